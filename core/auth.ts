@@ -1,0 +1,97 @@
+import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import { decodeJwt, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { ForbiddenError, UnauthorizedError } from './errors';
+import { API_KEY } from './tenants';
+
+/** VideoSDK-style API tokens: HS256 JWTs naming the tenant in `apikey`, signed with its secret. */
+export const PERMISSIONS = ['allow_join', 'allow_mod'] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+export interface Principal {
+  readonly tenant: string;
+  readonly permissions: ReadonlySet<Permission>;
+}
+
+export interface SecretSource {
+  getSecret(apikey: string): Promise<string | null>;
+}
+
+const CACHE_TTL_MS = 5 * 60_000;
+const CACHE_MAX = 1_000;
+const CLOCK_TOLERANCE_S = 5;
+/** Verified against when the tenant is unknown, so an unknown tenant costs what a bad signature costs. */
+const DECOY_KEY = createSecretKey(randomBytes(32));
+
+function tokenFrom(header: string | undefined): string {
+  const value = header?.trim();
+  if (!value) throw new UnauthorizedError('Missing Authorization header: send "Authorization: Bearer <token>"');
+  // VideoSDK's SDKs send the bare token; accept both forms.
+  const match = /^Bearer\s+(\S+)$/i.exec(value);
+  return match?.[1] ?? value;
+}
+
+function isPermission(value: unknown): value is Permission {
+  return typeof value === 'string' && (PERMISSIONS as readonly string[]).includes(value);
+}
+
+export class Authenticator {
+  private readonly keys = new Map<string, { key: KeyObject; expiresAt: number }>();
+
+  constructor(private readonly secrets: SecretSource) {}
+
+  async authenticate(authorization: string | undefined): Promise<Principal> {
+    const token = tokenFrom(authorization);
+    let apikey: unknown;
+    try {
+      apikey = decodeJwt(token).apikey;
+    } catch {
+      throw new UnauthorizedError('Invalid token');
+    }
+    const key = typeof apikey === 'string' && API_KEY.test(apikey) ? await this.keyFor(apikey) : null;
+    try {
+      const { payload } = await jwtVerify(token, key ?? DECOY_KEY, {
+        algorithms: ['HS256'],
+        requiredClaims: ['exp', 'iat'],
+        clockTolerance: CLOCK_TOLERANCE_S,
+      });
+      if (!key) throw new UnauthorizedError('Invalid token');
+      const permissions = Array.isArray(payload.permissions) ? payload.permissions.filter(isPermission) : [];
+      return { tenant: apikey as string, permissions: new Set(permissions) };
+    } catch (err) {
+      if (err instanceof joseErrors.JWTExpired) throw new UnauthorizedError('Token expired');
+      throw new UnauthorizedError('Invalid token');
+    }
+  }
+
+  private async keyFor(apikey: string): Promise<KeyObject | null> {
+    const now = Date.now();
+    const cached = this.keys.get(apikey);
+    if (cached && cached.expiresAt > now) return cached.key;
+    const secret = await this.secrets.getSecret(apikey);
+    if (!secret) return null;
+    const key = createSecretKey(Buffer.from(secret, 'utf8'));
+    if (this.keys.size >= CACHE_MAX) this.keys.clear();
+    this.keys.set(apikey, { key, expiresAt: now + CACHE_TTL_MS });
+    return key;
+  }
+}
+
+export function requirePermission(principal: Principal, permission: Permission): void {
+  if (!principal.permissions.has(permission)) {
+    throw new ForbiddenError(`This token lacks the "${permission}" permission`);
+  }
+}
+
+export interface MintOptions {
+  readonly apikey: string;
+  readonly permissions?: readonly Permission[];
+  readonly ttlSeconds: number;
+}
+
+export async function mintToken(secret: string, options: MintOptions): Promise<string> {
+  return new SignJWT({ apikey: options.apikey, permissions: [...(options.permissions ?? PERMISSIONS)], version: 2 })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + options.ttlSeconds)
+    .sign(Buffer.from(secret, 'utf8'));
+}

@@ -1,0 +1,58 @@
+import { PROVIDERS, type ProviderId } from '../providers';
+
+/** A connector as stored. `plivoAuthToken` is KMS ciphertext and never leaves the service. */
+export interface Connector {
+  readonly id: string;
+  readonly tenant: string;
+  readonly provider: ProviderId;
+  readonly name: string | null;
+  readonly defaultRoomId: string | null;
+  readonly defaultRuleId: string | null;
+  readonly region: string | null;
+  readonly webhookKey: string;
+  readonly plivoAuthToken: Uint8Array | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+/** Fields a PATCH may change; `null` clears a field. */
+export interface ConnectorChanges {
+  readonly name?: string | null;
+  readonly defaultRoomId?: string | null;
+  readonly defaultRuleId?: string | null;
+  readonly region?: string | null;
+  readonly plivoAuthToken?: Uint8Array | null;
+}
+
+/** The connector as the API shows it: the seed's fields, plus whether signatures are checked. */
+export interface ConnectorView {
+  readonly id: string;
+  readonly provider: ProviderId;
+  readonly name: string | null;
+  readonly webhookUrl: string;
+  readonly defaultRoomId: string | null;
+  readonly defaultRuleId: string | null;
+  readonly region: string | null;
+  readonly plivoAuthTokenSet: boolean;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export function webhookUrl(publicUrl: string, connector: Pick<Connector, 'provider' | 'webhookKey'>): string {
+  return `${publicUrl}${PROVIDERS[connector.provider].hookPath}/${connector.webhookKey}`;
+}
+
+export function toView(connector: Connector, publicUrl: string): ConnectorView {
+  return {
+    id: connector.id,
+    provider: connector.provider,
+    name: connector.name,
+    webhookUrl: webhookUrl(publicUrl, connector),
+    defaultRoomId: connector.defaultRoomId,
+    defaultRuleId: connector.defaultRuleId,
+    region: connector.region,
+    plivoAuthTokenSet: connector.plivoAuthToken !== null,
+    createdAt: connector.createdAt,
+    updatedAt: connector.updatedAt,
+  };
+}

@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import { PROVIDER_IDS } from '../providers';
+
+export const ROOM_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+export const RULE_ID = /^rr_[0-9a-hjkmnp-tv-z]{16}$/;
+export const CONNECTOR_ID = /^cn_[0-9a-hjkmnp-tv-z]{16}$/;
+
+const name = z.string().trim().min(1, 'must not be empty').max(128, 'must be at most 128 characters');
+const roomId = z.string().regex(ROOM_ID, 'must be 1-128 characters of A-Z a-z 0-9 _ -, starting with a letter or digit');
+const ruleId = z.string().regex(RULE_ID, 'must be a routing rule id (rr_ followed by 16 characters)');
+/** Plivo auth tokens are 40 alphanumerics; allow some slack for other providers' secrets. */
+const authToken = z.string().regex(/^[A-Za-z0-9+/=_-]{16,128}$/, 'must be 16-128 characters of A-Z a-z 0-9 + / = _ -');
+
+function region(mediaRegions: readonly string[]) {
+  return z.string().refine((value) => mediaRegions.includes(value), {
+    message: `must be one of the configured media regions: ${mediaRegions.join(', ')}`,
+  });
+}
+
+export function createConnectorSchema(mediaRegions: readonly string[]) {
+  return z.strictObject({
+    provider: z.enum(PROVIDER_IDS, { message: `must be one of the supported providers: ${PROVIDER_IDS.join(', ')}` }),
+    name: name.nullish(),
+    defaultRoomId: roomId.nullish(),
+    defaultRuleId: ruleId.nullish(),
+    region: region(mediaRegions).nullish(),
+    plivoAuthToken: authToken.nullish(),
+  });
+}
+
+export function updateConnectorSchema(mediaRegions: readonly string[]) {
+  return z
+    .strictObject({
+      name: name.nullable().optional(),
+      defaultRoomId: roomId.nullable().optional(),
+      defaultRuleId: ruleId.nullable().optional(),
+      region: region(mediaRegions).nullable().optional(),
+      plivoAuthToken: authToken.nullable().optional(),
+    })
+    .refine((body) => Object.values(body).some((value) => value !== undefined), {
+      message: 'must change at least one of name, defaultRoomId, defaultRuleId, region, plivoAuthToken',
+    });
+}
+
+export type CreateConnectorInput = z.output<ReturnType<typeof createConnectorSchema>>;
+export type UpdateConnectorInput = z.output<ReturnType<typeof updateConnectorSchema>>;
+
+export const listQuerySchema = z.strictObject({
+  limit: z.coerce.number().int('must be an integer').min(1, 'must be at least 1').max(100, 'must be at most 100').default(20),
+  cursor: z.string().max(200).optional(),
+});

@@ -1,0 +1,103 @@
+import { BadRequestError, NotFoundError } from '../errors';
+import { newConnectorId, newWebhookKey } from '../ids';
+import type { Logger } from '../log';
+import type { SecretBox } from '../secret-box';
+import { toView, type Connector, type ConnectorChanges, type ConnectorView } from './model';
+import { CONNECTOR_ID, type CreateConnectorInput, type UpdateConnectorInput } from './schema';
+import type { ConnectorStore } from './store';
+
+export interface ConnectorList {
+  readonly items: readonly ConnectorView[];
+  readonly nextCursor: string | null;
+}
+
+const tokenContext = (tenant: string, connectorId: string) => ({ purpose: 'plivo-auth-token', tenant, connectorId });
+
+/** Connector use cases, each scoped to the calling tenant: another tenant's connector does not exist. */
+export class ConnectorService {
+  constructor(
+    private readonly store: ConnectorStore,
+    private readonly box: SecretBox,
+    private readonly publicUrl: string,
+    private readonly log: Logger,
+  ) {}
+
+  async create(tenant: string, input: CreateConnectorInput): Promise<ConnectorView> {
+    const id = newConnectorId();
+    const now = new Date().toISOString();
+    const connector: Connector = {
+      id,
+      tenant,
+      provider: input.provider,
+      name: input.name ?? null,
+      defaultRoomId: input.defaultRoomId ?? null,
+      defaultRuleId: input.defaultRuleId ?? null,
+      region: input.region ?? null,
+      webhookKey: newWebhookKey(),
+      plivoAuthToken: input.plivoAuthToken ? await this.box.seal(input.plivoAuthToken, tokenContext(tenant, id)) : null,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await this.store.create(connector);
+    this.log.info('connector created', { tenant, connectorId: id });
+    return toView(connector, this.publicUrl);
+  }
+
+  async list(tenant: string, limit: number, cursor?: string): Promise<ConnectorList> {
+    const page = await this.store.list(tenant, limit, cursor === undefined ? undefined : decodeCursor(cursor));
+    return {
+      items: page.items.map((c) => toView(c, this.publicUrl)),
+      nextCursor: page.lastId && encodeCursor(page.lastId),
+    };
+  }
+
+  async get(tenant: string, id: string): Promise<ConnectorView> {
+    const connector = found(id, validId(id) && (await this.store.get(tenant, id)));
+    return toView(connector, this.publicUrl);
+  }
+
+  async update(tenant: string, id: string, input: UpdateConnectorInput): Promise<ConnectorView> {
+    found(id, validId(id));
+    const { plivoAuthToken, ...rest } = input;
+    const changes: ConnectorChanges = {
+      ...rest,
+      ...(plivoAuthToken !== undefined && {
+        plivoAuthToken: plivoAuthToken === null ? null : await this.box.seal(plivoAuthToken, tokenContext(tenant, id)),
+      }),
+    };
+    const updated = found(id, await this.store.update(tenant, id, changes, new Date().toISOString()));
+    this.log.info('connector updated', { tenant, connectorId: id, fields: Object.keys(input) });
+    return toView(updated, this.publicUrl);
+  }
+
+  async rotateKey(tenant: string, id: string): Promise<ConnectorView> {
+    const rotated = found(id, validId(id) && (await this.store.rotateKey(tenant, id, newWebhookKey(), new Date().toISOString())));
+    this.log.info('connector webhook key rotated', { tenant, connectorId: id });
+    return toView(rotated, this.publicUrl);
+  }
+
+  async delete(tenant: string, id: string): Promise<ConnectorView> {
+    const deleted = found(id, validId(id) && (await this.store.delete(tenant, id)));
+    this.log.info('connector deleted', { tenant, connectorId: id });
+    return toView(deleted, this.publicUrl);
+  }
+}
+
+/** A malformed id is as absent as an unknown one: same 404, no database call. */
+const validId = (id: string): boolean => CONNECTOR_ID.test(id);
+
+function found<T>(id: string, value: T | false | null): T {
+  if (value === false || value === null) throw new NotFoundError(`Connector ${id} not found`);
+  return value;
+}
+
+/** Cursors are opaque to clients; inside they name the last connector of the previous page. */
+function encodeCursor(lastId: string): string {
+  return Buffer.from(lastId, 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): string {
+  const id = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!CONNECTOR_ID.test(id)) throw new BadRequestError('Invalid cursor', [{ field: 'cursor', message: 'Invalid cursor' }]);
+  return id;
+}

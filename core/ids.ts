@@ -1,0 +1,54 @@
+import { randomBytes } from 'node:crypto';
+
+/** Crockford base32, lowercase: sorts like the numbers it encodes, no ambiguous letters. */
+const CROCKFORD = '0123456789abcdefghjkmnpqrstvwxyz';
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+/** `length` characters drawn uniformly from `alphabet` (rejection sampling: no modulo bias). */
+export function randomString(alphabet: string, length: number): string {
+  const limit = 256 - (256 % alphabet.length);
+  let out = '';
+  while (out.length < length) {
+    for (const byte of randomBytes(length * 2)) {
+      if (byte < limit) out += alphabet[byte % alphabet.length];
+      if (out.length === length) break;
+    }
+  }
+  return out;
+}
+
+/**
+ * A time-ordered id: `prefix` + 16 Crockford base32 chars = 9 chars of milliseconds since the epoch
+ * (good until the year 3084) + 7 random chars (35 bits). Ids name resources; they grant nothing,
+ * since every lookup is scoped to its tenant, so ordering by creation is worth more than more bits.
+ */
+export function timeOrderedId(prefix: string, now: number = Date.now()): string {
+  let time = '';
+  let ms = now;
+  for (let i = 0; i < 9; i++) {
+    time = CROCKFORD.charAt(ms % 32) + time;
+    ms = Math.floor(ms / 32);
+  }
+  return prefix + time + randomString(CROCKFORD, 7);
+}
+
+export const ID_BODY = /^[0-9a-hjkmnp-tv-z]{16}$/;
+
+export const connectorIdPattern = /^cn_[0-9a-hjkmnp-tv-z]{16}$/;
+
+export function newConnectorId(now?: number): string {
+  return timeOrderedId('cn_', now);
+}
+
+/** Webhook keys are bearer secrets inside the Answer URL: 40 base62 chars, about 238 random bits. */
+export const WEBHOOK_KEY_LENGTH = 40;
+export const webhookKeyPattern = /^whk_[0-9A-Za-z]{32,64}$/;
+
+export function newWebhookKey(): string {
+  return 'whk_' + randomString(BASE62, WEBHOOK_KEY_LENGTH);
+}
+
+/** A random secret for signing a tenant's API tokens: 256 bits, base64url. */
+export function newApiSecret(): string {
+  return randomBytes(32).toString('base64url');
+}

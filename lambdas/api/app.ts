@@ -1,0 +1,92 @@
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { Authenticator, requirePermission, type Principal } from '../../core/auth';
+import { dynamoClient, kmsClient } from '../../core/aws';
+import type { ControlPlaneConfig } from '../../core/config';
+import { createConnectorSchema, listQuerySchema, updateConnectorSchema } from '../../core/connectors/schema';
+import { ConnectorService } from '../../core/connectors/service';
+import { DynamoConnectorStore } from '../../core/connectors/store';
+import { createLogger, type Logger } from '../../core/log';
+import { SecretBox } from '../../core/secret-box';
+import { TenantStore } from '../../core/tenants';
+import { parseWith } from '../../core/validation';
+import { header, jsonBody, query } from '../http/request';
+import { errorResult, json, ok, type HttpResult } from '../http/response';
+import { Router } from '../http/router';
+
+export interface ApiDependencies {
+  readonly auth: Authenticator;
+  readonly connectors: ConnectorService;
+  readonly mediaRegions: readonly string[];
+  readonly log: Logger;
+}
+
+/** Builds the API's collaborators once per process (Lambda cold start, or the local stack's start). */
+export function apiDependencies(config: ControlPlaneConfig, log = createLogger(config.logLevel, { service: 'api' })): ApiDependencies {
+  const dynamo = dynamoClient(config.aws);
+  const box = new SecretBox(kmsClient(config.aws), config.kmsKeyId);
+  return {
+    auth: new Authenticator(new TenantStore(dynamo, config.tableName, box)),
+    connectors: new ConnectorService(new DynamoConnectorStore(dynamo, config.tableName), box, config.publicUrl, log),
+    mediaRegions: config.mediaRegions,
+    log,
+  };
+}
+
+interface Call {
+  readonly principal: Principal;
+  readonly deps: ApiDependencies;
+}
+
+const id = (params: Readonly<Record<string, string>>): string => params.id ?? '';
+
+const routes = new Router<Call, HttpResult>()
+  .on('POST', '/v2/connectors', async (event, _params, { principal, deps }) => {
+    const input = parseWith(createConnectorSchema(deps.mediaRegions), jsonBody(event));
+    return ok(await deps.connectors.create(principal.tenant, input), 'Connector created successfully', 201);
+  })
+  .on('GET', '/v2/connectors', async (event, _params, { principal, deps }) => {
+    const { limit, cursor } = parseWith(listQuerySchema, query(event), 'query');
+    const page = await deps.connectors.list(principal.tenant, limit, cursor);
+    return json(200, { data: page.items, pageInfo: { limit, nextCursor: page.nextCursor } });
+  })
+  .on('GET', '/v2/connectors/:id', async (_event, params, { principal, deps }) =>
+    ok(await deps.connectors.get(principal.tenant, id(params))),
+  )
+  .on('PATCH', '/v2/connectors/:id', async (event, params, { principal, deps }) => {
+    const input = parseWith(updateConnectorSchema(deps.mediaRegions), jsonBody(event));
+    return ok(await deps.connectors.update(principal.tenant, id(params), input), 'Connector updated successfully');
+  })
+  .on('DELETE', '/v2/connectors/:id', async (_event, params, { principal, deps }) =>
+    ok(await deps.connectors.delete(principal.tenant, id(params)), 'Connector deleted successfully'),
+  )
+  .on('POST', '/v2/connectors/:id/rotate-key', async (_event, params, { principal, deps }) =>
+    ok(await deps.connectors.rotateKey(principal.tenant, id(params)), 'Webhook key rotated successfully'),
+  );
+
+/** The management API: authenticate, authorise (`allow_mod`), dispatch, map errors. */
+export function createApiHandler(deps: ApiDependencies) {
+  return async (event: APIGatewayProxyEventV2): Promise<HttpResult> => {
+    const requestId = event.requestContext?.requestId;
+    const log = deps.log.child({ requestId });
+    const started = performance.now();
+    let result: HttpResult;
+    let tenant: string | undefined;
+    try {
+      const { handler, params } = routes.resolve(event.requestContext.http.method, event.rawPath);
+      const principal = await deps.auth.authenticate(header(event, 'authorization'));
+      tenant = principal.tenant;
+      requirePermission(principal, 'allow_mod');
+      result = await handler(event, params, { principal, deps });
+    } catch (err) {
+      result = errorResult(err, log);
+    }
+    log.info('request', {
+      method: event.requestContext.http.method,
+      path: event.rawPath,
+      status: result.statusCode,
+      tenant,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+    });
+    return result;
+  };
+}

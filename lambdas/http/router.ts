@@ -1,0 +1,55 @@
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { MethodNotAllowedError, NotFoundError } from '../../core/errors';
+
+export type Params = Readonly<Record<string, string>>;
+export type RouteHandler<C, R> = (event: APIGatewayProxyEventV2, params: Params, context: C) => Promise<R>;
+
+interface Route<C, R> {
+  readonly method: string;
+  readonly segments: readonly string[];
+  readonly handler: RouteHandler<C, R>;
+}
+
+/**
+ * Method + path dispatch inside one Lambda. Patterns use `:name` for one path segment. An unknown
+ * path is 404; a known path with another method is 405 with `Allow`.
+ */
+export class Router<C, R> {
+  private readonly routes: Route<C, R>[] = [];
+
+  on(method: string, pattern: string, handler: RouteHandler<C, R>): this {
+    this.routes.push({ method, segments: pattern.split('/').filter(Boolean), handler });
+    return this;
+  }
+
+  resolve(method: string, path: string): { handler: RouteHandler<C, R>; params: Params } {
+    const parts = path.split('/').filter(Boolean);
+    const allowed: string[] = [];
+    for (const route of this.routes) {
+      const params = match(route.segments, parts);
+      if (!params) continue;
+      if (route.method === method) return { handler: route.handler, params };
+      allowed.push(route.method);
+    }
+    if (allowed.length) throw new MethodNotAllowedError(allowed);
+    throw new NotFoundError('Not found');
+  }
+}
+
+function match(segments: readonly string[], parts: readonly string[]): Record<string, string> | null {
+  if (segments.length !== parts.length) return null;
+  const params: Record<string, string> = {};
+  for (const [i, segment] of segments.entries()) {
+    const part = parts[i] as string;
+    if (segment.startsWith(':')) {
+      let value: string;
+      try {
+        value = decodeURIComponent(part);
+      } catch {
+        return null;
+      }
+      params[segment.slice(1)] = value;
+    } else if (segment !== part) return null;
+  }
+  return params;
+}

@@ -1,0 +1,53 @@
+import { resolve } from 'node:path';
+import { ConfigError, loadControlPlaneConfig, type ControlPlaneConfig } from '../core/config';
+import { isLogLevel, type LogLevel } from '../core/log';
+import { LOCAL_KMS_KEY_ID, LOCAL_TABLE_NAME } from './aws';
+
+/** Settings of the local stack (`npm start`), from the environment with embedded defaults. */
+export interface LocalConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  readonly logLevel: LogLevel;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export const LOCAL_DEFAULTS = {
+  PORT: '8080',
+  HOST: '127.0.0.1',
+  DATA_DIR: '.data',
+  MEDIA_REGIONS: 'us002,in002',
+  LOG_LEVEL: 'info',
+} as const;
+
+export function loadLocalConfig(env: Env): LocalConfig {
+  const port = Number(env.PORT ?? LOCAL_DEFAULTS.PORT);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`PORT must be 0-65535, got "${env.PORT}"`);
+  const logLevel = env.LOG_LEVEL?.trim() || LOCAL_DEFAULTS.LOG_LEVEL;
+  if (!isLogLevel(logLevel)) throw new ConfigError(`LOG_LEVEL must be debug, info, warn or error, got "${logLevel}"`);
+  return {
+    port,
+    logLevel,
+    host: env.HOST?.trim() || LOCAL_DEFAULTS.HOST,
+    dataDir: resolve(env.DATA_DIR?.trim() || LOCAL_DEFAULTS.DATA_DIR),
+  };
+}
+
+/** The control-plane config the Lambdas get in AWS, pointed at the local stand-ins. */
+export function localControlPlaneConfig(
+  env: Env,
+  endpoints: { dynamodbEndpoint: string; kmsEndpoint: string },
+  apiUrl: string,
+): ControlPlaneConfig {
+  return loadControlPlaneConfig({
+    TABLE_NAME: LOCAL_TABLE_NAME,
+    KMS_KEY_ID: LOCAL_KMS_KEY_ID,
+    PUBLIC_URL: env.PUBLIC_URL?.trim() || apiUrl,
+    MEDIA_REGIONS: env.MEDIA_REGIONS ?? LOCAL_DEFAULTS.MEDIA_REGIONS,
+    LOG_LEVEL: env.LOG_LEVEL ?? LOCAL_DEFAULTS.LOG_LEVEL,
+    AWS_REGION: 'us-east-1',
+    DYNAMODB_ENDPOINT: endpoints.dynamodbEndpoint,
+    KMS_ENDPOINT: endpoints.kmsEndpoint,
+  });
+}

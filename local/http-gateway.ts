@@ -1,0 +1,142 @@
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Logger } from '../core/log';
+
+/**
+ * A stand-in for API Gateway (HTTP API, payload format 2.0): matches the same route keys the CDK
+ * stack declares, builds the same events for the same Lambda handlers, and answers its own errors
+ * as API Gateway does (404 for no route, 413 above 10 MB, 500 when a handler throws).
+ */
+export type LambdaHttpHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+
+export interface GatewayFunction {
+  readonly routes: readonly string[];
+  readonly handler: LambdaHttpHandler;
+}
+
+const API_GATEWAY_MAX_BODY = 10 * 1024 * 1024;
+const TEXT_TYPE = /^(text\/|application\/(json|xml|x-www-form-urlencoded|javascript)|[^;]*\+(json|xml))/i;
+
+interface CompiledRoute {
+  readonly method: string;
+  readonly routeKey: string;
+  readonly pattern: RegExp;
+  readonly names: readonly string[];
+  readonly handler: LambdaHttpHandler;
+}
+
+function compile(routeKey: string, handler: LambdaHttpHandler): CompiledRoute {
+  const [method = '', path = ''] = routeKey.split(' ');
+  const names: string[] = [];
+  const source = path
+    .split('/')
+    .map((segment) => {
+      const param = /^\{(\w+)(\+?)\}$/.exec(segment);
+      if (!param) return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      names.push(param[1] as string);
+      return param[2] ? '(.+)' : '([^/]+)';
+    })
+    .join('/');
+  return { method, routeKey, pattern: new RegExp(`^${source}$`), names, handler };
+}
+
+class BodyTooLarge extends Error {}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > API_GATEWAY_MAX_BODY) throw new BodyTooLarge();
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function send(res: ServerResponse, result: APIGatewayProxyStructuredResultV2): void {
+  const headers: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(result.headers ?? {})) headers[name] = String(value);
+  if (result.cookies?.length) headers['set-cookie'] = result.cookies;
+  res.writeHead(result.statusCode ?? 200, headers);
+  res.end(result.body === undefined ? undefined : Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8'));
+}
+
+const gatewayError = (statusCode: number, message: string): APIGatewayProxyStructuredResultV2 => ({
+  statusCode,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ message }),
+});
+
+export function buildEvent(req: IncomingMessage, route: CompiledRoute, pathParameters: Record<string, string>, body: Buffer): APIGatewayProxyEventV2 {
+  const url = new URL(req.url ?? '/', 'http://local');
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined && name !== 'cookie') headers[name] = Array.isArray(value) ? value.join(',') : value;
+  }
+  const query: Record<string, string> = {};
+  for (const [key, value] of url.searchParams) query[key] = key in query ? `${query[key]},${value}` : value;
+  const contentType = headers['content-type'] ?? '';
+  const isBase64Encoded = body.length > 0 && !TEXT_TYPE.test(contentType);
+  const now = new Date();
+  return {
+    version: '2.0',
+    routeKey: route.routeKey,
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    ...(req.headers.cookie && { cookies: req.headers.cookie.split(';').map((c) => c.trim()) }),
+    headers,
+    ...(Object.keys(query).length && { queryStringParameters: query }),
+    ...(Object.keys(pathParameters).length && { pathParameters }),
+    requestContext: {
+      accountId: 'local',
+      apiId: 'local',
+      domainName: headers.host ?? 'localhost',
+      domainPrefix: (headers.host ?? 'localhost').split('.')[0] ?? 'localhost',
+      http: {
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        protocol: `HTTP/${req.httpVersion}`,
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        userAgent: headers['user-agent'] ?? '',
+      },
+      requestId: randomUUID(),
+      routeKey: route.routeKey,
+      stage: '$default',
+      time: now.toISOString(),
+      timeEpoch: now.getTime(),
+    },
+    ...(body.length > 0 && { body: body.toString(isBase64Encoded ? 'base64' : 'utf8') }),
+    isBase64Encoded,
+  };
+}
+
+/** A `request` listener that dispatches to the functions' handlers by their API Gateway route keys. */
+export function createGatewayListener(functions: readonly GatewayFunction[], log: Logger) {
+  const routes = functions.flatMap((fn) => fn.routes.map((key) => compile(key, fn.handler)));
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = new URL(req.url ?? '/', 'http://local').pathname;
+    const method = req.method ?? 'GET';
+    let match: RegExpExecArray | null = null;
+    const route = routes.find((r) => (r.method === 'ANY' || r.method === method) && (match = r.pattern.exec(path)) !== null);
+    if (!route || !match) {
+      send(res, gatewayError(404, 'Not Found'));
+      return;
+    }
+    const found: RegExpExecArray = match;
+    const params = Object.fromEntries(route.names.map((name, i) => [name, found[i + 1] ?? '']));
+    let result: APIGatewayProxyStructuredResultV2;
+    try {
+      result = await route.handler(buildEvent(req, route, params, await readBody(req)));
+    } catch (err) {
+      if (err instanceof BodyTooLarge) {
+        result = gatewayError(413, 'Request Entity Too Large');
+        res.setHeader('connection', 'close');
+      } else {
+        log.error('handler threw', { err, path });
+        result = gatewayError(500, 'Internal Server Error');
+      }
+    }
+    send(res, result);
+  };
+}

@@ -1,0 +1,123 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { mintToken } from '../core/auth';
+import { dynamoClient, kmsClient } from '../core/aws';
+import { NotFoundError } from '../core/errors';
+import { createLogger, type Logger } from '../core/log';
+import { SecretBox } from '../core/secret-box';
+import { TenantStore } from '../core/tenants';
+import { apiDependencies, createApiHandler } from '../lambdas/api/app';
+import { HTTP_FUNCTIONS } from '../lambdas/routes';
+import { ensureControlTable, startLocalAws } from './aws';
+import { loadLocalConfig, localControlPlaneConfig } from './config';
+import { createGatewayListener } from './http-gateway';
+
+/** What `npm start` prints and writes to `DATA_DIR/local-stack.json`. */
+export interface LocalStackInfo {
+  readonly apiUrl: string;
+  readonly mediaUrl: string;
+  readonly consoleUrl: string;
+  readonly token: string;
+  readonly connector: { readonly id: string; readonly webhookUrl: string };
+  /** Endpoints of the local AWS stand-ins, for tools such as `npm run token` while the stack runs. */
+  readonly aws: { readonly dynamodbEndpoint: string; readonly kmsEndpoint: string };
+}
+
+export interface LocalStack extends LocalStackInfo {
+  readonly dataDir: string;
+  close(): Promise<void>;
+}
+
+export const DEMO_TENANT = 'demo';
+export const DEMO_ROOM = 'demo-room';
+const DEMO_TOKEN_TTL_SECONDS = 24 * 3600;
+export const STATE_FILE = 'local-stack.json';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function previousConnectorId(dataDir: string): string | undefined {
+  const file = join(dataDir, STATE_FILE);
+  if (!existsSync(file)) return undefined;
+  try {
+    return (JSON.parse(readFileSync(file, 'utf8')) as Partial<LocalStackInfo>).connector?.id;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The whole product on one machine: AWS stand-ins, the API's Lambda handlers behind a local
+ * API Gateway, a demo tenant with a fresh token and a demo connector (created once, kept across restarts).
+ */
+export async function startLocalStack(env: Env, log: Logger = createLogger('info', { service: 'local' })): Promise<LocalStack> {
+  const local = loadLocalConfig(env);
+  mkdirSync(local.dataDir, { recursive: true });
+  const aws = await startLocalAws(local.dataDir, join(local.dataDir, 'kms'));
+  const server = createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(local.port, local.host, resolve);
+    });
+    const port = (server.address() as AddressInfo).port;
+    const base = `http://${local.host === '0.0.0.0' ? '127.0.0.1' : local.host}:${port}`;
+    const config = localControlPlaneConfig(env, aws, base);
+    const dynamo = dynamoClient(config.aws);
+    await ensureControlTable(dynamo, config.tableName);
+
+    const api = apiDependencies(config, log.child({ service: 'api' }));
+    const handlers = { api: createApiHandler(api) };
+    const functions = Object.entries(HTTP_FUNCTIONS).map(([name, fn]) => ({
+      routes: fn.routes,
+      handler: handlers[name as keyof typeof handlers],
+    }));
+    const gateway = createGatewayListener(functions, log);
+    server.on('request', (req, res) => void gateway(req, res));
+
+    const tenants = new TenantStore(dynamo, config.tableName, new SecretBox(kmsClient(config.aws), config.kmsKeyId));
+    const token = await mintToken(await tenants.ensureSecret(DEMO_TENANT), { apikey: DEMO_TENANT, ttlSeconds: DEMO_TOKEN_TTL_SECONDS });
+    const connector = await demoConnector(api.connectors, previousConnectorId(local.dataDir));
+
+    const info: LocalStackInfo = {
+      apiUrl: base,
+      mediaUrl: base.replace(/^http/, 'ws'),
+      consoleUrl: `${base}/console`,
+      token,
+      connector: { id: connector.id, webhookUrl: connector.webhookUrl },
+      aws: { dynamodbEndpoint: aws.dynamodbEndpoint, kmsEndpoint: aws.kmsEndpoint },
+    };
+    writeFileSync(join(local.dataDir, STATE_FILE), JSON.stringify(info, null, 2) + '\n', { mode: 0o600 });
+
+    let closing: Promise<void> | undefined;
+    return {
+      ...info,
+      dataDir: local.dataDir,
+      close: () =>
+        (closing ??= (async () => {
+          await new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeAllConnections();
+          });
+          dynamo.destroy();
+          await aws.close();
+        })()),
+    };
+  } catch (err) {
+    server.close();
+    await aws.close();
+    throw err;
+  }
+}
+
+async function demoConnector(connectors: ReturnType<typeof apiDependencies>['connectors'], id: string | undefined) {
+  if (id) {
+    try {
+      return await connectors.get(DEMO_TENANT, id);
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+    }
+  }
+  return connectors.create(DEMO_TENANT, { provider: 'plivo', name: 'Demo connector', defaultRoomId: DEMO_ROOM });
+}

@@ -124,7 +124,12 @@ async function handle(dir: string, req: IncomingMessage, res: ServerResponse): P
     const target = req.headers['x-amz-target'];
     const operation = typeof target === 'string' ? operations[target] : undefined;
     if (!operation) throw new KmsFault('UnsupportedOperationException', `Unsupported operation ${String(target)}`);
-    const input: unknown = JSON.parse((await readBody(req)) || '{}');
+    let input: unknown;
+    try {
+      input = JSON.parse((await readBody(req)) || '{}');
+    } catch {
+      throw new KmsFault('SerializationException', 'Body is not valid JSON');
+    }
     if (typeof input !== 'object' || input === null) throw new KmsFault('ValidationException', 'Body must be an object');
     reply(res, 200, operation(dir, input as Record<string, unknown>));
   } catch (err) {

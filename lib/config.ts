@@ -1,0 +1,134 @@
+import type { Node } from 'constructs';
+
+/** A media region: our own id (as Plivo-facing configuration names it) mapped to an AWS region. */
+export interface MediaRegion {
+  /** Our region id, e.g. `us002`. */
+  readonly id: string;
+  /** AWS region hosting this media region, e.g. `us-east-1`. */
+  readonly awsRegion: string;
+  /** Custom domain of the region's media service. @default - the load balancer's own name */
+  readonly domainName?: string;
+  /** ACM certificate for `domainName`, in `awsRegion`. @default - none */
+  readonly certificateArn?: string;
+}
+
+/** A custom domain served by API Gateway with an ACM certificate in the same region. */
+export interface CustomDomain {
+  readonly domainName: string;
+  readonly certificateArn: string;
+}
+
+/** Deployment settings read from CDK context (`cdk.json` or `-c key=value`). */
+export interface DeploymentConfig {
+  readonly mediaRegions: readonly MediaRegion[];
+  /** The media region whose AWS region also hosts the control plane. */
+  readonly homeMediaRegion: MediaRegion;
+  /** @default - the API's execute-api endpoint */
+  readonly apiDomain?: CustomDomain;
+}
+
+const REGION_ID = /^[a-z]{2}\d{3}$/;
+const AWS_REGION = /^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/;
+const DOMAIN_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+const CERTIFICATE_ARN = /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/;
+
+/** Reads and validates the deployment context; throws with the offending key and an example fix. */
+export function readDeploymentConfig(node: Node): DeploymentConfig {
+  const mediaRegions = readMediaRegions(contextValue(node, 'mediaRegions'));
+
+  const homeId = contextValue(node, 'homeMediaRegion');
+  const homeMediaRegion = mediaRegions.find((region) => region.id === homeId);
+  if (homeMediaRegion === undefined) {
+    throw new Error(
+      `Context "homeMediaRegion" must name one of the mediaRegions (${mediaRegions.map((r) => r.id).join(', ')}); ` +
+        `got ${JSON.stringify(homeId)}. Example: "homeMediaRegion": "${mediaRegions[0]?.id ?? 'us002'}".`,
+    );
+  }
+
+  const apiDomain = readCustomDomain(
+    homeMediaRegion.awsRegion,
+    'apiDomainName',
+    contextValue(node, 'apiDomainName'),
+    'apiCertificateArn',
+    contextValue(node, 'apiCertificateArn'),
+  );
+  return { mediaRegions, homeMediaRegion, ...(apiDomain && { apiDomain }) };
+}
+
+/** `-c key=value` on the command line always yields a string, so JSON objects arrive serialized. */
+function contextValue(node: Node, key: string): unknown {
+  const value: unknown = node.tryGetContext(key);
+  if (typeof value === 'string' && value.trimStart().startsWith('{')) {
+    try {
+      return JSON.parse(value);
+    } catch {
+      throw new Error(`Context "${key}" looks like JSON but does not parse: ${value}`);
+    }
+  }
+  return value;
+}
+
+function readMediaRegions(value: unknown): MediaRegion[] {
+  const example = `"mediaRegions": {"us002": {"awsRegion": "us-east-1"}}`;
+  if (!isRecord(value) || Object.keys(value).length === 0) {
+    throw new Error(`Context "mediaRegions" must be a non-empty object of region id -> settings, e.g. ${example}.`);
+  }
+  return Object.entries(value).map(([id, settings]) => {
+    const where = `Context "mediaRegions.${id}"`;
+    if (!REGION_ID.test(id)) {
+      throw new Error(`${where}: region ids are two lowercase letters and three digits, like "us002" or "in002".`);
+    }
+    if (!isRecord(settings) || typeof settings.awsRegion !== 'string' || !AWS_REGION.test(settings.awsRegion)) {
+      throw new Error(`${where} needs "awsRegion", an AWS region name such as "us-east-1"; e.g. ${example}.`);
+    }
+    const domain = readCustomDomain(
+      settings.awsRegion,
+      `mediaRegions.${id}.domainName`,
+      settings.domainName,
+      `mediaRegions.${id}.certificateArn`,
+      settings.certificateArn,
+    );
+    return { id, awsRegion: settings.awsRegion, ...domain };
+  });
+}
+
+/** Regional endpoints only take an ACM certificate from their own region, hence `awsRegion`. */
+function readCustomDomain(
+  awsRegion: string,
+  domainKey: string,
+  domainName: unknown,
+  certificateKey: string,
+  certificateArn: unknown,
+): CustomDomain | undefined {
+  if (domainName === undefined && certificateArn === undefined) return undefined;
+  if (domainName === undefined || certificateArn === undefined) {
+    throw new Error(
+      `Context "${domainKey}" and "${certificateKey}" go together: ` +
+        'set both (the ACM certificate must cover the domain) or neither.',
+    );
+  }
+  if (typeof domainName !== 'string' || !DOMAIN_NAME.test(domainName)) {
+    throw new Error(
+      `Context "${domainKey}" must be a lowercase DNS name such as "api.example.com"; ` +
+        `got ${JSON.stringify(domainName)}.`,
+    );
+  }
+  if (typeof certificateArn !== 'string' || !CERTIFICATE_ARN.test(certificateArn)) {
+    throw new Error(
+      `Context "${certificateKey}" must be an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>); ` +
+        `got ${JSON.stringify(certificateArn)}.`,
+    );
+  }
+  const certificateRegion = certificateArn.split(':')[3];
+  if (certificateRegion !== awsRegion) {
+    throw new Error(
+      `Context "${certificateKey}" is a certificate in ${certificateRegion}, but it serves ${awsRegion}; ` +
+        `request or import the certificate in ${awsRegion}.`,
+    );
+  }
+  return { domainName, certificateArn };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,34 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import { Construct } from 'constructs';
+import { TABLE_KEYS } from '../../core/dynamo';
+
+export interface DataTableProps {
+  /** Customer managed key that encrypts the table at rest. */
+  readonly encryptionKey: IKey;
+  /** @default RemovalPolicy.RETAIN - tenants' connectors and call records outlive the stack */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * The single-table store: generic `pk`/`sk` string keys, on-demand capacity, point-in-time recovery, and TTL on
+ * `expiresAt` (epoch seconds). TTL deletes lazily, hours late, so readers still check expiry themselves.
+ */
+export class DataTable extends Construct {
+  public readonly table: Table;
+
+  constructor(scope: Construct, id: string, props: DataTableProps) {
+    super(scope, id);
+    this.table = new Table(this, 'Table', {
+      partitionKey: { name: TABLE_KEYS.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: TABLE_KEYS.sortKey, type: AttributeType.STRING },
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: TABLE_KEYS.timeToLive,
+      encryption: TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: props.encryptionKey,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+  }
+}

@@ -1,0 +1,139 @@
+import { App } from 'aws-cdk-lib';
+import { readDeploymentConfig } from '../../lib/config';
+import { CDK_JSON_CONTEXT } from './helpers';
+
+const CERTIFICATE_ARN = 'arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555';
+const REGIONS = { us002: { awsRegion: 'us-east-1' }, in002: { awsRegion: 'ap-south-1' } };
+
+function read(context: Record<string, unknown>): ReturnType<typeof readDeploymentConfig> {
+  return readDeploymentConfig(new App({ context }).node);
+}
+
+describe('valid context', () => {
+  test('the context in cdk.json reads as us002 (home, us-east-1) and in002 (ap-south-1)', () => {
+    expect(read(CDK_JSON_CONTEXT)).toEqual({
+      mediaRegions: [
+        { id: 'us002', awsRegion: 'us-east-1' },
+        { id: 'in002', awsRegion: 'ap-south-1' },
+      ],
+      homeMediaRegion: { id: 'us002', awsRegion: 'us-east-1' },
+    });
+  });
+
+  test('accepts mediaRegions given as a JSON string, as `-c key=value` passes it', () => {
+    const config = read({ mediaRegions: JSON.stringify(REGIONS), homeMediaRegion: 'in002' });
+    expect(config.homeMediaRegion).toEqual({ id: 'in002', awsRegion: 'ap-south-1' });
+  });
+
+  test('reads the API custom domain when both keys are set', () => {
+    const config = read({
+      mediaRegions: REGIONS,
+      homeMediaRegion: 'us002',
+      apiDomainName: 'api.example.com',
+      apiCertificateArn: CERTIFICATE_ARN,
+    });
+    expect(config.apiDomain).toEqual({ domainName: 'api.example.com', certificateArn: CERTIFICATE_ARN });
+  });
+
+  test("reads a media region's custom domain", () => {
+    const config = read({
+      mediaRegions: {
+        us002: { awsRegion: 'us-east-1', domainName: 'media.example.com', certificateArn: CERTIFICATE_ARN },
+      },
+      homeMediaRegion: 'us002',
+    });
+    expect(config.mediaRegions).toEqual([
+      { id: 'us002', awsRegion: 'us-east-1', domainName: 'media.example.com', certificateArn: CERTIFICATE_ARN },
+    ]);
+  });
+});
+
+describe('invalid context', () => {
+  test.each([
+    ['missing mediaRegions', { homeMediaRegion: 'us002' }, /"mediaRegions" must be a non-empty object/],
+    ['empty mediaRegions', { mediaRegions: {}, homeMediaRegion: 'us002' }, /"mediaRegions" must be a non-empty object/],
+    [
+      'mediaRegions as a list',
+      { mediaRegions: ['us002'], homeMediaRegion: 'us002' },
+      /"mediaRegions" must be a non-empty object/,
+    ],
+    [
+      'unparsable JSON',
+      { mediaRegions: '{us002', homeMediaRegion: 'us002' },
+      /"mediaRegions" looks like JSON but does not parse/,
+    ],
+    [
+      'a malformed region id',
+      { mediaRegions: { US2: { awsRegion: 'us-east-1' } } },
+      /"mediaRegions.US2": region ids are two lowercase letters/,
+    ],
+    ['a region without awsRegion', { mediaRegions: { us002: {} } }, /"mediaRegions.us002" needs "awsRegion"/],
+    [
+      'a misspelt awsRegion',
+      { mediaRegions: { us002: { awsRegion: 'us-east' } } },
+      /"mediaRegions.us002" needs "awsRegion"/,
+    ],
+    [
+      'missing homeMediaRegion',
+      { mediaRegions: REGIONS },
+      /"homeMediaRegion" must name one of the mediaRegions \(us002, in002\); got undefined/,
+    ],
+    [
+      'an unknown homeMediaRegion',
+      { mediaRegions: REGIONS, homeMediaRegion: 'eu001' },
+      /"homeMediaRegion" must name one of the mediaRegions/,
+    ],
+  ])('rejects %s', (_name, context, message) => {
+    expect(() => read(context)).toThrow(message);
+  });
+
+  test.each([
+    [
+      'a domain without certificate',
+      { apiDomainName: 'api.example.com' },
+      /"apiDomainName" and "apiCertificateArn" go together/,
+    ],
+    [
+      'a certificate without domain',
+      { apiCertificateArn: CERTIFICATE_ARN },
+      /"apiDomainName" and "apiCertificateArn" go together/,
+    ],
+    [
+      'a domain with a scheme',
+      { apiDomainName: 'https://api.example.com', apiCertificateArn: CERTIFICATE_ARN },
+      /"apiDomainName" must be a lowercase DNS name/,
+    ],
+    [
+      'a non-ACM certificate ARN',
+      { apiDomainName: 'api.example.com', apiCertificateArn: 'arn:aws:iam::123456789012:server-certificate/x' },
+      /"apiCertificateArn" must be an ACM certificate ARN/,
+    ],
+    [
+      'a certificate from another region than the home one',
+      { apiDomainName: 'api.example.com', apiCertificateArn: CERTIFICATE_ARN.replace('us-east-1', 'eu-west-1') },
+      /"apiCertificateArn" is a certificate in eu-west-1, but it serves us-east-1/,
+    ],
+  ])('rejects %s for the API', (_name, domain, message) => {
+    expect(() => read({ mediaRegions: REGIONS, homeMediaRegion: 'us002', ...domain })).toThrow(message);
+  });
+
+  test('rejects a media region domain without certificate', () => {
+    expect(() =>
+      read({
+        mediaRegions: { us002: { awsRegion: 'us-east-1', domainName: 'media.example.com' } },
+        homeMediaRegion: 'us002',
+      }),
+    ).toThrow(/"mediaRegions.us002.domainName" and "mediaRegions.us002.certificateArn" go together/);
+  });
+
+  test("rejects a media region certificate from another AWS region than the media region's", () => {
+    expect(() =>
+      read({
+        mediaRegions: {
+          in002: { awsRegion: 'ap-south-1', domainName: 'media.example.com', certificateArn: CERTIFICATE_ARN },
+        },
+        homeMediaRegion: 'in002',
+      }),
+    ).toThrow(/"mediaRegions.in002.certificateArn" is a certificate in us-east-1, but it serves ap-south-1/);
+  });
+});

@@ -1,0 +1,61 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import { DataTable, type DataTableProps } from '../../lib/constructs/data-table';
+import { testStack } from './helpers';
+
+function tableTemplate(props: Partial<DataTableProps> = {}): Template {
+  const stack = testStack();
+  new DataTable(stack, 'Data', { encryptionKey: new Key(stack, 'Key'), ...props });
+  return Template.fromStack(stack);
+}
+
+test('keys items by pk (S) and sk (S)', () => {
+  tableTemplate().hasResourceProperties('AWS::DynamoDB::Table', {
+    KeySchema: [
+      { AttributeName: 'pk', KeyType: 'HASH' },
+      { AttributeName: 'sk', KeyType: 'RANGE' },
+    ],
+    AttributeDefinitions: Match.arrayEquals([
+      { AttributeName: 'pk', AttributeType: 'S' },
+      { AttributeName: 'sk', AttributeType: 'S' },
+    ]),
+  });
+});
+
+test('bills on demand', () => {
+  tableTemplate().hasResourceProperties('AWS::DynamoDB::Table', {
+    BillingMode: 'PAY_PER_REQUEST',
+    ProvisionedThroughput: Match.absent(),
+  });
+});
+
+test('has point-in-time recovery', () => {
+  tableTemplate().hasResourceProperties('AWS::DynamoDB::Table', {
+    PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+  });
+});
+
+test('expires items by the expiresAt attribute', () => {
+  tableTemplate().hasResourceProperties('AWS::DynamoDB::Table', {
+    TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+  });
+});
+
+test('is encrypted with the given customer managed key', () => {
+  const template = tableTemplate();
+  const keyId = Object.keys(template.findResources('AWS::KMS::Key'))[0]!;
+  template.hasResourceProperties('AWS::DynamoDB::Table', {
+    SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] } },
+  });
+});
+
+test('is retained on stack deletion by default', () => {
+  tableTemplate().hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+});
+
+test('takes another removal policy when asked', () => {
+  tableTemplate({ removalPolicy: RemovalPolicy.DESTROY }).hasResource('AWS::DynamoDB::Table', {
+    DeletionPolicy: 'Delete',
+  });
+});

@@ -1,0 +1,22 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { App, Stack, type StackProps } from 'aws-cdk-lib';
+
+/** Handler stand-in for construct tests. */
+export const FIXTURE_ENTRY = path.join(__dirname, 'fixtures', 'handler.ts');
+
+/** The context `cdk synth` runs with: our deployment settings and the feature flags that shape templates. */
+export const CDK_JSON_CONTEXT = (
+  JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf8')) as {
+    context: Record<string, unknown>;
+  }
+).context;
+
+/** An app with cdk.json's context that skips esbuild bundling: template tests need the resources, not the code. */
+export function testApp(context: Record<string, unknown> = {}): App {
+  return new App({ context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [], ...context } });
+}
+
+export function testStack(props?: StackProps): Stack {
+  return new Stack(testApp(), 'Test', props);
+}

@@ -1,0 +1,218 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AttributeType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { ServiceFunction, type ServiceFunctionProps } from '../../lib/constructs/service-function';
+import { CDK_JSON_CONTEXT, FIXTURE_ENTRY, testStack } from './helpers';
+
+function build(props: Partial<ServiceFunctionProps> = {}): { stack: Stack; fn: ServiceFunction } {
+  const stack = testStack();
+  const fn = new ServiceFunction(stack, 'Fn', { entry: FIXTURE_ENTRY, ...props });
+  return { stack, fn };
+}
+
+function functionTemplate(props: Partial<ServiceFunctionProps> = {}): Template {
+  return Template.fromStack(build(props).stack);
+}
+
+/** Statements of the function role's policy. */
+function statements(template: Template): unknown[] {
+  const policies = Object.values(template.findResources('AWS::IAM::Policy'));
+  expect(policies).toHaveLength(1);
+  return (policies[0] as { Properties: { PolicyDocument: { Statement: unknown[] } } }).Properties.PolicyDocument
+    .Statement;
+}
+
+describe('runtime settings', () => {
+  test('runs Node.js 22 on arm64 with active tracing', () => {
+    functionTemplate().hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      TracingConfig: { Mode: 'Active' },
+      Handler: 'index.handler',
+    });
+  });
+
+  test('defaults to 256 MB and 10 s', () => {
+    functionTemplate().hasResourceProperties('AWS::Lambda::Function', { MemorySize: 256, Timeout: 10 });
+  });
+
+  test('takes custom memory, timeout and handler name', () => {
+    functionTemplate({ memorySize: 1024, timeout: Duration.seconds(30), handler: 'main' }).hasResourceProperties(
+      'AWS::Lambda::Function',
+      { MemorySize: 1024, Timeout: 30, Handler: 'index.main' },
+    );
+  });
+
+  test('enables source-mapped stack traces and keeps caller environment', () => {
+    functionTemplate({ environment: { LOG_LEVEL: 'debug' } }).hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: { NODE_OPTIONS: '--enable-source-maps', LOG_LEVEL: 'debug' } },
+    });
+  });
+});
+
+describe('logging', () => {
+  test('logs to its own log group kept one month by default', () => {
+    const template = functionTemplate();
+    template.resourceCountIs('AWS::Logs::LogGroup', 1);
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+    const [logGroupId] = Object.keys(template.findResources('AWS::Logs::LogGroup'));
+    template.hasResourceProperties('AWS::Lambda::Function', { LoggingConfig: { LogGroup: { Ref: logGroupId } } });
+  });
+
+  test('takes a custom log retention', () => {
+    functionTemplate({ logRetention: RetentionDays.ONE_WEEK }).hasResourceProperties('AWS::Logs::LogGroup', {
+      RetentionInDays: 7,
+    });
+  });
+});
+
+describe('role', () => {
+  test('has no AWS managed policy', () => {
+    functionTemplate().hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [Match.objectLike({ Principal: { Service: 'lambda.amazonaws.com' } })],
+      },
+      ManagedPolicyArns: Match.absent(),
+    });
+  });
+
+  test('may write only to its own log group', () => {
+    const template = functionTemplate();
+    const [logGroupId] = Object.keys(template.findResources('AWS::Logs::LogGroup'));
+    expect(statements(template)).toContainEqual({
+      Effect: 'Allow',
+      Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      Resource: { 'Fn::GetAtt': [logGroupId, 'Arn'] },
+    });
+  });
+
+  test('the only wildcard resource is X-Ray, which has no resource-level permissions', () => {
+    const wildcard = statements(functionTemplate()).filter((s) => (s as { Resource: unknown }).Resource === '*');
+    expect(wildcard).toEqual([
+      { Effect: 'Allow', Action: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], Resource: '*' },
+    ]);
+  });
+
+  test('the function is created after its permissions', () => {
+    const template = functionTemplate();
+    const [policyId] = Object.keys(template.findResources('AWS::IAM::Policy'));
+    template.hasResource('AWS::Lambda::Function', { DependsOn: Match.arrayWith([policyId]) });
+  });
+});
+
+describe('useTable', () => {
+  function withTable(): Template {
+    const { stack, fn } = build();
+    const table = new Table(stack, 'Table', {
+      partitionKey: { name: 'pk', type: AttributeType.STRING },
+      encryption: TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: new Key(stack, 'TableKey'),
+    });
+    fn.useTable(table);
+    return Template.fromStack(stack);
+  }
+
+  test('sets TABLE_NAME', () => {
+    const template = withTable();
+    const [tableId] = Object.keys(template.findResources('AWS::DynamoDB::Table'));
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ TABLE_NAME: { Ref: tableId } }) },
+    });
+  });
+
+  test('grants read and write on that table only', () => {
+    const template = withTable();
+    const [tableId] = Object.keys(template.findResources('AWS::DynamoDB::Table'));
+    expect(statements(template)).toContainEqual({
+      Effect: 'Allow',
+      Action: expect.arrayContaining([
+        'dynamodb:GetItem',
+        'dynamodb:Query',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:DeleteItem',
+      ]),
+      Resource: { 'Fn::GetAtt': [tableId, 'Arn'] },
+    });
+  });
+
+  test("grants use of the table's key", () => {
+    const template = withTable();
+    const [keyId] = Object.keys(template.findResources('AWS::KMS::Key'));
+    expect(statements(template)).toContainEqual({
+      Effect: 'Allow',
+      Action: expect.arrayContaining(['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey*']),
+      Resource: { 'Fn::GetAtt': [keyId, 'Arn'] },
+    });
+  });
+});
+
+describe('useKey', () => {
+  function withKey(): Template {
+    const { stack, fn } = build();
+    fn.useKey(new Key(stack, 'DataKey'));
+    return Template.fromStack(stack);
+  }
+
+  test('sets KMS_KEY_ID to the key ARN', () => {
+    const template = withKey();
+    const [keyId] = Object.keys(template.findResources('AWS::KMS::Key'));
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ KMS_KEY_ID: { 'Fn::GetAtt': [keyId, 'Arn'] } }) },
+    });
+  });
+
+  test('grants kms:Encrypt and kms:Decrypt and nothing else on the key', () => {
+    const template = withKey();
+    const [keyId] = Object.keys(template.findResources('AWS::KMS::Key'));
+    const onKey = statements(template).filter(
+      (s) => JSON.stringify((s as { Resource: unknown }).Resource) === JSON.stringify({ 'Fn::GetAtt': [keyId, 'Arn'] }),
+    );
+    expect(onKey).toEqual([
+      { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:Encrypt'], Resource: { 'Fn::GetAtt': [keyId, 'Arn'] } },
+    ]);
+  });
+});
+
+describe('invalid props', () => {
+  test('rejects a relative entry', () => {
+    expect(() => build({ entry: 'lambdas/api/handler.ts' })).toThrow(/entry must be an absolute path/);
+  });
+
+  test.each([64, 10241, 300.5])('rejects memorySize %p', (memorySize) => {
+    expect(() => build({ memorySize })).toThrow(/memorySize must be an integer number of MB from 128 to 10240/);
+  });
+
+  test('rejects a timeout over 15 minutes', () => {
+    expect(() => build({ timeout: Duration.minutes(16) })).toThrow(/timeout must be from 1 second to 15 minutes/);
+  });
+
+  test('rejects NODE_OPTIONS in environment', () => {
+    expect(() => build({ environment: { NODE_OPTIONS: '--inspect' } })).toThrow(
+      /NODE_OPTIONS is set by ServiceFunction/,
+    );
+  });
+});
+
+test('bundles with the local esbuild: minified, with a source map', () => {
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'service-function-'));
+  try {
+    const app = new App({ outdir, context: CDK_JSON_CONTEXT });
+    new ServiceFunction(new Stack(app, 'Bundled'), 'Fn', { entry: FIXTURE_ENTRY });
+    app.synth();
+    const assets = fs.readdirSync(outdir).filter((name) => name.startsWith('asset.'));
+    expect(assets).toHaveLength(1);
+    const files = fs.readdirSync(path.join(outdir, assets[0]!)).sort();
+    expect(files).toEqual(['index.js', 'index.js.map']);
+    const code = fs.readFileSync(path.join(outdir, assets[0]!, 'index.js'), 'utf8');
+    // Minified: the module body on one line, then the source map comment.
+    expect(code.trimEnd().split('\n')).toEqual([expect.any(String), '//# sourceMappingURL=index.js.map']);
+  } finally {
+    fs.rmSync(outdir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,131 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { LocalStackInfo } from '../../local/stack';
+
+/**
+ * `npm start` as a user runs it: a real process, driven with the seed's curl commands, stopped with
+ * Ctrl-C (SIGINT) and started again on the same data.
+ */
+const ROOT = join(__dirname, '..', '..');
+// node with tsx's loader: one process, so signals reach the stack itself (the tsx CLI is a wrapper process).
+const NODE_TSX = [process.execPath, '--import', 'tsx'] as const;
+
+let dataDir: string;
+let proc: ChildProcess | undefined;
+
+beforeEach(() => {
+  dataDir = mkdtempSync(join(tmpdir(), 'npm-start-'));
+});
+afterEach(() => {
+  proc?.kill('SIGKILL');
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function start(): Promise<LocalStackInfo> {
+  const child = spawn(NODE_TSX[0], [...NODE_TSX.slice(1), 'local/start.ts'], { cwd: ROOT, env: { ...process.env, PORT: '0', DATA_DIR: dataDir }, stdio: 'pipe' });
+  proc = child;
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`npm start did not come up:\n${output}`)), 20_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('export VIDEOSDK_TOKEN=')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`npm start exited with ${code}:\n${output}`)));
+  });
+  const info = JSON.parse(readFileSync(join(dataDir, 'local-stack.json'), 'utf8')) as LocalStackInfo;
+  expect(output).toContain(info.token);
+  expect(output).toContain(info.connector.webhookUrl);
+  return info;
+}
+
+async function stop(): Promise<number | null> {
+  const child = proc!;
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill('SIGINT');
+  const code = await exited;
+  proc = undefined;
+  return code;
+}
+
+function curl(...args: string[]): { status: number; body: unknown } {
+  const out = spawnSync('curl', ['-sS', '-w', '\n%{http_code}', ...args], { encoding: 'utf8' });
+  expect(out.status).toBe(0);
+  const lines = out.stdout.trimEnd().split('\n');
+  const status = Number(lines.pop());
+  return { status, body: JSON.parse(lines.join('\n')) as unknown };
+}
+
+function token(...args: string[]): string {
+  const out = spawnSync(NODE_TSX[0], [...NODE_TSX.slice(1), 'tools/token.ts', ...args], { cwd: ROOT, env: { ...process.env, DATA_DIR: dataDir }, encoding: 'utf8' });
+  expect(out.status).toBe(0);
+  return out.stdout.trim();
+}
+
+it('serves the seed curl flow, stops on Ctrl-C and keeps its data across restarts', async () => {
+  const info = await start();
+  const auth = `Authorization: Bearer ${info.token}`;
+
+  const created = curl('-X', 'POST', `${info.apiUrl}/v2/connectors`, '-H', auth, '-H', 'Content-Type: application/json', '-d',
+    '{"provider": "plivo", "name": "Main Plivo Connector", "defaultRoomId": "abcd-efgh-ijkl", "region": "us002"}');
+  expect(created.status).toBe(201);
+  const id = (created.body as { data: { id: string } }).data.id;
+
+  const listed = curl(`${info.apiUrl}/v2/connectors`, '-H', auth);
+  expect(listed.status).toBe(200);
+  const ids = (listed.body as { data: { id: string }[] }).data.map((c) => c.id);
+  expect(ids).toEqual([id, info.connector.id]);
+
+  const fetched = curl(`${info.apiUrl}/v2/connectors/${id}`, '-H', auth);
+  expect(fetched.body).toMatchObject({ data: { id, name: 'Main Plivo Connector', defaultRoomId: 'abcd-efgh-ijkl', region: 'us002' } });
+
+  const rotated = curl('-X', 'POST', `${info.apiUrl}/v2/connectors/${id}/rotate-key`, '-H', auth);
+  expect(rotated.status).toBe(200);
+  const webhookUrl = (rotated.body as { data: { webhookUrl: string } }).data.webhookUrl;
+
+  const demo = curl(`${info.apiUrl}/v2/connectors/${info.connector.id}`, '-H', auth);
+  expect(demo.body).toMatchObject({ data: { defaultRoomId: 'demo-room', webhookUrl: info.connector.webhookUrl } });
+
+  // A token minted by `npm run token` while the stack runs works against it.
+  const minted = token('--apikey', 'demo', '--ttl', '10m');
+  expect(curl(`${info.apiUrl}/v2/connectors`, '-H', `Authorization: Bearer ${minted}`).status).toBe(200);
+
+  expect(await stop()).toBe(0);
+
+  // `npm run token` also works while the stack is down, on the same data.
+  const offline = token('--apikey', 'demo');
+  const again = await start();
+  // Same demo connector and key; only the port (PORT=0) differs.
+  expect(again.connector.id).toBe(info.connector.id);
+  expect(again.connector.webhookUrl.replace(again.apiUrl, '')).toBe(info.connector.webhookUrl.replace(info.apiUrl, ''));
+  for (const t of [info.token, again.token, offline]) {
+    const res = curl(`${again.apiUrl}/v2/connectors/${id}`, '-H', `Authorization: Bearer ${t}`);
+    expect(res).toEqual({ status: 200, body: { data: expect.objectContaining({ id, webhookUrl: expect.any(String) }) } });
+    expect((res.body as { data: { webhookUrl: string } }).data.webhookUrl.split('/').pop()).toBe(webhookUrl.split('/').pop());
+  }
+
+  const deleted = curl('-X', 'DELETE', `${again.apiUrl}/v2/connectors/${id}`, '-H', `Authorization: Bearer ${again.token}`);
+  expect(deleted.status).toBe(200);
+  expect(curl(`${again.apiUrl}/v2/connectors/${id}`, '-H', `Authorization: Bearer ${again.token}`).status).toBe(404);
+  expect(await stop()).toBe(0);
+}, 90_000);
+
+it('refuses a bad configuration with a clear message', () => {
+  const out = spawnSync(NODE_TSX[0], [...NODE_TSX.slice(1), 'local/start.ts'], { cwd: ROOT, env: { ...process.env, PORT: 'seventy', DATA_DIR: dataDir }, encoding: 'utf8' });
+  expect(out.status).toBe(1);
+  expect(out.stdout + out.stderr).toContain('PORT must be 0-65535');
+});
+
+it('refuses bad token options with usage and exit code 2', () => {
+  const out = spawnSync(NODE_TSX[0], [...NODE_TSX.slice(1), 'tools/token.ts', '--ttl', 'forever'], { cwd: ROOT, env: { ...process.env, DATA_DIR: dataDir }, encoding: 'utf8' });
+  expect(out.status).toBe(2);
+  expect(out.stderr).toContain('--ttl must be a positive duration');
+  expect(out.stdout).toBe('');
+});

@@ -1,0 +1,208 @@
+import { PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { dynamoClient } from '../../core/aws';
+import type { Connector } from '../../core/connectors/model';
+import { DynamoConnectorStore } from '../../core/connectors/store';
+import { ConflictError } from '../../core/errors';
+import { newConnectorId, newWebhookKey } from '../../core/ids';
+import { ensureControlTable, startLocalAws } from '../../local/aws';
+import { javaAvailable, startDynamoDbLocal } from '../support/dynamodb-local';
+
+/**
+ * The ConnectorStore contract, run against every DynamoDB this project meets: dynalite (the
+ * embedded default) and Amazon's DynamoDB Local (closest to the real service) when Java is present.
+ */
+interface Backend {
+  readonly endpoint: string;
+  stop(): Promise<void>;
+}
+
+const backends: [string, () => Promise<Backend>][] = [
+  [
+    'dynalite',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'kms-'));
+      const aws = await startLocalAws(undefined, dir);
+      return {
+        endpoint: aws.dynamodbEndpoint,
+        stop: async () => {
+          await aws.close();
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    },
+  ],
+];
+if (javaAvailable()) backends.push(['DynamoDB Local', startDynamoDbLocal]);
+else if (process.env.CI) throw new Error('CI must run the store contract against DynamoDB Local: install Java 17');
+
+function connector(tenant: string, fields: Partial<Connector> = {}): Connector {
+  const now = new Date().toISOString();
+  return {
+    id: newConnectorId(),
+    tenant,
+    provider: 'plivo',
+    name: null,
+    defaultRoomId: null,
+    defaultRuleId: null,
+    region: null,
+    webhookKey: newWebhookKey(),
+    plivoAuthToken: null,
+    createdAt: now,
+    updatedAt: now,
+    ...fields,
+  };
+}
+
+describe.each(backends)('ConnectorStore on %s', (_name, start) => {
+  let backend: Backend;
+  let dynamo: DynamoDBClient;
+  let store: DynamoConnectorStore;
+
+  beforeAll(async () => {
+    backend = await start();
+    dynamo = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: backend.endpoint });
+    await ensureControlTable(dynamo, 'contract');
+    store = new DynamoConnectorStore(dynamo, 'contract');
+  }, 60_000);
+  afterAll(async () => {
+    dynamo.destroy();
+    await backend.stop();
+  });
+
+  it('round-trips every field, nulls and binary included', async () => {
+    const full = connector('t1', {
+      name: 'n',
+      defaultRoomId: 'room',
+      defaultRuleId: 'rr_0123456789abcdef',
+      region: 'us002',
+      plivoAuthToken: new Uint8Array([0, 1, 2, 255]),
+    });
+    await store.create(full);
+    expect(await store.get('t1', full.id)).toEqual({ ...full, plivoAuthToken: expect.any(Uint8Array) });
+    expect(Buffer.from((await store.get('t1', full.id))!.plivoAuthToken!)).toEqual(Buffer.from([0, 1, 2, 255]));
+    const bare = connector('t1');
+    await store.create(bare);
+    expect(await store.get('t1', bare.id)).toEqual(bare);
+  });
+
+  it('scopes reads and writes to the tenant', async () => {
+    const c = connector('owner');
+    await store.create(c);
+    expect(await store.get('intruder', c.id)).toBeNull();
+    expect(await store.update('intruder', c.id, { name: 'x' }, c.updatedAt)).toBeNull();
+    expect(await store.rotateKey('intruder', c.id, newWebhookKey(), c.updatedAt)).toBeNull();
+    expect(await store.delete('intruder', c.id)).toBeNull();
+    expect(await store.get('owner', c.id)).toEqual(c);
+  });
+
+  it('refuses to create the same id twice', async () => {
+    const c = connector('t2');
+    await store.create(c);
+    await expect(store.create({ ...c, webhookKey: newWebhookKey() })).rejects.toThrow();
+  });
+
+  it('updates, clears and reports missing connectors', async () => {
+    const c = connector('t3', { name: 'a', region: 'us002' });
+    await store.create(c);
+    const updated = await store.update('t3', c.id, { name: 'b', region: null, defaultRoomId: 'r' }, '2030-01-01T00:00:00.000Z');
+    expect(updated).toEqual({ ...c, name: 'b', region: null, defaultRoomId: 'r', updatedAt: '2030-01-01T00:00:00.000Z' });
+    expect(await store.update('t3', newConnectorId(), { name: 'x' }, c.updatedAt)).toBeNull();
+  });
+
+  it('lists newest first across pages with no empty last page', async () => {
+    const base = Date.now();
+    const made = [0, 1, 2, 3, 4].map((i) => connector('t4', { id: newConnectorId(base + i * 1000) }));
+    for (const c of made) await store.create(c);
+    const first = await store.list('t4', 2);
+    expect(first.items.map((c) => c.id)).toEqual([made[4]!.id, made[3]!.id]);
+    const second = await store.list('t4', 2, first.lastId!);
+    expect(second.items.map((c) => c.id)).toEqual([made[2]!.id, made[1]!.id]);
+    const last = await store.list('t4', 2, second.lastId!);
+    expect(last.items.map((c) => c.id)).toEqual([made[0]!.id]);
+    expect(last.lastId).toBeNull();
+    const exact = await store.list('t4', 5);
+    expect(exact.items).toHaveLength(5);
+    expect(exact.lastId).toBeNull();
+  });
+
+  it('resolves a webhook key to its connector until the connector is deleted', async () => {
+    const c = connector('t5');
+    await store.create(c);
+    expect(await store.findByWebhookKey(c.webhookKey)).toEqual(c);
+    expect(await store.findByWebhookKey(newWebhookKey())).toBeNull();
+    expect(await store.delete('t5', c.id)).toEqual(c);
+    expect(await store.findByWebhookKey(c.webhookKey)).toBeNull();
+    expect(await store.delete('t5', c.id)).toBeNull();
+  });
+
+  it('rotates: the new key resolves, the old one never again', async () => {
+    const c = connector('t6');
+    await store.create(c);
+    const newKey = newWebhookKey();
+    const rotated = await store.rotateKey('t6', c.id, newKey, '2030-01-01T00:00:00.000Z');
+    expect(rotated).toEqual({ ...c, webhookKey: newKey, updatedAt: '2030-01-01T00:00:00.000Z' });
+    expect(await store.findByWebhookKey(c.webhookKey)).toBeNull();
+    expect(await store.findByWebhookKey(newKey)).toEqual(rotated);
+  });
+
+  it('stops resolving the old key the moment rotation returns, under racing lookups', async () => {
+    for (let round = 0; round < 5; round++) {
+      const c = connector('t7');
+      await store.create(c);
+      let rotatedAt = Infinity;
+      let stop = false;
+      const violations: string[] = [];
+      // Lookups race the rotation. One that starts after rotateKey returned must miss; none may
+      // ever see a connector holding a key other than the one asked for.
+      const racer = async () => {
+        while (!stop) {
+          const startedAt = performance.now();
+          const found = await store.findByWebhookKey(c.webhookKey);
+          if (found && found.webhookKey !== c.webhookKey) violations.push('resolved to another key');
+          if (found && startedAt > rotatedAt) violations.push(`old key resolved ${(startedAt - rotatedAt).toFixed(2)} ms after rotation`);
+        }
+      };
+      const racers = [racer(), racer(), racer()];
+      await new Promise((r) => setTimeout(r, 5));
+      const rotated = await store.rotateKey('t7', c.id, newWebhookKey(), new Date().toISOString());
+      rotatedAt = performance.now();
+      await new Promise((r) => setTimeout(r, 20));
+      stop = true;
+      await Promise.all(racers);
+      expect(violations).toEqual([]);
+      expect(await store.findByWebhookKey(rotated!.webhookKey)).toEqual(rotated);
+    }
+  });
+
+  it('ignores a key index entry that an interrupted rotation left behind', async () => {
+    const c = connector('t9');
+    await store.create(c);
+    const rotated = await store.rotateKey('t9', c.id, newWebhookKey(), c.updatedAt);
+    // As if the process died before deleting the old key's index entry.
+    const digest = createHash('sha256').update(c.webhookKey).digest('hex');
+    await dynamo.send(
+      new PutItemCommand({
+        TableName: 'contract',
+        Item: { pk: { S: `WHK#${digest}` }, sk: { S: 'WHK' }, tenant: { S: 't9' }, connectorId: { S: c.id } },
+      }),
+    );
+    expect(await store.findByWebhookKey(c.webhookKey)).toBeNull();
+    expect(await store.findByWebhookKey(rotated!.webhookKey)).toEqual(rotated);
+  });
+
+  it('leaves exactly one live key after concurrent rotations; a loser gets a conflict', async () => {
+    const c = connector('t8');
+    await store.create(c);
+    const keys = [newWebhookKey(), newWebhookKey()];
+    const results = await Promise.allSettled(keys.map((key) => store.rotateKey('t8', c.id, key, c.updatedAt)));
+    for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(ConflictError);
+    expect(results.some((r) => r.status === 'fulfilled')).toBe(true);
+    const live = await Promise.all([c.webhookKey, ...keys].map((key) => store.findByWebhookKey(key)));
+    expect(live.filter(Boolean)).toHaveLength(1);
+    expect(live.find(Boolean)).toEqual(await store.get('t8', c.id));
+  });
+});

@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { ServiceUnavailableError } from './errors';
+import { callDependency } from './errors';
 
 /** The control table's key schema: one table, generic keys, TTL on `expiresAt` (epoch seconds). */
 export const TABLE_KEYS = { partitionKey: 'pk', sortKey: 'sk', timeToLive: 'expiresAt' } as const;
@@ -27,33 +27,7 @@ export function isConditionFailure(err: unknown): boolean {
   return err instanceof ConditionalCheckFailedException || (err as { name?: string } | null)?.name === 'ConditionalCheckFailedException';
 }
 
-/**
- * Runs one database call. Faults the caller can do nothing about (unreachable database, throttling,
- * timeouts) become a 503 with a clear message; everything else is rethrown as is.
- */
-export async function db<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    if (isConditionFailure(err) || !isUnavailable(err)) throw err;
-    throw new ServiceUnavailableError('The database is unavailable; retry shortly');
-  }
-}
-
-const RETRYABLE = new Set([
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'RequestLimitExceeded',
-  'InternalServerError',
-  'ServiceUnavailable',
-  'TimeoutError',
-  'RequestTimeout',
-]);
-
-function isUnavailable(err: unknown): boolean {
-  const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } } | null;
-  if (!e) return false;
-  if (e.name && RETRYABLE.has(e.name)) return true;
-  if (e.code && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN)$/.test(e.code)) return true;
-  return (e.$metadata?.httpStatusCode ?? 0) >= 500;
+/** Runs one database call; an unreachable or throttling database becomes a 503. */
+export function db<T>(call: () => Promise<T>): Promise<T> {
+  return callDependency('database', call);
 }

@@ -77,3 +77,40 @@ export class ServiceUnavailableError extends ApiError {
     super(503, 'service_unavailable', message, undefined, { 'retry-after': '1' });
   }
 }
+
+const TRANSIENT_NAMES = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'InternalServerError',
+  'ServiceUnavailable',
+  'KMSInternalException',
+  'DependencyTimeoutException',
+  'TimeoutError',
+  'RequestTimeout',
+]);
+
+const NETWORK_ERROR = /\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN)\b/;
+
+/** True for faults of a dependency the caller can only wait out: unreachable, throttling, timing out. */
+function isTransient(err: unknown): boolean {
+  const e = err as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } } | null;
+  if (!e || e instanceof ApiError) return false;
+  if (e.name && TRANSIENT_NAMES.has(e.name)) return true;
+  // Socket errors keep their code, or only their message once the SDK has wrapped them.
+  if (NETWORK_ERROR.test(e.code ?? '') || NETWORK_ERROR.test(e.message ?? '')) return true;
+  return (e.$metadata?.httpStatusCode ?? 0) >= 500;
+}
+
+/**
+ * Runs one call to a dependency (the database, KMS). Transient faults become a 503 naming the
+ * dependency; everything else is rethrown as is.
+ */
+export async function callDependency<T>(dependency: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (!isTransient(err)) throw err;
+    throw new ServiceUnavailableError(`The ${dependency} is unavailable; retry shortly`);
+  }
+}

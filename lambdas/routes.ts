@@ -10,3 +10,6 @@ export const HTTP_FUNCTIONS = {
 } as const;
 
 export type HttpFunctionName = keyof typeof HTTP_FUNCTIONS;
+
+/** The API stage's throttle (API Gateway answers 429 beyond it); the local gateway enforces the same. */
+export const API_THROTTLE = { rateLimit: 100, burstLimit: 200 } as const;

@@ -6,7 +6,7 @@ import { Keys } from './constructs/keys';
 import { ServiceFunction } from './constructs/service-function';
 import { ServiceHttpApi } from './constructs/service-http-api';
 import { WebhookQueue } from './constructs/webhook-queue';
-import { HTTP_FUNCTIONS } from '../lambdas/routes';
+import { API_THROTTLE, HTTP_FUNCTIONS } from '../lambdas/routes';
 
 export interface ControlPlaneStackProps extends StackProps {
   /** Ids of the media regions connectors may be pinned to, e.g. `['us002', 'in002']`. */
@@ -46,6 +46,7 @@ export class ControlPlaneStack extends Stack {
 
     this.api = new ServiceHttpApi(this, 'Api', {
       routes: [{ handler: this.apiFunction.function, routes: HTTP_FUNCTIONS.api.routes }],
+      ...API_THROTTLE,
       domainName: props.apiDomainName,
       certificateArn: props.apiCertificateArn,
     });

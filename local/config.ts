@@ -1,7 +1,9 @@
 import { resolve } from 'node:path';
 import { ConfigError, loadControlPlaneConfig, type ControlPlaneConfig } from '../core/config';
 import { isLogLevel, type LogLevel } from '../core/log';
+import { API_THROTTLE } from '../lambdas/routes';
 import { LOCAL_KMS_KEY_ID, LOCAL_TABLE_NAME } from './aws';
+import type { Throttle } from './http-gateway';
 
 /** Settings of the local stack (`npm start`), from the environment with embedded defaults. */
 export interface LocalConfig {
@@ -9,6 +11,8 @@ export interface LocalConfig {
   readonly host: string;
   readonly dataDir: string;
   readonly logLevel: LogLevel;
+  /** The API stage throttle, as deployed unless overridden. */
+  readonly throttle: Throttle;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -21,6 +25,12 @@ export const LOCAL_DEFAULTS = {
   LOG_LEVEL: 'info',
 } as const;
 
+function positive(env: Env, name: string, fallback: number): number {
+  const value = Number(env[name] ?? fallback);
+  if (!Number.isInteger(value) || value < 1) throw new ConfigError(`${name} must be a positive integer, got "${env[name]}"`);
+  return value;
+}
+
 export function loadLocalConfig(env: Env): LocalConfig {
   const port = Number(env.PORT ?? LOCAL_DEFAULTS.PORT);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`PORT must be 0-65535, got "${env.PORT}"`);
@@ -29,6 +39,10 @@ export function loadLocalConfig(env: Env): LocalConfig {
   return {
     port,
     logLevel,
+    throttle: {
+      rateLimit: positive(env, 'API_RATE_LIMIT', API_THROTTLE.rateLimit),
+      burstLimit: positive(env, 'API_BURST_LIMIT', API_THROTTLE.burstLimit),
+    },
     host: env.HOST?.trim() || LOCAL_DEFAULTS.HOST,
     dataDir: resolve(env.DATA_DIR?.trim() || LOCAL_DEFAULTS.DATA_DIR),
   };

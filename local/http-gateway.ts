@@ -111,10 +111,35 @@ export function buildEvent(req: IncomingMessage, route: CompiledRoute, pathParam
   };
 }
 
+export interface Throttle {
+  readonly rateLimit: number;
+  readonly burstLimit: number;
+}
+
+/** API Gateway's stage throttle: a token bucket of `burstLimit` tokens refilled at `rateLimit` per second. */
+function tokenBucket({ rateLimit, burstLimit }: Throttle): () => boolean {
+  let tokens = burstLimit;
+  let last = performance.now();
+  return () => {
+    const now = performance.now();
+    tokens = Math.min(burstLimit, tokens + ((now - last) / 1000) * rateLimit);
+    last = now;
+    if (tokens < 1) return false;
+    tokens -= 1;
+    return true;
+  };
+}
+
 /** A `request` listener that dispatches to the functions' handlers by their API Gateway route keys. */
-export function createGatewayListener(functions: readonly GatewayFunction[], log: Logger) {
+export function createGatewayListener(functions: readonly GatewayFunction[], throttle: Throttle, log: Logger) {
   const routes = functions.flatMap((fn) => fn.routes.map((key) => compile(key, fn.handler)));
+  const admit = tokenBucket(throttle);
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (!admit()) {
+      req.resume();
+      send(res, gatewayError(429, 'Too Many Requests'));
+      return;
+    }
     const path = new URL(req.url ?? '/', 'http://local').pathname;
     const method = req.method ?? 'GET';
     let match: RegExpExecArray | null = null;

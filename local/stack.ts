@@ -73,7 +73,7 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
       routes: fn.routes,
       handler: handlers[name as keyof typeof handlers],
     }));
-    const gateway = createGatewayListener(functions, log);
+    const gateway = createGatewayListener(functions, local.throttle, log);
     server.on('request', (req, res) => void gateway(req, res));
 
     const tenants = new TenantStore(dynamo, config.tableName, new SecretBox(kmsClient(config.aws), config.kmsKeyId));

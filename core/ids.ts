@@ -32,17 +32,12 @@ export function timeOrderedId(prefix: string, now: number = Date.now()): string 
   return prefix + time + randomString(CROCKFORD, 7);
 }
 
-export const ID_BODY = /^[0-9a-hjkmnp-tv-z]{16}$/;
-
-export const connectorIdPattern = /^cn_[0-9a-hjkmnp-tv-z]{16}$/;
-
 export function newConnectorId(now?: number): string {
   return timeOrderedId('cn_', now);
 }
 
 /** Webhook keys are bearer secrets inside the Answer URL: 40 base62 chars, about 238 random bits. */
-export const WEBHOOK_KEY_LENGTH = 40;
-export const webhookKeyPattern = /^whk_[0-9A-Za-z]{32,64}$/;
+const WEBHOOK_KEY_LENGTH = 40;
 
 export function newWebhookKey(): string {
   return 'whk_' + randomString(BASE62, WEBHOOK_KEY_LENGTH);

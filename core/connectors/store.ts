@@ -150,7 +150,25 @@ export class DynamoConnectorStore implements ConnectorStore {
       }
     }
     const expression = `SET ${set.join(', ')}` + (remove.length ? ` REMOVE ${remove.join(', ')}` : '');
-    return this.conditionalUpdate(tenant, id, expression, names, values);
+    try {
+      const out = await db(() =>
+        this.dynamo.send(
+          new UpdateItemCommand({
+            TableName: this.tableName,
+            Key: connectorKey(tenant, id),
+            UpdateExpression: expression,
+            ConditionExpression: 'attribute_exists(pk)',
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+            ReturnValues: 'ALL_NEW',
+          }),
+        ),
+      );
+      return out.Attributes ? fromItem(out.Attributes) : null;
+    } catch (err) {
+      if (isConditionFailure(err)) return null;
+      throw err;
+    }
   }
 
   async rotateKey(tenant: string, id: string, newKey: string, updatedAt: string): Promise<Connector | null> {
@@ -213,34 +231,6 @@ export class DynamoConnectorStore implements ConnectorStore {
     if (!out.Item) return null;
     const connector = await this.get(readStr(out.Item, 'tenant'), readStr(out.Item, 'connectorId'));
     return connector && sameKey(connector.webhookKey, key) ? connector : null;
-  }
-
-  private async conditionalUpdate(
-    tenant: string,
-    id: string,
-    expression: string,
-    names: Record<string, string>,
-    values: Record<string, AttributeValue>,
-  ): Promise<Connector | null> {
-    try {
-      const out = await db(() =>
-        this.dynamo.send(
-          new UpdateItemCommand({
-            TableName: this.tableName,
-            Key: connectorKey(tenant, id),
-            UpdateExpression: expression,
-            ConditionExpression: 'attribute_exists(pk)',
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: values,
-            ReturnValues: 'ALL_NEW',
-          }),
-        ),
-      );
-      return out.Attributes ? fromItem(out.Attributes) : null;
-    } catch (err) {
-      if (isConditionFailure(err)) return null;
-      throw err;
-    }
   }
 
   private async putIndex(connector: Connector): Promise<void> {

@@ -63,8 +63,12 @@ function curl(...args: string[]): { status: number; body: unknown } {
   return { status, body: JSON.parse(lines.join('\n')) as unknown };
 }
 
-function token(...args: string[]): string {
-  const out = spawnSync(NODE_TSX[0], [...NODE_TSX.slice(1), 'tools/token.ts', ...args], { cwd: ROOT, env: { ...process.env, DATA_DIR: dataDir }, encoding: 'utf8' });
+function token(args: string[], env: Record<string, string> = {}): string {
+  const out = spawnSync(NODE_TSX[0], [...NODE_TSX.slice(1), 'tools/token.ts', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, DATA_DIR: dataDir, ...env },
+    encoding: 'utf8',
+  });
   expect(out.status).toBe(0);
   return out.stdout.trim();
 }
@@ -94,13 +98,25 @@ it('serves the seed curl flow, stops on Ctrl-C and keeps its data across restart
   expect(demo.body).toMatchObject({ data: { defaultRoomId: 'demo-room', webhookUrl: info.connector.webhookUrl } });
 
   // A token minted by `npm run token` while the stack runs works against it.
-  const minted = token('--apikey', 'demo', '--ttl', '10m');
+  const minted = token(['--apikey', 'demo', '--ttl', '10m']);
   expect(curl(`${info.apiUrl}/v2/connectors`, '-H', `Authorization: Bearer ${minted}`).status).toBe(200);
+
+  // AWS mode (TABLE_NAME + KMS_KEY_ID), here pointed at the stack's stand-ins: a new tenant, no connectors.
+  const fromAws = token(['--apikey', 'aws-tenant'], {
+    TABLE_NAME: 'plivo-connector',
+    KMS_KEY_ID: 'alias/plivo-connector-data',
+    DYNAMODB_ENDPOINT: info.aws.dynamodbEndpoint,
+    KMS_ENDPOINT: info.aws.kmsEndpoint,
+  });
+  expect(curl(`${info.apiUrl}/v2/connectors`, '-H', `Authorization: Bearer ${fromAws}`)).toEqual({
+    status: 200,
+    body: { data: [], pageInfo: { limit: 20, nextCursor: null } },
+  });
 
   expect(await stop()).toBe(0);
 
   // `npm run token` also works while the stack is down, on the same data.
-  const offline = token('--apikey', 'demo');
+  const offline = token(['--apikey', 'demo']);
   const again = await start();
   // Same demo connector and key; only the port (PORT=0) differs.
   expect(again.connector.id).toBe(info.connector.id);

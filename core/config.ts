@@ -8,10 +8,28 @@ export interface ControlPlaneConfig {
   readonly kmsKeyId: string;
   /** External base URL of the API, without a trailing slash: webhook URLs are built on it. */
   readonly publicUrl: string;
-  /** Media region ids a connector may be pinned to, e.g. `us002`. */
-  readonly mediaRegions: readonly string[];
+  /** Media regions a call may be streamed to, by id (e.g. `us002`); the first is listed first in errors. */
+  readonly mediaRegions: readonly MediaRegionConfig[];
+  /** Region of calls whose connector pins none and whose caller's country maps to none. */
+  readonly homeMediaRegion: string;
+  /** ISO country code of the caller's number -> media region id. */
+  readonly countryRegions: Readonly<Record<string, string>>;
+  /** How long Plivo has to open the stream after the Answer URL replied. */
+  readonly claimTtlSeconds: number;
+  /** How long call records are kept after they end. */
+  readonly callRetentionDays: number;
   readonly logLevel: LogLevel;
   readonly aws: AwsClientConfig;
+}
+
+export interface MediaRegionConfig {
+  readonly id: string;
+  /** Public base of the region's stream ingest, `wss://host[:port]` (`ws://` locally). */
+  readonly ingestUrl: string;
+  /** The region's table, where claims live. */
+  readonly claimsTable: string;
+  /** AWS region of that table. @default the control plane's region */
+  readonly awsRegion?: string;
 }
 
 export interface AwsClientConfig {
@@ -49,13 +67,48 @@ function url(name: string, value: string, protocols: readonly string[]): string 
   return parsed.toString().replace(/\/+$/, '');
 }
 
-export function parseMediaRegions(value: string): string[] {
-  const ids = value.split(',').map((s) => s.trim()).filter(Boolean);
-  if (ids.length === 0) throw new ConfigError('MEDIA_REGIONS must name at least one region id');
-  for (const id of ids) {
-    if (!REGION_ID.test(id)) throw new ConfigError(`MEDIA_REGIONS has an invalid region id "${id}"`);
+/** MEDIA_REGIONS: JSON `{"us002": {"ingestUrl": "wss://…", "claimsTable": "…", "awsRegion": "us-east-1"}, …}`. */
+export function parseMediaRegions(value: string): MediaRegionConfig[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw new ConfigError('MEDIA_REGIONS must be a JSON object of region id -> {ingestUrl, claimsTable, awsRegion?}');
   }
-  return [...new Set(ids)];
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || Object.keys(parsed).length === 0) {
+    throw new ConfigError('MEDIA_REGIONS must name at least one region');
+  }
+  return Object.entries(parsed as Record<string, unknown>).map(([id, entry]) => {
+    if (!REGION_ID.test(id)) throw new ConfigError(`MEDIA_REGIONS has an invalid region id "${id}"`);
+    const e = (entry ?? {}) as Record<string, unknown>;
+    if (typeof e.claimsTable !== 'string' || !e.claimsTable) throw new ConfigError(`MEDIA_REGIONS.${id}.claimsTable is required`);
+    if (e.awsRegion !== undefined && typeof e.awsRegion !== 'string') throw new ConfigError(`MEDIA_REGIONS.${id}.awsRegion must be a string`);
+    return {
+      id,
+      ingestUrl: url(`MEDIA_REGIONS.${id}.ingestUrl`, String(e.ingestUrl ?? ''), ['wss:', 'ws:']),
+      claimsTable: e.claimsTable,
+      ...(e.awsRegion !== undefined && { awsRegion: e.awsRegion }),
+    };
+  });
+}
+
+/** COUNTRY_REGIONS: `IN=in002,LK=in002` (ISO 3166 alpha-2 country -> region id). */
+function parseCountryRegions(value: string, regions: readonly string[]): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const pair of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const [country = '', region = ''] = pair.split('=').map((s) => s.trim());
+    if (!/^[A-Z]{2}$/.test(country)) throw new ConfigError(`COUNTRY_REGIONS has an invalid country code "${country}"`);
+    if (!regions.includes(region)) throw new ConfigError(`COUNTRY_REGIONS maps ${country} to unknown region "${region}"`);
+    map[country] = region;
+  }
+  return map;
+}
+
+function positiveInt(env: Env, name: string, fallback: number): number {
+  const raw = env[name]?.trim();
+  const value = raw ? Number(raw) : fallback;
+  if (!Number.isInteger(value) || value < 1) throw new ConfigError(`${name} must be a positive integer, got "${raw}"`);
+  return value;
 }
 
 export function loadAwsClientConfig(env: Env): AwsClientConfig {
@@ -73,11 +126,19 @@ export function loadAwsClientConfig(env: Env): AwsClientConfig {
 export function loadControlPlaneConfig(env: Env): ControlPlaneConfig {
   const logLevel = env.LOG_LEVEL?.trim() || 'info';
   if (!isLogLevel(logLevel)) throw new ConfigError(`LOG_LEVEL must be debug, info, warn or error, got "${logLevel}"`);
+  const mediaRegions = parseMediaRegions(required(env, 'MEDIA_REGIONS'));
+  const ids = mediaRegions.map((r) => r.id);
+  const homeMediaRegion = env.HOME_MEDIA_REGION?.trim() || (ids[0] as string);
+  if (!ids.includes(homeMediaRegion)) throw new ConfigError(`HOME_MEDIA_REGION must be one of ${ids.join(', ')}, got "${homeMediaRegion}"`);
   return {
     tableName: required(env, 'TABLE_NAME'),
     kmsKeyId: required(env, 'KMS_KEY_ID'),
     publicUrl: url('PUBLIC_URL', required(env, 'PUBLIC_URL'), ['http:', 'https:']),
-    mediaRegions: parseMediaRegions(required(env, 'MEDIA_REGIONS')),
+    mediaRegions,
+    homeMediaRegion,
+    countryRegions: parseCountryRegions(env.COUNTRY_REGIONS ?? '', ids),
+    claimTtlSeconds: positiveInt(env, 'CLAIM_TTL_SECONDS', 90),
+    callRetentionDays: positiveInt(env, 'CALL_RETENTION_DAYS', 30),
     logLevel,
     aws: loadAwsClientConfig(env),
   };

@@ -1,13 +1,27 @@
-import { ConditionalCheckFailedException, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { callDependency } from './errors';
 
-/** The control table's key schema: one table, generic keys, TTL on `expiresAt` (epoch seconds). */
-export const TABLE_KEYS = { partitionKey: 'pk', sortKey: 'sk', timeToLive: 'expiresAt' } as const;
+/**
+ * The control table's key schema: one table, generic keys, TTL on `expiresAt` (epoch seconds), and one
+ * overloaded global index for time-ordered listings (call records, newest first).
+ */
+export const TABLE_KEYS = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  timeToLive: 'expiresAt',
+  byTime: { indexName: 'byTime', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
+} as const;
 
 export type Item = Record<string, AttributeValue>;
 
 export const str = (value: string): AttributeValue => ({ S: value });
 export const bin = (value: Uint8Array): AttributeValue => ({ B: value });
+export const num = (value: number): AttributeValue => ({ N: String(value) });
+
+export function readOptNum(item: Item, name: string): number | null {
+  const value = item[name]?.N;
+  return value === undefined ? null : Number(value);
+}
 
 export function readStr(item: Item, name: string): string {
   const value = item[name]?.S;
@@ -30,4 +44,33 @@ export function isConditionFailure(err: unknown): boolean {
 /** Runs one database call; an unreachable or throttling database becomes a 503. */
 export function db<T>(call: () => Promise<T>): Promise<T> {
   return callDependency('database', call);
+}
+
+/**
+ * One page of a partition's items whose sort key starts with `prefix`, newest (highest key) first,
+ * continuing after `afterSk`. Asks for one more than `limit`, so the last page never has a cursor.
+ */
+export async function pageByPrefix(
+  dynamo: DynamoDBClient,
+  tableName: string,
+  pk: string,
+  prefix: string,
+  limit: number,
+  afterSk?: string,
+): Promise<{ items: Item[]; more: boolean }> {
+  const out = await db(() =>
+    dynamo.send(
+      new QueryCommand({
+        TableName: tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': str(pk), ':prefix': str(prefix) },
+        ScanIndexForward: false,
+        Limit: limit + 1,
+        ConsistentRead: true,
+        ...(afterSk && { ExclusiveStartKey: { pk: str(pk), sk: str(afterSk) } }),
+      }),
+    ),
+  );
+  const items = out.Items ?? [];
+  return { items: items.slice(0, limit), more: items.length > limit };
 }

@@ -5,7 +5,18 @@
 export const HTTP_FUNCTIONS = {
   api: {
     entry: 'lambdas/api/handler.ts',
-    routes: ['ANY /v2/connectors', 'ANY /v2/connectors/{proxy+}'],
+    routes: [
+      'ANY /v2/connectors',
+      'ANY /v2/connectors/{proxy+}',
+      'ANY /v2/routing-rules',
+      'ANY /v2/routing-rules/{proxy+}',
+      'ANY /v2/calls',
+      'ANY /v2/calls/{proxy+}',
+    ],
+  },
+  answer: {
+    entry: 'lambdas/answer/handler.ts',
+    routes: ['ANY /v2/hooks/plivo/{key}'],
   },
 } as const;
 

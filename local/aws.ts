@@ -60,10 +60,22 @@ export async function ensureControlTable(dynamo: DynamoDBClient, tableName: stri
         AttributeDefinitions: [
           { AttributeName: TABLE_KEYS.partitionKey, AttributeType: 'S' },
           { AttributeName: TABLE_KEYS.sortKey, AttributeType: 'S' },
+          { AttributeName: TABLE_KEYS.byTime.partitionKey, AttributeType: 'S' },
+          { AttributeName: TABLE_KEYS.byTime.sortKey, AttributeType: 'S' },
         ],
         KeySchema: [
           { AttributeName: TABLE_KEYS.partitionKey, KeyType: 'HASH' },
           { AttributeName: TABLE_KEYS.sortKey, KeyType: 'RANGE' },
+        ],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: TABLE_KEYS.byTime.indexName,
+            KeySchema: [
+              { AttributeName: TABLE_KEYS.byTime.partitionKey, KeyType: 'HASH' },
+              { AttributeName: TABLE_KEYS.byTime.sortKey, KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          },
         ],
       }),
     );

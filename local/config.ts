@@ -22,6 +22,7 @@ export const LOCAL_DEFAULTS = {
   HOST: '127.0.0.1',
   DATA_DIR: '.data',
   MEDIA_REGIONS: 'us002,in002',
+  COUNTRY_REGIONS: 'IN=in002',
   LOG_LEVEL: 'info',
 } as const;
 
@@ -48,17 +49,33 @@ export function loadLocalConfig(env: Env): LocalConfig {
   };
 }
 
-/** The control-plane config the Lambdas get in AWS, pointed at the local stand-ins. */
+/**
+ * The control-plane config the Lambdas get in AWS, pointed at the local stand-ins. Every local media
+ * region streams to this machine's media server and keeps its claims in the one local table.
+ */
 export function localControlPlaneConfig(
   env: Env,
   endpoints: { dynamodbEndpoint: string; kmsEndpoint: string },
   apiUrl: string,
 ): ControlPlaneConfig {
+  const publicUrl = env.PUBLIC_URL?.trim() || apiUrl;
   return loadControlPlaneConfig({
     TABLE_NAME: LOCAL_TABLE_NAME,
     KMS_KEY_ID: LOCAL_KMS_KEY_ID,
-    PUBLIC_URL: env.PUBLIC_URL?.trim() || apiUrl,
-    MEDIA_REGIONS: env.MEDIA_REGIONS ?? LOCAL_DEFAULTS.MEDIA_REGIONS,
+    PUBLIC_URL: publicUrl,
+    MEDIA_REGIONS: JSON.stringify(
+      Object.fromEntries(
+        (env.MEDIA_REGIONS ?? LOCAL_DEFAULTS.MEDIA_REGIONS)
+          .split(',')
+          .map((id) => id.trim())
+          .filter(Boolean)
+          .map((id) => [id, { ingestUrl: publicUrl.replace(/^http/, 'ws'), claimsTable: LOCAL_TABLE_NAME }]),
+      ),
+    ),
+    HOME_MEDIA_REGION: env.HOME_MEDIA_REGION,
+    COUNTRY_REGIONS: env.COUNTRY_REGIONS ?? LOCAL_DEFAULTS.COUNTRY_REGIONS,
+    CLAIM_TTL_SECONDS: env.CLAIM_TTL_SECONDS,
+    CALL_RETENTION_DAYS: env.CALL_RETENTION_DAYS,
     LOG_LEVEL: env.LOG_LEVEL ?? LOCAL_DEFAULTS.LOG_LEVEL,
     AWS_REGION: 'us-east-1',
     DYNAMODB_ENDPOINT: endpoints.dynamodbEndpoint,

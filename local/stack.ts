@@ -8,6 +8,7 @@ import { NotFoundError } from '../core/errors';
 import { createLogger, type Logger } from '../core/log';
 import { SecretBox } from '../core/secret-box';
 import { TenantStore } from '../core/tenants';
+import { answerDependencies, createAnswerHandler } from '../lambdas/answer/app';
 import { apiDependencies, createApiHandler } from '../lambdas/api/app';
 import { HTTP_FUNCTIONS } from '../lambdas/routes';
 import { ensureControlTable, startLocalAws } from './aws';
@@ -68,7 +69,10 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
     await ensureControlTable(dynamo, config.tableName);
 
     const api = apiDependencies(config, log.child({ service: 'api' }));
-    const handlers = { api: createApiHandler(api) };
+    const handlers = {
+      api: createApiHandler(api),
+      answer: createAnswerHandler(answerDependencies(config, log.child({ service: 'answer' }))),
+    };
     const functions = Object.entries(HTTP_FUNCTIONS).map(([name, fn]) => ({
       routes: fn.routes,
       handler: handlers[name as keyof typeof handlers],

@@ -38,6 +38,9 @@ export interface ConnectorView {
   readonly updatedAt: string;
 }
 
+/** KMS encryption context of a connector's Plivo auth token: the ciphertext opens for this connector only. */
+export const plivoTokenContext = (tenant: string, connectorId: string) => ({ purpose: 'plivo-auth-token', tenant, connectorId });
+
 export function webhookUrl(publicUrl: string, connector: Pick<Connector, 'provider' | 'webhookKey'>): string {
   return `${publicUrl}${PROVIDERS[connector.provider].hookPath}/${connector.webhookKey}`;
 }

@@ -1,9 +1,11 @@
 import { BadRequestError, NotFoundError } from '../errors';
 import { newConnectorId, newWebhookKey } from '../ids';
 import type { Logger } from '../log';
+import { decodeCursor, encodeCursor } from '../pagination';
 import type { SecretBox } from '../secret-box';
-import { toView, type Connector, type ConnectorChanges, type ConnectorView } from './model';
+import { plivoTokenContext, toView, type Connector, type ConnectorChanges, type ConnectorView } from './model';
 import { CONNECTOR_ID, type CreateConnectorInput, type UpdateConnectorInput } from './schema';
+import type { RoutingRuleStore } from '../routing/store';
 import type { ConnectorStore } from './store';
 
 export interface ConnectorList {
@@ -11,18 +13,18 @@ export interface ConnectorList {
   readonly nextCursor: string | null;
 }
 
-const tokenContext = (tenant: string, connectorId: string) => ({ purpose: 'plivo-auth-token', tenant, connectorId });
-
 /** Connector use cases, each scoped to the calling tenant: another tenant's connector does not exist. */
 export class ConnectorService {
   constructor(
     private readonly store: ConnectorStore,
+    private readonly rules: RoutingRuleStore,
     private readonly box: SecretBox,
     private readonly publicUrl: string,
     private readonly log: Logger,
   ) {}
 
   async create(tenant: string, input: CreateConnectorInput): Promise<ConnectorView> {
+    await this.checkRule(tenant, input.defaultRuleId);
     const id = newConnectorId();
     const now = new Date().toISOString();
     const connector: Connector = {
@@ -34,7 +36,7 @@ export class ConnectorService {
       defaultRuleId: input.defaultRuleId ?? null,
       region: input.region ?? null,
       webhookKey: newWebhookKey(),
-      plivoAuthToken: input.plivoAuthToken ? await this.box.seal(input.plivoAuthToken, tokenContext(tenant, id)) : null,
+      plivoAuthToken: input.plivoAuthToken ? await this.box.seal(input.plivoAuthToken, plivoTokenContext(tenant, id)) : null,
       createdAt: now,
       updatedAt: now,
     };
@@ -44,7 +46,7 @@ export class ConnectorService {
   }
 
   async list(tenant: string, limit: number, cursor?: string): Promise<ConnectorList> {
-    const page = await this.store.list(tenant, limit, cursor === undefined ? undefined : decodeCursor(cursor));
+    const page = await this.store.list(tenant, limit, cursor === undefined ? undefined : decodeCursor(cursor, CONNECTOR_ID));
     return {
       items: page.items.map((c) => toView(c, this.publicUrl)),
       nextCursor: page.lastId && encodeCursor(page.lastId),
@@ -58,11 +60,12 @@ export class ConnectorService {
 
   async update(tenant: string, id: string, input: UpdateConnectorInput): Promise<ConnectorView> {
     found(id, validId(id));
+    await this.checkRule(tenant, input.defaultRuleId);
     const { plivoAuthToken, ...rest } = input;
     const changes: ConnectorChanges = {
       ...rest,
       ...(plivoAuthToken !== undefined && {
-        plivoAuthToken: plivoAuthToken === null ? null : await this.box.seal(plivoAuthToken, tokenContext(tenant, id)),
+        plivoAuthToken: plivoAuthToken === null ? null : await this.box.seal(plivoAuthToken, plivoTokenContext(tenant, id)),
       }),
     };
     const updated = found(id, await this.store.update(tenant, id, changes, new Date().toISOString()));
@@ -74,6 +77,14 @@ export class ConnectorService {
     const rotated = found(id, validId(id) && (await this.store.rotateKey(tenant, id, newWebhookKey(), new Date().toISOString())));
     this.log.info('connector webhook key rotated', { tenant, connectorId: id });
     return toView(rotated, this.publicUrl);
+  }
+
+  /** A connector's defaultRuleId must name one of the tenant's rules. */
+  private async checkRule(tenant: string, ruleId: string | null | undefined): Promise<void> {
+    if (ruleId && !(await this.rules.get(tenant, ruleId))) {
+      const message = `no routing rule ${ruleId} exists`;
+      throw new BadRequestError(`Invalid request body: defaultRuleId: ${message}`, [{ field: 'defaultRuleId', message }]);
+    }
   }
 
   async delete(tenant: string, id: string): Promise<ConnectorView> {
@@ -89,15 +100,4 @@ const validId = (id: string): boolean => CONNECTOR_ID.test(id);
 function found<T>(id: string, value: T | false | null): T {
   if (value === false || value === null) throw new NotFoundError(`Connector ${id} not found`);
   return value;
-}
-
-/** Cursors are opaque to clients; inside they name the last connector of the previous page. */
-function encodeCursor(lastId: string): string {
-  return Buffer.from(lastId, 'utf8').toString('base64url');
-}
-
-function decodeCursor(cursor: string): string {
-  const id = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!CONNECTOR_ID.test(id)) throw new BadRequestError('Invalid cursor', [{ field: 'cursor', message: 'Invalid cursor' }]);
-  return id;
 }

@@ -6,18 +6,16 @@ import {
   UpdateItemCommand,
   type AttributeValue,
   type DynamoDBClient,
+  type QueryCommandOutput,
 } from '@aws-sdk/client-dynamodb';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { bin, db, isConditionFailure, readOptBin, readOptStr, readStr, str, type Item } from '../dynamo';
+import { bin, db, isConditionFailure, pageByPrefix, readOptBin, readOptStr, readStr, str, type Item } from '../dynamo';
 import { ConflictError } from '../errors';
 import { isProviderId } from '../providers';
+import type { Page } from '../pagination';
 import type { Connector, ConnectorChanges } from './model';
 
-export interface ConnectorPage {
-  readonly items: readonly Connector[];
-  /** Id of the last connector returned when more follow, else null. */
-  readonly lastId: string | null;
-}
+export type ConnectorPage = Page<Connector>;
 
 /** Storage port for connectors. Every call but `findByWebhookKey` is scoped to one tenant. */
 export interface ConnectorStore {
@@ -31,6 +29,8 @@ export interface ConnectorStore {
   delete(tenant: string, id: string): Promise<Connector | null>;
   /** The connector that currently owns this webhook key, across tenants (the Answer URL's lookup). */
   findByWebhookKey(key: string): Promise<Connector | null>;
+  /** Ids of the tenant's connectors whose `defaultRuleId` is this rule. */
+  referencingRule(tenant: string, ruleId: string): Promise<string[]>;
 }
 
 const connectorKey = (tenant: string, id: string) => ({ pk: str(`T#${tenant}`), sk: str(`CN#${id}`) });
@@ -114,24 +114,9 @@ export class DynamoConnectorStore implements ConnectorStore {
   }
 
   async list(tenant: string, limit: number, afterId?: string): Promise<ConnectorPage> {
-    // One more than asked tells whether another page exists, so the last page never has a cursor.
-    const out = await db(() =>
-      this.dynamo.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': str(`T#${tenant}`), ':prefix': str('CN#') },
-          ScanIndexForward: false,
-          Limit: limit + 1,
-          ConsistentRead: true,
-          ...(afterId && { ExclusiveStartKey: connectorKey(tenant, afterId) }),
-        }),
-      ),
-    );
-    const items = (out.Items ?? []).map(fromItem);
-    const more = items.length > limit;
-    const page = items.slice(0, limit);
-    return { items: page, lastId: more ? (page[page.length - 1]?.id ?? null) : null };
+    const page = await pageByPrefix(this.dynamo, this.tableName, `T#${tenant}`, 'CN#', limit, afterId && `CN#${afterId}`);
+    const items = page.items.map(fromItem);
+    return { items, lastId: page.more ? (items[items.length - 1]?.id ?? null) : null };
   }
 
   async update(tenant: string, id: string, changes: ConnectorChanges, updatedAt: string): Promise<Connector | null> {
@@ -231,6 +216,29 @@ export class DynamoConnectorStore implements ConnectorStore {
     if (!out.Item) return null;
     const connector = await this.get(readStr(out.Item, 'tenant'), readStr(out.Item, 'connectorId'));
     return connector && sameKey(connector.webhookKey, key) ? connector : null;
+  }
+
+  async referencingRule(tenant: string, ruleId: string): Promise<string[]> {
+    const ids: string[] = [];
+    let start: Item | undefined;
+    do {
+      const out: QueryCommandOutput = await db(() =>
+        this.dynamo.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+            FilterExpression: 'defaultRuleId = :rule',
+            ExpressionAttributeValues: { ':pk': str(`T#${tenant}`), ':prefix': str('CN#'), ':rule': str(ruleId) },
+            ProjectionExpression: 'id',
+            ConsistentRead: true,
+            ...(start && { ExclusiveStartKey: start }),
+          }),
+        ),
+      );
+      ids.push(...(out.Items ?? []).map((item) => readStr(item, 'id')));
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return ids;
   }
 
   private async putIndex(connector: Connector): Promise<void> {

@@ -7,6 +7,11 @@ import { ConnectorService } from '../../core/connectors/service';
 import { DynamoConnectorStore } from '../../core/connectors/store';
 import { createLogger, type Logger } from '../../core/log';
 import { SecretBox } from '../../core/secret-box';
+import { CallService, listCallsQuerySchema } from '../../core/calls/service';
+import { DynamoCallStore } from '../../core/calls/store';
+import { createRuleSchema, updateRuleSchema } from '../../core/routing/schema';
+import { RoutingRuleService } from '../../core/routing/service';
+import { DynamoRoutingRuleStore } from '../../core/routing/store';
 import { TenantStore } from '../../core/tenants';
 import { parseWith } from '../../core/validation';
 import { header, jsonBody, query } from '../http/request';
@@ -16,6 +21,8 @@ import { Router } from '../http/router';
 export interface ApiDependencies {
   readonly auth: Authenticator;
   readonly connectors: ConnectorService;
+  readonly rules: RoutingRuleService;
+  readonly calls: CallService;
   readonly mediaRegions: readonly string[];
   readonly log: Logger;
 }
@@ -24,22 +31,26 @@ export interface ApiDependencies {
 export function apiDependencies(config: ControlPlaneConfig, log = createLogger(config.logLevel, { service: 'api' })): ApiDependencies {
   const dynamo = dynamoClient(config.aws);
   const box = new SecretBox(kmsClient(config.aws), config.kmsKeyId);
+  const connectorStore = new DynamoConnectorStore(dynamo, config.tableName);
+  const ruleStore = new DynamoRoutingRuleStore(dynamo, config.tableName);
   return {
     auth: new Authenticator(new TenantStore(dynamo, config.tableName, box)),
-    connectors: new ConnectorService(new DynamoConnectorStore(dynamo, config.tableName), box, config.publicUrl, log),
-    mediaRegions: config.mediaRegions,
+    connectors: new ConnectorService(connectorStore, ruleStore, box, config.publicUrl, log),
+    rules: new RoutingRuleService(ruleStore, connectorStore, log),
+    calls: new CallService(new DynamoCallStore(dynamo, config.tableName)),
+    mediaRegions: config.mediaRegions.map((region) => region.id),
     log,
   };
 }
 
-interface Call {
+interface RequestContext {
   readonly principal: Principal;
   readonly deps: ApiDependencies;
 }
 
 const id = (params: Readonly<Record<string, string>>): string => params.id ?? '';
 
-const routes = new Router<Call, HttpResult>()
+const routes = new Router<RequestContext, HttpResult>()
   .on('POST', '/v2/connectors', async (event, _params, { principal, deps }) => {
     const input = parseWith(createConnectorSchema(deps.mediaRegions), jsonBody(event));
     return ok(await deps.connectors.create(principal.tenant, input), 'Connector created successfully', 201);
@@ -61,7 +72,28 @@ const routes = new Router<Call, HttpResult>()
   )
   .on('POST', '/v2/connectors/:id/rotate-key', async (_event, params, { principal, deps }) =>
     ok(await deps.connectors.rotateKey(principal.tenant, id(params)), 'Webhook key rotated successfully'),
-  );
+  )
+  .on('POST', '/v2/routing-rules', async (event, _params, { principal, deps }) =>
+    ok(await deps.rules.create(principal.tenant, parseWith(createRuleSchema, jsonBody(event))), 'Routing rule created successfully', 201),
+  )
+  .on('GET', '/v2/routing-rules', async (event, _params, { principal, deps }) => {
+    const { limit, cursor } = parseWith(listQuerySchema, query(event), 'query');
+    const page = await deps.rules.list(principal.tenant, limit, cursor);
+    return json(200, { data: page.items, pageInfo: { limit, nextCursor: page.nextCursor } });
+  })
+  .on('GET', '/v2/routing-rules/:id', async (_event, params, { principal, deps }) => ok(await deps.rules.get(principal.tenant, id(params))))
+  .on('PATCH', '/v2/routing-rules/:id', async (event, params, { principal, deps }) =>
+    ok(await deps.rules.update(principal.tenant, id(params), parseWith(updateRuleSchema, jsonBody(event))), 'Routing rule updated successfully'),
+  )
+  .on('DELETE', '/v2/routing-rules/:id', async (_event, params, { principal, deps }) =>
+    ok(await deps.rules.delete(principal.tenant, id(params)), 'Routing rule deleted successfully'),
+  )
+  .on('GET', '/v2/calls', async (event, _params, { principal, deps }) => {
+    const { limit, cursor, ...filter } = parseWith(listCallsQuerySchema, query(event), 'query');
+    const page = await deps.calls.list(principal.tenant, filter, limit, cursor);
+    return json(200, { data: page.items, pageInfo: { limit, nextCursor: page.nextCursor } });
+  })
+  .on('GET', '/v2/calls/:id', async (_event, params, { principal, deps }) => ok(await deps.calls.get(principal.tenant, id(params))));
 
 /** The management API: authenticate, authorise (`allow_mod`), dispatch, map errors. */
 export function createApiHandler(deps: ApiDependencies) {

@@ -257,10 +257,12 @@ describe('GET /v2/connectors (pagination)', () => {
 describe('PATCH /v2/connectors/{id}', () => {
   it('changes the given fields, clears null ones, keeps the rest', async () => {
     const c = await create(acme, { name: 'before', defaultRoomId: 'room-a', region: 'us002' });
+    const rule = await t.api('POST', '/v2/routing-rules', { token: acme, body: { name: 'r', match: {}, room: { type: 'static', id: 'x' } } });
+    const ruleId = ((await rule.json()) as { data: { id: string } }).data.id;
     await new Promise((r) => setTimeout(r, 5));
     const res = await t.api('PATCH', `/v2/connectors/${c.id}`, {
       token: acme,
-      body: { name: 'after', region: null, defaultRuleId: 'rr_0123456789abcdef' },
+      body: { name: 'after', region: null, defaultRuleId: ruleId },
     });
     expect(res.status).toBe(200);
     const json = await body<{ message: string; data: ConnectorBody }>(res);
@@ -269,7 +271,7 @@ describe('PATCH /v2/connectors/{id}', () => {
       ...c,
       name: 'after',
       region: null,
-      defaultRuleId: 'rr_0123456789abcdef',
+      defaultRuleId: ruleId,
       updatedAt: expect.any(String),
     });
     expect(json.data.updatedAt > c.updatedAt).toBe(true);
@@ -300,6 +302,18 @@ describe('PATCH /v2/connectors/{id}', () => {
     const res = await t.api('PATCH', `/v2/connectors/${c.id}`, { token: acme, body: input });
     expect(res.status).toBe(400);
     expect((await body<{ message: string }>(res)).message).toMatch(message);
+  });
+
+  it('refuses a defaultRuleId that names no rule of this tenant', async () => {
+    const c = await create(acme);
+    const res = await t.api('PATCH', `/v2/connectors/${c.id}`, { token: acme, body: { defaultRuleId: 'rr_0123456789abcdef' } });
+    expect(res.status).toBe(400);
+    expect(await body(res)).toEqual({
+      message: 'Invalid request body: defaultRuleId: no routing rule rr_0123456789abcdef exists',
+      errors: [{ field: 'defaultRuleId', message: 'no routing rule rr_0123456789abcdef exists' }],
+    });
+    const created = await t.api('POST', '/v2/connectors', { token: acme, body: { provider: 'plivo', defaultRuleId: 'rr_0123456789abcdef' } });
+    expect(created.status).toBe(400);
   });
 
   it('answers 404 for an unknown connector', async () => {

@@ -1,0 +1,239 @@
+import { parsePhoneNumberFromString } from 'libphonenumber-js';
+import { callIdFor, toCallView, type CallRecord } from './calls/model';
+import type { CallStore } from './calls/store';
+import { newClaimRef, type ClaimStore } from './claims';
+import type { ControlPlaneConfig } from './config';
+import { plivoTokenContext, type Connector } from './connectors/model';
+import { ROOM_ID } from './connectors/schema';
+import type { ConnectorStore } from './connectors/store';
+import type { CallEventSink, CallEventType } from './events';
+import type { Logger } from './log';
+import { checkPlivoSignature, type Params } from './plivo/signature';
+import { EMPTY_RESPONSE_XML, HANGUP_REJECTED_XML, streamXml } from './plivo/xml';
+import { byPriority, roomFor, ruleMatches, type CallParties } from './routing/model';
+import type { RoutingRuleStore } from './routing/store';
+import type { SecretBox } from './secret-box';
+
+/** One Answer URL request as Plivo sent it. */
+export interface AnswerRequest {
+  readonly webhookKey: string;
+  readonly method: string;
+  /** The external URL Plivo called (PUBLIC_URL + path + query): what Plivo signed. */
+  readonly url: string;
+  readonly query: Params;
+  /** Form fields of a POST; empty for GET. */
+  readonly form: Params;
+  /** Lower-case header names. */
+  readonly headers: Readonly<Record<string, string | undefined>>;
+}
+
+export interface AnswerResult {
+  readonly status: number;
+  readonly xml: string;
+}
+
+const WEBHOOK_KEY = /^whk_[0-9A-Za-z]{32,64}$/;
+const MAX_CALL_UUID = 128;
+
+const reject = (status: number): AnswerResult => ({ status, xml: HANGUP_REJECTED_XML });
+
+type Route = { roomId: string; ruleId: string | null; via: 'query' | 'rule' | 'default-rule' | 'default-room' } | { rejected: string };
+
+/**
+ * The Answer URL: decides in one request where a ringing call goes. Finds the connector by its webhook
+ * key, checks Plivo's signature when the connector holds an auth token, routes the call to a room,
+ * picks the media region, writes a single-use claim there and answers the `<Stream>` XML. Retries of
+ * the same CallUUID get the same answer; `Event=Hangup` posts end the call record.
+ */
+export class AnswerService {
+  /** Decrypted Plivo auth tokens by ciphertext: a changed token is a new ciphertext, so no staleness. */
+  private readonly authTokens = new Map<string, string>();
+
+  constructor(
+    private readonly deps: {
+      readonly connectors: ConnectorStore;
+      readonly rules: RoutingRuleStore;
+      readonly calls: CallStore;
+      readonly claims: ClaimStore;
+      readonly box: SecretBox;
+      readonly events: CallEventSink;
+      readonly config: Pick<ControlPlaneConfig, 'mediaRegions' | 'homeMediaRegion' | 'countryRegions' | 'claimTtlSeconds' | 'callRetentionDays'>;
+      readonly log: Logger;
+    },
+  ) {}
+
+  async answer(request: AnswerRequest): Promise<AnswerResult> {
+    // Unknown, rotated and deleted keys all cost one index read and get the same 404.
+    const connector = WEBHOOK_KEY.test(request.webhookKey) ? await this.deps.connectors.findByWebhookKey(request.webhookKey) : null;
+    if (!connector) {
+      this.deps.log.info('answer refused: unknown webhook key', { status: 404 });
+      return reject(404);
+    }
+    const log = this.deps.log.child({ tenant: connector.tenant, connectorId: connector.id });
+    if (connector.plivoAuthToken) {
+      const check = checkPlivoSignature(await this.authToken(connector), {
+        method: request.method,
+        url: request.url,
+        params: request.method === 'GET' ? new Map() : request.form,
+        headers: request.headers,
+      });
+      if (check !== 'valid') {
+        log.warn('answer refused: Plivo signature ' + check, { status: 403 });
+        return reject(403);
+      }
+    }
+    const fields = request.method === 'GET' ? request.query : request.form;
+    const field = (name: string): string => fields.get(name)?.[0]?.trim() ?? '';
+    const callUuid = field('CallUUID');
+    if (!callUuid || callUuid.length > MAX_CALL_UUID) {
+      log.warn('answer refused: no CallUUID', { status: 400 });
+      return reject(400);
+    }
+    const callLog = log.child({ callUuid, callId: callIdFor(callUuid) });
+    if (field('Event').toLowerCase() === 'hangup') return this.hangup(connector, callUuid, field, callLog);
+
+    const existing = await this.deps.calls.get(connector.tenant, callIdFor(callUuid));
+    if (existing) {
+      callLog.info('answer retried: same call, same answer', { status: existing.status });
+      return this.replay(existing);
+    }
+    const parties: CallParties = { callUuid, from: field('From'), to: field('To') };
+    const route = await this.route(connector, parties, request.query.get('roomId')?.[0]);
+    const now = new Date();
+    const base = {
+      id: callIdFor(callUuid),
+      tenant: connector.tenant,
+      callUuid,
+      provider: connector.provider,
+      connectorId: connector.id,
+      from: parties.from,
+      to: parties.to,
+      startedAt: now.toISOString(),
+      answeredAt: null,
+      durationSeconds: null,
+    };
+    if ('rejected' in route) {
+      const record: CallRecord = {
+        ...base,
+        ruleId: null,
+        roomId: null,
+        region: null,
+        status: 'rejected',
+        endedAt: base.startedAt,
+        hangupReason: route.rejected,
+        claimRef: null,
+      };
+      if (!(await this.deps.calls.create(record, this.deps.config.callRetentionDays))) return this.replayStored(connector, callUuid);
+      callLog.info('call rejected', { reason: route.rejected });
+      await this.emit('call-hangup', record);
+      return { status: 200, xml: HANGUP_REJECTED_XML };
+    }
+
+    const region = this.regionFor(connector, parties.from);
+    const ref = newClaimRef();
+    await this.deps.claims.create({
+      ref,
+      callUuid,
+      callId: base.id,
+      tenant: connector.tenant,
+      connectorId: connector.id,
+      roomId: route.roomId,
+      ruleId: route.ruleId,
+      region,
+      from: parties.from,
+      to: parties.to,
+      expiresAtMs: Date.now() + this.deps.config.claimTtlSeconds * 1000,
+    });
+    const record: CallRecord = {
+      ...base,
+      ruleId: route.ruleId,
+      roomId: route.roomId,
+      region,
+      status: 'started',
+      endedAt: null,
+      hangupReason: null,
+      claimRef: ref,
+    };
+    // A concurrent retry may have won: its record (and claim) stand, ours lapses unused.
+    if (!(await this.deps.calls.create(record, this.deps.config.callRetentionDays))) return this.replayStored(connector, callUuid);
+    callLog.info('call routed', { roomId: route.roomId, ruleId: route.ruleId, via: route.via, region });
+    await this.emit('call-started', record);
+    return { status: 200, xml: streamXml(this.streamUrl(region, ref)) };
+  }
+
+  private async route(connector: Connector, call: CallParties, roomIdParam: string | undefined): Promise<Route> {
+    if (roomIdParam !== undefined) {
+      return ROOM_ID.test(roomIdParam) ? { roomId: roomIdParam, ruleId: null, via: 'query' } : { rejected: 'invalid-room-id' };
+    }
+    const rules = (await this.deps.rules.all(connector.tenant)).sort(byPriority);
+    const matched = rules.find((rule) => ruleMatches(rule, call));
+    if (matched) return { roomId: roomFor(matched, call), ruleId: matched.id, via: 'rule' };
+    const fallback = connector.defaultRuleId && rules.find((rule) => rule.id === connector.defaultRuleId);
+    if (fallback) return { roomId: roomFor(fallback, call), ruleId: fallback.id, via: 'default-rule' };
+    if (connector.defaultRoomId) return { roomId: connector.defaultRoomId, ruleId: null, via: 'default-room' };
+    return { rejected: 'no-route' };
+  }
+
+  /** The connector's region; else the caller's country's; else the home region. */
+  private regionFor(connector: Connector, from: string): string {
+    const { mediaRegions, countryRegions, homeMediaRegion } = this.deps.config;
+    if (connector.region && mediaRegions.some((r) => r.id === connector.region)) return connector.region;
+    const digits = from.replace(/\D/g, '');
+    const country = digits ? parsePhoneNumberFromString(`+${digits}`)?.country : undefined;
+    return (country && countryRegions[country]) || homeMediaRegion;
+  }
+
+  private streamUrl(region: string, ref: string): string {
+    const ingest = this.deps.config.mediaRegions.find((r) => r.id === region)?.ingestUrl;
+    if (!ingest) throw new Error(`Media region ${region} is not configured`);
+    return `${ingest}/plivo?ref=${encodeURIComponent(ref)}`;
+  }
+
+  private replay(call: CallRecord): AnswerResult {
+    if (call.status === 'rejected' || !call.claimRef || !call.region) return { status: 200, xml: HANGUP_REJECTED_XML };
+    return { status: 200, xml: streamXml(this.streamUrl(call.region, call.claimRef)) };
+  }
+
+  private async replayStored(connector: Connector, callUuid: string): Promise<AnswerResult> {
+    const winner = await this.deps.calls.get(connector.tenant, callIdFor(callUuid));
+    if (!winner) throw new Error('Call record vanished after a conditional write failed');
+    return this.replay(winner);
+  }
+
+  private async hangup(connector: Connector, callUuid: string, field: (name: string) => string, log: Logger): Promise<AnswerResult> {
+    const duration = Number(field('Duration') || field('BillDuration'));
+    const ended = await this.deps.calls.end(
+      connector.tenant,
+      callIdFor(callUuid),
+      {
+        endedAt: new Date().toISOString(),
+        durationSeconds: Number.isFinite(duration) && field('Duration') !== '' ? Math.max(0, Math.round(duration)) : null,
+        hangupReason: (field('HangupCauseName') || field('HangupCause') || 'completed').slice(0, 128),
+      },
+      this.deps.config.callRetentionDays,
+    );
+    if (ended) {
+      log.info('call ended by Plivo hangup', { hangupReason: ended.hangupReason, durationSeconds: ended.durationSeconds });
+      await this.emit('call-hangup', ended);
+    } else {
+      log.info('hangup for a call that is not live', {});
+    }
+    return { status: 200, xml: EMPTY_RESPONSE_XML };
+  }
+
+  private async emit(type: CallEventType, call: CallRecord): Promise<void> {
+    await this.deps.events.publish({ type, tenant: call.tenant, call: toCallView(call), timestamp: new Date().toISOString() });
+  }
+
+  private async authToken(connector: Connector): Promise<string> {
+    const sealed = connector.plivoAuthToken as Uint8Array;
+    const cacheKey = Buffer.from(sealed).toString('base64');
+    let token = this.authTokens.get(cacheKey);
+    if (token === undefined) {
+      token = await this.deps.box.open(sealed, plivoTokenContext(connector.tenant, connector.id));
+      if (this.authTokens.size >= 1000) this.authTokens.clear();
+      this.authTokens.set(cacheKey, token);
+    }
+    return token;
+  }
+}

@@ -1,0 +1,51 @@
+import { createHash } from 'node:crypto';
+import type { ProviderId } from '../providers';
+
+export const CALL_STATUSES = ['started', 'answered', 'ended', 'rejected'] as const;
+export type CallStatus = (typeof CALL_STATUSES)[number];
+
+export const CALL_ID = /^call_[0-9a-hjkmnp-tv-z]{20}$/;
+
+/** A call as recorded: one per (tenant, Plivo CallUUID). `claimRef` is internal and never shown. */
+export interface CallRecord {
+  readonly id: string;
+  readonly tenant: string;
+  readonly callUuid: string;
+  readonly provider: ProviderId;
+  readonly connectorId: string;
+  readonly ruleId: string | null;
+  readonly roomId: string | null;
+  readonly region: string | null;
+  readonly from: string;
+  readonly to: string;
+  readonly status: CallStatus;
+  readonly startedAt: string;
+  readonly answeredAt: string | null;
+  readonly endedAt: string | null;
+  readonly durationSeconds: number | null;
+  readonly hangupReason: string | null;
+  readonly claimRef: string | null;
+}
+
+export type CallView = Omit<CallRecord, 'tenant' | 'claimRef'>;
+
+export function toCallView({ tenant: _tenant, claimRef: _claimRef, ...view }: CallRecord): CallView {
+  return view;
+}
+
+const CROCKFORD = '0123456789abcdefghjkmnpqrstvwxyz';
+
+/**
+ * The call's id follows from its CallUUID (100 bits of its SHA-256), so a retried Answer URL request
+ * finds the record its first attempt wrote with one conditional write, no lookup index.
+ */
+export function callIdFor(callUuid: string): string {
+  const digest = createHash('sha256').update(callUuid, 'utf8').digest();
+  let out = '';
+  for (let i = 0; i < 20; i++) {
+    const bit = i * 5;
+    const value = ((digest.readUInt16BE(bit >> 3) >> (11 - (bit & 7))) & 31) >>> 0;
+    out += CROCKFORD[value];
+  }
+  return `call_${out}`;
+}

@@ -1,0 +1,196 @@
+import { GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { TABLE_KEYS, db, isConditionFailure, num, readOptNum, readOptStr, readStr, str, type Item } from '../dynamo';
+import type { ProviderId } from '../providers';
+import type { CallRecord, CallStatus } from './model';
+
+export interface CallFilter {
+  readonly connectorId?: string;
+  readonly status?: CallStatus;
+  readonly roomId?: string;
+}
+
+/** Where a listing stopped: the last record's start time and id. */
+export interface CallPosition {
+  readonly startedAt: string;
+  readonly id: string;
+}
+
+export interface CallPage {
+  readonly items: readonly CallRecord[];
+  readonly next: CallPosition | null;
+}
+
+export interface CallEnd {
+  readonly endedAt: string;
+  readonly durationSeconds: number | null;
+  readonly hangupReason: string;
+}
+
+/** Storage port for call records, scoped to one tenant. */
+export interface CallStore {
+  /** Writes a new record; false when the call already has one (a retried Answer URL request). */
+  create(record: CallRecord, retentionDays: number): Promise<boolean>;
+  get(tenant: string, id: string): Promise<CallRecord | null>;
+  /** Ends a started or answered call; null when there is none, or it had already ended or was rejected. */
+  end(tenant: string, id: string, end: CallEnd, retentionDays: number): Promise<CallRecord | null>;
+  /** Newest first, filtered; `after` continues a previous page. */
+  list(tenant: string, filter: CallFilter, limit: number, after?: CallPosition): Promise<CallPage>;
+}
+
+const callKey = (tenant: string, id: string) => ({ pk: str(`T#${tenant}`), sk: str(`CALL#${id}`) });
+const byTime = (tenant: string, startedAt: string, id: string) => ({
+  [TABLE_KEYS.byTime.partitionKey]: str(`CALLS#${tenant}`),
+  [TABLE_KEYS.byTime.sortKey]: str(`${startedAt}#${id}`),
+});
+const expiry = (from: string, retentionDays: number) => num(Math.floor(Date.parse(from) / 1000) + retentionDays * 86400);
+
+const OPTIONAL_STRINGS = ['ruleId', 'roomId', 'region', 'answeredAt', 'endedAt', 'hangupReason', 'claimRef'] as const;
+
+function toItem(c: CallRecord, retentionDays: number): Item {
+  const item: Item = {
+    ...callKey(c.tenant, c.id),
+    ...byTime(c.tenant, c.startedAt, c.id),
+    type: str('call'),
+    id: str(c.id),
+    tenant: str(c.tenant),
+    callUuid: str(c.callUuid),
+    provider: str(c.provider),
+    connectorId: str(c.connectorId),
+    from: str(c.from),
+    to: str(c.to),
+    status: str(c.status),
+    startedAt: str(c.startedAt),
+    expiresAt: expiry(c.endedAt ?? c.startedAt, retentionDays),
+  };
+  for (const field of OPTIONAL_STRINGS) {
+    const value = c[field];
+    if (value !== null) item[field] = str(value);
+  }
+  if (c.durationSeconds !== null) item.durationSeconds = num(c.durationSeconds);
+  return item;
+}
+
+function fromItem(item: Item): CallRecord {
+  return {
+    id: readStr(item, 'id'),
+    tenant: readStr(item, 'tenant'),
+    callUuid: readStr(item, 'callUuid'),
+    provider: readStr(item, 'provider') as ProviderId,
+    connectorId: readStr(item, 'connectorId'),
+    ruleId: readOptStr(item, 'ruleId'),
+    roomId: readOptStr(item, 'roomId'),
+    region: readOptStr(item, 'region'),
+    from: readStr(item, 'from'),
+    to: readStr(item, 'to'),
+    status: readStr(item, 'status') as CallStatus,
+    startedAt: readStr(item, 'startedAt'),
+    answeredAt: readOptStr(item, 'answeredAt'),
+    endedAt: readOptStr(item, 'endedAt'),
+    durationSeconds: readOptNum(item, 'durationSeconds'),
+    hangupReason: readOptStr(item, 'hangupReason'),
+    claimRef: readOptStr(item, 'claimRef'),
+  };
+}
+
+/** Pages of a filtered listing may come back short from DynamoDB; a listing reads at most this many. */
+const MAX_QUERY_PAGES = 10;
+
+export class DynamoCallStore implements CallStore {
+  constructor(
+    private readonly dynamo: DynamoDBClient,
+    private readonly tableName: string,
+  ) {}
+
+  async create(record: CallRecord, retentionDays: number): Promise<boolean> {
+    try {
+      await db(() =>
+        this.dynamo.send(
+          new PutItemCommand({ TableName: this.tableName, Item: toItem(record, retentionDays), ConditionExpression: 'attribute_not_exists(pk)' }),
+        ),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
+  }
+
+  async get(tenant: string, id: string): Promise<CallRecord | null> {
+    const out = await db(() =>
+      this.dynamo.send(new GetItemCommand({ TableName: this.tableName, Key: callKey(tenant, id), ConsistentRead: true })),
+    );
+    return out.Item ? fromItem(out.Item) : null;
+  }
+
+  async end(tenant: string, id: string, end: CallEnd, retentionDays: number): Promise<CallRecord | null> {
+    try {
+      const out = await db(() =>
+        this.dynamo.send(
+          new UpdateItemCommand({
+            TableName: this.tableName,
+            Key: callKey(tenant, id),
+            UpdateExpression:
+              'SET #status = :ended, endedAt = :endedAt, hangupReason = :reason, expiresAt = :expiresAt' +
+              (end.durationSeconds === null ? '' : ', durationSeconds = :duration'),
+            ConditionExpression: '#status IN (:started, :answered)',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: {
+              ':ended': str('ended'),
+              ':started': str('started'),
+              ':answered': str('answered'),
+              ':endedAt': str(end.endedAt),
+              ':reason': str(end.hangupReason),
+              ':expiresAt': expiry(end.endedAt, retentionDays),
+              ...(end.durationSeconds !== null && { ':duration': num(end.durationSeconds) }),
+            },
+            ReturnValues: 'ALL_NEW',
+          }),
+        ),
+      );
+      return out.Attributes ? fromItem(out.Attributes) : null;
+    } catch (err) {
+      if (isConditionFailure(err)) return null;
+      throw err;
+    }
+  }
+
+  async list(tenant: string, filter: CallFilter, limit: number, after?: CallPosition): Promise<CallPage> {
+    const names: Record<string, string> = {};
+    const values: Item = { ':gpk': str(`CALLS#${tenant}`) };
+    const conditions: string[] = [];
+    for (const [field, value] of Object.entries(filter)) {
+      if (value === undefined) continue;
+      names[`#${field}`] = field;
+      values[`:${field}`] = str(value as string);
+      conditions.push(`#${field} = :${field}`);
+    }
+    const items: CallRecord[] = [];
+    let start: Item | undefined = after && { ...callKey(tenant, after.id), ...byTime(tenant, after.startedAt, after.id) };
+    for (let pages = 0; pages < MAX_QUERY_PAGES && items.length <= limit; pages++) {
+      const out = await db(() =>
+        this.dynamo.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: TABLE_KEYS.byTime.indexName,
+            KeyConditionExpression: `${TABLE_KEYS.byTime.partitionKey} = :gpk`,
+            ...(conditions.length && { FilterExpression: conditions.join(' AND '), ExpressionAttributeNames: names }),
+            ExpressionAttributeValues: values,
+            ScanIndexForward: false,
+            Limit: limit + 1,
+            ...(start && { ExclusiveStartKey: start }),
+          }),
+        ),
+      );
+      items.push(...(out.Items ?? []).map(fromItem));
+      start = out.LastEvaluatedKey;
+      if (!start) break;
+    }
+    const page = items.slice(0, limit);
+    const last = page[page.length - 1];
+    if (items.length > limit && last) return { items: page, next: { startedAt: last.startedAt, id: last.id } };
+    if (!start) return { items: page, next: null };
+    // Stopped reading before the end of the index (the filter kept few records): continue from there.
+    const [startedAt = '', id = ''] = readStr(start, TABLE_KEYS.byTime.sortKey).split('#');
+    return { items: page, next: { startedAt, id } };
+  }
+}

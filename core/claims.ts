@@ -1,0 +1,107 @@
+import { GetItemCommand, PutItemCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { createHash, randomBytes } from 'node:crypto';
+import { db, isConditionFailure, num, readOptNum, readOptStr, readStr, str, type Item } from './dynamo';
+
+/**
+ * A claim: the single-use ticket that lets Plivo's stream for one call into its room. The Answer URL
+ * writes it in the call's media region; the ingest there takes it with one conditional write while it
+ * is pending and unexpired. Expiry is checked by that write, never left to DynamoDB TTL (lazy).
+ */
+export interface Claim {
+  /** 192 random bits, base64url: the secret in the stream URL. */
+  readonly ref: string;
+  readonly callUuid: string;
+  readonly callId: string;
+  readonly tenant: string;
+  readonly connectorId: string;
+  readonly roomId: string;
+  readonly ruleId: string | null;
+  readonly region: string;
+  readonly from: string;
+  readonly to: string;
+  /** Epoch milliseconds after which the claim can no longer be taken. */
+  readonly expiresAtMs: number;
+}
+
+/** Why a claim could not be taken. */
+export type ClaimRefusal = 'unknown' | 'used' | 'expired';
+
+export function newClaimRef(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+/** Claims are stored under the ref's SHA-256: the ref itself is a bearer secret. */
+export const claimKey = (ref: string) => ({ pk: str(`CLAIM#${createHash('sha256').update(ref).digest('hex')}`), sk: str('CLAIM') });
+
+/** Lazily deleted a day after expiry, long after any check needs it. */
+const TTL_GRACE_SECONDS = 86400;
+
+export class ClaimStore {
+  constructor(private readonly tableFor: (region: string) => { dynamo: DynamoDBClient; tableName: string }) {}
+
+  async create(claim: Claim): Promise<void> {
+    const { dynamo, tableName } = this.tableFor(claim.region);
+    const item = {
+      ...claimKey(claim.ref),
+      type: str('claim'),
+      status: str('pending'),
+      callUuid: str(claim.callUuid),
+      callId: str(claim.callId),
+      tenant: str(claim.tenant),
+      connectorId: str(claim.connectorId),
+      roomId: str(claim.roomId),
+      region: str(claim.region),
+      from: str(claim.from),
+      to: str(claim.to),
+      expiresAtMs: num(claim.expiresAtMs),
+      expiresAt: num(Math.ceil(claim.expiresAtMs / 1000) + TTL_GRACE_SECONDS),
+      ...(claim.ruleId && { ruleId: str(claim.ruleId) }),
+    };
+    await db(() => dynamo.send(new PutItemCommand({ TableName: tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' })));
+  }
+
+  /**
+   * Takes the claim for `takenBy` with one conditional write: it must be pending and unexpired at
+   * `nowMs`. Exactly one taker can ever succeed; the others learn why they could not.
+   */
+  async take(region: string, ref: string, takenBy: string, nowMs: number = Date.now()): Promise<Claim | ClaimRefusal> {
+    const { dynamo, tableName } = this.tableFor(region);
+    try {
+      const out = await db(() =>
+        dynamo.send(
+          new UpdateItemCommand({
+            TableName: tableName,
+            Key: claimKey(ref),
+            UpdateExpression: 'SET #status = :claimed, takenBy = :by, takenAtMs = :now',
+            ConditionExpression: '#status = :pending AND expiresAtMs > :now',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: { ':claimed': str('claimed'), ':pending': str('pending'), ':by': str(takenBy), ':now': num(nowMs) },
+            ReturnValues: 'ALL_NEW',
+          }),
+        ),
+      );
+      return fromItem(ref, out.Attributes ?? {});
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+      const { Item } = await db(() => dynamo.send(new GetItemCommand({ TableName: tableName, Key: claimKey(ref), ConsistentRead: true })));
+      if (!Item) return 'unknown';
+      return readStr(Item, 'status') === 'pending' ? 'expired' : 'used';
+    }
+  }
+}
+
+function fromItem(ref: string, item: Item): Claim {
+  return {
+    ref,
+    callUuid: readStr(item, 'callUuid'),
+    callId: readStr(item, 'callId'),
+    tenant: readStr(item, 'tenant'),
+    connectorId: readStr(item, 'connectorId'),
+    roomId: readStr(item, 'roomId'),
+    ruleId: readOptStr(item, 'ruleId'),
+    region: readStr(item, 'region'),
+    from: readStr(item, 'from'),
+    to: readStr(item, 'to'),
+    expiresAtMs: readOptNum(item, 'expiresAtMs') ?? 0,
+  };
+}

@@ -1,0 +1,19 @@
+/** The Plivo XML this connector answers with. Plivo reads `text/xml`, at most 100 KB. */
+const PROLOG = '<?xml version="1.0" encoding="UTF-8"?>';
+
+export function escapeXml(value: string): string {
+  return value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c] as string);
+}
+
+/** Streams the call both ways as mu-law 8 kHz; keepCallAlive holds the call up while the stream lives. */
+export function streamXml(streamUrl: string): string {
+  return (
+    `${PROLOG}<Response><Stream bidirectional="true" audioTrack="inbound" contentType="audio/x-mulaw;rate=8000" ` +
+    `keepCallAlive="true">${escapeXml(streamUrl)}</Stream></Response>`
+  );
+}
+
+export const HANGUP_REJECTED_XML = `${PROLOG}<Response><Hangup reason="rejected"/></Response>`;
+
+/** The answer to a hangup callback: nothing to do. */
+export const EMPTY_RESPONSE_XML = `${PROLOG}<Response/>`;

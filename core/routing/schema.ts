@@ -1,0 +1,65 @@
+import { z } from 'zod';
+import { ROOM_ID } from '../connectors/schema';
+
+export const ROUTING_RULE_ID = /^rr_[0-9a-hjkmnp-tv-z]{16}$/;
+
+/** E.164: + and 8 to 15 digits, no leading zero. */
+const e164 = z.string().regex(/^\+[1-9]\d{7,14}$/, 'must be an E.164 number such as +14155550100');
+/** Digits with `*` wildcards, optionally after a +: `+91*`, `+1415555*`, `*`. */
+const callerPattern = z
+  .string()
+  .regex(/^\+?[0-9*]{1,16}$/, 'must be digits with * wildcards, such as +91* or +1415555*');
+
+export const DYNAMIC_ROOM_PREFIXES = ['call', 'participantNumber', 'sipNumber', 'random'] as const;
+export const AGENT_SAMPLE_RATES = [8000, 16000, 24000, 48000] as const;
+const MAX_METADATA_BYTES = 4096;
+
+const match = z.strictObject({
+  phoneNumbers: z.array(e164).max(100, 'at most 100 numbers').optional(),
+  callerPatterns: z.array(callerPattern).max(100, 'at most 100 patterns').optional(),
+});
+
+const room = z.discriminatedUnion(
+  'type',
+  [
+    z.strictObject({ type: z.literal('static'), id: z.string().regex(ROOM_ID, 'must be 1-128 characters of A-Z a-z 0-9 _ -') }),
+    z.strictObject({ type: z.literal('dynamic'), prefix: z.enum(DYNAMIC_ROOM_PREFIXES).default('call') }),
+  ],
+  { message: 'must be {type: "static", id} or {type: "dynamic", prefix?}' },
+);
+
+const agent = z.strictObject({
+  url: z
+    .string()
+    .max(2048)
+    .refine((value) => URL.canParse(value) && ['ws:', 'wss:'].includes(new URL(value).protocol), 'must be a ws:// or wss:// URL'),
+  sampleRate: z
+    .union(AGENT_SAMPLE_RATES.map((rate) => z.literal(rate)) as [z.ZodLiteral<8000>, ...z.ZodLiteral<number>[]], {
+      message: `must be one of ${AGENT_SAMPLE_RATES.join(', ')}`,
+    })
+    .default(16000),
+  metadata: z
+    .record(z.string(), z.unknown())
+    .refine((value) => Buffer.byteLength(JSON.stringify(value)) <= MAX_METADATA_BYTES, `must serialise to at most ${MAX_METADATA_BYTES} bytes`)
+    .optional(),
+});
+
+const name = z.string().trim().min(1, 'must not be empty').max(128, 'must be at most 128 characters');
+const priority = z.number().int('must be an integer').min(0, 'must be 0-1000').max(1000, 'must be 0-1000');
+
+export const createRuleSchema = z.strictObject({
+  name,
+  priority: priority.default(100),
+  match,
+  room,
+  agent: agent.nullish(),
+});
+
+export const updateRuleSchema = z
+  .strictObject({ name: name.optional(), priority: priority.optional(), match: match.optional(), room: room.optional(), agent: agent.nullable().optional() })
+  .refine((body) => Object.values(body).some((value) => value !== undefined), {
+    message: 'must change at least one of name, priority, match, room, agent',
+  });
+
+export type RuleBody = z.output<typeof createRuleSchema>;
+export type RuleUpdate = z.output<typeof updateRuleSchema>;

@@ -1,0 +1,104 @@
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { AnswerService } from '../../core/answer';
+import { dynamoClient, kmsClient } from '../../core/aws';
+import { DynamoCallStore } from '../../core/calls/store';
+import { ClaimStore } from '../../core/claims';
+import type { ControlPlaneConfig } from '../../core/config';
+import { DynamoConnectorStore } from '../../core/connectors/store';
+import { ApiError } from '../../core/errors';
+import { logEventSink, type CallEventSink } from '../../core/events';
+import { createLogger, type Logger } from '../../core/log';
+import type { Params } from '../../core/plivo/signature';
+import { HANGUP_REJECTED_XML } from '../../core/plivo/xml';
+import { DynamoRoutingRuleStore } from '../../core/routing/store';
+import { SecretBox } from '../../core/secret-box';
+import { header, MAX_BODY_BYTES, rawBody } from '../http/request';
+import type { HttpResult } from '../http/response';
+
+export interface AnswerDependencies {
+  readonly answers: AnswerService;
+  readonly publicUrl: string;
+  readonly log: Logger;
+}
+
+/** Builds the Answer URL's collaborators once per process; claims go to each media region's own table. */
+export function answerDependencies(
+  config: ControlPlaneConfig,
+  log = createLogger(config.logLevel, { service: 'answer' }),
+  events: CallEventSink = logEventSink(log),
+): AnswerDependencies {
+  const dynamo = dynamoClient(config.aws);
+  const regional = new Map<string, DynamoDBClient>();
+  const tableFor = (regionId: string) => {
+    const region = config.mediaRegions.find((r) => r.id === regionId);
+    if (!region) throw new Error(`Media region ${regionId} is not configured`);
+    const awsRegion = region.awsRegion ?? config.aws.region;
+    let client = awsRegion === config.aws.region ? dynamo : regional.get(awsRegion);
+    if (!client) regional.set(awsRegion, (client = dynamoClient({ ...config.aws, region: awsRegion })));
+    return { dynamo: client, tableName: region.claimsTable };
+  };
+  return {
+    answers: new AnswerService({
+      connectors: new DynamoConnectorStore(dynamo, config.tableName),
+      rules: new DynamoRoutingRuleStore(dynamo, config.tableName),
+      calls: new DynamoCallStore(dynamo, config.tableName),
+      claims: new ClaimStore(tableFor),
+      box: new SecretBox(kmsClient(config.aws), config.kmsKeyId),
+      events,
+      config,
+      log,
+    }),
+    publicUrl: config.publicUrl,
+    log,
+  };
+}
+
+const xml = (statusCode: number, body: string, headers: Record<string, string> = {}): HttpResult => ({
+  statusCode,
+  headers: { 'content-type': 'text/xml; charset=utf-8', 'cache-control': 'no-store', ...headers },
+  body,
+});
+
+function params(encoded: string): Params {
+  const map = new Map<string, string[]>();
+  for (const [key, value] of new URLSearchParams(encoded)) map.set(key, [...(map.get(key) ?? []), value]);
+  return map;
+}
+
+const HOOK_PATH = /^\/v2\/hooks\/plivo\/([^/]+)$/;
+
+/**
+ * `POST|GET /v2/hooks/plivo/{whk_key}`: Plivo's Answer (and by default Hangup) URL. Every answer is
+ * Plivo XML, errors included, so Plivo hangs up cleanly instead of reporting a broken application.
+ */
+export function createAnswerHandler(deps: AnswerDependencies) {
+  return async (event: APIGatewayProxyEventV2): Promise<HttpResult> => {
+    const method = event.requestContext.http.method;
+    const log = deps.log.child({ requestId: event.requestContext.requestId });
+    const key = HOOK_PATH.exec(event.rawPath)?.[1];
+    if (!key) return xml(404, HANGUP_REJECTED_XML);
+    if (method !== 'POST' && method !== 'GET') return xml(405, HANGUP_REJECTED_XML, { allow: 'POST, GET' });
+    const body = rawBody(event);
+    if (body.length > MAX_BODY_BYTES) return xml(413, HANGUP_REJECTED_XML);
+    const contentType = header(event, 'content-type')?.split(';')[0]?.trim().toLowerCase();
+    const form = method === 'POST' && contentType === 'application/x-www-form-urlencoded' ? params(body.toString('utf8')) : new Map();
+    const headers = Object.fromEntries(Object.entries(event.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value]));
+    try {
+      const result = await deps.answers.answer({
+        webhookKey: key,
+        method,
+        url: `${deps.publicUrl}${event.rawPath}${event.rawQueryString ? `?${event.rawQueryString}` : ''}`,
+        query: params(event.rawQueryString ?? ''),
+        form,
+        headers,
+      });
+      return xml(result.status, result.xml);
+    } catch (err) {
+      // The database or KMS is down (503: Plivo may try the application's fallback URL), or a bug.
+      const status = err instanceof ApiError ? err.status : 500;
+      log[status >= 500 && !(err instanceof ApiError) ? 'error' : 'warn']('answer failed', { err, status });
+      return xml(status, HANGUP_REJECTED_XML);
+    }
+  };
+}

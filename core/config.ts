@@ -83,9 +83,10 @@ export function parseMediaRegions(value: string): MediaRegionConfig[] {
     const e = (entry ?? {}) as Record<string, unknown>;
     if (typeof e.claimsTable !== 'string' || !e.claimsTable) throw new ConfigError(`MEDIA_REGIONS.${id}.claimsTable is required`);
     if (e.awsRegion !== undefined && typeof e.awsRegion !== 'string') throw new ConfigError(`MEDIA_REGIONS.${id}.awsRegion must be a string`);
+    if (typeof e.ingestUrl !== 'string') throw new ConfigError(`MEDIA_REGIONS.${id}.ingestUrl is required`);
     return {
       id,
-      ingestUrl: url(`MEDIA_REGIONS.${id}.ingestUrl`, String(e.ingestUrl ?? ''), ['wss:', 'ws:']),
+      ingestUrl: url(`MEDIA_REGIONS.${id}.ingestUrl`, e.ingestUrl, ['wss:', 'ws:']),
       claimsTable: e.claimsTable,
       ...(e.awsRegion !== undefined && { awsRegion: e.awsRegion }),
     };
@@ -128,7 +129,7 @@ export function loadControlPlaneConfig(env: Env): ControlPlaneConfig {
   if (!isLogLevel(logLevel)) throw new ConfigError(`LOG_LEVEL must be debug, info, warn or error, got "${logLevel}"`);
   const mediaRegions = parseMediaRegions(required(env, 'MEDIA_REGIONS'));
   const ids = mediaRegions.map((r) => r.id);
-  const homeMediaRegion = env.HOME_MEDIA_REGION?.trim() || (ids[0] as string);
+  const homeMediaRegion = env.HOME_MEDIA_REGION?.trim() || (ids[0]);
   if (!ids.includes(homeMediaRegion)) throw new ConfigError(`HOME_MEDIA_REGION must be one of ${ids.join(', ')}, got "${homeMediaRegion}"`);
   return {
     tableName: required(env, 'TABLE_NAME'),

@@ -1,17 +1,30 @@
 import { loadControlPlaneConfig } from '../../core/config';
 
-const valid = { TABLE_NAME: 't', KMS_KEY_ID: 'k', PUBLIC_URL: 'https://api.example.com/', MEDIA_REGIONS: 'us002, in002,us002' };
+const regions = { us002: { ingestUrl: 'wss://us.example.com/', claimsTable: 'claims-us' }, in002: { ingestUrl: 'wss://in.example.com', claimsTable: 'claims-in', awsRegion: 'ap-south-1' } };
+const valid = { TABLE_NAME: 't', KMS_KEY_ID: 'k', PUBLIC_URL: 'https://api.example.com/', MEDIA_REGIONS: JSON.stringify(regions) };
 
 describe('loadControlPlaneConfig', () => {
-  it('reads a valid environment, normalising the URL and region list', () => {
+  it('reads a valid environment, normalising URLs and applying defaults', () => {
     expect(loadControlPlaneConfig(valid)).toEqual({
       tableName: 't',
       kmsKeyId: 'k',
       publicUrl: 'https://api.example.com',
-      mediaRegions: ['us002', 'in002'],
+      mediaRegions: [
+        { id: 'us002', ingestUrl: 'wss://us.example.com', claimsTable: 'claims-us' },
+        { id: 'in002', ingestUrl: 'wss://in.example.com', claimsTable: 'claims-in', awsRegion: 'ap-south-1' },
+      ],
+      homeMediaRegion: 'us002',
+      countryRegions: {},
+      claimTtlSeconds: 90,
+      callRetentionDays: 30,
       logLevel: 'info',
       aws: { region: 'us-east-1', dynamodbEndpoint: undefined, kmsEndpoint: undefined },
     });
+  });
+
+  it('reads the home region, the country map and the durations', () => {
+    const config = loadControlPlaneConfig({ ...valid, HOME_MEDIA_REGION: 'in002', COUNTRY_REGIONS: 'IN=in002, US=us002', CLAIM_TTL_SECONDS: '5', CALL_RETENTION_DAYS: '7' });
+    expect(config).toMatchObject({ homeMediaRegion: 'in002', countryRegions: { IN: 'in002', US: 'us002' }, claimTtlSeconds: 5, callRetentionDays: 7 });
   });
 
   it.each([
@@ -21,8 +34,17 @@ describe('loadControlPlaneConfig', () => {
     [{ PUBLIC_URL: 'api.example.com' }, 'PUBLIC_URL must be an absolute URL'],
     [{ PUBLIC_URL: 'ftp://api.example.com' }, 'PUBLIC_URL must use http: or https:'],
     [{ PUBLIC_URL: 'https://a.example.com/?x=1' }, 'PUBLIC_URL must not have a query'],
-    [{ MEDIA_REGIONS: ',' }, 'MEDIA_REGIONS must name at least one region'],
-    [{ MEDIA_REGIONS: 'us002,US 1' }, 'MEDIA_REGIONS has an invalid region id "US 1"'],
+    [{ MEDIA_REGIONS: 'us002,in002' }, 'MEDIA_REGIONS must be a JSON object'],
+    [{ MEDIA_REGIONS: '{}' }, 'MEDIA_REGIONS must name at least one region'],
+    [{ MEDIA_REGIONS: '{"US 1": {"ingestUrl": "wss://x", "claimsTable": "t"}}' }, 'MEDIA_REGIONS has an invalid region id "US 1"'],
+    [{ MEDIA_REGIONS: '{"us002": {"claimsTable": "t"}}' }, 'MEDIA_REGIONS.us002.ingestUrl is required'],
+    [{ MEDIA_REGIONS: '{"us002": {"ingestUrl": "https://x", "claimsTable": "t"}}' }, 'MEDIA_REGIONS.us002.ingestUrl must use wss: or ws:'],
+    [{ MEDIA_REGIONS: '{"us002": {"ingestUrl": "wss://x"}}' }, 'MEDIA_REGIONS.us002.claimsTable is required'],
+    [{ HOME_MEDIA_REGION: 'eu001' }, 'HOME_MEDIA_REGION must be one of us002, in002'],
+    [{ COUNTRY_REGIONS: 'india=in002' }, 'COUNTRY_REGIONS has an invalid country code "india"'],
+    [{ COUNTRY_REGIONS: 'IN=eu001' }, 'COUNTRY_REGIONS maps IN to unknown region "eu001"'],
+    [{ CLAIM_TTL_SECONDS: '0' }, 'CLAIM_TTL_SECONDS must be a positive integer'],
+    [{ CALL_RETENTION_DAYS: 'a month' }, 'CALL_RETENTION_DAYS must be a positive integer'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL must be debug, info, warn or error'],
     [{ DYNAMODB_ENDPOINT: 'localhost:8000' }, 'DYNAMODB_ENDPOINT must use http: or https:'],
     [{ KMS_ENDPOINT: 'not a url' }, 'KMS_ENDPOINT must be an absolute URL'],

@@ -1,0 +1,331 @@
+import { ClaimStore } from '../../core/claims';
+import { dynamoClient } from '../../core/aws';
+import { signV2 } from '../../core/plivo/signature';
+import { LOCAL_TABLE_NAME } from '../../local/aws';
+import { answerFields, hangupFields, newCall, parseAnswer, plivoRequest, signatureHeaders, streamOf, type ParsedAnswer } from '../support/plivo';
+import { startTestStack, type TestStack } from '../support/stack';
+
+let t: TestStack;
+let token: string;
+
+beforeAll(async () => {
+  t = await startTestStack();
+  token = await t.token('acme');
+});
+afterAll(() => t.close());
+
+interface Connector {
+  id: string;
+  webhookUrl: string;
+}
+
+async function json<T>(res: Response): Promise<T> {
+  return (await res.json()) as T;
+}
+
+async function connector(fields: Record<string, unknown> = {}, tenantToken = token): Promise<Connector> {
+  const res = await t.api('POST', '/v2/connectors', { token: tenantToken, body: { provider: 'plivo', ...fields } });
+  expect(res.status).toBe(201);
+  return (await json<{ data: Connector }>(res)).data;
+}
+
+async function rule(body: Record<string, unknown>, tenantToken = token): Promise<{ id: string }> {
+  const res = await t.api('POST', '/v2/routing-rules', { token: tenantToken, body: { name: 'rule', match: {}, ...body } });
+  expect(res.status).toBe(201);
+  return (await json<{ data: { id: string } }>(res)).data;
+}
+
+async function answer(url: string, fields: Record<string, string>, options: Parameters<typeof plivoRequest>[2] = {}): Promise<ParsedAnswer> {
+  return parseAnswer(await plivoRequest(url, fields, options));
+}
+
+async function callRecord(callUuid: string): Promise<Record<string, unknown>> {
+  const res = await t.api('GET', '/v2/calls?limit=100', { token });
+  const calls = (await json<{ data: Record<string, unknown>[] }>(res)).data;
+  const call = calls.find((c) => c.callUuid === callUuid);
+  if (!call) throw new Error(`no call record for ${callUuid}`);
+  return call;
+}
+
+function events(callUuid: string): string[] {
+  return t.logLines
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .filter((r) => r.msg === 'call event' && r.callUuid === callUuid)
+    .map((r) => r.event as string);
+}
+
+const HANGUP = '<?xml version="1.0" encoding="UTF-8"?><Response><Hangup reason="rejected"/></Response>';
+
+describe('the Answer URL reply', () => {
+  it('is the seed\'s <Stream> XML, exactly, with a fresh single-use ref', async () => {
+    const c = await connector({ defaultRoomId: 'demo-room' });
+    const a = await answer(c.webhookUrl, answerFields(newCall()));
+    expect(a.status).toBe(200);
+    expect(a.contentType).toMatch(/^text\/xml/);
+    expect(a.raw).toMatch(
+      /^<\?xml version="1.0" encoding="UTF-8"\?><Response><Stream bidirectional="true" audioTrack="inbound" contentType="audio\/x-mulaw;rate=8000" keepCallAlive="true">ws:\/\/127\.0\.0\.1:\d+\/plivo\?ref=[A-Za-z0-9_-]{32}<\/Stream><\/Response>$/,
+    );
+    const { attributes, url } = streamOf(a);
+    expect(attributes).toEqual({ bidirectional: 'true', audioTrack: 'inbound', contentType: 'audio/x-mulaw;rate=8000', keepCallAlive: 'true' });
+    expect(url.pathname).toBe('/plivo');
+    expect(Buffer.from(url.searchParams.get('ref')!, 'base64url').length * 8).toBeGreaterThanOrEqual(128);
+  });
+
+  it('accepts GET as well as POST', async () => {
+    const c = await connector({ defaultRoomId: 'demo-room' });
+    const a = await answer(c.webhookUrl, answerFields(newCall()), { method: 'GET' });
+    expect(a.status).toBe(200);
+    expect(streamOf(a).url.pathname).toBe('/plivo');
+  });
+
+  it('refuses a request without CallUUID with 400 and Hangup XML', async () => {
+    const c = await connector({ defaultRoomId: 'demo-room' });
+    const fields = answerFields(newCall());
+    delete fields.CallUUID;
+    const a = await answer(c.webhookUrl, fields);
+    expect(a).toMatchObject({ status: 400, raw: HANGUP });
+  });
+
+  it.each(['PUT', 'DELETE'])('refuses %s with 405 and Hangup XML', async (method) => {
+    const c = await connector({ defaultRoomId: 'demo-room' });
+    const res = await fetch(c.webhookUrl, { method });
+    expect(res.status).toBe(405);
+    expect(await res.text()).toBe(HANGUP);
+  });
+});
+
+describe('unknown, rotated and deleted keys', () => {
+  it('all get the same 404 Hangup XML', async () => {
+    const rotated = await connector({ defaultRoomId: 'r' });
+    await t.api('POST', `/v2/connectors/${rotated.id}/rotate-key`, { token });
+    const deleted = await connector({ defaultRoomId: 'r' });
+    await t.api('DELETE', `/v2/connectors/${deleted.id}`, { token });
+    const never = `${t.stack.apiUrl}/v2/hooks/plivo/whk_${'A'.repeat(40)}`;
+    const malformed = `${t.stack.apiUrl}/v2/hooks/plivo/not-a-key`;
+    const answers = await Promise.all([rotated.webhookUrl, deleted.webhookUrl, never, malformed].map((u) => answer(u, answerFields(newCall()))));
+    for (const a of answers) expect({ status: a.status, raw: a.raw, type: a.contentType }).toEqual({ status: 404, raw: HANGUP, type: 'text/xml; charset=utf-8' });
+  });
+});
+
+describe('routing', () => {
+  it('prefers the roomId query parameter over everything', async () => {
+    const c = await connector({ defaultRoomId: 'default-room' });
+    const call = newCall();
+    const a = await answer(`${c.webhookUrl}?roomId=query-room`, answerFields(call));
+    expect(a.status).toBe(200);
+    expect(await callRecord(call.callUuid)).toMatchObject({ roomId: 'query-room', ruleId: null, status: 'started', connectorId: c.id });
+  });
+
+  it('refuses an invalid roomId query parameter, recording why', async () => {
+    const c = await connector({ defaultRoomId: 'default-room' });
+    const call = newCall();
+    const a = await answer(`${c.webhookUrl}?roomId=${encodeURIComponent('bad room!')}`, answerFields(call));
+    expect(a).toMatchObject({ status: 200, raw: HANGUP });
+    expect(await callRecord(call.callUuid)).toMatchObject({ status: 'rejected', hangupReason: 'invalid-room-id' });
+  });
+
+  it('applies matching rules by priority, before the connector defaults', async () => {
+    const tenant = await t.token('routing-tenant');
+    const c = await connector({ defaultRoomId: 'default-room' }, tenant);
+    await rule({ name: 'low', priority: 50, match: { phoneNumbers: ['+14155550199'] }, room: { type: 'static', id: 'by-number' } }, tenant);
+    await rule({ name: 'high', priority: 10, match: { callerPatterns: ['+91*'] }, room: { type: 'static', id: 'india-callers' } }, tenant);
+    await rule({ name: 'both', priority: 5, match: { phoneNumbers: ['+14155550199'], callerPatterns: ['+1415*'] }, room: { type: 'static', id: 'bay-to-us' } }, tenant);
+    const cases: [Partial<{ from: string; to: string }>, string][] = [
+      [{ from: '919812345678', to: '14155550199' }, 'india-callers'],
+      [{ from: '+14155551234', to: '+14155550199' }, 'bay-to-us'],
+      [{ from: '12125551234', to: '14155550199' }, 'by-number'],
+      [{ from: '12125551234', to: '14155550000' }, 'default-room'],
+    ];
+    for (const [parties, room] of cases) {
+      const call = newCall(parties);
+      expect((await answer(c.webhookUrl, answerFields(call))).status).toBe(200);
+      const calls = (await json<{ data: { callUuid: string; roomId: string }[] }>(await t.api('GET', '/v2/calls?limit=100', { token: tenant }))).data;
+      expect([parties, calls.find((x) => x.callUuid === call.callUuid)?.roomId]).toEqual([parties, room]);
+    }
+  });
+
+  it('falls back to the connector\'s defaultRuleId, then defaultRoomId, then refuses with no-route', async () => {
+    const tenant = await t.token('fallback-tenant');
+    const fallback = await rule({ name: 'fallback', match: { phoneNumbers: ['+19999999999'] }, room: { type: 'dynamic', prefix: 'participantNumber' } }, tenant);
+    const withRule = await connector({ defaultRuleId: fallback.id, defaultRoomId: 'never-used' }, tenant);
+    const withRoom = await connector({ defaultRoomId: 'plain-default' }, tenant);
+    const nothing = await connector({}, tenant);
+    const list = async () => (await json<{ data: Record<string, unknown>[] }>(await t.api('GET', '/v2/calls?limit=100', { token: tenant }))).data;
+
+    const a = newCall({ from: '14155550123' });
+    await answer(withRule.webhookUrl, answerFields(a));
+    const b = newCall();
+    await answer(withRoom.webhookUrl, answerFields(b));
+    const c = newCall();
+    const refused = await answer(nothing.webhookUrl, answerFields(c));
+    expect(refused).toMatchObject({ status: 200, raw: HANGUP });
+
+    const calls = await list();
+    expect(calls.find((x) => x.callUuid === a.callUuid)).toMatchObject({ ruleId: fallback.id, roomId: expect.stringMatching(/^14155550123-[0-9a-f]{12}$/) });
+    expect(calls.find((x) => x.callUuid === b.callUuid)).toMatchObject({ ruleId: null, roomId: 'plain-default' });
+    expect(calls.find((x) => x.callUuid === c.callUuid)).toMatchObject({ status: 'rejected', hangupReason: 'no-route', roomId: null, region: null });
+    expect(t.logLines.some((l) => l.includes('"event":"call-hangup"') && l.includes(c.callUuid))).toBe(true);
+  });
+
+  it('gives dynamic rooms a fresh id per call, stable across retries', async () => {
+    const tenant = await t.token('dynamic-tenant');
+    const c = await connector({}, tenant);
+    await rule({ name: 'dyn', room: { type: 'dynamic', prefix: 'call' } }, tenant);
+    const first = newCall();
+    const second = newCall();
+    await answer(c.webhookUrl, answerFields(first));
+    await answer(c.webhookUrl, answerFields(first));
+    await answer(c.webhookUrl, answerFields(second));
+    const calls = (await json<{ data: { callUuid: string; roomId: string }[] }>(await t.api('GET', '/v2/calls', { token: tenant }))).data;
+    const rooms = calls.map((x) => x.roomId);
+    expect(calls).toHaveLength(2);
+    expect(new Set(rooms).size).toBe(2);
+    for (const room of rooms) expect(room).toMatch(/^call-[0-9a-f]{12}$/);
+  });
+});
+
+describe('media region', () => {
+  it('is the connector\'s region, else the caller\'s country\'s, else the home region', async () => {
+    const pinned = await connector({ defaultRoomId: 'r', region: 'in002' });
+    const derived = await connector({ defaultRoomId: 'r' });
+    const cases: [Connector, string, string][] = [
+      [pinned, '14155550100', 'in002'],
+      [derived, '919812345678', 'in002'],
+      [derived, '+919812345678', 'in002'],
+      [derived, '14155550100', 'us002'],
+      [derived, '442079460000', 'us002'],
+      [derived, 'sip:alice@example.com', 'us002'],
+      [derived, '', 'us002'],
+    ];
+    for (const [c, from, region] of cases) {
+      const call = newCall({ from });
+      expect((await answer(c.webhookUrl, answerFields(call))).status).toBe(200);
+      expect([from, (await callRecord(call.callUuid)).region]).toEqual([from, region]);
+    }
+  });
+});
+
+describe('Plivo signatures', () => {
+  const authToken = 'MAZDQ1ZGE2ZjEyMDk0NDdiYTM4ZjQ5ZWEwNGU3ZmYy';
+  let signed: Connector;
+  beforeAll(async () => {
+    signed = await connector({ defaultRoomId: 'signed-room', plivoAuthToken: authToken });
+  });
+
+  it('accepts a correctly signed POST and GET', async () => {
+    expect((await answer(signed.webhookUrl, answerFields(newCall()), { authToken })).status).toBe(200);
+    expect((await answer(`${signed.webhookUrl}?roomId=q`, answerFields(newCall()), { authToken, method: 'GET' })).status).toBe(200);
+  });
+
+  it('accepts several comma-separated signatures when one is right, as during a token rotation', async () => {
+    const fields = answerFields(newCall());
+    const good = signatureHeaders(authToken, 'POST', signed.webhookUrl, fields);
+    const headers = { ...good, 'x-plivo-signature-v3': `AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=,${good['x-plivo-signature-v3']}` };
+    expect((await answer(signed.webhookUrl, fields, { headers })).status).toBe(200);
+    const main = { ...good, 'x-plivo-signature-v3': 'AAAA', 'x-plivo-signature-ma-v3': good['x-plivo-signature-v3']! };
+    expect((await answer(signed.webhookUrl, answerFields(newCall()), { headers: main })).status).toBe(403); // other fields
+    expect((await answer(signed.webhookUrl, fields, { headers: main })).status).toBe(200);
+  });
+
+  it.each<[string, Record<string, string>]>([
+    ['missing', {}],
+    ['forged', { 'x-plivo-signature-v3': 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=', 'x-plivo-signature-v3-nonce': '123' }],
+    ['a V2 signature over another URL', { 'x-plivo-signature-v2': 'ehV3IKhLysWBxC1sy8INm0qGoQYdYsHwuoKjsX7FsXc=', 'x-plivo-signature-v2-nonce': '12345' }],
+  ])('refuses a %s signature with 403 and Hangup XML, recording nothing', async (_what, headers) => {
+    const call = newCall();
+    const a = await answer(signed.webhookUrl, answerFields(call), { headers });
+    expect(a).toMatchObject({ status: 403, raw: HANGUP });
+    await expect(callRecord(call.callUuid)).rejects.toThrow('no call record');
+  });
+
+  it('refuses a signature made with another token, over another URL, or over other fields', async () => {
+    expect((await answer(signed.webhookUrl, answerFields(newCall()), { authToken: 'x'.repeat(40) })).status).toBe(403);
+    const fields = answerFields(newCall());
+    const forRoomA = signatureHeaders(authToken, 'POST', `${signed.webhookUrl}?roomId=a`, fields);
+    expect((await answer(`${signed.webhookUrl}?roomId=b`, fields, { headers: forRoomA })).status).toBe(403);
+    expect((await answer(signed.webhookUrl, { ...fields, From: '15550000000' }, { headers: signatureHeaders(authToken, 'POST', signed.webhookUrl, fields) })).status).toBe(403);
+    expect((await answer(`${signed.webhookUrl}?roomId=a`, fields, { headers: forRoomA })).status).toBe(200);
+  });
+
+  it('accepts a valid V2 signature when no V3 headers are present', async () => {
+    const nonce = '98765';
+    const res = await plivoRequest(signed.webhookUrl, answerFields(newCall()), {
+      headers: { 'x-plivo-signature-v2': signV2(authToken, signed.webhookUrl, nonce), 'x-plivo-signature-v2-nonce': nonce },
+    });
+    expect(res.status).toBe(200);
+  });
+
+  it('does not check signatures for a connector without an auth token', async () => {
+    const open = await connector({ defaultRoomId: 'r' });
+    expect((await answer(open.webhookUrl, answerFields(newCall()), { headers: { 'x-plivo-signature-v3': 'junk', 'x-plivo-signature-v3-nonce': 'n' } })).status).toBe(200);
+  });
+});
+
+describe('retries and hangups', () => {
+  it('answers a retried request with the same stream, one call record and one call-started', async () => {
+    const c = await connector({ defaultRoomId: 'retry-room' });
+    const call = newCall();
+    const answers = await Promise.all([1, 2, 3].map(() => answer(c.webhookUrl, answerFields(call))));
+    const refs = answers.map((a) => streamOf(a).url.searchParams.get('ref'));
+    expect(new Set(refs).size).toBe(1);
+    const later = await answer(c.webhookUrl, answerFields(call));
+    expect(streamOf(later).url.searchParams.get('ref')).toBe(refs[0]);
+    const calls = (await json<{ data: { callUuid: string }[] }>(await t.api('GET', '/v2/calls?limit=100', { token }))).data;
+    expect(calls.filter((x) => x.callUuid === call.callUuid)).toHaveLength(1);
+    expect(events(call.callUuid)).toEqual(['call-started']);
+  });
+
+  it('ends the call on Event=Hangup with duration and cause, answering <Response/>, never a stream', async () => {
+    const c = await connector({ defaultRoomId: 'hangup-room' });
+    const call = newCall();
+    await answer(c.webhookUrl, answerFields(call));
+    const hung = await answer(c.webhookUrl, hangupFields(call));
+    expect(hung).toMatchObject({ status: 200, raw: '<?xml version="1.0" encoding="UTF-8"?><Response/>' });
+    expect(await callRecord(call.callUuid)).toMatchObject({ status: 'ended', durationSeconds: 42, hangupReason: 'Normal Hangup', endedAt: expect.any(String) });
+    // A repeated hangup changes nothing and emits nothing.
+    expect((await answer(c.webhookUrl, hangupFields(call))).status).toBe(200);
+    expect(events(call.callUuid)).toEqual(['call-started', 'call-hangup']);
+  });
+
+  it('answers a hangup for an unknown call with <Response/>', async () => {
+    const c = await connector({ defaultRoomId: 'r' });
+    const a = await answer(c.webhookUrl, hangupFields(newCall()));
+    expect(a).toMatchObject({ status: 200, raw: '<?xml version="1.0" encoding="UTF-8"?><Response/>' });
+  });
+});
+
+describe('claims', () => {
+  it('are single-use and bound to the call', async () => {
+    const c = await connector({ defaultRoomId: 'claim-room', region: 'us002' });
+    const call = newCall();
+    const ref = streamOf(await answer(c.webhookUrl, answerFields(call))).url.searchParams.get('ref')!;
+    const claims = new ClaimStore(() => ({ dynamo: dynamoClient({ region: 'us-east-1', dynamodbEndpoint: t.stack.aws.dynamodbEndpoint }), tableName: LOCAL_TABLE_NAME }));
+    const taken = await Promise.all([claims.take('us002', ref, 'server-a'), claims.take('us002', ref, 'server-b')]);
+    const winners = taken.filter((x) => typeof x === 'object');
+    expect(winners).toHaveLength(1);
+    expect(winners[0]).toMatchObject({ callUuid: call.callUuid, connectorId: c.id, roomId: 'claim-room', region: 'us002', from: call.from, to: call.to, ruleId: null });
+    expect(taken.filter((x) => x === 'used')).toHaveLength(1);
+    expect(await claims.take('us002', 'not-a-ref', 'server-a')).toBe('unknown');
+  });
+});
+
+describe('claims with a short CLAIM_TTL_SECONDS', () => {
+  it('expire: a late stream cannot take its claim', async () => {
+    const short = await startTestStack({ CLAIM_TTL_SECONDS: '1' });
+    try {
+      const shortToken = await short.token('acme');
+      const res = await short.api('POST', '/v2/connectors', { token: shortToken, body: { provider: 'plivo', defaultRoomId: 'r' } });
+      const c = (await json<{ data: Connector }>(res)).data;
+      const [early, late] = [newCall(), newCall()];
+      const refOf = async (call: typeof early) => streamOf(await answer(c.webhookUrl, answerFields(call))).url.searchParams.get('ref')!;
+      const earlyRef = await refOf(early);
+      const lateRef = await refOf(late);
+      const claims = new ClaimStore(() => ({ dynamo: dynamoClient({ region: 'us-east-1', dynamodbEndpoint: short.stack.aws.dynamodbEndpoint }), tableName: LOCAL_TABLE_NAME }));
+      expect(await claims.take('us002', earlyRef, 's')).toMatchObject({ callUuid: early.callUuid });
+      await new Promise((r) => setTimeout(r, 1100));
+      expect(await claims.take('us002', lateRef, 's')).toBe('expired');
+    } finally {
+      await short.close();
+    }
+  });
+});

@@ -1,7 +1,7 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import { callIdFor, toCallView, type CallRecord } from './calls/model';
 import type { CallStore } from './calls/store';
-import { newClaimRef, type ClaimStore } from './claims';
+import { newClaimRef, type Claim, type ClaimStore } from './claims';
 import type { ControlPlaneConfig } from './config';
 import { plivoTokenContext, type Connector } from './connectors/model';
 import { ROOM_ID } from './connectors/schema';
@@ -92,11 +92,6 @@ export class AnswerService {
     const callLog = log.child({ callUuid, callId: callIdFor(callUuid) });
     if (field('Event').toLowerCase() === 'hangup') return this.hangup(connector, callUuid, field, callLog);
 
-    const existing = await this.deps.calls.get(connector.tenant, callIdFor(callUuid));
-    if (existing) {
-      callLog.info('answer retried: same call, same answer', { status: existing.status });
-      return this.replay(existing);
-    }
     const parties: CallParties = { callUuid, from: field('From'), to: field('To') };
     const route = await this.route(connector, parties, request.query.get('roomId')?.[0]);
     const now = new Date();
@@ -130,20 +125,6 @@ export class AnswerService {
     }
 
     const region = this.regionFor(connector, parties.from);
-    const ref = newClaimRef();
-    await this.deps.claims.create({
-      ref,
-      callUuid,
-      callId: base.id,
-      tenant: connector.tenant,
-      connectorId: connector.id,
-      roomId: route.roomId,
-      ruleId: route.ruleId,
-      region,
-      from: parties.from,
-      to: parties.to,
-      expiresAtMs: Date.now() + this.deps.config.claimTtlSeconds * 1000,
-    });
     const record: CallRecord = {
       ...base,
       ruleId: route.ruleId,
@@ -152,13 +133,32 @@ export class AnswerService {
       status: 'started',
       endedAt: null,
       hangupReason: null,
-      claimRef: ref,
+      claimRef: newClaimRef(),
     };
-    // A concurrent retry may have won: its record (and claim) stand, ours lapses unused.
+    // The record first: its conditional write makes a retried request (or a concurrent twin) replay
+    // the first answer instead of routing the call twice. Retries are rare, so no read comes first.
     if (!(await this.deps.calls.create(record, this.deps.config.callRetentionDays))) return this.replayStored(connector, callUuid);
+    await this.deps.claims.create(this.claimFor(record));
     callLog.info('call routed', { roomId: route.roomId, ruleId: route.ruleId, via: route.via, region });
     await this.emit('call-started', record);
-    return { status: 200, xml: streamXml(this.streamUrl(region, ref)) };
+    return { status: 200, xml: streamXml(this.streamUrl(region, record.claimRef as string)) };
+  }
+
+  /** The claim a started call's stream needs; it expires CLAIM_TTL_SECONDS after the call was routed. */
+  private claimFor(call: CallRecord): Claim {
+    return {
+      ref: call.claimRef as string,
+      callUuid: call.callUuid,
+      callId: call.id,
+      tenant: call.tenant,
+      connectorId: call.connectorId,
+      roomId: call.roomId as string,
+      ruleId: call.ruleId,
+      region: call.region as string,
+      from: call.from,
+      to: call.to,
+      expiresAtMs: Date.parse(call.startedAt) + this.deps.config.claimTtlSeconds * 1000,
+    };
   }
 
   private async route(connector: Connector, call: CallParties, roomIdParam: string | undefined): Promise<Route> {
@@ -189,15 +189,17 @@ export class AnswerService {
     return `${ingest}/plivo?ref=${encodeURIComponent(ref)}`;
   }
 
-  private replay(call: CallRecord): AnswerResult {
-    if (call.status === 'rejected' || !call.claimRef || !call.region) return { status: 200, xml: HANGUP_REJECTED_XML };
-    return { status: 200, xml: streamXml(this.streamUrl(call.region, call.claimRef)) };
-  }
-
+  /**
+   * Answers a retry as the first attempt was answered. The claim is written again if the first
+   * attempt died between its two writes (a no-op otherwise: claims are create-once).
+   */
   private async replayStored(connector: Connector, callUuid: string): Promise<AnswerResult> {
-    const winner = await this.deps.calls.get(connector.tenant, callIdFor(callUuid));
-    if (!winner) throw new Error('Call record vanished after a conditional write failed');
-    return this.replay(winner);
+    const call = await this.deps.calls.get(connector.tenant, callIdFor(callUuid));
+    if (!call) throw new Error('Call record vanished after a conditional write failed');
+    this.deps.log.info('answer retried: same call, same answer', { callUuid, callId: call.id, status: call.status });
+    if (call.status === 'rejected' || !call.claimRef || !call.region) return { status: 200, xml: HANGUP_REJECTED_XML };
+    if (call.status === 'started') await this.deps.claims.createOnce(this.claimFor(call));
+    return { status: 200, xml: streamXml(this.streamUrl(call.region, call.claimRef)) };
   }
 
   private async hangup(connector: Connector, callUuid: string, field: (name: string) => string, log: Logger): Promise<AnswerResult> {

@@ -39,6 +39,15 @@ const TTL_GRACE_SECONDS = 86400;
 export class ClaimStore {
   constructor(private readonly tableFor: (region: string) => { dynamo: DynamoDBClient; tableName: string }) {}
 
+  /** Writes the claim unless it exists (taken or not): a replayed answer must not revive a used claim. */
+  async createOnce(claim: Claim): Promise<void> {
+    try {
+      await this.create(claim);
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+    }
+  }
+
   async create(claim: Claim): Promise<void> {
     const { dynamo, tableName } = this.tableFor(claim.region);
     const item = {

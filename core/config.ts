@@ -129,7 +129,7 @@ export function loadControlPlaneConfig(env: Env): ControlPlaneConfig {
   if (!isLogLevel(logLevel)) throw new ConfigError(`LOG_LEVEL must be debug, info, warn or error, got "${logLevel}"`);
   const mediaRegions = parseMediaRegions(required(env, 'MEDIA_REGIONS'));
   const ids = mediaRegions.map((r) => r.id);
-  const homeMediaRegion = env.HOME_MEDIA_REGION?.trim() || (ids[0]);
+  const homeMediaRegion = env.HOME_MEDIA_REGION?.trim() || (ids[0] ?? '');
   if (!ids.includes(homeMediaRegion)) throw new ConfigError(`HOME_MEDIA_REGION must be one of ${ids.join(', ')}, got "${homeMediaRegion}"`);
   return {
     tableName: required(env, 'TABLE_NAME'),

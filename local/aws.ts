@@ -1,14 +1,46 @@
 import { CreateTableCommand, DescribeTableCommand, ResourceInUseException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { TABLE_KEYS } from '../core/dynamo';
 import { startKmsEmulator } from './kms-emulator';
 
-// dynalite ships no types; this is the part of its API we use.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const dynalite = require('dynalite') as (options: Record<string, unknown>) => Server;
+/**
+ * dynalite runs in a process of its own: its LevelDB work and the HTTP it serves then use the other
+ * core instead of competing with the handlers. It exits when we do (its stdin closes) or on SIGTERM,
+ * closing LevelDB cleanly.
+ */
+const DYNALITE_PROCESS = `
+  const [modulePath, options] = process.argv.slice(1);
+  const server = require(modulePath)(JSON.parse(options));
+  const stop = () => server.close(() => process.exit(0));
+  server.listen(0, '127.0.0.1', () => process.stdout.write(server.address().port + '\\n'));
+  process.on('SIGTERM', stop);
+  process.stdin.on('end', stop).resume();
+`;
+
+async function startDynalite(path: string | undefined): Promise<{ endpoint: string; close(): Promise<void> }> {
+  const options = { ...(path && { path }), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 };
+  const child = spawn(process.execPath, ['-e', DYNALITE_PROCESS, require.resolve('dynalite'), JSON.stringify(options)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('\n')) resolve(Number(out.trim()));
+    });
+    child.once('exit', (code) => reject(new Error(`dynalite exited with code ${code} before listening`)));
+  });
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    close: async () => {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
 
 /** Local stand-ins for the AWS services the control plane uses, speaking AWS's own wire protocols. */
 export interface LocalAws {
@@ -26,26 +58,14 @@ export const LOCAL_KMS_KEY_ID = 'alias/plivo-connector-data';
  */
 export async function startLocalAws(dataDir: string | undefined, kmsDir: string): Promise<LocalAws> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
-  const server = dynalite({
-    ...(dataDir && { path: join(dataDir, 'dynamodb') }),
-    createTableMs: 0,
-    deleteTableMs: 0,
-    updateTableMs: 0,
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
+  const dynamodb = await startDynalite(dataDir && join(dataDir, 'dynamodb'));
   const kms = await startKmsEmulator(kmsDir);
   return {
-    dynamodbEndpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    dynamodbEndpoint: dynamodb.endpoint,
     kmsEndpoint: kms.endpoint,
     close: async () => {
       await kms.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await dynamodb.close();
     },
   };
 }

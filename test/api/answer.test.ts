@@ -1,3 +1,5 @@
+import { callIdFor } from '../../core/calls/model';
+import { DynamoCallStore } from '../../core/calls/store';
 import { ClaimStore } from '../../core/claims';
 import { dynamoClient } from '../../core/aws';
 import { signV2 } from '../../core/plivo/signature';
@@ -306,6 +308,31 @@ describe('claims', () => {
     expect(winners[0]).toMatchObject({ callUuid: call.callUuid, connectorId: c.id, roomId: 'claim-room', region: 'us002', from: call.from, to: call.to, ruleId: null });
     expect(taken.filter((x) => x === 'used')).toHaveLength(1);
     expect(await claims.take('us002', 'not-a-ref', 'server-a')).toBe('unknown');
+  });
+});
+
+describe('a retry after the first attempt died between its writes', () => {
+  it('writes the missing claim, so the replayed stream URL works', async () => {
+    const c = await connector({ defaultRoomId: 'crash-room', region: 'us002' });
+    const call = newCall();
+    const dynamo = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: t.stack.aws.dynamodbEndpoint });
+    // The first attempt's record, as written just before the process died: no claim yet.
+    await new DynamoCallStore(dynamo, LOCAL_TABLE_NAME).create(
+      {
+        id: callIdFor(call.callUuid), tenant: 'acme', callUuid: call.callUuid, provider: 'plivo', connectorId: c.id, ruleId: null, roomId: 'crash-room',
+        region: 'us002', from: call.from, to: call.to, status: 'started', startedAt: new Date().toISOString(), answeredAt: null, endedAt: null,
+        durationSeconds: null, hangupReason: null, claimRef: 'first-attempt-ref-0123456789abcdef',
+      },
+      1,
+    );
+    const replayed = await answer(c.webhookUrl, answerFields(call));
+    expect(streamOf(replayed).url.searchParams.get('ref')).toBe('first-attempt-ref-0123456789abcdef');
+    const claims = new ClaimStore(() => ({ dynamo, tableName: LOCAL_TABLE_NAME }));
+    expect(await claims.take('us002', 'first-attempt-ref-0123456789abcdef', 's')).toMatchObject({ callUuid: call.callUuid, roomId: 'crash-room' });
+    // A further retry does not revive the used claim.
+    await answer(c.webhookUrl, answerFields(call));
+    expect(await claims.take('us002', 'first-attempt-ref-0123456789abcdef', 's')).toBe('used');
+    expect(events(call.callUuid)).toEqual([]);
   });
 });
 

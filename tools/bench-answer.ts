@@ -1,0 +1,171 @@
+import { spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { signV3 } from '../core/plivo/signature';
+import type { LocalStackInfo } from '../local/stack';
+
+/**
+ * `npm run bench:answer`: signed Answer URL requests against the local stack (its own process, as
+ * `npm start` runs it), open loop at rising rates. Latency is measured from each request's scheduled
+ * send time, so a server that falls behind is charged for the queueing it causes.
+ */
+const ROOT = join(__dirname, '..');
+const AUTH_TOKEN = 'MABENCHMARKAUTHTOKEN0123456789abcdefghij';
+
+interface Step {
+  readonly offeredRps: number;
+  readonly achievedRps: number;
+  readonly requests: number;
+  readonly errors: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+}
+
+const quantile = (sorted: number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+const round = (n: number): number => Math.round(n * 100) / 100;
+
+async function startStack(dataDir: string, profileDir?: string): Promise<{ info: LocalStackInfo; stop: () => Promise<void> }> {
+  const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'local/start.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: '0', DATA_DIR: dataDir, API_RATE_LIMIT: '100000', API_BURST_LIMIT: '100000' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      if (output.length < 100_000) output += chunk.toString();
+      if (output.includes('export VIDEOSDK_TOKEN=')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`local stack exited with ${code}`)));
+  });
+  child.stdout.resume(); // keep draining the server's logs
+  const info = JSON.parse(readFileSync(join(dataDir, 'local-stack.json'), 'utf8')) as LocalStackInfo;
+  return {
+    info,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGINT');
+      }),
+  };
+}
+
+async function setUp(info: LocalStackInfo): Promise<string> {
+  const api = (method: string, path: string, body: unknown) =>
+    fetch(info.apiUrl + path, { method, headers: { authorization: `Bearer ${info.token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  // Ten rules that do not match, so every call walks the whole rule list before the default room.
+  for (let i = 0; i < 10; i++) {
+    await api('POST', '/v2/routing-rules', { name: `rule ${i}`, priority: i, match: { phoneNumbers: [`+1999555000${i}`] }, room: { type: 'static', id: `r${i}` } });
+  }
+  const res = await api('POST', '/v2/connectors', { provider: 'plivo', name: 'bench', defaultRoomId: 'bench-room', plivoAuthToken: AUTH_TOKEN });
+  return ((await res.json()) as { data: { webhookUrl: string } }).data.webhookUrl;
+}
+
+async function answerOnce(url: string): Promise<boolean> {
+  const fields = { CallUUID: randomUUID(), From: '919812345678', To: '14155550199', Direction: 'inbound', CallStatus: 'ringing', Event: 'StartApp' };
+  const nonce = randomBytes(8).toString('hex');
+  const signature = signV3(AUTH_TOKEN, 'POST', url, new Map(Object.entries(fields).map(([k, v]) => [k, [v]])), nonce);
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-plivo-signature-v3': signature, 'x-plivo-signature-v3-nonce': nonce },
+    body: new URLSearchParams(fields).toString(),
+  });
+  const body = await res.text();
+  return res.status === 200 && body.includes('<Stream');
+}
+
+async function step(url: string, rps: number, seconds: number): Promise<Step> {
+  const total = rps * seconds;
+  const latencies: number[] = [];
+  let errors = 0;
+  const started = performance.now();
+  const inflight: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = started + (i * 1000) / rps;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    inflight.push(
+      answerOnce(url).then(
+        (ok) => {
+          latencies.push(performance.now() - due);
+          if (!ok) errors++;
+        },
+        () => {
+          errors++;
+        },
+      ),
+    );
+  }
+  await Promise.all(inflight);
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    offeredRps: rps,
+    achievedRps: round(latencies.length / elapsed),
+    requests: total,
+    errors,
+    p50Ms: round(quantile(latencies, 0.5)),
+    p99Ms: round(quantile(latencies, 0.99)),
+    maxMs: round(latencies[latencies.length - 1] ?? NaN),
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      rates: { type: 'string', default: '50,100,200,300,400,600' },
+      seconds: { type: 'string', default: '10' },
+      /** Writes the server's CPU profile (--cpu-prof) into this directory. */
+      profile: { type: 'string' },
+    },
+  });
+  const rates = values.rates.split(',').map(Number);
+  const seconds = Number(values.seconds);
+  const dataDir = mkdtempSync(join(tmpdir(), 'bench-answer-'));
+  const stack = await startStack(dataDir, values.profile);
+  const results: Step[] = [];
+  try {
+    const url = await setUp(stack.info);
+    await step(url, 50, 2); // warm-up: JIT, connections
+    for (const rps of rates) {
+      process.stderr.write(`bench:answer ${rps} req/s for ${seconds} s ... `);
+      const result = await step(url, rps, seconds);
+      results.push(result);
+      process.stderr.write(`p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, errors ${result.errors}\n`);
+    }
+  } finally {
+    await stack.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  const sustainable = results.filter((r) => r.errors === 0 && r.p99Ms <= 15 && r.achievedRps >= 0.95 * r.offeredRps).map((r) => r.offeredRps);
+  const report = {
+    benchmark: 'answer',
+    date: new Date().toISOString(),
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+    command: `npm run bench:answer -- --rates ${values.rates} --seconds ${seconds}`,
+    setup: 'local stack (npm start: dynalite + KMS emulator + API Gateway stand-in) in its own process; V3-signed POSTs, 10 non-matching rules, unique CallUUIDs',
+    steps: results,
+    maxSustainableRps: sustainable.length ? Math.max(...sustainable) : 0,
+  };
+  mkdirSync(join(ROOT, 'docs', 'benchmarks'), { recursive: true });
+  writeFileSync(join(ROOT, 'docs', 'benchmarks', 'answer.json'), JSON.stringify(report, null, 2) + '\n');
+  process.stdout.write(
+    [
+      `| offered req/s | achieved req/s | requests | errors | p50 ms | p99 ms | max ms |`,
+      `|---|---|---|---|---|---|---|`,
+      ...results.map((r) => `| ${r.offeredRps} | ${r.achievedRps} | ${r.requests} | ${r.errors} | ${r.p50Ms} | ${r.p99Ms} | ${r.maxMs} |`),
+      '',
+      `Max sustainable rate (no errors, p99 <= 15 ms, >= 95% achieved): ${report.maxSustainableRps} req/s`,
+    ].join('\n') + '\n',
+  );
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench:answer failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

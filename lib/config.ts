@@ -25,9 +25,12 @@ export interface DeploymentConfig {
   readonly homeMediaRegion: MediaRegion;
   /** @default - the API's execute-api endpoint */
   readonly apiDomain?: CustomDomain;
+  /** ISO 3166 alpha-2 country of the caller -> media region id, e.g. `{IN: 'in002'}`. @default {} */
+  readonly countryRegions: Readonly<Record<string, string>>;
 }
 
 const REGION_ID = /^[a-z]{2}\d{3}$/;
+const COUNTRY_CODE = /^[A-Z]{2}$/;
 const AWS_REGION = /^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/;
 const DOMAIN_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 const CERTIFICATE_ARN = /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/;
@@ -52,7 +55,8 @@ export function readDeploymentConfig(node: Node): DeploymentConfig {
     'apiCertificateArn',
     contextValue(node, 'apiCertificateArn'),
   );
-  return { mediaRegions, homeMediaRegion, ...(apiDomain && { apiDomain }) };
+  const countryRegions = readCountryRegions(contextValue(node, 'countryRegions'), mediaRegions);
+  return { mediaRegions, homeMediaRegion, countryRegions, ...(apiDomain && { apiDomain }) };
 }
 
 /** `-c key=value` on the command line always yields a string, so JSON objects arrive serialized. */
@@ -90,6 +94,30 @@ function readMediaRegions(value: unknown): MediaRegion[] {
     );
     return { id, awsRegion: settings.awsRegion, ...domain };
   });
+}
+
+/** Checked here because the answer handler would otherwise refuse to start on a bad `COUNTRY_REGIONS`. */
+function readCountryRegions(value: unknown, mediaRegions: readonly MediaRegion[]): Record<string, string> {
+  if (value === undefined) return {};
+  const ids = mediaRegions.map((region) => region.id);
+  const example = `"countryRegions": {"IN": "${ids.at(-1) ?? 'in002'}"}`;
+  if (!isRecord(value)) {
+    throw new Error(`Context "countryRegions" must be an object of country code -> media region id, e.g. ${example}.`);
+  }
+  for (const [country, regionId] of Object.entries(value)) {
+    if (!COUNTRY_CODE.test(country)) {
+      throw new Error(
+        `Context "countryRegions": "${country}" is not an ISO 3166 alpha-2 country code in upper case, like "IN".`,
+      );
+    }
+    if (typeof regionId !== 'string' || !ids.includes(regionId)) {
+      throw new Error(
+        `Context "countryRegions.${country}" must name one of the mediaRegions (${ids.join(', ')}); ` +
+          `got ${JSON.stringify(regionId)}. Map ${country} to one of them, or drop it (-c 'countryRegions={}').`,
+      );
+    }
+  }
+  return value as Record<string, string>;
 }
 
 /** Regional endpoints only take an ACM certificate from their own region, hence `awsRegion`. */

@@ -1,57 +1,111 @@
 import * as path from 'node:path';
-import { CfnOutput, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, CfnOutput, Stack, Token, Validations, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { DataTable } from './constructs/data-table';
 import { Keys } from './constructs/keys';
 import { ServiceFunction } from './constructs/service-function';
 import { ServiceHttpApi } from './constructs/service-http-api';
 import { WebhookQueue } from './constructs/webhook-queue';
-import { API_THROTTLE, HTTP_FUNCTIONS } from '../lambdas/routes';
+import { API_THROTTLE, HTTP_FUNCTIONS, type HttpFunctionName } from '../lambdas/routes';
+
+/** What the control plane needs to know of a media region; plain strings, so nothing refers across regions. */
+export interface MediaRegionTarget {
+  /** Our id of the region, e.g. `us002`. */
+  readonly id: string;
+  /** Its AWS region, e.g. `us-east-1`. */
+  readonly awsRegion: string;
+  /** Physical name of the region's table, where the answer handler writes call claims. */
+  readonly claimsTableName: string;
+  /** Public DNS name of the region's ingest. @default - none yet: a placeholder URL and a synth warning */
+  readonly domainName?: string;
+}
 
 export interface ControlPlaneStackProps extends StackProps {
-  /** Ids of the media regions connectors may be pinned to, e.g. `['us002', 'in002']`. */
-  readonly mediaRegionIds: readonly string[];
+  /** The media regions calls may be streamed to. */
+  readonly mediaRegions: readonly MediaRegionTarget[];
+  /** Id of the region for calls neither their connector nor their caller's country places. */
+  readonly homeMediaRegionId: string;
+  /** ISO 3166 alpha-2 country of the caller -> media region id. @default {} */
+  readonly countryRegions?: Readonly<Record<string, string>>;
   /** Custom domain of the REST API; requires `apiCertificateArn`. @default - the execute-api endpoint */
   readonly apiDomainName?: string;
   /** ACM certificate for `apiDomainName`, in this stack's region. @default - none */
   readonly apiCertificateArn?: string;
 }
 
-/** The home region's control plane: REST API, data table, keys and the webhook queue. */
+/** The only control-table actions the answer handler uses: look up connector and rules, record and end the call. */
+const ANSWER_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'] as const;
+
+/** The home region's control plane: REST API, Answer URL, data table, keys and the webhook queue. */
 export class ControlPlaneStack extends Stack {
   public readonly keys: Keys;
   public readonly dataTable: DataTable;
   public readonly webhookQueue: WebhookQueue;
-  public readonly apiFunction: ServiceFunction;
+  /** One function per entry of `HTTP_FUNCTIONS`. */
+  public readonly functions: Readonly<Record<HttpFunctionName, ServiceFunction>>;
   public readonly api: ServiceHttpApi;
 
   constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
     super(scope, id, props);
-    if (props.mediaRegionIds.length === 0) {
-      throw new Error(`ControlPlaneStack ${id}: mediaRegionIds must name at least one media region, e.g. ['us002'].`);
-    }
+    const regionIds = props.mediaRegions.map((region) => region.id);
+    validateMediaRegions(id, props, regionIds);
 
     this.keys = new Keys(this, 'Keys');
     this.dataTable = new DataTable(this, 'Data', { encryptionKey: this.keys.tableKey });
     this.webhookQueue = new WebhookQueue(this, 'Webhooks');
 
+    // Both functions load the same configuration (core/config.ts loadControlPlaneConfig), so both get all of it,
+    // even the claims tables the API function may not write.
+    const environment: Record<string, string> = {
+      MEDIA_REGIONS: JSON.stringify(
+        Object.fromEntries(props.mediaRegions.map((region) => [region.id, this.mediaRegionEnvironment(region)])),
+      ),
+      HOME_MEDIA_REGION: props.homeMediaRegionId,
+      LOG_LEVEL: 'info',
+    };
+    const countryRegions = Object.entries(props.countryRegions ?? {});
+    if (countryRegions.length > 0) {
+      environment.COUNTRY_REGIONS = countryRegions.map(([country, region]) => `${country}=${region}`).join(',');
+    }
+
+    // Each function's access, typed by HTTP_FUNCTIONS so a new entry there does not compile until it is given one.
     // Tenant API secrets are generated at run time and stored encrypted in the table: none is in this template.
-    this.apiFunction = new ServiceFunction(this, 'ApiFunction', {
-      entry: path.join(__dirname, '..', HTTP_FUNCTIONS.api.entry),
-      description: 'Plivo connector REST API (/v2/connectors)',
-      environment: { MEDIA_REGIONS: props.mediaRegionIds.join(','), LOG_LEVEL: 'info' },
-    })
-      .useTable(this.dataTable.table)
-      .useKey(this.keys.dataKey);
+    const access: Record<HttpFunctionName, { description: string; grant: (fn: ServiceFunction) => void }> = {
+      api: {
+        description: 'Plivo connector REST API (/v2/connectors, /v2/routing-rules, /v2/calls)',
+        grant: (fn) => fn.useTable(this.dataTable.table).useKey(this.keys.dataKey),
+      },
+      answer: {
+        description: 'Plivo connector Answer URL (/v2/hooks/plivo/{key}): routes calls and writes their claims',
+        // Reads Plivo auth tokens but never seals a secret; writes claims into each region's table, nothing else there.
+        grant: (fn) =>
+          fn
+            .useTable(this.dataTable.table, ANSWER_TABLE_ACTIONS)
+            .useKey(this.keys.dataKey, 'decrypt')
+            .usePutItem(props.mediaRegions.map((region) => this.regionTableArn(region))),
+      },
+    };
+    const names = Object.keys(HTTP_FUNCTIONS) as HttpFunctionName[];
+    this.functions = Object.fromEntries(
+      names.map((name) => {
+        const fn = new ServiceFunction(this, `${name.charAt(0).toUpperCase()}${name.slice(1)}Function`, {
+          entry: path.join(__dirname, '..', HTTP_FUNCTIONS[name].entry),
+          description: access[name].description,
+          environment,
+        });
+        access[name].grant(fn);
+        return [name, fn];
+      }),
+    ) as Record<HttpFunctionName, ServiceFunction>;
 
     this.api = new ServiceHttpApi(this, 'Api', {
-      routes: [{ handler: this.apiFunction.function, routes: HTTP_FUNCTIONS.api.routes }],
+      routes: names.map((name) => ({ handler: this.functions[name].function, routes: HTTP_FUNCTIONS[name].routes })),
       ...API_THROTTLE,
       domainName: props.apiDomainName,
       certificateArn: props.apiCertificateArn,
     });
-    // No cycle: the function refers to the API's id, while only the integration and permissions refer to the function.
-    this.apiFunction.function.addEnvironment('PUBLIC_URL', this.api.url);
+    // No cycle: a function refers to the API's id, while only the integrations and permissions refer to the functions.
+    for (const fn of Object.values(this.functions)) fn.function.addEnvironment('PUBLIC_URL', this.api.url);
 
     Validations.of(this.api.httpApi).acknowledge({
       id: 'AwsSolutions-APIG4',
@@ -69,6 +123,69 @@ export class ControlPlaneStack extends Stack {
         value: this.api.domainName.regionalDomainName,
         description: `Point a CNAME (or alias) record for ${props.apiDomainName} at this name`,
       });
+    }
+  }
+
+  public get apiFunction(): ServiceFunction {
+    return this.functions.api;
+  }
+
+  public get answerFunction(): ServiceFunction {
+    return this.functions.answer;
+  }
+
+  /** The region's entry of MEDIA_REGIONS (core/config.ts parseMediaRegions). */
+  private mediaRegionEnvironment(region: MediaRegionTarget): Record<'ingestUrl' | 'claimsTable' | 'awsRegion', string> {
+    if (region.domainName === undefined) {
+      // The region's load balancer arrives with the scale-out issue; until then no public name is known. `.invalid`
+      // (RFC 2606) never resolves, so Plivo fails to stream rather than reaching someone else's host.
+      Annotations.of(this).addWarningV2(
+        'plivo-connector:ingest-url',
+        `Media region ${region.id} has no domainName: calls placed in ${region.id} cannot stream until ` +
+          `"mediaRegions.${region.id}.domainName" (and certificateArn) is configured.`,
+      );
+    }
+    return {
+      ingestUrl: `wss://${region.domainName ?? `ingest-${region.id}.invalid`}`,
+      claimsTable: region.claimsTableName,
+      awsRegion: region.awsRegion,
+    };
+  }
+
+  private regionTableArn(region: MediaRegionTarget): string {
+    return this.formatArn({
+      service: 'dynamodb',
+      region: region.awsRegion,
+      resource: 'table',
+      resourceName: region.claimsTableName,
+      arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+    });
+  }
+}
+
+function validateMediaRegions(id: string, props: ControlPlaneStackProps, regionIds: readonly string[]): void {
+  if (regionIds.length === 0) {
+    throw new Error(`ControlPlaneStack ${id}: mediaRegions must name at least one media region.`);
+  }
+  if (!regionIds.includes(props.homeMediaRegionId)) {
+    throw new Error(
+      `ControlPlaneStack ${id}: homeMediaRegionId "${props.homeMediaRegionId}" is none of the mediaRegions ` +
+        `(${regionIds.join(', ')}).`,
+    );
+  }
+  for (const region of props.mediaRegions) {
+    if (Token.isUnresolved(region.claimsTableName)) {
+      throw new Error(
+        `ControlPlaneStack ${id}: claimsTableName of ${region.id} must be a plain name (RegionTable.tableName), ` +
+          'not a token: a reference into another region cannot resolve.',
+      );
+    }
+  }
+  for (const [country, regionId] of Object.entries(props.countryRegions ?? {})) {
+    if (!regionIds.includes(regionId)) {
+      throw new Error(
+        `ControlPlaneStack ${id}: countryRegions maps ${country} to "${regionId}", none of the mediaRegions.`,
+      );
     }
   }
 }

@@ -29,6 +29,11 @@ export interface ConnectorStore {
   delete(tenant: string, id: string): Promise<Connector | null>;
   /** The connector that currently owns this webhook key, across tenants (the Answer URL's lookup). */
   findByWebhookKey(key: string): Promise<Connector | null>;
+  /**
+   * Where the key's index entry points, unverified: the caller must check the connector still holds
+   * the key (`holdsWebhookKey`). Lets the Answer URL read the connector and the tenant's rules at once.
+   */
+  webhookKeyOwner(key: string): Promise<{ tenant: string; connectorId: string } | null>;
   /** Ids of the tenant's connectors whose `defaultRuleId` is this rule. */
   referencingRule(tenant: string, ruleId: string): Promise<string[]>;
 }
@@ -80,8 +85,9 @@ function fromItem(item: Item): Connector {
   };
 }
 
-function sameKey(a: string, b: string): boolean {
-  return timingSafeEqual(keyDigest(a), keyDigest(b));
+/** Constant-time: whether the connector's current webhook key is `key`. */
+export function holdsWebhookKey(connector: Connector, key: string): boolean {
+  return timingSafeEqual(keyDigest(connector.webhookKey), keyDigest(key));
 }
 
 export class DynamoConnectorStore implements ConnectorStore {
@@ -210,12 +216,16 @@ export class DynamoConnectorStore implements ConnectorStore {
   }
 
   async findByWebhookKey(key: string): Promise<Connector | null> {
+    const owner = await this.webhookKeyOwner(key);
+    const connector = owner && (await this.get(owner.tenant, owner.connectorId));
+    return connector && holdsWebhookKey(connector, key) ? connector : null;
+  }
+
+  async webhookKeyOwner(key: string): Promise<{ tenant: string; connectorId: string } | null> {
     const out = await db(() =>
       this.dynamo.send(new GetItemCommand({ TableName: this.tableName, Key: indexKey(key), ConsistentRead: true })),
     );
-    if (!out.Item) return null;
-    const connector = await this.get(readStr(out.Item, 'tenant'), readStr(out.Item, 'connectorId'));
-    return connector && sameKey(connector.webhookKey, key) ? connector : null;
+    return out.Item ? { tenant: readStr(out.Item, 'tenant'), connectorId: readStr(out.Item, 'connectorId') } : null;
   }
 
   async referencingRule(tenant: string, ruleId: string): Promise<string[]> {

@@ -1,5 +1,5 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
-import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { TABLE_KEYS } from '../../core/dynamo';
@@ -14,6 +14,7 @@ export interface DataTableProps {
 /**
  * The single-table store: generic `pk`/`sk` string keys, on-demand capacity, point-in-time recovery, and TTL on
  * `expiresAt` (epoch seconds). TTL deletes lazily, hours late, so readers still check expiry themselves.
+ * One global secondary index, `byTime` (`gsi1pk`/`gsi1sk`), lists a tenant's calls newest first.
  */
 export class DataTable extends Construct {
   public readonly table: Table;
@@ -29,6 +30,13 @@ export class DataTable extends Construct {
       encryption: TableEncryption.CUSTOMER_MANAGED,
       encryptionKey: props.encryptionKey,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    // Projects everything: a page of calls is served from the index alone, without a read per call.
+    this.table.addGlobalSecondaryIndex({
+      indexName: TABLE_KEYS.byTime.indexName,
+      partitionKey: { name: TABLE_KEYS.byTime.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: TABLE_KEYS.byTime.sortKey, type: AttributeType.STRING },
+      projectionType: ProjectionType.ALL,
     });
   }
 }

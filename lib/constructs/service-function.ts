@@ -1,12 +1,27 @@
 import * as path from 'node:path';
-import { Duration, Validations } from 'aws-cdk-lib';
-import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { CfnTable, type ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+
+/** Item-level DynamoDB actions a function can be narrowed to with `useTable(table, actions)`. */
+export type TableItemAction =
+  | 'dynamodb:GetItem'
+  | 'dynamodb:Query'
+  | 'dynamodb:ConditionCheckItem'
+  | 'dynamodb:PutItem'
+  | 'dynamodb:UpdateItem'
+  | 'dynamodb:DeleteItem';
+
+const WRITE_ACTIONS: ReadonlySet<TableItemAction> = new Set([
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+]);
 
 export interface ServiceFunctionProps {
   /** Absolute path of the TypeScript handler module, e.g. `path.join(__dirname, '../lambdas/api/handler.ts')`. */
@@ -103,27 +118,68 @@ export class ServiceFunction extends Construct {
     });
   }
 
-  /** Grants read/write on `table` (and its encryption key) and sets `TABLE_NAME`. */
-  public useTable(table: ITable): this {
-    table.grantReadWriteData(this.function);
+  /**
+   * Sets `TABLE_NAME` and grants access to `table`'s items: read/write on the table and its indexes by default,
+   * or only `actions` on the base table (none of its indexes) when given. Either way also the use of the table's
+   * encryption key that DynamoDB makes on the caller's behalf.
+   */
+  public useTable(table: ITable, actions?: readonly TableItemAction[]): this {
+    const writes = actions === undefined || actions.some((action) => WRITE_ACTIONS.has(action));
+    if (actions === undefined) {
+      table.grantReadWriteData(this.function);
+      const cfnTable = table.node.defaultChild;
+      if (cfnTable instanceof CfnTable) {
+        Validations.of(this.role).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::<${Stack.of(cfnTable).getLogicalId(cfnTable)}.Arn>/index/*]`,
+          reason:
+            'Table.grantReadWriteData covers the indexes of this one table (its ARN followed by /index/*), so ' +
+            'queries by index work; no other table is reachable through the wildcard.',
+        });
+      }
+    } else {
+      if (actions.length === 0) {
+        throw new Error(`ServiceFunction ${this.node.id}: useTable needs at least one action, or none for read/write.`);
+      }
+      this.role.addToPrincipalPolicy(new PolicyStatement({ actions: [...actions], resources: [table.tableArn] }));
+      // The key actions Table.grantReadData / grantWriteData would give for the same access.
+      table.encryptionKey?.grant(
+        this.function,
+        'kms:Decrypt',
+        'kms:DescribeKey',
+        ...(writes ? ['kms:Encrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*'] : []),
+      );
+    }
     this.function.addEnvironment('TABLE_NAME', table.tableName);
-    if (table.encryptionKey !== undefined) {
+    if (table.encryptionKey !== undefined && writes) {
       for (const action of ['kms:ReEncrypt*', 'kms:GenerateDataKey*']) {
         Validations.of(this.role).acknowledge({
           id: `AwsSolutions-IAM5[Action::${action}]`,
           reason:
-            `Table.grantReadWriteData grants ${action} because DynamoDB uses the table's customer managed key on ` +
-            "the caller's behalf for encrypted reads and writes; the statement names that one key only.",
+            `Writes to a table under a customer managed key take ${action} (as Table.grantWriteData grants it), ` +
+            "because DynamoDB uses that key on the caller's behalf; the statement names that one key only.",
         });
       }
     }
     return this;
   }
 
-  /** Grants kms:Encrypt and kms:Decrypt (nothing else) on `key` and sets `KMS_KEY_ID` to its ARN. */
-  public useKey(key: IKey): this {
-    key.grant(this.function, 'kms:Encrypt', 'kms:Decrypt');
+  /**
+   * Grants kms:Encrypt and kms:Decrypt on `key`, or kms:Decrypt alone for a function that only reads secrets,
+   * and sets `KMS_KEY_ID` to its ARN.
+   */
+  public useKey(key: IKey, access: 'encryptDecrypt' | 'decrypt' = 'encryptDecrypt'): this {
+    key.grant(this.function, ...(access === 'decrypt' ? ['kms:Decrypt'] : ['kms:Encrypt', 'kms:Decrypt']));
     this.function.addEnvironment('KMS_KEY_ID', key.keyArn);
+    return this;
+  }
+
+  /**
+   * Grants dynamodb:PutItem, and nothing else, on tables known only by ARN, such as other regions' tables that no
+   * construct of this stack owns. Their names reach the handler through the caller's own environment variable.
+   */
+  public usePutItem(tableArns: readonly string[]): this {
+    if (tableArns.length === 0) throw new Error(`ServiceFunction ${this.node.id}: usePutItem needs table ARNs.`);
+    this.role.addToPrincipalPolicy(new PolicyStatement({ actions: ['dynamodb:PutItem'], resources: [...tableArns] }));
     return this;
   }
 }

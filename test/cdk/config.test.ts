@@ -17,7 +17,21 @@ describe('valid context', () => {
         { id: 'in002', awsRegion: 'ap-south-1' },
       ],
       homeMediaRegion: { id: 'us002', awsRegion: 'us-east-1' },
+      countryRegions: { IN: 'in002' },
     });
+  });
+
+  test('countryRegions defaults to none', () => {
+    expect(read({ mediaRegions: REGIONS, homeMediaRegion: 'us002' }).countryRegions).toEqual({});
+  });
+
+  test('accepts countryRegions given as a JSON string, as `-c key=value` passes it', () => {
+    const config = read({
+      mediaRegions: REGIONS,
+      homeMediaRegion: 'us002',
+      countryRegions: JSON.stringify({ IN: 'in002', LK: 'in002', US: 'us002' }),
+    });
+    expect(config.countryRegions).toEqual({ IN: 'in002', LK: 'in002', US: 'us002' });
   });
 
   test('accepts mediaRegions given as a JSON string, as `-c key=value` passes it', () => {
@@ -115,6 +129,32 @@ describe('invalid context', () => {
     ],
   ])('rejects %s for the API', (_name, domain, message) => {
     expect(() => read({ mediaRegions: REGIONS, homeMediaRegion: 'us002', ...domain })).toThrow(message);
+  });
+
+  test.each([
+    ['a list', ['IN'], /"countryRegions" must be an object of country code -> media region id/],
+    ['a lowercase country code', { in: 'in002' }, /"in" is not an ISO 3166 alpha-2 country code in upper case/],
+    ['an alpha-3 country code', { IND: 'in002' }, /"IND" is not an ISO 3166 alpha-2 country code/],
+    ['a numeric country code', { 356: 'in002' }, /"356" is not an ISO 3166 alpha-2 country code/],
+    [
+      'an unknown region',
+      { IN: 'eu001' },
+      /"countryRegions.IN" must name one of the mediaRegions \(us002, in002\); got "eu001"/,
+    ],
+    ['a region that is not a string', { IN: 2 }, /"countryRegions.IN" must name one of the mediaRegions/],
+    ['an AWS region in place of a region id', { IN: 'ap-south-1' }, /"countryRegions.IN" must name one/],
+  ])('rejects countryRegions with %s', (_name, countryRegions, message) => {
+    expect(() => read({ mediaRegions: REGIONS, homeMediaRegion: 'us002', countryRegions })).toThrow(message);
+  });
+
+  test('rejects countryRegions naming a region that the mediaRegions context no longer has', () => {
+    expect(() =>
+      read({
+        mediaRegions: { us002: { awsRegion: 'us-east-1' } },
+        homeMediaRegion: 'us002',
+        countryRegions: { IN: 'in002' },
+      }),
+    ).toThrow(/"countryRegions.IN" must name one of the mediaRegions \(us002\)/);
   });
 
   test('rejects a media region domain without certificate', () => {

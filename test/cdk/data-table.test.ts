@@ -1,6 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Key } from 'aws-cdk-lib/aws-kms';
+import { TABLE_KEYS } from '../../core/dynamo';
 import { DataTable, type DataTableProps } from '../../lib/constructs/data-table';
 import { testStack } from './helpers';
 
@@ -16,10 +17,45 @@ test('keys items by pk (S) and sk (S)', () => {
       { AttributeName: 'pk', KeyType: 'HASH' },
       { AttributeName: 'sk', KeyType: 'RANGE' },
     ],
-    AttributeDefinitions: Match.arrayEquals([
+    AttributeDefinitions: Match.arrayWith([
       { AttributeName: 'pk', AttributeType: 'S' },
       { AttributeName: 'sk', AttributeType: 'S' },
     ]),
+  });
+});
+
+test('has exactly one global secondary index, byTime on gsi1pk (S) / gsi1sk (S), projecting all attributes', () => {
+  tableTemplate().hasResourceProperties('AWS::DynamoDB::Table', {
+    AttributeDefinitions: Match.arrayEquals([
+      { AttributeName: 'pk', AttributeType: 'S' },
+      { AttributeName: 'sk', AttributeType: 'S' },
+      { AttributeName: 'gsi1pk', AttributeType: 'S' },
+      { AttributeName: 'gsi1sk', AttributeType: 'S' },
+    ]),
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: 'byTime',
+        KeySchema: [
+          { AttributeName: 'gsi1pk', KeyType: 'HASH' },
+          { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      },
+    ],
+  });
+});
+
+test('the index follows TABLE_KEYS.byTime, which the call store queries', () => {
+  tableTemplate().hasResourceProperties('AWS::DynamoDB::Table', {
+    GlobalSecondaryIndexes: [
+      Match.objectLike({
+        IndexName: TABLE_KEYS.byTime.indexName,
+        KeySchema: [
+          { AttributeName: TABLE_KEYS.byTime.partitionKey, KeyType: 'HASH' },
+          { AttributeName: TABLE_KEYS.byTime.sortKey, KeyType: 'RANGE' },
+        ],
+      }),
+    ],
   });
 });
 

@@ -20,3 +20,17 @@ export function testApp(context: Record<string, unknown> = {}): App {
 export function testStack(props?: StackProps): Stack {
   return new Stack(testApp(), 'Test', props);
 }
+
+/**
+ * Runs `synth` with console.error muted and returns what it would have printed: the synth-time validation report,
+ * which lists warnings such as a media region without a domainName.
+ */
+export function capturingReport<T>(synth: () => T): { result: T; report: string } {
+  const spy = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+  try {
+    const result = synth();
+    return { result, report: spy.mock.calls.map((args) => args.join(' ')).join('\n') };
+  } finally {
+    spy.mockRestore();
+  }
+}

@@ -152,6 +152,60 @@ describe('useTable', () => {
   });
 });
 
+describe('useTable with actions', () => {
+  function withTable(actions: Parameters<ServiceFunction['useTable']>[1]): Template {
+    const { stack, fn } = build();
+    const table = new Table(stack, 'Table', {
+      partitionKey: { name: 'pk', type: AttributeType.STRING },
+      encryption: TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: new Key(stack, 'TableKey'),
+    });
+    table.addGlobalSecondaryIndex({ indexName: 'byTime', partitionKey: { name: 'g', type: AttributeType.STRING } });
+    fn.useTable(table, actions);
+    return Template.fromStack(stack);
+  }
+
+  test('grants exactly those actions, on the table and none of its indexes', () => {
+    const template = withTable(['dynamodb:GetItem', 'dynamodb:PutItem']);
+    const [tableId] = Object.keys(template.findResources('AWS::DynamoDB::Table'));
+    const dynamo = statements(template).filter((s) => JSON.stringify(s).includes('dynamodb:'));
+    expect(dynamo).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+        Resource: { 'Fn::GetAtt': [tableId, 'Arn'] },
+      },
+    ]);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ TABLE_NAME: { Ref: tableId } }) },
+    });
+  });
+
+  test("writes get the table key's read and write actions, as DynamoDB needs them for the caller", () => {
+    const template = withTable(['dynamodb:UpdateItem']);
+    const [keyId] = Object.keys(template.findResources('AWS::KMS::Key'));
+    expect(statements(template)).toContainEqual({
+      Effect: 'Allow',
+      Action: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey*', 'kms:ReEncrypt*'],
+      Resource: { 'Fn::GetAtt': [keyId, 'Arn'] },
+    });
+  });
+
+  test("reads get only the table key's read actions", () => {
+    const template = withTable(['dynamodb:GetItem', 'dynamodb:Query']);
+    const [keyId] = Object.keys(template.findResources('AWS::KMS::Key'));
+    expect(statements(template)).toContainEqual({
+      Effect: 'Allow',
+      Action: ['kms:Decrypt', 'kms:DescribeKey'],
+      Resource: { 'Fn::GetAtt': [keyId, 'Arn'] },
+    });
+  });
+
+  test('rejects an empty list of actions', () => {
+    expect(() => withTable([])).toThrow(/useTable needs at least one action/);
+  });
+});
+
 describe('useKey', () => {
   function withKey(): Template {
     const { stack, fn } = build();
@@ -176,6 +230,41 @@ describe('useKey', () => {
     expect(onKey).toEqual([
       { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:Encrypt'], Resource: { 'Fn::GetAtt': [keyId, 'Arn'] } },
     ]);
+  });
+});
+
+describe('useKey for decryption only', () => {
+  test('grants kms:Decrypt alone and sets KMS_KEY_ID', () => {
+    const { stack, fn } = build();
+    fn.useKey(new Key(stack, 'DataKey'), 'decrypt');
+    const template = Template.fromStack(stack);
+    const [keyId] = Object.keys(template.findResources('AWS::KMS::Key'));
+    const keyArn = { 'Fn::GetAtt': [keyId, 'Arn'] };
+    const onKey = statements(template).filter(
+      (s) => JSON.stringify((s as { Resource: unknown }).Resource) === JSON.stringify(keyArn),
+    );
+    expect(onKey).toEqual([{ Effect: 'Allow', Action: 'kms:Decrypt', Resource: keyArn }]);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ KMS_KEY_ID: keyArn }) },
+    });
+  });
+});
+
+describe('usePutItem', () => {
+  const arns = [
+    'arn:aws:dynamodb:ap-south-1:123456789012:table/one',
+    'arn:aws:dynamodb:us-east-1:123456789012:table/two',
+  ];
+
+  test('grants dynamodb:PutItem and nothing else on exactly those tables', () => {
+    const { stack, fn } = build();
+    fn.usePutItem(arns);
+    const dynamo = statements(Template.fromStack(stack)).filter((s) => JSON.stringify(s).includes('dynamodb:'));
+    expect(dynamo).toEqual([{ Effect: 'Allow', Action: 'dynamodb:PutItem', Resource: arns }]);
+  });
+
+  test('rejects an empty list', () => {
+    expect(() => build().fn.usePutItem([])).toThrow(/usePutItem needs table ARNs/);
   });
 });
 

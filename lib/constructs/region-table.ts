@@ -1,0 +1,55 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { Construct } from 'constructs';
+import { TABLE_KEYS } from '../../core/dynamo';
+
+export interface RegionTableProps {
+  /** The media region this table serves, e.g. `us002`; it names the table. */
+  readonly regionId: string;
+}
+
+const REGION_ID = /^[a-z]{2}\d{3}$/;
+
+/**
+ * A media region's own table: call claims (written by the control plane's answer handler, taken by the region's
+ * ingest) and, later, room placement leases. Same `pk`/`sk`/`expiresAt` shape as the control table, on-demand,
+ * with point-in-time recovery.
+ *
+ * Encrypted with the AWS managed key (aws/dynamodb), not a customer managed one: the answer handler writes here
+ * from the home region, and a customer managed key would need a cross-region key policy and grants for that, while
+ * a claim holds no secret beyond its short-lived ref, stored only as a SHA-256 hash. Key use still shows in CloudTrail.
+ *
+ * Destroyed with its stack: everything in it lives for minutes (claims expire 90 s after the answer), and a retained
+ * table would keep its fixed name taken, so re-creating the stack would fail on "table already exists".
+ */
+export class RegionTable extends Construct {
+  /** `plivo-connector-<regionId>-media`: fixed, so other regions' stacks name it without cross-region references. */
+  public static tableNameFor(regionId: string): string {
+    return `plivo-connector-${regionId}-media`;
+  }
+
+  public readonly table: Table;
+  /** The physical name as a plain string (never a token): safe to use in another region's stack. */
+  public readonly tableName: string;
+
+  constructor(scope: Construct, id: string, props: RegionTableProps) {
+    super(scope, id);
+    if (!REGION_ID.test(props.regionId)) {
+      throw new Error(
+        `RegionTable ${id}: regionId must be two lowercase letters and three digits, like "us002"; ` +
+          `got ${JSON.stringify(props.regionId)}.`,
+      );
+    }
+    this.tableName = RegionTable.tableNameFor(props.regionId);
+    this.table = new Table(this, 'Table', {
+      tableName: this.tableName,
+      partitionKey: { name: TABLE_KEYS.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: TABLE_KEYS.sortKey, type: AttributeType.STRING },
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: TABLE_KEYS.timeToLive,
+      encryption: TableEncryption.AWS_MANAGED,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+  }
+}

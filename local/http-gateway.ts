@@ -158,7 +158,7 @@ export function createGatewayListener(functions: readonly GatewayFunction[], thr
         result = gatewayError(413, 'Request Entity Too Large');
         res.setHeader('connection', 'close');
       } else {
-        log.error('handler threw', { err, path });
+        log.error('handler threw', { err, route: route.routeKey }); // the route key, not the path: paths carry webhook keys
         result = gatewayError(500, 'Internal Server Error');
       }
     }

@@ -11,6 +11,15 @@ export interface DataTableProps {
   readonly removalPolicy?: RemovalPolicy;
 }
 
+/** The shape every table of ours shares: generic string keys, on demand, point-in-time recovery, TTL. */
+export const TABLE_SHAPE = {
+  partitionKey: { name: TABLE_KEYS.partitionKey, type: AttributeType.STRING },
+  sortKey: { name: TABLE_KEYS.sortKey, type: AttributeType.STRING },
+  billingMode: BillingMode.PAY_PER_REQUEST,
+  pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+  timeToLiveAttribute: TABLE_KEYS.timeToLive,
+} as const;
+
 /**
  * The single-table store: generic `pk`/`sk` string keys, on-demand capacity, point-in-time recovery, and TTL on
  * `expiresAt` (epoch seconds). TTL deletes lazily, hours late, so readers still check expiry themselves.
@@ -22,11 +31,7 @@ export class DataTable extends Construct {
   constructor(scope: Construct, id: string, props: DataTableProps) {
     super(scope, id);
     this.table = new Table(this, 'Table', {
-      partitionKey: { name: TABLE_KEYS.partitionKey, type: AttributeType.STRING },
-      sortKey: { name: TABLE_KEYS.sortKey, type: AttributeType.STRING },
-      billingMode: BillingMode.PAY_PER_REQUEST,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      timeToLiveAttribute: TABLE_KEYS.timeToLive,
+      ...TABLE_SHAPE,
       encryption: TableEncryption.CUSTOMER_MANAGED,
       encryptionKey: props.encryptionKey,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,

@@ -1,7 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
-import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { TABLE_KEYS } from '../../core/dynamo';
+import { TABLE_SHAPE } from './data-table';
 
 export interface RegionTableProps {
   /** The media region this table serves, e.g. `us002`; it names the table. */
@@ -42,12 +42,8 @@ export class RegionTable extends Construct {
     }
     this.tableName = RegionTable.tableNameFor(props.regionId);
     this.table = new Table(this, 'Table', {
+      ...TABLE_SHAPE,
       tableName: this.tableName,
-      partitionKey: { name: TABLE_KEYS.partitionKey, type: AttributeType.STRING },
-      sortKey: { name: TABLE_KEYS.sortKey, type: AttributeType.STRING },
-      billingMode: BillingMode.PAY_PER_REQUEST,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      timeToLiveAttribute: TABLE_KEYS.timeToLive,
       encryption: TableEncryption.AWS_MANAGED,
       removalPolicy: RemovalPolicy.DESTROY,
     });

@@ -17,6 +17,8 @@ const AUTH_TOKEN = 'MABENCHMARKAUTHTOKEN0123456789abcdefghij';
 
 interface Step {
   readonly offeredRps: number;
+  /** CPU of the API process, of dynalite's process and of this load generator, per answered request. */
+  readonly cpuMsPerRequest: { readonly api: number; readonly dynalite: number; readonly loadGenerator: number };
   readonly achievedRps: number;
   readonly requests: number;
   readonly errors: number;
@@ -28,7 +30,21 @@ interface Step {
 const quantile = (sorted: number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
 const round = (n: number): number => Math.round(n * 100) / 100;
 
-async function startStack(dataDir: string, profileDir?: string): Promise<{ info: LocalStackInfo; stop: () => Promise<void> }> {
+/** CPU milliseconds a process has used so far (utime + stime from /proc; clock ticks are 10 ms). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+async function startStack(dataDir: string, profileDir?: string): Promise<{ info: LocalStackInfo; pids: { api: number; dynalite: number }; stop: () => Promise<void> }> {
   const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'local/start.ts'], {
     cwd: ROOT,
@@ -45,8 +61,10 @@ async function startStack(dataDir: string, profileDir?: string): Promise<{ info:
   });
   child.stdout.resume(); // keep draining the server's logs
   const info = JSON.parse(readFileSync(join(dataDir, 'local-stack.json'), 'utf8')) as LocalStackInfo;
+  const api = child.pid as number;
   return {
     info,
+    pids: { api, dynalite: childrenOf(api)[0] ?? api },
     stop: () =>
       new Promise<void>((resolve) => {
         child.once('exit', () => resolve());
@@ -79,8 +97,9 @@ async function answerOnce(url: string): Promise<boolean> {
   return res.status === 200 && body.includes('<Stream');
 }
 
-async function step(url: string, rps: number, seconds: number): Promise<Step> {
+async function step(url: string, rps: number, seconds: number, pids: { api: number; dynalite: number }): Promise<Step> {
   const total = rps * seconds;
+  const cpuBefore = { api: cpuMs(pids.api), dynalite: cpuMs(pids.dynalite), self: process.cpuUsage() };
   const latencies: number[] = [];
   let errors = 0;
   const started = performance.now();
@@ -103,9 +122,16 @@ async function step(url: string, rps: number, seconds: number): Promise<Step> {
   }
   await Promise.all(inflight);
   const elapsed = (performance.now() - started) / 1000;
+  const self = process.cpuUsage(cpuBefore.self);
+  const perRequest = (ms: number) => round(ms / total);
   latencies.sort((a, b) => a - b);
   return {
     offeredRps: rps,
+    cpuMsPerRequest: {
+      api: perRequest(cpuMs(pids.api) - cpuBefore.api),
+      dynalite: perRequest(cpuMs(pids.dynalite) - cpuBefore.dynalite),
+      loadGenerator: perRequest((self.user + self.system) / 1000),
+    },
     achievedRps: round(latencies.length / elapsed),
     requests: total,
     errors,
@@ -113,6 +139,18 @@ async function step(url: string, rps: number, seconds: number): Promise<Step> {
     p99Ms: round(quantile(latencies, 0.99)),
     maxMs: round(latencies[latencies.length - 1] ?? NaN),
   };
+}
+
+/**
+ * A fixed amount of single-threaded work, timed: this VM's CPU speed varies several-fold from minute to
+ * minute, so every report carries it, and runs are only comparable at similar calibration figures.
+ */
+function calibrationMs(): number {
+  const started = performance.now();
+  let x = 0;
+  for (let i = 0; i < 1e8; i++) x += i;
+  if (x < 0) throw new Error('unreachable');
+  return round(performance.now() - started);
 }
 
 async function main(): Promise<void> {
@@ -126,17 +164,20 @@ async function main(): Promise<void> {
   });
   const rates = values.rates.split(',').map(Number);
   const seconds = Number(values.seconds);
+  const calibration = calibrationMs();
+  process.stderr.write(`bench:answer CPU calibration (1e8 additions): ${calibration} ms\n`);
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-answer-'));
   const stack = await startStack(dataDir, values.profile);
   const results: Step[] = [];
   try {
     const url = await setUp(stack.info);
-    await step(url, 50, 2); // warm-up: JIT, connections
+    await step(url, 50, 2, stack.pids); // warm-up: JIT, connections
     for (const rps of rates) {
       process.stderr.write(`bench:answer ${rps} req/s for ${seconds} s ... `);
-      const result = await step(url, rps, seconds);
+      const result = await step(url, rps, seconds, stack.pids);
       results.push(result);
-      process.stderr.write(`p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, errors ${result.errors}\n`);
+      const cpu = result.cpuMsPerRequest;
+      process.stderr.write(`p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, errors ${result.errors}, CPU ms/request api ${cpu.api} dynalite ${cpu.dynalite} generator ${cpu.loadGenerator}\n`);
     }
   } finally {
     await stack.stop();
@@ -146,7 +187,7 @@ async function main(): Promise<void> {
   const report = {
     benchmark: 'answer',
     date: new Date().toISOString(),
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, calibrationMs: calibration },
     command: `npm run bench:answer -- --rates ${values.rates} --seconds ${seconds}`,
     setup: 'local stack (npm start: dynalite + KMS emulator + API Gateway stand-in) in its own process; V3-signed POSTs, 10 non-matching rules, unique CallUUIDs',
     steps: results,
@@ -156,11 +197,14 @@ async function main(): Promise<void> {
   writeFileSync(join(ROOT, 'docs', 'benchmarks', 'answer.json'), JSON.stringify(report, null, 2) + '\n');
   process.stdout.write(
     [
-      `| offered req/s | achieved req/s | requests | errors | p50 ms | p99 ms | max ms |`,
-      `|---|---|---|---|---|---|---|`,
-      ...results.map((r) => `| ${r.offeredRps} | ${r.achievedRps} | ${r.requests} | ${r.errors} | ${r.p50Ms} | ${r.p99Ms} | ${r.maxMs} |`),
+      `| offered req/s | achieved req/s | requests | errors | p50 ms | p99 ms | max ms | CPU ms/req: API | dynalite | load generator |`,
+      `|---|---|---|---|---|---|---|---|---|---|`,
+      ...results.map(
+        (r) =>
+          `| ${r.offeredRps} | ${r.achievedRps} | ${r.requests} | ${r.errors} | ${r.p50Ms} | ${r.p99Ms} | ${r.maxMs} | ${r.cpuMsPerRequest.api} | ${r.cpuMsPerRequest.dynalite} | ${r.cpuMsPerRequest.loadGenerator} |`,
+      ),
       '',
-      `Max sustainable rate (no errors, p99 <= 15 ms, >= 95% achieved): ${report.maxSustainableRps} req/s`,
+      `Max sustainable rate (no errors, p99 <= 15 ms, >= 95% achieved): ${report.maxSustainableRps} req/s; CPU calibration ${calibration} ms`,
     ].join('\n') + '\n',
   );
 }

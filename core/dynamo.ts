@@ -1,4 +1,11 @@
-import { ConditionalCheckFailedException, QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  ConditionalCheckFailedException,
+  QueryCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+  type QueryCommandInput,
+  type QueryCommandOutput,
+} from '@aws-sdk/client-dynamodb';
 import { callDependency } from './errors';
 
 /**
@@ -73,4 +80,37 @@ export async function pageByPrefix(
   );
   const items = out.Items ?? [];
   return { items: items.slice(0, limit), more: items.length > limit };
+}
+
+/**
+ * Every item of a partition whose sort key starts with `prefix`, across all of DynamoDB's pages.
+ * `extra` adds a filter or projection (its expression values join the key condition's).
+ */
+export async function queryAllByPrefix(
+  dynamo: DynamoDBClient,
+  tableName: string,
+  pk: string,
+  prefix: string,
+  extra: Pick<QueryCommandInput, 'FilterExpression' | 'ProjectionExpression'> & { values?: Item } = {},
+): Promise<Item[]> {
+  const { values, ...rest } = extra;
+  const items: Item[] = [];
+  let start: Item | undefined;
+  do {
+    const out: QueryCommandOutput = await db(() =>
+      dynamo.send(
+        new QueryCommand({
+          TableName: tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': str(pk), ':prefix': str(prefix), ...values },
+          ConsistentRead: true,
+          ...rest,
+          ...(start && { ExclusiveStartKey: start }),
+        }),
+      ),
+    );
+    items.push(...(out.Items ?? []));
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return items;
 }

@@ -2,14 +2,12 @@ import {
   DeleteItemCommand,
   GetItemCommand,
   PutItemCommand,
-  QueryCommand,
   UpdateItemCommand,
   type AttributeValue,
   type DynamoDBClient,
-  type QueryCommandOutput,
 } from '@aws-sdk/client-dynamodb';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { bin, db, isConditionFailure, pageByPrefix, readOptBin, readOptStr, readStr, str, type Item } from '../dynamo';
+import { bin, db, isConditionFailure, pageByPrefix, queryAllByPrefix, readOptBin, readOptStr, readStr, str, type Item } from '../dynamo';
 import { ConflictError } from '../errors';
 import { isProviderId } from '../providers';
 import type { Page } from '../pagination';
@@ -229,26 +227,12 @@ export class DynamoConnectorStore implements ConnectorStore {
   }
 
   async referencingRule(tenant: string, ruleId: string): Promise<string[]> {
-    const ids: string[] = [];
-    let start: Item | undefined;
-    do {
-      const out: QueryCommandOutput = await db(() =>
-        this.dynamo.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-            FilterExpression: 'defaultRuleId = :rule',
-            ExpressionAttributeValues: { ':pk': str(`T#${tenant}`), ':prefix': str('CN#'), ':rule': str(ruleId) },
-            ProjectionExpression: 'id',
-            ConsistentRead: true,
-            ...(start && { ExclusiveStartKey: start }),
-          }),
-        ),
-      );
-      ids.push(...(out.Items ?? []).map((item) => readStr(item, 'id')));
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return ids;
+    const items = await queryAllByPrefix(this.dynamo, this.tableName, `T#${tenant}`, 'CN#', {
+      FilterExpression: 'defaultRuleId = :rule',
+      ProjectionExpression: 'id',
+      values: { ':rule': str(ruleId) },
+    });
+    return items.map((item) => readStr(item, 'id'));
   }
 
   private async putIndex(connector: Connector): Promise<void> {

@@ -2,11 +2,9 @@ import {
   DeleteItemCommand,
   GetItemCommand,
   PutItemCommand,
-  QueryCommand,
   type DynamoDBClient,
-  type QueryCommandOutput,
 } from '@aws-sdk/client-dynamodb';
-import { db, isConditionFailure, pageByPrefix, readStr, str, type Item } from '../dynamo';
+import { db, isConditionFailure, pageByPrefix, queryAllByPrefix, readStr, str, type Item } from '../dynamo';
 import type { Page } from '../pagination';
 import type { RoutingRule } from './model';
 
@@ -75,14 +73,7 @@ export class DynamoRoutingRuleStore implements RoutingRuleStore {
   }
 
   async all(tenant: string): Promise<RoutingRule[]> {
-    const rules: RoutingRule[] = [];
-    let start: Item | undefined;
-    do {
-      const out: QueryCommandOutput = await this.query(tenant, start ? { ExclusiveStartKey: start } : {});
-      rules.push(...(out.Items ?? []).map(fromItem));
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return rules;
+    return (await queryAllByPrefix(this.dynamo, this.tableName, `T#${tenant}`, 'RR#')).map(fromItem);
   }
 
   async replace(rule: RoutingRule, expectedUpdatedAt: string): Promise<boolean> {
@@ -109,19 +100,5 @@ export class DynamoRoutingRuleStore implements RoutingRuleStore {
       this.dynamo.send(new DeleteItemCommand({ TableName: this.tableName, Key: ruleKey(tenant, id), ReturnValues: 'ALL_OLD' })),
     );
     return out.Attributes ? fromItem(out.Attributes) : null;
-  }
-
-  private query(tenant: string, extra: Partial<ConstructorParameters<typeof QueryCommand>[0]>): Promise<QueryCommandOutput> {
-    return db(() =>
-      this.dynamo.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': str(`T#${tenant}`), ':prefix': str('RR#') },
-          ConsistentRead: true,
-          ...extra,
-        }),
-      ),
-    );
   }
 }

@@ -50,6 +50,10 @@ interface RequestContext {
 
 const id = (params: Readonly<Record<string, string>>): string => params.id ?? '';
 
+/** Every list answers the same way: the items, and where the next page starts. */
+const listed = (page: { items: readonly unknown[]; nextCursor: string | null }, limit: number): HttpResult =>
+  json(200, { data: page.items, pageInfo: { limit, nextCursor: page.nextCursor } });
+
 const routes = new Router<RequestContext, HttpResult>()
   .on('POST', '/v2/connectors', async (event, _params, { principal, deps }) => {
     const input = parseWith(createConnectorSchema(deps.mediaRegions), jsonBody(event));
@@ -58,7 +62,7 @@ const routes = new Router<RequestContext, HttpResult>()
   .on('GET', '/v2/connectors', async (event, _params, { principal, deps }) => {
     const { limit, cursor } = parseWith(listQuerySchema, query(event), 'query');
     const page = await deps.connectors.list(principal.tenant, limit, cursor);
-    return json(200, { data: page.items, pageInfo: { limit, nextCursor: page.nextCursor } });
+    return listed(page, limit);
   })
   .on('GET', '/v2/connectors/:id', async (_event, params, { principal, deps }) =>
     ok(await deps.connectors.get(principal.tenant, id(params))),
@@ -79,7 +83,7 @@ const routes = new Router<RequestContext, HttpResult>()
   .on('GET', '/v2/routing-rules', async (event, _params, { principal, deps }) => {
     const { limit, cursor } = parseWith(listQuerySchema, query(event), 'query');
     const page = await deps.rules.list(principal.tenant, limit, cursor);
-    return json(200, { data: page.items, pageInfo: { limit, nextCursor: page.nextCursor } });
+    return listed(page, limit);
   })
   .on('GET', '/v2/routing-rules/:id', async (_event, params, { principal, deps }) => ok(await deps.rules.get(principal.tenant, id(params))))
   .on('PATCH', '/v2/routing-rules/:id', async (event, params, { principal, deps }) =>
@@ -91,7 +95,7 @@ const routes = new Router<RequestContext, HttpResult>()
   .on('GET', '/v2/calls', async (event, _params, { principal, deps }) => {
     const { limit, cursor, ...filter } = parseWith(listCallsQuerySchema, query(event), 'query');
     const page = await deps.calls.list(principal.tenant, filter, limit, cursor);
-    return json(200, { data: page.items, pageInfo: { limit, nextCursor: page.nextCursor } });
+    return listed(page, limit);
   })
   .on('GET', '/v2/calls/:id', async (_event, params, { principal, deps }) => ok(await deps.calls.get(principal.tenant, id(params))));
 

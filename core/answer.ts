@@ -5,7 +5,7 @@ import { newClaimRef, type Claim, type ClaimStore } from './claims';
 import type { ControlPlaneConfig } from './config';
 import { plivoTokenContext, type Connector } from './connectors/model';
 import { ROOM_ID } from './connectors/schema';
-import { holdsWebhookKey, type ConnectorStore } from './connectors/store';
+import { holdsWebhookKey, type ConnectorStore, type KeyOwner } from './connectors/store';
 import type { CallEventSink, CallEventType } from './events';
 import type { Logger } from './log';
 import { checkPlivoSignature, type Params } from './plivo/signature';
@@ -35,6 +35,14 @@ export interface AnswerResult {
 const WEBHOOK_KEY = /^whk_[0-9A-Za-z]{32,64}$/;
 const MAX_CALL_UUID = 128;
 
+/** Per-instance caches stay bounded: past this many entries they start over. */
+const CACHE_ENTRIES = 1000;
+
+function remember<V>(cache: Map<string, V>, key: string, value: V): void {
+  if (cache.size >= CACHE_ENTRIES) cache.clear();
+  cache.set(key, value);
+}
+
 const reject = (status: number): AnswerResult => ({ status, xml: HANGUP_REJECTED_XML });
 
 type Route = { roomId: string; ruleId: string | null; via: 'query' | 'rule' | 'default-rule' | 'default-room' } | { rejected: string };
@@ -48,6 +56,8 @@ type Route = { roomId: string; ruleId: string | null; via: 'query' | 'rule' | 'd
 export class AnswerService {
   /** Decrypted Plivo auth tokens by ciphertext: a changed token is a new ciphertext, so no staleness. */
   private readonly authTokens = new Map<string, string>();
+  /** Where live webhook keys point (the key index's answer), so a call costs one read, not two. */
+  private readonly owners = new Map<string, KeyOwner>();
 
   constructor(
     private readonly deps: {
@@ -63,17 +73,20 @@ export class AnswerService {
   ) {}
 
   async answer(request: AnswerRequest): Promise<AnswerResult> {
-    // Unknown, rotated and deleted keys all cost one index read and get the same 404.
-    const owner = WEBHOOK_KEY.test(request.webhookKey) ? await this.deps.connectors.webhookKeyOwner(request.webhookKey) : null;
-    // The connector and its tenant's rules in parallel: one round trip instead of two.
-    const [found, rules] = owner
-      ? await Promise.all([this.deps.connectors.get(owner.tenant, owner.connectorId), this.deps.rules.all(owner.tenant)])
-      : [null, []];
-    const connector = found && holdsWebhookKey(found, request.webhookKey) ? found : null;
+    const { webhookKey } = request;
+    // A key never changes owner, so where it points can be remembered; whether the connector still
+    // holds it is checked on every request, on a consistent read. Unknown, rotated and deleted keys
+    // are never remembered: they cost one index read and get the same 404.
+    const remembered = this.owners.get(webhookKey);
+    const owner = remembered ?? (WEBHOOK_KEY.test(webhookKey) ? await this.deps.connectors.webhookKeyOwner(webhookKey) : null);
+    const { connector: found, rules } = owner ? await this.deps.rules.withConnector(owner.tenant, owner.connectorId) : { connector: null, rules: [] };
+    const connector = found && holdsWebhookKey(found, webhookKey) ? found : null;
     if (!connector) {
+      if (remembered) this.owners.delete(webhookKey);
       this.deps.log.info('answer refused: unknown webhook key', { status: 404 });
       return reject(404);
     }
+    if (!remembered && owner) remember(this.owners, webhookKey, owner);
     const log = this.deps.log.child({ tenant: connector.tenant, connectorId: connector.id });
     if (connector.plivoAuthToken) {
       const check = checkPlivoSignature(await this.authToken(connector), {
@@ -242,8 +255,7 @@ export class AnswerService {
     let token = this.authTokens.get(cacheKey);
     if (token === undefined) {
       token = await this.deps.box.open(sealed, plivoTokenContext(connector.tenant, connector.id));
-      if (this.authTokens.size >= 1000) this.authTokens.clear();
-      this.authTokens.set(cacheKey, token);
+      remember(this.authTokens, cacheKey, token);
     }
     return token;
   }

@@ -82,18 +82,25 @@ export async function pageByPrefix(
   return { items: items.slice(0, limit), more: items.length > limit };
 }
 
+/** Which sort keys of a partition a query reads: those starting with `prefix`, or those in an inclusive range. */
+export type SortKeyCondition = { readonly prefix: string } | { readonly between: readonly [string, string] };
+
 /**
- * Every item of a partition whose sort key starts with `prefix`, across all of DynamoDB's pages.
- * `extra` adds a filter or projection (its expression values join the key condition's).
+ * Every item of a partition whose sort key meets `sk`, in sort-key order, across all of DynamoDB's
+ * pages. `extra` adds a filter or projection (its expression values join the key condition's).
  */
-export async function queryAllByPrefix(
+export async function queryAll(
   dynamo: DynamoDBClient,
   tableName: string,
   pk: string,
-  prefix: string,
-  extra: Pick<QueryCommandInput, 'FilterExpression' | 'ProjectionExpression'> & { values?: Item } = {},
+  sk: SortKeyCondition,
+  extra: Pick<QueryCommandInput, 'FilterExpression' | 'ProjectionExpression' | 'ExpressionAttributeNames'> & { values?: Item } = {},
 ): Promise<Item[]> {
   const { values, ...rest } = extra;
+  const key: { condition: string; values: Item } =
+    'prefix' in sk
+      ? { condition: 'pk = :pk AND begins_with(sk, :sk0)', values: { ':sk0': str(sk.prefix) } }
+      : { condition: 'pk = :pk AND sk BETWEEN :sk0 AND :sk1', values: { ':sk0': str(sk.between[0]), ':sk1': str(sk.between[1]) } };
   const items: Item[] = [];
   let start: Item | undefined;
   do {
@@ -101,8 +108,8 @@ export async function queryAllByPrefix(
       dynamo.send(
         new QueryCommand({
           TableName: tableName,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': str(pk), ':prefix': str(prefix), ...values },
+          KeyConditionExpression: key.condition,
+          ExpressionAttributeValues: { ':pk': str(pk), ...key.values, ...values },
           ConsistentRead: true,
           ...rest,
           ...(start && { ExclusiveStartKey: start }),

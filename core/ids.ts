@@ -32,8 +32,18 @@ export function timeOrderedId(prefix: string, now: number = Date.now()): string 
   return prefix + time + randomString(CROCKFORD, 7);
 }
 
+/** What `timeOrderedId(prefix)` produces, and nothing else. */
+const timeOrderedIdPattern = (prefix: string): RegExp => new RegExp(`^${prefix}[${CROCKFORD}]{16}$`);
+
+export const CONNECTOR_ID = timeOrderedIdPattern('cn_');
+export const RULE_ID = timeOrderedIdPattern('rr_');
+
 export function newConnectorId(now?: number): string {
   return timeOrderedId('cn_', now);
+}
+
+export function newRuleId(now?: number): string {
+  return timeOrderedId('rr_', now);
 }
 
 /** Webhook keys are bearer secrets inside the Answer URL: 40 base62 chars, about 238 random bits. */

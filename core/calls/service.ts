@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { CONNECTOR_ID, ROOM_ID } from '../connectors/schema';
+import { ROOM_ID } from '../connectors/schema';
+import { CONNECTOR_ID } from '../ids';
 import { BadRequestError, NotFoundError } from '../errors';
 import { CALL_ID, CALL_STATUSES, toCallView, type CallView } from './model';
 import type { CallFilter, CallPosition, CallStore } from './store';

@@ -1,9 +1,8 @@
 import { z } from 'zod';
+import { RULE_ID } from '../ids';
 import { PROVIDER_IDS } from '../providers';
 
 export const ROOM_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
-export const RULE_ID = /^rr_[0-9a-hjkmnp-tv-z]{16}$/;
-export const CONNECTOR_ID = /^cn_[0-9a-hjkmnp-tv-z]{16}$/;
 
 const name = z.string().trim().min(1, 'must not be empty').max(128, 'must be at most 128 characters');
 const roomId = z.string().regex(ROOM_ID, 'must be 1-128 characters of A-Z a-z 0-9 _ -, starting with a letter or digit');

@@ -1,10 +1,10 @@
 import { BadRequestError, NotFoundError } from '../errors';
-import { newConnectorId, newWebhookKey } from '../ids';
+import { CONNECTOR_ID, newConnectorId, newWebhookKey } from '../ids';
 import type { Logger } from '../log';
 import { decodeCursor, encodeCursor } from '../pagination';
 import type { SecretBox } from '../secret-box';
 import { plivoTokenContext, toView, type Connector, type ConnectorChanges, type ConnectorView } from './model';
-import { CONNECTOR_ID, type CreateConnectorInput, type UpdateConnectorInput } from './schema';
+import type { CreateConnectorInput, UpdateConnectorInput } from './schema';
 import type { RoutingRuleStore } from '../routing/store';
 import type { ConnectorStore } from './store';
 

@@ -7,13 +7,19 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { bin, db, isConditionFailure, pageByPrefix, queryAllByPrefix, readOptBin, readOptStr, readStr, str, type Item } from '../dynamo';
+import { bin, db, isConditionFailure, pageByPrefix, queryAll, readOptBin, readOptStr, readStr, str, type Item } from '../dynamo';
 import { ConflictError } from '../errors';
 import { isProviderId } from '../providers';
 import type { Page } from '../pagination';
 import type { Connector, ConnectorChanges } from './model';
 
 export type ConnectorPage = Page<Connector>;
+
+/** Where a webhook key's index entry points. */
+export interface KeyOwner {
+  readonly tenant: string;
+  readonly connectorId: string;
+}
 
 /** Storage port for connectors. Every call but `findByWebhookKey` is scoped to one tenant. */
 export interface ConnectorStore {
@@ -31,12 +37,15 @@ export interface ConnectorStore {
    * Where the key's index entry points, unverified: the caller must check the connector still holds
    * the key (`holdsWebhookKey`). Lets the Answer URL read the connector and the tenant's rules at once.
    */
-  webhookKeyOwner(key: string): Promise<{ tenant: string; connectorId: string } | null>;
+  webhookKeyOwner(key: string): Promise<KeyOwner | null>;
   /** Ids of the tenant's connectors whose `defaultRuleId` is this rule. */
   referencingRule(tenant: string, ruleId: string): Promise<string[]>;
 }
 
-const connectorKey = (tenant: string, id: string) => ({ pk: str(`T#${tenant}`), sk: str(`CN#${id}`) });
+/** Connectors live in their tenant's item collection (`T#tenant`), sorted under `CN#`. */
+export const CONNECTOR_TYPE = 'connector';
+export const connectorSortKey = (id: string): string => `CN#${id}`;
+const connectorKey = (tenant: string, id: string) => ({ pk: str(`T#${tenant}`), sk: str(connectorSortKey(id)) });
 const keyDigest = (webhookKey: string) => createHash('sha256').update(webhookKey).digest();
 /**
  * The key index is addressed by the key's SHA-256, never the key itself: item keys show up in
@@ -49,7 +58,7 @@ const FIELDS = ['name', 'defaultRoomId', 'defaultRuleId', 'region', 'plivoAuthTo
 function toItem(c: Connector): Item {
   const item: Item = {
     ...connectorKey(c.tenant, c.id),
-    type: str('connector'),
+    type: str(CONNECTOR_TYPE),
     id: str(c.id),
     tenant: str(c.tenant),
     provider: str(c.provider),
@@ -65,7 +74,7 @@ function toItem(c: Connector): Item {
   return item;
 }
 
-function fromItem(item: Item): Connector {
+export function connectorFromItem(item: Item): Connector {
   const provider = readStr(item, 'provider');
   if (!isProviderId(provider)) throw new Error(`Stored connector has unknown provider ${provider}`);
   return {
@@ -114,12 +123,12 @@ export class DynamoConnectorStore implements ConnectorStore {
     const out = await db(() =>
       this.dynamo.send(new GetItemCommand({ TableName: this.tableName, Key: connectorKey(tenant, id), ConsistentRead: true })),
     );
-    return out.Item ? fromItem(out.Item) : null;
+    return out.Item ? connectorFromItem(out.Item) : null;
   }
 
   async list(tenant: string, limit: number, afterId?: string): Promise<ConnectorPage> {
     const page = await pageByPrefix(this.dynamo, this.tableName, `T#${tenant}`, 'CN#', limit, afterId && `CN#${afterId}`);
-    const items = page.items.map(fromItem);
+    const items = page.items.map(connectorFromItem);
     return { items, lastId: page.more ? (items[items.length - 1]?.id ?? null) : null };
   }
 
@@ -153,7 +162,7 @@ export class DynamoConnectorStore implements ConnectorStore {
           }),
         ),
       );
-      return out.Attributes ? fromItem(out.Attributes) : null;
+      return out.Attributes ? connectorFromItem(out.Attributes) : null;
     } catch (err) {
       if (isConditionFailure(err)) return null;
       throw err;
@@ -208,7 +217,7 @@ export class DynamoConnectorStore implements ConnectorStore {
       throw err;
     }
     if (!old) return null;
-    const connector = fromItem(old);
+    const connector = connectorFromItem(old);
     await this.deleteIndex(connector.webhookKey);
     return connector;
   }
@@ -219,7 +228,7 @@ export class DynamoConnectorStore implements ConnectorStore {
     return connector && holdsWebhookKey(connector, key) ? connector : null;
   }
 
-  async webhookKeyOwner(key: string): Promise<{ tenant: string; connectorId: string } | null> {
+  async webhookKeyOwner(key: string): Promise<KeyOwner | null> {
     const out = await db(() =>
       this.dynamo.send(new GetItemCommand({ TableName: this.tableName, Key: indexKey(key), ConsistentRead: true })),
     );
@@ -227,7 +236,7 @@ export class DynamoConnectorStore implements ConnectorStore {
   }
 
   async referencingRule(tenant: string, ruleId: string): Promise<string[]> {
-    const items = await queryAllByPrefix(this.dynamo, this.tableName, `T#${tenant}`, 'CN#', {
+    const items = await queryAll(this.dynamo, this.tableName, `T#${tenant}`, { prefix: 'CN#' }, {
       FilterExpression: 'defaultRuleId = :rule',
       ProjectionExpression: 'id',
       values: { ':rule': str(ruleId) },

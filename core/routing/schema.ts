@@ -1,8 +1,6 @@
 import { z } from 'zod';
 import { ROOM_ID } from '../connectors/schema';
 
-export const ROUTING_RULE_ID = /^rr_[0-9a-hjkmnp-tv-z]{16}$/;
-
 /** E.164: + and 8 to 15 digits, no leading zero. */
 const e164 = z.string().regex(/^\+[1-9]\d{7,14}$/, 'must be an E.164 number such as +14155550100');
 /** Digits with `*` wildcards, optionally after a +: `+91*`, `+1415555*`, `*`. */

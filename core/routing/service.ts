@@ -1,15 +1,11 @@
 import { ConflictError, NotFoundError } from '../errors';
-import { timeOrderedId } from '../ids';
+import { newRuleId, RULE_ID } from '../ids';
 import type { Logger } from '../log';
 import { decodeCursor, encodeCursor } from '../pagination';
 import type { ConnectorStore } from '../connectors/store';
 import { toRuleView, type RoutingRule, type RoutingRuleView } from './model';
-import { ROUTING_RULE_ID, type RuleBody, type RuleUpdate } from './schema';
+import { type RuleBody, type RuleUpdate } from './schema';
 import type { RoutingRuleStore } from './store';
-
-export function newRuleId(): string {
-  return timeOrderedId('rr_');
-}
 
 function found(id: string, rule: RoutingRule | null | false): RoutingRule {
   if (!rule) throw new NotFoundError(`Routing rule ${id} not found`);
@@ -33,17 +29,17 @@ export class RoutingRuleService {
   }
 
   async list(tenant: string, limit: number, cursor?: string): Promise<{ items: RoutingRuleView[]; nextCursor: string | null }> {
-    const page = await this.rules.list(tenant, limit, cursor === undefined ? undefined : decodeCursor(cursor, ROUTING_RULE_ID));
+    const page = await this.rules.list(tenant, limit, cursor === undefined ? undefined : decodeCursor(cursor, RULE_ID));
     return { items: page.items.map(toRuleView), nextCursor: page.lastId && encodeCursor(page.lastId) };
   }
 
   async get(tenant: string, id: string): Promise<RoutingRuleView> {
-    return toRuleView(found(id, ROUTING_RULE_ID.test(id) && (await this.rules.get(tenant, id))));
+    return toRuleView(found(id, RULE_ID.test(id) && (await this.rules.get(tenant, id))));
   }
 
   /** Read, merge, then replace only if nobody changed it meanwhile (409 otherwise). */
   async update(tenant: string, id: string, changes: RuleUpdate): Promise<RoutingRuleView> {
-    const current = found(id, ROUTING_RULE_ID.test(id) && (await this.rules.get(tenant, id)));
+    const current = found(id, RULE_ID.test(id) && (await this.rules.get(tenant, id)));
     const defined = Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined));
     // updatedAt is the version the conditional write checks: it must move even within one millisecond.
     const updatedAt = new Date(Math.max(Date.now(), Date.parse(current.updatedAt) + 1)).toISOString();
@@ -58,7 +54,7 @@ export class RoutingRuleService {
 
   /** A rule that a connector names as its defaultRuleId cannot go: 409 naming those connectors. */
   async delete(tenant: string, id: string): Promise<RoutingRuleView> {
-    found(id, ROUTING_RULE_ID.test(id) && (await this.rules.get(tenant, id)));
+    found(id, RULE_ID.test(id) && (await this.rules.get(tenant, id)));
     const users = await this.connectors.referencingRule(tenant, id);
     if (users.length) {
       throw new ConflictError(`Routing rule ${id} is the defaultRuleId of connector(s) ${users.join(', ')}; change them first`);

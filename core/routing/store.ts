@@ -4,7 +4,9 @@ import {
   PutItemCommand,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { db, isConditionFailure, pageByPrefix, queryAllByPrefix, readStr, str, type Item } from '../dynamo';
+import type { Connector } from '../connectors/model';
+import { CONNECTOR_TYPE, connectorFromItem, connectorSortKey } from '../connectors/store';
+import { db, isConditionFailure, pageByPrefix, queryAll, readStr, str, type Item } from '../dynamo';
 import type { Page } from '../pagination';
 import type { RoutingRule } from './model';
 
@@ -13,21 +15,26 @@ export interface RoutingRuleStore {
   create(rule: RoutingRule): Promise<void>;
   get(tenant: string, id: string): Promise<RoutingRule | null>;
   list(tenant: string, limit: number, afterId?: string): Promise<Page<RoutingRule>>;
-  /** Every rule of the tenant (the Answer URL's routing input). */
-  all(tenant: string): Promise<RoutingRule[]>;
+  /**
+   * A connector and every rule of its tenant, read together (the Answer URL's routing input); the
+   * connector is null when it does not exist.
+   */
+  withConnector(tenant: string, connectorId: string): Promise<{ connector: Connector | null; rules: RoutingRule[] }>;
   /** Replaces the rule if it still has `expectedUpdatedAt`; false when it changed or vanished meanwhile. */
   replace(rule: RoutingRule, expectedUpdatedAt: string): Promise<boolean>;
   delete(tenant: string, id: string): Promise<RoutingRule | null>;
 }
 
-const ruleKey = (tenant: string, id: string) => ({ pk: str(`T#${tenant}`), sk: str(`RR#${id}`) });
+const RULE_PREFIX = 'RR#';
+const RULE_TYPE = 'routing-rule';
+const ruleKey = (tenant: string, id: string) => ({ pk: str(`T#${tenant}`), sk: str(`${RULE_PREFIX}${id}`) });
 
 // The rule's fields travel as one JSON document: they are always read and written whole.
 function toItem(rule: RoutingRule): Item {
   const { id, tenant, createdAt, updatedAt, ...body } = rule;
   return {
     ...ruleKey(tenant, id),
-    type: str('routing-rule'),
+    type: str(RULE_TYPE),
     id: str(id),
     tenant: str(tenant),
     createdAt: str(createdAt),
@@ -67,13 +74,29 @@ export class DynamoRoutingRuleStore implements RoutingRuleStore {
   }
 
   async list(tenant: string, limit: number, afterId?: string): Promise<Page<RoutingRule>> {
-    const page = await pageByPrefix(this.dynamo, this.tableName, `T#${tenant}`, 'RR#', limit, afterId && `RR#${afterId}`);
+    const page = await pageByPrefix(this.dynamo, this.tableName, `T#${tenant}`, RULE_PREFIX, limit, afterId && `${RULE_PREFIX}${afterId}`);
     const items = page.items.map(fromItem);
     return { items, lastId: page.more ? (items[items.length - 1]?.id ?? null) : null };
   }
 
-  async all(tenant: string): Promise<RoutingRule[]> {
-    return (await queryAllByPrefix(this.dynamo, this.tableName, `T#${tenant}`, 'RR#')).map(fromItem);
+  /**
+   * One strongly consistent query: connectors (`CN#`) sort just before rules (`RR#`) in the tenant's
+   * item collection, so the range from this connector to the last rule holds both. The tenant's
+   * connectors that sort after this one fall in the range too and are filtered out on the server.
+   */
+  async withConnector(tenant: string, connectorId: string): Promise<{ connector: Connector | null; rules: RoutingRule[] }> {
+    const from = connectorSortKey(connectorId);
+    const items = await queryAll(this.dynamo, this.tableName, `T#${tenant}`, { between: [from, `${RULE_PREFIX}\uffff`] }, {
+      // Key attributes cannot be filtered on; the item type and id say the same.
+      FilterExpression: '#type = :rule OR (#type = :connector AND id = :id)',
+      ExpressionAttributeNames: { '#type': 'type' },
+      values: { ':rule': str(RULE_TYPE), ':connector': str(CONNECTOR_TYPE), ':id': str(connectorId) },
+    });
+    const connectorItem = items[0]?.sk?.S === from ? items[0] : undefined;
+    return {
+      connector: connectorItem ? connectorFromItem(connectorItem) : null,
+      rules: (connectorItem ? items.slice(1) : items).map(fromItem),
+    };
   }
 
   async replace(rule: RoutingRule, expectedUpdatedAt: string): Promise<boolean> {

@@ -98,14 +98,19 @@ describe('the Answer URL reply', () => {
 
 describe('unknown, rotated and deleted keys', () => {
   it('all get the same 404 Hangup XML', async () => {
+    // Both keys answer a call first, so the answer path has seen (and may remember) them.
     const rotated = await connector({ defaultRoomId: 'r' });
-    await t.api('POST', `/v2/connectors/${rotated.id}/rotate-key`, { token });
     const deleted = await connector({ defaultRoomId: 'r' });
+    for (const c of [rotated, deleted]) expect((await answer(c.webhookUrl, answerFields(newCall()))).status).toBe(200);
+    const rotation = await t.api('POST', `/v2/connectors/${rotated.id}/rotate-key`, { token });
     await t.api('DELETE', `/v2/connectors/${deleted.id}`, { token });
     const never = `${t.stack.apiUrl}/v2/hooks/plivo/whk_${'A'.repeat(40)}`;
     const malformed = `${t.stack.apiUrl}/v2/hooks/plivo/not-a-key`;
     const answers = await Promise.all([rotated.webhookUrl, deleted.webhookUrl, never, malformed].map((u) => answer(u, answerFields(newCall()))));
     for (const a of answers) expect({ status: a.status, raw: a.raw, type: a.contentType }).toEqual({ status: 404, raw: HANGUP, type: 'text/xml; charset=utf-8' });
+    const fresh = ((await rotation.json()) as { data: { webhookUrl: string } }).data.webhookUrl;
+    expect((await answer(fresh, answerFields(newCall()))).status).toBe(200);
+    expect((await answer(rotated.webhookUrl, answerFields(newCall()))).status).toBe(404);
   });
 });
 

@@ -5,9 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dynamoClient } from '../../core/aws';
 import type { Connector } from '../../core/connectors/model';
+import { DynamoCallStore } from '../../core/calls/store';
 import { DynamoConnectorStore } from '../../core/connectors/store';
 import { ConflictError } from '../../core/errors';
-import { newConnectorId, newWebhookKey } from '../../core/ids';
+import { newConnectorId, newRuleId, newWebhookKey } from '../../core/ids';
+import type { RoutingRule } from '../../core/routing/model';
+import { DynamoRoutingRuleStore } from '../../core/routing/store';
 import { ensureControlTable, startLocalAws } from '../../local/aws';
 import { javaAvailable, startDynamoDbLocal } from '../support/dynamodb-local';
 
@@ -204,5 +207,34 @@ describe.each(backends)('ConnectorStore on %s', (_name, start) => {
     const live = await Promise.all([c.webhookKey, ...keys].map((key) => store.findByWebhookKey(key)));
     expect(live.filter(Boolean)).toHaveLength(1);
     expect(live.find(Boolean)).toEqual(await store.get('t8', c.id));
+  });
+
+  it("reads a connector with its tenant's rules in one query, whatever else the tenant holds", async () => {
+    const rules = new DynamoRoutingRuleStore(dynamo, 'contract');
+    const calls = new DynamoCallStore(dynamo, 'contract');
+    const rule = (tenant: string, n: number): RoutingRule => {
+      const now = new Date().toISOString();
+      return { id: newRuleId(), tenant, name: `rule ${n}`, priority: n, match: { phoneNumbers: [`+1415555000${n}`] }, room: { type: 'static', id: `r${n}` }, agent: null, createdAt: now, updatedAt: now };
+    };
+    // Connectors on both sides of the one asked for, a call record, and another tenant's rule.
+    const [first, middle, last] = [0, 1, 2].map((n) => connector('t9', { id: newConnectorId(Date.now() + n * 1000) })) as [Connector, Connector, Connector];
+    for (const c of [first, middle, last]) await store.create(c);
+    const own = [rule('t9', 1), rule('t9', 2), rule('t9', 3)];
+    for (const r of [...own, rule('t10', 4)]) await rules.create(r);
+    const now = new Date().toISOString();
+    await calls.create(
+      { id: 'call_contract', tenant: 't9', callUuid: 'u', provider: 'plivo', connectorId: middle.id, ruleId: null, roomId: 'r', region: 'us002', from: '', to: '', status: 'started', startedAt: now, answeredAt: null, endedAt: null, durationSeconds: null, hangupReason: null, claimRef: null },
+      1,
+    );
+    const byId = (list: RoutingRule[]) => [...list].sort((a, b) => a.id.localeCompare(b.id));
+    for (const c of [first, middle, last]) {
+      const view = await rules.withConnector('t9', c.id);
+      expect(view.connector).toEqual(c);
+      expect(byId(view.rules)).toEqual(byId(own));
+    }
+    const missing = await rules.withConnector('t9', newConnectorId());
+    expect(missing.connector).toBeNull();
+    expect(byId(missing.rules)).toEqual(byId(own));
+    expect(await rules.withConnector('t11', first.id)).toEqual({ connector: null, rules: [] });
   });
 });

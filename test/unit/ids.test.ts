@@ -1,11 +1,17 @@
-import { newApiSecret, newConnectorId, newWebhookKey, randomString } from '../../core/ids';
-import { CONNECTOR_ID } from '../../core/connectors/schema';
+import { CONNECTOR_ID, newApiSecret, newConnectorId, newRuleId, newWebhookKey, randomString, RULE_ID } from '../../core/ids';
 
 describe('ids', () => {
   it('makes connector ids of cn_ + 16 lowercase Crockford base32 chars that sort by creation time', () => {
     const ids = [0, 1, 1000, 1_700_000_000_000, 1_800_000_000_000, 32 ** 9 - 1].map((t) => newConnectorId(t));
-    for (const id of ids) expect(id).toMatch(CONNECTOR_ID);
+    for (const id of ids) expect(id).toMatch(/^cn_[0-9a-hjkmnp-tv-z]{16}$/);
     expect([...ids].sort()).toEqual(ids);
+  });
+
+  it('has patterns that accept exactly the ids it makes', () => {
+    expect(newConnectorId()).toMatch(CONNECTOR_ID);
+    expect(newRuleId()).toMatch(RULE_ID);
+    for (const bad of ['cn_0000000000000000x', 'cn_000000000000000i', 'cn_000000000000000U', 'rr_0000000000000000', ' cn_0000000000000000']) expect(bad).not.toMatch(CONNECTOR_ID);
+    expect(newConnectorId()).not.toMatch(RULE_ID);
   });
 
   it('makes webhook keys of whk_ + 40 base62 chars, all distinct', () => {

@@ -1,5 +1,7 @@
 import { GetItemCommand, PutItemCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createHash, randomBytes } from 'node:crypto';
+import { dynamoClient } from './aws';
+import type { ControlPlaneConfig } from './config';
 import { db, isConditionFailure, num, readOptNum, readOptStr, readStr, str, type Item } from './dynamo';
 
 /**
@@ -69,6 +71,13 @@ export class ClaimStore {
     await db(() => dynamo.send(new PutItemCommand({ TableName: tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' })));
   }
 
+  /** Reads a claim without taking it: lets the ingest check who the stream claims to be first. */
+  async peek(region: string, ref: string): Promise<Claim | null> {
+    const { dynamo, tableName } = this.tableFor(region);
+    const { Item } = await db(() => dynamo.send(new GetItemCommand({ TableName: tableName, Key: claimKey(ref), ConsistentRead: true })));
+    return Item ? fromItem(ref, Item) : null;
+  }
+
   /**
    * Takes the claim for `takenBy` with one conditional write: it must be pending and unexpired at
    * `nowMs`. Exactly one taker can ever succeed; the others learn why they could not.
@@ -113,4 +122,20 @@ function fromItem(ref: string, item: Item): Claim {
     to: readStr(item, 'to'),
     expiresAtMs: readOptNum(item, 'expiresAtMs') ?? 0,
   };
+}
+
+/**
+ * Claims for every configured media region, each in its region's own table, through a client for that
+ * region's AWS region (`dynamo` when it is the same).
+ */
+export function claimStoreFor(config: Pick<ControlPlaneConfig, 'mediaRegions' | 'aws'>, dynamo: DynamoDBClient): ClaimStore {
+  const regional = new Map<string, DynamoDBClient>();
+  return new ClaimStore((regionId) => {
+    const region = config.mediaRegions.find((r) => r.id === regionId);
+    if (!region) throw new Error(`Media region ${regionId} is not configured`);
+    const awsRegion = region.awsRegion ?? config.aws.region;
+    let client = awsRegion === config.aws.region ? dynamo : regional.get(awsRegion);
+    if (!client) regional.set(awsRegion, (client = dynamoClient({ ...config.aws, region: awsRegion })));
+    return { dynamo: client, tableName: region.claimsTable };
+  });
 }

@@ -6,7 +6,10 @@ import { mintToken } from '../core/auth';
 import { dynamoClient, kmsClient } from '../core/aws';
 import { NotFoundError } from '../core/errors';
 import { createLogger, type Logger } from '../core/log';
+import { logEventSink } from '../core/events';
 import { SecretBox } from '../core/secret-box';
+import { createMediaServer } from '../ingest-container/src/app';
+import type { MediaServer } from '../ingest-container/src/server';
 import { TenantStore } from '../core/tenants';
 import { answerDependencies, createAnswerHandler } from '../lambdas/answer/app';
 import { apiDependencies, createApiHandler } from '../lambdas/api/app';
@@ -57,6 +60,7 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
   mkdirSync(local.dataDir, { recursive: true });
   const aws = await startLocalAws(local.dataDir, join(local.dataDir, 'kms'));
   const server = createServer();
+  let media: MediaServer | undefined;
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -79,6 +83,13 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
     }));
     const gateway = createGatewayListener(functions, local.throttle, log);
     server.on('request', (req, res) => void gateway(req, res));
+    // Every local region's ingest URL points here; they share one claims table.
+    const mediaLog = log.child({ service: 'media' });
+    media = createMediaServer(config, config.homeMediaRegion, logEventSink(mediaLog), mediaLog);
+    const mediaServer = media;
+    server.on('upgrade', (req, socket, head) => {
+      if (!mediaServer.handleUpgrade(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    });
 
     const tenants = new TenantStore(dynamo, config.tableName, new SecretBox(kmsClient(config.aws), config.kmsKeyId));
     const token = await mintToken(await tenants.ensureSecret(DEMO_TENANT), { apikey: DEMO_TENANT, ttlSeconds: DEMO_TOKEN_TTL_SECONDS });
@@ -100,6 +111,7 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
       dataDir: local.dataDir,
       close: () =>
         (closing ??= (async () => {
+          await media?.close();
           await new Promise<void>((resolve) => {
             server.close(() => resolve());
             server.closeAllConnections();
@@ -109,6 +121,7 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
         })()),
     };
   } catch (err) {
+    await media?.close();
     server.close();
     await aws.close();
     throw err;

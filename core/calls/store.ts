@@ -31,6 +31,8 @@ export interface CallStore {
   /** Writes a new record; false when the call already has one (a retried Answer URL request). */
   create(record: CallRecord, retentionDays: number): Promise<boolean>;
   get(tenant: string, id: string): Promise<CallRecord | null>;
+  /** Moves a started call to answered (its stream joined the room); null unless it was started. */
+  answer(tenant: string, id: string, answeredAt: string): Promise<CallRecord | null>;
   /** Ends a started or answered call; null when there is none, or it had already ended or was rejected. */
   end(tenant: string, id: string, end: CallEnd, retentionDays: number): Promise<CallRecord | null>;
   /** Newest first, filtered; `after` continues a previous page. */
@@ -120,6 +122,28 @@ export class DynamoCallStore implements CallStore {
       this.dynamo.send(new GetItemCommand({ TableName: this.tableName, Key: callKey(tenant, id), ConsistentRead: true })),
     );
     return out.Item ? fromItem(out.Item) : null;
+  }
+
+  async answer(tenant: string, id: string, answeredAt: string): Promise<CallRecord | null> {
+    try {
+      const out = await db(() =>
+        this.dynamo.send(
+          new UpdateItemCommand({
+            TableName: this.tableName,
+            Key: callKey(tenant, id),
+            UpdateExpression: 'SET #status = :answered, answeredAt = :answeredAt',
+            ConditionExpression: '#status = :started',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: { ':answered': str('answered'), ':started': str('started'), ':answeredAt': str(answeredAt) },
+            ReturnValues: 'ALL_NEW',
+          }),
+        ),
+      );
+      return out.Attributes ? fromItem(out.Attributes) : null;
+    } catch (err) {
+      if (isConditionFailure(err)) return null;
+      throw err;
+    }
   }
 
   async end(tenant: string, id: string, end: CallEnd, retentionDays: number): Promise<CallRecord | null> {

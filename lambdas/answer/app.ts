@@ -1,9 +1,8 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { AnswerService } from '../../core/answer';
 import { dynamoClient, kmsClient } from '../../core/aws';
 import { DynamoCallStore } from '../../core/calls/store';
-import { ClaimStore } from '../../core/claims';
+import { claimStoreFor } from '../../core/claims';
 import type { ControlPlaneConfig } from '../../core/config';
 import { DynamoConnectorStore } from '../../core/connectors/store';
 import { ApiError } from '../../core/errors';
@@ -29,21 +28,12 @@ export function answerDependencies(
   events: CallEventSink = logEventSink(log),
 ): AnswerDependencies {
   const dynamo = dynamoClient(config.aws);
-  const regional = new Map<string, DynamoDBClient>();
-  const tableFor = (regionId: string) => {
-    const region = config.mediaRegions.find((r) => r.id === regionId);
-    if (!region) throw new Error(`Media region ${regionId} is not configured`);
-    const awsRegion = region.awsRegion ?? config.aws.region;
-    let client = awsRegion === config.aws.region ? dynamo : regional.get(awsRegion);
-    if (!client) regional.set(awsRegion, (client = dynamoClient({ ...config.aws, region: awsRegion })));
-    return { dynamo: client, tableName: region.claimsTable };
-  };
   return {
     answers: new AnswerService({
       connectors: new DynamoConnectorStore(dynamo, config.tableName),
       rules: new DynamoRoutingRuleStore(dynamo, config.tableName),
       calls: new DynamoCallStore(dynamo, config.tableName),
-      claims: new ClaimStore(tableFor),
+      claims: claimStoreFor(config, dynamo),
       box: new SecretBox(kmsClient(config.aws), config.kmsKeyId),
       events,
       config,

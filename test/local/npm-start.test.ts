@@ -1,56 +1,35 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LocalStackInfo } from '../../local/stack';
+import { NODE_TSX, ROOT, startLocalProcess, type LocalProcess } from '../support/local-process';
 
 /**
  * `npm start` as a user runs it: a real process, driven with the seed's curl commands, stopped with
  * Ctrl-C (SIGINT) and started again on the same data.
  */
-const ROOT = join(__dirname, '..', '..');
-// node with tsx's loader: one process, so signals reach the stack itself (the tsx CLI is a wrapper process).
-const NODE_TSX = [process.execPath, '--import', 'tsx'] as const;
-
 let dataDir: string;
-let proc: ChildProcess | undefined;
+let proc: LocalProcess | undefined;
 
 beforeEach(() => {
   dataDir = mkdtempSync(join(tmpdir(), 'npm-start-'));
 });
 afterEach(() => {
-  proc?.kill('SIGKILL');
+  proc?.child.kill('SIGKILL');
   rmSync(dataDir, { recursive: true, force: true });
 });
 
 async function start(): Promise<LocalStackInfo> {
-  const child = spawn(NODE_TSX[0], [...NODE_TSX.slice(1), 'local/start.ts'], { cwd: ROOT, env: { ...process.env, PORT: '0', DATA_DIR: dataDir }, stdio: 'pipe' });
-  proc = child;
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`npm start did not come up:\n${output}`)), 20_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('export VIDEOSDK_TOKEN=')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`npm start exited with ${code}:\n${output}`)));
-  });
-  const info = JSON.parse(readFileSync(join(dataDir, 'local-stack.json'), 'utf8')) as LocalStackInfo;
-  expect(output).toContain(info.token);
-  expect(output).toContain(info.connector.webhookUrl);
+  proc = await startLocalProcess(dataDir);
+  const { info } = proc;
+  expect(proc.output()).toContain(info.token);
+  expect(proc.output()).toContain(info.connector.webhookUrl);
   return info;
 }
 
 async function stop(): Promise<number | null> {
-  const child = proc!;
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  child.kill('SIGINT');
-  const code = await exited;
+  const code = await proc!.stop();
   proc = undefined;
   return code;
 }

@@ -1,0 +1,28 @@
+import { randomUUID } from 'node:crypto';
+import { dynamoClient, kmsClient } from '../../core/aws';
+import { DynamoCallStore } from '../../core/calls/store';
+import { claimStoreFor } from '../../core/claims';
+import type { ControlPlaneConfig } from '../../core/config';
+import { DynamoConnectorStore } from '../../core/connectors/store';
+import type { CallEventSink } from '../../core/events';
+import type { Logger } from '../../core/log';
+import { SecretBox } from '../../core/secret-box';
+import { CallLifecycle } from './calls';
+import { MediaServer } from './server';
+
+/** Builds a media server for one region from the shared configuration. */
+export function createMediaServer(config: ControlPlaneConfig, region: string, events: CallEventSink, log: Logger): MediaServer {
+  const media = config.mediaRegions.find((r) => r.id === region);
+  if (!media) throw new Error(`Media region ${region} is not configured (MEDIA_REGIONS)`);
+  const dynamo = dynamoClient(config.aws);
+  return new MediaServer({
+    region,
+    serverId: `media-${randomUUID()}`,
+    ingestUrl: media.ingestUrl,
+    claims: claimStoreFor(config, dynamo),
+    connectors: new DynamoConnectorStore(dynamo, config.tableName),
+    box: new SecretBox(kmsClient(config.aws), config.kmsKeyId),
+    lifecycle: new CallLifecycle({ calls: new DynamoCallStore(dynamo, config.tableName), events, retentionDays: config.callRetentionDays, log }),
+    log,
+  });
+}

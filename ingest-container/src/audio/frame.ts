@@ -1,0 +1,61 @@
+import { mulawDecode, mulawEncode } from './mulaw';
+import { samplesPerFrame, type SampleRate } from './resampler';
+
+const PHONE_FRAME_BYTES = samplesPerFrame(8000);
+/** 160 bytes of mu-law silence (0xff), as Plivo's base64. */
+const SILENT_MULAW_BASE64 = Buffer.alloc(PHONE_FRAME_BYTES, 0xff).toString('base64');
+
+/**
+ * One 20 ms frame of audio at `rate`, in whichever forms it has been needed so far. Phone audio keeps
+ * the base64 text Plivo sent, so a frame going from one 8 kHz caller to another is forwarded as that
+ * same string: never decoded, never re-encoded.
+ */
+export class Frame {
+  private constructor(
+    readonly rate: SampleRate,
+    private base64: string | null,
+    private codes: Uint8Array | null,
+    private samples: Int16Array | null,
+  ) {}
+
+  /** 160 mu-law bytes as base64, exactly as Plivo sends a 20 ms `media` payload. */
+  static fromMulawBase64(base64: string): Frame {
+    return new Frame(8000, base64, null, null);
+  }
+
+  static fromMulaw(codes: Uint8Array): Frame {
+    return new Frame(8000, null, codes, null);
+  }
+
+  static fromPcm(rate: SampleRate, samples: Int16Array): Frame {
+    return new Frame(rate, null, null, samples);
+  }
+
+  /** Digital silence costs nothing downstream: the room skips it like a missing frame. */
+  get silent(): boolean {
+    return this.base64 === SILENT_MULAW_BASE64;
+  }
+
+  get pcm(): Int16Array {
+    if (!this.samples) this.samples = mulawDecode(this.mulaw);
+    return this.samples;
+  }
+
+  /** Only 8 kHz frames have a mu-law form. */
+  get mulaw(): Uint8Array {
+    if (!this.codes) {
+      if (this.base64 !== null) this.codes = Buffer.from(this.base64, 'base64');
+      else if (this.rate === 8000 && this.samples) this.codes = mulawEncode(this.samples);
+      else throw new Error(`A ${this.rate} Hz frame has no mu-law form`);
+    }
+    return this.codes;
+  }
+
+  get mulawBase64(): string {
+    if (this.base64 === null) this.base64 = Buffer.from(this.mulaw.buffer, this.mulaw.byteOffset, this.mulaw.byteLength).toString('base64');
+    return this.base64;
+  }
+}
+
+export const MULAW_FRAME_BASE64_LENGTH = Math.ceil(PHONE_FRAME_BYTES / 3) * 4;
+export { PHONE_FRAME_BYTES };

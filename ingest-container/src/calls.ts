@@ -1,0 +1,30 @@
+import { toCallView, type CallRecord } from '../../core/calls/model';
+import type { CallStore } from '../../core/calls/store';
+import type { CallEventSink, CallEventType } from '../../core/events';
+import type { Logger } from '../../core/log';
+
+/** Why a call's stream ended, as recorded in `hangupReason`. */
+export type EndReason = 'caller-hangup' | 'kicked' | 'error' | 'server-shutdown' | 'start-timeout' | 'call-mismatch' | 'flood';
+
+/** Moves call records as their streams join and leave, and emits the matching events. */
+export class CallLifecycle {
+  constructor(
+    private readonly deps: { readonly calls: CallStore; readonly events: CallEventSink; readonly retentionDays: number; readonly log: Logger },
+  ) {}
+
+  async answered(tenant: string, callId: string): Promise<void> {
+    const call = await this.deps.calls.answer(tenant, callId, new Date().toISOString());
+    if (call) await this.emit('call-answered', call);
+  }
+
+  async ended(tenant: string, callId: string, reason: EndReason, answeredAtMs: number | null): Promise<void> {
+    const endedAt = new Date();
+    const durationSeconds = answeredAtMs === null ? null : Math.max(0, Math.round((endedAt.getTime() - answeredAtMs) / 1000));
+    const call = await this.deps.calls.end(tenant, callId, { endedAt: endedAt.toISOString(), durationSeconds, hangupReason: reason }, this.deps.retentionDays);
+    if (call) await this.emit('call-hangup', call);
+  }
+
+  private async emit(type: CallEventType, call: CallRecord): Promise<void> {
+    await this.deps.events.publish({ type, tenant: call.tenant, call: toCallView(call), timestamp: new Date().toISOString() });
+  }
+}

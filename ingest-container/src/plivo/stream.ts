@@ -1,0 +1,219 @@
+import type { WebSocket } from 'ws';
+import type { Claim } from '../../../core/claims';
+import type { Logger } from '../../../core/log';
+import { Frame, MULAW_FRAME_BASE64_LENGTH, PHONE_FRAME_BYTES } from '../audio/frame';
+import type { CallLifecycle, EndReason } from '../calls';
+import { JitterBuffer } from '../room/jitter-buffer';
+import type { Participant, RoomEvent, RoomRegistry, Room } from '../room/room';
+
+/** Close codes of ours (4xxx) on Plivo streams. */
+export const STREAM_CLOSE = {
+  badOrder: 4400,
+  callMismatch: 4403,
+  startTimeout: 4408,
+  flood: 4429,
+  kicked: 4000,
+  shutdown: 1001,
+} as const;
+
+const START_TIMEOUT_MS = 10_000;
+/** mu-law is 8,000 bytes a second; more than ten times that, sustained for a second, is a flood. */
+const FLOOD_BYTES_PER_SECOND = 80_000;
+/** Beyond this much unsent output on the socket, frames are dropped (and counted) rather than queued. */
+const MAX_BUFFERED_BYTES = 64 * 1024;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const DTMF_DIGIT = /^[0-9*#A-D]$/;
+const PLAY_AUDIO_PREFIX = '{"event":"playAudio","media":{"contentType":"audio/x-mulaw","sampleRate":8000,"payload":"';
+const PLAY_AUDIO_SUFFIX = '"}}';
+
+export interface StreamStats {
+  framesIn: number;
+  framesOut: number;
+  /** Malformed messages: invalid JSON, missing fields, bad base64, binary frames. */
+  badMessages: number;
+  /** Output frames dropped because the socket was backed up. */
+  droppedOut: number;
+}
+
+interface PlivoMessage {
+  readonly event?: unknown;
+  readonly start?: { readonly callId?: unknown; readonly streamId?: unknown };
+  readonly media?: { readonly payload?: unknown };
+  readonly dtmf?: { readonly digit?: unknown };
+  readonly name?: unknown;
+}
+
+/**
+ * One Plivo audio stream, from the accepted upgrade to its close: waits for `start` (10 s; its callId
+ * must be the claim's CallUUID), joins the claim's room as a phone participant, feeds the caller's
+ * frames to the room and the room's mix back as `playAudio`, one 20 ms frame per room tick, so output
+ * is paced at real time by construction. Bad messages are counted and logged; the call goes on.
+ */
+export class PlivoStream implements Participant {
+  readonly kind = 'phone' as const;
+  readonly rate = 8000 as const;
+  readonly id: string;
+  readonly phone: Participant['phone'];
+  readonly input = new JitterBuffer({ startFrames: 1, maxTarget: 8, capacity: 50, adaptive: true });
+  readonly stats: StreamStats = { framesIn: 0, framesOut: 0, badMessages: 0, droppedOut: 0 };
+  muted = false;
+  /** Settles once the stream has left its room and its call record is ended. */
+  readonly closed: Promise<void>;
+  private streamId = '';
+  private room: Room | null = null;
+  private answeredAtMs: number | null = null;
+  private endReason: EndReason = 'caller-hangup';
+  private readonly startTimer: NodeJS.Timeout;
+  /** Bytes of a payload that was not a whole 20 ms frame, waiting for the rest. */
+  private partial: Buffer = Buffer.alloc(0);
+  private floodWindowStart = performance.now();
+  private floodBytes = 0;
+  readonly phoneControl = {
+    clearAudio: () => this.sendControl({ event: 'clearAudio', streamId: this.streamId }),
+    sendDtmf: (digits: string) => this.sendControl({ event: 'sendDTMF', dtmf: digits }),
+    checkpoint: (name: string) => this.sendControl({ event: 'checkpoint', streamId: this.streamId, name }),
+    hangup: (reason: string) => this.end(STREAM_CLOSE.kicked, reason, 'kicked'),
+  };
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly claim: Claim,
+    private readonly deps: { readonly rooms: RoomRegistry; readonly lifecycle: CallLifecycle; readonly log: Logger },
+  ) {
+    this.id = `ph_${claim.callId.slice('call_'.length)}`;
+    this.phone = { from: claim.from, to: claim.to, callUuid: claim.callUuid, callId: claim.callId };
+    this.startTimer = setTimeout(() => this.end(STREAM_CLOSE.startTimeout, 'no start event within 10 s', 'start-timeout'), START_TIMEOUT_MS);
+    ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
+    this.closed = new Promise((resolve) => ws.once('close', () => void this.onClose().then(resolve)));
+    ws.on('error', (err) => deps.log.warn('plivo stream socket error', { err }));
+  }
+
+  deliver(frame: Frame): void {
+    if (this.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+      this.stats.droppedOut++;
+      return;
+    }
+    this.stats.framesOut++;
+    this.ws.send(PLAY_AUDIO_PREFIX + frame.mulawBase64 + PLAY_AUDIO_SUFFIX);
+  }
+
+  notify(_event: RoomEvent): void {
+    // Callers hear the room; room events are for participants with a control channel.
+  }
+
+  private onMessage(data: Buffer, isBinary: boolean): void {
+    let message: PlivoMessage;
+    try {
+      if (isBinary) throw new Error('binary frame');
+      message = JSON.parse(data.toString('utf8')) as PlivoMessage;
+      if (typeof message !== 'object' || message === null) throw new Error('not a JSON object');
+    } catch (err) {
+      this.bad('unreadable message', err);
+      return;
+    }
+    if (message.event === 'start') return this.onStart(message);
+    if (!this.room) {
+      if (message.event !== 'stop') this.end(STREAM_CLOSE.badOrder, 'start must be the first event', 'error');
+      return;
+    }
+    switch (message.event) {
+      case 'media':
+        return this.onMedia(message.media?.payload);
+      case 'dtmf': {
+        const digit = message.dtmf?.digit;
+        if (typeof digit !== 'string' || !DTMF_DIGIT.test(digit)) return this.bad('dtmf without a valid digit');
+        this.room.broadcast({ type: 'dtmf', participantId: this.id, digit }, this.id);
+        return;
+      }
+      case 'playedStream':
+        if (typeof message.name !== 'string') return this.bad('playedStream without a name');
+        this.room.broadcast({ type: 'checkpoint-played', participantId: this.id, name: message.name }, this.id);
+        return;
+      case 'clearedAudio':
+        return;
+      case 'stop':
+        this.end(1000, 'stream stopped', 'caller-hangup');
+        return;
+      default:
+        this.deps.log.debug('plivo stream: unknown event ignored', { event: String(message.event).slice(0, 64) });
+    }
+  }
+
+  private onStart(message: PlivoMessage): void {
+    if (this.room) return this.bad('second start event');
+    const callId = message.start?.callId;
+    if (typeof callId !== 'string' || callId !== this.claim.callUuid) {
+      this.end(STREAM_CLOSE.callMismatch, 'start.callId does not match the call this stream was claimed for', 'call-mismatch');
+      return;
+    }
+    clearTimeout(this.startTimer);
+    this.streamId = typeof message.start?.streamId === 'string' ? message.start.streamId : '';
+    this.room = this.deps.rooms.get(this.claim.tenant, this.claim.roomId);
+    this.room.join(this);
+    this.answeredAtMs = Date.now();
+    this.deps.log.info('call joined room', { roomId: this.claim.roomId });
+    this.deps.lifecycle.answered(this.claim.tenant, this.claim.callId).catch((err: unknown) => this.deps.log.error('could not record the call as answered', { err }));
+  }
+
+  private onMedia(payload: unknown): void {
+    if (typeof payload !== 'string' || payload.length % 4 !== 0 || !BASE64.test(payload)) return this.bad('media without a valid base64 payload');
+    const bytes = (payload.length / 4) * 3 - (payload.endsWith('==') ? 2 : payload.endsWith('=') ? 1 : 0);
+    if (this.flooded(bytes)) return;
+    if (payload.length === MULAW_FRAME_BASE64_LENGTH && this.partial.length === 0) {
+      this.stats.framesIn++;
+      this.input.push(Frame.fromMulawBase64(payload));
+      return;
+    }
+    // Any other length: re-cut into 20 ms frames.
+    let buffer = Buffer.concat([this.partial, Buffer.from(payload, 'base64')]);
+    while (buffer.length >= PHONE_FRAME_BYTES) {
+      this.stats.framesIn++;
+      this.input.push(Frame.fromMulaw(Uint8Array.prototype.slice.call(buffer, 0, PHONE_FRAME_BYTES)));
+      buffer = buffer.subarray(PHONE_FRAME_BYTES);
+    }
+    this.partial = Buffer.from(buffer);
+  }
+
+  private flooded(bytes: number): boolean {
+    const now = performance.now();
+    if (now - this.floodWindowStart >= 1000) {
+      this.floodWindowStart = now;
+      this.floodBytes = 0;
+    }
+    this.floodBytes += bytes;
+    if (this.floodBytes <= FLOOD_BYTES_PER_SECOND) return false;
+    this.end(STREAM_CLOSE.flood, 'media faster than 10x real time', 'flood');
+    return true;
+  }
+
+  private bad(what: string, err?: unknown): void {
+    this.stats.badMessages++;
+    this.deps.log.warn('plivo stream: bad message ignored', { what, badMessages: this.stats.badMessages, ...(err !== undefined && { err }) });
+  }
+
+  private sendControl(message: object): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(message));
+  }
+
+  private end(code: number, reason: string, why: EndReason): void {
+    this.endReason = why;
+    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) this.ws.close(code, reason);
+  }
+
+  /** Ends the stream from the server side (shutdown). */
+  shutdown(): void {
+    this.end(STREAM_CLOSE.shutdown, 'media server shutting down', 'server-shutdown');
+  }
+
+  private async onClose(): Promise<void> {
+    clearTimeout(this.startTimer);
+    this.room?.leave(this.id, this.endReason);
+    const jitter = this.input.stats;
+    this.deps.log.info('plivo stream closed', { reason: this.endReason, ...this.stats, underruns: jitter.underruns, droppedIn: jitter.dropped });
+    try {
+      await this.deps.lifecycle.ended(this.claim.tenant, this.claim.callId, this.endReason, this.answeredAtMs);
+    } catch (err) {
+      this.deps.log.error('could not record the call as ended', { err });
+    }
+  }
+}

@@ -1,0 +1,235 @@
+import { Frame } from '../audio/frame';
+import { Resampler, samplesPerFrame, type SampleRate } from '../audio/resampler';
+import type { MediaClock } from './clock';
+import type { JitterBuffer } from './jitter-buffer';
+
+export type ParticipantKind = 'phone' | 'agent' | 'web';
+
+export interface PhoneInfo {
+  readonly from: string;
+  readonly to: string;
+  readonly callUuid: string;
+  readonly callId: string;
+}
+
+/** What other participants learn about a participant. */
+export interface ParticipantInfo {
+  readonly id: string;
+  readonly kind: ParticipantKind;
+  readonly phone?: PhoneInfo;
+}
+
+export type RoomEvent =
+  | { readonly type: 'participant-joined'; readonly participant: ParticipantInfo }
+  | { readonly type: 'participant-left'; readonly participantId: string; readonly reason: string }
+  | { readonly type: 'dtmf'; readonly participantId: string; readonly digit: string }
+  | { readonly type: 'checkpoint-played'; readonly participantId: string; readonly name: string };
+
+/** A phone participant's controls, used by others in the room. */
+export interface PhoneControl {
+  clearAudio(): void;
+  sendDtmf(digits: string): void;
+  checkpoint(name: string): void;
+  hangup(reason: string): void;
+}
+
+/** A room member as the room sees it: an inbound queue it pulls from and a sink it delivers to. */
+export interface Participant extends ParticipantInfo {
+  readonly rate: SampleRate;
+  readonly input: JitterBuffer;
+  readonly phoneControl?: PhoneControl;
+  muted: boolean;
+  /** One 20 ms frame of what this participant hears. */
+  deliver(frame: Frame): void;
+  /** Room events; phone participants ignore them. */
+  notify(event: RoomEvent): void;
+}
+
+export const infoOf = ({ id, kind, phone }: Participant): ParticipantInfo => (phone ? { id, kind, phone } : { id, kind });
+
+/** Per-member state the room keeps: resamplers, and this tick's contribution to the mix. */
+interface Member {
+  readonly participant: Participant;
+  /** This member's audio converted to other rates, one resampler per target rate (stateful). */
+  readonly outbound: Map<SampleRate, Resampler>;
+  /** From the room's mix rate down to this member's rate. */
+  fromMix: Resampler | null;
+  /** This tick's frame at the mix rate, when the member spoke in a mixed tick. */
+  mixed: Int16Array | null;
+}
+
+export interface MixStats {
+  /** Ticks that forwarded one speaker's frames without mixing. */
+  forwardedTicks: number;
+  /** Ticks that mixed several speakers. */
+  mixedTicks: number;
+  /** Ticks with nobody speaking: nothing to do. */
+  silentTicks: number;
+}
+
+/**
+ * A room: everyone hears everyone else (mix-minus). Each tick takes at most one frame from every
+ * member's jitter buffer. Nobody speaking costs nothing; one speaker is forwarded (resampled per
+ * listener rate only when rates differ, and for 8 kHz callers the mu-law text goes through untouched);
+ * several speakers are summed once at the room's highest rate, and each listener gets the sum minus
+ * its own voice, saturated to 16 bits.
+ */
+export class Room {
+  private readonly members = new Map<string, Member>();
+  private mixRate: SampleRate = 8000;
+  private sum = new Int32Array(samplesPerFrame(8000));
+  readonly stats: MixStats = { forwardedTicks: 0, mixedTicks: 0, silentTicks: 0 };
+  private closed = false;
+
+  constructor(
+    readonly tenant: string,
+    readonly id: string,
+    private readonly clock: MediaClock,
+    private readonly onEmpty: (room: Room) => void,
+  ) {
+    clock.add(this);
+  }
+
+  get size(): number {
+    return this.members.size;
+  }
+
+  participants(): ParticipantInfo[] {
+    return [...this.members.values()].map((m) => infoOf(m.participant));
+  }
+
+  get(participantId: string): Participant | undefined {
+    return this.members.get(participantId)?.participant;
+  }
+
+  phones(): Participant[] {
+    return [...this.members.values()].map((m) => m.participant).filter((p) => p.kind === 'phone');
+  }
+
+  join(participant: Participant): void {
+    if (this.closed) throw new Error(`Room ${this.id} is closed`);
+    this.broadcast({ type: 'participant-joined', participant: infoOf(participant) });
+    this.members.set(participant.id, { participant, outbound: new Map(), fromMix: null, mixed: null });
+    this.updateMixRate();
+  }
+
+  leave(participantId: string, reason: string): void {
+    if (!this.members.delete(participantId)) return;
+    this.broadcast({ type: 'participant-left', participantId, reason });
+    if (this.members.size === 0) this.close();
+    else this.updateMixRate();
+  }
+
+  broadcast(event: RoomEvent, except?: string): void {
+    for (const { participant } of this.members.values()) if (participant.id !== except) participant.notify(event);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.clock.delete(this);
+    this.onEmpty(this);
+  }
+
+  tick(): void {
+    let first: Member | null = null;
+    let firstFrame: Frame | null = null;
+    let speakers = 0;
+    const frames = new Map<Member, Frame>();
+    for (const member of this.members.values()) {
+      const { participant } = member;
+      const frame = participant.input.pull((name) => this.checkpoint(participant, name));
+      if (!frame || participant.muted || frame.silent) continue;
+      speakers++;
+      if (!first) {
+        first = member;
+        firstFrame = frame;
+      } else frames.set(member, frame);
+    }
+    if (!first || !firstFrame) {
+      this.stats.silentTicks++;
+      return;
+    }
+    if (speakers === 1) {
+      this.stats.forwardedTicks++;
+      for (const member of this.members.values()) {
+        if (member !== first) member.participant.deliver(this.convert(first, firstFrame, member.participant.rate));
+      }
+      return;
+    }
+    this.stats.mixedTicks++;
+    frames.set(first, firstFrame);
+    this.mix(frames);
+  }
+
+  /** A speaker's frame at `rate`: itself when the rates match, else through the speaker's resampler. */
+  private convert(speaker: Member, frame: Frame, rate: SampleRate): Frame {
+    if (frame.rate === rate) return frame;
+    let resampler = speaker.outbound.get(rate);
+    if (!resampler || resampler.fromRate !== frame.rate) speaker.outbound.set(rate, (resampler = new Resampler(frame.rate, rate)));
+    return Frame.fromPcm(rate, resampler.process(frame.pcm));
+  }
+
+  private mix(frames: Map<Member, Frame>): void {
+    const sum = this.sum;
+    sum.fill(0);
+    for (const member of this.members.values()) member.mixed = null;
+    for (const [member, frame] of frames) {
+      const pcm = this.convert(member, frame, this.mixRate).pcm;
+      member.mixed = pcm;
+      for (let i = 0; i < sum.length; i++) sum[i] = (sum[i] as number) + (pcm[i] as number);
+    }
+    for (const member of this.members.values()) {
+      const own = member.mixed;
+      const out = new Int16Array(sum.length);
+      for (let i = 0; i < sum.length; i++) {
+        const value = (sum[i] as number) - (own ? (own[i] as number) : 0);
+        out[i] = value > 32767 ? 32767 : value < -32768 ? -32768 : value;
+      }
+      const { rate } = member.participant;
+      if (rate !== this.mixRate) {
+        if (!member.fromMix || member.fromMix.fromRate !== this.mixRate) member.fromMix = new Resampler(this.mixRate, rate);
+        member.participant.deliver(Frame.fromPcm(rate, member.fromMix.process(out)));
+      } else member.participant.deliver(Frame.fromPcm(rate, out));
+    }
+  }
+
+  private checkpoint(sender: Participant, name: string): void {
+    for (const phone of this.phones()) if (phone !== sender) phone.phoneControl?.checkpoint(name);
+  }
+
+  private updateMixRate(): void {
+    let rate: SampleRate = 8000;
+    for (const { participant } of this.members.values()) if (participant.rate > rate) rate = participant.rate;
+    if (rate !== this.mixRate) {
+      this.mixRate = rate;
+      this.sum = new Int32Array(samplesPerFrame(rate));
+    }
+  }
+}
+
+/** Rooms by tenant and id: created on first join, gone when the last participant leaves. */
+export class RoomRegistry {
+  private readonly rooms = new Map<string, Room>();
+
+  constructor(private readonly clock: MediaClock) {}
+
+  /** Tenant-scoped: another tenant's room of the same id is a different room. */
+  get(tenant: string, roomId: string): Room {
+    const key = `${tenant}\u0000${roomId}`;
+    let room = this.rooms.get(key);
+    if (!room) {
+      room = new Room(tenant, roomId, this.clock, () => this.rooms.delete(key));
+      this.rooms.set(key, room);
+    }
+    return room;
+  }
+
+  find(tenant: string, roomId: string): Room | undefined {
+    return this.rooms.get(`${tenant}\u0000${roomId}`);
+  }
+
+  get count(): number {
+    return this.rooms.size;
+  }
+}

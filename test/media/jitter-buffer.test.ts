@@ -1,0 +1,55 @@
+import { Frame } from '../../ingest-container/src/audio/frame';
+import { JitterBuffer } from '../../ingest-container/src/room/jitter-buffer';
+
+const frame = (n: number) => Frame.fromPcm(8000, new Int16Array(160).fill(n));
+const valueOf = (f: Frame | null) => (f ? f.pcm[0] : null);
+
+describe('jitter buffer', () => {
+  it('plays one frame per pull once its target is met, and counts an underrun when it runs dry', () => {
+    const jb = new JitterBuffer({ startFrames: 1, maxTarget: 4, capacity: 10, adaptive: true });
+    const none = () => undefined;
+    expect(jb.pull(none)).toBeNull();
+    jb.push(frame(1));
+    jb.push(frame(2));
+    expect([valueOf(jb.pull(none)), valueOf(jb.pull(none))]).toEqual([1, 2]);
+    expect(jb.pull(none)).toBeNull();
+    expect(jb.stats).toMatchObject({ underruns: 1, target: 2 });
+    // After the underrun it waits for two frames before playing again.
+    jb.push(frame(3));
+    expect(jb.pull(none)).toBeNull();
+    jb.push(frame(4));
+    expect(valueOf(jb.pull(none))).toBe(3);
+  });
+
+  it('stays bounded: over capacity the oldest frame is dropped and counted', () => {
+    const jb = new JitterBuffer({ startFrames: 1, maxTarget: 4, capacity: 3, adaptive: false });
+    for (let i = 1; i <= 5; i++) jb.push(frame(i));
+    expect(jb.stats).toMatchObject({ depth: 3, dropped: 2 });
+    expect(valueOf(jb.pull(() => undefined))).toBe(3);
+  });
+
+  it('fires a checkpoint once the audio queued before it is out, and keeps it across a clear', () => {
+    const jb = new JitterBuffer({ startFrames: 1, maxTarget: 4, capacity: 10, adaptive: false });
+    const fired: string[] = [];
+    jb.push(frame(1));
+    jb.pushCheckpoint('after-1');
+    jb.push(frame(2));
+    jb.pushCheckpoint('after-2');
+    expect(valueOf(jb.pull((n) => fired.push(n)))).toBe(1);
+    expect(fired).toEqual(['after-1']);
+    expect(jb.clear()).toBe(1);
+    expect(jb.pull((n) => fired.push(n))).toBeNull();
+    expect(fired).toEqual(['after-1', 'after-2']);
+  });
+
+  it("trims a steady source that runs fuller than it needs (one frame a second), so latency comes back down", () => {
+    const jb = new JitterBuffer({ startFrames: 1, maxTarget: 4, capacity: 50, adaptive: true });
+    for (let i = 0; i < 10; i++) jb.push(frame(i)); // a burst: 200 ms queued
+    for (let tick = 0; tick < 600; tick++) {
+      jb.push(frame(tick));
+      jb.pull(() => undefined);
+    }
+    expect(jb.stats.depth).toBeLessThanOrEqual(3);
+    expect(jb.stats.dropped).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,59 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LocalStackInfo } from '../../local/stack';
+
+export const ROOT = join(__dirname, '..', '..');
+/** node with tsx's loader: one process, so signals reach the stack itself (the tsx CLI is a wrapper process). */
+export const NODE_TSX = [process.execPath, '--import', 'tsx'] as const;
+
+export interface LocalProcess {
+  readonly info: LocalStackInfo;
+  readonly child: ChildProcess;
+  /** Everything the process printed so far (stdout and stderr). */
+  output(): string;
+  /** Ctrl-C, as a user stops it; resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** `npm start` as a user runs it: a real process on port 0, with its data under `dataDir`. */
+export async function startLocalProcess(dataDir: string, env: Record<string, string> = {}): Promise<LocalProcess> {
+  const child = spawn(NODE_TSX[0], [...NODE_TSX.slice(1), 'local/start.ts'], { cwd: ROOT, env: { ...process.env, PORT: '0', DATA_DIR: dataDir, ...env }, stdio: 'pipe' });
+  let output = '';
+  const onData = (chunk: Buffer) => {
+    if (output.length < 5_000_000) output += chunk.toString();
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`npm start did not come up:\n${output}`)), 20_000);
+      const poll = setInterval(() => {
+        if (output.includes('export VIDEOSDK_TOKEN=')) {
+          clearTimeout(timer);
+          clearInterval(poll);
+          resolve();
+        }
+      }, 20);
+      child.once('exit', (code) => {
+        clearInterval(poll);
+        reject(new Error(`npm start exited with ${code}:\n${output}`));
+      });
+    });
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  const info = JSON.parse(readFileSync(join(dataDir, 'local-stack.json'), 'utf8')) as LocalStackInfo;
+  return {
+    info,
+    child,
+    output: () => output,
+    stop: async () => {
+      if (child.exitCode !== null) return child.exitCode;
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      child.kill('SIGINT');
+      return exited;
+    },
+  };
+}

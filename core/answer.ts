@@ -3,7 +3,8 @@ import { callIdFor, toCallView, type CallRecord } from './calls/model';
 import type { CallStore } from './calls/store';
 import { newClaimRef, type Claim, type ClaimStore } from './claims';
 import type { ControlPlaneConfig } from './config';
-import { plivoTokenContext, type Connector } from './connectors/model';
+import type { Connector } from './connectors/model';
+import { PlivoAuthTokens } from './connectors/plivo-tokens';
 import { ROOM_ID } from './connectors/schema';
 import { holdsWebhookKey, type ConnectorStore, type KeyOwner } from './connectors/store';
 import type { CallEventSink, CallEventType } from './events';
@@ -54,10 +55,10 @@ type Route = { roomId: string; ruleId: string | null; via: 'query' | 'rule' | 'd
  * the same CallUUID get the same answer; `Event=Hangup` posts end the call record.
  */
 export class AnswerService {
-  /** Decrypted Plivo auth tokens by ciphertext: a changed token is a new ciphertext, so no staleness. */
-  private readonly authTokens = new Map<string, string>();
   /** Where live webhook keys point (the key index's answer), so a call costs one read, not two. */
   private readonly owners = new Map<string, KeyOwner>();
+
+  private readonly tokens: PlivoAuthTokens;
 
   constructor(
     private readonly deps: {
@@ -70,7 +71,9 @@ export class AnswerService {
       readonly config: Pick<ControlPlaneConfig, 'mediaRegions' | 'homeMediaRegion' | 'countryRegions' | 'claimTtlSeconds' | 'callRetentionDays'>;
       readonly log: Logger;
     },
-  ) {}
+  ) {
+    this.tokens = new PlivoAuthTokens(deps.box);
+  }
 
   async answer(request: AnswerRequest): Promise<AnswerResult> {
     const { webhookKey } = request;
@@ -88,8 +91,9 @@ export class AnswerService {
     }
     if (!remembered && owner) remember(this.owners, webhookKey, owner);
     const log = this.deps.log.child({ tenant: connector.tenant, connectorId: connector.id });
-    if (connector.plivoAuthToken) {
-      const check = checkPlivoSignature(await this.authToken(connector), {
+    const authToken = await this.tokens.of(connector);
+    if (authToken) {
+      const check = checkPlivoSignature(authToken, {
         method: request.method,
         url: request.url,
         params: request.method === 'GET' ? new Map() : request.form,
@@ -247,16 +251,5 @@ export class AnswerService {
 
   private async emit(type: CallEventType, call: CallRecord): Promise<void> {
     await this.deps.events.publish({ type, tenant: call.tenant, call: toCallView(call), timestamp: new Date().toISOString() });
-  }
-
-  private async authToken(connector: Connector): Promise<string> {
-    const sealed = connector.plivoAuthToken as Uint8Array;
-    const cacheKey = Buffer.from(sealed).toString('base64');
-    let token = this.authTokens.get(cacheKey);
-    if (token === undefined) {
-      token = await this.deps.box.open(sealed, plivoTokenContext(connector.tenant, connector.id));
-      remember(this.authTokens, cacheKey, token);
-    }
-    return token;
   }
 }

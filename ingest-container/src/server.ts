@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Claim, ClaimStore } from '../../core/claims';
-import { plivoTokenContext } from '../../core/connectors/model';
+import { PlivoAuthTokens } from '../../core/connectors/plivo-tokens';
 import type { ConnectorStore } from '../../core/connectors/store';
 import type { Logger } from '../../core/log';
 import { checkPlivoSignature } from '../../core/plivo/signature';
@@ -48,9 +48,11 @@ export class MediaServer {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAYLOAD, perMessageDeflate: false });
   private readonly streams = new Set<PlivoStream>();
   private state: 'running' | 'closing' | 'closed' = 'running';
-  private readonly authTokens = new Map<string, string>();
+
+  private readonly tokens: PlivoAuthTokens;
 
   constructor(private readonly deps: MediaServerDeps) {
+    this.tokens = new PlivoAuthTokens(deps.box);
     this.clock = new MediaClock((err) => deps.log.error('room tick failed', { err }));
     this.rooms = new RoomRegistry(this.clock);
   }
@@ -109,15 +111,8 @@ export class MediaServer {
    */
   private async signatureValid(claim: Claim, req: IncomingMessage, url: URL): Promise<boolean> {
     const connector = await this.deps.connectors.get(claim.tenant, claim.connectorId);
-    if (!connector?.plivoAuthToken) return true;
-    const sealed = connector.plivoAuthToken;
-    const cacheKey = Buffer.from(sealed).toString('base64');
-    let token = this.authTokens.get(cacheKey);
-    if (token === undefined) {
-      token = await this.deps.box.open(sealed, plivoTokenContext(connector.tenant, connector.id));
-      if (this.authTokens.size >= 1000) this.authTokens.clear();
-      this.authTokens.set(cacheKey, token);
-    }
+    const token = connector && (await this.tokens.of(connector));
+    if (!token) return true;
     const external = new URL(this.deps.ingestUrl);
     const pathAndQuery = `${url.pathname}${url.search}`;
     const candidates = [`${external.protocol}//${external.host}${pathAndQuery}`, `https://${external.host}${pathAndQuery}`, `http://${external.host}${pathAndQuery}`];

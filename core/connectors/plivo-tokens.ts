@@ -1,0 +1,28 @@
+import type { SecretBox } from '../secret-box';
+import { plivoTokenContext, type Connector } from './model';
+
+const MAX_ENTRIES = 1000;
+
+/**
+ * Connectors' Plivo auth tokens, decrypted once per process. Keyed by ciphertext: a changed token is a
+ * new ciphertext, so an entry can never be stale.
+ */
+export class PlivoAuthTokens {
+  private readonly tokens = new Map<string, string>();
+
+  constructor(private readonly box: SecretBox) {}
+
+  /** The connector's token, or null when it holds none. */
+  async of(connector: Connector): Promise<string | null> {
+    const sealed = connector.plivoAuthToken;
+    if (!sealed) return null;
+    const key = Buffer.from(sealed).toString('base64');
+    let token = this.tokens.get(key);
+    if (token === undefined) {
+      token = await this.box.open(sealed, plivoTokenContext(connector.tenant, connector.id));
+      if (this.tokens.size >= MAX_ENTRIES) this.tokens.clear();
+      this.tokens.set(key, token);
+    }
+    return token;
+  }
+}

@@ -124,49 +124,38 @@ export class DynamoCallStore implements CallStore {
     return out.Item ? fromItem(out.Item) : null;
   }
 
-  async answer(tenant: string, id: string, answeredAt: string): Promise<CallRecord | null> {
-    try {
-      const out = await db(() =>
-        this.dynamo.send(
-          new UpdateItemCommand({
-            TableName: this.tableName,
-            Key: callKey(tenant, id),
-            UpdateExpression: 'SET #status = :answered, answeredAt = :answeredAt',
-            ConditionExpression: '#status = :started',
-            ExpressionAttributeNames: { '#status': 'status' },
-            ExpressionAttributeValues: { ':answered': str('answered'), ':started': str('started'), ':answeredAt': str(answeredAt) },
-            ReturnValues: 'ALL_NEW',
-          }),
-        ),
-      );
-      return out.Attributes ? fromItem(out.Attributes) : null;
-    } catch (err) {
-      if (isConditionFailure(err)) return null;
-      throw err;
-    }
+  answer(tenant: string, id: string, answeredAt: string): Promise<CallRecord | null> {
+    return this.move(tenant, id, ['started'], 'answered', { answeredAt: str(answeredAt) });
   }
 
-  async end(tenant: string, id: string, end: CallEnd, retentionDays: number): Promise<CallRecord | null> {
+  end(tenant: string, id: string, end: CallEnd, retentionDays: number): Promise<CallRecord | null> {
+    return this.move(tenant, id, ['started', 'answered'], 'ended', {
+      endedAt: str(end.endedAt),
+      hangupReason: str(end.hangupReason),
+      expiresAt: expiry(end.endedAt, retentionDays),
+      ...(end.durationSeconds !== null && { durationSeconds: num(end.durationSeconds) }),
+    });
+  }
+
+  /**
+   * Moves a call to `status`, setting `fields`, if it is in one of `from` (one conditional write);
+   * null when there is no such call or it was in another state.
+   */
+  private async move(tenant: string, id: string, from: readonly CallStatus[], status: CallStatus, fields: Item): Promise<CallRecord | null> {
+    const names = Object.keys(fields);
+    const values: Item = { ':status': str(status) };
+    from.forEach((state, i) => (values[`:from${i}`] = str(state)));
+    names.forEach((name, i) => (values[`:v${i}`] = fields[name] as Item[string]));
     try {
       const out = await db(() =>
         this.dynamo.send(
           new UpdateItemCommand({
             TableName: this.tableName,
             Key: callKey(tenant, id),
-            UpdateExpression:
-              'SET #status = :ended, endedAt = :endedAt, hangupReason = :reason, expiresAt = :expiresAt' +
-              (end.durationSeconds === null ? '' : ', durationSeconds = :duration'),
-            ConditionExpression: '#status IN (:started, :answered)',
-            ExpressionAttributeNames: { '#status': 'status' },
-            ExpressionAttributeValues: {
-              ':ended': str('ended'),
-              ':started': str('started'),
-              ':answered': str('answered'),
-              ':endedAt': str(end.endedAt),
-              ':reason': str(end.hangupReason),
-              ':expiresAt': expiry(end.endedAt, retentionDays),
-              ...(end.durationSeconds !== null && { ':duration': num(end.durationSeconds) }),
-            },
+            UpdateExpression: ['SET #status = :status', ...names.map((name, i) => `#f${i} = :v${i}`)].join(', '),
+            ConditionExpression: `#status IN (${from.map((_, i) => `:from${i}`).join(', ')})`,
+            ExpressionAttributeNames: { '#status': 'status', ...Object.fromEntries(names.map((name, i) => [`#f${i}`, name])) },
+            ExpressionAttributeValues: values,
             ReturnValues: 'ALL_NEW',
           }),
         ),

@@ -11,7 +11,7 @@ import type { CallEventSink, CallEventType } from './events';
 import type { Logger } from './log';
 import { checkPlivoSignature, type Params } from './plivo/signature';
 import { EMPTY_RESPONSE_XML, HANGUP_REJECTED_XML, streamXml } from './plivo/xml';
-import { byPriority, roomFor, ruleMatches, type CallParties, type RoutingRule } from './routing/model';
+import { byPriority, roomFor, ruleMatches, type AgentSpec, type CallParties, type RoutingRule } from './routing/model';
 import type { RoutingRuleStore } from './routing/store';
 import type { SecretBox } from './secret-box';
 
@@ -47,6 +47,9 @@ function remember<V>(cache: Map<string, V>, key: string, value: V): void {
 const reject = (status: number): AnswerResult => ({ status, xml: HANGUP_REJECTED_XML });
 
 type Route = { roomId: string; ruleId: string | null; via: 'query' | 'rule' | 'default-rule' | 'default-room' } | { rejected: string };
+
+/** The agent of the rule that routed the call, if it has one. */
+const agentOf = (rules: readonly RoutingRule[], ruleId: string | null): AgentSpec | null => (ruleId && rules.find((rule) => rule.id === ruleId)?.agent) || null;
 
 /**
  * The Answer URL: decides in one request where a ringing call goes. Finds the connector by its webhook
@@ -138,15 +141,17 @@ export class AnswerService {
         status: 'rejected',
         endedAt: base.startedAt,
         hangupReason: route.rejected,
+        agentStatus: null,
         claimRef: null,
       };
-      if (!(await this.deps.calls.create(record, this.deps.config.callRetentionDays))) return this.replayStored(connector, callUuid);
+      if (!(await this.deps.calls.create(record, this.deps.config.callRetentionDays))) return this.replayStored(connector, rules, callUuid);
       callLog.info('call rejected', { reason: route.rejected });
       await this.emit('call-hangup', record);
       return { status: 200, xml: HANGUP_REJECTED_XML };
     }
 
     const region = this.regionFor(connector, parties.from);
+    const agent = agentOf(rules, route.ruleId);
     const record: CallRecord = {
       ...base,
       ruleId: route.ruleId,
@@ -155,6 +160,7 @@ export class AnswerService {
       status: 'started',
       endedAt: null,
       hangupReason: null,
+      agentStatus: agent ? 'pending' : null,
       claimRef: newClaimRef(),
     };
     // Record and claim in parallel, one round trip. The record's conditional write makes a retried
@@ -162,16 +168,16 @@ export class AnswerService {
     // handed out and lapses unused (nothing links it to the call: the record names the winner's ref).
     const [created] = await Promise.all([
       this.deps.calls.create(record, this.deps.config.callRetentionDays),
-      this.deps.claims.create(this.claimFor(record)),
+      this.deps.claims.create(this.claimFor(record, agent)),
     ]);
-    if (!created) return this.replayStored(connector, callUuid);
+    if (!created) return this.replayStored(connector, rules, callUuid);
     callLog.info('call routed', { roomId: route.roomId, ruleId: route.ruleId, via: route.via, region });
     await this.emit('call-started', record);
     return { status: 200, xml: streamXml(this.streamUrl(region, record.claimRef as string)) };
   }
 
   /** The claim a started call's stream needs; it expires CLAIM_TTL_SECONDS after the call was routed. */
-  private claimFor(call: CallRecord): Claim {
+  private claimFor(call: CallRecord, agent: AgentSpec | null): Claim {
     return {
       ref: call.claimRef as string,
       callUuid: call.callUuid,
@@ -184,6 +190,7 @@ export class AnswerService {
       from: call.from,
       to: call.to,
       expiresAtMs: Date.parse(call.startedAt) + this.deps.config.claimTtlSeconds * 1000,
+      agent,
     };
   }
 
@@ -219,12 +226,12 @@ export class AnswerService {
    * Answers a retry as the first attempt was answered. The claim is written again if the first
    * attempt died between its two writes (a no-op otherwise: claims are create-once).
    */
-  private async replayStored(connector: Connector, callUuid: string): Promise<AnswerResult> {
+  private async replayStored(connector: Connector, rules: readonly RoutingRule[], callUuid: string): Promise<AnswerResult> {
     const call = await this.deps.calls.get(connector.tenant, callIdFor(callUuid));
     if (!call) throw new Error('Call record vanished after a conditional write failed');
     this.deps.log.info('answer retried: same call, same answer', { callUuid, callId: call.id, status: call.status });
     if (call.status === 'rejected' || !call.claimRef || !call.region) return { status: 200, xml: HANGUP_REJECTED_XML };
-    if (call.status === 'started') await this.deps.claims.createOnce(this.claimFor(call));
+    if (call.status === 'started') await this.deps.claims.createOnce(this.claimFor(call, agentOf(rules, call.ruleId)));
     return { status: 200, xml: streamXml(this.streamUrl(call.region, call.claimRef)) };
   }
 

@@ -10,6 +10,8 @@ export type Permission = (typeof PERMISSIONS)[number];
 export interface Principal {
   readonly tenant: string;
   readonly permissions: ReadonlySet<Permission>;
+  /** Participant tokens (`POST /v2/rooms/{roomId}/tokens`) admit to this one room only. */
+  readonly roomId: string | null;
 }
 
 export interface SecretSource {
@@ -56,7 +58,8 @@ export class Authenticator {
       });
       if (!key) throw new UnauthorizedError('Invalid token');
       const permissions = Array.isArray(payload.permissions) ? payload.permissions.filter(isPermission) : [];
-      return { tenant: apikey as string, permissions: new Set(permissions) };
+      if (payload.roomId !== undefined && typeof payload.roomId !== 'string') throw new UnauthorizedError('Invalid token');
+      return { tenant: apikey as string, permissions: new Set(permissions), roomId: payload.roomId ?? null };
     } catch (err) {
       if (err instanceof joseErrors.JWTExpired) throw new UnauthorizedError('Token expired');
       throw new UnauthorizedError('Invalid token');
@@ -82,14 +85,23 @@ export function requirePermission(principal: Principal, permission: Permission):
   }
 }
 
+/** Whether `principal` may join the tenant's room `roomId`: `allow_join`, and the token's room if it names one. */
+export function requireRoomAccess(principal: Principal, roomId: string): void {
+  requirePermission(principal, 'allow_join');
+  if (principal.roomId !== null && principal.roomId !== roomId) throw new ForbiddenError('This token is for another room');
+}
+
 export interface MintOptions {
   readonly apikey: string;
   readonly permissions?: readonly Permission[];
   readonly ttlSeconds: number;
+  /** Limits the token to one room: a participant token. */
+  readonly roomId?: string;
 }
 
 export async function mintToken(secret: string, options: MintOptions): Promise<string> {
-  return new SignJWT({ apikey: options.apikey, permissions: [...(options.permissions ?? PERMISSIONS)], version: 2 })
+  const claims = { apikey: options.apikey, permissions: [...(options.permissions ?? PERMISSIONS)], version: 2, ...(options.roomId !== undefined && { roomId: options.roomId }) };
+  return new SignJWT(claims)
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setIssuedAt()
     .setExpirationTime(Math.floor(Date.now() / 1000) + options.ttlSeconds)

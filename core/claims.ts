@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { dynamoClient } from './aws';
 import type { ControlPlaneConfig } from './config';
 import { db, isConditionFailure, num, readOptNum, readOptStr, readStr, str, type Item } from './dynamo';
+import type { AgentSpec } from './routing/model';
 
 /**
  * A claim: the single-use ticket that lets Plivo's stream for one call into its room. The Answer URL
@@ -23,6 +24,8 @@ export interface Claim {
   readonly to: string;
   /** Epoch milliseconds after which the claim can no longer be taken. */
   readonly expiresAtMs: number;
+  /** The routing rule's agent, dialled into the room when the stream joins. */
+  readonly agent: AgentSpec | null;
 }
 
 /** Why a claim could not be taken. */
@@ -67,6 +70,7 @@ export class ClaimStore {
       expiresAtMs: num(claim.expiresAtMs),
       expiresAt: num(Math.ceil(claim.expiresAtMs / 1000) + TTL_GRACE_SECONDS),
       ...(claim.ruleId && { ruleId: str(claim.ruleId) }),
+      ...(claim.agent && { agent: str(JSON.stringify(claim.agent)) }),
     };
     await db(() => dynamo.send(new PutItemCommand({ TableName: tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' })));
   }
@@ -121,7 +125,13 @@ function fromItem(ref: string, item: Item): Claim {
     from: readStr(item, 'from'),
     to: readStr(item, 'to'),
     expiresAtMs: readOptNum(item, 'expiresAtMs') ?? 0,
+    agent: agentFrom(readOptStr(item, 'agent')),
   };
+}
+
+/** Written by `create`, from a rule that was validated when it was saved. */
+function agentFrom(json: string | null): AgentSpec | null {
+  return json ? (JSON.parse(json) as AgentSpec) : null;
 }
 
 /**

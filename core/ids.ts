@@ -57,3 +57,8 @@ export function newWebhookKey(): string {
 export function newApiSecret(): string {
   return randomBytes(32).toString('base64url');
 }
+
+/** A room participant's id: `web_`, `ag_` and so on, then 12 random base32 chars (60 bits). */
+export function newParticipantId(prefix: string): string {
+  return prefix + randomString(CROCKFORD, 12);
+}

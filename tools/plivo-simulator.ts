@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { WebSocket } from 'ws';
 import { mulawDecode, mulawEncode } from '../ingest-container/src/audio/mulaw';
 import { signV3 } from '../core/plivo/signature';
+import { paced } from './audio';
 
 /**
  * Plivo, as the connector sees it: a signed Answer URL POST, the `<Stream>` XML, then the audio
@@ -22,7 +23,6 @@ export interface ReceivedFrame {
 }
 
 const FRAME_BYTES = 160;
-const FRAME_MS = 20;
 
 function signedHeaders(authToken: string | undefined, method: string, url: string, params: Map<string, string[]>): Record<string, string> {
   if (!authToken) return {};
@@ -121,12 +121,8 @@ export class SimulatedCall {
   /** Streams 8 kHz PCM as mu-law 20 ms frames at real time (scheduled from the start, no drift). */
   async play(pcm: Int16Array, onFrame?: (index: number, sentAt: number) => void): Promise<void> {
     const codes = mulawEncode(pcm);
-    const frames = Math.floor(codes.length / FRAME_BYTES);
-    const started = performance.now();
-    for (let i = 0; i < frames; i++) {
-      const wait = started + i * FRAME_MS - performance.now();
-      if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-      if (this.ws?.readyState !== WebSocket.OPEN) return;
+    await paced(Math.floor(codes.length / FRAME_BYTES), (i) => {
+      if (this.ws?.readyState !== WebSocket.OPEN) return false;
       onFrame?.(i, performance.now());
       this.send({
         event: 'media',
@@ -134,7 +130,8 @@ export class SimulatedCall {
         streamId: this.streamId,
         media: { track: 'inbound', timestamp: String(Date.now() - this.startedAt), chunk: i + 1, payload: Buffer.from(codes.subarray(i * FRAME_BYTES, (i + 1) * FRAME_BYTES)).toString('base64') },
       });
-    }
+      return true;
+    });
   }
 
   sendDtmf(digit: string): void {
@@ -179,24 +176,4 @@ export class SimulatedCall {
       this.received.push({ at: performance.now(), mulaw: Buffer.from(message.media.payload, 'base64') });
     } else this.controls.push(message);
   }
-}
-
-/** A sine tone as 8 kHz PCM. */
-export function tone(hz: number, seconds: number, amplitude = 8000, rate = 8000): Int16Array {
-  return Int16Array.from({ length: Math.round(seconds * rate) }, (_, i) => Math.round(amplitude * Math.sin((2 * Math.PI * hz * i) / rate)));
-}
-
-/** Goertzel: the power of one frequency in `pcm`, normalised to the amplitude of a sine (0..32767). */
-export function toneLevel(pcm: Int16Array, hz: number, rate = 8000): number {
-  if (pcm.length === 0) return 0;
-  const coefficient = 2 * Math.cos((2 * Math.PI * hz) / rate);
-  let s1 = 0;
-  let s2 = 0;
-  for (const sample of pcm) {
-    const s0 = sample + coefficient * s1 - s2;
-    s2 = s1;
-    s1 = s0;
-  }
-  const power = s1 * s1 + s2 * s2 - coefficient * s1 * s2;
-  return (2 * Math.sqrt(Math.max(0, power))) / pcm.length;
 }

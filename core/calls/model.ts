@@ -4,6 +4,10 @@ import type { ProviderId } from '../providers';
 export const CALL_STATUSES = ['started', 'answered', 'ended', 'rejected'] as const;
 export type CallStatus = (typeof CALL_STATUSES)[number];
 
+/** An agent-routed call's agent: `pending` until the bridge has dialled it. */
+export const AGENT_STATUSES = ['pending', 'connected', 'unreachable'] as const;
+export type AgentStatus = (typeof AGENT_STATUSES)[number];
+
 export const CALL_ID = /^call_[0-9a-hjkmnp-tv-z]{20}$/;
 
 /** A call as recorded: one per (tenant, Plivo CallUUID). `claimRef` is internal and never shown. */
@@ -24,6 +28,8 @@ export interface CallRecord {
   readonly endedAt: string | null;
   readonly durationSeconds: number | null;
   readonly hangupReason: string | null;
+  /** Null when the call's rule has no agent. */
+  readonly agentStatus: AgentStatus | null;
   readonly claimRef: string | null;
 }
 

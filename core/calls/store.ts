@@ -1,7 +1,7 @@
 import { GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { TABLE_KEYS, db, isConditionFailure, num, readOptNum, readOptStr, readStr, str, type Item } from '../dynamo';
 import type { ProviderId } from '../providers';
-import type { CallRecord, CallStatus } from './model';
+import type { AgentStatus, CallRecord, CallStatus } from './model';
 
 export interface CallFilter {
   readonly connectorId?: string;
@@ -35,6 +35,8 @@ export interface CallStore {
   answer(tenant: string, id: string, answeredAt: string): Promise<CallRecord | null>;
   /** Ends a started or answered call; null when there is none, or it had already ended or was rejected. */
   end(tenant: string, id: string, end: CallEnd, retentionDays: number): Promise<CallRecord | null>;
+  /** Records how dialling the call's agent went. */
+  setAgentStatus(tenant: string, id: string, status: AgentStatus): Promise<void>;
   /** Newest first, filtered; `after` continues a previous page. */
   list(tenant: string, filter: CallFilter, limit: number, after?: CallPosition): Promise<CallPage>;
 }
@@ -46,7 +48,7 @@ const byTime = (tenant: string, startedAt: string, id: string) => ({
 });
 const expiry = (from: string, retentionDays: number) => num(Math.floor(Date.parse(from) / 1000) + retentionDays * 86400);
 
-const OPTIONAL_STRINGS = ['ruleId', 'roomId', 'region', 'answeredAt', 'endedAt', 'hangupReason', 'claimRef'] as const;
+const OPTIONAL_STRINGS = ['ruleId', 'roomId', 'region', 'answeredAt', 'endedAt', 'hangupReason', 'agentStatus', 'claimRef'] as const;
 
 function toItem(c: CallRecord, retentionDays: number): Item {
   const item: Item = {
@@ -90,6 +92,7 @@ function fromItem(item: Item): CallRecord {
     endedAt: readOptStr(item, 'endedAt'),
     durationSeconds: readOptNum(item, 'durationSeconds'),
     hangupReason: readOptStr(item, 'hangupReason'),
+    agentStatus: readOptStr(item, 'agentStatus') as AgentStatus | null,
     claimRef: readOptStr(item, 'claimRef'),
   };
 }
@@ -135,6 +138,20 @@ export class DynamoCallStore implements CallStore {
       expiresAt: expiry(end.endedAt, retentionDays),
       ...(end.durationSeconds !== null && { durationSeconds: num(end.durationSeconds) }),
     });
+  }
+
+  async setAgentStatus(tenant: string, id: string, status: AgentStatus): Promise<void> {
+    await db(() =>
+      this.dynamo.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: callKey(tenant, id),
+          UpdateExpression: 'SET agentStatus = :status',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':status': str(status) },
+        }),
+      ),
+    );
   }
 
   /**

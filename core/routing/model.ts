@@ -3,10 +3,13 @@ import { randomString } from '../ids';
 import type { RuleBody } from './schema';
 
 /** A routing rule: which calls it takes (all `match` criteria must hold) and where it sends them. */
+/** An AI agent the bridge dials into the room when a call joins. */
+export type AgentSpec = NonNullable<RuleBody['agent']>;
+
 export interface RoutingRule extends Omit<RuleBody, 'agent'> {
   readonly id: string;
   readonly tenant: string;
-  readonly agent: NonNullable<RuleBody['agent']> | null;
+  readonly agent: AgentSpec | null;
   readonly createdAt: string;
   readonly updatedAt: string;
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ROOM_ID } from '../connectors/schema';
+import { ROOM_RATES } from '../rooms';
 
 /** E.164: + and 8 to 15 digits, no leading zero. */
 const e164 = z.string().regex(/^\+[1-9]\d{7,14}$/, 'must be an E.164 number such as +14155550100');
@@ -9,7 +10,6 @@ const callerPattern = z
   .regex(/^\+?[0-9*]{1,16}$/, 'must be digits with * wildcards, such as +91* or +1415555*');
 
 export const DYNAMIC_ROOM_PREFIXES = ['call', 'participantNumber', 'sipNumber', 'random'] as const;
-export const AGENT_SAMPLE_RATES = [8000, 16000, 24000, 48000] as const;
 const MAX_METADATA_BYTES = 4096;
 
 const match = z.strictObject({
@@ -32,9 +32,7 @@ const agent = z.strictObject({
     .max(2048)
     .refine((value) => URL.canParse(value) && ['ws:', 'wss:'].includes(new URL(value).protocol), 'must be a ws:// or wss:// URL'),
   sampleRate: z
-    .union(AGENT_SAMPLE_RATES.map((rate) => z.literal(rate)) as [z.ZodLiteral<8000>, ...z.ZodLiteral<number>[]], {
-      message: `must be one of ${AGENT_SAMPLE_RATES.join(', ')}`,
-    })
+    .literal(ROOM_RATES, { message: `must be one of ${ROOM_RATES.join(', ')}` })
     .default(16000),
   metadata: z
     .record(z.string(), z.unknown())

@@ -6,7 +6,9 @@ import type { ControlPlaneConfig } from '../../core/config';
 import { DynamoConnectorStore } from '../../core/connectors/store';
 import type { CallEventSink } from '../../core/events';
 import type { Logger } from '../../core/log';
+import { Authenticator } from '../../core/auth';
 import { SecretBox } from '../../core/secret-box';
+import { TenantStore } from '../../core/tenants';
 import { CallLifecycle } from './calls';
 import { MediaServer } from './server';
 
@@ -15,13 +17,15 @@ export function createMediaServer(config: ControlPlaneConfig, region: string, ev
   const media = config.mediaRegions.find((r) => r.id === region);
   if (!media) throw new Error(`Media region ${region} is not configured (MEDIA_REGIONS)`);
   const dynamo = dynamoClient(config.aws);
+  const box = new SecretBox(kmsClient(config.aws), config.kmsKeyId);
   return new MediaServer({
     region,
     serverId: `media-${randomUUID()}`,
     ingestUrl: media.ingestUrl,
     claims: claimStoreFor(config, dynamo),
     connectors: new DynamoConnectorStore(dynamo, config.tableName),
-    box: new SecretBox(kmsClient(config.aws), config.kmsKeyId),
+    box,
+    auth: new Authenticator(new TenantStore(dynamo, config.tableName, box)),
     lifecycle: new CallLifecycle({ calls: new DynamoCallStore(dynamo, config.tableName), events, retentionDays: config.callRetentionDays, log }),
     log,
   });

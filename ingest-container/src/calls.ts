@@ -1,4 +1,4 @@
-import { toCallView, type CallRecord } from '../../core/calls/model';
+import { toCallView, type AgentStatus, type CallRecord } from '../../core/calls/model';
 import type { CallStore } from '../../core/calls/store';
 import type { CallEventSink, CallEventType } from '../../core/events';
 import type { Logger } from '../../core/log';
@@ -22,6 +22,10 @@ export class CallLifecycle {
     const durationSeconds = answeredAtMs === null ? null : Math.max(0, Math.round((endedAt.getTime() - answeredAtMs) / 1000));
     const call = await this.deps.calls.end(tenant, callId, { endedAt: endedAt.toISOString(), durationSeconds, hangupReason: reason }, this.deps.retentionDays);
     if (call) await this.emit('call-hangup', call);
+  }
+
+  async agentStatus(tenant: string, callId: string, status: AgentStatus): Promise<void> {
+    await this.deps.calls.setAgentStatus(tenant, callId, status);
   }
 
   private async emit(type: CallEventType, call: CallRecord): Promise<void> {

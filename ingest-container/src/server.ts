@@ -1,7 +1,11 @@
-import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { requireRoomAccess, type Authenticator } from '../../core/auth';
 import type { Claim, ClaimStore } from '../../core/claims';
+import { ROOM_ID } from '../../core/connectors/schema';
+import { ApiError } from '../../core/errors';
+import { newParticipantId } from '../../core/ids';
 import { PlivoAuthTokens } from '../../core/connectors/plivo-tokens';
 import type { ConnectorStore } from '../../core/connectors/store';
 import type { Logger } from '../../core/log';
@@ -10,7 +14,9 @@ import type { SecretBox } from '../../core/secret-box';
 import type { CallLifecycle } from './calls';
 import { PlivoStream } from './plivo/stream';
 import { MediaClock } from './room/clock';
+import { ROOM_RATES, type SampleRate } from '../../core/rooms';
 import { RoomRegistry } from './room/room';
+import { ROOM_CLOSE, RoomSocket } from './room/socket';
 
 export interface MediaServerDeps {
   /** The media region whose claims this server takes. */
@@ -23,6 +29,8 @@ export interface MediaServerDeps {
   readonly connectors: ConnectorStore;
   readonly box: SecretBox;
   readonly lifecycle: CallLifecycle;
+  /** Checks room participants' tokens. */
+  readonly auth: Authenticator;
   readonly log: Logger;
 }
 
@@ -32,10 +40,12 @@ const MAX_PAYLOAD = 64 * 1024;
 const refuse = (socket: Duplex, status: number, message: string): void => {
   const body = JSON.stringify({ message });
   socket.end(
-    `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : status === 410 ? 'Gone' : status === 404 ? 'Not Found' : status === 503 ? 'Service Unavailable' : 'Bad Request'}\r\n` +
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
       `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
 };
+
+const ROOMS_PATH = /^\/rooms\/([^/]+)$/;
 
 /**
  * The media server: Plivo's audio streams (`/plivo?ref=...`) into rooms. Every upgrade is authorised
@@ -47,6 +57,7 @@ export class MediaServer {
   readonly clock: MediaClock;
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAYLOAD, perMessageDeflate: false });
   private readonly streams = new Set<PlivoStream>();
+  private readonly participants = new Set<RoomSocket>();
   private state: 'running' | 'closing' | 'closed' = 'running';
 
   private readonly tokens: PlivoAuthTokens;
@@ -63,14 +74,49 @@ export class MediaServer {
 
   /** Handles an HTTP upgrade; false when the path is not the media server's. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
-    const url = new URL(req.url ?? '/', 'http://media');
-    if (url.pathname !== '/plivo') return false;
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://media');
+    } catch {
+      return false;
+    }
+    const room = ROOMS_PATH.exec(url.pathname);
+    if (url.pathname !== '/plivo' && !room) return false;
     socket.on('error', () => socket.destroy());
-    this.acceptPlivo(req, socket, head, url).catch((err: unknown) => {
-      this.deps.log.error('plivo upgrade failed', { err });
-      refuse(socket, 503, 'The media server could not check this stream; Plivo will retry');
+    const accepted = room ? this.acceptParticipant(req, socket, head, url, room[1] as string) : this.acceptPlivo(req, socket, head, url);
+    accepted.catch((err: unknown) => {
+      if (err instanceof ApiError) {
+        this.deps.log.warn('media upgrade refused', { status: err.status, what: err.message, path: url.pathname });
+        return refuse(socket, err.status, err.message);
+      }
+      this.deps.log.error('media upgrade failed', { err, path: url.pathname });
+      refuse(socket, 503, 'The media server could not check this connection; try again');
     });
     return true;
+  }
+
+  /**
+   * A participant joining over the room protocol: a token with `allow_join` for this tenant's room
+   * (a participant token only for the room it names), in `Authorization` or `?token=`.
+   */
+  private async acceptParticipant(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL, roomPath: string): Promise<void> {
+    if (this.state !== 'running') return refuse(socket, 503, 'The media server is shutting down');
+    const roomId = ROOM_ID.test(roomPath) ? roomPath : '';
+    const token = url.searchParams.get('token');
+    const principal = await this.deps.auth.authenticate(req.headers.authorization ?? (token === null ? undefined : `Bearer ${token}`));
+    if (!roomId) return refuse(socket, 400, 'Invalid room id: use 1-128 characters of A-Z a-z 0-9 _ -');
+    const rate = Number(url.searchParams.get('sampleRate') ?? 16000);
+    if (!(ROOM_RATES as readonly number[]).includes(rate)) return refuse(socket, 400, `sampleRate must be one of ${ROOM_RATES.join(', ')}`);
+    const kind = url.searchParams.get('kind') ?? 'web';
+    if (kind !== 'web' && kind !== 'agent') return refuse(socket, 400, 'kind must be web or agent');
+    requireRoomAccess(principal, roomId);
+    this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+      const id = newParticipantId(kind === 'web' ? 'web_' : 'ag_');
+      const room = this.rooms.get(principal.tenant, roomId);
+      const participant = new RoomSocket(ws, room, id, kind, rate as SampleRate, this.deps.log.child({ tenant: principal.tenant, roomId, participantId: id }));
+      this.participants.add(participant);
+      void participant.closed.then(() => this.participants.delete(participant));
+    });
   }
 
   private async acceptPlivo(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): Promise<void> {
@@ -125,7 +171,8 @@ export class MediaServer {
     if (this.state !== 'running') return;
     this.state = 'closing';
     for (const stream of this.streams) stream.shutdown();
-    await Promise.all([...this.streams].map((stream) => stream.closed));
+    for (const participant of this.participants) participant.close(ROOM_CLOSE.shutdown, 'media server shutting down');
+    await Promise.all([...[...this.streams].map((stream) => stream.closed), ...[...this.participants].map((participant) => participant.closed)]);
     this.wss.close();
     this.state = 'closed';
   }

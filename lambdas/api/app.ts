@@ -12,6 +12,7 @@ import { DynamoCallStore } from '../../core/calls/store';
 import { createRuleSchema, updateRuleSchema } from '../../core/routing/schema';
 import { RoutingRuleService } from '../../core/routing/service';
 import { DynamoRoutingRuleStore } from '../../core/routing/store';
+import { roomTokenSchema, RoomTokenService } from '../../core/rooms';
 import { TenantStore } from '../../core/tenants';
 import { parseWith } from '../../core/validation';
 import { header, jsonBody, query } from '../http/request';
@@ -23,6 +24,7 @@ export interface ApiDependencies {
   readonly connectors: ConnectorService;
   readonly rules: RoutingRuleService;
   readonly calls: CallService;
+  readonly roomTokens: RoomTokenService;
   readonly mediaRegions: readonly string[];
   readonly log: Logger;
 }
@@ -33,11 +35,13 @@ export function apiDependencies(config: ControlPlaneConfig, log = createLogger(c
   const box = new SecretBox(kmsClient(config.aws), config.kmsKeyId);
   const connectorStore = new DynamoConnectorStore(dynamo, config.tableName);
   const ruleStore = new DynamoRoutingRuleStore(dynamo, config.tableName);
+  const tenants = new TenantStore(dynamo, config.tableName, box);
   return {
-    auth: new Authenticator(new TenantStore(dynamo, config.tableName, box)),
+    auth: new Authenticator(tenants),
     connectors: new ConnectorService(connectorStore, ruleStore, box, config.publicUrl, log),
     rules: new RoutingRuleService(ruleStore, connectorStore, log),
     calls: new CallService(new DynamoCallStore(dynamo, config.tableName)),
+    roomTokens: new RoomTokenService(tenants),
     mediaRegions: config.mediaRegions.map((region) => region.id),
     log,
   };
@@ -97,7 +101,11 @@ const routes = new Router<RequestContext, HttpResult>()
     const page = await deps.calls.list(principal.tenant, filter, limit, cursor);
     return listed(page, limit);
   })
-  .on('GET', '/v2/calls/:id', async (_event, params, { principal, deps }) => ok(await deps.calls.get(principal.tenant, id(params))));
+  .on('GET', '/v2/calls/:id', async (_event, params, { principal, deps }) => ok(await deps.calls.get(principal.tenant, id(params))))
+  .on('POST', '/v2/rooms/:roomId/tokens', async (event, params, { principal, deps }) => {
+    const { ttlSeconds } = parseWith(roomTokenSchema, event.body ? jsonBody(event) : {});
+    return ok(await deps.roomTokens.mint(principal.tenant, params.roomId ?? '', ttlSeconds), 'Participant token created', 201);
+  });
 
 /** The management API: authenticate, authorise (`allow_mod`), dispatch, map errors. */
 export function createApiHandler(deps: ApiDependencies) {

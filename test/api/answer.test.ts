@@ -326,7 +326,7 @@ describe('a retry after the first attempt died between its writes', () => {
       {
         id: callIdFor(call.callUuid), tenant: 'acme', callUuid: call.callUuid, provider: 'plivo', connectorId: c.id, ruleId: null, roomId: 'crash-room',
         region: 'us002', from: call.from, to: call.to, status: 'started', startedAt: new Date().toISOString(), answeredAt: null, endedAt: null,
-        durationSeconds: null, hangupReason: null, claimRef: 'first-attempt-ref-0123456789abcdef',
+        durationSeconds: null, hangupReason: null, agentStatus: null, claimRef: 'first-attempt-ref-0123456789abcdef',
       },
       1,
     );

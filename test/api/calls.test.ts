@@ -42,7 +42,7 @@ describe('call records API', () => {
     const res = await json<{ data: Record<string, unknown>[] }>(await t.api('GET', '/v2/calls', { token }));
     expect(res.data.map((c) => c.callUuid)).toEqual(calls.map((c) => c.uuid).reverse());
     expect(Object.keys(res.data[0]!).sort()).toEqual(
-      ['id', 'callUuid', 'provider', 'connectorId', 'ruleId', 'roomId', 'region', 'from', 'to', 'status', 'startedAt', 'answeredAt', 'endedAt', 'durationSeconds', 'hangupReason'].sort(),
+      ['id', 'callUuid', 'provider', 'connectorId', 'ruleId', 'roomId', 'region', 'from', 'to', 'status', 'startedAt', 'answeredAt', 'endedAt', 'durationSeconds', 'hangupReason', 'agentStatus'].sort(),
     );
     expect(JSON.stringify(res)).not.toMatch(/claimRef|ref=/);
   });

@@ -2,8 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mulawEncode } from '../../ingest-container/src/audio/mulaw';
-import { SimulatedCall, tone, toneLevel } from '../../tools/plivo-simulator';
-import { startLocalProcess, type LocalProcess } from '../support/local-process';
+import { tone, toneLevel } from '../../tools/audio';
+import { SimulatedCall } from '../../tools/plivo-simulator';
+import { apiRequest, startLocalProcess, waitFor, type LocalProcess } from '../support/local-process';
 
 /**
  * The media plane end to end, through `npm start`'s real processes: simulated Plivo calls (signed
@@ -21,14 +22,7 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-const api = async (method: string, path: string, body?: unknown): Promise<{ status: number; data: Record<string, unknown> }> => {
-  const res = await fetch(stack.info.apiUrl + path, {
-    method,
-    headers: { authorization: `Bearer ${stack.info.token}`, 'content-type': 'application/json' },
-    ...(body !== undefined && { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, data: ((await res.json()) as { data: Record<string, unknown> }).data };
-};
+const api = (method: string, path: string, body?: unknown) => apiRequest(stack, method, path, body);
 
 /** A connector of the demo tenant whose calls all go to `room`. */
 async function connectorFor(room: string, plivoAuthToken?: string): Promise<string> {
@@ -136,13 +130,3 @@ it('re-cuts payloads that are not 20 ms frames', async () => {
   expect(toneLevel(heard(b, 5), 500)).toBeGreaterThan(3000);
   await Promise.all([a.hangup(), b.hangup()]);
 }, 30_000);
-
-async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}

@@ -1,4 +1,5 @@
-import { Resampler, ROOM_RATES, samplesPerFrame, type SampleRate } from '../../ingest-container/src/audio/resampler';
+import { ROOM_RATES, type SampleRate } from '../../core/rooms';
+import { Resampler, samplesPerFrame } from '../../ingest-container/src/audio/resampler';
 
 /** A 1 kHz tone at `rate`, `frames` frames long, as 20 ms Int16 frames. */
 function tone(rate: number, frames: number, hz = 1000, amplitude = 16000): Int16Array[] {

@@ -223,7 +223,7 @@ describe.each(backends)('ConnectorStore on %s', (_name, start) => {
     for (const r of [...own, rule('t10', 4)]) await rules.create(r);
     const now = new Date().toISOString();
     await calls.create(
-      { id: 'call_contract', tenant: 't9', callUuid: 'u', provider: 'plivo', connectorId: middle.id, ruleId: null, roomId: 'r', region: 'us002', from: '', to: '', status: 'started', startedAt: now, answeredAt: null, endedAt: null, durationSeconds: null, hangupReason: null, claimRef: null },
+      { id: 'call_contract', tenant: 't9', callUuid: 'u', provider: 'plivo', connectorId: middle.id, ruleId: null, roomId: 'r', region: 'us002', from: '', to: '', status: 'started', startedAt: now, answeredAt: null, endedAt: null, durationSeconds: null, hangupReason: null, agentStatus: null, claimRef: null },
       1,
     );
     const byId = (list: RoutingRule[]) => [...list].sort((a, b) => a.id.localeCompare(b.id));

@@ -57,3 +57,24 @@ export async function startLocalProcess(dataDir: string, env: Record<string, str
     },
   };
 }
+
+/** A management API request as the stack's demo tenant (or with `token`); the reply's status and `data`. */
+export async function apiRequest(stack: LocalProcess, method: string, path: string, body?: unknown, token = stack.info.token): Promise<{ status: number; data: Record<string, unknown> }> {
+  const res = await fetch(stack.info.apiUrl + path, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    ...(body !== undefined && { body: JSON.stringify(body) }),
+  });
+  return { status: res.status, data: ((await res.json()) as { data: Record<string, unknown> }).data };
+}
+
+/** Polls `probe` every 50 ms until it returns a value. */
+export async function waitFor<T>(probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -1,5 +1,6 @@
 import { mulawDecode, mulawEncode } from './mulaw';
-import { samplesPerFrame, type SampleRate } from './resampler';
+import type { SampleRate } from '../../../core/rooms';
+import { samplesPerFrame } from './resampler';
 
 const PHONE_FRAME_BYTES = samplesPerFrame(8000);
 /** 160 bytes of mu-law silence (0xff), as Plivo's base64. */

@@ -6,8 +6,7 @@
  * The anti-alias (and anti-image) filter is a Kaiser-windowed sinc cut off at 45 % of the lower rate,
  * 70 dB down by its Nyquist: a 1 kHz tone comes through at over 60 dB SNR (see the tests).
  */
-export const ROOM_RATES = [8000, 16000, 24000, 48000] as const;
-export type SampleRate = (typeof ROOM_RATES)[number];
+import type { SampleRate } from '../../../core/rooms';
 
 export const FRAME_MS = 20;
 export const samplesPerFrame = (rate: number): number => (rate * FRAME_MS) / 1000;

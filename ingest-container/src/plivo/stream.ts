@@ -1,10 +1,13 @@
 import type { WebSocket } from 'ws';
 import type { Claim } from '../../../core/claims';
 import type { Logger } from '../../../core/log';
+import type { AgentSpec } from '../../../core/routing/model';
 import { Frame, MULAW_FRAME_BASE64_LENGTH, PHONE_FRAME_BYTES } from '../audio/frame';
 import type { CallLifecycle, EndReason } from '../calls';
+import { dialAgent } from '../room/agent';
 import { JitterBuffer } from '../room/jitter-buffer';
 import type { Participant, RoomEvent, RoomRegistry, Room } from '../room/room';
+import { ROOM_CLOSE, type RoomSocket } from '../room/socket';
 
 /** Close codes of ours (4xxx) on Plivo streams. */
 export const STREAM_CLOSE = {
@@ -68,6 +71,9 @@ export class PlivoStream implements Participant {
   private partial: Buffer = Buffer.alloc(0);
   private floodWindowStart = performance.now();
   private floodBytes = 0;
+  /** The rule's agent, dialled as the call joins; aborted (or hung up) when the call ends. */
+  private readonly agentDial = new AbortController();
+  private agent: Promise<RoomSocket | null> = Promise.resolve(null);
   readonly phoneControl = {
     clearAudio: () => this.sendControl({ event: 'clearAudio', streamId: this.streamId }),
     sendDtmf: (digits: string) => this.sendControl({ event: 'sendDTMF', dtmf: digits }),
@@ -153,6 +159,19 @@ export class PlivoStream implements Participant {
     this.answeredAtMs = Date.now();
     this.deps.log.info('call joined room', { roomId: this.claim.roomId });
     this.deps.lifecycle.answered(this.claim.tenant, this.claim.callId).catch((err: unknown) => this.deps.log.error('could not record the call as answered', { err }));
+    if (this.claim.agent) this.agent = this.dial(this.room, this.claim.agent);
+  }
+
+  /** Dials the rule's agent; the call stays in the room whether or not the agent answers. */
+  private async dial(room: Room, agent: AgentSpec): Promise<RoomSocket | null> {
+    const { from, to, callUuid, callId, tenant } = this.claim;
+    const welcome = { call: { from, to, callUuid, callId }, ...(agent.metadata && { metadata: agent.metadata }) };
+    const socket = await dialAgent(agent, room, welcome, this.deps.log, this.agentDial.signal);
+    if (this.agentDial.signal.aborted) return socket;
+    if (!socket) this.deps.log.error('agent unreachable: the call goes on without it', {});
+    const status = socket ? 'connected' : 'unreachable';
+    await this.deps.lifecycle.agentStatus(tenant, callId, status).catch((err: unknown) => this.deps.log.error('could not record the agent status', { err }));
+    return socket;
   }
 
   private onMedia(payload: unknown): void {
@@ -207,7 +226,9 @@ export class PlivoStream implements Participant {
 
   private async onClose(): Promise<void> {
     clearTimeout(this.startTimer);
+    this.agentDial.abort();
     this.room?.leave(this.id, this.endReason);
+    (await this.agent)?.close(ROOM_CLOSE.callEnded, 'call ended');
     const jitter = this.input.stats;
     this.deps.log.info('plivo stream closed', { reason: this.endReason, ...this.stats, underruns: jitter.underruns, droppedIn: jitter.dropped });
     try {

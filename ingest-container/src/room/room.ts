@@ -1,5 +1,6 @@
 import { Frame } from '../audio/frame';
-import { Resampler, samplesPerFrame, type SampleRate } from '../audio/resampler';
+import type { SampleRate } from '../../../core/rooms';
+import { Resampler, samplesPerFrame } from '../audio/resampler';
 import type { MediaClock } from './clock';
 import type { JitterBuffer } from './jitter-buffer';
 

@@ -1,0 +1,192 @@
+import type { WebSocket } from 'ws';
+import { z } from 'zod';
+import type { Logger } from '../../../core/log';
+import { Frame } from '../audio/frame';
+import type { SampleRate } from '../../../core/rooms';
+import { samplesPerFrame } from '../audio/resampler';
+import { JitterBuffer } from './jitter-buffer';
+import type { Participant, Room, RoomEvent } from './room';
+
+/** Close codes of ours (4xxx) on room sockets. */
+export const ROOM_CLOSE = {
+  flood: 4429,
+  kicked: 4000,
+  callEnded: 1000,
+  shutdown: 1001,
+} as const;
+
+/** Beyond this much unsent output on the socket, frames are dropped (and counted) rather than queued. */
+const MAX_BUFFERED_BYTES = 64 * 1024;
+/** More than ten times real time, sustained for a second, is a flood (web participants). */
+const FLOOD_FACTOR = 10;
+/** An agent may send its speech ahead of real time, up to this much; beyond it the oldest is dropped. */
+const AGENT_AHEAD_FRAMES = 60 * 50;
+
+const CONTROL_TYPES = 'clear, send-dtmf, checkpoint, hangup, mute, unmute';
+const clientMessage = z.discriminatedUnion(
+  'type',
+  [
+    z.object({ type: z.literal('clear') }),
+    z.object({ type: z.literal('send-dtmf'), digits: z.string().regex(/^[0-9*#A-D]{1,32}$/, 'digits must be 1-32 of 0-9 * # A-D') }),
+    z.object({ type: z.literal('checkpoint'), name: z.string().min(1, 'name must not be empty').max(128, 'name must be at most 128 characters') }),
+    z.object({ type: z.literal('hangup'), participantId: z.string().max(64) }),
+    z.object({ type: z.literal('mute') }),
+    z.object({ type: z.literal('unmute') }),
+  ],
+  { message: `type must be one of ${CONTROL_TYPES}` },
+);
+
+/** What a participant learns as it joins, and an agent also the call it was dialled for. */
+export interface Welcome {
+  readonly call?: { readonly from: string; readonly to: string; readonly callUuid: string; readonly callId: string };
+  readonly metadata?: Readonly<Record<string, unknown>>;
+}
+
+export interface RoomSocketStats {
+  framesIn: number;
+  framesOut: number;
+  /** Unreadable binary frames or control messages; each got an `error` reply. */
+  badMessages: number;
+  /** Output frames dropped because the socket was backed up. */
+  droppedOut: number;
+}
+
+/**
+ * A non-phone participant over the room protocol (`docs/room-protocol.md`): a browser or service that
+ * joined `/rooms/{roomId}`, or an agent the bridge dialled. Binary frames are 20 ms of PCM16LE at the
+ * participant's rate both ways; text frames are JSON events and controls. Works on either end of the
+ * socket, so a dialled agent is the same participant as one that joined.
+ */
+export class RoomSocket implements Participant {
+  readonly input: JitterBuffer;
+  readonly stats: RoomSocketStats = { framesIn: 0, framesOut: 0, badMessages: 0, droppedOut: 0 };
+  muted = false;
+  /** Settles once the participant has left its room. */
+  readonly closed: Promise<void>;
+  private readonly frameBytes: number;
+  private partial: Buffer = Buffer.alloc(0);
+  private floodWindowStart = performance.now();
+  private floodBytes = 0;
+  private leaveReason = 'left';
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly room: Room,
+    readonly id: string,
+    readonly kind: 'web' | 'agent',
+    readonly rate: SampleRate,
+    private readonly log: Logger,
+    welcome: Welcome = {},
+  ) {
+    this.frameBytes = samplesPerFrame(rate) * 2;
+    this.input =
+      kind === 'agent'
+        ? new JitterBuffer({ startFrames: 1, maxTarget: 1, capacity: AGENT_AHEAD_FRAMES, adaptive: false })
+        : new JitterBuffer({ startFrames: 2, maxTarget: 10, capacity: 50, adaptive: true });
+    ws.on('message', (data, isBinary) => (isBinary ? this.onAudio(data as Buffer) : this.onControl(data as Buffer)));
+    ws.on('error', (err) => log.warn('room socket error', { err }));
+    this.closed = new Promise((resolve) =>
+      ws.once('close', (code) => {
+        room.leave(id, this.leaveReason);
+        const jitter = this.input.stats;
+        log.info('room participant left', { code, reason: this.leaveReason, ...this.stats, underruns: jitter.underruns, droppedIn: jitter.dropped });
+        resolve();
+      }),
+    );
+    this.send({ type: 'joined', participantId: id, roomId: room.id, sampleRate: rate, participants: room.participants(), ...welcome });
+    room.join(this);
+    log.info('room participant joined', { kind, sampleRate: rate });
+  }
+
+  deliver(frame: Frame): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    if (this.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+      this.stats.droppedOut++;
+      return;
+    }
+    this.stats.framesOut++;
+    const { pcm } = frame;
+    this.ws.send(Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength), { binary: true });
+  }
+
+  notify(event: RoomEvent): void {
+    this.send(event);
+  }
+
+  /** Ends this participant's connection. */
+  close(code: number, reason: string): void {
+    this.leaveReason = reason;
+    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) this.ws.close(code, reason);
+  }
+
+  private onAudio(data: Buffer): void {
+    if (data.length % 2 !== 0) return this.bad('audio frames are PCM16LE: an even number of bytes');
+    if (this.kind === 'web' && this.flooded(data.length)) return;
+    let buffer = this.partial.length ? Buffer.concat([this.partial, data]) : data;
+    while (buffer.length >= this.frameBytes) {
+      // Copied into its own aligned array: the room keeps frames past this message.
+      const samples = new Int16Array(this.frameBytes / 2);
+      Buffer.from(samples.buffer).set(buffer.subarray(0, this.frameBytes));
+      this.stats.framesIn++;
+      this.input.push(Frame.fromPcm(this.rate, samples));
+      buffer = buffer.subarray(this.frameBytes);
+    }
+    this.partial = Buffer.from(buffer);
+  }
+
+  private flooded(bytes: number): boolean {
+    const now = performance.now();
+    if (now - this.floodWindowStart >= 1000) {
+      this.floodWindowStart = now;
+      this.floodBytes = 0;
+    }
+    this.floodBytes += bytes;
+    if (this.floodBytes <= FLOOD_FACTOR * this.rate * 2) return false;
+    this.close(ROOM_CLOSE.flood, 'audio faster than 10x real time');
+    return true;
+  }
+
+  private onControl(data: Buffer): void {
+    let message: z.infer<typeof clientMessage>;
+    try {
+      const parsed = clientMessage.safeParse(JSON.parse(data.toString('utf8')));
+      if (!parsed.success) return this.bad(parsed.error.issues.map((issue) => issue.message).join('; '));
+      message = parsed.data;
+    } catch {
+      return this.bad('control messages are JSON objects with a "type"');
+    }
+    switch (message.type) {
+      case 'clear':
+        this.input.clear();
+        for (const phone of this.room.phones()) phone.phoneControl?.clearAudio();
+        return;
+      case 'send-dtmf':
+        for (const phone of this.room.phones()) phone.phoneControl?.sendDtmf(message.digits);
+        return;
+      case 'checkpoint':
+        this.input.pushCheckpoint(message.name);
+        return;
+      case 'hangup': {
+        const target = this.room.get(message.participantId);
+        if (!target?.phoneControl) return this.bad(`no phone participant ${message.participantId} in this room`);
+        this.log.info('phone participant hung up by room participant', { target: target.id });
+        target.phoneControl.hangup('kicked');
+        return;
+      }
+      case 'mute':
+      case 'unmute':
+        this.muted = message.type === 'mute';
+        return;
+    }
+  }
+
+  private bad(message: string): void {
+    this.stats.badMessages++;
+    this.log.warn('room socket: bad message ignored', { what: message, badMessages: this.stats.badMessages });
+    this.send({ type: 'error', message });
+  }
+
+  private send(message: object): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(message));
+  }
+}

@@ -82,23 +82,28 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
       handler: handlers[name as keyof typeof handlers],
     }));
     const gateway = createGatewayListener(functions, local.throttle, log);
-    server.on('request', (req, res) => void gateway(req, res));
     // Every local region's ingest URL points here; they share one claims table.
     const mediaLog = log.child({ service: 'media' });
     media = createMediaServer(config, config.homeMediaRegion, logEventSink(mediaLog), mediaLog);
     const mediaServer = media;
+    server.on('request', (req, res) => {
+      if (!mediaServer.handleRequest(req, res)) void gateway(req, res);
+    });
     server.on('upgrade', (req, socket, head) => {
       if (!mediaServer.handleUpgrade(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
     });
 
     const tenants = new TenantStore(dynamo, config.tableName, new SecretBox(kmsClient(config.aws), config.kmsKeyId));
-    const token = await mintToken(await tenants.ensureSecret(DEMO_TENANT), { apikey: DEMO_TENANT, ttlSeconds: DEMO_TOKEN_TTL_SECONDS });
+    const secret = await tenants.ensureSecret(DEMO_TENANT);
+    const token = await mintToken(secret, { apikey: DEMO_TENANT, ttlSeconds: DEMO_TOKEN_TTL_SECONDS });
+    // The console link carries a participant token for the demo room only, in the fragment (never sent to a server).
+    const consoleToken = await mintToken(secret, { apikey: DEMO_TENANT, permissions: ['allow_join'], roomId: DEMO_ROOM, ttlSeconds: DEMO_TOKEN_TTL_SECONDS });
     const connector = await demoConnector(api.connectors, previousConnectorId(local.dataDir));
 
     const info: LocalStackInfo = {
       apiUrl: base,
       mediaUrl: base.replace(/^http/, 'ws'),
-      consoleUrl: `${base}/console`,
+      consoleUrl: `${base}/console?room=${DEMO_ROOM}#token=${consoleToken}`,
       token,
       connector: { id: connector.id, webhookUrl: connector.webhookUrl },
       aws: { dynamodbEndpoint: aws.dynamodbEndpoint, kmsEndpoint: aws.kmsEndpoint },

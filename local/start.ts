@@ -12,8 +12,8 @@ async function main(): Promise<void> {
   out('Plivo connector, local stack');
   out(`  API           ${stack.apiUrl}`);
   out(`  Answer URL    ${stack.connector.webhookUrl}   (demo connector ${stack.connector.id}, room demo-room)`);
-  out(`  Media         ${stack.mediaUrl}   (media server: not served yet)`);
-  out(`  Console       ${stack.consoleUrl}   (web console: not served yet)`);
+  out(`  Media         ${stack.mediaUrl}   (Plivo streams at /plivo, room protocol at /rooms/{roomId})`);
+  out(`  Console       ${stack.consoleUrl}`);
   out(`  Data          ${stack.dataDir}   (state in ${STATE_FILE})`);
   out();
   out('  Token (tenant "demo", 24 h):');

@@ -1,4 +1,6 @@
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { requireRoomAccess, type Authenticator } from '../../core/auth';
@@ -47,6 +49,19 @@ const refuse = (socket: Duplex, status: number, message: string): void => {
 
 const ROOMS_PATH = /^\/rooms\/([^/]+)$/;
 
+/** The web console's files, served at `/console`. */
+const CONSOLE_FILES: Readonly<Record<string, { file: string; type: string }>> = {
+  '/console': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/console/console.js': { file: 'console.js', type: 'text/javascript; charset=utf-8' },
+  '/console/audio-worklet.js': { file: 'audio-worklet.js', type: 'text/javascript; charset=utf-8' },
+};
+const CONSOLE_HEADERS = {
+  'cache-control': 'no-cache',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'content-security-policy': "default-src 'self'; connect-src 'self' ws: wss:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+};
+
 /**
  * The media server: Plivo's audio streams (`/plivo?ref=...`) into rooms. Every upgrade is authorised
  * before it is accepted: the claim must exist, the Plivo signature must verify when the connector holds
@@ -61,6 +76,9 @@ export class MediaServer {
   private state: 'running' | 'closing' | 'closed' = 'running';
 
   private readonly tokens: PlivoAuthTokens;
+  private readonly consoleFiles = new Map(
+    Object.entries(CONSOLE_FILES).map(([path, { file, type }]) => [path, { type, body: readFileSync(join(__dirname, '..', 'console', file)) }]),
+  );
 
   constructor(private readonly deps: MediaServerDeps) {
     this.tokens = new PlivoAuthTokens(deps.box);
@@ -70,6 +88,20 @@ export class MediaServer {
 
   get activeCalls(): number {
     return this.streams.size;
+  }
+
+  /** Serves the web console (`GET /console`); false when the request is not for it. */
+  handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
+    const path = (req.url ?? '').split('?')[0] ?? '';
+    const file = this.consoleFiles.get(path);
+    if (!file) return false;
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' }).end(JSON.stringify({ message: 'Method not allowed' }));
+      return true;
+    }
+    res.writeHead(200, { ...CONSOLE_HEADERS, 'content-type': file.type, 'content-length': file.body.length });
+    res.end(req.method === 'HEAD' ? undefined : file.body);
+    return true;
   }
 
   /** Handles an HTTP upgrade; false when the path is not the media server's. */
@@ -113,7 +145,8 @@ export class MediaServer {
     this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       const id = newParticipantId(kind === 'web' ? 'web_' : 'ag_');
       const room = this.rooms.get(principal.tenant, roomId);
-      const participant = new RoomSocket(ws, room, id, kind, rate as SampleRate, this.deps.log.child({ tenant: principal.tenant, roomId, participantId: id }));
+      const log = this.deps.log.child({ tenant: principal.tenant, roomId, participantId: id });
+      const participant = new RoomSocket(ws, room, { id, kind, rate: rate as SampleRate, log, wantsLevels: url.searchParams.get('levels') === '1' });
       this.participants.add(participant);
       void participant.closed.then(() => this.participants.delete(participant));
     });

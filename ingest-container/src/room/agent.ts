@@ -55,7 +55,7 @@ export async function dialAgent(agent: AgentSpec, room: Room, welcome: Welcome, 
         return null;
       }
       const id = newParticipantId('ag_');
-      return new RoomSocket(ws, room, id, 'agent', agent.sampleRate, log.child({ participantId: id }), welcome);
+      return new RoomSocket(ws, room, { id, kind: 'agent', rate: agent.sampleRate, log: log.child({ participantId: id }), welcome });
     } catch (err) {
       if (signal.aborted) return null;
       log.warn('agent connect failed', { attempt: attempt + 1, of: delays.length, err });

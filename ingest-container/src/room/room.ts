@@ -24,7 +24,9 @@ export type RoomEvent =
   | { readonly type: 'participant-joined'; readonly participant: ParticipantInfo }
   | { readonly type: 'participant-left'; readonly participantId: string; readonly reason: string }
   | { readonly type: 'dtmf'; readonly participantId: string; readonly digit: string }
-  | { readonly type: 'checkpoint-played'; readonly participantId: string; readonly name: string };
+  | { readonly type: 'checkpoint-played'; readonly participantId: string; readonly name: string }
+  /** Each speaker's peak over the last 100 ms (0..1); silent participants are left out. */
+  | { readonly type: 'levels'; readonly levels: Readonly<Record<string, number>> };
 
 /** A phone participant's controls, used by others in the room. */
 export interface PhoneControl {
@@ -39,6 +41,8 @@ export interface Participant extends ParticipantInfo {
   readonly rate: SampleRate;
   readonly input: JitterBuffer;
   readonly phoneControl?: PhoneControl;
+  /** Receives `levels` events (a console's meters); costs a decode per phone frame while anyone does. */
+  readonly wantsLevels?: boolean;
   muted: boolean;
   /** One 20 ms frame of what this participant hears. */
   deliver(frame: Frame): void;
@@ -57,6 +61,21 @@ interface Member {
   fromMix: Resampler | null;
   /** This tick's frame at the mix rate, when the member spoke in a mixed tick. */
   mixed: Int16Array | null;
+  /** Loudest sample since the last `levels` event, while someone wants levels. */
+  peak: number;
+}
+
+/** `levels` events go out every 5 ticks: 100 ms. */
+const LEVEL_TICKS = 5;
+
+function peakOf(pcm: Int16Array): number {
+  let peak = 0;
+  for (let i = 0; i < pcm.length; i++) {
+    const v = pcm[i] as number;
+    if (v > peak) peak = v;
+    else if (-v > peak) peak = -v;
+  }
+  return peak;
 }
 
 export interface MixStats {
@@ -81,6 +100,8 @@ export class Room {
   private sum = new Int32Array(samplesPerFrame(8000));
   readonly stats: MixStats = { forwardedTicks: 0, mixedTicks: 0, silentTicks: 0 };
   private closed = false;
+  private levelWatchers = 0;
+  private ticks = 0;
 
   constructor(
     readonly tenant: string,
@@ -110,12 +131,16 @@ export class Room {
   join(participant: Participant): void {
     if (this.closed) throw new Error(`Room ${this.id} is closed`);
     this.broadcast({ type: 'participant-joined', participant: infoOf(participant) });
-    this.members.set(participant.id, { participant, outbound: new Map(), fromMix: null, mixed: null });
+    this.members.set(participant.id, { participant, outbound: new Map(), fromMix: null, mixed: null, peak: 0 });
+    if (participant.wantsLevels) this.levelWatchers++;
     this.updateMixRate();
   }
 
   leave(participantId: string, reason: string): void {
-    if (!this.members.delete(participantId)) return;
+    const member = this.members.get(participantId);
+    if (!member) return;
+    this.members.delete(participantId);
+    if (member.participant.wantsLevels) this.levelWatchers--;
     this.broadcast({ type: 'participant-left', participantId, reason });
     if (this.members.size === 0) this.close();
     else this.updateMixRate();
@@ -133,6 +158,8 @@ export class Room {
   }
 
   tick(): void {
+    this.ticks++;
+    if (this.levelWatchers > 0 && this.ticks % LEVEL_TICKS === 0) this.sendLevels();
     let first: Member | null = null;
     let firstFrame: Frame | null = null;
     let speakers = 0;
@@ -141,6 +168,7 @@ export class Room {
       const { participant } = member;
       const frame = participant.input.pull((name) => this.checkpoint(participant, name));
       if (!frame || participant.muted || frame.silent) continue;
+      if (this.levelWatchers > 0) member.peak = Math.max(member.peak, peakOf(frame.pcm));
       speakers++;
       if (!first) {
         first = member;
@@ -193,6 +221,16 @@ export class Room {
         member.participant.deliver(Frame.fromPcm(rate, member.fromMix.process(out)));
       } else member.participant.deliver(Frame.fromPcm(rate, out));
     }
+  }
+
+  private sendLevels(): void {
+    const levels: Record<string, number> = {};
+    for (const member of this.members.values()) {
+      if (member.peak > 0) levels[member.participant.id] = Math.round((member.peak / 32768) * 1000) / 1000;
+      member.peak = 0;
+    }
+    const event: RoomEvent = { type: 'levels', levels };
+    for (const { participant } of this.members.values()) if (participant.wantsLevels) participant.notify(event);
   }
 
   private checkpoint(sender: Participant, name: string): void {

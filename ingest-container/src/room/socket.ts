@@ -42,6 +42,17 @@ export interface Welcome {
   readonly metadata?: Readonly<Record<string, unknown>>;
 }
 
+export interface RoomSocketOptions {
+  readonly id: string;
+  readonly kind: 'web' | 'agent';
+  readonly rate: SampleRate;
+  readonly log: Logger;
+  /** Extra fields of the `joined` message. */
+  readonly welcome?: Welcome;
+  /** Send this participant `levels` events. */
+  readonly wantsLevels?: boolean;
+}
+
 export interface RoomSocketStats {
   framesIn: number;
   framesOut: number;
@@ -69,15 +80,23 @@ export class RoomSocket implements Participant {
   private floodBytes = 0;
   private leaveReason = 'left';
 
+  readonly id: string;
+  readonly kind: 'web' | 'agent';
+  readonly rate: SampleRate;
+  readonly wantsLevels: boolean;
+  private readonly log: Logger;
+
   constructor(
     private readonly ws: WebSocket,
     private readonly room: Room,
-    readonly id: string,
-    readonly kind: 'web' | 'agent',
-    readonly rate: SampleRate,
-    private readonly log: Logger,
-    welcome: Welcome = {},
+    options: RoomSocketOptions,
   ) {
+    const { id, kind, rate, log } = options;
+    this.id = id;
+    this.kind = kind;
+    this.rate = rate;
+    this.log = log;
+    this.wantsLevels = options.wantsLevels ?? false;
     this.frameBytes = samplesPerFrame(rate) * 2;
     this.input =
       kind === 'agent'
@@ -93,7 +112,7 @@ export class RoomSocket implements Participant {
         resolve();
       }),
     );
-    this.send({ type: 'joined', participantId: id, roomId: room.id, sampleRate: rate, participants: room.participants(), ...welcome });
+    this.send({ type: 'joined', participantId: id, roomId: room.id, sampleRate: rate, participants: room.participants(), ...options.welcome });
     room.join(this);
     log.info('room participant joined', { kind, sampleRate: rate });
   }

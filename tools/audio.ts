@@ -45,3 +45,37 @@ export function concat(frames: readonly Int16Array[]): Int16Array {
   }
   return out;
 }
+
+/**
+ * SNR (dB) of `signal` against the best-fitting sine of `hz` (least squares over sin and cos): whatever
+ * the fit does not explain is noise, distortion or aliasing.
+ */
+export function snrDb(signal: ArrayLike<number>, rate: number, hz: number): number {
+  const wave = (i: number) => [Math.sin((2 * Math.PI * hz * i) / rate), Math.cos((2 * Math.PI * hz * i) / rate)] as const;
+  let ss = 0;
+  let sc = 0;
+  let cc = 0;
+  let ys = 0;
+  let yc = 0;
+  for (let i = 0; i < signal.length; i++) {
+    const [s, c] = wave(i);
+    const y = signal[i] as number;
+    ss += s * s;
+    sc += s * c;
+    cc += c * c;
+    ys += y * s;
+    yc += y * c;
+  }
+  const det = ss * cc - sc * sc;
+  const a = (ys * cc - yc * sc) / det;
+  const b = (yc * ss - ys * sc) / det;
+  let power = 0;
+  let noise = 0;
+  for (let i = 0; i < signal.length; i++) {
+    const [s, c] = wave(i);
+    const fit = a * s + b * c;
+    power += fit * fit;
+    noise += ((signal[i] as number) - fit) ** 2;
+  }
+  return 10 * Math.log10(power / noise);
+}

@@ -1,19 +1,18 @@
-import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Agent, request } from 'node:http';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { signV3 } from '../core/plivo/signature';
 import type { LocalStackInfo } from '../local/stack';
+import { calibrationMs, cpuMs, machine, quantile, round, startStack, writeReport } from './bench-support';
 
 /**
  * `npm run bench:answer`: signed Answer URL requests against the local stack (its own process, as
  * `npm start` runs it), open loop at rising rates. Latency is measured from each request's scheduled
  * send time, so a server that falls behind is charged for the queueing it causes.
  */
-const ROOT = join(__dirname, '..');
 const AUTH_TOKEN = 'MABENCHMARKAUTHTOKEN0123456789abcdefghij';
 
 interface Step {
@@ -26,52 +25,6 @@ interface Step {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly maxMs: number;
-}
-
-const quantile = (sorted: number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
-const round = (n: number): number => Math.round(n * 100) / 100;
-
-/** CPU milliseconds a process has used so far (utime + stime from /proc; clock ticks are 10 ms). */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
-async function startStack(dataDir: string, profileDir?: string): Promise<{ info: LocalStackInfo; pids: { api: number; dynalite: number }; stop: () => Promise<void> }> {
-  const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'local/start.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: '0', DATA_DIR: dataDir, API_RATE_LIMIT: '100000', API_BURST_LIMIT: '100000' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      if (output.length < 100_000) output += chunk.toString();
-      if (output.includes('export VIDEOSDK_TOKEN=')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`local stack exited with ${code}`)));
-  });
-  child.stdout.resume(); // keep draining the server's logs
-  const info = JSON.parse(readFileSync(join(dataDir, 'local-stack.json'), 'utf8')) as LocalStackInfo;
-  const api = child.pid as number;
-  return {
-    info,
-    pids: { api, dynalite: childrenOf(api)[0] ?? api },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGINT');
-      }),
-  };
 }
 
 async function setUp(info: LocalStackInfo): Promise<string> {
@@ -158,18 +111,6 @@ async function step(url: string, rps: number, seconds: number, pids: { api: numb
   };
 }
 
-/**
- * A fixed amount of single-threaded work, timed: this VM's CPU speed varies several-fold from minute to
- * minute, so every report carries it, and runs are only comparable at similar calibration figures.
- */
-function calibrationMs(): number {
-  const started = performance.now();
-  let x = 0;
-  for (let i = 0; i < 1e8; i++) x += i;
-  if (x < 0) throw new Error('unreachable');
-  return round(performance.now() - started);
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -204,14 +145,13 @@ async function main(): Promise<void> {
   const report = {
     benchmark: 'answer',
     date: new Date().toISOString(),
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, calibrationMs: calibration },
+    machine: machine(calibration),
     command: `npm run bench:answer -- --rates ${values.rates} --seconds ${seconds}`,
     setup: 'local stack (npm start: dynalite + KMS emulator + API Gateway stand-in) in its own process; V3-signed POSTs, 10 non-matching rules, unique CallUUIDs',
     steps: results,
     maxSustainableRps: sustainable.length ? Math.max(...sustainable) : 0,
   };
-  mkdirSync(join(ROOT, 'docs', 'benchmarks'), { recursive: true });
-  writeFileSync(join(ROOT, 'docs', 'benchmarks', 'answer.json'), JSON.stringify(report, null, 2) + '\n');
+  writeReport('answer', report);
   process.stdout.write(
     [
       `| offered req/s | achieved req/s | requests | errors | p50 ms | p99 ms | max ms | CPU ms/req: API | dynalite | load generator |`,

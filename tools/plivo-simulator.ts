@@ -118,18 +118,19 @@ export class SimulatedCall {
     this.ws?.send(data);
   }
 
-  /** Streams 8 kHz PCM as mu-law 20 ms frames at real time (scheduled from the start, no drift). */
+  /** Streams 8 kHz PCM as mu-law 20 ms frames at real time. */
   async play(pcm: Int16Array, onFrame?: (index: number, sentAt: number) => void): Promise<void> {
     const codes = mulawEncode(pcm);
-    await paced(Math.floor(codes.length / FRAME_BYTES), (i) => {
+    await this.playMulaw(Math.floor(codes.length / FRAME_BYTES), (i) => codes.subarray(i * FRAME_BYTES, (i + 1) * FRAME_BYTES), onFrame);
+  }
+
+  /** Sends `count` mu-law frames, `frameAt(i)` each, at real time (scheduled from the start, no drift). */
+  async playMulaw(count: number, frameAt: (index: number) => Uint8Array, onFrame?: (index: number, sentAt: number) => void): Promise<void> {
+    await paced(count, (i) => {
       if (this.ws?.readyState !== WebSocket.OPEN) return false;
+      const payload = Buffer.from(frameAt(i)).toString('base64');
       onFrame?.(i, performance.now());
-      this.send({
-        event: 'media',
-        sequenceNumber: ++this.sequence,
-        streamId: this.streamId,
-        media: { track: 'inbound', timestamp: String(Date.now() - this.startedAt), chunk: i + 1, payload: Buffer.from(codes.subarray(i * FRAME_BYTES, (i + 1) * FRAME_BYTES)).toString('base64') },
-      });
+      this.send({ event: 'media', sequenceNumber: ++this.sequence, streamId: this.streamId, media: { track: 'inbound', timestamp: String(Date.now() - this.startedAt), chunk: i + 1, payload } });
       return true;
     });
   }

@@ -1,3 +1,4 @@
+import { SimulatedCall } from '../../tools/plivo-simulator';
 import { callIdFor } from '../../core/calls/model';
 import { DynamoCallStore } from '../../core/calls/store';
 import { ClaimStore } from '../../core/claims';
@@ -342,20 +343,23 @@ describe('a retry after the first attempt died between its writes', () => {
 });
 
 describe('claims with a short CLAIM_TTL_SECONDS', () => {
-  it('expire: a late stream cannot take its claim', async () => {
+  it('expire: a late stream cannot take its claim, and its upgrade is refused with 410', async () => {
     const short = await startTestStack({ CLAIM_TTL_SECONDS: '1' });
     try {
       const shortToken = await short.token('acme');
       const res = await short.api('POST', '/v2/connectors', { token: shortToken, body: { provider: 'plivo', defaultRoomId: 'r' } });
       const c = (await json<{ data: Connector }>(res)).data;
-      const [early, late] = [newCall(), newCall()];
+      const [early, late, later] = [newCall(), newCall(), newCall()];
       const refOf = async (call: typeof early) => streamOf(await answer(c.webhookUrl, answerFields(call))).url.searchParams.get('ref')!;
       const earlyRef = await refOf(early);
       const lateRef = await refOf(late);
+      const laterStream = streamOf(await answer(c.webhookUrl, answerFields(later))).url.toString();
       const claims = new ClaimStore(() => ({ dynamo: dynamoClient({ region: 'us-east-1', dynamodbEndpoint: short.stack.aws.dynamodbEndpoint }), tableName: LOCAL_TABLE_NAME }));
       expect(await claims.take('us002', earlyRef, 's')).toMatchObject({ callUuid: early.callUuid });
       await new Promise((r) => setTimeout(r, 1100));
       expect(await claims.take('us002', lateRef, 's')).toBe('expired');
+      const plivo = new SimulatedCall({ answerUrl: c.webhookUrl });
+      await expect(plivo.connect(laterStream, later.callUuid)).rejects.toThrow('stream upgrade refused: 410');
     } finally {
       await short.close();
     }

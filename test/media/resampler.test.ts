@@ -1,34 +1,11 @@
 import { ROOM_RATES, type SampleRate } from '../../core/rooms';
 import { Resampler, samplesPerFrame } from '../../ingest-container/src/audio/resampler';
+import { snrDb } from '../../tools/audio';
 
 /** A 1 kHz tone at `rate`, `frames` frames long, as 20 ms Int16 frames. */
 function tone(rate: number, frames: number, hz = 1000, amplitude = 16000): Int16Array[] {
   const n = samplesPerFrame(rate);
   return Array.from({ length: frames }, (_, f) => Int16Array.from({ length: n }, (_, i) => Math.round(amplitude * Math.sin((2 * Math.PI * hz * (f * n + i)) / rate))));
-}
-
-/**
- * SNR of `signal` against the best-fitting sine of `hz` (least squares over sin and cos): whatever the
- * fit does not explain is noise, distortion or aliasing.
- */
-function snrDb(signal: Float64Array, rate: number, hz: number): number {
-  let ss = 0, sc = 0, cc = 0, ys = 0, yc = 0;
-  for (let i = 0; i < signal.length; i++) {
-    const s = Math.sin((2 * Math.PI * hz * i) / rate);
-    const c = Math.cos((2 * Math.PI * hz * i) / rate);
-    const y = signal[i] as number;
-    ss += s * s; sc += s * c; cc += c * c; ys += y * s; yc += y * c;
-  }
-  const det = ss * cc - sc * sc;
-  const a = (ys * cc - yc * sc) / det;
-  const b = (yc * ss - ys * sc) / det;
-  let power = 0, noise = 0;
-  for (let i = 0; i < signal.length; i++) {
-    const fit = a * Math.sin((2 * Math.PI * hz * i) / rate) + b * Math.cos((2 * Math.PI * hz * i) / rate);
-    power += fit * fit;
-    noise += ((signal[i] as number) - fit) ** 2;
-  }
-  return 10 * Math.log10(power / noise);
 }
 
 function run(chain: SampleRate[], frames = 50): Float64Array {

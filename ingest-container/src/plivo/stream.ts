@@ -230,7 +230,7 @@ export class PlivoStream implements Participant {
     this.room?.leave(this.id, this.endReason);
     (await this.agent)?.close(ROOM_CLOSE.callEnded, 'call ended');
     const jitter = this.input.stats;
-    this.deps.log.info('plivo stream closed', { reason: this.endReason, ...this.stats, underruns: jitter.underruns, droppedIn: jitter.dropped });
+    this.deps.log.info('plivo stream closed', { reason: this.endReason, ...this.stats, underruns: jitter.underruns, jitterTarget: jitter.target, droppedIn: jitter.dropped });
     try {
       await this.deps.lifecycle.ended(this.claim.tenant, this.claim.callId, this.endReason, this.answeredAtMs);
     } catch (err) {

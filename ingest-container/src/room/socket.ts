@@ -69,6 +69,10 @@ export interface RoomSocketStats {
  * socket, so a dialled agent is the same participant as one that joined.
  */
 export class RoomSocket implements Participant {
+  readonly id: string;
+  readonly kind: 'web' | 'agent';
+  readonly rate: SampleRate;
+  readonly wantsLevels: boolean;
   readonly input: JitterBuffer;
   readonly stats: RoomSocketStats = { framesIn: 0, framesOut: 0, badMessages: 0, droppedOut: 0 };
   muted = false;
@@ -79,11 +83,6 @@ export class RoomSocket implements Participant {
   private floodWindowStart = performance.now();
   private floodBytes = 0;
   private leaveReason = 'left';
-
-  readonly id: string;
-  readonly kind: 'web' | 'agent';
-  readonly rate: SampleRate;
-  readonly wantsLevels: boolean;
   private readonly log: Logger;
 
   constructor(

@@ -1,28 +1,15 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { mulawEncode } from '../../ingest-container/src/audio/mulaw';
 import { tone, toneLevel } from '../../tools/audio';
 import { SimulatedCall } from '../../tools/plivo-simulator';
-import { apiRequest, startLocalProcess, waitFor, type LocalProcess } from '../support/local-process';
+import { apiRequest, localProcessPerFile, waitFor } from '../support/local-process';
 
 /**
  * The media plane end to end, through `npm start`'s real processes: simulated Plivo calls (signed
  * Answer URL POST, `<Stream>` XML, the audio WebSocket) into the demo connector's room.
  */
-let dataDir: string;
-let stack: LocalProcess;
+const local = localProcessPerFile('e2e-media-');
 
-beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'e2e-media-'));
-  stack = await startLocalProcess(dataDir);
-}, 30_000);
-afterAll(async () => {
-  await stack?.stop();
-  rmSync(dataDir, { recursive: true, force: true });
-});
-
-const api = (method: string, path: string, body?: unknown) => apiRequest(stack, method, path, body);
+const api = (method: string, path: string, body?: unknown) => apiRequest(local.stack, method, path, body);
 
 /** A connector of the demo tenant whose calls all go to `room`. */
 async function connectorFor(room: string, plivoAuthToken?: string): Promise<string> {

@@ -1,32 +1,19 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { tone, toneLevel } from '../../tools/audio';
 import { SimulatedCall } from '../../tools/plivo-simulator';
 import { RoomPeer } from '../../tools/room-peer';
-import { apiRequest, NODE_TSX, ROOT, startLocalProcess, waitFor, type LocalProcess } from '../support/local-process';
+import { apiRequest, NODE_TSX, ROOT, localProcessPerFile, waitFor } from '../support/local-process';
 
 /**
  * The room protocol end to end, through `npm start`'s real process: browsers and services joining
  * rooms with tokens, hearing and controlling simulated Plivo calls, and agents the bridge dials.
  */
-let dataDir: string;
-let stack: LocalProcess;
+const local = localProcessPerFile('e2e-room-');
 
-beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'e2e-room-'));
-  stack = await startLocalProcess(dataDir);
-}, 30_000);
-afterAll(async () => {
-  await stack?.stop();
-  rmSync(dataDir, { recursive: true, force: true });
-});
-
-const api = (method: string, path: string, body?: unknown, token?: string) => apiRequest(stack, method, path, body, token);
-const join16k = (roomId: string, token = stack.info.token) => RoomPeer.join(stack.info.mediaUrl, roomId, { token });
+const api = (method: string, path: string, body?: unknown, token?: string) => apiRequest(local.stack, method, path, body, token);
+const join16k = (roomId: string, token = local.stack.info.token) => RoomPeer.join(local.stack.info.mediaUrl, roomId, { token });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function connectorFor(room: string): Promise<string> {
@@ -54,7 +41,7 @@ describe('joining a room', () => {
     expect(minted.data).toMatchObject({ roomId: 'tok-room', permissions: ['allow_join'] });
     const token = minted.data.token as string;
 
-    const peer = await RoomPeer.join(stack.info.mediaUrl, 'tok-room', { token, tokenInQuery: true, sampleRate: 24000 });
+    const peer = await RoomPeer.join(local.stack.info.mediaUrl, 'tok-room', { token, tokenInQuery: true, sampleRate: 24000 });
     expect(peer.messages[0]).toMatchObject({ type: 'joined', roomId: 'tok-room', sampleRate: 24000, participants: [] });
     expect(String(peer.messages[0]?.participantId)).toMatch(/^web_[0-9a-z]{12}$/);
     await expect(join16k('another-room', token)).rejects.toMatchObject({ status: 403 });
@@ -68,9 +55,9 @@ describe('joining a room', () => {
   }, 30_000);
 
   it('refuses bad joins with a clear status', async () => {
-    await expect(RoomPeer.join(stack.info.mediaUrl, 'r1', { token: '' })).rejects.toMatchObject({ status: 401 });
+    await expect(RoomPeer.join(local.stack.info.mediaUrl, 'r1', { token: '' })).rejects.toMatchObject({ status: 401 });
     await expect(join16k('r1', 'not-a-jwt')).rejects.toMatchObject({ status: 401 });
-    await expect(RoomPeer.join(stack.info.mediaUrl, 'r1', { token: stack.info.token, sampleRate: 44100 as 16000 })).rejects.toMatchObject({ status: 400 });
+    await expect(RoomPeer.join(local.stack.info.mediaUrl, 'r1', { token: local.stack.info.token, sampleRate: 44100 as 16000 })).rejects.toMatchObject({ status: 400 });
     await expect(join16k('-not-a-room-id')).rejects.toMatchObject({ status: 400 });
     expect((await api('POST', '/v2/rooms/r1/tokens', { ttlSeconds: 5 })).status).toBe(400);
     expect((await api('POST', '/v2/rooms/r%20bad/tokens', {})).status).toBe(400);
@@ -92,7 +79,7 @@ describe('joining a room', () => {
   it("keeps tenants apart: another tenant's room of the same id is a different room", async () => {
     const { stdout } = await promisify(execFile)(NODE_TSX[0], [...NODE_TSX.slice(1), 'tools/token.ts', '--apikey', 'other-tenant', '--permissions', 'allow_join'], {
       cwd: ROOT,
-      env: { ...process.env, DATA_DIR: dataDir },
+      env: { ...process.env, DATA_DIR: local.dataDir },
     });
     const other = await join16k('shared-id', stdout.trim());
     const demo = await join16k('shared-id');

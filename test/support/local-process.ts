@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LocalStackInfo } from '../../local/stack';
 
@@ -77,4 +78,18 @@ export async function waitFor<T>(probe: () => T | undefined | Promise<T | undefi
     if (Date.now() > deadline) throw new Error('timed out waiting');
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** One `npm start` process for a test file: started before its tests, stopped (its data removed) after. */
+export function localProcessPerFile(prefix: string): { readonly stack: LocalProcess; readonly dataDir: string } {
+  const local = {} as { stack: LocalProcess; dataDir: string };
+  beforeAll(async () => {
+    local.dataDir = mkdtempSync(join(tmpdir(), prefix));
+    local.stack = await startLocalProcess(local.dataDir);
+  }, 30_000);
+  afterAll(async () => {
+    await local.stack?.stop();
+    rmSync(local.dataDir, { recursive: true, force: true });
+  });
+  return local;
 }

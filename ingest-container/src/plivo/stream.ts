@@ -5,6 +5,7 @@ import type { AgentSpec } from '../../../core/routing/model';
 import { Frame, MULAW_FRAME_BASE64_LENGTH, PHONE_FRAME_BYTES } from '../audio/frame';
 import type { CallLifecycle, EndReason } from '../calls';
 import { dialAgent } from '../room/agent';
+import { FloodMeter } from '../room/flood-meter';
 import { JitterBuffer } from '../room/jitter-buffer';
 import type { Participant, RoomEvent, RoomRegistry, Room } from '../room/room';
 import { ROOM_CLOSE, type RoomSocket } from '../room/socket';
@@ -20,8 +21,6 @@ export const STREAM_CLOSE = {
 } as const;
 
 const START_TIMEOUT_MS = 10_000;
-/** mu-law is 8,000 bytes a second; more than ten times that, sustained for a second, is a flood. */
-const FLOOD_BYTES_PER_SECOND = 80_000;
 /** Beyond this much unsent output on the socket, frames are dropped (and counted) rather than queued. */
 const MAX_BUFFERED_BYTES = 64 * 1024;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -69,8 +68,8 @@ export class PlivoStream implements Participant {
   private readonly startTimer: NodeJS.Timeout;
   /** Bytes of a payload that was not a whole 20 ms frame, waiting for the rest. */
   private partial: Buffer = Buffer.alloc(0);
-  private floodWindowStart = performance.now();
-  private floodBytes = 0;
+  /** mu-law is 8,000 bytes a second. */
+  private readonly flood = new FloodMeter(8000);
   /** The rule's agent, dialled as the call joins; aborted (or hung up) when the call ends. */
   private readonly agentDial = new AbortController();
   private agent: Promise<RoomSocket | null> = Promise.resolve(null);
@@ -177,7 +176,10 @@ export class PlivoStream implements Participant {
   private onMedia(payload: unknown): void {
     if (typeof payload !== 'string' || payload.length % 4 !== 0 || !BASE64.test(payload)) return this.bad('media without a valid base64 payload');
     const bytes = (payload.length / 4) * 3 - (payload.endsWith('==') ? 2 : payload.endsWith('=') ? 1 : 0);
-    if (this.flooded(bytes)) return;
+    if (this.flood.exceeded(bytes)) {
+      this.end(STREAM_CLOSE.flood, 'media faster than 10x real time', 'flood');
+      return;
+    }
     if (payload.length === MULAW_FRAME_BASE64_LENGTH && this.partial.length === 0) {
       this.stats.framesIn++;
       this.input.push(Frame.fromMulawBase64(payload));
@@ -191,18 +193,6 @@ export class PlivoStream implements Participant {
       buffer = buffer.subarray(PHONE_FRAME_BYTES);
     }
     this.partial = Buffer.from(buffer);
-  }
-
-  private flooded(bytes: number): boolean {
-    const now = performance.now();
-    if (now - this.floodWindowStart >= 1000) {
-      this.floodWindowStart = now;
-      this.floodBytes = 0;
-    }
-    this.floodBytes += bytes;
-    if (this.floodBytes <= FLOOD_BYTES_PER_SECOND) return false;
-    this.end(STREAM_CLOSE.flood, 'media faster than 10x real time', 'flood');
-    return true;
   }
 
   private bad(what: string, err?: unknown): void {

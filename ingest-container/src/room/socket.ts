@@ -4,6 +4,7 @@ import type { Logger } from '../../../core/log';
 import { Frame } from '../audio/frame';
 import type { SampleRate } from '../../../core/rooms';
 import { samplesPerFrame } from '../audio/resampler';
+import { FloodMeter } from './flood-meter';
 import { JitterBuffer } from './jitter-buffer';
 import type { Participant, Room, RoomEvent } from './room';
 
@@ -17,8 +18,6 @@ export const ROOM_CLOSE = {
 
 /** Beyond this much unsent output on the socket, frames are dropped (and counted) rather than queued. */
 const MAX_BUFFERED_BYTES = 64 * 1024;
-/** More than ten times real time, sustained for a second, is a flood (web participants). */
-const FLOOD_FACTOR = 10;
 /** An agent may send its speech ahead of real time, up to this much; beyond it the oldest is dropped. */
 const AGENT_AHEAD_FRAMES = 60 * 50;
 
@@ -80,8 +79,8 @@ export class RoomSocket implements Participant {
   readonly closed: Promise<void>;
   private readonly frameBytes: number;
   private partial: Buffer = Buffer.alloc(0);
-  private floodWindowStart = performance.now();
-  private floodBytes = 0;
+  /** Web input is live audio; agents may send ahead, bounded by their queue instead. */
+  private readonly flood: FloodMeter | null;
   private leaveReason = 'left';
   private readonly log: Logger;
 
@@ -97,6 +96,7 @@ export class RoomSocket implements Participant {
     this.log = log;
     this.wantsLevels = options.wantsLevels ?? false;
     this.frameBytes = samplesPerFrame(rate) * 2;
+    this.flood = kind === 'web' ? new FloodMeter(rate * 2) : null;
     this.input =
       kind === 'agent'
         ? new JitterBuffer({ startFrames: 1, maxTarget: 1, capacity: AGENT_AHEAD_FRAMES, adaptive: false })
@@ -139,7 +139,10 @@ export class RoomSocket implements Participant {
 
   private onAudio(data: Buffer): void {
     if (data.length % 2 !== 0) return this.bad('audio frames are PCM16LE: an even number of bytes');
-    if (this.kind === 'web' && this.flooded(data.length)) return;
+    if (this.flood?.exceeded(data.length)) {
+      this.close(ROOM_CLOSE.flood, 'audio faster than 10x real time');
+      return;
+    }
     let buffer = this.partial.length ? Buffer.concat([this.partial, data]) : data;
     while (buffer.length >= this.frameBytes) {
       // Copied into its own aligned array: the room keeps frames past this message.
@@ -150,18 +153,6 @@ export class RoomSocket implements Participant {
       buffer = buffer.subarray(this.frameBytes);
     }
     this.partial = Buffer.from(buffer);
-  }
-
-  private flooded(bytes: number): boolean {
-    const now = performance.now();
-    if (now - this.floodWindowStart >= 1000) {
-      this.floodWindowStart = now;
-      this.floodBytes = 0;
-    }
-    this.floodBytes += bytes;
-    if (this.floodBytes <= FLOOD_FACTOR * this.rate * 2) return false;
-    this.close(ROOM_CLOSE.flood, 'audio faster than 10x real time');
-    return true;
   }
 
   private onControl(data: Buffer): void {

@@ -58,18 +58,17 @@ export async function startStack(dataDir: string, profileDir?: string, onLogLine
   };
 }
 
-export /**
+/**
  * A fixed amount of single-threaded work, timed: this VM's CPU speed varies several-fold from minute to
  * minute, so every report carries it, and runs are only comparable at similar calibration figures.
  */
-function calibrationMs(): number {
+export function calibrationMs(): number {
   const started = performance.now();
   let x = 0;
   for (let i = 0; i < 1e8; i++) x += i;
   if (x < 0) throw new Error('unreachable');
   return round(performance.now() - started);
 }
-
 
 export function machine(calibration: number) {
   return { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, calibrationMs: calibration };

@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import { randomString } from '../ids';
 import type { RuleBody } from './schema';
 
-/** A routing rule: which calls it takes (all `match` criteria must hold) and where it sends them. */
 /** An AI agent the bridge dials into the room when a call joins. */
 export type AgentSpec = NonNullable<RuleBody['agent']>;
 
+/** A routing rule: which calls it takes (all `match` criteria must hold) and where it sends them. */
 export interface RoutingRule extends Omit<RuleBody, 'agent'> {
   readonly id: string;
   readonly tenant: string;

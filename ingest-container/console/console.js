@@ -89,8 +89,10 @@ function onEvent(message) {
 
 async function join(room, token) {
   const context = new AudioContext({ sampleRate: RATE, latencyHint: 'interactive' });
+  state.context = context; // released by leave() if anything below fails
   await context.audioWorklet.addModule('/console/audio-worklet.js');
   const stream = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true } });
+  state.stream = stream;
   const node = new AudioWorkletNode(context, 'room-io', { numberOfInputs: 1, numberOfOutputs: 1, outputChannelCount: [1] });
   const analyser = context.createAnalyser();
   analyser.fftSize = 4096;
@@ -113,7 +115,7 @@ async function join(room, token) {
   };
   ws.onclose = (event) => {
     log(`disconnected (${event.code}${event.reason ? `: ${event.reason}` : ''})`);
-    leave();
+    if (state.ws === ws) leave();
   };
   await new Promise((resolve, reject) => {
     ws.onopen = resolve;

@@ -47,6 +47,7 @@ const refuse = (socket: Duplex, status: number, message: string): void => {
   );
 };
 
+const HEARTBEAT_MS = 30_000;
 const ROOMS_PATH = /^\/rooms\/([^/]+)$/;
 
 /** The web console's files, served at `/console`. */
@@ -59,7 +60,7 @@ const CONSOLE_HEADERS = {
   'cache-control': 'no-cache',
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
-  'content-security-policy': "default-src 'self'; connect-src 'self' ws: wss:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+  'content-security-policy': "default-src 'self'; connect-src 'self'; style-src 'self' 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
 };
 
 /**
@@ -76,6 +77,8 @@ export class MediaServer {
   private state: 'running' | 'closing' | 'closed' = 'running';
 
   private readonly tokens: PlivoAuthTokens;
+  /** One timer pings every room participant, to find half-open connections. */
+  private readonly heartbeat: NodeJS.Timeout;
   private readonly consoleFiles = new Map(
     Object.entries(CONSOLE_FILES).map(([path, { file, type }]) => [path, { type, body: readFileSync(join(__dirname, '..', 'console', file)) }]),
   );
@@ -84,6 +87,7 @@ export class MediaServer {
     this.tokens = new PlivoAuthTokens(deps.box);
     this.clock = new MediaClock((err) => deps.log.error('room tick failed', { err }));
     this.rooms = new RoomRegistry(this.clock);
+    this.heartbeat = setInterval(() => this.participants.forEach((participant) => participant.heartbeat()), HEARTBEAT_MS).unref();
   }
 
   get activeCalls(): number {
@@ -142,6 +146,7 @@ export class MediaServer {
     const kind = url.searchParams.get('kind') ?? 'web';
     if (kind !== 'web' && kind !== 'agent') return refuse(socket, 400, 'kind must be web or agent');
     requireRoomAccess(principal, roomId);
+    if (this.state !== 'running') return refuse(socket, 503, 'The media server is shutting down');
     this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       const id = newParticipantId(kind === 'web' ? 'web_' : 'ag_');
       const room = this.rooms.get(principal.tenant, roomId);
@@ -176,6 +181,8 @@ export class MediaServer {
       callLog.warn(`plivo stream refused: claim ${claim}`, { status });
       return refuse(socket, status, `Claim ref ${claim}`);
     }
+    // Shutting down since the checks began: the claim is used, but the call gets a clear refusal.
+    if (this.state !== 'running') return refuse(socket, 503, 'The media server is shutting down');
     this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       const stream = new PlivoStream(ws, claim, { rooms: this.rooms, lifecycle: this.deps.lifecycle, log: callLog });
       this.streams.add(stream);
@@ -203,6 +210,7 @@ export class MediaServer {
   async close(): Promise<void> {
     if (this.state !== 'running') return;
     this.state = 'closing';
+    clearInterval(this.heartbeat);
     for (const stream of this.streams) stream.shutdown();
     for (const participant of this.participants) participant.close(ROOM_CLOSE.shutdown, 'media server shutting down');
     await Promise.all([...[...this.streams].map((stream) => stream.closed), ...[...this.participants].map((participant) => participant.closed)]);

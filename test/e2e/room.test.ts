@@ -63,7 +63,7 @@ describe('joining a room', () => {
     expect((await api('POST', '/v2/rooms/r%20bad/tokens', {})).status).toBe(400);
   }, 30_000);
 
-  it('answers malformed frames with an error and stays; closes a flood with 4429', async () => {
+  it('answers malformed frames with an error and stays; closes an audio or control flood with 4429', async () => {
     const peer = await join16k('e2e-junk');
     peer.sendFrame(new Int16Array(0));
     peer.sendRaw(Buffer.from([1, 2, 3]));
@@ -74,6 +74,11 @@ describe('joining a room', () => {
     for (let i = 0; i < 60; i++) peer.sendFrame(new Int16Array(3200).fill(1000));
     await peer.until(() => peer.closeCode ?? undefined, 'the flood close');
     expect(peer.closeCode).toBe(4429);
+    // Control messages are for acting, not streaming: over 50 a second closes too.
+    const chatty = await join16k('e2e-junk');
+    for (let i = 0; i < 60; i++) chatty.control({ type: 'mute' });
+    await chatty.until(() => chatty.closeCode ?? undefined, 'the control flood close');
+    expect(chatty.closeCode).toBe(4429);
   }, 30_000);
 
   it("keeps tenants apart: another tenant's room of the same id is a different room", async () => {

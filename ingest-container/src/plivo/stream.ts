@@ -166,7 +166,8 @@ export class PlivoStream implements Participant {
     const { from, to, callUuid, callId, tenant } = this.claim;
     const welcome = { call: { from, to, callUuid, callId }, ...(agent.metadata && { metadata: agent.metadata }) };
     const socket = await dialAgent(agent, room, welcome, this.deps.log, this.agentDial.signal);
-    if (this.agentDial.signal.aborted) return socket;
+    // The call ended while dialling, before the agent answered: nothing to record.
+    if (this.agentDial.signal.aborted && !socket) return null;
     if (!socket) this.deps.log.error('agent unreachable: the call goes on without it', {});
     const status = socket ? 'connected' : 'unreachable';
     await this.deps.lifecycle.agentStatus(tenant, callId, status).catch((err: unknown) => this.deps.log.error('could not record the agent status', { err }));

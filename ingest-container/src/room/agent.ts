@@ -21,21 +21,23 @@ function connect(url: string, timeoutMs: number, signal: AbortSignal): Promise<W
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { handshakeTimeout: timeoutMs, perMessageDeflate: false, maxPayload: AGENT_MAX_PAYLOAD });
     const abort = () => ws.terminate();
-    signal.addEventListener('abort', abort, { once: true });
-    ws.once('open', () => {
-      signal.removeEventListener('abort', abort);
-      resolve(ws);
-    });
-    ws.once('error', (err) => {
-      signal.removeEventListener('abort', abort);
+    const fail = (err: Error) => {
+      settle();
       ws.terminate();
       reject(err);
-    });
-    ws.once('unexpected-response', (_req, res) => {
+    };
+    const refused = (_req: unknown, res: { statusCode?: number }) => fail(new Error(`agent answered the upgrade with HTTP ${res.statusCode}`));
+    const settle = () => {
       signal.removeEventListener('abort', abort);
-      ws.terminate();
-      reject(new Error(`agent answered the upgrade with HTTP ${res.statusCode}`));
+      ws.off('error', fail).off('unexpected-response', refused);
+    };
+    signal.addEventListener('abort', abort, { once: true });
+    ws.once('open', () => {
+      settle();
+      resolve(ws);
     });
+    ws.once('error', fail);
+    ws.once('unexpected-response', refused);
   });
 }
 

@@ -1,17 +1,17 @@
 /**
- * Counts a source's bytes per one-second window: more than ten times its real-time rate within one
- * window is a flood.
+ * Counts what a source sends per one-second window (bytes, or messages at one unit each): more than
+ * `factor` times its real-time rate within one window is a flood.
  */
 export class FloodMeter {
   private windowStart = performance.now();
   private bytes = 0;
   private readonly limit: number;
 
-  constructor(realTimeBytesPerSecond: number) {
-    this.limit = 10 * realTimeBytesPerSecond;
+  constructor(realTimePerSecond: number, factor = 10) {
+    this.limit = factor * realTimePerSecond;
   }
 
-  /** Adds `bytes`; true once this window is over the limit. */
+  /** Adds `bytes` (or units); true once this window is over the limit. */
   exceeded(bytes: number): boolean {
     const now = performance.now();
     if (now - this.windowStart >= 1000) {

@@ -101,6 +101,8 @@ export class Room {
   readonly stats: MixStats = { forwardedTicks: 0, mixedTicks: 0, silentTicks: 0 };
   private closed = false;
   private levelWatchers = 0;
+  /** The last `levels` event had nobody in it: silence is sent once, not every 100 ms. */
+  private levelsQuiet = false;
   private ticks = 0;
 
   constructor(
@@ -229,6 +231,9 @@ export class Room {
       if (member.peak > 0) levels[member.participant.id] = Math.round((member.peak / 32768) * 1000) / 1000;
       member.peak = 0;
     }
+    const quiet = Object.keys(levels).length === 0;
+    if (quiet && this.levelsQuiet) return;
+    this.levelsQuiet = quiet;
     const event: RoomEvent = { type: 'levels', levels };
     for (const { participant } of this.members.values()) if (participant.wantsLevels) participant.notify(event);
   }

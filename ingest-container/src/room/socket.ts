@@ -11,7 +11,6 @@ import type { Participant, Room, RoomEvent } from './room';
 /** Close codes of ours (4xxx) on room sockets. */
 export const ROOM_CLOSE = {
   flood: 4429,
-  kicked: 4000,
   callEnded: 1000,
   shutdown: 1001,
 } as const;
@@ -20,6 +19,10 @@ export const ROOM_CLOSE = {
 const MAX_BUFFERED_BYTES = 64 * 1024;
 /** An agent may send its speech ahead of real time, up to this much; beyond it the oldest is dropped. */
 const AGENT_AHEAD_FRAMES = 60 * 50;
+/** Agents may burst speech ahead of real time; a live source (web) sending over 10x real time is a flood. */
+const AGENT_FLOOD_FACTOR = 100;
+/** Control messages are for people and agents acting, not streams: over 50 a second is a flood. */
+const CONTROLS_PER_SECOND = 5;
 
 const CONTROL_TYPES = 'clear, send-dtmf, checkpoint, hangup, mute, unmute';
 const clientMessage = z.discriminatedUnion(
@@ -79,8 +82,10 @@ export class RoomSocket implements Participant {
   readonly closed: Promise<void>;
   private readonly frameBytes: number;
   private partial: Buffer = Buffer.alloc(0);
-  /** Web input is live audio; agents may send ahead, bounded by their queue instead. */
-  private readonly flood: FloodMeter | null;
+  private readonly audioFlood: FloodMeter;
+  private readonly controlFlood = new FloodMeter(CONTROLS_PER_SECOND);
+  /** Answered the last heartbeat ping. */
+  private alive = true;
   private leaveReason = 'left';
   private readonly log: Logger;
 
@@ -96,13 +101,14 @@ export class RoomSocket implements Participant {
     this.log = log;
     this.wantsLevels = options.wantsLevels ?? false;
     this.frameBytes = samplesPerFrame(rate) * 2;
-    this.flood = kind === 'web' ? new FloodMeter(rate * 2) : null;
+    this.audioFlood = new FloodMeter(rate * 2, kind === 'agent' ? AGENT_FLOOD_FACTOR : undefined);
     this.input =
       kind === 'agent'
         ? new JitterBuffer({ startFrames: 1, maxTarget: 1, capacity: AGENT_AHEAD_FRAMES, adaptive: false })
         : new JitterBuffer({ startFrames: 2, maxTarget: 10, capacity: 50, adaptive: true });
     ws.on('message', (data, isBinary) => (isBinary ? this.onAudio(data as Buffer) : this.onControl(data as Buffer)));
     ws.on('error', (err) => log.warn('room socket error', { err }));
+    ws.on('pong', () => (this.alive = true));
     this.closed = new Promise((resolve) =>
       ws.once('close', (code) => {
         room.leave(id, this.leaveReason);
@@ -134,15 +140,24 @@ export class RoomSocket implements Participant {
   /** Ends this participant's connection. */
   close(code: number, reason: string): void {
     this.leaveReason = reason;
-    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) this.ws.close(code, reason);
+    if (this.ws.readyState === this.ws.OPEN) this.ws.close(code, reason);
+  }
+
+  /** Called every 30 s: a peer that did not answer the last ping is gone (a half-open connection). */
+  heartbeat(): void {
+    if (!this.alive) {
+      this.leaveReason = 'no heartbeat';
+      this.ws.terminate();
+      return;
+    }
+    this.alive = false;
+    if (this.ws.readyState === this.ws.OPEN) this.ws.ping();
   }
 
   private onAudio(data: Buffer): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    if (this.audioFlood.exceeded(data.length)) return this.close(ROOM_CLOSE.flood, 'audio faster than real time allows');
     if (data.length % 2 !== 0) return this.bad('audio frames are PCM16LE: an even number of bytes');
-    if (this.flood?.exceeded(data.length)) {
-      this.close(ROOM_CLOSE.flood, 'audio faster than 10x real time');
-      return;
-    }
     let buffer = this.partial.length ? Buffer.concat([this.partial, data]) : data;
     while (buffer.length >= this.frameBytes) {
       // Copied into its own aligned array: the room keeps frames past this message.
@@ -156,6 +171,8 @@ export class RoomSocket implements Participant {
   }
 
   private onControl(data: Buffer): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    if (this.controlFlood.exceeded(1)) return this.close(ROOM_CLOSE.flood, 'more than 50 control messages a second');
     let message: z.infer<typeof clientMessage>;
     try {
       const parsed = clientMessage.safeParse(JSON.parse(data.toString('utf8')));

@@ -6,6 +6,8 @@ export interface ControlPlaneConfig {
   readonly tableName: string;
   /** KMS key (id, ARN or alias) that encrypts secrets at rest. */
   readonly kmsKeyId: string;
+  /** KMS RSA_2048 key that signs webhook deliveries; null where this entry point does not sign or publish it. */
+  readonly webhookSigningKeyId: string | null;
   /** External base URL of the API, without a trailing slash: webhook URLs are built on it. */
   readonly publicUrl: string;
   /** Media regions a call may be streamed to, by id (e.g. `us002`); the first is listed first in errors. */
@@ -134,6 +136,7 @@ export function loadControlPlaneConfig(env: Env): ControlPlaneConfig {
   return {
     tableName: required(env, 'TABLE_NAME'),
     kmsKeyId: required(env, 'KMS_KEY_ID'),
+    webhookSigningKeyId: env.WEBHOOK_SIGNING_KEY_ID?.trim() || null,
     publicUrl: url('PUBLIC_URL', required(env, 'PUBLIC_URL'), ['http:', 'https:']),
     mediaRegions,
     homeMediaRegion,

@@ -13,6 +13,7 @@ export const HTTP_FUNCTIONS = {
       'ANY /v2/calls',
       'ANY /v2/calls/{proxy+}',
       'ANY /v2/rooms/{proxy+}',
+      'ANY /v2/public/{proxy+}',
     ],
   },
   answer: {

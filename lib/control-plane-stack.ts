@@ -72,8 +72,8 @@ export class ControlPlaneStack extends Stack {
     // Tenant API secrets are generated at run time and stored encrypted in the table: none is in this template.
     const access: Record<HttpFunctionName, { description: string; grant: (fn: ServiceFunction) => void }> = {
       api: {
-        description: 'Plivo connector REST API (/v2/connectors, /v2/routing-rules, /v2/calls)',
-        grant: (fn) => fn.useTable(this.dataTable.table).useKey(this.keys.dataKey),
+        description: 'Plivo connector REST API (/v2/connectors, /v2/routing-rules, /v2/calls, /v2/rooms, /v2/public)',
+        grant: (fn) => fn.useTable(this.dataTable.table).useKey(this.keys.dataKey).useSigningKey(this.keys.webhookSigningKey, 'publish'),
       },
       answer: {
         description: 'Plivo connector Answer URL (/v2/hooks/plivo/{key}): routes calls and writes their claims',

@@ -51,6 +51,8 @@ export interface LocalAws {
 
 export const LOCAL_TABLE_NAME = 'plivo-connector';
 export const LOCAL_KMS_KEY_ID = 'alias/plivo-connector-data';
+/** The emulator's RSA key for webhook signatures, created under DATA_DIR/kms on first use. */
+export const LOCAL_WEBHOOK_SIGNING_KEY_ID = 'alias/plivo-connector-webhooks';
 
 /**
  * Starts dynalite (persisted under `dataDir/dynamodb`, or in memory when `dataDir` is undefined)

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { ConfigError, loadControlPlaneConfig, type ControlPlaneConfig } from '../core/config';
 import { isLogLevel, type LogLevel } from '../core/log';
 import { API_THROTTLE } from '../lambdas/routes';
-import { LOCAL_KMS_KEY_ID, LOCAL_TABLE_NAME } from './aws';
+import { LOCAL_KMS_KEY_ID, LOCAL_TABLE_NAME, LOCAL_WEBHOOK_SIGNING_KEY_ID } from './aws';
 import type { Throttle } from './http-gateway';
 
 /** Settings of the local stack (`npm start`), from the environment with embedded defaults. */
@@ -62,6 +62,7 @@ export function localControlPlaneConfig(
   return loadControlPlaneConfig({
     TABLE_NAME: LOCAL_TABLE_NAME,
     KMS_KEY_ID: LOCAL_KMS_KEY_ID,
+    WEBHOOK_SIGNING_KEY_ID: LOCAL_WEBHOOK_SIGNING_KEY_ID,
     PUBLIC_URL: publicUrl,
     MEDIA_REGIONS: JSON.stringify(
       Object.fromEntries(

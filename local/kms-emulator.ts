@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { constants, createCipheriv, createDecipheriv, createHash, createPrivateKey, createPublicKey, generateKeyPairSync, privateEncrypt, randomBytes, type KeyObject } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,7 +8,8 @@ import { join } from 'node:path';
  * An in-process stand-in for AWS KMS that speaks KMS's own wire protocol (JSON 1.1, `X-Amz-Target:
  * TrentService.*`), so the product's real `@aws-sdk/client-kms` calls run unchanged on a laptop.
  * Symmetric keys are AES-256-GCM keys created on first use, one file per key id under `dir`
- * (mode 0600); the encryption context is authenticated data, as in KMS.
+ * (mode 0600); the encryption context is authenticated data, as in KMS. Signing keys (Sign,
+ * GetPublicKey) are RSA-2048 keys, also created on first use, one PEM file per key id.
  */
 export interface KmsEmulator {
   readonly endpoint: string;
@@ -95,9 +96,41 @@ function decrypt(dir: string, input: Record<string, unknown>): Record<string, un
   }
 }
 
+function loadSigningKey(dir: string, keyId: string): KeyObject {
+  const file = keyFile(dir, keyId).replace(/\.key$/, '.rsa.pem');
+  try {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    writeFileSync(file, privateKey.export({ type: 'pkcs8', format: 'pem' }), { flag: 'wx', mode: 0o600 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  return createPrivateKey(readFileSync(file));
+}
+
+/** DER prefix of a PKCS#1 v1.5 DigestInfo for SHA-256: what RSASSA_PKCS1_V1_5_SHA_256 signs around a digest. */
+const SHA256_DIGEST_INFO = Buffer.from('3031300d060960864801650304020105000420', 'hex');
+
+function sign(dir: string, input: Record<string, unknown>): Record<string, unknown> {
+  const keyId = keyIdOf(input.KeyId);
+  if (input.SigningAlgorithm !== 'RSASSA_PKCS1_V1_5_SHA_256') throw new KmsFault('ValidationException', 'Only RSASSA_PKCS1_V1_5_SHA_256 is emulated');
+  const message = blob(input.Message, 'Message');
+  const digest = input.MessageType === 'DIGEST' ? message : createHash('sha256').update(message).digest();
+  if (digest.length !== 32) throw new KmsFault('ValidationException', 'A SHA-256 digest is 32 bytes');
+  const signature = privateEncrypt({ key: loadSigningKey(dir, keyId), padding: constants.RSA_PKCS1_PADDING }, Buffer.concat([SHA256_DIGEST_INFO, digest]));
+  return { KeyId: keyId, Signature: signature.toString('base64'), SigningAlgorithm: input.SigningAlgorithm };
+}
+
+function getPublicKey(dir: string, input: Record<string, unknown>): Record<string, unknown> {
+  const keyId = keyIdOf(input.KeyId);
+  const publicKey = createPublicKey(loadSigningKey(dir, keyId)).export({ type: 'spki', format: 'der' });
+  return { KeyId: keyId, PublicKey: publicKey.toString('base64'), KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY', SigningAlgorithms: ['RSASSA_PKCS1_V1_5_SHA_256'] };
+}
+
 const operations: Record<string, (dir: string, input: Record<string, unknown>) => Record<string, unknown>> = {
   'TrentService.Encrypt': encrypt,
   'TrentService.Decrypt': decrypt,
+  'TrentService.Sign': sign,
+  'TrentService.GetPublicKey': getPublicKey,
 };
 
 async function readBody(req: IncomingMessage): Promise<string> {

@@ -14,6 +14,8 @@ import { RoutingRuleService } from '../../core/routing/service';
 import { DynamoRoutingRuleStore } from '../../core/routing/store';
 import { roomTokenSchema, RoomTokenService } from '../../core/rooms';
 import { TenantStore } from '../../core/tenants';
+import { WebhookSigner } from '../../core/webhooks/signing';
+import { ServiceUnavailableError } from '../../core/errors';
 import { parseWith } from '../../core/validation';
 import { header, jsonBody, query } from '../http/request';
 import { errorResult, json, ok, type HttpResult } from '../http/response';
@@ -25,6 +27,8 @@ export interface ApiDependencies {
   readonly rules: RoutingRuleService;
   readonly calls: CallService;
   readonly roomTokens: RoomTokenService;
+  /** Publishes the webhook signing key; null when WEBHOOK_SIGNING_KEY_ID is not set. */
+  readonly webhookSigner: WebhookSigner | null;
   readonly mediaRegions: readonly string[];
   readonly log: Logger;
 }
@@ -32,7 +36,8 @@ export interface ApiDependencies {
 /** Builds the API's collaborators once per process (Lambda cold start, or the local stack's start). */
 export function apiDependencies(config: ControlPlaneConfig, log = createLogger(config.logLevel, { service: 'api' })): ApiDependencies {
   const dynamo = dynamoClient(config.aws);
-  const box = new SecretBox(kmsClient(config.aws), config.kmsKeyId);
+  const kms = kmsClient(config.aws);
+  const box = new SecretBox(kms, config.kmsKeyId);
   const connectorStore = new DynamoConnectorStore(dynamo, config.tableName);
   const ruleStore = new DynamoRoutingRuleStore(dynamo, config.tableName);
   const tenants = new TenantStore(dynamo, config.tableName, box);
@@ -42,6 +47,7 @@ export function apiDependencies(config: ControlPlaneConfig, log = createLogger(c
     rules: new RoutingRuleService(ruleStore, connectorStore, log),
     calls: new CallService(new DynamoCallStore(dynamo, config.tableName)),
     roomTokens: new RoomTokenService(tenants),
+    webhookSigner: config.webhookSigningKeyId ? new WebhookSigner(kms, config.webhookSigningKeyId) : null,
     mediaRegions: config.mediaRegions.map((region) => region.id),
     log,
   };
@@ -107,7 +113,13 @@ const routes = new Router<RequestContext, HttpResult>()
     return ok(await deps.roomTokens.mint(principal.tenant, params.roomId ?? '', ttlSeconds), 'Participant token created', 201);
   });
 
-/** The management API: authenticate, authorise (`allow_mod`), dispatch, map errors. */
+/** Routes anyone may call: no token. */
+const publicRoutes = new Router<ApiDependencies, HttpResult>().on('GET', '/v2/public/rsa-public-key', async (_event, _params, deps) => {
+  if (!deps.webhookSigner) throw new ServiceUnavailableError('Webhook signing is not configured (WEBHOOK_SIGNING_KEY_ID)');
+  return json(200, { publicKey: await deps.webhookSigner.publicKeyPem() }, { 'cache-control': 'public, max-age=3600' });
+});
+
+/** The management API: public routes as they are; the rest authenticated, authorised (`allow_mod`), dispatched; errors mapped. */
 export function createApiHandler(deps: ApiDependencies) {
   return async (event: APIGatewayProxyEventV2): Promise<HttpResult> => {
     const requestId = event.requestContext?.requestId;
@@ -116,11 +128,16 @@ export function createApiHandler(deps: ApiDependencies) {
     let result: HttpResult;
     let tenant: string | undefined;
     try {
-      const { handler, params } = routes.resolve(event.requestContext.http.method, event.rawPath);
-      const principal = await deps.auth.authenticate(header(event, 'authorization'));
-      tenant = principal.tenant;
-      requirePermission(principal, 'allow_mod');
-      result = await handler(event, params, { principal, deps });
+      if (event.rawPath.startsWith('/v2/public/')) {
+        const { handler, params } = publicRoutes.resolve(event.requestContext.http.method, event.rawPath);
+        result = await handler(event, params, deps);
+      } else {
+        const { handler, params } = routes.resolve(event.requestContext.http.method, event.rawPath);
+        const principal = await deps.auth.authenticate(header(event, 'authorization'));
+        tenant = principal.tenant;
+        requirePermission(principal, 'allow_mod');
+        result = await handler(event, params, { principal, deps });
+      }
     } catch (err) {
       result = errorResult(err, log);
     }

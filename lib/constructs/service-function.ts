@@ -174,6 +174,16 @@ export class ServiceFunction extends Construct {
   }
 
   /**
+   * Sets `WEBHOOK_SIGNING_KEY_ID` and grants `kms:GetPublicKey` on the webhook signing key (`publish`), or
+   * also `kms:Sign` (`sign`: the delivery worker alone).
+   */
+  public useSigningKey(key: IKey, access: 'publish' | 'sign'): this {
+    key.grant(this.function, ...(access === 'sign' ? ['kms:GetPublicKey', 'kms:Sign'] : ['kms:GetPublicKey']));
+    this.function.addEnvironment('WEBHOOK_SIGNING_KEY_ID', key.keyArn);
+    return this;
+  }
+
+  /**
    * Grants dynamodb:PutItem, and nothing else, on tables known only by ARN, such as other regions' tables that no
    * construct of this stack owns. Their names reach the handler through the caller's own environment variable.
    */

@@ -154,6 +154,8 @@ describe.each(FUNCTION_NAMES)('%s function environment', (name) => {
       HOME_MEDIA_REGION: 'us002',
       COUNTRY_REGIONS: 'IN=in002',
       LOG_LEVEL: 'info',
+      // Only the API publishes the webhook key's public half.
+      ...(name === 'api' && { WEBHOOK_SIGNING_KEY_ID: { 'Fn::GetAtt': [logicalId(stack, stack.keys.webhookSigningKey), 'Arn'] } }),
     });
   });
 
@@ -216,10 +218,10 @@ describe.each(FUNCTION_NAMES)('%s function environment', (name) => {
     expect(variables(stack, template, stack.functions[name]).PUBLIC_URL).toBe('https://api.example.com');
   });
 
-  test('may not touch the signing key or the webhook queues', () => {
+  test('may not sign with the webhook key or touch the webhook queues', () => {
     const { stack, template } = build();
     const policy = JSON.stringify(statements(stack, template, stack.functions[name]));
-    expect(policy).not.toContain(logicalId(stack, stack.keys.webhookSigningKey));
+    expect(policy).not.toContain('kms:Sign');
     expect(policy).not.toContain('sqs:');
   });
 });
@@ -258,6 +260,17 @@ describe('API function access', () => {
     expect(onResource(statements(stack, template, stack.apiFunction), dataKeyArn)).toEqual([
       { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:Encrypt'], Resource: dataKeyArn },
     ]);
+  });
+
+  test('may read the webhook signing key\'s public half, never sign with it, and is told its ARN', () => {
+    const { stack, template } = build();
+    const signingKeyArn = { 'Fn::GetAtt': [logicalId(stack, stack.keys.webhookSigningKey), 'Arn'] };
+    expect(onResource(statements(stack, template, stack.apiFunction), signingKeyArn)).toEqual([
+      { Effect: 'Allow', Action: 'kms:GetPublicKey', Resource: signingKeyArn },
+    ]);
+    expect(onResource(statements(stack, template, stack.answerFunction), signingKeyArn)).toEqual([]);
+    const fn = template.findResources('AWS::Lambda::Function')[logicalId(stack, stack.apiFunction.function)] as { Properties: { Environment: { Variables: Record<string, unknown> } } };
+    expect(fn.Properties.Environment.Variables.WEBHOOK_SIGNING_KEY_ID).toEqual(signingKeyArn);
   });
 
   test('may read and write the table and query its index', () => {

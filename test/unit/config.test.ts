@@ -8,6 +8,7 @@ describe('loadControlPlaneConfig', () => {
     expect(loadControlPlaneConfig(valid)).toEqual({
       tableName: 't',
       kmsKeyId: 'k',
+      webhookSigningKeyId: null,
       publicUrl: 'https://api.example.com',
       mediaRegions: [
         { id: 'us002', ingestUrl: 'wss://us.example.com', claimsTable: 'claims-us' },
@@ -22,9 +23,9 @@ describe('loadControlPlaneConfig', () => {
     });
   });
 
-  it('reads the home region, the country map and the durations', () => {
-    const config = loadControlPlaneConfig({ ...valid, HOME_MEDIA_REGION: 'in002', COUNTRY_REGIONS: 'IN=in002, US=us002', CLAIM_TTL_SECONDS: '5', CALL_RETENTION_DAYS: '7' });
-    expect(config).toMatchObject({ homeMediaRegion: 'in002', countryRegions: { IN: 'in002', US: 'us002' }, claimTtlSeconds: 5, callRetentionDays: 7 });
+  it('reads the home region, the country map, the durations and the webhook signing key', () => {
+    const config = loadControlPlaneConfig({ ...valid, HOME_MEDIA_REGION: 'in002', COUNTRY_REGIONS: 'IN=in002, US=us002', CLAIM_TTL_SECONDS: '5', CALL_RETENTION_DAYS: '7', WEBHOOK_SIGNING_KEY_ID: ' alias/hooks ' });
+    expect(config).toMatchObject({ homeMediaRegion: 'in002', countryRegions: { IN: 'in002', US: 'us002' }, claimTtlSeconds: 5, callRetentionDays: 7, webhookSigningKeyId: 'alias/hooks' });
   });
 
   it.each([

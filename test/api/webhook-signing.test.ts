@@ -1,0 +1,63 @@
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { kmsClient } from '../../core/aws';
+import { verifyWebhook, WebhookSigner } from '../../core/webhooks/signing';
+import { LOCAL_WEBHOOK_SIGNING_KEY_ID } from '../../local/aws';
+import { startTestStack, type TestStack } from '../support/stack';
+
+/**
+ * Webhook signatures through the real KMS client against the local stack's KMS emulator (Sign with a
+ * SHA-256 digest, GetPublicKey), and the public key as `GET /v2/public/rsa-public-key` serves it.
+ */
+let t: TestStack;
+let signer: WebhookSigner;
+
+beforeAll(async () => {
+  t = await startTestStack();
+  signer = new WebhookSigner(kmsClient({ region: 'us-east-1', kmsEndpoint: t.stack.aws.kmsEndpoint }), LOCAL_WEBHOOK_SIGNING_KEY_ID);
+});
+afterAll(() => t?.close());
+
+async function publishedKey(): Promise<string> {
+  const res = await t.api('GET', '/v2/public/rsa-public-key', { token: '' });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { publicKey: string }).publicKey;
+}
+
+describe('GET /v2/public/rsa-public-key', () => {
+  it('serves the RSA-2048 public key as PEM, without a token', async () => {
+    const pem = await publishedKey();
+    expect(pem).toMatch(/^-----BEGIN PUBLIC KEY-----\n[\s\S]+\n-----END PUBLIC KEY-----\n$/);
+    const key = createPublicKey(pem);
+    expect(key.asymmetricKeyType).toBe('rsa');
+    expect(key.asymmetricKeyDetails?.modulusLength).toBe(2048);
+    expect(await publishedKey()).toBe(pem); // the same key every time
+  });
+
+  it('answers other methods with 405, and other public paths with 404', async () => {
+    expect((await t.api('POST', '/v2/public/rsa-public-key', { token: '' })).status).toBe(405);
+    expect((await t.api('GET', '/v2/public/nothing', { token: '' })).status).toBe(404);
+  });
+});
+
+describe('verifyWebhook', () => {
+  const body = Buffer.from(JSON.stringify({ webhookType: 'call-started', data: { id: 'call_x', from: '+14155550100' }, timestamp: '2026-11-21T00:00:00.000Z' }));
+
+  it('accepts what the signer signed, under the published key, for bodies of any size', async () => {
+    const pem = await publishedKey();
+    expect(verifyWebhook(body, await signer.sign(body), pem)).toBe(true);
+    const large = Buffer.alloc(300_000, 'x'); // over KMS's 4 KB message limit: only the digest goes to KMS
+    expect(verifyWebhook(large, await signer.sign(large), pem)).toBe(true);
+    expect(verifyWebhook(large.toString(), await signer.sign(large), pem)).toBe(true);
+  });
+
+  it('refuses a tampered body, another key, and malformed or missing signatures, without throwing', async () => {
+    const pem = await publishedKey();
+    const signature = await signer.sign(body);
+    const tampered = Buffer.from(body.toString().replace('+14155550100', '+14155550101'));
+    expect(verifyWebhook(tampered, signature, pem)).toBe(false);
+    const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    expect(verifyWebhook(body, signature, other)).toBe(false);
+    for (const bad of [undefined, '', 'not base64!', 'AAAA', signature.slice(0, -8)]) expect(verifyWebhook(body, bad, pem)).toBe(false);
+    expect(verifyWebhook(body, signature, 'not a key')).toBe(false);
+  });
+});

@@ -1,5 +1,5 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
-import { callIdFor, toCallView, type CallRecord } from './calls/model';
+import { callIdFor, type CallRecord } from './calls/model';
 import type { CallStore } from './calls/store';
 import { newClaimRef, type Claim, type ClaimStore } from './claims';
 import type { ControlPlaneConfig } from './config';
@@ -7,7 +7,7 @@ import type { Connector } from './connectors/model';
 import { PlivoAuthTokens } from './connectors/plivo-tokens';
 import { ROOM_ID } from './connectors/schema';
 import { holdsWebhookKey, type ConnectorStore, type KeyOwner } from './connectors/store';
-import type { CallEventSink, CallEventType } from './events';
+import { callEvent, type CallEventSink, type CallEventType } from './events';
 import type { Logger } from './log';
 import { checkPlivoSignature, type Params } from './plivo/signature';
 import { EMPTY_RESPONSE_XML, HANGUP_REJECTED_XML, streamXml } from './plivo/xml';
@@ -43,6 +43,16 @@ function remember<V>(cache: Map<string, V>, key: string, value: V): void {
   if (cache.size >= CACHE_ENTRIES) cache.clear();
   cache.set(key, value);
 }
+
+/**
+ * How long after its claim expired a call that is still waiting for its stream counts as missed: a
+ * stream that took the claim at the last moment has had time to mark the call answered.
+ */
+const MISSED_GRACE_SECONDS = 5;
+
+/** When the sweeper ends `call` as missed if Plivo has not opened its stream. */
+export const missedAt = (call: CallRecord, claimTtlSeconds: number): string =>
+  new Date(Date.parse(call.startedAt) + (claimTtlSeconds + MISSED_GRACE_SECONDS) * 1000).toISOString();
 
 const reject = (status: number): AnswerResult => ({ status, xml: HANGUP_REJECTED_XML });
 
@@ -167,7 +177,7 @@ export class AnswerService {
     // request (or a concurrent twin) replay the first answer; the claim such a loser wrote is never
     // handed out and lapses unused (nothing links it to the call: the record names the winner's ref).
     const [created] = await Promise.all([
-      this.deps.calls.create(record, this.deps.config.callRetentionDays),
+      this.deps.calls.create(record, this.deps.config.callRetentionDays, missedAt(record, this.deps.config.claimTtlSeconds)),
       this.deps.claims.create(this.claimFor(record, agent)),
     ]);
     if (!created) return this.replayStored(connector, rules, callUuid);
@@ -257,6 +267,6 @@ export class AnswerService {
   }
 
   private async emit(type: CallEventType, call: CallRecord): Promise<void> {
-    await this.deps.events.publish({ type, tenant: call.tenant, call: toCallView(call), timestamp: new Date().toISOString() });
+    await this.deps.events.publish(callEvent(type, call));
   }
 }

@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import type { AwsClientConfig } from './config';
 
 /**
@@ -13,7 +14,7 @@ import type { AwsClientConfig } from './config';
 const requestHandler = { connectionTimeout: 1_000, requestTimeout: 3_000 };
 const fast = { maxAttempts: 3, requestHandler, cacheMiddleware: true } as const;
 
-function withoutSdkLogging<C extends DynamoDBClient | KMSClient>(client: C): C {
+function withoutSdkLogging<C extends DynamoDBClient | KMSClient | SQSClient>(client: C): C {
   client.middlewareStack.remove('loggerMiddleware');
   return client;
 }
@@ -35,6 +36,16 @@ export function kmsClient(config: AwsClientConfig): KMSClient {
       region: config.region,
       ...fast,
       ...(config.kmsEndpoint && { endpoint: config.kmsEndpoint, credentials: localCredentials }),
+    }),
+  );
+}
+
+export function sqsClient(config: AwsClientConfig): SQSClient {
+  return withoutSdkLogging(
+    new SQSClient({
+      region: config.region,
+      ...fast,
+      ...(config.sqsEndpoint && { endpoint: config.sqsEndpoint, credentials: localCredentials }),
     }),
   );
 }

@@ -21,7 +21,25 @@ export interface ControlPlaneConfig {
   /** How long call records are kept after they end. */
   readonly callRetentionDays: number;
   readonly logLevel: LogLevel;
+  readonly webhooks: WebhookConfig;
   readonly aws: AwsClientConfig;
+}
+
+/** Lifecycle webhook delivery. */
+export interface WebhookConfig {
+  /** SQS queue of pending deliveries; null where this entry point neither publishes nor re-drives. */
+  readonly queueUrl: string | null;
+  /** Where the delivery worker puts deliveries whose last attempt failed; null outside the worker. */
+  readonly deadLetterQueueUrl: string | null;
+  /** Waits before the 2nd, 3rd, ... attempt: as Plivo retries, 60, 120 and 240 s. */
+  readonly retryDelaysSeconds: readonly number[];
+  /**
+   * A pending delivery not attempted this long after it fell due is sent again (its message was lost,
+   * or never sent): longer than the queue's visibility timeout, so a message in flight is not doubled.
+   */
+  readonly redriveAfterSeconds: number;
+  /** Local mode only (never read from the environment): http and private addresses are allowed targets. */
+  readonly allowPrivateTargets: boolean;
 }
 
 export interface MediaRegionConfig {
@@ -39,6 +57,7 @@ export interface AwsClientConfig {
   /** Local emulator endpoints; absent in AWS. */
   readonly dynamodbEndpoint?: string;
   readonly kmsEndpoint?: string;
+  readonly sqsEndpoint?: string;
 }
 
 export class ConfigError extends Error {
@@ -107,6 +126,21 @@ function parseCountryRegions(value: string, regions: readonly string[]): Record<
   return map;
 }
 
+/** WEBHOOK_RETRY_DELAYS: `60,120,240`, whole seconds each 0-43200 (SQS's visibility timeout range). */
+function retryDelays(value: string | undefined): number[] {
+  const raw = value?.trim() || '60,120,240';
+  const delays = raw.split(',').map((part) => Number(part.trim()));
+  if (delays.length > 10 || delays.some((d) => !Number.isInteger(d) || d < 0 || d > 43200)) {
+    throw new ConfigError(`WEBHOOK_RETRY_DELAYS must be up to 10 comma-separated whole seconds (0-43200), got "${raw}"`);
+  }
+  return delays;
+}
+
+function optionalUrl(env: Env, name: string): string | null {
+  const value = env[name]?.trim();
+  return value ? url(name, value, ['http:', 'https:']) : null;
+}
+
 function positiveInt(env: Env, name: string, fallback: number): number {
   const raw = env[name]?.trim();
   const value = raw ? Number(raw) : fallback;
@@ -123,6 +157,7 @@ export function loadAwsClientConfig(env: Env): AwsClientConfig {
     region: env.AWS_REGION?.trim() || 'us-east-1',
     dynamodbEndpoint: endpoint('DYNAMODB_ENDPOINT'),
     kmsEndpoint: endpoint('KMS_ENDPOINT'),
+    sqsEndpoint: endpoint('SQS_ENDPOINT'),
   };
 }
 
@@ -144,6 +179,13 @@ export function loadControlPlaneConfig(env: Env): ControlPlaneConfig {
     claimTtlSeconds: positiveInt(env, 'CLAIM_TTL_SECONDS', 90),
     callRetentionDays: positiveInt(env, 'CALL_RETENTION_DAYS', 30),
     logLevel,
+    webhooks: {
+      queueUrl: optionalUrl(env, 'WEBHOOK_QUEUE_URL'),
+      deadLetterQueueUrl: optionalUrl(env, 'WEBHOOK_DLQ_URL'),
+      retryDelaysSeconds: retryDelays(env.WEBHOOK_RETRY_DELAYS),
+      redriveAfterSeconds: positiveInt(env, 'WEBHOOK_REDRIVE_AFTER_SECONDS', 300),
+      allowPrivateTargets: false,
+    },
     aws: loadAwsClientConfig(env),
   };
 }

@@ -9,14 +9,19 @@ import {
 import { callDependency } from './errors';
 
 /**
- * The control table's key schema: one table, generic keys, TTL on `expiresAt` (epoch seconds), and one
- * overloaded global index for time-ordered listings (call records, newest first).
+ * The control table's key schema: one table, generic keys, TTL on `expiresAt` (epoch seconds), one
+ * overloaded global index for time-ordered listings (call records, newest first) and one for due work.
  */
 export const TABLE_KEYS = {
   partitionKey: 'pk',
   sortKey: 'sk',
   timeToLive: 'expiresAt',
   byTime: { indexName: 'byTime', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
+  /**
+   * Sparse, keys only: items carry `duePk`/`dueSk` only while some work on them falls due at a time (a call
+   * whose stream must start, a delivery that must have been attempted); the sweeper reads what is overdue.
+   */
+  due: { indexName: 'due', partitionKey: 'duePk', sortKey: 'dueSk' },
 } as const;
 
 export type Item = Record<string, AttributeValue>;
@@ -120,4 +125,30 @@ export async function queryAll(
     start = out.LastEvaluatedKey;
   } while (start);
   return items;
+}
+
+/** Kinds of work the sweeper looks for in the `due` index. */
+export type DueKind = 'call' | 'delivery';
+
+/** The attributes that put an item in the `due` index under `kind`, falling due at `at` (ISO). */
+export function dueAttributes(kind: DueKind, at: string): Item {
+  return { [TABLE_KEYS.due.partitionKey]: str(`DUE#${kind}`), [TABLE_KEYS.due.sortKey]: str(at) };
+}
+
+/** Base-table keys (`pk`, `sk`) of up to `limit` items of `kind` that fell due before `now`, oldest first. */
+export async function overdue(dynamo: DynamoDBClient, tableName: string, kind: DueKind, now: Date, limit: number): Promise<Item[]> {
+  const { indexName, partitionKey, sortKey } = TABLE_KEYS.due;
+  const out = await db(() =>
+    dynamo.send(
+      new QueryCommand({
+        TableName: tableName,
+        IndexName: indexName,
+        KeyConditionExpression: '#pk = :pk AND #sk < :now',
+        ExpressionAttributeNames: { '#pk': partitionKey, '#sk': sortKey },
+        ExpressionAttributeValues: { ':pk': str(`DUE#${kind}`), ':now': str(now.toISOString()) },
+        Limit: limit,
+      }),
+    ),
+  );
+  return out.Items ?? [];
 }

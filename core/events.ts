@@ -1,7 +1,7 @@
-import type { CallView } from './calls/model';
+import { toCallView, type CallRecord, type CallView } from './calls/model';
 import type { Logger } from './log';
 
-/** Lifecycle events of a call, as webhooks will carry them. */
+/** Lifecycle events of a call, as webhooks carry them. */
 export type CallEventType = 'call-started' | 'call-answered' | 'call-hangup' | 'call-missed';
 
 export interface CallEvent {
@@ -11,26 +11,27 @@ export interface CallEvent {
   readonly timestamp: string;
 }
 
-/** Where call events go: webhook delivery (SQS) in the lifecycle-webhook issue; structured logs now. */
+/** Where call events go: every tenant webhook subscribed to them (`WebhookPublisher`). */
 export interface CallEventSink {
+  /** Never throws: a failure is logged with the whole event, and the call goes on. */
   publish(event: CallEvent): Promise<void>;
 }
 
-/** Writes every event as one structured log line (`msg: "call event"`), with the call and room ids. */
-export function logEventSink(log: Logger): CallEventSink {
-  return {
-    publish: (event) => {
-      log.info('call event', {
-        event: event.type,
-        tenant: event.tenant,
-        callId: event.call.id,
-        callUuid: event.call.callUuid,
-        connectorId: event.call.connectorId,
-        roomId: event.call.roomId,
-        status: event.call.status,
-        hangupReason: event.call.hangupReason,
-      });
-      return Promise.resolve();
-    },
-  };
+/** The event `type` of `call`, happening now. */
+export function callEvent(type: CallEventType, call: CallRecord): CallEvent {
+  return { type, tenant: call.tenant, call: toCallView(call), timestamp: new Date().toISOString() };
+}
+
+/** One structured log line per event (`msg: "call event"`), with the call and room ids. */
+export function logEvent(log: Logger, event: CallEvent): void {
+  log.info('call event', {
+    event: event.type,
+    tenant: event.tenant,
+    callId: event.call.id,
+    callUuid: event.call.callUuid,
+    connectorId: event.call.connectorId,
+    roomId: event.call.roomId,
+    status: event.call.status,
+    hangupReason: event.call.hangupReason,
+  });
 }

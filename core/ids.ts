@@ -37,6 +37,8 @@ const timeOrderedIdPattern = (prefix: string): RegExp => new RegExp(`^${prefix}[
 
 export const CONNECTOR_ID = timeOrderedIdPattern('cn_');
 export const RULE_ID = timeOrderedIdPattern('rr_');
+export const WEBHOOK_ID = timeOrderedIdPattern('wh_');
+export const DELIVERY_ID = timeOrderedIdPattern('whd_');
 
 export function newConnectorId(now?: number): string {
   return timeOrderedId('cn_', now);
@@ -44,6 +46,14 @@ export function newConnectorId(now?: number): string {
 
 export function newRuleId(now?: number): string {
   return timeOrderedId('rr_', now);
+}
+
+export function newWebhookId(now?: number): string {
+  return timeOrderedId('wh_', now);
+}
+
+export function newDeliveryId(now?: number): string {
+  return timeOrderedId('whd_', now);
 }
 
 /** Webhook keys are bearer secrets inside the Answer URL: 40 base62 chars, about 238 random bits. */

@@ -12,6 +12,8 @@ export const HTTP_FUNCTIONS = {
       'ANY /v2/routing-rules/{proxy+}',
       'ANY /v2/calls',
       'ANY /v2/calls/{proxy+}',
+      'ANY /v2/webhooks',
+      'ANY /v2/webhooks/{proxy+}',
       'ANY /v2/rooms/{proxy+}',
       'ANY /v2/public/{proxy+}',
     ],

@@ -1,10 +1,13 @@
 import * as path from 'node:path';
-import { Annotations, ArnFormat, CfnOutput, Stack, Token, Validations, type StackProps } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, CfnOutput, Fn, Stack, Token, Validations, type StackProps } from 'aws-cdk-lib';
+import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Construct } from 'constructs';
 import { DataTable } from './constructs/data-table';
 import { Keys } from './constructs/keys';
 import { ServiceFunction } from './constructs/service-function';
 import { ServiceHttpApi } from './constructs/service-http-api';
+import { Sweeper } from './constructs/sweeper';
+import { WebhookDelivery } from './constructs/webhook-delivery';
 import { WebhookQueue } from './constructs/webhook-queue';
 import { API_THROTTLE, HTTP_FUNCTIONS, type HttpFunctionName } from '../lambdas/routes';
 
@@ -36,7 +39,11 @@ export interface ControlPlaneStackProps extends StackProps {
 /** The only control-table actions the answer handler uses: look up connector and rules, record and end the call. */
 const ANSWER_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'] as const;
 
-/** The home region's control plane: REST API, Answer URL, data table, keys and the webhook queue. */
+/** Handlers of the functions no HTTP route reaches. */
+const DELIVERY_WORKER_ENTRY = path.join(__dirname, '..', 'lambdas', 'webhooks', 'handler.ts');
+const SWEEPER_ENTRY = path.join(__dirname, '..', 'lambdas', 'sweeper', 'handler.ts');
+
+/** The home region's control plane: REST API, Answer URL, data table, keys, webhook delivery and the sweeper. */
 export class ControlPlaneStack extends Stack {
   public readonly keys: Keys;
   public readonly dataTable: DataTable;
@@ -44,6 +51,8 @@ export class ControlPlaneStack extends Stack {
   /** One function per entry of `HTTP_FUNCTIONS`. */
   public readonly functions: Readonly<Record<HttpFunctionName, ServiceFunction>>;
   public readonly api: ServiceHttpApi;
+  public readonly webhookDelivery: WebhookDelivery;
+  public readonly sweeper: Sweeper;
 
   constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
     super(scope, id, props);
@@ -54,8 +63,8 @@ export class ControlPlaneStack extends Stack {
     this.dataTable = new DataTable(this, 'Data', { encryptionKey: this.keys.tableKey });
     this.webhookQueue = new WebhookQueue(this, 'Webhooks');
 
-    // Both functions load the same configuration (core/config.ts loadControlPlaneConfig), so both get all of it,
-    // even the claims tables the API function may not write.
+    // Every function loads the same configuration (core/config.ts loadControlPlaneConfig), so each gets all of it,
+    // even the claims tables only the answer function may write.
     const environment: Record<string, string> = {
       MEDIA_REGIONS: JSON.stringify(
         Object.fromEntries(props.mediaRegions.map((region) => [region.id, this.mediaRegionEnvironment(region)])),
@@ -72,8 +81,16 @@ export class ControlPlaneStack extends Stack {
     // Tenant API secrets are generated at run time and stored encrypted in the table: none is in this template.
     const access: Record<HttpFunctionName, { description: string; grant: (fn: ServiceFunction) => void }> = {
       api: {
-        description: 'Plivo connector REST API (/v2/connectors, /v2/routing-rules, /v2/calls, /v2/rooms, /v2/public)',
-        grant: (fn) => fn.useTable(this.dataTable.table).useKey(this.keys.dataKey).useSigningKey(this.keys.webhookSigningKey, 'publish'),
+        description:
+          'Plivo connector REST API (/v2/connectors, /v2/routing-rules, /v2/webhooks, /v2/calls, /v2/rooms, ' +
+          '/v2/public)',
+        // Publishes the signing key's public half; re-drives dead-lettered deliveries onto the webhook queue.
+        grant: (fn) =>
+          fn
+            .useTable(this.dataTable.table)
+            .useKey(this.keys.dataKey)
+            .useSigningKey(this.keys.webhookSigningKey, 'publish')
+            .useWebhookQueue(this.webhookQueue),
       },
       answer: {
         description: 'Plivo connector Answer URL (/v2/hooks/plivo/{key}): routes calls and writes their claims',
@@ -82,7 +99,8 @@ export class ControlPlaneStack extends Stack {
           fn
             .useTable(this.dataTable.table, ANSWER_TABLE_ACTIONS)
             .useKey(this.keys.dataKey, 'decrypt')
-            .usePutItem(props.mediaRegions.map((region) => this.regionTableArn(region))),
+            .usePutItem(props.mediaRegions.map((region) => this.regionTableArn(region)))
+            .useWebhookQueue(this.webhookQueue),
       },
     };
     const names = Object.keys(HTTP_FUNCTIONS) as HttpFunctionName[];
@@ -98,6 +116,23 @@ export class ControlPlaneStack extends Stack {
       }),
     ) as Record<HttpFunctionName, ServiceFunction>;
 
+    // The delivery worker is the only function that may sign with the webhook key. Neither it nor the sweeper opens a
+    // stored secret: they are told the secrets key, which the shared configuration requires, but may not use it.
+    this.webhookDelivery = new WebhookDelivery(this, 'WebhookDelivery', {
+      queue: this.webhookQueue,
+      entry: DELIVERY_WORKER_ENTRY,
+      environment,
+    });
+    this.webhookDelivery.worker
+      .useTable(this.dataTable.table)
+      .useKey(this.keys.dataKey, 'none')
+      .useSigningKey(this.keys.webhookSigningKey, 'sign');
+    this.sweeper = new Sweeper(this, 'Sweeper', { entry: SWEEPER_ENTRY, environment });
+    this.sweeper.worker
+      .useTable(this.dataTable.table)
+      .useKey(this.keys.dataKey, 'none')
+      .useWebhookQueue(this.webhookQueue);
+
     this.api = new ServiceHttpApi(this, 'Api', {
       routes: names.map((name) => ({ handler: this.functions[name].function, routes: HTTP_FUNCTIONS[name].routes })),
       ...API_THROTTLE,
@@ -105,7 +140,7 @@ export class ControlPlaneStack extends Stack {
       certificateArn: props.apiCertificateArn,
     });
     // No cycle: a function refers to the API's id, while only the integrations and permissions refer to the functions.
-    for (const fn of Object.values(this.functions)) fn.function.addEnvironment('PUBLIC_URL', this.api.url);
+    for (const fn of this.allFunctions) fn.function.addEnvironment('PUBLIC_URL', this.api.url);
 
     Validations.of(this.api.httpApi).acknowledge({
       id: 'AwsSolutions-APIG4',
@@ -118,6 +153,10 @@ export class ControlPlaneStack extends Stack {
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the REST API' });
     new CfnOutput(this, 'TableName', { value: this.dataTable.table.tableName });
     new CfnOutput(this, 'WebhookQueueUrl', { value: this.webhookQueue.queue.queueUrl });
+    new CfnOutput(this, 'AlarmNames', {
+      value: Fn.join(',', this.alarms.map((alarm) => alarm.alarmName)),
+      description: 'CloudWatch alarms of webhook delivery and the sweeper; none has an action, subscribe to them',
+    });
     if (this.api.domainName !== undefined) {
       new CfnOutput(this, 'ApiDomainTarget', {
         value: this.api.domainName.regionalDomainName,
@@ -132,6 +171,16 @@ export class ControlPlaneStack extends Stack {
 
   public get answerFunction(): ServiceFunction {
     return this.functions.answer;
+  }
+
+  /** The HTTP functions, the delivery worker and the sweeper. */
+  public get allFunctions(): readonly ServiceFunction[] {
+    return [...Object.values(this.functions), this.webhookDelivery.worker, this.sweeper.worker];
+  }
+
+  /** Webhook delivery's alarms and the sweeper's; named in the `AlarmNames` output, none has an action. */
+  public get alarms(): readonly Alarm[] {
+    return [...this.webhookDelivery.alarms, this.sweeper.errorsAlarm];
   }
 
   /** The region's entry of MEDIA_REGIONS (core/config.ts parseMediaRegions). */

@@ -1,5 +1,16 @@
-import { CreateTableCommand, DescribeTableCommand, ResourceInUseException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  ResourceInUseException,
+  UpdateTableCommand,
+  type DynamoDBClient,
+  type GlobalSecondaryIndex,
+} from '@aws-sdk/client-dynamodb';
+import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { spawn } from 'node:child_process';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createSqsServer } from 'local-aws-sqs';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { TABLE_KEYS } from '../core/dynamo';
@@ -46,6 +57,7 @@ async function startDynalite(path: string | undefined): Promise<{ endpoint: stri
 export interface LocalAws {
   readonly dynamodbEndpoint: string;
   readonly kmsEndpoint: string;
+  readonly sqsEndpoint: string;
   close(): Promise<void>;
 }
 
@@ -55,24 +67,65 @@ export const LOCAL_KMS_KEY_ID = 'alias/plivo-connector-data';
 export const LOCAL_WEBHOOK_SIGNING_KEY_ID = 'alias/plivo-connector-webhooks';
 
 /**
- * Starts dynalite (persisted under `dataDir/dynamodb`, or in memory when `dataDir` is undefined)
- * and the KMS emulator, both on loopback ports chosen by the OS.
+ * Starts dynalite (persisted under `dataDir/dynamodb`, or in memory when `dataDir` is undefined), the
+ * KMS emulator and the SQS emulator (in memory, in this process: deliveries are recorded in DynamoDB,
+ * and the sweeper queues again what a restart lost), all on loopback ports chosen by the OS.
  */
 export async function startLocalAws(dataDir: string | undefined, kmsDir: string): Promise<LocalAws> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   const dynamodb = await startDynalite(dataDir && join(dataDir, 'dynamodb'));
   const kms = await startKmsEmulator(kmsDir);
+  const sqs: Server = await createSqsServer({ port: 0, hostname: '127.0.0.1', emulateQueueCreationLifecycle: false });
   return {
     dynamodbEndpoint: dynamodb.endpoint,
     kmsEndpoint: kms.endpoint,
+    sqsEndpoint: `http://127.0.0.1:${(sqs.address() as AddressInfo).port}`,
     close: async () => {
+      await new Promise<void>((resolve) => {
+        sqs.close(() => resolve());
+        sqs.closeAllConnections();
+      });
       await kms.close();
       await dynamodb.close();
     },
   };
 }
 
-/** Creates the control table as the CDK stack defines it, if it is not there yet. */
+export const LOCAL_WEBHOOK_QUEUE = 'plivo-connector-webhooks';
+/** Locally a POST (5 s at most) and its bookkeeping fit well inside this; in AWS it is 6x the worker's timeout. */
+export const LOCAL_VISIBILITY_TIMEOUT_SECONDS = 10;
+
+/** Creates the webhook queue and its dead-letter queue as the CDK stack defines them; returns their URLs. */
+export async function ensureWebhookQueues(sqs: SQSClient): Promise<{ queueUrl: string; deadLetterQueueUrl: string }> {
+  const dlq = await sqs.send(new CreateQueueCommand({ QueueName: `${LOCAL_WEBHOOK_QUEUE}-dlq`, Attributes: { MessageRetentionPeriod: String(14 * 86400) } }));
+  const deadLetterQueueUrl = dlq.QueueUrl as string;
+  const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: deadLetterQueueUrl, AttributeNames: ['QueueArn'] }));
+  const queue = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: LOCAL_WEBHOOK_QUEUE,
+      Attributes: {
+        VisibilityTimeout: String(LOCAL_VISIBILITY_TIMEOUT_SECONDS),
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: Attributes?.QueueArn, maxReceiveCount: 10 }),
+      },
+    }),
+  );
+  return { queueUrl: queue.QueueUrl as string, deadLetterQueueUrl };
+}
+
+const index = (keys: { indexName: string; partitionKey: string; sortKey: string }, projection: 'ALL' | 'KEYS_ONLY'): GlobalSecondaryIndex => ({
+  IndexName: keys.indexName,
+  KeySchema: [
+    { AttributeName: keys.partitionKey, KeyType: 'HASH' },
+    { AttributeName: keys.sortKey, KeyType: 'RANGE' },
+  ],
+  Projection: { ProjectionType: projection },
+});
+const INDEXES = [index(TABLE_KEYS.byTime, 'ALL'), index(TABLE_KEYS.due, 'KEYS_ONLY')];
+
+/**
+ * Creates the control table as the CDK stack defines it, if it is not there yet, and adds any index a
+ * table from an older version lacks.
+ */
 export async function ensureControlTable(dynamo: DynamoDBClient, tableName: string): Promise<void> {
   try {
     await dynamo.send(
@@ -84,21 +137,14 @@ export async function ensureControlTable(dynamo: DynamoDBClient, tableName: stri
           { AttributeName: TABLE_KEYS.sortKey, AttributeType: 'S' },
           { AttributeName: TABLE_KEYS.byTime.partitionKey, AttributeType: 'S' },
           { AttributeName: TABLE_KEYS.byTime.sortKey, AttributeType: 'S' },
+          { AttributeName: TABLE_KEYS.due.partitionKey, AttributeType: 'S' },
+          { AttributeName: TABLE_KEYS.due.sortKey, AttributeType: 'S' },
         ],
         KeySchema: [
           { AttributeName: TABLE_KEYS.partitionKey, KeyType: 'HASH' },
           { AttributeName: TABLE_KEYS.sortKey, KeyType: 'RANGE' },
         ],
-        GlobalSecondaryIndexes: [
-          {
-            IndexName: TABLE_KEYS.byTime.indexName,
-            KeySchema: [
-              { AttributeName: TABLE_KEYS.byTime.partitionKey, KeyType: 'HASH' },
-              { AttributeName: TABLE_KEYS.byTime.sortKey, KeyType: 'RANGE' },
-            ],
-            Projection: { ProjectionType: 'ALL' },
-          },
-        ],
+        GlobalSecondaryIndexes: INDEXES,
       }),
     );
   } catch (err) {
@@ -106,7 +152,17 @@ export async function ensureControlTable(dynamo: DynamoDBClient, tableName: stri
   }
   for (let i = 0; i < 100; i++) {
     const { Table } = await dynamo.send(new DescribeTableCommand({ TableName: tableName }));
-    if (Table?.TableStatus === 'ACTIVE') return;
+    const indexes = Table?.GlobalSecondaryIndexes ?? [];
+    const missing = INDEXES.find((wanted) => !indexes.some((have) => have.IndexName === wanted.IndexName));
+    if (Table?.TableStatus === 'ACTIVE' && missing) {
+      await dynamo.send(
+        new UpdateTableCommand({
+          TableName: tableName,
+          AttributeDefinitions: (missing.KeySchema ?? []).map((key) => ({ AttributeName: key.AttributeName, AttributeType: 'S' })),
+          GlobalSecondaryIndexUpdates: [{ Create: missing }],
+        }),
+      );
+    } else if (Table?.TableStatus === 'ACTIVE' && indexes.every((have) => have.IndexStatus === 'ACTIVE')) return;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`Table ${tableName} did not become ACTIVE`);

@@ -24,6 +24,8 @@ export const LOCAL_DEFAULTS = {
   MEDIA_REGIONS: 'us002,in002',
   COUNTRY_REGIONS: 'IN=in002',
   LOG_LEVEL: 'info',
+  /** Longer than the local queue's visibility timeout (10 s), so a message in flight is not doubled. */
+  WEBHOOK_REDRIVE_AFTER_SECONDS: '15',
 } as const;
 
 function positive(env: Env, name: string, fallback: number): number {
@@ -55,11 +57,12 @@ export function loadLocalConfig(env: Env): LocalConfig {
  */
 export function localControlPlaneConfig(
   env: Env,
-  endpoints: { dynamodbEndpoint: string; kmsEndpoint: string },
+  endpoints: { dynamodbEndpoint: string; kmsEndpoint: string; sqsEndpoint: string },
+  queues: { queueUrl: string; deadLetterQueueUrl: string },
   apiUrl: string,
 ): ControlPlaneConfig {
   const publicUrl = env.PUBLIC_URL?.trim() || apiUrl;
-  return loadControlPlaneConfig({
+  const config = loadControlPlaneConfig({
     TABLE_NAME: LOCAL_TABLE_NAME,
     KMS_KEY_ID: LOCAL_KMS_KEY_ID,
     WEBHOOK_SIGNING_KEY_ID: LOCAL_WEBHOOK_SIGNING_KEY_ID,
@@ -78,8 +81,15 @@ export function localControlPlaneConfig(
     CLAIM_TTL_SECONDS: env.CLAIM_TTL_SECONDS,
     CALL_RETENTION_DAYS: env.CALL_RETENTION_DAYS,
     LOG_LEVEL: env.LOG_LEVEL ?? LOCAL_DEFAULTS.LOG_LEVEL,
+    WEBHOOK_QUEUE_URL: queues.queueUrl,
+    WEBHOOK_DLQ_URL: queues.deadLetterQueueUrl,
+    WEBHOOK_RETRY_DELAYS: env.WEBHOOK_RETRY_DELAYS,
+    WEBHOOK_REDRIVE_AFTER_SECONDS: env.WEBHOOK_REDRIVE_AFTER_SECONDS ?? LOCAL_DEFAULTS.WEBHOOK_REDRIVE_AFTER_SECONDS,
     AWS_REGION: 'us-east-1',
     DYNAMODB_ENDPOINT: endpoints.dynamodbEndpoint,
     KMS_ENDPOINT: endpoints.kmsEndpoint,
+    SQS_ENDPOINT: endpoints.sqsEndpoint,
   });
+  // Local mode is the only place webhooks may go to http://localhost and private addresses.
+  return { ...config, webhooks: { ...config.webhooks, allowPrivateTargets: true } };
 }

@@ -3,10 +3,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { mintToken } from '../core/auth';
-import { dynamoClient, kmsClient } from '../core/aws';
+import { dynamoClient, kmsClient, sqsClient } from '../core/aws';
 import { NotFoundError } from '../core/errors';
 import { createLogger, type Logger } from '../core/log';
-import { logEventSink } from '../core/events';
 import { SecretBox } from '../core/secret-box';
 import { createMediaServer } from '../ingest-container/src/app';
 import type { MediaServer } from '../ingest-container/src/server';
@@ -14,9 +13,12 @@ import { TenantStore } from '../core/tenants';
 import { answerDependencies, createAnswerHandler } from '../lambdas/answer/app';
 import { apiDependencies, createApiHandler } from '../lambdas/api/app';
 import { HTTP_FUNCTIONS } from '../lambdas/routes';
-import { ensureControlTable, startLocalAws } from './aws';
+import { ensureControlTable, ensureWebhookQueues, startLocalAws } from './aws';
 import { loadLocalConfig, localControlPlaneConfig } from './config';
 import { createGatewayListener } from './http-gateway';
+import { createDeliveryHandler, deliveryDependencies } from '../lambdas/webhooks/app';
+import { createSweeper } from '../lambdas/sweeper/app';
+import { pollQueue } from './queue-poller';
 
 /** What `npm start` prints and writes to `DATA_DIR/local-stack.json`. */
 export interface LocalStackInfo {
@@ -26,7 +28,7 @@ export interface LocalStackInfo {
   readonly token: string;
   readonly connector: { readonly id: string; readonly webhookUrl: string };
   /** Endpoints of the local AWS stand-ins, for tools such as `npm run token` while the stack runs. */
-  readonly aws: { readonly dynamodbEndpoint: string; readonly kmsEndpoint: string };
+  readonly aws: { readonly dynamodbEndpoint: string; readonly kmsEndpoint: string; readonly sqsEndpoint: string };
 }
 
 export interface LocalStack extends LocalStackInfo {
@@ -37,6 +39,8 @@ export interface LocalStack extends LocalStackInfo {
 export const DEMO_TENANT = 'demo';
 export const DEMO_ROOM = 'demo-room';
 const DEMO_TOKEN_TTL_SECONDS = 24 * 3600;
+/** The sweeper runs every minute in AWS; locally every second, so missed calls and lost messages show at once. */
+const SWEEP_INTERVAL_MS = 1000;
 export const STATE_FILE = 'local-stack.json';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -60,7 +64,11 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
   mkdirSync(local.dataDir, { recursive: true });
   const aws = await startLocalAws(local.dataDir, join(local.dataDir, 'kms'));
   const server = createServer();
+  const sqs = sqsClient({ region: 'us-east-1', sqsEndpoint: aws.sqsEndpoint });
   let media: MediaServer | undefined;
+  let worker: { stop(): Promise<void> } | undefined;
+  let sweeps: NodeJS.Timeout | undefined;
+  let sweeping: Promise<void> | undefined;
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -68,9 +76,18 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
     });
     const port = (server.address() as AddressInfo).port;
     const base = `http://${local.host === '0.0.0.0' ? '127.0.0.1' : local.host}:${port}`;
-    const config = localControlPlaneConfig(env, aws, base);
+    const config = localControlPlaneConfig(env, aws, await ensureWebhookQueues(sqs), base);
     const dynamo = dynamoClient(config.aws);
     await ensureControlTable(dynamo, config.tableName);
+    // The delivery Lambda behind its SQS event source, and the scheduled sweeper, as in AWS.
+    worker = pollQueue(sqs, config.webhooks.queueUrl as string, createDeliveryHandler(deliveryDependencies(config, log.child({ service: 'webhooks' }))), log);
+    const sweeper = createSweeper(config, log.child({ service: 'sweeper' }));
+    sweeps = setInterval(() => {
+      sweeping ??= sweeper
+        .sweep()
+        .then(() => undefined, (err: unknown) => log.error('sweep failed', { service: 'sweeper', error: err }))
+        .finally(() => (sweeping = undefined));
+    }, SWEEP_INTERVAL_MS);
 
     const api = apiDependencies(config, log.child({ service: 'api' }));
     const handlers = {
@@ -84,7 +101,7 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
     const gateway = createGatewayListener(functions, local.throttle, log);
     // Every local region's ingest URL points here; they share one claims table.
     const mediaLog = log.child({ service: 'media' });
-    media = createMediaServer(config, config.homeMediaRegion, logEventSink(mediaLog), mediaLog);
+    media = createMediaServer(config, config.homeMediaRegion, mediaLog);
     const mediaServer = media;
     server.on('request', (req, res) => {
       if (!mediaServer.handleRequest(req, res)) void gateway(req, res);
@@ -106,7 +123,7 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
       consoleUrl: `${base}/console?room=${DEMO_ROOM}#token=${consoleToken}`,
       token,
       connector: { id: connector.id, webhookUrl: connector.webhookUrl },
-      aws: { dynamodbEndpoint: aws.dynamodbEndpoint, kmsEndpoint: aws.kmsEndpoint },
+      aws: { dynamodbEndpoint: aws.dynamodbEndpoint, kmsEndpoint: aws.kmsEndpoint, sqsEndpoint: aws.sqsEndpoint },
     };
     writeFileSync(join(local.dataDir, STATE_FILE), JSON.stringify(info, null, 2) + '\n', { mode: 0o600 });
 
@@ -116,18 +133,26 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
       dataDir: local.dataDir,
       close: () =>
         (closing ??= (async () => {
+          // Calls end first: their hangup events are recorded and queued before the worker stops.
           await media?.close();
           await new Promise<void>((resolve) => {
             server.close(() => resolve());
             server.closeAllConnections();
           });
+          clearInterval(sweeps);
+          await sweeping;
+          await worker?.stop();
           dynamo.destroy();
+          sqs.destroy();
           await aws.close();
         })()),
     };
   } catch (err) {
     await media?.close();
     server.close();
+    clearInterval(sweeps);
+    await worker?.stop();
+    sqs.destroy();
     await aws.close();
     throw err;
   }

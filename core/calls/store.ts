@@ -1,5 +1,5 @@
 import { GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { TABLE_KEYS, db, isConditionFailure, num, readOptNum, readOptStr, readStr, str, type Item } from '../dynamo';
+import { TABLE_KEYS, db, dueAttributes, isConditionFailure, num, readOptNum, readOptStr, readStr, str, type Item } from '../dynamo';
 import type { ProviderId } from '../providers';
 import type { AgentStatus, CallRecord, CallStatus } from './model';
 
@@ -28,13 +28,18 @@ export interface CallEnd {
 
 /** Storage port for call records, scoped to one tenant. */
 export interface CallStore {
-  /** Writes a new record; false when the call already has one (a retried Answer URL request). */
-  create(record: CallRecord, retentionDays: number): Promise<boolean>;
+  /**
+   * Writes a new record; false when the call already has one (a retried Answer URL request). A started
+   * call that is still started at `missedAt` (its stream never came) is listed by `overdue` from then.
+   */
+  create(record: CallRecord, retentionDays: number, missedAt?: string): Promise<boolean>;
   get(tenant: string, id: string): Promise<CallRecord | null>;
   /** Moves a started call to answered (its stream joined the room); null unless it was started. */
   answer(tenant: string, id: string, answeredAt: string): Promise<CallRecord | null>;
   /** Ends a started or answered call; null when there is none, or it had already ended or was rejected. */
   end(tenant: string, id: string, end: CallEnd, retentionDays: number): Promise<CallRecord | null>;
+  /** Ends a call still waiting for its stream as `missed`; null when it was answered or ended meanwhile. */
+  miss(tenant: string, id: string, endedAt: string, retentionDays: number): Promise<CallRecord | null>;
   /** Records how dialling the call's agent went. */
   setAgentStatus(tenant: string, id: string, status: AgentStatus): Promise<void>;
   /** Newest first, filtered; `after` continues a previous page. */
@@ -50,7 +55,7 @@ const expiry = (from: string, retentionDays: number) => num(Math.floor(Date.pars
 
 const OPTIONAL_STRINGS = ['ruleId', 'roomId', 'region', 'answeredAt', 'endedAt', 'hangupReason', 'agentStatus', 'claimRef'] as const;
 
-function toItem(c: CallRecord, retentionDays: number): Item {
+function toItem(c: CallRecord, retentionDays: number, missedAt?: string): Item {
   const item: Item = {
     ...callKey(c.tenant, c.id),
     ...byTime(c.tenant, c.startedAt, c.id),
@@ -65,6 +70,7 @@ function toItem(c: CallRecord, retentionDays: number): Item {
     status: str(c.status),
     startedAt: str(c.startedAt),
     expiresAt: expiry(c.endedAt ?? c.startedAt, retentionDays),
+    ...(missedAt && c.status === 'started' && dueAttributes('call', missedAt)),
   };
   for (const field of OPTIONAL_STRINGS) {
     const value = c[field];
@@ -106,11 +112,11 @@ export class DynamoCallStore implements CallStore {
     private readonly tableName: string,
   ) {}
 
-  async create(record: CallRecord, retentionDays: number): Promise<boolean> {
+  async create(record: CallRecord, retentionDays: number, missedAt?: string): Promise<boolean> {
     try {
       await db(() =>
         this.dynamo.send(
-          new PutItemCommand({ TableName: this.tableName, Item: toItem(record, retentionDays), ConditionExpression: 'attribute_not_exists(pk)' }),
+          new PutItemCommand({ TableName: this.tableName, Item: toItem(record, retentionDays, missedAt), ConditionExpression: 'attribute_not_exists(pk)' }),
         ),
       );
       return true;
@@ -140,6 +146,10 @@ export class DynamoCallStore implements CallStore {
     });
   }
 
+  miss(tenant: string, id: string, endedAt: string, retentionDays: number): Promise<CallRecord | null> {
+    return this.move(tenant, id, ['started'], 'ended', { endedAt: str(endedAt), hangupReason: str('missed'), expiresAt: expiry(endedAt, retentionDays) });
+  }
+
   async setAgentStatus(tenant: string, id: string, status: AgentStatus): Promise<void> {
     await db(() =>
       this.dynamo.send(
@@ -156,7 +166,7 @@ export class DynamoCallStore implements CallStore {
 
   /**
    * Moves a call to `status`, setting `fields`, if it is in one of `from` (one conditional write);
-   * null when there is no such call or it was in another state.
+   * null when there is no such call or it was in another state. A call that moves is no longer due.
    */
   private async move(tenant: string, id: string, from: readonly CallStatus[], status: CallStatus, fields: Item): Promise<CallRecord | null> {
     const names = Object.keys(fields);
@@ -169,9 +179,14 @@ export class DynamoCallStore implements CallStore {
           new UpdateItemCommand({
             TableName: this.tableName,
             Key: callKey(tenant, id),
-            UpdateExpression: ['SET #status = :status', ...names.map((name, i) => `#f${i} = :v${i}`)].join(', '),
+            UpdateExpression: `${['SET #status = :status', ...names.map((name, i) => `#f${i} = :v${i}`)].join(', ')} REMOVE #duePk, #dueSk`,
             ConditionExpression: `#status IN (${from.map((_, i) => `:from${i}`).join(', ')})`,
-            ExpressionAttributeNames: { '#status': 'status', ...Object.fromEntries(names.map((name, i) => [`#f${i}`, name])) },
+            ExpressionAttributeNames: {
+              '#status': 'status',
+              '#duePk': TABLE_KEYS.due.partitionKey,
+              '#dueSk': TABLE_KEYS.due.sortKey,
+              ...Object.fromEntries(names.map((name, i) => [`#f${i}`, name])),
+            },
             ExpressionAttributeValues: values,
             ReturnValues: 'ALL_NEW',
           }),

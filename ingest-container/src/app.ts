@@ -4,16 +4,16 @@ import { DynamoCallStore } from '../../core/calls/store';
 import { claimStoreFor } from '../../core/claims';
 import type { ControlPlaneConfig } from '../../core/config';
 import { DynamoConnectorStore } from '../../core/connectors/store';
-import type { CallEventSink } from '../../core/events';
 import type { Logger } from '../../core/log';
 import { Authenticator } from '../../core/auth';
 import { SecretBox } from '../../core/secret-box';
 import { TenantStore } from '../../core/tenants';
+import { webhookPublisher } from '../../core/webhooks/publisher';
 import { CallLifecycle } from './calls';
 import { MediaServer } from './server';
 
 /** Builds a media server for one region from the shared configuration. */
-export function createMediaServer(config: ControlPlaneConfig, region: string, events: CallEventSink, log: Logger): MediaServer {
+export function createMediaServer(config: ControlPlaneConfig, region: string, log: Logger): MediaServer {
   const media = config.mediaRegions.find((r) => r.id === region);
   if (!media) throw new Error(`Media region ${region} is not configured (MEDIA_REGIONS)`);
   const dynamo = dynamoClient(config.aws);
@@ -26,7 +26,12 @@ export function createMediaServer(config: ControlPlaneConfig, region: string, ev
     connectors: new DynamoConnectorStore(dynamo, config.tableName),
     box,
     auth: new Authenticator(new TenantStore(dynamo, config.tableName, box)),
-    lifecycle: new CallLifecycle({ calls: new DynamoCallStore(dynamo, config.tableName), events, retentionDays: config.callRetentionDays, log }),
+    lifecycle: new CallLifecycle({
+      calls: new DynamoCallStore(dynamo, config.tableName),
+      events: webhookPublisher(config, dynamo, log),
+      retentionDays: config.callRetentionDays,
+      log,
+    }),
     log,
   });
 }

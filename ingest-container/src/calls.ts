@@ -1,6 +1,6 @@
-import { toCallView, type AgentStatus, type CallRecord } from '../../core/calls/model';
+import type { AgentStatus, CallRecord } from '../../core/calls/model';
 import type { CallStore } from '../../core/calls/store';
-import type { CallEventSink, CallEventType } from '../../core/events';
+import { callEvent, type CallEventSink, type CallEventType } from '../../core/events';
 import type { Logger } from '../../core/log';
 
 /** Why a call's stream ended, as recorded in `hangupReason`. */
@@ -29,6 +29,6 @@ export class CallLifecycle {
   }
 
   private async emit(type: CallEventType, call: CallRecord): Promise<void> {
-    await this.deps.events.publish({ type, tenant: call.tenant, call: toCallView(call), timestamp: new Date().toISOString() });
+    await this.deps.events.publish(callEvent(type, call));
   }
 }

@@ -6,12 +6,12 @@ import { claimStoreFor } from '../../core/claims';
 import type { ControlPlaneConfig } from '../../core/config';
 import { DynamoConnectorStore } from '../../core/connectors/store';
 import { ApiError } from '../../core/errors';
-import { logEventSink, type CallEventSink } from '../../core/events';
 import { createLogger, type Logger } from '../../core/log';
 import type { Params } from '../../core/plivo/signature';
 import { HANGUP_REJECTED_XML } from '../../core/plivo/xml';
 import { DynamoRoutingRuleStore } from '../../core/routing/store';
 import { SecretBox } from '../../core/secret-box';
+import { webhookPublisher } from '../../core/webhooks/publisher';
 import { header, MAX_BODY_BYTES, rawBody } from '../http/request';
 import type { HttpResult } from '../http/response';
 
@@ -22,11 +22,7 @@ export interface AnswerDependencies {
 }
 
 /** Builds the Answer URL's collaborators once per process; claims go to each media region's own table. */
-export function answerDependencies(
-  config: ControlPlaneConfig,
-  log = createLogger(config.logLevel, { service: 'answer' }),
-  events: CallEventSink = logEventSink(log),
-): AnswerDependencies {
+export function answerDependencies(config: ControlPlaneConfig, log = createLogger(config.logLevel, { service: 'answer' })): AnswerDependencies {
   const dynamo = dynamoClient(config.aws);
   return {
     answers: new AnswerService({
@@ -35,7 +31,7 @@ export function answerDependencies(
       calls: new DynamoCallStore(dynamo, config.tableName),
       claims: claimStoreFor(config, dynamo),
       box: new SecretBox(kmsClient(config.aws), config.kmsKeyId),
-      events,
+      events: webhookPublisher(config, dynamo, log),
       config,
       log,
     }),

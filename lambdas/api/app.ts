@@ -14,6 +14,9 @@ import { RoutingRuleService } from '../../core/routing/service';
 import { DynamoRoutingRuleStore } from '../../core/routing/store';
 import { roomTokenSchema, RoomTokenService } from '../../core/rooms';
 import { TenantStore } from '../../core/tenants';
+import { webhookQueue, webhookStores } from '../../core/webhooks/publisher';
+import { createWebhookSchema, listDeliveriesQuerySchema, updateWebhookSchema } from '../../core/webhooks/schema';
+import { WebhookService } from '../../core/webhooks/service';
 import { WebhookSigner } from '../../core/webhooks/signing';
 import { ServiceUnavailableError } from '../../core/errors';
 import { parseWith } from '../../core/validation';
@@ -27,6 +30,7 @@ export interface ApiDependencies {
   readonly rules: RoutingRuleService;
   readonly calls: CallService;
   readonly roomTokens: RoomTokenService;
+  readonly webhooks: WebhookService;
   /** Publishes the webhook signing key; null when WEBHOOK_SIGNING_KEY_ID is not set. */
   readonly webhookSigner: WebhookSigner | null;
   readonly mediaRegions: readonly string[];
@@ -47,6 +51,12 @@ export function apiDependencies(config: ControlPlaneConfig, log = createLogger(c
     rules: new RoutingRuleService(ruleStore, connectorStore, log),
     calls: new CallService(new DynamoCallStore(dynamo, config.tableName)),
     roomTokens: new RoomTokenService(tenants),
+    webhooks: new WebhookService({
+      ...webhookStores(config, dynamo),
+      queue: config.webhooks.queueUrl ? webhookQueue(config) : null,
+      allowPrivateTargets: config.webhooks.allowPrivateTargets,
+      log,
+    }),
     webhookSigner: config.webhookSigningKeyId ? new WebhookSigner(kms, config.webhookSigningKeyId) : null,
     mediaRegions: config.mediaRegions.map((region) => region.id),
     log,
@@ -108,6 +118,30 @@ const routes = new Router<RequestContext, HttpResult>()
     return listed(page, limit);
   })
   .on('GET', '/v2/calls/:id', async (_event, params, { principal, deps }) => ok(await deps.calls.get(principal.tenant, id(params))))
+  .on('POST', '/v2/webhooks', async (event, _params, { principal, deps }) =>
+    ok(await deps.webhooks.create(principal.tenant, parseWith(createWebhookSchema, jsonBody(event))), 'Webhook created successfully', 201),
+  )
+  .on('GET', '/v2/webhooks', async (event, _params, { principal, deps }) => {
+    const { limit, cursor } = parseWith(listQuerySchema, query(event), 'query');
+    return listed(await deps.webhooks.list(principal.tenant, limit, cursor), limit);
+  })
+  .on('GET', '/v2/webhooks/:id', async (_event, params, { principal, deps }) => ok(await deps.webhooks.get(principal.tenant, id(params))))
+  .on('PATCH', '/v2/webhooks/:id', async (event, params, { principal, deps }) =>
+    ok(await deps.webhooks.update(principal.tenant, id(params), parseWith(updateWebhookSchema, jsonBody(event))), 'Webhook updated successfully'),
+  )
+  .on('DELETE', '/v2/webhooks/:id', async (_event, params, { principal, deps }) =>
+    ok(await deps.webhooks.delete(principal.tenant, id(params)), 'Webhook deleted successfully'),
+  )
+  .on('GET', '/v2/webhooks/:id/deliveries', async (event, params, { principal, deps }) => {
+    const { limit, cursor, status } = parseWith(listDeliveriesQuerySchema, query(event), 'query');
+    return listed(await deps.webhooks.deliveries(principal.tenant, id(params), status, limit, cursor), limit);
+  })
+  .on('GET', '/v2/webhooks/:id/deliveries/:deliveryId', async (_event, params, { principal, deps }) =>
+    ok(await deps.webhooks.delivery(principal.tenant, id(params), params.deliveryId ?? '')),
+  )
+  .on('POST', '/v2/webhooks/:id/deliveries/:deliveryId/retry', async (_event, params, { principal, deps }) =>
+    ok(await deps.webhooks.retry(principal.tenant, id(params), params.deliveryId ?? ''), 'Delivery queued for retry', 202),
+  )
   .on('POST', '/v2/rooms/:roomId/tokens', async (event, params, { principal, deps }) => {
     const { ttlSeconds } = parseWith(roomTokenSchema, event.body ? jsonBody(event) : {});
     return ok(await deps.roomTokens.mint(principal.tenant, params.roomId ?? '', ttlSeconds), 'Participant token created', 201);

@@ -23,7 +23,9 @@ export const TABLE_SHAPE = {
 /**
  * The single-table store: generic `pk`/`sk` string keys, on-demand capacity, point-in-time recovery, and TTL on
  * `expiresAt` (epoch seconds). TTL deletes lazily, hours late, so readers still check expiry themselves.
- * One global secondary index, `byTime` (`gsi1pk`/`gsi1sk`), lists a tenant's calls newest first.
+ * Two global secondary indexes: `byTime` (`gsi1pk`/`gsi1sk`) lists a tenant's calls newest first; `due`
+ * (`duePk`/`dueSk`) finds, for the sweeper, work that fell due (calls whose stream never started, deliveries never
+ * attempted). The media regions' tables share `TABLE_SHAPE` but none of these indexes.
  */
 export class DataTable extends Construct {
   public readonly table: Table;
@@ -42,6 +44,14 @@ export class DataTable extends Construct {
       partitionKey: { name: TABLE_KEYS.byTime.partitionKey, type: AttributeType.STRING },
       sortKey: { name: TABLE_KEYS.byTime.sortKey, type: AttributeType.STRING },
       projectionType: ProjectionType.ALL,
+    });
+    // Keys only: the sweeper acts on each due item through its table key anyway (an index read is only eventually
+    // consistent), and the index stays sparse: only items with work falling due carry duePk.
+    this.table.addGlobalSecondaryIndex({
+      indexName: TABLE_KEYS.due.indexName,
+      partitionKey: { name: TABLE_KEYS.due.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: TABLE_KEYS.due.sortKey, type: AttributeType.STRING },
+      projectionType: ProjectionType.KEYS_ONLY,
     });
   }
 }

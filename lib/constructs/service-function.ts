@@ -1,12 +1,15 @@
 import * as path from 'node:path';
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { CfnTable, type ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import type { WebhookQueue } from './webhook-queue';
 
 /** Item-level DynamoDB actions a function can be narrowed to with `useTable(table, actions)`. */
 export type TableItemAction =
@@ -44,7 +47,7 @@ export interface ServiceFunctionProps {
  * The one way we build a Lambda function: Node.js 22 on arm64, bundled by the local esbuild (never Docker),
  * source-mapped stack traces, X-Ray tracing, its own log group with retention and its own least-privilege role.
  * The `useXxx` helpers grant access and set the matching environment variable together, so a handler
- * never sees a resource name it cannot use.
+ * never sees a resource name it cannot use (but the one `useKey(key, 'none')` asks for).
  */
 export class ServiceFunction extends Construct {
   public readonly function: NodejsFunction;
@@ -165,10 +168,14 @@ export class ServiceFunction extends Construct {
 
   /**
    * Grants kms:Encrypt and kms:Decrypt on `key`, or kms:Decrypt alone for a function that only reads secrets,
-   * and sets `KMS_KEY_ID` to its ARN.
+   * and sets `KMS_KEY_ID` to its ARN. `none` sets `KMS_KEY_ID` and grants nothing: for entry points that load the
+   * shared configuration, which requires the variable, but never seal or open a secret; if one ever tries, KMS
+   * refuses it with AccessDenied rather than it quietly reading tenants' secrets.
    */
-  public useKey(key: IKey, access: 'encryptDecrypt' | 'decrypt' = 'encryptDecrypt'): this {
-    key.grant(this.function, ...(access === 'decrypt' ? ['kms:Decrypt'] : ['kms:Encrypt', 'kms:Decrypt']));
+  public useKey(key: IKey, access: 'encryptDecrypt' | 'decrypt' | 'none' = 'encryptDecrypt'): this {
+    if (access !== 'none') {
+      key.grant(this.function, ...(access === 'decrypt' ? ['kms:Decrypt'] : ['kms:Encrypt', 'kms:Decrypt']));
+    }
     this.function.addEnvironment('KMS_KEY_ID', key.keyArn);
     return this;
   }
@@ -181,6 +188,50 @@ export class ServiceFunction extends Construct {
     key.grant(this.function, ...(access === 'sign' ? ['kms:GetPublicKey', 'kms:Sign'] : ['kms:GetPublicKey']));
     this.function.addEnvironment('WEBHOOK_SIGNING_KEY_ID', key.keyArn);
     return this;
+  }
+
+  /**
+   * Sets `WEBHOOK_QUEUE_URL` and grants sending lifecycle events to the webhook queue (`send`: whatever publishes
+   * or re-drives deliveries). `deliver` makes this function the queue's consumer instead: an SQS event source of
+   * batches of up to 10 messages without a batching window, reporting failed items one by one (the handler
+   * returns `batchItemFailures`), whose grant includes sqs:ChangeMessageVisibility for the handler's own retry
+   * delays; plus `WEBHOOK_DLQ_URL` and sending to the dead-letter queue, where the handler moves a delivery after
+   * its last attempt. A consumer may not outlive the timeout the queue's visibility timeout was made for.
+   */
+  public useWebhookQueue(webhooks: WebhookQueue, access: 'send' | 'deliver' = 'send'): this {
+    this.function.addEnvironment('WEBHOOK_QUEUE_URL', webhooks.queue.queueUrl);
+    if (access === 'send') {
+      webhooks.queue.grantSendMessages(this.function);
+      return this;
+    }
+    const timeout = this.function.timeout ?? Duration.seconds(3);
+    if (timeout.toSeconds() > webhooks.consumerTimeout.toSeconds()) {
+      throw new Error(
+        `ServiceFunction ${this.node.id}: a webhook queue consumer may run at most the queue's consumerTimeout ` +
+          `(${webhooks.consumerTimeout.toHumanString()}), or messages reappear while a batch is still being ` +
+          `delivered; got a timeout of ${timeout.toHumanString()}. Shorten it or raise the queue's consumerTimeout.`,
+      );
+    }
+    this.function.addEventSource(new SqsEventSource(webhooks.queue, { batchSize: 10, reportBatchItemFailures: true }));
+    webhooks.deadLetterQueue.grantSendMessages(this.function);
+    this.function.addEnvironment('WEBHOOK_DLQ_URL', webhooks.deadLetterQueue.queueUrl);
+    return this;
+  }
+
+  /**
+   * An alarm on the function's Errors metric: at least one failed invocation (thrown, timed out, out of memory)
+   * within 5 minutes. No action is attached: subscribe to it by its name.
+   */
+  public addErrorsAlarm(): Alarm {
+    return new Alarm(this, 'ErrorsAlarm', {
+      alarmDescription: `${this.node.path}: at least one invocation failed (threw, timed out or ran out of memory).`,
+      metric: this.function.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+      threshold: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      // No invocations, no datapoints: that is no error.
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
   }
 
   /**

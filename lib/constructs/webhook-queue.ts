@@ -9,7 +9,12 @@ export interface WebhookQueueProps {
    * @default Duration.seconds(30)
    */
   readonly consumerTimeout?: Duration;
-  /** Receives before a message moves to the dead-letter queue, 1-1000. @default 5 */
+  /**
+   * Receives before SQS itself moves a message to the dead-letter queue, 1-1000. Only a backstop for poison
+   * messages (a batch that crashes the consumer every time): the delivery worker counts attempts in DynamoDB and
+   * dead-letters a delivery itself after its last retry, which takes fewer receives than this.
+   * @default 10
+   */
   readonly maxReceiveCount?: number;
 }
 
@@ -17,11 +22,13 @@ export interface WebhookQueueProps {
 export class WebhookQueue extends Construct {
   public readonly queue: Queue;
   public readonly deadLetterQueue: Queue;
+  /** The consumer's timeout the visibility timeout was made for; its consumer may run no longer than this. */
+  public readonly consumerTimeout: Duration;
 
   constructor(scope: Construct, id: string, props: WebhookQueueProps = {}) {
     super(scope, id);
     const consumerTimeout = props.consumerTimeout ?? Duration.seconds(30);
-    const maxReceiveCount = props.maxReceiveCount ?? 5;
+    const maxReceiveCount = props.maxReceiveCount ?? 10;
     if (consumerTimeout.toSeconds() < 1 || consumerTimeout.toSeconds() > 900) {
       throw new Error(
         `WebhookQueue ${id}: consumerTimeout must be a Lambda timeout (1 s to 15 min), ` +
@@ -31,6 +38,7 @@ export class WebhookQueue extends Construct {
     if (!Number.isInteger(maxReceiveCount) || maxReceiveCount < 1 || maxReceiveCount > 1000) {
       throw new Error(`WebhookQueue ${id}: maxReceiveCount must be an integer from 1 to 1000, got ${maxReceiveCount}.`);
     }
+    this.consumerTimeout = consumerTimeout;
 
     // SQS-managed SSE rather than a KMS key: events carry call metadata (phone numbers) but no secrets, and it
     // spares every producer (answer handler, media services in other regions) and consumer a KMS grant, plus the

@@ -169,6 +169,16 @@ describe('cdk-nag AwsSolutions', () => {
       `${stack}/ApiFunction/Role AwsSolutions-IAM5[Action::kms:ReEncrypt*]`,
       `${stack}/ApiFunction/Role AwsSolutions-IAM5[Resource::*]`,
       `${stack}/ApiFunction/Role AwsSolutions-IAM5[Resource::<DataTableFDBAD0F2.Arn>/index/*]`,
+      `${stack}/Sweeper/Worker/Function AwsSolutions-L1`,
+      `${stack}/Sweeper/Worker/Role AwsSolutions-IAM5[Action::kms:GenerateDataKey*]`,
+      `${stack}/Sweeper/Worker/Role AwsSolutions-IAM5[Action::kms:ReEncrypt*]`,
+      `${stack}/Sweeper/Worker/Role AwsSolutions-IAM5[Resource::*]`,
+      `${stack}/Sweeper/Worker/Role AwsSolutions-IAM5[Resource::<DataTableFDBAD0F2.Arn>/index/*]`,
+      `${stack}/WebhookDelivery/Worker/Function AwsSolutions-L1`,
+      `${stack}/WebhookDelivery/Worker/Role AwsSolutions-IAM5[Action::kms:GenerateDataKey*]`,
+      `${stack}/WebhookDelivery/Worker/Role AwsSolutions-IAM5[Action::kms:ReEncrypt*]`,
+      `${stack}/WebhookDelivery/Worker/Role AwsSolutions-IAM5[Resource::*]`,
+      `${stack}/WebhookDelivery/Worker/Role AwsSolutions-IAM5[Resource::<DataTableFDBAD0F2.Arn>/index/*]`,
     ]);
     for (const { reason } of acknowledged) expect(reason.length).toBeGreaterThan(80);
   });
@@ -181,9 +191,9 @@ test('synth bundles the API handler with the local esbuild, and the bundle serve
     const app = new App({ outdir, context: CDK_JSON_CONTEXT });
     const { controlPlane } = buildControlPlaneApp(app);
     capturingReport(() => app.synth()); // cdk.json has no ingest domains: a warning report we need not see
-    // One bundle per HTTP function; the API's is the one its Lambda's code points at.
+    // One bundle per function (HTTP ones, delivery worker, sweeper); the API's is the one its Lambda's code points at.
     const assets = fs.readdirSync(outdir).filter((name) => name.startsWith('asset.'));
-    expect(assets).toHaveLength(Object.keys(controlPlane.functions).length);
+    expect(assets).toHaveLength(controlPlane.allFunctions.length);
     const template = JSON.parse(fs.readFileSync(path.join(outdir, controlPlane.templateFile), 'utf8')) as {
       Resources: Record<string, { Properties: { Code: { S3Key: string } } }>;
     };

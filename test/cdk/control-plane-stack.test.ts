@@ -43,6 +43,16 @@ function buildQuietly(props: Partial<ControlPlaneStackProps>): ReturnType<typeof
 const withDomain = { apiDomainName: 'api.example.com', apiCertificateArn: CERTIFICATE_ARN };
 const FUNCTION_NAMES = Object.keys(HTTP_FUNCTIONS) as HttpFunctionName[];
 
+/** The HTTP functions, and those no route reaches. */
+type FunctionName = HttpFunctionName | 'delivery' | 'sweeper';
+const ALL_FUNCTION_NAMES: readonly FunctionName[] = [...FUNCTION_NAMES, 'delivery', 'sweeper'];
+
+function fnOf(stack: ControlPlaneStack, name: FunctionName): ServiceFunction {
+  if (name === 'delivery') return stack.webhookDelivery.worker;
+  if (name === 'sweeper') return stack.sweeper.worker;
+  return stack.functions[name];
+}
+
 interface Statement {
   Effect: string;
   Action: string | string[];
@@ -80,13 +90,16 @@ function regionTableArn(awsRegion: string, name: string): unknown {
 }
 
 describe('resources', () => {
-  test('creates three keys, one table, two queues, two functions and one HTTP API', () => {
+  test('creates three keys, one table, two queues, four functions, one HTTP API, one schedule, four alarms', () => {
     const { template } = build();
     template.resourceCountIs('AWS::KMS::Key', 3);
     template.resourceCountIs('AWS::DynamoDB::Table', 1);
     template.resourceCountIs('AWS::SQS::Queue', 2);
-    template.resourceCountIs('AWS::Lambda::Function', 2);
+    template.resourceCountIs('AWS::Lambda::Function', 4);
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
     template.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
+    template.resourceCountIs('AWS::Events::Rule', 1);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
   });
 
   test('has one function per HTTP_FUNCTIONS entry, each with its own role', () => {
@@ -95,6 +108,22 @@ describe('resources', () => {
     expect(stack.apiFunction).toBe(stack.functions.api);
     expect(stack.answerFunction).toBe(stack.functions.answer);
     expect(stack.apiFunction.role).not.toBe(stack.answerFunction.role);
+  });
+
+  test('every function, the delivery worker and the sweeper included, has a role of its own', () => {
+    const { stack } = build();
+    expect(stack.allFunctions).toHaveLength(4);
+    expect(new Set(stack.allFunctions.map((fn) => fn.role)).size).toBe(4);
+    expect(stack.allFunctions).toEqual(expect.arrayContaining(ALL_FUNCTION_NAMES.map((name) => fnOf(stack, name))));
+  });
+
+  test('the table has the due index the sweeper queries', () => {
+    const { template } = build();
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      GlobalSecondaryIndexes: Match.arrayWith([
+        Match.objectLike({ IndexName: 'due', Projection: { ProjectionType: 'KEYS_ONLY' } }),
+      ]),
+    });
   });
 
   test('encrypts the table with the table key, not the secrets key', () => {
@@ -142,10 +171,10 @@ describe('invalid props', () => {
   });
 });
 
-describe.each(FUNCTION_NAMES)('%s function environment', (name) => {
+describe.each(ALL_FUNCTION_NAMES)('%s function environment', (name) => {
   test('is exactly the control-plane configuration, with no secret', () => {
     const { stack, template } = build();
-    expect(variables(stack, template, stack.functions[name])).toEqual({
+    expect(variables(stack, template, fnOf(stack, name))).toEqual({
       NODE_OPTIONS: '--enable-source-maps',
       TABLE_NAME: { Ref: logicalId(stack, stack.dataTable.table) },
       KMS_KEY_ID: { 'Fn::GetAtt': [logicalId(stack, stack.keys.dataKey), 'Arn'] },
@@ -154,14 +183,19 @@ describe.each(FUNCTION_NAMES)('%s function environment', (name) => {
       HOME_MEDIA_REGION: 'us002',
       COUNTRY_REGIONS: 'IN=in002',
       LOG_LEVEL: 'info',
-      // Only the API publishes the webhook key's public half.
-      ...(name === 'api' && { WEBHOOK_SIGNING_KEY_ID: { 'Fn::GetAtt': [logicalId(stack, stack.keys.webhookSigningKey), 'Arn'] } }),
+      WEBHOOK_QUEUE_URL: { Ref: logicalId(stack, stack.webhookQueue.queue) },
+      // The API publishes the webhook key's public half, the delivery worker signs with the key.
+      ...((name === 'api' || name === 'delivery') && {
+        WEBHOOK_SIGNING_KEY_ID: { 'Fn::GetAtt': [logicalId(stack, stack.keys.webhookSigningKey), 'Arn'] },
+      }),
+      // Only the delivery worker dead-letters.
+      ...(name === 'delivery' && { WEBHOOK_DLQ_URL: { Ref: logicalId(stack, stack.webhookQueue.deadLetterQueue) } }),
     });
   });
 
   test("MEDIA_REGIONS names each region's table, AWS region and wss:// ingest on its domainName", () => {
     const { stack, template } = build();
-    expect(JSON.parse(variables(stack, template, stack.functions[name]).MEDIA_REGIONS as string)).toEqual({
+    expect(JSON.parse(variables(stack, template, fnOf(stack, name)).MEDIA_REGIONS as string)).toEqual({
       us002: {
         ingestUrl: 'wss://media-us.example.com',
         claimsTable: 'plivo-connector-us002-media',
@@ -178,7 +212,7 @@ describe.each(FUNCTION_NAMES)('%s function environment', (name) => {
   test('MEDIA_REGIONS has a never-resolving placeholder ingest for a region without a domainName', () => {
     const mediaRegions = [REGIONS[0]!, REGIONS_WITHOUT_DOMAINS[1]!];
     const { stack, template } = buildQuietly({ mediaRegions });
-    expect(JSON.parse(variables(stack, template, stack.functions[name]).MEDIA_REGIONS as string)).toEqual({
+    expect(JSON.parse(variables(stack, template, fnOf(stack, name)).MEDIA_REGIONS as string)).toEqual({
       us002: {
         ingestUrl: 'wss://media-us.example.com',
         claimsTable: 'plivo-connector-us002-media',
@@ -194,35 +228,239 @@ describe.each(FUNCTION_NAMES)('%s function environment', (name) => {
 
   test('is accepted by loadControlPlaneConfig, as the handler reads it at start', () => {
     const { stack, template } = build();
+    // Tokens resolve at deploy time; URLs (the API's, the queues') stand in as URLs.
     const env = Object.fromEntries(
-      Object.entries(variables(stack, template, stack.functions[name])).map(([key, value]) => [
+      Object.entries(variables(stack, template, fnOf(stack, name))).map(([key, value]) => [
         key,
-        typeof value === 'string' ? value : `resolved-${key}`,
+        typeof value === 'string'
+          ? value
+          : key.endsWith('_URL')
+            ? `https://resolved.example.com/${key}`
+            : `resolved-${key}`,
       ]),
     );
-    const config = loadControlPlaneConfig({ ...env, PUBLIC_URL: 'https://abc.execute-api.us-east-1.amazonaws.com' });
+    const config = loadControlPlaneConfig(env);
     expect(config.mediaRegions.map((region) => region.id)).toEqual(['us002', 'in002']);
     expect(config.homeMediaRegion).toBe('us002');
     expect(config.countryRegions).toEqual({ IN: 'in002' });
+    expect(config.webhooks.queueUrl).toBe('https://resolved.example.com/WEBHOOK_QUEUE_URL');
+    expect(config.webhooks.deadLetterQueueUrl).toBe(
+      name === 'delivery' ? 'https://resolved.example.com/WEBHOOK_DLQ_URL' : null,
+    );
   });
 
   test('HOME_MEDIA_REGION follows homeMediaRegionId; no COUNTRY_REGIONS without countryRegions', () => {
     const { stack, template } = build({ homeMediaRegionId: 'in002', countryRegions: {} });
-    const env = variables(stack, template, stack.functions[name]);
+    const env = variables(stack, template, fnOf(stack, name));
     expect(env.HOME_MEDIA_REGION).toBe('in002');
     expect(env).not.toHaveProperty('COUNTRY_REGIONS');
   });
 
   test('PUBLIC_URL is the custom domain when set', () => {
     const { stack, template } = build(withDomain);
-    expect(variables(stack, template, stack.functions[name]).PUBLIC_URL).toBe('https://api.example.com');
+    expect(variables(stack, template, fnOf(stack, name)).PUBLIC_URL).toBe('https://api.example.com');
   });
 
-  test('may not sign with the webhook key or touch the webhook queues', () => {
+});
+
+describe('webhook signing', () => {
+  test("only the delivery worker's role may sign with any key, anywhere in the template", () => {
     const { stack, template } = build();
-    const policy = JSON.stringify(statements(stack, template, stack.functions[name]));
-    expect(policy).not.toContain('kms:Sign');
-    expect(policy).not.toContain('sqs:');
+    const policies = template.findResources('AWS::IAM::Policy') as Record<
+      string,
+      { Properties: { Roles: unknown[]; PolicyDocument: unknown } }
+    >;
+    const signing = Object.values(policies).filter((p) =>
+      JSON.stringify(p.Properties.PolicyDocument).includes('kms:Sign'),
+    );
+    expect(signing.map((p) => p.Properties.Roles)).toEqual([
+      [{ Ref: logicalId(stack, stack.webhookDelivery.worker.role) }],
+    ]);
+    // Nor does any key policy hand out kms:Sign.
+    expect(JSON.stringify(template.findResources('AWS::KMS::Key'))).not.toContain('kms:Sign');
+  });
+
+  test('the delivery worker may sign with the webhook key and read its public half, and nothing more of it', () => {
+    const { stack, template } = build();
+    const signingKeyArn = { 'Fn::GetAtt': [logicalId(stack, stack.keys.webhookSigningKey), 'Arn'] };
+    expect(onResource(statements(stack, template, stack.webhookDelivery.worker), signingKeyArn)).toEqual([
+      { Effect: 'Allow', Action: ['kms:GetPublicKey', 'kms:Sign'], Resource: signingKeyArn },
+    ]);
+  });
+
+  test('the sweeper may not use the webhook signing key', () => {
+    const { stack, template } = build();
+    const signingKeyArn = { 'Fn::GetAtt': [logicalId(stack, stack.keys.webhookSigningKey), 'Arn'] };
+    expect(onResource(statements(stack, template, stack.sweeper.worker), signingKeyArn)).toEqual([]);
+  });
+});
+
+describe('webhook queues access', () => {
+  const SEND = ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'];
+  const sqsStatements = (stack: ControlPlaneStack, template: Template, name: FunctionName) =>
+    statements(stack, template, fnOf(stack, name)).filter((s) => JSON.stringify(s.Action).includes('sqs:'));
+
+  test.each(['api', 'answer', 'sweeper'] as const)(
+    'the %s function may send to the webhook queue, and nothing else of either queue',
+    (name) => {
+      const { stack, template } = build();
+      const queueArn = { 'Fn::GetAtt': [logicalId(stack, stack.webhookQueue.queue), 'Arn'] };
+      expect(sqsStatements(stack, template, name)).toEqual([{ Effect: 'Allow', Action: SEND, Resource: queueArn }]);
+    },
+  );
+
+  test('the delivery worker consumes the webhook queue, changing visibility itself, but does not send to it', () => {
+    const { stack, template } = build();
+    const queueArn = { 'Fn::GetAtt': [logicalId(stack, stack.webhookQueue.queue), 'Arn'] };
+    const onQueue = onResource(sqsStatements(stack, template, 'delivery'), queueArn);
+    expect(onQueue).toHaveLength(1);
+    expect(onQueue[0]!.Action).toEqual(
+      expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility']),
+    );
+    expect(onQueue[0]!.Action).not.toContain('sqs:SendMessage');
+  });
+
+  test('the delivery worker, alone, may send to the dead-letter queue', () => {
+    const { stack, template } = build();
+    const dlqArn = { 'Fn::GetAtt': [logicalId(stack, stack.webhookQueue.deadLetterQueue), 'Arn'] };
+    expect(onResource(sqsStatements(stack, template, 'delivery'), dlqArn)).toEqual([
+      { Effect: 'Allow', Action: SEND, Resource: dlqArn },
+    ]);
+    for (const name of ['api', 'answer', 'sweeper'] as const) {
+      expect(onResource(sqsStatements(stack, template, name), dlqArn)).toEqual([]);
+    }
+  });
+
+  test('the delivery worker takes batches of 10 from the webhook queue and reports failed items one by one', () => {
+    const { stack, template } = build();
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [logicalId(stack, stack.webhookQueue.queue), 'Arn'] },
+      FunctionName: { Ref: logicalId(stack, stack.webhookDelivery.worker.function) },
+      BatchSize: 10,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      MaximumBatchingWindowInSeconds: Match.absent(),
+    });
+  });
+
+  test('the delivery worker runs 30 s, the queue hides a received message for six times that', () => {
+    const { stack, template } = build();
+    const resources = template.findResources('AWS::Lambda::Function');
+    expect(resources[logicalId(stack, stack.webhookDelivery.worker.function)]).toMatchObject({
+      Properties: { Timeout: 30 },
+    });
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      VisibilityTimeout: 180,
+      RedrivePolicy: Match.objectLike({ maxReceiveCount: 10 }),
+    });
+  });
+});
+
+describe('delivery worker and sweeper access', () => {
+  test.each(['delivery', 'sweeper'] as const)(
+    'the %s function may read and write the table and query its indexes',
+    (name) => {
+      const { stack, template } = build();
+      const tableArn = { 'Fn::GetAtt': [logicalId(stack, stack.dataTable.table), 'Arn'] };
+      expect(statements(stack, template, fnOf(stack, name))).toContainEqual(
+        expect.objectContaining({
+          Action: expect.arrayContaining([
+            'dynamodb:GetItem',
+            'dynamodb:PutItem',
+            'dynamodb:UpdateItem',
+            'dynamodb:Query',
+          ]),
+          Resource: [tableArn, { 'Fn::Join': ['', [tableArn, '/index/*']] }],
+        }),
+      );
+    },
+  );
+
+  test.each(['delivery', 'sweeper'] as const)(
+    "the %s function is told the secrets key but may not use it, nor touch any media region's table",
+    (name) => {
+      const { stack, template } = build();
+      const all = statements(stack, template, fnOf(stack, name));
+      const dataKeyArn = { 'Fn::GetAtt': [logicalId(stack, stack.keys.dataKey), 'Arn'] };
+      expect(onResource(all, dataKeyArn)).toEqual([]);
+      expect(JSON.stringify(all)).not.toContain(':table/');
+    },
+  );
+});
+
+describe('sweeper schedule', () => {
+  test('runs the sweeper every minute, for at most 60 s', () => {
+    const { stack, template } = build();
+    const sweeperArn = { 'Fn::GetAtt': [logicalId(stack, stack.sweeper.worker.function), 'Arn'] };
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      Targets: [Match.objectLike({ Arn: sweeperArn })],
+    });
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      FunctionName: sweeperArn,
+      Principal: 'events.amazonaws.com',
+      SourceArn: { 'Fn::GetAtt': [logicalId(stack, stack.sweeper.schedule), 'Arn'] },
+    });
+    const resources = template.findResources('AWS::Lambda::Function');
+    expect(resources[logicalId(stack, stack.sweeper.worker.function)]).toMatchObject({ Properties: { Timeout: 60 } });
+  });
+});
+
+describe('alarms', () => {
+  type AlarmProperties = Record<string, unknown> & { Metrics?: { MetricStat?: { Metric: unknown } }[] };
+  const alarms = (template: Template) =>
+    Object.values(template.findResources('AWS::CloudWatch::Alarm')).map(
+      (r) => (r as { Properties: AlarmProperties }).Properties,
+    );
+
+  test('on the depth of the dead-letter queue', () => {
+    const { stack, template } = build();
+    expect(alarms(template)).toContainEqual(
+      expect.objectContaining({
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [
+          {
+            Name: 'QueueName',
+            Value: { 'Fn::GetAtt': [logicalId(stack, stack.webhookQueue.deadLetterQueue), 'QueueName'] },
+          },
+        ],
+        Statistic: 'Maximum',
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      }),
+    );
+  });
+
+  test("on the delivery failure rate, from the worker's attempt and failure counts", () => {
+    const { template } = build();
+    const rate = alarms(template).filter((a) => a.Metrics !== undefined);
+    expect(rate).toHaveLength(1);
+    expect(rate[0]).toMatchObject({ Threshold: 0.25, ComparisonOperator: 'GreaterThanThreshold' });
+    expect(rate[0]!.Metrics!.flatMap((m) => (m.MetricStat ? [m.MetricStat.Metric] : []))).toEqual([
+      { Namespace: 'PlivoConnector', MetricName: 'WebhookDeliveryAttempts' },
+      { Namespace: 'PlivoConnector', MetricName: 'WebhookDeliveryFailures' },
+    ]);
+  });
+
+  test.each(['delivery', 'sweeper'] as const)('on errors of the %s function', (name) => {
+    const { stack, template } = build();
+    expect(alarms(template)).toContainEqual(
+      expect.objectContaining({
+        Namespace: 'AWS/Lambda',
+        MetricName: 'Errors',
+        Dimensions: [{ Name: 'FunctionName', Value: { Ref: logicalId(stack, fnOf(stack, name).function) } }],
+        Threshold: 1,
+      }),
+    );
+  });
+
+  test('are named in the AlarmNames output', () => {
+    const { stack, template } = build();
+    expect(stack.alarms).toHaveLength(4);
+    template.hasOutput('AlarmNames', {
+      Value: {
+        'Fn::Join': [',', stack.alarms.map((alarm) => ({ Ref: logicalId(stack, alarm) }))],
+      },
+    });
   });
 });
 

@@ -24,13 +24,15 @@ test('keys items by pk (S) and sk (S)', () => {
   });
 });
 
-test('has exactly one global secondary index, byTime on gsi1pk (S) / gsi1sk (S), projecting all attributes', () => {
+test('has exactly two global secondary indexes: byTime projecting all attributes, due projecting keys only', () => {
   tableTemplate().hasResourceProperties('AWS::DynamoDB::Table', {
     AttributeDefinitions: Match.arrayEquals([
       { AttributeName: 'pk', AttributeType: 'S' },
       { AttributeName: 'sk', AttributeType: 'S' },
       { AttributeName: 'gsi1pk', AttributeType: 'S' },
       { AttributeName: 'gsi1sk', AttributeType: 'S' },
+      { AttributeName: 'duePk', AttributeType: 'S' },
+      { AttributeName: 'dueSk', AttributeType: 'S' },
     ]),
     GlobalSecondaryIndexes: [
       {
@@ -41,21 +43,29 @@ test('has exactly one global secondary index, byTime on gsi1pk (S) / gsi1sk (S),
         ],
         Projection: { ProjectionType: 'ALL' },
       },
+      {
+        IndexName: 'due',
+        KeySchema: [
+          { AttributeName: 'duePk', KeyType: 'HASH' },
+          { AttributeName: 'dueSk', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'KEYS_ONLY' },
+      },
     ],
   });
 });
 
-test('the index follows TABLE_KEYS.byTime, which the call store queries', () => {
+test.each(['byTime', 'due'] as const)('the %s index follows TABLE_KEYS, which the stores query', (index) => {
   tableTemplate().hasResourceProperties('AWS::DynamoDB::Table', {
-    GlobalSecondaryIndexes: [
+    GlobalSecondaryIndexes: Match.arrayWith([
       Match.objectLike({
-        IndexName: TABLE_KEYS.byTime.indexName,
+        IndexName: TABLE_KEYS[index].indexName,
         KeySchema: [
-          { AttributeName: TABLE_KEYS.byTime.partitionKey, KeyType: 'HASH' },
-          { AttributeName: TABLE_KEYS.byTime.sortKey, KeyType: 'RANGE' },
+          { AttributeName: TABLE_KEYS[index].partitionKey, KeyType: 'HASH' },
+          { AttributeName: TABLE_KEYS[index].sortKey, KeyType: 'RANGE' },
         ],
       }),
-    ],
+    ]),
   });
 });
 

@@ -1,12 +1,13 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { App, Duration, Stack, type CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AttributeType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { ServiceFunction, type ServiceFunctionProps } from '../../lib/constructs/service-function';
+import { WebhookQueue } from '../../lib/constructs/webhook-queue';
 import { CDK_JSON_CONTEXT, FIXTURE_ENTRY, testStack } from './helpers';
 
 function build(props: Partial<ServiceFunctionProps> = {}): { stack: Stack; fn: ServiceFunction } {
@@ -19,11 +20,17 @@ function functionTemplate(props: Partial<ServiceFunctionProps> = {}): Template {
   return Template.fromStack(build(props).stack);
 }
 
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+}
+
 /** Statements of the function role's policy. */
-function statements(template: Template): unknown[] {
+function statements(template: Template): Statement[] {
   const policies = Object.values(template.findResources('AWS::IAM::Policy'));
   expect(policies).toHaveLength(1);
-  return (policies[0] as { Properties: { PolicyDocument: { Statement: unknown[] } } }).Properties.PolicyDocument
+  return (policies[0] as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument
     .Statement;
 }
 
@@ -247,6 +254,150 @@ describe('useKey for decryption only', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ KMS_KEY_ID: keyArn }) },
     });
+  });
+});
+
+describe('useKey without access', () => {
+  test('sets KMS_KEY_ID and grants nothing on the key', () => {
+    const { stack, fn } = build();
+    fn.useKey(new Key(stack, 'DataKey'), 'none');
+    const template = Template.fromStack(stack);
+    const [keyId] = Object.keys(template.findResources('AWS::KMS::Key'));
+    const keyArn = { 'Fn::GetAtt': [keyId, 'Arn'] };
+    expect(JSON.stringify(statements(template))).not.toContain('kms:');
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ KMS_KEY_ID: keyArn }) },
+    });
+  });
+});
+
+describe('useSigningKey', () => {
+  function withSigningKey(access: 'publish' | 'sign'): { template: Template; keyArn: unknown } {
+    const { stack, fn } = build();
+    fn.useSigningKey(new Key(stack, 'SigningKey'), access);
+    const template = Template.fromStack(stack);
+    const [keyId] = Object.keys(template.findResources('AWS::KMS::Key'));
+    return { template, keyArn: { 'Fn::GetAtt': [keyId, 'Arn'] } };
+  }
+
+  test('publish: kms:GetPublicKey alone, and WEBHOOK_SIGNING_KEY_ID', () => {
+    const { template, keyArn } = withSigningKey('publish');
+    expect(statements(template).filter((s) => JSON.stringify(s).includes('kms:'))).toEqual([
+      { Effect: 'Allow', Action: 'kms:GetPublicKey', Resource: keyArn },
+    ]);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ WEBHOOK_SIGNING_KEY_ID: keyArn }) },
+    });
+  });
+
+  test('sign: kms:GetPublicKey and kms:Sign, and WEBHOOK_SIGNING_KEY_ID', () => {
+    const { template, keyArn } = withSigningKey('sign');
+    expect(statements(template).filter((s) => JSON.stringify(s).includes('kms:'))).toEqual([
+      { Effect: 'Allow', Action: ['kms:GetPublicKey', 'kms:Sign'], Resource: keyArn },
+    ]);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ WEBHOOK_SIGNING_KEY_ID: keyArn }) },
+    });
+  });
+});
+
+describe('useWebhookQueue', () => {
+  /** The function and a WebhookQueue with a 30 s consumer timeout, in one stack. */
+  function withQueue(
+    access: 'send' | 'deliver' | undefined,
+    props: Partial<ServiceFunctionProps> = {},
+  ): { template: Template; queueArn: unknown; dlqArn: unknown; queueUrl: unknown; dlqUrl: unknown } {
+    const { stack, fn } = build(props);
+    const webhooks = new WebhookQueue(stack, 'Webhooks');
+    fn.useWebhookQueue(webhooks, access);
+    const template = Template.fromStack(stack);
+    const id = (construct: WebhookQueue['queue']) => stack.getLogicalId(construct.node.defaultChild as CfnElement);
+    return {
+      template,
+      queueArn: { 'Fn::GetAtt': [id(webhooks.queue), 'Arn'] },
+      dlqArn: { 'Fn::GetAtt': [id(webhooks.deadLetterQueue), 'Arn'] },
+      queueUrl: { Ref: id(webhooks.queue) },
+      dlqUrl: { Ref: id(webhooks.deadLetterQueue) },
+    };
+  }
+  const sqsStatements = (template: Template) => statements(template).filter((s) => JSON.stringify(s).includes('sqs:'));
+
+  test('send (the default): sqs:SendMessage on the queue only, and WEBHOOK_QUEUE_URL', () => {
+    const { template, queueArn, queueUrl } = withQueue(undefined);
+    expect(sqsStatements(template)).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'],
+        Resource: queueArn,
+      },
+    ]);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ WEBHOOK_QUEUE_URL: queueUrl, WEBHOOK_DLQ_URL: Match.absent() }) },
+    });
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 0);
+  });
+
+  test('deliver: consumes the queue in batches of 10, reporting failed items, without a batching window', () => {
+    const { template, queueArn } = withQueue('deliver', { timeout: Duration.seconds(30) });
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: queueArn,
+      BatchSize: 10,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      MaximumBatchingWindowInSeconds: Match.absent(),
+    });
+  });
+
+  test('deliver: may receive, delete and delay messages of the queue but not send to it; sends to the DLQ', () => {
+    const { template, queueArn, dlqArn } = withQueue('deliver', { timeout: Duration.seconds(30) });
+    const onQueue = sqsStatements(template).filter((s) => JSON.stringify(s.Resource) === JSON.stringify(queueArn));
+    expect(onQueue).toHaveLength(1);
+    expect(onQueue[0]!.Action).toEqual(
+      expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility']),
+    );
+    expect(onQueue[0]!.Action).not.toContain('sqs:SendMessage');
+    const onDlq = sqsStatements(template).filter((s) => JSON.stringify(s.Resource) === JSON.stringify(dlqArn));
+    expect(onDlq).toEqual([
+      { Effect: 'Allow', Action: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'], Resource: dlqArn },
+    ]);
+  });
+
+  test('deliver: sets WEBHOOK_QUEUE_URL and WEBHOOK_DLQ_URL', () => {
+    const { template, queueUrl, dlqUrl } = withQueue('deliver', { timeout: Duration.seconds(30) });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ WEBHOOK_QUEUE_URL: queueUrl, WEBHOOK_DLQ_URL: dlqUrl }) },
+    });
+  });
+
+  test("deliver: refuses a function that may outlive the queue's consumer timeout", () => {
+    expect(() => withQueue('deliver', { timeout: Duration.seconds(31) })).toThrow(
+      /may run at most the queue's consumerTimeout \(30 seconds\).*got a timeout of 31 seconds/,
+    );
+  });
+});
+
+describe('addErrorsAlarm', () => {
+  test("alarms on one or more of the function's errors within 5 minutes, treating no data as fine", () => {
+    const { stack, fn } = build();
+    const alarm = fn.addErrorsAlarm();
+    const template = Template.fromStack(stack);
+    const [functionId] = Object.keys(template.findResources('AWS::Lambda::Function'));
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 1);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: functionId } }],
+      Statistic: 'Sum',
+      Period: 300,
+      EvaluationPeriods: 1,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: Match.absent(),
+    });
+    expect(stack.getLogicalId(alarm.node.defaultChild as CfnElement)).toBe(
+      Object.keys(template.findResources('AWS::CloudWatch::Alarm'))[0],
+    );
   });
 });
 

@@ -46,12 +46,12 @@ test('both queues refuse requests without TLS', () => {
   }
 });
 
-test('moves a message to the dead-letter queue after 5 receives', () => {
+test('moves a message to the dead-letter queue after 10 receives, a backstop behind the counted attempts', () => {
   const template = queueTemplate();
   template.hasResourceProperties('AWS::SQS::Queue', {
     RedrivePolicy: {
       deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(template, 14 * 86400), 'Arn'] },
-      maxReceiveCount: 5,
+      maxReceiveCount: 10,
     },
   });
 });
@@ -79,6 +79,14 @@ test('visibility timeout follows a custom consumer timeout', () => {
   queueTemplate({ consumerTimeout: Duration.minutes(1) }).hasResourceProperties('AWS::SQS::Queue', {
     VisibilityTimeout: 360,
   });
+});
+
+test('tells its consumer the timeout it was made for, 30 s by default', () => {
+  const stack = testStack();
+  expect(new WebhookQueue(stack, 'Default').consumerTimeout.toSeconds()).toBe(30);
+  expect(new WebhookQueue(stack, 'Custom', { consumerTimeout: Duration.minutes(1) }).consumerTimeout.toSeconds()).toBe(
+    60,
+  );
 });
 
 test('takes a custom maxReceiveCount', () => {

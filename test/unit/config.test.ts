@@ -19,7 +19,26 @@ describe('loadControlPlaneConfig', () => {
       claimTtlSeconds: 90,
       callRetentionDays: 30,
       logLevel: 'info',
-      aws: { region: 'us-east-1', dynamodbEndpoint: undefined, kmsEndpoint: undefined },
+      webhooks: { queueUrl: null, deadLetterQueueUrl: null, retryDelaysSeconds: [60, 120, 240], redriveAfterSeconds: 300, allowPrivateTargets: false },
+      aws: { region: 'us-east-1', dynamodbEndpoint: undefined, kmsEndpoint: undefined, sqsEndpoint: undefined },
+    });
+  });
+
+  it('reads the webhook queues and retry schedule, and never lets the environment allow private targets', () => {
+    const config = loadControlPlaneConfig({
+      ...valid,
+      WEBHOOK_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/1/q',
+      WEBHOOK_DLQ_URL: 'https://sqs.us-east-1.amazonaws.com/1/dlq',
+      WEBHOOK_RETRY_DELAYS: '1, 2,3',
+      WEBHOOK_REDRIVE_AFTER_SECONDS: '30',
+      WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
+    });
+    expect(config.webhooks).toEqual({
+      queueUrl: 'https://sqs.us-east-1.amazonaws.com/1/q',
+      deadLetterQueueUrl: 'https://sqs.us-east-1.amazonaws.com/1/dlq',
+      retryDelaysSeconds: [1, 2, 3],
+      redriveAfterSeconds: 30,
+      allowPrivateTargets: false,
     });
   });
 
@@ -49,6 +68,10 @@ describe('loadControlPlaneConfig', () => {
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL must be debug, info, warn or error'],
     [{ DYNAMODB_ENDPOINT: 'localhost:8000' }, 'DYNAMODB_ENDPOINT must use http: or https:'],
     [{ KMS_ENDPOINT: 'not a url' }, 'KMS_ENDPOINT must be an absolute URL'],
+    [{ WEBHOOK_RETRY_DELAYS: '60,soon' }, 'WEBHOOK_RETRY_DELAYS must be up to 10 comma-separated whole seconds'],
+    [{ WEBHOOK_RETRY_DELAYS: '50000' }, 'WEBHOOK_RETRY_DELAYS must be up to 10 comma-separated whole seconds'],
+    [{ WEBHOOK_QUEUE_URL: 'sqs-queue' }, 'WEBHOOK_QUEUE_URL must be an absolute URL'],
+    [{ WEBHOOK_REDRIVE_AFTER_SECONDS: '0' }, 'WEBHOOK_REDRIVE_AFTER_SECONDS must be a positive integer'],
   ])('refuses %j: %s', (override, message) => {
     expect(() => loadControlPlaneConfig({ ...valid, ...override })).toThrow(message);
   });

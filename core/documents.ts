@@ -1,0 +1,115 @@
+import { DeleteItemCommand, GetItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { db, isConditionFailure, pageByPrefix, queryAll, readStr, str, type Item } from './dynamo';
+import type { Page } from './pagination';
+
+/** A tenant's resource kept as one JSON document: always read and written whole. */
+export interface TenantDocument {
+  readonly id: string;
+  readonly tenant: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+/** Storage port for one kind of tenant document, every call scoped to one tenant. */
+export interface DocumentStore<T extends TenantDocument> {
+  create(doc: T): Promise<void>;
+  get(tenant: string, id: string): Promise<T | null>;
+  /** Newest first (ids are time-ordered); `afterId` continues a previous page. */
+  list(tenant: string, limit: number, afterId?: string): Promise<Page<T>>;
+  /** Every document of the tenant, in id order. */
+  all(tenant: string): Promise<T[]>;
+  /** Replaces the document if it still has `expectedUpdatedAt`; false when it changed or vanished meanwhile. */
+  replace(doc: T, expectedUpdatedAt: string): Promise<boolean>;
+  delete(tenant: string, id: string): Promise<T | null>;
+}
+
+/**
+ * Documents of one kind in the control table: under the tenant's partition (`T#tenant`), sort key
+ * `prefix + id`, the fields other than the key ones as one JSON attribute.
+ */
+export class DynamoDocumentStore<T extends TenantDocument> implements DocumentStore<T> {
+  constructor(
+    protected readonly dynamo: DynamoDBClient,
+    protected readonly tableName: string,
+    private readonly kind: { readonly prefix: string; readonly type: string },
+  ) {}
+
+  protected key(tenant: string, id: string): Item {
+    return { pk: str(`T#${tenant}`), sk: str(`${this.kind.prefix}${id}`) };
+  }
+
+  protected toItem(doc: T): Item {
+    const { id, tenant, createdAt, updatedAt, ...body } = doc;
+    return {
+      ...this.key(tenant, id),
+      type: str(this.kind.type),
+      id: str(id),
+      tenant: str(tenant),
+      createdAt: str(createdAt),
+      updatedAt: str(updatedAt),
+      body: str(JSON.stringify(body)),
+    };
+  }
+
+  protected fromItem(item: Item): T {
+    const body = JSON.parse(readStr(item, 'body')) as Omit<T, keyof TenantDocument>;
+    return {
+      ...body,
+      id: readStr(item, 'id'),
+      tenant: readStr(item, 'tenant'),
+      createdAt: readStr(item, 'createdAt'),
+      updatedAt: readStr(item, 'updatedAt'),
+    } as T;
+  }
+
+  async create(doc: T): Promise<void> {
+    await db(() =>
+      this.dynamo.send(new PutItemCommand({ TableName: this.tableName, Item: this.toItem(doc), ConditionExpression: 'attribute_not_exists(pk)' })),
+    );
+  }
+
+  async get(tenant: string, id: string): Promise<T | null> {
+    const out = await db(() =>
+      this.dynamo.send(new GetItemCommand({ TableName: this.tableName, Key: this.key(tenant, id), ConsistentRead: true })),
+    );
+    return out.Item ? this.fromItem(out.Item) : null;
+  }
+
+  async list(tenant: string, limit: number, afterId?: string): Promise<Page<T>> {
+    const { prefix } = this.kind;
+    const page = await pageByPrefix(this.dynamo, this.tableName, `T#${tenant}`, prefix, limit, afterId && `${prefix}${afterId}`);
+    const items = page.items.map((item) => this.fromItem(item));
+    return { items, lastId: page.more ? (items[items.length - 1]?.id ?? null) : null };
+  }
+
+  async all(tenant: string): Promise<T[]> {
+    const items = await queryAll(this.dynamo, this.tableName, `T#${tenant}`, { prefix: this.kind.prefix });
+    return items.map((item) => this.fromItem(item));
+  }
+
+  async replace(doc: T, expectedUpdatedAt: string): Promise<boolean> {
+    try {
+      await db(() =>
+        this.dynamo.send(
+          new PutItemCommand({
+            TableName: this.tableName,
+            Item: this.toItem(doc),
+            ConditionExpression: 'updatedAt = :expected',
+            ExpressionAttributeValues: { ':expected': str(expectedUpdatedAt) },
+          }),
+        ),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
+  }
+
+  async delete(tenant: string, id: string): Promise<T | null> {
+    const out = await db(() =>
+      this.dynamo.send(new DeleteItemCommand({ TableName: this.tableName, Key: this.key(tenant, id), ReturnValues: 'ALL_OLD' })),
+    );
+    return out.Attributes ? this.fromItem(out.Attributes) : null;
+  }
+}

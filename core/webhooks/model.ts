@@ -1,0 +1,71 @@
+import type { CallView } from '../calls/model';
+import type { TenantDocument } from '../documents';
+import type { CallEventType } from '../events';
+
+export const WEBHOOK_EVENTS = ['call-started', 'call-answered', 'call-hangup', 'call-missed'] as const satisfies readonly CallEventType[];
+
+/** A tenant's registered receiver of lifecycle events. */
+export interface Webhook extends TenantDocument {
+  readonly url: string;
+  readonly events: readonly CallEventType[];
+}
+
+export type WebhookView = Omit<Webhook, 'tenant'>;
+
+export function toWebhookView({ tenant: _tenant, ...view }: Webhook): WebhookView {
+  return view;
+}
+
+/** What every delivery's body is: the exact bytes signed and sent, the same on every attempt. */
+export interface WebhookPayload {
+  readonly webhookType: CallEventType;
+  readonly data: CallView;
+  readonly timestamp: string;
+}
+
+export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+export interface DeliveryAttempt {
+  readonly at: string;
+  readonly durationMs: number;
+  /** The receiver's HTTP status; null when there was no response (timeout, refused, DNS). */
+  readonly statusCode: number | null;
+  readonly error: string | null;
+}
+
+/**
+ * One event on its way to one webhook. Its id is the `webhook-id` header, the same on every attempt.
+ * `cycleAttempts` counts the attempts since it was created or last re-driven; when it passes the retry
+ * schedule the delivery is dead-lettered (`failed`).
+ */
+export interface Delivery {
+  readonly id: string;
+  readonly tenant: string;
+  readonly webhookId: string;
+  readonly event: CallEventType;
+  readonly callId: string;
+  readonly status: DeliveryStatus;
+  readonly body: string;
+  readonly attempts: readonly DeliveryAttempt[];
+  readonly cycleAttempts: number;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  /** When the next attempt is due; null when the delivery is not waiting for a retry. */
+  readonly nextAttemptAt: string | null;
+}
+
+/** How a delivery is named on the queue. */
+export interface DeliveryRef {
+  readonly tenant: string;
+  readonly webhookId: string;
+  readonly deliveryId: string;
+}
+
+export interface DeliveryView extends Omit<Delivery, 'tenant' | 'body'> {
+  readonly payload: WebhookPayload;
+}
+
+export function toDeliveryView({ tenant: _tenant, body, ...rest }: Delivery): DeliveryView {
+  return { ...rest, payload: JSON.parse(body) as WebhookPayload };
+}

@@ -1,0 +1,124 @@
+import type { DocumentStore } from '../documents';
+import { BadRequestError, ConflictError, NotFoundError } from '../errors';
+import { DELIVERY_ID, newWebhookId, WEBHOOK_ID } from '../ids';
+import type { Logger } from '../log';
+import { decodeCursor, encodeCursor } from '../pagination';
+import { toDeliveryView, toWebhookView, WEBHOOK_EVENTS, type DeliveryStatus, type DeliveryView, type Webhook, type WebhookView } from './model';
+import type { DeliveryQueue } from './queue';
+import type { WebhookBody, WebhookUpdate } from './schema';
+import type { DeliveryStore } from './store';
+import { addressProblem, urlProblem } from './targets';
+
+/** Every event fans out to each webhook: a bound on the work one call can cause. */
+export const MAX_WEBHOOKS_PER_TENANT = 10;
+
+/** Webhook registration and delivery history, each scoped to the calling tenant. */
+export class WebhookService {
+  constructor(
+    private readonly deps: {
+      readonly webhooks: DocumentStore<Webhook>;
+      readonly deliveries: DeliveryStore;
+      readonly queue: DeliveryQueue | null;
+      readonly allowPrivateTargets: boolean;
+      readonly log: Logger;
+    },
+  ) {}
+
+  async create(tenant: string, body: WebhookBody): Promise<WebhookView> {
+    await this.checkUrl(body.url);
+    if ((await this.deps.webhooks.all(tenant)).length >= MAX_WEBHOOKS_PER_TENANT) {
+      throw new ConflictError(`A tenant can have at most ${MAX_WEBHOOKS_PER_TENANT} webhooks; delete one first`);
+    }
+    const now = new Date().toISOString();
+    const webhook: Webhook = { id: newWebhookId(), tenant, url: body.url, events: body.events ?? [...WEBHOOK_EVENTS], createdAt: now, updatedAt: now };
+    await this.deps.webhooks.create(webhook);
+    this.deps.log.info('webhook created', { tenant, webhookId: webhook.id, events: webhook.events });
+    return toWebhookView(webhook);
+  }
+
+  async list(tenant: string, limit: number, cursor?: string): Promise<{ items: WebhookView[]; nextCursor: string | null }> {
+    const page = await this.deps.webhooks.list(tenant, limit, cursor === undefined ? undefined : decodeCursor(cursor, WEBHOOK_ID));
+    return { items: page.items.map(toWebhookView), nextCursor: page.lastId && encodeCursor(page.lastId) };
+  }
+
+  async get(tenant: string, id: string): Promise<WebhookView> {
+    return toWebhookView(await this.found(tenant, id));
+  }
+
+  async update(tenant: string, id: string, changes: WebhookUpdate): Promise<WebhookView> {
+    const current = await this.found(tenant, id);
+    if (changes.url !== undefined) await this.checkUrl(changes.url);
+    const updatedAt = new Date(Math.max(Date.now(), Date.parse(current.updatedAt) + 1)).toISOString();
+    const next: Webhook = { ...current, url: changes.url ?? current.url, events: changes.events ?? current.events, updatedAt };
+    if (!(await this.deps.webhooks.replace(next, current.updatedAt))) {
+      await this.found(tenant, id);
+      throw new ConflictError('The webhook was changed concurrently; retry the request');
+    }
+    this.deps.log.info('webhook updated', { tenant, webhookId: id });
+    return toWebhookView(next);
+  }
+
+  /** Pending deliveries of a deleted webhook end dead-lettered on their next attempt. */
+  async delete(tenant: string, id: string): Promise<WebhookView> {
+    await this.found(tenant, id);
+    const deleted = await this.deps.webhooks.delete(tenant, id);
+    if (!deleted) throw new NotFoundError(`Webhook ${id} not found`);
+    this.deps.log.info('webhook deleted', { tenant, webhookId: id });
+    return toWebhookView(deleted);
+  }
+
+  async deliveries(
+    tenant: string,
+    id: string,
+    status: DeliveryStatus | undefined,
+    limit: number,
+    cursor?: string,
+  ): Promise<{ items: DeliveryView[]; nextCursor: string | null }> {
+    await this.found(tenant, id);
+    const page = await this.deps.deliveries.list(tenant, id, status, limit, cursor === undefined ? undefined : decodeCursor(cursor, DELIVERY_ID));
+    return { items: page.items.map(toDeliveryView), nextCursor: page.lastId && encodeCursor(page.lastId) };
+  }
+
+  async delivery(tenant: string, id: string, deliveryId: string): Promise<DeliveryView> {
+    await this.found(tenant, id);
+    const delivery = DELIVERY_ID.test(deliveryId) && (await this.deps.deliveries.get({ tenant, webhookId: id, deliveryId }));
+    if (!delivery) throw new NotFoundError(`Delivery ${deliveryId} not found`);
+    return toDeliveryView(delivery);
+  }
+
+  /**
+   * Re-drives a dead-lettered delivery: a new cycle of attempts (the whole retry schedule), same
+   * `webhook-id`. If queueing fails the record is already pending, and the sweeper queues it.
+   */
+  async retry(tenant: string, id: string, deliveryId: string): Promise<DeliveryView> {
+    await this.found(tenant, id);
+    const ref = { tenant, webhookId: id, deliveryId };
+    const delivery = DELIVERY_ID.test(deliveryId) && (await this.deps.deliveries.get(ref));
+    if (!delivery) throw new NotFoundError(`Delivery ${deliveryId} not found`);
+    if (delivery.status !== 'failed') throw new ConflictError(`Delivery ${deliveryId} is ${delivery.status}; only failed deliveries can be retried`);
+    if (!this.deps.queue) throw new Error('WEBHOOK_QUEUE_URL is not set');
+    const updatedAt = new Date(Math.max(Date.now(), Date.parse(delivery.updatedAt) + 1)).toISOString();
+    const next = { ...delivery, status: 'pending' as const, cycleAttempts: 0, nextAttemptAt: null, updatedAt };
+    if (!(await this.deps.deliveries.replace(next, delivery.updatedAt))) {
+      throw new ConflictError('The delivery was changed concurrently; retry the request');
+    }
+    try {
+      await this.deps.queue.send([ref]);
+    } catch (err) {
+      this.deps.log.warn('re-driven delivery not queued; the sweeper queues it', { tenant, webhookId: id, deliveryId, error: err });
+    }
+    this.deps.log.info('delivery re-driven', { tenant, webhookId: id, deliveryId });
+    return toDeliveryView(next);
+  }
+
+  private async found(tenant: string, id: string): Promise<Webhook> {
+    const webhook = WEBHOOK_ID.test(id) && (await this.deps.webhooks.get(tenant, id));
+    if (!webhook) throw new NotFoundError(`Webhook ${id} not found`);
+    return webhook;
+  }
+
+  private async checkUrl(url: string): Promise<void> {
+    const problem = urlProblem(url, this.deps.allowPrivateTargets) ?? (this.deps.allowPrivateTargets ? null : await addressProblem(url));
+    if (problem) throw new BadRequestError(`Invalid webhook url: ${problem}`, [{ field: 'url', message: problem }]);
+  }
+}

@@ -1,0 +1,21 @@
+import { dynamoClient } from '../../core/aws';
+import { DynamoCallStore } from '../../core/calls/store';
+import type { ControlPlaneConfig } from '../../core/config';
+import { createLogger } from '../../core/log';
+import { Sweeper } from '../../core/sweeper';
+import { webhookPublisher, webhookQueue, webhookStores } from '../../core/webhooks/publisher';
+
+/** The sweeper over the control table, publishing `call-missed` like any other call event. */
+export function createSweeper(config: ControlPlaneConfig, log = createLogger(config.logLevel, { service: 'sweeper' })): Sweeper {
+  const dynamo = dynamoClient(config.aws);
+  return new Sweeper({
+    dynamo,
+    tableName: config.tableName,
+    calls: new DynamoCallStore(dynamo, config.tableName),
+    deliveries: webhookStores(config, dynamo).deliveries,
+    queue: webhookQueue(config),
+    events: webhookPublisher(config, dynamo, log),
+    retentionDays: config.callRetentionDays,
+    log,
+  });
+}

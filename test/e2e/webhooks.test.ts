@@ -1,0 +1,204 @@
+import { GetQueueUrlCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { execFileSync } from 'node:child_process';
+import { verify } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sqsClient } from '../../core/aws';
+import { verifyWebhook } from '../../core/webhooks/signing';
+import { tone } from '../../tools/audio';
+import { SimulatedCall } from '../../tools/plivo-simulator';
+import { apiRequest, startLocalProcess, waitFor, type LocalProcess } from '../support/local-process';
+import { startReceiver } from '../support/webhook-receiver';
+
+/**
+ * Lifecycle webhooks end to end through `npm start`'s real process: its SQS emulator, delivery worker
+ * and sweeper, KMS-signed POSTs to a real HTTP receiver on this machine.
+ */
+const RETRY_DELAYS = [1, 2, 3];
+let dataDir: string;
+let stack: LocalProcess;
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'e2e-webhooks-'));
+  stack = await startLocalProcess(dataDir, { WEBHOOK_RETRY_DELAYS: RETRY_DELAYS.join(','), WEBHOOK_REDRIVE_AFTER_SECONDS: '2', CLAIM_TTL_SECONDS: '2' });
+}, 30_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+const api = (method: string, path: string, body?: unknown) => apiRequest(stack, method, path, body);
+
+async function publicKey(): Promise<string> {
+  const res = await fetch(`${stack.info.apiUrl}/v2/public/rsa-public-key`);
+  return ((await res.json()) as { publicKey: string }).publicKey;
+}
+
+/** A webhook for `url`, on a connector of its own (so only this test's calls reach it), returning that connector's Answer URL. */
+async function hookedConnector(url: string, room: string, events?: string[]): Promise<{ webhookId: string; answerUrl: string }> {
+  const hook = await api('POST', '/v2/webhooks', { url, ...(events && { events }) });
+  expect(hook.status).toBe(201);
+  const connector = await api('POST', '/v2/connectors', { provider: 'plivo', defaultRoomId: room });
+  return { webhookId: hook.data.id as string, answerUrl: connector.data.webhookUrl as string };
+}
+
+const deliveries = async (webhookId: string, query = '') =>
+  (await api('GET', `/v2/webhooks/${webhookId}/deliveries${query}`)).data as unknown as {
+    id: string;
+    status: string;
+    attempts: { statusCode: number | null }[];
+    payload: { webhookType: string };
+  }[];
+
+afterEach(async () => {
+  // Each test's webhook is removed, so the next test's receiver sees only its own events.
+  const { data } = await api('GET', '/v2/webhooks');
+  for (const hook of data as unknown as { id: string }[]) await api('DELETE', `/v2/webhooks/${hook.id}`);
+});
+
+it('delivers call-started, call-answered and call-hangup of a call in order, each signed by the published key', async () => {
+  const receiver = await startReceiver();
+  try {
+    const { answerUrl } = await hookedConnector(receiver.url, 'wh-full');
+    const call = new SimulatedCall({ answerUrl });
+    await call.start();
+    await call.play(tone(700, 0.3));
+    await call.hangup();
+    await waitFor(() => (receiver.received.length >= 3 ? true : undefined), 10_000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(receiver.received).toHaveLength(3);
+
+    const byTime = [...receiver.received].sort((a, b) => a.payload.timestamp.localeCompare(b.payload.timestamp));
+    expect(byTime.map((r) => r.payload.webhookType)).toEqual(['call-started', 'call-answered', 'call-hangup']);
+    const pem = await publicKey();
+    for (const hook of receiver.received) {
+      const signature = hook.headers['videosdk-signature'] as string;
+      expect(verify('RSA-SHA256', hook.body, pem, Buffer.from(signature, 'base64'))).toBe(true);
+      expect(verifyWebhook(hook.body, signature, pem)).toBe(true);
+      // One changed byte and the signature no longer holds.
+      const tampered = Buffer.from(hook.body);
+      const at = tampered.length - 3;
+      tampered[at] = (tampered[at] as number) ^ 1;
+      expect(verifyWebhook(tampered, signature, pem)).toBe(false);
+      expect(hook.headers['content-type']).toBe('application/json');
+      expect(hook.headers['webhook-id']).toMatch(/^whd_[0-9a-z]{16}$/);
+      expect(Math.abs(Number(hook.headers['webhook-timestamp']) - Date.now() / 1000)).toBeLessThan(60);
+      expect(hook.payload.data).toMatchObject({ callUuid: call.callUuid, provider: 'plivo', roomId: 'wh-full', region: 'us002' });
+      expect(Object.keys(hook.payload.data)).toEqual(
+        expect.arrayContaining(['id', 'callUuid', 'provider', 'connectorId', 'ruleId', 'roomId', 'region', 'from', 'to', 'status', 'startedAt', 'answeredAt', 'endedAt', 'durationSeconds', 'hangupReason']),
+      );
+    }
+    expect(new Set(receiver.received.map((r) => r.headers['webhook-id'])).size).toBe(3);
+    const [started, answered, hangup] = byTime.map((r) => r.payload.data);
+    expect(started).toMatchObject({ status: 'started', answeredAt: null });
+    expect(answered).toMatchObject({ status: 'answered' });
+    expect(hangup).toMatchObject({ status: 'ended', hangupReason: 'caller-hangup' });
+  } finally {
+    await receiver.close();
+  }
+}, 30_000);
+
+it('retries a receiver that fails twice: exactly 3 attempts, spaced by the retry delays, one webhook-id', async () => {
+  const receiver = await startReceiver((n) => (n < 2 ? 503 : 200));
+  try {
+    const { webhookId, answerUrl } = await hookedConnector(receiver.url, 'wh-retry', ['call-started']);
+    await new SimulatedCall({ answerUrl }).answer();
+    const [delivery] = await waitFor(async () => {
+      const list = await deliveries(webhookId, '?status=delivered');
+      return list.length ? list : undefined;
+    }, 15_000);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(receiver.received).toHaveLength(3);
+    expect(new Set(receiver.received.map((r) => r.headers['webhook-id']))).toEqual(new Set([delivery?.id]));
+    const [first, second, third] = receiver.received.map((r) => r.at) as [number, number, number];
+    expect(second - first).toBeGreaterThanOrEqual(RETRY_DELAYS[0]! * 1000 - 50);
+    expect(second - first).toBeLessThan(RETRY_DELAYS[0]! * 1000 + 1500);
+    expect(third - second).toBeGreaterThanOrEqual(RETRY_DELAYS[1]! * 1000 - 50);
+    expect(third - second).toBeLessThan(RETRY_DELAYS[1]! * 1000 + 1500);
+    expect(delivery?.attempts.map((a) => a.statusCode)).toEqual([503, 503, 200]);
+  } finally {
+    await receiver.close();
+  }
+}, 30_000);
+
+it('dead-letters a delivery after 4 failed attempts, and the retry endpoint re-drives it', async () => {
+  let up = false;
+  const receiver = await startReceiver(() => (up ? 200 : 500));
+  try {
+    const { webhookId, answerUrl } = await hookedConnector(receiver.url, 'wh-dead', ['call-started']);
+    await new SimulatedCall({ answerUrl }).answer();
+    const [failed] = await waitFor(async () => {
+      const list = await deliveries(webhookId, '?status=failed');
+      return list.length ? list : undefined;
+    }, 20_000);
+    expect(receiver.received).toHaveLength(4);
+    expect(failed?.attempts.map((a) => a.statusCode)).toEqual([500, 500, 500, 500]);
+    expect(await deliveries(webhookId, '?status=pending')).toEqual([]);
+
+    // The dead-letter queue holds it, naming the delivery.
+    const sqs = sqsClient({ region: 'us-east-1', sqsEndpoint: stack.info.aws.sqsEndpoint });
+    const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: 'plivo-connector-webhooks-dlq' }));
+    const dead = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 0 }));
+    expect((dead.Messages ?? []).map((m) => (JSON.parse(m.Body ?? '{}') as { deliveryId?: string }).deliveryId)).toContain(failed?.id);
+    sqs.destroy();
+
+    up = true;
+    const retry = await api('POST', `/v2/webhooks/${webhookId}/deliveries/${failed?.id}/retry`);
+    expect(retry.status).toBe(202);
+    expect(retry.data).toMatchObject({ id: failed?.id, status: 'pending' });
+    const delivered = await waitFor(async () => (await deliveries(webhookId, '?status=delivered'))[0], 10_000);
+    expect(delivered.attempts.map((a) => a.statusCode)).toEqual([500, 500, 500, 500, 200]);
+    expect(receiver.received).toHaveLength(5);
+    expect(new Set(receiver.received.map((r) => r.headers['webhook-id']))).toEqual(new Set([failed?.id]));
+    // Only a dead-lettered delivery can be re-driven.
+    expect((await api('POST', `/v2/webhooks/${webhookId}/deliveries/${failed?.id}/retry`)).status).toBe(409);
+  } finally {
+    await receiver.close();
+  }
+}, 40_000);
+
+it('ends a call whose stream never started as missed, with a call-missed event', async () => {
+  const receiver = await startReceiver();
+  try {
+    const { answerUrl } = await hookedConnector(receiver.url, 'wh-missed', ['call-missed']);
+    const call = new SimulatedCall({ answerUrl });
+    await call.answer();
+    // CLAIM_TTL_SECONDS=2 here: missed 5 s after the claim expired, found by the next sweep.
+    const [missed] = await waitFor(() => (receiver.received.length ? receiver.received : undefined), 15_000);
+    expect(missed?.payload).toMatchObject({ webhookType: 'call-missed', data: { callUuid: call.callUuid, status: 'ended', hangupReason: 'missed' } });
+  } finally {
+    await receiver.close();
+  }
+}, 30_000);
+
+it('loses nothing when the process is killed mid-delivery and started again', async () => {
+  const receiver = await startReceiver((n) => (n === 0 ? 500 : n === 1 ? 'hang' : 200));
+  try {
+    const { webhookId, answerUrl } = await hookedConnector(receiver.url, 'wh-kill', ['call-started']);
+    await new SimulatedCall({ answerUrl }).answer();
+    // The first attempt failed and was recorded; the second is in flight when the process dies.
+    await waitFor(() => (receiver.received.length === 2 ? true : undefined), 10_000);
+    stack.child.kill('SIGKILL');
+    await new Promise((resolve) => stack.child.once('exit', resolve));
+    // dynalite, its child, follows it (its stdin closes); its data directory is then free again.
+    await waitFor(() => {
+      try {
+        execFileSync('pgrep', ['-f', dataDir]);
+        return undefined;
+      } catch {
+        return true;
+      }
+    }, 10_000);
+    stack = await startLocalProcess(dataDir, { WEBHOOK_RETRY_DELAYS: RETRY_DELAYS.join(','), WEBHOOK_REDRIVE_AFTER_SECONDS: '2', CLAIM_TTL_SECONDS: '2' });
+
+    const delivered = await waitFor(async () => (await deliveries(webhookId, '?status=delivered'))[0], 20_000);
+    expect(receiver.received).toHaveLength(3);
+    expect(new Set(receiver.received.map((r) => r.headers['webhook-id']))).toEqual(new Set([delivered.id]));
+    // The attempt the crash cut short was never recorded; the receiver got it, and then the one that succeeded.
+    expect(delivered.attempts.map((a) => a.statusCode)).toEqual([500, 200]);
+  } finally {
+    await receiver.close();
+  }
+}, 60_000);

@@ -46,9 +46,10 @@ function remember<V>(cache: Map<string, V>, key: string, value: V): void {
 
 /**
  * How long after its claim expired a call that is still waiting for its stream counts as missed: a
- * stream that took the claim at the last moment has had time to mark the call answered.
+ * stream that took the claim at the last moment has had time to send `start` (the media service waits
+ * 10 s for it) and to mark the call answered.
  */
-const MISSED_GRACE_SECONDS = 5;
+const MISSED_GRACE_SECONDS = 15;
 
 /** When the sweeper ends `call` as missed if Plivo has not opened its stream. */
 export const missedAt = (call: CallRecord, claimTtlSeconds: number): string =>

@@ -126,12 +126,15 @@ function parseCountryRegions(value: string, regions: readonly string[]): Record<
   return map;
 }
 
-/** WEBHOOK_RETRY_DELAYS: `60,120,240`, whole seconds each 0-43200 (SQS's visibility timeout range). */
+/**
+ * WEBHOOK_RETRY_DELAYS: `60,120,240`, whole seconds each 0-43200 (SQS's visibility timeout range). At most
+ * 8, so every attempt of a cycle stays under the queue's redrive limit of 10 receives.
+ */
 function retryDelays(value: string | undefined): number[] {
   const raw = value?.trim() || '60,120,240';
   const delays = raw.split(',').map((part) => Number(part.trim()));
-  if (delays.length > 10 || delays.some((d) => !Number.isInteger(d) || d < 0 || d > 43200)) {
-    throw new ConfigError(`WEBHOOK_RETRY_DELAYS must be up to 10 comma-separated whole seconds (0-43200), got "${raw}"`);
+  if (delays.length > 8 || delays.some((d) => !Number.isInteger(d) || d < 0 || d > 43200)) {
+    throw new ConfigError(`WEBHOOK_RETRY_DELAYS must be up to 8 comma-separated whole seconds (0-43200), got "${raw}"`);
   }
   return delays;
 }

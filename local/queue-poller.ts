@@ -20,7 +20,7 @@ export function pollQueue(
     while (!stopped) {
       try {
         const out = await sqs.send(
-          new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageSystemAttributeNames: ['All'] }),
+          new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, AttributeNames: ['All'] }),
         );
         const messages = out.Messages ?? [];
         if (!messages.length) continue;

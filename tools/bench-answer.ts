@@ -1,12 +1,9 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { Agent, request } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { signV3 } from '../core/plivo/signature';
 import type { LocalStackInfo } from '../local/stack';
-import { calibrationMs, cpuMs, machine, quantile, round, startStack, writeReport } from './bench-support';
+import { calibrationMs, cpuMs, machine, quantile, round, signedAnswer, startStack, writeReport } from './bench-support';
 
 /**
  * `npm run bench:answer`: signed Answer URL requests against the local stack (its own process, as
@@ -38,34 +35,7 @@ async function setUp(info: LocalStackInfo): Promise<string> {
   return ((await res.json()) as { data: { webhookUrl: string } }).data.webhookUrl;
 }
 
-/** Plain `http.request` on kept-alive sockets: the load generator shares the machine, so it must be light. */
-const agent = new Agent({ keepAlive: true, maxSockets: 256 });
-
-function post(url: string, headers: Record<string, string>, body: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-async function answerOnce(url: string): Promise<boolean> {
-  const fields = { CallUUID: randomUUID(), From: '919812345678', To: '14155550199', Direction: 'inbound', CallStatus: 'ringing', Event: 'StartApp' };
-  const nonce = randomBytes(8).toString('hex');
-  const signature = signV3(AUTH_TOKEN, 'POST', url, new Map(Object.entries(fields).map(([k, v]) => [k, [v]])), nonce);
-  const res = await post(
-    url,
-    { 'content-type': 'application/x-www-form-urlencoded', 'x-plivo-signature-v3': signature, 'x-plivo-signature-v3-nonce': nonce },
-    new URLSearchParams(fields).toString(),
-  );
-  return res.status === 200 && res.body.includes('<Stream');
-}
+const answerOnce = (url: string): Promise<boolean> => signedAnswer(url, AUTH_TOKEN);
 
 async function step(url: string, rps: number, seconds: number, pids: { api: number; dynalite: number }): Promise<Step> {
   const total = rps * seconds;

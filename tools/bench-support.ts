@@ -1,7 +1,10 @@
 import { spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Agent, request } from 'node:http';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { signV3 } from '../core/plivo/signature';
 import type { LocalStackInfo } from '../local/stack';
 
 /** What the benchmarks share: the stack in its own process, CPU accounting from /proc, calibration. */
@@ -78,4 +81,34 @@ export function machine(calibration: number) {
 export function writeReport(name: string, report: object): void {
   mkdirSync(join(ROOT, 'docs', 'benchmarks'), { recursive: true });
   writeFileSync(join(ROOT, 'docs', 'benchmarks', `${name}.json`), JSON.stringify(report, null, 2) + '\n');
+}
+
+/** Plain `http.request` on kept-alive sockets: the load generator shares the machine, so it must be light. */
+const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+
+function post(url: string, headers: Record<string, string>, body: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** One V3-signed Answer URL POST for a new call, as Plivo sends it; true when it was answered with a `<Stream>`. */
+export async function signedAnswer(url: string, authToken: string): Promise<boolean> {
+  const fields = { CallUUID: randomUUID(), From: '919812345678', To: '14155550199', Direction: 'inbound', CallStatus: 'ringing', Event: 'StartApp' };
+  const nonce = randomBytes(8).toString('hex');
+  const signature = signV3(authToken, 'POST', url, new Map(Object.entries(fields).map(([k, v]) => [k, [v]])), nonce);
+  const res = await post(
+    url,
+    { 'content-type': 'application/x-www-form-urlencoded', 'x-plivo-signature-v3': signature, 'x-plivo-signature-v3-nonce': nonce },
+    new URLSearchParams(fields).toString(),
+  );
+  return res.status === 200 && res.body.includes('<Stream');
 }

@@ -64,6 +64,8 @@ export class DeliveryWorker {
       updatedAt: new Date(Math.max(now.getTime(), Date.parse(delivery.updatedAt) + 1)).toISOString(),
       nextAttemptAt: delay === undefined ? null : new Date(now.getTime() + delay * 1000).toISOString(),
     };
+    // Dead-lettered before it is recorded failed: a failed send retries the message, and the attempt.
+    if (next.status === 'failed') await this.deps.queue.deadLetter(JSON.stringify(ref), outcome.error ?? `HTTP ${outcome.statusCode}`);
     if (!(await this.deps.deliveries.replace(next, delivery.updatedAt))) {
       log.info('webhook attempt superseded by another copy of its message', { statusCode: outcome.statusCode });
       return null;
@@ -79,7 +81,6 @@ export class DeliveryWorker {
       ...(delay !== undefined && { retryInSeconds: delay }),
       ...metrics(ok, latencyMs),
     });
-    if (next.status === 'failed') await this.deps.queue.deadLetter(JSON.stringify(ref), outcome.error ?? `HTTP ${outcome.statusCode}`);
     return delay ?? null;
   }
 

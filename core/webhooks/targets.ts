@@ -79,8 +79,8 @@ export async function addressProblem(url: string): Promise<string | null> {
   } catch {
     return `host ${host} does not resolve`;
   }
-  const blocked = addresses.find((address) => !isPublicAddress(address));
-  return blocked === undefined ? null : `host ${host} resolves to a private, loopback or link-local address (${blocked})`;
+  // Which address is not said: registration must not become a way to map internal DNS names.
+  return addresses.every(isPublicAddress) ? null : `host ${host} is or resolves to a private, loopback or link-local address`;
 }
 
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;

@@ -23,6 +23,9 @@ export interface WebhookDeliveryProps {
   readonly environment?: Readonly<Record<string, string>>;
 }
 
+/** Retries wait 60 + 120 + 240 s: a message older than this is stuck, not waiting for its retry. */
+const BACKLOG_SECONDS = 900;
+
 /** Share of POST attempts that may fail within 5 minutes before the failure-rate alarm fires. */
 const FAILURE_RATE_THRESHOLD = 0.25;
 /** Fewer attempts than this within 5 minutes never fire it: 1 failure out of 2 is noise, not an outage. */
@@ -42,6 +45,8 @@ export class WebhookDelivery extends Construct {
   public readonly failureRateAlarm: Alarm;
   /** The worker itself failed: a batch it could not even report on. */
   public readonly errorsAlarm: Alarm;
+  /** Deliveries waiting far longer than the retry schedule: the worker is not getting through the queue. */
+  public readonly backlogAlarm: Alarm;
 
   constructor(scope: Construct, id: string, props: WebhookDeliveryProps) {
     super(scope, id);
@@ -90,9 +95,20 @@ export class WebhookDelivery extends Construct {
     });
 
     this.errorsAlarm = this.worker.addErrorsAlarm();
+
+    this.backlogAlarm = new Alarm(this, 'BacklogAlarm', {
+      alarmDescription:
+        `A webhook delivery has waited in the queue over ${BACKLOG_SECONDS / 60} minutes, more than the whole retry ` +
+        'schedule takes: the worker fails before it records attempts (KMS, DynamoDB) or cannot keep up.',
+      metric: props.queue.queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5), statistic: 'Maximum' }),
+      threshold: BACKLOG_SECONDS,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
   }
 
   public get alarms(): readonly Alarm[] {
-    return [this.deadLetterAlarm, this.failureRateAlarm, this.errorsAlarm];
+    return [this.deadLetterAlarm, this.failureRateAlarm, this.errorsAlarm, this.backlogAlarm];
   }
 }

@@ -90,7 +90,7 @@ function regionTableArn(awsRegion: string, name: string): unknown {
 }
 
 describe('resources', () => {
-  test('creates three keys, one table, two queues, four functions, one HTTP API, one schedule, four alarms', () => {
+  test('creates three keys, one table, two queues, four functions, one HTTP API, one schedule, five alarms', () => {
     const { template } = build();
     template.resourceCountIs('AWS::KMS::Key', 3);
     template.resourceCountIs('AWS::DynamoDB::Table', 1);
@@ -99,7 +99,7 @@ describe('resources', () => {
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
     template.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
     template.resourceCountIs('AWS::Events::Rule', 1);
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 5);
   });
 
   test('has one function per HTTP_FUNCTIONS entry, each with its own role', () => {
@@ -455,7 +455,7 @@ describe('alarms', () => {
 
   test('are named in the AlarmNames output', () => {
     const { stack, template } = build();
-    expect(stack.alarms).toHaveLength(4);
+    expect(stack.alarms).toHaveLength(5);
     template.hasOutput('AlarmNames', {
       Value: {
         'Fn::Join': [',', stack.alarms.map((alarm) => ({ Ref: logicalId(stack, alarm) }))],

@@ -30,11 +30,11 @@ function alarmProperties(stack: Stack, template: Template, alarm: IConstruct): R
   return resource.Properties;
 }
 
-test('one worker function on the queue, three alarms, nothing else that runs', () => {
+test('one worker function on the queue, four alarms, nothing else that runs', () => {
   const { template } = build();
   template.resourceCountIs('AWS::Lambda::Function', 1);
   template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
-  template.resourceCountIs('AWS::CloudWatch::Alarm', 3);
+  template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
 });
 
 test("the worker consumes the queue and runs as long as the queue's consumer timeout, 30 s by default", () => {
@@ -73,6 +73,20 @@ test('alarms when the dead-letter queue holds a message (maximum over 5 minutes)
       Threshold: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       TreatMissingData: 'notBreaching',
+    }),
+  );
+});
+
+test('alarms when a delivery has waited in the queue longer than the whole retry schedule', () => {
+  const { stack, queue, delivery, template } = build();
+  expect(alarmProperties(stack, template, delivery.backlogAlarm)).toEqual(
+    expect.objectContaining({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateAgeOfOldestMessage',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(stack, queue.queue), 'QueueName'] } }],
+      Statistic: 'Maximum',
+      Threshold: 900,
+      ComparisonOperator: 'GreaterThanThreshold',
     }),
   );
 });
@@ -123,7 +137,7 @@ test("alarms on the worker's own errors", () => {
       Threshold: 1,
     }),
   );
-  expect(delivery.alarms).toEqual([delivery.deadLetterAlarm, delivery.failureRateAlarm, delivery.errorsAlarm]);
+  expect(delivery.alarms).toEqual([delivery.deadLetterAlarm, delivery.failureRateAlarm, delivery.errorsAlarm, delivery.backlogAlarm]);
 });
 
 test('no alarm has an action: they are subscribed to by name', () => {

@@ -165,13 +165,15 @@ it('ends a call whose stream never started as missed, with a call-missed event',
     const { answerUrl } = await hookedConnector(receiver.url, 'wh-missed', ['call-missed']);
     const call = new SimulatedCall({ answerUrl });
     await call.answer();
-    // CLAIM_TTL_SECONDS=2 here: missed 5 s after the claim expired, found by the next sweep.
-    const [missed] = await waitFor(() => (receiver.received.length ? receiver.received : undefined), 15_000);
-    expect(missed?.payload).toMatchObject({ webhookType: 'call-missed', data: { callUuid: call.callUuid, status: 'ended', hangupReason: 'missed' } });
+    // CLAIM_TTL_SECONDS=2 here: missed 15 s after the claim expired (the grace a late stream has), found by the next sweep.
+    // Webhooks are per tenant: earlier tests' calls, answered but never streamed, are missed too. This call's is the one.
+    const missed = await waitFor(() => receiver.received.find((r) => r.payload.data.callUuid === call.callUuid), 25_000);
+    expect(missed.payload).toMatchObject({ webhookType: 'call-missed', data: { callUuid: call.callUuid, status: 'ended', hangupReason: 'missed' } });
+    expect(Date.parse(missed.payload.timestamp) - Date.parse(missed.payload.data.startedAt)).toBeGreaterThanOrEqual(17_000);
   } finally {
     await receiver.close();
   }
-}, 30_000);
+}, 40_000);
 
 it('loses nothing when the process is killed mid-delivery and started again', async () => {
   const receiver = await startReceiver((n) => (n === 0 ? 500 : n === 1 ? 'hang' : 200));

@@ -68,8 +68,9 @@ describe('loadControlPlaneConfig', () => {
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL must be debug, info, warn or error'],
     [{ DYNAMODB_ENDPOINT: 'localhost:8000' }, 'DYNAMODB_ENDPOINT must use http: or https:'],
     [{ KMS_ENDPOINT: 'not a url' }, 'KMS_ENDPOINT must be an absolute URL'],
-    [{ WEBHOOK_RETRY_DELAYS: '60,soon' }, 'WEBHOOK_RETRY_DELAYS must be up to 10 comma-separated whole seconds'],
-    [{ WEBHOOK_RETRY_DELAYS: '50000' }, 'WEBHOOK_RETRY_DELAYS must be up to 10 comma-separated whole seconds'],
+    [{ WEBHOOK_RETRY_DELAYS: '60,soon' }, 'WEBHOOK_RETRY_DELAYS must be up to 8 comma-separated whole seconds'],
+    [{ WEBHOOK_RETRY_DELAYS: '1,1,1,1,1,1,1,1,1' }, 'WEBHOOK_RETRY_DELAYS must be up to 8 comma-separated whole seconds'],
+    [{ WEBHOOK_RETRY_DELAYS: '50000' }, 'WEBHOOK_RETRY_DELAYS must be up to 8 comma-separated whole seconds'],
     [{ WEBHOOK_QUEUE_URL: 'sqs-queue' }, 'WEBHOOK_QUEUE_URL must be an absolute URL'],
     [{ WEBHOOK_REDRIVE_AFTER_SECONDS: '0' }, 'WEBHOOK_REDRIVE_AFTER_SECONDS must be a positive integer'],
   ])('refuses %j: %s', (override, message) => {

@@ -1,5 +1,5 @@
 import { DeleteItemCommand, GetItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { db, isConditionFailure, pageByPrefix, queryAll, readStr, str, type Item } from './dynamo';
+import { db, pageByPrefix, putIfVersion, queryAll, readStr, str, type Item } from './dynamo';
 import type { Page } from './pagination';
 
 /** A tenant's resource kept as one JSON document: always read and written whole. */
@@ -87,23 +87,8 @@ export class DynamoDocumentStore<T extends TenantDocument> implements DocumentSt
     return items.map((item) => this.fromItem(item));
   }
 
-  async replace(doc: T, expectedUpdatedAt: string): Promise<boolean> {
-    try {
-      await db(() =>
-        this.dynamo.send(
-          new PutItemCommand({
-            TableName: this.tableName,
-            Item: this.toItem(doc),
-            ConditionExpression: 'updatedAt = :expected',
-            ExpressionAttributeValues: { ':expected': str(expectedUpdatedAt) },
-          }),
-        ),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionFailure(err)) return false;
-      throw err;
-    }
+  replace(doc: T, expectedUpdatedAt: string): Promise<boolean> {
+    return putIfVersion(this.dynamo, this.tableName, this.toItem(doc), expectedUpdatedAt);
   }
 
   async delete(tenant: string, id: string): Promise<T | null> {

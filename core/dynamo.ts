@@ -1,5 +1,6 @@
 import {
   ConditionalCheckFailedException,
+  PutItemCommand,
   QueryCommand,
   type AttributeValue,
   type DynamoDBClient,
@@ -51,6 +52,29 @@ export function readOptBin(item: Item, name: string): Uint8Array | null {
 
 export function isConditionFailure(err: unknown): boolean {
   return err instanceof ConditionalCheckFailedException || (err as { name?: string } | null)?.name === 'ConditionalCheckFailedException';
+}
+
+/**
+ * Writes `item` over the stored one only if that still has `updatedAt = expectedUpdatedAt` (optimistic
+ * concurrency); false when it changed or vanished meanwhile.
+ */
+export async function putIfVersion(dynamo: DynamoDBClient, tableName: string, item: Item, expectedUpdatedAt: string): Promise<boolean> {
+  try {
+    await db(() =>
+      dynamo.send(
+        new PutItemCommand({
+          TableName: tableName,
+          Item: item,
+          ConditionExpression: 'updatedAt = :expected',
+          ExpressionAttributeValues: { ':expected': str(expectedUpdatedAt) },
+        }),
+      ),
+    );
+    return true;
+  } catch (err) {
+    if (isConditionFailure(err)) return false;
+    throw err;
+  }
 }
 
 /** Runs one database call; an unreachable or throttling database becomes a 503. */

@@ -1,6 +1,6 @@
 import { GetItemCommand, PutItemCommand, QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDocumentStore } from '../documents';
-import { db, dueAttributes, isConditionFailure, num, readOptStr, readStr, str, type Item } from '../dynamo';
+import { db, dueAttributes, num, putIfVersion, readOptStr, readStr, str, type Item } from '../dynamo';
 import type { CallEventType } from '../events';
 import type { Page } from '../pagination';
 import type { Delivery, DeliveryAttempt, DeliveryRef, DeliveryStatus, Webhook } from './model';
@@ -104,23 +104,8 @@ export class DeliveryStore {
   }
 
   /** Replaces the delivery if it still has `expectedUpdatedAt`; false when another attempt recorded first. */
-  async replace(next: Delivery, expectedUpdatedAt: string): Promise<boolean> {
-    try {
-      await db(() =>
-        this.dynamo.send(
-          new PutItemCommand({
-            TableName: this.tableName,
-            Item: this.toItem(next),
-            ConditionExpression: 'updatedAt = :expected',
-            ExpressionAttributeValues: { ':expected': str(expectedUpdatedAt) },
-          }),
-        ),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionFailure(err)) return false;
-      throw err;
-    }
+  replace(next: Delivery, expectedUpdatedAt: string): Promise<boolean> {
+    return putIfVersion(this.dynamo, this.tableName, this.toItem(next), expectedUpdatedAt);
   }
 
   /** A webhook's deliveries, newest first, optionally of one status; `afterId` continues a previous page. */

@@ -3,7 +3,7 @@ import { BadRequestError, ConflictError, NotFoundError } from '../errors';
 import { DELIVERY_ID, newWebhookId, WEBHOOK_ID } from '../ids';
 import type { Logger } from '../log';
 import { decodeCursor, encodeCursor } from '../pagination';
-import { toDeliveryView, toWebhookView, WEBHOOK_EVENTS, type DeliveryStatus, type DeliveryView, type Webhook, type WebhookView } from './model';
+import { toDeliveryView, toWebhookView, WEBHOOK_EVENTS, type Delivery, type DeliveryRef, type DeliveryStatus, type DeliveryView, type Webhook, type WebhookView } from './model';
 import type { DeliveryQueue } from './queue';
 import type { WebhookBody, WebhookUpdate } from './schema';
 import type { DeliveryStore } from './store';
@@ -80,10 +80,7 @@ export class WebhookService {
   }
 
   async delivery(tenant: string, id: string, deliveryId: string): Promise<DeliveryView> {
-    await this.found(tenant, id);
-    const delivery = DELIVERY_ID.test(deliveryId) && (await this.deps.deliveries.get({ tenant, webhookId: id, deliveryId }));
-    if (!delivery) throw new NotFoundError(`Delivery ${deliveryId} not found`);
-    return toDeliveryView(delivery);
+    return toDeliveryView(await this.foundDelivery({ tenant, webhookId: id, deliveryId }));
   }
 
   /**
@@ -91,10 +88,8 @@ export class WebhookService {
    * `webhook-id`. If queueing fails the record is already pending, and the sweeper queues it.
    */
   async retry(tenant: string, id: string, deliveryId: string): Promise<DeliveryView> {
-    await this.found(tenant, id);
     const ref = { tenant, webhookId: id, deliveryId };
-    const delivery = DELIVERY_ID.test(deliveryId) && (await this.deps.deliveries.get(ref));
-    if (!delivery) throw new NotFoundError(`Delivery ${deliveryId} not found`);
+    const delivery = await this.foundDelivery(ref);
     if (delivery.status !== 'failed') throw new ConflictError(`Delivery ${deliveryId} is ${delivery.status}; only failed deliveries can be retried`);
     if (!this.deps.queue) throw new Error('WEBHOOK_QUEUE_URL is not set');
     const updatedAt = new Date(Math.max(Date.now(), Date.parse(delivery.updatedAt) + 1)).toISOString();
@@ -115,6 +110,14 @@ export class WebhookService {
     const webhook = WEBHOOK_ID.test(id) && (await this.deps.webhooks.get(tenant, id));
     if (!webhook) throw new NotFoundError(`Webhook ${id} not found`);
     return webhook;
+  }
+
+  /** A delivery of one of the tenant's webhooks (the webhook must still exist), or 404. */
+  private async foundDelivery(ref: DeliveryRef): Promise<Delivery> {
+    await this.found(ref.tenant, ref.webhookId);
+    const delivery = DELIVERY_ID.test(ref.deliveryId) && (await this.deps.deliveries.get(ref));
+    if (!delivery) throw new NotFoundError(`Delivery ${ref.deliveryId} not found`);
+    return delivery;
   }
 
   private async checkUrl(url: string): Promise<void> {

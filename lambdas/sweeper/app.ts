@@ -3,18 +3,20 @@ import { DynamoCallStore } from '../../core/calls/store';
 import type { ControlPlaneConfig } from '../../core/config';
 import { createLogger } from '../../core/log';
 import { Sweeper } from '../../core/sweeper';
-import { webhookPublisher, webhookQueue, webhookStores } from '../../core/webhooks/publisher';
+import { WebhookPublisher, webhookQueue, webhookStores } from '../../core/webhooks/publisher';
 
 /** The sweeper over the control table, publishing `call-missed` like any other call event. */
 export function createSweeper(config: ControlPlaneConfig, log = createLogger(config.logLevel, { service: 'sweeper' })): Sweeper {
   const dynamo = dynamoClient(config.aws);
+  const stores = webhookStores(config, dynamo);
+  const queue = webhookQueue(config);
   return new Sweeper({
     dynamo,
     tableName: config.tableName,
     calls: new DynamoCallStore(dynamo, config.tableName),
-    deliveries: webhookStores(config, dynamo).deliveries,
-    queue: webhookQueue(config),
-    events: webhookPublisher(config, dynamo, log),
+    deliveries: stores.deliveries,
+    queue,
+    events: new WebhookPublisher({ ...stores, queue, log }),
     retentionDays: config.callRetentionDays,
     log,
   });

@@ -1,7 +1,7 @@
 import { GetItemCommand, PutItemCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createHash, randomBytes } from 'node:crypto';
-import { dynamoClient } from './aws';
 import type { ControlPlaneConfig } from './config';
+import { regionTables } from './region-tables';
 import { db, isConditionFailure, num, readOptNum, readOptStr, readStr, str, type Item } from './dynamo';
 import type { AgentSpec } from './routing/model';
 
@@ -134,18 +134,7 @@ function agentFrom(json: string | null): AgentSpec | null {
   return json ? (JSON.parse(json) as AgentSpec) : null;
 }
 
-/**
- * Claims for every configured media region, each in its region's own table, through a client for that
- * region's AWS region (`dynamo` when it is the same).
- */
+/** Claims for every configured media region, each in its region's own table. */
 export function claimStoreFor(config: Pick<ControlPlaneConfig, 'mediaRegions' | 'aws'>, dynamo: DynamoDBClient): ClaimStore {
-  const regional = new Map<string, DynamoDBClient>();
-  return new ClaimStore((regionId) => {
-    const region = config.mediaRegions.find((r) => r.id === regionId);
-    if (!region) throw new Error(`Media region ${regionId} is not configured`);
-    const awsRegion = region.awsRegion ?? config.aws.region;
-    let client = awsRegion === config.aws.region ? dynamo : regional.get(awsRegion);
-    if (!client) regional.set(awsRegion, (client = dynamoClient({ ...config.aws, region: awsRegion })));
-    return { dynamo: client, tableName: region.claimsTable };
-  });
+  return new ClaimStore(regionTables(config, dynamo));
 }

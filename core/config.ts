@@ -8,7 +8,7 @@ export interface ControlPlaneConfig {
   readonly kmsKeyId: string;
   /** KMS RSA_2048 key that signs webhook deliveries; null where this entry point does not sign or publish it. */
   readonly webhookSigningKeyId: string | null;
-  /** External base URL of the API, without a trailing slash: webhook URLs are built on it. */
+  /** External base URL of the API, without a trailing slash: webhook URLs are built on it. Empty in the media server, which builds none. */
   readonly publicUrl: string;
   /** Media regions a call may be streamed to, by id (e.g. `us002`); the first is listed first in errors. */
   readonly mediaRegions: readonly MediaRegionConfig[];
@@ -157,14 +157,16 @@ export function loadAwsClientConfig(env: Env): AwsClientConfig {
     return value ? url(name, value, ['http:', 'https:']) : undefined;
   };
   return {
-    region: env.AWS_REGION?.trim() || 'us-east-1',
+    // The media container runs in its media region but uses the control plane's table, key and queue.
+    region: env.CONTROL_PLANE_AWS_REGION?.trim() || env.AWS_REGION?.trim() || 'us-east-1',
     dynamodbEndpoint: endpoint('DYNAMODB_ENDPOINT'),
     kmsEndpoint: endpoint('KMS_ENDPOINT'),
     sqsEndpoint: endpoint('SQS_ENDPOINT'),
   };
 }
 
-export function loadControlPlaneConfig(env: Env): ControlPlaneConfig {
+/** `publicUrl: false`: the entry point builds no public URL, so PUBLIC_URL is not required (the media server). */
+export function loadControlPlaneConfig(env: Env, options: { publicUrl: boolean } = { publicUrl: true }): ControlPlaneConfig {
   const logLevel = env.LOG_LEVEL?.trim() || 'info';
   if (!isLogLevel(logLevel)) throw new ConfigError(`LOG_LEVEL must be debug, info, warn or error, got "${logLevel}"`);
   const mediaRegions = parseMediaRegions(required(env, 'MEDIA_REGIONS'));
@@ -175,7 +177,7 @@ export function loadControlPlaneConfig(env: Env): ControlPlaneConfig {
     tableName: required(env, 'TABLE_NAME'),
     kmsKeyId: required(env, 'KMS_KEY_ID'),
     webhookSigningKeyId: env.WEBHOOK_SIGNING_KEY_ID?.trim() || null,
-    publicUrl: url('PUBLIC_URL', required(env, 'PUBLIC_URL'), ['http:', 'https:']),
+    publicUrl: options.publicUrl ? url('PUBLIC_URL', required(env, 'PUBLIC_URL'), ['http:', 'https:']) : '',
     mediaRegions,
     homeMediaRegion,
     countryRegions: parseCountryRegions(env.COUNTRY_REGIONS ?? '', ids),

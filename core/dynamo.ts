@@ -151,8 +151,11 @@ export async function queryAll(
   return items;
 }
 
-/** Kinds of work the sweeper looks for in the `due` index. */
-export type DueKind = 'call' | 'delivery';
+/**
+ * Kinds of work the sweeper looks for in the `due` index: calls whose stream must start, deliveries that must
+ * have been attempted, and (`server#<id>`) the answered calls a media server holds, closed if that server dies.
+ */
+export type DueKind = 'call' | 'delivery' | `server#${string}`;
 
 /** The attributes that put an item in the `due` index under `kind`, falling due at `at` (ISO). */
 export function dueAttributes(kind: DueKind, at: string): Item {

@@ -20,6 +20,8 @@ export interface Logger {
   warn(msg: string, fields?: LogFields): void;
   error(msg: string, fields?: LogFields): void;
   child(bindings: LogFields): Logger;
+  /** Writes a line another process already wrote as a log record (`npm start`'s media servers). */
+  forward(line: string): void;
 }
 
 export type LogSink = (line: string) => void;
@@ -51,5 +53,6 @@ export function createLogger(level: LogLevel = 'info', bindings: LogFields = {},
     warn: (msg, fields) => write('warn', msg, fields),
     error: (msg, fields) => write('error', msg, fields),
     child: (more) => createLogger(level, { ...bindings, ...redact(more) }, sink),
+    forward: (line) => sink(line),
   };
 }

@@ -1,8 +1,9 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { CallStore } from './calls/store';
+import { endAsMediaFailure, type CallStore } from './calls/store';
 import { overdue, type Item } from './dynamo';
 import { callEvent, type CallEventSink } from './events';
 import type { Logger } from './log';
+import type { MediaServerRecord, PlacementStore } from './placement';
 import type { DeliveryRef } from './webhooks/model';
 import type { DeliveryQueue } from './webhooks/queue';
 import { deliveryRefOf, type DeliveryStore } from './webhooks/store';
@@ -10,11 +11,15 @@ import { deliveryRefOf, type DeliveryStore } from './webhooks/store';
 /** Items read from the `due` index per query; a sweep reads until it has caught up, up to ROUNDS queries. */
 const BATCH = 100;
 const ROUNDS = 10;
+/** Answered calls fall due at their answer time: every one of a dead server's is due by now. */
+const ALL_OF_THEM = new Date('9999-12-31T00:00:00Z');
 
 /**
  * Finishes work nobody else will: calls whose stream never started (claim expired) end as `missed`
- * with a `call-missed` event, and pending deliveries whose queue message was lost (a crash, a restart
- * of the local stack's in-memory queue) are queued again. Runs every minute in AWS, every second locally.
+ * with a `call-missed` event; calls answered on a media server whose lease lapsed (it died, or exited
+ * before they ended) end as `media-failure` with a `call-hangup` event; and pending deliveries whose
+ * queue message was lost (a crash, a restart of the local stack's in-memory queue) are queued again.
+ * Runs every minute in AWS, every second locally.
  */
 export class Sweeper {
   constructor(
@@ -26,11 +31,13 @@ export class Sweeper {
       readonly queue: DeliveryQueue;
       readonly events: CallEventSink;
       readonly retentionDays: number;
+      /** The media regions' placement stores (one per distinct table), whose server records are watched. */
+      readonly placements: readonly PlacementStore[];
       readonly log: Logger;
     },
   ) {}
 
-  async sweep(now: Date = new Date()): Promise<{ missed: number; requeued: number }> {
+  async sweep(now: Date = new Date()): Promise<{ missed: number; requeued: number; failed: number }> {
     let missed = 0;
     let requeued = 0;
     for (let round = 0; round < ROUNDS; round++) {
@@ -42,8 +49,37 @@ export class Sweeper {
       requeued += await this.requeue(deliveries, now);
       if (calls.length < BATCH && deliveries.length < BATCH) break;
     }
-    if (missed || requeued) this.deps.log.info('sweep', { missed, requeued });
-    return { missed, requeued };
+    let failed = 0;
+    for (const placements of this.deps.placements) {
+      for (const server of await placements.servers()) {
+        if (server.leaseExpiresAtMs >= now.getTime()) continue;
+        const closed = await this.closeCallsOf(server);
+        failed += closed.count;
+        if (closed.done) await placements.forgetServer(server.serverId, server.leaseExpiresAtMs);
+      }
+    }
+    if (missed || requeued || failed) this.deps.log.info('sweep', { missed, requeued, failed });
+    return { missed, requeued, failed };
+  }
+
+  /** Ends the calls still answered on a server whose lease lapsed; `done` once none is left. */
+  private async closeCallsOf(server: MediaServerRecord): Promise<{ count: number; done: boolean }> {
+    let count = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      const keys = await overdue(this.deps.dynamo, this.deps.tableName, `server#${server.serverId}`, ALL_OF_THEM, BATCH);
+      for (const key of keys) {
+        const tenant = key.pk?.S?.replace(/^T#/, '');
+        const id = key.sk?.S?.replace(/^CALL#/, '');
+        if (!tenant || !id) continue;
+        const call = await endAsMediaFailure(this.deps.calls, tenant, id, this.deps.retentionDays);
+        if (!call) continue;
+        count++;
+        this.deps.log.warn('call closed: its media server is gone', { tenant, callId: id, roomId: call.roomId, serverId: server.serverId, serverState: server.state });
+        await this.deps.events.publish(callEvent('call-hangup', call));
+      }
+      if (keys.length < BATCH) return { count, done: true };
+    }
+    return { count, done: false };
   }
 
   private async missCalls(keys: readonly Item[]): Promise<number> {

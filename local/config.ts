@@ -13,6 +13,8 @@ export interface LocalConfig {
   readonly logLevel: LogLevel;
   /** The API stage throttle, as deployed unless overridden. */
   readonly throttle: Throttle;
+  /** Media servers to run, each in its own process (`MEDIA_SERVERS`, 1-8). */
+  readonly mediaServers: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -24,6 +26,7 @@ export const LOCAL_DEFAULTS = {
   MEDIA_REGIONS: 'us002,in002',
   COUNTRY_REGIONS: 'IN=in002',
   LOG_LEVEL: 'info',
+  MEDIA_SERVERS: '1',
   /** Longer than the local queue's visibility timeout (10 s), so a message in flight is not doubled. */
   WEBHOOK_REDRIVE_AFTER_SECONDS: '15',
 } as const;
@@ -31,6 +34,12 @@ export const LOCAL_DEFAULTS = {
 function positive(env: Env, name: string, fallback: number): number {
   const value = Number(env[name] ?? fallback);
   if (!Number.isInteger(value) || value < 1) throw new ConfigError(`${name} must be a positive integer, got "${env[name]}"`);
+  return value;
+}
+
+function mediaServers(env: Env): number {
+  const value = Number(env.MEDIA_SERVERS?.trim() || LOCAL_DEFAULTS.MEDIA_SERVERS);
+  if (!Number.isInteger(value) || value < 1 || value > 8) throw new ConfigError(`MEDIA_SERVERS must be 1-8, got "${env.MEDIA_SERVERS}"`);
   return value;
 }
 
@@ -47,22 +56,23 @@ export function loadLocalConfig(env: Env): LocalConfig {
       burstLimit: positive(env, 'API_BURST_LIMIT', API_THROTTLE.burstLimit),
     },
     host: env.HOST?.trim() || LOCAL_DEFAULTS.HOST,
+    mediaServers: mediaServers(env),
     dataDir: resolve(env.DATA_DIR?.trim() || LOCAL_DEFAULTS.DATA_DIR),
   };
 }
 
 /**
- * The control-plane config the Lambdas get in AWS, pointed at the local stand-ins. Every local media
- * region streams to this machine's media server and keeps its claims in the one local table.
+ * The environment the Lambdas get in AWS, pointed at the local stand-ins. Every local media region streams
+ * to this machine's media servers and keeps its claims in the one local table.
  */
-export function localControlPlaneConfig(
+export function localControlPlaneEnv(
   env: Env,
   endpoints: { dynamodbEndpoint: string; kmsEndpoint: string; sqsEndpoint: string },
   queues: { queueUrl: string; deadLetterQueueUrl: string },
   apiUrl: string,
-): ControlPlaneConfig {
+): Record<string, string> {
   const publicUrl = env.PUBLIC_URL?.trim() || apiUrl;
-  const config = loadControlPlaneConfig({
+  const settings: Record<string, string | undefined> = {
     TABLE_NAME: LOCAL_TABLE_NAME,
     KMS_KEY_ID: LOCAL_KMS_KEY_ID,
     WEBHOOK_SIGNING_KEY_ID: LOCAL_WEBHOOK_SIGNING_KEY_ID,
@@ -86,10 +96,32 @@ export function localControlPlaneConfig(
     WEBHOOK_RETRY_DELAYS: env.WEBHOOK_RETRY_DELAYS,
     WEBHOOK_REDRIVE_AFTER_SECONDS: env.WEBHOOK_REDRIVE_AFTER_SECONDS ?? LOCAL_DEFAULTS.WEBHOOK_REDRIVE_AFTER_SECONDS,
     AWS_REGION: 'us-east-1',
+    CONTROL_PLANE_AWS_REGION: 'us-east-1',
     DYNAMODB_ENDPOINT: endpoints.dynamodbEndpoint,
     KMS_ENDPOINT: endpoints.kmsEndpoint,
     SQS_ENDPOINT: endpoints.sqsEndpoint,
-  });
+  };
+  return Object.fromEntries(Object.entries(settings).filter((entry): entry is [string, string] => entry[1] !== undefined));
+}
+
+/** The control-plane config the Lambdas get in AWS, from `localControlPlaneEnv`. */
+export function localControlPlaneConfig(controlEnv: Env): ControlPlaneConfig {
+  const config = loadControlPlaneConfig(controlEnv);
   // Local mode is the only place webhooks may go to http://localhost and private addresses.
   return { ...config, webhooks: { ...config.webhooks, allowPrivateTargets: true } };
+}
+
+/** What a local media server's process gets: the container's environment, on loopback and ephemeral ports. */
+export function localMediaEnv(env: Env, controlEnv: Readonly<Record<string, string>>, region: string): Record<string, string> {
+  const passed = ['PLACEMENT_LEASE_SECONDS', 'DRAIN_TIMEOUT_SECONDS', 'ECS_AGENT_URI'].filter((name) => env[name] !== undefined);
+  return {
+    ...(Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined)) as Record<string, string>),
+    ...controlEnv,
+    ...Object.fromEntries(passed.map((name) => [name, env[name] as string])),
+    MEDIA_REGION: region,
+    PORT: '0',
+    RELAY_PORT: '0',
+    HOST: '127.0.0.1',
+    RELAY_HOST: '127.0.0.1',
+  };
 }

@@ -7,14 +7,13 @@ import { dynamoClient, kmsClient, sqsClient } from '../core/aws';
 import { NotFoundError } from '../core/errors';
 import { createLogger, type Logger } from '../core/log';
 import { SecretBox } from '../core/secret-box';
-import { createMediaServer } from '../ingest-container/src/app';
-import type { MediaServer } from '../ingest-container/src/server';
 import { TenantStore } from '../core/tenants';
 import { answerDependencies, createAnswerHandler } from '../lambdas/answer/app';
 import { apiDependencies, createApiHandler } from '../lambdas/api/app';
 import { HTTP_FUNCTIONS } from '../lambdas/routes';
 import { ensureControlTable, ensureWebhookQueues, startLocalAws } from './aws';
-import { loadLocalConfig, localControlPlaneConfig } from './config';
+import { loadLocalConfig, localControlPlaneConfig, localControlPlaneEnv, localMediaEnv } from './config';
+import { MediaFleet, type LocalMediaServer } from './media-fleet';
 import { createGatewayListener } from './http-gateway';
 import { createDeliveryHandler, deliveryDependencies } from '../lambdas/webhooks/app';
 import { createSweeper } from '../lambdas/sweeper/app';
@@ -29,6 +28,8 @@ export interface LocalStackInfo {
   readonly connector: { readonly id: string; readonly webhookUrl: string };
   /** Endpoints of the local AWS stand-ins, for tools such as `npm run token` while the stack runs. */
   readonly aws: { readonly dynamodbEndpoint: string; readonly kmsEndpoint: string; readonly sqsEndpoint: string };
+  /** The media servers behind `mediaUrl`, each its own process (`MEDIA_SERVERS`). */
+  readonly mediaServers: readonly LocalMediaServer[];
 }
 
 export interface LocalStack extends LocalStackInfo {
@@ -65,7 +66,7 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
   const aws = await startLocalAws(local.dataDir, join(local.dataDir, 'kms'));
   const server = createServer();
   const sqs = sqsClient({ region: 'us-east-1', sqsEndpoint: aws.sqsEndpoint });
-  let media: MediaServer | undefined;
+  let media: MediaFleet | undefined;
   let worker: { stop(): Promise<void> } | undefined;
   let sweeps: NodeJS.Timeout | undefined;
   let sweeping: Promise<void> | undefined;
@@ -76,7 +77,8 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
     });
     const port = (server.address() as AddressInfo).port;
     const base = `http://${local.host === '0.0.0.0' ? '127.0.0.1' : local.host}:${port}`;
-    const config = localControlPlaneConfig(env, aws, await ensureWebhookQueues(sqs), base);
+    const controlEnv = localControlPlaneEnv(env, aws, await ensureWebhookQueues(sqs), base);
+    const config = localControlPlaneConfig(controlEnv);
     const dynamo = dynamoClient(config.aws);
     await ensureControlTable(dynamo, config.tableName);
     // The delivery Lambda behind its SQS event source, and the scheduled sweeper, as in AWS.
@@ -99,16 +101,13 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
       handler: handlers[name as keyof typeof handlers],
     }));
     const gateway = createGatewayListener(functions, local.throttle, log);
-    // Every local region's ingest URL points here; they share one claims table.
-    const mediaLog = log.child({ service: 'media' });
-    media = createMediaServer(config, config.homeMediaRegion, mediaLog);
-    const mediaServer = media;
+    // Every local region's ingest URL points here, to the media servers behind this port; they share one table.
+    const fleet = (media = await MediaFleet.start(local.mediaServers, localMediaEnv(env, controlEnv, config.homeMediaRegion), log));
     server.on('request', (req, res) => {
-      if (!mediaServer.handleRequest(req, res)) void gateway(req, res);
+      if ((req.url ?? '').startsWith('/console')) fleet.proxyRequest(req, res);
+      else void gateway(req, res);
     });
-    server.on('upgrade', (req, socket, head) => {
-      if (!mediaServer.handleUpgrade(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-    });
+    server.on('upgrade', (req, socket, head) => fleet.proxyUpgrade(req, socket, head));
 
     const tenants = new TenantStore(dynamo, config.tableName, new SecretBox(kmsClient(config.aws), config.kmsKeyId));
     const secret = await tenants.ensureSecret(DEMO_TENANT);
@@ -124,6 +123,7 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
       token,
       connector: { id: connector.id, webhookUrl: connector.webhookUrl },
       aws: { dynamodbEndpoint: aws.dynamodbEndpoint, kmsEndpoint: aws.kmsEndpoint, sqsEndpoint: aws.sqsEndpoint },
+      mediaServers: fleet.servers,
     };
     writeFileSync(join(local.dataDir, STATE_FILE), JSON.stringify(info, null, 2) + '\n', { mode: 0o600 });
 

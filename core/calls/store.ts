@@ -34,8 +34,12 @@ export interface CallStore {
    */
   create(record: CallRecord, retentionDays: number, missedAt?: string): Promise<boolean>;
   get(tenant: string, id: string): Promise<CallRecord | null>;
-  /** Moves a started call to answered (its stream joined the room); null unless it was started. */
-  answer(tenant: string, id: string, answeredAt: string): Promise<CallRecord | null>;
+  /**
+   * Moves a started call to answered (its stream joined the room on media server `serverId`); null unless it
+   * was started. Until it ends, the call is listed by `overdue('server#<serverId>')`: if that server dies,
+   * the sweeper closes it.
+   */
+  answer(tenant: string, id: string, answeredAt: string, serverId: string): Promise<CallRecord | null>;
   /** Ends a started or answered call; null when there is none, or it had already ended or was rejected. */
   end(tenant: string, id: string, end: CallEnd, retentionDays: number): Promise<CallRecord | null>;
   /** Ends a call still waiting for its stream as `missed`; null when it was answered or ended meanwhile. */
@@ -133,8 +137,8 @@ export class DynamoCallStore implements CallStore {
     return out.Item ? fromItem(out.Item) : null;
   }
 
-  answer(tenant: string, id: string, answeredAt: string): Promise<CallRecord | null> {
-    return this.move(tenant, id, ['started'], 'answered', { answeredAt: str(answeredAt) });
+  answer(tenant: string, id: string, answeredAt: string, serverId: string): Promise<CallRecord | null> {
+    return this.move(tenant, id, ['started'], 'answered', { answeredAt: str(answeredAt), mediaServer: str(serverId) }, dueAttributes(`server#${serverId}`, answeredAt));
   }
 
   end(tenant: string, id: string, end: CallEnd, retentionDays: number): Promise<CallRecord | null> {
@@ -166,9 +170,11 @@ export class DynamoCallStore implements CallStore {
 
   /**
    * Moves a call to `status`, setting `fields`, if it is in one of `from` (one conditional write);
-   * null when there is no such call or it was in another state. A call that moves is no longer due.
+   * null when there is no such call or it was in another state. A call that moves is no longer due, unless
+   * `due` puts it under another kind of due work.
    */
-  private async move(tenant: string, id: string, from: readonly CallStatus[], status: CallStatus, fields: Item): Promise<CallRecord | null> {
+  private async move(tenant: string, id: string, from: readonly CallStatus[], status: CallStatus, set: Item, due?: Item): Promise<CallRecord | null> {
+    const fields = { ...set, ...due };
     const names = Object.keys(fields);
     const values: Item = { ':status': str(status) };
     from.forEach((state, i) => (values[`:from${i}`] = str(state)));
@@ -179,12 +185,11 @@ export class DynamoCallStore implements CallStore {
           new UpdateItemCommand({
             TableName: this.tableName,
             Key: callKey(tenant, id),
-            UpdateExpression: `${['SET #status = :status', ...names.map((name, i) => `#f${i} = :v${i}`)].join(', ')} REMOVE #duePk, #dueSk`,
+            UpdateExpression: `${['SET #status = :status', ...names.map((name, i) => `#f${i} = :v${i}`)].join(', ')}${due ? '' : ' REMOVE #duePk, #dueSk'}`,
             ConditionExpression: `#status IN (${from.map((_, i) => `:from${i}`).join(', ')})`,
             ExpressionAttributeNames: {
               '#status': 'status',
-              '#duePk': TABLE_KEYS.due.partitionKey,
-              '#dueSk': TABLE_KEYS.due.sortKey,
+              ...(!due && { '#duePk': TABLE_KEYS.due.partitionKey, '#dueSk': TABLE_KEYS.due.sortKey }),
               ...Object.fromEntries(names.map((name, i) => [`#f${i}`, name])),
             },
             ExpressionAttributeValues: values,
@@ -238,4 +243,15 @@ export class DynamoCallStore implements CallStore {
     const [startedAt = '', id = ''] = readStr(start, TABLE_KEYS.byTime.sortKey).split('#');
     return { items: page, next: { startedAt, id } };
   }
+}
+
+/**
+ * Ends a call whose media server was lost, with its duration from the recorded answer: null when it had
+ * ended already (its stream's own server, or Plivo's hangup callback, got there first).
+ */
+export async function endAsMediaFailure(calls: CallStore, tenant: string, id: string, retentionDays: number): Promise<CallRecord | null> {
+  const answeredAt = (await calls.get(tenant, id))?.answeredAt;
+  const endedAt = new Date();
+  const durationSeconds = answeredAt ? Math.max(0, Math.round((endedAt.getTime() - Date.parse(answeredAt)) / 1000)) : null;
+  return calls.end(tenant, id, { endedAt: endedAt.toISOString(), durationSeconds, hangupReason: 'media-failure' }, retentionDays);
 }

@@ -26,7 +26,7 @@ const room = z.discriminatedUnion(
   { message: 'must be {type: "static", id} or {type: "dynamic", prefix?}' },
 );
 
-const agent = z.strictObject({
+export const agentSchema = z.strictObject({
   url: z
     .string()
     .max(2048)
@@ -48,11 +48,11 @@ export const createRuleSchema = z.strictObject({
   priority: priority.default(100),
   match,
   room,
-  agent: agent.nullish(),
+  agent: agentSchema.nullish(),
 });
 
 export const updateRuleSchema = z
-  .strictObject({ name: name.optional(), priority: priority.optional(), match: match.optional(), room: room.optional(), agent: agent.nullable().optional() })
+  .strictObject({ name: name.optional(), priority: priority.optional(), match: match.optional(), room: room.optional(), agent: agentSchema.nullable().optional() })
   .refine((body) => Object.values(body).some((value) => value !== undefined), {
     message: 'must change at least one of name, priority, match, room, agent',
   });

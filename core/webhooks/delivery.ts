@@ -3,6 +3,7 @@ import https from 'node:https';
 import { isIP } from 'node:net';
 import type { DocumentStore } from '../documents';
 import type { Logger } from '../log';
+import { emf } from '../metrics';
 import type { Delivery, DeliveryAttempt, DeliveryRef, Webhook, WebhookPayload } from './model';
 import type { DeliveryQueue } from './queue';
 import type { WebhookSigner } from './signing';
@@ -126,25 +127,11 @@ export class DeliveryWorker {
   }
 }
 
-/** CloudWatch Embedded Metric Format: the log line is also one data point of each metric. */
+/** One data point of each delivery metric (CloudWatch Embedded Metric Format). */
 function metrics(ok: boolean, latencyMs: number): Record<string, unknown> {
-  return {
-    _aws: {
-      Timestamp: Date.now(),
-      CloudWatchMetrics: [
-        {
-          Namespace: 'PlivoConnector',
-          Dimensions: [[]],
-          Metrics: [
-            { Name: 'WebhookDeliveryAttempts', Unit: 'Count' },
-            { Name: 'WebhookDeliveryFailures', Unit: 'Count' },
-            ...(ok ? [{ Name: 'WebhookDeliveryLatency', Unit: 'Milliseconds' }] : []),
-          ],
-        },
-      ],
-    },
-    WebhookDeliveryAttempts: 1,
-    WebhookDeliveryFailures: ok ? 0 : 1,
-    ...(ok && { WebhookDeliveryLatency: latencyMs }),
-  };
+  return emf('PlivoConnector', {}, {
+    WebhookDeliveryAttempts: { value: 1, unit: 'Count' },
+    WebhookDeliveryFailures: { value: ok ? 0 : 1, unit: 'Count' },
+    ...(ok && { WebhookDeliveryLatency: { value: latencyMs, unit: 'Milliseconds' } }),
+  });
 }

@@ -1,37 +1,146 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Authenticator } from '../../core/auth';
 import { dynamoClient, kmsClient } from '../../core/aws';
 import { DynamoCallStore } from '../../core/calls/store';
 import { claimStoreFor } from '../../core/claims';
-import type { ControlPlaneConfig } from '../../core/config';
 import { DynamoConnectorStore } from '../../core/connectors/store';
 import type { Logger } from '../../core/log';
-import { Authenticator } from '../../core/auth';
+import { emf } from '../../core/metrics';
+import { PlacementStore } from '../../core/placement';
+import { regionTables } from '../../core/region-tables';
 import { SecretBox } from '../../core/secret-box';
 import { TenantStore } from '../../core/tenants';
 import { webhookPublisher } from '../../core/webhooks/publisher';
 import { CallLifecycle } from './calls';
+import { ClusterMember } from './cluster/member';
+import { TaskProtection } from './cluster/task-protection';
+import type { MediaConfig } from './config';
 import { MediaServer } from './server';
 
-/** Builds a media server for one region from the shared configuration. */
-export function createMediaServer(config: ControlPlaneConfig, region: string, log: Logger): MediaServer {
-  const media = config.mediaRegions.find((r) => r.id === region);
-  if (!media) throw new Error(`Media region ${region} is not configured (MEDIA_REGIONS)`);
-  const dynamo = dynamoClient(config.aws);
-  const box = new SecretBox(kmsClient(config.aws), config.kmsKeyId);
-  return new MediaServer({
-    region,
-    serverId: `media-${randomUUID()}`,
-    ingestUrl: media.ingestUrl,
-    claims: claimStoreFor(config, dynamo),
-    connectors: new DynamoConnectorStore(dynamo, config.tableName),
+/** One media server process: the public listener, the relay listener, its room placements, metrics. */
+export interface MediaNode {
+  readonly serverId: string;
+  readonly port: number;
+  readonly relayPort: number;
+  readonly media: MediaServer;
+  /** SIGTERM: drain (live calls finish, up to DRAIN_TIMEOUT_SECONDS), then stop. */
+  drain(): Promise<void>;
+  /** Stops now: live calls end. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** Each task reports its load this often: the autoscaling metric's data points. */
+const METRICS_INTERVAL_MS = 15_000;
+const notFound = JSON.stringify({ message: 'Not found' });
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+/**
+ * Starts a media server for its region, as the container does in ECS and `npm start` does locally. Calls'
+ * records and events go to the control plane's table and webhook queue; claims and placements live in the
+ * region's own table. `ecsAgentUri` (ECS sets it) turns on task scale-in protection while calls are live.
+ */
+export async function startMediaNode(config: MediaConfig, baseLog: Logger, ecsAgentUri?: string): Promise<MediaNode> {
+  const { control } = config;
+  const region = control.mediaRegions.find((r) => r.id === config.region);
+  if (!region) throw new Error(`Media region ${config.region} is not configured (MEDIA_REGIONS)`);
+  const serverId = `media-${randomUUID()}`;
+  const log = baseLog.child({ serverId });
+  const dynamo = dynamoClient(control.aws);
+  const box = new SecretBox(kmsClient(control.aws), control.kmsKeyId);
+  const table = regionTables(control, dynamo)(config.region);
+  const relaySecret = randomBytes(32).toString('base64url');
+  const leaseMs = config.leaseSeconds * 1000;
+
+  const publicServer = createServer();
+  const relayServer = createServer({ maxHeaderSize: 64 * 1024 });
+  const port = await listen(publicServer, config.port, config.host);
+  const relayPort = await listen(relayServer, config.relayPort, config.host);
+  const relayUrl = `ws://${config.relayHost}:${relayPort}`;
+
+  const protection = new TaskProtection(ecsAgentUri, log);
+  const cluster = new ClusterMember(new PlacementStore(table.dynamo, table.tableName), { serverId, relayUrl, relaySecret, leaseMs, log, onLost: (tenant, roomId) => media.evict(tenant, roomId) });
+  const media: MediaServer = new MediaServer({
+    region: config.region,
+    serverId,
+    ingestUrl: region.ingestUrl,
+    claims: claimStoreFor(control, dynamo),
+    connectors: new DynamoConnectorStore(dynamo, control.tableName),
     box,
-    auth: new Authenticator(new TenantStore(dynamo, config.tableName, box)),
+    auth: new Authenticator(new TenantStore(dynamo, control.tableName, box)),
     lifecycle: new CallLifecycle({
-      calls: new DynamoCallStore(dynamo, config.tableName),
-      events: webhookPublisher(config, dynamo, log),
-      retentionDays: config.callRetentionDays,
+      calls: new DynamoCallStore(dynamo, control.tableName),
+      events: webhookPublisher(control, dynamo, log),
+      retentionDays: control.callRetentionDays,
+      serverId,
       log,
     }),
+    cluster,
+    relaySecret,
+    leaseMs,
+    onLoadChange: () => protection.update(media.busy),
     log,
   });
+  publicServer.on('request', (req, res) => {
+    if (!media.handleRequest(req, res)) res.writeHead(404, { 'content-type': 'application/json' }).end(notFound);
+  });
+  publicServer.on('upgrade', (req, socket, head) => {
+    if (!media.handleUpgrade(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+  });
+  relayServer.on('request', (_req, res) => res.writeHead(404, { 'content-type': 'application/json' }).end(notFound));
+  relayServer.on('upgrade', (req, socket, head) => media.handleRelayUpgrade(req, socket, head));
+  await cluster.start();
+
+  const report = () => {
+    const { relayErrors, claimFailures } = media.counters;
+    media.counters.relayErrors = media.counters.claimFailures = 0;
+    log.info(
+      'media metrics',
+      emf('PlivoConnector/Media', { MediaRegion: config.region }, {
+        ActiveCalls: { value: media.activeCalls, unit: 'Count' },
+        RelayErrors: { value: relayErrors, unit: 'Count' },
+        ClaimFailures: { value: claimFailures, unit: 'Count' },
+      }),
+    );
+    protection.update(media.busy);
+  };
+  const metrics = setInterval(report, METRICS_INTERVAL_MS).unref();
+  log.info('media server started', { region: config.region, port, relayUrl, leaseSeconds: config.leaseSeconds });
+
+  let closing: Promise<void> | undefined;
+  const stop = (ending: () => Promise<void>) =>
+    (closing ??= (async () => {
+      await ending();
+      clearInterval(metrics);
+      report();
+      await cluster.stop();
+      protection.update(false);
+      await protection.settled();
+      await Promise.all(
+        [publicServer, relayServer].map(
+          (server) =>
+            new Promise<void>((resolve) => {
+              server.close(() => resolve());
+              server.closeAllConnections();
+            }),
+        ),
+      );
+      dynamo.destroy();
+      log.info('media server stopped', {});
+    })());
+  return {
+    serverId,
+    port,
+    relayPort,
+    media,
+    drain: () => stop(() => media.drain(config.drainTimeoutSeconds * 1000)),
+    close: () => stop(() => media.close()),
+  };
 }

@@ -1,19 +1,26 @@
 import type { AgentStatus, CallRecord } from '../../core/calls/model';
-import type { CallStore } from '../../core/calls/store';
+import { endAsMediaFailure, type CallStore } from '../../core/calls/store';
 import { callEvent, type CallEventSink, type CallEventType } from '../../core/events';
 import type { Logger } from '../../core/log';
 
 /** Why a call's stream ended, as recorded in `hangupReason`. */
-export type EndReason = 'caller-hangup' | 'kicked' | 'error' | 'server-shutdown' | 'start-timeout' | 'call-mismatch' | 'flood';
+export type EndReason = 'caller-hangup' | 'kicked' | 'error' | 'server-shutdown' | 'start-timeout' | 'call-mismatch' | 'flood' | 'media-failure';
 
 /** Moves call records as their streams join and leave, and emits the matching events. */
 export class CallLifecycle {
   constructor(
-    private readonly deps: { readonly calls: CallStore; readonly events: CallEventSink; readonly retentionDays: number; readonly log: Logger },
+    private readonly deps: {
+      readonly calls: CallStore;
+      readonly events: CallEventSink;
+      readonly retentionDays: number;
+      /** The media server the calls are answered on: the sweeper closes them if it dies. */
+      readonly serverId: string;
+      readonly log: Logger;
+    },
   ) {}
 
   async answered(tenant: string, callId: string): Promise<void> {
-    const call = await this.deps.calls.answer(tenant, callId, new Date().toISOString());
+    const call = await this.deps.calls.answer(tenant, callId, new Date().toISOString(), this.deps.serverId);
     if (call) await this.emit('call-answered', call);
   }
 
@@ -21,6 +28,12 @@ export class CallLifecycle {
     const endedAt = new Date();
     const durationSeconds = answeredAtMs === null ? null : Math.max(0, Math.round((endedAt.getTime() - answeredAtMs) / 1000));
     const call = await this.deps.calls.end(tenant, callId, { endedAt: endedAt.toISOString(), durationSeconds, hangupReason: reason }, this.deps.retentionDays);
+    if (call) await this.emit('call-hangup', call);
+  }
+
+  /** The call's media server was lost (the one holding its room died): ends it as `media-failure`. */
+  async failed(tenant: string, callId: string): Promise<void> {
+    const call = await endAsMediaFailure(this.deps.calls, tenant, callId, this.deps.retentionDays);
     if (call) await this.emit('call-hangup', call);
   }
 

@@ -2,11 +2,13 @@ import { readFileSync } from 'node:fs';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
+import { timingSafeEqual } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { requireRoomAccess, type Authenticator } from '../../core/auth';
 import type { Claim, ClaimStore } from '../../core/claims';
 import { ROOM_ID } from '../../core/connectors/schema';
-import { ApiError } from '../../core/errors';
+import { ApiError, ServiceUnavailableError } from '../../core/errors';
 import { newParticipantId } from '../../core/ids';
 import { PlivoAuthTokens } from '../../core/connectors/plivo-tokens';
 import type { ConnectorStore } from '../../core/connectors/store';
@@ -14,6 +16,8 @@ import type { Logger } from '../../core/log';
 import { checkPlivoSignature } from '../../core/plivo/signature';
 import type { SecretBox } from '../../core/secret-box';
 import type { CallLifecycle } from './calls';
+import type { ClusterMember } from './cluster/member';
+import { Relay, RELAY_HEADERS, RELAY_MAX_PAYLOAD, relayJoinSchema, roomOf, type RelayJoin } from './cluster/relay';
 import { PlivoStream } from './plivo/stream';
 import { MediaClock } from './room/clock';
 import { ROOM_RATES, type SampleRate } from '../../core/rooms';
@@ -33,7 +37,23 @@ export interface MediaServerDeps {
   readonly lifecycle: CallLifecycle;
   /** Checks room participants' tokens. */
   readonly auth: Authenticator;
+  /** This server's room placements in the region. */
+  readonly cluster: ClusterMember;
+  /** Secret peers present when they relay a participant of a room placed here. */
+  readonly relaySecret: string;
+  /** Placement lease: how long a joiner waits at most for an unreachable room server's lease to lapse. */
+  readonly leaseMs: number;
+  /** Called whenever a connection comes or goes (task protection follows the load). */
+  readonly onLoadChange?: () => void;
   readonly log: Logger;
+}
+
+/** Counters since the last metrics report. */
+export interface MediaCounters {
+  /** Relays that could not be opened, or lost their room's server mid-connection. */
+  relayErrors: number;
+  /** Plivo streams refused: unknown, used or expired claim, or a bad signature. */
+  claimFailures: number;
 }
 
 /** One Plivo message is 20 ms of audio, a few hundred bytes; 64 KB is Plivo's own limit. */
@@ -48,6 +68,10 @@ const refuse = (socket: Duplex, status: number, message: string): void => {
 };
 
 const HEARTBEAT_MS = 30_000;
+/** How a relayed connection ends when its room's server vanishes: a call cannot go on; a participant may rejoin. */
+const LOST = { plivo: { code: 1011, reason: 'media server lost' }, participant: { code: 1012, reason: 'room server lost: reconnect' } } as const;
+/** How participants are moved off a room whose placement another server took over. */
+const MOVED = { code: 1012, reason: 'room moved to another server: reconnect' } as const;
 const ROOMS_PATH = /^\/rooms\/([^/]+)$/;
 
 /** The web console's files, served at `/console`. */
@@ -71,10 +95,14 @@ const CONSOLE_HEADERS = {
 export class MediaServer {
   readonly rooms: RoomRegistry;
   readonly clock: MediaClock;
+  readonly counters: MediaCounters = { relayErrors: 0, claimFailures: 0 };
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAYLOAD, perMessageDeflate: false });
+  private readonly relayWss = new WebSocketServer({ noServer: true, maxPayload: RELAY_MAX_PAYLOAD, perMessageDeflate: false });
   private readonly streams = new Set<PlivoStream>();
   private readonly participants = new Set<RoomSocket>();
-  private state: 'running' | 'closing' | 'closed' = 'running';
+  /** Connections that landed here for rooms placed elsewhere, with what they carry. */
+  private readonly relays = new Map<Relay, RelayJoin['type']>();
+  private state: 'running' | 'draining' | 'closing' | 'closed' = 'running';
 
   private readonly tokens: PlivoAuthTokens;
   /** One timer pings every room participant, to find half-open connections. */
@@ -86,17 +114,43 @@ export class MediaServer {
   constructor(private readonly deps: MediaServerDeps) {
     this.tokens = new PlivoAuthTokens(deps.box);
     this.clock = new MediaClock((err) => deps.log.error('room tick failed', { err }));
-    this.rooms = new RoomRegistry(this.clock);
-    this.heartbeat = setInterval(() => this.participants.forEach((participant) => participant.heartbeat()), HEARTBEAT_MS).unref();
+    // An emptied room's placement is let go a second later, unless someone joined it again meanwhile.
+    this.rooms = new RoomRegistry(this.clock, ({ tenant, id }) =>
+      setTimeout(() => this.rooms.find(tenant, id) ?? deps.cluster.release(tenant, id), 1000).unref(),
+    );
+    this.heartbeat = setInterval(() => {
+      this.participants.forEach((participant) => participant.heartbeat());
+      this.relays.forEach((_, relay) => relay.heartbeat());
+    }, HEARTBEAT_MS).unref();
   }
 
+  /** Plivo streams this server holds the socket of: its own and those it relays to other servers. */
   get activeCalls(): number {
-    return this.streams.size;
+    let calls = 0;
+    for (const stream of this.streams) if (!stream.relayed) calls++;
+    for (const type of this.relays.values()) if (type === 'plivo') calls++;
+    return calls;
   }
 
-  /** Serves the web console (`GET /console`); false when the request is not for it. */
+  /** Any live connection here: a call, a participant, or one relayed through. */
+  get busy(): boolean {
+    return this.streams.size + this.participants.size + this.relays.size > 0;
+  }
+
+  get serving(): boolean {
+    return this.state === 'running';
+  }
+
+  /** Serves the web console (`GET /console`) and `GET /health`; false when the request is for neither. */
   handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
     const path = (req.url ?? '').split('?')[0] ?? '';
+    if (path === '/health') {
+      // Unhealthy while draining: the load balancer stops sending new streams here.
+      const status = this.state === 'running' ? 'serving' : 'draining';
+      res.writeHead(status === 'serving' ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(JSON.stringify({ status, serverId: this.deps.serverId, activeCalls: this.activeCalls, rooms: this.rooms.count }));
+      return true;
+    }
     const file = this.consoleFiles.get(path);
     if (!file) return false;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -136,7 +190,7 @@ export class MediaServer {
    * (a participant token only for the room it names), in `Authorization` or `?token=`.
    */
   private async acceptParticipant(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL, roomPath: string): Promise<void> {
-    if (this.state !== 'running') return refuse(socket, 503, 'The media server is shutting down');
+    if (this.state !== 'running') return refuse(socket, 503, this.unavailable());
     const roomId = ROOM_ID.test(roomPath) ? roomPath : '';
     const token = url.searchParams.get('token');
     const principal = await this.deps.auth.authenticate(req.headers.authorization ?? (token === null ? undefined : `Bearer ${token}`));
@@ -146,20 +200,13 @@ export class MediaServer {
     const kind = url.searchParams.get('kind') ?? 'web';
     if (kind !== 'web' && kind !== 'agent') return refuse(socket, 400, 'kind must be web or agent');
     requireRoomAccess(principal, roomId);
-    if (this.state !== 'running') return refuse(socket, 503, 'The media server is shutting down');
-    this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-      const id = newParticipantId(kind === 'web' ? 'web_' : 'ag_');
-      const room = this.rooms.get(principal.tenant, roomId);
-      const log = this.deps.log.child({ tenant: principal.tenant, roomId, participantId: id });
-      const participant = new RoomSocket(ws, room, { id, kind, rate: rate as SampleRate, log, wantsLevels: url.searchParams.get('levels') === '1' });
-      this.participants.add(participant);
-      void participant.closed.then(() => this.participants.delete(participant));
-    });
+    const join: RelayJoin = { type: 'participant', tenant: principal.tenant, roomId, kind, rate: rate as SampleRate, wantsLevels: url.searchParams.get('levels') === '1' };
+    await this.seat(join, req, socket, head, this.deps.log.child({ tenant: principal.tenant, roomId }));
   }
 
   private async acceptPlivo(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): Promise<void> {
     const log = this.deps.log;
-    if (this.state !== 'running') return refuse(socket, 503, 'The media server is shutting down');
+    if (this.state !== 'running') return refuse(socket, 503, this.unavailable());
     const ref = url.searchParams.get('ref');
     if (!ref || ref.length > 128) {
       log.warn('plivo stream refused: no ref', { status: 401 });
@@ -178,17 +225,117 @@ export class MediaServer {
     const claim = await this.deps.claims.take(this.deps.region, ref, this.deps.serverId);
     if (typeof claim === 'string') {
       const status = claim === 'expired' ? 410 : claim === 'used' ? 403 : 401;
+      this.counters.claimFailures++;
       callLog.warn(`plivo stream refused: claim ${claim}`, { status });
       return refuse(socket, status, `Claim ref ${claim}`);
     }
-    // Shutting down since the checks began: the claim is used, but the call gets a clear refusal.
-    if (this.state !== 'running') return refuse(socket, 503, 'The media server is shutting down');
-    this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-      const stream = new PlivoStream(ws, claim, { rooms: this.rooms, lifecycle: this.deps.lifecycle, log: callLog });
+    await this.seat({ type: 'plivo', claim }, req, socket, head, callLog);
+  }
+
+  /**
+   * Seats an authorised connection in its room: here when the room is placed here (or nobody held it,
+   * and now this server does), else relayed to the room's server. A room server that cannot be reached
+   * is retried until its lease lapses and the room can be placed again.
+   */
+  private async seat(join: RelayJoin, req: IncomingMessage, socket: Duplex, head: Buffer, log: Logger): Promise<void> {
+    const { tenant, roomId } = roomOf(join);
+    const deadline = Date.now() + this.deps.leaseMs + 2000;
+    for (;;) {
+      // Shutting down since the checks began (a call's claim is used by now): a clear refusal.
+      if (this.state !== 'running') throw new ServiceUnavailableError(this.unavailable());
+      const where = await this.deps.cluster.place(tenant, roomId);
+      if (where.here) {
+        this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => this.seatHere(ws, join, false, log));
+        return;
+      }
+      let relay: Relay;
+      try {
+        relay = await Relay.open(where.owner, this.deps.serverId, join, LOST[join.type], log);
+      } catch (err) {
+        this.counters.relayErrors++;
+        if (Date.now() > deadline) throw new ServiceUnavailableError("The room's media server cannot be reached; try again");
+        log.warn("relay to the room's media server failed; retrying until its lease lapses", { owner: where.owner.serverId, err });
+        await sleep(250);
+        continue;
+      }
+      if (socket.destroyed) return relay.close(1001, 'the connection went away');
+      this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => this.track(relay, ws, join, log));
+      return;
+    }
+  }
+
+  private seatHere(ws: WebSocket, join: RelayJoin, relayed: boolean, log: Logger): void {
+    if (join.type === 'plivo') {
+      const stream = new PlivoStream(ws, join.claim, { rooms: this.rooms, lifecycle: this.deps.lifecycle, log, relayed });
       this.streams.add(stream);
-      ws.once('close', () => this.streams.delete(stream));
-      callLog.info('plivo stream accepted', {});
+      ws.once('close', () => {
+        this.streams.delete(stream);
+        this.deps.onLoadChange?.();
+      });
+      log.info(relayed ? 'plivo stream accepted (relayed)' : 'plivo stream accepted', {});
+    } else {
+      const id = newParticipantId(join.kind === 'web' ? 'web_' : 'ag_');
+      const room = this.rooms.get(join.tenant, join.roomId);
+      const participant = new RoomSocket(ws, room, { id, kind: join.kind, rate: join.rate, log: log.child({ participantId: id }), wantsLevels: join.wantsLevels });
+      this.participants.add(participant);
+      void participant.closed.then(() => {
+        this.participants.delete(participant);
+        this.deps.onLoadChange?.();
+      });
+    }
+    this.deps.onLoadChange?.();
+  }
+
+  private track(relay: Relay, ws: WebSocket, join: RelayJoin, log: Logger): void {
+    relay.attach(ws);
+    this.relays.set(relay, join.type);
+    this.deps.onLoadChange?.();
+    log.info('connection relayed to the room\'s media server', { type: join.type });
+    void relay.closed.then(async ({ lost }) => {
+      this.relays.delete(relay);
+      this.deps.onLoadChange?.();
+      if (!lost) return;
+      this.counters.relayErrors++;
+      // The call's stream lived on the lost server: nobody else will end its record as promptly.
+      if (join.type === 'plivo') await this.deps.lifecycle.failed(join.claim.tenant, join.claim.callId).catch((err: unknown) => log.error('could not record the call as ended', { err }));
     });
+  }
+
+  /**
+   * The internal relay port: a peer relays a connection it authorised for a room placed here. The peer
+   * proves it reads the region's table with this server's relay secret; the room must still be here.
+   */
+  handleRelayUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const secret = Buffer.from(String(req.headers[RELAY_HEADERS.secret] ?? ''));
+    const expected = Buffer.from(this.deps.relaySecret);
+    if (secret.length !== expected.length || !timingSafeEqual(secret, expected)) return refuse(socket, 403, 'Relay secret invalid');
+    let join: RelayJoin;
+    try {
+      join = relayJoinSchema.parse(JSON.parse(Buffer.from(String(req.headers[RELAY_HEADERS.join] ?? ''), 'base64url').toString('utf8')));
+    } catch {
+      return refuse(socket, 400, 'Relay join header invalid');
+    }
+    const { tenant, roomId } = roomOf(join);
+    const log = this.deps.log.child({ tenant, roomId, relayedFrom: String(req.headers[RELAY_HEADERS.from] ?? '').slice(0, 64), ...(join.type === 'plivo' && { callId: join.claim.callId, callUuid: join.claim.callUuid }) });
+    // A draining server still seats joiners of its own rooms: their calls finish here.
+    if (this.state === 'closing' || this.state === 'closed') return refuse(socket, 503, 'The media server is shutting down');
+    this.deps.cluster.place(tenant, roomId).then(
+      (where) => {
+        if (!where.here) return refuse(socket, 409, 'The room is not placed on this server');
+        this.relayWss.handleUpgrade(req, socket, head, (ws: WebSocket) => this.seatHere(ws, join, true, log));
+      },
+      (err: unknown) => {
+        log.warn('relayed connection refused: the room cannot be placed here', { err });
+        refuse(socket, 409, 'The room is not placed on this server');
+      },
+    );
+  }
+
+  /** Another server took over a room this one held (its lease lapsed): its members here are moved off. */
+  evict(tenant: string, roomId: string): void {
+    for (const stream of this.streams) if (stream.tenant === tenant && stream.roomId === roomId) stream.close(LOST.plivo.code, MOVED.reason, 'media-failure');
+    for (const participant of this.participants) if (participant.tenant === tenant && participant.roomId === roomId) participant.close(MOVED.code, MOVED.reason);
   }
 
   /**
@@ -206,15 +353,40 @@ export class MediaServer {
     return candidates.some((candidate) => checkPlivoSignature(token, { method: 'GET', url: candidate, params: new Map(), headers }) === 'valid');
   }
 
+  private unavailable(): string {
+    return this.state === 'draining' ? 'The media server is draining: it takes no new streams; connect again to reach another' : 'The media server is shutting down';
+  }
+
+  /**
+   * Graceful drain (SIGTERM): no new streams or rooms, `/health` answers 503, live calls go on until they
+   * end or `timeoutMs` passes; then whatever is left is ended as by `close`.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    if (this.state !== 'running') return;
+    this.state = 'draining';
+    await this.deps.cluster.drain();
+    this.deps.log.info('draining: taking no new streams', { activeCalls: this.activeCalls, timeoutMs });
+    const deadline = Date.now() + timeoutMs;
+    while (this.busy && Date.now() < deadline) await sleep(Math.min(250, Math.max(1, deadline - Date.now())));
+    if (this.busy) this.deps.log.warn('drain timed out: ending the calls left', { activeCalls: this.activeCalls });
+    await this.close();
+  }
+
   /** Stops taking streams and ends the live ones. Safe to call twice. */
   async close(): Promise<void> {
-    if (this.state !== 'running') return;
+    if (this.state === 'closing' || this.state === 'closed') return;
     this.state = 'closing';
     clearInterval(this.heartbeat);
     for (const stream of this.streams) stream.shutdown();
     for (const participant of this.participants) participant.close(ROOM_CLOSE.shutdown, 'media server shutting down');
-    await Promise.all([...[...this.streams].map((stream) => stream.closed), ...[...this.participants].map((participant) => participant.closed)]);
+    for (const relay of this.relays.keys()) relay.close(ROOM_CLOSE.shutdown, 'media server shutting down');
+    await Promise.all([
+      ...[...this.streams].map((stream) => stream.closed),
+      ...[...this.participants].map((participant) => participant.closed),
+      ...[...this.relays.keys()].map((relay) => relay.closed),
+    ]);
     this.wss.close();
+    this.relayWss.close();
     this.state = 'closed';
   }
 }

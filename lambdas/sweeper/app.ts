@@ -2,6 +2,7 @@ import { dynamoClient } from '../../core/aws';
 import { DynamoCallStore } from '../../core/calls/store';
 import type { ControlPlaneConfig } from '../../core/config';
 import { createLogger } from '../../core/log';
+import { placementStores } from '../../core/placement';
 import { Sweeper } from '../../core/sweeper';
 import { WebhookPublisher, webhookQueue, webhookStores } from '../../core/webhooks/publisher';
 
@@ -18,6 +19,7 @@ export function createSweeper(config: ControlPlaneConfig, log = createLogger(con
     queue,
     events: new WebhookPublisher({ ...stores, queue, log }),
     retentionDays: config.callRetentionDays,
+    placements: placementStores(config, dynamo),
     log,
   });
 }

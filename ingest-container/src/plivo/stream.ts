@@ -77,20 +77,43 @@ export class PlivoStream implements Participant {
     clearAudio: () => this.sendControl({ event: 'clearAudio', streamId: this.streamId }),
     sendDtmf: (digits: string) => this.sendControl({ event: 'sendDTMF', dtmf: digits }),
     checkpoint: (name: string) => this.sendControl({ event: 'checkpoint', streamId: this.streamId, name }),
-    hangup: (reason: string) => this.end(STREAM_CLOSE.kicked, reason, 'kicked'),
+    hangup: (reason: string) => this.close(STREAM_CLOSE.kicked, reason, 'kicked'),
   };
 
   constructor(
     private readonly ws: WebSocket,
     private readonly claim: Claim,
-    private readonly deps: { readonly rooms: RoomRegistry; readonly lifecycle: CallLifecycle; readonly log: Logger },
+    private readonly deps: {
+      readonly rooms: RoomRegistry;
+      readonly lifecycle: CallLifecycle;
+      readonly log: Logger;
+      /** `ws` is a peer server's relay, not Plivo's own socket: if it drops, that server is gone. */
+      readonly relayed?: boolean;
+    },
   ) {
     this.id = `ph_${claim.callId.slice('call_'.length)}`;
     this.phone = { from: claim.from, to: claim.to, callUuid: claim.callUuid, callId: claim.callId };
-    this.startTimer = setTimeout(() => this.end(STREAM_CLOSE.startTimeout, 'no start event within 10 s', 'start-timeout'), START_TIMEOUT_MS);
+    this.startTimer = setTimeout(() => this.close(STREAM_CLOSE.startTimeout, 'no start event within 10 s', 'start-timeout'), START_TIMEOUT_MS);
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
-    this.closed = new Promise((resolve) => ws.once('close', () => void this.onClose().then(resolve)));
+    this.closed = new Promise((resolve) =>
+      ws.once('close', (code) => {
+        if (this.relayed && code === 1006) this.endReason = 'media-failure';
+        void this.onClose().then(resolve);
+      }),
+    );
     ws.on('error', (err) => deps.log.warn('plivo stream socket error', { err }));
+  }
+
+  get relayed(): boolean {
+    return this.deps.relayed ?? false;
+  }
+
+  get tenant(): string {
+    return this.claim.tenant;
+  }
+
+  get roomId(): string {
+    return this.claim.roomId;
   }
 
   deliver(frame: Frame): void {
@@ -118,7 +141,7 @@ export class PlivoStream implements Participant {
     }
     if (message.event === 'start') return this.onStart(message);
     if (!this.room) {
-      if (message.event !== 'stop') this.end(STREAM_CLOSE.badOrder, 'start must be the first event', 'error');
+      if (message.event !== 'stop') this.close(STREAM_CLOSE.badOrder, 'start must be the first event', 'error');
       return;
     }
     switch (message.event) {
@@ -137,7 +160,7 @@ export class PlivoStream implements Participant {
       case 'clearedAudio':
         return;
       case 'stop':
-        this.end(1000, 'stream stopped', 'caller-hangup');
+        this.close(1000, 'stream stopped', 'caller-hangup');
         return;
       default:
         this.deps.log.debug('plivo stream: unknown event ignored', { event: String(message.event).slice(0, 64) });
@@ -148,7 +171,7 @@ export class PlivoStream implements Participant {
     if (this.room) return this.bad('second start event');
     const callId = message.start?.callId;
     if (typeof callId !== 'string' || callId !== this.claim.callUuid) {
-      this.end(STREAM_CLOSE.callMismatch, 'start.callId does not match the call this stream was claimed for', 'call-mismatch');
+      this.close(STREAM_CLOSE.callMismatch, 'start.callId does not match the call this stream was claimed for', 'call-mismatch');
       return;
     }
     clearTimeout(this.startTimer);
@@ -178,7 +201,7 @@ export class PlivoStream implements Participant {
     if (typeof payload !== 'string' || payload.length % 4 !== 0 || !BASE64.test(payload)) return this.bad('media without a valid base64 payload');
     const bytes = (payload.length / 4) * 3 - (payload.endsWith('==') ? 2 : payload.endsWith('=') ? 1 : 0);
     if (this.flood.exceeded(bytes)) {
-      this.end(STREAM_CLOSE.flood, 'media faster than 10x real time', 'flood');
+      this.close(STREAM_CLOSE.flood, 'media faster than 10x real time', 'flood');
       return;
     }
     if (payload.length === MULAW_FRAME_BASE64_LENGTH && this.partial.length === 0) {
@@ -205,14 +228,15 @@ export class PlivoStream implements Participant {
     if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(message));
   }
 
-  private end(code: number, reason: string, why: EndReason): void {
+  /** Ends the stream from the server side, recording `why` as the call's hangup reason. */
+  close(code: number, reason: string, why: EndReason): void {
     this.endReason = why;
     if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) this.ws.close(code, reason);
   }
 
   /** Ends the stream from the server side (shutdown). */
   shutdown(): void {
-    this.end(STREAM_CLOSE.shutdown, 'media server shutting down', 'server-shutdown');
+    this.close(STREAM_CLOSE.shutdown, 'media server shutting down', 'server-shutdown');
   }
 
   private async onClose(): Promise<void> {

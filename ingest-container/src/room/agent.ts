@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { WebSocket } from 'ws';
 import { newParticipantId } from '../../../core/ids';
 import type { Logger } from '../../../core/log';
 import type { AgentSpec } from '../../../core/routing/model';
+import { openSocket } from '../open-socket';
 import type { Room } from './room';
 import { RoomSocket, type Welcome } from './socket';
 
@@ -17,30 +17,6 @@ export const DIAL_DEFAULTS: DialOptions = { retryDelaysMs: [250, 1000], connectT
 /** An agent may send speech ahead of real time; 1 MB is a generous bound on one message. */
 const AGENT_MAX_PAYLOAD = 1024 * 1024;
 
-function connect(url: string, timeoutMs: number, signal: AbortSignal): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { handshakeTimeout: timeoutMs, perMessageDeflate: false, maxPayload: AGENT_MAX_PAYLOAD });
-    const abort = () => ws.terminate();
-    const fail = (err: Error) => {
-      settle();
-      ws.terminate();
-      reject(err);
-    };
-    const refused = (_req: unknown, res: { statusCode?: number }) => fail(new Error(`agent answered the upgrade with HTTP ${res.statusCode}`));
-    const settle = () => {
-      signal.removeEventListener('abort', abort);
-      ws.off('error', fail).off('unexpected-response', refused);
-    };
-    signal.addEventListener('abort', abort, { once: true });
-    ws.once('open', () => {
-      settle();
-      resolve(ws);
-    });
-    ws.once('error', fail);
-    ws.once('unexpected-response', refused);
-  });
-}
-
 /**
  * Dials a routing rule's agent into `room` over the room protocol; its first message (`joined`) names
  * the call and carries the rule's metadata. A failed connect is retried twice with backoff; null when
@@ -51,7 +27,7 @@ export async function dialAgent(agent: AgentSpec, room: Room, welcome: Welcome, 
   for (const [attempt, delay] of delays.entries()) {
     try {
       if (delay) await sleep(delay, undefined, { signal });
-      const ws = await connect(agent.url, options.connectTimeoutMs, signal);
+      const ws = await openSocket(agent.url, { timeoutMs: options.connectTimeoutMs, maxPayload: AGENT_MAX_PAYLOAD, signal });
       if (signal.aborted) {
         ws.close(1000, 'call ended');
         return null;

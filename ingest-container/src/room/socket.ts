@@ -122,6 +122,14 @@ export class RoomSocket implements Participant {
     log.info('room participant joined', { kind, sampleRate: rate });
   }
 
+  get tenant(): string {
+    return this.room.tenant;
+  }
+
+  get roomId(): string {
+    return this.room.id;
+  }
+
   deliver(frame: Frame): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
     if (this.ws.bufferedAmount > MAX_BUFFERED_BYTES) {

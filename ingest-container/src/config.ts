@@ -1,0 +1,58 @@
+import { networkInterfaces } from 'node:os';
+import { ConfigError, loadControlPlaneConfig, type ControlPlaneConfig } from '../../core/config';
+
+/** The media server's settings: the control plane's (its table, key, queue) plus its own. */
+export interface MediaConfig {
+  readonly control: ControlPlaneConfig;
+  /** The media region this server serves (`MEDIA_REGION`), one of MEDIA_REGIONS. */
+  readonly region: string;
+  /** Public port: Plivo streams, the room protocol, the console, `/health` (`PORT`, 8080). */
+  readonly port: number;
+  /** Internal port where peers relay participants of rooms placed here (`RELAY_PORT`, 8081). */
+  readonly relayPort: number;
+  /** The address peers reach this server at (`RELAY_HOST`; default: the task's first private IPv4). */
+  readonly relayHost: string;
+  /** Interface to listen on (`HOST`, all interfaces). */
+  readonly host: string;
+  /** After SIGTERM, live calls get this long to end before they are cut (`DRAIN_TIMEOUT_SECONDS`, 110: ECS kills at 120). */
+  readonly drainTimeoutSeconds: number;
+  /** Room placement and server leases (`PLACEMENT_LEASE_SECONDS`, 15), renewed every third of it. */
+  readonly leaseSeconds: number;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]?.trim();
+  const value = raw ? Number(raw) : fallback;
+  if (!Number.isInteger(value) || value < min || value > max) throw new ConfigError(`${name} must be a whole number ${min}-${max}, got "${raw}"`);
+  return value;
+}
+
+/** The first non-internal IPv4 address: in ECS (awsvpc), the task's private address in its subnet. */
+function privateAddress(): string {
+  for (const addresses of Object.values(networkInterfaces())) {
+    const found = addresses?.find((a) => a.family === 'IPv4' && !a.internal);
+    if (found) return found.address;
+  }
+  throw new ConfigError('No private IPv4 address found for peers to relay to: set RELAY_HOST');
+}
+
+export function loadMediaConfig(env: Env): MediaConfig {
+  const control = loadControlPlaneConfig(env, { publicUrl: false });
+  const region = env.MEDIA_REGION?.trim() || control.homeMediaRegion;
+  if (!control.mediaRegions.some((r) => r.id === region)) {
+    throw new ConfigError(`MEDIA_REGION must be one of ${control.mediaRegions.map((r) => r.id).join(', ')}, got "${region}"`);
+  }
+  if (!control.webhooks.queueUrl) throw new ConfigError('Missing required environment variable WEBHOOK_QUEUE_URL');
+  return {
+    control,
+    region,
+    port: integer(env, 'PORT', 8080, 0, 65535),
+    relayPort: integer(env, 'RELAY_PORT', 8081, 0, 65535),
+    relayHost: env.RELAY_HOST?.trim() || privateAddress(),
+    host: env.HOST?.trim() || '0.0.0.0',
+    drainTimeoutSeconds: integer(env, 'DRAIN_TIMEOUT_SECONDS', 110, 0, 86400),
+    leaseSeconds: integer(env, 'PLACEMENT_LEASE_SECONDS', 15, 3, 300),
+  };
+}

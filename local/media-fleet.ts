@@ -1,0 +1,169 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import type { Logger } from '../core/log';
+
+/** One of `npm start`'s media servers: the container's own entry point, in its own process. */
+export interface LocalMediaServer {
+  readonly serverId: string;
+  readonly pid: number;
+  /** Its public base, `ws://127.0.0.1:<port>` (the local load balancer spreads connections over these). */
+  readonly url: string;
+}
+
+interface Member extends LocalMediaServer {
+  readonly child: ChildProcess;
+  readonly port: number;
+  healthy: boolean;
+}
+
+const ROOT = join(__dirname, '..');
+const MAIN = join(ROOT, 'ingest-container', 'src', 'main.ts');
+const READY_TIMEOUT_MS = 30_000;
+/** As a load balancer's health check: a draining server stops getting new connections within this. */
+const HEALTH_INTERVAL_MS = 1000;
+
+/** Lines a media server writes: its log records, forwarded as they are; anything else (Node's warnings) to stderr. */
+function forwardLines(child: ChildProcess, log: Logger): void {
+  for (const stream of [child.stdout, child.stderr]) {
+    let rest = '';
+    stream?.on('data', (chunk: Buffer) => {
+      const lines = (rest + chunk.toString('utf8')).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) {
+        if (line.startsWith('{')) log.forward(line);
+        else if (line.trim()) process.stderr.write(`${line}\n`);
+      }
+    });
+  }
+}
+
+/**
+ * `npm start`'s media plane: N media servers (`MEDIA_SERVERS`), each the container's `main.ts` in its own
+ * process on its own ports, sharing the local DynamoDB as tasks share their region's table, behind a
+ * round-robin load balancer with health checks, as the region's NLB is. A server that exits (killed, or
+ * drained) leaves the rotation.
+ */
+export class MediaFleet {
+  private next = 0;
+  private readonly health: NodeJS.Timeout;
+
+  private constructor(
+    private readonly members: Member[],
+    private readonly log: Logger,
+  ) {
+    this.health = setInterval(() => void this.checkHealth(), HEALTH_INTERVAL_MS).unref();
+  }
+
+  static async start(count: number, env: Readonly<Record<string, string>>, log: Logger): Promise<MediaFleet> {
+    const started = await Promise.allSettled(Array.from({ length: count }, () => spawnServer(env, log)));
+    const members = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) {
+      await Promise.all(members.map((member) => stopChild(member.child)));
+      throw failed.reason;
+    }
+    return new MediaFleet(members, log);
+  }
+
+  get servers(): LocalMediaServer[] {
+    return this.members.map(({ serverId, pid, url }) => ({ serverId, pid, url }));
+  }
+
+  /** Passes a WebSocket upgrade to the next healthy server, bytes as they come (a layer-4 balancer). */
+  proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const target = this.pick();
+    socket.on('error', () => socket.destroy());
+    if (!target) {
+      const body = JSON.stringify({ message: 'No media server is serving' });
+      socket.end(`HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+      return;
+    }
+    const upstream = connect(target.port, '127.0.0.1', () => {
+      const headers: string[] = [];
+      for (let i = 0; i < req.rawHeaders.length; i += 2) headers.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}\r\n`);
+      upstream.write(`${req.method} ${req.url} HTTP/1.1\r\n${headers.join('')}\r\n`);
+      if (head.length) upstream.write(head);
+      upstream.pipe(socket).pipe(upstream);
+    });
+    upstream.setNoDelay(true);
+    upstream.on('error', () => socket.destroy());
+    upstream.on('close', () => socket.destroy());
+    socket.on('close', () => upstream.destroy());
+  }
+
+  /** Passes an HTTP request (the web console's files) to the next healthy server. */
+  proxyRequest(req: IncomingMessage, res: ServerResponse): void {
+    const target = this.pick();
+    if (!target) return void res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'No media server is serving' }));
+    const upstream = request({ host: '127.0.0.1', port: target.port, path: req.url, method: req.method, headers: req.headers }, (reply) => {
+      res.writeHead(reply.statusCode ?? 502, reply.headers);
+      reply.pipe(res);
+    });
+    upstream.on('error', () => res.headersSent ? res.destroy() : res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'The media server did not answer' })));
+    req.pipe(upstream);
+  }
+
+  /** Stops every server at once (SIGINT: live calls end and are recorded). */
+  async close(): Promise<void> {
+    clearInterval(this.health);
+    await Promise.all(this.members.map((member) => stopChild(member.child)));
+  }
+
+  private pick(): Member | undefined {
+    const live = this.members.filter((m) => m.healthy && m.child.exitCode === null && m.child.signalCode === null);
+    if (live.length === 0) return undefined;
+    return live[this.next++ % live.length];
+  }
+
+  private async checkHealth(): Promise<void> {
+    await Promise.all(
+      this.members.map(async (member) => {
+        if (member.child.exitCode !== null || member.child.signalCode !== null) return void (member.healthy = false);
+        const healthy = await fetch(`http://127.0.0.1:${member.port}/health`, { signal: AbortSignal.timeout(HEALTH_INTERVAL_MS) }).then(
+          (res) => res.ok,
+          () => false,
+        );
+        if (healthy !== member.healthy) this.log.info(healthy ? 'media server healthy' : 'media server unhealthy: out of rotation', { serverId: member.serverId });
+        member.healthy = healthy;
+      }),
+    );
+  }
+}
+
+function spawnServer(env: Readonly<Record<string, string>>, log: Logger): Promise<Member> {
+  const child = fork(MAIN, [], { cwd: ROOT, env, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  forwardLines(child, log);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error('A media server did not start within 30 s'));
+    }, READY_TIMEOUT_MS);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`A media server exited before it was ready (${signal ?? code}); its log is above`));
+    });
+    child.on('message', (message: { type?: string; serverId?: string; port?: number }) => {
+      if (message.type !== 'ready' || !message.serverId || !message.port) return;
+      clearTimeout(timer);
+      child.removeAllListeners('exit');
+      child.once('exit', (code, signal) => log.info('media server exited', { serverId: message.serverId, code, signal }));
+      resolve({ child, serverId: message.serverId, pid: child.pid as number, port: message.port, url: `ws://127.0.0.1:${message.port}`, healthy: true });
+    });
+  });
+}
+
+/** SIGINT, then SIGKILL if it has not exited within 15 s. */
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const force = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.once('exit', () => {
+      clearTimeout(force);
+      resolve();
+    });
+    child.kill('SIGINT');
+  });
+}

@@ -1,0 +1,121 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { mulawEncode } from '../../ingest-container/src/audio/mulaw';
+import { tone, toneLevel } from '../../tools/audio';
+import { SimulatedCall } from '../../tools/plivo-simulator';
+import { RoomPeer } from '../../tools/room-peer';
+import { apiRequest, startLocalProcess, waitFor, type LocalProcess } from '../support/local-process';
+import { startReceiver } from '../support/webhook-receiver';
+
+/**
+ * Rooms across media servers, through `npm start` with two media server processes sharing the local
+ * DynamoDB (as a region's tasks share its table): a room lives on one server, connections that land on
+ * the other are relayed to it, and when the room's server dies its calls are closed and the room moves.
+ */
+let dataDir: string;
+let stack: LocalProcess;
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'e2e-scale-out-'));
+  stack = await startLocalProcess(dataDir, { MEDIA_SERVERS: '2', PLACEMENT_LEASE_SECONDS: '3' });
+}, 60_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+const api = (method: string, path: string, body?: unknown) => apiRequest(stack, method, path, body);
+/** The base URL of media server `i`, bypassing the load balancer. */
+const server = (i: number) => stack.info.mediaServers[i] as { serverId: string; pid: number; url: string };
+/** A stream URL from the Answer URL's XML, pointed straight at media server `i`. */
+const onServer = (streamUrl: string, i: number) => streamUrl.replace(/^ws:\/\/[^/]+/, server(i).url);
+const heard = (call: SimulatedCall, skip = 10): Int16Array => call.receivedPcm().subarray(skip * 160);
+
+async function connectorFor(room: string): Promise<string> {
+  const { data } = await api('POST', '/v2/connectors', { provider: 'plivo', defaultRoomId: room });
+  return data.webhookUrl as string;
+}
+
+async function callOn(answerUrl: string, i: number, from: string): Promise<SimulatedCall> {
+  const call = new SimulatedCall({ answerUrl, from });
+  await call.connect(onServer(await call.answer(), i));
+  return call;
+}
+
+const callRecord = (call: SimulatedCall, status: string, timeoutMs = 5000) =>
+  waitFor(async () => {
+    const { data } = await api('GET', '/v2/calls?limit=100');
+    return (data as unknown as Record<string, unknown>[]).find((c) => c.callUuid === call.callUuid && c.status === status);
+  }, timeoutMs);
+
+it('places two calls of one room on different servers and they hear each other, bit for bit, through one relay', async () => {
+  expect(stack.info.mediaServers).toHaveLength(2);
+  const answerUrl = await connectorFor('span-room');
+  const a = await callOn(answerUrl, 0, '14155550101');
+  // B lands on the other server: it is relayed to the room's server (A's).
+  const b = await callOn(answerUrl, 1, '14155550102');
+  // An 8 kHz browser participant, relayed the same way, keeps the room's mix at 8 kHz (so mu-law stays exact).
+  const listener = await RoomPeer.join(server(1).url, 'span-room', { token: stack.info.token, sampleRate: 8000 });
+  await Promise.all([a.play(tone(600, 1.5)), b.play(tone(1400, 1.5))]);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  expect(toneLevel(heard(a), 1400)).toBeGreaterThan(4000);
+  expect(toneLevel(heard(b), 600)).toBeGreaterThan(4000);
+  expect(toneLevel(heard(a), 600)).toBeLessThan(100);
+  expect(toneLevel(heard(b), 1400)).toBeLessThan(100);
+  // The relay forwards messages as they are: B hears exactly the frames A sent, none lost.
+  const sent = mulawEncode(tone(600, 1.5));
+  expect(b.received.length).toBe(sent.length / 160);
+  expect(b.received.filter((frame, i) => !Buffer.from(frame.mulaw).equals(Buffer.from(sent.subarray(i * 160, (i + 1) * 160))))).toHaveLength(0);
+  // The browser participant hears both callers.
+  expect(toneLevel(listener.receivedPcm(10), 600)).toBeGreaterThan(2000);
+  expect(toneLevel(listener.receivedPcm(10), 1400)).toBeGreaterThan(2000);
+  const log = stack.output();
+  expect(log).toContain(`"msg":"room placed here"`);
+  expect(log.match(/"msg":"connection relayed to the room's media server"[^\n]*"type":"plivo"/g)).toHaveLength(1);
+  expect(log.match(/"msg":"plivo stream accepted \(relayed\)"/g)).toHaveLength(1);
+  await listener.close();
+  await Promise.all([a.hangup(), b.hangup()]);
+  await Promise.all([callRecord(a, 'ended'), callRecord(b, 'ended')]);
+}, 30_000);
+
+it("closes the calls of a killed room server with media-failure (records and webhooks), and the next joiner re-places the room", async () => {
+  const receiver = await startReceiver();
+  const hook = await api('POST', '/v2/webhooks', { url: receiver.url, events: ['call-hangup'] });
+  expect(hook.status).toBe(201);
+  try {
+    const answerUrl = await connectorFor('kill-room');
+    const direct = await callOn(answerUrl, 0, '14155550111');
+    await callRecord(direct, 'answered');
+    const relayed = await callOn(answerUrl, 1, '14155550112');
+    await callRecord(relayed, 'answered');
+
+    process.kill(server(0).pid, 'SIGKILL');
+    // The relayed call's server notices at once: Plivo's socket is closed, the record ended.
+    await waitFor(() => (relayed.closeCode === null ? undefined : true));
+    expect(relayed.closeCode).toBe(1011);
+    expect(await callRecord(relayed, 'ended')).toMatchObject({ hangupReason: 'media-failure' });
+    // The direct call's server is gone with its socket; the sweeper closes its record once the lease lapses.
+    await waitFor(() => (direct.closeCode === null ? undefined : true));
+    expect(await callRecord(direct, 'ended', 15_000)).toMatchObject({ hangupReason: 'media-failure' });
+    const hangups = await waitFor(() => {
+      const ours = receiver.received.filter((r) => [direct.callUuid, relayed.callUuid].includes(r.payload.data.callUuid as typeof direct.callUuid));
+      return ours.length === 2 ? ours : undefined;
+    }, 15_000);
+    expect(hangups.map((r) => r.payload.data.hangupReason)).toEqual(['media-failure', 'media-failure']);
+
+    // The next joiner lands on the surviving server, which takes the room over once the dead one's lease lapses.
+    const next = await callOn(answerUrl, 1, '14155550113');
+    const peer = await RoomPeer.join(server(1).url, 'kill-room', { token: stack.info.token });
+    await next.play(tone(900, 1));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(toneLevel(peer.receivedPcm(10), 900, 16000)).toBeGreaterThan(2000);
+    expect(await callRecord(next, 'answered')).toBeDefined();
+    await peer.close();
+    await next.hangup();
+  } finally {
+    await api('DELETE', `/v2/webhooks/${hook.data.id as string}`);
+    await receiver.close();
+  }
+}, 60_000);

@@ -1,7 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { WebSocket } from 'ws';
+import { dynamoClient } from '../../core/aws';
+import { PlacementStore } from '../../core/placement';
 import { mulawEncode } from '../../ingest-container/src/audio/mulaw';
+import { RELAY_HEADERS } from '../../ingest-container/src/cluster/relay';
+import { LOCAL_TABLE_NAME } from '../../local/aws';
 import { tone, toneLevel } from '../../tools/audio';
 import { SimulatedCall } from '../../tools/plivo-simulator';
 import { RoomPeer } from '../../tools/room-peer';
@@ -78,6 +83,37 @@ it('places two calls of one room on different servers and they hear each other, 
   await listener.close();
   await Promise.all([a.hangup(), b.hangup()]);
   await Promise.all([callRecord(a, 'ended'), callRecord(b, 'ended')]);
+}, 30_000);
+
+it("the relay port seats only what a peer with the owner's secret relays, for a room placed there", async () => {
+  const dynamo = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: stack.info.aws.dynamodbEndpoint });
+  try {
+    const records = await new PlacementStore(dynamo, LOCAL_TABLE_NAME).servers();
+    const owner = records.find((r) => r.serverId === server(0).serverId && r.state === 'serving');
+    if (!owner) throw new Error('no server record for media server 0');
+    const upgrade = (headers: Record<string, string>) =>
+      new Promise<number>((resolve) => {
+        const ws = new WebSocket(owner.relayUrl, { headers });
+        ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        ws.once('open', () => {
+          ws.close();
+          resolve(101);
+        });
+        ws.once('error', () => resolve(-1));
+      });
+    const join = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const participant = { type: 'participant', tenant: 'demo', roomId: 'relay-room', kind: 'web', rate: 16000, wantsLevels: false };
+    expect(await upgrade({ [RELAY_HEADERS.join]: join(participant) })).toBe(403);
+    expect(await upgrade({ [RELAY_HEADERS.secret]: 'x'.repeat(owner.relaySecret.length), [RELAY_HEADERS.join]: join(participant) })).toBe(403);
+    expect(await upgrade({ [RELAY_HEADERS.secret]: owner.relaySecret, [RELAY_HEADERS.join]: join({ ...participant, roomId: '../x' }) })).toBe(400);
+    expect(await upgrade({ [RELAY_HEADERS.secret]: owner.relaySecret, [RELAY_HEADERS.join]: 'not base64 json' })).toBe(400);
+    // The room is placed on the other server: this one does not seat its participants.
+    const elsewhere = await RoomPeer.join(server(1).url, 'relay-room', { token: stack.info.token });
+    expect(await upgrade({ [RELAY_HEADERS.secret]: owner.relaySecret, [RELAY_HEADERS.join]: join(participant) })).toBe(409);
+    await elsewhere.close();
+  } finally {
+    dynamo.destroy();
+  }
 }, 30_000);
 
 it("closes the calls of a killed room server with media-failure (records and webhooks), and the next joiner re-places the room", async () => {

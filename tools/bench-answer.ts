@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { LocalStackInfo } from '../local/stack';
-import { calibrationMs, cpuMs, machine, quantile, round, signedAnswer, startStack, writeReport } from './bench-support';
+import { calibrationMs, cpuMs, machine, quantile, round, signedAnswer, startStack, writeReport, type StackPids } from './bench-support';
 
 /**
  * `npm run bench:answer`: signed Answer URL requests against the local stack (its own process, as
@@ -37,7 +37,7 @@ async function setUp(info: LocalStackInfo): Promise<string> {
 
 const answerOnce = (url: string): Promise<boolean> => signedAnswer(url, AUTH_TOKEN);
 
-async function step(url: string, rps: number, seconds: number, pids: { api: number; dynalite: number }): Promise<Step> {
+async function step(url: string, rps: number, seconds: number, pids: StackPids): Promise<Step> {
   const total = rps * seconds;
   const cpuBefore = { api: cpuMs(pids.api), dynalite: cpuMs(pids.dynalite), self: process.cpuUsage() };
   const latencies: number[] = [];
@@ -95,7 +95,7 @@ async function main(): Promise<void> {
   const calibration = calibrationMs();
   process.stderr.write(`bench:answer CPU calibration (1e8 additions): ${calibration} ms\n`);
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-answer-'));
-  const stack = await startStack(dataDir, values.profile);
+  const stack = await startStack(dataDir, { profileDir: values.profile });
   const results: Step[] = [];
   try {
     const url = await setUp(stack.info);

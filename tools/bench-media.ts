@@ -7,6 +7,7 @@ import { mulawEncode } from '../ingest-container/src/audio/mulaw';
 import { Resampler, samplesPerFrame } from '../ingest-container/src/audio/resampler';
 import { concat, snrDb, tone } from './audio';
 import { calibrationMs, cpuMs, machine, quantile, round, startStack, writeReport } from './bench-support';
+import type { LocalStackInfo } from '../local/stack';
 import { SimulatedCall } from './plivo-simulator';
 
 /**
@@ -14,11 +15,13 @@ import { SimulatedCall } from './plivo-simulator';
  * to caller B receiving it as `playAudio`, for N two-party rooms at once, against `npm start`'s stack
  * in its own process. Each frame carries a sequence number in its first four mu-law bytes (base-127
  * digits, never 0x7f, so they survive a decode and re-encode), so every received frame is matched to
- * the moment it was sent. Modes: `forward` (one talker per room: the untouched fast path) and `mixed`
- * (both talk at once: decode, mix-minus, encode). Also prints the resampler's SNR on a 1 kHz tone.
+ * the moment it was sent. Modes: `forward` (one talker per room: the untouched fast path), `mixed`
+ * (both talk at once: decode, mix-minus, encode), and `relayed` (as `forward`, but the listener's stream
+ * lands on a second media server and is relayed to the room's: the one hop scale-out adds). The stack runs
+ * two media servers; `forward` and `mixed` calls all go to the first. Also prints the resampler's SNR.
  */
 interface Step {
-  readonly mode: 'forward' | 'mixed';
+  readonly mode: 'forward' | 'mixed' | 'relayed';
   readonly rooms: number;
   readonly calls: number;
   readonly framesSent: number;
@@ -26,7 +29,7 @@ interface Step {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly maxMs: number;
-  /** CPU of the server process per call-second of audio streamed. */
+  /** CPU of the media server processes per call-second of audio streamed. */
   readonly serverCpuMsPerCallSecond: number;
   /**
    * Jitter-buffer underruns during the calls, from the server's logs as the streams closed: every
@@ -59,7 +62,7 @@ function sequenceOf(frame: Uint8Array): number {
   return sequence;
 }
 
-async function step(answerUrl: string, mode: Step['mode'], rooms: number, seconds: number, pid: number): Promise<Step> {
+async function step(answerUrl: string, mode: Step['mode'], rooms: number, seconds: number, media: LocalStackInfo['mediaServers']): Promise<Step> {
   const sentAt = new Map<number, number>();
   let nextSequence = 1;
   const voice = mulawEncode(tone(700, seconds, 6000));
@@ -68,9 +71,12 @@ async function step(answerUrl: string, mode: Step['mode'], rooms: number, second
     const url = `${answerUrl}?roomId=bench-${mode}-${i}-${Date.now()}`;
     return [new SimulatedCall({ answerUrl: url }), new SimulatedCall({ answerUrl: url })] as const;
   });
-  await Promise.all(pairs.flat().map((call) => call.start()));
+  // The room is placed where its first call lands: the listener of a relayed pair lands on the other server.
+  const on = async (call: SimulatedCall, server: number) => call.connect((await call.answer()).replace(/^ws:\/\/[^/]+/, (media[server] as { url: string }).url));
+  await Promise.all(pairs.map(async ([a, b]) => (await on(a, 0), await on(b, mode === 'relayed' ? 1 : 0))));
   await new Promise((resolve) => setTimeout(resolve, 300));
-  const cpuBefore = cpuMs(pid);
+  const cpu = () => media.reduce((sum, server) => sum + cpuMs(server.pid), 0);
+  const cpuBefore = cpu();
   const started = performance.now();
   const talk = (call: SimulatedCall, spread: number) =>
     new Promise((resolve) => setTimeout(resolve, spread)).then(() =>
@@ -86,7 +92,7 @@ async function step(answerUrl: string, mode: Step['mode'], rooms: number, second
   await Promise.all(pairs.flatMap(([a, b], i) => (mode === 'mixed' ? [talk(a, (i * 20) / rooms), talk(b, (i * 20) / rooms)] : [talk(a, (i * 20) / rooms)])));
   await new Promise((resolve) => setTimeout(resolve, 300));
   const elapsed = (performance.now() - started) / 1000;
-  const cpu = cpuMs(pid) - cpuBefore;
+  const cpuUsed = cpu() - cpuBefore;
   const latencies: number[] = [];
   for (const call of pairs.flat()) {
     for (const frame of call.received) {
@@ -107,7 +113,7 @@ async function step(answerUrl: string, mode: Step['mode'], rooms: number, second
     p50Ms: round(quantile(latencies, 0.5)),
     p99Ms: round(quantile(latencies, 0.99)),
     maxMs: round(latencies[latencies.length - 1] ?? NaN),
-    serverCpuMsPerCallSecond: round(cpu / (rooms * 2 * elapsed)),
+    serverCpuMsPerCallSecond: round(cpuUsed / (rooms * 2 * elapsed)),
     midCallUnderruns: closedStreams.reduce((n, s) => n + s.underruns, 0) - (mode === 'mixed' ? rooms * 2 : rooms),
   };
 }
@@ -126,7 +132,7 @@ async function main(): Promise<void> {
     options: {
       rooms: { type: 'string', default: '1,10,25,50' },
       seconds: { type: 'string', default: '10' },
-      modes: { type: 'string', default: 'forward,mixed' },
+      modes: { type: 'string', default: 'forward,mixed,relayed' },
     },
   });
   const roomCounts = values.rooms.split(',').map(Number);
@@ -136,7 +142,7 @@ async function main(): Promise<void> {
   process.stderr.write(`bench:media CPU calibration (1e8 additions): ${calibration} ms\n`);
   const snr = ROOM_RATES.flatMap((from) => ROOM_RATES.filter((to) => to !== from).map((to) => ({ from, to, snrDb: resamplerSnr(from, to) })));
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-media-'));
-  const stack = await startStack(dataDir, undefined, onLogLine);
+  const stack = await startStack(dataDir, { onLogLine, env: { MEDIA_SERVERS: '2' } });
   const results: Step[] = [];
   try {
     const res = await fetch(stack.info.apiUrl + '/v2/connectors', {
@@ -145,11 +151,11 @@ async function main(): Promise<void> {
       body: JSON.stringify({ provider: 'plivo', name: 'bench', defaultRoomId: 'bench' }),
     });
     const answerUrl = ((await res.json()) as { data: { webhookUrl: string } }).data.webhookUrl;
-    await step(answerUrl, 'forward', 1, 2, stack.pids.api); // warm-up
+    await step(answerUrl, 'forward', 1, 2, stack.info.mediaServers); // warm-up
     for (const mode of modes) {
       for (const rooms of roomCounts) {
         process.stderr.write(`bench:media ${mode}, ${rooms} rooms (${rooms * 2} calls) for ${seconds} s ... `);
-        const result = await step(answerUrl, mode, rooms, seconds, stack.pids.api);
+        const result = await step(answerUrl, mode, rooms, seconds, stack.info.mediaServers);
         results.push(result);
         process.stderr.write(`p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, matched ${result.framesMatched}/${result.framesSent}, server CPU ${result.serverCpuMsPerCallSecond} ms/call-s, mid-call underruns ${result.midCallUnderruns}\n`);
       }
@@ -163,7 +169,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     machine: machine(calibration),
     command: `npm run bench:media -- --rooms ${values.rooms} --seconds ${seconds} --modes ${values.modes}`,
-    setup: 'local stack (npm start) in its own process; simulated Plivo calls in pairs, each pair in its own room, frames sent at real time with sequence numbers; latency = playAudio arrival - media send, same clock',
+    setup: 'local stack (npm start, MEDIA_SERVERS=2) in its own processes; simulated Plivo calls in pairs, each pair in its own room, frames sent at real time with sequence numbers; latency = playAudio arrival - media send, same clock; CPU = both media server processes',
     steps: results,
     resamplerSnr: snr,
   });

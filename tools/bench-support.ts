@@ -27,12 +27,23 @@ function childrenOf(pid: number): number[] {
   }
 }
 
+/** The stack's processes: the API (and AWS stand-ins), dynalite, and each media server. */
+export interface StackPids {
+  readonly api: number;
+  readonly dynalite: number;
+  readonly media: readonly number[];
+}
+
 /** Starts `npm start`'s stack in its own process; `onLogLine` sees each line of its JSON logs. */
-export async function startStack(dataDir: string, profileDir?: string, onLogLine?: (line: string) => void): Promise<{ info: LocalStackInfo; pids: { api: number; dynalite: number }; stop: () => Promise<void> }> {
+export async function startStack(
+  dataDir: string,
+  options: { profileDir?: string; onLogLine?: (line: string) => void; env?: Record<string, string> } = {},
+): Promise<{ info: LocalStackInfo; pids: StackPids; stop: () => Promise<void> }> {
+  const { profileDir, onLogLine } = options;
   const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'local/start.ts'], {
     cwd: ROOT,
-    env: { ...process.env, PORT: '0', DATA_DIR: dataDir, API_RATE_LIMIT: '100000', API_BURST_LIMIT: '100000' },
+    env: { ...process.env, PORT: '0', DATA_DIR: dataDir, API_RATE_LIMIT: '100000', API_BURST_LIMIT: '100000', ...options.env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let output = '';
@@ -50,9 +61,10 @@ export async function startStack(dataDir: string, profileDir?: string, onLogLine
   });
   const info = JSON.parse(readFileSync(join(dataDir, 'local-stack.json'), 'utf8')) as LocalStackInfo;
   const api = child.pid as number;
+  const media = info.mediaServers.map((server) => server.pid);
   return {
     info,
-    pids: { api, dynalite: childrenOf(api)[0] ?? api },
+    pids: { api, dynalite: childrenOf(api).find((pid) => !media.includes(pid)) ?? api, media },
     stop: () =>
       new Promise<void>((resolve) => {
         child.once('exit', () => resolve());

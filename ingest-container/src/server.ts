@@ -52,7 +52,7 @@ export interface MediaServerDeps {
 export interface MediaCounters {
   /** Relays that could not be opened, or lost their room's server mid-connection. */
   relayErrors: number;
-  /** Plivo streams refused: unknown, used or expired claim, or a bad signature. */
+  /** Plivo streams refused: unknown, used or expired claim, or a bad or missing Plivo signature. */
   claimFailures: number;
 }
 
@@ -214,11 +214,13 @@ export class MediaServer {
     }
     const found = await this.deps.claims.peek(this.deps.region, ref);
     if (!found) {
+      this.counters.claimFailures++;
       log.warn('plivo stream refused: unknown ref', { status: 401 });
       return refuse(socket, 401, 'Unknown claim ref');
     }
     const callLog = log.child({ tenant: found.tenant, callId: found.callId, callUuid: found.callUuid, roomId: found.roomId });
     if (!(await this.signatureValid(found, req, url))) {
+      this.counters.claimFailures++;
       callLog.warn('plivo stream refused: Plivo signature invalid or missing', { status: 403 });
       return refuse(socket, 403, 'Plivo signature invalid or missing');
     }

@@ -83,6 +83,9 @@ it('SIGTERM: live calls finish, new streams are refused with 503, health turns 5
   await waitFor(() => (protection.at(-1)?.ProtectionEnabled ? true : undefined));
   expect(protection.at(-1)).toEqual({ ProtectionEnabled: true, ExpiresInMinutes: 60 });
   expect(await health(0)).toBe(200);
+  // A stream with no valid claim is refused, and counted for the ClaimFailures alarm.
+  const forged = new SimulatedCall({ answerUrl });
+  await expect(forged.connect(`${server(0).url}/plivo?ref=${'x'.repeat(32)}`)).rejects.toThrow('stream upgrade refused: 401');
 
   process.kill(server(0).pid, 'SIGTERM');
   await waitFor(async () => ((await health(0)) === 503 ? true : undefined));
@@ -107,6 +110,15 @@ it('SIGTERM: live calls finish, new streams are refused with 503, health turns 5
   expect(await callRecord(a, 'ended')).toMatchObject({ hangupReason: 'caller-hangup' });
   expect(await callRecord(b, 'ended')).toMatchObject({ hangupReason: 'caller-hangup' });
   expect(stack.output()).toMatch(/"msg":"media server exited"[^\n]*"code":0/);
+  // Its last metrics report (CloudWatch EMF) carries the refused stream and no live call.
+  const reports = stack
+    .output()
+    .split('\n')
+    .filter((line) => line.includes('"msg":"media metrics"') && line.includes(server(0).serverId))
+    .map((line) => JSON.parse(line) as Record<string, unknown> & { _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][] }[] } });
+  expect(reports.at(-1)).toMatchObject({ MediaRegion: 'us002', ActiveCalls: 0, RelayErrors: 0 });
+  expect(reports.at(-1)?._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'PlivoConnector/Media', Dimensions: [['MediaRegion']] });
+  expect(reports.reduce((sum, r) => sum + (r.ClaimFailures as number), 0)).toBe(1);
   await elsewhere.hangup();
 }, 60_000);
 

@@ -18,6 +18,14 @@ export interface CustomDomain {
   readonly certificateArn: string;
 }
 
+/** How each region's media service scales (context `mediaScaling`); unset fields keep MediaService's defaults. */
+export interface MediaScaling {
+  /** Average calls per task autoscaling holds. @default 200 */
+  readonly callsPerTask?: number;
+  /** Most tasks per region. @default 20 */
+  readonly maxTasks?: number;
+}
+
 /** Deployment settings read from CDK context (`cdk.json` or `-c key=value`). */
 export interface DeploymentConfig {
   readonly mediaRegions: readonly MediaRegion[];
@@ -27,6 +35,8 @@ export interface DeploymentConfig {
   readonly apiDomain?: CustomDomain;
   /** ISO 3166 alpha-2 country of the caller -> media region id, e.g. `{IN: 'in002'}`. @default {} */
   readonly countryRegions: Readonly<Record<string, string>>;
+  /** @default {} */
+  readonly mediaScaling: MediaScaling;
 }
 
 const REGION_ID = /^[a-z]{2}\d{3}$/;
@@ -56,7 +66,8 @@ export function readDeploymentConfig(node: Node): DeploymentConfig {
     contextValue(node, 'apiCertificateArn'),
   );
   const countryRegions = readCountryRegions(contextValue(node, 'countryRegions'), mediaRegions);
-  return { mediaRegions, homeMediaRegion, countryRegions, ...(apiDomain && { apiDomain }) };
+  const mediaScaling = readMediaScaling(contextValue(node, 'mediaScaling'));
+  return { mediaRegions, homeMediaRegion, countryRegions, mediaScaling, ...(apiDomain && { apiDomain }) };
 }
 
 /** `-c key=value` on the command line always yields a string, so JSON objects arrive serialized. */
@@ -118,6 +129,25 @@ function readCountryRegions(value: unknown, mediaRegions: readonly MediaRegion[]
     }
   }
   return value as Record<string, string>;
+}
+
+function readMediaScaling(value: unknown): MediaScaling {
+  if (value === undefined) return {};
+  const example = '"mediaScaling": {"callsPerTask": 200, "maxTasks": 20}';
+  if (!isRecord(value)) throw new Error(`Context "mediaScaling" must be an object, e.g. ${example}.`);
+  const unknown = Object.keys(value).filter((key) => key !== 'callsPerTask' && key !== 'maxTasks');
+  if (unknown.length > 0) {
+    throw new Error(`Context "mediaScaling" knows only callsPerTask and maxTasks; got ${unknown.join(', ')}.`);
+  }
+  const positive = (key: keyof MediaScaling): { [key: string]: number } => {
+    const number = value[key];
+    if (number === undefined) return {};
+    if (typeof number !== 'number' || !Number.isInteger(number) || number < 1) {
+      throw new Error(`Context "mediaScaling.${key}" must be a positive integer; got ${JSON.stringify(number)}.`);
+    }
+    return { [key]: number };
+  };
+  return { ...positive('callsPerTask'), ...positive('maxTasks') };
 }
 
 /** Regional endpoints only take an ACM certificate from their own region, hence `awsRegion`. */

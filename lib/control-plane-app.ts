@@ -2,7 +2,9 @@ import { Validations, type App } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { readDeploymentConfig } from './config';
 import { ControlPlaneStack } from './control-plane-stack';
+import { RegionTable } from './constructs/region-table';
 import { MediaRegionStack, mediaRegionStackName } from './media-region-stack';
+import type { MediaRouting } from './media-routing';
 
 export const CONTROL_PLANE_STACK_NAME = 'PlivoConnector-ControlPlane';
 
@@ -13,38 +15,47 @@ export interface ConnectorStacks {
 }
 
 /**
- * Adds the connector to `app` from its context: one stack per media region in that region's AWS region, and the
- * control plane in the home media region's AWS region. Checks the result against the AWS Solutions rules at synth.
+ * Adds the connector to `app` from its context: the control plane in the home media region's AWS region, and one
+ * stack per media region in that region's AWS region. Checks the result against the AWS Solutions rules at synth.
  */
 export function buildControlPlaneApp(app: App): ConnectorStacks {
   const config = readDeploymentConfig(app.node);
   // The account stays open when no credentials are around, so `cdk synth` works offline.
   const account = process.env.CDK_DEFAULT_ACCOUNT;
 
-  const mediaRegions = config.mediaRegions.map(
-    (region) =>
-      new MediaRegionStack(app, mediaRegionStackName(region.id), {
-        env: { account, region: region.awsRegion },
-        description: `Plivo connector media region ${region.id}: its table of call claims`,
-        regionId: region.id,
-      }),
-  );
-  const controlPlane = new ControlPlaneStack(app, CONTROL_PLANE_STACK_NAME, {
-    env: { account, region: config.homeMediaRegion.awsRegion },
-    description: 'Plivo connector control plane: REST API, Answer URL, data table, keys, webhook queue',
-    mediaRegions: config.mediaRegions.map((region, i) => ({
+  // One routing for all stacks: the functions and every media service read the same MEDIA_REGIONS.
+  const routing: MediaRouting = {
+    mediaRegions: config.mediaRegions.map((region) => ({
       id: region.id,
       awsRegion: region.awsRegion,
-      claimsTableName: mediaRegions[i]!.regionTable.tableName,
+      claimsTableName: RegionTable.tableNameFor(region.id),
       domainName: region.domainName,
     })),
     homeMediaRegionId: config.homeMediaRegion.id,
     countryRegions: config.countryRegions,
+  };
+  const controlPlane = new ControlPlaneStack(app, CONTROL_PLANE_STACK_NAME, {
+    env: { account, region: config.homeMediaRegion.awsRegion },
+    description: 'Plivo connector control plane: REST API, Answer URL, data table, keys, webhook queue',
+    ...routing,
     apiDomainName: config.apiDomain?.domainName,
     apiCertificateArn: config.apiDomain?.certificateArn,
   });
-  // Deploy order only (no reference crosses regions): a region's table exists before calls can be placed in it.
-  for (const stack of mediaRegions) controlPlane.addStackDependency(stack);
+  const mediaRegions = config.mediaRegions.map((region) => {
+    const stack = new MediaRegionStack(app, mediaRegionStackName(region.id), {
+      env: { account, region: region.awsRegion },
+      description: `Plivo connector media region ${region.id}: media service, load balancer, claims and placements`,
+      regionId: region.id,
+      routing,
+      controlPlaneAwsRegion: config.homeMediaRegion.awsRegion,
+      certificateArn: region.certificateArn,
+      scaling: config.mediaScaling,
+    });
+    // Deploy order only (no reference crosses regions): the media service starts against a table, keys and queue
+    // that exist. Until a region's stack is up, calls placed in it fail at the answer (no claims table yet).
+    stack.addStackDependency(controlPlane);
+    return stack;
+  });
 
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { controlPlane, mediaRegions };

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { Annotations, ArnFormat, CfnOutput, Fn, Stack, Token, Validations, type StackProps } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, CfnOutput, Fn, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Construct } from 'constructs';
 import { DataTable } from './constructs/data-table';
@@ -9,27 +9,22 @@ import { ServiceHttpApi } from './constructs/service-http-api';
 import { Sweeper } from './constructs/sweeper';
 import { WebhookDelivery } from './constructs/webhook-delivery';
 import { WebhookQueue } from './constructs/webhook-queue';
+import { CONTROL_PLANE_NAMES } from './control-plane-names';
+import {
+  mediaRoutingEnvironment,
+  validateMediaRouting,
+  type MediaRegionTarget,
+  type MediaRouting,
+} from './media-routing';
 import { API_THROTTLE, HTTP_FUNCTIONS, type HttpFunctionName } from '../lambdas/routes';
 
-/** What the control plane needs to know of a media region; plain strings, so nothing refers across regions. */
-export interface MediaRegionTarget {
-  /** Our id of the region, e.g. `us002`. */
-  readonly id: string;
-  /** Its AWS region, e.g. `us-east-1`. */
-  readonly awsRegion: string;
-  /** Physical name of the region's table, where the answer handler writes call claims. */
-  readonly claimsTableName: string;
-  /** Public DNS name of the region's ingest. @default - none yet: a placeholder URL and a synth warning */
-  readonly domainName?: string;
-}
+export type { MediaRegionTarget } from './media-routing';
 
-export interface ControlPlaneStackProps extends StackProps {
-  /** The media regions calls may be streamed to. */
-  readonly mediaRegions: readonly MediaRegionTarget[];
-  /** Id of the region for calls neither their connector nor their caller's country places. */
-  readonly homeMediaRegionId: string;
-  /** ISO 3166 alpha-2 country of the caller -> media region id. @default {} */
-  readonly countryRegions?: Readonly<Record<string, string>>;
+/**
+ * The media regions, as every media region's stack gets them too. The data table, the keys' aliases and the webhook
+ * queue get the fixed names of `CONTROL_PLANE_NAMES`, by which the media stacks reach them from other AWS regions.
+ */
+export interface ControlPlaneStackProps extends StackProps, MediaRouting {
   /** Custom domain of the REST API; requires `apiCertificateArn`. @default - the execute-api endpoint */
   readonly apiDomainName?: string;
   /** ACM certificate for `apiDomainName`, in this stack's region. @default - none */
@@ -56,26 +51,22 @@ export class ControlPlaneStack extends Stack {
 
   constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
     super(scope, id, props);
-    const regionIds = props.mediaRegions.map((region) => region.id);
-    validateMediaRegions(id, props, regionIds);
+    validateMediaRouting(`ControlPlaneStack ${id}`, props);
 
-    this.keys = new Keys(this, 'Keys');
-    this.dataTable = new DataTable(this, 'Data', { encryptionKey: this.keys.tableKey });
-    this.webhookQueue = new WebhookQueue(this, 'Webhooks');
+    this.keys = new Keys(this, 'Keys', {
+      dataKeyAlias: CONTROL_PLANE_NAMES.dataKeyAlias,
+      tableKeyAlias: CONTROL_PLANE_NAMES.tableKeyAlias,
+    });
+    this.dataTable = new DataTable(this, 'Data', {
+      encryptionKey: this.keys.tableKey,
+      tableName: CONTROL_PLANE_NAMES.dataTable,
+    });
+    this.webhookQueue = new WebhookQueue(this, 'Webhooks', { queueName: CONTROL_PLANE_NAMES.webhookQueue });
 
     // Every function loads the same configuration (core/config.ts loadControlPlaneConfig), so each gets all of it,
     // even the claims tables only the answer function may write.
-    const environment: Record<string, string> = {
-      MEDIA_REGIONS: JSON.stringify(
-        Object.fromEntries(props.mediaRegions.map((region) => [region.id, this.mediaRegionEnvironment(region)])),
-      ),
-      HOME_MEDIA_REGION: props.homeMediaRegionId,
-      LOG_LEVEL: 'info',
-    };
-    const countryRegions = Object.entries(props.countryRegions ?? {});
-    if (countryRegions.length > 0) {
-      environment.COUNTRY_REGIONS = countryRegions.map(([country, region]) => `${country}=${region}`).join(',');
-    }
+    for (const region of props.mediaRegions) this.warnWithoutDomain(region);
+    const environment: Record<string, string> = { ...mediaRoutingEnvironment(props), LOG_LEVEL: 'info' };
 
     // Each function's access, typed by HTTP_FUNCTIONS so a new entry there does not compile until it is given one.
     // Tenant API secrets are generated at run time and stored encrypted in the table: none is in this template.
@@ -183,22 +174,14 @@ export class ControlPlaneStack extends Stack {
     return [...this.webhookDelivery.alarms, this.sweeper.errorsAlarm];
   }
 
-  /** The region's entry of MEDIA_REGIONS (core/config.ts parseMediaRegions). */
-  private mediaRegionEnvironment(region: MediaRegionTarget): Record<'ingestUrl' | 'claimsTable' | 'awsRegion', string> {
-    if (region.domainName === undefined) {
-      // The region's load balancer arrives with the scale-out issue; until then no public name is known. `.invalid`
-      // (RFC 2606) never resolves, so Plivo fails to stream rather than reaching someone else's host.
-      Annotations.of(this).addWarningV2(
-        'plivo-connector:ingest-url',
-        `Media region ${region.id} has no domainName: calls placed in ${region.id} cannot stream until ` +
-          `"mediaRegions.${region.id}.domainName" (and certificateArn) is configured.`,
-      );
-    }
-    return {
-      ingestUrl: `wss://${region.domainName ?? `ingest-${region.id}.invalid`}`,
-      claimsTable: region.claimsTableName,
-      awsRegion: region.awsRegion,
-    };
+  /** Calls placed in a region without a public name cannot stream: say so at synth (see `ingestUrlOf`). */
+  private warnWithoutDomain(region: MediaRegionTarget): void {
+    if (region.domainName !== undefined) return;
+    Annotations.of(this).addWarningV2(
+      'plivo-connector:ingest-url',
+      `Media region ${region.id} has no domainName: calls placed in ${region.id} cannot stream until ` +
+        `"mediaRegions.${region.id}.domainName" (and certificateArn) is configured.`,
+    );
   }
 
   private regionTableArn(region: MediaRegionTarget): string {
@@ -209,32 +192,5 @@ export class ControlPlaneStack extends Stack {
       resourceName: region.claimsTableName,
       arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
     });
-  }
-}
-
-function validateMediaRegions(id: string, props: ControlPlaneStackProps, regionIds: readonly string[]): void {
-  if (regionIds.length === 0) {
-    throw new Error(`ControlPlaneStack ${id}: mediaRegions must name at least one media region.`);
-  }
-  if (!regionIds.includes(props.homeMediaRegionId)) {
-    throw new Error(
-      `ControlPlaneStack ${id}: homeMediaRegionId "${props.homeMediaRegionId}" is none of the mediaRegions ` +
-        `(${regionIds.join(', ')}).`,
-    );
-  }
-  for (const region of props.mediaRegions) {
-    if (Token.isUnresolved(region.claimsTableName)) {
-      throw new Error(
-        `ControlPlaneStack ${id}: claimsTableName of ${region.id} must be a plain name (RegionTable.tableName), ` +
-          'not a token: a reference into another region cannot resolve.',
-      );
-    }
-  }
-  for (const [country, regionId] of Object.entries(props.countryRegions ?? {})) {
-    if (!regionIds.includes(regionId)) {
-      throw new Error(
-        `ControlPlaneStack ${id}: countryRegions maps ${country} to "${regionId}", none of the mediaRegions.`,
-      );
-    }
   }
 }

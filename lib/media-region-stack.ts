@@ -1,10 +1,31 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Fn, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
+import type { ContainerImage } from 'aws-cdk-lib/aws-ecs';
 import type { Construct } from 'constructs';
+import type { MediaScaling } from './config';
+import { MediaLoadBalancer } from './constructs/media-load-balancer';
+import { MediaNetwork } from './constructs/media-network';
+import { MediaService } from './constructs/media-service';
 import { RegionTable } from './constructs/region-table';
+import { controlPlaneReferences } from './control-plane-names';
+import { validateMediaRouting, type MediaRouting } from './media-routing';
 
 export interface MediaRegionStackProps extends StackProps {
   /** Our id of the media region, e.g. `us002`; `env.region` is its AWS region. */
   readonly regionId: string;
+  /** Every media region, exactly as the control plane's functions get them; must include `regionId`. */
+  readonly routing: MediaRouting;
+  /** AWS region of the control plane, whose table, keys and webhook queue the media service uses by name. */
+  readonly controlPlaneAwsRegion: string;
+  /**
+   * ACM certificate (in this stack's region) for this region's `domainName` in `routing`; both or neither.
+   * @default - none: a plain ws:// listener on port 80 and a synth warning
+   */
+  readonly certificateArn?: string;
+  /** @default - MediaService's defaults */
+  readonly scaling?: MediaScaling;
+  /** The media container image. @default - built from ingest-container/Dockerfile */
+  readonly image?: ContainerImage;
 }
 
 /** The stack name of a media region, e.g. `PlivoConnector-Media-us002`. */
@@ -12,13 +33,79 @@ export function mediaRegionStackName(regionId: string): string {
   return `PlivoConnector-Media-${regionId}`;
 }
 
-/** One media region, in its own AWS region: for now its table of call claims; the media service joins it later. */
+/**
+ * One media region, in its own AWS region: its table of call claims and room placements, its network, and the media
+ * service behind its load balancer. It refers to the control plane (another region, often) by fixed names only.
+ */
 export class MediaRegionStack extends Stack {
   public readonly regionTable: RegionTable;
+  public readonly network: MediaNetwork;
+  public readonly loadBalancer: MediaLoadBalancer;
+  public readonly mediaService: MediaService;
 
   constructor(scope: Construct, id: string, props: MediaRegionStackProps) {
     super(scope, id, props);
+    validateMediaRouting(`MediaRegionStack ${id}`, props.routing);
+    const region = props.routing.mediaRegions.find((r) => r.id === props.regionId);
+    if (region === undefined) {
+      throw new Error(
+        `MediaRegionStack ${id}: regionId "${props.regionId}" is none of the routing's mediaRegions ` +
+          `(${props.routing.mediaRegions.map((r) => r.id).join(', ')}).`,
+      );
+    }
+
     this.regionTable = new RegionTable(this, 'RegionTable', { regionId: props.regionId });
+    if (region.claimsTableName !== this.regionTable.tableName) {
+      throw new Error(
+        `MediaRegionStack ${id}: the routing names ${props.regionId}'s table "${region.claimsTableName}", but this ` +
+          `stack's table is "${this.regionTable.tableName}": build the routing with RegionTable.tableNameFor.`,
+      );
+    }
+    this.network = new MediaNetwork(this, 'Network');
+    this.loadBalancer = new MediaLoadBalancer(this, 'LoadBalancer', {
+      vpc: this.network.vpc,
+      domainName: region.domainName,
+      certificateArn: props.certificateArn,
+    });
+    this.mediaService = new MediaService(this, 'Media', {
+      vpc: this.network.vpc,
+      loadBalancer: this.loadBalancer,
+      regionId: props.regionId,
+      routing: props.routing,
+      regionTable: this.regionTable.table,
+      controlPlane: controlPlaneReferences(this, props.controlPlaneAwsRegion),
+      image: props.image,
+      ...props.scaling,
+    });
+
+    if (!this.loadBalancer.tls) {
+      Annotations.of(this).addWarningV2(
+        'plivo-connector:media-tls',
+        `Media region ${props.regionId} has no certificateArn: its load balancer serves plain ws:// on port 80, ` +
+          `which Plivo does not stream to. Configure "mediaRegions.${props.regionId}.domainName" and certificateArn.`,
+      );
+    }
+
     new CfnOutput(this, 'TableName', { value: this.regionTable.tableName });
+    new CfnOutput(this, 'IngestUrl', {
+      value: this.loadBalancer.url,
+      description: `Base URL of the ${props.regionId} media service (Plivo streams, rooms, /console)`,
+    });
+    new CfnOutput(this, 'LoadBalancerDnsName', {
+      value: this.loadBalancer.loadBalancer.loadBalancerDnsName,
+      description:
+        region.domainName === undefined
+          ? 'DNS name of the media load balancer'
+          : `Point a CNAME (or alias) record for ${region.domainName} at this name`,
+    });
+    new CfnOutput(this, 'AlarmNames', {
+      value: Fn.join(',', this.alarms.map((alarm) => alarm.alarmName)),
+      description: 'CloudWatch alarms of the media service; none has an action, subscribe to them',
+    });
+  }
+
+  /** Unhealthy tasks, relay errors and claim failures; named in the `AlarmNames` output, none has an action. */
+  public get alarms(): readonly Alarm[] {
+    return [this.loadBalancer.unhealthyHostsAlarm, ...this.mediaService.alarms];
   }
 }

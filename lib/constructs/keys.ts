@@ -1,6 +1,18 @@
 import { Key, KeySpec, KeyUsage } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 
+export interface KeysProps {
+  /**
+   * Alias of `dataKey`, e.g. `alias/plivo-connector-data`: how stacks in other regions name it in grants
+   * (`kms:ResourceAliases`) and how their code names it as a key id. @default - no alias
+   */
+  readonly dataKeyAlias?: string;
+  /** Alias of `tableKey`, for grants from other regions' stacks, like `dataKeyAlias`. @default - no alias */
+  readonly tableKeyAlias?: string;
+}
+
+const ALIAS_NAME = /^alias\/[a-zA-Z0-9/_-]{1,250}$/;
+
 /**
  * The control plane's KMS keys, one per purpose so each key policy and grant stays narrow. All are retained when
  * the stack is deleted: losing a key makes whatever it protected unreadable.
@@ -16,15 +28,25 @@ export class Keys extends Construct {
   /** RSA_2048 SIGN_VERIFY key that signs webhook bodies (`videosdk-signature`); its public half is published. */
   public readonly webhookSigningKey: Key;
 
-  constructor(scope: Construct, id: string) {
+  constructor(scope: Construct, id: string, props: KeysProps = {}) {
     super(scope, id);
+    for (const [name, alias] of Object.entries(props)) {
+      if (typeof alias === 'string' && (!ALIAS_NAME.test(alias) || alias.startsWith('alias/aws/'))) {
+        throw new Error(
+          `Keys ${id}: ${name} must be "alias/" followed by letters, digits, "/", "_" or "-" (not alias/aws/...), ` +
+            `like "alias/plivo-connector-data"; got ${JSON.stringify(alias)}.`,
+        );
+      }
+    }
     this.tableKey = new Key(this, 'TableKey', {
       description: 'Plivo connector: encryption at rest of the data table',
       enableKeyRotation: true,
+      ...(props.tableKeyAlias !== undefined && { alias: props.tableKeyAlias }),
     });
     this.dataKey = new Key(this, 'DataKey', {
       description: 'Plivo connector: encryption of stored secrets (tenant API secrets, Plivo auth tokens)',
       enableKeyRotation: true,
+      ...(props.dataKeyAlias !== undefined && { alias: props.dataKeyAlias }),
     });
     // Asymmetric keys cannot rotate automatically; a new key means publishing a new public key to receivers.
     this.webhookSigningKey = new Key(this, 'WebhookSigningKey', {

@@ -12,7 +12,7 @@ const REGION_ID = /^[a-z]{2}\d{3}$/;
 
 /**
  * A media region's own table: call claims (written by the control plane's answer handler, taken by the region's
- * ingest) and, later, room placement leases. Same `pk`/`sk`/`expiresAt` shape as the control table, on-demand,
+ * ingest) and room placement leases (written by the region's media tasks). Same `pk`/`sk`/`expiresAt` shape as the control table, on-demand,
  * with point-in-time recovery.
  *
  * Encrypted with the AWS managed key (aws/dynamodb), not a customer managed one: the answer handler writes here

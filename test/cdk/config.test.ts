@@ -18,7 +18,17 @@ describe('valid context', () => {
       ],
       homeMediaRegion: { id: 'us002', awsRegion: 'us-east-1' },
       countryRegions: { IN: 'in002' },
+      mediaScaling: {},
     });
+  });
+
+  test('reads mediaScaling, as an object or a JSON string', () => {
+    const base = { mediaRegions: REGIONS, homeMediaRegion: 'us002' };
+    expect(read({ ...base, mediaScaling: { callsPerTask: 150, maxTasks: 8 } }).mediaScaling).toEqual({
+      callsPerTask: 150,
+      maxTasks: 8,
+    });
+    expect(read({ ...base, mediaScaling: '{"maxTasks": 4}' }).mediaScaling).toEqual({ maxTasks: 4 });
   });
 
   test('countryRegions defaults to none', () => {
@@ -145,6 +155,16 @@ describe('invalid context', () => {
     ['an AWS region in place of a region id', { IN: 'ap-south-1' }, /"countryRegions.IN" must name one/],
   ])('rejects countryRegions with %s', (_name, countryRegions, message) => {
     expect(() => read({ mediaRegions: REGIONS, homeMediaRegion: 'us002', countryRegions })).toThrow(message);
+  });
+
+  test.each([
+    ['a list', [200], /"mediaScaling" must be an object/],
+    ['an unknown key', { minTasks: 3 }, /"mediaScaling" knows only callsPerTask and maxTasks; got minTasks/],
+    ['callsPerTask 0', { callsPerTask: 0 }, /"mediaScaling.callsPerTask" must be a positive integer; got 0/],
+    ['a fractional maxTasks', { maxTasks: 2.5 }, /"mediaScaling.maxTasks" must be a positive integer; got 2.5/],
+    ['maxTasks as a string', { maxTasks: '20' }, /"mediaScaling.maxTasks" must be a positive integer; got "20"/],
+  ])('rejects mediaScaling with %s', (_name, mediaScaling, message) => {
+    expect(() => read({ mediaRegions: REGIONS, homeMediaRegion: 'us002', mediaScaling })).toThrow(message);
   });
 
   test('rejects countryRegions naming a region that the mediaRegions context no longer has', () => {

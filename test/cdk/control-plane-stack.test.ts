@@ -135,6 +135,25 @@ describe('resources', () => {
     });
   });
 
+  test('names the table, the data and table keys (by alias) and both queues by CONTROL_PLANE_NAMES', () => {
+    const { stack, template } = build();
+    template.hasResourceProperties('AWS::DynamoDB::Table', { TableName: 'plivo-connector-data' });
+    template.resourceCountIs('AWS::KMS::Alias', 2);
+    template.hasResourceProperties('AWS::KMS::Alias', {
+      AliasName: 'alias/plivo-connector-data',
+      TargetKeyId: { 'Fn::GetAtt': [logicalId(stack, stack.keys.dataKey), 'Arn'] },
+    });
+    template.hasResourceProperties('AWS::KMS::Alias', {
+      AliasName: 'alias/plivo-connector-table',
+      TargetKeyId: { 'Fn::GetAtt': [logicalId(stack, stack.keys.tableKey), 'Arn'] },
+    });
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      QueueName: 'plivo-connector-webhooks',
+      RedrivePolicy: Match.anyValue(),
+    });
+    template.hasResourceProperties('AWS::SQS::Queue', { QueueName: 'plivo-connector-webhooks-dlq' });
+  });
+
   test('holds no secret: no Secrets Manager secret or SSM parameter', () => {
     const { template } = build();
     template.resourceCountIs('AWS::SecretsManager::Secret', 0);

@@ -105,3 +105,17 @@ test('takes another removal policy when asked', () => {
     DeletionPolicy: 'Delete',
   });
 });
+
+test('lets CloudFormation name the table by default', () => {
+  tableTemplate().hasResourceProperties('AWS::DynamoDB::Table', { TableName: Match.absent() });
+});
+
+test('takes a fixed physical name, for stacks in other regions', () => {
+  tableTemplate({ tableName: 'plivo-connector-data' }).hasResourceProperties('AWS::DynamoDB::Table', {
+    TableName: 'plivo-connector-data',
+  });
+});
+
+test.each(['ab', 'has space', 'x'.repeat(256)])('rejects the table name %p', (tableName) => {
+  expect(() => tableTemplate({ tableName })).toThrow(/tableName must be 3-255 letters, digits/);
+});

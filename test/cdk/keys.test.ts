@@ -1,10 +1,11 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { Keys } from '../../lib/constructs/keys';
+import type { CfnElement } from 'aws-cdk-lib';
+import { Keys, type KeysProps } from '../../lib/constructs/keys';
 import { testStack } from './helpers';
 
-function keysTemplate(): Template {
+function keysTemplate(props?: KeysProps): Template {
   const stack = testStack();
-  new Keys(stack, 'Keys');
+  new Keys(stack, 'Keys', props);
   return Template.fromStack(stack);
 }
 
@@ -29,3 +30,35 @@ test('keys are retained when the stack is deleted', () => {
   expect(keys).toHaveLength(3);
   for (const key of keys) expect(key).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
 });
+
+test('has no aliases by default', () => {
+  keysTemplate().resourceCountIs('AWS::KMS::Alias', 0);
+});
+
+test('gives the data key and the table key their aliases, the signing key none', () => {
+  const stack = testStack();
+  const keys = new Keys(stack, 'Keys', { dataKeyAlias: 'alias/test-data', tableKeyAlias: 'alias/test-table' });
+  const template = Template.fromStack(stack);
+  const arnOf = (key: typeof keys.dataKey) => ({
+    'Fn::GetAtt': [stack.getLogicalId(key.node.defaultChild as CfnElement), 'Arn'],
+  });
+  template.resourceCountIs('AWS::KMS::Alias', 2);
+  template.hasResourceProperties('AWS::KMS::Alias', { AliasName: 'alias/test-data', TargetKeyId: arnOf(keys.dataKey) });
+  template.hasResourceProperties('AWS::KMS::Alias', {
+    AliasName: 'alias/test-table',
+    TargetKeyId: arnOf(keys.tableKey),
+  });
+});
+
+test('takes one alias without the other', () => {
+  const template = keysTemplate({ dataKeyAlias: 'alias/test-data' });
+  template.resourceCountIs('AWS::KMS::Alias', 1);
+  template.hasResourceProperties('AWS::KMS::Alias', { AliasName: 'alias/test-data' });
+});
+
+test.each(['plivo-connector-data', 'alias/aws/dynamodb', 'alias/', 'alias/with space'])(
+  'rejects the alias %p',
+  (alias) => {
+    expect(() => keysTemplate({ dataKeyAlias: alias })).toThrow(/dataKeyAlias must be "alias\/" followed by/);
+  },
+);

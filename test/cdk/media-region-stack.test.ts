@@ -1,14 +1,38 @@
-import { Template } from 'aws-cdk-lib/assertions';
-import { MediaRegionStack, mediaRegionStackName } from '../../lib/media-region-stack';
-import { testApp } from './helpers';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { ContainerImage } from 'aws-cdk-lib/aws-ecs';
+import type { CfnElement } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
+import { MediaRegionStack, mediaRegionStackName, type MediaRegionStackProps } from '../../lib/media-region-stack';
+import type { MediaRouting } from '../../lib/media-routing';
+import { capturingReport, testApp } from './helpers';
 
-function build(): { stack: MediaRegionStack; template: Template } {
+const CERTIFICATE_ARN = 'arn:aws:acm:ap-south-1:123456789012:certificate/11111111-2222-3333-4444-555555555555';
+const routingWith = (inDomain?: string): MediaRouting => ({
+  mediaRegions: [
+    { id: 'us002', awsRegion: 'us-east-1', claimsTableName: 'plivo-connector-us002-media' },
+    { id: 'in002', awsRegion: 'ap-south-1', claimsTableName: 'plivo-connector-in002-media', domainName: inDomain },
+  ],
+  homeMediaRegionId: 'us002',
+  countryRegions: { IN: 'in002' },
+});
+
+/** in002's stack with a registry image (staging the real one is tested with the service and the app). */
+function build(props: Partial<MediaRegionStackProps> = {}): { stack: MediaRegionStack; template: Template } {
   const stack = new MediaRegionStack(testApp(), mediaRegionStackName('in002'), {
     env: { region: 'ap-south-1' },
     regionId: 'in002',
+    routing: routingWith(),
+    controlPlaneAwsRegion: 'us-east-1',
+    image: ContainerImage.fromRegistry('public.ecr.aws/example/plivo-connector-media:test'),
+    ...props,
   });
-  return { stack, template: Template.fromStack(stack) };
+  // Without a certificate synth prints a warning report; these tests read annotations instead.
+  const { result: template } = capturingReport(() => Template.fromStack(stack));
+  return { stack, template };
 }
+const withTls = { routing: routingWith('media-in.example.com'), certificateArn: CERTIFICATE_ARN };
+const idOf = (stack: MediaRegionStack, construct: IConstruct) =>
+  stack.getLogicalId(construct.node.defaultChild as CfnElement);
 
 test('is named after its region and lives in its AWS region', () => {
   const { stack } = build();
@@ -16,13 +40,95 @@ test('is named after its region and lives in its AWS region', () => {
   expect(stack.region).toBe('ap-south-1');
 });
 
-test("holds the region's table and nothing else yet", () => {
+test('holds the region table, one VPC, one load balancer and one ECS service', () => {
   const { template } = build();
   template.resourceCountIs('AWS::DynamoDB::Table', 1);
-  expect(Object.keys(template.toJSON().Resources as object)).toHaveLength(1);
   template.hasResourceProperties('AWS::DynamoDB::Table', { TableName: 'plivo-connector-in002-media' });
+  template.resourceCountIs('AWS::EC2::VPC', 1);
+  template.resourceCountIs('AWS::ElasticLoadBalancingV2::LoadBalancer', 1);
+  template.resourceCountIs('AWS::ECS::Cluster', 1);
+  template.resourceCountIs('AWS::ECS::Service', 1);
+  template.resourceCountIs('AWS::CloudWatch::Alarm', 3);
 });
 
-test('outputs the table name', () => {
-  build().template.hasOutput('TableName', { Value: 'plivo-connector-in002-media' });
+test("the service's task role may use this region's table", () => {
+  const { stack, template } = build();
+  template.hasResourceProperties('AWS::IAM::Policy', {
+    Roles: [{ Ref: idOf(stack, stack.mediaService.taskDefinition.taskRole) }],
+    PolicyDocument: {
+      Statement: Match.arrayWith([
+        Match.objectLike({
+          Action: Match.arrayWith(['dynamodb:DeleteItem']),
+          Resource: { 'Fn::GetAtt': [idOf(stack, stack.regionTable.table), 'Arn'] },
+        }),
+      ]),
+    },
+  });
+});
+
+test('takes scaling settings', () => {
+  build({ scaling: { maxTasks: 7, callsPerTask: 150 } }).template.hasResourceProperties(
+    'AWS::ApplicationAutoScaling::ScalableTarget',
+    { MinCapacity: 2, MaxCapacity: 7 },
+  );
+});
+
+describe('outputs', () => {
+  test('the table name, the alarm names, and without a certificate a ws:// URL on the load balancer', () => {
+    const { stack, template } = build();
+    const lbId = idOf(stack, stack.loadBalancer.loadBalancer);
+    template.hasOutput('TableName', { Value: 'plivo-connector-in002-media' });
+    template.hasOutput('IngestUrl', { Value: { 'Fn::Join': ['', ['ws://', { 'Fn::GetAtt': [lbId, 'DNSName'] }]] } });
+    template.hasOutput('LoadBalancerDnsName', {
+      Value: { 'Fn::GetAtt': [lbId, 'DNSName'] },
+      Description: 'DNS name of the media load balancer',
+    });
+    expect(stack.alarms).toHaveLength(3);
+    template.hasOutput('AlarmNames', {
+      Value: { 'Fn::Join': [',', stack.alarms.map((alarm) => ({ Ref: idOf(stack, alarm) }))] },
+    });
+  });
+
+  test('with a domain and certificate: wss:// on the domain, and where to point its CNAME', () => {
+    const { stack, template } = build(withTls);
+    template.hasOutput('IngestUrl', { Value: 'wss://media-in.example.com' });
+    template.hasOutput('LoadBalancerDnsName', {
+      Value: { 'Fn::GetAtt': [idOf(stack, stack.loadBalancer.loadBalancer), 'DNSName'] },
+      Description: 'Point a CNAME (or alias) record for media-in.example.com at this name',
+    });
+  });
+});
+
+describe('TLS warning', () => {
+  const warning = Match.stringLikeRegexp('Media region in002 has no certificateArn: .* plain ws:// on port 80');
+
+  test('warns at synth without a certificate', () => {
+    const { stack } = build();
+    const annotations = capturingReport(() => Annotations.fromStack(stack)).result;
+    annotations.hasWarning(`/${stack.stackName}`, warning);
+  });
+
+  test('is absent with one, and the listener is TLS on 443', () => {
+    const { stack, template } = build(withTls);
+    Annotations.fromStack(stack).hasNoWarning('*', Match.anyValue());
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: 443, Protocol: 'TLS' });
+  });
+});
+
+describe('invalid props', () => {
+  test('rejects a region the routing does not name', () => {
+    expect(() => build({ regionId: 'eu001' })).toThrow(/regionId "eu001" is none of the routing's mediaRegions/);
+  });
+
+  test("rejects a routing naming another table than this stack's", () => {
+    const routing = routingWith();
+    const mediaRegions = routing.mediaRegions.map((r) => (r.id === 'in002' ? { ...r, claimsTableName: 'other' } : r));
+    expect(() => build({ routing: { ...routing, mediaRegions } })).toThrow(
+      /the routing names in002's table "other", but this stack's table is "plivo-connector-in002-media"/,
+    );
+  });
+
+  test('rejects a certificate without a domain', () => {
+    expect(() => build({ certificateArn: CERTIFICATE_ARN })).toThrow(/domainName and certificateArn go together/);
+  });
 });

@@ -104,3 +104,23 @@ test('rejects a consumer timeout longer than Lambda allows', () => {
     /consumerTimeout must be a Lambda timeout/,
   );
 });
+
+test('lets CloudFormation name both queues by default', () => {
+  queueTemplate().resourcePropertiesCountIs('AWS::SQS::Queue', { QueueName: Match.absent() }, 2);
+});
+
+test('takes a fixed queue name, and names the dead-letter queue after it', () => {
+  const template = queueTemplate({ queueName: 'plivo-connector-webhooks' });
+  template.hasResourceProperties('AWS::SQS::Queue', {
+    QueueName: 'plivo-connector-webhooks',
+    RedrivePolicy: Match.anyValue(),
+  });
+  template.hasResourceProperties('AWS::SQS::Queue', {
+    QueueName: 'plivo-connector-webhooks-dlq',
+    RedrivePolicy: Match.absent(),
+  });
+});
+
+test.each(['', 'with.dot', 'x'.repeat(77)])('rejects the queue name %p', (queueName) => {
+  expect(() => queueTemplate({ queueName })).toThrow(/queueName must be 1-76 letters, digits/);
+});

@@ -30,8 +30,8 @@ export const MEDIA_METRICS = {
    * datapoints is the calls per task that autoscaling tracks.
    */
   activeCalls: 'ActiveCalls',
-  /** Count: relay connections between tasks that failed or broke. */
+  /** Count since the task's last report (every 15 s, 0 included): relays between tasks that failed or broke. */
   relayErrors: 'RelayErrors',
-  /** Count: streams refused because their claim was unknown, used or expired, or Plivo's signature failed. */
+  /** Count since the last report: streams refused for an unknown, used or expired claim or a bad Plivo signature. */
   claimFailures: 'ClaimFailures',
 } as const;

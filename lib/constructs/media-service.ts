@@ -319,7 +319,8 @@ export class MediaService extends Construct {
       threshold,
       comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 1,
-      // The container emits a count only when something failed: no datapoint is no failure.
+      // Every task reports its counts every 15 s, zeros included: no datapoint means no task runs, which the
+      // unhealthy-hosts alarm and ECS itself report, not a failure of this kind.
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
   }

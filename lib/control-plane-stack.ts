@@ -90,7 +90,7 @@ export class ControlPlaneStack extends Stack {
           fn
             .useTable(this.dataTable.table, ANSWER_TABLE_ACTIONS)
             .useKey(this.keys.dataKey, 'decrypt')
-            .usePutItem(props.mediaRegions.map((region) => this.regionTableArn(region)))
+            .useTablesByArn(this.regionTableArns(props.mediaRegions), ['dynamodb:PutItem'])
             .useWebhookQueue(this.webhookQueue),
       },
     };
@@ -119,10 +119,12 @@ export class ControlPlaneStack extends Stack {
       .useKey(this.keys.dataKey, 'none')
       .useSigningKey(this.keys.webhookSigningKey, 'sign');
     this.sweeper = new Sweeper(this, 'Sweeper', { entry: SWEEPER_ENTRY, environment });
+    // The sweeper also reads each region's media-server records and forgets dead servers once their calls are closed.
     this.sweeper.worker
       .useTable(this.dataTable.table)
       .useKey(this.keys.dataKey, 'none')
-      .useWebhookQueue(this.webhookQueue);
+      .useWebhookQueue(this.webhookQueue)
+      .useTablesByArn(this.regionTableArns(props.mediaRegions), ['dynamodb:Query', 'dynamodb:DeleteItem']);
 
     this.api = new ServiceHttpApi(this, 'Api', {
       routes: names.map((name) => ({ handler: this.functions[name].function, routes: HTTP_FUNCTIONS[name].routes })),
@@ -184,13 +186,15 @@ export class ControlPlaneStack extends Stack {
     );
   }
 
-  private regionTableArn(region: MediaRegionTarget): string {
-    return this.formatArn({
-      service: 'dynamodb',
-      region: region.awsRegion,
-      resource: 'table',
-      resourceName: region.claimsTableName,
-      arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
-    });
+  private regionTableArns(regions: readonly MediaRegionTarget[]): string[] {
+    return regions.map((region) =>
+      this.formatArn({
+        service: 'dynamodb',
+        region: region.awsRegion,
+        resource: 'table',
+        resourceName: region.claimsTableName,
+        arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+      }),
+    );
   }
 }

@@ -235,12 +235,13 @@ export class ServiceFunction extends Construct {
   }
 
   /**
-   * Grants dynamodb:PutItem, and nothing else, on tables known only by ARN, such as other regions' tables that no
+   * Grants `actions`, and nothing else, on tables known only by ARN, such as other regions' tables that no
    * construct of this stack owns. Their names reach the handler through the caller's own environment variable.
    */
-  public usePutItem(tableArns: readonly string[]): this {
-    if (tableArns.length === 0) throw new Error(`ServiceFunction ${this.node.id}: usePutItem needs table ARNs.`);
-    this.role.addToPrincipalPolicy(new PolicyStatement({ actions: ['dynamodb:PutItem'], resources: [...tableArns] }));
+  public useTablesByArn(tableArns: readonly string[], actions: readonly TableItemAction[]): this {
+    if (tableArns.length === 0) throw new Error(`ServiceFunction ${this.node.id}: useTablesByArn needs table ARNs.`);
+    if (actions.length === 0) throw new Error(`ServiceFunction ${this.node.id}: useTablesByArn needs actions.`);
+    this.role.addToPrincipalPolicy(new PolicyStatement({ actions: [...actions], resources: [...tableArns] }));
     return this;
   }
 }

@@ -394,16 +394,29 @@ describe('delivery worker and sweeper access', () => {
     },
   );
 
-  test.each(['delivery', 'sweeper'] as const)(
-    "the %s function is told the secrets key but may not use it, nor touch any media region's table",
-    (name) => {
-      const { stack, template } = build();
-      const all = statements(stack, template, fnOf(stack, name));
-      const dataKeyArn = { 'Fn::GetAtt': [logicalId(stack, stack.keys.dataKey), 'Arn'] };
-      expect(onResource(all, dataKeyArn)).toEqual([]);
-      expect(JSON.stringify(all)).not.toContain(':table/');
-    },
-  );
+  test.each(['delivery', 'sweeper'] as const)('the %s function is told the secrets key but may not use it', (name) => {
+    const { stack, template } = build();
+    const dataKeyArn = { 'Fn::GetAtt': [logicalId(stack, stack.keys.dataKey), 'Arn'] };
+    expect(onResource(statements(stack, template, fnOf(stack, name)), dataKeyArn)).toEqual([]);
+  });
+
+  test("the delivery function does not touch any media region's table", () => {
+    const { stack, template } = build();
+    expect(JSON.stringify(statements(stack, template, fnOf(stack, 'delivery')))).not.toContain(':table/');
+  });
+
+  test("the sweeper may only query and delete items of each media region's table (media-server records)", () => {
+    const { stack, template } = build();
+    const onRegionTables = statements(stack, template, fnOf(stack, 'sweeper')).filter((s) => JSON.stringify(s.Resource).includes(':table/'));
+    expect(onRegionTables).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['dynamodb:DeleteItem', 'dynamodb:Query'],
+        Resource: expect.arrayContaining([regionTableArn('us-east-1', 'plivo-connector-us002-media'), regionTableArn('ap-south-1', 'plivo-connector-in002-media')]),
+      },
+    ]);
+    expect(onRegionTables[0]!.Resource).toHaveLength(2);
+  });
 });
 
 describe('sweeper schedule', () => {

@@ -401,21 +401,22 @@ describe('addErrorsAlarm', () => {
   });
 });
 
-describe('usePutItem', () => {
+describe('useTablesByArn', () => {
   const arns = [
     'arn:aws:dynamodb:ap-south-1:123456789012:table/one',
     'arn:aws:dynamodb:us-east-1:123456789012:table/two',
   ];
 
-  test('grants dynamodb:PutItem and nothing else on exactly those tables', () => {
+  test('grants the given actions and nothing else on exactly those tables', () => {
     const { stack, fn } = build();
-    fn.usePutItem(arns);
+    fn.useTablesByArn(arns, ['dynamodb:Query', 'dynamodb:DeleteItem']);
     const dynamo = statements(Template.fromStack(stack)).filter((s) => JSON.stringify(s).includes('dynamodb:'));
-    expect(dynamo).toEqual([{ Effect: 'Allow', Action: 'dynamodb:PutItem', Resource: arns }]);
+    expect(dynamo).toEqual([{ Effect: 'Allow', Action: ['dynamodb:DeleteItem', 'dynamodb:Query'], Resource: arns }]);
   });
 
-  test('rejects an empty list', () => {
-    expect(() => build().fn.usePutItem([])).toThrow(/usePutItem needs table ARNs/);
+  test('rejects an empty list of tables or of actions', () => {
+    expect(() => build().fn.useTablesByArn([], ['dynamodb:PutItem'])).toThrow(/useTablesByArn needs table ARNs/);
+    expect(() => build().fn.useTablesByArn(arns, [])).toThrow(/useTablesByArn needs actions/);
   });
 });
 

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tone, toneLevel } from '../../tools/audio';
 import { SimulatedCall } from '../../tools/plivo-simulator';
-import { apiRequest, startLocalProcess, waitFor, type LocalProcess } from '../support/local-process';
+import { startLocalProcess, waitFor, type LocalProcess } from '../support/local-process';
+import { mediaServers } from '../support/media-servers';
 
 /**
  * Graceful drain, as ECS stops a task (SIGTERM), through `npm start` with two media server processes:
@@ -44,9 +45,7 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-const api = (method: string, path: string, body?: unknown) => apiRequest(stack, method, path, body);
-const server = (i: number) => stack.info.mediaServers[i] as { serverId: string; pid: number; url: string };
-const onServer = (streamUrl: string, i: number) => streamUrl.replace(/^ws:\/\/[^/]+/, server(i).url);
+const { server, onServer, connectorFor, callOn, callRecord } = mediaServers(() => stack);
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
@@ -57,23 +56,6 @@ const alive = (pid: number) => {
 };
 const exited = (pid: number, timeoutMs: number) => waitFor(() => (alive(pid) ? undefined : true), timeoutMs);
 const health = async (i: number) => (await fetch(server(i).url.replace(/^ws/, 'http') + '/health')).status;
-
-async function connectorFor(room: string): Promise<string> {
-  const { data } = await api('POST', '/v2/connectors', { provider: 'plivo', defaultRoomId: room });
-  return data.webhookUrl as string;
-}
-
-async function callOn(answerUrl: string, i: number, from: string): Promise<SimulatedCall> {
-  const call = new SimulatedCall({ answerUrl, from });
-  await call.connect(onServer(await call.answer(), i));
-  return call;
-}
-
-const callRecord = (call: SimulatedCall, status: string, timeoutMs = 5000) =>
-  waitFor(async () => {
-    const { data } = await api('GET', '/v2/calls?limit=100');
-    return (data as unknown as Record<string, unknown>[]).find((c) => c.callUuid === call.callUuid && c.status === status);
-  }, timeoutMs);
 
 it('SIGTERM: live calls finish, new streams are refused with 503, health turns 503, the process exits once idle', async () => {
   const answerUrl = await connectorFor('drain-room');

@@ -1,0 +1,54 @@
+import { mulawEncode } from '../../ingest-container/src/audio/mulaw';
+import { tone, toneLevel } from '../../tools/audio';
+import { SimulatedCall } from '../../tools/plivo-simulator';
+import { apiRequest, waitFor, type LocalProcess } from './local-process';
+
+/** Calls placed on chosen media servers of an `npm start` process (`MEDIA_SERVERS` > 1), bypassing its balancer. */
+export function mediaServers(local: () => LocalProcess) {
+  const api = (method: string, path: string, body?: unknown) => apiRequest(local(), method, path, body);
+  const server = (i: number) => {
+    const found = local().info.mediaServers[i];
+    if (!found) throw new Error(`no media server ${i}`);
+    return found;
+  };
+  return {
+    api,
+    server,
+    /** A stream URL from the Answer URL's XML, pointed straight at media server `i`. */
+    onServer: (streamUrl: string, i: number) => streamUrl.replace(/^ws:\/\/[^/]+/, server(i).url),
+    /** A connector of the demo tenant whose calls all go to `room`; its Answer URL. */
+    connectorFor: async (room: string): Promise<string> => {
+      const { data } = await api('POST', '/v2/connectors', { provider: 'plivo', defaultRoomId: room });
+      return data.webhookUrl as string;
+    },
+    /** A simulated call answered through the API, its stream opened on media server `i`. */
+    callOn: async (answerUrl: string, i: number, from: string): Promise<SimulatedCall> => {
+      const call = new SimulatedCall({ answerUrl, from });
+      await call.connect((await call.answer()).replace(/^ws:\/\/[^/]+/, server(i).url));
+      return call;
+    },
+    /** The call's record once it has `status`. */
+    callRecord: (call: SimulatedCall, status: string, timeoutMs = 5000) =>
+      waitFor(async () => {
+        const { data } = await api('GET', '/v2/calls?limit=100');
+        return (data as unknown as Record<string, unknown>[]).find((c) => c.callUuid === call.callUuid && c.status === status);
+      }, timeoutMs),
+  };
+}
+
+/**
+ * Two 8 kHz callers talk at once (600 and 1400 Hz for 1.5 s): each hears the other and not itself, and what B
+ * hears is bit for bit what A sent, frame after frame, none lost.
+ */
+export async function expectPairHearsEachOther(a: SimulatedCall, b: SimulatedCall): Promise<void> {
+  const heard = (call: SimulatedCall): Int16Array => call.receivedPcm().subarray(10 * 160);
+  await Promise.all([a.play(tone(600, 1.5)), b.play(tone(1400, 1.5))]);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  expect(toneLevel(heard(a), 1400)).toBeGreaterThan(4000);
+  expect(toneLevel(heard(b), 600)).toBeGreaterThan(4000);
+  expect(toneLevel(heard(a), 600)).toBeLessThan(100);
+  expect(toneLevel(heard(b), 1400)).toBeLessThan(100);
+  const sent = mulawEncode(tone(600, 1.5));
+  expect(b.received.length).toBe(sent.length / 160);
+  expect(b.received.filter((frame, i) => !Buffer.from(frame.mulaw).equals(Buffer.from(sent.subarray(i * 160, (i + 1) * 160))))).toHaveLength(0);
+}

@@ -53,12 +53,9 @@ export class ClusterMember {
   /** Where the room lives: here (now placed here when nobody held it), or the live owner's placement. */
   async place(tenant: string, roomId: string): Promise<{ here: true } | { here: false; owner: Placement }> {
     if (this.held.has(key(tenant, roomId))) return { here: true };
-    if (this.state !== 'serving') {
-      const owner = await this.store.get(tenant, roomId);
-      if (!owner) throw new Error('draining: this server takes no new rooms');
-      return owner.serverId === this.serverId ? { here: true } : { here: false, owner };
-    }
-    const placement = await this.store.place(tenant, roomId, this.record());
+    // Draining: no new rooms, but one still placed here (released a moment ago, say) is taken back.
+    const placement = this.state === 'serving' ? await this.store.place(tenant, roomId, this.record()) : await this.store.get(tenant, roomId);
+    if (!placement) throw new Error('draining: this server takes no new rooms');
     if (placement.serverId !== this.serverId) return { here: false, owner: placement };
     this.held.set(key(tenant, roomId), { tenant, roomId });
     this.options.log.info('room placed here', { tenant, roomId });

@@ -160,12 +160,20 @@ export class PlacementStore {
     }
   }
 
-  /** Lets the room go (its last participant left), unless another server holds it by now. */
-  async release(tenant: string, roomId: string, serverId: string): Promise<void> {
+  /**
+   * Lets the room go (nobody uses it on `serverId` any more), unless the record changed since that server
+   * wrote the lease `leaseExpiresAtMs`: another server took it, or this one placed it again meanwhile.
+   */
+  async release(tenant: string, roomId: string, serverId: string, leaseExpiresAtMs: number): Promise<void> {
     try {
       await db(() =>
         this.dynamo.send(
-          new DeleteItemCommand({ TableName: this.tableName, Key: roomKey(tenant, roomId), ConditionExpression: 'serverId = :me', ExpressionAttributeValues: { ':me': str(serverId) } }),
+          new DeleteItemCommand({
+            TableName: this.tableName,
+            Key: roomKey(tenant, roomId),
+            ConditionExpression: 'serverId = :me AND leaseExpiresAtMs = :lease',
+            ExpressionAttributeValues: { ':me': str(serverId), ':lease': num(leaseExpiresAtMs) },
+          }),
         ),
       );
     } catch (err) {

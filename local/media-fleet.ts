@@ -1,5 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { request, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -24,6 +24,11 @@ const MAIN = join(ROOT, 'ingest-container', 'src', 'main.ts');
 const READY_TIMEOUT_MS = 30_000;
 /** As a load balancer's health check: a draining server stops getting new connections within this. */
 const HEALTH_INTERVAL_MS = 1000;
+
+function refuseUpgrade(socket: Duplex, status: 502 | 503, message: string): void {
+  const body = JSON.stringify({ message });
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+}
 
 /** Lines a media server writes: its log records, forwarded as they are; anything else (Node's warnings) to stderr. */
 function forwardLines(child: ChildProcess, log: Logger): void {
@@ -76,20 +81,19 @@ export class MediaFleet {
   proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const target = this.pick();
     socket.on('error', () => socket.destroy());
-    if (!target) {
-      const body = JSON.stringify({ message: 'No media server is serving' });
-      socket.end(`HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
-      return;
-    }
+    if (!target) return refuseUpgrade(socket, 503, 'No media server is serving');
+    let piping = false;
     const upstream = connect(target.port, '127.0.0.1', () => {
       const headers: string[] = [];
       for (let i = 0; i < req.rawHeaders.length; i += 2) headers.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}\r\n`);
       upstream.write(`${req.method} ${req.url} HTTP/1.1\r\n${headers.join('')}\r\n`);
       if (head.length) upstream.write(head);
+      piping = true;
       upstream.pipe(socket).pipe(upstream);
     });
     upstream.setNoDelay(true);
-    upstream.on('error', () => socket.destroy());
+    // The server went away since the last health check: say so, as a load balancer would.
+    upstream.on('error', () => (piping ? socket.destroy() : refuseUpgrade(socket, 502, 'The media server did not answer')));
     upstream.on('close', () => socket.destroy());
     socket.on('close', () => upstream.destroy());
   }

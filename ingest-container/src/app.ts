@@ -123,15 +123,19 @@ export async function startMediaNode(config: MediaConfig, baseLog: Logger, ecsAg
       await cluster.stop();
       protection.update(false);
       await protection.settled();
-      await Promise.all(
-        [publicServer, relayServer].map(
-          (server) =>
-            new Promise<void>((resolve) => {
-              server.close(() => resolve());
-              server.closeAllConnections();
-            }),
+      // Every connection has ended by now; the time limit only guards against one that never reports it.
+      await Promise.race([
+        Promise.all(
+          [publicServer, relayServer].map(
+            (server) =>
+              new Promise<void>((resolve) => {
+                server.close(() => resolve());
+                server.closeAllConnections();
+              }),
+          ),
         ),
-      );
+        new Promise((resolve) => setTimeout(resolve, 5000).unref()),
+      ]);
       dynamo.destroy();
       log.info('media server stopped', {});
     })());
@@ -141,6 +145,10 @@ export async function startMediaNode(config: MediaConfig, baseLog: Logger, ecsAg
     relayPort,
     media,
     drain: () => stop(() => media.drain(config.drainTimeoutSeconds * 1000)),
-    close: () => stop(() => media.close()),
+    // During a drain too: the live calls end now, so the drain (and the stop it began) finishes at once.
+    close: () => {
+      void media.close();
+      return stop(() => media.close());
+    },
   };
 }

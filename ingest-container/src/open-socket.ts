@@ -13,6 +13,14 @@ export interface OpenOptions {
   readonly prepare?: (ws: WebSocket) => void;
 }
 
+/** The server answered the upgrade with an HTTP status instead of switching protocols. */
+export class UpgradeRefused extends Error {
+  override readonly name = 'UpgradeRefused';
+  constructor(readonly status: number) {
+    super(`the upgrade was answered with HTTP ${status}`);
+  }
+}
+
 /**
  * Opens a WebSocket client connection: resolves once open, rejects on a network error, a timeout, an abort
  * or an upgrade answered with an HTTP status (named in the error).
@@ -27,7 +35,7 @@ export function openSocket(url: string, options: OpenOptions): Promise<WebSocket
       ws.terminate();
       reject(err);
     };
-    const refused = (_req: unknown, res: { statusCode?: number }) => fail(new Error(`the upgrade was answered with HTTP ${res.statusCode}`));
+    const refused = (_req: unknown, res: { statusCode?: number }) => fail(new UpgradeRefused(res.statusCode ?? 0));
     const settle = () => {
       options.signal?.removeEventListener('abort', abort);
       ws.off('error', fail).off('unexpected-response', refused);

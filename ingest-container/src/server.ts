@@ -18,6 +18,7 @@ import type { SecretBox } from '../../core/secret-box';
 import type { CallLifecycle } from './calls';
 import type { ClusterMember } from './cluster/member';
 import { Relay, RELAY_HEADERS, RELAY_MAX_PAYLOAD, relayJoinSchema, roomOf, type RelayJoin } from './cluster/relay';
+import { UpgradeRefused } from './open-socket';
 import { PlivoStream } from './plivo/stream';
 import { MediaClock } from './room/clock';
 import { ROOM_RATES, type SampleRate } from '../../core/rooms';
@@ -103,6 +104,9 @@ export class MediaServer {
   /** Connections that landed here for rooms placed elsewhere, with what they carry. */
   private readonly relays = new Map<Relay, RelayJoin['type']>();
   private state: 'running' | 'draining' | 'closing' | 'closed' = 'running';
+  private closing: Promise<void> | null = null;
+  /** Connections authorised and being seated (waiting on placement or a relay): drain and close wait for them. */
+  private seating = 0;
 
   private readonly tokens: PlivoAuthTokens;
   /** One timer pings every room participant, to find half-open connections. */
@@ -114,13 +118,12 @@ export class MediaServer {
   constructor(private readonly deps: MediaServerDeps) {
     this.tokens = new PlivoAuthTokens(deps.box);
     this.clock = new MediaClock((err) => deps.log.error('room tick failed', { err }));
-    // An emptied room's placement is let go a second later, unless someone joined it again meanwhile.
-    this.rooms = new RoomRegistry(this.clock, ({ tenant, id }) =>
-      setTimeout(() => this.rooms.find(tenant, id) ?? deps.cluster.release(tenant, id), 1000).unref(),
-    );
+    this.rooms = new RoomRegistry(this.clock);
     this.heartbeat = setInterval(() => {
       this.participants.forEach((participant) => participant.heartbeat());
       this.relays.forEach((_, relay) => relay.heartbeat());
+      // A relayed stream's peer server could vanish without closing: it must answer pings too.
+      this.streams.forEach((stream) => stream.relayed && stream.heartbeat());
     }, HEARTBEAT_MS).unref();
   }
 
@@ -132,9 +135,9 @@ export class MediaServer {
     return calls;
   }
 
-  /** Any live connection here: a call, a participant, or one relayed through. */
+  /** Any live connection here: a call, a participant, one relayed through, or one being seated. */
   get busy(): boolean {
-    return this.streams.size + this.participants.size + this.relays.size > 0;
+    return this.streams.size + this.participants.size + this.relays.size + this.seating > 0;
   }
 
   get serving(): boolean {
@@ -242,31 +245,49 @@ export class MediaServer {
   private async seat(join: RelayJoin, req: IncomingMessage, socket: Duplex, head: Buffer, log: Logger): Promise<void> {
     const { tenant, roomId } = roomOf(join);
     const deadline = Date.now() + this.deps.leaseMs + 2000;
-    for (;;) {
-      // Shutting down since the checks began (a call's claim is used by now): a clear refusal.
-      if (this.state !== 'running') throw new ServiceUnavailableError(this.unavailable());
-      const where = await this.deps.cluster.place(tenant, roomId);
-      if (where.here) {
-        this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => this.seatHere(ws, join, false, log));
+    this.seating++;
+    try {
+      for (;;) {
+        // Shutting down since the checks began (a call's claim is used by now): a clear refusal.
+        if (this.state !== 'running') throw new ServiceUnavailableError(this.unavailable());
+        const where = await this.deps.cluster.seat(tenant, roomId);
+        if (where.here) {
+          // The room stays held here while this connection lasts, whether or not its upgrade completes.
+          socket.once('close', where.leave);
+          this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => this.seatHere(ws, join, false, log));
+          return;
+        }
+        let relay: Relay;
+        try {
+          relay = await Relay.open(where.owner, this.deps.serverId, join, LOST[join.type], log);
+        } catch (err) {
+          // The owner refused what it was sent (not a room that moved): trying again would not help.
+          const refused = err instanceof UpgradeRefused && err.status !== 409 && err.status !== 503;
+          if (refused || Date.now() > deadline) {
+            this.counters.relayErrors++;
+            log.error("relay to the room's media server failed", { owner: where.owner.serverId, err });
+            throw new ServiceUnavailableError("The room's media server cannot be reached; try again");
+          }
+          log.warn("relay to the room's media server failed; retrying until its lease lapses", { owner: where.owner.serverId, err });
+          await sleep(250);
+          continue;
+        }
+        let attached = false;
+        socket.once('close', () => attached || relay.close(1001, 'the connection went away'));
+        this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+          attached = true;
+          this.track(relay, ws, join, log);
+        });
         return;
       }
-      let relay: Relay;
-      try {
-        relay = await Relay.open(where.owner, this.deps.serverId, join, LOST[join.type], log);
-      } catch (err) {
-        this.counters.relayErrors++;
-        if (Date.now() > deadline) throw new ServiceUnavailableError("The room's media server cannot be reached; try again");
-        log.warn("relay to the room's media server failed; retrying until its lease lapses", { owner: where.owner.serverId, err });
-        await sleep(250);
-        continue;
-      }
-      if (socket.destroyed) return relay.close(1001, 'the connection went away');
-      this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => this.track(relay, ws, join, log));
-      return;
+    } finally {
+      this.seating--;
     }
   }
 
   private seatHere(ws: WebSocket, join: RelayJoin, relayed: boolean, log: Logger): void {
+    // Closing began while this connection was being seated: it is not taken.
+    if (this.state === 'closing' || this.state === 'closed') return void ws.close(ROOM_CLOSE.shutdown, 'media server shutting down');
     if (join.type === 'plivo') {
       const stream = new PlivoStream(ws, join.claim, { rooms: this.rooms, lifecycle: this.deps.lifecycle, log, relayed });
       this.streams.add(stream);
@@ -290,6 +311,7 @@ export class MediaServer {
 
   private track(relay: Relay, ws: WebSocket, join: RelayJoin, log: Logger): void {
     relay.attach(ws);
+    if (this.state === 'closing' || this.state === 'closed') relay.close(ROOM_CLOSE.shutdown, 'media server shutting down');
     this.relays.set(relay, join.type);
     this.deps.onLoadChange?.();
     log.info('connection relayed to the room\'s media server', { type: join.type });
@@ -322,12 +344,16 @@ export class MediaServer {
     const log = this.deps.log.child({ tenant, roomId, relayedFrom: String(req.headers[RELAY_HEADERS.from] ?? '').slice(0, 64), ...(join.type === 'plivo' && { callId: join.claim.callId, callUuid: join.claim.callUuid }) });
     // A draining server still seats joiners of its own rooms: their calls finish here.
     if (this.state === 'closing' || this.state === 'closed') return refuse(socket, 503, 'The media server is shutting down');
-    this.deps.cluster.place(tenant, roomId).then(
+    this.seating++;
+    this.deps.cluster.seat(tenant, roomId).then(
       (where) => {
+        this.seating--;
         if (!where.here) return refuse(socket, 409, 'The room is not placed on this server');
+        socket.once('close', where.leave);
         this.relayWss.handleUpgrade(req, socket, head, (ws: WebSocket) => this.seatHere(ws, join, true, log));
       },
       (err: unknown) => {
+        this.seating--;
         log.warn('relayed connection refused: the room cannot be placed here', { err });
         refuse(socket, 409, 'The room is not placed on this server');
       },
@@ -374,19 +400,28 @@ export class MediaServer {
     await this.close();
   }
 
-  /** Stops taking streams and ends the live ones. Safe to call twice. */
-  async close(): Promise<void> {
-    if (this.state === 'closing' || this.state === 'closed') return;
+  /** Stops taking streams and ends the live ones (and any still being seated). Safe to call twice. */
+  close(): Promise<void> {
+    return (this.closing ??= this.shutdown());
+  }
+
+  private async shutdown(): Promise<void> {
     this.state = 'closing';
     clearInterval(this.heartbeat);
-    for (const stream of this.streams) stream.shutdown();
-    for (const participant of this.participants) participant.close(ROOM_CLOSE.shutdown, 'media server shutting down');
-    for (const relay of this.relays.keys()) relay.close(ROOM_CLOSE.shutdown, 'media server shutting down');
-    await Promise.all([
-      ...[...this.streams].map((stream) => stream.closed),
-      ...[...this.participants].map((participant) => participant.closed),
-      ...[...this.relays.keys()].map((relay) => relay.closed),
-    ]);
+    while (this.busy) {
+      for (const stream of this.streams) stream.shutdown();
+      for (const participant of this.participants) participant.close(ROOM_CLOSE.shutdown, 'media server shutting down');
+      for (const relay of this.relays.keys()) relay.close(ROOM_CLOSE.shutdown, 'media server shutting down');
+      await Promise.race([
+        Promise.all([
+          ...[...this.streams].map((stream) => stream.closed),
+          ...[...this.participants].map((participant) => participant.closed),
+          ...[...this.relays.keys()].map((relay) => relay.closed),
+        ]),
+        // Connections still being seated end as they arrive (refused, or closed once upgraded): look again.
+        sleep(100),
+      ]);
+    }
     this.wss.close();
     this.relayWss.close();
     this.state = 'closed';

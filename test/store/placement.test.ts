@@ -51,11 +51,15 @@ it('takes a room over once its lease lapses; the old owner then cannot renew it'
   expect(await store.get('t1', 'r2', NOW + 25_000)).toMatchObject({ serverId: 'bb', leaseExpiresAtMs: NOW + 30_000 });
 });
 
-it("only the owner's release lets a room go; a renewal restores a placement a racing release deleted", async () => {
+it("only the owner's release of the lease it last wrote lets a room go; a renewal restores a deleted placement", async () => {
   await store.place('t1', 'r3', server('a'), NOW);
-  await store.release('t1', 'r3', 'bb');
+  await store.release('t1', 'r3', 'bb', NOW + 15_000);
   expect(await store.get('t1', 'r3', NOW)).toMatchObject({ serverId: 'a' });
-  await store.release('t1', 'r3', 'a');
+  // Placed again meanwhile (a newer lease): an older release keeps it.
+  await store.place('t1', 'r3', server('a', NOW + 16_000), NOW);
+  await store.release('t1', 'r3', 'a', NOW + 15_000);
+  expect(await store.get('t1', 'r3', NOW)).toMatchObject({ serverId: 'a', leaseExpiresAtMs: NOW + 16_000 });
+  await store.release('t1', 'r3', 'a', NOW + 16_000);
   expect(await store.get('t1', 'r3', NOW)).toBeNull();
   expect(await store.renew('t1', 'r3', server('a'))).toBe(true);
   expect(await store.get('t1', 'r3', NOW)).toMatchObject({ serverId: 'a' });

@@ -16,13 +16,26 @@ const key = (tenant: string, roomId: string) => `${tenant}\u0000${roomId}`;
 /** Lease renewals in flight at once, so a server with many rooms does not burst its table. */
 const RENEW_CONCURRENCY = 16;
 
+/** A room placed here: how many connections here use it, and the lease last written for it. */
+interface Held {
+  readonly tenant: string;
+  readonly roomId: string;
+  refs: number;
+  lease: number;
+}
+
+/** Where a connection's room lives: here (with the hold to give back when the connection ends), or elsewhere. */
+export type Seat = { readonly here: true; readonly leave: () => void } | { readonly here: false; readonly owner: Placement };
+
 /**
  * This media server as a member of its region: keeps its own server record and its rooms' placement
  * leases alive with one heartbeat (every third of the lease), places rooms here when nobody else holds
- * them, and lets them go when they empty. A room this server holds is served without a table read.
+ * them, and lets a room go once no connection here uses it. A room held here is served without a table read.
  */
 export class ClusterMember {
-  private readonly held = new Map<string, { tenant: string; roomId: string }>();
+  private readonly held = new Map<string, Held>();
+  /** Releases in flight, awaited by `stop`. */
+  private readonly releasing = new Set<Promise<void>>();
   private state: MediaServerRecord['state'] = 'serving';
   private timer: NodeJS.Timeout | null = null;
   private beating: Promise<void> | null = null;
@@ -50,26 +63,36 @@ export class ClusterMember {
     }, this.options.leaseMs / 3);
   }
 
-  /** Where the room lives: here (now placed here when nobody held it), or the live owner's placement. */
-  async place(tenant: string, roomId: string): Promise<{ here: true } | { here: false; owner: Placement }> {
-    if (this.held.has(key(tenant, roomId))) return { here: true };
-    // Draining: no new rooms, but one still placed here (released a moment ago, say) is taken back.
-    const placement = this.state === 'serving' ? await this.store.place(tenant, roomId, this.record()) : await this.store.get(tenant, roomId);
-    if (!placement) throw new Error('draining: this server takes no new rooms');
-    if (placement.serverId !== this.serverId) return { here: false, owner: placement };
-    this.held.set(key(tenant, roomId), { tenant, roomId });
-    this.options.log.info('room placed here', { tenant, roomId });
-    return { here: true };
-  }
-
-  holds(tenant: string, roomId: string): boolean {
-    return this.held.has(key(tenant, roomId));
-  }
-
-  /** The room emptied: its placement goes, so the next joiner places it wherever it lands. */
-  release(tenant: string, roomId: string): void {
-    if (!this.held.delete(key(tenant, roomId))) return;
-    this.store.release(tenant, roomId, this.serverId).catch((err: unknown) => this.options.log.warn('room placement release failed; its lease will lapse', { tenant, roomId, err }));
+  /**
+   * Where a new connection to the room goes: here (the room is held here, or nobody held it and now this
+   * server does), or to the live owner. A connection seated here must `leave` once it ends (or never starts).
+   */
+  async seat(tenant: string, roomId: string): Promise<Seat> {
+    const k = key(tenant, roomId);
+    let entry = this.held.get(k);
+    if (!entry) {
+      // Draining: no new rooms, but one still placed here (released a moment ago, say) is taken back.
+      const record = this.record();
+      const placement = this.state === 'serving' ? await this.store.place(tenant, roomId, record) : await this.store.get(tenant, roomId);
+      if (!placement) throw new Error('draining: this server takes no new rooms');
+      if (placement.serverId !== this.serverId) return { here: false, owner: placement };
+      entry = this.held.get(k);
+      if (!entry) {
+        this.held.set(k, (entry = { tenant, roomId, refs: 0, lease: placement.leaseExpiresAtMs }));
+        this.options.log.info('room placed here', { tenant, roomId });
+      }
+    }
+    const held = entry;
+    held.refs++;
+    let left = false;
+    return {
+      here: true,
+      leave: () => {
+        if (left) return;
+        left = true;
+        if (--held.refs === 0 && this.held.get(k) === held) this.release(k, held);
+      },
+    };
   }
 
   /** Draining: no new rooms here; the record says so (the sweeper and operators see it). */
@@ -79,15 +102,30 @@ export class ClusterMember {
   }
 
   /**
-   * Stops the heartbeat and marks the record stopped with a lapsed lease: the sweeper closes any call
-   * record left answered here at once, instead of after the lease.
+   * Stops the heartbeat, lets every room go and marks the record stopped with a lapsed lease: the sweeper
+   * closes any call record left answered here at once, instead of after the lease.
    */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.beating;
     this.state = 'stopped';
-    for (const { tenant, roomId } of [...this.held.values()]) this.release(tenant, roomId);
+    for (const [k, held] of [...this.held]) this.release(k, held);
+    await Promise.allSettled([...this.releasing]);
     await this.store.heartbeat({ ...this.record(), state: 'stopped', leaseExpiresAtMs: Date.now() - 1 }).catch((err: unknown) => this.options.log.warn('could not mark this server stopped', { err }));
+  }
+
+  /**
+   * The room's placement goes, so the next joiner places it wherever it lands. Only the lease last written
+   * is deleted: a re-placement here that raced this release keeps its record.
+   */
+  private release(k: string, held: Held): void {
+    this.held.delete(k);
+    const { tenant, roomId } = held;
+    const releasing = this.store
+      .release(tenant, roomId, this.serverId, held.lease)
+      .catch((err: unknown) => this.options.log.warn('room placement release failed; its lease will lapse', { tenant, roomId, err }))
+      .finally(() => this.releasing.delete(releasing));
+    this.releasing.add(releasing);
   }
 
   private record(): MediaServerRecord {
@@ -98,14 +136,18 @@ export class ClusterMember {
   private async beat(): Promise<void> {
     const record = this.record();
     await this.store.heartbeat(record);
-    const rooms = [...this.held.values()];
+    const rooms = [...this.held.entries()];
     for (let i = 0; i < rooms.length; i += RENEW_CONCURRENCY) {
       await Promise.all(
-        rooms.slice(i, i + RENEW_CONCURRENCY).map(async ({ tenant, roomId }) => {
-          if (await this.store.renew(tenant, roomId, record)) return;
-          if (!this.held.delete(key(tenant, roomId))) return;
-          this.options.log.error('room lease lost to another server: its participants here are moved off', { tenant, roomId });
-          this.options.onLost(tenant, roomId);
+        rooms.slice(i, i + RENEW_CONCURRENCY).map(async ([k, held]) => {
+          if (await this.store.renew(held.tenant, held.roomId, record)) {
+            held.lease = record.leaseExpiresAtMs;
+            return;
+          }
+          if (this.held.get(k) !== held) return;
+          this.held.delete(k);
+          this.options.log.error('room lease lost to another server: its participants here are moved off', { tenant: held.tenant, roomId: held.roomId });
+          this.options.onLost(held.tenant, held.roomId);
         }),
       );
     }

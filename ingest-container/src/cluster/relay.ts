@@ -35,8 +35,8 @@ export const relayJoinSchema = z.discriminatedUnion('type', [
       roomId: z.string().regex(ROOM_ID),
       ruleId: text.nullable(),
       region: text,
-      from: z.string().max(64),
-      to: z.string().max(64),
+      from: z.string().max(1024),
+      to: z.string().max(1024),
       expiresAtMs: z.number(),
       agent: agentSchema.nullable(),
     }),
@@ -57,8 +57,13 @@ export const roomOf = (join: RelayJoin): { tenant: string; roomId: string } => (
 
 /** Internal messages may carry an agent's speech sent ahead of real time (1 MB, as agents may send). */
 export const RELAY_MAX_PAYLOAD = 1024 * 1024;
-/** Beyond this much unsent output on either side, messages are dropped (and counted) rather than queued. */
+/**
+ * Beyond this much unsent output on either side, audio is dropped (and counted) rather than queued. Binary
+ * messages are always audio; text ones may be controls (`stop`, `hangup`, `clearAudio`) that must not be lost,
+ * so they are only dropped when the peer has stalled for many seconds and memory must stay bounded.
+ */
 const MAX_BUFFERED_BYTES = 64 * 1024;
+const MAX_BUFFERED_TEXT_BYTES = 1024 * 1024;
 const CONNECT_TIMEOUT_MS = 2000;
 
 /** Close codes a peer may send (RFC 6455 7.4): 1005 and 1006 only report that none came. */
@@ -161,7 +166,7 @@ export class Relay {
   }
 
   private forward(to: WebSocket, data: RawData, isBinary: boolean): void {
-    if (to.readyState !== to.OPEN || to.bufferedAmount > MAX_BUFFERED_BYTES) {
+    if (to.readyState !== to.OPEN || to.bufferedAmount > (isBinary ? MAX_BUFFERED_BYTES : MAX_BUFFERED_TEXT_BYTES)) {
       this.stats.dropped++;
       return;
     }

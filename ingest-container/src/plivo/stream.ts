@@ -65,6 +65,8 @@ export class PlivoStream implements Participant {
   private room: Room | null = null;
   private answeredAtMs: number | null = null;
   private endReason: EndReason = 'caller-hangup';
+  /** A relayed stream answered the last heartbeat ping. */
+  private alive = true;
   private readonly startTimer: NodeJS.Timeout;
   /** Bytes of a payload that was not a whole 20 ms frame, waiting for the rest. */
   private partial: Buffer = Buffer.alloc(0);
@@ -97,15 +99,25 @@ export class PlivoStream implements Participant {
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     this.closed = new Promise((resolve) =>
       ws.once('close', (code) => {
+        // Through a relay: the entry server vanished (1006), or is shutting down (1001).
         if (this.relayed && code === 1006) this.endReason = 'media-failure';
+        if (this.relayed && code === STREAM_CLOSE.shutdown) this.endReason = 'server-shutdown';
         void this.onClose().then(resolve);
       }),
     );
+    if (this.relayed) ws.on('pong', () => (this.alive = true));
     ws.on('error', (err) => deps.log.warn('plivo stream socket error', { err }));
   }
 
   get relayed(): boolean {
     return this.deps.relayed ?? false;
+  }
+
+  /** Called every 30 s for relayed streams: a relay that did not answer the last ping lost its server. */
+  heartbeat(): void {
+    if (!this.alive) return void this.ws.terminate();
+    this.alive = false;
+    if (this.ws.readyState === this.ws.OPEN) this.ws.ping();
   }
 
   get tenant(): string {

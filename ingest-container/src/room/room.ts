@@ -256,21 +256,14 @@ export class Room {
 export class RoomRegistry {
   private readonly rooms = new Map<string, Room>();
 
-  constructor(
-    private readonly clock: MediaClock,
-    /** A room emptied and closed. */
-    private readonly onClosed: (room: Room) => void = () => undefined,
-  ) {}
+  constructor(private readonly clock: MediaClock) {}
 
   /** Tenant-scoped: another tenant's room of the same id is a different room. */
   get(tenant: string, roomId: string): Room {
     const key = `${tenant}\u0000${roomId}`;
     let room = this.rooms.get(key);
     if (!room) {
-      room = new Room(tenant, roomId, this.clock, (closed) => {
-        this.rooms.delete(key);
-        this.onClosed(closed);
-      });
+      room = new Room(tenant, roomId, this.clock, () => this.rooms.delete(key));
       this.rooms.set(key, room);
     }
     return room;

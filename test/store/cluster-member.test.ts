@@ -1,0 +1,70 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { dynamoClient } from '../../core/aws';
+import { createLogger } from '../../core/log';
+import { PlacementStore } from '../../core/placement';
+import { ClusterMember } from '../../ingest-container/src/cluster/member';
+import { ensureControlTable, startLocalAws } from '../../local/aws';
+
+/** A media server's hold on its rooms, against the embedded DynamoDB (dynalite). */
+let aws: Awaited<ReturnType<typeof startLocalAws>>;
+let dir: string;
+let dynamo: DynamoDBClient;
+let store: PlacementStore;
+const lost: string[] = [];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'member-'));
+  aws = await startLocalAws(undefined, dir);
+  dynamo = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: aws.dynamodbEndpoint });
+  await ensureControlTable(dynamo, 'members');
+  store = new PlacementStore(dynamo, 'members');
+}, 60_000);
+
+afterAll(async () => {
+  dynamo.destroy();
+  await aws.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function member(id: string): ClusterMember {
+  const log = createLogger('error', {}, () => undefined);
+  return new ClusterMember(store, { serverId: id, relayUrl: `ws://${id}:8081`, relaySecret: `s-${id}`, leaseMs: 15_000, log, onLost: (_t, room) => lost.push(`${id}:${room}`) });
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 100));
+
+it('holds a room while any connection seated there lasts, and lets it go after the last one', async () => {
+  const a = member('a');
+  const b = member('b');
+  const first = await a.seat('t', 'room-1');
+  const second = await a.seat('t', 'room-1');
+  if (!first.here || !second.here) throw new Error('expected the room here');
+  expect(await b.seat('t', 'room-1')).toMatchObject({ here: false, owner: { serverId: 'a', relayUrl: 'ws://a:8081' } });
+  first.leave();
+  first.leave(); // a second leave of the same connection changes nothing
+  await settle();
+  expect(await store.get('t', 'room-1')).toMatchObject({ serverId: 'a' });
+  second.leave();
+  await settle();
+  expect(await store.get('t', 'room-1')).toBeNull();
+  expect(a.rooms).toBe(0);
+  expect(await b.seat('t', 'room-1')).toMatchObject({ here: true });
+});
+
+it('draining takes no new room but keeps one still placed there; stop lets everything go and marks the server stopped', async () => {
+  const a = member('a2');
+  const held = await a.seat('t', 'room-2');
+  expect(held.here).toBe(true);
+  await a.drain();
+  await expect(a.seat('t', 'room-3')).rejects.toThrow('draining');
+  expect(await a.seat('t', 'room-2')).toMatchObject({ here: true });
+  await a.stop();
+  expect(await store.get('t', 'room-2')).toBeNull();
+  const record = (await store.servers()).find((s) => s.serverId === 'a2');
+  expect(record).toMatchObject({ state: 'stopped' });
+  expect(record!.leaseExpiresAtMs).toBeLessThan(Date.now());
+  expect(lost).toEqual([]);
+});

@@ -140,10 +140,6 @@ export class MediaServer {
     return this.streams.size + this.participants.size + this.relays.size + this.seating > 0;
   }
 
-  get serving(): boolean {
-    return this.state === 'running';
-  }
-
   /** Serves the web console (`GET /console`) and `GET /health`; false when the request is for neither. */
   handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
     const path = (req.url ?? '').split('?')[0] ?? '';
@@ -287,7 +283,7 @@ export class MediaServer {
 
   private seatHere(ws: WebSocket, join: RelayJoin, relayed: boolean, log: Logger): void {
     // Closing began while this connection was being seated: it is not taken.
-    if (this.state === 'closing' || this.state === 'closed') return void ws.close(ROOM_CLOSE.shutdown, 'media server shutting down');
+    if (this.stopping) return void ws.close(ROOM_CLOSE.shutdown, 'media server shutting down');
     if (join.type === 'plivo') {
       const stream = new PlivoStream(ws, join.claim, { rooms: this.rooms, lifecycle: this.deps.lifecycle, log, relayed });
       this.streams.add(stream);
@@ -311,7 +307,7 @@ export class MediaServer {
 
   private track(relay: Relay, ws: WebSocket, join: RelayJoin, log: Logger): void {
     relay.attach(ws);
-    if (this.state === 'closing' || this.state === 'closed') relay.close(ROOM_CLOSE.shutdown, 'media server shutting down');
+    if (this.stopping) relay.close(ROOM_CLOSE.shutdown, 'media server shutting down');
     this.relays.set(relay, join.type);
     this.deps.onLoadChange?.();
     log.info('connection relayed to the room\'s media server', { type: join.type });
@@ -343,7 +339,7 @@ export class MediaServer {
     const { tenant, roomId } = roomOf(join);
     const log = this.deps.log.child({ tenant, roomId, relayedFrom: String(req.headers[RELAY_HEADERS.from] ?? '').slice(0, 64), ...(join.type === 'plivo' && { callId: join.claim.callId, callUuid: join.claim.callUuid }) });
     // A draining server still seats joiners of its own rooms: their calls finish here.
-    if (this.state === 'closing' || this.state === 'closed') return refuse(socket, 503, 'The media server is shutting down');
+    if (this.stopping) return refuse(socket, 503, 'The media server is shutting down');
     this.seating++;
     this.deps.cluster.seat(tenant, roomId).then(
       (where) => {
@@ -379,6 +375,11 @@ export class MediaServer {
     const candidates = [`${external.protocol}//${external.host}${pathAndQuery}`, `https://${external.host}${pathAndQuery}`, `http://${external.host}${pathAndQuery}`];
     const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]));
     return candidates.some((candidate) => checkPlivoSignature(token, { method: 'GET', url: candidate, params: new Map(), headers }) === 'valid');
+  }
+
+  /** Closing (or closed): nothing more is taken, not even a joiner of a room placed here. */
+  private get stopping(): boolean {
+    return this.state === 'closing' || this.state === 'closed';
   }
 
   private unavailable(): string {

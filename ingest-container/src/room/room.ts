@@ -269,10 +269,6 @@ export class RoomRegistry {
     return room;
   }
 
-  find(tenant: string, roomId: string): Room | undefined {
-    return this.rooms.get(`${tenant}\u0000${roomId}`);
-  }
-
   get count(): number {
     return this.rooms.size;
   }

@@ -1,120 +1,271 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { WebSocket } from 'ws';
 import { ROOM_RATES, type SampleRate } from '../core/rooms';
 import { mulawEncode } from '../ingest-container/src/audio/mulaw';
 import { Resampler, samplesPerFrame } from '../ingest-container/src/audio/resampler';
-import { concat, snrDb, tone } from './audio';
-import { calibrationMs, cpuMs, machine, quantile, round, startStack, writeReport } from './bench-support';
-import type { LocalStackInfo } from '../local/stack';
+import { concat, FRAME_MS, snrDb, tone } from './audio';
+import { calibrationMs, cpuMs, machine, quantile, ROOT, round, startStack, writeReport } from './bench-support';
 import { SimulatedCall } from './plivo-simulator';
 
 /**
- * `npm run bench:media`: the latency the bridge adds, from caller A's frame leaving the simulated Plivo
- * to caller B receiving it as `playAudio`, for N two-party rooms at once, against `npm start`'s stack
- * in its own process. Each frame carries a sequence number in its first four mu-law bytes (base-127
- * digits, never 0x7f, so they survive a decode and re-encode), so every received frame is matched to
- * the moment it was sent. Modes: `forward` (one talker per room: the untouched fast path), `mixed`
- * (both talk at once: decode, mix-minus, encode), and `relayed` (as `forward`, but the listener's stream
- * lands on a second media server and is relayed to the room's: the one hop scale-out adds). The stack runs
- * two media servers; `forward` and `mixed` calls all go to the first. Also prints the resampler's SNR.
+ * `npm run bench:media`: what one media server process costs per call, and what it does to the audio,
+ * at N concurrent calls. The load generator (this process) plays Plivo for every call: the audio
+ * WebSocket, `start`, then a 20 ms mu-law `media` frame per call at real time, each carrying a sequence
+ * number in its first four mu-law bytes (base-127 digits, never 0x7f, so they survive a decode and
+ * re-encode). Every `playAudio` that comes back is matched to the moment its frame was sent.
+ *
+ * Modes:
+ * - `pump`: the baseline, a bare `ws` server (tools/bare-pump.ts) that parses each message and echoes its
+ *   payload as `playAudio`: the same traffic with no bridge at all.
+ * - `duplex`: two-party rooms where both callers talk all the time (each call sends and receives 50
+ *   frames a second, like the pump), on one media server.
+ * - `conference`: three-party rooms, everyone talking: every listener gets a real mix (decode, sum,
+ *   mix-minus, encode). Mixed frames carry no sequence number, so latency is not measured.
+ * - `relayed`: as `duplex`, but each room's second call lands on a second media server and is relayed
+ *   to the room's owner: the one hop scale-out adds. CPU is summed over both servers.
  */
+type Mode = 'pump' | 'duplex' | 'conference' | 'relayed';
+
 interface Step {
-  readonly mode: 'forward' | 'mixed' | 'relayed';
-  readonly rooms: number;
+  readonly mode: Mode;
   readonly calls: number;
-  readonly framesSent: number;
-  readonly framesMatched: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly maxMs: number;
-  /** CPU of the media server processes per call-second of audio streamed. */
+  readonly seconds: number;
+  /** CPU of the server process(es) per call-second streamed, from /proc. */
   readonly serverCpuMsPerCallSecond: number;
-  /**
-   * Jitter-buffer underruns during the calls, from the server's logs as the streams closed: every
-   * talker's stream also runs dry once when it stops sending, which is not counted.
-   */
-  readonly midCallUnderruns: number;
+  readonly projectedCallsPerCore: number;
+  /** Server RSS growth over its idle RSS, per call, at the end of the talking. */
+  readonly rssKiBPerCall: number;
+  readonly framesSent: number;
+  readonly framesReceived: number;
+  /** Stamped frames that never came back (not measured in `conference`). */
+  readonly framesLost: number | null;
+  /** Matched frames later than `LATE_MS`. */
+  readonly lateFrames: number | null;
+  readonly latencyP50Ms: number | null;
+  readonly latencyP99Ms: number | null;
+  readonly latencyMaxMs: number | null;
+  /** |gap between consecutive `playAudio` on a call - 20 ms|. */
+  readonly pacingJitterP50Ms: number;
+  readonly pacingJitterP99Ms: number;
+  /** Server-side, from the `plivo stream closed` log lines: output frames dropped and jitter-buffer underruns. */
+  readonly serverDroppedOut: number | null;
+  readonly serverUnderruns: number | null;
+  /** This process's CPU share while talking, to show when the load generator itself is the limit. */
+  readonly loadGeneratorCpuPercent: number;
 }
 
+/** A frame heard more than this after it was sent is late: past a phone's own playout buffer. */
+const LATE_MS = 60;
+const FRAME_BYTES = 160;
+/** Talkers start spread over one frame time, in this many groups, as independent calls would. */
+const SEND_GROUPS = 10;
+const PAYLOAD_KEY = Buffer.from('"payload":"');
+
 /** The server's `plivo stream closed` log lines of the current step. */
-let closedStreams: { underruns: number }[] = [];
+let closedStreams: { droppedOut: number; underruns: number }[] = [];
 function onLogLine(line: string): void {
   if (!line.includes('"plivo stream closed"')) return;
   try {
-    closedStreams.push(JSON.parse(line) as { underruns: number });
+    closedStreams.push(JSON.parse(line) as { droppedOut: number; underruns: number });
   } catch {
     // not a JSON log line
   }
 }
 
-const FRAME = 160;
-
-/** Base-127 digits (0..126): 0x7f decodes to 0 and re-encodes as 0xff, so it is never used. */
-function stamp(frame: Uint8Array, sequence: number): void {
-  for (let i = 0, rest = sequence; i < 4; i++, rest = Math.floor(rest / 127)) frame[i] = rest % 127;
+function rssKiB(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(match?.[1] ?? NaN);
 }
 
-function sequenceOf(frame: Uint8Array): number {
+/**
+ * One second of a 700 Hz tone as 50 mu-law frames, each as base64 without its first 6 bytes: a stamped
+ * frame is base64(4 sequence digits + bytes 4-5) + this tail (6 bytes are exactly 8 base64 characters).
+ */
+const voice = mulawEncode(tone(700, 1, 6000));
+const tails = Array.from({ length: 50 }, (_, i) => Buffer.from(voice.subarray(i * FRAME_BYTES + 6, (i + 1) * FRAME_BYTES)).toString('base64'));
+const head = Buffer.alloc(6);
+
+function stampedPayload(frame: number, sequence: number): string {
+  for (let i = 0, rest = sequence; i < 4; i++, rest = Math.floor(rest / 127)) head[i] = rest % 127;
+  head[4] = voice[(frame % 50) * FRAME_BYTES + 4] as number;
+  head[5] = voice[(frame % 50) * FRAME_BYTES + 5] as number;
+  return head.toString('base64') + (tails[frame % 50] as string);
+}
+
+/** The sequence number stamped in a `playAudio` message, read without parsing the JSON; 0 when none. */
+function sequenceIn(data: Buffer): number {
+  const at = data.indexOf(PAYLOAD_KEY);
+  if (at < 0) return 0;
+  const bytes = Buffer.from(data.toString('latin1', at + PAYLOAD_KEY.length, at + PAYLOAD_KEY.length + 8), 'base64');
   let sequence = 0;
-  for (let i = 3; i >= 0; i--) sequence = sequence * 127 + (frame[i] as number);
+  for (let i = 3; i >= 0; i--) sequence = sequence * 127 + (bytes[i] as number);
   return sequence;
 }
 
-async function step(answerUrl: string, mode: Step['mode'], rooms: number, seconds: number, media: LocalStackInfo['mediaServers']): Promise<Step> {
-  const sentAt = new Map<number, number>();
-  let nextSequence = 1;
-  const voice = mulawEncode(tone(700, seconds, 6000));
-  const frames = Math.floor(voice.length / FRAME);
-  const pairs = Array.from({ length: rooms }, (_, i) => {
-    const url = `${answerUrl}?roomId=bench-${mode}-${i}-${Date.now()}`;
-    return [new SimulatedCall({ answerUrl: url }), new SimulatedCall({ answerUrl: url })] as const;
-  });
-  // The room is placed where its first call lands: the listener of a relayed pair lands on the other server.
-  const on = async (call: SimulatedCall, server: number) => call.connect((await call.answer()).replace(/^ws:\/\/[^/]+/, (media[server] as { url: string }).url));
-  await Promise.all(pairs.map(async ([a, b]) => (await on(a, 0), await on(b, mode === 'relayed' ? 1 : 0))));
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  const cpu = () => media.reduce((sum, server) => sum + cpuMs(server.pid), 0);
-  const cpuBefore = cpu();
-  const started = performance.now();
-  const talk = (call: SimulatedCall, spread: number) =>
-    new Promise((resolve) => setTimeout(resolve, spread)).then(() =>
-      call.playMulaw(frames, (i) => {
-        const frame = voice.slice(i * FRAME, (i + 1) * FRAME);
-        const sequence = nextSequence++;
-        stamp(frame, sequence);
-        sentAt.set(sequence, performance.now());
-        return frame;
-      }),
+/** One simulated Plivo stream, as lean as it can be: the generator shares the machine with the server. */
+class LoadCall {
+  readonly streamId = crypto.randomUUID();
+  private messageSequence = 0;
+  private lastAt = 0;
+  received = 0;
+
+  constructor(
+    readonly ws: WebSocket,
+    private readonly record: (sequence: number, at: number, gapMs: number) => void,
+  ) {
+    ws.on('message', (data: Buffer) => {
+      const at = performance.now();
+      this.received++;
+      this.record(sequenceIn(data), at, this.lastAt ? at - this.lastAt : 0);
+      this.lastAt = at;
+    });
+    ws.on('error', () => undefined);
+  }
+
+  static async open(url: string, callId: string, record: LoadCall['record']): Promise<LoadCall> {
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('unexpected-response', (_req, res) => reject(new Error(`stream upgrade refused: ${res.statusCode}`)));
+      ws.once('error', reject);
+    });
+    const call = new LoadCall(ws, record);
+    call.sendText({ event: 'start', sequenceNumber: ++call.messageSequence, start: { callId, streamId: call.streamId, accountId: 'MABENCH', tracks: ['inbound'], mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000 } } });
+    return call;
+  }
+
+  sendMedia(chunk: number, payload: string): void {
+    this.ws.send(
+      `{"event":"media","sequenceNumber":${++this.messageSequence},"streamId":"${this.streamId}","media":{"track":"inbound","timestamp":"${chunk * FRAME_MS}","chunk":${chunk},"payload":"${payload}"}}`,
     );
-  // Talkers start spread over one frame time, as independent calls would.
-  await Promise.all(pairs.flatMap(([a, b], i) => (mode === 'mixed' ? [talk(a, (i * 20) / rooms), talk(b, (i * 20) / rooms)] : [talk(a, (i * 20) / rooms)])));
+  }
+
+  sendText(message: object): void {
+    this.ws.send(JSON.stringify(message));
+  }
+
+  async stop(): Promise<void> {
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    this.sendText({ event: 'stop', sequenceNumber: ++this.messageSequence, streamId: this.streamId });
+    await new Promise<void>((resolve) => {
+      this.ws.once('close', () => resolve());
+      this.ws.close(1000);
+    });
+  }
+}
+
+/** Runs `task` over `items`, at most `limit` at a time. */
+async function inBatches<T, R>(items: readonly T[], limit: number, task: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results: R[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        results[i] = await task(items[i] as T, i);
+      }
+    }),
+  );
+  return results;
+}
+
+interface Target {
+  /** Opens call `index` (of its room `room`) and sends `start`. */
+  open(index: number, room: number, record: LoadCall['record']): Promise<LoadCall>;
+  readonly pids: readonly number[];
+  /** The process whose RSS is reported. */
+  readonly rssPid: number;
+}
+
+async function step(target: Target, mode: Mode, calls: number, seconds: number): Promise<Step> {
+  const perRoom = mode === 'conference' ? 3 : mode === 'pump' ? 1 : 2;
+  const frames = seconds * (1000 / FRAME_MS);
+  const sentAt = new Float64Array(calls * frames + 1);
+  let nextSequence = 1;
+  const latencies: number[] = [];
+  const gaps: number[] = [];
+  let received = 0;
+  const record = (sequence: number, at: number, gapMs: number) => {
+    received++;
+    if (gapMs > 0) gaps.push(Math.abs(gapMs - FRAME_MS));
+    const sent = sequence > 0 && sequence < sentAt.length ? (sentAt[sequence] as number) : 0;
+    if (sent > 0) {
+      latencies.push(at - sent);
+      sentAt[sequence] = -1; // matched: a second copy would be a duplicate, not a second match
+    }
+  };
+  const rssIdle = rssKiB(target.rssPid);
+  const opened = await inBatches(Array.from({ length: calls }, (_, i) => i), 32, (i) => target.open(i, Math.floor(i / perRoom), record));
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  received = 0;
+  latencies.length = 0;
+  gaps.length = 0;
+  const cpu = () => target.pids.reduce((sum, pid) => sum + cpuMs(pid), 0);
+  const cpuBefore = cpu();
+  const selfBefore = process.cpuUsage();
+  const started = performance.now();
+  let rssPeak = 0;
+  const progress = setInterval(() => {
+    rssPeak = Math.max(rssPeak, rssKiB(target.rssPid));
+    process.stderr.write(`  ${Math.round((performance.now() - started) / 1000)} s: sent ${nextSequence - 1}, received ${received}\n`);
+  }, 5000);
+  // Each group sends its calls' next frame every 20 ms, on a drift-free schedule, groups spread over 20 ms.
+  await Promise.all(
+    Array.from({ length: SEND_GROUPS }, async (_, group) => {
+      const members = opened.filter((_call, i) => i % SEND_GROUPS === group);
+      const groupStart = started + (group * FRAME_MS) / SEND_GROUPS;
+      for (let frame = 0; frame < frames; frame++) {
+        const wait = groupStart + frame * FRAME_MS - performance.now();
+        if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+        for (const call of members) {
+          const sequence = nextSequence++;
+          sentAt[sequence] = performance.now();
+          call.sendMedia(frame + 1, stampedPayload(frame, sequence));
+        }
+      }
+    }),
+  );
   await new Promise((resolve) => setTimeout(resolve, 300));
+  clearInterval(progress);
+  rssPeak = Math.max(rssPeak, rssKiB(target.rssPid));
   const elapsed = (performance.now() - started) / 1000;
   const cpuUsed = cpu() - cpuBefore;
-  const latencies: number[] = [];
-  for (const call of pairs.flat()) {
-    for (const frame of call.received) {
-      const sent = sentAt.get(sequenceOf(frame.mulaw));
-      if (sent !== undefined) latencies.push(frame.at - sent);
-    }
-  }
+  const self = process.cpuUsage(selfBefore);
+  const framesSent = nextSequence - 1;
+  const receivedWhileTalking = received;
+  const matched = latencies.length;
   closedStreams = [];
-  await Promise.all(pairs.flat().map((call) => call.hangup()));
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await inBatches(opened, 64, (call) => call.stop());
+  await new Promise((resolve) => setTimeout(resolve, 1000));
   latencies.sort((a, b) => a - b);
+  gaps.sort((a, b) => a - b);
+  const stamped = mode !== 'conference';
+  const cpuPerCallSecond = cpuUsed / (calls * elapsed);
+  const fromLogs = mode !== 'pump' && closedStreams.length > 0;
   return {
     mode,
-    rooms,
-    calls: rooms * 2,
-    framesSent: sentAt.size,
-    framesMatched: latencies.length,
-    p50Ms: round(quantile(latencies, 0.5)),
-    p99Ms: round(quantile(latencies, 0.99)),
-    maxMs: round(latencies[latencies.length - 1] ?? NaN),
-    serverCpuMsPerCallSecond: round(cpuUsed / (rooms * 2 * elapsed)),
-    midCallUnderruns: closedStreams.reduce((n, s) => n + s.underruns, 0) - (mode === 'mixed' ? rooms * 2 : rooms),
+    calls,
+    seconds,
+    serverCpuMsPerCallSecond: round(cpuPerCallSecond),
+    projectedCallsPerCore: Math.round(1000 / cpuPerCallSecond),
+    rssKiBPerCall: round((rssPeak - rssIdle) / calls),
+    framesSent,
+    framesReceived: receivedWhileTalking,
+    framesLost: stamped ? framesSent - matched : null,
+    lateFrames: stamped ? latencies.filter((ms) => ms > LATE_MS).length : null,
+    latencyP50Ms: stamped ? round(quantile(latencies, 0.5)) : null,
+    latencyP99Ms: stamped ? round(quantile(latencies, 0.99)) : null,
+    latencyMaxMs: stamped ? round(latencies[latencies.length - 1] ?? NaN) : null,
+    pacingJitterP50Ms: round(quantile(gaps, 0.5)),
+    pacingJitterP99Ms: round(quantile(gaps, 0.99)),
+    serverDroppedOut: fromLogs ? closedStreams.reduce((n, s) => n + s.droppedOut, 0) : null,
+    // Every talker's buffer also runs dry once when its stream stops: not a mid-call underrun.
+    serverUnderruns: fromLogs ? Math.max(0, closedStreams.reduce((n, s) => n + s.underruns, 0) - closedStreams.length) : null,
+    loadGeneratorCpuPercent: Math.round((self.user + self.system) / 1e4 / elapsed),
   };
 }
 
@@ -127,22 +278,44 @@ function resamplerSnr(from: SampleRate, to: SampleRate): number {
   return round(snrDb(out, to, 1000));
 }
 
+async function startPump(): Promise<{ port: number; pid: number; child: ChildProcess }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'tools/bare-pump.ts'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout?.once('data', (chunk: Buffer) => resolve((JSON.parse(chunk.toString()) as { port: number }).port));
+    child.once('exit', (code) => reject(new Error(`bare pump exited with ${code}`)));
+  });
+  return { port, pid: child.pid as number, child };
+}
+
+const TABLE_HEADER = [
+  '| mode | calls | server CPU ms per call-second | projected calls per core | RSS KiB per call | frames sent | frames received | lost | late (>60 ms) | latency p50 ms | p99 ms | max ms | pacing jitter p50 ms | p99 ms | server dropped out | underruns | generator CPU % |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+];
+
+const cell = (v: number | null) => (v === null ? 'n/a' : String(v));
+const tableRow = (r: Step) =>
+  `| ${r.mode} | ${r.calls} | ${r.serverCpuMsPerCallSecond} | ${r.projectedCallsPerCore} | ${r.rssKiBPerCall} | ${r.framesSent} | ${r.framesReceived} | ${cell(r.framesLost)} | ${cell(r.lateFrames)} | ${cell(r.latencyP50Ms)} | ${cell(r.latencyP99Ms)} | ${cell(r.latencyMaxMs)} | ${r.pacingJitterP50Ms} | ${r.pacingJitterP99Ms} | ${cell(r.serverDroppedOut)} | ${cell(r.serverUnderruns)} | ${r.loadGeneratorCpuPercent} |`;
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      rooms: { type: 'string', default: '1,10,25,50' },
-      seconds: { type: 'string', default: '10' },
-      modes: { type: 'string', default: 'forward,mixed,relayed' },
+      calls: { type: 'string', default: '100,250,500,1000' },
+      seconds: { type: 'string', default: '20' },
+      modes: { type: 'string', default: 'pump,duplex,conference,relayed' },
+      'relayed-calls': { type: 'string', default: '100' },
+      'conference-calls': { type: 'string', default: '99,249' },
     },
   });
-  const roomCounts = values.rooms.split(',').map(Number);
-  const modes = values.modes.split(',') as Step['mode'][];
+  const list = (s: string) => s.split(',').filter(Boolean).map(Number);
   const seconds = Number(values.seconds);
+  const modes = values.modes.split(',') as Mode[];
+  const callsFor = (mode: Mode) => list(mode === 'relayed' ? values['relayed-calls'] : mode === 'conference' ? values['conference-calls'] : values.calls);
   const calibration = calibrationMs();
   process.stderr.write(`bench:media CPU calibration (1e8 additions): ${calibration} ms\n`);
   const snr = ROOM_RATES.flatMap((from) => ROOM_RATES.filter((to) => to !== from).map((to) => ({ from, to, snrDb: resamplerSnr(from, to) })));
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-media-'));
-  const stack = await startStack(dataDir, { onLogLine, env: { MEDIA_SERVERS: '2' } });
+  const stack = await startStack(dataDir, { onLogLine, env: { MEDIA_SERVERS: '2', LOG_LEVEL: 'info' } });
+  const pump = await startPump();
   const results: Step[] = [];
   try {
     const res = await fetch(stack.info.apiUrl + '/v2/connectors', {
@@ -151,37 +324,65 @@ async function main(): Promise<void> {
       body: JSON.stringify({ provider: 'plivo', name: 'bench', defaultRoomId: 'bench' }),
     });
     const answerUrl = ((await res.json()) as { data: { webhookUrl: string } }).data.webhookUrl;
-    await step(answerUrl, 'forward', 1, 2, stack.info.mediaServers); // warm-up
+    const servers = stack.info.mediaServers;
+    const media = (mode: Mode): Target => {
+      const run = `${mode}-${Date.now()}`;
+      const onServer = (index: number) => (mode === 'relayed' && index % 2 === 1 ? 1 : 0);
+      return {
+        pids: mode === 'relayed' ? servers.map((s) => s.pid) : [(servers[0] as { pid: number }).pid],
+        rssPid: (servers[0] as { pid: number }).pid,
+        open: async (index, room, record) => {
+          const call = new SimulatedCall({ answerUrl: `${answerUrl}?roomId=bench-${run}-${room}` });
+          const url = (await call.answer()).replace(/^ws:\/\/[^/]+/, (servers[onServer(index)] as { url: string }).url);
+          return LoadCall.open(url, call.callUuid, record);
+        },
+      };
+    };
+    const pumpTarget: Target = { pids: [pump.pid], rssPid: pump.pid, open: (_i, _room, record) => LoadCall.open(`ws://127.0.0.1:${pump.port}/`, 'bench', record) };
+    await step(media('duplex'), 'duplex', 10, 2); // warm-up
+    await step(pumpTarget, 'pump', 10, 2);
     for (const mode of modes) {
-      for (const rooms of roomCounts) {
-        process.stderr.write(`bench:media ${mode}, ${rooms} rooms (${rooms * 2} calls) for ${seconds} s ... `);
-        const result = await step(answerUrl, mode, rooms, seconds, stack.info.mediaServers);
+      for (const calls of callsFor(mode)) {
+        process.stderr.write(`bench:media ${mode}, ${calls} calls for ${seconds} s\n`);
+        const result = await step(mode === 'pump' ? pumpTarget : media(mode), mode, calls, seconds);
         results.push(result);
-        process.stderr.write(`p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, matched ${result.framesMatched}/${result.framesSent}, server CPU ${result.serverCpuMsPerCallSecond} ms/call-s, mid-call underruns ${result.midCallUnderruns}\n`);
+        process.stderr.write(
+          `  CPU ${result.serverCpuMsPerCallSecond} ms/call-s (${result.projectedCallsPerCore} calls/core), RSS ${result.rssKiBPerCall} KiB/call, ` +
+            `lost ${cell(result.framesLost)}, late ${cell(result.lateFrames)}, p50 ${cell(result.latencyP50Ms)} / p99 ${cell(result.latencyP99Ms)} ms, ` +
+            `pacing jitter p99 ${result.pacingJitterP99Ms} ms, generator CPU ${result.loadGeneratorCpuPercent} %\n`,
+        );
       }
     }
   } finally {
+    pump.child.kill('SIGINT');
     await stack.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
+  const ratios = results
+    .filter((r) => r.mode === 'duplex')
+    .flatMap((r) => {
+      const base = results.find((p) => p.mode === 'pump' && p.calls === r.calls);
+      return base ? [{ calls: r.calls, cpuRatioToPump: round(r.serverCpuMsPerCallSecond / base.serverCpuMsPerCallSecond) }] : [];
+    });
+  const command = `npm run bench:media -- --calls ${values.calls} --seconds ${seconds} --modes ${values.modes} --conference-calls ${values['conference-calls']} --relayed-calls ${values['relayed-calls']}`;
   writeReport('media', {
     benchmark: 'media',
     date: new Date().toISOString(),
     machine: machine(calibration),
-    command: `npm run bench:media -- --rooms ${values.rooms} --seconds ${seconds} --modes ${values.modes}`,
-    setup: 'local stack (npm start, MEDIA_SERVERS=2) in its own processes; simulated Plivo calls in pairs, each pair in its own room, frames sent at real time with sequence numbers; latency = playAudio arrival - media send, same clock; CPU = both media server processes',
+    command,
+    setup:
+      'local stack (npm start, MEDIA_SERVERS=2) in its own processes; load generator in this process; N simulated Plivo streams, each sending a stamped 20 ms mu-law frame every 20 ms; latency = playAudio arrival - media send on one clock; CPU and RSS of the media server process from /proc; pump = tools/bare-pump.ts',
+    lateMs: LATE_MS,
     steps: results,
+    cpuRatioToPump: ratios,
     resamplerSnr: snr,
   });
   process.stdout.write(
     [
-      '| mode | rooms | calls | frames sent | frames matched | p50 ms | p99 ms | max ms | server CPU ms per call-second | mid-call underruns |',
-      '|---|---|---|---|---|---|---|---|---|---|',
-      ...results.map(
-        (r) =>
-          `| ${r.mode} | ${r.rooms} | ${r.calls} | ${r.framesSent} | ${r.framesMatched} | ${r.p50Ms} | ${r.p99Ms} | ${r.maxMs} | ${r.serverCpuMsPerCallSecond} | ${r.midCallUnderruns} |`,
-      ),
+      ...TABLE_HEADER,
+      ...results.map(tableRow),
       '',
+      `Our CPU as a multiple of the bare pump's: ${ratios.map((r) => `${r.calls} calls ${r.cpuRatioToPump}x`).join(', ')}`,
       `Resampler SNR, 1 kHz tone: ${snr.map((s) => `${s.from / 1000}k->${s.to / 1000}k ${s.snrDb} dB`).join(', ')}; CPU calibration ${calibration} ms`,
     ].join('\n') + '\n',
   );

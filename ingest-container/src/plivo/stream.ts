@@ -25,8 +25,10 @@ const START_TIMEOUT_MS = 10_000;
 const MAX_BUFFERED_BYTES = 64 * 1024;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const DTMF_DIGIT = /^[0-9*#A-D]$/;
-const PLAY_AUDIO_PREFIX = '{"event":"playAudio","media":{"contentType":"audio/x-mulaw","sampleRate":8000,"payload":"';
-const PLAY_AUDIO_SUFFIX = '"}}';
+
+/** Plivo's `playAudio` of one mu-law frame, as text (built by concatenation: it is sent 50 times a second per call). */
+export const playAudioMessage = (base64: string): string =>
+  '{"event":"playAudio","media":{"contentType":"audio/x-mulaw","sampleRate":8000,"payload":"' + base64 + '"}}';
 
 export interface StreamStats {
   framesIn: number;
@@ -134,7 +136,7 @@ export class PlivoStream implements Participant {
       return;
     }
     this.stats.framesOut++;
-    this.ws.send(PLAY_AUDIO_PREFIX + frame.mulawBase64 + PLAY_AUDIO_SUFFIX);
+    this.ws.send(playAudioMessage(frame.mulawBase64));
   }
 
   notify(_event: RoomEvent): void {

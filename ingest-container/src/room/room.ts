@@ -59,6 +59,8 @@ interface Member {
   readonly outbound: Map<SampleRate, Resampler>;
   /** From the room's mix rate down to this member's rate. */
   fromMix: Resampler | null;
+  /** What the member said this tick, if anything (not muted, not silence). */
+  speech: Frame | null;
   /** This tick's frame at the mix rate, when the member spoke in a mixed tick. */
   mixed: Int16Array | null;
   /** Loudest sample since the last `levels` event, while someone wants levels. */
@@ -90,8 +92,8 @@ export interface MixStats {
 /**
  * A room: everyone hears everyone else (mix-minus). Each tick takes at most one frame from every
  * member's jitter buffer. Nobody speaking costs nothing; one speaker is forwarded (resampled per
- * listener rate only when rates differ, and for 8 kHz callers the mu-law text goes through untouched);
- * several speakers are summed once at the room's highest rate, and each listener gets the sum minus
+ * listener rate only when rates differ, and for 8 kHz callers the mu-law text goes through untouched),
+ * and so are both sides of a two-party room where both talk; otherwise several speakers are summed once at the room's highest rate, and each listener gets the sum minus
  * its own voice, saturated to 16 bits.
  */
 export class Room {
@@ -133,7 +135,7 @@ export class Room {
   join(participant: Participant): void {
     if (this.closed) throw new Error(`Room ${this.id} is closed`);
     this.broadcast({ type: 'participant-joined', participant: infoOf(participant) });
-    this.members.set(participant.id, { participant, outbound: new Map(), fromMix: null, mixed: null, peak: 0 });
+    this.members.set(participant.id, { participant, outbound: new Map(), fromMix: null, speech: null, mixed: null, peak: 0 });
     if (participant.wantsLevels) this.levelWatchers++;
     this.updateMixRate();
   }
@@ -162,38 +164,39 @@ export class Room {
   tick(): void {
     this.ticks++;
     if (this.levelWatchers > 0 && this.ticks % LEVEL_TICKS === 0) this.sendLevels();
-    let first: Member | null = null;
-    let firstFrame: Frame | null = null;
     let speakers = 0;
-    const frames = new Map<Member, Frame>();
+    let first: Member | null = null;
+    let second: Member | null = null;
     for (const member of this.members.values()) {
       const { participant } = member;
       const frame = participant.input.pull((name) => this.checkpoint(participant, name));
-      if (!frame || participant.muted || frame.silent) continue;
-      if (this.levelWatchers > 0) member.peak = Math.max(member.peak, peakOf(frame.pcm));
-      speakers++;
-      if (!first) {
-        first = member;
-        firstFrame = frame;
-      } else frames.set(member, frame);
+      member.speech = frame && !participant.muted && !frame.silent ? frame : null;
+      if (!member.speech) continue;
+      if (this.levelWatchers > 0) member.peak = Math.max(member.peak, peakOf(member.speech.pcm));
+      if (++speakers === 1) first = member;
+      else if (speakers === 2) second = member;
     }
-    if (!first || !firstFrame) {
+    if (!first) {
       this.stats.silentTicks++;
-      return;
-    }
-    if (speakers === 1) {
+    } else if (speakers === 1) {
       this.stats.forwardedTicks++;
-      for (const member of this.members.values()) {
-        if (member !== first) member.participant.deliver(this.convert(first, firstFrame, member.participant.rate));
-      }
-      return;
+      for (const member of this.members.values()) if (member !== first) this.forward(first, member);
+    } else if (second && this.members.size === 2) {
+      // A two-party room where both talk: each hears exactly the other, so no mix is needed.
+      this.stats.forwardedTicks++;
+      this.forward(first, second);
+      this.forward(second, first);
+    } else {
+      this.stats.mixedTicks++;
+      this.mix();
     }
-    this.stats.mixedTicks++;
-    frames.set(first, firstFrame);
-    this.mix(frames);
   }
 
-  /** A speaker's frame at `rate`: itself when the rates match, else through the speaker's resampler. */
+  /** The speaker's frame to one listener: itself when the rates match, else through the speaker's resampler. */
+  private forward(speaker: Member, listener: Member): void {
+    listener.participant.deliver(this.convert(speaker, speaker.speech as Frame, listener.participant.rate));
+  }
+
   private convert(speaker: Member, frame: Frame, rate: SampleRate): Frame {
     if (frame.rate === rate) return frame;
     let resampler = speaker.outbound.get(rate);
@@ -201,14 +204,14 @@ export class Room {
     return Frame.fromPcm(rate, resampler.process(frame.pcm));
   }
 
-  private mix(frames: Map<Member, Frame>): void {
+  /** Sums every speaker once at the mix rate; each listener gets the sum minus its own voice, saturated. */
+  private mix(): void {
     const sum = this.sum;
     sum.fill(0);
-    for (const member of this.members.values()) member.mixed = null;
-    for (const [member, frame] of frames) {
-      const pcm = this.convert(member, frame, this.mixRate).pcm;
-      member.mixed = pcm;
-      for (let i = 0; i < sum.length; i++) sum[i] = (sum[i] as number) + (pcm[i] as number);
+    for (const member of this.members.values()) {
+      member.mixed = member.speech ? this.convert(member, member.speech, this.mixRate).pcm : null;
+      const pcm = member.mixed;
+      if (pcm) for (let i = 0; i < sum.length; i++) sum[i] = (sum[i] as number) + (pcm[i] as number);
     }
     for (const member of this.members.values()) {
       const own = member.mixed;

@@ -1,3 +1,4 @@
+import { LIMIT_DEFAULTS } from './limits';
 import { isLogLevel, type LogLevel } from './log';
 
 /** Settings every control-plane entry point needs; read once at start, failing fast with the variable's name. */
@@ -20,6 +21,8 @@ export interface ControlPlaneConfig {
   readonly claimTtlSeconds: number;
   /** How long call records are kept after they end. */
   readonly callRetentionDays: number;
+  /** REST API requests per second per tenant, across all instances (`TENANT_RATE_LIMIT`); 0: no per-tenant limit. */
+  readonly tenantRateLimit: number;
   readonly logLevel: LogLevel;
   readonly webhooks: WebhookConfig;
   readonly aws: AwsClientConfig;
@@ -151,6 +154,13 @@ function positiveInt(env: Env, name: string, fallback: number): number {
   return value;
 }
 
+function wholeNumber(env: Env, name: string, fallback: number, max: number): number {
+  const raw = env[name]?.trim();
+  const value = raw ? Number(raw) : fallback;
+  if (!Number.isInteger(value) || value < 0 || value > max) throw new ConfigError(`${name} must be a whole number 0-${max}, got "${raw}"`);
+  return value;
+}
+
 export function loadAwsClientConfig(env: Env): AwsClientConfig {
   const endpoint = (name: string): string | undefined => {
     const value = env[name]?.trim();
@@ -183,6 +193,7 @@ export function loadControlPlaneConfig(env: Env, options: { publicUrl: boolean }
     countryRegions: parseCountryRegions(env.COUNTRY_REGIONS ?? '', ids),
     claimTtlSeconds: positiveInt(env, 'CLAIM_TTL_SECONDS', 90),
     callRetentionDays: positiveInt(env, 'CALL_RETENTION_DAYS', 30),
+    tenantRateLimit: wholeNumber(env, 'TENANT_RATE_LIMIT', LIMIT_DEFAULTS.tenantRateLimit, 100_000),
     logLevel,
     webhooks: {
       queueUrl: optionalUrl(env, 'WEBHOOK_QUEUE_URL'),

@@ -71,6 +71,13 @@ export class UnsupportedMediaTypeError extends ApiError {
   }
 }
 
+/** The caller went over a limit; `retryAfterSeconds` (whole seconds) says when it may try again. */
+export class TooManyRequestsError extends ApiError {
+  constructor(message: string, retryAfterSeconds: number) {
+    super(429, 'too_many_requests', message, undefined, { 'retry-after': String(retryAfterSeconds) });
+  }
+}
+
 /** A dependency (the database, KMS) is unreachable or throttling; the caller may retry. */
 export class ServiceUnavailableError extends ApiError {
   constructor(message: string) {

@@ -17,6 +17,7 @@ import {
   type MediaRouting,
 } from './media-routing';
 import { API_THROTTLE, HTTP_FUNCTIONS, type HttpFunctionName } from '../lambdas/routes';
+import { LIMIT_DEFAULTS } from '../core/limits';
 
 export type { MediaRegionTarget } from './media-routing';
 
@@ -29,6 +30,13 @@ export interface ControlPlaneStackProps extends StackProps, MediaRouting {
   readonly apiDomainName?: string;
   /** ACM certificate for `apiDomainName`, in this stack's region. @default - none */
   readonly apiCertificateArn?: string;
+  /**
+   * REST API requests per second each tenant may make, counted across all API function instances in the data table
+   * (`TENANT_RATE_LIMIT`); beyond it a tenant gets 429 with `Retry-After`. 0 turns the per-tenant limit off (the
+   * stage throttle, `API_THROTTLE`, applies either way).
+   * @default 50 (`LIMIT_DEFAULTS.tenantRateLimit`)
+   */
+  readonly tenantRateLimit?: number;
 }
 
 /** The only control-table actions the answer handler uses: look up connector and rules, record and end the call. */
@@ -52,6 +60,13 @@ export class ControlPlaneStack extends Stack {
   constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
     super(scope, id, props);
     validateMediaRouting(`ControlPlaneStack ${id}`, props);
+    const tenantRateLimit = props.tenantRateLimit ?? LIMIT_DEFAULTS.tenantRateLimit;
+    if (!Number.isInteger(tenantRateLimit) || tenantRateLimit < 0 || tenantRateLimit > 100_000) {
+      throw new Error(
+        `ControlPlaneStack ${id}: tenantRateLimit must be a whole number of requests per second, 0-100000 (0: no ` +
+          `per-tenant limit); got ${tenantRateLimit}.`,
+      );
+    }
 
     this.keys = new Keys(this, 'Keys', {
       dataKeyAlias: CONTROL_PLANE_NAMES.dataKeyAlias,
@@ -106,6 +121,8 @@ export class ControlPlaneStack extends Stack {
         return [name, fn];
       }),
     ) as Record<HttpFunctionName, ServiceFunction>;
+    // Only the REST API counts tenants' requests; Plivo, not the tenant, calls the Answer URL.
+    this.functions.api.function.addEnvironment('TENANT_RATE_LIMIT', String(tenantRateLimit));
 
     // The delivery worker is the only function that may sign with the webhook key. Neither it nor the sweeper opens a
     // stored secret: they are told the secrets key, which the shared configuration requires, but may not use it.

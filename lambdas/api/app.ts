@@ -20,6 +20,7 @@ import { WebhookService } from '../../core/webhooks/service';
 import { WebhookSigner } from '../../core/webhooks/signing';
 import { ServiceUnavailableError } from '../../core/errors';
 import { parseWith } from '../../core/validation';
+import { TenantRateLimiter } from '../../core/rate-limit';
 import { header, jsonBody, query } from '../http/request';
 import { errorResult, json, ok, type HttpResult } from '../http/response';
 import { Router } from '../http/router';
@@ -34,6 +35,8 @@ export interface ApiDependencies {
   /** Publishes the webhook signing key; null when WEBHOOK_SIGNING_KEY_ID is not set. */
   readonly webhookSigner: WebhookSigner | null;
   readonly mediaRegions: readonly string[];
+  /** Counts each tenant's requests across instances; null when TENANT_RATE_LIMIT is 0. */
+  readonly rateLimiter: TenantRateLimiter | null;
   readonly log: Logger;
 }
 
@@ -59,6 +62,7 @@ export function apiDependencies(config: ControlPlaneConfig, log = createLogger(c
     }),
     webhookSigner: config.webhookSigningKeyId ? new WebhookSigner(kms, config.webhookSigningKeyId) : null,
     mediaRegions: config.mediaRegions.map((region) => region.id),
+    rateLimiter: config.tenantRateLimit > 0 ? new TenantRateLimiter(dynamo, config.tableName, config.tenantRateLimit) : null,
     log,
   };
 }
@@ -153,7 +157,10 @@ const publicRoutes = new Router<ApiDependencies, HttpResult>().on('GET', '/v2/pu
   return json(200, { publicKey: await deps.webhookSigner.publicKeyPem() }, { 'cache-control': 'public, max-age=3600' });
 });
 
-/** The management API: public routes as they are; the rest authenticated, authorised (`allow_mod`), dispatched; errors mapped. */
+/**
+ * The management API: public routes as they are; the rest authenticated, counted against the tenant's rate limit,
+ * authorised (`allow_mod`), dispatched; errors mapped.
+ */
 export function createApiHandler(deps: ApiDependencies) {
   return async (event: APIGatewayProxyEventV2): Promise<HttpResult> => {
     const requestId = event.requestContext?.requestId;
@@ -169,6 +176,7 @@ export function createApiHandler(deps: ApiDependencies) {
         const { handler, params } = routes.resolve(event.requestContext.http.method, event.rawPath);
         const principal = await deps.auth.authenticate(header(event, 'authorization'));
         tenant = principal.tenant;
+        await deps.rateLimiter?.admit(principal.tenant);
         requirePermission(principal, 'allow_mod');
         result = await handler(event, params, { principal, deps });
       }

@@ -184,6 +184,12 @@ describe('invalid props', () => {
     );
   });
 
+  test.each([-1, 2.5, 100_001])('rejects tenantRateLimit %p', (tenantRateLimit) => {
+    expect(() => build({ tenantRateLimit })).toThrow(
+      /tenantRateLimit must be a whole number of requests per second, 0-100000 \(0: no per-tenant limit\)/,
+    );
+  });
+
   test("rejects a claims table name that is a token, such as another region's table.tableName", () => {
     const mediaRegions = [{ ...REGIONS[0]!, claimsTableName: Token.asString({ Ref: 'Elsewhere' }) }];
     expect(() => build({ mediaRegions })).toThrow(/claimsTableName of us002 must be a plain name/);
@@ -209,6 +215,8 @@ describe.each(ALL_FUNCTION_NAMES)('%s function environment', (name) => {
       }),
       // Only the delivery worker dead-letters.
       ...(name === 'delivery' && { WEBHOOK_DLQ_URL: { Ref: logicalId(stack, stack.webhookQueue.deadLetterQueue) } }),
+      // Only the REST API counts tenants' requests.
+      ...(name === 'api' && { TENANT_RATE_LIMIT: '50' }),
     });
   });
 
@@ -558,6 +566,14 @@ describe('API function access', () => {
         Resource: [tableArn, { 'Fn::Join': ['', [tableArn, '/index/*']] }],
       }),
     );
+  });
+
+  test('is told the per-tenant rate limit: 50 by default, the prop when set, 0 to turn it off', () => {
+    for (const [tenantRateLimit, expected] of [[undefined, '50'], [200, '200'], [0, '0']] as const) {
+      const { stack, template } = build(tenantRateLimit === undefined ? {} : { tenantRateLimit });
+      expect(variables(stack, template, stack.apiFunction).TENANT_RATE_LIMIT).toBe(expected);
+      expect(variables(stack, template, stack.answerFunction)).not.toHaveProperty('TENANT_RATE_LIMIT');
+    }
   });
 
   test("has no access to any media region's table", () => {

@@ -18,6 +18,7 @@ describe('loadControlPlaneConfig', () => {
       countryRegions: {},
       claimTtlSeconds: 90,
       callRetentionDays: 30,
+      tenantRateLimit: 50,
       logLevel: 'info',
       webhooks: { queueUrl: null, deadLetterQueueUrl: null, retryDelaysSeconds: [60, 120, 240], redriveAfterSeconds: 300, allowPrivateTargets: false },
       aws: { region: 'us-east-1', dynamodbEndpoint: undefined, kmsEndpoint: undefined, sqsEndpoint: undefined },
@@ -47,6 +48,11 @@ describe('loadControlPlaneConfig', () => {
     expect(config).toMatchObject({ homeMediaRegion: 'in002', countryRegions: { IN: 'in002', US: 'us002' }, claimTtlSeconds: 5, callRetentionDays: 7, webhookSigningKeyId: 'alias/hooks' });
   });
 
+  it('reads the per-tenant API rate limit; 0 turns it off', () => {
+    expect(loadControlPlaneConfig({ ...valid, TENANT_RATE_LIMIT: ' 200 ' }).tenantRateLimit).toBe(200);
+    expect(loadControlPlaneConfig({ ...valid, TENANT_RATE_LIMIT: '0' }).tenantRateLimit).toBe(0);
+  });
+
   it.each([
     [{ TABLE_NAME: undefined }, 'Missing required environment variable TABLE_NAME'],
     [{ KMS_KEY_ID: ' ' }, 'Missing required environment variable KMS_KEY_ID'],
@@ -73,6 +79,9 @@ describe('loadControlPlaneConfig', () => {
     [{ WEBHOOK_RETRY_DELAYS: '50000' }, 'WEBHOOK_RETRY_DELAYS must be up to 8 comma-separated whole seconds'],
     [{ WEBHOOK_QUEUE_URL: 'sqs-queue' }, 'WEBHOOK_QUEUE_URL must be an absolute URL'],
     [{ WEBHOOK_REDRIVE_AFTER_SECONDS: '0' }, 'WEBHOOK_REDRIVE_AFTER_SECONDS must be a positive integer'],
+    [{ TENANT_RATE_LIMIT: '-1' }, 'TENANT_RATE_LIMIT must be a whole number 0-100000, got "-1"'],
+    [{ TENANT_RATE_LIMIT: '2.5' }, 'TENANT_RATE_LIMIT must be a whole number 0-100000'],
+    [{ TENANT_RATE_LIMIT: 'lots' }, 'TENANT_RATE_LIMIT must be a whole number 0-100000'],
   ])('refuses %j: %s', (override, message) => {
     expect(() => loadControlPlaneConfig({ ...valid, ...override })).toThrow(message);
   });

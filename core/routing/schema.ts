@@ -11,6 +11,25 @@ const callerPattern = z
 
 export const DYNAMIC_ROOM_PREFIXES = ['call', 'participantNumber', 'sipNumber', 'random'] as const;
 const MAX_METADATA_BYTES = 4096;
+/**
+ * Agents get the metadata as JSON; deeper values are refused before anything walks them (JSON.stringify
+ * recurses, and a 64 KB body holds 30,000 levels: enough to overflow the stack).
+ */
+const MAX_METADATA_DEPTH = 32;
+
+/** How deeply `value` nests arrays and objects (a scalar is 0), without recursion; stops counting past `limit`. */
+function depthOf(value: unknown, limit: number): number {
+  let deepest = 0;
+  const pending: [unknown, number][] = [[value, 0]];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [item, depth] = next;
+    if (typeof item !== 'object' || item === null) continue;
+    deepest = Math.max(deepest, depth + 1);
+    if (deepest > limit) return deepest;
+    for (const child of Object.values(item)) pending.push([child, depth + 1]);
+  }
+  return deepest;
+}
 
 const match = z.strictObject({
   phoneNumbers: z.array(e164).max(100, 'at most 100 numbers').optional(),
@@ -36,7 +55,11 @@ export const agentSchema = z.strictObject({
     .default(16000),
   metadata: z
     .record(z.string(), z.unknown())
-    .refine((value) => Buffer.byteLength(JSON.stringify(value)) <= MAX_METADATA_BYTES, `must serialise to at most ${MAX_METADATA_BYTES} bytes`)
+    .superRefine((value, ctx) => {
+      // One check after the other: the size is measured only once the depth is known to be safe to walk.
+      if (depthOf(value, MAX_METADATA_DEPTH) > MAX_METADATA_DEPTH) ctx.addIssue({ code: 'custom', message: `must nest at most ${MAX_METADATA_DEPTH} levels deep` });
+      else if (Buffer.byteLength(JSON.stringify(value)) > MAX_METADATA_BYTES) ctx.addIssue({ code: 'custom', message: `must serialise to at most ${MAX_METADATA_BYTES} bytes` });
+    })
     .optional(),
 });
 

@@ -12,7 +12,8 @@ import type { Logger } from './log';
 import { checkPlivoSignature, type Params } from './plivo/signature';
 import { EMPTY_RESPONSE_XML, HANGUP_REJECTED_XML, streamXml } from './plivo/xml';
 import { byPriority, roomFor, ruleMatches, type AgentSpec, type CallParties, type RoutingRule } from './routing/model';
-import type { RoutingRuleStore } from './routing/store';
+import type { CallSetup, RoutingRuleStore } from './routing/store';
+import type { Webhook } from './webhooks/model';
 import type { SecretBox } from './secret-box';
 
 /** One Answer URL request as Plivo sent it. */
@@ -57,6 +58,8 @@ export const missedAt = (call: CallRecord, claimTtlSeconds: number): string =>
 
 const reject = (status: number): AnswerResult => ({ status, xml: HANGUP_REJECTED_XML });
 
+const NO_SETUP: CallSetup = { connector: null, rules: [], webhooks: [] };
+
 type Route = { roomId: string; ruleId: string | null; via: 'query' | 'rule' | 'default-rule' | 'default-room' } | { rejected: string };
 
 /** The agent of the rule that routed the call, if it has one. */
@@ -96,7 +99,7 @@ export class AnswerService {
     // are never remembered: they cost one index read and get the same 404.
     const remembered = this.owners.get(webhookKey);
     const owner = remembered ?? (WEBHOOK_KEY.test(webhookKey) ? await this.deps.connectors.webhookKeyOwner(webhookKey) : null);
-    const { connector: found, rules } = owner ? await this.deps.rules.withConnector(owner.tenant, owner.connectorId) : { connector: null, rules: [] };
+    const { connector: found, rules, webhooks } = owner ? await this.deps.rules.withConnector(owner.tenant, owner.connectorId) : NO_SETUP;
     const connector = found && holdsWebhookKey(found, webhookKey) ? found : null;
     if (!connector) {
       if (remembered) this.owners.delete(webhookKey);
@@ -126,7 +129,7 @@ export class AnswerService {
       return reject(400);
     }
     const callLog = log.child({ callUuid, callId: callIdFor(callUuid) });
-    if (field('Event').toLowerCase() === 'hangup') return this.hangup(connector, callUuid, field, callLog);
+    if (field('Event').toLowerCase() === 'hangup') return this.hangup(connector, webhooks, callUuid, field, callLog);
 
     const parties: CallParties = { callUuid, from: field('From'), to: field('To') };
     const route = this.route(connector, rules, parties, request.query.get('roomId')?.[0]);
@@ -157,7 +160,7 @@ export class AnswerService {
       };
       if (!(await this.deps.calls.create(record, this.deps.config.callRetentionDays))) return this.replayStored(connector, rules, callUuid);
       callLog.info('call rejected', { reason: route.rejected });
-      await this.emit('call-hangup', record);
+      await this.emit('call-hangup', record, webhooks);
       return { status: 200, xml: HANGUP_REJECTED_XML };
     }
 
@@ -183,7 +186,7 @@ export class AnswerService {
     ]);
     if (!created) return this.replayStored(connector, rules, callUuid);
     callLog.info('call routed', { roomId: route.roomId, ruleId: route.ruleId, via: route.via, region });
-    await this.emit('call-started', record);
+    await this.emit('call-started', record, webhooks);
     return { status: 200, xml: streamXml(this.streamUrl(region, record.claimRef as string)) };
   }
 
@@ -246,7 +249,7 @@ export class AnswerService {
     return { status: 200, xml: streamXml(this.streamUrl(call.region, call.claimRef)) };
   }
 
-  private async hangup(connector: Connector, callUuid: string, field: (name: string) => string, log: Logger): Promise<AnswerResult> {
+  private async hangup(connector: Connector, webhooks: readonly Webhook[], callUuid: string, field: (name: string) => string, log: Logger): Promise<AnswerResult> {
     const duration = Number(field('Duration') || field('BillDuration'));
     const ended = await this.deps.calls.end(
       connector.tenant,
@@ -260,14 +263,14 @@ export class AnswerService {
     );
     if (ended) {
       log.info('call ended by Plivo hangup', { hangupReason: ended.hangupReason, durationSeconds: ended.durationSeconds });
-      await this.emit('call-hangup', ended);
+      await this.emit('call-hangup', ended, webhooks);
     } else {
       log.info('hangup for a call that is not live', {});
     }
     return { status: 200, xml: EMPTY_RESPONSE_XML };
   }
 
-  private async emit(type: CallEventType, call: CallRecord): Promise<void> {
-    await this.deps.events.publish(callEvent(type, call));
+  private async emit(type: CallEventType, call: CallRecord, webhooks: readonly Webhook[]): Promise<void> {
+    await this.deps.events.publish(callEvent(type, call), webhooks);
   }
 }

@@ -51,7 +51,8 @@ export class DynamoDocumentStore<T extends TenantDocument> implements DocumentSt
     };
   }
 
-  protected fromItem(item: Item): T {
+  /** The document an item of this kind holds. */
+  fromItem(item: Item): T {
     const body = JSON.parse(readStr(item, 'body')) as Omit<T, keyof TenantDocument>;
     return {
       ...body,

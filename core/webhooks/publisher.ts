@@ -23,12 +23,12 @@ export class WebhookPublisher implements CallEventSink {
     },
   ) {}
 
-  async publish(event: CallEvent): Promise<void> {
+  async publish(event: CallEvent, webhooks?: readonly Webhook[]): Promise<void> {
     const log = this.deps.log.child({ tenant: event.tenant, callId: event.call.id, roomId: event.call.roomId, event: event.type });
     logEvent(this.deps.log, event);
     let deliveries: Delivery[];
     try {
-      const hooks = (await this.deps.webhooks.all(event.tenant)).filter((hook) => hook.events.includes(event.type));
+      const hooks = (webhooks ?? (await this.deps.webhooks.all(event.tenant))).filter((hook) => hook.events.includes(event.type));
       if (!hooks.length) return;
       const payload: WebhookPayload = { webhookType: event.type, data: event.call, timestamp: event.timestamp };
       const body = JSON.stringify(payload);

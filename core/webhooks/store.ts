@@ -5,9 +5,12 @@ import type { CallEventType } from '../events';
 import type { Page } from '../pagination';
 import type { Delivery, DeliveryAttempt, DeliveryRef, DeliveryStatus, Webhook } from './model';
 
+export const WEBHOOK_PREFIX = 'WH#';
+export const WEBHOOK_TYPE = 'webhook';
+
 export class DynamoWebhookStore extends DynamoDocumentStore<Webhook> {
   constructor(dynamo: DynamoDBClient, tableName: string) {
-    super(dynamo, tableName, { prefix: 'WH#', type: 'webhook' });
+    super(dynamo, tableName, { prefix: WEBHOOK_PREFIX, type: WEBHOOK_TYPE });
   }
 }
 

@@ -8,9 +8,11 @@ import type { Connector } from '../../core/connectors/model';
 import { DynamoCallStore } from '../../core/calls/store';
 import { DynamoConnectorStore } from '../../core/connectors/store';
 import { ConflictError } from '../../core/errors';
-import { newConnectorId, newRuleId, newWebhookKey } from '../../core/ids';
+import { newConnectorId, newDeliveryId, newRuleId, newWebhookId, newWebhookKey } from '../../core/ids';
 import type { RoutingRule } from '../../core/routing/model';
 import { DynamoRoutingRuleStore } from '../../core/routing/store';
+import type { Webhook } from '../../core/webhooks/model';
+import { DeliveryStore, DynamoWebhookStore } from '../../core/webhooks/store';
 import { ensureControlTable, startLocalAws } from '../../local/aws';
 import { javaAvailable, startDynamoDbLocal } from '../support/dynamodb-local';
 
@@ -209,11 +211,12 @@ describe.each(backends)('ConnectorStore on %s', (_name, start) => {
     expect(live.find(Boolean)).toEqual(await store.get('t8', c.id));
   });
 
-  it("reads a connector with its tenant's rules in one query, whatever else the tenant holds", async () => {
+  it("reads a connector with its tenant's rules and webhooks in one query, whatever else the tenant holds", async () => {
     const rules = new DynamoRoutingRuleStore(dynamo, 'contract');
+    const webhookStore = new DynamoWebhookStore(dynamo, 'contract');
     const calls = new DynamoCallStore(dynamo, 'contract');
+    const now = new Date().toISOString();
     const rule = (tenant: string, n: number): RoutingRule => {
-      const now = new Date().toISOString();
       return { id: newRuleId(), tenant, name: `rule ${n}`, priority: n, match: { phoneNumbers: [`+1415555000${n}`] }, room: { type: 'static', id: `r${n}` }, agent: null, createdAt: now, updatedAt: now };
     };
     // Connectors on both sides of the one asked for, a call record, and another tenant's rule.
@@ -221,20 +224,27 @@ describe.each(backends)('ConnectorStore on %s', (_name, start) => {
     for (const c of [first, middle, last]) await store.create(c);
     const own = [rule('t9', 1), rule('t9', 2), rule('t9', 3)];
     for (const r of [...own, rule('t10', 4)]) await rules.create(r);
-    const now = new Date().toISOString();
     await calls.create(
       { id: 'call_contract', tenant: 't9', callUuid: 'u', provider: 'plivo', connectorId: middle.id, ruleId: null, roomId: 'r', region: 'us002', from: '', to: '', status: 'started', startedAt: now, answeredAt: null, endedAt: null, durationSeconds: null, hangupReason: null, agentStatus: null, claimRef: null },
       1,
     );
-    const byId = (list: RoutingRule[]) => [...list].sort((a, b) => a.id.localeCompare(b.id));
+    // Webhooks, one of them with a delivery record (which sorts just after the webhooks).
+    const webhook = (tenant: string): Webhook => ({ id: newWebhookId(), tenant, url: 'https://hooks.example.com/x', events: ['call-started'], createdAt: now, updatedAt: now });
+    const hooks = [webhook('t9'), webhook('t9')];
+    for (const w of [...hooks, webhook('t10')]) await webhookStore.create(w);
+    await new DeliveryStore(dynamo, 'contract', { retentionDays: 1, redriveAfterSeconds: 60 }).createAll([
+      { id: newDeliveryId(), tenant: 't9', webhookId: (hooks[0] as Webhook).id, event: 'call-started', callId: 'call_contract', status: 'pending', body: '{}', attempts: [], cycleAttempts: 0, createdAt: now, updatedAt: now, nextAttemptAt: null },
+    ]);
+    const byId = <T extends { id: string }>(list: T[]) => [...list].sort((a, b) => a.id.localeCompare(b.id));
     for (const c of [first, middle, last]) {
       const view = await rules.withConnector('t9', c.id);
       expect(view.connector).toEqual(c);
       expect(byId(view.rules)).toEqual(byId(own));
+      expect(byId(view.webhooks)).toEqual(byId(hooks));
     }
     const missing = await rules.withConnector('t9', newConnectorId());
     expect(missing.connector).toBeNull();
     expect(byId(missing.rules)).toEqual(byId(own));
-    expect(await rules.withConnector('t11', first.id)).toEqual({ connector: null, rules: [] });
+    expect(await rules.withConnector('t11', first.id)).toEqual({ connector: null, rules: [], webhooks: [] });
   });
 });

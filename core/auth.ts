@@ -32,6 +32,18 @@ function tokenFrom(header: string | undefined): string {
   return match?.[1] ?? value;
 }
 
+/** Compact JWS: three base64url segments, the signature's captured. */
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.([A-Za-z0-9_-]+)$/;
+
+/**
+ * Base64url decoders ignore the spare low bits of the last character (and padding), so several spellings
+ * of one signature would verify: only the one its bytes encode to is taken.
+ */
+function isCanonicalJws(token: string): boolean {
+  const signature = COMPACT_JWS.exec(token)?.[1];
+  return signature !== undefined && Buffer.from(signature, 'base64url').toString('base64url') === signature;
+}
+
 function isPermission(value: unknown): value is Permission {
   return typeof value === 'string' && (PERMISSIONS as readonly string[]).includes(value);
 }
@@ -43,6 +55,7 @@ export class Authenticator {
 
   async authenticate(authorization: string | undefined): Promise<Principal> {
     const token = tokenFrom(authorization);
+    if (!isCanonicalJws(token)) throw new UnauthorizedError('Invalid token');
     let apikey: unknown;
     try {
       apikey = decodeJwt(token).apikey;
@@ -57,8 +70,11 @@ export class Authenticator {
         clockTolerance: CLOCK_TOLERANCE_S,
       });
       if (!key) throw new UnauthorizedError('Invalid token');
-      const permissions = Array.isArray(payload.permissions) ? payload.permissions.filter(isPermission) : [];
+      // Claims of the wrong type make a malformed token, not one with fewer rights. Unknown permissions are ignored.
+      const claimed: unknown = payload.permissions;
+      if (claimed !== undefined && !(Array.isArray(claimed) && claimed.every((p) => typeof p === 'string'))) throw new UnauthorizedError('Invalid token');
       if (payload.roomId !== undefined && typeof payload.roomId !== 'string') throw new UnauthorizedError('Invalid token');
+      const permissions = (claimed ?? []).filter(isPermission);
       return { tenant: apikey as string, permissions: new Set(permissions), roomId: payload.roomId ?? null };
     } catch (err) {
       if (err instanceof joseErrors.JWTExpired) throw new UnauthorizedError('Token expired');

@@ -26,6 +26,16 @@ export interface MediaScaling {
   readonly maxTasks?: number;
 }
 
+/** What one tenant may use (context `limits`); unset fields keep the defaults of `core/limits.ts`. */
+export interface TenantLimits {
+  /** REST API requests per second per tenant; 0: none. @default 50 */
+  readonly tenantRateLimit?: number;
+  /** Rooms of one tenant on one media task at once. @default 1000 */
+  readonly maxRoomsPerTenant?: number;
+  /** Seats in one room (a call routed to an agent takes two). @default 100 */
+  readonly maxParticipantsPerRoom?: number;
+}
+
 /** Deployment settings read from CDK context (`cdk.json` or `-c key=value`). */
 export interface DeploymentConfig {
   readonly mediaRegions: readonly MediaRegion[];
@@ -37,6 +47,8 @@ export interface DeploymentConfig {
   readonly countryRegions: Readonly<Record<string, string>>;
   /** @default {} */
   readonly mediaScaling: MediaScaling;
+  /** @default {} */
+  readonly limits: TenantLimits;
 }
 
 const REGION_ID = /^[a-z]{2}\d{3}$/;
@@ -67,7 +79,8 @@ export function readDeploymentConfig(node: Node): DeploymentConfig {
   );
   const countryRegions = readCountryRegions(contextValue(node, 'countryRegions'), mediaRegions);
   const mediaScaling = readMediaScaling(contextValue(node, 'mediaScaling'));
-  return { mediaRegions, homeMediaRegion, countryRegions, mediaScaling, ...(apiDomain && { apiDomain }) };
+  const limits = readLimits(contextValue(node, 'limits'));
+  return { mediaRegions, homeMediaRegion, countryRegions, mediaScaling, limits, ...(apiDomain && { apiDomain }) };
 }
 
 /** `-c key=value` on the command line always yields a string, so JSON objects arrive serialized. */
@@ -148,6 +161,33 @@ function readMediaScaling(value: unknown): MediaScaling {
     return { [key]: number };
   };
   return { ...positive('callsPerTask'), ...positive('maxTasks') };
+}
+
+/** The same ranges the functions and the container accept (core/config.ts, ingest-container/src/config.ts). */
+const LIMIT_RANGES: Readonly<Record<keyof TenantLimits, readonly [number, number]>> = {
+  tenantRateLimit: [0, 100_000],
+  maxRoomsPerTenant: [1, 1_000_000],
+  maxParticipantsPerRoom: [2, 10_000],
+};
+
+function readLimits(value: unknown): TenantLimits {
+  if (value === undefined) return {};
+  const example = '"limits": {"tenantRateLimit": 50, "maxRoomsPerTenant": 1000, "maxParticipantsPerRoom": 100}';
+  if (!isRecord(value)) throw new Error(`Context "limits" must be an object, e.g. ${example}.`);
+  const keys = Object.keys(LIMIT_RANGES) as (keyof TenantLimits)[];
+  const unknown = Object.keys(value).filter((key) => !(keys as string[]).includes(key));
+  if (unknown.length > 0) throw new Error(`Context "limits" knows only ${keys.join(', ')}; got ${unknown.join(', ')}.`);
+  const limits: { -readonly [K in keyof TenantLimits]: number } = {};
+  for (const key of keys) {
+    const number = value[key];
+    if (number === undefined) continue;
+    const [min, max] = LIMIT_RANGES[key];
+    if (typeof number !== 'number' || !Number.isInteger(number) || number < min || number > max) {
+      throw new Error(`Context "limits.${key}" must be a whole number from ${min} to ${max}; got ${JSON.stringify(number)}.`);
+    }
+    limits[key] = number;
+  }
+  return limits;
 }
 
 /** Regional endpoints only take an ACM certificate from their own region, hence `awsRegion`. */

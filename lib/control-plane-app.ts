@@ -40,6 +40,7 @@ export function buildControlPlaneApp(app: App): ConnectorStacks {
     ...routing,
     apiDomainName: config.apiDomain?.domainName,
     apiCertificateArn: config.apiDomain?.certificateArn,
+    tenantRateLimit: config.limits.tenantRateLimit,
   });
   const mediaRegions = config.mediaRegions.map((region) => {
     const stack = new MediaRegionStack(app, mediaRegionStackName(region.id), {
@@ -50,6 +51,7 @@ export function buildControlPlaneApp(app: App): ConnectorStacks {
       controlPlaneAwsRegion: config.homeMediaRegion.awsRegion,
       certificateArn: region.certificateArn,
       scaling: config.mediaScaling,
+      limits: { maxRoomsPerTenant: config.limits.maxRoomsPerTenant, maxParticipantsPerRoom: config.limits.maxParticipantsPerRoom },
     });
     // Deploy order only (no reference crosses regions): the media service starts against a table, keys and queue
     // that exist. Until a region's stack is up, calls placed in it fail at the answer (no claims table yet).

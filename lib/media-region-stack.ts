@@ -2,7 +2,7 @@ import { Annotations, CfnOutput, Fn, Stack, type StackProps } from 'aws-cdk-lib'
 import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { ContainerImage } from 'aws-cdk-lib/aws-ecs';
 import type { Construct } from 'constructs';
-import type { MediaScaling } from './config';
+import type { MediaScaling, TenantLimits } from './config';
 import { MediaLoadBalancer } from './constructs/media-load-balancer';
 import { MediaNetwork } from './constructs/media-network';
 import { MediaService } from './constructs/media-service';
@@ -24,6 +24,8 @@ export interface MediaRegionStackProps extends StackProps {
   readonly certificateArn?: string;
   /** @default - MediaService's defaults */
   readonly scaling?: MediaScaling;
+  /** Rooms per tenant per task, seats per room. @default - MediaService's defaults */
+  readonly limits?: Pick<TenantLimits, 'maxRoomsPerTenant' | 'maxParticipantsPerRoom'>;
   /** The media container image. @default - built from ingest-container/Dockerfile */
   readonly image?: ContainerImage;
 }
@@ -76,6 +78,7 @@ export class MediaRegionStack extends Stack {
       controlPlane: controlPlaneReferences(this, props.controlPlaneAwsRegion),
       image: props.image,
       ...props.scaling,
+      ...props.limits,
     });
 
     if (!this.loadBalancer.tls) {

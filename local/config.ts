@@ -112,9 +112,19 @@ export function localControlPlaneConfig(controlEnv: Env): ControlPlaneConfig {
   return { ...config, webhooks: { ...config.webhooks, allowPrivateTargets: true } };
 }
 
+/** The media container's own settings `npm start` passes on to its media servers when they are set. */
+const MEDIA_SETTINGS = [
+  'PLACEMENT_LEASE_SECONDS',
+  'DRAIN_TIMEOUT_SECONDS',
+  'ECS_AGENT_URI',
+  'MAX_ROOMS_PER_TENANT',
+  'MAX_PARTICIPANTS_PER_ROOM',
+  'STREAM_START_TIMEOUT_SECONDS',
+] as const;
+
 /** What a local media server's process gets: the container's environment, on loopback and ephemeral ports. */
 export function localMediaEnv(env: Env, controlEnv: Readonly<Record<string, string>>, region: string): Record<string, string> {
-  const passed = ['PLACEMENT_LEASE_SECONDS', 'DRAIN_TIMEOUT_SECONDS', 'ECS_AGENT_URI'].filter((name) => env[name] !== undefined);
+  const passed = MEDIA_SETTINGS.filter((name) => env[name] !== undefined);
   return {
     ...(Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined)) as Record<string, string>),
     ...controlEnv,

@@ -85,6 +85,8 @@ export async function startMediaNode(config: MediaConfig, baseLog: Logger, ecsAg
     cluster,
     relaySecret,
     leaseMs,
+    limits: config.limits,
+    startTimeoutMs: config.startTimeoutSeconds * 1000,
     onLoadChange: () => protection.update(media.busy),
     log,
   });
@@ -112,7 +114,7 @@ export async function startMediaNode(config: MediaConfig, baseLog: Logger, ecsAg
     protection.update(media.busy);
   };
   const metrics = setInterval(report, METRICS_INTERVAL_MS).unref();
-  log.info('media server started', { region: config.region, port, relayUrl, leaseSeconds: config.leaseSeconds });
+  log.info('media server started', { region: config.region, port, relayUrl, leaseSeconds: config.leaseSeconds, limits: config.limits });
 
   let closing: Promise<void> | undefined;
   const stop = (ending: () => Promise<void>) =>

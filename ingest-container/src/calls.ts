@@ -4,7 +4,19 @@ import { callEvent, type CallEventSink, type CallEventType } from '../../core/ev
 import type { Logger } from '../../core/log';
 
 /** Why a call's stream ended, as recorded in `hangupReason`. */
-export type EndReason = 'caller-hangup' | 'kicked' | 'error' | 'server-shutdown' | 'start-timeout' | 'call-mismatch' | 'flood' | 'media-failure';
+export type EndReason =
+  | 'caller-hangup'
+  | 'kicked'
+  | 'error'
+  | 'server-shutdown'
+  | 'start-timeout'
+  | 'call-mismatch'
+  | 'flood'
+  | 'media-failure'
+  /** The room had `MAX_PARTICIPANTS_PER_ROOM` seats taken. */
+  | 'room-full'
+  /** The tenant had `MAX_ROOMS_PER_TENANT` rooms on the room's media server. */
+  | 'room-limit';
 
 /** Moves call records as their streams join and leave, and emits the matching events. */
 export class CallLifecycle {

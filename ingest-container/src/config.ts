@@ -1,5 +1,7 @@
 import { networkInterfaces } from 'node:os';
 import { ConfigError, loadControlPlaneConfig, type ControlPlaneConfig } from '../../core/config';
+import { LIMIT_DEFAULTS } from '../../core/limits';
+import type { RoomLimits } from './room/seats';
 
 /** The media server's settings: the control plane's (its table, key, queue) plus its own. */
 export interface MediaConfig {
@@ -18,6 +20,10 @@ export interface MediaConfig {
   readonly drainTimeoutSeconds: number;
   /** Room placement and server leases (`PLACEMENT_LEASE_SECONDS`, 15), renewed every third of it. */
   readonly leaseSeconds: number;
+  /** A Plivo stream that sends no `start` this long after its upgrade is closed with 4408 (`STREAM_START_TIMEOUT_SECONDS`, 10). */
+  readonly startTimeoutSeconds: number;
+  /** `MAX_ROOMS_PER_TENANT` (1000, per media server) and `MAX_PARTICIPANTS_PER_ROOM` (100). */
+  readonly limits: RoomLimits;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -54,5 +60,12 @@ export function loadMediaConfig(env: Env): MediaConfig {
     host: env.HOST?.trim() || '0.0.0.0',
     drainTimeoutSeconds: integer(env, 'DRAIN_TIMEOUT_SECONDS', 110, 0, 86400),
     leaseSeconds: integer(env, 'PLACEMENT_LEASE_SECONDS', 15, 3, 300),
+    // Shorter only: the sweeper gives a late stream 15 s to start before it calls the call missed.
+    startTimeoutSeconds: integer(env, 'STREAM_START_TIMEOUT_SECONDS', 10, 1, 10),
+    limits: {
+      maxRoomsPerTenant: integer(env, 'MAX_ROOMS_PER_TENANT', LIMIT_DEFAULTS.maxRoomsPerTenant, 1, 1_000_000),
+      // A call routed to an agent takes two seats.
+      maxParticipantsPerRoom: integer(env, 'MAX_PARTICIPANTS_PER_ROOM', LIMIT_DEFAULTS.maxParticipantsPerRoom, 2, 10_000),
+    },
   };
 }

@@ -19,10 +19,11 @@ import type { CallLifecycle } from './calls';
 import type { ClusterMember } from './cluster/member';
 import { Relay, RELAY_HEADERS, RELAY_MAX_PAYLOAD, relayJoinSchema, roomOf, type RelayJoin } from './cluster/relay';
 import { UpgradeRefused } from './open-socket';
-import { PlivoStream } from './plivo/stream';
+import { PlivoStream, STREAM_CLOSE } from './plivo/stream';
 import { MediaClock } from './room/clock';
 import { ROOM_RATES, type SampleRate } from '../../core/rooms';
 import { RoomRegistry } from './room/room';
+import { limitMessage, RoomSeats, type RoomLimits, type SeatRefusal, type SeatTaken } from './room/seats';
 import { ROOM_CLOSE, RoomSocket } from './room/socket';
 
 export interface MediaServerDeps {
@@ -44,6 +45,10 @@ export interface MediaServerDeps {
   readonly relaySecret: string;
   /** Placement lease: how long a joiner waits at most for an unreachable room server's lease to lapse. */
   readonly leaseMs: number;
+  /** Rooms per tenant on this server, and seats per room (counted here for the rooms placed here). */
+  readonly limits: RoomLimits;
+  /** How long a Plivo stream may take to send `start`. @default START_TIMEOUT_MS (10 s) */
+  readonly startTimeoutMs?: number;
   /** Called whenever a connection comes or goes (task protection follows the load). */
   readonly onLoadChange?: () => void;
   readonly log: Logger;
@@ -97,6 +102,8 @@ export class MediaServer {
   readonly rooms: RoomRegistry;
   readonly clock: MediaClock;
   readonly counters: MediaCounters = { relayErrors: 0, claimFailures: 0 };
+  /** Seats in the rooms placed here: every connection seated here holds its own until its socket closes. */
+  readonly seats: RoomSeats;
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAYLOAD, perMessageDeflate: false });
   private readonly relayWss = new WebSocketServer({ noServer: true, maxPayload: RELAY_MAX_PAYLOAD, perMessageDeflate: false });
   private readonly streams = new Set<PlivoStream>();
@@ -119,6 +126,7 @@ export class MediaServer {
     this.tokens = new PlivoAuthTokens(deps.box);
     this.clock = new MediaClock((err) => deps.log.error('room tick failed', { err }));
     this.rooms = new RoomRegistry(this.clock);
+    this.seats = new RoomSeats(deps.limits);
     this.heartbeat = setInterval(() => {
       this.participants.forEach((participant) => participant.heartbeat());
       this.relays.forEach((_, relay) => relay.heartbeat());
@@ -250,13 +258,18 @@ export class MediaServer {
         if (where.here) {
           // The room stays held here while this connection lasts, whether or not its upgrade completes.
           socket.once('close', where.leave);
-          this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => this.seatHere(ws, join, false, log));
+          const seat = this.takeSeats(join, socket, where.leave, log);
+          // A participant over a limit is refused before the upgrade; a call is upgraded to be closed with its code.
+          if ('limit' in seat && join.type === 'participant') throw new ApiError(429, seat.limit === 'room-full' ? 'room_full' : 'room_limit', seat.message);
+          this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => ('limit' in seat ? this.turnAway(ws, join, seat, log) : this.seatHere(ws, join, false, log)));
           return;
         }
         let relay: Relay;
         try {
           relay = await Relay.open(where.owner, this.deps.serverId, join, LOST[join.type], log);
         } catch (err) {
+          // The room is full at its server (seats are counted there): a refusal for the participant, not a relay error.
+          if (err instanceof UpgradeRefused && err.status === 429) throw new ApiError(429, 'room_full', limitMessage('room-full', this.deps.limits));
           // The owner refused what it was sent (not a room that moved): trying again would not help.
           const refused = err instanceof UpgradeRefused && err.status !== 409 && err.status !== 503;
           if (refused || Date.now() > deadline) {
@@ -281,11 +294,33 @@ export class MediaServer {
     }
   }
 
+  /**
+   * Takes the join's seats in its room here (a call routed to an agent takes two), given back when its socket closes;
+   * or, over a limit, gives back the room's hold (`leave`) and says which limit.
+   */
+  private takeSeats(join: RelayJoin, socket: Duplex, leave: () => void, log: Logger): SeatTaken | SeatRefusal {
+    const { tenant, roomId } = roomOf(join);
+    const seat = this.seats.take(tenant, roomId, join.type === 'plivo' && join.claim.agent ? 2 : 1);
+    if (!('limit' in seat)) socket.once('close', seat.release);
+    else {
+      leave();
+      log.warn(`${join.type === 'plivo' ? 'plivo stream' : 'participant'} refused: ${seat.limit}`, { limits: this.deps.limits, seated: this.seats.seatsIn(tenant, roomId), tenantRooms: this.seats.roomsOf(tenant) });
+    }
+    return seat;
+  }
+
+  /** A call over a room limit: its stream is closed at once with the limit's code, and its record ended with the limit as its reason. */
+  private turnAway(ws: WebSocket, join: RelayJoin, refusal: SeatRefusal, log: Logger): void {
+    ws.close(refusal.limit === 'room-full' ? STREAM_CLOSE.roomFull : STREAM_CLOSE.roomLimit, refusal.message);
+    if (join.type !== 'plivo') return;
+    this.deps.lifecycle.ended(join.claim.tenant, join.claim.callId, refusal.limit, null).catch((err: unknown) => log.error('could not record the call as ended', { err }));
+  }
+
   private seatHere(ws: WebSocket, join: RelayJoin, relayed: boolean, log: Logger): void {
     // Closing began while this connection was being seated: it is not taken.
     if (this.stopping) return void ws.close(ROOM_CLOSE.shutdown, 'media server shutting down');
     if (join.type === 'plivo') {
-      const stream = new PlivoStream(ws, join.claim, { rooms: this.rooms, lifecycle: this.deps.lifecycle, log, relayed });
+      const stream = new PlivoStream(ws, join.claim, { rooms: this.rooms, lifecycle: this.deps.lifecycle, log, relayed, startTimeoutMs: this.deps.startTimeoutMs });
       this.streams.add(stream);
       ws.once('close', () => {
         this.streams.delete(stream);
@@ -346,7 +381,12 @@ export class MediaServer {
         this.seating--;
         if (!where.here) return refuse(socket, 409, 'The room is not placed on this server');
         socket.once('close', where.leave);
-        this.relayWss.handleUpgrade(req, socket, head, (ws: WebSocket) => this.seatHere(ws, join, true, log));
+        const seat = this.takeSeats(join, socket, where.leave, log);
+        // Over the tenant's rooms here, the room was placed here just now (it had no seats) and is let go again: the
+        // peer may place it on itself. A full room refuses a participant; a call is upgraded to be closed with its code.
+        if ('limit' in seat && seat.limit === 'room-limit') return refuse(socket, 409, seat.message);
+        if ('limit' in seat && join.type === 'participant') return refuse(socket, 429, seat.message);
+        this.relayWss.handleUpgrade(req, socket, head, (ws: WebSocket) => ('limit' in seat ? this.turnAway(ws, join, seat, log) : this.seatHere(ws, join, true, log)));
       },
       (err: unknown) => {
         this.seating--;

@@ -21,6 +21,7 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { ControlPlaneReferences } from '../control-plane-names';
+import { LIMIT_DEFAULTS } from '../../core/limits';
 import { MEDIA_CONTAINER, MEDIA_METRICS } from '../media-container';
 import { mediaRoutingEnvironment, validateMediaRouting, type MediaRouting } from '../media-routing';
 import { wildcardResourceFinding } from '../nag-findings';
@@ -86,6 +87,18 @@ export interface MediaServiceProps {
   readonly maxTasks?: number;
   /** @default RetentionDays.ONE_MONTH */
   readonly logRetention?: RetentionDays;
+  /**
+   * Rooms one tenant may have placed on one task at once (`MAX_ROOMS_PER_TENANT`); a join that would place another
+   * there is refused (429; a call is closed with 4431). Counted per task, not per region.
+   * @default 1000 (`LIMIT_DEFAULTS.maxRoomsPerTenant`)
+   */
+  readonly maxRoomsPerTenant?: number;
+  /**
+   * Seats in one room (`MAX_PARTICIPANTS_PER_ROOM`), counted by the task the room is placed on: callers (two for a call
+   * routed to an agent), room-protocol participants; a join beyond them is refused (429; a call is closed with 4430).
+   * @default 100 (`LIMIT_DEFAULTS.maxParticipantsPerRoom`)
+   */
+  readonly maxParticipantsPerRoom?: number;
 }
 
 /**
@@ -148,6 +161,8 @@ export class MediaService extends Construct {
         PORT: String(MEDIA_CONTAINER.publicPort),
         RELAY_PORT: String(MEDIA_CONTAINER.relayPort),
         DRAIN_TIMEOUT_SECONDS: String(MEDIA_CONTAINER.drainTimeoutSeconds),
+        MAX_ROOMS_PER_TENANT: String(settings.maxRoomsPerTenant),
+        MAX_PARTICIPANTS_PER_ROOM: String(settings.maxParticipantsPerRoom),
       },
       stopTimeout: Duration.seconds(MEDIA_CONTAINER.stopTimeoutSeconds),
       logging: LogDrivers.awsLogs({
@@ -333,6 +348,8 @@ interface Settings {
   readonly cpuTargetPercent: number;
   readonly minTasks: number;
   readonly maxTasks: number;
+  readonly maxRoomsPerTenant: number;
+  readonly maxParticipantsPerRoom: number;
 }
 
 function validate(id: string, props: MediaServiceProps): Settings {
@@ -351,6 +368,8 @@ function validate(id: string, props: MediaServiceProps): Settings {
     cpuTargetPercent: props.cpuTargetPercent ?? 60,
     minTasks: props.minTasks ?? 2,
     maxTasks: props.maxTasks ?? 20,
+    maxRoomsPerTenant: props.maxRoomsPerTenant ?? LIMIT_DEFAULTS.maxRoomsPerTenant,
+    maxParticipantsPerRoom: props.maxParticipantsPerRoom ?? LIMIT_DEFAULTS.maxParticipantsPerRoom,
   };
   if (!Number.isInteger(settings.callsPerTask) || settings.callsPerTask < 1) {
     throw new Error(`${owner}: callsPerTask must be a positive integer, got ${settings.callsPerTask}.`);
@@ -364,6 +383,17 @@ function validate(id: string, props: MediaServiceProps): Settings {
   if (!Number.isInteger(settings.maxTasks) || settings.maxTasks < settings.minTasks) {
     throw new Error(
       `${owner}: maxTasks must be an integer no smaller than minTasks (${settings.minTasks}), got ${settings.maxTasks}.`,
+    );
+  }
+  // The container refuses to start outside these ranges (ingest-container/src/config.ts).
+  if (!Number.isInteger(settings.maxRoomsPerTenant) || settings.maxRoomsPerTenant < 1 || settings.maxRoomsPerTenant > 1_000_000) {
+    throw new Error(`${owner}: maxRoomsPerTenant must be a whole number from 1 to 1000000, got ${settings.maxRoomsPerTenant}.`);
+  }
+  const seats = settings.maxParticipantsPerRoom;
+  if (!Number.isInteger(seats) || seats < 2 || seats > 10_000) {
+    throw new Error(
+      `${owner}: maxParticipantsPerRoom must be a whole number from 2 to 10000 (a call routed to an agent takes two ` +
+        `seats), got ${seats}.`,
     );
   }
   return settings;

@@ -19,7 +19,18 @@ describe('valid context', () => {
       homeMediaRegion: { id: 'us002', awsRegion: 'us-east-1' },
       countryRegions: { IN: 'in002' },
       mediaScaling: {},
+      limits: {},
     });
+  });
+
+  test('reads limits, as an object or a JSON string', () => {
+    const base = { mediaRegions: REGIONS, homeMediaRegion: 'us002' };
+    expect(read({ ...base, limits: { tenantRateLimit: 0, maxRoomsPerTenant: 20, maxParticipantsPerRoom: 8 } }).limits).toEqual({
+      tenantRateLimit: 0,
+      maxRoomsPerTenant: 20,
+      maxParticipantsPerRoom: 8,
+    });
+    expect(read({ ...base, limits: '{"maxParticipantsPerRoom": 250}' }).limits).toEqual({ maxParticipantsPerRoom: 250 });
   });
 
   test('reads mediaScaling, as an object or a JSON string', () => {
@@ -165,6 +176,17 @@ describe('invalid context', () => {
     ['maxTasks as a string', { maxTasks: '20' }, /"mediaScaling.maxTasks" must be a positive integer; got "20"/],
   ])('rejects mediaScaling with %s', (_name, mediaScaling, message) => {
     expect(() => read({ mediaRegions: REGIONS, homeMediaRegion: 'us002', mediaScaling })).toThrow(message);
+  });
+
+  test.each([
+    ['a list', [50], /"limits" must be an object/],
+    ['an unknown key', { maxCalls: 3 }, /"limits" knows only tenantRateLimit, maxRoomsPerTenant, maxParticipantsPerRoom; got maxCalls/],
+    ['a negative tenantRateLimit', { tenantRateLimit: -1 }, /"limits.tenantRateLimit" must be a whole number from 0 to 100000; got -1/],
+    ['maxRoomsPerTenant 0', { maxRoomsPerTenant: 0 }, /"limits.maxRoomsPerTenant" must be a whole number from 1 to 1000000; got 0/],
+    ['one seat per room', { maxParticipantsPerRoom: 1 }, /"limits.maxParticipantsPerRoom" must be a whole number from 2 to 10000; got 1/],
+    ['a string', { maxParticipantsPerRoom: '50' }, /"limits.maxParticipantsPerRoom" must be a whole number from 2 to 10000; got "50"/],
+  ])('rejects limits with %s', (_name, limits, message) => {
+    expect(() => read({ mediaRegions: REGIONS, homeMediaRegion: 'us002', limits })).toThrow(message);
   });
 
   test('rejects countryRegions naming a region that the mediaRegions context no longer has', () => {

@@ -181,6 +181,46 @@ describe('stack placement', () => {
     }
   });
 
+  test('the limits context reaches the API function (tenantRateLimit) and every media service (rooms, seats)', () => {
+    const { controlPlane, mediaRegions } = buildControlPlaneApp(
+      testApp({ limits: { tenantRateLimit: 20, maxRoomsPerTenant: 300, maxParticipantsPerRoom: 40 } }),
+    );
+    Template.fromStack(controlPlane).hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('REST API'),
+      Environment: { Variables: Match.objectLike({ TENANT_RATE_LIMIT: '20' }) },
+    });
+    for (const stack of mediaRegions) {
+      Template.fromStack(stack).hasResourceProperties('AWS::ECS::TaskDefinition', {
+        ContainerDefinitions: [
+          Match.objectLike({
+            Environment: Match.arrayWith([
+              { Name: 'MAX_ROOMS_PER_TENANT', Value: '300' },
+              { Name: 'MAX_PARTICIPANTS_PER_ROOM', Value: '40' },
+            ]),
+          }),
+        ],
+      });
+    }
+  });
+
+  test('without the limits context, the defaults: 50 requests/s, 1000 rooms per tenant per task, 100 seats per room', () => {
+    const { controlPlane, mediaRegions } = buildControlPlaneApp(testApp());
+    Template.fromStack(controlPlane).hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('REST API'),
+      Environment: { Variables: Match.objectLike({ TENANT_RATE_LIMIT: '50' }) },
+    });
+    Template.fromStack(mediaRegions[0]!).hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: [
+        Match.objectLike({
+          Environment: Match.arrayWith([
+            { Name: 'MAX_ROOMS_PER_TENANT', Value: '1000' },
+            { Name: 'MAX_PARTICIPANTS_PER_ROOM', Value: '100' },
+          ]),
+        }),
+      ],
+    });
+  });
+
   test("the answer function's claims tables are the media region stacks' tables", () => {
     const { controlPlane, mediaRegions } = buildControlPlaneApp(testApp({ mediaRegions: REGIONS_WITH_DOMAINS }));
     const answerFunctions = Template.fromStack(controlPlane).findResources('AWS::Lambda::Function', {

@@ -12,6 +12,7 @@ import { MediaService, type MediaServiceProps } from '../../lib/constructs/media
 import { RegionTable } from '../../lib/constructs/region-table';
 import { controlPlaneReferences } from '../../lib/control-plane-names';
 import { mediaRoutingEnvironment, type MediaRouting } from '../../lib/media-routing';
+import { loadMediaConfig } from '../../ingest-container/src/config';
 import { CDK_JSON_CONTEXT, testApp } from './helpers';
 
 const ROUTING: MediaRouting = {
@@ -199,7 +200,22 @@ describe('environment', () => {
       PORT: '8080',
       RELAY_PORT: '8081',
       DRAIN_TIMEOUT_SECONDS: '110',
+      MAX_ROOMS_PER_TENANT: '1000',
+      MAX_PARTICIPANTS_PER_ROOM: '100',
     });
+  });
+
+  test('MAX_ROOMS_PER_TENANT and MAX_PARTICIPANTS_PER_ROOM follow the props, and the container reads them', () => {
+    const env = environmentOf(build({ maxRoomsPerTenant: 20, maxParticipantsPerRoom: 8 }).template);
+    expect(env).toMatchObject({ MAX_ROOMS_PER_TENANT: '20', MAX_PARTICIPANTS_PER_ROOM: '8' });
+    const config = loadMediaConfig({
+      ...(Object.fromEntries(Object.entries(env).filter(([, value]) => typeof value === 'string')) as Record<string, string>),
+      TABLE_NAME: 't',
+      KMS_KEY_ID: 'k',
+      WEBHOOK_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/1/q',
+      RELAY_HOST: '10.0.0.1',
+    });
+    expect(config.limits).toEqual({ maxRoomsPerTenant: 20, maxParticipantsPerRoom: 8 });
   });
 
   test('MEDIA_REGIONS names every region, this one and the others, as the control plane has them', () => {
@@ -509,6 +525,10 @@ describe('invalid props', () => {
     [{ minTasks: 1 }, /minTasks must be an integer of at least 2/],
     [{ maxTasks: 1 }, /maxTasks must be an integer no smaller than minTasks \(2\)/],
     [{ minTasks: 4, maxTasks: 3 }, /maxTasks must be an integer no smaller than minTasks \(4\)/],
+    [{ maxRoomsPerTenant: 0 }, /maxRoomsPerTenant must be a whole number from 1 to 1000000, got 0/],
+    [{ maxRoomsPerTenant: 1.5 }, /maxRoomsPerTenant must be a whole number from 1 to 1000000/],
+    [{ maxParticipantsPerRoom: 1 }, /maxParticipantsPerRoom must be a whole number from 2 to 10000 \(a call routed to an agent takes two seats\), got 1/],
+    [{ maxParticipantsPerRoom: 10_001 }, /maxParticipantsPerRoom must be a whole number from 2 to 10000/],
   ] as const)('rejects %p', (props, message) => {
     expect(() => build(props)).toThrow(message);
   });

@@ -90,6 +90,8 @@ export class Relay {
   private outerAlive = true;
   private innerAlive = true;
   private lost = false;
+  /** How the owner closed the inner socket, once it has. */
+  private innerClose: { code: number; reason: string } | null = null;
 
   private constructor(
     private readonly inner: WebSocket,
@@ -102,6 +104,7 @@ export class Relay {
     this.closed = new Promise((resolve) =>
       inner.once('close', (code, reason) => {
         this.lost = code === 1006;
+        this.innerClose = { code: sendable(code) ? code : 1000, reason: reason.toString() };
         const outer = this.outer;
         if (outer && outer.readyState === outer.OPEN) {
           if (this.lost) outer.close(lostClose.code, lostClose.reason);
@@ -142,7 +145,12 @@ export class Relay {
     outer.once('close', (code, reason) => {
       if (this.inner.readyState === this.inner.OPEN) this.inner.close(sendable(code) ? code : 1000, reason.toString());
     });
-    if (this.inner.readyState !== this.inner.OPEN) outer.close(this.lostClose.code, this.lostClose.reason);
+    // The owner closed before the outer socket was accepted (a call turned away from a full room, say): its code goes on.
+    // Still closing, the inner socket's close handler passes it on.
+    if (this.inner.readyState === this.inner.CLOSED) {
+      const { code, reason } = !this.lost && this.innerClose ? this.innerClose : this.lostClose;
+      outer.close(code, reason);
+    }
   }
 
   /**

@@ -16,10 +16,15 @@ export const STREAM_CLOSE = {
   callMismatch: 4403,
   startTimeout: 4408,
   flood: 4429,
+  /** The room already has `MAX_PARTICIPANTS_PER_ROOM` seats taken. */
+  roomFull: 4430,
+  /** The tenant already has `MAX_ROOMS_PER_TENANT` rooms on this media server. */
+  roomLimit: 4431,
   kicked: 4000,
   shutdown: 1001,
 } as const;
 
+/** How long a stream may wait for `start` after its upgrade, unless the server says otherwise. */
 const START_TIMEOUT_MS = 10_000;
 /** Beyond this much unsent output on the socket, frames are dropped (and counted) rather than queued. */
 const MAX_BUFFERED_BYTES = 64 * 1024;
@@ -93,11 +98,14 @@ export class PlivoStream implements Participant {
       readonly log: Logger;
       /** `ws` is a peer server's relay, not Plivo's own socket: if it drops, that server is gone. */
       readonly relayed?: boolean;
+      /** @default START_TIMEOUT_MS */
+      readonly startTimeoutMs?: number;
     },
   ) {
     this.id = `ph_${claim.callId.slice('call_'.length)}`;
     this.phone = { from: claim.from, to: claim.to, callUuid: claim.callUuid, callId: claim.callId };
-    this.startTimer = setTimeout(() => this.close(STREAM_CLOSE.startTimeout, 'no start event within 10 s', 'start-timeout'), START_TIMEOUT_MS);
+    const startTimeoutMs = deps.startTimeoutMs ?? START_TIMEOUT_MS;
+    this.startTimer = setTimeout(() => this.close(STREAM_CLOSE.startTimeout, `no start event within ${startTimeoutMs / 1000} s`, 'start-timeout'), startTimeoutMs);
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     this.closed = new Promise((resolve) =>
       ws.once('close', (code) => {
@@ -108,7 +116,11 @@ export class PlivoStream implements Participant {
       }),
     );
     if (this.relayed) ws.on('pong', () => (this.alive = true));
-    ws.on('error', (err) => deps.log.warn('plivo stream socket error', { err }));
+    ws.on('error', (err: Error & { code?: string }) => {
+      // A protocol fault of the peer (a message over maxPayload, 64 KB: ws closes with 1009; bad framing, bad UTF-8).
+      if (err.code?.startsWith('WS_ERR_')) this.endReason = 'error';
+      deps.log.warn('plivo stream socket error', { err });
+    });
   }
 
   get relayed(): boolean {

@@ -1,0 +1,69 @@
+/** How much of one media server a tenant's rooms may take (`MAX_ROOMS_PER_TENANT`, `MAX_PARTICIPANTS_PER_ROOM`). */
+export interface RoomLimits {
+  /** Rooms of one tenant placed on this media server at once. */
+  readonly maxRoomsPerTenant: number;
+  /** Seats in one room: callers (a call routed to an agent takes two: its caller and the agent), web participants and agents. */
+  readonly maxParticipantsPerRoom: number;
+}
+
+/** Which limit a join ran into: the room's seats, or the tenant's rooms on this server. */
+export type SeatRefusal = { readonly limit: 'room-full' | 'room-limit'; readonly message: string };
+
+export type SeatTaken = { readonly release: () => void };
+
+const key = (tenant: string, roomId: string) => `${tenant}\u0000${roomId}`;
+
+/** What a joiner over `limit` is told. */
+export function limitMessage(limit: SeatRefusal['limit'], limits: RoomLimits): string {
+  return limit === 'room-full'
+    ? `The room is full: at most ${limits.maxParticipantsPerRoom} participants per room`
+    : `Room limit reached: at most ${limits.maxRoomsPerTenant} rooms per tenant on one media server`;
+}
+
+/**
+ * The seats taken in rooms placed on this media server: every connection seated in a room here (its own and those
+ * relayed from peers) holds its seats from before its upgrade until its socket closes, so a room's count is complete
+ * at its owner, and joins that race are counted one after the other (`take` is synchronous).
+ */
+export class RoomSeats {
+  /** Seats taken per room. */
+  private readonly rooms = new Map<string, number>();
+  /** Rooms with seats taken, per tenant. */
+  private readonly tenants = new Map<string, number>();
+
+  constructor(readonly limits: RoomLimits) {}
+
+  /** Rooms of `tenant` with anyone seated here. */
+  roomsOf(tenant: string): number {
+    return this.tenants.get(tenant) ?? 0;
+  }
+
+  /** Seats taken in the room. */
+  seatsIn(tenant: string, roomId: string): number {
+    return this.rooms.get(key(tenant, roomId)) ?? 0;
+  }
+
+  /** Takes `count` seats in the room, or says which limit it would pass. `release` gives them back; a second call does nothing. */
+  take(tenant: string, roomId: string, count: number): SeatTaken | SeatRefusal {
+    const { maxRoomsPerTenant, maxParticipantsPerRoom } = this.limits;
+    const k = key(tenant, roomId);
+    const seated = this.rooms.get(k) ?? 0;
+    if (seated === 0 && this.roomsOf(tenant) >= maxRoomsPerTenant) return { limit: 'room-limit', message: limitMessage('room-limit', this.limits) };
+    if (seated + count > maxParticipantsPerRoom) return { limit: 'room-full', message: limitMessage('room-full', this.limits) };
+    this.rooms.set(k, seated + count);
+    if (seated === 0) this.tenants.set(tenant, this.roomsOf(tenant) + 1);
+    let released = false;
+    return {
+      release: () => {
+        if (released) return;
+        released = true;
+        const left = (this.rooms.get(k) ?? count) - count;
+        if (left > 0) return void this.rooms.set(k, left);
+        this.rooms.delete(k);
+        const rooms = this.roomsOf(tenant) - 1;
+        if (rooms > 0) this.tenants.set(tenant, rooms);
+        else this.tenants.delete(tenant);
+      },
+    };
+  }
+}

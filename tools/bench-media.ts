@@ -1,14 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { WebSocket } from 'ws';
 import { ROOM_RATES, type SampleRate } from '../core/rooms';
-import { mulawEncode } from '../ingest-container/src/audio/mulaw';
 import { Resampler, samplesPerFrame } from '../ingest-container/src/audio/resampler';
 import { concat, FRAME_MS, snrDb, tone } from './audio';
-import { calibrationMs, cpuMs, machine, quantile, ROOT, round, startStack, writeReport } from './bench-support';
+import { calibrationMs, cpuMs, machine, quantile, ROOT, round, rssKiB, startStack, writeReport } from './bench-support';
+import { inBatches, LoadCall, Pacer, stampedPayload, type OnReceive } from './load-calls';
 import { SimulatedCall } from './plivo-simulator';
 
 /**
@@ -60,10 +59,6 @@ interface Step {
 
 /** A frame heard more than this after it was sent is late: past a phone's own playout buffer. */
 const LATE_MS = 60;
-const FRAME_BYTES = 160;
-/** Talkers start spread over one frame time, in this many groups, as independent calls would. */
-const SEND_GROUPS = 10;
-const PAYLOAD_KEY = Buffer.from('"payload":"');
 
 /** The server's `plivo stream closed` log lines of the current step. */
 let closedStreams: { droppedOut: number; underruns: number }[] = [];
@@ -76,106 +71,9 @@ function onLogLine(line: string): void {
   }
 }
 
-function rssKiB(pid: number): number {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(match?.[1] ?? NaN);
-}
-
-/**
- * One second of a 700 Hz tone as 50 mu-law frames, each as base64 without its first 6 bytes: a stamped
- * frame is base64(4 sequence digits + bytes 4-5) + this tail (6 bytes are exactly 8 base64 characters).
- */
-const voice = mulawEncode(tone(700, 1, 6000));
-const tails = Array.from({ length: 50 }, (_, i) => Buffer.from(voice.subarray(i * FRAME_BYTES + 6, (i + 1) * FRAME_BYTES)).toString('base64'));
-const head = Buffer.alloc(6);
-
-function stampedPayload(frame: number, sequence: number): string {
-  for (let i = 0, rest = sequence; i < 4; i++, rest = Math.floor(rest / 127)) head[i] = rest % 127;
-  head[4] = voice[(frame % 50) * FRAME_BYTES + 4] as number;
-  head[5] = voice[(frame % 50) * FRAME_BYTES + 5] as number;
-  return head.toString('base64') + (tails[frame % 50] as string);
-}
-
-/** The sequence number stamped in a `playAudio` message, read without parsing the JSON; 0 when none. */
-function sequenceIn(data: Buffer): number {
-  const at = data.indexOf(PAYLOAD_KEY);
-  if (at < 0) return 0;
-  const bytes = Buffer.from(data.toString('latin1', at + PAYLOAD_KEY.length, at + PAYLOAD_KEY.length + 8), 'base64');
-  let sequence = 0;
-  for (let i = 3; i >= 0; i--) sequence = sequence * 127 + (bytes[i] as number);
-  return sequence;
-}
-
-/** One simulated Plivo stream, as lean as it can be: the generator shares the machine with the server. */
-class LoadCall {
-  readonly streamId = crypto.randomUUID();
-  private messageSequence = 0;
-  private lastAt = 0;
-  received = 0;
-
-  constructor(
-    readonly ws: WebSocket,
-    private readonly record: (sequence: number, at: number, gapMs: number) => void,
-  ) {
-    ws.on('message', (data: Buffer) => {
-      const at = performance.now();
-      this.received++;
-      this.record(sequenceIn(data), at, this.lastAt ? at - this.lastAt : 0);
-      this.lastAt = at;
-    });
-    ws.on('error', () => undefined);
-  }
-
-  static async open(url: string, callId: string, record: LoadCall['record']): Promise<LoadCall> {
-    const ws = new WebSocket(url, { perMessageDeflate: false });
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', resolve);
-      ws.once('unexpected-response', (_req, res) => reject(new Error(`stream upgrade refused: ${res.statusCode}`)));
-      ws.once('error', reject);
-    });
-    const call = new LoadCall(ws, record);
-    call.sendText({ event: 'start', sequenceNumber: ++call.messageSequence, start: { callId, streamId: call.streamId, accountId: 'MABENCH', tracks: ['inbound'], mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000 } } });
-    return call;
-  }
-
-  sendMedia(chunk: number, payload: string): void {
-    this.ws.send(
-      `{"event":"media","sequenceNumber":${++this.messageSequence},"streamId":"${this.streamId}","media":{"track":"inbound","timestamp":"${chunk * FRAME_MS}","chunk":${chunk},"payload":"${payload}"}}`,
-    );
-  }
-
-  sendText(message: object): void {
-    this.ws.send(JSON.stringify(message));
-  }
-
-  async stop(): Promise<void> {
-    if (this.ws.readyState !== WebSocket.OPEN) return;
-    this.sendText({ event: 'stop', sequenceNumber: ++this.messageSequence, streamId: this.streamId });
-    await new Promise<void>((resolve) => {
-      this.ws.once('close', () => resolve());
-      this.ws.close(1000);
-    });
-  }
-}
-
-/** Runs `task` over `items`, at most `limit` at a time. */
-async function inBatches<T, R>(items: readonly T[], limit: number, task: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results: R[] = [];
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        results[i] = await task(items[i] as T, i);
-      }
-    }),
-  );
-  return results;
-}
-
 interface Target {
   /** Opens call `index` (of its room `room`) and sends `start`. */
-  open(index: number, room: number, record: LoadCall['record']): Promise<LoadCall>;
+  open(index: number, room: number, record: OnReceive): Promise<LoadCall>;
   readonly pids: readonly number[];
   /** The process whose RSS is reported. */
   readonly rssPid: number;
@@ -213,22 +111,13 @@ async function step(target: Target, mode: Mode, calls: number, seconds: number):
     rssPeak = Math.max(rssPeak, rssKiB(target.rssPid));
     process.stderr.write(`  ${Math.round((performance.now() - started) / 1000)} s: sent ${nextSequence - 1}, received ${received}\n`);
   }, 5000);
-  // Each group sends its calls' next frame every 20 ms, on a drift-free schedule, groups spread over 20 ms.
-  await Promise.all(
-    Array.from({ length: SEND_GROUPS }, async (_, group) => {
-      const members = opened.filter((_call, i) => i % SEND_GROUPS === group);
-      const groupStart = started + (group * FRAME_MS) / SEND_GROUPS;
-      for (let frame = 0; frame < frames; frame++) {
-        const wait = groupStart + frame * FRAME_MS - performance.now();
-        if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-        for (const call of members) {
-          const sequence = nextSequence++;
-          sentAt[sequence] = performance.now();
-          call.sendMedia(frame + 1, stampedPayload(frame, sequence));
-        }
-      }
-    }),
-  );
+  const pacer = new Pacer((_call, frame) => {
+    const sequence = nextSequence++;
+    sentAt[sequence] = performance.now();
+    return stampedPayload(frame, sequence);
+  });
+  for (const call of opened) pacer.add(call);
+  await pacer.run(frames);
   await new Promise((resolve) => setTimeout(resolve, 300));
   clearInterval(progress);
   rssPeak = Math.max(rssPeak, rssKiB(target.rssPid));

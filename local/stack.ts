@@ -14,7 +14,7 @@ import { HTTP_FUNCTIONS } from '../lambdas/routes';
 import { ensureControlTable, ensureWebhookQueues, startLocalAws } from './aws';
 import { loadLocalConfig, localControlPlaneConfig, localControlPlaneEnv, localMediaEnv } from './config';
 import { MediaFleet, type LocalMediaServer } from './media-fleet';
-import { createGatewayListener } from './http-gateway';
+import { createGatewayListener, GATEWAY_SERVER_OPTIONS } from './http-gateway';
 import { createDeliveryHandler, deliveryDependencies } from '../lambdas/webhooks/app';
 import { createSweeper } from '../lambdas/sweeper/app';
 import { pollQueue } from './queue-poller';
@@ -64,7 +64,7 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
   const local = loadLocalConfig(env);
   mkdirSync(local.dataDir, { recursive: true });
   const aws = await startLocalAws(local.dataDir, join(local.dataDir, 'kms'));
-  const server = createServer();
+  const server = createServer(GATEWAY_SERVER_OPTIONS);
   const sqs = sqsClient({ region: 'us-east-1', sqsEndpoint: aws.sqsEndpoint });
   let media: MediaFleet | undefined;
   let worker: { stop(): Promise<void> } | undefined;

@@ -34,6 +34,12 @@ export interface MediaNode {
 /** Each task reports its load this often: the autoscaling metric's data points. */
 const METRICS_INTERVAL_MS = 15_000;
 const notFound = JSON.stringify({ message: 'Not found' });
+/**
+ * A connection that has not sent its request's headers within 10 s (or a whole request within 15 s: no request here
+ * has a body) is answered 408 and closed, checked every second; Node's defaults (60 s, 300 s, every 30 s) would let
+ * idle connections pile up for minutes. Upgraded sockets (streams, rooms, relays) leave these timeouts behind.
+ */
+export const HTTP_TIMEOUTS = { headersTimeout: 10_000, requestTimeout: 15_000, connectionsCheckingInterval: 1_000 } as const;
 
 function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -59,8 +65,8 @@ export async function startMediaNode(config: MediaConfig, baseLog: Logger, ecsAg
   const relaySecret = randomBytes(32).toString('base64url');
   const leaseMs = config.leaseSeconds * 1000;
 
-  const publicServer = createServer();
-  const relayServer = createServer({ maxHeaderSize: 64 * 1024 });
+  const publicServer = createServer(HTTP_TIMEOUTS);
+  const relayServer = createServer({ ...HTTP_TIMEOUTS, maxHeaderSize: 64 * 1024 });
   const port = await listen(publicServer, config.port, config.host);
   const relayPort = await listen(relayServer, config.relayPort, config.host);
   const relayUrl = `ws://${config.relayHost}:${relayPort}`;

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { SimulatedCall } from '../../tools/plivo-simulator';
 import { RoomPeer } from '../../tools/room-peer';
@@ -161,6 +162,29 @@ describe('connection timeouts', () => {
     expect(refused.status).toBe(401);
     expect(JSON.parse(refused.body)).toEqual({ message: 'Missing Authorization header: send "Authorization: Bearer <token>"' });
   });
+});
+
+describe('idle connections', () => {
+  it('answers a TCP connection that sends no request (or only part of one) 408 and closes it after 10 s: the API gateway and a media server', async () => {
+    const idle = (port: number, partial?: string) =>
+      new Promise<{ ms: number; reply: string }>((resolve, reject) => {
+        const started = Date.now();
+        let reply = '';
+        const socket = connect(port, '127.0.0.1', () => partial && socket.write(partial));
+        socket.on('data', (chunk: Buffer) => (reply += chunk.toString()));
+        socket.on('error', reject);
+        socket.on('close', () => resolve({ ms: Date.now() - started, reply }));
+      });
+    const api = Number(new URL(t.stack.apiUrl).port);
+    const media = Number(new URL(serverUrl(0)).port);
+    const closed = await Promise.all([idle(api), idle(media), idle(media, 'GET /rooms/slow HTTP/1.1\r\nHost: media\r\n')]);
+    for (const { ms, reply } of closed) {
+      expect(reply).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+      // 10 s, checked every second.
+      expect(ms).toBeGreaterThanOrEqual(9_900);
+      expect(ms).toBeLessThan(12_500);
+    }
+  }, 30_000);
 });
 
 describe('message sizes', () => {

@@ -137,8 +137,11 @@ export class MediaFleet {
   }
 }
 
+/** A stack started with `--cpu-prof` (as `bench:* --profile` does) profiles its media servers too. */
+const PROFILING = process.execArgv.filter((arg) => arg.startsWith('--cpu-prof'));
+
 function spawnServer(env: Readonly<Record<string, string>>, log: Logger): Promise<Member> {
-  const child = fork(MAIN, [], { cwd: ROOT, env, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  const child = fork(MAIN, [], { cwd: ROOT, env, execArgv: ['--import', 'tsx', ...PROFILING], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   forwardLines(child, log);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { ROOM_RATES, type SampleRate } from '../core/rooms';
 import { Resampler, samplesPerFrame } from '../ingest-container/src/audio/resampler';
 import { concat, FRAME_MS, snrDb, tone } from './audio';
-import { calibrationMs, cpuMs, machine, quantile, ROOT, round, rssKiB, startStack, writeReport } from './bench-support';
+import { benchConnector, calibrationMs, cpuMs, machine, quantile, ROOT, round, rssKiB, startStack, writeReport } from './bench-support';
 import { inBatches, LoadCall, Pacer, stampedPayload, type OnReceive } from './load-calls';
 import { SimulatedCall } from './plivo-simulator';
 
@@ -193,6 +193,8 @@ async function main(): Promise<void> {
       modes: { type: 'string', default: 'pump,duplex,conference,relayed' },
       'relayed-calls': { type: 'string', default: '100' },
       'conference-calls': { type: 'string', default: '99,249' },
+      /** Writes the stack's and media servers' CPU profiles (--cpu-prof) into this directory. */
+      profile: { type: 'string' },
     },
   });
   const list = (s: string) => s.split(',').filter(Boolean).map(Number);
@@ -203,16 +205,11 @@ async function main(): Promise<void> {
   process.stderr.write(`bench:media CPU calibration (1e8 additions): ${calibration} ms\n`);
   const snr = ROOM_RATES.flatMap((from) => ROOM_RATES.filter((to) => to !== from).map((to) => ({ from, to, snrDb: resamplerSnr(from, to) })));
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-media-'));
-  const stack = await startStack(dataDir, { onLogLine, env: { MEDIA_SERVERS: '2', LOG_LEVEL: 'info' } });
+  const stack = await startStack(dataDir, { onLogLine, profileDir: values.profile, env: { MEDIA_SERVERS: '2', LOG_LEVEL: 'info' } });
   const pump = await startPump();
   const results: Step[] = [];
   try {
-    const res = await fetch(stack.info.apiUrl + '/v2/connectors', {
-      method: 'POST',
-      headers: { authorization: `Bearer ${stack.info.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ provider: 'plivo', name: 'bench', defaultRoomId: 'bench' }),
-    });
-    const answerUrl = ((await res.json()) as { data: { webhookUrl: string } }).data.webhookUrl;
+    const answerUrl = await benchConnector(stack.info, 'bench');
     const servers = stack.info.mediaServers;
     const media = (mode: Mode): Target => {
       const run = `${mode}-${Date.now()}`;

@@ -101,6 +101,16 @@ export function writeReport(name: string, report: object): void {
   writeFileSync(join(ROOT, 'docs', 'benchmarks', `${name}.json`), JSON.stringify(report, null, 2) + '\n');
 }
 
+/** Creates a Plivo connector (no auth token) routing to `defaultRoomId`; returns its Answer URL. */
+export async function benchConnector(info: LocalStackInfo, name: string): Promise<string> {
+  const res = await fetch(info.apiUrl + '/v2/connectors', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${info.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ provider: 'plivo', name, defaultRoomId: name }),
+  });
+  return ((await res.json()) as { data: { webhookUrl: string } }).data.webhookUrl;
+}
+
 /** Plain `http.request` on kept-alive sockets: the load generator shares the machine, so it must be light. */
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 

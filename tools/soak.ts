@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { calibrationMs, cpuMs, machine, round, rssKiB, startStack, writeReport } from './bench-support';
+import { benchConnector, calibrationMs, cpuMs, machine, round, rssKiB, startStack, writeReport } from './bench-support';
 import { LoadCall, Pacer, stampedPayload } from './load-calls';
 import { SimulatedCall } from './plivo-simulator';
 
@@ -89,12 +89,7 @@ async function main(): Promise<void> {
   const started = performance.now();
   const endAt = started + minutes * 60_000;
   try {
-    const res = await fetch(stack.info.apiUrl + '/v2/connectors', {
-      method: 'POST',
-      headers: { authorization: `Bearer ${stack.info.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ provider: 'plivo', name: 'soak', defaultRoomId: 'soak' }),
-    });
-    const answerUrl = ((await res.json()) as { data: { webhookUrl: string } }).data.webhookUrl;
+    const answerUrl = await benchConnector(stack.info, 'soak');
     const openCall = async (room: string): Promise<LoadCall> => {
       const call = new SimulatedCall({ answerUrl: `${answerUrl}?roomId=${room}` });
       const stream = await LoadCall.open(await call.answer(), call.callUuid, () => framesReceived++);

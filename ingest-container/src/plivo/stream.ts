@@ -2,7 +2,7 @@ import type { WebSocket } from 'ws';
 import type { Claim } from '../../../core/claims';
 import type { Logger } from '../../../core/log';
 import type { AgentSpec } from '../../../core/routing/model';
-import { Frame, MULAW_FRAME_BASE64_LENGTH, PHONE_FRAME_BYTES } from '../audio/frame';
+import { Frame, PHONE_FRAME_BYTES } from '../audio/frame';
 import type { CallLifecycle, EndReason } from '../calls';
 import { dialAgent } from '../room/agent';
 import { FloodMeter } from '../room/flood-meter';
@@ -106,7 +106,15 @@ export class PlivoStream implements Participant {
     this.phone = { from: claim.from, to: claim.to, callUuid: claim.callUuid, callId: claim.callId };
     const startTimeoutMs = deps.startTimeoutMs ?? START_TIMEOUT_MS;
     this.startTimer = setTimeout(() => this.close(STREAM_CLOSE.startTimeout, `no start event within ${startTimeoutMs / 1000} s`, 'start-timeout'), startTimeoutMs);
-    ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
+    ws.on('message', (data, isBinary) => {
+      // A message that trips a bug ends this call, not the media server: a throw here would be uncaught.
+      try {
+        this.onMessage(data as Buffer, isBinary);
+      } catch (err) {
+        deps.log.error('plivo stream: message handling failed', { err });
+        this.close(1011, 'internal error', 'error');
+      }
+    });
     this.closed = new Promise((resolve) =>
       ws.once('close', (code) => {
         // Through a relay: the entry server vanished (1006), or is shutting down (1001).
@@ -189,7 +197,8 @@ export class PlivoStream implements Participant {
         this.close(1000, 'stream stopped', 'caller-hangup');
         return;
       default:
-        this.deps.log.debug('plivo stream: unknown event ignored', { event: String(message.event).slice(0, 64) });
+        // Not String(event): an object with its own "toString" key throws when made a string.
+        this.deps.log.debug('plivo stream: unknown event ignored', { event: typeof message.event === 'string' ? message.event.slice(0, 64) : typeof message.event });
     }
   }
 
@@ -230,7 +239,8 @@ export class PlivoStream implements Participant {
       this.close(STREAM_CLOSE.flood, 'media faster than 10x real time', 'flood');
       return;
     }
-    if (payload.length === MULAW_FRAME_BASE64_LENGTH && this.partial.length === 0) {
+    // Exactly one frame passes on as the text Plivo sent; 216 characters may also carry 161 or 162 bytes (less padding).
+    if (bytes === PHONE_FRAME_BYTES && this.partial.length === 0) {
       this.stats.framesIn++;
       this.input.push(Frame.fromMulawBase64(payload));
       return;

@@ -50,8 +50,12 @@ interface Step {
   /** |gap between consecutive `playAudio` on a call - 20 ms|. */
   readonly pacingJitterP50Ms: number;
   readonly pacingJitterP99Ms: number;
-  /** Server-side, from the `plivo stream closed` log lines: output frames dropped and jitter-buffer underruns. */
+  /**
+   * Server-side, from the `plivo stream closed` log lines: output frames dropped on backed-up sockets,
+   * input frames the jitter buffers dropped to bring latency back down, and their mid-call underruns.
+   */
   readonly serverDroppedOut: number | null;
+  readonly serverTrimmedIn: number | null;
   readonly serverUnderruns: number | null;
   /** This process's CPU share while talking, to show when the load generator itself is the limit. */
   readonly loadGeneratorCpuPercent: number;
@@ -61,11 +65,11 @@ interface Step {
 const LATE_MS = 60;
 
 /** The server's `plivo stream closed` log lines of the current step. */
-let closedStreams: { droppedOut: number; underruns: number }[] = [];
+let closedStreams: { droppedOut: number; droppedIn: number; underruns: number }[] = [];
 function onLogLine(line: string): void {
   if (!line.includes('"plivo stream closed"')) return;
   try {
-    closedStreams.push(JSON.parse(line) as { droppedOut: number; underruns: number });
+    closedStreams.push(JSON.parse(line) as { droppedOut: number; droppedIn: number; underruns: number });
   } catch {
     // not a JSON log line
   }
@@ -152,6 +156,7 @@ async function step(target: Target, mode: Mode, calls: number, seconds: number):
     pacingJitterP50Ms: round(quantile(gaps, 0.5)),
     pacingJitterP99Ms: round(quantile(gaps, 0.99)),
     serverDroppedOut: fromLogs ? closedStreams.reduce((n, s) => n + s.droppedOut, 0) : null,
+    serverTrimmedIn: fromLogs ? closedStreams.reduce((n, s) => n + s.droppedIn, 0) : null,
     // Every talker's buffer also runs dry once when its stream stops: not a mid-call underrun.
     serverUnderruns: fromLogs ? Math.max(0, closedStreams.reduce((n, s) => n + s.underruns, 0) - closedStreams.length) : null,
     loadGeneratorCpuPercent: Math.round((self.user + self.system) / 1e4 / elapsed),
@@ -177,13 +182,13 @@ async function startPump(): Promise<{ port: number; pid: number; child: ChildPro
 }
 
 const TABLE_HEADER = [
-  '| mode | calls | server CPU ms per call-second | projected calls per core | RSS KiB per call | frames sent | frames received | lost | late (>60 ms) | latency p50 ms | p99 ms | max ms | pacing jitter p50 ms | p99 ms | server dropped out | underruns | generator CPU % |',
-  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  '| mode | calls | server CPU ms per call-second | projected calls per core | RSS KiB per call | frames sent | frames received | lost | late (>60 ms) | latency p50 ms | p99 ms | max ms | pacing jitter p50 ms | p99 ms | server dropped out | trimmed in | underruns | generator CPU % |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
 ];
 
 const cell = (v: number | null) => (v === null ? 'n/a' : String(v));
 const tableRow = (r: Step) =>
-  `| ${r.mode} | ${r.calls} | ${r.serverCpuMsPerCallSecond} | ${r.projectedCallsPerCore} | ${r.rssKiBPerCall} | ${r.framesSent} | ${r.framesReceived} | ${cell(r.framesLost)} | ${cell(r.lateFrames)} | ${cell(r.latencyP50Ms)} | ${cell(r.latencyP99Ms)} | ${cell(r.latencyMaxMs)} | ${r.pacingJitterP50Ms} | ${r.pacingJitterP99Ms} | ${cell(r.serverDroppedOut)} | ${cell(r.serverUnderruns)} | ${r.loadGeneratorCpuPercent} |`;
+  `| ${r.mode} | ${r.calls} | ${r.serverCpuMsPerCallSecond} | ${r.projectedCallsPerCore} | ${r.rssKiBPerCall} | ${r.framesSent} | ${r.framesReceived} | ${cell(r.framesLost)} | ${cell(r.lateFrames)} | ${cell(r.latencyP50Ms)} | ${cell(r.latencyP99Ms)} | ${cell(r.latencyMaxMs)} | ${r.pacingJitterP50Ms} | ${r.pacingJitterP99Ms} | ${cell(r.serverDroppedOut)} | ${cell(r.serverTrimmedIn)} | ${cell(r.serverUnderruns)} | ${r.loadGeneratorCpuPercent} |`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({

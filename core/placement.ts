@@ -21,6 +21,8 @@ export interface MediaServerRecord {
   /** `serving`, or `draining` once it stopped taking new streams; `stopped` when it exited cleanly. */
   readonly state: 'serving' | 'draining' | 'stopped';
   readonly leaseExpiresAtMs: number;
+  /** How long a lease the server takes (it renews every third of it); unset in records of older servers. */
+  readonly leaseMs?: number;
 }
 
 /** A room's owner: the server whose lease on it has not lapsed. */
@@ -55,6 +57,7 @@ export class PlacementStore {
       relaySecret: str(server.relaySecret),
       state: str(server.state),
       leaseExpiresAtMs: num(server.leaseExpiresAtMs),
+      ...(server.leaseMs !== undefined && { leaseMs: num(server.leaseMs) }),
       expiresAt: ttl(server.leaseExpiresAtMs),
     };
     await db(() => this.dynamo.send(new PutItemCommand({ TableName: this.tableName, Item: item })));
@@ -67,13 +70,17 @@ export class PlacementStore {
         new QueryCommand({ TableName: this.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': str(SERVERS_PK) }, ConsistentRead: true }),
       ),
     );
-    return (out.Items ?? []).map((item) => ({
-      serverId: readStr(item, 'sk'),
-      relayUrl: readStr(item, 'relayUrl'),
-      relaySecret: readStr(item, 'relaySecret'),
-      state: readStr(item, 'state') as MediaServerRecord['state'],
-      leaseExpiresAtMs: readOptNum(item, 'leaseExpiresAtMs') ?? 0,
-    }));
+    return (out.Items ?? []).map((item) => {
+      const leaseMs = readOptNum(item, 'leaseMs');
+      return {
+        serverId: readStr(item, 'sk'),
+        relayUrl: readStr(item, 'relayUrl'),
+        relaySecret: readStr(item, 'relaySecret'),
+        state: readStr(item, 'state') as MediaServerRecord['state'],
+        leaseExpiresAtMs: readOptNum(item, 'leaseExpiresAtMs') ?? 0,
+        ...(leaseMs !== null && { leaseMs }),
+      };
+    });
   }
 
   /** Forgets a server whose calls have been closed (the sweeper, after it lapsed). */

@@ -13,15 +13,20 @@ const BATCH = 100;
 const ROUNDS = 10;
 /** Answered calls fall due at their answer time: every one of a dead server's is due by now. */
 const ALL_OF_THEM = new Date('9999-12-31T00:00:00Z');
+/** The lease of a server record that does not say (PLACEMENT_LEASE_SECONDS' default). */
+const DEFAULT_LEASE_MS = 15_000;
 
 /**
  * Finishes work nobody else will: calls whose stream never started (claim expired) end as `missed`
- * with a `call-missed` event; calls answered on a media server whose lease lapsed (it died, or exited
- * before they ended) end as `media-failure` with a `call-hangup` event; and pending deliveries whose
- * queue message was lost (a crash, a restart of the local stack's in-memory queue) are queued again.
- * Runs every minute in AWS, every second locally.
+ * with a `call-missed` event; calls answered on a media server whose lease lapsed and stayed lapsed (it
+ * died, or exited before they ended) end as `media-failure` with a `call-hangup` event; and pending
+ * deliveries whose queue message was lost (a crash, a restart of the local stack's in-memory queue) are
+ * queued again. Runs every minute in AWS, every second locally.
  */
 export class Sweeper {
+  /** Lapsed server leases seen by earlier sweeps: the lease, and when this sweeper first saw it lapsed. */
+  private readonly lapses = new Map<string, { readonly leaseExpiresAtMs: number; readonly seenAtMs: number }>();
+
   constructor(
     private readonly deps: {
       readonly dynamo: DynamoDBClient;
@@ -50,16 +55,36 @@ export class Sweeper {
       if (calls.length < BATCH && deliveries.length < BATCH) break;
     }
     let failed = 0;
+    const lapsed = new Set<string>();
     for (const placements of this.deps.placements) {
       for (const server of await placements.servers()) {
         if (server.leaseExpiresAtMs >= now.getTime()) continue;
+        lapsed.add(server.serverId);
+        if (!this.isGone(server, now.getTime())) continue;
         const closed = await this.closeCallsOf(server);
         failed += closed.count;
         if (closed.done) await placements.forgetServer(server.serverId, server.leaseExpiresAtMs);
       }
     }
+    for (const serverId of this.lapses.keys()) if (!lapsed.has(serverId)) this.lapses.delete(serverId);
     if (missed || requeued || failed) this.deps.log.info('sweep', { missed, requeued, failed });
     return { missed, requeued, failed };
+  }
+
+  /**
+   * Whether a server whose lease lapsed is gone for sure. One that stopped said so itself. Otherwise the lapse
+   * counts only once this sweeper has seen it, unchanged, for a whole lease more: after a database outage every
+   * lease has lapsed, the sweeper's first sweep that succeeds sees them all, and the servers, alive with their
+   * calls, renew within a third of their lease once the table answers. (A cold sweeper waits one sweep more.)
+   */
+  private isGone(server: MediaServerRecord, nowMs: number): boolean {
+    if (server.state === 'stopped') return true;
+    const seen = this.lapses.get(server.serverId);
+    if (seen?.leaseExpiresAtMs !== server.leaseExpiresAtMs) {
+      this.lapses.set(server.serverId, { leaseExpiresAtMs: server.leaseExpiresAtMs, seenAtMs: nowMs });
+      return false;
+    }
+    return nowMs - seen.seenAtMs >= (server.leaseMs ?? DEFAULT_LEASE_MS);
   }
 
   /** Ends the calls still answered on a server whose lease lapsed; `done` once none is left. */

@@ -22,21 +22,25 @@ import { startKmsEmulator } from './kms-emulator';
  * closing LevelDB cleanly.
  */
 const DYNALITE_PROCESS = `
-  const [modulePath, options] = process.argv.slice(1);
+  const [modulePath, options, port] = process.argv.slice(1);
   const server = require(modulePath)(JSON.parse(options));
   const stop = () => server.close(() => process.exit(0));
-  server.listen(0, '127.0.0.1', () => process.stdout.write(server.address().port + '\\n'));
+  server.listen(Number(port), '127.0.0.1', () => process.stdout.write(server.address().port + '\\n'));
   process.on('SIGTERM', stop);
   process.stdin.on('end', stop).resume();
 `;
 
-async function startDynalite(path: string | undefined): Promise<{ endpoint: string; close(): Promise<void> }> {
+/**
+ * dynalite on `port` (0: any free one), persisted under `path` (in memory when undefined). Exported so a
+ * fault test can start it again on the same port and data after stopping the stack's (a database outage).
+ */
+export async function startDynalite(path: string | undefined, port = 0): Promise<{ endpoint: string; close(): Promise<void> }> {
   const options = { ...(path && { path }), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 };
-  const child = spawn(process.execPath, ['-e', DYNALITE_PROCESS, require.resolve('dynalite'), JSON.stringify(options)], {
+  const child = spawn(process.execPath, ['-e', DYNALITE_PROCESS, require.resolve('dynalite'), JSON.stringify(options), String(port)], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const port = await new Promise<number>((resolve, reject) => {
+  const listening = await new Promise<number>((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString();
@@ -45,7 +49,7 @@ async function startDynalite(path: string | undefined): Promise<{ endpoint: stri
     child.once('exit', (code) => reject(new Error(`dynalite exited with code ${code} before listening`)));
   });
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: `http://127.0.0.1:${listening}`,
     close: async () => {
       child.kill('SIGTERM');
       await exited;

@@ -130,7 +130,7 @@ export class ClusterMember {
 
   private record(): MediaServerRecord {
     const { serverId, relayUrl, relaySecret, leaseMs } = this.options;
-    return { serverId, relayUrl, relaySecret, state: this.state, leaseExpiresAtMs: Date.now() + leaseMs };
+    return { serverId, relayUrl, relaySecret, state: this.state, leaseExpiresAtMs: Date.now() + leaseMs, leaseMs };
   }
 
   private async beat(): Promise<void> {

@@ -1,0 +1,150 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { dynamoClient, sqsClient } from '../../core/aws';
+import { callIdFor, type CallRecord } from '../../core/calls/model';
+import { DynamoCallStore } from '../../core/calls/store';
+import { loadControlPlaneConfig } from '../../core/config';
+import { PlacementStore, type MediaServerRecord } from '../../core/placement';
+import type { Sweeper } from '../../core/sweeper';
+import { createSweeper } from '../../lambdas/sweeper/app';
+import { ensureControlTable, ensureWebhookQueues, LOCAL_KMS_KEY_ID, LOCAL_TABLE_NAME, startLocalAws, type LocalAws } from '../../local/aws';
+import { memoryLog } from '../support/stack';
+
+/**
+ * After a database outage every media server's lease has lapsed, and the sweeper's first sweep that
+ * succeeds sees them all lapsed. The servers are alive with their calls and renew within a third of their
+ * lease: the sweeper must not end those calls as media failures. A server that stays lapsed is gone.
+ * (test/faults/database-outage.test.ts shows the same through `npm start`; this pins it down step by step.)
+ */
+const LEASE_MS = 3000;
+let dir: string;
+let aws: LocalAws;
+let dynamo: ReturnType<typeof dynamoClient>;
+let sweeper: Sweeper;
+let servers: PlacementStore;
+let calls: DynamoCallStore;
+let log: ReturnType<typeof memoryLog>;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'fault-sweeper-'));
+  aws = await startLocalAws(undefined, dir);
+  const sqs = sqsClient({ region: 'us-east-1', sqsEndpoint: aws.sqsEndpoint });
+  const { queueUrl } = await ensureWebhookQueues(sqs);
+  sqs.destroy();
+  const config = loadControlPlaneConfig({
+    TABLE_NAME: LOCAL_TABLE_NAME,
+    KMS_KEY_ID: LOCAL_KMS_KEY_ID,
+    PUBLIC_URL: 'http://127.0.0.1',
+    MEDIA_REGIONS: JSON.stringify({ us002: { ingestUrl: 'ws://127.0.0.1:1', claimsTable: LOCAL_TABLE_NAME } }),
+    DYNAMODB_ENDPOINT: aws.dynamodbEndpoint,
+    KMS_ENDPOINT: aws.kmsEndpoint,
+    SQS_ENDPOINT: aws.sqsEndpoint,
+    WEBHOOK_QUEUE_URL: queueUrl,
+  });
+  dynamo = dynamoClient(config.aws);
+  await ensureControlTable(dynamo, LOCAL_TABLE_NAME);
+  log = memoryLog();
+  sweeper = createSweeper(config, log.logger);
+  servers = new PlacementStore(dynamo, LOCAL_TABLE_NAME);
+  calls = new DynamoCallStore(dynamo, LOCAL_TABLE_NAME);
+});
+
+afterAll(async () => {
+  dynamo?.destroy();
+  await aws?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const server = (serverId: string, leaseExpiresAtMs: number, state: MediaServerRecord['state'] = 'serving'): MediaServerRecord => ({
+  serverId,
+  relayUrl: 'ws://127.0.0.1:1',
+  relaySecret: 'secret',
+  state,
+  leaseExpiresAtMs,
+  leaseMs: LEASE_MS,
+});
+
+/** A call answered on `serverId`, as the media server records it. */
+async function answeredOn(serverId: string): Promise<string> {
+  const callUuid = `uuid-${serverId}`;
+  const startedAt = new Date().toISOString();
+  const record: CallRecord = {
+    id: callIdFor(callUuid),
+    tenant: 'acme',
+    callUuid,
+    provider: 'plivo',
+    connectorId: 'cn_zzzzzzzzzzzzzzzz',
+    ruleId: null,
+    roomId: 'room',
+    region: 'us002',
+    from: '14155550100',
+    to: '14155550199',
+    status: 'started',
+    startedAt,
+    answeredAt: null,
+    endedAt: null,
+    durationSeconds: null,
+    hangupReason: null,
+    agentStatus: null,
+    claimRef: 'ref',
+  };
+  expect(await calls.create(record, 1)).toBe(true);
+  expect(await calls.answer('acme', record.id, startedAt, serverId)).not.toBeNull();
+  return record.id;
+}
+
+const status = async (id: string) => (await calls.get('acme', id))?.status;
+const at = (ms: number) => new Date(ms);
+
+it('keeps the calls of a server whose lapsed lease it sees first as the database comes back, when the server then renews', async () => {
+  const t0 = Date.now();
+  // The server's last renewal before the outage; the outage outlasted the lease.
+  await servers.heartbeat(server('revived', t0 - 2000));
+  const id = await answeredOn('revived');
+
+  expect((await sweeper.sweep(at(t0))).failed).toBe(0);
+  expect(await status(id)).toBe('answered');
+  // The server's heartbeat, a third of a lease later, now that the table answers again.
+  await servers.heartbeat(server('revived', t0 + 1000 + LEASE_MS));
+  for (const ms of [1000, 2000, 3000]) expect((await sweeper.sweep(at(t0 + ms))).failed).toBe(0);
+  expect(await status(id)).toBe('answered');
+  expect((await servers.servers()).map((s) => s.serverId)).toContain('revived');
+  // Out of the way of the next tests' sweeps.
+  await servers.forgetServer('revived', t0 + 1000 + LEASE_MS);
+});
+
+it('ends the calls of a server whose lease stays lapsed for a whole lease after the sweeper first saw it, with media-failure', async () => {
+  const t0 = Date.now();
+  await servers.heartbeat(server('dead', t0 - 1));
+  const id = await answeredOn('dead');
+
+  expect((await sweeper.sweep(at(t0))).failed).toBe(0);
+  expect((await sweeper.sweep(at(t0 + LEASE_MS - 100))).failed).toBe(0);
+  expect(await status(id)).toBe('answered');
+  expect((await sweeper.sweep(at(t0 + LEASE_MS))).failed).toBe(1);
+  expect(await calls.get('acme', id)).toMatchObject({ status: 'ended', hangupReason: 'media-failure' });
+  expect((await servers.servers()).map((s) => s.serverId)).not.toContain('dead');
+  expect(log.lines.some((l) => l.includes('call closed: its media server is gone') && l.includes('"serverId":"dead"'))).toBe(true);
+});
+
+it('a lapse seen before a renewal does not count for the next lapse: the sweeper starts counting again', async () => {
+  const t0 = Date.now();
+  await servers.heartbeat(server('flapping', t0 - 1));
+  const id = await answeredOn('flapping');
+  expect((await sweeper.sweep(at(t0))).failed).toBe(0);
+  // It renewed, then lapsed again (died) at t0 + 1000: the earlier sighting does not count.
+  await servers.heartbeat(server('flapping', t0 + 1000));
+  expect((await sweeper.sweep(at(t0 + LEASE_MS + 100))).failed).toBe(0);
+  expect(await status(id)).toBe('answered');
+  expect((await sweeper.sweep(at(t0 + 2 * LEASE_MS + 100))).failed).toBe(1);
+  expect(await status(id)).toBe('ended');
+});
+
+it('ends the calls of a server that marked itself stopped at once', async () => {
+  const t0 = Date.now();
+  await servers.heartbeat(server('stopped', t0 - 1, 'stopped'));
+  const id = await answeredOn('stopped');
+  expect((await sweeper.sweep(at(t0))).failed).toBe(1);
+  expect(await calls.get('acme', id)).toMatchObject({ status: 'ended', hangupReason: 'media-failure' });
+});

@@ -13,8 +13,11 @@ export interface ReceivedWebhook {
 /** How the receiver answers its n-th request (0-based): a status, or `hang` to never answer. */
 export type Answer = (n: number, payload: WebhookPayload) => number | 'hang';
 
-/** A real HTTP server on a loopback port, acting as a user's webhook endpoint. */
-export async function startReceiver(answer: Answer = () => 200) {
+/**
+ * A real HTTP server on a loopback port, acting as a user's webhook endpoint; on `port` to bring an endpoint
+ * back where it was (0: any free port).
+ */
+export async function startReceiver(answer: Answer = () => 200, port = 0) {
   const received: ReceivedWebhook[] = [];
   const hanging: ServerResponse[] = [];
   const server = createServer((req, res) => {
@@ -30,7 +33,10 @@ export async function startReceiver(answer: Answer = () => 200) {
       else res.writeHead(status).end();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`,
     received,

@@ -5,7 +5,7 @@ import { WaveFile } from 'wavefile';
 import { mulawDecode } from '../ingest-container/src/audio/mulaw';
 import { loadLocalConfig } from '../local/config';
 import { STATE_FILE, type LocalStackInfo } from '../local/stack';
-import { FRAME_MS, tone } from './audio';
+import { decodeWav, FRAME_MS, tone, WavError } from './audio';
 import { SimulatedCall } from './plivo-simulator';
 
 const USAGE = `Places simulated Plivo calls: a signed Answer URL POST, the <Stream> XML, the audio WebSocket
@@ -40,21 +40,14 @@ interface CallResult {
   readonly lateFrames: number;
 }
 
-/** A WAV file's audio as 8 kHz mono 16-bit PCM. */
+/** A WAV file's audio as 8 kHz mono 16-bit PCM; a file it cannot read is named with the reason. */
 function readWav8k(file: string): Int16Array {
-  const wav = new WaveFile(readFileSync(file));
-  wav.toBitDepth('16');
-  wav.toSampleRate(8000);
-  const channels = (wav.fmt as { numChannels: number }).numChannels;
-  const samples = wav.getSamples(true, Int16Array) as unknown as Int16Array;
-  if (channels === 1) return samples;
-  const mono = new Int16Array(Math.floor(samples.length / channels));
-  for (let i = 0; i < mono.length; i++) {
-    let sum = 0;
-    for (let c = 0; c < channels; c++) sum += samples[i * channels + c] as number;
-    mono[i] = Math.round(sum / channels);
+  try {
+    return decodeWav(readFileSync(file));
+  } catch (err) {
+    if (err instanceof WavError) throw new Error(`--play ${file}: ${err.message}`);
+    throw err;
   }
-  return mono;
 }
 
 /** What a call heard, on its timeline: each frame at its arrival slot, silence in the gaps. */

@@ -36,6 +36,11 @@ export interface AnswerResult {
 
 const WEBHOOK_KEY = /^whk_[0-9A-Za-z]{32,64}$/;
 const MAX_CALL_UUID = 128;
+/**
+ * A call's Duration is believed up to a week; beyond it (1e200, say: a number DynamoDB cannot store), and when
+ * it is not a number, it is recorded as unknown (NaN and Infinity compare false). Negative ones count as 0.
+ */
+const MAX_CALL_SECONDS = 7 * 86_400;
 
 /** Per-instance caches stay bounded: past this many entries they start over. */
 const CACHE_ENTRIES = 1000;
@@ -256,7 +261,7 @@ export class AnswerService {
       callIdFor(callUuid),
       {
         endedAt: new Date().toISOString(),
-        durationSeconds: Number.isFinite(duration) && field('Duration') !== '' ? Math.max(0, Math.round(duration)) : null,
+        durationSeconds: field('Duration') !== '' && duration <= MAX_CALL_SECONDS ? Math.max(0, Math.round(duration)) : null,
         hangupReason: (field('HangupCauseName') || field('HangupCause') || 'completed').slice(0, 128),
       },
       this.deps.config.callRetentionDays,

@@ -7,6 +7,7 @@ import type { CallLifecycle, EndReason } from '../calls';
 import { dialAgent } from '../room/agent';
 import { FloodMeter } from '../room/flood-meter';
 import { JitterBuffer } from '../room/jitter-buffer';
+import { OutputLag } from '../room/output-lag';
 import type { Participant, RoomEvent, RoomRegistry, Room } from '../room/room';
 import { ROOM_CLOSE, type RoomSocket } from '../room/socket';
 
@@ -26,7 +27,10 @@ export const STREAM_CLOSE = {
 
 /** How long a stream may wait for `start` after its upgrade, unless the server says otherwise. */
 const START_TIMEOUT_MS = 10_000;
-/** Beyond this much unsent output on the socket, frames are dropped (and counted) rather than queued. */
+/**
+ * Beyond this much unsent output on the socket, frames are dropped (and counted) rather than queued; and while
+ * Plivo has over a second of audio unread (`OutputLag`): the kernel takes far more than this first.
+ */
 const MAX_BUFFERED_BYTES = 64 * 1024;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const DTMF_DIGIT = /^[0-9*#A-D]$/;
@@ -40,7 +44,7 @@ export interface StreamStats {
   framesOut: number;
   /** Malformed messages: invalid JSON, missing fields, bad base64, binary frames. */
   badMessages: number;
-  /** Output frames dropped because the socket was backed up. */
+  /** Output frames dropped because Plivo had over a second of audio unread or the socket backed up. */
   droppedOut: number;
 }
 
@@ -72,6 +76,7 @@ export class PlivoStream implements Participant {
   private room: Room | null = null;
   private answeredAtMs: number | null = null;
   private endReason: EndReason = 'caller-hangup';
+  private readonly lag: OutputLag;
   /** A relayed stream answered the last heartbeat ping. */
   private alive = true;
   private readonly startTimer: NodeJS.Timeout;
@@ -104,6 +109,7 @@ export class PlivoStream implements Participant {
   ) {
     this.id = `ph_${claim.callId.slice('call_'.length)}`;
     this.phone = { from: claim.from, to: claim.to, callUuid: claim.callUuid, callId: claim.callId };
+    this.lag = new OutputLag(ws);
     const startTimeoutMs = deps.startTimeoutMs ?? START_TIMEOUT_MS;
     this.startTimer = setTimeout(() => this.close(STREAM_CLOSE.startTimeout, `no start event within ${startTimeoutMs / 1000} s`, 'start-timeout'), startTimeoutMs);
     ws.on('message', (data, isBinary) => {
@@ -151,7 +157,7 @@ export class PlivoStream implements Participant {
   }
 
   deliver(frame: Frame): void {
-    if (this.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+    if (this.ws.bufferedAmount > MAX_BUFFERED_BYTES || this.lag.behind()) {
       this.stats.droppedOut++;
       return;
     }

@@ -6,6 +6,7 @@ import type { SampleRate } from '../../../core/rooms';
 import { samplesPerFrame } from '../audio/resampler';
 import { FloodMeter } from './flood-meter';
 import { JitterBuffer } from './jitter-buffer';
+import { OutputLag } from './output-lag';
 import type { Participant, Room, RoomEvent } from './room';
 
 /** Close codes of ours (4xxx) on room sockets. */
@@ -15,7 +16,10 @@ export const ROOM_CLOSE = {
   shutdown: 1001,
 } as const;
 
-/** Beyond this much unsent output on the socket, frames are dropped (and counted) rather than queued. */
+/**
+ * Beyond this much unsent output on the socket, frames are dropped (and counted) rather than queued; and while
+ * the participant has over a second of audio unread (`OutputLag`): the kernel takes far more than this first.
+ */
 const MAX_BUFFERED_BYTES = 64 * 1024;
 /** An agent may send its speech ahead of real time, up to this much; beyond it the oldest is dropped. */
 const AGENT_AHEAD_FRAMES = 60 * 50;
@@ -60,7 +64,7 @@ export interface RoomSocketStats {
   framesOut: number;
   /** Unreadable binary frames or control messages; each got an `error` reply. */
   badMessages: number;
-  /** Output frames dropped because the socket was backed up. */
+  /** Output frames dropped because the participant had over a second of audio unread or its socket backed up. */
   droppedOut: number;
 }
 
@@ -88,6 +92,7 @@ export class RoomSocket implements Participant {
   private alive = true;
   private leaveReason = 'left';
   private readonly log: Logger;
+  private readonly lag: OutputLag;
 
   constructor(
     private readonly ws: WebSocket,
@@ -101,6 +106,7 @@ export class RoomSocket implements Participant {
     this.log = log;
     this.wantsLevels = options.wantsLevels ?? false;
     this.frameBytes = samplesPerFrame(rate) * 2;
+    this.lag = new OutputLag(ws);
     this.audioFlood = new FloodMeter(rate * 2, kind === 'agent' ? AGENT_FLOOD_FACTOR : undefined);
     this.input =
       kind === 'agent'
@@ -132,7 +138,7 @@ export class RoomSocket implements Participant {
 
   deliver(frame: Frame): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
-    if (this.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+    if (this.ws.bufferedAmount > MAX_BUFFERED_BYTES || this.lag.behind()) {
       this.stats.droppedOut++;
       return;
     }

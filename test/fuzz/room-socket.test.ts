@@ -209,7 +209,7 @@ it('answers every refused frame with an error and keeps the participant, as the 
     { numRuns: 120, endOnFailure: true },
   );
   expect(closes).toBeGreaterThan(5);
-  expect(actedOn).toBeGreaterThan(50);
+  expect(actedOn).toBeGreaterThan(30);
 }, 60_000);
 
 it('refuses bad joins with a status and a JSON message, and seats good ones', async () => {

@@ -349,6 +349,7 @@ export class MediaServer {
     void relay.closed.then(async ({ lost }) => {
       this.relays.delete(relay);
       this.deps.onLoadChange?.();
+      log.info('relayed connection closed', { type: join.type, lost, ...relay.stats });
       if (!lost) return;
       this.counters.relayErrors++;
       // The call's stream lived on the lost server: nobody else will end its record as promptly.

@@ -21,11 +21,11 @@ const MAX_BUFFERED_BYTES = 64 * 1024;
 /** What the server may hold for a reader that stopped before it drops: about 2 s (a lag probe a second, a second of lag allowed). */
 const MAX_BACKLOG_FRAMES = 2.5 * 50;
 let t: TestStack;
-let media: string;
+/** The media servers' own URLs (no balancer in between): a room lives on the first that sees it. */
+const media = (i: number): string => t.stack.mediaServers[i]?.url as string;
 
 beforeAll(async () => {
-  t = await startTestStack();
-  media = t.stack.mediaServers[0]?.url as string;
+  t = await startTestStack({ MEDIA_SERVERS: '2' });
 }, 60_000);
 
 afterAll(async () => {
@@ -59,10 +59,10 @@ async function connector(room: string): Promise<string> {
   return ((await res.json()) as { data: { webhookUrl: string } }).data.webhookUrl;
 }
 
-/** A call answered through the API, its stream opened straight on the media server (no balancer in between). */
-async function callIn(answerUrl: string, from: string): Promise<SimulatedCall> {
+/** A call answered through the API, its stream opened straight on media server `server`. */
+async function callIn(answerUrl: string, from: string, server = 0): Promise<SimulatedCall> {
   const call = new SimulatedCall({ answerUrl, from });
-  await call.connect((await call.answer()).replace(/^ws:\/\/[^/]+/, media));
+  await call.connect((await call.answer()).replace(/^ws:\/\/[^/]+/, media(server)));
   return call;
 }
 
@@ -72,6 +72,8 @@ const logRecord = (msg: string, match: Record<string, string>) =>
     const line = t.logLines.find((l) => l.includes(`"msg":"${msg}"`) && Object.entries(match).every(([k, v]) => l.includes(`"${k}":"${v}"`)));
     return line ? (JSON.parse(line) as Record<string, unknown>) : undefined;
   });
+const logRecords = (msg: string, match: Record<string, string>) =>
+  t.logLines.filter((l) => l.includes(`"msg":"${msg}"`) && Object.entries(match).every(([k, v]) => l.includes(`"${k}":"${v}"`))).map((l) => JSON.parse(l) as Record<string, unknown>);
 
 /** `frames` arrive promptly after `sentAt` (the first within 200 ms) and steadily (no gap over 200 ms). */
 function expectInTime(frames: readonly { at: number }[], sentAt: number, count: number): void {
@@ -104,7 +106,7 @@ it('a web participant that stops reading: the calls talk on in time, its audio i
   const answerUrl = await connector('slow-web');
   const a = await callIn(answerUrl, '14155550141');
   const b = await callIn(answerUrl, '14155550142');
-  const peer = await RoomPeer.join(media, 'slow-web', { token: t.stack.token, sampleRate: WEB_RATE });
+  const peer = await RoomPeer.join(media(0), 'slow-web', { token: t.stack.token, sampleRate: WEB_RATE });
   const socket = socketOf(peer);
   await Promise.all([a.play(tone(600, 0.5)), b.play(tone(1400, 0.5))]);
   await sleep(200);
@@ -172,5 +174,50 @@ it('a Plivo stream that stops reading: the other calls talk on in time, its audi
   const closed = await logRecord('plivo stream closed', { callUuid: slow.callUuid });
   expect(closed.droppedOut).toBeGreaterThan(0);
   expect(closed.framesOut).toBe(slow.received.length);
+  for (const call of [a, b]) await call.hangup();
+}, 40_000);
+
+it('through a relay (the reader on another media server than its room): a web participant and a Plivo stream that stop reading are dropped to, not queued for, by the relaying server', async () => {
+  const answerUrl = await connector('slow-relay');
+  const a = await callIn(answerUrl, '14155550161', 0);
+  const b = await callIn(answerUrl, '14155550162', 0);
+  const slowCall = await callIn(answerUrl, '14155550163', 1);
+  const peer = await RoomPeer.join(media(1), 'slow-relay', { token: t.stack.token, sampleRate: WEB_RATE });
+  await waitFor(() => (logRecords("connection relayed to the room's media server", { roomId: 'slow-relay' }).length === 2 ? true : undefined));
+  await Promise.all([a.play(tone(600, 0.5)), b.play(tone(1400, 0.5))]);
+  await sleep(200);
+  expect(peer.frames.length).toBeGreaterThan(0);
+  expect(slowCall.received.length).toBeGreaterThan(0);
+
+  const sockets = [socketOf(peer), socketOf(slowCall)];
+  for (const socket of sockets) socket.pause();
+  const atPause = [peer.frames.length, slowCall.received.length] as const;
+  await expectTalkingInTime(a, b, 5);
+  await sleep(300);
+  for (const socket of sockets) socket.resume();
+  await sleep(500);
+  expect(peer.frames.length - atPause[0]).toBeLessThanOrEqual(MAX_BACKLOG_FRAMES);
+  expect(slowCall.received.length - atPause[1]).toBeLessThanOrEqual(MAX_BACKLOG_FRAMES);
+
+  const from = [peer.frames.length, slowCall.received.length] as const;
+  let sentAt = 0;
+  await a.play(tone(600, 1), (i, at) => i === 0 && (sentAt = at));
+  await sleep(200);
+  expectInTime(peer.frames.slice(from[0]), sentAt, 50);
+  expectInTime(slowCall.received.slice(from[1]), sentAt, 50);
+  expect(toneLevel(peer.receivedPcm(from[0]), 600, WEB_RATE)).toBeGreaterThan(3000);
+  expect(toneLevel(pcmOf(slowCall.received.slice(from[1])), 600)).toBeGreaterThan(3000);
+
+  // The relaying server counted what it dropped, for each.
+  await peer.close();
+  await slowCall.hangup();
+  const closed = await waitFor(() => {
+    const records = logRecords('relayed connection closed', { roomId: 'slow-relay' });
+    return records.length === 2 ? records : undefined;
+  });
+  for (const record of closed) {
+    expect(record).toMatchObject({ lost: false });
+    expect(record.dropped).toBeGreaterThan(0);
+  }
   for (const call of [a, b]) await call.hangup();
 }, 40_000);

@@ -6,6 +6,7 @@ import type { Placement } from '../../../core/placement';
 import { agentSchema } from '../../../core/routing/schema';
 import { ROOM_RATES } from '../../../core/rooms';
 import { openSocket } from '../open-socket';
+import { OutputLag } from '../room/output-lag';
 
 /**
  * Relaying: a Plivo stream or room participant that lands on a server other than its room's is piped,
@@ -65,6 +66,9 @@ export const RELAY_MAX_PAYLOAD = 1024 * 1024;
 const MAX_BUFFERED_BYTES = 64 * 1024;
 const MAX_BUFFERED_TEXT_BYTES = 1024 * 1024;
 const CONNECT_TIMEOUT_MS = 2000;
+/** How a relayed Plivo stream's audio to the caller starts (`playAudioMessage`); other text is control. */
+const PLAY_AUDIO = Buffer.from('{"event":"playAudio"');
+const isPlayAudio = (data: RawData): boolean => Buffer.isBuffer(data) && data.subarray(0, PLAY_AUDIO.length).equals(PLAY_AUDIO);
 
 /** Close codes a peer may send (RFC 6455 7.4): 1005 and 1006 only report that none came. */
 const sendable = (code: number) => (code >= 1000 && code <= 1014 && ![1004, 1005, 1006].includes(code)) || (code >= 3000 && code <= 4999);
@@ -84,6 +88,11 @@ export class Relay {
   /** Settles once both sides are closed; `lost` when the room's server vanished mid-connection. */
   readonly closed: Promise<{ lost: boolean }>;
   private outer: WebSocket | null = null;
+  /**
+   * How far the outer peer is behind on reading the room's audio. The owner's own measure ends at this server,
+   * which reads the inner socket promptly, so audio to a slow reader is dropped here.
+   */
+  private outerLag: OutputLag | null = null;
   /** What the owner sent before the outer socket was accepted (e.g. the participant's `joined`). */
   private early: [RawData, boolean][] = [];
   /** Each side answered the last heartbeat ping. */
@@ -137,6 +146,7 @@ export class Relay {
   /** Starts piping the accepted outer socket. */
   attach(outer: WebSocket): void {
     this.outer = outer;
+    this.outerLag = new OutputLag(outer);
     for (const [data, isBinary] of this.early) this.forward(outer, data, isBinary);
     this.early = [];
     outer.on('message', (data, isBinary) => this.forward(this.inner, data, isBinary));
@@ -174,7 +184,11 @@ export class Relay {
   }
 
   private forward(to: WebSocket, data: RawData, isBinary: boolean): void {
-    if (to.readyState !== to.OPEN || to.bufferedAmount > (isBinary ? MAX_BUFFERED_BYTES : MAX_BUFFERED_TEXT_BYTES)) {
+    if (
+      to.readyState !== to.OPEN ||
+      to.bufferedAmount > (isBinary ? MAX_BUFFERED_BYTES : MAX_BUFFERED_TEXT_BYTES) ||
+      (to === this.outer && (isBinary || isPlayAudio(data)) && this.outerLag?.behind())
+    ) {
       this.stats.dropped++;
       return;
     }

@@ -17,7 +17,9 @@ import { startReceiver } from '../support/webhook-receiver';
  * with the same data. Media never needs the table once a call is seated, so the calls must go on; the API
  * and the Answer URL must refuse clearly meanwhile; and nothing may treat the outage as a dead server (the
  * sweeper used to end the live calls as media-failure on its first sweep after the database came back:
- * test/faults/sweeper-lapse.test.ts pins that down step by step).
+ * test/faults/sweeper-lapse.test.ts pins that down step by step). A media server killed mid-call is
+ * test/e2e/scale-out.test.ts (its calls' records closed as media-failure, with webhooks; the room moves) and
+ * test/e2e/drain.test.ts (SIGTERM: calls finish, or end as server-shutdown).
  */
 const LEASE_SECONDS = 3;
 let dataDir: string;

@@ -147,7 +147,15 @@ export function createGatewayListener(functions: readonly GatewayFunction[], thr
       send(res, gatewayError(429, 'Too Many Requests'));
       return;
     }
-    const path = new URL(req.url ?? '/', 'http://local').pathname;
+    let path: string;
+    try {
+      path = new URL(req.url ?? '/', 'http://local').pathname;
+    } catch {
+      // A request target no URL parser accepts (`//[`): Node passes it on; API Gateway refuses it.
+      req.resume();
+      send(res, gatewayError(400, 'Bad Request'));
+      return;
+    }
     const method = req.method ?? 'GET';
     let match: RegExpExecArray | null = null;
     const route = routes.find((r) => (r.method === 'ANY' || r.method === method) && (match = r.pattern.exec(path)) !== null);

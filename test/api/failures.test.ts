@@ -1,7 +1,7 @@
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mintToken } from '../../core/auth';
@@ -117,6 +117,27 @@ it('throttles like the deployed API stage: 429 beyond the burst, served again af
     for (const s of throttled) expect(JSON.parse(s.body)).toEqual({ message: 'Too Many Requests' });
     await new Promise((r) => setTimeout(r, 1200));
     expect((await t.api('GET', '/v2/connectors', { token })).status).toBe(200);
+  } finally {
+    await t.close();
+  }
+});
+
+it('answers 400 to a request target no URL parser accepts, and goes on serving', async () => {
+  const t = await startTestStack();
+  try {
+    const { hostname, port } = new URL(t.stack.apiUrl);
+    for (const target of ['//[', 'http://[/x', 'http://h:99999/']) {
+      const reply = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(port), hostname, () => socket.end(`GET ${target} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`));
+        let text = '';
+        socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+      });
+      expect(reply).toMatch(/^HTTP\/1\.1 400 /);
+      expect(reply).toContain('{"message":"Bad Request"}');
+    }
+    expect((await t.api('GET', '/v2/connectors', { token: await t.token('acme') })).status).toBe(200);
   } finally {
     await t.close();
   }

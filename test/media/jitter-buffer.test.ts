@@ -42,6 +42,19 @@ describe('jitter buffer', () => {
     expect(fired).toEqual(['after-1', 'after-2']);
   });
 
+  it('holds at most 64 checkpoints waiting for audio that does not play; each that fires frees a place', () => {
+    const jb = new JitterBuffer({ startFrames: 2, maxTarget: 4, capacity: 10, adaptive: false });
+    jb.push(frame(1)); // one short of the two it waits for: nothing plays
+    const queued = Array.from({ length: 100 }, (_, i) => jb.pushCheckpoint(`c${i}`));
+    expect(queued.filter(Boolean)).toHaveLength(64);
+    expect(queued.slice(0, 64).every(Boolean)).toBe(true);
+    const fired: string[] = [];
+    jb.push(frame(2));
+    jb.pull((n) => fired.push(n));
+    expect(fired).toHaveLength(64);
+    expect(jb.pushCheckpoint('again')).toBe(true);
+  });
+
   it("trims a steady source that runs fuller than it needs (one frame a second), so latency comes back down", () => {
     const jb = new JitterBuffer({ startFrames: 1, maxTarget: 4, capacity: 50, adaptive: true });
     for (let i = 0; i < 10; i++) jb.push(frame(i)); // a burst: 200 ms queued

@@ -26,6 +26,8 @@ export interface JitterStats {
 type Entry = Frame | { readonly checkpoint: string };
 
 const TRIM_AFTER_TICKS = 50;
+/** Checkpoints waiting for their audio to play out; a sender that needs more is not waiting for audio. */
+export const MAX_PENDING_CHECKPOINTS = 64;
 const SHRINK_AFTER_TICKS = 500;
 
 /**
@@ -37,6 +39,7 @@ export class JitterBuffer {
   private entries: Entry[] = [];
   private head = 0;
   private frames = 0;
+  private checkpoints = 0;
   private playing = false;
   private target: number;
   private fullTicks = 0;
@@ -54,8 +57,12 @@ export class JitterBuffer {
     this.frames++;
   }
 
-  pushCheckpoint(name: string): void {
+  /** Queues a checkpoint behind the audio queued so far; false (and not queued) when too many wait already. */
+  pushCheckpoint(name: string): boolean {
+    if (this.checkpoints >= MAX_PENDING_CHECKPOINTS) return false;
     this.entries.push({ checkpoint: name });
+    this.checkpoints++;
+    return true;
   }
 
   /** Drops every queued frame (barge-in); checkpoints stay, so they still fire. Returns how many. */
@@ -107,6 +114,7 @@ export class JitterBuffer {
   private fireCheckpoints(onCheckpoint: (name: string) => void): void {
     for (let entry = this.entries[this.head]; entry && 'checkpoint' in entry; entry = this.entries[this.head]) {
       this.head++;
+      this.checkpoints--;
       onCheckpoint(entry.checkpoint);
     }
     this.compact();

@@ -5,7 +5,7 @@ import { Frame } from '../audio/frame';
 import type { SampleRate } from '../../../core/rooms';
 import { samplesPerFrame } from '../audio/resampler';
 import { FloodMeter } from './flood-meter';
-import { JitterBuffer } from './jitter-buffer';
+import { JitterBuffer, MAX_PENDING_CHECKPOINTS } from './jitter-buffer';
 import { OutputLag } from './output-lag';
 import type { Participant, Room, RoomEvent } from './room';
 
@@ -204,7 +204,7 @@ export class RoomSocket implements Participant {
         for (const phone of this.room.phones()) phone.phoneControl?.sendDtmf(message.digits);
         return;
       case 'checkpoint':
-        this.input.pushCheckpoint(message.name);
+        if (!this.input.pushCheckpoint(message.name)) this.bad(`at most ${MAX_PENDING_CHECKPOINTS} checkpoints may wait for their audio to play`);
         return;
       case 'hangup': {
         const target = this.room.get(message.participantId);

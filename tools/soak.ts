@@ -153,7 +153,8 @@ async function main(): Promise<void> {
     rmSync(dataDir, { recursive: true, force: true });
   }
   const warmUpSeconds = Math.max(60, (minutes * 60) / 5);
-  const steady = samples.filter((s) => s.atSeconds >= warmUpSeconds && s.liveCalls > 0);
+  // After the warm-up, and while all the calls were up (not the wind-down at the end).
+  const steady = samples.filter((s) => s.atSeconds >= warmUpSeconds && s.liveCalls >= 0.9 * pairs * 2);
   const report = {
     benchmark: 'soak',
     date: new Date().toISOString(),

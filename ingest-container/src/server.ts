@@ -94,6 +94,15 @@ const CONSOLE_HEADERS = {
 };
 
 /**
+ * Runs `release` when the socket closes, or at once when it closed already: a client that went away while
+ * its join was being checked must not leave its seat or its room's hold taken.
+ */
+function whenClosed(socket: Duplex, release: () => void): void {
+  if (socket.destroyed) release();
+  else socket.once('close', release);
+}
+
+/**
  * The media server: Plivo's audio streams (`/plivo?ref=...`) into rooms. Every upgrade is authorised
  * before it is accepted: the claim must exist, the Plivo signature must verify when the connector holds
  * an auth token, and then the claim is taken with one conditional write (pending, unexpired -> ours).
@@ -257,7 +266,7 @@ export class MediaServer {
         const where = await this.deps.cluster.seat(tenant, roomId);
         if (where.here) {
           // The room stays held here while this connection lasts, whether or not its upgrade completes.
-          socket.once('close', where.leave);
+          whenClosed(socket, where.leave);
           const seat = this.takeSeats(join, socket, where.leave, log);
           // A participant over a limit is refused before the upgrade; a call is upgraded to be closed with its code.
           if ('limit' in seat && join.type === 'participant') throw new ApiError(429, seat.limit === 'room-full' ? 'room_full' : 'room_limit', seat.message);
@@ -282,7 +291,7 @@ export class MediaServer {
           continue;
         }
         let attached = false;
-        socket.once('close', () => attached || relay.close(1001, 'the connection went away'));
+        whenClosed(socket, () => attached || relay.close(1001, 'the connection went away'));
         this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
           attached = true;
           this.track(relay, ws, join, log);
@@ -301,7 +310,7 @@ export class MediaServer {
   private takeSeats(join: RelayJoin, socket: Duplex, leave: () => void, log: Logger): SeatTaken | SeatRefusal {
     const { tenant, roomId } = roomOf(join);
     const seat = this.seats.take(tenant, roomId, join.type === 'plivo' && join.claim.agent ? 2 : 1);
-    if (!('limit' in seat)) socket.once('close', seat.release);
+    if (!('limit' in seat)) whenClosed(socket, seat.release);
     else {
       leave();
       log.warn(`${join.type === 'plivo' ? 'plivo stream' : 'participant'} refused: ${seat.limit}`, { limits: this.deps.limits, seated: this.seats.seatsIn(tenant, roomId), tenantRooms: this.seats.roomsOf(tenant) });
@@ -381,7 +390,7 @@ export class MediaServer {
       (where) => {
         this.seating--;
         if (!where.here) return refuse(socket, 409, 'The room is not placed on this server');
-        socket.once('close', where.leave);
+        whenClosed(socket, where.leave);
         const seat = this.takeSeats(join, socket, where.leave, log);
         // Over the tenant's rooms here, the room was placed here just now (it had no seats) and is let go again: the
         // peer may place it on itself. A full room refuses a participant; a call is upgraded to be closed with its code.

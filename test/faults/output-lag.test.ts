@@ -72,3 +72,24 @@ it('a peer that never answers pings is never judged behind (left to bufferedAmou
   const lag = new OutputLag(server);
   expect(await offer(server, lag, 500)).toEqual({ sent: 500, dropped: 0 });
 });
+
+it('a peer that answers pings but drops one probe’s pong (it may answer only the latest ping) recovers once the probe is sent again', async () => {
+  const { server, client: peer } = await connect({ autoPong: false });
+  let swallowed = false;
+  peer.on('ping', (data: Buffer) => {
+    // Answers every ping but the second probe, as a peer that coalesced it with a heartbeat would.
+    if (data.toString() === 'lag:2' && !swallowed) swallowed = true;
+    else peer.pong(data);
+  });
+  const lag = new OutputLag(server);
+  await offer(server, lag, 60); // the first probe, answered
+  await sleep(50);
+  const stuck = await offer(server, lag, 200);
+  expect(swallowed).toBe(true);
+  expect(stuck.dropped).toBeGreaterThan(0);
+  // Within a couple of seconds the probe goes out again, is answered, and frames flow again.
+  await sleep(2100);
+  lag.behind(); // sends the new probe
+  await sleep(50);
+  expect(await offer(server, lag, 100)).toEqual({ sent: 100, dropped: 0 });
+});

@@ -59,6 +59,35 @@ const closeOf = async (call: SimulatedCall) => {
 };
 
 describe('participants per room (MAX_PARTICIPANTS_PER_ROOM)', () => {
+  it('gives back the seat and the room of a join whose client went away while it was being checked', async () => {
+    const token = await t.token('limits-vanish');
+    const { host } = new URL(serverUrl(0));
+    const [hostname, port] = host.split(':') as [string, string];
+    // Many more than the room's seats: each asks to join, then resets its connection at once.
+    for (let i = 0; i < MAX_PARTICIPANTS * 4; i++) {
+      await new Promise<void>((resolve) => {
+        const socket = connect(Number(port), hostname, () => {
+          socket.write(`GET /rooms/vanish-room HTTP/1.1\r\nhost: ${host}\r\nauthorization: Bearer ${token}\r\nconnection: Upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\nsec-websocket-key: ${Buffer.alloc(16, i).toString('base64')}\r\n\r\n`);
+          // Gone while the server checks the token and places the room (a few ms), at various points.
+          setTimeout(() => {
+            socket.resetAndDestroy();
+            resolve();
+          }, i % 4);
+        });
+      });
+    }
+    // Once the server has seen them all go, the room has every seat free again.
+    const peers = await waitFor(async () => {
+      const joined = await Promise.allSettled(Array.from({ length: MAX_PARTICIPANTS }, () => join(0, 'vanish-room', token)));
+      const ok = joined.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      if (ok.length === MAX_PARTICIPANTS) return ok;
+      await Promise.all(ok.map((p) => p.close()));
+      return undefined;
+    }, 10_000);
+    expect(peers).toHaveLength(MAX_PARTICIPANTS);
+    await Promise.all(peers.map((p) => p.close()));
+  });
+
   it('counts every seat at the room’s server: the next participant is refused 429 there and relayed from the other server; a call is closed with 4430 and ended as room-full; a freed seat is taken again', async () => {
     const token = await t.token('limits-full');
     // Placed on server 0 by its first participant; the second is relayed from server 1.

@@ -5,6 +5,8 @@ const PROBE_EVERY_FRAMES = 50;
 /** A peer that has not answered a probe sent this many frames ago (1 s of audio) is behind: frames are dropped. */
 const MAX_LAG_FRAMES = 50;
 const PROBE_PREFIX = 'lag:';
+/** A probe unanswered this long is sent again. */
+const REPROBE_MS = 2000;
 
 /**
  * How far behind a peer is on reading what it was sent, measured with WebSocket pings: a ping queues behind
@@ -21,6 +23,7 @@ export class OutputLag {
   private sinceProbe = PROBE_EVERY_FRAMES;
   private probes = 0;
   private answers = false;
+  private probedAt = 0;
 
   constructor(private readonly ws: WebSocket) {
     ws.on('pong', (data: Buffer) => {
@@ -35,13 +38,23 @@ export class OutputLag {
    * unread), else it is counted as sent, after the next probe when one is due.
    */
   behind(): boolean {
-    if (this.unanswered !== null && this.answers && this.unanswered >= MAX_LAG_FRAMES) return true;
-    if (this.unanswered === null && this.sinceProbe >= PROBE_EVERY_FRAMES && this.ws.readyState === this.ws.OPEN) {
-      this.ws.ping(`${PROBE_PREFIX}${++this.probes}`);
-      this.unanswered = this.sinceProbe = 0;
+    if (this.unanswered !== null && this.answers && this.unanswered >= MAX_LAG_FRAMES) {
+      // A peer may answer only the latest of several pings (RFC 6455, 5.5.3), and heartbeats ping too:
+      // a probe still unanswered after a while is sent again, so a pong that went astray is not fatal.
+      if (performance.now() - this.probedAt >= REPROBE_MS) this.probe();
+      return true;
     }
+    if (this.unanswered === null && this.sinceProbe >= PROBE_EVERY_FRAMES && this.probe()) this.unanswered = this.sinceProbe = 0;
     if (this.unanswered !== null) this.unanswered++;
     this.sinceProbe++;
     return false;
+  }
+
+  /** Pings with the next probe's number (only the latest probe's pong counts); false when the socket is not open. */
+  private probe(): boolean {
+    if (this.ws.readyState !== this.ws.OPEN) return false;
+    this.ws.ping(`${PROBE_PREFIX}${++this.probes}`);
+    this.probedAt = performance.now();
+    return true;
   }
 }

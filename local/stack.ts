@@ -105,7 +105,13 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
     const fleet = (media = await MediaFleet.start(local.mediaServers, localMediaEnv(env, controlEnv, config.homeMediaRegion), log));
     server.on('request', (req, res) => {
       if ((req.url ?? '').startsWith('/console')) fleet.proxyRequest(req, res);
-      else void gateway(req, res);
+      else
+        gateway(req, res).catch((err: unknown) => {
+          // A fault outside the handlers (writing the reply): this request fails, never the process.
+          log.error('gateway failed', { err });
+          if (res.headersSent) res.destroy();
+          else res.writeHead(500, { 'content-type': 'application/json' }).end('{"message":"Internal Server Error"}');
+        });
     });
     server.on('upgrade', (req, socket, head) => fleet.proxyUpgrade(req, socket, head));
 

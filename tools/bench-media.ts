@@ -66,10 +66,12 @@ const LATE_MS = 60;
 
 /** The server's `plivo stream closed` log lines of the current step. */
 let closedStreams: { droppedOut: number; droppedIn: number; underruns: number }[] = [];
+/** Audio a relaying server dropped for a lagging reader, from its `relayed connection closed` lines. */
+let relayDropped = 0;
 function onLogLine(line: string): void {
-  if (!line.includes('"plivo stream closed"')) return;
   try {
-    closedStreams.push(JSON.parse(line) as { droppedOut: number; droppedIn: number; underruns: number });
+    if (line.includes('"plivo stream closed"')) closedStreams.push(JSON.parse(line) as { droppedOut: number; droppedIn: number; underruns: number });
+    else if (line.includes('"relayed connection closed"')) relayDropped += (JSON.parse(line) as { dropped?: number }).dropped ?? 0;
   } catch {
     // not a JSON log line
   }
@@ -78,9 +80,8 @@ function onLogLine(line: string): void {
 interface Target {
   /** Opens call `index` (of its room `room`) and sends `start`. */
   open(index: number, room: number, record: OnReceive): Promise<LoadCall>;
+  /** The server processes whose CPU and RSS are reported. */
   readonly pids: readonly number[];
-  /** The process whose RSS is reported. */
-  readonly rssPid: number;
 }
 
 async function step(target: Target, mode: Mode, calls: number, seconds: number): Promise<Step> {
@@ -100,7 +101,8 @@ async function step(target: Target, mode: Mode, calls: number, seconds: number):
       sentAt[sequence] = -1; // matched: a second copy would be a duplicate, not a second match
     }
   };
-  const rssIdle = rssKiB(target.rssPid);
+  const rss = () => target.pids.reduce((sum, pid) => sum + rssKiB(pid), 0);
+  const rssIdle = rss();
   const opened = await inBatches(Array.from({ length: calls }, (_, i) => i), 32, (i) => target.open(i, Math.floor(i / perRoom), record));
   await new Promise((resolve) => setTimeout(resolve, 500));
   received = 0;
@@ -112,7 +114,7 @@ async function step(target: Target, mode: Mode, calls: number, seconds: number):
   const started = performance.now();
   let rssPeak = 0;
   const progress = setInterval(() => {
-    rssPeak = Math.max(rssPeak, rssKiB(target.rssPid));
+    rssPeak = Math.max(rssPeak, rss());
     process.stderr.write(`  ${Math.round((performance.now() - started) / 1000)} s: sent ${nextSequence - 1}, received ${received}\n`);
   }, 5000);
   const pacer = new Pacer((_call, frame) => {
@@ -122,23 +124,26 @@ async function step(target: Target, mode: Mode, calls: number, seconds: number):
   });
   for (const call of opened) pacer.add(call);
   await pacer.run(frames);
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  clearInterval(progress);
-  rssPeak = Math.max(rssPeak, rssKiB(target.rssPid));
   const elapsed = (performance.now() - started) / 1000;
   const cpuUsed = cpu() - cpuBefore;
   const self = process.cpuUsage(selfBefore);
+  clearInterval(progress);
+  rssPeak = Math.max(rssPeak, rss());
+  // The last frames' replies are still on their way.
+  await new Promise((resolve) => setTimeout(resolve, 300));
   const framesSent = nextSequence - 1;
   const receivedWhileTalking = received;
   const matched = latencies.length;
   closedStreams = [];
+  relayDropped = 0;
   await inBatches(opened, 64, (call) => call.stop());
   await new Promise((resolve) => setTimeout(resolve, 1000));
   latencies.sort((a, b) => a - b);
   gaps.sort((a, b) => a - b);
   const stamped = mode !== 'conference';
   const cpuPerCallSecond = cpuUsed / (calls * elapsed);
-  const fromLogs = mode !== 'pump' && closedStreams.length > 0;
+  // Only when every stream's closing line arrived: a partial count would pass for a whole one.
+  const fromLogs = mode !== 'pump' && closedStreams.length === calls;
   return {
     mode,
     calls,
@@ -155,7 +160,7 @@ async function step(target: Target, mode: Mode, calls: number, seconds: number):
     latencyMaxMs: stamped ? round(latencies[latencies.length - 1] ?? NaN) : null,
     pacingJitterP50Ms: round(quantile(gaps, 0.5)),
     pacingJitterP99Ms: round(quantile(gaps, 0.99)),
-    serverDroppedOut: fromLogs ? closedStreams.reduce((n, s) => n + s.droppedOut, 0) : null,
+    serverDroppedOut: fromLogs ? closedStreams.reduce((n, s) => n + s.droppedOut, 0) + relayDropped : null,
     serverTrimmedIn: fromLogs ? closedStreams.reduce((n, s) => n + s.droppedIn, 0) : null,
     // Every talker's buffer also runs dry once when its stream stops: not a mid-call underrun.
     serverUnderruns: fromLogs ? Math.max(0, closedStreams.reduce((n, s) => n + s.underruns, 0) - closedStreams.length) : null,
@@ -221,7 +226,6 @@ async function main(): Promise<void> {
       const onServer = (index: number) => (mode === 'relayed' && index % 2 === 1 ? 1 : 0);
       return {
         pids: mode === 'relayed' ? servers.map((s) => s.pid) : [(servers[0] as { pid: number }).pid],
-        rssPid: (servers[0] as { pid: number }).pid,
         open: async (index, room, record) => {
           const call = new SimulatedCall({ answerUrl: `${answerUrl}?roomId=bench-${run}-${room}` });
           const url = (await call.answer()).replace(/^ws:\/\/[^/]+/, (servers[onServer(index)] as { url: string }).url);
@@ -229,7 +233,7 @@ async function main(): Promise<void> {
         },
       };
     };
-    const pumpTarget: Target = { pids: [pump.pid], rssPid: pump.pid, open: (_i, _room, record) => LoadCall.open(`ws://127.0.0.1:${pump.port}/`, 'bench', record) };
+    const pumpTarget: Target = { pids: [pump.pid], open: (_i, _room, record) => LoadCall.open(`ws://127.0.0.1:${pump.port}/`, 'bench', record) };
     await step(media('duplex'), 'duplex', 10, 2); // warm-up
     await step(pumpTarget, 'pump', 10, 2);
     for (const mode of modes) {

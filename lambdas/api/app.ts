@@ -176,8 +176,9 @@ export function createApiHandler(deps: ApiDependencies) {
         const { handler, params } = routes.resolve(event.requestContext.http.method, event.rawPath);
         const principal = await deps.auth.authenticate(header(event, 'authorization'));
         tenant = principal.tenant;
-        await deps.rateLimiter?.admit(principal.tenant);
+        // Permission first: join-only tokens (handed to browsers) must not use up their tenant's API rate.
         requirePermission(principal, 'allow_mod');
+        await deps.rateLimiter?.admit(principal.tenant);
         result = await handler(event, params, { principal, deps });
       }
     } catch (err) {

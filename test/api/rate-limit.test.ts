@@ -33,14 +33,17 @@ describe('per-tenant rate limit', () => {
     expect((await t.api('GET', '/v2/connectors', { token: a })).status).toBe(200);
   }, 30_000);
 
-  it('counts only authenticated requests: bad tokens and unknown paths do not use up a tenant’s limit', async () => {
+  it('counts only authenticated, permitted requests: bad tokens, join-only tokens and unknown paths do not use up a tenant’s limit', async () => {
     const token = await t.token('rl-tenant-c');
+    const joinOnly = await t.token('rl-tenant-c', { permissions: ['allow_join'] });
     await sleep(1000 - (Date.now() % 1000) + 20); // the start of a window
     const noise = await Promise.all([
       ...Array.from({ length: LIMIT * 2 }, () => t.api('GET', '/v2/connectors', { token: 'not-a-jwt' })),
       ...Array.from({ length: LIMIT * 2 }, () => t.api('GET', '/v2/connectors/no/such/path', { token })),
+      // Join-only tokens are handed to browsers: they are refused without using up the tenant's API rate.
+      ...Array.from({ length: LIMIT * 2 }, () => t.api('GET', '/v2/connectors', { token: joinOnly })),
     ]);
-    expect(noise.map((res) => res.status).sort()).toEqual([...Array(LIMIT * 2).fill(401), ...Array(LIMIT * 2).fill(404)]);
+    expect(noise.map((res) => res.status).sort()).toEqual([...Array(LIMIT * 2).fill(401), ...Array(LIMIT * 2).fill(403), ...Array(LIMIT * 2).fill(404)]);
     const served = await Promise.all(Array.from({ length: LIMIT }, () => t.api('GET', '/v2/calls', { token })));
     expect(served.map((res) => res.status)).toEqual(Array(LIMIT).fill(200));
   }, 30_000);

@@ -58,5 +58,4 @@ export class Frame {
   }
 }
 
-export const MULAW_FRAME_BASE64_LENGTH = Math.ceil(PHONE_FRAME_BYTES / 3) * 4;
 export { PHONE_FRAME_BYTES };

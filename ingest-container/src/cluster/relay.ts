@@ -6,6 +6,7 @@ import type { Placement } from '../../../core/placement';
 import { agentSchema } from '../../../core/routing/schema';
 import { ROOM_RATES } from '../../../core/rooms';
 import { openSocket } from '../open-socket';
+import { playAudioMessage } from '../plivo/stream';
 import { OutputLag } from '../room/output-lag';
 
 /**
@@ -67,7 +68,8 @@ const MAX_BUFFERED_BYTES = 64 * 1024;
 const MAX_BUFFERED_TEXT_BYTES = 1024 * 1024;
 const CONNECT_TIMEOUT_MS = 2000;
 /** How a relayed Plivo stream's audio to the caller starts (`playAudioMessage`); other text is control. */
-const PLAY_AUDIO = Buffer.from('{"event":"playAudio"');
+/** How every `playAudio` message starts (the media server builds them all one way). */
+const PLAY_AUDIO = Buffer.from(playAudioMessage('').slice(0, playAudioMessage('').indexOf(',')));
 const isPlayAudio = (data: RawData): boolean => Buffer.isBuffer(data) && data.subarray(0, PLAY_AUDIO.length).equals(PLAY_AUDIO);
 
 /** Close codes a peer may send (RFC 6455 7.4): 1005 and 1006 only report that none came. */

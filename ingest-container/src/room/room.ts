@@ -81,7 +81,7 @@ function peakOf(pcm: Int16Array): number {
 }
 
 export interface MixStats {
-  /** Ticks that forwarded one speaker's frames without mixing. */
+  /** Ticks that forwarded frames without mixing: one speaker, or both sides of a two-party room. */
   forwardedTicks: number;
   /** Ticks that mixed several speakers. */
   mixedTicks: number;

@@ -29,7 +29,9 @@ export interface TestStack {
 export async function startTestStack(env: Record<string, string> = {}): Promise<TestStack> {
   const dataDir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'plivo-connector-'));
   const { lines, logger } = memoryLog();
-  const stack = await startLocalStack({ PORT: '0', LOG_LEVEL: 'debug', ...env, DATA_DIR: dataDir }, logger);
+  // The per-tenant API rate limit is off unless a test sets it (test/api/rate-limit.test.ts does): tests call the API
+  // back to back far faster than its default allows.
+  const stack = await startLocalStack({ PORT: '0', LOG_LEVEL: 'debug', TENANT_RATE_LIMIT: '0', ...env, DATA_DIR: dataDir }, logger);
   const aws = { region: 'us-east-1', dynamodbEndpoint: stack.aws.dynamodbEndpoint, kmsEndpoint: stack.aws.kmsEndpoint };
   const dynamo = dynamoClient(aws);
   const tenants = new TenantStore(dynamo, LOCAL_TABLE_NAME, new SecretBox(kmsClient(aws), LOCAL_KMS_KEY_ID));

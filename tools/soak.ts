@@ -82,6 +82,7 @@ async function main(): Promise<void> {
   const mediaPid = stack.pids.media[0] as number;
   const pacer = new Pacer((_call, frame) => stampedPayload(frame, 0));
   let framesReceived = 0;
+  let roomNames = 0;
   let roomsStarted = 0;
   let roomsEnded = 0;
   let live = 0;
@@ -92,17 +93,20 @@ async function main(): Promise<void> {
     const answerUrl = await benchConnector(stack.info, 'soak');
     const openCall = async (room: string): Promise<LoadCall> => {
       const call = new SimulatedCall({ answerUrl: `${answerUrl}?roomId=${room}` });
-      const stream = await LoadCall.open(await call.answer(), call.callUuid, () => framesReceived++);
-      pacer.add(stream);
-      return stream;
+      return LoadCall.open(await call.answer(), call.callUuid, () => framesReceived++);
     };
     /** One room after another, for the whole run. */
     const churn = async (slot: number) => {
       while (performance.now() < endAt) {
-        const room = `soak-${slot}-${roomsStarted++}`;
-        let calls: LoadCall[] = [];
+        const room = `soak-${slot}-${roomNames++}`;
+        const opened = await Promise.allSettled([openCall(room), openCall(room)]);
+        // Both calls or neither: a call whose partner failed to open is hung up, not left streaming uncounted.
+        const calls = opened.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
         try {
-          calls = await Promise.all([openCall(room), openCall(room)]);
+          const failed = opened.find((r) => r.status === 'rejected');
+          if (failed) throw failed.reason;
+          roomsStarted++;
+          for (const call of calls) pacer.add(call);
           live += 2;
           const lasts = callSeconds * (0.5 + Math.random()) * 1000;
           await new Promise((resolve) => setTimeout(resolve, Math.min(lasts, Math.max(0, endAt - performance.now()))));
@@ -115,8 +119,10 @@ async function main(): Promise<void> {
         } finally {
           for (const call of calls) pacer.delete(call);
           await Promise.all(calls.map((call) => call.stop()));
-          live -= calls.length;
-          roomsEnded++;
+          if (calls.length === 2) {
+            live -= 2;
+            roomsEnded++;
+          }
         }
       }
     };

@@ -70,7 +70,8 @@ const CONNECT_TIMEOUT_MS = 2000;
 /** How a relayed Plivo stream's audio to the caller starts (`playAudioMessage`); other text is control. */
 /** How every `playAudio` message starts (the media server builds them all one way). */
 const PLAY_AUDIO = Buffer.from(playAudioMessage('').slice(0, playAudioMessage('').indexOf(',')));
-const isPlayAudio = (data: RawData): boolean => Buffer.isBuffer(data) && data.subarray(0, PLAY_AUDIO.length).equals(PLAY_AUDIO);
+// Compared in place (no view allocated): this runs for every message relayed out.
+const isPlayAudio = (data: RawData): boolean => Buffer.isBuffer(data) && data.length >= PLAY_AUDIO.length && PLAY_AUDIO.compare(data, 0, PLAY_AUDIO.length) === 0;
 
 /** Close codes a peer may send (RFC 6455 7.4): 1005 and 1006 only report that none came. */
 const sendable = (code: number) => (code >= 1000 && code <= 1014 && ![1004, 1005, 1006].includes(code)) || (code >= 3000 && code <= 4999);

@@ -24,6 +24,11 @@ export interface MediaConfig {
   readonly startTimeoutSeconds: number;
   /** `MAX_ROOMS_PER_TENANT` (1000, per media server) and `MAX_PARTICIPANTS_PER_ROOM` (100). */
   readonly limits: RoomLimits;
+  /**
+   * Agents may be dialled at ws://localhost and private addresses (`ALLOW_PRIVATE_TARGETS=true`): set by `npm start`
+   * alone, as its webhooks may go to localhost; never by the CDK stacks, where agents must be public wss:// endpoints.
+   */
+  readonly allowPrivateTargets: boolean;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -67,5 +72,6 @@ export function loadMediaConfig(env: Env): MediaConfig {
       // A call routed to an agent takes two seats.
       maxParticipantsPerRoom: integer(env, 'MAX_PARTICIPANTS_PER_ROOM', LIMIT_DEFAULTS.maxParticipantsPerRoom, 2, 10_000),
     },
+    allowPrivateTargets: env.ALLOW_PRIVATE_TARGETS === 'true',
   };
 }

@@ -13,7 +13,7 @@ import { newParticipantId } from '../../core/ids';
 import { PlivoAuthTokens } from '../../core/connectors/plivo-tokens';
 import type { ConnectorStore } from '../../core/connectors/store';
 import type { Logger } from '../../core/log';
-import { checkPlivoSignature } from '../../core/plivo/signature';
+import { checkPlivoSignature, SIGNATURE_REFUSALS, type SignatureCheck } from '../../core/plivo/signature';
 import type { SecretBox } from '../../core/secret-box';
 import type { CallLifecycle } from './calls';
 import type { ClusterMember } from './cluster/member';
@@ -245,10 +245,11 @@ export class MediaServer {
       return refuse(socket, 401, 'Unknown claim ref');
     }
     const callLog = log.child({ tenant: found.tenant, callId: found.callId, callUuid: found.callUuid, roomId: found.roomId });
-    if (!(await this.signatureValid(found, req, url))) {
+    const signature = await this.signatureCheck(found, req, url);
+    if (signature !== 'valid') {
       this.counters.claimFailures++;
-      callLog.warn('plivo stream refused: Plivo signature invalid or missing', { status: 403 });
-      return refuse(socket, 403, 'Plivo signature invalid or missing');
+      callLog.warn(`plivo stream refused: ${SIGNATURE_REFUSALS[signature]}`, { status: 403 });
+      return refuse(socket, 403, SIGNATURE_REFUSALS[signature]);
     }
     const claim = await this.deps.claims.take(this.deps.region, ref, this.deps.serverId);
     if (typeof claim === 'string') {
@@ -442,19 +443,14 @@ export class MediaServer {
     for (const participant of this.participants) if (participant.tenant === tenant && participant.roomId === roomId) participant.close(MOVED.code, MOVED.reason);
   }
 
-  /**
-   * Plivo signs the upgrade (GET, V3 headers) when the connector holds an auth token. Which URI it signs
-   * is not settled, so each candidate form of the URL it called is accepted.
-   */
-  private async signatureValid(claim: Claim, req: IncomingMessage, url: URL): Promise<boolean> {
+  /** Plivo signs the upgrade (GET, V3 headers) when the connector holds an auth token. */
+  private async signatureCheck(claim: Claim, req: IncomingMessage, url: URL): Promise<SignatureCheck> {
     const connector = await this.deps.connectors.get(claim.tenant, claim.connectorId);
     const token = connector && (await this.tokens.of(connector));
-    if (!token) return true;
+    if (!token) return 'valid';
     const external = new URL(this.deps.ingestUrl);
-    const pathAndQuery = `${url.pathname}${url.search}`;
-    const candidates = [`${external.protocol}//${external.host}${pathAndQuery}`, `https://${external.host}${pathAndQuery}`, `http://${external.host}${pathAndQuery}`];
     const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]));
-    return candidates.some((candidate) => checkPlivoSignature(token, { method: 'GET', url: candidate, params: new Map(), headers }) === 'valid');
+    return checkPlivoSignature(token, { method: 'GET', url: `${external.protocol}//${external.host}${url.pathname}${url.search}`, params: new Map(), headers });
   }
 
   /** Closing (or closed): nothing more is taken, not even a joiner of a room placed here. */

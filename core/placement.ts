@@ -16,8 +16,8 @@ export interface MediaServerRecord {
   readonly serverId: string;
   /** The server's internal relay endpoint, `ws://<private address>:<port>`. */
   readonly relayUrl: string;
-  /** Peers present it when they relay a participant in; only readers of the region table know it. */
-  readonly relaySecret: string;
+  /** The server's relay secret sealed by the KMS key (base64): peers that may open it sign their relay joins with it. */
+  readonly sealedRelaySecret: string;
   /** `serving`, or `draining` once it stopped taking new streams; `stopped` when it exited cleanly. */
   readonly state: 'serving' | 'draining' | 'stopped';
   readonly leaseExpiresAtMs: number;
@@ -31,7 +31,7 @@ export interface Placement {
   readonly roomId: string;
   readonly serverId: string;
   readonly relayUrl: string;
-  readonly relaySecret: string;
+  readonly sealedRelaySecret: string;
   readonly leaseExpiresAtMs: number;
 }
 
@@ -54,7 +54,7 @@ export class PlacementStore {
       ...serverKey(server.serverId),
       type: str('media-server'),
       relayUrl: str(server.relayUrl),
-      relaySecret: str(server.relaySecret),
+      sealedRelaySecret: str(server.sealedRelaySecret),
       state: str(server.state),
       leaseExpiresAtMs: num(server.leaseExpiresAtMs),
       ...(server.leaseMs !== undefined && { leaseMs: num(server.leaseMs) }),
@@ -75,7 +75,7 @@ export class PlacementStore {
       return {
         serverId: readStr(item, 'sk'),
         relayUrl: readStr(item, 'relayUrl'),
-        relaySecret: readStr(item, 'relaySecret'),
+        sealedRelaySecret: readStr(item, 'sealedRelaySecret'),
         state: readStr(item, 'state') as MediaServerRecord['state'],
         leaseExpiresAtMs: readOptNum(item, 'leaseExpiresAtMs') ?? 0,
         ...(leaseMs !== null && { leaseMs }),
@@ -127,7 +127,7 @@ export class PlacementStore {
       roomId,
       serverId: readStr(Item, 'serverId'),
       relayUrl: readStr(Item, 'relayUrl'),
-      relaySecret: readStr(Item, 'relaySecret'),
+      sealedRelaySecret: readStr(Item, 'sealedRelaySecret'),
       leaseExpiresAtMs,
     };
   }
@@ -151,7 +151,7 @@ export class PlacementStore {
               type: str('placement'),
               serverId: str(server.serverId),
               relayUrl: str(server.relayUrl),
-              relaySecret: str(server.relaySecret),
+              sealedRelaySecret: str(server.sealedRelaySecret),
               leaseExpiresAtMs: num(server.leaseExpiresAtMs),
               expiresAt: ttl(server.leaseExpiresAtMs),
             },

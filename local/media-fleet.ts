@@ -11,6 +11,8 @@ export interface LocalMediaServer {
   readonly pid: number;
   /** Its public base, `ws://127.0.0.1:<port>` (the local load balancer spreads connections over these). */
   readonly url: string;
+  /** Its internal relay port's base, `ws://127.0.0.1:<relay port>`: where its detailed `/health` is. */
+  readonly relayUrl: string;
 }
 
 interface Member extends LocalMediaServer {
@@ -74,7 +76,7 @@ export class MediaFleet {
   }
 
   get servers(): LocalMediaServer[] {
-    return this.members.map(({ serverId, pid, url }) => ({ serverId, pid, url }));
+    return this.members.map(({ serverId, pid, url, relayUrl }) => ({ serverId, pid, url, relayUrl }));
   }
 
   /** Passes a WebSocket upgrade to the next healthy server, bytes as they come (a layer-4 balancer). */
@@ -152,12 +154,12 @@ function spawnServer(env: Readonly<Record<string, string>>, log: Logger): Promis
       clearTimeout(timer);
       reject(new Error(`A media server exited before it was ready (${signal ?? code}); its log is above`));
     });
-    child.on('message', (message: { type?: string; serverId?: string; port?: number }) => {
+    child.on('message', (message: { type?: string; serverId?: string; port?: number; relayPort?: number }) => {
       if (message.type !== 'ready' || !message.serverId || !message.port) return;
       clearTimeout(timer);
       child.removeAllListeners('exit');
       child.once('exit', (code, signal) => log.info('media server exited', { serverId: message.serverId, code, signal }));
-      resolve({ child, serverId: message.serverId, pid: child.pid as number, port: message.port, url: `ws://127.0.0.1:${message.port}`, healthy: true });
+      resolve({ child, serverId: message.serverId, pid: child.pid as number, port: message.port, url: `ws://127.0.0.1:${message.port}`, relayUrl: `ws://127.0.0.1:${message.relayPort}`, healthy: true });
     });
   });
 }

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -16,6 +16,7 @@ import { TenantStore } from '../../core/tenants';
 import { webhookPublisher } from '../../core/webhooks/publisher';
 import { CallLifecycle } from './calls';
 import { ClusterMember } from './cluster/member';
+import { RelayAuth } from './cluster/relay-auth';
 import { TaskProtection } from './cluster/task-protection';
 import type { MediaConfig } from './config';
 import { streamGuard } from './guard';
@@ -65,7 +66,7 @@ export async function startMediaNode(config: MediaConfig, baseLog: Logger, ecsAg
   const dynamo = dynamoClient(control.aws);
   const box = new SecretBox(kmsClient(control.aws), control.kmsKeyId);
   const table = regionTables(control, dynamo)(config.region);
-  const relaySecret = randomBytes(32).toString('base64url');
+  const relayAuth = await RelayAuth.create(box, serverId);
   const leaseMs = config.leaseSeconds * 1000;
 
   const publicServer = createServer(HTTP_TIMEOUTS);
@@ -75,7 +76,7 @@ export async function startMediaNode(config: MediaConfig, baseLog: Logger, ecsAg
   const relayUrl = `ws://${config.relayHost}:${relayPort}`;
 
   const protection = new TaskProtection(ecsAgentUri, log);
-  const cluster = new ClusterMember(new PlacementStore(table.dynamo, table.tableName), { serverId, relayUrl, relaySecret, leaseMs, log, onLost: (tenant, roomId) => media.evict(tenant, roomId) });
+  const cluster = new ClusterMember(new PlacementStore(table.dynamo, table.tableName), { serverId, relayUrl, sealedRelaySecret: relayAuth.sealed, leaseMs, log, onLost: (tenant, roomId) => media.evict(tenant, roomId) });
   const media: MediaServer = new MediaServer({
     region: config.region,
     serverId,
@@ -92,7 +93,7 @@ export async function startMediaNode(config: MediaConfig, baseLog: Logger, ecsAg
       log,
     }),
     cluster,
-    relaySecret,
+    relayAuth,
     leaseMs,
     limits: config.limits,
     dial: { ...DIAL_DEFAULTS, publicOnly: !config.allowPrivateTargets },
@@ -111,7 +112,10 @@ export async function startMediaNode(config: MediaConfig, baseLog: Logger, ecsAg
       if (!media.handleUpgrade(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
     });
   });
-  relayServer.on('request', (_req, res) => res.writeHead(404, { 'content-type': 'application/json' }).end(notFound));
+  relayServer.on('request', (req, res) => {
+    if ((req.url ?? '').split('?')[0] === '/health') media.health(res, true);
+    else res.writeHead(404, { 'content-type': 'application/json' }).end(notFound);
+  });
   relayServer.on('upgrade', (req, socket: Duplex, head: Buffer) => streamGuard(socket, log, 'relay upgrade').run(() => media.handleRelayUpgrade(req, socket, head)));
   await cluster.start();
 

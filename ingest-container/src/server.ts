@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { timingSafeEqual } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { requireRoomAccess, type Authenticator } from '../../core/auth';
@@ -17,7 +16,8 @@ import { checkPlivoSignature, SIGNATURE_REFUSALS, type SignatureCheck } from '..
 import type { SecretBox } from '../../core/secret-box';
 import type { CallLifecycle } from './calls';
 import type { ClusterMember } from './cluster/member';
-import { Relay, RELAY_HEADERS, RELAY_MAX_PAYLOAD, relayJoinSchema, roomOf, type RelayJoin } from './cluster/relay';
+import { Relay, RELAY_MAX_PAYLOAD, relayJoinSchema, roomOf, type RelayJoin } from './cluster/relay';
+import type { RelayAuth } from './cluster/relay-auth';
 import { socketGuard, streamGuard, guard, INTERNAL_ERROR, type Guard } from './guard';
 import { UpgradeRefused } from './open-socket';
 import { PlivoStream, STREAM_CLOSE } from './plivo/stream';
@@ -43,8 +43,8 @@ export interface MediaServerDeps {
   readonly auth: Authenticator;
   /** This server's room placements in the region. */
   readonly cluster: ClusterMember;
-  /** Secret peers present when they relay a participant of a room placed here. */
-  readonly relaySecret: string;
+  /** Signs the joins this server relays to peers, and checks those peers relay here. */
+  readonly relayAuth: RelayAuth;
   /** Placement lease: how long a joiner waits at most for an unreachable room server's lease to lapse. */
   readonly leaseMs: number;
   /** Rooms per tenant on this server, and seats per room (counted here for the rooms placed here). */
@@ -164,14 +164,21 @@ export class MediaServer {
     return this.streams.size + this.participants.size + this.relays.size + this.seating > 0;
   }
 
+  /**
+   * `GET /health`: 200 while serving, 503 once draining (the load balancer stops sending new streams here). The
+   * public port says only that; the internal relay port (`detailed`) also names the server and counts its load.
+   */
+  health(res: ServerResponse, detailed: boolean): void {
+    const status = this.state === 'running' ? 'serving' : 'draining';
+    res.writeHead(status === 'serving' ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    res.end(JSON.stringify(detailed ? { status, serverId: this.deps.serverId, activeCalls: this.activeCalls, rooms: this.rooms.count } : { status }));
+  }
+
   /** Serves the web console (`GET /console`) and `GET /health`; false when the request is for neither. */
   handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
     const path = (req.url ?? '').split('?')[0] ?? '';
     if (path === '/health') {
-      // Unhealthy while draining: the load balancer stops sending new streams here.
-      const status = this.state === 'running' ? 'serving' : 'draining';
-      res.writeHead(status === 'serving' ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-      res.end(JSON.stringify({ status, serverId: this.deps.serverId, activeCalls: this.activeCalls, rooms: this.rooms.count }));
+      this.health(res, false);
       return true;
     }
     const file = this.consoleFiles.get(path);
@@ -287,7 +294,7 @@ export class MediaServer {
         }
         let relay: Relay;
         try {
-          relay = await Relay.open(where.owner, this.deps.serverId, join, LOST[join.type], log);
+          relay = await Relay.open(where.owner, this.deps.relayAuth, join, LOST[join.type], log);
         } catch (err) {
           // The room is full at its server (seats are counted there): a refusal for the participant, not a relay error.
           if (err instanceof UpgradeRefused && err.status === 429) throw new ApiError(429, 'room_full', limitMessage('room-full', this.deps.limits));
@@ -400,17 +407,19 @@ export class MediaServer {
    */
   handleRelayUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
-    const secret = Buffer.from(String(req.headers[RELAY_HEADERS.secret] ?? ''));
-    const expected = Buffer.from(this.deps.relaySecret);
-    if (secret.length !== expected.length || !timingSafeEqual(secret, expected)) return refuse(socket, 403, 'Relay secret invalid');
+    const signed = this.deps.relayAuth.check(req.headers);
+    if (!signed.ok) {
+      this.deps.log.warn('relayed connection refused', { why: signed.why, status: 403 });
+      return refuse(socket, 403, signed.why);
+    }
     let join: RelayJoin;
     try {
-      join = relayJoinSchema.parse(JSON.parse(Buffer.from(String(req.headers[RELAY_HEADERS.join] ?? ''), 'base64url').toString('utf8')));
+      join = relayJoinSchema.parse(JSON.parse(Buffer.from(signed.join, 'base64url').toString('utf8')));
     } catch {
       return refuse(socket, 400, 'Relay join header invalid');
     }
     const { tenant, roomId } = roomOf(join);
-    const log = this.deps.log.child({ tenant, roomId, relayedFrom: String(req.headers[RELAY_HEADERS.from] ?? '').slice(0, 64), ...(join.type === 'plivo' && { callId: join.claim.callId, callUuid: join.claim.callUuid }) });
+    const log = this.deps.log.child({ tenant, roomId, relayedFrom: signed.from.slice(0, 64), ...(join.type === 'plivo' && { callId: join.claim.callId, callUuid: join.claim.callUuid }) });
     // A draining server still seats joiners of its own rooms: their calls finish here.
     if (this.stopping) return refuse(socket, 503, 'The media server is shutting down');
     const guarded = streamGuard(socket, log, 'relayed seating');

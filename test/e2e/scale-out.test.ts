@@ -2,10 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
-import { dynamoClient } from '../../core/aws';
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { dynamoClient, kmsClient } from '../../core/aws';
 import { PlacementStore } from '../../core/placement';
-import { RELAY_HEADERS } from '../../ingest-container/src/cluster/relay';
-import { LOCAL_TABLE_NAME } from '../../local/aws';
+import { SecretBox } from '../../core/secret-box';
+import { RELAY_HEADERS, RelayAuth } from '../../ingest-container/src/cluster/relay-auth';
+import { LOCAL_KMS_KEY_ID, LOCAL_TABLE_NAME } from '../../local/aws';
 import { tone, toneLevel } from '../../tools/audio';
 import { RoomPeer } from '../../tools/room-peer';
 import { startLocalProcess, waitFor, type LocalProcess } from '../support/local-process';
@@ -54,12 +56,22 @@ it('places two calls of one room on different servers and they hear each other, 
   await Promise.all([callRecord(a, 'ended'), callRecord(b, 'ended')]);
 }, 30_000);
 
-it("the relay port seats only what a peer with the owner's secret relays, for a room placed there", async () => {
-  const dynamo = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: stack.info.aws.dynamodbEndpoint });
+it("the relay port seats only joins signed with the owner's sealed secret, fresh and once, for a room placed there", async () => {
+  const { dynamodbEndpoint, kmsEndpoint } = stack.info.aws;
+  const dynamo = dynamoClient({ region: 'us-east-1', dynamodbEndpoint });
+  const kms = kmsClient({ region: 'us-east-1', kmsEndpoint });
   try {
     const records = await new PlacementStore(dynamo, LOCAL_TABLE_NAME).servers();
     const owner = records.find((r) => r.serverId === server(0).serverId && r.state === 'serving');
     if (!owner) throw new Error('no server record for media server 0');
+    const placement = { ...owner, tenant: 'demo', roomId: 'relay-room' };
+    // The region table holds the secret sealed: only a reader that may decrypt with the key (a media task) can relay.
+    const box = new SecretBox(kms, LOCAL_KMS_KEY_ID);
+    const secret = await box.open(Buffer.from(owner.sealedRelaySecret, 'base64'), { purpose: 'media-relay', serverId: owner.serverId });
+    const { Items = [] } = await dynamo.send(new ScanCommand({ TableName: LOCAL_TABLE_NAME }));
+    expect(JSON.stringify(Items)).not.toContain(secret);
+    await expect(box.open(Buffer.from(owner.sealedRelaySecret, 'base64'), { purpose: 'media-relay', serverId: server(1).serverId })).rejects.toThrow();
+
     const upgrade = (headers: Record<string, string>) =>
       new Promise<number>((resolve) => {
         const ws = new WebSocket(owner.relayUrl, { headers });
@@ -70,18 +82,28 @@ it("the relay port seats only what a peer with the owner's secret relays, for a 
         });
         ws.once('error', () => resolve(-1));
       });
+    const peer = await RelayAuth.create(box, 'test-peer');
     const join = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
     const participant = { type: 'participant', tenant: 'demo', roomId: 'relay-room', kind: 'web', rate: 16000, wantsLevels: false };
+    const signed = (value: string, at?: number) => peer.headersFor(placement, value, at);
     expect(await upgrade({ [RELAY_HEADERS.join]: join(participant) })).toBe(403);
-    expect(await upgrade({ [RELAY_HEADERS.secret]: 'x'.repeat(owner.relaySecret.length), [RELAY_HEADERS.join]: join(participant) })).toBe(403);
-    expect(await upgrade({ [RELAY_HEADERS.secret]: owner.relaySecret, [RELAY_HEADERS.join]: join({ ...participant, roomId: '../x' }) })).toBe(400);
-    expect(await upgrade({ [RELAY_HEADERS.secret]: owner.relaySecret, [RELAY_HEADERS.join]: 'not base64 json' })).toBe(400);
+    // The old bare shared secret: gone.
+    expect(await upgrade({ 'x-relay-secret': secret, [RELAY_HEADERS.join]: join(participant) })).toBe(403);
+    // A signature covers the join: another join under it is refused.
+    expect(await upgrade({ ...(await signed(join(participant))), [RELAY_HEADERS.join]: join({ ...participant, tenant: 'victim' }) })).toBe(403);
+    expect(await upgrade(await signed(join(participant), Date.now() - 60_000))).toBe(403);
+    expect(await upgrade(await signed(join({ ...participant, roomId: '../x' })))).toBe(400);
+    expect(await upgrade(await signed('not base64 json'))).toBe(400);
     // The room is placed on the other server: this one does not seat its participants.
     const elsewhere = await RoomPeer.join(server(1).url, 'relay-room', { token: stack.info.token });
-    expect(await upgrade({ [RELAY_HEADERS.secret]: owner.relaySecret, [RELAY_HEADERS.join]: join(participant) })).toBe(409);
+    const once = await signed(join(participant));
+    expect(await upgrade(once)).toBe(409);
+    // A captured join, sent again: refused whatever it would have got.
+    expect(await upgrade(once)).toBe(403);
     await elsewhere.close();
   } finally {
     dynamo.destroy();
+    kms.destroy();
   }
 }, 30_000);
 

@@ -59,7 +59,7 @@ afterAll(async () => {
 const server = (serverId: string, leaseExpiresAtMs: number, state: MediaServerRecord['state'] = 'serving'): MediaServerRecord => ({
   serverId,
   relayUrl: 'ws://127.0.0.1:1',
-  relaySecret: 'secret',
+  sealedRelaySecret: 'secret',
   state,
   leaseExpiresAtMs,
   leaseMs: LEASE_MS,

@@ -25,7 +25,7 @@ beforeAll(async () => {
   const res = await t.api('POST', '/v2/connectors', { token, body: { provider: 'plivo', defaultRoomId: 'fuzz-stream' } });
   answerUrl = ((await res.json()) as { data: { webhookUrl: string } }).data.webhookUrl;
   const server = t.stack.mediaServers[0]!;
-  media = { pid: server.pid, serverId: server.serverId, health: `${server.url.replace(/^ws/, 'http')}/health` };
+  media = { pid: server.pid, serverId: server.serverId, health: `${server.relayUrl.replace(/^ws/, 'http')}/health` };
   listener = new SimulatedCall({ answerUrl, from: '14155550100' });
   await listener.start();
 });

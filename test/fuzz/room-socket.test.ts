@@ -31,7 +31,7 @@ beforeAll(async () => {
   const res = await t.api('POST', '/v2/connectors', { token, body: { provider: 'plivo', defaultRoomId: ROOM } });
   answerUrl = ((await res.json()) as { data: { webhookUrl: string } }).data.webhookUrl;
   const server = t.stack.mediaServers[0]!;
-  media = { pid: server.pid, health: `${server.url.replace(/^ws/, 'http')}/health` };
+  media = { pid: server.pid, health: `${server.relayUrl.replace(/^ws/, 'http')}/health` };
   resident = await RoomPeer.join(t.stack.mediaUrl, ROOM, { token });
   caller = new SimulatedCall({ answerUrl });
   await caller.start();

@@ -35,9 +35,11 @@ afterAll(() => {
 });
 
 it('runs from the bundle: health, console, a room participant, then a clean drain on SIGTERM', async () => {
-  const started = await waitFor(() => /"msg":"media server started".*"port":(\d+)/.exec(output)?.[1], 20_000);
-  const base = `http://127.0.0.1:${started}`;
-  expect(await (await fetch(`${base}/health`)).json()).toMatchObject({ status: 'serving', activeCalls: 0 });
+  const started = await waitFor(() => /"msg":"media server started".*"port":(\d+),"relayUrl":"ws:\/\/([^"]+)"/.exec(output) ?? undefined, 20_000);
+  const base = `http://127.0.0.1:${started[1]}`;
+  // Through the public load balancer: whether it serves, nothing about which server or its load.
+  expect(await (await fetch(`${base}/health`)).json()).toEqual({ status: 'serving' });
+  expect(await (await fetch(`http://${started[2]}/health`)).json()).toMatchObject({ status: 'serving', serverId: expect.stringMatching(/^media-/), activeCalls: 0, rooms: 0 });
   const page = await fetch(`${base}/console`);
   expect(page.status).toBe(200);
   expect(await page.text()).toContain('<html');

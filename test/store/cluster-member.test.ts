@@ -31,7 +31,7 @@ afterAll(async () => {
 
 function member(id: string): ClusterMember {
   const log = createLogger('error', {}, () => undefined);
-  return new ClusterMember(store, { serverId: id, relayUrl: `ws://${id}:8081`, relaySecret: `s-${id}`, leaseMs: 15_000, log, onLost: (_t, room) => lost.push(`${id}:${room}`) });
+  return new ClusterMember(store, { serverId: id, relayUrl: `ws://${id}:8081`, sealedRelaySecret: `s-${id}`, leaseMs: 15_000, log, onLost: (_t, room) => lost.push(`${id}:${room}`) });
 }
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 100));

@@ -30,13 +30,13 @@ const NOW = Date.now();
 const server = (id: string, leaseExpiresAtMs = NOW + 15_000): Omit<MediaServerRecord, 'state'> => ({
   serverId: id,
   relayUrl: `ws://10.0.0.${id.length}:8081`,
-  relaySecret: `secret-of-${id}`,
+  sealedRelaySecret: `secret-of-${id}`,
   leaseExpiresAtMs,
 });
 
 it('places a free room on the first server; a second server learns the live owner', async () => {
   expect(await store.place('t1', 'r1', server('a'), NOW)).toMatchObject({ serverId: 'a', relayUrl: 'ws://10.0.0.1:8081' });
-  expect(await store.place('t1', 'r1', server('bb'), NOW)).toMatchObject({ serverId: 'a', relaySecret: 'secret-of-a' });
+  expect(await store.place('t1', 'r1', server('bb'), NOW)).toMatchObject({ serverId: 'a', sealedRelaySecret: 'secret-of-a' });
   // Tenant-scoped: another tenant's room of the same id is another room.
   expect(await store.place('t2', 'r1', server('bb'), NOW)).toMatchObject({ serverId: 'bb', tenant: 't2' });
   expect(await store.get('t1', 'r1', NOW)).toMatchObject({ serverId: 'a' });

@@ -5,7 +5,7 @@ export interface MemberOptions {
   readonly serverId: string;
   /** `ws://<private address>:<relay port>`: where peers relay participants of rooms placed here. */
   readonly relayUrl: string;
-  readonly relaySecret: string;
+  readonly sealedRelaySecret: string;
   readonly leaseMs: number;
   readonly log: Logger;
   /** A room this server held was taken over by another (its lease lapsed, e.g. while cut off from DynamoDB). */
@@ -129,8 +129,8 @@ export class ClusterMember {
   }
 
   private record(): MediaServerRecord {
-    const { serverId, relayUrl, relaySecret, leaseMs } = this.options;
-    return { serverId, relayUrl, relaySecret, state: this.state, leaseExpiresAtMs: Date.now() + leaseMs, leaseMs };
+    const { serverId, relayUrl, sealedRelaySecret, leaseMs } = this.options;
+    return { serverId, relayUrl, sealedRelaySecret, state: this.state, leaseExpiresAtMs: Date.now() + leaseMs, leaseMs };
   }
 
   private async beat(): Promise<void> {

@@ -7,6 +7,7 @@ import { agentSchema } from '../../../core/routing/schema';
 import { ROOM_RATES } from '../../../core/rooms';
 import { guard, INTERNAL_ERROR, type Guard } from '../guard';
 import { openSocket } from '../open-socket';
+import type { RelayAuth } from './relay-auth';
 import { playAudioMessage } from '../plivo/stream';
 import { OutputLag } from '../room/output-lag';
 
@@ -14,16 +15,8 @@ import { OutputLag } from '../room/output-lag';
  * Relaying: a Plivo stream or room participant that lands on a server other than its room's is piped,
  * message for message, to the room's server over one internal WebSocket (its private address, the relay
  * port). The entry server has already authorised it (claim taken, or token checked); the owner seats it
- * as if it had connected there, from what the `x-relay-join` header says. One hop, no re-encoding.
+ * as if it had connected there, from the join the entry server signed (`RelayAuth`). One hop, no re-encoding.
  */
-export const RELAY_HEADERS = {
-  /** The owner's relay secret, from its placement record: proves the peer reads the region's table. */
-  secret: 'x-relay-secret',
-  /** The entry server's id, for logs. */
-  from: 'x-relay-from',
-  /** base64url JSON of a `RelayJoin`. */
-  join: 'x-relay-join',
-} as const;
 
 const text = z.string().min(1).max(256);
 export const relayJoinSchema = z.discriminatedUnion('type', [
@@ -144,17 +137,13 @@ export class Relay {
   }
 
   /** Opens the inner socket to the room's server; rejects when it cannot be reached or refuses. */
-  static async open(owner: Placement, from: string, join: RelayJoin, lostClose: { code: number; reason: string }, log: Logger): Promise<Relay> {
+  static async open(owner: Placement, auth: RelayAuth, join: RelayJoin, lostClose: { code: number; reason: string }, log: Logger): Promise<Relay> {
     let relay: Relay | undefined;
     await openSocket(owner.relayUrl, {
       prepare: (inner) => (relay = new Relay(inner, lostClose, log.child({ relayTo: owner.serverId }))),
       timeoutMs: CONNECT_TIMEOUT_MS,
       maxPayload: RELAY_MAX_PAYLOAD,
-      headers: {
-        [RELAY_HEADERS.secret]: owner.relaySecret,
-        [RELAY_HEADERS.from]: from,
-        [RELAY_HEADERS.join]: Buffer.from(JSON.stringify(join)).toString('base64url'),
-      },
+      headers: await auth.headersFor(owner, Buffer.from(JSON.stringify(join)).toString('base64url')),
     });
     return relay as Relay;
   }

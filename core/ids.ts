@@ -32,6 +32,13 @@ export function timeOrderedId(prefix: string, now: number = Date.now()): string 
   return prefix + time + randomString(CROCKFORD, 7);
 }
 
+/** When a time-ordered id was made, in milliseconds since the epoch (whatever its prefix). */
+export function timeOfId(id: string): number {
+  let ms = 0;
+  for (const char of id.slice(id.indexOf('_') + 1, id.indexOf('_') + 10)) ms = ms * 32 + CROCKFORD.indexOf(char);
+  return ms;
+}
+
 /** What `timeOrderedId(prefix)` produces, and nothing else. */
 const timeOrderedIdPattern = (prefix: string): RegExp => new RegExp(`^${prefix}[${CROCKFORD}]{16}$`);
 

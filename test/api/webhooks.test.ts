@@ -113,6 +113,22 @@ describe('webhooks API', () => {
     expect(res.status).toBe(409);
   });
 
+  it('holds the cap under 25 concurrent creates, and a delete gives the slot back', async () => {
+    const token = await t.token('racing');
+    const results = await Promise.all(
+      Array.from({ length: 25 }, (_, i) => t.api('POST', '/v2/webhooks', { token, body: { url: `https://hooks.example.com/race/${i}` } })),
+    );
+    const statuses = results.map((r) => r.status).sort();
+    expect(statuses).toEqual([...Array<number>(10).fill(201), ...Array<number>(15).fill(409)]);
+    const conflict = (await json<{ message: string; code?: string }>(results.find((r) => r.status === 409) as Response)).message;
+    expect(conflict).toBe('A tenant can have at most 10 webhooks; delete one first');
+    const listed = await json<{ data: Webhook[] }>(await t.api('GET', '/v2/webhooks?limit=100', { token }));
+    expect(listed.data).toHaveLength(10);
+    expect((await t.api('DELETE', `/v2/webhooks/${(listed.data[0] as Webhook).id}`, { token })).status).toBe(200);
+    const again = await Promise.all(Array.from({ length: 3 }, () => t.api('POST', '/v2/webhooks', { token, body: { url: 'https://hooks.example.com/again' } })));
+    expect(again.map((r) => r.status).sort()).toEqual([201, 409, 409]);
+  });
+
   it("delivers only the events a webhook subscribed to, and only its own tenant's", async () => {
     const mine = await startReceiver();
     const theirs = await startReceiver();

@@ -229,7 +229,7 @@ describe.each(backends)('ConnectorStore on %s', (_name, start) => {
       1,
     );
     // Webhooks, one of them with a delivery record (which sorts just after the webhooks).
-    const webhook = (tenant: string): Webhook => ({ id: newWebhookId(), tenant, url: 'https://hooks.example.com/x', events: ['call-started'], createdAt: now, updatedAt: now });
+    const webhook = (tenant: string): Webhook => ({ id: newWebhookId(), tenant, url: 'https://hooks.example.com/x', events: ['call-started'], sealedSecret: null, createdAt: now, updatedAt: now });
     const hooks = [webhook('t9'), webhook('t9')];
     for (const w of [...hooks, webhook('t10')]) await webhookStore.create(w);
     await new DeliveryStore(dynamo, 'contract', { retentionDays: 1, redriveAfterSeconds: 60 }).createAll([

@@ -172,14 +172,22 @@ export class DeliveryStore {
 
   /**
    * Writes new deliveries, all at once: one round trip of single-item puts (a tenant has at most 10
-   * webhooks), which the functions' narrow PutItem grants already cover.
+   * webhooks), which the functions' narrow PutItem grants already cover. Returns those written: a delivery
+   * already there (an event published again after a crash) is left as it is.
    */
-  async createAll(deliveries: readonly Delivery[]): Promise<void> {
-    await Promise.all(
-      deliveries.map((d) =>
-        db(() => this.dynamo.send(new PutItemCommand({ TableName: this.tableName, Item: this.toItem(d), ConditionExpression: 'attribute_not_exists(pk)' }))),
-      ),
+  async createAll(deliveries: readonly Delivery[]): Promise<Delivery[]> {
+    const written = await Promise.all(
+      deliveries.map(async (d) => {
+        try {
+          await db(() => this.dynamo.send(new PutItemCommand({ TableName: this.tableName, Item: this.toItem(d), ConditionExpression: 'attribute_not_exists(pk)' })));
+          return d;
+        } catch (err) {
+          if (isConditionFailure(err)) return null;
+          throw err;
+        }
+      }),
     );
+    return written.filter((d) => d !== null);
   }
 
   async get(ref: DeliveryRef): Promise<Delivery | null> {

@@ -8,7 +8,7 @@ import type { Connector } from '../../core/connectors/model';
 import { DynamoCallStore } from '../../core/calls/store';
 import { DynamoConnectorStore } from '../../core/connectors/store';
 import { ConflictError } from '../../core/errors';
-import { newConnectorId, newDeliveryId, newRuleId, newWebhookId, newWebhookKey } from '../../core/ids';
+import { deliveryIdFor, newConnectorId, newRuleId, newWebhookId, newWebhookKey } from '../../core/ids';
 import type { RoutingRule } from '../../core/routing/model';
 import { DynamoRoutingRuleStore } from '../../core/routing/store';
 import type { Webhook } from '../../core/webhooks/model';
@@ -233,7 +233,7 @@ describe.each(backends)('ConnectorStore on %s', (_name, start) => {
     const hooks = [webhook('t9'), webhook('t9')];
     for (const w of [...hooks, webhook('t10')]) await webhookStore.create(w);
     await new DeliveryStore(dynamo, 'contract', { retentionDays: 1, redriveAfterSeconds: 60 }).createAll([
-      { id: newDeliveryId(), tenant: 't9', webhookId: (hooks[0] as Webhook).id, event: 'call-started', callId: 'call_contract', status: 'pending', body: '{}', attempts: [], cycleAttempts: 0, createdAt: now, updatedAt: now, nextAttemptAt: null },
+      { id: deliveryIdFor('call_contract', 'call-started', (hooks[0] as Webhook).id, Date.now()), tenant: 't9', webhookId: (hooks[0] as Webhook).id, event: 'call-started', callId: 'call_contract', status: 'pending', body: '{}', attempts: [], cycleAttempts: 0, createdAt: now, updatedAt: now, nextAttemptAt: null },
     ]);
     const byId = <T extends { id: string }>(list: T[]) => [...list].sort((a, b) => a.id.localeCompare(b.id));
     for (const c of [first, middle, last]) {

@@ -18,7 +18,13 @@ export interface SecretSource {
   getSecret(apikey: string): Promise<string | null>;
 }
 
-const CACHE_TTL_MS = 5 * 60_000;
+/**
+ * How long a process trusts a tenant's secret it has read: a deleted (revoked) secret stops verifying
+ * tokens within this, on every API instance and media server, without a KMS decrypt per request.
+ */
+export const SECRET_CACHE_SECONDS = 30;
+/** The longest a token may live (`exp - iat`): a leaked token is good for a day at most. */
+export const MAX_TOKEN_LIFETIME_SECONDS = 86_400;
 const CACHE_MAX = 1_000;
 const CLOCK_TOLERANCE_S = 5;
 /** Verified against when the tenant is unknown, so an unknown tenant costs what a bad signature costs. */
@@ -51,7 +57,10 @@ function isPermission(value: unknown): value is Permission {
 export class Authenticator {
   private readonly keys = new Map<string, { key: KeyObject; expiresAt: number }>();
 
-  constructor(private readonly secrets: SecretSource) {}
+  constructor(
+    private readonly secrets: SecretSource,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   async authenticate(authorization: string | undefined): Promise<Principal> {
     const token = tokenFrom(authorization);
@@ -68,8 +77,11 @@ export class Authenticator {
         algorithms: ['HS256'],
         requiredClaims: ['exp', 'iat'],
         clockTolerance: CLOCK_TOLERANCE_S,
+        // Also refuses an `iat` in the future: a token cannot outlive its maximum by claiming a later birth.
+        maxTokenAge: MAX_TOKEN_LIFETIME_SECONDS,
       });
       if (!key) throw new UnauthorizedError('Invalid token');
+      if ((payload.exp as number) - (payload.iat as number) > MAX_TOKEN_LIFETIME_SECONDS) throw new UnauthorizedError('Invalid token');
       // Claims of the wrong type make a malformed token, not one with fewer rights. Unknown permissions are ignored.
       const claimed: unknown = payload.permissions;
       if (claimed !== undefined && !(Array.isArray(claimed) && claimed.every((p) => typeof p === 'string'))) throw new UnauthorizedError('Invalid token');
@@ -83,14 +95,14 @@ export class Authenticator {
   }
 
   private async keyFor(apikey: string): Promise<KeyObject | null> {
-    const now = Date.now();
+    const now = this.now();
     const cached = this.keys.get(apikey);
     if (cached && cached.expiresAt > now) return cached.key;
     const secret = await this.secrets.getSecret(apikey);
     if (!secret) return null;
     const key = createSecretKey(Buffer.from(secret, 'utf8'));
     if (this.keys.size >= CACHE_MAX) this.keys.clear();
-    this.keys.set(apikey, { key, expiresAt: now + CACHE_TTL_MS });
+    this.keys.set(apikey, { key, expiresAt: now + SECRET_CACHE_SECONDS * 1000 });
     return key;
   }
 }
@@ -116,10 +128,14 @@ export interface MintOptions {
 }
 
 export async function mintToken(secret: string, options: MintOptions): Promise<string> {
+  if (!(options.ttlSeconds > 0 && options.ttlSeconds <= MAX_TOKEN_LIFETIME_SECONDS)) {
+    throw new Error(`A token lives 1-${MAX_TOKEN_LIFETIME_SECONDS} seconds (24 h); got ${options.ttlSeconds}`);
+  }
   const claims = { apikey: options.apikey, permissions: [...(options.permissions ?? PERMISSIONS)], version: 2, ...(options.roomId !== undefined && { roomId: options.roomId }) };
+  const iat = Math.floor(Date.now() / 1000);
   return new SignJWT(claims)
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setIssuedAt()
-    .setExpirationTime(Math.floor(Date.now() / 1000) + options.ttlSeconds)
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + options.ttlSeconds)
     .sign(Buffer.from(secret, 'utf8'));
 }

@@ -23,6 +23,11 @@ export const TABLE_KEYS = {
    * whose stream must start, a delivery that must have been attempted); the sweeper reads what is overdue.
    */
   due: { indexName: 'due', partitionKey: 'duePk', sortKey: 'dueSk' },
+  /**
+   * Sparse, keys only: a call carries `outboxPk`/`outboxSk` from the write that changed its state until that
+   * change's event is recorded for its webhooks (`pendingEvents`); the sweeper publishes what a crash left.
+   */
+  outbox: { indexName: 'outbox', partitionKey: 'outboxPk', sortKey: 'outboxSk' },
 } as const;
 
 export type Item = Record<string, AttributeValue>;
@@ -163,8 +168,23 @@ export function dueAttributes(kind: DueKind, at: string): Item {
 }
 
 /** Base-table keys (`pk`, `sk`) of up to `limit` items of `kind` that fell due before `now`, oldest first. */
-export async function overdue(dynamo: DynamoDBClient, tableName: string, kind: DueKind, now: Date, limit: number): Promise<Item[]> {
-  const { indexName, partitionKey, sortKey } = TABLE_KEYS.due;
+export function overdue(dynamo: DynamoDBClient, tableName: string, kind: DueKind, now: Date, limit: number): Promise<Item[]> {
+  return keysBefore(dynamo, tableName, TABLE_KEYS.due, `DUE#${kind}`, now, limit);
+}
+
+/** Base-table keys of up to `limit` calls whose state changed before `before` without its event being recorded. */
+export function unpublished(dynamo: DynamoDBClient, tableName: string, before: Date, limit: number): Promise<Item[]> {
+  return keysBefore(dynamo, tableName, TABLE_KEYS.outbox, 'OUTBOX', before, limit);
+}
+
+async function keysBefore(
+  dynamo: DynamoDBClient,
+  tableName: string,
+  { indexName, partitionKey, sortKey }: { readonly indexName: string; readonly partitionKey: string; readonly sortKey: string },
+  pk: string,
+  now: Date,
+  limit: number,
+): Promise<Item[]> {
   const out = await db(() =>
     dynamo.send(
       new QueryCommand({
@@ -172,7 +192,7 @@ export async function overdue(dynamo: DynamoDBClient, tableName: string, kind: D
         IndexName: indexName,
         KeyConditionExpression: '#pk = :pk AND #sk < :now',
         ExpressionAttributeNames: { '#pk': partitionKey, '#sk': sortKey },
-        ExpressionAttributeValues: { ':pk': str(`DUE#${kind}`), ':now': str(now.toISOString()) },
+        ExpressionAttributeValues: { ':pk': str(pk), ':now': str(now.toISOString()) },
         Limit: limit,
       }),
     ),

@@ -21,9 +21,13 @@ export interface CallEventSink {
   publish(event: CallEvent, webhooks?: readonly Webhook[]): Promise<void>;
 }
 
-/** The event `type` of `call`, happening now. */
+/**
+ * The event `type` of `call`, as its record tells it: the timestamp is that of the change, so the event reads
+ * the same whenever it is published (at once, or by the sweeper after a crash).
+ */
 export function callEvent(type: CallEventType, call: CallRecord): CallEvent {
-  return { type, tenant: call.tenant, call: toCallView(call), timestamp: new Date().toISOString() };
+  const at = type === 'call-started' ? call.startedAt : type === 'call-answered' ? call.answeredAt : call.endedAt;
+  return { type, tenant: call.tenant, call: toCallView(call), timestamp: at ?? call.startedAt };
 }
 
 /** One structured log line per event (`msg: "call event"`), with the call and room ids. */

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 /** Crockford base32, lowercase: sorts like the numbers it encodes, no ambiguous letters. */
 const CROCKFORD = '0123456789abcdefghjkmnpqrstvwxyz';
@@ -22,14 +22,21 @@ export function randomString(alphabet: string, length: number): string {
  * (good until the year 3084) + 7 random chars (35 bits). Ids name resources; they grant nothing,
  * since every lookup is scoped to its tenant, so ordering by creation is worth more than more bits.
  */
-export function timeOrderedId(prefix: string, now: number = Date.now()): string {
+export function timeOrderedId(prefix: string, now: number = Date.now(), tail: string = randomString(CROCKFORD, 7)): string {
   let time = '';
   let ms = now;
   for (let i = 0; i < 9; i++) {
     time = CROCKFORD.charAt(ms % 32) + time;
     ms = Math.floor(ms / 32);
   }
-  return prefix + time + randomString(CROCKFORD, 7);
+  return prefix + time + tail;
+}
+
+/** When a time-ordered id was made, in milliseconds since the epoch (whatever its prefix). */
+export function timeOfId(id: string): number {
+  let ms = 0;
+  for (const char of id.slice(id.indexOf('_') + 1, id.indexOf('_') + 10)) ms = ms * 32 + CROCKFORD.indexOf(char);
+  return ms;
 }
 
 /** What `timeOrderedId(prefix)` produces, and nothing else. */
@@ -52,8 +59,13 @@ export function newWebhookId(now?: number): string {
   return timeOrderedId('wh_', now);
 }
 
-export function newDeliveryId(now?: number): string {
-  return timeOrderedId('whd_', now);
+/**
+ * A delivery's id follows from its call, event and webhook (and the event's time, for order), so publishing an
+ * event again, after a crash, finds the records its first try wrote instead of writing twins.
+ */
+export function deliveryIdFor(callId: string, event: string, webhookId: string, at: number): string {
+  const digest = createHash('sha256').update(`${callId}\0${event}\0${webhookId}`).digest();
+  return timeOrderedId('whd_', at, [...digest.subarray(0, 7)].map((byte) => CROCKFORD.charAt(byte % 32)).join(''));
 }
 
 /** Webhook keys are bearer secrets inside the Answer URL: 40 base62 chars, about 238 random bits. */

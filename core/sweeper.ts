@@ -1,6 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { endAsMediaFailure, type CallStore } from './calls/store';
-import { overdue, type Item } from './dynamo';
+import { overdue, unpublished, type Item } from './dynamo';
 import { callEvent, type CallEventSink } from './events';
 import type { Logger } from './log';
 import type { MediaServerRecord, PlacementStore } from './placement';
@@ -21,7 +21,8 @@ const DEFAULT_LEASE_MS = 15_000;
  * with a `call-missed` event; calls answered on a media server whose lease lapsed and stayed lapsed (it
  * died, or exited before they ended) end as `media-failure` with a `call-hangup` event; and pending
  * deliveries whose queue message was lost (a crash, a restart of the local stack's in-memory queue) are
- * queued again. Runs every minute in AWS, every second locally.
+ * queued again; and calls whose state changed but whose event was never recorded for the webhooks (the process
+ * died between the two writes) have it published. Runs every minute in AWS, every second locally.
  */
 export class Sweeper {
   /** Lapsed server leases seen by earlier sweeps: the lease, and when this sweeper first saw it lapsed. */
@@ -35,6 +36,8 @@ export class Sweeper {
       readonly deliveries: DeliveryStore;
       readonly queue: DeliveryQueue;
       readonly events: CallEventSink;
+      /** How long after a call's state change its event, not yet recorded, counts as lost with a crash. */
+      readonly unpublishedAfterSeconds: number;
       readonly retentionDays: number;
       /** The media regions' placement stores (one per distinct table), whose server records are watched. */
       readonly placements: readonly PlacementStore[];
@@ -42,17 +45,21 @@ export class Sweeper {
     },
   ) {}
 
-  async sweep(now: Date = new Date()): Promise<{ missed: number; requeued: number; failed: number }> {
+  async sweep(now: Date = new Date()): Promise<{ missed: number; requeued: number; failed: number; republished: number }> {
     let missed = 0;
     let requeued = 0;
+    let republished = 0;
+    const lostBefore = new Date(now.getTime() - this.deps.unpublishedAfterSeconds * 1000);
     for (let round = 0; round < ROUNDS; round++) {
-      const [calls, deliveries] = await Promise.all([
+      const [calls, deliveries, events] = await Promise.all([
         overdue(this.deps.dynamo, this.deps.tableName, 'call', now, BATCH),
         overdue(this.deps.dynamo, this.deps.tableName, 'delivery', now, BATCH),
+        unpublished(this.deps.dynamo, this.deps.tableName, lostBefore, BATCH),
       ]);
       missed += await this.missCalls(calls);
       requeued += await this.requeue(deliveries, now);
-      if (calls.length < BATCH && deliveries.length < BATCH) break;
+      republished += await this.republish(events);
+      if (calls.length < BATCH && deliveries.length < BATCH && events.length < BATCH) break;
     }
     let failed = 0;
     const lapsed = new Set<string>();
@@ -67,8 +74,28 @@ export class Sweeper {
       }
     }
     for (const serverId of this.lapses.keys()) if (!lapsed.has(serverId)) this.lapses.delete(serverId);
-    if (missed || requeued || failed) this.deps.log.info('sweep', { missed, requeued, failed });
-    return { missed, requeued, failed };
+    if (missed || requeued || failed || republished) this.deps.log.info('sweep', { missed, requeued, failed, republished });
+    return { missed, requeued, failed, republished };
+  }
+
+  /** Publishes the events of calls whose state changed while the writer died before recording them. */
+  private async republish(keys: readonly Item[]): Promise<number> {
+    let count = 0;
+    for (const key of keys) {
+      const tenant = key.pk?.S?.replace(/^T#/, '');
+      const id = key.sk?.S?.replace(/^CALL#/, '');
+      if (!tenant || !id) continue;
+      const pending = await this.deps.calls.pendingEvents(tenant, id);
+      if (!pending) continue;
+      // Its events were recorded but the writer died before taking it out of the index: only that is left to do.
+      if (!pending.events.length) await this.deps.calls.eventRecorded(tenant, id, 'call-started');
+      for (const type of pending.events) {
+        this.deps.log.warn('call event was never recorded for webhooks; publishing it now', { tenant, callId: id, event: type });
+        await this.deps.events.publish(callEvent(type, pending.call));
+        count++;
+      }
+    }
+    return count;
   }
 
   /**

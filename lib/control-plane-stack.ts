@@ -124,8 +124,9 @@ export class ControlPlaneStack extends Stack {
     // Only the REST API counts tenants' requests; Plivo, not the tenant, calls the Answer URL.
     this.functions.api.function.addEnvironment('TENANT_RATE_LIMIT', String(tenantRateLimit));
 
-    // The delivery worker is the only function that may sign with the webhook key. Neither it nor the sweeper opens a
-    // stored secret: they are told the secrets key, which the shared configuration requires, but may not use it.
+    // The delivery worker is the only function that may sign with the webhook key; it decrypts each webhook's Standard
+    // Webhooks secret but never seals one. The sweeper opens no stored secret: it is told the secrets key, which the
+    // shared configuration requires, but may not use it.
     this.webhookDelivery = new WebhookDelivery(this, 'WebhookDelivery', {
       queue: this.webhookQueue,
       entry: DELIVERY_WORKER_ENTRY,
@@ -133,7 +134,7 @@ export class ControlPlaneStack extends Stack {
     });
     this.webhookDelivery.worker
       .useTable(this.dataTable.table)
-      .useKey(this.keys.dataKey, 'none')
+      .useKey(this.keys.dataKey, 'decrypt')
       .useSigningKey(this.keys.webhookSigningKey, 'sign');
     this.sweeper = new Sweeper(this, 'Sweeper', { entry: SWEEPER_ENTRY, environment });
     // The sweeper also reads each region's media-server records and forgets dead servers once their calls are closed.

@@ -124,7 +124,7 @@ const index = (keys: { indexName: string; partitionKey: string; sortKey: string 
   ],
   Projection: { ProjectionType: projection },
 });
-const INDEXES = [index(TABLE_KEYS.byTime, 'ALL'), index(TABLE_KEYS.due, 'KEYS_ONLY')];
+const INDEXES = [index(TABLE_KEYS.byTime, 'ALL'), index(TABLE_KEYS.due, 'KEYS_ONLY'), index(TABLE_KEYS.outbox, 'KEYS_ONLY')];
 
 /**
  * Creates the control table as the CDK stack defines it, if it is not there yet, and adds any index a
@@ -143,6 +143,8 @@ export async function ensureControlTable(dynamo: DynamoDBClient, tableName: stri
           { AttributeName: TABLE_KEYS.byTime.sortKey, AttributeType: 'S' },
           { AttributeName: TABLE_KEYS.due.partitionKey, AttributeType: 'S' },
           { AttributeName: TABLE_KEYS.due.sortKey, AttributeType: 'S' },
+          { AttributeName: TABLE_KEYS.outbox.partitionKey, AttributeType: 'S' },
+          { AttributeName: TABLE_KEYS.outbox.sortKey, AttributeType: 'S' },
         ],
         KeySchema: [
           { AttributeName: TABLE_KEYS.partitionKey, KeyType: 'HASH' },

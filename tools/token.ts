@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { mintToken, PERMISSIONS, type Permission } from '../core/auth';
+import { MAX_TOKEN_LIFETIME_SECONDS, mintToken, PERMISSIONS, type Permission } from '../core/auth';
 import { dynamoClient, kmsClient } from '../core/aws';
 import { loadAwsClientConfig } from '../core/config';
 import { SecretBox } from '../core/secret-box';
@@ -22,8 +22,8 @@ export function parseTtl(value: string): number {
   const match = /^(\d+)\s*([smhd]?)$/.exec(value.trim());
   const unit = { '': 1, s: 1, m: 60, h: 3600, d: 86400 }[match?.[2] ?? ''];
   const seconds = match && unit ? Number(match[1]) * unit : NaN;
-  if (!Number.isSafeInteger(seconds) || seconds <= 0 || seconds > 366 * 86400) {
-    throw new Error(`--ttl must be a positive duration up to 366d, like 3600, 30m, 24h or 7d; got "${value}"`);
+  if (!Number.isSafeInteger(seconds) || seconds <= 0 || seconds > MAX_TOKEN_LIFETIME_SECONDS) {
+    throw new Error(`--ttl must be a positive duration up to 24h (the API refuses longer-lived tokens), like 3600, 30m or 24h; got "${value}"`);
   }
   return seconds;
 }

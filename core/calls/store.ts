@@ -1,5 +1,6 @@
 import { GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { TABLE_KEYS, db, dueAttributes, isConditionFailure, num, readOptNum, readOptStr, readStr, str, type Item } from '../dynamo';
+import type { CallEventType } from '../events';
 import type { ProviderId } from '../providers';
 import type { AgentStatus, CallRecord, CallStatus } from './model';
 
@@ -26,7 +27,12 @@ export interface CallEnd {
   readonly hangupReason: string;
 }
 
-/** Storage port for call records, scoped to one tenant. */
+/**
+ * Storage port for call records, scoped to one tenant. Each write that changes a call's state also records, in
+ * the same write, that the change's event is yet to be published (`call-started` or, refused, `call-hangup` on
+ * create; `call-answered`, `call-hangup`, `call-missed`): a crash before the event is recorded for the webhooks
+ * leaves the call listed by `unpublished`, and the sweeper publishes it.
+ */
 export interface CallStore {
   /**
    * Writes a new record; false when the call already has one (a retried Answer URL request). A started
@@ -44,6 +50,10 @@ export interface CallStore {
   end(tenant: string, id: string, end: CallEnd, retentionDays: number): Promise<CallRecord | null>;
   /** Ends a call still waiting for its stream as `missed`; null when it was answered or ended meanwhile. */
   miss(tenant: string, id: string, endedAt: string, retentionDays: number): Promise<CallRecord | null>;
+  /** The event's deliveries are recorded: the call no longer waits for it. */
+  eventRecorded(tenant: string, id: string, event: CallEventType): Promise<void>;
+  /** The call and the events its state changes still wait for; null when there is no such call. */
+  pendingEvents(tenant: string, id: string): Promise<{ call: CallRecord; events: CallEventType[] } | null>;
   /** Records how dialling the call's agent went. */
   setAgentStatus(tenant: string, id: string, status: AgentStatus): Promise<void>;
   /** Newest first, filtered; `after` continues a previous page. */
@@ -56,6 +66,8 @@ const byTime = (tenant: string, startedAt: string, id: string) => ({
   [TABLE_KEYS.byTime.sortKey]: str(`${startedAt}#${id}`),
 });
 const expiry = (from: string, retentionDays: number) => num(Math.floor(Date.parse(from) / 1000) + retentionDays * 86400);
+/** What puts a call in the `outbox` index, as of `at` (ISO): a state change whose event is not recorded yet. */
+const outboxAttributes = (at: string): Item => ({ [TABLE_KEYS.outbox.partitionKey]: str('OUTBOX'), [TABLE_KEYS.outbox.sortKey]: str(at) });
 
 const OPTIONAL_STRINGS = ['ruleId', 'roomId', 'region', 'answeredAt', 'endedAt', 'hangupReason', 'agentStatus', 'claimRef'] as const;
 
@@ -75,6 +87,8 @@ function toItem(c: CallRecord, retentionDays: number, missedAt?: string): Item {
     startedAt: str(c.startedAt),
     expiresAt: expiry(c.endedAt ?? c.startedAt, retentionDays),
     ...(missedAt && c.status === 'started' && dueAttributes('call', missedAt)),
+    pendingEvents: { SS: [c.status === 'rejected' ? 'call-hangup' : 'call-started'] },
+    ...outboxAttributes(c.startedAt),
   };
   for (const field of OPTIONAL_STRINGS) {
     const value = c[field];
@@ -138,11 +152,11 @@ export class DynamoCallStore implements CallStore {
   }
 
   answer(tenant: string, id: string, answeredAt: string, serverId: string): Promise<CallRecord | null> {
-    return this.move(tenant, id, ['started'], 'answered', { answeredAt: str(answeredAt), mediaServer: str(serverId) }, dueAttributes(`server#${serverId}`, answeredAt));
+    return this.move(tenant, id, ['started'], 'answered', 'call-answered', { answeredAt: str(answeredAt), mediaServer: str(serverId) }, dueAttributes(`server#${serverId}`, answeredAt));
   }
 
   end(tenant: string, id: string, end: CallEnd, retentionDays: number): Promise<CallRecord | null> {
-    return this.move(tenant, id, ['started', 'answered'], 'ended', {
+    return this.move(tenant, id, ['started', 'answered'], 'ended', 'call-hangup', {
       endedAt: str(end.endedAt),
       hangupReason: str(end.hangupReason),
       expiresAt: expiry(end.endedAt, retentionDays),
@@ -151,7 +165,46 @@ export class DynamoCallStore implements CallStore {
   }
 
   miss(tenant: string, id: string, endedAt: string, retentionDays: number): Promise<CallRecord | null> {
-    return this.move(tenant, id, ['started'], 'ended', { endedAt: str(endedAt), hangupReason: str('missed'), expiresAt: expiry(endedAt, retentionDays) });
+    return this.move(tenant, id, ['started'], 'ended', 'call-missed', { endedAt: str(endedAt), hangupReason: str('missed'), expiresAt: expiry(endedAt, retentionDays) });
+  }
+
+  async eventRecorded(tenant: string, id: string, event: CallEventType): Promise<void> {
+    const out = await db(() =>
+      this.dynamo.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: callKey(tenant, id),
+          UpdateExpression: 'DELETE pendingEvents :event',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':event': { SS: [event] } },
+          ReturnValues: 'ALL_NEW',
+        }),
+      ),
+    );
+    if (out.Attributes?.pendingEvents) return;
+    // None left: out of the outbox index, unless a state change added an event meanwhile.
+    try {
+      await db(() =>
+        this.dynamo.send(
+          new UpdateItemCommand({
+            TableName: this.tableName,
+            Key: callKey(tenant, id),
+            UpdateExpression: 'REMOVE #opk, #osk',
+            ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(pendingEvents)',
+            ExpressionAttributeNames: { '#opk': TABLE_KEYS.outbox.partitionKey, '#osk': TABLE_KEYS.outbox.sortKey },
+          }),
+        ),
+      );
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+    }
+  }
+
+  async pendingEvents(tenant: string, id: string): Promise<{ call: CallRecord; events: CallEventType[] } | null> {
+    const out = await db(() =>
+      this.dynamo.send(new GetItemCommand({ TableName: this.tableName, Key: callKey(tenant, id), ConsistentRead: true })),
+    );
+    return out.Item ? { call: fromItem(out.Item), events: (out.Item.pendingEvents?.SS ?? []) as CallEventType[] } : null;
   }
 
   async setAgentStatus(tenant: string, id: string, status: AgentStatus): Promise<void> {
@@ -171,12 +224,12 @@ export class DynamoCallStore implements CallStore {
   /**
    * Moves a call to `status`, setting `fields`, if it is in one of `from` (one conditional write);
    * null when there is no such call or it was in another state. A call that moves is no longer due, unless
-   * `due` puts it under another kind of due work.
+   * `due` puts it under another kind of due work; it waits for `event` to be published (the outbox index).
    */
-  private async move(tenant: string, id: string, from: readonly CallStatus[], status: CallStatus, set: Item, due?: Item): Promise<CallRecord | null> {
-    const fields = { ...set, ...due };
+  private async move(tenant: string, id: string, from: readonly CallStatus[], status: CallStatus, event: CallEventType, set: Item, due?: Item): Promise<CallRecord | null> {
+    const fields = { ...set, ...due, ...outboxAttributes(new Date().toISOString()) };
     const names = Object.keys(fields);
-    const values: Item = { ':status': str(status) };
+    const values: Item = { ':status': str(status), ':event': { SS: [event] } };
     from.forEach((state, i) => (values[`:from${i}`] = str(state)));
     names.forEach((name, i) => (values[`:v${i}`] = fields[name] as Item[string]));
     try {
@@ -185,7 +238,7 @@ export class DynamoCallStore implements CallStore {
           new UpdateItemCommand({
             TableName: this.tableName,
             Key: callKey(tenant, id),
-            UpdateExpression: `${['SET #status = :status', ...names.map((name, i) => `#f${i} = :v${i}`)].join(', ')}${due ? '' : ' REMOVE #duePk, #dueSk'}`,
+            UpdateExpression: `${['SET #status = :status', ...names.map((name, i) => `#f${i} = :v${i}`)].join(', ')} ADD pendingEvents :event${due ? '' : ' REMOVE #duePk, #dueSk'}`,
             ConditionExpression: `#status IN (${from.map((_, i) => `:from${i}`).join(', ')})`,
             ExpressionAttributeNames: {
               '#status': 'status',

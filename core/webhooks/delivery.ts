@@ -4,9 +4,10 @@ import { isIP } from 'node:net';
 import type { DocumentStore } from '../documents';
 import type { Logger } from '../log';
 import { emf } from '../metrics';
-import type { Delivery, DeliveryAttempt, DeliveryRef, Webhook, WebhookPayload } from './model';
+import type { SecretBox } from '../secret-box';
+import { webhookSecretContext, type Delivery, type DeliveryAttempt, type DeliveryRef, type Webhook, type WebhookPayload } from './model';
 import type { DeliveryQueue } from './queue';
-import type { WebhookSigner } from './signing';
+import { standardSignature, type WebhookSigner } from './signing';
 import type { DeliveryStore } from './store';
 import { isPublicAddress, publicOnlyLookup } from './targets';
 
@@ -34,6 +35,8 @@ export class DeliveryWorker {
       readonly deliveries: DeliveryStore;
       readonly queue: DeliveryQueue;
       readonly signer: WebhookSigner;
+      /** Opens each webhook's Standard Webhooks secret. */
+      readonly box: SecretBox;
       readonly retryDelaysSeconds: readonly number[];
       readonly allowPrivateTargets: boolean;
       readonly log: Logger;
@@ -50,7 +53,7 @@ export class DeliveryWorker {
     const log = this.deps.log.child({ tenant: ref.tenant, webhookId: ref.webhookId, deliveryId: ref.deliveryId, callId: delivery.callId, event: delivery.event });
 
     const webhook = await this.deps.webhooks.get(ref.tenant, ref.webhookId);
-    const { started, ...outcome } = webhook ? await this.post(webhook.url, delivery) : { started: Date.now(), statusCode: null, error: 'webhook deleted' };
+    const { started, ...outcome } = webhook ? await this.post(webhook, delivery) : { started: Date.now(), statusCode: null, error: 'webhook deleted' };
     const attempt: DeliveryAttempt = { at: new Date(started).toISOString(), durationMs: Date.now() - started, ...outcome };
     const ok = outcome.statusCode !== null && outcome.statusCode >= 200 && outcome.statusCode < 300;
     const cycle = delivery.cycleAttempts + 1;
@@ -86,14 +89,17 @@ export class DeliveryWorker {
   }
 
   /** Signs and POSTs the body; `started` is when the request went out. */
-  private async post(url: string, delivery: Delivery): Promise<Outcome & { started: number }> {
-    const target = new URL(url);
+  private async post(webhook: Webhook, delivery: Delivery): Promise<Outcome & { started: number }> {
+    const target = new URL(webhook.url);
     const host = target.hostname.replace(/^\[|\]$/g, '');
     if (!this.deps.allowPrivateTargets && (target.protocol !== 'https:' || (isIP(host) && !isPublicAddress(host)))) {
       return { started: Date.now(), statusCode: null, error: 'refused: the target is not https to a public address' };
     }
     const body = Buffer.from(delivery.body, 'utf8');
     const signature = await this.deps.signer.sign(body);
+    // Webhooks from before Standard Webhooks signatures (no sealed secret) get videosdk-signature alone.
+    const secret = webhook.sealedSecret ? await this.deps.box.open(Buffer.from(webhook.sealedSecret, 'base64'), webhookSecretContext(webhook)) : null;
+    const timestamp = Math.floor(Date.now() / 1000);
     const started = Date.now();
     const outcome = await new Promise<Outcome>((resolve) => {
       const request = (target.protocol === 'https:' ? https : http).request(
@@ -109,7 +115,8 @@ export class DeliveryWorker {
             'user-agent': 'plivo-connector-webhooks/1',
             'videosdk-signature': signature,
             'webhook-id': delivery.id,
-            'webhook-timestamp': String(Math.floor(Date.now() / 1000)),
+            'webhook-timestamp': String(timestamp),
+            ...(secret && { 'webhook-signature': standardSignature(secret, delivery.id, timestamp, body) }),
           },
         },
         (response) => {

@@ -2,19 +2,30 @@ import type { CallView } from '../calls/model';
 import type { TenantDocument } from '../documents';
 import type { CallEventType } from '../events';
 
+/** Every event fans out to each webhook: a bound on the work one call can cause. */
+export const MAX_WEBHOOKS_PER_TENANT = 10;
+
 export const WEBHOOK_EVENTS = ['call-started', 'call-answered', 'call-hangup', 'call-missed'] as const satisfies readonly CallEventType[];
 
 /** A tenant's registered receiver of lifecycle events. */
 export interface Webhook extends TenantDocument {
   readonly url: string;
   readonly events: readonly CallEventType[];
+  /**
+   * The Standard Webhooks signing secret, KMS-encrypted (base64); shown once, at creation. Null for webhooks
+   * made before it existed: their deliveries carry `videosdk-signature` alone.
+   */
+  readonly sealedSecret: string | null;
 }
 
-export type WebhookView = Omit<Webhook, 'tenant'>;
+export type WebhookView = Omit<Webhook, 'tenant' | 'sealedSecret'>;
 
-export function toWebhookView({ tenant: _tenant, ...view }: Webhook): WebhookView {
+export function toWebhookView({ tenant: _tenant, sealedSecret: _sealedSecret, ...view }: Webhook): WebhookView {
   return view;
 }
+
+/** The encryption context of a webhook's sealed secret: it opens for that webhook only. */
+export const webhookSecretContext = (w: Pick<Webhook, 'tenant' | 'id'>) => ({ purpose: 'webhook-secret', tenant: w.tenant, webhookId: w.id });
 
 /** What every delivery's body is: the exact bytes signed and sent, the same on every attempt. */
 export interface WebhookPayload {

@@ -1,9 +1,10 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { sqsClient } from '../aws';
+import { DynamoCallStore, type CallStore } from '../calls/store';
 import { ConfigError, type ControlPlaneConfig } from '../config';
 import type { DocumentStore } from '../documents';
 import { logEvent, type CallEvent, type CallEventSink } from '../events';
-import { newDeliveryId } from '../ids';
+import { deliveryIdFor } from '../ids';
 import type { Logger } from '../log';
 import type { Delivery, Webhook, WebhookPayload } from './model';
 import { DeliveryQueue } from './queue';
@@ -11,7 +12,10 @@ import { DeliveryStore, DynamoWebhookStore } from './store';
 
 /**
  * Turns a call event into one delivery per subscribed webhook: the delivery records are written first
- * (durable, and in the `due` index), then queued. If queueing fails the sweeper queues them later.
+ * (durable, and in the `due` index), then queued, and then the call stops waiting for the event. If queueing
+ * fails the sweeper queues them later; if the process dies before the records are written, the call still waits
+ * for its event (the `outbox` index) and the sweeper publishes it again: delivery ids follow from the call, the
+ * event and the webhook, so a second publish writes no twin.
  */
 export class WebhookPublisher implements CallEventSink {
   constructor(
@@ -19,6 +23,7 @@ export class WebhookPublisher implements CallEventSink {
       readonly webhooks: DocumentStore<Webhook>;
       readonly deliveries: DeliveryStore;
       readonly queue: DeliveryQueue;
+      readonly calls: Pick<CallStore, 'eventRecorded'>;
       readonly log: Logger;
     },
   ) {}
@@ -29,12 +34,11 @@ export class WebhookPublisher implements CallEventSink {
     let deliveries: Delivery[];
     try {
       const hooks = (webhooks ?? (await this.deps.webhooks.all(event.tenant))).filter((hook) => hook.events.includes(event.type));
-      if (!hooks.length) return;
       const payload: WebhookPayload = { webhookType: event.type, data: event.call, timestamp: event.timestamp };
       const body = JSON.stringify(payload);
       const now = new Date().toISOString();
       deliveries = hooks.map((hook) => ({
-        id: newDeliveryId(),
+        id: deliveryIdFor(event.call.id, event.type, hook.id, Date.parse(event.timestamp)),
         tenant: event.tenant,
         webhookId: hook.id,
         event: event.type,
@@ -47,15 +51,20 @@ export class WebhookPublisher implements CallEventSink {
         updatedAt: now,
         nextAttemptAt: null,
       }));
-      await this.deps.deliveries.createAll(deliveries);
+      deliveries = await this.deps.deliveries.createAll(deliveries);
     } catch (err) {
-      log.error('call event not recorded for webhooks: it is in this log line only', { error: err, payload: event });
+      log.error('call event not recorded for webhooks yet; the sweeper publishes it again', { error: err });
       return;
     }
     try {
-      await this.deps.queue.send(deliveries.map((d) => ({ tenant: d.tenant, webhookId: d.webhookId, deliveryId: d.id })));
+      if (deliveries.length) await this.deps.queue.send(deliveries.map((d) => ({ tenant: d.tenant, webhookId: d.webhookId, deliveryId: d.id })));
     } catch (err) {
       log.warn('deliveries recorded but not queued; the sweeper queues them', { error: err, deliveries: deliveries.map((d) => d.id) });
+    }
+    try {
+      await this.deps.calls.eventRecorded(event.tenant, event.call.id, event.type);
+    } catch (err) {
+      log.warn('call event recorded, but the call still waits for it; the sweeper clears it', { error: err });
     }
   }
 }
@@ -80,5 +89,5 @@ export function webhookQueue(config: ControlPlaneConfig): DeliveryQueue {
 
 /** The publisher of an entry point that emits call events. */
 export function webhookPublisher(config: ControlPlaneConfig, dynamo: DynamoDBClient, log: Logger): WebhookPublisher {
-  return new WebhookPublisher({ ...webhookStores(config, dynamo), queue: webhookQueue(config), log });
+  return new WebhookPublisher({ ...webhookStores(config, dynamo), queue: webhookQueue(config), calls: new DynamoCallStore(dynamo, config.tableName), log });
 }

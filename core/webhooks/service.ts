@@ -3,14 +3,13 @@ import { BadRequestError, ConflictError, NotFoundError } from '../errors';
 import { DELIVERY_ID, newWebhookId, WEBHOOK_ID } from '../ids';
 import type { Logger } from '../log';
 import { decodeCursor, encodeCursor } from '../pagination';
-import { toDeliveryView, toWebhookView, WEBHOOK_EVENTS, type Delivery, type DeliveryRef, type DeliveryStatus, type DeliveryView, type Webhook, type WebhookView } from './model';
+import type { SecretBox } from '../secret-box';
+import { toDeliveryView, toWebhookView, WEBHOOK_EVENTS, webhookSecretContext, type Delivery, type DeliveryRef, type DeliveryStatus, type DeliveryView, type Webhook, type WebhookView } from './model';
 import type { DeliveryQueue } from './queue';
 import type { WebhookBody, WebhookUpdate } from './schema';
+import { newWebhookSecret } from './signing';
 import type { DeliveryStore } from './store';
 import { targetProblem, WEBHOOK_SCHEMES } from './targets';
-
-/** Every event fans out to each webhook: a bound on the work one call can cause. */
-export const MAX_WEBHOOKS_PER_TENANT = 10;
 
 /** Webhook registration and delivery history, each scoped to the calling tenant. */
 export class WebhookService {
@@ -19,21 +18,25 @@ export class WebhookService {
       readonly webhooks: DocumentStore<Webhook>;
       readonly deliveries: DeliveryStore;
       readonly queue: DeliveryQueue | null;
+      /** Seals each webhook's signing secret. */
+      readonly box: SecretBox;
       readonly allowPrivateTargets: boolean;
       readonly log: Logger;
     },
   ) {}
 
-  async create(tenant: string, body: WebhookBody): Promise<WebhookView> {
+  /** The new webhook, with its signing `secret`: the only time it is shown. */
+  async create(tenant: string, body: WebhookBody): Promise<WebhookView & { secret: string }> {
     await this.checkUrl(body.url);
-    if ((await this.deps.webhooks.all(tenant)).length >= MAX_WEBHOOKS_PER_TENANT) {
-      throw new ConflictError(`A tenant can have at most ${MAX_WEBHOOKS_PER_TENANT} webhooks; delete one first`);
-    }
     const now = new Date().toISOString();
-    const webhook: Webhook = { id: newWebhookId(), tenant, url: body.url, events: body.events ?? [...WEBHOOK_EVENTS], createdAt: now, updatedAt: now };
+    const id = newWebhookId();
+    const secret = newWebhookSecret();
+    const sealedSecret = Buffer.from(await this.deps.box.seal(secret, webhookSecretContext({ tenant, id }))).toString('base64');
+    const webhook: Webhook = { id, tenant, url: body.url, events: body.events ?? [...WEBHOOK_EVENTS], sealedSecret, createdAt: now, updatedAt: now };
+    // The store refuses a create beyond MAX_WEBHOOKS_PER_TENANT, whatever races it.
     await this.deps.webhooks.create(webhook);
     this.deps.log.info('webhook created', { tenant, webhookId: webhook.id, events: webhook.events });
-    return toWebhookView(webhook);
+    return { ...toWebhookView(webhook), secret };
   }
 
   async list(tenant: string, limit: number, cursor?: string): Promise<{ items: WebhookView[]; nextCursor: string | null }> {

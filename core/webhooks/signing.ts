@@ -1,5 +1,20 @@
 import { GetPublicKeyCommand, SignCommand, type KMSClient } from '@aws-sdk/client-kms';
-import { createHash, createPublicKey, verify } from 'node:crypto';
+import { createHash, createHmac, createPublicKey, randomBytes, verify } from 'node:crypto';
+
+/** A Standard Webhooks secret: `whsec_` and 32 random bytes, base64. */
+export function newWebhookSecret(): string {
+  return `whsec_${randomBytes(32).toString('base64')}`;
+}
+
+/**
+ * The Standard Webhooks `webhook-signature` header (https://www.standardwebhooks.com): `v1,` and the base64
+ * HMAC-SHA256, keyed by the secret's bytes, of `<webhook-id>.<webhook-timestamp>.<body>`. Binding the id and
+ * the time lets a receiver refuse replays: an old timestamp, or an id it has seen.
+ */
+export function standardSignature(secret: string, id: string, timestamp: number, body: Buffer): string {
+  const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
+  return `v1,${createHmac('sha256', key).update(`${id}.${timestamp}.`).update(body).digest('base64')}`;
+}
 
 /**
  * Webhook signatures: `videosdk-signature` is the base64 RSA-SHA256 (PKCS#1 v1.5) signature of the

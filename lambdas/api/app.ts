@@ -57,6 +57,7 @@ export function apiDependencies(config: ControlPlaneConfig, log = createLogger(c
     webhooks: new WebhookService({
       ...webhookStores(config, dynamo),
       queue: config.webhooks.queueUrl ? webhookQueue(config) : null,
+      box,
       allowPrivateTargets: config.webhooks.allowPrivateTargets,
       log,
     }),

@@ -11,13 +11,15 @@ export function createSweeper(config: ControlPlaneConfig, log = createLogger(con
   const dynamo = dynamoClient(config.aws);
   const stores = webhookStores(config, dynamo);
   const queue = webhookQueue(config);
+  const calls = new DynamoCallStore(dynamo, config.tableName);
   return new Sweeper({
     dynamo,
     tableName: config.tableName,
-    calls: new DynamoCallStore(dynamo, config.tableName),
+    calls,
     deliveries: stores.deliveries,
     queue,
-    events: new WebhookPublisher({ ...stores, queue, log }),
+    events: new WebhookPublisher({ ...stores, queue, calls, log }),
+    unpublishedAfterSeconds: config.webhooks.redriveAfterSeconds,
     retentionDays: config.callRetentionDays,
     placements: placementStores(config, dynamo),
     log,

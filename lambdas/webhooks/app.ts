@@ -2,6 +2,7 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { dynamoClient, kmsClient } from '../../core/aws';
 import { ConfigError, type ControlPlaneConfig } from '../../core/config';
 import { createLogger, type Logger } from '../../core/log';
+import { SecretBox } from '../../core/secret-box';
 import { DeliveryWorker } from '../../core/webhooks/delivery';
 import { webhookQueue, webhookStores } from '../../core/webhooks/publisher';
 import { parseDeliveryRef, type DeliveryQueue } from '../../core/webhooks/queue';
@@ -13,16 +14,21 @@ export interface DeliveryDependencies {
   readonly log: Logger;
 }
 
-/** Builds the delivery worker once per process; it needs the queue, the dead-letter queue and the signing key. */
+/**
+ * Builds the delivery worker once per process; it needs the queue, the dead-letter queue, the signing key, and
+ * the secrets key to open each webhook's Standard Webhooks secret.
+ */
 export function deliveryDependencies(config: ControlPlaneConfig, log = createLogger(config.logLevel, { service: 'webhooks' })): DeliveryDependencies {
   const queue = webhookQueue(config);
   if (!config.webhooks.deadLetterQueueUrl) throw new ConfigError('Missing required environment variable WEBHOOK_DLQ_URL');
   if (!config.webhookSigningKeyId) throw new ConfigError('Missing required environment variable WEBHOOK_SIGNING_KEY_ID');
+  const kms = kmsClient(config.aws);
   return {
     worker: new DeliveryWorker({
       ...webhookStores(config, dynamoClient(config.aws)),
       queue,
-      signer: new WebhookSigner(kmsClient(config.aws), config.webhookSigningKeyId),
+      signer: new WebhookSigner(kms, config.webhookSigningKeyId),
+      box: new SecretBox(kms, config.kmsKeyId),
       retryDelaysSeconds: config.webhooks.retryDelaysSeconds,
       allowPrivateTargets: config.webhooks.allowPrivateTargets,
       log,

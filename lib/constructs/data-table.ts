@@ -30,9 +30,9 @@ export const TABLE_SHAPE = {
 /**
  * The single-table store: generic `pk`/`sk` string keys, on-demand capacity, point-in-time recovery, and TTL on
  * `expiresAt` (epoch seconds). TTL deletes lazily, hours late, so readers still check expiry themselves.
- * Two global secondary indexes: `byTime` (`gsi1pk`/`gsi1sk`) lists a tenant's calls newest first; `due`
+ * Three global secondary indexes: `byTime` (`gsi1pk`/`gsi1sk`) lists a tenant's calls newest first; `due`
  * (`duePk`/`dueSk`) finds, for the sweeper, work that fell due (calls whose stream never started, deliveries never
- * attempted). The media regions' tables share `TABLE_SHAPE` but none of these indexes.
+ * attempted); `outbox` (`outboxPk`/`outboxSk`) finds calls whose state changed without its event being recorded. The media regions' tables share `TABLE_SHAPE` but none of these indexes.
  */
 export class DataTable extends Construct {
   public readonly table: Table;
@@ -64,6 +64,13 @@ export class DataTable extends Construct {
       indexName: TABLE_KEYS.due.indexName,
       partitionKey: { name: TABLE_KEYS.due.partitionKey, type: AttributeType.STRING },
       sortKey: { name: TABLE_KEYS.due.sortKey, type: AttributeType.STRING },
+      projectionType: ProjectionType.KEYS_ONLY,
+    });
+    // Keys only and sparse, like `due`: only calls whose latest event is not yet recorded carry outboxPk.
+    this.table.addGlobalSecondaryIndex({
+      indexName: TABLE_KEYS.outbox.indexName,
+      partitionKey: { name: TABLE_KEYS.outbox.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: TABLE_KEYS.outbox.sortKey, type: AttributeType.STRING },
       projectionType: ProjectionType.KEYS_ONLY,
     });
   }

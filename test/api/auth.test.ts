@@ -1,5 +1,11 @@
 import { createSecretKey, generateKeyPairSync } from 'node:crypto';
 import { SignJWT } from 'jose';
+import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
+import { Authenticator, MAX_TOKEN_LIFETIME_SECONDS, mintToken, SECRET_CACHE_SECONDS } from '../../core/auth';
+import { dynamoClient, kmsClient } from '../../core/aws';
+import { SecretBox } from '../../core/secret-box';
+import { TenantStore } from '../../core/tenants';
+import { LOCAL_KMS_KEY_ID, LOCAL_TABLE_NAME } from '../../local/aws';
 import { startTestStack, type TestStack } from '../support/stack';
 
 let t: TestStack;
@@ -52,6 +58,9 @@ describe('authentication', () => {
     ['a token without exp', () => sign(claims({ exp: undefined })), /Invalid token/],
     ['a token without iat', () => sign(claims({ iat: undefined })), /Invalid token/],
     ['a token not yet valid', () => sign(claims({ nbf: now() + 3600 })), /Invalid token/],
+    ['a token issued in the future', () => sign(claims({ iat: now() + 60 })), /Invalid token/],
+    ['a token living longer than 24 h', () => sign(claims({ exp: now() + MAX_TOKEN_LIFETIME_SECONDS + 60 })), /Invalid token/],
+    ['a token issued over 24 h ago', () => sign(claims({ iat: now() - MAX_TOKEN_LIFETIME_SECONDS - 60, exp: now() + 60 })), /Invalid token|Token expired/],
     ['alg none', () => Promise.resolve(`${b64({ alg: 'none', typ: 'JWT' })}.${b64(claims())}.`), /Invalid token/],
     ['alg HS512 with the right secret', () => sign(claims(), secret.padEnd(64, 'x'), 'HS512'), /Invalid token/],
     [
@@ -81,6 +90,30 @@ describe('authentication', () => {
   it('names an expired token as expired', async () => {
     const res = await status(await sign(claims({ iat: now() - 7200, exp: now() - 3600 })));
     expect(res).toMatchObject({ status: 401, message: 'Token expired' });
+  });
+
+  it('takes a token of exactly the maximum lifetime, as the tools mint it', async () => {
+    expect((await status(await sign(claims({ exp: now() + MAX_TOKEN_LIFETIME_SECONDS })))).status).toBe(200);
+    expect((await status(await mintToken(secret, { apikey: 'acme', ttlSeconds: MAX_TOKEN_LIFETIME_SECONDS }))).status).toBe(200);
+    await expect(mintToken(secret, { apikey: 'acme', ttlSeconds: MAX_TOKEN_LIFETIME_SECONDS + 1 })).rejects.toThrow(/1-86400 seconds/);
+  });
+
+  it(`stops taking a revoked tenant's tokens within ${SECRET_CACHE_SECONDS} s`, async () => {
+    const aws = { region: 'us-east-1', dynamodbEndpoint: t.stack.aws.dynamodbEndpoint, kmsEndpoint: t.stack.aws.kmsEndpoint };
+    const dynamo = dynamoClient(aws);
+    const tenants = new TenantStore(dynamo, LOCAL_TABLE_NAME, new SecretBox(kmsClient(aws), LOCAL_KMS_KEY_ID));
+    let clock = Date.now();
+    const auth = new Authenticator(tenants, () => clock);
+    try {
+      const token = await mintToken(await tenants.ensureSecret('revoked'), { apikey: 'revoked', ttlSeconds: 600 });
+      await expect(auth.authenticate(token)).resolves.toMatchObject({ tenant: 'revoked' });
+      // Revocation as docs/operations.md tells it: delete the tenant's item.
+      await dynamo.send(new DeleteItemCommand({ TableName: LOCAL_TABLE_NAME, Key: { pk: { S: 'TENANT#revoked' }, sk: { S: 'TENANT' } } }));
+      clock += SECRET_CACHE_SECONDS * 1000 + 1;
+      await expect(auth.authenticate(token)).rejects.toThrow('Invalid token');
+    } finally {
+      dynamo.destroy();
+    }
   });
 
   it('gives an unknown tenant the same answer as a bad signature', async () => {

@@ -1,8 +1,12 @@
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { kmsClient } from '../../core/aws';
 import { verifyWebhook, WebhookSigner } from '../../core/webhooks/signing';
 import { LOCAL_WEBHOOK_SIGNING_KEY_ID } from '../../local/aws';
+import { waitFor } from '../support/local-process';
+import { answerFields, newCall, plivoRequest } from '../support/plivo';
 import { startTestStack, type TestStack } from '../support/stack';
+import { startReceiver } from '../support/webhook-receiver';
 
 /**
  * Webhook signatures through the real KMS client against the local stack's KMS emulator (Sign with a
@@ -59,5 +63,42 @@ describe('verifyWebhook', () => {
     expect(verifyWebhook(body, signature, other)).toBe(false);
     for (const bad of [undefined, '', 'not base64!', 'AAAA', signature.slice(0, -8)]) expect(verifyWebhook(body, bad, pem)).toBe(false);
     expect(verifyWebhook(body, signature, 'not a key')).toBe(false);
+  });
+});
+
+describe('Standard Webhooks signature', () => {
+  it('signs each delivery with the secret shown at creation, as the standardwebhooks package verifies it; replays are refused', async () => {
+    const receiver = await startReceiver();
+    const other = await startReceiver();
+    try {
+      const token = await t.token('demo');
+      const created = async (url: string) => {
+        const res = await t.api('POST', '/v2/webhooks', { token, body: { url, events: ['call-hangup'] } });
+        expect(res.status).toBe(201);
+        return ((await res.json()) as { data: { id: string; secret: string } }).data;
+      };
+      const mine = await created(receiver.url);
+      const theirs = await created(other.url);
+      expect((await (await t.api('GET', `/v2/webhooks/${mine.id}`, { token })).text())).not.toContain(mine.secret);
+
+      // A refused call: one call-hangup, to each webhook.
+      expect((await plivoRequest(`${t.stack.connector.webhookUrl}?roomId=bad%20room`, answerFields(newCall()))).status).toBe(200);
+      const [got] = await waitFor(() => (receiver.received.length ? receiver.received : undefined), 10_000);
+      const headers = got?.headers as Record<string, string>;
+      const body = (got?.body as Buffer).toString('utf8');
+      expect(headers['videosdk-signature']).toBeDefined();
+      expect(headers['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/]{43}=$/);
+      expect(new Webhook(mine.secret).verify(body, headers)).toEqual(JSON.parse(body));
+
+      // Another webhook's secret, a changed body, id or timestamp: refused.
+      expect(() => new Webhook(theirs.secret).verify(body, headers)).toThrow(WebhookVerificationError);
+      expect(() => new Webhook(mine.secret).verify(body.replace('rejected', 'answered'), headers)).toThrow(WebhookVerificationError);
+      expect(() => new Webhook(mine.secret).verify(body, { ...headers, 'webhook-id': 'whd_other' })).toThrow(WebhookVerificationError);
+      const stale = String(Number(headers['webhook-timestamp']) - 600);
+      expect(() => new Webhook(mine.secret).verify(body, { ...headers, 'webhook-timestamp': stale })).toThrow(WebhookVerificationError);
+    } finally {
+      await receiver.close();
+      await other.close();
+    }
   });
 });

@@ -16,6 +16,7 @@ afterAll(() => t.close());
 
 interface Webhook {
   id: string;
+  secret?: string;
   url: string;
   events: string[];
   createdAt: string;
@@ -42,10 +43,13 @@ describe('webhooks API', () => {
       id: expect.stringMatching(/^wh_[0-9a-hjkmnp-tv-z]{16}$/),
       url: 'https://hooks.example.com/plivo',
       events: ['call-started', 'call-answered', 'call-hangup', 'call-missed'],
+      // Shown this once: every later read leaves it out.
+      secret: expect.stringMatching(/^whsec_[A-Za-z0-9+/]{43}=$/),
       createdAt: expect.any(String),
       updatedAt: created.data.createdAt,
     });
-    const hook = created.data;
+    const hook: Webhook = { ...created.data };
+    delete hook.secret;
     expect(await json(await t.api('GET', `/v2/webhooks/${hook.id}`, { token: acme }))).toEqual({ data: hook });
     const listed = await json<{ data: Webhook[]; pageInfo: unknown }>(await t.api('GET', '/v2/webhooks', { token: acme }));
     expect(listed.data.map((w) => w.id)).toContain(hook.id);
@@ -111,6 +115,22 @@ describe('webhooks API', () => {
     for (let i = 0; i < 10; i++) await create({ url: `https://hooks.example.com/${i}` }, token);
     const res = await t.api('POST', '/v2/webhooks', { token, body: { url: 'https://hooks.example.com/11' } });
     expect(res.status).toBe(409);
+  });
+
+  it('holds the cap under 25 concurrent creates, and a delete gives the slot back', async () => {
+    const token = await t.token('racing');
+    const results = await Promise.all(
+      Array.from({ length: 25 }, (_, i) => t.api('POST', '/v2/webhooks', { token, body: { url: `https://hooks.example.com/race/${i}` } })),
+    );
+    const statuses = results.map((r) => r.status).sort();
+    expect(statuses).toEqual([...Array<number>(10).fill(201), ...Array<number>(15).fill(409)]);
+    const conflict = (await json<{ message: string; code?: string }>(results.find((r) => r.status === 409) as Response)).message;
+    expect(conflict).toBe('A tenant can have at most 10 webhooks; delete one first');
+    const listed = await json<{ data: Webhook[] }>(await t.api('GET', '/v2/webhooks?limit=100', { token }));
+    expect(listed.data).toHaveLength(10);
+    expect((await t.api('DELETE', `/v2/webhooks/${(listed.data[0] as Webhook).id}`, { token })).status).toBe(200);
+    const again = await Promise.all(Array.from({ length: 3 }, () => t.api('POST', '/v2/webhooks', { token, body: { url: 'https://hooks.example.com/again' } })));
+    expect(again.map((r) => r.status).sort()).toEqual([201, 409, 409]);
   });
 
   it("delivers only the events a webhook subscribed to, and only its own tenant's", async () => {

@@ -402,10 +402,18 @@ describe('delivery worker and sweeper access', () => {
     },
   );
 
-  test.each(['delivery', 'sweeper'] as const)('the %s function is told the secrets key but may not use it', (name) => {
+  test('the sweeper function is told the secrets key but may not use it', () => {
     const { stack, template } = build();
     const dataKeyArn = { 'Fn::GetAtt': [logicalId(stack, stack.keys.dataKey), 'Arn'] };
-    expect(onResource(statements(stack, template, fnOf(stack, name)), dataKeyArn)).toEqual([]);
+    expect(onResource(statements(stack, template, fnOf(stack, 'sweeper')), dataKeyArn)).toEqual([]);
+  });
+
+  test("the delivery function may only decrypt with the secrets key (webhooks' signing secrets), never encrypt", () => {
+    const { stack, template } = build();
+    const dataKeyArn = { 'Fn::GetAtt': [logicalId(stack, stack.keys.dataKey), 'Arn'] };
+    expect(onResource(statements(stack, template, fnOf(stack, 'delivery')), dataKeyArn)).toEqual([
+      { Effect: 'Allow', Action: 'kms:Decrypt', Resource: dataKeyArn },
+    ]);
   });
 
   test("the delivery function does not touch any media region's table", () => {

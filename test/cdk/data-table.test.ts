@@ -24,7 +24,7 @@ test('keys items by pk (S) and sk (S)', () => {
   });
 });
 
-test('has exactly two global secondary indexes: byTime projecting all attributes, due projecting keys only', () => {
+test('has exactly three global secondary indexes: byTime projecting all attributes, due and outbox projecting keys only', () => {
   tableTemplate().hasResourceProperties('AWS::DynamoDB::Table', {
     AttributeDefinitions: Match.arrayEquals([
       { AttributeName: 'pk', AttributeType: 'S' },
@@ -33,6 +33,8 @@ test('has exactly two global secondary indexes: byTime projecting all attributes
       { AttributeName: 'gsi1sk', AttributeType: 'S' },
       { AttributeName: 'duePk', AttributeType: 'S' },
       { AttributeName: 'dueSk', AttributeType: 'S' },
+      { AttributeName: 'outboxPk', AttributeType: 'S' },
+      { AttributeName: 'outboxSk', AttributeType: 'S' },
     ]),
     GlobalSecondaryIndexes: [
       {
@@ -51,11 +53,19 @@ test('has exactly two global secondary indexes: byTime projecting all attributes
         ],
         Projection: { ProjectionType: 'KEYS_ONLY' },
       },
+      {
+        IndexName: 'outbox',
+        KeySchema: [
+          { AttributeName: 'outboxPk', KeyType: 'HASH' },
+          { AttributeName: 'outboxSk', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'KEYS_ONLY' },
+      },
     ],
   });
 });
 
-test.each(['byTime', 'due'] as const)('the %s index follows TABLE_KEYS, which the stores query', (index) => {
+test.each(['byTime', 'due', 'outbox'] as const)('the %s index follows TABLE_KEYS, which the stores query', (index) => {
   tableTemplate().hasResourceProperties('AWS::DynamoDB::Table', {
     GlobalSecondaryIndexes: Match.arrayWith([
       Match.objectLike({

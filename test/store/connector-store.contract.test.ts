@@ -8,7 +8,7 @@ import type { Connector } from '../../core/connectors/model';
 import { DynamoCallStore } from '../../core/calls/store';
 import { DynamoConnectorStore } from '../../core/connectors/store';
 import { ConflictError } from '../../core/errors';
-import { newConnectorId, newDeliveryId, newRuleId, newWebhookId, newWebhookKey } from '../../core/ids';
+import { deliveryIdFor, newConnectorId, newRuleId, newWebhookId, newWebhookKey } from '../../core/ids';
 import type { RoutingRule } from '../../core/routing/model';
 import { DynamoRoutingRuleStore } from '../../core/routing/store';
 import type { Webhook } from '../../core/webhooks/model';
@@ -229,11 +229,11 @@ describe.each(backends)('ConnectorStore on %s', (_name, start) => {
       1,
     );
     // Webhooks, one of them with a delivery record (which sorts just after the webhooks).
-    const webhook = (tenant: string): Webhook => ({ id: newWebhookId(), tenant, url: 'https://hooks.example.com/x', events: ['call-started'], createdAt: now, updatedAt: now });
+    const webhook = (tenant: string): Webhook => ({ id: newWebhookId(), tenant, url: 'https://hooks.example.com/x', events: ['call-started'], sealedSecret: null, createdAt: now, updatedAt: now });
     const hooks = [webhook('t9'), webhook('t9')];
     for (const w of [...hooks, webhook('t10')]) await webhookStore.create(w);
     await new DeliveryStore(dynamo, 'contract', { retentionDays: 1, redriveAfterSeconds: 60 }).createAll([
-      { id: newDeliveryId(), tenant: 't9', webhookId: (hooks[0] as Webhook).id, event: 'call-started', callId: 'call_contract', status: 'pending', body: '{}', attempts: [], cycleAttempts: 0, createdAt: now, updatedAt: now, nextAttemptAt: null },
+      { id: deliveryIdFor('call_contract', 'call-started', (hooks[0] as Webhook).id, Date.now()), tenant: 't9', webhookId: (hooks[0] as Webhook).id, event: 'call-started', callId: 'call_contract', status: 'pending', body: '{}', attempts: [], cycleAttempts: 0, createdAt: now, updatedAt: now, nextAttemptAt: null },
     ]);
     const byId = <T extends { id: string }>(list: T[]) => [...list].sort((a, b) => a.id.localeCompare(b.id));
     for (const c of [first, middle, last]) {

@@ -9,7 +9,7 @@ import { ROOM_ID } from './connectors/schema';
 import { holdsWebhookKey, type ConnectorStore, type KeyOwner } from './connectors/store';
 import { callEvent, type CallEventSink, type CallEventType } from './events';
 import type { Logger } from './log';
-import { checkPlivoSignature, type Params } from './plivo/signature';
+import { checkPlivoSignature, SIGNATURE_REFUSALS, type Params } from './plivo/signature';
 import { EMPTY_RESPONSE_XML, HANGUP_REJECTED_XML, streamXml } from './plivo/xml';
 import { byPriority, roomFor, ruleMatches, type AgentSpec, type CallParties, type RoutingRule } from './routing/model';
 import type { CallSetup, RoutingRuleStore } from './routing/store';
@@ -36,6 +36,12 @@ export interface AnswerResult {
 
 const WEBHOOK_KEY = /^whk_[0-9A-Za-z]{32,64}$/;
 const MAX_CALL_UUID = 128;
+/**
+ * Plivo's CallUUIDs. V3 signs `name` + `value` of each parameter with no separator, so a captured
+ * request re-split (CallUUID's value swallowing `CallerName` + its value, say) verifies as well: a
+ * signed request must name its call in this exact form, which no re-split can produce for another call.
+ */
+const PLIVO_CALL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /**
  * A call's Duration is believed up to a week; beyond it (1e200, say: a number DynamoDB cannot store), and when
  * it is not a number, it is recorded as unknown (NaN and Infinity compare false). Negative ones count as 0.
@@ -122,15 +128,15 @@ export class AnswerService {
         headers: request.headers,
       });
       if (check !== 'valid') {
-        log.warn('answer refused: Plivo signature ' + check, { status: 403 });
+        log.warn(`answer refused: ${SIGNATURE_REFUSALS[check]}`, { status: 403 });
         return reject(403);
       }
     }
     const fields = request.method === 'GET' ? request.query : request.form;
     const field = (name: string): string => fields.get(name)?.[0]?.trim() ?? '';
     const callUuid = field('CallUUID');
-    if (!callUuid || callUuid.length > MAX_CALL_UUID) {
-      log.warn('answer refused: no CallUUID', { status: 400 });
+    if (!callUuid || callUuid.length > MAX_CALL_UUID || (authToken && !PLIVO_CALL_UUID.test(callUuid))) {
+      log.warn('answer refused: CallUUID missing, or (signed) not a UUID', { status: 400 });
       return reject(400);
     }
     const callLog = log.child({ callUuid, callId: callIdFor(callUuid) });

@@ -136,5 +136,7 @@ export function localMediaEnv(env: Env, controlEnv: Readonly<Record<string, stri
     RELAY_PORT: '0',
     HOST: '127.0.0.1',
     RELAY_HOST: '127.0.0.1',
+    // Local mode alone lets agents, like webhooks, be at localhost and private addresses.
+    ALLOW_PRIVATE_TARGETS: 'true',
   };
 }

@@ -1,7 +1,7 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { WebSocket } from 'ws';
 import { mulawDecode, mulawEncode } from '../ingest-container/src/audio/mulaw';
-import { signV3 } from '../core/plivo/signature';
+import { plivoSignatureHeaders } from '../core/plivo/signature';
 import { paced } from './audio';
 
 /**
@@ -24,11 +24,8 @@ export interface ReceivedFrame {
 
 const FRAME_BYTES = 160;
 
-function signedHeaders(authToken: string | undefined, method: string, url: string, params: Map<string, string[]>): Record<string, string> {
-  if (!authToken) return {};
-  const nonce = randomBytes(12).toString('hex');
-  return { 'x-plivo-signature-v3': signV3(authToken, method, url, params, nonce), 'x-plivo-signature-v3-nonce': nonce };
-}
+const signedHeaders = (authToken: string | undefined, method: string, url: string, params: Map<string, string[]>): Record<string, string> =>
+  authToken ? plivoSignatureHeaders(authToken, method, url, params) : {};
 
 async function postForm(url: string, fields: Record<string, string>, authToken: string | undefined): Promise<{ status: number; body: string }> {
   const params = new Map(Object.entries(fields).map(([k, v]) => [k, [v]]));

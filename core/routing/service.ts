@@ -1,4 +1,4 @@
-import { ConflictError, NotFoundError } from '../errors';
+import { BadRequestError, ConflictError, NotFoundError } from '../errors';
 import { newRuleId, RULE_ID } from '../ids';
 import type { Logger } from '../log';
 import { decodeCursor, encodeCursor } from '../pagination';
@@ -6,6 +6,7 @@ import type { ConnectorStore } from '../connectors/store';
 import { toRuleView, type RoutingRule, type RoutingRuleView } from './model';
 import { type RuleBody, type RuleUpdate } from './schema';
 import type { RoutingRuleStore } from './store';
+import { AGENT_SCHEMES, targetProblem } from '../webhooks/targets';
 
 function found(id: string, rule: RoutingRule | null | false): RoutingRule {
   if (!rule) throw new NotFoundError(`Routing rule ${id} not found`);
@@ -18,9 +19,12 @@ export class RoutingRuleService {
     private readonly rules: RoutingRuleStore,
     private readonly connectors: ConnectorStore,
     private readonly log: Logger,
+    /** Local mode only: agents may be at ws://localhost and private addresses. */
+    private readonly allowPrivateTargets: boolean,
   ) {}
 
   async create(tenant: string, body: RuleBody): Promise<RoutingRuleView> {
+    await this.checkAgent(body.agent);
     const now = new Date().toISOString();
     const rule: RoutingRule = { ...body, agent: body.agent ?? null, id: newRuleId(), tenant, createdAt: now, updatedAt: now };
     await this.rules.create(rule);
@@ -40,6 +44,7 @@ export class RoutingRuleService {
   /** Read, merge, then replace only if nobody changed it meanwhile (409 otherwise). */
   async update(tenant: string, id: string, changes: RuleUpdate): Promise<RoutingRuleView> {
     const current = found(id, RULE_ID.test(id) && (await this.rules.get(tenant, id)));
+    await this.checkAgent(changes.agent);
     const defined = Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined));
     // updatedAt is the version the conditional write checks: it must move even within one millisecond.
     const updatedAt = new Date(Math.max(Date.now(), Date.parse(current.updatedAt) + 1)).toISOString();
@@ -62,5 +67,12 @@ export class RoutingRuleService {
     const deleted = found(id, await this.rules.delete(tenant, id));
     this.log.info('routing rule deleted', { tenant, ruleId: id });
     return toRuleView(deleted);
+  }
+
+  /** The bridge dials an agent from inside the media VPC: it must be a public wss:// endpoint, as webhooks must be public https. */
+  private async checkAgent(agent: RuleBody['agent']): Promise<void> {
+    if (!agent) return;
+    const problem = await targetProblem(agent.url, this.allowPrivateTargets, AGENT_SCHEMES);
+    if (problem) throw new BadRequestError(`Invalid agent url: ${problem}`, [{ field: 'agent.url', message: problem }]);
   }
 }

@@ -7,7 +7,7 @@ import { toDeliveryView, toWebhookView, WEBHOOK_EVENTS, type Delivery, type Deli
 import type { DeliveryQueue } from './queue';
 import type { WebhookBody, WebhookUpdate } from './schema';
 import type { DeliveryStore } from './store';
-import { addressProblem, urlProblem } from './targets';
+import { targetProblem, WEBHOOK_SCHEMES } from './targets';
 
 /** Every event fans out to each webhook: a bound on the work one call can cause. */
 export const MAX_WEBHOOKS_PER_TENANT = 10;
@@ -121,7 +121,7 @@ export class WebhookService {
   }
 
   private async checkUrl(url: string): Promise<void> {
-    const problem = urlProblem(url, this.deps.allowPrivateTargets) ?? (this.deps.allowPrivateTargets ? null : await addressProblem(url));
+    const problem = await targetProblem(url, this.deps.allowPrivateTargets, WEBHOOK_SCHEMES);
     if (problem) throw new BadRequestError(`Invalid webhook url: ${problem}`, [{ field: 'url', message: problem }]);
   }
 }

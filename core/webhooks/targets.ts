@@ -2,10 +2,10 @@ import { lookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
 
 /**
- * Where webhooks may be sent. In AWS a target must be https and every address its host resolves to
- * public: private, loopback, link-local (the instance metadata service), shared, multicast and reserved
- * ranges are refused, at registration and again on every connection (DNS may change in between).
- * Local mode allows http to localhost and private addresses.
+ * Where a tenant's URLs may point: webhooks (https) and the agents the bridge dials (wss). In AWS a target must
+ * use the secure scheme and every address its host resolves to must be public: private, loopback, link-local (the
+ * instance metadata service), shared, multicast and reserved ranges are refused, at registration and again on every
+ * connection (DNS may change in between). Local mode allows the plain scheme to localhost, and private addresses.
  */
 // One list per family: a BlockList also judges IPv4 addresses by its IPv6 rules (as IPv4-mapped ones).
 const BLOCKED_V4 = new BlockList();
@@ -51,8 +51,18 @@ export function isPublicAddress(address: string): boolean {
 
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
-/** Why `url` cannot be a webhook target, or null when it can (syntax and scheme only: no DNS). */
-export function urlProblem(url: string, allowPrivate: boolean): string | null {
+/** The schemes a kind of target may use: `secure` anywhere, `plain` only to localhost in local mode. */
+export interface TargetSchemes {
+  readonly secure: string;
+  readonly plain: string;
+}
+export const WEBHOOK_SCHEMES: TargetSchemes = { secure: 'https:', plain: 'http:' };
+export const AGENT_SCHEMES: TargetSchemes = { secure: 'wss:', plain: 'ws:' };
+
+const schemeName = (scheme: string) => scheme.slice(0, -1);
+
+/** Why `url` cannot be a target, or null when it can (syntax and scheme only: no DNS). */
+export function urlProblem(url: string, allowPrivate: boolean, schemes: TargetSchemes = WEBHOOK_SCHEMES): string | null {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -61,9 +71,15 @@ export function urlProblem(url: string, allowPrivate: boolean): string | null {
   }
   if (parsed.username || parsed.password) return 'must not carry credentials';
   if (parsed.hash) return 'must not have a fragment';
-  if (parsed.protocol === 'https:') return null;
-  if (parsed.protocol === 'http:' && allowPrivate && LOCAL_HOSTS.has(parsed.hostname)) return null;
-  return allowPrivate ? 'must be https (http only for localhost or 127.0.0.1)' : 'must be https';
+  if (parsed.protocol === schemes.secure) return null;
+  if (parsed.protocol === schemes.plain && allowPrivate && LOCAL_HOSTS.has(parsed.hostname)) return null;
+  const secure = schemeName(schemes.secure);
+  return allowPrivate ? `must be ${secure} (${schemeName(schemes.plain)} only for localhost or 127.0.0.1)` : `must be ${secure}`;
+}
+
+/** Why `url` cannot be a target: its form, then (unless private targets are allowed) where its host resolves. */
+export async function targetProblem(url: string, allowPrivate: boolean, schemes: TargetSchemes): Promise<string | null> {
+  return urlProblem(url, allowPrivate, schemes) ?? (allowPrivate ? null : await addressProblem(url));
 }
 
 function resolveAll(hostname: string): Promise<LookupAddress[]> {

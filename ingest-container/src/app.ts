@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { Authenticator } from '../../core/auth';
 import { dynamoClient, kmsClient } from '../../core/aws';
 import { DynamoCallStore } from '../../core/calls/store';
@@ -17,6 +18,8 @@ import { CallLifecycle } from './calls';
 import { ClusterMember } from './cluster/member';
 import { TaskProtection } from './cluster/task-protection';
 import type { MediaConfig } from './config';
+import { streamGuard } from './guard';
+import { DIAL_DEFAULTS } from './room/agent';
 import { MediaServer } from './server';
 
 /** One media server process: the public listener, the relay listener, its room placements, metrics. */
@@ -92,18 +95,24 @@ export async function startMediaNode(config: MediaConfig, baseLog: Logger, ecsAg
     relaySecret,
     leaseMs,
     limits: config.limits,
+    dial: { ...DIAL_DEFAULTS, publicOnly: !config.allowPrivateTargets },
     startTimeoutMs: config.startTimeoutSeconds * 1000,
     onLoadChange: () => protection.update(media.busy),
     log,
   });
+  // The servers' own callbacks: whatever a request or an upgrade trips ends that connection alone.
   publicServer.on('request', (req, res) => {
-    if (!media.handleRequest(req, res)) res.writeHead(404, { 'content-type': 'application/json' }).end(notFound);
+    streamGuard(req.socket, log, 'request').run(() => {
+      if (!media.handleRequest(req, res)) res.writeHead(404, { 'content-type': 'application/json' }).end(notFound);
+    });
   });
-  publicServer.on('upgrade', (req, socket, head) => {
-    if (!media.handleUpgrade(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+  publicServer.on('upgrade', (req, socket: Duplex, head: Buffer) => {
+    streamGuard(socket, log, 'upgrade').run(() => {
+      if (!media.handleUpgrade(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    });
   });
   relayServer.on('request', (_req, res) => res.writeHead(404, { 'content-type': 'application/json' }).end(notFound));
-  relayServer.on('upgrade', (req, socket, head) => media.handleRelayUpgrade(req, socket, head));
+  relayServer.on('upgrade', (req, socket: Duplex, head: Buffer) => streamGuard(socket, log, 'relay upgrade').run(() => media.handleRelayUpgrade(req, socket, head)));
   await cluster.start();
 
   const report = () => {

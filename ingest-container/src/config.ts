@@ -27,6 +27,11 @@ export interface MediaConfig {
    * per room and per server (`MAX_QUEUED_AUDIO_MB_PER_ROOM`, 8; `MAX_QUEUED_AUDIO_MB`, 256).
    */
   readonly limits: RoomLimits;
+  /**
+   * Agents may be dialled at ws://localhost and private addresses (`ALLOW_PRIVATE_TARGETS=true`): set by `npm start`
+   * alone, as its webhooks may go to localhost; never by the CDK stacks, where agents must be public wss:// endpoints.
+   */
+  readonly allowPrivateTargets: boolean;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -75,5 +80,6 @@ export function loadMediaConfig(env: Env): MediaConfig {
       maxQueuedAudioBytesPerRoom: integer(env, 'MAX_QUEUED_AUDIO_MB_PER_ROOM', 8, 1, 1024) * MB,
       maxQueuedAudioBytes: integer(env, 'MAX_QUEUED_AUDIO_MB', 256, 1, 16_384) * MB,
     },
+    allowPrivateTargets: env.ALLOW_PRIVATE_TARGETS === 'true',
   };
 }

@@ -13,13 +13,15 @@ import { newParticipantId } from '../../core/ids';
 import { PlivoAuthTokens } from '../../core/connectors/plivo-tokens';
 import type { ConnectorStore } from '../../core/connectors/store';
 import type { Logger } from '../../core/log';
-import { checkPlivoSignature } from '../../core/plivo/signature';
+import { checkPlivoSignature, SIGNATURE_REFUSALS, type SignatureCheck } from '../../core/plivo/signature';
 import type { SecretBox } from '../../core/secret-box';
 import type { CallLifecycle } from './calls';
 import type { ClusterMember } from './cluster/member';
 import { Relay, RELAY_HEADERS, RELAY_MAX_PAYLOAD, relayJoinSchema, roomOf, type RelayJoin } from './cluster/relay';
+import { socketGuard, streamGuard, guard, INTERNAL_ERROR, type Guard } from './guard';
 import { UpgradeRefused } from './open-socket';
 import { PlivoStream, STREAM_CLOSE } from './plivo/stream';
+import type { DialOptions } from './room/agent';
 import { MediaClock } from './room/clock';
 import { ROOM_RATES, type SampleRate } from '../../core/rooms';
 import { RoomRegistry } from './room/room';
@@ -47,6 +49,8 @@ export interface MediaServerDeps {
   readonly leaseMs: number;
   /** Rooms per tenant on this server, and seats per room (counted here for the rooms placed here). */
   readonly limits: RoomLimits;
+  /** How routing rules' agents are dialled. */
+  readonly dial: DialOptions;
   /** How long a Plivo stream may take to send `start`. @default START_TIMEOUT_MS (10 s) */
   readonly startTimeoutMs?: number;
   /** Called whenever a connection comes or goes (task protection follows the load). */
@@ -97,9 +101,9 @@ const CONSOLE_HEADERS = {
  * Runs `release` when the socket closes, or at once when it closed already: a client that went away while
  * its join was being checked must not leave its seat or its room's hold taken.
  */
-function whenClosed(socket: Duplex, release: () => void): void {
-  if (socket.destroyed) release();
-  else socket.once('close', release);
+function whenClosed(socket: Duplex, release: () => void, guarded: Guard): void {
+  if (socket.destroyed) guarded.run(release);
+  else socket.once('close', guarded(release));
 }
 
 /**
@@ -136,11 +140,14 @@ export class MediaServer {
     this.clock = new MediaClock((err) => deps.log.error('room tick failed', { err }));
     this.rooms = new RoomRegistry(this.clock, deps.limits);
     this.seats = new RoomSeats(deps.limits);
+    // Each connection's beat is guarded on its own: one that throws is ended, the others still beat.
+    const beat = (connection: { heartbeat(): void; close(code: number, reason: string, why: 'error'): void }) =>
+      guard(deps.log, 'heartbeat', () => connection.close(INTERNAL_ERROR.code, INTERNAL_ERROR.reason, 'error')).run(() => connection.heartbeat());
     this.heartbeat = setInterval(() => {
-      this.participants.forEach((participant) => participant.heartbeat());
-      this.relays.forEach((_, relay) => relay.heartbeat());
+      this.participants.forEach(beat);
+      this.relays.forEach((_, relay) => beat(relay));
       // A relayed stream's peer server could vanish without closing: it must answer pings too.
-      this.streams.forEach((stream) => stream.relayed && stream.heartbeat());
+      this.streams.forEach((stream) => stream.relayed && beat(stream));
     }, HEARTBEAT_MS).unref();
   }
 
@@ -189,15 +196,18 @@ export class MediaServer {
     const room = ROOMS_PATH.exec(url.pathname);
     if (url.pathname !== '/plivo' && !room) return false;
     socket.on('error', () => socket.destroy());
+    const guarded = streamGuard(socket, this.deps.log.child({ path: url.pathname }), 'media upgrade');
     const accepted = room ? this.acceptParticipant(req, socket, head, url, room[1] as string) : this.acceptPlivo(req, socket, head, url);
-    accepted.catch((err: unknown) => {
-      if (err instanceof ApiError) {
-        this.deps.log.warn('media upgrade refused', { status: err.status, what: err.message, path: url.pathname });
-        return refuse(socket, err.status, err.message);
-      }
-      this.deps.log.error('media upgrade failed', { err, path: url.pathname });
-      refuse(socket, 503, 'The media server could not check this connection; try again');
-    });
+    guarded.watch(
+      accepted.catch((err: unknown) => {
+        if (err instanceof ApiError) {
+          this.deps.log.warn('media upgrade refused', { status: err.status, what: err.message, path: url.pathname });
+          return refuse(socket, err.status, err.message);
+        }
+        this.deps.log.error('media upgrade failed', { err, path: url.pathname });
+        refuse(socket, 503, 'The media server could not check this connection; try again');
+      }),
+    );
     return true;
   }
 
@@ -237,10 +247,11 @@ export class MediaServer {
       return refuse(socket, 401, 'Unknown claim ref');
     }
     const callLog = log.child({ tenant: found.tenant, callId: found.callId, callUuid: found.callUuid, roomId: found.roomId });
-    if (!(await this.signatureValid(found, req, url))) {
+    const signature = await this.signatureCheck(found, req, url);
+    if (signature !== 'valid') {
       this.counters.claimFailures++;
-      callLog.warn('plivo stream refused: Plivo signature invalid or missing', { status: 403 });
-      return refuse(socket, 403, 'Plivo signature invalid or missing');
+      callLog.warn(`plivo stream refused: ${SIGNATURE_REFUSALS[signature]}`, { status: 403 });
+      return refuse(socket, 403, SIGNATURE_REFUSALS[signature]);
     }
     const claim = await this.deps.claims.take(this.deps.region, ref, this.deps.serverId);
     if (typeof claim === 'string') {
@@ -260,6 +271,7 @@ export class MediaServer {
   private async seat(join: RelayJoin, req: IncomingMessage, socket: Duplex, head: Buffer, log: Logger): Promise<void> {
     const { tenant, roomId } = roomOf(join);
     const deadline = Date.now() + this.deps.leaseMs + 2000;
+    const guarded = streamGuard(socket, log, 'seating');
     this.seating++;
     try {
       for (;;) {
@@ -268,11 +280,11 @@ export class MediaServer {
         const where = await this.deps.cluster.seat(tenant, roomId);
         if (where.here) {
           // The room stays held here while this connection lasts, whether or not its upgrade completes.
-          whenClosed(socket, where.leave);
-          const seat = this.takeSeats(join, socket, where.leave, log);
+          whenClosed(socket, where.leave, guarded);
+          const seat = this.takeSeats(join, socket, where.leave, guarded, log);
           // A participant over a limit is refused before the upgrade; a call is upgraded to be closed with its code.
           if ('limit' in seat && join.type === 'participant') throw new ApiError(429, seat.limit === 'room-full' ? 'room_full' : 'room_limit', seat.message);
-          this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => ('limit' in seat ? this.turnAway(ws, join, seat, log) : this.seatHere(ws, join, false, log)));
+          this.upgrade(this.wss, req, socket, head, log, (ws) => ('limit' in seat ? this.turnAway(ws, join, seat, log) : this.seatHere(ws, join, false, log)));
           return;
         }
         let relay: Relay;
@@ -293,8 +305,8 @@ export class MediaServer {
           continue;
         }
         let attached = false;
-        whenClosed(socket, () => attached || relay.close(1001, 'the connection went away'));
-        this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+        whenClosed(socket, () => attached || relay.close(1001, 'the connection went away'), guarded);
+        this.upgrade(this.wss, req, socket, head, log, (ws) => {
           attached = true;
           this.track(relay, ws, join, log);
         });
@@ -309,15 +321,23 @@ export class MediaServer {
    * Takes the join's seats in its room here (a call routed to an agent takes two), given back when its socket closes;
    * or, over a limit, gives back the room's hold (`leave`) and says which limit.
    */
-  private takeSeats(join: RelayJoin, socket: Duplex, leave: () => void, log: Logger): SeatTaken | SeatRefusal {
+  private takeSeats(join: RelayJoin, socket: Duplex, leave: () => void, guarded: Guard, log: Logger): SeatTaken | SeatRefusal {
     const { tenant, roomId } = roomOf(join);
     const seat = this.seats.take(tenant, roomId, join.type === 'plivo' && join.claim.agent ? 2 : 1);
-    if (!('limit' in seat)) whenClosed(socket, seat.release);
+    if (!('limit' in seat)) whenClosed(socket, seat.release, guarded);
     else {
       leave();
       log.warn(`${join.type === 'plivo' ? 'plivo stream' : 'participant'} refused: ${seat.limit}`, { limits: this.deps.limits, seated: this.seats.seatsIn(tenant, roomId), tenantRooms: this.seats.roomsOf(tenant) });
     }
     return seat;
+  }
+
+  /**
+   * Completes an upgrade: `accepted` runs guarded, so a throw while taking the connection closes it with 1011
+   * (ws calls it synchronously: unguarded, the throw would reach the seating code as if the upgrade had failed).
+   */
+  private upgrade(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer, log: Logger, accepted: (ws: WebSocket) => void): void {
+    wss.handleUpgrade(req, socket, head, (ws: WebSocket) => socketGuard(ws, log, 'accepting a connection').run(() => accepted(ws)));
   }
 
   /** A call over a room limit: its stream is closed at once with the limit's code, and its record ended with the limit as its reason. */
@@ -330,23 +350,29 @@ export class MediaServer {
   private seatHere(ws: WebSocket, join: RelayJoin, relayed: boolean, log: Logger): void {
     // Closing began while this connection was being seated: it is not taken.
     if (this.stopping) return void ws.close(ROOM_CLOSE.shutdown, 'media server shutting down');
+    const guarded = socketGuard(ws, log, 'connection');
     if (join.type === 'plivo') {
-      const stream = new PlivoStream(ws, join.claim, { rooms: this.rooms, lifecycle: this.deps.lifecycle, log, relayed, startTimeoutMs: this.deps.startTimeoutMs });
+      const stream = new PlivoStream(ws, join.claim, { rooms: this.rooms, lifecycle: this.deps.lifecycle, log, relayed, startTimeoutMs: this.deps.startTimeoutMs, dial: this.deps.dial });
       this.streams.add(stream);
-      ws.once('close', () => {
-        this.streams.delete(stream);
-        this.deps.onLoadChange?.();
-      });
+      ws.once(
+        'close',
+        guarded(() => {
+          this.streams.delete(stream);
+          this.deps.onLoadChange?.();
+        }),
+      );
       log.info(relayed ? 'plivo stream accepted (relayed)' : 'plivo stream accepted', {});
     } else {
       const id = newParticipantId(join.kind === 'web' ? 'web_' : 'ag_');
       const room = this.rooms.get(join.tenant, join.roomId);
       const participant = new RoomSocket(ws, room, { id, kind: join.kind, rate: join.rate, log: log.child({ participantId: id }), wantsLevels: join.wantsLevels });
       this.participants.add(participant);
-      void participant.closed.then(() => {
-        this.participants.delete(participant);
-        this.deps.onLoadChange?.();
-      });
+      guarded.watch(
+        participant.closed.then(() => {
+          this.participants.delete(participant);
+          this.deps.onLoadChange?.();
+        }),
+      );
     }
     this.deps.onLoadChange?.();
   }
@@ -357,15 +383,17 @@ export class MediaServer {
     this.relays.set(relay, join.type);
     this.deps.onLoadChange?.();
     log.info('connection relayed to the room\'s media server', { type: join.type });
-    void relay.closed.then(async ({ lost }) => {
-      this.relays.delete(relay);
-      this.deps.onLoadChange?.();
-      log.info('relayed connection closed', { type: join.type, lost, ...relay.stats });
-      if (!lost) return;
-      this.counters.relayErrors++;
-      // The call's stream lived on the lost server: nobody else will end its record as promptly.
-      if (join.type === 'plivo') await this.deps.lifecycle.failed(join.claim.tenant, join.claim.callId).catch((err: unknown) => log.error('could not record the call as ended', { err }));
-    });
+    socketGuard(ws, log, 'relayed connection').watch(
+      relay.closed.then(async ({ lost }) => {
+        this.relays.delete(relay);
+        this.deps.onLoadChange?.();
+        log.info('relayed connection closed', { type: join.type, lost, ...relay.stats });
+        if (!lost) return;
+        this.counters.relayErrors++;
+        // The call's stream lived on the lost server: nobody else will end its record as promptly.
+        if (join.type === 'plivo') await this.deps.lifecycle.failed(join.claim.tenant, join.claim.callId).catch((err: unknown) => log.error('could not record the call as ended', { err }));
+      }),
+    );
   }
 
   /**
@@ -387,25 +415,28 @@ export class MediaServer {
     const log = this.deps.log.child({ tenant, roomId, relayedFrom: String(req.headers[RELAY_HEADERS.from] ?? '').slice(0, 64), ...(join.type === 'plivo' && { callId: join.claim.callId, callUuid: join.claim.callUuid }) });
     // A draining server still seats joiners of its own rooms: their calls finish here.
     if (this.stopping) return refuse(socket, 503, 'The media server is shutting down');
+    const guarded = streamGuard(socket, log, 'relayed seating');
     this.seating++;
-    this.deps.cluster.seat(tenant, roomId).then(
-      (where) => {
-        this.seating--;
-        if (!where.here) return refuse(socket, 409, 'The room is not placed on this server');
-        whenClosed(socket, where.leave);
-        const seat = this.takeSeats(join, socket, where.leave, log);
-        // Over the tenant's rooms here, the room was placed here just now (it had no seats) and is let go again: the
-        // peer may place it on itself. A full room refuses a participant; a call is upgraded to be closed with its code.
-        if ('limit' in seat && seat.limit === 'room-limit') return refuse(socket, 409, seat.message);
-        if ('limit' in seat && join.type === 'participant') return refuse(socket, 429, seat.message);
-        this.relayWss.handleUpgrade(req, socket, head, (ws: WebSocket) => ('limit' in seat ? this.turnAway(ws, join, seat, log) : this.seatHere(ws, join, true, log)));
-      },
-      (err: unknown) => {
-        this.seating--;
-        log.warn('relayed connection refused: the room cannot be placed here', { err });
-        refuse(socket, 409, 'The room is not placed on this server');
-      },
-    );
+    guarded.watch(this.seatRelayed(join, req, socket, head, guarded, log).finally(() => this.seating--));
+  }
+
+  private async seatRelayed(join: RelayJoin, req: IncomingMessage, socket: Duplex, head: Buffer, guarded: Guard, log: Logger): Promise<void> {
+    const { tenant, roomId } = roomOf(join);
+    let where: Awaited<ReturnType<ClusterMember['seat']>>;
+    try {
+      where = await this.deps.cluster.seat(tenant, roomId);
+    } catch (err) {
+      log.warn('relayed connection refused: the room cannot be placed here', { err });
+      return refuse(socket, 409, 'The room is not placed on this server');
+    }
+    if (!where.here) return refuse(socket, 409, 'The room is not placed on this server');
+    whenClosed(socket, where.leave, guarded);
+    const seat = this.takeSeats(join, socket, where.leave, guarded, log);
+    // Over the tenant's rooms here, the room was placed here just now (it had no seats) and is let go again: the
+    // peer may place it on itself. A full room refuses a participant; a call is upgraded to be closed with its code.
+    if ('limit' in seat && seat.limit === 'room-limit') return refuse(socket, 409, seat.message);
+    if ('limit' in seat && join.type === 'participant') return refuse(socket, 429, seat.message);
+    this.upgrade(this.relayWss, req, socket, head, log, (ws) => ('limit' in seat ? this.turnAway(ws, join, seat, log) : this.seatHere(ws, join, true, log)));
   }
 
   /** Another server took over a room this one held (its lease lapsed): its members here are moved off. */
@@ -414,19 +445,14 @@ export class MediaServer {
     for (const participant of this.participants) if (participant.tenant === tenant && participant.roomId === roomId) participant.close(MOVED.code, MOVED.reason);
   }
 
-  /**
-   * Plivo signs the upgrade (GET, V3 headers) when the connector holds an auth token. Which URI it signs
-   * is not settled, so each candidate form of the URL it called is accepted.
-   */
-  private async signatureValid(claim: Claim, req: IncomingMessage, url: URL): Promise<boolean> {
+  /** Plivo signs the upgrade (GET, V3 headers) when the connector holds an auth token. */
+  private async signatureCheck(claim: Claim, req: IncomingMessage, url: URL): Promise<SignatureCheck> {
     const connector = await this.deps.connectors.get(claim.tenant, claim.connectorId);
     const token = connector && (await this.tokens.of(connector));
-    if (!token) return true;
+    if (!token) return 'valid';
     const external = new URL(this.deps.ingestUrl);
-    const pathAndQuery = `${url.pathname}${url.search}`;
-    const candidates = [`${external.protocol}//${external.host}${pathAndQuery}`, `https://${external.host}${pathAndQuery}`, `http://${external.host}${pathAndQuery}`];
     const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]));
-    return candidates.some((candidate) => checkPlivoSignature(token, { method: 'GET', url: candidate, params: new Map(), headers }) === 'valid');
+    return checkPlivoSignature(token, { method: 'GET', url: `${external.protocol}//${external.host}${url.pathname}${url.search}`, params: new Map(), headers });
   }
 
   /** Closing (or closed): nothing more is taken, not even a joiner of a room placed here. */

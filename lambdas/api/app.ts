@@ -51,7 +51,7 @@ export function apiDependencies(config: ControlPlaneConfig, log = createLogger(c
   return {
     auth: new Authenticator(tenants),
     connectors: new ConnectorService(connectorStore, ruleStore, box, config.publicUrl, log),
-    rules: new RoutingRuleService(ruleStore, connectorStore, log),
+    rules: new RoutingRuleService(ruleStore, connectorStore, log, config.webhooks.allowPrivateTargets),
     calls: new CallService(new DynamoCallStore(dynamo, config.tableName)),
     roomTokens: new RoomTokenService(tenants),
     webhooks: new WebhookService({

@@ -1,11 +1,14 @@
+import { validateV3Signature } from 'plivo';
+import { WebSocket } from 'ws';
 import { SimulatedCall } from '../../tools/plivo-simulator';
 import { callIdFor } from '../../core/calls/model';
 import { DynamoCallStore } from '../../core/calls/store';
 import { ClaimStore } from '../../core/claims';
 import { dynamoClient } from '../../core/aws';
-import { signV2 } from '../../core/plivo/signature';
+import { SIGNATURE_REFUSALS } from '../../core/plivo/signature';
 import { LOCAL_TABLE_NAME } from '../../local/aws';
-import { answerFields, hangupFields, newCall, parseAnswer, plivoRequest, signatureHeaders, streamOf, type ParsedAnswer } from '../support/plivo';
+import { answerFields, hangupFields, newCall, parseAnswer, plivoRequest, signatureHeaders, streamOf, v2SignatureHeaders, type ParsedAnswer } from '../support/plivo';
+import { waitFor } from '../support/local-process';
 import { startTestStack, type TestStack } from '../support/stack';
 
 let t: TestStack;
@@ -228,7 +231,8 @@ describe('Plivo signatures', () => {
   it('accepts several comma-separated signatures when one is right, as during a token rotation', async () => {
     const fields = answerFields(newCall());
     const good = signatureHeaders(authToken, 'POST', signed.webhookUrl, fields);
-    const headers = { ...good, 'x-plivo-signature-v3': `AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=,${good['x-plivo-signature-v3']}` };
+    // Only the -V3 header, so the comma list alone must carry the right signature.
+    const headers = { 'x-plivo-signature-v3-nonce': good['x-plivo-signature-v3-nonce']!, 'x-plivo-signature-v3': `AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=,${good['x-plivo-signature-v3']}` };
     expect((await answer(signed.webhookUrl, fields, { headers })).status).toBe(200);
     const main = { ...good, 'x-plivo-signature-v3': 'AAAA', 'x-plivo-signature-ma-v3': good['x-plivo-signature-v3']! };
     expect((await answer(signed.webhookUrl, answerFields(newCall()), { headers: main })).status).toBe(403); // other fields
@@ -255,17 +259,92 @@ describe('Plivo signatures', () => {
     expect((await answer(`${signed.webhookUrl}?roomId=a`, fields, { headers: forRoomA })).status).toBe(200);
   });
 
-  it('accepts a valid V2 signature when no V3 headers are present', async () => {
-    const nonce = '98765';
-    const res = await plivoRequest(signed.webhookUrl, answerFields(newCall()), {
-      headers: { 'x-plivo-signature-v2': signV2(authToken, signed.webhookUrl, nonce), 'x-plivo-signature-v2-nonce': nonce },
-    });
-    expect(res.status).toBe(200);
-  });
-
   it('does not check signatures for a connector without an auth token', async () => {
     const open = await connector({ defaultRoomId: 'r' });
     expect((await answer(open.webhookUrl, answerFields(newCall()), { headers: { 'x-plivo-signature-v3': 'junk', 'x-plivo-signature-v3-nonce': 'n' } })).status).toBe(200);
+  });
+});
+
+/** The stream upgrade's outcome: open (then closed again), or the refusal's status and body. */
+function upgrade(url: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers });
+    ws.once('open', () => {
+      ws.close();
+      resolve({ status: 101, body: '' });
+    });
+    ws.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    ws.once('error', reject);
+  });
+}
+
+describe('forgeries with a connector that holds a Plivo auth token', () => {
+  const authToken = 'MAFORGERYTOKEN0123456789abcdefghijklmnop';
+  let signed: Connector;
+  beforeAll(async () => {
+    signed = await connector({ defaultRoomId: 'public-room', plivoAuthToken: authToken });
+  });
+  const refusals = () => t.logLines.filter((line) => line.includes('answer refused: ' + SIGNATURE_REFUSALS['v2-only']));
+
+  it('refuse a genuine V2-only Answer request with 403, logging that V3 is required, recording nothing', async () => {
+    const call = newCall();
+    const before = refusals().length;
+    const a = await answer(signed.webhookUrl, answerFields(call), { headers: v2SignatureHeaders(authToken, signed.webhookUrl) });
+    expect(a).toMatchObject({ status: 403, raw: HANGUP });
+    expect(refusals().length).toBe(before + 1);
+    await expect(callRecord(call.callUuid)).rejects.toThrow('no call record');
+  });
+
+  it('refuse a captured V2 header reused with another CallUUID and ?roomId= (V2 signs neither)', async () => {
+    const captured = v2SignatureHeaders(authToken, signed.webhookUrl);
+    const call = newCall();
+    const a = await answer(`${signed.webhookUrl}?roomId=private-room`, answerFields(call), { headers: captured });
+    expect(a).toMatchObject({ status: 403, raw: HANGUP });
+    await expect(callRecord(call.callUuid)).rejects.toThrow('no call record');
+  });
+
+  it('refuse a V2-signed Event=Hangup: the live call goes on, and only Plivo\'s V3 hangup ends it', async () => {
+    const plivo = new SimulatedCall({ answerUrl: signed.webhookUrl, authToken });
+    await plivo.start();
+    await waitFor(async () => ((await callRecord(plivo.callUuid)).status === 'answered' ? true : undefined), 15_000);
+    const forged = await answer(signed.webhookUrl, hangupFields(newCall({ callUuid: plivo.callUuid })), { headers: v2SignatureHeaders(authToken, signed.webhookUrl) });
+    expect(forged).toMatchObject({ status: 403, raw: HANGUP });
+    expect(await callRecord(plivo.callUuid)).toMatchObject({ status: 'answered', endedAt: null });
+    await plivo.hangup();
+    await waitFor(async () => ((await callRecord(plivo.callUuid)).status === 'ended' ? true : undefined), 15_000);
+  });
+
+  it('give a captured V3 request replayed the first answer, and a re-split of it (same signed string) nothing', async () => {
+    const call = newCall();
+    const fields = answerFields(call);
+    const captured = signatureHeaders(authToken, 'POST', signed.webhookUrl, fields);
+    const first = await answer(signed.webhookUrl, fields, { headers: captured });
+    const replayed = await answer(signed.webhookUrl, fields, { headers: captured });
+    expect(replayed.raw).toBe(first.raw);
+    // V3 signs name + value with no separator: CallUUID swallowing `CallerName` + `Ada` signs the same string.
+    const { CallerName, ...rest } = fields;
+    const resplit = { ...rest, CallUUID: `${call.callUuid}CallerName${CallerName}` };
+    expect(validateV3Signature('POST', signed.webhookUrl, captured['x-plivo-signature-v3-nonce']!, authToken, captured['x-plivo-signature-v3']!, resplit)).toBe(true);
+    expect(await answer(signed.webhookUrl, resplit, { headers: captured })).toMatchObject({ status: 400, raw: HANGUP });
+    const calls = (await json<{ data: { callUuid: string }[] }>(await t.api('GET', '/v2/calls?limit=100', { token }))).data;
+    expect(calls.filter((c) => c.callUuid.startsWith(call.callUuid))).toHaveLength(1);
+    expect(events(call.callUuid)).toEqual(['call-started']);
+  });
+
+  it('refuse streams upgraded with a V2 header (valid for any ref), with 403 and why, leaving the claims unused', async () => {
+    const urls = await Promise.all([newCall(), newCall()].map(async (call) => streamOf(await answer(signed.webhookUrl, answerFields(call), { authToken })).url.toString()));
+    // One V2 header over the stream path signs every stream URL: the query, and so the ref, is left out.
+    const captured = v2SignatureHeaders(authToken, urls[0]!.replace(/\?.*/, ''));
+    for (const url of urls) {
+      expect(await upgrade(url, captured)).toEqual({ status: 403, body: JSON.stringify({ message: SIGNATURE_REFUSALS['v2-only'] }) });
+    }
+    const plivo = new SimulatedCall({ answerUrl: signed.webhookUrl, authToken });
+    await plivo.connect(urls[0]!);
+    await plivo.hangup();
   });
 });
 

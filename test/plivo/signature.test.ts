@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { validateSignature, validateV3Signature } from 'plivo';
-import { checkPlivoSignature, signV2, signV3, v3Base, type Params } from '../../core/plivo/signature';
+import { validateV3Signature } from 'plivo';
+import { checkPlivoSignature, signV3, v3Base, type Params } from '../../core/plivo/signature';
+import { v2SignatureHeaders } from '../support/plivo';
 
 /** Our signer, proven against the official `plivo` package's validators over random requests. */
 const asciiText = fc.string({ unit: fc.constantFrom(...'abcXYZ019 -_.~!*+/:@$'.split('')), minLength: 0, maxLength: 12 });
@@ -95,29 +96,39 @@ describe('Plivo V3 signatures', () => {
   });
 });
 
-describe('Plivo V2 signatures', () => {
-  it('reproduce the test vector of plivo-node', () => {
-    expect(signV2('my_auth_token', 'https://answer.url', '12345')).toBe('ehV3IKhLysWBxC1sy8INm0qGoQYdYsHwuoKjsX7FsXc=');
+describe('URL forms', () => {
+  it('accept a signature over the wss:, https: or http: form of the URL called, and no other host, path or query', () => {
+    const called = 'wss://media.example.com/plivo?ref=abc';
+    const check = (signedOver: string) => {
+      const signature = signV3('tok', 'GET', signedOver, new Map(), 'n');
+      return checkPlivoSignature('tok', { method: 'GET', url: called, params: new Map(), headers: { 'x-plivo-signature-v3': signature, 'x-plivo-signature-v3-nonce': 'n' } });
+    };
+    for (const form of ['wss:', 'https:', 'http:']) expect(check(called.replace('wss:', form))).toBe('valid');
+    for (const other of ['https://other.example.com/plivo?ref=abc', 'https://media.example.com/x?ref=abc', 'https://media.example.com/plivo?ref=abd']) expect(check(other)).toBe('invalid');
   });
+});
 
-  it('match the official validator, ignoring the query', () => {
+describe('Plivo V2 signatures', () => {
+  it('are refused as v2-only, even genuine ones, since V2 signs neither the query nor the parameters', () => {
     fc.assert(
-      fc.property(fc.constantFrom('https', 'http'), host, path, query, nonce, token, (scheme, h, p, q, n, t) => {
+      fc.property(fc.constantFrom('https', 'http'), host, path, query, params, token, (scheme, h, p, q, form, t) => {
         const u = url(scheme, h, p, q);
-        const signature = signV2(t, u, n);
-        expect(validateSignature(u, n, signature, t)).toBe(true);
-        expect(checkPlivoSignature(t, { method: 'POST', url: u, params: new Map(), headers: { 'x-plivo-signature-v2': signature, 'x-plivo-signature-v2-nonce': n } })).toBe('valid');
+        const headers = v2SignatureHeaders(t, u);
+        expect(checkPlivoSignature(t, { method: 'POST', url: u, params: asMap(form), headers })).toBe('v2-only');
+        expect(checkPlivoSignature(t, { method: 'POST', url: u, params: asMap(form), headers: { 'x-plivo-signature-v2-nonce': 'n' } })).toBe('v2-only');
       }),
-      { numRuns: 200 },
+      { numRuns: 100 },
     );
   });
 
-  it('is used only when no V3 headers are present', () => {
+  it('are ignored beside V3 headers, which alone decide', () => {
     const u = 'https://answer.url/x';
-    const v2 = { 'x-plivo-signature-v2': signV2('tok', u, 'n'), 'x-plivo-signature-v2-nonce': 'n' };
     const request = { method: 'POST', url: u, params: new Map() };
-    expect(checkPlivoSignature('tok', { ...request, headers: v2 })).toBe('valid');
+    const v2 = v2SignatureHeaders('tok', u);
+    const v3 = { 'x-plivo-signature-v3': signV3('tok', 'POST', u, new Map(), 'n'), 'x-plivo-signature-v3-nonce': 'n' };
+    expect(checkPlivoSignature('tok', { ...request, headers: { ...v2, ...v3 } })).toBe('valid');
     expect(checkPlivoSignature('tok', { ...request, headers: { ...v2, 'x-plivo-signature-v3': 'forged', 'x-plivo-signature-v3-nonce': 'n' } })).toBe('invalid');
+    expect(checkPlivoSignature('tok', { ...request, headers: { ...v2, 'x-plivo-signature-v3': v3['x-plivo-signature-v3'] } })).toBe('v2-only');
     expect(checkPlivoSignature('tok', { ...request, headers: {} })).toBe('missing');
     expect(checkPlivoSignature('tok', { ...request, headers: { 'x-plivo-signature-v3': 'no-nonce' } })).toBe('missing');
   });

@@ -1,7 +1,7 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { XMLParser } from 'fast-xml-parser';
-import { validateV3Signature } from 'plivo';
-import { signV3 } from '../../core/plivo/signature';
+import { validateSignature, validateV3Signature } from 'plivo';
+import { plivoSignatureHeaders } from '../../core/plivo/signature';
 
 /**
  * Acts as Plivo does toward an Answer URL: form POST (or GET) with Plivo's fields, signed with V3
@@ -43,14 +43,25 @@ export interface PlivoRequestOptions {
   readonly headers?: Record<string, string>;
 }
 
-/** V3 signature headers for a request to `url` (query included) carrying `form` (POST only). */
+/** Plivo's V3 signature headers for a request to `url` (query included) carrying `form` (POST only). */
 export function signatureHeaders(authToken: string, method: 'POST' | 'GET', url: string, form: Record<string, string>): Record<string, string> {
-  const nonce = randomBytes(10).toString('hex');
-  const signature = signV3(authToken, method, url, new Map(Object.entries(form).map(([k, v]) => [k, [v]])), nonce);
-  if (!validateV3Signature(method, url, nonce, authToken, signature, form)) {
+  const headers = plivoSignatureHeaders(authToken, method, url, new Map(Object.entries(form).map(([k, v]) => [k, [v]])));
+  if (!validateV3Signature(method, url, headers['x-plivo-signature-v3-nonce']!, authToken, headers['x-plivo-signature-v3']!, form)) {
     throw new Error('the official plivo validator refused the test harness signature');
   }
-  return { 'x-plivo-signature-v3': signature, 'x-plivo-signature-v3-nonce': nonce };
+  return headers;
+}
+
+/**
+ * Genuine V2 headers for `url`: the HMAC of `scheme://host/path` + nonce, query and parameters left out,
+ * which is what lets one captured V2 header vouch for any request to that path.
+ */
+export function v2SignatureHeaders(authToken: string, url: string): Record<string, string> {
+  const nonce = randomBytes(10).toString('hex');
+  const { protocol, host, pathname } = new URL(url);
+  const signature = createHmac('sha256', authToken).update(`${protocol}//${host}${pathname}${nonce}`).digest('base64');
+  if (!validateSignature(url, nonce, signature, authToken)) throw new Error('the official plivo validator refused the test harness V2 signature');
+  return { 'x-plivo-signature-v2': signature, 'x-plivo-signature-ma-v2': signature, 'x-plivo-signature-v2-nonce': nonce };
 }
 
 export async function plivoRequest(url: string, fields: Record<string, string>, options: PlivoRequestOptions = {}): Promise<Response> {

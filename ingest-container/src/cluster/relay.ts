@@ -5,6 +5,7 @@ import type { Logger } from '../../../core/log';
 import type { Placement } from '../../../core/placement';
 import { agentSchema } from '../../../core/routing/schema';
 import { ROOM_RATES } from '../../../core/rooms';
+import { guard, INTERNAL_ERROR, type Guard } from '../guard';
 import { openSocket } from '../open-socket';
 import { playAudioMessage } from '../plivo/stream';
 import { OutputLag } from '../room/output-lag';
@@ -104,13 +105,19 @@ export class Relay {
   private lost = false;
   /** How the owner closed the inner socket, once it has. */
   private innerClose: { code: number; reason: string } | null = null;
+  /** Every socket callback of this relay runs guarded: a throw closes both sides with 1011. */
+  private readonly guarded: Guard;
 
   private constructor(
     private readonly inner: WebSocket,
     private readonly lostClose: { code: number; reason: string },
     private readonly log: Logger,
   ) {
-    inner.on('message', (data, isBinary) => (this.outer ? this.forward(this.outer, data, isBinary) : this.early.push([data, isBinary])));
+    const guarded = (this.guarded = guard(log, 'relay', () => this.close(INTERNAL_ERROR.code, INTERNAL_ERROR.reason)));
+    inner.on(
+      'message',
+      guarded((data: RawData, isBinary: boolean) => (this.outer ? this.forward(this.outer, data, isBinary) : this.early.push([data, isBinary]))),
+    );
     inner.on('error', (err) => log.warn('relay socket error', { err }));
     inner.on('pong', () => (this.innerAlive = true));
     this.closed = new Promise((resolve) =>
@@ -118,14 +125,20 @@ export class Relay {
         this.lost = code === 1006;
         this.innerClose = { code: sendable(code) ? code : 1000, reason: reason.toString() };
         const outer = this.outer;
-        if (outer && outer.readyState === outer.OPEN) {
-          if (this.lost) outer.close(lostClose.code, lostClose.reason);
-          else outer.close(sendable(code) ? code : 1000, reason.toString());
-        }
-        if (this.lost && outer) log.error("relay lost: the room's media server is gone", { ...this.stats });
         const settle = () => resolve({ lost: this.lost });
         if (!outer || outer.readyState === outer.CLOSED) settle();
         else outer.once('close', settle);
+        try {
+          if (outer && outer.readyState === outer.OPEN) {
+            if (this.lost) outer.close(lostClose.code, lostClose.reason);
+            else outer.close(sendable(code) ? code : 1000, reason.toString());
+          }
+          if (this.lost && outer) log.error("relay lost: the room's media server is gone", { ...this.stats });
+        } catch (err) {
+          // `closed` settles whatever happens here: the server counts on it to let the connection go.
+          log.error('relay close failed', { err });
+          outer?.terminate();
+        }
       }),
     );
   }
@@ -152,12 +165,18 @@ export class Relay {
     this.outerLag = new OutputLag(outer);
     for (const [data, isBinary] of this.early) this.forward(outer, data, isBinary);
     this.early = [];
-    outer.on('message', (data, isBinary) => this.forward(this.inner, data, isBinary));
+    outer.on(
+      'message',
+      this.guarded((data: RawData, isBinary: boolean) => this.forward(this.inner, data, isBinary)),
+    );
     outer.on('pong', () => (this.outerAlive = true));
     outer.on('error', (err) => this.log.warn('relayed socket error', { err }));
-    outer.once('close', (code, reason) => {
-      if (this.inner.readyState === this.inner.OPEN) this.inner.close(sendable(code) ? code : 1000, reason.toString());
-    });
+    outer.once(
+      'close',
+      this.guarded((code: number, reason: Buffer) => {
+        if (this.inner.readyState === this.inner.OPEN) this.inner.close(sendable(code) ? code : 1000, reason.toString());
+      }),
+    );
     // The owner closed before the outer socket was accepted (a call turned away from a full room, say): its code goes on.
     // Still closing, the inner socket's close handler passes it on.
     if (this.inner.readyState === this.inner.CLOSED) {

@@ -4,7 +4,7 @@ import type { Logger } from '../../../core/log';
 import type { AgentSpec } from '../../../core/routing/model';
 import { Frame, PHONE_FRAME_BYTES } from '../audio/frame';
 import type { CallLifecycle, EndReason } from '../calls';
-import { dialAgent } from '../room/agent';
+import { dialAgent, type DialOptions } from '../room/agent';
 import { FloodMeter } from '../room/flood-meter';
 import { JitterBuffer } from '../room/jitter-buffer';
 import { MessageGuard } from '../room/message-guard';
@@ -113,6 +113,7 @@ export class PlivoStream implements Participant {
       readonly relayed?: boolean;
       /** @default START_TIMEOUT_MS */
       readonly startTimeoutMs?: number;
+      readonly dial: DialOptions;
     },
   ) {
     this.id = `ph_${claim.callId.slice('call_'.length)}`;
@@ -234,7 +235,7 @@ export class PlivoStream implements Participant {
   private async dial(room: Room, agent: AgentSpec): Promise<RoomSocket | null> {
     const { from, to, callUuid, callId, tenant } = this.claim;
     const welcome = { call: { from, to, callUuid, callId }, ...(agent.metadata && { metadata: agent.metadata }) };
-    const socket = await dialAgent(agent, room, welcome, this.deps.log, this.agentDial.signal);
+    const socket = await dialAgent(agent, room, welcome, this.deps.log, this.agentDial.signal, this.deps.dial);
     // The call ended while dialling, before the agent answered: nothing to record.
     if (this.agentDial.signal.aborted && !socket) return null;
     if (!socket) this.deps.log.error('agent unreachable: the call goes on without it', {});

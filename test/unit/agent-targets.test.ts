@@ -1,0 +1,89 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WebSocketServer } from 'ws';
+import { dynamoClient } from '../../core/aws';
+import { DynamoConnectorStore } from '../../core/connectors/store';
+import { createLogger } from '../../core/log';
+import { RoutingRuleService } from '../../core/routing/service';
+import { DynamoRoutingRuleStore } from '../../core/routing/store';
+import { AGENT_SCHEMES, targetProblem } from '../../core/webhooks/targets';
+import { AddressRefused, openSocket } from '../../ingest-container/src/open-socket';
+import { ensureControlTable, startLocalAws } from '../../local/aws';
+
+/** Agents the bridge dials follow the webhooks' public-address policy: at registration and again at dial time. */
+describe('agent URLs', () => {
+  it('must be public wss:// in AWS; ws:// only to localhost in local mode; never with credentials', async () => {
+    const aws = (url: string) => targetProblem(url, false, AGENT_SCHEMES);
+    expect(await aws('wss://93.184.216.34/agent')).toBeNull();
+    expect(await aws('ws://93.184.216.34/agent')).toBe('must be wss');
+    for (const url of ['wss://169.254.169.254/latest/meta-data', 'wss://10.0.0.1:8081/', 'wss://[::1]:9000/', 'wss://localhost/x', 'wss://[::ffff:10.0.0.1]/']) {
+      expect(await aws(url)).toMatch(/private, loopback or link-local/);
+    }
+    expect(await aws('wss://user:pass@agent.example.com/')).toBe('must not carry credentials');
+    const local = (url: string) => targetProblem(url, true, AGENT_SCHEMES);
+    expect(await local('ws://127.0.0.1:9000/agent')).toBeNull();
+    expect(await local('ws://10.0.0.1:8081/')).toBe('must be wss (ws only for localhost or 127.0.0.1)');
+    expect(await local('ws://a:b@localhost/')).toBe('must not carry credentials');
+  });
+
+  describe('at registration (routing rules, AWS policy)', () => {
+    let dir: string;
+    let stopAws: () => Promise<void>;
+    let dynamo: DynamoDBClient;
+    let service: RoutingRuleService;
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'agent-targets-'));
+      const aws = await startLocalAws(undefined, dir);
+      stopAws = aws.close;
+      dynamo = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: aws.dynamodbEndpoint });
+      await ensureControlTable(dynamo, 'rules');
+      service = new RoutingRuleService(new DynamoRoutingRuleStore(dynamo, 'rules'), new DynamoConnectorStore(dynamo, 'rules'), createLogger('error'), false);
+    }, 60_000);
+    afterAll(async () => {
+      dynamo.destroy();
+      await stopAws();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const rule = (url: string) => ({ name: 'agent', priority: 100, match: {}, room: { type: 'static' as const, id: 'r' }, agent: { url, sampleRate: 16000 as const } });
+
+    it.each([
+      ['wss://169.254.169.254/latest/meta-data', /private, loopback or link-local/],
+      ['ws://10.0.0.1:8081/', /must be wss/],
+      ['wss://[::1]:9000/', /private, loopback or link-local/],
+      ['wss://admin:hunter2@agent.example.com/', /credentials/],
+    ])('refuses %s with 400 naming agent.url', async (url, problem) => {
+      const refused = service.create('t1', rule(url));
+      await expect(refused).rejects.toMatchObject({ status: 400, message: expect.stringMatching(problem), errors: [{ field: 'agent.url', message: expect.stringMatching(problem) }] });
+      const kept = await service.create('t1', rule('wss://93.184.216.34/agent'));
+      await expect(service.update('t1', kept.id, { agent: { url, sampleRate: 16000 } })).rejects.toMatchObject({ status: 400 });
+      expect((await service.get('t1', kept.id)).agent).toMatchObject({ url: 'wss://93.184.216.34/agent' });
+    });
+  });
+
+  describe('at dial time', () => {
+    let server: WebSocketServer;
+    let connections = 0;
+    beforeAll(async () => {
+      server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+      server.on('connection', (ws) => {
+        connections++;
+        ws.close();
+      });
+      await new Promise((resolve) => server.once('listening', resolve));
+    });
+    afterAll(() => new Promise((resolve) => server.close(resolve)));
+    const port = () => (server.address() as { port: number }).port;
+    const open = (url: string, publicOnly: boolean) => openSocket(url, { timeoutMs: 2000, maxPayload: 1024, publicOnly });
+
+    it('refuses a literal private address and a name that resolves to one (checked on the connection itself), without connecting', async () => {
+      await expect(open(`ws://127.0.0.1:${port()}/`, true)).rejects.toBeInstanceOf(AddressRefused);
+      await expect(open(`ws://localhost:${port()}/`, true)).rejects.toMatchObject({ code: 'ENOTPUBLIC' });
+      expect(connections).toBe(0);
+      // The same URLs where private targets are allowed (npm start): they connect.
+      (await open(`ws://127.0.0.1:${port()}/`, false)).terminate();
+      expect(connections).toBe(1);
+    });
+  });
+});

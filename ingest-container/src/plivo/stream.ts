@@ -2,6 +2,7 @@ import type { WebSocket } from 'ws';
 import type { Claim } from '../../../core/claims';
 import type { Logger } from '../../../core/log';
 import type { AgentSpec } from '../../../core/routing/model';
+import { INTERNAL_ERROR } from '../guard';
 import { Frame, PHONE_FRAME_BYTES } from '../audio/frame';
 import type { CallLifecycle, EndReason } from '../calls';
 import { dialAgent, type DialOptions } from '../room/agent';
@@ -21,7 +22,7 @@ export const STREAM_CLOSE = {
   /** More than `BAD_MESSAGES_PER_SECOND` malformed messages within a second. */
   badMessages: 4422,
   /** Handling a message failed: a bug of ours, which ends this call only. */
-  error: 1011,
+  error: INTERNAL_ERROR.code,
   /** The room already has `MAX_PARTICIPANTS_PER_ROOM` seats taken. */
   roomFull: 4430,
   /** The tenant already has `MAX_ROOMS_PER_TENANT` rooms on this media server. */

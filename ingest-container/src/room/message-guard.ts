@@ -1,5 +1,6 @@
 import type { WebSocket } from 'ws';
 import type { Logger } from '../../../core/log';
+import { INTERNAL_ERROR } from '../guard';
 import { coarseSeconds, FloodMeter } from './flood-meter';
 
 /** Malformed messages within one second beyond which a peer is broken or hostile, not unlucky: closed with 4422. */
@@ -58,11 +59,12 @@ export class MessageGuard {
       // Messages read before the connection began closing are not acted on.
       if (this.ws.readyState !== this.ws.OPEN) return;
       if (this.rate.exceeded(1)) return close(codes.flood, `more than ${messagesPerSecond} messages a second`);
+      // Inline rather than `guard()` from ../guard, which allocates a closure per call: this runs for every audio frame.
       try {
         handle(data as Buffer, isBinary);
       } catch (err) {
         this.log.error(`${label}: message handling failed`, { err });
-        close(codes.error, 'internal error');
+        close(codes.error, INTERNAL_ERROR.reason);
       }
     });
   }

@@ -1,6 +1,7 @@
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
 import type { Logger } from '../../../core/log';
+import { INTERNAL_ERROR } from '../guard';
 import { Frame } from '../audio/frame';
 import type { SampleRate } from '../../../core/rooms';
 import { samplesPerFrame } from '../audio/resampler';
@@ -18,7 +19,7 @@ export const ROOM_CLOSE = {
   /** Audio queued ahead over the room's or the media server's budget (`MAX_QUEUED_AUDIO_MB_PER_ROOM`, `MAX_QUEUED_AUDIO_MB`). */
   audioBudget: 4507,
   /** Handling a message failed: a bug of ours, which ends this connection only. */
-  error: 1011,
+  error: INTERNAL_ERROR.code,
   callEnded: 1000,
   shutdown: 1001,
 } as const;

@@ -3,8 +3,12 @@ import { decodeJwt, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { ForbiddenError, UnauthorizedError } from './errors';
 import { API_KEY } from './tenants';
 
-/** VideoSDK-style API tokens: HS256 JWTs naming the tenant in `apikey`, signed with its secret. */
-export const PERMISSIONS = ['allow_join', 'allow_mod'] as const;
+/**
+ * VideoSDK-style API tokens: HS256 JWTs naming the tenant in `apikey`, signed with its secret. `allow_agent` lets a
+ * room participant join as `kind=agent` (speech sent ahead of real time, a larger flood allowance); participant
+ * tokens never carry it.
+ */
+export const PERMISSIONS = ['allow_join', 'allow_mod', 'allow_agent'] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
 export interface Principal {

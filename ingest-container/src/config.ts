@@ -22,7 +22,10 @@ export interface MediaConfig {
   readonly leaseSeconds: number;
   /** A Plivo stream that sends no `start` this long after its upgrade is closed with 4408 (`STREAM_START_TIMEOUT_SECONDS`, 10). */
   readonly startTimeoutSeconds: number;
-  /** `MAX_ROOMS_PER_TENANT` (1000, per media server) and `MAX_PARTICIPANTS_PER_ROOM` (100). */
+  /**
+   * `MAX_ROOMS_PER_TENANT` (1000, per media server), `MAX_PARTICIPANTS_PER_ROOM` (100), and the audio queued ahead
+   * per room and per server (`MAX_QUEUED_AUDIO_MB_PER_ROOM`, 8; `MAX_QUEUED_AUDIO_MB`, 256).
+   */
   readonly limits: RoomLimits;
   /**
    * Agents may be dialled at ws://localhost and private addresses (`ALLOW_PRIVATE_TARGETS=true`): set by `npm start`
@@ -32,6 +35,8 @@ export interface MediaConfig {
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
+
+const MB = 1024 * 1024;
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name]?.trim();
@@ -71,6 +76,9 @@ export function loadMediaConfig(env: Env): MediaConfig {
       maxRoomsPerTenant: integer(env, 'MAX_ROOMS_PER_TENANT', LIMIT_DEFAULTS.maxRoomsPerTenant, 1, 1_000_000),
       // A call routed to an agent takes two seats.
       maxParticipantsPerRoom: integer(env, 'MAX_PARTICIPANTS_PER_ROOM', LIMIT_DEFAULTS.maxParticipantsPerRoom, 2, 10_000),
+      // 8 MB: one agent's full 60 s ahead at 48 kHz (5.8 MB) with room to spare; 256 MB: an eighth of a 2 GiB task.
+      maxQueuedAudioBytesPerRoom: integer(env, 'MAX_QUEUED_AUDIO_MB_PER_ROOM', 8, 1, 1024) * MB,
+      maxQueuedAudioBytes: integer(env, 'MAX_QUEUED_AUDIO_MB', 256, 1, 16_384) * MB,
     },
     allowPrivateTargets: env.ALLOW_PRIVATE_TARGETS === 'true',
   };

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { requireRoomAccess, type Authenticator } from '../../core/auth';
+import { requirePermission, requireRoomAccess, type Authenticator } from '../../core/auth';
 import type { Claim, ClaimStore } from '../../core/claims';
 import { ROOM_ID } from '../../core/connectors/schema';
 import { ApiError, ServiceUnavailableError } from '../../core/errors';
@@ -138,7 +138,7 @@ export class MediaServer {
   constructor(private readonly deps: MediaServerDeps) {
     this.tokens = new PlivoAuthTokens(deps.box);
     this.clock = new MediaClock((err) => deps.log.error('room tick failed', { err }));
-    this.rooms = new RoomRegistry(this.clock);
+    this.rooms = new RoomRegistry(this.clock, deps.limits);
     this.seats = new RoomSeats(deps.limits);
     // Each connection's beat is guarded on its own: one that throws is ended, the others still beat.
     const beat = (connection: { heartbeat(): void; close(code: number, reason: string, why: 'error'): void }) =>
@@ -220,7 +220,8 @@ export class MediaServer {
 
   /**
    * A participant joining over the room protocol: a token with `allow_join` for this tenant's room
-   * (a participant token only for the room it names), in `Authorization` or `?token=`.
+   * (a participant token only for the room it names), in `Authorization` or `?token=`. Joining as an agent (which
+   * may send speech ahead) takes `allow_agent` too: participant tokens, the kind handed to browsers, lack it.
    */
   private async acceptParticipant(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL, roomPath: string): Promise<void> {
     if (this.state !== 'running') return refuse(socket, 503, this.unavailable());
@@ -233,6 +234,7 @@ export class MediaServer {
     const kind = url.searchParams.get('kind') ?? 'web';
     if (kind !== 'web' && kind !== 'agent') return refuse(socket, 400, 'kind must be web or agent');
     requireRoomAccess(principal, roomId);
+    if (kind === 'agent') requirePermission(principal, 'allow_agent');
     const join: RelayJoin = { type: 'participant', tenant: principal.tenant, roomId, kind, rate: rate as SampleRate, wantsLevels: url.searchParams.get('levels') === '1' };
     await this.seat(join, req, socket, head, this.deps.log.child({ tenant: principal.tenant, roomId }));
   }

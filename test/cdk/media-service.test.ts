@@ -215,7 +215,7 @@ describe('environment', () => {
       WEBHOOK_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/1/q',
       RELAY_HOST: '10.0.0.1',
     });
-    expect(config.limits).toEqual({ maxRoomsPerTenant: 20, maxParticipantsPerRoom: 8 });
+    expect(config.limits).toMatchObject({ maxRoomsPerTenant: 20, maxParticipantsPerRoom: 8 });
   });
 
   test('MEDIA_REGIONS names every region, this one and the others, as the control plane has them', () => {

@@ -40,7 +40,7 @@ beforeAll(async () => {
 
 it('takes the untouched token (the properties below would pass vacuously otherwise)', async () => {
   const result = await verdict(`Bearer ${valid}`);
-  expect(result).toEqual({ accepted: { tenant: TENANT, permissions: new Set(['allow_join', 'allow_mod']), roomId: null } });
+  expect(result).toEqual({ accepted: { tenant: TENANT, permissions: new Set(['allow_join', 'allow_mod', 'allow_agent']), roomId: null } });
 });
 
 it('refuses arbitrary strings', async () => {

@@ -1,4 +1,5 @@
 import { Frame } from '../../ingest-container/src/audio/frame';
+import { AudioBudget } from '../../ingest-container/src/room/audio-budget';
 import { JitterBuffer } from '../../ingest-container/src/room/jitter-buffer';
 
 const frame = (n: number) => Frame.fromPcm(8000, new Int16Array(160).fill(n));
@@ -64,5 +65,32 @@ describe('jitter buffer', () => {
     }
     expect(jb.stats.depth).toBeLessThanOrEqual(3);
     expect(jb.stats.dropped).toBeGreaterThan(0);
+  });
+
+  it('draws frames beyond its own from its room’s budget within the server’s, refuses past either, and gives them back as frames play, drop or clear', () => {
+    const FRAME = 320;
+    const server = new AudioBudget(10 * FRAME);
+    const [roomA, roomB] = [new AudioBudget(5 * FRAME, server), new AudioBudget(6 * FRAME, server)];
+    const agent = (room: AudioBudget, capacity = 8) => new JitterBuffer({ startFrames: 1, maxTarget: 1, capacity, adaptive: false, budget: { from: room, frameBytes: FRAME, free: 2 } });
+    const [a, b] = [agent(roomA), agent(roomB, 20)];
+    const pushed = (jb: JitterBuffer, n: number) => Array.from({ length: n }, (_, i) => jb.push(frame(i))).filter(Boolean).length;
+    // Two of its own and five from room A: the next is over the room's budget.
+    expect(pushed(a, 8)).toBe(7);
+    // Two of its own; room B has six frames left but the server five: the sixth is over the server's.
+    expect(pushed(b, 8)).toBe(7);
+    // A frame played out gives its draw back to both.
+    a.pull(() => undefined);
+    expect(pushed(b, 2)).toBe(1);
+    b.clear();
+    expect(pushed(b, 5)).toBe(5);
+    b.clear();
+    // At capacity the oldest frame is dropped, its draw given back before the new one draws: never refused for that.
+    const full = agent(roomB, 4);
+    expect(pushed(full, 6)).toBe(6);
+    expect(full.stats).toMatchObject({ depth: 4, dropped: 2 });
+    a.clear();
+    full.clear();
+    // Everything is given back: the server's whole budget is free again.
+    expect(server.take(10 * FRAME)).toBe(true);
   });
 });

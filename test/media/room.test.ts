@@ -1,5 +1,6 @@
 import { Frame } from '../../ingest-container/src/audio/frame';
 import { mulawEncode } from '../../ingest-container/src/audio/mulaw';
+import { AudioBudget } from '../../ingest-container/src/room/audio-budget';
 import { MediaClock } from '../../ingest-container/src/room/clock';
 import { JitterBuffer } from '../../ingest-container/src/room/jitter-buffer';
 import { Room, type Participant } from '../../ingest-container/src/room/room';
@@ -27,7 +28,7 @@ describe('a room tick', () => {
   let room: Room;
   beforeEach(() => {
     clock = new MediaClock(() => undefined);
-    room = new Room('acme', 'r1', clock, () => undefined);
+    room = new Room('acme', 'r1', clock, () => undefined, new AudioBudget(1024 * 1024));
   });
   afterEach(() => room.close());
 

@@ -2,11 +2,13 @@ import type { WebSocket } from 'ws';
 import type { Claim } from '../../../core/claims';
 import type { Logger } from '../../../core/log';
 import type { AgentSpec } from '../../../core/routing/model';
+import { INTERNAL_ERROR } from '../guard';
 import { Frame, PHONE_FRAME_BYTES } from '../audio/frame';
 import type { CallLifecycle, EndReason } from '../calls';
 import { dialAgent, type DialOptions } from '../room/agent';
 import { FloodMeter } from '../room/flood-meter';
 import { JitterBuffer } from '../room/jitter-buffer';
+import { MessageGuard } from '../room/message-guard';
 import { OutputLag } from '../room/output-lag';
 import type { Participant, RoomEvent, RoomRegistry, Room } from '../room/room';
 import { ROOM_CLOSE, type RoomSocket } from '../room/socket';
@@ -17,6 +19,10 @@ export const STREAM_CLOSE = {
   callMismatch: 4403,
   startTimeout: 4408,
   flood: 4429,
+  /** More than `BAD_MESSAGES_PER_SECOND` malformed messages within a second. */
+  badMessages: 4422,
+  /** Handling a message failed: a bug of ours, which ends this call only. */
+  error: INTERNAL_ERROR.code,
   /** The room already has `MAX_PARTICIPANTS_PER_ROOM` seats taken. */
   roomFull: 4430,
   /** The tenant already has `MAX_ROOMS_PER_TENANT` rooms on this media server. */
@@ -34,6 +40,8 @@ const START_TIMEOUT_MS = 10_000;
 const MAX_BUFFERED_BYTES = 64 * 1024;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const DTMF_DIGIT = /^[0-9*#A-D]$/;
+/** Plivo sends 50 `media` messages a second and a few events: 20 times that is a flood. */
+const MESSAGES_PER_SECOND = 1000;
 
 /** Plivo's `playAudio` of one mu-law frame, as text (built by concatenation: it is sent 50 times a second per call). */
 export const playAudioMessage = (base64: string): string =>
@@ -42,7 +50,7 @@ export const playAudioMessage = (base64: string): string =>
 export interface StreamStats {
   framesIn: number;
   framesOut: number;
-  /** Malformed messages: invalid JSON, missing fields, bad base64, binary frames. */
+  /** Malformed messages: invalid JSON, missing fields, bad base64, binary frames (too many close the stream with 4422). */
   badMessages: number;
   /** Output frames dropped because Plivo had over a second of audio unread or the socket backed up. */
   droppedOut: number;
@@ -87,6 +95,7 @@ export class PlivoStream implements Participant {
   /** The rule's agent, dialled as the call joins; aborted (or hung up) when the call ends. */
   private readonly agentDial = new AbortController();
   private agent: Promise<RoomSocket | null> = Promise.resolve(null);
+  private readonly guard: MessageGuard;
   readonly phoneControl = {
     clearAudio: () => this.sendControl({ event: 'clearAudio', streamId: this.streamId }),
     sendDtmf: (digits: string) => this.sendControl({ event: 'sendDTMF', dtmf: digits }),
@@ -113,15 +122,14 @@ export class PlivoStream implements Participant {
     this.lag = new OutputLag(ws);
     const startTimeoutMs = deps.startTimeoutMs ?? START_TIMEOUT_MS;
     this.startTimer = setTimeout(() => this.close(STREAM_CLOSE.startTimeout, `no start event within ${startTimeoutMs / 1000} s`, 'start-timeout'), startTimeoutMs);
-    ws.on('message', (data, isBinary) => {
-      // A message that trips a bug ends this call, not the media server: a throw here would be uncaught.
-      try {
-        this.onMessage(data as Buffer, isBinary);
-      } catch (err) {
-        deps.log.error('plivo stream: message handling failed', { err });
-        this.close(1011, 'internal error', 'error');
-      }
+    this.guard = new MessageGuard(ws, deps.log, {
+      label: 'plivo stream',
+      messagesPerSecond: MESSAGES_PER_SECOND,
+      codes: STREAM_CLOSE,
+      stats: this.stats,
+      close: (code, reason) => this.close(code, reason, code === STREAM_CLOSE.flood ? 'flood' : 'error'),
     });
+    this.guard.listen((data, isBinary) => this.onMessage(data, isBinary));
     this.closed = new Promise((resolve) =>
       ws.once('close', (code) => {
         // Through a relay: the entry server vanished (1006), or is shutting down (1001).
@@ -134,7 +142,6 @@ export class PlivoStream implements Participant {
     ws.on('error', (err: Error & { code?: string }) => {
       // A protocol fault of the peer (a message over maxPayload, 64 KB: ws closes with 1009; bad framing, bad UTF-8).
       if (err.code?.startsWith('WS_ERR_')) this.endReason = 'error';
-      deps.log.warn('plivo stream socket error', { err });
     });
   }
 
@@ -171,15 +178,14 @@ export class PlivoStream implements Participant {
   }
 
   private onMessage(data: Buffer, isBinary: boolean): void {
+    if (isBinary) return this.bad('a binary frame: Plivo sends JSON text');
     let message: PlivoMessage;
     try {
-      if (isBinary) throw new Error('binary frame');
       message = JSON.parse(data.toString('utf8')) as PlivoMessage;
-      if (typeof message !== 'object' || message === null) throw new Error('not a JSON object');
-    } catch (err) {
-      this.bad('unreadable message', err);
-      return;
+    } catch {
+      return this.bad('not JSON');
     }
+    if (typeof message !== 'object' || message === null) return this.bad('not a JSON object');
     if (message.event === 'start') return this.onStart(message);
     if (!this.room) {
       if (message.event !== 'stop') this.close(STREAM_CLOSE.badOrder, 'start must be the first event', 'error');
@@ -262,9 +268,8 @@ export class PlivoStream implements Participant {
     this.partial = Buffer.from(buffer);
   }
 
-  private bad(what: string, err?: unknown): void {
-    this.stats.badMessages++;
-    this.deps.log.warn('plivo stream: bad message ignored', { what, badMessages: this.stats.badMessages, ...(err !== undefined && { err }) });
+  private bad(what: string): void {
+    this.guard.bad(what);
   }
 
   private sendControl(message: object): void {

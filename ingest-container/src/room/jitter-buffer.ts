@@ -1,4 +1,5 @@
 import type { Frame } from '../audio/frame';
+import type { AudioBudget } from './audio-budget';
 
 export interface JitterBufferOptions {
   /** Frames to hold before playing out; grows on underruns up to `maxTarget`. */
@@ -12,6 +13,11 @@ export interface JitterBufferOptions {
    * send ahead on purpose (an agent's speech) keep what they sent.
    */
   readonly adaptive: boolean;
+  /**
+   * For sources that may send ahead (agents): frames queued beyond the first `free` each draw `frameBytes` from
+   * `from` (the room's budget), given back as they play out or are dropped. A frame the budget refuses is not queued.
+   */
+  readonly budget?: { readonly from: AudioBudget; readonly frameBytes: number; readonly free: number };
 }
 
 export interface JitterStats {
@@ -51,10 +57,14 @@ export class JitterBuffer {
     this.target = options.startFrames;
   }
 
-  push(frame: Frame): void {
+  /** Queues `frame`; false (and not queued) when the budget it would draw on is spent. */
+  push(frame: Frame): boolean {
     if (this.frames >= this.options.capacity) this.dropOldestFrame();
+    const budget = this.options.budget;
+    if (budget && this.frames >= budget.free && !budget.from.take(budget.frameBytes)) return false;
     this.entries.push(frame);
     this.frames++;
+    return true;
   }
 
   /** Queues a checkpoint behind the audio queued so far; false (and not queued) when too many wait already. */
@@ -70,7 +80,7 @@ export class JitterBuffer {
     const cleared = this.frames;
     this.entries = this.entries.slice(this.head).filter((entry) => 'checkpoint' in entry);
     this.head = 0;
-    this.frames = 0;
+    this.removed(cleared);
     this.playing = false;
     return cleared;
   }
@@ -122,7 +132,7 @@ export class JitterBuffer {
 
   private shift(): Frame {
     const frame = this.entries[this.head++] as Frame;
-    this.frames--;
+    this.removed(1);
     this.compact();
     return frame;
   }
@@ -131,8 +141,16 @@ export class JitterBuffer {
     const index = this.entries.findIndex((entry, i) => i >= this.head && !('checkpoint' in entry));
     if (index < 0) return;
     this.entries.splice(index, 1);
-    this.frames--;
+    this.removed(1);
     this.dropped++;
+  }
+
+  /** `count` frames left the queue: what those beyond the free ones drew goes back to the budget. */
+  private removed(count: number): void {
+    const budget = this.options.budget;
+    const drawn = budget ? Math.min(count, this.frames - budget.free) : 0;
+    if (budget && drawn > 0) budget.from.give(drawn * budget.frameBytes);
+    this.frames -= count;
   }
 
   /** Keeps the array from growing forever: reclaim the consumed prefix once it is large. */

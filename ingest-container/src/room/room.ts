@@ -1,8 +1,10 @@
 import { Frame } from '../audio/frame';
 import type { SampleRate } from '../../../core/rooms';
 import { Resampler, samplesPerFrame } from '../audio/resampler';
+import { AudioBudget } from './audio-budget';
 import type { MediaClock } from './clock';
 import type { JitterBuffer } from './jitter-buffer';
+import type { RoomLimits } from './seats';
 
 export type ParticipantKind = 'phone' | 'agent' | 'web';
 
@@ -112,6 +114,8 @@ export class Room {
     readonly id: string,
     private readonly clock: MediaClock,
     private readonly onEmpty: (room: Room) => void,
+    /** What its members' queues may hold beyond their own second each (audio sent ahead). */
+    readonly audioBudget: AudioBudget,
   ) {
     clock.add(this);
   }
@@ -144,6 +148,8 @@ export class Room {
     const member = this.members.get(participantId);
     if (!member) return;
     this.members.delete(participantId);
+    // What it had queued is given back to the budgets now, not whenever its socket object is collected.
+    member.participant.input.clear();
     if (member.participant.wantsLevels) this.levelWatchers--;
     this.broadcast({ type: 'participant-left', participantId, reason });
     if (this.members.size === 0) this.close();
@@ -258,15 +264,22 @@ export class Room {
 /** Rooms by tenant and id: created on first join, gone when the last participant leaves. */
 export class RoomRegistry {
   private readonly rooms = new Map<string, Room>();
+  /** Audio queued ahead in all rooms here together. */
+  private readonly audioBudget: AudioBudget;
 
-  constructor(private readonly clock: MediaClock) {}
+  constructor(
+    private readonly clock: MediaClock,
+    private readonly limits: Pick<RoomLimits, 'maxQueuedAudioBytes' | 'maxQueuedAudioBytesPerRoom'>,
+  ) {
+    this.audioBudget = new AudioBudget(limits.maxQueuedAudioBytes);
+  }
 
   /** Tenant-scoped: another tenant's room of the same id is a different room. */
   get(tenant: string, roomId: string): Room {
     const key = `${tenant}\u0000${roomId}`;
     let room = this.rooms.get(key);
     if (!room) {
-      room = new Room(tenant, roomId, this.clock, () => this.rooms.delete(key));
+      room = new Room(tenant, roomId, this.clock, () => this.rooms.delete(key), new AudioBudget(this.limits.maxQueuedAudioBytesPerRoom, this.audioBudget));
       this.rooms.set(key, room);
     }
     return room;

@@ -1,9 +1,16 @@
-/** How much of one media server a tenant's rooms may take (`MAX_ROOMS_PER_TENANT`, `MAX_PARTICIPANTS_PER_ROOM`). */
+/** How much of one media server rooms may take (`MAX_ROOMS_PER_TENANT`, `MAX_PARTICIPANTS_PER_ROOM`, `MAX_QUEUED_AUDIO_MB*`). */
 export interface RoomLimits {
   /** Rooms of one tenant placed on this media server at once. */
   readonly maxRoomsPerTenant: number;
   /** Seats in one room: callers (a call routed to an agent takes two: its caller and the agent), web participants and agents. */
   readonly maxParticipantsPerRoom: number;
+  /**
+   * Bytes of audio the participants of one room may have queued beyond their first second each: speech agents
+   * send ahead of real time. Past it the sender is closed with 4507 (`MAX_QUEUED_AUDIO_MB_PER_ROOM`, 8 MB).
+   */
+  readonly maxQueuedAudioBytesPerRoom: number;
+  /** The same for all rooms on this media server together (`MAX_QUEUED_AUDIO_MB`, 256 MB). */
+  readonly maxQueuedAudioBytes: number;
 }
 
 /** Which limit a join ran into: the room's seats, or the tenant's rooms on this server. */
@@ -11,10 +18,13 @@ export type SeatRefusal = { readonly limit: 'room-full' | 'room-limit'; readonly
 
 export type SeatTaken = { readonly release: () => void };
 
+/** The limits seats are counted against. */
+type SeatLimits = Pick<RoomLimits, 'maxRoomsPerTenant' | 'maxParticipantsPerRoom'>;
+
 const key = (tenant: string, roomId: string) => `${tenant}\u0000${roomId}`;
 
 /** What a joiner over `limit` is told. */
-export function limitMessage(limit: SeatRefusal['limit'], limits: RoomLimits): string {
+export function limitMessage(limit: SeatRefusal['limit'], limits: SeatLimits): string {
   return limit === 'room-full'
     ? `The room is full: at most ${limits.maxParticipantsPerRoom} participants per room`
     : `Room limit reached: at most ${limits.maxRoomsPerTenant} rooms per tenant on one media server`;
@@ -31,7 +41,7 @@ export class RoomSeats {
   /** Rooms with seats taken, per tenant. */
   private readonly tenants = new Map<string, number>();
 
-  constructor(readonly limits: RoomLimits) {}
+  constructor(readonly limits: SeatLimits) {}
 
   /** Rooms of `tenant` with anyone seated here. */
   roomsOf(tenant: string): number {

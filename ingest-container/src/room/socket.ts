@@ -1,17 +1,25 @@
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
 import type { Logger } from '../../../core/log';
+import { INTERNAL_ERROR } from '../guard';
 import { Frame } from '../audio/frame';
 import type { SampleRate } from '../../../core/rooms';
 import { samplesPerFrame } from '../audio/resampler';
 import { FloodMeter } from './flood-meter';
 import { JitterBuffer, MAX_PENDING_CHECKPOINTS } from './jitter-buffer';
+import { MessageGuard } from './message-guard';
 import { OutputLag } from './output-lag';
 import type { Participant, Room, RoomEvent } from './room';
 
 /** Close codes of ours (4xxx) on room sockets. */
 export const ROOM_CLOSE = {
   flood: 4429,
+  /** More than `BAD_MESSAGES_PER_SECOND` malformed messages within a second. */
+  badMessages: 4422,
+  /** Audio queued ahead over the room's or the media server's budget (`MAX_QUEUED_AUDIO_MB_PER_ROOM`, `MAX_QUEUED_AUDIO_MB`). */
+  audioBudget: 4507,
+  /** Handling a message failed: a bug of ours, which ends this connection only. */
+  error: INTERNAL_ERROR.code,
   callEnded: 1000,
   shutdown: 1001,
 } as const;
@@ -27,6 +35,13 @@ const AGENT_AHEAD_FRAMES = 60 * 50;
 const AGENT_FLOOD_FACTOR = 100;
 /** Control messages are for people and agents acting, not streams: over 50 a second is a flood. */
 const CONTROLS_PER_SECOND = 5;
+/**
+ * Messages of any kind within a second beyond which a participant is flooding: 20 ms frames are 50 a second, smaller
+ * chunks more (a browser's 128-sample quanta at 48 kHz, 375); an agent's minute of speech sent ahead in 20 ms frames, 3,000.
+ */
+const MESSAGES_PER_SECOND = { web: 1_000, agent: 10_000 } as const;
+/** The first second of an agent's queue is its own, as a live source's is; audio sent further ahead draws on the room's budget. */
+const OWN_QUEUE_FRAMES = 50;
 
 const CONTROL_TYPES = 'clear, send-dtmf, checkpoint, hangup, mute, unmute';
 const clientMessage = z.discriminatedUnion(
@@ -62,7 +77,7 @@ export interface RoomSocketOptions {
 export interface RoomSocketStats {
   framesIn: number;
   framesOut: number;
-  /** Unreadable binary frames or control messages; each got an `error` reply. */
+  /** Unreadable binary frames or control messages; each got an `error` reply (until too many closed the socket). */
   badMessages: number;
   /** Output frames dropped because the participant had over a second of audio unread or its socket backed up. */
   droppedOut: number;
@@ -88,6 +103,7 @@ export class RoomSocket implements Participant {
   private partial: Buffer = Buffer.alloc(0);
   private readonly audioFlood: FloodMeter;
   private readonly controlFlood = new FloodMeter(CONTROLS_PER_SECOND);
+  private readonly guard: MessageGuard;
   /** Answered the last heartbeat ping. */
   private alive = true;
   private leaveReason = 'left';
@@ -110,10 +126,16 @@ export class RoomSocket implements Participant {
     this.audioFlood = new FloodMeter(rate * 2, kind === 'agent' ? AGENT_FLOOD_FACTOR : undefined);
     this.input =
       kind === 'agent'
-        ? new JitterBuffer({ startFrames: 1, maxTarget: 1, capacity: AGENT_AHEAD_FRAMES, adaptive: false })
+        ? new JitterBuffer({
+            startFrames: 1,
+            maxTarget: 1,
+            capacity: AGENT_AHEAD_FRAMES,
+            adaptive: false,
+            budget: { from: room.audioBudget, frameBytes: this.frameBytes, free: OWN_QUEUE_FRAMES },
+          })
         : new JitterBuffer({ startFrames: 2, maxTarget: 10, capacity: 50, adaptive: true });
-    ws.on('message', (data, isBinary) => (isBinary ? this.onAudio(data as Buffer) : this.onControl(data as Buffer)));
-    ws.on('error', (err) => log.warn('room socket error', { err }));
+    this.guard = new MessageGuard(ws, log, { label: 'room socket', messagesPerSecond: MESSAGES_PER_SECOND[kind], codes: ROOM_CLOSE, stats: this.stats, close: (code, reason) => this.close(code, reason) });
+    this.guard.listen((data, isBinary) => (isBinary ? this.onAudio(data) : this.onControl(data)));
     ws.on('pong', () => (this.alive = true));
     this.closed = new Promise((resolve) =>
       ws.once('close', (code) => {
@@ -169,7 +191,6 @@ export class RoomSocket implements Participant {
   }
 
   private onAudio(data: Buffer): void {
-    if (this.ws.readyState !== this.ws.OPEN) return;
     if (this.audioFlood.exceeded(data.length)) return this.close(ROOM_CLOSE.flood, 'audio faster than real time allows');
     if (data.length % 2 !== 0) return this.bad('audio frames are PCM16LE: an even number of bytes');
     let buffer = this.partial.length ? Buffer.concat([this.partial, data]) : data;
@@ -177,15 +198,14 @@ export class RoomSocket implements Participant {
       // Copied into its own aligned array: the room keeps frames past this message.
       const samples = new Int16Array(this.frameBytes / 2);
       Buffer.from(samples.buffer).set(buffer.subarray(0, this.frameBytes));
+      if (!this.input.push(Frame.fromPcm(this.rate, samples))) return this.close(ROOM_CLOSE.audioBudget, "audio sent ahead is over the room's or the media server's budget");
       this.stats.framesIn++;
-      this.input.push(Frame.fromPcm(this.rate, samples));
       buffer = buffer.subarray(this.frameBytes);
     }
     this.partial = Buffer.from(buffer);
   }
 
   private onControl(data: Buffer): void {
-    if (this.ws.readyState !== this.ws.OPEN) return;
     if (this.controlFlood.exceeded(1)) return this.close(ROOM_CLOSE.flood, 'more than 50 control messages a second');
     let message: z.infer<typeof clientMessage>;
     try {
@@ -221,9 +241,7 @@ export class RoomSocket implements Participant {
   }
 
   private bad(message: string): void {
-    this.stats.badMessages++;
-    this.log.warn('room socket: bad message ignored', { what: message, badMessages: this.stats.badMessages });
-    this.send({ type: 'error', message });
+    if (this.guard.bad(message)) this.send({ type: 'error', message });
   }
 
   private send(message: object): void {

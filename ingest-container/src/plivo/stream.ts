@@ -2,7 +2,7 @@ import type { WebSocket } from 'ws';
 import type { Claim } from '../../../core/claims';
 import type { Logger } from '../../../core/log';
 import type { AgentSpec } from '../../../core/routing/model';
-import { INTERNAL_ERROR } from '../guard';
+import { guard, INTERNAL_ERROR, socketGuard } from '../guard';
 import { Frame, PHONE_FRAME_BYTES } from '../audio/frame';
 import type { CallLifecycle, EndReason } from '../calls';
 import { dialAgent, type DialOptions } from '../room/agent';
@@ -121,7 +121,10 @@ export class PlivoStream implements Participant {
     this.phone = { from: claim.from, to: claim.to, callUuid: claim.callUuid, callId: claim.callId };
     this.lag = new OutputLag(ws);
     const startTimeoutMs = deps.startTimeoutMs ?? START_TIMEOUT_MS;
-    this.startTimer = setTimeout(() => this.close(STREAM_CLOSE.startTimeout, `no start event within ${startTimeoutMs / 1000} s`, 'start-timeout'), startTimeoutMs);
+    this.startTimer = setTimeout(
+      socketGuard(ws, deps.log, 'plivo stream start timer')(() => this.close(STREAM_CLOSE.startTimeout, `no start event within ${startTimeoutMs / 1000} s`, 'start-timeout')),
+      startTimeoutMs,
+    );
     this.guard = new MessageGuard(ws, deps.log, {
       label: 'plivo stream',
       messagesPerSecond: MESSAGES_PER_SECOND,
@@ -135,7 +138,13 @@ export class PlivoStream implements Participant {
         // Through a relay: the entry server vanished (1006), or is shutting down (1001).
         if (this.relayed && code === 1006) this.endReason = 'media-failure';
         if (this.relayed && code === STREAM_CLOSE.shutdown) this.endReason = 'server-shutdown';
-        void this.onClose().then(resolve);
+        // Settles whatever ending the call trips: the server waits on it to let the connection go.
+        const ending = this.onClose();
+        guard(deps.log, 'ending the call', () => undefined).watch(ending);
+        void ending.then(
+          () => resolve(),
+          () => resolve(),
+        );
       }),
     );
     if (this.relayed) ws.on('pong', () => (this.alive = true));

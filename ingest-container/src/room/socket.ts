@@ -1,7 +1,7 @@
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
 import type { Logger } from '../../../core/log';
-import { INTERNAL_ERROR } from '../guard';
+import { guard, INTERNAL_ERROR } from '../guard';
 import { Frame } from '../audio/frame';
 import type { SampleRate } from '../../../core/rooms';
 import { samplesPerFrame } from '../audio/resampler';
@@ -139,9 +139,12 @@ export class RoomSocket implements Participant {
     ws.on('pong', () => (this.alive = true));
     this.closed = new Promise((resolve) =>
       ws.once('close', (code) => {
-        room.leave(id, this.leaveReason);
-        const jitter = this.input.stats;
-        log.info('room participant left', { code, reason: this.leaveReason, ...this.stats, underruns: jitter.underruns, droppedIn: jitter.dropped });
+        // Settles whatever leaving trips: the server waits on it to let the connection go.
+        guard(log, 'leaving the room', () => undefined).run(() => {
+          room.leave(id, this.leaveReason);
+          const jitter = this.input.stats;
+          log.info('room participant left', { code, reason: this.leaveReason, ...this.stats, underruns: jitter.underruns, droppedIn: jitter.dropped });
+        });
         resolve();
       }),
     );

@@ -39,7 +39,7 @@ export class AddressRefused extends Error {
 /**
  * Opens a WebSocket client connection: resolves once open, rejects on a network or TLS error, a timeout, an
  * abort, a refused address or an upgrade answered with an HTTP status (named in the error). Never throws or
- * emits past the promise: a failed attempt's socket keeps a listener for the error its own teardown emits.
+ * emits past the promise: the socket keeps a listener for errors nobody else may be listening for yet.
  */
 export function openSocket(url: string, options: OpenOptions): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
@@ -76,6 +76,9 @@ export function openSocket(url: string, options: OpenOptions): Promise<WebSocket
     options.signal?.addEventListener('abort', abort, { once: true });
     ws.once('open', () => {
       settle();
+      // Bytes that came with the upgrade's reply are read before whoever awaits this can listen: a bad frame among
+      // them emits an error then (ws closes the socket after it, which its owner sees). Without a listener it would throw.
+      ws.on('error', ignore);
       resolve(ws);
     });
     ws.on('error', fail);

@@ -61,7 +61,13 @@ export async function dialAgent(agent: AgentSpec, room: Room, welcome: Welcome, 
         return null;
       }
       const id = newParticipantId('ag_');
-      const socket = new RoomSocket(ws, room, { id, kind: 'agent', rate: agent.sampleRate, log: log.child({ participantId: id }), welcome });
+      let socket: RoomSocket;
+      try {
+        socket = new RoomSocket(ws, room, { id, kind: 'agent', rate: agent.sampleRate, log: log.child({ participantId: id }), welcome });
+      } catch (err) {
+        ws.terminate();
+        throw err;
+      }
       if (await answered(ws, options.settleMs, signal)) return socket;
       log.warn('agent connect failed', { attempt: attempt + 1, of: delays.length, err: 'the agent closed right after accepting' });
     } catch (err) {

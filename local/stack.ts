@@ -10,7 +10,7 @@ import { SecretBox } from '../core/secret-box';
 import { TenantStore } from '../core/tenants';
 import { answerDependencies, createAnswerHandler } from '../lambdas/answer/app';
 import { apiDependencies, createApiHandler } from '../lambdas/api/app';
-import { HTTP_FUNCTIONS } from '../lambdas/routes';
+import { HTTP_FUNCTIONS, type HttpFunctionName } from '../lambdas/routes';
 import { ensureControlTable, ensureWebhookQueues, startLocalAws } from './aws';
 import { loadLocalConfig, localControlPlaneConfig, localControlPlaneEnv, localMediaEnv } from './config';
 import { MediaFleet, type LocalMediaServer } from './media-fleet';
@@ -96,11 +96,12 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
       api: createApiHandler(api),
       answer: createAnswerHandler(answerDependencies(config, log.child({ service: 'answer' }))),
     };
-    const functions = Object.entries(HTTP_FUNCTIONS).map(([name, fn]) => ({
-      routes: fn.routes,
-      handler: handlers[name as keyof typeof handlers],
+    const functions = (Object.keys(HTTP_FUNCTIONS) as HttpFunctionName[]).map((name) => ({
+      routes: HTTP_FUNCTIONS[name].routes,
+      throttle: local.throttles[name],
+      handler: handlers[name],
     }));
-    const gateway = createGatewayListener(functions, local.throttle, log);
+    const gateway = createGatewayListener(functions, log);
     // Every local region's ingest URL points here, to the media servers behind this port; they share one table.
     const fleet = (media = await MediaFleet.start(local.mediaServers, localMediaEnv(env, controlEnv, config.homeMediaRegion), log));
     server.on('request', (req, res) => {

@@ -25,7 +25,8 @@ const READY_TIMEOUT_MS = 30_000;
 /** As a load balancer's health check: a draining server stops getting new connections within this. */
 const HEALTH_INTERVAL_MS = 1000;
 
-function refuseUpgrade(socket: Duplex, status: 502 | 503, message: string): void {
+/** Answers a WebSocket upgrade with an HTTP error, as a load balancer does, and closes the connection. */
+export function refuseUpgrade(socket: Duplex, status: 502 | 503, message: string): void {
   const body = JSON.stringify({ message });
   socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
 }
@@ -141,7 +142,9 @@ export class MediaFleet {
 const PROFILING = process.execArgv.filter((arg) => arg.startsWith('--cpu-prof'));
 
 function spawnServer(env: Readonly<Record<string, string>>, log: Logger): Promise<Member> {
-  const child = fork(MAIN, [], { cwd: ROOT, env, execArgv: ['--import', 'tsx', ...PROFILING], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  // Its own process group: a terminal's Ctrl-C reaches `npm start` alone, which stops the servers before the store
+  // (they end live calls in it); it also stops with its parent, when the IPC channel closes.
+  const child = fork(MAIN, [], { cwd: ROOT, env, execArgv: ['--import', 'tsx', ...PROFILING], stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true });
   forwardLines(child, log);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {

@@ -170,6 +170,7 @@ it('answers from the first moment: 503 with Retry-After until everything serves,
   const ready = await fetch(`${base}/health`);
   expect([ready.status, await ready.json()]).toEqual([200, { status: 'serving' }]);
   expect((await fetch(`${base}/v2/connectors`)).status).toBe(401);
+  expect((await fetch(`${base}/console`)).status).toBe(200);
 }, 60_000);
 
 it('Ctrl-C during a live call ends it as server-shutdown with its true duration, before the store stops', async () => {

@@ -1,6 +1,20 @@
+/** An API Gateway route throttle: a token bucket of `burstLimit` requests refilled at `rateLimit` per second. */
+export interface RouteThrottle {
+  readonly rateLimit: number;
+  readonly burstLimit: number;
+}
+
 /**
- * Which Lambda serves which API Gateway routes. The CDK stack wires these routes and the local
- * stack's gateway dispatches by them, so both serve the same paths from the same handlers.
+ * Which Lambda serves which API Gateway routes, and each of those routes' own throttle. The CDK stack wires these
+ * routes and budgets and the local stack's gateway dispatches and throttles by them, so both serve the same paths
+ * from the same handlers within the same budgets.
+ *
+ * Every route key has a bucket of its own (API Gateway's route-level throttling), so no route's traffic can spend
+ * another's: a flood at the Answer URL never refuses a REST API call, nor the reverse. The Answer URL's budget is
+ * ten times the REST API's: Plivo's requests for every tenant share it, and a refusal there (unknown key, bad
+ * signature) costs at most one key-index read, so a flood of them must run into the Lambda's cheap refusals, not
+ * into the budget Plivo's real calls need. What a single source can send is bounded only in front of API Gateway
+ * (CloudFront + WAF: docs/operations.md).
  */
 export const HTTP_FUNCTIONS = {
   api: {
@@ -17,14 +31,13 @@ export const HTTP_FUNCTIONS = {
       'ANY /v2/rooms/{proxy+}',
       'ANY /v2/public/{proxy+}',
     ],
+    throttle: { rateLimit: 100, burstLimit: 200 },
   },
   answer: {
     entry: 'lambdas/answer/handler.ts',
     routes: ['ANY /v2/hooks/plivo/{key}'],
+    throttle: { rateLimit: 1000, burstLimit: 2000 },
   },
-} as const;
+} as const satisfies Record<string, { entry: string; routes: readonly string[]; throttle: RouteThrottle }>;
 
 export type HttpFunctionName = keyof typeof HTTP_FUNCTIONS;
-
-/** The API stage's throttle (API Gateway answers 429 beyond it); the local gateway enforces the same. */
-export const API_THROTTLE = { rateLimit: 100, burstLimit: 200 } as const;

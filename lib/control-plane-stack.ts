@@ -16,7 +16,7 @@ import {
   type MediaRegionTarget,
   type MediaRouting,
 } from './media-routing';
-import { API_THROTTLE, HTTP_FUNCTIONS, type HttpFunctionName } from '../lambdas/routes';
+import { HTTP_FUNCTIONS, type HttpFunctionName } from '../lambdas/routes';
 import { LIMIT_DEFAULTS } from '../core/limits';
 
 export type { MediaRegionTarget } from './media-routing';
@@ -32,8 +32,8 @@ export interface ControlPlaneStackProps extends StackProps, MediaRouting {
   readonly apiCertificateArn?: string;
   /**
    * REST API requests per second each tenant may make, counted across all API function instances in the data table
-   * (`TENANT_RATE_LIMIT`); beyond it a tenant gets 429 with `Retry-After`. 0 turns the per-tenant limit off (the
-   * stage throttle, `API_THROTTLE`, applies either way).
+   * (`TENANT_RATE_LIMIT`); beyond it a tenant gets 429 with `Retry-After`. 0 turns the per-tenant limit off (each
+   * route's own throttle, `HTTP_FUNCTIONS`, applies either way).
    * @default 50 (`LIMIT_DEFAULTS.tenantRateLimit`)
    */
   readonly tenantRateLimit?: number;
@@ -145,8 +145,11 @@ export class ControlPlaneStack extends Stack {
       .useTablesByArn(this.regionTableArns(props.mediaRegions), ['dynamodb:Query', 'dynamodb:DeleteItem']);
 
     this.api = new ServiceHttpApi(this, 'Api', {
-      routes: names.map((name) => ({ handler: this.functions[name].function, routes: HTTP_FUNCTIONS[name].routes })),
-      ...API_THROTTLE,
+      routes: names.map((name) => ({
+        handler: this.functions[name].function,
+        routes: HTTP_FUNCTIONS[name].routes,
+        throttle: HTTP_FUNCTIONS[name].throttle,
+      })),
       domainName: props.apiDomainName,
       certificateArn: props.apiCertificateArn,
     });

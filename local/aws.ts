@@ -19,7 +19,7 @@ import { startKmsEmulator } from './kms-emulator';
 /**
  * dynalite runs in a process of its own: its LevelDB work and the HTTP it serves then use the other
  * core instead of competing with the handlers. It exits when we do (its stdin closes) or on SIGTERM,
- * closing LevelDB cleanly.
+ * closing LevelDB cleanly; it is stopped last, after the media servers have recorded their calls' end.
  */
 const DYNALITE_PROCESS = `
   const [modulePath, options, port] = process.argv.slice(1);
@@ -38,6 +38,8 @@ export async function startDynalite(path: string | undefined, port = 0): Promise
   const options = { ...(path && { path }), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 };
   const child = spawn(process.execPath, ['-e', DYNALITE_PROCESS, require.resolve('dynalite'), JSON.stringify(options), String(port)], {
     stdio: ['pipe', 'pipe', 'inherit'],
+    // Its own process group: a terminal's Ctrl-C must not stop the store before the media servers have ended their calls.
+    detached: true,
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const listening = await new Promise<number>((resolve, reject) => {

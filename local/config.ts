@@ -1,9 +1,8 @@
 import { resolve } from 'node:path';
 import { ConfigError, loadControlPlaneConfig, type ControlPlaneConfig } from '../core/config';
 import { isLogLevel, type LogLevel } from '../core/log';
-import { API_THROTTLE } from '../lambdas/routes';
+import { HTTP_FUNCTIONS, type HttpFunctionName, type RouteThrottle } from '../lambdas/routes';
 import { LOCAL_KMS_KEY_ID, LOCAL_TABLE_NAME, LOCAL_WEBHOOK_SIGNING_KEY_ID } from './aws';
-import type { Throttle } from './http-gateway';
 
 /** Settings of the local stack (`npm start`), from the environment with embedded defaults. */
 export interface LocalConfig {
@@ -11,8 +10,11 @@ export interface LocalConfig {
   readonly host: string;
   readonly dataDir: string;
   readonly logLevel: LogLevel;
-  /** The API stage throttle, as deployed unless overridden. */
-  readonly throttle: Throttle;
+  /**
+   * Each function's per-route budget, as deployed (`HTTP_FUNCTIONS`); `API_RATE_LIMIT` and `API_BURST_LIMIT`
+   * replace every route's (tests and benchmarks lift or lower them).
+   */
+  readonly throttles: Readonly<Record<HttpFunctionName, RouteThrottle>>;
   /** Media servers to run, each in its own process (`MEDIA_SERVERS`, 1-8). */
   readonly mediaServers: number;
 }
@@ -37,6 +39,10 @@ function positive(env: Env, name: string, fallback: number): number {
   return value;
 }
 
+function throttle(env: Env, deployed: RouteThrottle): RouteThrottle {
+  return { rateLimit: positive(env, 'API_RATE_LIMIT', deployed.rateLimit), burstLimit: positive(env, 'API_BURST_LIMIT', deployed.burstLimit) };
+}
+
 function mediaServers(env: Env): number {
   const value = Number(env.MEDIA_SERVERS?.trim() || LOCAL_DEFAULTS.MEDIA_SERVERS);
   if (!Number.isInteger(value) || value < 1 || value > 8) throw new ConfigError(`MEDIA_SERVERS must be 1-8, got "${env.MEDIA_SERVERS}"`);
@@ -51,9 +57,9 @@ export function loadLocalConfig(env: Env): LocalConfig {
   return {
     port,
     logLevel,
-    throttle: {
-      rateLimit: positive(env, 'API_RATE_LIMIT', API_THROTTLE.rateLimit),
-      burstLimit: positive(env, 'API_BURST_LIMIT', API_THROTTLE.burstLimit),
+    throttles: {
+      api: throttle(env, HTTP_FUNCTIONS.api.throttle),
+      answer: throttle(env, HTTP_FUNCTIONS.answer.throttle),
     },
     host: env.HOST?.trim() || LOCAL_DEFAULTS.HOST,
     mediaServers: mediaServers(env),

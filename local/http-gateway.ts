@@ -2,16 +2,20 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Logger } from '../core/log';
+import type { RouteThrottle } from '../lambdas/routes';
 
 /**
  * A stand-in for API Gateway (HTTP API, payload format 2.0): matches the same route keys the CDK
- * stack declares, builds the same events for the same Lambda handlers, and answers its own errors
- * as API Gateway does (404 for no route, 413 above 10 MB, 500 when a handler throws).
+ * stack declares, throttles each route key in its own bucket with the same budget, builds the same events
+ * for the same Lambda handlers, and answers its own errors as API Gateway does (404 for no route, 429 beyond
+ * a route's budget, 413 above 10 MB, 500 when a handler throws).
  */
 export type LambdaHttpHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
 export interface GatewayFunction {
   readonly routes: readonly string[];
+  /** Each of `routes` gets a bucket of its own with this budget, as API Gateway's route settings do. */
+  readonly throttle: RouteThrottle;
   readonly handler: LambdaHttpHandler;
 }
 
@@ -31,9 +35,11 @@ interface CompiledRoute {
   readonly pattern: RegExp;
   readonly names: readonly string[];
   readonly handler: LambdaHttpHandler;
+  /** Takes a token from this route's own bucket; false when it is empty. */
+  readonly admit: () => boolean;
 }
 
-function compile(routeKey: string, handler: LambdaHttpHandler): CompiledRoute {
+function compile(routeKey: string, { handler, throttle }: GatewayFunction): CompiledRoute {
   const [method = '', path = ''] = routeKey.split(' ');
   const names: string[] = [];
   const source = path
@@ -45,7 +51,7 @@ function compile(routeKey: string, handler: LambdaHttpHandler): CompiledRoute {
       return param[2] ? '(.+)' : '([^/]+)';
     })
     .join('/');
-  return { method, routeKey, pattern: new RegExp(`^${source}$`), names, handler };
+  return { method, routeKey, pattern: new RegExp(`^${source}$`), names, handler, admit: tokenBucket(throttle) };
 }
 
 class BodyTooLarge extends Error {}
@@ -118,13 +124,8 @@ export function buildEvent(req: IncomingMessage, route: CompiledRoute, pathParam
   };
 }
 
-export interface Throttle {
-  readonly rateLimit: number;
-  readonly burstLimit: number;
-}
-
-/** API Gateway's stage throttle: a token bucket of `burstLimit` tokens refilled at `rateLimit` per second. */
-function tokenBucket({ rateLimit, burstLimit }: Throttle): () => boolean {
+/** API Gateway's route throttle: a token bucket of `burstLimit` tokens refilled at `rateLimit` per second. */
+function tokenBucket({ rateLimit, burstLimit }: RouteThrottle): () => boolean {
   let tokens = burstLimit;
   let last = performance.now();
   return () => {
@@ -138,15 +139,9 @@ function tokenBucket({ rateLimit, burstLimit }: Throttle): () => boolean {
 }
 
 /** A `request` listener that dispatches to the functions' handlers by their API Gateway route keys. */
-export function createGatewayListener(functions: readonly GatewayFunction[], throttle: Throttle, log: Logger) {
-  const routes = functions.flatMap((fn) => fn.routes.map((key) => compile(key, fn.handler)));
-  const admit = tokenBucket(throttle);
+export function createGatewayListener(functions: readonly GatewayFunction[], log: Logger) {
+  const routes = functions.flatMap((fn) => fn.routes.map((key) => compile(key, fn)));
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    if (!admit()) {
-      req.resume();
-      send(res, gatewayError(429, 'Too Many Requests'));
-      return;
-    }
     let path: string;
     try {
       path = new URL(req.url ?? '/', 'http://local').pathname;
@@ -161,6 +156,11 @@ export function createGatewayListener(functions: readonly GatewayFunction[], thr
     const route = routes.find((r) => (r.method === 'ANY' || r.method === method) && (match = r.pattern.exec(path)) !== null);
     if (!route || !match) {
       send(res, gatewayError(404, 'Not Found'));
+      return;
+    }
+    if (!route.admit()) {
+      req.resume();
+      send(res, gatewayError(429, 'Too Many Requests'));
       return;
     }
     const found: RegExpExecArray = match;

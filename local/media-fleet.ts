@@ -27,7 +27,8 @@ const READY_TIMEOUT_MS = 30_000;
 /** As a load balancer's health check: a draining server stops getting new connections within this. */
 const HEALTH_INTERVAL_MS = 1000;
 
-function refuseUpgrade(socket: Duplex, status: 502 | 503, message: string): void {
+/** Answers a WebSocket upgrade with an HTTP error, as a load balancer does, and closes the connection. */
+export function refuseUpgrade(socket: Duplex, status: 502 | 503, message: string): void {
   const body = JSON.stringify({ message });
   socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
 }
@@ -61,7 +62,7 @@ export class MediaFleet {
     private readonly members: Member[],
     private readonly log: Logger,
   ) {
-    this.health = setInterval(() => void this.checkHealth(), HEALTH_INTERVAL_MS).unref();
+    this.health = setInterval(() => void this.checkHealth().catch((err: unknown) => log.error('media health check failed', { err })), HEALTH_INTERVAL_MS).unref();
   }
 
   static async start(count: number, env: Readonly<Record<string, string>>, log: Logger): Promise<MediaFleet> {
@@ -86,12 +87,16 @@ export class MediaFleet {
     if (!target) return refuseUpgrade(socket, 503, 'No media server is serving');
     let piping = false;
     const upstream = connect(target.port, '127.0.0.1', () => {
-      const headers: string[] = [];
-      for (let i = 0; i < req.rawHeaders.length; i += 2) headers.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}\r\n`);
-      upstream.write(`${req.method} ${req.url} HTTP/1.1\r\n${headers.join('')}\r\n`);
-      if (head.length) upstream.write(head);
-      piping = true;
-      upstream.pipe(socket).pipe(upstream);
+      try {
+        const headers: string[] = [];
+        for (let i = 0; i < req.rawHeaders.length; i += 2) headers.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}\r\n`);
+        upstream.write(`${req.method} ${req.url} HTTP/1.1\r\n${headers.join('')}\r\n`);
+        if (head.length) upstream.write(head);
+        piping = true;
+        upstream.pipe(socket).pipe(upstream);
+      } catch (err) {
+        this.dropConnection(err, socket, upstream);
+      }
     });
     upstream.setNoDelay(true);
     // The server went away since the last health check: say so, as a load balancer would.
@@ -105,8 +110,12 @@ export class MediaFleet {
     const target = this.pick();
     if (!target) return void res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'No media server is serving' }));
     const upstream = request({ host: '127.0.0.1', port: target.port, path: req.url, method: req.method, headers: req.headers }, (reply) => {
-      res.writeHead(reply.statusCode ?? 502, reply.headers);
-      reply.pipe(res);
+      try {
+        res.writeHead(reply.statusCode ?? 502, reply.headers);
+        reply.on('error', () => res.destroy()).pipe(res);
+      } catch (err) {
+        this.dropConnection(err, res, reply);
+      }
     });
     upstream.on('error', () => res.headersSent ? res.destroy() : res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'The media server did not answer' })));
     req.pipe(upstream);
@@ -116,6 +125,12 @@ export class MediaFleet {
   async close(): Promise<void> {
     clearInterval(this.health);
     await Promise.all(this.members.map((member) => stopChild(member.child)));
+  }
+
+  /** A fault while proxying ends that one connection, never `npm start`. */
+  private dropConnection(err: unknown, ...ends: { destroy(): void }[]): void {
+    this.log.error('media proxy failed', { err });
+    for (const end of ends) end.destroy();
   }
 
   private pick(): Member | undefined {
@@ -143,7 +158,9 @@ export class MediaFleet {
 const PROFILING = process.execArgv.filter((arg) => arg.startsWith('--cpu-prof'));
 
 function spawnServer(env: Readonly<Record<string, string>>, log: Logger): Promise<Member> {
-  const child = fork(MAIN, [], { cwd: ROOT, env, execArgv: ['--import', 'tsx', ...PROFILING], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  // Its own process group: a terminal's Ctrl-C reaches `npm start` alone, which stops the servers before the store
+  // (they end live calls in it); it also stops with its parent, when the IPC channel closes.
+  const child = fork(MAIN, [], { cwd: ROOT, env, execArgv: ['--import', 'tsx', ...PROFILING], stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true });
   forwardLines(child, log);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {

@@ -1,6 +1,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { join } from 'node:path';
 import { mintToken } from '../core/auth';
 import { dynamoClient, kmsClient, sqsClient } from '../core/aws';
@@ -10,10 +12,11 @@ import { SecretBox } from '../core/secret-box';
 import { TenantStore } from '../core/tenants';
 import { answerDependencies, createAnswerHandler } from '../lambdas/answer/app';
 import { apiDependencies, createApiHandler } from '../lambdas/api/app';
-import { HTTP_FUNCTIONS } from '../lambdas/routes';
-import { ensureControlTable, ensureWebhookQueues, startLocalAws } from './aws';
+import { HTTP_FUNCTIONS, type HttpFunctionName } from '../lambdas/routes';
+import { ensureControlTable, ensureWebhookQueues, startLocalAws, type LocalAws } from './aws';
+import { lockDataDir } from './data-lock';
 import { loadLocalConfig, localControlPlaneConfig, localControlPlaneEnv, localMediaEnv } from './config';
-import { MediaFleet, type LocalMediaServer } from './media-fleet';
+import { MediaFleet, refuseUpgrade, type LocalMediaServer } from './media-fleet';
 import { createGatewayListener, GATEWAY_SERVER_OPTIONS } from './http-gateway';
 import { createDeliveryHandler, deliveryDependencies } from '../lambdas/webhooks/app';
 import { createSweeper } from '../lambdas/sweeper/app';
@@ -63,18 +66,59 @@ function previousConnectorId(dataDir: string): string | undefined {
 export async function startLocalStack(env: Env, log: Logger = createLogger('info', { service: 'local' })): Promise<LocalStack> {
   const local = loadLocalConfig(env);
   mkdirSync(local.dataDir, { recursive: true });
-  const aws = await startLocalAws(local.dataDir, join(local.dataDir, 'kms'));
+  const unlock = lockDataDir(local.dataDir);
   const server = createServer(GATEWAY_SERVER_OPTIONS);
-  const sqs = sqsClient({ region: 'us-east-1', sqsEndpoint: aws.sqsEndpoint });
+  // The port answers from the moment it is bound: 503 with Retry-After until everything serves (and once stopping),
+  // never a request left waiting for a listener that is not attached yet.
+  let state: 'starting' | 'serving' | 'stopping' = 'starting';
+  let serving: { request: RequestListener; upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void } | undefined;
+  const failed = (res: ServerResponse, err: unknown) => {
+    // A fault outside the handlers (writing the reply): this request fails, never the process.
+    log.error('gateway failed', { err });
+    if (res.headersSent) res.destroy();
+    else res.writeHead(500, { 'content-type': 'application/json' }).end('{"message":"Internal Server Error"}');
+  };
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    try {
+      if (/^\/health(\?|$)/.test(req.url ?? '')) {
+        const up = state === 'serving';
+        res.writeHead(up ? 200 : 503, { 'content-type': 'application/json', ...(!up && { 'retry-after': '1' }) }).end(JSON.stringify({ status: state }));
+      } else if (state !== 'serving' || !serving) {
+        req.resume();
+        res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' }).end(JSON.stringify({ message: `The local stack is ${state}; retry shortly` }));
+      } else serving.request(req, res);
+    } catch (err) {
+      failed(res, err);
+    }
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    try {
+      if (state !== 'serving' || !serving) refuseUpgrade(socket, 503, `The local stack is ${state}; retry shortly`);
+      else serving.upgrade(req, socket, head);
+    } catch (err) {
+      log.error('media proxy failed', { err });
+      socket.destroy();
+    }
+  });
+  let aws: LocalAws | undefined;
+  let sqs: SQSClient | undefined;
   let media: MediaFleet | undefined;
   let worker: { stop(): Promise<void> } | undefined;
   let sweeps: NodeJS.Timeout | undefined;
   let sweeping: Promise<void> | undefined;
+  const stopServing = () =>
+    new Promise<void>((resolve) => {
+      state = 'stopping';
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(local.port, local.host, resolve);
     });
+    aws = await startLocalAws(local.dataDir, join(local.dataDir, 'kms'));
+    sqs = sqsClient({ region: 'us-east-1', sqsEndpoint: aws.sqsEndpoint });
     const port = (server.address() as AddressInfo).port;
     const base = `http://${local.host === '0.0.0.0' ? '127.0.0.1' : local.host}:${port}`;
     const controlEnv = localControlPlaneEnv(env, aws, await ensureWebhookQueues(sqs), base);
@@ -85,8 +129,8 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
     worker = pollQueue(sqs, config.webhooks.queueUrl as string, createDeliveryHandler(deliveryDependencies(config, log.child({ service: 'webhooks' }))), log);
     const sweeper = createSweeper(config, log.child({ service: 'sweeper' }));
     sweeps = setInterval(() => {
-      sweeping ??= sweeper
-        .sweep()
+      sweeping ??= Promise.resolve()
+        .then(() => sweeper.sweep())
         .then(() => undefined, (err: unknown) => log.error('sweep failed', { service: 'sweeper', error: err }))
         .finally(() => (sweeping = undefined));
     }, SWEEP_INTERVAL_MS);
@@ -96,24 +140,21 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
       api: createApiHandler(api),
       answer: createAnswerHandler(answerDependencies(config, log.child({ service: 'answer' }))),
     };
-    const functions = Object.entries(HTTP_FUNCTIONS).map(([name, fn]) => ({
-      routes: fn.routes,
-      handler: handlers[name as keyof typeof handlers],
+    const functions = (Object.keys(HTTP_FUNCTIONS) as HttpFunctionName[]).map((name) => ({
+      routes: HTTP_FUNCTIONS[name].routes,
+      throttle: local.throttles[name],
+      handler: handlers[name],
     }));
-    const gateway = createGatewayListener(functions, local.throttle, log);
+    const gateway = createGatewayListener(functions, log);
     // Every local region's ingest URL points here, to the media servers behind this port; they share one table.
     const fleet = (media = await MediaFleet.start(local.mediaServers, localMediaEnv(env, controlEnv, config.homeMediaRegion), log));
-    server.on('request', (req, res) => {
-      if ((req.url ?? '').startsWith('/console')) fleet.proxyRequest(req, res);
-      else
-        gateway(req, res).catch((err: unknown) => {
-          // A fault outside the handlers (writing the reply): this request fails, never the process.
-          log.error('gateway failed', { err });
-          if (res.headersSent) res.destroy();
-          else res.writeHead(500, { 'content-type': 'application/json' }).end('{"message":"Internal Server Error"}');
-        });
-    });
-    server.on('upgrade', (req, socket, head) => fleet.proxyUpgrade(req, socket, head));
+    serving = {
+      request: (req, res) => {
+        if ((req.url ?? '').startsWith('/console')) fleet.proxyRequest(req, res);
+        else gateway(req, res).catch((err: unknown) => failed(res, err));
+      },
+      upgrade: (req, socket, head) => fleet.proxyUpgrade(req, socket, head),
+    };
 
     const tenants = new TenantStore(dynamo, config.tableName, new SecretBox(kmsClient(config.aws), config.kmsKeyId));
     const secret = await tenants.ensureSecret(DEMO_TENANT);
@@ -132,34 +173,37 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
       mediaServers: fleet.servers,
     };
     writeFileSync(join(local.dataDir, STATE_FILE), JSON.stringify(info, null, 2) + '\n', { mode: 0o600 });
+    state = 'serving';
 
+    const localAws = aws;
+    const sqsClientInUse = sqs;
     let closing: Promise<void> | undefined;
     return {
       ...info,
       dataDir: local.dataDir,
       close: () =>
         (closing ??= (async () => {
-          // Calls end first: their hangup events are recorded and queued before the worker stops.
-          await media?.close();
-          await new Promise<void>((resolve) => {
-            server.close(() => resolve());
-            server.closeAllConnections();
-          });
+          // Calls end first, while the store still runs: the media servers record them as ended by the shutdown
+          // (with their true duration) and queue their hangup events before the worker and the store stop.
+          await fleet.close();
+          await stopServing();
           clearInterval(sweeps);
           await sweeping;
           await worker?.stop();
           dynamo.destroy();
-          sqs.destroy();
-          await aws.close();
+          sqsClientInUse.destroy();
+          await localAws.close();
+          unlock();
         })()),
     };
   } catch (err) {
     await media?.close();
-    server.close();
+    await stopServing();
     clearInterval(sweeps);
     await worker?.stop();
-    sqs.destroy();
-    await aws.close();
+    sqs?.destroy();
+    await aws?.close();
+    unlock();
     throw err;
   }
 }

@@ -1,5 +1,7 @@
 import { Stack, Token } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import type {
+  CfnStage} from 'aws-cdk-lib/aws-apigatewayv2';
 import {
   ApiMapping,
   DomainName,
@@ -13,19 +15,25 @@ import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import type { RouteThrottle } from '../../lambdas/routes';
 
 /** The routes one function serves, each written as API Gateway route keys, e.g. `ANY /v2/connectors/{proxy+}`. */
 export interface ApiRoutes {
   readonly handler: IFunction;
   readonly routes: readonly string[];
+  /**
+   * Each of these routes' own budget (route-level throttling: one token bucket per route key, never shared).
+   * @default - the stage's `rateLimit` and `burstLimit`, applied to each route
+   */
+  readonly throttle?: RouteThrottle;
 }
 
 export interface ServiceHttpApiProps {
   /** Every route of the API; a route key may appear only once. */
   readonly routes: readonly ApiRoutes[];
-  /** Steady-state requests per second across the stage. @default 100 */
+  /** Steady-state requests per second of each route without its own `throttle`. @default 100 */
   readonly rateLimit?: number;
-  /** Requests allowed in a burst above `rateLimit`. @default 200 */
+  /** Requests allowed in a burst above `rateLimit`, per route without its own `throttle`. @default 200 */
   readonly burstLimit?: number;
   /** @default RetentionDays.ONE_MONTH */
   readonly accessLogRetention?: RetentionDays;
@@ -52,16 +60,7 @@ export class ServiceHttpApi extends Construct {
 
   constructor(scope: Construct, id: string, props: ServiceHttpApiProps) {
     super(scope, id);
-    const rateLimit = props.rateLimit ?? 100;
-    const burstLimit = props.burstLimit ?? 200;
-    if (!(rateLimit > 0)) {
-      throw new Error(
-        `ServiceHttpApi ${id}: rateLimit must be a positive number of requests per second, got ${rateLimit}.`,
-      );
-    }
-    if (!Number.isInteger(burstLimit) || burstLimit < 1) {
-      throw new Error(`ServiceHttpApi ${id}: burstLimit must be a positive integer, got ${burstLimit}.`);
-    }
+    const { rateLimit, burstLimit } = validThrottle(id, { rateLimit: props.rateLimit ?? 100, burstLimit: props.burstLimit ?? 200 });
     const routes = parseRoutes(id, props.routes);
     validateCustomDomain(this, id, props.domainName, props.certificateArn);
 
@@ -94,13 +93,25 @@ export class ServiceHttpApi extends Construct {
     });
 
     const integrations = new Map<IFunction, HttpLambdaIntegration>();
-    for (const { handler, method, path } of routes) {
+    // CloudFormation's RouteSettings is a JSON map of route key -> settings, passed through as written.
+    const routeSettings: Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }> = {};
+    for (const { handler, method, path, throttle } of routes) {
       let integration = integrations.get(handler);
       if (integration === undefined) {
         integration = new HttpLambdaIntegration(`${handler.node.id}Integration`, handler);
         integrations.set(handler, integration);
       }
-      this.httpApi.addRoutes({ path, methods: [method], integration });
+      const added = this.httpApi.addRoutes({ path, methods: [method], integration });
+      if (throttle === undefined) continue;
+      routeSettings[`${method} ${path}`] = {
+        ThrottlingRateLimit: throttle.rateLimit,
+        ThrottlingBurstLimit: throttle.burstLimit,
+      };
+      // Route settings name a route key, which must exist before the stage that refers to it.
+      this.stage.node.addDependency(...added);
+    }
+    if (Object.keys(routeSettings).length > 0) {
+      (this.stage.node.defaultChild as CfnStage).routeSettings = routeSettings;
     }
 
     if (props.domainName !== undefined && props.certificateArn !== undefined) {
@@ -116,12 +127,23 @@ export class ServiceHttpApi extends Construct {
   }
 }
 
+function validThrottle(id: string, throttle: RouteThrottle, route = ''): RouteThrottle {
+  const where = `ServiceHttpApi ${id}${route && `: route "${route}"`}`;
+  if (!(throttle.rateLimit > 0)) {
+    throw new Error(`${where}: rateLimit must be a positive number of requests per second, got ${throttle.rateLimit}.`);
+  }
+  if (!Number.isInteger(throttle.burstLimit) || throttle.burstLimit < 1) {
+    throw new Error(`${where}: burstLimit must be a positive integer, got ${throttle.burstLimit}.`);
+  }
+  return throttle;
+}
+
 function parseRoutes(
   id: string,
   groups: readonly ApiRoutes[],
-): { handler: IFunction; method: HttpMethod; path: string }[] {
+): { handler: IFunction; method: HttpMethod; path: string; throttle?: RouteThrottle }[] {
   const seen = new Set<string>();
-  const routes = groups.flatMap(({ handler, routes: keys }) =>
+  const routes = groups.flatMap(({ handler, routes: keys, throttle }) =>
     keys.map((key) => {
       const match = ROUTE_KEY.exec(key);
       if (match === null) {
@@ -135,7 +157,12 @@ function parseRoutes(
         );
       }
       seen.add(key);
-      return { handler, method: match[1] as HttpMethod, path: match[2]! };
+      return {
+        handler,
+        method: match[1] as HttpMethod,
+        path: match[2]!,
+        ...(throttle && { throttle: validThrottle(id, throttle, key) }),
+      };
     }),
   );
   if (routes.length === 0) {

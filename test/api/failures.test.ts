@@ -36,8 +36,7 @@ async function serveApi(endpoints: { dynamodbEndpoint: string; kmsEndpoint: stri
   });
   const { lines, logger } = memoryLog();
   const listener = createGatewayListener(
-    [{ routes: HTTP_FUNCTIONS.api.routes, handler: createApiHandler(apiDependencies(config, logger)) }],
-    { rateLimit: 1000, burstLimit: 1000 },
+    [{ routes: HTTP_FUNCTIONS.api.routes, throttle: { rateLimit: 1000, burstLimit: 1000 }, handler: createApiHandler(apiDependencies(config, logger)) }],
     logger,
   );
   const server: Server = createServer((req, res) => void listener(req, res));

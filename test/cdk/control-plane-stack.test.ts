@@ -167,6 +167,25 @@ describe('resources', () => {
   });
 });
 
+describe('API throttles', () => {
+  test('every route has its own budget from HTTP_FUNCTIONS: the Answer URL never shares the REST API\'s', () => {
+    const stage = Object.values(build().template.findResources('AWS::ApiGatewayV2::Stage'))[0] as {
+      Properties: { RouteSettings: Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }> };
+    };
+    const expected = Object.fromEntries(
+      FUNCTION_NAMES.flatMap((name) =>
+        HTTP_FUNCTIONS[name].routes.map((key) => [
+          key,
+          { ThrottlingRateLimit: HTTP_FUNCTIONS[name].throttle.rateLimit, ThrottlingBurstLimit: HTTP_FUNCTIONS[name].throttle.burstLimit },
+        ]),
+      ),
+    );
+    expect(stage.Properties.RouteSettings).toEqual(expected);
+    expect(stage.Properties.RouteSettings['ANY /v2/hooks/plivo/{key}']).toEqual({ ThrottlingRateLimit: 1000, ThrottlingBurstLimit: 2000 });
+    expect(stage.Properties.RouteSettings['ANY /v2/connectors']).toEqual({ ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 });
+  });
+});
+
 describe('invalid props', () => {
   test('rejects an empty list of media regions', () => {
     expect(() => build({ mediaRegions: [] })).toThrow(/mediaRegions must name at least one media region/);

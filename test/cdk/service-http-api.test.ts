@@ -66,6 +66,42 @@ describe('API and stage', () => {
     expect(() => apiTemplate({ burstLimit })).toThrow(/burstLimit must be a positive integer/);
   });
 
+  test('a route group with its own throttle gets a bucket per route key, and the stage waits for those routes', () => {
+    const stack = testStack();
+    new ServiceHttpApi(stack, 'Api', {
+      routes: [
+        { handler: handler(stack, 'Rest'), routes: ['ANY /v2/connectors'] },
+        { handler: handler(stack, 'Hook'), routes: ['ANY /v2/hooks/{key}', 'GET /v2/ping'], throttle: { rateLimit: 7, burstLimit: 9 } },
+      ],
+    });
+    const template = Template.fromStack(stack);
+    const limits = { ThrottlingRateLimit: 7, ThrottlingBurstLimit: 9 };
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      DefaultRouteSettings: { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 },
+      RouteSettings: { 'ANY /v2/hooks/{key}': limits, 'GET /v2/ping': limits },
+    });
+    const stage = Object.values(template.findResources('AWS::ApiGatewayV2::Stage'))[0] as { DependsOn?: string[] };
+    const routeIds = Object.entries(template.findResources('AWS::ApiGatewayV2::Route'))
+      .filter(([, route]) => (route as { Properties: { RouteKey: string } }).Properties.RouteKey !== 'ANY /v2/connectors')
+      .map(([id]) => id);
+    expect(stage.DependsOn).toEqual(expect.arrayContaining(routeIds));
+    expect(routeIds).toHaveLength(2);
+  });
+
+  test('without per-route throttles the stage has no route settings', () => {
+    apiTemplate().hasResourceProperties('AWS::ApiGatewayV2::Stage', { RouteSettings: Match.absent() });
+  });
+
+  test.each([
+    [{ rateLimit: 0, burstLimit: 1 }, /route "ANY \/v2\/connectors": rateLimit must be a positive number/],
+    [{ rateLimit: 1, burstLimit: 0.5 }, /route "ANY \/v2\/connectors": burstLimit must be a positive integer/],
+  ])('rejects the route throttle %p', (throttle, message) => {
+    const stack = testStack();
+    expect(
+      () => new ServiceHttpApi(stack, 'Api', { routes: [{ handler: handler(stack, 'H'), routes: ['ANY /v2/connectors'], throttle }] }),
+    ).toThrow(message);
+  });
+
   test('url is the execute-api endpoint without a custom domain', () => {
     const { api } = build();
     expect(api.url).toBe(api.httpApi.apiEndpoint);

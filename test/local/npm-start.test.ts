@@ -1,9 +1,12 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { tone } from '../../tools/audio';
+import { SimulatedCall } from '../../tools/plivo-simulator';
 import type { LocalStackInfo } from '../../local/stack';
-import { NODE_TSX, ROOT, startLocalProcess, type LocalProcess } from '../support/local-process';
+import { apiRequest, NODE_TSX, ROOT, startLocalProcess, waitFor, type LocalProcess } from '../support/local-process';
 
 /**
  * `npm start` as a user runs it: a real process, driven with the seed's curl commands, stopped with
@@ -15,8 +18,10 @@ let proc: LocalProcess | undefined;
 beforeEach(() => {
   dataDir = mkdtempSync(join(tmpdir(), 'npm-start-'));
 });
+let starting: ChildProcess | undefined;
 afterEach(() => {
   proc?.child.kill('SIGKILL');
+  starting?.kill('SIGKILL');
   rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -124,3 +129,81 @@ it('refuses bad token options with usage and exit code 2', () => {
   expect(out.stderr).toContain('--ttl must be a positive duration');
   expect(out.stdout).toBe('');
 });
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+/** The first reply the port gives, retrying only while nothing listens there yet. */
+async function firstReply(url: string): Promise<Response> {
+  for (;;) {
+    try {
+      // A reply that never comes (a request no listener takes) fails here, long before the stack would be up.
+      return await fetch(url, { signal: AbortSignal.timeout(15_000) });
+    } catch (err) {
+      if ((err as { cause?: { code?: string } }).cause?.code !== 'ECONNREFUSED') throw err;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+}
+
+it('answers from the first moment: 503 with Retry-After until everything serves, /health 200 once the banner is out', async () => {
+  const port = await freePort();
+  const child = (starting = spawn(NODE_TSX[0], [...NODE_TSX.slice(1), 'local/start.ts'], { cwd: ROOT, env: { ...process.env, PORT: String(port), DATA_DIR: dataDir }, stdio: 'pipe' }));
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const base = `http://127.0.0.1:${port}`;
+
+  const early = await firstReply(`${base}/v2/connectors`);
+  expect(output).not.toContain('export VIDEOSDK_TOKEN=');
+  expect(early.status).toBe(503);
+  expect(early.headers.get('retry-after')).toBe('1');
+  expect(await early.json()).toEqual({ message: 'The local stack is starting; retry shortly' });
+  const health = await fetch(`${base}/health`);
+  if (!output.includes('export VIDEOSDK_TOKEN=')) expect([health.status, await health.json()]).toEqual([503, { status: 'starting' }]);
+
+  await waitFor(() => (output.includes('export VIDEOSDK_TOKEN=') ? true : undefined), 30_000);
+  const ready = await fetch(`${base}/health`);
+  expect([ready.status, await ready.json()]).toEqual([200, { status: 'serving' }]);
+  expect((await fetch(`${base}/v2/connectors`)).status).toBe(401);
+  expect((await fetch(`${base}/console`)).status).toBe(200);
+}, 60_000);
+
+it('Ctrl-C during a live call ends it as server-shutdown with its true duration, before the store stops', async () => {
+  const info = await start();
+  const { data } = await apiRequest(proc!, 'POST', '/v2/connectors', { provider: 'plivo', defaultRoomId: 'shutdown-room' });
+  const call = new SimulatedCall({ answerUrl: data.webhookUrl as string });
+  await call.start();
+  const connectedAt = Date.now();
+  await call.play(tone(700, 2.5));
+  const live = await apiRequest(proc!, 'GET', '/v2/calls?roomId=shutdown-room');
+  expect(live.data).toMatchObject([{ callUuid: call.callUuid, status: 'answered' }]);
+
+  const interruptedAt = Date.now();
+  expect(await stop()).toBe(0);
+  const trueSeconds = (interruptedAt - connectedAt) / 1000;
+
+  const again = await start();
+  expect(again.connector.id).toBe(info.connector.id);
+  const ended = await apiRequest(proc!, 'GET', '/v2/calls?roomId=shutdown-room');
+  const [record] = ended.data as unknown as { callUuid: string; status: string; hangupReason: string; durationSeconds: number }[];
+  expect(record).toMatchObject({ callUuid: call.callUuid, status: 'ended', hangupReason: 'server-shutdown' });
+  expect(Math.abs(record!.durationSeconds - trueSeconds)).toBeLessThanOrEqual(2);
+  expect(await stop()).toBe(0);
+}, 90_000);
+
+it('refuses a second npm start on the same DATA_DIR, naming the lock and the process holding it', async () => {
+  const first = await start();
+  const out = spawnSync(NODE_TSX[0], [...NODE_TSX.slice(1), 'local/start.ts'], { cwd: ROOT, env: { ...process.env, PORT: '0', DATA_DIR: dataDir }, encoding: 'utf8', timeout: 30_000 });
+  expect(out.status).toBe(1);
+  const said = out.stdout + out.stderr;
+  expect(said).toContain(`DATA_DIR ${dataDir} is in use by another npm start (pid ${proc!.child.pid}, lock ${join(dataDir, 'local-stack.lock')})`);
+  expect(said).not.toMatch(/dynalite|LOCK|\n\s+at /);
+  // The first one is untouched.
+  expect((await fetch(`${first.apiUrl}/health`)).status).toBe(200);
+  expect(await stop()).toBe(0);
+}, 60_000);

@@ -13,13 +13,14 @@ export interface LocalProcess {
   readonly child: ChildProcess;
   /** Everything the process printed so far (stdout and stderr). */
   output(): string;
-  /** Ctrl-C, as a user stops it; resolves with the exit code. */
+  /** Ctrl-C, as a user stops it in a terminal (SIGINT to its whole process group); resolves with the exit code. */
   stop(): Promise<number | null>;
 }
 
 /** `npm start` as a user runs it: a real process on port 0, with its data under `dataDir`. */
 export async function startLocalProcess(dataDir: string, env: Record<string, string> = {}): Promise<LocalProcess> {
-  const child = spawn(NODE_TSX[0], [...NODE_TSX.slice(1), 'local/start.ts'], { cwd: ROOT, env: { ...process.env, PORT: '0', DATA_DIR: dataDir, ...env }, stdio: 'pipe' });
+  // A process group of its own, as a shell gives a foreground job: `stop()` sends Ctrl-C to the group, as a terminal does.
+  const child = spawn(NODE_TSX[0], [...NODE_TSX.slice(1), 'local/start.ts'], { cwd: ROOT, env: { ...process.env, PORT: '0', DATA_DIR: dataDir, ...env }, stdio: 'pipe', detached: true });
   let output = '';
   const onData = (chunk: Buffer) => {
     if (output.length < 5_000_000) output += chunk.toString();
@@ -53,7 +54,7 @@ export async function startLocalProcess(dataDir: string, env: Record<string, str
     stop: async () => {
       if (child.exitCode !== null) return child.exitCode;
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-      child.kill('SIGINT');
+      process.kill(-(child.pid as number), 'SIGINT');
       return exited;
     },
   };

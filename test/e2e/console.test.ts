@@ -24,8 +24,9 @@ beforeAll(async () => {
   wav.fromScratch(1, 48000, '16', tone(PAGE_TONE, 4, 12000, 48000));
   const microphone = join(dataDir, 'microphone.wav');
   writeFileSync(microphone, wav.toBuffer());
-  [stack, browser] = await Promise.all([
-    startLocalProcess(dataDir),
+  // Both are started at once, and each kept as soon as it is up: afterAll stops whichever started if the other failed.
+  await Promise.all([
+    startLocalProcess(dataDir).then((started) => (stack = started)),
     chromium.launch({
       executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
       args: [
@@ -40,7 +41,7 @@ beforeAll(async () => {
         `--use-file-for-fake-audio-capture=${microphone}`,
         '--autoplay-policy=no-user-gesture-required',
       ],
-    }),
+    }).then((launched) => (browser = launched)),
   ]);
   page = await browser.newPage();
 }, 60_000);

@@ -139,11 +139,11 @@ describe('JSON bodies', () => {
 
   it('refuses values nested thousands deep in any field, including agent metadata, with a clear 4xx', async () => {
     const nested = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
-    const rule = (metadata: string) => `{"name":"deep","match":{},"room":{"type":"dynamic"},"agent":{"url":"ws://agent.example","metadata":${metadata}}}`;
+    const rule = (metadata: string) => `{"name":"deep","match":{},"room":{"type":"dynamic"},"agent":{"url":"wss://agent.example","metadata":${metadata}}}`;
     for (const depth of [1_000, 5_000, 20_000, 32_000]) {
       for (const [method, path] of bodyRoutes()) expectClearRefusal(await send(method, path, { body: `{"name":${nested(depth)}}` }));
       expectClearRefusal(await send('POST', '/v2/routing-rules', { body: rule(`{"a":${nested(depth)}}`) }));
-      expectClearRefusal(await send('PATCH', `/v2/routing-rules/${fixture.rule}`, { body: `{"agent":{"url":"ws://agent.example","metadata":{"a":${nested(depth)}}}}` }));
+      expectClearRefusal(await send('PATCH', `/v2/routing-rules/${fixture.rule}`, { body: `{"agent":{"url":"wss://agent.example","metadata":{"a":${nested(depth)}}}}` }));
     }
     // Metadata 32 levels deep (the object itself the first) and within the size limit is still taken.
     expect((await send('POST', '/v2/routing-rules', { body: rule(`{"a":${nested(31)}}`) })).status).toBe(201);
@@ -170,13 +170,13 @@ describe('JSON bodies', () => {
       fc.asyncProperty(bodyRoute, proto, proto, async ([method, path], outer, inner) => {
         const body = `{${JSON.stringify(outer)}:{${JSON.stringify(inner)}:{"polluted":"yes"}},"provider":"plivo","name":"x"}`;
         expectClearRefusal(await send(method, path, { body }));
-        const rule = `{"name":"p","match":{},"room":{"type":"dynamic"},"agent":{"url":"ws://agent.example","metadata":{${JSON.stringify(outer)}:{"polluted":"yes"},"kept":1}}}`;
+        const rule = `{"name":"p","match":{},"room":{"type":"dynamic"},"agent":{"url":"wss://agent.example","metadata":{${JSON.stringify(outer)}:{"polluted":"yes"},"kept":1}}}`;
         expectAnswered(await send('POST', '/v2/routing-rules', { body: rule }));
       }),
       { numRuns: 40 },
     );
     expectPrototypeClean();
-    const reply = await send('POST', '/v2/routing-rules', { body: '{"name":"p","match":{},"room":{"type":"dynamic"},"agent":{"url":"ws://agent.example","metadata":{"__proto__":{"polluted":"yes"},"kept":1}}}' });
+    const reply = await send('POST', '/v2/routing-rules', { body: '{"name":"p","match":{},"room":{"type":"dynamic"},"agent":{"url":"wss://agent.example","metadata":{"__proto__":{"polluted":"yes"},"kept":1}}}' });
     expect(reply.status).toBe(201);
     const stored = (await (await t.api('GET', `/v2/routing-rules/${(JSON.parse(reply.text) as { data: { id: string } }).data.id}`, { token })).json()) as { data: { agent: { metadata: object } } };
     // Kept as a key, or dropped (zod's records skip `__proto__`); never the stored object's prototype.

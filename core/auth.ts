@@ -37,9 +37,11 @@ const DECOY_KEY = createSecretKey(randomBytes(32));
 function tokenFrom(header: string | undefined): string {
   const value = header?.trim();
   if (!value) throw new UnauthorizedError('Missing Authorization header: send "Authorization: Bearer <token>"');
-  // VideoSDK's SDKs send the bare token; accept both forms.
-  const match = /^Bearer\s+(\S+)$/i.exec(value);
-  return match?.[1] ?? value;
+  // VideoSDK's SDKs send the bare token; accept both forms. Not one regular expression over the whole value: on a
+  // value megabytes long, `\S+$` overflowed the regular expression engine's stack now and then (a RangeError, not a 401).
+  const prefix = /^Bearer\s+/i.exec(value.slice(0, 64));
+  const token = prefix ? value.slice(prefix[0].length) : '';
+  return token && !/\s/.test(token) ? token : value;
 }
 
 /** Compact JWS: three base64url segments, the signature's captured. */

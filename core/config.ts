@@ -1,5 +1,6 @@
 import { LIMIT_DEFAULTS } from './limits';
 import { isLogLevel, type LogLevel } from './log';
+import { parseSourceRanges } from './plivo/source-ranges';
 
 /** Settings every control-plane entry point needs; read once at start, failing fast with the variable's name. */
 export interface ControlPlaneConfig {
@@ -23,6 +24,8 @@ export interface ControlPlaneConfig {
   readonly callRetentionDays: number;
   /** REST API requests per second per tenant, across all instances (`TENANT_RATE_LIMIT`); 0: no per-tenant limit. */
   readonly tenantRateLimit: number;
+  /** The only sources the Answer URL answers (`PLIVO_SOURCE_RANGES`, Plivo's published CIDRs); empty: any source. */
+  readonly plivoSourceRanges: readonly string[];
   readonly logLevel: LogLevel;
   readonly webhooks: WebhookConfig;
   readonly aws: AwsClientConfig;
@@ -161,6 +164,14 @@ function wholeNumber(env: Env, name: string, fallback: number, max: number): num
   return value;
 }
 
+function sourceRanges(env: Env): readonly string[] {
+  try {
+    return parseSourceRanges(env.PLIVO_SOURCE_RANGES ?? '');
+  } catch (err) {
+    throw new ConfigError(`PLIVO_SOURCE_RANGES: ${(err as Error).message}`);
+  }
+}
+
 export function loadAwsClientConfig(env: Env): AwsClientConfig {
   const endpoint = (name: string): string | undefined => {
     const value = env[name]?.trim();
@@ -194,6 +205,7 @@ export function loadControlPlaneConfig(env: Env, options: { publicUrl: boolean }
     claimTtlSeconds: positiveInt(env, 'CLAIM_TTL_SECONDS', 90),
     callRetentionDays: positiveInt(env, 'CALL_RETENTION_DAYS', 30),
     tenantRateLimit: wholeNumber(env, 'TENANT_RATE_LIMIT', LIMIT_DEFAULTS.tenantRateLimit, 100_000),
+    plivoSourceRanges: sourceRanges(env),
     logLevel,
     webhooks: {
       queueUrl: optionalUrl(env, 'WEBHOOK_QUEUE_URL'),

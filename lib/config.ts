@@ -1,4 +1,5 @@
 import type { Node } from 'constructs';
+import { parseSourceRanges } from '../core/plivo/source-ranges';
 
 /** A media region: our own id (as Plivo-facing configuration names it) mapped to an AWS region. */
 export interface MediaRegion {
@@ -49,6 +50,8 @@ export interface DeploymentConfig {
   readonly mediaScaling: MediaScaling;
   /** @default {} */
   readonly limits: TenantLimits;
+  /** Plivo's published source ranges (CIDRs): the Answer URL answers no other source. @default [] (any source) */
+  readonly plivoSourceRanges: readonly string[];
 }
 
 const REGION_ID = /^[a-z]{2}\d{3}$/;
@@ -80,7 +83,8 @@ export function readDeploymentConfig(node: Node): DeploymentConfig {
   const countryRegions = readCountryRegions(contextValue(node, 'countryRegions'), mediaRegions);
   const mediaScaling = readMediaScaling(contextValue(node, 'mediaScaling'));
   const limits = readLimits(contextValue(node, 'limits'));
-  return { mediaRegions, homeMediaRegion, countryRegions, mediaScaling, limits, ...(apiDomain && { apiDomain }) };
+  const plivoSourceRanges = readSourceRanges(contextValue(node, 'plivoSourceRanges'));
+  return { mediaRegions, homeMediaRegion, countryRegions, mediaScaling, limits, plivoSourceRanges, ...(apiDomain && { apiDomain }) };
 }
 
 /** `-c key=value` on the command line always yields a string, so JSON objects arrive serialized. */
@@ -188,6 +192,20 @@ function readLimits(value: unknown): TenantLimits {
     limits[key] = number;
   }
   return limits;
+}
+
+/** A JSON array of CIDRs, or (from `-c`) one comma-separated string. */
+function readSourceRanges(value: unknown): readonly string[] {
+  if (value === undefined) return [];
+  const example = '"plivoSourceRanges": ["18.214.109.128/25", "2600:1f18::/32"]';
+  if (!(typeof value === 'string' || (Array.isArray(value) && value.every((range) => typeof range === 'string')))) {
+    throw new Error(`Context "plivoSourceRanges" must be a list of CIDR ranges, e.g. ${example}.`);
+  }
+  try {
+    return parseSourceRanges(Array.isArray(value) ? value.join(',') : value);
+  } catch (err) {
+    throw new Error(`Context "plivoSourceRanges": ${(err as Error).message}; e.g. ${example}.`);
+  }
 }
 
 /** Regional endpoints only take an ACM certificate from their own region, hence `awsRegion`. */

@@ -41,6 +41,7 @@ export function buildControlPlaneApp(app: App): ConnectorStacks {
     apiDomainName: config.apiDomain?.domainName,
     apiCertificateArn: config.apiDomain?.certificateArn,
     tenantRateLimit: config.limits.tenantRateLimit,
+    plivoSourceRanges: config.plivoSourceRanges,
   });
   const mediaRegions = config.mediaRegions.map((region) => {
     const stack = new MediaRegionStack(app, mediaRegionStackName(region.id), {

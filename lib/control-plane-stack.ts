@@ -18,6 +18,7 @@ import {
 } from './media-routing';
 import { HTTP_FUNCTIONS, type HttpFunctionName } from '../lambdas/routes';
 import { LIMIT_DEFAULTS } from '../core/limits';
+import { parseSourceRanges } from '../core/plivo/source-ranges';
 
 export type { MediaRegionTarget } from './media-routing';
 
@@ -37,6 +38,12 @@ export interface ControlPlaneStackProps extends StackProps, MediaRouting {
    * @default 50 (`LIMIT_DEFAULTS.tenantRateLimit`)
    */
   readonly tenantRateLimit?: number;
+  /**
+   * Plivo's published source ranges (CIDRs): the Answer URL refuses any other source with 403 before it reads
+   * anything (`PLIVO_SOURCE_RANGES`). API Gateway's route throttle still counts those requests.
+   * @default [] (any source)
+   */
+  readonly plivoSourceRanges?: readonly string[];
 }
 
 /** The only control-table actions the answer handler uses: look up connector and rules, record and end the call. */
@@ -66,6 +73,12 @@ export class ControlPlaneStack extends Stack {
         `ControlPlaneStack ${id}: tenantRateLimit must be a whole number of requests per second, 0-100000 (0: no ` +
           `per-tenant limit); got ${tenantRateLimit}.`,
       );
+    }
+    let plivoSourceRanges: readonly string[];
+    try {
+      plivoSourceRanges = parseSourceRanges((props.plivoSourceRanges ?? []).join(','));
+    } catch (err) {
+      throw new Error(`ControlPlaneStack ${id}: plivoSourceRanges: ${(err as Error).message}.`);
     }
 
     this.keys = new Keys(this, 'Keys', {
@@ -123,6 +136,7 @@ export class ControlPlaneStack extends Stack {
     ) as Record<HttpFunctionName, ServiceFunction>;
     // Only the REST API counts tenants' requests; Plivo, not the tenant, calls the Answer URL.
     this.functions.api.function.addEnvironment('TENANT_RATE_LIMIT', String(tenantRateLimit));
+    if (plivoSourceRanges.length) this.functions.answer.function.addEnvironment('PLIVO_SOURCE_RANGES', plivoSourceRanges.join(','));
 
     // The delivery worker is the only function that may sign with the webhook key; it decrypts each webhook's Standard
     // Webhooks secret but never seals one. The sweeper opens no stored secret: it is told the secrets key, which the

@@ -8,6 +8,7 @@ import { DynamoConnectorStore } from '../../core/connectors/store';
 import { ApiError } from '../../core/errors';
 import { createLogger, type Logger } from '../../core/log';
 import type { Params } from '../../core/plivo/signature';
+import { sourceAllowList } from '../../core/plivo/source-ranges';
 import { HANGUP_REJECTED_XML } from '../../core/plivo/xml';
 import { DynamoRoutingRuleStore } from '../../core/routing/store';
 import { SecretBox } from '../../core/secret-box';
@@ -18,6 +19,8 @@ import type { HttpResult } from '../http/response';
 export interface AnswerDependencies {
   readonly answers: AnswerService;
   readonly publicUrl: string;
+  /** Whether a source address may call the Answer URL (`PLIVO_SOURCE_RANGES`); null: any may. */
+  readonly fromPlivo: ((address: string) => boolean) | null;
   readonly log: Logger;
 }
 
@@ -36,6 +39,7 @@ export function answerDependencies(config: ControlPlaneConfig, log = createLogge
       log,
     }),
     publicUrl: config.publicUrl,
+    fromPlivo: sourceAllowList(config.plivoSourceRanges),
     log,
   };
 }
@@ -64,6 +68,11 @@ export function createAnswerHandler(deps: AnswerDependencies) {
     const log = deps.log.child({ requestId: event.requestContext.requestId });
     const key = HOOK_PATH.exec(event.rawPath)?.[1];
     if (!key) return xml(404, HANGUP_REJECTED_XML);
+    // Before anything is read: a flood from outside Plivo's ranges costs a comparison.
+    if (deps.fromPlivo && !deps.fromPlivo(event.requestContext.http.sourceIp)) {
+      log.warn('answer refused: source outside PLIVO_SOURCE_RANGES', { status: 403, sourceIp: event.requestContext.http.sourceIp });
+      return xml(403, HANGUP_REJECTED_XML);
+    }
     if (method !== 'POST' && method !== 'GET') return xml(405, HANGUP_REJECTED_XML, { allow: 'POST, GET' });
     const body = rawBody(event);
     if (body.length > MAX_BODY_BYTES) return xml(413, HANGUP_REJECTED_XML);

@@ -203,6 +203,18 @@ describe('stack placement', () => {
     }
   });
 
+  test('the plivoSourceRanges context (a list, or a comma-separated -c string) reaches the answer function; a bad range fails synth', () => {
+    for (const plivoSourceRanges of [['18.214.109.128/25', '2600:1f18::/32'], '18.214.109.128/25,2600:1f18::/32']) {
+      const { controlPlane } = buildControlPlaneApp(testApp({ plivoSourceRanges }));
+      Template.fromStack(controlPlane).hasResourceProperties('AWS::Lambda::Function', {
+        Description: Match.stringLikeRegexp('Answer URL'),
+        Environment: { Variables: Match.objectLike({ PLIVO_SOURCE_RANGES: '18.214.109.128/25,2600:1f18::/32' }) },
+      });
+    }
+    expect(() => buildControlPlaneApp(testApp({ plivoSourceRanges: ['18.214.109.128'] }))).toThrow(/Context "plivoSourceRanges": "18.214.109.128" is not a CIDR range/);
+    expect(() => buildControlPlaneApp(testApp({ plivoSourceRanges: 7 }))).toThrow(/Context "plivoSourceRanges" must be a list of CIDR ranges/);
+  });
+
   test('without the limits context, the defaults: 50 requests/s, 1000 rooms per tenant per task, 100 seats per room', () => {
     const { controlPlane, mediaRegions } = buildControlPlaneApp(testApp());
     Template.fromStack(controlPlane).hasResourceProperties('AWS::Lambda::Function', {

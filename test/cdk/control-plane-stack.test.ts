@@ -209,6 +209,10 @@ describe('invalid props', () => {
     );
   });
 
+  test.each([['10.0.0.0'], ['10.0.0.0/33'], ['not-an-ip/8']])('rejects plivoSourceRanges %p', (range) => {
+    expect(() => build({ plivoSourceRanges: [range] })).toThrow(/plivoSourceRanges: .* is not a CIDR range/);
+  });
+
   test("rejects a claims table name that is a token, such as another region's table.tableName", () => {
     const mediaRegions = [{ ...REGIONS[0]!, claimsTableName: Token.asString({ Ref: 'Elsewhere' }) }];
     expect(() => build({ mediaRegions })).toThrow(/claimsTableName of us002 must be a plain name/);
@@ -601,6 +605,14 @@ describe('API function access', () => {
       expect(variables(stack, template, stack.apiFunction).TENANT_RATE_LIMIT).toBe(expected);
       expect(variables(stack, template, stack.answerFunction)).not.toHaveProperty('TENANT_RATE_LIMIT');
     }
+  });
+
+  test('only the answer function is told PLIVO_SOURCE_RANGES, and only when the prop lists ranges', () => {
+    const { stack, template } = build({ plivoSourceRanges: ['18.214.109.128/25', '2600:1f18::/32'] });
+    expect(variables(stack, template, stack.answerFunction).PLIVO_SOURCE_RANGES).toBe('18.214.109.128/25,2600:1f18::/32');
+    expect(variables(stack, template, stack.apiFunction)).not.toHaveProperty('PLIVO_SOURCE_RANGES');
+    const none = build();
+    expect(variables(none.stack, none.template, none.stack.answerFunction)).not.toHaveProperty('PLIVO_SOURCE_RANGES');
   });
 
   test("has no access to any media region's table", () => {

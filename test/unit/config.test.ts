@@ -19,6 +19,7 @@ describe('loadControlPlaneConfig', () => {
       claimTtlSeconds: 90,
       callRetentionDays: 30,
       tenantRateLimit: 50,
+      plivoSourceRanges: [],
       logLevel: 'info',
       webhooks: { queueUrl: null, deadLetterQueueUrl: null, retryDelaysSeconds: [60, 120, 240], redriveAfterSeconds: 300, allowPrivateTargets: false },
       aws: { region: 'us-east-1', dynamodbEndpoint: undefined, kmsEndpoint: undefined, sqsEndpoint: undefined },
@@ -53,6 +54,11 @@ describe('loadControlPlaneConfig', () => {
     expect(loadControlPlaneConfig({ ...valid, TENANT_RATE_LIMIT: '0' }).tenantRateLimit).toBe(0);
   });
 
+  it("reads Plivo's source ranges: none by default (any source), else the CIDRs listed", () => {
+    expect(loadControlPlaneConfig(valid).plivoSourceRanges).toEqual([]);
+    expect(loadControlPlaneConfig({ ...valid, PLIVO_SOURCE_RANGES: ' 18.214.109.128/25 , 2600:1f18::/32 ' }).plivoSourceRanges).toEqual(['18.214.109.128/25', '2600:1f18::/32']);
+  });
+
   it.each([
     [{ TABLE_NAME: undefined }, 'Missing required environment variable TABLE_NAME'],
     [{ KMS_KEY_ID: ' ' }, 'Missing required environment variable KMS_KEY_ID'],
@@ -80,6 +86,7 @@ describe('loadControlPlaneConfig', () => {
     [{ WEBHOOK_QUEUE_URL: 'sqs-queue' }, 'WEBHOOK_QUEUE_URL must be an absolute URL'],
     [{ WEBHOOK_REDRIVE_AFTER_SECONDS: '0' }, 'WEBHOOK_REDRIVE_AFTER_SECONDS must be a positive integer'],
     [{ TENANT_RATE_LIMIT: '-1' }, 'TENANT_RATE_LIMIT must be a whole number 0-100000, got "-1"'],
+    [{ PLIVO_SOURCE_RANGES: '18.214.109.128/25,10.0.0.1' }, 'PLIVO_SOURCE_RANGES: "10.0.0.1" is not a CIDR range'],
     [{ TENANT_RATE_LIMIT: '2.5' }, 'TENANT_RATE_LIMIT must be a whole number 0-100000'],
     [{ TENANT_RATE_LIMIT: 'lots' }, 'TENANT_RATE_LIMIT must be a whole number 0-100000'],
   ])('refuses %j: %s', (override, message) => {

@@ -19,6 +19,7 @@ describe('valid context', () => {
       homeMediaRegion: { id: 'us002', awsRegion: 'us-east-1' },
       countryRegions: { IN: 'in002' },
       mediaScaling: {},
+      plivoSourceRanges: [],
       limits: {},
     });
   });

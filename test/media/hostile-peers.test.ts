@@ -125,6 +125,21 @@ async function bystanders(): Promise<[SimulatedCall, SimulatedCall]> {
 const records = (msg: string, field: string, value: string) =>
   t.logLines.filter((line) => line.includes(`"msg":"${msg}"`) && line.includes(`"${field}":"${value}"`)).map((line) => JSON.parse(line) as Record<string, unknown>);
 
+
+/** A call of a new tenant that sends `message` up to `count` times (yielding every 500) until the stream is closed. */
+async function floodedCall(tenant: string, roomId: string, message: string, count: number): Promise<SimulatedCall> {
+  const token = await t.token(tenant);
+  const res = await t.api('POST', '/v2/connectors', { token, body: { provider: 'plivo', defaultRoomId: roomId } });
+  const call = new SimulatedCall({ answerUrl: ((await res.json()) as { data: { webhookUrl: string } }).data.webhookUrl });
+  await call.start();
+  for (let i = 0; i < count && call.closeCode === null; i++) {
+    call.sendRaw(message);
+    if (i % 500 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  await call.closed();
+  return call;
+}
+
 describe('audio queued ahead (kind=agent)', () => {
   it('refuses kind=agent to a participant token (403); 99 agents of a token with allow_agent queueing a minute each grow the server’s peak RSS by under 128 MB: past the room’s 8 MB they are closed with 4507', async () => {
     const calls = await bystanders();
@@ -228,15 +243,7 @@ describe('malformed and tiny messages', () => {
   }, 40_000);
 
   it('closes a Plivo stream sending 90,000 unreadable messages with 4422, ending its call as error, after 5 log lines without a stack', async () => {
-    const token = await t.token('hostile-plivo');
-    const res = await t.api('POST', '/v2/connectors', { token, body: { provider: 'plivo', defaultRoomId: 'bad-call' } });
-    const call = new SimulatedCall({ answerUrl: ((await res.json()) as { data: { webhookUrl: string } }).data.webhookUrl });
-    await call.start();
-    for (let i = 0; i < 90_000 && call.closeCode === null; i++) {
-      call.sendRaw('x');
-      if (i % 500 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
-    }
-    await call.closed();
+    const call = await floodedCall('hostile-plivo', 'bad-call', 'x', 90_000);
     expect({ code: call.closeCode, reason: call.closeReason }).toEqual({ code: 4422, reason: 'more than 20 malformed messages a second' });
     const record = await waitFor(() => records('plivo stream closed', 'callUuid', call.callUuid)[0]);
     expect(record).toMatchObject({ reason: 'error' });
@@ -245,16 +252,8 @@ describe('malformed and tiny messages', () => {
   });
 
   it('closes a Plivo stream sending over 1,000 messages a second with 4429, ending its call as flood', async () => {
-    const token = await t.token('hostile-plivo-rate');
-    const res = await t.api('POST', '/v2/connectors', { token, body: { provider: 'plivo', defaultRoomId: 'busy-call' } });
-    const call = new SimulatedCall({ answerUrl: ((await res.json()) as { data: { webhookUrl: string } }).data.webhookUrl });
-    await call.start();
-    for (let i = 0; i < 200_000 && call.closeCode === null; i++) {
-      // A well-formed event the stream ignores: only the message rate can stop it.
-      call.sendRaw('{"event":"clearedAudio"}');
-      if (i % 500 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
-    }
-    await call.closed();
+    // A well-formed event the stream ignores: only the message rate can stop it.
+    const call = await floodedCall('hostile-plivo-rate', 'busy-call', '{"event":"clearedAudio"}', 200_000);
     expect({ code: call.closeCode, reason: call.closeReason }).toEqual({ code: 4429, reason: 'more than 1000 messages a second' });
     expect(await waitFor(() => records('plivo stream closed', 'callUuid', call.callUuid)[0])).toMatchObject({ reason: 'flood', badMessages: 0 });
   });

@@ -75,12 +75,17 @@ const logRecord = (msg: string, match: Record<string, string>) =>
 const logRecords = (msg: string, match: Record<string, string>) =>
   t.logLines.filter((l) => l.includes(`"msg":"${msg}"`) && Object.entries(match).every(([k, v]) => l.includes(`"${k}":"${v}"`))).map((l) => JSON.parse(l) as Record<string, unknown>);
 
-/** `frames` arrive promptly after `sentAt` (the first within 200 ms) and steadily (no gap over 200 ms). */
+/**
+ * `frames` arrive promptly after `sentAt` and steadily: the first within 500 ms, no gap over 500 ms, nearly every
+ * frame. A room that waited for the stopped reader would go silent for the whole pause (seconds) or lose its
+ * frames; the margin over the jitter buffer's ~100 ms is for a loaded 2-core machine running the suite, where
+ * one process stalling for a few hundred ms was seen (358 ms).
+ */
 function expectInTime(frames: readonly { at: number }[], sentAt: number, count: number): void {
   expect(frames.length).toBeGreaterThanOrEqual(count * 0.9);
-  expect((frames[0]?.at ?? Infinity) - sentAt).toBeLessThan(200);
+  expect((frames[0]?.at ?? Infinity) - sentAt).toBeLessThan(500);
   const gaps = frames.slice(1).map((frame, i) => frame.at - (frames[i] as { at: number }).at);
-  expect(Math.max(...gaps)).toBeLessThan(200);
+  expect(Math.max(...gaps)).toBeLessThan(500);
 }
 
 const pcmOf = (frames: readonly ReceivedFrame[]) => mulawDecode(Buffer.concat(frames.map((f) => f.mulaw)));
@@ -93,7 +98,7 @@ async function expectTalkingInTime(a: SimulatedCall, b: SimulatedCall, seconds: 
     a.play(tone(600, seconds), (i, at) => i === 0 && (started[0] = at)),
     b.play(tone(1400, seconds), (i, at) => i === 0 && (started[1] = at)),
   ]);
-  await sleep(200);
+  await sleep(500);
   const heardByA = a.received.slice(from[0]);
   const heardByB = b.received.slice(from[1]);
   expectInTime(heardByA, started[1] as number, seconds * 50);
@@ -130,7 +135,7 @@ it('a web participant that stops reading: the calls talk on in time, its audio i
   const from = peer.frames.length;
   let sentAt = 0;
   await a.play(tone(600, 1), (i, at) => i === 0 && (sentAt = at));
-  await sleep(200);
+  await sleep(500);
   const heard = peer.frames.slice(from);
   expectInTime(heard, sentAt, 50);
   expect(toneLevel(peer.receivedPcm(from), 600, WEB_RATE)).toBeGreaterThan(3000);
@@ -165,7 +170,7 @@ it('a Plivo stream that stops reading: the other calls talk on in time, its audi
   const from = slow.received.length;
   let sentAt = 0;
   await b.play(tone(1400, 1), (i, at) => i === 0 && (sentAt = at));
-  await sleep(200);
+  await sleep(500);
   const heard = slow.received.slice(from);
   expectInTime(heard, sentAt, 50);
   expect(toneLevel(pcmOf(heard), 1400)).toBeGreaterThan(3000);
@@ -202,7 +207,7 @@ it('through a relay (the reader on another media server than its room): a web pa
   const from = [peer.frames.length, slowCall.received.length] as const;
   let sentAt = 0;
   await a.play(tone(600, 1), (i, at) => i === 0 && (sentAt = at));
-  await sleep(200);
+  await sleep(500);
   expectInTime(peer.frames.slice(from[0]), sentAt, 50);
   expectInTime(slowCall.received.slice(from[1]), sentAt, 50);
   expect(toneLevel(peer.receivedPcm(from[0]), 600, WEB_RATE)).toBeGreaterThan(3000);

@@ -149,23 +149,28 @@ function tokenBucket({ rateLimit, burstLimit }: RouteThrottle): () => boolean {
 }
 
 /**
- * WAF's rate-based rule, per source address: a bucket of `limit` requests refilled over the window, which holds any
- * window to about `limit` as WAF's trailing count does. Buckets that have refilled are forgotten, so a spread of
- * addresses costs memory only while they send.
+ * WAF's rate-based rule, per source address: each source its own route-style bucket of `limit` requests refilled over
+ * the window, which holds any window to about `limit` as WAF's trailing count does. Once a window, the buckets of
+ * sources silent for a whole window (full again) are forgotten, so a spread of addresses costs memory only while
+ * they send.
  */
 function perSourceLimit(limit: number): (source: string) => boolean {
   const windowMs = EDGE_RATE_WINDOW_SECONDS * 1000;
-  const buckets = new Map<string, { tokens: number; last: number }>();
+  const buckets = new Map<string, { admit: () => boolean; used: number }>();
+  let pruned = performance.now();
   return (source) => {
     const now = performance.now();
-    if (buckets.size >= 10_000) for (const [key, b] of buckets) if (now - b.last >= windowMs) buckets.delete(key);
-    const bucket = buckets.get(source) ?? { tokens: limit, last: now };
-    bucket.tokens = Math.min(limit, bucket.tokens + ((now - bucket.last) / windowMs) * limit);
-    bucket.last = now;
-    buckets.set(source, bucket);
-    if (bucket.tokens < 1) return false;
-    bucket.tokens -= 1;
-    return true;
+    if (now - pruned >= windowMs) {
+      pruned = now;
+      for (const [key, bucket] of buckets) if (now - bucket.used >= windowMs) buckets.delete(key);
+    }
+    let bucket = buckets.get(source);
+    if (bucket === undefined) {
+      bucket = { admit: tokenBucket({ rateLimit: limit / EDGE_RATE_WINDOW_SECONDS, burstLimit: limit }), used: now };
+      buckets.set(source, bucket);
+    }
+    bucket.used = now;
+    return bucket.admit();
   };
 }
 

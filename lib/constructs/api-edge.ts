@@ -76,11 +76,12 @@ export class ApiEdge extends Construct {
       },
       webAclId: props.webAclArn,
       httpVersion: HttpVersion.HTTP2_AND_3,
-      minimumProtocolVersion: SecurityPolicyProtocol.TLS_V1_2_2021,
+      // A TLS policy only applies with our own certificate: cloudfront.net's is AWS's to set.
       ...(props.domainName !== undefined &&
         props.certificateArn !== undefined && {
           domainNames: [props.domainName],
           certificate: Certificate.fromCertificateArn(this, 'Certificate', props.certificateArn),
+          minimumProtocolVersion: SecurityPolicyProtocol.TLS_V1_2_2021,
         }),
     });
     this.url = `https://${props.domainName ?? this.distribution.distributionDomainName}`;

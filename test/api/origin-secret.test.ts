@@ -4,15 +4,15 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mintToken } from '../../core/auth';
-import { dynamoClient, kmsClient } from '../../core/aws';
-import { loadControlPlaneConfig } from '../../core/config';
+import { dynamoClient, kmsClient, sqsClient } from '../../core/aws';
 import { SecretBox } from '../../core/secret-box';
 import { TenantStore } from '../../core/tenants';
 import { answerDependencies, createAnswerHandler } from '../../lambdas/answer/app';
 import { apiDependencies, createApiHandler } from '../../lambdas/api/app';
 import { ORIGIN_SECRET_HEADER } from '../../lambdas/edge';
 import { HTTP_FUNCTIONS } from '../../lambdas/routes';
-import { ensureControlTable, LOCAL_KMS_KEY_ID, LOCAL_TABLE_NAME, startLocalAws, type LocalAws } from '../../local/aws';
+import { ensureControlTable, ensureWebhookQueues, LOCAL_KMS_KEY_ID, LOCAL_TABLE_NAME, startLocalAws, type LocalAws } from '../../local/aws';
+import { localControlPlaneConfig, localControlPlaneEnv } from '../../local/config';
 import { createGatewayListener } from '../../local/http-gateway';
 import { answerFields, newCall } from '../support/plivo';
 import { memoryLog } from '../support/stack';
@@ -33,16 +33,11 @@ const { lines, logger } = memoryLog();
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'origin-secret-'));
   aws = await startLocalAws(undefined, dir);
-  const config = loadControlPlaneConfig({
-    TABLE_NAME: LOCAL_TABLE_NAME,
-    KMS_KEY_ID: LOCAL_KMS_KEY_ID,
-    PUBLIC_URL: 'https://d111111abcdef8.cloudfront.net',
-    MEDIA_REGIONS: JSON.stringify({ us002: { ingestUrl: 'wss://media.example.com', claimsTable: LOCAL_TABLE_NAME } }),
-    DYNAMODB_ENDPOINT: aws.dynamodbEndpoint,
-    KMS_ENDPOINT: aws.kmsEndpoint,
-    TENANT_RATE_LIMIT: '0',
-    ORIGIN_SECRET,
-  });
+  const sqs = sqsClient({ region: 'us-east-1', sqsEndpoint: aws.sqsEndpoint });
+  // The environment the local stack gives the functions, plus the secret the edge's deploy gives them.
+  const env = localControlPlaneEnv({ TENANT_RATE_LIMIT: '0' }, aws, await ensureWebhookQueues(sqs), 'https://d111111abcdef8.cloudfront.net');
+  sqs.destroy();
+  const config = localControlPlaneConfig({ ...env, ORIGIN_SECRET });
   const dynamo = dynamoClient(config.aws);
   await ensureControlTable(dynamo, LOCAL_TABLE_NAME);
   token = await mintToken(await new TenantStore(dynamo, LOCAL_TABLE_NAME, new SecretBox(kmsClient(config.aws), LOCAL_KMS_KEY_ID)).ensureSecret('acme'), { apikey: 'acme', ttlSeconds: 600 });

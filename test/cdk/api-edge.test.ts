@@ -109,7 +109,15 @@ describe('EdgeFirewall', () => {
     template.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: 'aws-waf-logs-plivo-connector', RetentionInDays: 30 });
     template.hasResourceProperties('AWS::WAFv2::LoggingConfiguration', {
       ResourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('WebAcl'), 'Arn'] },
-      LogDestinationConfigs: [Match.objectLike({ 'Fn::Join': ['', Match.arrayWith([':log-group:', Match.anyValue()])] })],
+      // The group's ARN without the `:*` that WAF refuses.
+      LogDestinationConfigs: [
+        {
+          'Fn::Join': [
+            '',
+            ['arn:aws:logs:us-east-1:', { Ref: 'AWS::AccountId' }, ':log-group:', { Ref: Match.stringLikeRegexp('FirewallLogs') }],
+          ],
+        },
+      ],
       LoggingFilter: {
         DefaultBehavior: 'DROP',
         Filters: [{ Behavior: 'KEEP', Requirement: 'MEETS_ANY', Conditions: [{ ActionCondition: { Action: 'BLOCK' } }] }],

@@ -47,8 +47,10 @@ export interface ControlPlaneStackProps extends StackProps, MediaRouting {
    */
   readonly tenantRateLimit?: number;
   /**
-   * Plivo's published source ranges (CIDRs): the Answer URL refuses any other source with 403 before it reads
-   * anything (`PLIVO_SOURCE_RANGES`). API Gateway's route throttle still counts those requests.
+   * Plivo's published source ranges (CIDRs): without `webAclArn`, the Answer URL refuses any other source with 403
+   * before it reads anything (`PLIVO_SOURCE_RANGES`); API Gateway's route throttle still counts those requests. With
+   * `webAclArn` the function would only see CloudFront's addresses, so they are not set here: the web ACL
+   * (`EdgeFirewall`'s `plivoSourceRanges`) checks them.
    * @default [] (any source)
    */
   readonly plivoSourceRanges?: readonly string[];

@@ -2,6 +2,7 @@ import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { EdgeFirewall } from '../../lib/constructs/edge-firewall';
 import { buildControlPlaneApp, EDGE_STACK_NAME } from '../../lib/control-plane-app';
+import { ControlPlaneStack } from '../../lib/control-plane-stack';
 import { EDGE_REFUSALS, ORIGIN_SECRET_HEADER } from '../../lambdas/edge';
 import { testApp } from './helpers';
 
@@ -189,6 +190,32 @@ describe('the app with the edge (the default)', () => {
     template.hasOutput('ApiUrl', { Value: publicUrl });
     // The secret's value appears nowhere in the template: only references to it.
     expect(JSON.stringify(template.toJSON())).not.toMatch(/"HeaderValue":"[^{]/);
+  });
+
+  test('the plivoSourceRanges and edgeRateLimits context reach the web ACL', () => {
+    const { edge } = buildControlPlaneApp(testApp({ plivoSourceRanges: RANGES.join(','), edgeRateLimits: { hooks: 600, api: 1200 } }));
+    const template = Template.fromStack(edge!);
+    template.hasResourceProperties('AWS::WAFv2::IPSet', { IPAddressVersion: 'IPV4', Addresses: [RANGES[0]] });
+    template.hasResourceProperties('AWS::WAFv2::IPSet', { IPAddressVersion: 'IPV6', Addresses: [RANGES[1]] });
+    expect(rulesOf(template).map((rule) => rule.Name)).toEqual(['HooksFromPlivoOnly', 'ApiPerSource']);
+    expect(rulesOf(template)[1]!.Statement).toEqual(perSource(1200, { NotStatement: { Statement: HOOKS } }));
+    const { edge: unlisted } = buildControlPlaneApp(testApp({ edgeRateLimits: { hooks: 600 } }));
+    expect(rulesOf(Template.fromStack(unlisted!))[0]).toMatchObject({ Name: 'HooksPerSource', Statement: perSource(600, HOOKS) });
+  });
+
+  test('ControlPlaneStack refuses a CloudFront certificate from outside us-east-1', () => {
+    expect(
+      () =>
+        new ControlPlaneStack(testApp(), 'ControlPlane', {
+          env: { region: 'ap-south-1' },
+          mediaRegions: [{ id: 'in002', awsRegion: 'ap-south-1', claimsTableName: 'plivo-connector-in002-media', domainName: 'media-in.example.com' }],
+          homeMediaRegionId: 'in002',
+          countryRegions: {},
+          webAclArn: 'arn:aws:wafv2:us-east-1:123456789012:global/webacl/api/11111111-2222-3333-4444-555555555555',
+          apiDomainName: 'api.example.com',
+          apiCertificateArn: CERTIFICATE_ARN.replace('us-east-1', 'ap-south-1'),
+        }),
+    ).toThrow(/ApiEdge Edge: certificate .* is in ap-south-1, but CloudFront only takes certificates from us-east-1/);
   });
 
   test("with the control plane in another region, still reads the us-east-1 web ACL", () => {

@@ -71,6 +71,8 @@ export class ApiEdge extends Construct {
         allowedMethods: AllowedMethods.ALLOW_ALL,
         // Plivo and API clients call https URLs; a redirect would drop a POST's body.
         viewerProtocolPolicy: ViewerProtocolPolicy.HTTPS_ONLY,
+        // With caching disabled, this policy forwards Authorization too (the REST API's bearer tokens); Host stays
+        // execute-api's, which API Gateway routes by.
         cachePolicy: CachePolicy.CACHING_DISABLED,
         originRequestPolicy: OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
       },

@@ -3,9 +3,9 @@ import { ConfigError, loadControlPlaneConfig, type ControlPlaneConfig } from '..
 import { isLogLevel, type LogLevel } from '../core/log';
 import { parseSourceRanges } from '../core/plivo/source-ranges';
 import { EDGE_RATE_LIMIT_DEFAULTS, EDGE_RATE_LIMIT_RANGE, type EdgeRateLimits } from '../lambdas/edge';
-import type { EdgeRules } from './http-gateway';
 import { HTTP_FUNCTIONS, type HttpFunctionName, type RouteThrottle } from '../lambdas/routes';
 import { LOCAL_KMS_KEY_ID, LOCAL_TABLE_NAME, LOCAL_WEBHOOK_SIGNING_KEY_ID } from './aws';
+import type { EdgeRules } from './http-gateway';
 
 /** Settings of the local stack (`npm start`), from the environment with embedded defaults. */
 export interface LocalConfig {

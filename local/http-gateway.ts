@@ -187,7 +187,7 @@ function edgeFilter({ plivoSourceRanges, rateLimits }: EdgeRules): (source: stri
 }
 
 /** A `request` listener that dispatches to the functions' handlers by their API Gateway route keys. */
-export function createGatewayListener(functions: readonly GatewayFunction[], log: Logger, edge?: EdgeRules) {
+export function createGatewayListener(functions: readonly GatewayFunction[], log: Logger, edge: EdgeRules | null = null) {
   const routes = functions.flatMap((fn) => fn.routes.map((key) => compile(key, fn)));
   const refusal = edge && edgeFilter(edge);
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {

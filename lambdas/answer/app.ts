@@ -70,8 +70,10 @@ export function createAnswerHandler(deps: AnswerDependencies) {
     const method = event.requestContext.http.method;
     const log = deps.log.child({ requestId: event.requestContext.requestId });
     // First of all: a request that went around the edge (straight to execute-api) escaped its per-source limits.
+    // Logged at debug only: API Gateway's access log has each one (403, source address), and a line per refusal here
+    // would let a flood at execute-api double the log bill.
     if (deps.fromEdge && !deps.fromEdge(event)) {
-      log.warn('answer refused: request did not come through the edge', { status: 403, sourceIp: event.requestContext.http.sourceIp });
+      log.debug('answer refused: request did not come through the edge', { status: 403, sourceIp: event.requestContext.http.sourceIp });
       return xml(403, HANGUP_REJECTED_XML);
     }
     const key = HOOK_PATH.exec(event.rawPath)?.[1];

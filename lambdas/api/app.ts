@@ -170,8 +170,10 @@ export function createApiHandler(deps: ApiDependencies) {
     const requestId = event.requestContext?.requestId;
     const log = deps.log.child({ requestId });
     // First of all: a request that went around the edge (straight to execute-api) escaped its per-source limits.
+    // Logged at debug only: API Gateway's access log has each one (403, source address), and a line per refusal here
+    // would let a flood at execute-api double the log bill.
     if (deps.fromEdge && !deps.fromEdge(event)) {
-      log.warn('request refused: it did not come through the edge', { status: 403, sourceIp: event.requestContext?.http.sourceIp });
+      log.debug('request refused: it did not come through the edge', { status: 403, sourceIp: event.requestContext?.http.sourceIp });
       return json(403, { message: 'Call the API at its public URL', code: 'origin_refused' });
     }
     const started = performance.now();

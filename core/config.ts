@@ -26,6 +26,11 @@ export interface ControlPlaneConfig {
   readonly tenantRateLimit: number;
   /** The only sources the Answer URL answers (`PLIVO_SOURCE_RANGES`, Plivo's published CIDRs); empty: any source. */
   readonly plivoSourceRanges: readonly string[];
+  /**
+   * The secret the edge (CloudFront) sends with every request (`ORIGIN_SECRET`): an HTTP function refuses any request
+   * without it, so the API's own endpoint serves nobody who bypasses the edge. Null: no edge, any request may.
+   */
+  readonly originSecret: string | null;
   readonly logLevel: LogLevel;
   readonly webhooks: WebhookConfig;
   readonly aws: AwsClientConfig;
@@ -206,6 +211,7 @@ export function loadControlPlaneConfig(env: Env, options: { publicUrl: boolean }
     callRetentionDays: positiveInt(env, 'CALL_RETENTION_DAYS', 30),
     tenantRateLimit: wholeNumber(env, 'TENANT_RATE_LIMIT', LIMIT_DEFAULTS.tenantRateLimit, 100_000),
     plivoSourceRanges: sourceRanges(env),
+    originSecret: env.ORIGIN_SECRET || null,
     logLevel,
     webhooks: {
       queueUrl: optionalUrl(env, 'WEBHOOK_QUEUE_URL'),

@@ -13,8 +13,8 @@ export interface RouteThrottle {
  * another's: a flood at the Answer URL never refuses a REST API call, nor the reverse. The Answer URL's budget is
  * ten times the REST API's: Plivo's requests for every tenant share it, and a refusal there (unknown key, bad
  * signature) costs at most one key-index read, so a flood of them must run into the Lambda's cheap refusals, not
- * into the budget Plivo's real calls need. What a single source can send is bounded only in front of API Gateway
- * (CloudFront + WAF: docs/operations.md).
+ * into the budget Plivo's real calls need. What a single source can send is bounded only in front of API Gateway,
+ * by the edge (CloudFront + WAF: lambdas/edge.ts).
  */
 export const HTTP_FUNCTIONS = {
   api: {

@@ -1,5 +1,6 @@
 import type { Node } from 'constructs';
 import { parseSourceRanges } from '../core/plivo/source-ranges';
+import { EDGE_RATE_LIMIT_DEFAULTS, EDGE_RATE_LIMIT_RANGE, EDGE_RATE_WINDOW_SECONDS, type EdgeRateLimits } from '../lambdas/edge';
 
 /** A media region: our own id (as Plivo-facing configuration names it) mapped to an AWS region. */
 export interface MediaRegion {
@@ -42,8 +43,14 @@ export interface DeploymentConfig {
   readonly mediaRegions: readonly MediaRegion[];
   /** The media region whose AWS region also hosts the control plane. */
   readonly homeMediaRegion: MediaRegion;
-  /** @default - the API's execute-api endpoint */
+  /** On the edge's distribution (certificate in us-east-1), else on API Gateway. @default - the edge's or the API's own name */
   readonly apiDomain?: CustomDomain;
+  /**
+   * The edge in front of the API (context `apiEdge`): CloudFront + AWS WAF with these per-source limits (context
+   * `edgeRateLimits`); null with `"apiEdge": false`, for a deployment that fronts the API itself.
+   * @default { rateLimits: EDGE_RATE_LIMIT_DEFAULTS }
+   */
+  readonly apiEdge: { readonly rateLimits: EdgeRateLimits } | null;
   /** ISO 3166 alpha-2 country of the caller -> media region id, e.g. `{IN: 'in002'}`. @default {} */
   readonly countryRegions: Readonly<Record<string, string>>;
   /** @default {} */
@@ -73,8 +80,10 @@ export function readDeploymentConfig(node: Node): DeploymentConfig {
     );
   }
 
+  const apiEdge = readApiEdge(contextValue(node, 'apiEdge'), contextValue(node, 'edgeRateLimits'));
   const apiDomain = readCustomDomain(
-    homeMediaRegion.awsRegion,
+    // CloudFront takes certificates from us-east-1 only; API Gateway's regional domains from their own region.
+    apiEdge ? 'us-east-1' : homeMediaRegion.awsRegion,
     'apiDomainName',
     contextValue(node, 'apiDomainName'),
     'apiCertificateArn',
@@ -84,7 +93,7 @@ export function readDeploymentConfig(node: Node): DeploymentConfig {
   const mediaScaling = readMediaScaling(contextValue(node, 'mediaScaling'));
   const limits = readLimits(contextValue(node, 'limits'));
   const plivoSourceRanges = readSourceRanges(contextValue(node, 'plivoSourceRanges'));
-  return { mediaRegions, homeMediaRegion, countryRegions, mediaScaling, limits, plivoSourceRanges, ...(apiDomain && { apiDomain }) };
+  return { mediaRegions, homeMediaRegion, countryRegions, mediaScaling, limits, plivoSourceRanges, apiEdge, ...(apiDomain && { apiDomain }) };
 }
 
 /** `-c key=value` on the command line always yields a string, so JSON objects arrive serialized. */
@@ -192,6 +201,38 @@ function readLimits(value: unknown): TenantLimits {
     limits[key] = number;
   }
   return limits;
+}
+
+/** `apiEdge`: true (the default) or false, also as `-c apiEdge=false`; `edgeRateLimits` only with the edge on. */
+function readApiEdge(enabled: unknown, limits: unknown): DeploymentConfig['apiEdge'] {
+  if (enabled !== undefined && ![true, false, 'true', 'false'].includes(enabled as string)) {
+    throw new Error(`Context "apiEdge" must be true or false (false: no CloudFront + WAF in front of the API); got ${JSON.stringify(enabled)}.`);
+  }
+  const on = enabled === undefined || enabled === true || enabled === 'true';
+  if (!on) {
+    if (limits !== undefined) throw new Error('Context "edgeRateLimits" needs the edge; drop it, or drop "apiEdge": false.');
+    return null;
+  }
+  if (limits === undefined) return { rateLimits: EDGE_RATE_LIMIT_DEFAULTS };
+  const example = `"edgeRateLimits": {"hooks": ${EDGE_RATE_LIMIT_DEFAULTS.hooks}, "api": ${EDGE_RATE_LIMIT_DEFAULTS.api}}`;
+  if (!isRecord(limits)) throw new Error(`Context "edgeRateLimits" must be an object, e.g. ${example}.`);
+  const keys = Object.keys(EDGE_RATE_LIMIT_DEFAULTS) as (keyof EdgeRateLimits)[];
+  const unknown = Object.keys(limits).filter((key) => !(keys as string[]).includes(key));
+  if (unknown.length > 0) throw new Error(`Context "edgeRateLimits" knows only ${keys.join(', ')}; got ${unknown.join(', ')}.`);
+  const [min, max] = EDGE_RATE_LIMIT_RANGE;
+  const rateLimits = { ...EDGE_RATE_LIMIT_DEFAULTS };
+  for (const key of keys) {
+    const number = limits[key];
+    if (number === undefined) continue;
+    if (typeof number !== 'number' || !Number.isInteger(number) || number < min || number > max) {
+      throw new Error(
+        `Context "edgeRateLimits.${key}" must be a whole number of requests per source per ${EDGE_RATE_WINDOW_SECONDS} s ` +
+          `from ${min} to ${max}; got ${JSON.stringify(number)}.`,
+      );
+    }
+    rateLimits[key] = number;
+  }
+  return { rateLimits };
 }
 
 /** A JSON array of CIDRs, or (from `-c`) one comma-separated string. */

@@ -1,17 +1,21 @@
-import { Validations, type App } from 'aws-cdk-lib';
+import { Stack, Validations, type App } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { readDeploymentConfig } from './config';
 import { ControlPlaneStack } from './control-plane-stack';
+import { EdgeFirewall } from './constructs/edge-firewall';
 import { RegionTable } from './constructs/region-table';
 import { MediaRegionStack, mediaRegionStackName } from './media-region-stack';
 import type { MediaRouting } from './media-routing';
 
 export const CONTROL_PLANE_STACK_NAME = 'PlivoConnector-ControlPlane';
+export const EDGE_STACK_NAME = 'PlivoConnector-Edge';
 
 export interface ConnectorStacks {
   readonly controlPlane: ControlPlaneStack;
   /** One per configured media region, in the order of the `mediaRegions` context. */
   readonly mediaRegions: readonly MediaRegionStack[];
+  /** The API's web ACL, in us-east-1 as CloudFront requires; undefined with `"apiEdge": false`. */
+  readonly edge?: Stack;
 }
 
 /**
@@ -34,6 +38,15 @@ export function buildControlPlaneApp(app: App): ConnectorStacks {
     homeMediaRegionId: config.homeMediaRegion.id,
     countryRegions: config.countryRegions,
   };
+  // The web ACL alone lives in us-east-1; the distribution stays with the API, whose functions need its URL. The
+  // control plane reads the ACL's ARN from this stack's outputs (a weak reference, cdk.json), across regions if need be.
+  const edge =
+    config.apiEdge &&
+    new Stack(app, EDGE_STACK_NAME, {
+      env: { account, region: 'us-east-1' },
+      description: 'Plivo connector edge: the AWS WAF web ACL of the API\'s CloudFront distribution',
+    });
+  const firewall = edge && new EdgeFirewall(edge, 'Firewall', { plivoSourceRanges: config.plivoSourceRanges, rateLimits: config.apiEdge?.rateLimits });
   const controlPlane = new ControlPlaneStack(app, CONTROL_PLANE_STACK_NAME, {
     env: { account, region: config.homeMediaRegion.awsRegion },
     description: 'Plivo connector control plane: REST API, Answer URL, data table, keys, webhook queue',
@@ -42,6 +55,7 @@ export function buildControlPlaneApp(app: App): ConnectorStacks {
     apiCertificateArn: config.apiDomain?.certificateArn,
     tenantRateLimit: config.limits.tenantRateLimit,
     plivoSourceRanges: config.plivoSourceRanges,
+    webAclArn: firewall ? firewall.webAcl.attrArn : undefined,
   });
   const mediaRegions = config.mediaRegions.map((region) => {
     const stack = new MediaRegionStack(app, mediaRegionStackName(region.id), {
@@ -61,5 +75,5 @@ export function buildControlPlaneApp(app: App): ConnectorStacks {
   });
 
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  return { controlPlane, mediaRegions };
+  return { controlPlane, mediaRegions, ...(edge && { edge }) };
 }

@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { Annotations, ArnFormat, CfnOutput, Fn, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Construct } from 'constructs';
+import { ApiEdge } from './constructs/api-edge';
 import { DataTable } from './constructs/data-table';
 import { Keys } from './constructs/keys';
 import { ServiceFunction } from './constructs/service-function';
@@ -27,10 +28,17 @@ export type { MediaRegionTarget } from './media-routing';
  * queue get the fixed names of `CONTROL_PLANE_NAMES`, by which the media stacks reach them from other AWS regions.
  */
 export interface ControlPlaneStackProps extends StackProps, MediaRouting {
-  /** Custom domain of the REST API; requires `apiCertificateArn`. @default - the execute-api endpoint */
+  /** Custom domain of the REST API; requires `apiCertificateArn`. @default - the edge's, or the execute-api endpoint */
   readonly apiDomainName?: string;
-  /** ACM certificate for `apiDomainName`, in this stack's region. @default - none */
+  /** ACM certificate for `apiDomainName`: in us-east-1 with `webAclArn` (CloudFront's), else in this stack's region. @default - none */
   readonly apiCertificateArn?: string;
+  /**
+   * Puts the whole API behind CloudFront with this CloudFront-scope WAF web ACL (`EdgeFirewall`, in us-east-1): the
+   * distribution's URL (or `apiDomainName` on it) becomes the public URL, and every HTTP function refuses a request
+   * that did not come through it. The web ACL, not the answer function, then checks `plivoSourceRanges`.
+   * @default - no edge: clients call the API Gateway endpoint (or `apiDomainName` on it)
+   */
+  readonly webAclArn?: string;
   /**
    * REST API requests per second each tenant may make, counted across all API function instances in the data table
    * (`TENANT_RATE_LIMIT`); beyond it a tenant gets 429 with `Retry-After`. 0 turns the per-tenant limit off (each
@@ -39,8 +47,10 @@ export interface ControlPlaneStackProps extends StackProps, MediaRouting {
    */
   readonly tenantRateLimit?: number;
   /**
-   * Plivo's published source ranges (CIDRs): the Answer URL refuses any other source with 403 before it reads
-   * anything (`PLIVO_SOURCE_RANGES`). API Gateway's route throttle still counts those requests.
+   * Plivo's published source ranges (CIDRs): without `webAclArn`, the Answer URL refuses any other source with 403
+   * before it reads anything (`PLIVO_SOURCE_RANGES`); API Gateway's route throttle still counts those requests. With
+   * `webAclArn` the function would only see CloudFront's addresses, so they are not set here: the web ACL
+   * (`EdgeFirewall`'s `plivoSourceRanges`) checks them.
    * @default [] (any source)
    */
   readonly plivoSourceRanges?: readonly string[];
@@ -61,6 +71,10 @@ export class ControlPlaneStack extends Stack {
   /** One function per entry of `HTTP_FUNCTIONS`. */
   public readonly functions: Readonly<Record<HttpFunctionName, ServiceFunction>>;
   public readonly api: ServiceHttpApi;
+  /** @default - undefined without `webAclArn` */
+  public readonly edge?: ApiEdge;
+  /** Base URL of the API for its callers, without a trailing slash: the edge's when there is one. */
+  public readonly publicUrl: string;
   public readonly webhookDelivery: WebhookDelivery;
   public readonly sweeper: Sweeper;
 
@@ -136,7 +150,10 @@ export class ControlPlaneStack extends Stack {
     ) as Record<HttpFunctionName, ServiceFunction>;
     // Only the REST API counts tenants' requests; Plivo, not the tenant, calls the Answer URL.
     this.functions.api.function.addEnvironment('TENANT_RATE_LIMIT', String(tenantRateLimit));
-    if (plivoSourceRanges.length) this.functions.answer.function.addEnvironment('PLIVO_SOURCE_RANGES', plivoSourceRanges.join(','));
+    // Behind the edge the function sees CloudFront's address, never Plivo's: the web ACL checks the ranges there.
+    if (plivoSourceRanges.length && props.webAclArn === undefined) {
+      this.functions.answer.function.addEnvironment('PLIVO_SOURCE_RANGES', plivoSourceRanges.join(','));
+    }
 
     // The delivery worker is the only function that may sign with the webhook key; it decrypts each webhook's Standard
     // Webhooks secret but never seals one. The sweeper opens no stored secret: it is told the secrets key, which the
@@ -164,11 +181,21 @@ export class ControlPlaneStack extends Stack {
         routes: HTTP_FUNCTIONS[name].routes,
         throttle: HTTP_FUNCTIONS[name].throttle,
       })),
-      domainName: props.apiDomainName,
-      certificateArn: props.apiCertificateArn,
+      ...(props.webAclArn === undefined && { domainName: props.apiDomainName, certificateArn: props.apiCertificateArn }),
     });
-    // No cycle: a function refers to the API's id, while only the integrations and permissions refer to the functions.
-    for (const fn of this.allFunctions) fn.function.addEnvironment('PUBLIC_URL', this.api.url);
+    if (props.webAclArn !== undefined) {
+      this.edge = new ApiEdge(this, 'Edge', {
+        api: this.api,
+        webAclArn: props.webAclArn,
+        domainName: props.apiDomainName,
+        certificateArn: props.apiCertificateArn,
+      });
+      for (const name of names) this.edge.requireEdge(this.functions[name].function);
+    }
+    this.publicUrl = this.edge?.url ?? this.api.url;
+    // No cycle: a function refers to the API's id (or the distribution's), while only the integrations and
+    // permissions refer to the functions.
+    for (const fn of this.allFunctions) fn.function.addEnvironment('PUBLIC_URL', this.publicUrl);
 
     Validations.of(this.api.httpApi).acknowledge({
       id: 'AwsSolutions-APIG4',
@@ -178,16 +205,17 @@ export class ControlPlaneStack extends Stack {
         "Answer URL is authenticated by its secret webhook key and Plivo's request signature.",
     });
 
-    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the REST API' });
+    new CfnOutput(this, 'ApiUrl', { value: this.publicUrl, description: 'Base URL of the REST API and the Answer URL' });
     new CfnOutput(this, 'TableName', { value: this.dataTable.table.tableName });
     new CfnOutput(this, 'WebhookQueueUrl', { value: this.webhookQueue.queue.queueUrl });
     new CfnOutput(this, 'AlarmNames', {
       value: Fn.join(',', this.alarms.map((alarm) => alarm.alarmName)),
       description: 'CloudWatch alarms of webhook delivery and the sweeper; none has an action, subscribe to them',
     });
-    if (this.api.domainName !== undefined) {
+    const domainTarget = this.edge?.distribution.distributionDomainName ?? this.api.domainName?.regionalDomainName;
+    if (props.apiDomainName !== undefined && domainTarget !== undefined) {
       new CfnOutput(this, 'ApiDomainTarget', {
-        value: this.api.domainName.regionalDomainName,
+        value: domainTarget,
         description: `Point a CNAME (or alias) record for ${props.apiDomainName} at this name`,
       });
     }

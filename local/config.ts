@@ -1,8 +1,11 @@
 import { resolve } from 'node:path';
 import { ConfigError, loadControlPlaneConfig, type ControlPlaneConfig } from '../core/config';
 import { isLogLevel, type LogLevel } from '../core/log';
+import { parseSourceRanges } from '../core/plivo/source-ranges';
+import { EDGE_RATE_LIMIT_DEFAULTS, EDGE_RATE_LIMIT_RANGE, type EdgeRateLimits } from '../lambdas/edge';
 import { HTTP_FUNCTIONS, type HttpFunctionName, type RouteThrottle } from '../lambdas/routes';
 import { LOCAL_KMS_KEY_ID, LOCAL_TABLE_NAME, LOCAL_WEBHOOK_SIGNING_KEY_ID } from './aws';
+import type { EdgeRules } from './http-gateway';
 
 /** Settings of the local stack (`npm start`), from the environment with embedded defaults. */
 export interface LocalConfig {
@@ -17,6 +20,12 @@ export interface LocalConfig {
   readonly throttles: Readonly<Record<HttpFunctionName, RouteThrottle>>;
   /** Media servers to run, each in its own process (`MEDIA_SERVERS`, 1-8). */
   readonly mediaServers: number;
+  /**
+   * The edge's rules, as deployed by default (`apiEdge`); null with `API_EDGE=false`, as deployed with `apiEdge: false`
+   * (then the Answer URL's handler checks `PLIVO_SOURCE_RANGES` itself). `EDGE_HOOKS_RATE_LIMIT` and
+   * `EDGE_API_RATE_LIMIT` replace the per-source limits (tests lower them).
+   */
+  readonly edge: EdgeRules | null;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -43,6 +52,28 @@ function throttle(env: Env, deployed: RouteThrottle): RouteThrottle {
   return { rateLimit: positive(env, 'API_RATE_LIMIT', deployed.rateLimit), burstLimit: positive(env, 'API_BURST_LIMIT', deployed.burstLimit) };
 }
 
+/** `API_EDGE=false` runs without the edge, as a deployment with `apiEdge: false` does. */
+const edgeOff = (env: Env): boolean => env.API_EDGE?.trim() === 'false';
+
+function edgeRules(env: Env): EdgeRules | null {
+  if (edgeOff(env)) return null;
+  const [min, max] = EDGE_RATE_LIMIT_RANGE;
+  const limit = (name: string, fallback: number): number => {
+    const value = Number(env[name]?.trim() || fallback);
+    if (!Number.isInteger(value) || value < min || value > max) throw new ConfigError(`${name} must be a whole number ${min}-${max}, got "${env[name]}"`);
+    return value;
+  };
+  const rateLimits: EdgeRateLimits = {
+    hooks: limit('EDGE_HOOKS_RATE_LIMIT', EDGE_RATE_LIMIT_DEFAULTS.hooks),
+    api: limit('EDGE_API_RATE_LIMIT', EDGE_RATE_LIMIT_DEFAULTS.api),
+  };
+  try {
+    return { plivoSourceRanges: parseSourceRanges(env.PLIVO_SOURCE_RANGES ?? ''), rateLimits };
+  } catch (err) {
+    throw new ConfigError(`PLIVO_SOURCE_RANGES: ${(err as Error).message}`);
+  }
+}
+
 function mediaServers(env: Env): number {
   const value = Number(env.MEDIA_SERVERS?.trim() || LOCAL_DEFAULTS.MEDIA_SERVERS);
   if (!Number.isInteger(value) || value < 1 || value > 8) throw new ConfigError(`MEDIA_SERVERS must be 1-8, got "${env.MEDIA_SERVERS}"`);
@@ -63,6 +94,7 @@ export function loadLocalConfig(env: Env): LocalConfig {
     },
     host: env.HOST?.trim() || LOCAL_DEFAULTS.HOST,
     mediaServers: mediaServers(env),
+    edge: edgeRules(env),
     dataDir: resolve(env.DATA_DIR?.trim() || LOCAL_DEFAULTS.DATA_DIR),
   };
 }
@@ -97,7 +129,8 @@ export function localControlPlaneEnv(
     CLAIM_TTL_SECONDS: env.CLAIM_TTL_SECONDS,
     CALL_RETENTION_DAYS: env.CALL_RETENTION_DAYS,
     TENANT_RATE_LIMIT: env.TENANT_RATE_LIMIT,
-    PLIVO_SOURCE_RANGES: env.PLIVO_SOURCE_RANGES,
+    // Behind the edge the function sees the edge's address, not Plivo's: the edge checks the ranges instead.
+    PLIVO_SOURCE_RANGES: edgeOff(env) ? env.PLIVO_SOURCE_RANGES : undefined,
     LOG_LEVEL: env.LOG_LEVEL ?? LOCAL_DEFAULTS.LOG_LEVEL,
     WEBHOOK_QUEUE_URL: queues.queueUrl,
     WEBHOOK_DLQ_URL: queues.deadLetterQueueUrl,

@@ -2,15 +2,25 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Logger } from '../core/log';
+import { sourceAllowList } from '../core/plivo/source-ranges';
+import { EDGE_RATE_WINDOW_SECONDS, EDGE_REFUSALS, HOOKS_PATH_PREFIX, type EdgeRateLimits, type EdgeRefusal } from '../lambdas/edge';
 import type { RouteThrottle } from '../lambdas/routes';
 
 /**
  * A stand-in for API Gateway (HTTP API, payload format 2.0): matches the same route keys the CDK
  * stack declares, throttles each route key in its own bucket with the same budget, builds the same events
  * for the same Lambda handlers, and answers its own errors as API Gateway does (404 for no route, 429 beyond
- * a route's budget, 413 above 10 MB, 500 when a handler throws).
+ * a route's budget, 413 above 10 MB, 500 when a handler throws). In front of it, when given, the edge's rules
+ * (CloudFront + WAF in AWS) judge each request by its source address first, answering 403 as WAF does.
  */
 export type LambdaHttpHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+
+/** The web ACL's rules (lib/constructs/edge-firewall.ts), judged on the connection's address as WAF judges the viewer's. */
+export interface EdgeRules {
+  /** Plivo's ranges: no other source reaches the Answer URL, and these are not rate-limited there. [] for none. */
+  readonly plivoSourceRanges: readonly string[];
+  readonly rateLimits: EdgeRateLimits;
+}
 
 export interface GatewayFunction {
   readonly routes: readonly string[];
@@ -138,9 +148,48 @@ function tokenBucket({ rateLimit, burstLimit }: RouteThrottle): () => boolean {
   };
 }
 
+/**
+ * WAF's rate-based rule, per source address: each source its own route-style bucket of `limit` requests refilled over
+ * the window, which holds any window to about `limit` as WAF's trailing count does. Once a window, the buckets of
+ * sources silent for a whole window (full again) are forgotten, so a spread of addresses costs memory only while
+ * they send.
+ */
+function perSourceLimit(limit: number): (source: string) => boolean {
+  const windowMs = EDGE_RATE_WINDOW_SECONDS * 1000;
+  const buckets = new Map<string, { admit: () => boolean; used: number }>();
+  let pruned = performance.now();
+  return (source) => {
+    const now = performance.now();
+    if (now - pruned >= windowMs) {
+      pruned = now;
+      for (const [key, bucket] of buckets) if (now - bucket.used >= windowMs) buckets.delete(key);
+    }
+    let bucket = buckets.get(source);
+    if (bucket === undefined) {
+      bucket = { admit: tokenBucket({ rateLimit: limit / EDGE_RATE_WINDOW_SECONDS, burstLimit: limit }), used: now };
+      buckets.set(source, bucket);
+    }
+    bucket.used = now;
+    return bucket.admit();
+  };
+}
+
+/** The web ACL's rules in its order: which refusal a request from `source` to `path` gets, or null to pass it on. */
+function edgeFilter({ plivoSourceRanges, rateLimits }: EdgeRules): (source: string, path: string) => EdgeRefusal | null {
+  const fromPlivo = sourceAllowList(plivoSourceRanges);
+  const hooks = perSourceLimit(rateLimits.hooks);
+  const api = perSourceLimit(rateLimits.api);
+  return (source, path) => {
+    if (!path.startsWith(HOOKS_PATH_PREFIX)) return api(source) ? null : 'rateLimited';
+    if (fromPlivo === null) return hooks(source) ? null : 'rateLimited';
+    return fromPlivo(source) ? null : 'sourceRefused';
+  };
+}
+
 /** A `request` listener that dispatches to the functions' handlers by their API Gateway route keys. */
-export function createGatewayListener(functions: readonly GatewayFunction[], log: Logger) {
+export function createGatewayListener(functions: readonly GatewayFunction[], log: Logger, edge: EdgeRules | null = null) {
   const routes = functions.flatMap((fn) => fn.routes.map((key) => compile(key, fn)));
+  const refusal = edge && edgeFilter(edge);
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     let path: string;
     try {
@@ -149,6 +198,12 @@ export function createGatewayListener(functions: readonly GatewayFunction[], log
       // A request target no URL parser accepts (`//[`): Node passes it on; API Gateway refuses it.
       req.resume();
       send(res, gatewayError(400, 'Bad Request'));
+      return;
+    }
+    const refused = refusal?.(req.socket.remoteAddress ?? '', path);
+    if (refused) {
+      req.resume();
+      send(res, { statusCode: 403, headers: { 'content-type': 'application/json' }, body: JSON.stringify(EDGE_REFUSALS[refused]) });
       return;
     }
     const method = req.method ?? 'GET';

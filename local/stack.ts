@@ -145,7 +145,7 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
       throttle: local.throttles[name],
       handler: handlers[name],
     }));
-    const gateway = createGatewayListener(functions, log);
+    const gateway = createGatewayListener(functions, log, local.edge);
     // Every local region's ingest URL points here, to the media servers behind this port; they share one table.
     const fleet = (media = await MediaFleet.start(local.mediaServers, localMediaEnv(env, controlEnv, config.homeMediaRegion), log));
     serving = {

@@ -49,7 +49,7 @@ export async function startStack(
   const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'local/start.ts'], {
     cwd: ROOT,
-    env: { ...process.env, PORT: '0', DATA_DIR: dataDir, API_RATE_LIMIT: '100000', API_BURST_LIMIT: '100000', ...options.env },
+    env: { ...process.env, PORT: '0', DATA_DIR: dataDir, API_RATE_LIMIT: '100000', API_BURST_LIMIT: '100000', EDGE_HOOKS_RATE_LIMIT: '2000000000', EDGE_API_RATE_LIMIT: '2000000000', ...options.env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let output = '';

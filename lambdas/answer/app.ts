@@ -13,7 +13,7 @@ import { HANGUP_REJECTED_XML } from '../../core/plivo/xml';
 import { DynamoRoutingRuleStore } from '../../core/routing/store';
 import { SecretBox } from '../../core/secret-box';
 import { webhookPublisher } from '../../core/webhooks/publisher';
-import { header, MAX_BODY_BYTES, rawBody } from '../http/request';
+import { header, MAX_BODY_BYTES, originCheck, rawBody } from '../http/request';
 import type { HttpResult } from '../http/response';
 
 export interface AnswerDependencies {
@@ -21,6 +21,8 @@ export interface AnswerDependencies {
   readonly publicUrl: string;
   /** Whether a source address may call the Answer URL (`PLIVO_SOURCE_RANGES`); null: any may. */
   readonly fromPlivo: ((address: string) => boolean) | null;
+  /** Whether a request carries the edge's origin secret (`ORIGIN_SECRET`); null: no edge, any request may. */
+  readonly fromEdge: ((event: APIGatewayProxyEventV2) => boolean) | null;
   readonly log: Logger;
 }
 
@@ -40,6 +42,7 @@ export function answerDependencies(config: ControlPlaneConfig, log = createLogge
     }),
     publicUrl: config.publicUrl,
     fromPlivo: sourceAllowList(config.plivoSourceRanges),
+    fromEdge: originCheck(config.originSecret),
     log,
   };
 }
@@ -66,6 +69,13 @@ export function createAnswerHandler(deps: AnswerDependencies) {
   return async (event: APIGatewayProxyEventV2): Promise<HttpResult> => {
     const method = event.requestContext.http.method;
     const log = deps.log.child({ requestId: event.requestContext.requestId });
+    // First of all: a request that went around the edge (straight to execute-api) escaped its per-source limits.
+    // Logged at debug only: API Gateway's access log has each one (403, source address), and a line per refusal here
+    // would let a flood at execute-api double the log bill.
+    if (deps.fromEdge && !deps.fromEdge(event)) {
+      log.debug('answer refused: request did not come through the edge', { status: 403, sourceIp: event.requestContext.http.sourceIp });
+      return xml(403, HANGUP_REJECTED_XML);
+    }
     const key = HOOK_PATH.exec(event.rawPath)?.[1];
     if (!key) return xml(404, HANGUP_REJECTED_XML);
     // Before anything is read: a flood from outside Plivo's ranges costs a comparison.

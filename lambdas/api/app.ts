@@ -21,7 +21,7 @@ import { WebhookSigner } from '../../core/webhooks/signing';
 import { ServiceUnavailableError } from '../../core/errors';
 import { parseWith } from '../../core/validation';
 import { TenantRateLimiter } from '../../core/rate-limit';
-import { header, jsonBody, query } from '../http/request';
+import { header, jsonBody, originCheck, query } from '../http/request';
 import { errorResult, json, ok, type HttpResult } from '../http/response';
 import { Router } from '../http/router';
 
@@ -37,6 +37,8 @@ export interface ApiDependencies {
   readonly mediaRegions: readonly string[];
   /** Counts each tenant's requests across instances; null when TENANT_RATE_LIMIT is 0. */
   readonly rateLimiter: TenantRateLimiter | null;
+  /** Whether a request carries the edge's origin secret (`ORIGIN_SECRET`); null: no edge, any request may. */
+  readonly fromEdge: ((event: APIGatewayProxyEventV2) => boolean) | null;
   readonly log: Logger;
 }
 
@@ -64,6 +66,7 @@ export function apiDependencies(config: ControlPlaneConfig, log = createLogger(c
     webhookSigner: config.webhookSigningKeyId ? new WebhookSigner(kms, config.webhookSigningKeyId) : null,
     mediaRegions: config.mediaRegions.map((region) => region.id),
     rateLimiter: config.tenantRateLimit > 0 ? new TenantRateLimiter(dynamo, config.tableName, config.tenantRateLimit) : null,
+    fromEdge: originCheck(config.originSecret),
     log,
   };
 }
@@ -166,6 +169,13 @@ export function createApiHandler(deps: ApiDependencies) {
   return async (event: APIGatewayProxyEventV2): Promise<HttpResult> => {
     const requestId = event.requestContext?.requestId;
     const log = deps.log.child({ requestId });
+    // First of all: a request that went around the edge (straight to execute-api) escaped its per-source limits.
+    // Logged at debug only: API Gateway's access log has each one (403, source address), and a line per refusal here
+    // would let a flood at execute-api double the log bill.
+    if (deps.fromEdge && !deps.fromEdge(event)) {
+      log.debug('request refused: it did not come through the edge', { status: 403, sourceIp: event.requestContext?.http.sourceIp });
+      return json(403, { message: 'Call the API at its public URL', code: 'origin_refused' });
+    }
     const started = performance.now();
     let result: HttpResult;
     let tenant: string | undefined;

@@ -1,5 +1,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../../core/errors';
+import { ORIGIN_SECRET_HEADER } from '../edge';
 
 /** API request bodies are small JSON documents; anything larger is refused before parsing. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -37,4 +39,16 @@ export function query(event: APIGatewayProxyEventV2): Record<string, string> {
     string,
     string
   >;
+}
+
+/**
+ * Whether a request came through the edge, which adds `ORIGIN_SECRET_HEADER` with the origin secret (`ORIGIN_SECRET`);
+ * null without a secret (no edge: any request may). Digests are compared, so neither the length nor any prefix of the
+ * secret shows in the time a refusal takes.
+ */
+export function originCheck(secret: string | null): ((event: APIGatewayProxyEventV2) => boolean) | null {
+  if (secret === null) return null;
+  const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
+  const want = digest(secret);
+  return (event) => timingSafeEqual(digest(header(event, ORIGIN_SECRET_HEADER) ?? ''), want);
 }

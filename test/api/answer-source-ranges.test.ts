@@ -1,38 +1,69 @@
 import { request } from 'node:http';
+import { EDGE_REFUSALS } from '../../lambdas/edge';
 import { answerFields, newCall } from '../support/plivo';
 import { startTestStack, type TestStack } from '../support/stack';
 
 /**
- * `PLIVO_SOURCE_RANGES`: the Answer URL answers only the sources listed (Plivo's published ranges), refusing any other
- * before it reads anything; locally the same handler judges the gateway's source address, as API Gateway's in AWS.
+ * `PLIVO_SOURCE_RANGES`: the Answer URL answers only the sources listed (Plivo's published ranges). With the edge (the
+ * default, `apiEdge`), the gateway's edge rules refuse any other source with 403 as the web ACL does, before the route
+ * or the handler; without it (`API_EDGE=false`, as `apiEdge: false` deploys), the handler judges the gateway's source
+ * address before it reads anything, as it judges API Gateway's in AWS.
  * Loopback has room for two sources: 127.0.0.1 is listed, 127.0.0.2 is not.
  */
+const RANGES = '127.0.0.1/32, 2001:db8::/32';
 let t: TestStack;
+let edge: TestStack;
 let answerUrl: string;
+let edgeAnswerUrl: string;
+
+async function connectorUrl(stack: TestStack): Promise<string> {
+  const token = await stack.token('ranges');
+  const res = await stack.api('POST', '/v2/connectors', { token, body: { provider: 'plivo', defaultRoomId: 'ranges-room' } });
+  return ((await res.json()) as { data: { webhookUrl: string } }).data.webhookUrl;
+}
 
 beforeAll(async () => {
-  t = await startTestStack({ PLIVO_SOURCE_RANGES: '127.0.0.1/32, 2001:db8::/32' });
-  const token = await t.token('ranges');
-  const res = await t.api('POST', '/v2/connectors', { token, body: { provider: 'plivo', defaultRoomId: 'ranges-room' } });
-  answerUrl = ((await res.json()) as { data: { webhookUrl: string } }).data.webhookUrl;
+  [t, edge] = await Promise.all([startTestStack({ PLIVO_SOURCE_RANGES: RANGES, API_EDGE: 'false' }), startTestStack({ PLIVO_SOURCE_RANGES: RANGES })]);
+  [answerUrl, edgeAnswerUrl] = await Promise.all([connectorUrl(t), connectorUrl(edge)]);
 });
-afterAll(() => t.close());
+afterAll(() => Promise.all([t?.close(), edge?.close()]));
 
-/** A Plivo Answer POST sent from `localAddress`. */
-function answerFrom(localAddress: string, url: string, fields: Record<string, string>): Promise<{ status: number; body: string }> {
-  const body = new URLSearchParams(fields).toString();
+/** A request sent from `localAddress`: a Plivo Answer POST of `fields`, or a GET with `headers`. */
+function answerFrom(
+  localAddress: string,
+  url: string,
+  fields?: Record<string, string>,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string; contentType: string }> {
+  const body = fields && new URLSearchParams(fields).toString();
+  const form = body === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(Buffer.byteLength(body)) };
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', localAddress, headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } }, (res) => {
+    const req = request(url, { method: body === undefined ? 'GET' : 'POST', localAddress, headers: { ...form, ...headers } }, (res) => {
       let text = '';
       res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, contentType: res.headers['content-type'] ?? '' }));
     });
     req.on('error', reject);
     req.end(body);
   });
 }
 
-it('answers a listed source and refuses any other with 403 Hangup XML, before reading the connector or recording a call', async () => {
+it('with the edge, refuses any other source with the web ACL\'s 403 before the handler runs; the REST API serves every source', async () => {
+  const listed = await answerFrom('127.0.0.1', edgeAnswerUrl, answerFields(newCall()));
+  expect(listed.status).toBe(200);
+  expect(listed.body).toContain('<Stream');
+
+  const call = newCall();
+  const outside = await answerFrom('127.0.0.2', edgeAnswerUrl, answerFields(call));
+  expect(outside).toMatchObject({ status: 403, contentType: 'application/json' });
+  expect(JSON.parse(outside.body)).toEqual(EDGE_REFUSALS.sourceRefused);
+  // No handler ran: it logs neither its own refusal nor the call.
+  expect(edge.logLines.some((line) => line.includes('answer refused') || line.includes(call.callUuid))).toBe(false);
+  const rest = await answerFrom('127.0.0.2', `${edge.stack.apiUrl}/v2/connectors`, undefined, { authorization: `Bearer ${await edge.token('ranges')}` });
+  expect(rest.status).toBe(200);
+});
+
+it('without the edge (API_EDGE=false), answers a listed source and refuses any other with 403 Hangup XML, before reading the connector or recording a call', async () => {
   const listed = await answerFrom('127.0.0.1', answerUrl, answerFields(newCall()));
   expect(listed.status).toBe(200);
   expect(listed.body).toContain('<Stream');

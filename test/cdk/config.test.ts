@@ -21,7 +21,29 @@ describe('valid context', () => {
       mediaScaling: {},
       plivoSourceRanges: [],
       limits: {},
+      apiEdge: { rateLimits: { hooks: 3000, api: 3000 } },
     });
+  });
+
+  test('reads apiEdge (true, false, or from -c as a string) and edgeRateLimits', () => {
+    const base = { mediaRegions: REGIONS, homeMediaRegion: 'us002' };
+    expect(read({ ...base, apiEdge: false }).apiEdge).toBeNull();
+    expect(read({ ...base, apiEdge: 'false' }).apiEdge).toBeNull();
+    expect(read({ ...base, apiEdge: 'true', edgeRateLimits: '{"hooks": 600}' }).apiEdge).toEqual({ rateLimits: { hooks: 600, api: 3000 } });
+    expect(read({ ...base, edgeRateLimits: { hooks: 10, api: 2_000_000_000 } }).apiEdge).toEqual({ rateLimits: { hooks: 10, api: 2_000_000_000 } });
+  });
+
+  test("with the edge, the API's certificate is CloudFront's, from us-east-1 whatever the home region; without it, the home region's", () => {
+    const domain = { apiDomainName: 'api.example.com', apiCertificateArn: CERTIFICATE_ARN };
+    expect(read({ mediaRegions: REGIONS, homeMediaRegion: 'in002', ...domain }).apiDomain).toEqual({ domainName: 'api.example.com', certificateArn: CERTIFICATE_ARN });
+    expect(() => read({ mediaRegions: REGIONS, homeMediaRegion: 'in002', apiEdge: false, ...domain })).toThrow(
+      /"apiCertificateArn" is a certificate in us-east-1, but it serves ap-south-1/,
+    );
+    const southCertificate = { ...domain, apiCertificateArn: CERTIFICATE_ARN.replace('us-east-1', 'ap-south-1') };
+    expect(() => read({ mediaRegions: REGIONS, homeMediaRegion: 'in002', ...southCertificate })).toThrow(
+      /"apiCertificateArn" is a certificate in ap-south-1, but it serves us-east-1/,
+    );
+    expect(read({ mediaRegions: REGIONS, homeMediaRegion: 'in002', apiEdge: false, ...southCertificate }).apiDomain).toBeDefined();
   });
 
   test('reads limits, as an object or a JSON string', () => {
@@ -188,6 +210,18 @@ describe('invalid context', () => {
     ['a string', { maxParticipantsPerRoom: '50' }, /"limits.maxParticipantsPerRoom" must be a whole number from 2 to 10000; got "50"/],
   ])('rejects limits with %s', (_name, limits, message) => {
     expect(() => read({ mediaRegions: REGIONS, homeMediaRegion: 'us002', limits })).toThrow(message);
+  });
+
+  test.each([
+    ['apiEdge as a word', { apiEdge: 'yes' }, /"apiEdge" must be true or false .*; got "yes"/],
+    ['edgeRateLimits without the edge', { apiEdge: false, edgeRateLimits: { hooks: 100 } }, /"edgeRateLimits" needs the edge/],
+    ['edgeRateLimits as a number', { edgeRateLimits: 100 }, /"edgeRateLimits" must be an object/],
+    ['an unknown edgeRateLimits key', { edgeRateLimits: { rest: 100 } }, /"edgeRateLimits" knows only hooks, api; got rest/],
+    ['a limit below WAF\'s 10', { edgeRateLimits: { hooks: 9 } }, /"edgeRateLimits.hooks" must be a whole number of requests per source per 60 s from 10 to 2000000000; got 9/],
+    ['a fractional limit', { edgeRateLimits: { api: 100.5 } }, /"edgeRateLimits.api" must be a whole number .*; got 100.5/],
+    ['a limit as a string', { edgeRateLimits: { api: '100' } }, /"edgeRateLimits.api" must be a whole number .*; got "100"/],
+  ])('rejects the edge with %s', (_name, edge, message) => {
+    expect(() => read({ mediaRegions: REGIONS, homeMediaRegion: 'us002', ...edge })).toThrow(message);
   });
 
   test('rejects countryRegions naming a region that the mediaRegions context no longer has', () => {

@@ -203,9 +203,9 @@ describe('stack placement', () => {
     }
   });
 
-  test('the plivoSourceRanges context (a list, or a comma-separated -c string) reaches the answer function; a bad range fails synth', () => {
+  test('the plivoSourceRanges context (a list, or a comma-separated -c string) reaches the answer function without the edge; a bad range fails synth', () => {
     for (const plivoSourceRanges of [['18.214.109.128/25', '2600:1f18::/32'], '18.214.109.128/25,2600:1f18::/32']) {
-      const { controlPlane } = buildControlPlaneApp(testApp({ plivoSourceRanges }));
+      const { controlPlane } = buildControlPlaneApp(testApp({ plivoSourceRanges, apiEdge: false }));
       Template.fromStack(controlPlane).hasResourceProperties('AWS::Lambda::Function', {
         Description: Match.stringLikeRegexp('Answer URL'),
         Environment: { Variables: Match.objectLike({ PLIVO_SOURCE_RANGES: '18.214.109.128/25,2600:1f18::/32' }) },
@@ -326,6 +326,10 @@ describe('cdk-nag AwsSolutions', () => {
       `${stack}/ApiFunction/Role AwsSolutions-IAM5[Action::kms:ReEncrypt*]`,
       `${stack}/ApiFunction/Role AwsSolutions-IAM5[Resource::*]`,
       `${stack}/ApiFunction/Role AwsSolutions-IAM5[Resource::<DataTableFDBAD0F2.Arn>/index/*]`,
+      `${stack}/Edge/Distribution AwsSolutions-CFR1`,
+      `${stack}/Edge/Distribution AwsSolutions-CFR3`,
+      `${stack}/Edge/Distribution AwsSolutions-CFR4`,
+      `${stack}/Edge/OriginSecret AwsSolutions-SMG4`,
       `${stack}/Sweeper/Worker/Function AwsSolutions-L1`,
       `${stack}/Sweeper/Worker/Role AwsSolutions-IAM5[Action::kms:GenerateDataKey*]`,
       `${stack}/Sweeper/Worker/Role AwsSolutions-IAM5[Action::kms:ReEncrypt*]`,

@@ -5,11 +5,13 @@ import { apiRequest, localProcessPerFile, waitFor } from '../support/local-proce
 import { answerFields, newCall } from '../support/plivo';
 
 /**
- * An anonymous flood at the Answer URL, through `npm start` with its deployed budgets (`HTTP_FUNCTIONS`): 50
- * concurrent POSTs to unknown webhook keys, for at least 2 s and for as long as real calls are being placed. The
- * valid connector's V3-signed calls are answered 200 and stream, and the tenant's REST API is served throughout.
+ * An anonymous flood at the Answer URL, through `npm start` with its deployed budgets (`HTTP_FUNCTIONS`) and without
+ * the edge (`API_EDGE=false`, as `apiEdge: false` deploys; the flood and the calls share one source here, which only
+ * the edge tells apart: test/e2e/edge-flood.test.ts): 50 concurrent POSTs to unknown webhook keys, for at least 2 s
+ * and for as long as real calls are being placed. The valid connector's V3-signed calls are answered 200 and stream,
+ * and the tenant's REST API is served throughout.
  */
-const local = localProcessPerFile('e2e-answer-flood-');
+const local = localProcessPerFile('e2e-answer-flood-', { API_EDGE: 'false' });
 const FLOOD_CONNECTIONS = 50;
 const FLOOD_MIN_MS = 2000;
 

@@ -81,12 +81,12 @@ export async function waitFor<T>(probe: () => T | undefined | Promise<T | undefi
   }
 }
 
-/** One `npm start` process for a test file: started before its tests, stopped (its data removed) after. */
-export function localProcessPerFile(prefix: string): { readonly stack: LocalProcess; readonly dataDir: string } {
+/** One `npm start` process for a test file, with `env` added: started before its tests, stopped (its data removed) after. */
+export function localProcessPerFile(prefix: string, env: Record<string, string> = {}): { readonly stack: LocalProcess; readonly dataDir: string } {
   const local = {} as { stack: LocalProcess; dataDir: string };
   beforeAll(async () => {
     local.dataDir = mkdtempSync(join(tmpdir(), prefix));
-    local.stack = await startLocalProcess(local.dataDir);
+    local.stack = await startLocalProcess(local.dataDir, env);
   }, 30_000);
   afterAll(async () => {
     await local.stack?.stop();

@@ -20,6 +20,7 @@ describe('loadControlPlaneConfig', () => {
       callRetentionDays: 30,
       tenantRateLimit: 50,
       plivoSourceRanges: [],
+      originSecret: null,
       logLevel: 'info',
       webhooks: { queueUrl: null, deadLetterQueueUrl: null, retryDelaysSeconds: [60, 120, 240], redriveAfterSeconds: 300, allowPrivateTargets: false },
       aws: { region: 'us-east-1', dynamodbEndpoint: undefined, kmsEndpoint: undefined, sqsEndpoint: undefined },
@@ -57,6 +58,11 @@ describe('loadControlPlaneConfig', () => {
   it("reads Plivo's source ranges: none by default (any source), else the CIDRs listed", () => {
     expect(loadControlPlaneConfig(valid).plivoSourceRanges).toEqual([]);
     expect(loadControlPlaneConfig({ ...valid, PLIVO_SOURCE_RANGES: ' 18.214.109.128/25 , 2600:1f18::/32 ' }).plivoSourceRanges).toEqual(['18.214.109.128/25', '2600:1f18::/32']);
+  });
+
+  it('reads the origin secret the edge sends: none by default (no edge), else the value as it is', () => {
+    expect(loadControlPlaneConfig({ ...valid, ORIGIN_SECRET: '' }).originSecret).toBeNull();
+    expect(loadControlPlaneConfig({ ...valid, ORIGIN_SECRET: 'kQ7vXo2lT9bRzW4n' }).originSecret).toBe('kQ7vXo2lT9bRzW4n');
   });
 
   it.each([

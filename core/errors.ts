@@ -5,13 +5,37 @@ export interface FieldError {
 }
 
 /**
+ * Every `code` an error body carries beside its `message` (the REST API's, the media server's refused upgrades): the
+ * one table code, README and tests read. Clients act on a code, so one never changes meaning; messages may.
+ */
+export const ERROR_CODES = {
+  invalid_request: '400: a malformed body, an invalid field (`errors` lists them) or an invalid room id',
+  unauthorized: '401: a missing, invalid or expired token',
+  forbidden: "403: the token lacks a permission, or is for another room",
+  origin_refused: '403: the request did not come through the edge (call the API at its public URL)',
+  not_found: '404: no such resource (or another tenant\'s), or no such path',
+  method_not_allowed: '405: the path takes other methods (`Allow` lists them)',
+  conflict: '409: changed concurrently (retry), in use, or at its limit (the message says which)',
+  payload_too_large: '413: a body over 64 KB',
+  unsupported_media_type: '415: a body that is not `application/json`',
+  rate_limited: "429: over the tenant's API rate (`Retry-After` says when to retry)",
+  room_full: '429: the room has `MAX_PARTICIPANTS_PER_ROOM` participants',
+  room_limit: '429: the tenant has `MAX_ROOMS_PER_TENANT` rooms on the media server',
+  service_unavailable: '503: the database or KMS is unavailable, or a feature is not configured (retry shortly)',
+  draining: '503: the media server is draining; connect again to reach another',
+  internal_error: '500: a bug or an outage; the body reveals nothing more',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/**
  * An error whose message is safe to show to the API caller. Each kind carries its HTTP status and a
  * stable machine code; anything that is not an ApiError is an internal error and is never shown.
  */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     readonly errors?: readonly FieldError[],
     readonly headers?: Readonly<Record<string, string>>,
@@ -23,7 +47,7 @@ export class ApiError extends Error {
 
 export class BadRequestError extends ApiError {
   constructor(message: string, errors?: readonly FieldError[]) {
-    super(400, 'bad_request', message, errors);
+    super(400, 'invalid_request', message, errors);
   }
 }
 
@@ -74,7 +98,7 @@ export class UnsupportedMediaTypeError extends ApiError {
 /** The caller went over a limit; `retryAfterSeconds` (whole seconds) says when it may try again. */
 export class TooManyRequestsError extends ApiError {
   constructor(message: string, retryAfterSeconds: number) {
-    super(429, 'too_many_requests', message, undefined, { 'retry-after': String(retryAfterSeconds) });
+    super(429, 'rate_limited', message, undefined, { 'retry-after': String(retryAfterSeconds) });
   }
 }
 

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { mintToken } from '../core/auth';
 import { dynamoClient, kmsClient, sqsClient } from '../core/aws';
 import { NotFoundError } from '../core/errors';
+import { errorBody } from '../lambdas/http/response';
 import { createLogger, type Logger } from '../core/log';
 import { SecretBox } from '../core/secret-box';
 import { TenantStore } from '../core/tenants';
@@ -85,7 +86,7 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
         res.writeHead(up ? 200 : 503, { 'content-type': 'application/json', ...(!up && { 'retry-after': '1' }) }).end(JSON.stringify({ status: state }));
       } else if (state !== 'serving' || !serving) {
         req.resume();
-        res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' }).end(JSON.stringify({ message: `The local stack is ${state}; retry shortly` }));
+        res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' }).end(JSON.stringify(errorBody('service_unavailable', `The local stack is ${state}; retry shortly`)));
       } else serving.request(req, res);
     } catch (err) {
       failed(res, err);

@@ -22,7 +22,7 @@ import { ServiceUnavailableError } from '../../core/errors';
 import { parseWith } from '../../core/validation';
 import { TenantRateLimiter } from '../../core/rate-limit';
 import { header, jsonBody, originCheck, query } from '../http/request';
-import { errorResult, json, ok, type HttpResult } from '../http/response';
+import { errorBody, errorResult, json, ok, type HttpResult } from '../http/response';
 import { Router } from '../http/router';
 
 export interface ApiDependencies {
@@ -174,7 +174,7 @@ export function createApiHandler(deps: ApiDependencies) {
     // would let a flood at execute-api double the log bill.
     if (deps.fromEdge && !deps.fromEdge(event)) {
       log.debug('request refused: it did not come through the edge', { status: 403, sourceIp: event.requestContext?.http.sourceIp });
-      return json(403, { message: 'Call the API at its public URL', code: 'origin_refused' });
+      return json(403, errorBody('origin_refused', 'Call the API at its public URL'));
     }
     const started = performance.now();
     let result: HttpResult;

@@ -194,7 +194,7 @@ describe('tenant isolation', () => {
     ] as const) {
       const res = await t.api(method, path, { token: globex, ...(payload && { body: payload }) });
       expect(res.status).toBe(404);
-      expect(await body(res)).toEqual({ message: `Connector ${c.id} not found` });
+      expect(await body(res)).toEqual({ message: `Connector ${c.id} not found`, code: 'not_found' });
     }
     const list = await body<{ data: ConnectorBody[] }>(await t.api('GET', '/v2/connectors?limit=100', { token: globex }));
     expect(list.data.map((x) => x.id)).not.toContain(c.id);
@@ -310,6 +310,7 @@ describe('PATCH /v2/connectors/{id}', () => {
     expect(res.status).toBe(400);
     expect(await body(res)).toEqual({
       message: 'Invalid request body: defaultRuleId: no routing rule rr_0123456789abcdef exists',
+      code: 'invalid_request',
       errors: [{ field: 'defaultRuleId', message: 'no routing rule rr_0123456789abcdef exists' }],
     });
     const created = await t.api('POST', '/v2/connectors', { token: acme, body: { provider: 'plivo', defaultRuleId: 'rr_0123456789abcdef' } });
@@ -349,6 +350,29 @@ describe('POST /v2/connectors/{id}/rotate-key', () => {
   });
 });
 
+describe('error codes', () => {
+  it.each([
+    ['an invalid field', 'POST', '/v2/connectors', { body: { provider: 'plivo', defaultRoomId: 'has space' } }, 400, 'invalid_request'],
+    ['malformed JSON', 'POST', '/v2/connectors', { body: '{"provider":' }, 400, 'invalid_request'],
+    ['no token', 'GET', '/v2/connectors', { token: '' }, 401, 'unauthorized'],
+    ['an unknown connector', 'GET', '/v2/connectors/cn_0000000000000000', {}, 404, 'not_found'],
+    ['an unknown path under a route', 'GET', '/v2/connectors/cn_0000000000000000/extra/deep', {}, 404, 'not_found'],
+    ['a wrong method', 'PUT', '/v2/connectors', { body: {} }, 405, 'method_not_allowed'],
+    ['a body over 64 KB', 'POST', '/v2/connectors', { body: { provider: 'plivo', name: 'x'.repeat(64 * 1024) } }, 413, 'payload_too_large'],
+    ['a body that is not JSON', 'POST', '/v2/connectors', { body: '{}', headers: { 'content-type': 'text/plain' } }, 415, 'unsupported_media_type'],
+  ] as const)('answers %s with its stable code beside the message', async (_what, method, path, options, status, code) => {
+    const res = await t.api(method, path, { token: acme, ...options });
+    expect(res.status).toBe(status);
+    expect(await body(res)).toMatchObject({ message: expect.stringMatching(/\S/), code });
+  });
+
+  it('answers a join-only token with 403 forbidden', async () => {
+    const res = await t.api('GET', '/v2/connectors', { token: await t.token('acme', { permissions: ['allow_join'] }) });
+    expect(res.status).toBe(403);
+    expect(await body(res)).toMatchObject({ code: 'forbidden' });
+  });
+});
+
 describe('routing', () => {
   it('answers 405 with Allow for a known path and wrong method', async () => {
     const res = await t.api('PUT', '/v2/connectors', { token: acme, body: {} });
@@ -360,7 +384,8 @@ describe('routing', () => {
     for (const path of ['/v2/nothing', '/v2/connectors/cn_0000000000000000/extra/deep', '/']) {
       const res = await t.api('GET', path, { token: acme });
       expect(res.status).toBe(404);
-      expect(await body<{ message: string }>(res)).toEqual({ message: expect.stringMatching(/not found/i) });
+      // Paths under no route are API Gateway's own 404, which carries no code.
+      expect(await body<{ message: string }>(res)).toEqual({ message: expect.stringMatching(/not found/i), ...(path.startsWith('/v2/connectors') && { code: 'not_found' }) });
     }
   });
 });

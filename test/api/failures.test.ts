@@ -73,7 +73,7 @@ describe('when a dependency is down', () => {
       const res = await fetch(`${api.url}/v2/connectors`, { headers: { authorization: `Bearer ${token}` } });
       expect(res.status).toBe(503);
       expect(res.headers.get('retry-after')).toBe('1');
-      expect(await res.json()).toEqual({ message: `The ${dependency} is unavailable; retry shortly` });
+      expect(await res.json()).toEqual({ message: `The ${dependency} is unavailable; retry shortly`, code: 'service_unavailable' });
       expect(api.lines.some((l) => l.includes('"status":503'))).toBe(true);
     } finally {
       await api.close();
@@ -95,7 +95,7 @@ it('answers a bare 500, revealing nothing, when stored data is corrupt', async (
     dynamo.destroy();
     const res = await t.api('GET', '/v2/connectors/cn_zzzzzzzzzzzzzzzz', { token });
     expect(res.status).toBe(500);
-    expect(await res.text()).toBe('{"message":"Internal server error"}');
+    expect(await res.text()).toBe('{"message":"Internal server error","code":"internal_error"}');
     expect(t.logLines.some((l) => l.includes('unhandled error') && l.includes('carrier-pigeon'))).toBe(true);
     // The process carries on.
     expect((await t.api('GET', '/v2/connectors?limit=1', { token })).status).toBe(500);

@@ -24,7 +24,7 @@ describe('per-tenant rate limit', () => {
     for (const res of refused) {
       expect(res.headers.get('retry-after')).toBe('1');
       expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-      expect(await res.json()).toEqual({ message: `Rate limit exceeded: at most ${LIMIT} API requests per second per tenant; retry after 1 s` });
+      expect(await res.json()).toEqual({ message: `Rate limit exceeded: at most ${LIMIT} API requests per second per tenant; retry after 1 s`, code: 'rate_limited' });
     }
     // Tenant B has its own count.
     expect((await t.api('GET', '/v2/connectors', { token: b })).status).toBe(200);

@@ -124,7 +124,7 @@ describe('routing rules API', () => {
     const c = await json<{ data: { id: string } }>(await t.api('POST', '/v2/connectors', { token: acme, body: { provider: 'plivo', defaultRuleId: rule.id } }));
     const res = await t.api('DELETE', `/v2/routing-rules/${rule.id}`, { token: acme });
     expect(res.status).toBe(409);
-    expect((await json<{ message: string }>(res)).message).toBe(`Routing rule ${rule.id} is the defaultRuleId of connector(s) ${c.data.id}; change them first`);
+    expect(await json(res)).toEqual({ message: `Routing rule ${rule.id} is the defaultRuleId of connector(s) ${c.data.id}; change them first`, code: 'conflict' });
     await t.api('PATCH', `/v2/connectors/${c.data.id}`, { token: acme, body: { defaultRuleId: null } });
     expect((await t.api('DELETE', `/v2/routing-rules/${rule.id}`, { token: acme })).status).toBe(200);
   });

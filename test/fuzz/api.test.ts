@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { request } from 'node:http';
+import { ERROR_CODES } from '../../core/errors';
 import { startTestStack, type TestStack } from '../support/stack';
 import { expectPrototypeClean, heapAfterGc, jsonObjectText, jsonText, jsonTree, PROTOTYPE_KEYS, type TreeOptions } from './support';
 
@@ -42,15 +43,18 @@ async function send(method: string, path: string, options: { body?: string | Uin
   return { status: res.status, headers: res.headers, text: await res.text() };
 }
 
-/** A 4xx with a JSON `{message, errors?}` that names the problem and reveals nothing of the server. */
-function expectClearRefusal(reply: Reply): { message: string; errors?: { field: string; message: string }[] } {
+/** A 4xx with a JSON `{message, code, errors?}` that names the problem and reveals nothing of the server. */
+function expectClearRefusal(reply: Reply): { message: string; code?: string; errors?: { field: string; message: string }[] } {
   expect(reply.status).toBeGreaterThanOrEqual(400);
   expect(reply.status).toBeLessThan(500);
   expect(reply.headers.get('content-type')).toMatch(/^application\/json/);
-  const body = JSON.parse(reply.text) as { message: string; errors?: { field: string; message: string }[] };
+  const body = JSON.parse(reply.text) as { message: string; code?: string; errors?: { field: string; message: string }[] };
   expect(typeof body.message).toBe('string');
   expect(body.message.length).toBeGreaterThan(0);
-  expect(Object.keys(body).every((key) => key === 'message' || key === 'errors')).toBe(true);
+  // API Gateway's own refusals (a malformed path, one under no route) carry its message alone.
+  if (body.code === undefined) expect(['Bad Request', 'Not Found']).toContain(body.message);
+  else expect(Object.keys(ERROR_CODES)).toContain(body.code);
+  expect(Object.keys(body).every((key) => key === 'message' || key === 'code' || key === 'errors')).toBe(true);
   for (const error of body.errors ?? []) expect(error).toEqual({ field: expect.any(String), message: expect.any(String) });
   expect(reply.text).not.toMatch(/\bat \S+ \(|\.ts:\d+|node_modules|Internal server error/);
   return body;

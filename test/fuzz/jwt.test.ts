@@ -237,7 +237,7 @@ describe('through the API', () => {
         const res = await fetch(`${t.stack.apiUrl}/v2/connectors`, { headers: { authorization: `Bearer ${token}` } });
         expect(res.status).toBe(401);
         expect(res.headers.get('www-authenticate')).toBe('Bearer');
-        expect(await res.json()).toEqual({ message: expect.stringMatching(/^(Invalid token|Token expired)$/) });
+        expect(await res.json()).toEqual({ message: expect.stringMatching(/^(Invalid token|Token expired)$/), code: 'unauthorized' });
       }),
       { numRuns: 150 },
     );

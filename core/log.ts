@@ -1,17 +1,26 @@
+import pino from 'pino';
+import { prettyFactory } from 'pino-pretty';
+
 /**
- * Structured JSON logs, one line per event on stdout (written directly, so Lambda passes them through
- * unchanged). Bindings such as tenant, connectorId, callId and roomId travel with child loggers.
+ * Structured logs, one JSON object per line on stdout (written directly, so Lambda and ECS pass them through
+ * unchanged, and EMF lines become metrics); readable lines instead on a person's terminal (`npm start`). Bindings
+ * such as tenant, connectorId, callId and roomId travel with child loggers.
  */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, unknown>;
 
-const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
-/** Keys whose values are secrets: never written, whatever logs them. */
+/** Keys whose values are secrets: never written, at whatever depth they sit. */
 const SECRET_KEY = /token|secret|authorization|password|webhookkey|signature|^ref$/i;
+/** Secrets inside strings: a bearer token, a secret-named query parameter (`?token=`, `&ref=`) of a logged URL. */
+const BEARER = /\b(Bearer\s+)[^\s,;"]+/gi;
+const QUERY_PARAM = /([?&])([^=&\s#]+)=([^&\s#"]*)/g;
+/** Deeper than any record this code logs: only a pathological value gets this far. */
+const MAX_DEPTH = 10;
 
 export function isLogLevel(value: string): value is LogLevel {
-  return value in LEVELS;
+  return (LEVELS as readonly string[]).includes(value);
 }
 
 export interface Logger {
@@ -24,35 +33,108 @@ export interface Logger {
   forward(line: string): void;
 }
 
+/** Receives each record as one line of JSON, without its newline. */
 export type LogSink = (line: string) => void;
 
-const stdoutSink: LogSink = (line) => {
-  process.stdout.write(line + '\n');
-};
+/** Lambda and ECS set these: there the logs are read by CloudWatch, never by a terminal. */
+const inAws = (env: NodeJS.ProcessEnv): boolean => Boolean(env.AWS_EXECUTION_ENV || env.AWS_LAMBDA_FUNCTION_NAME || env.ECS_CONTAINER_METADATA_URI_V4);
 
-function redact(fields: LogFields): LogFields {
-  const out: LogFields = {};
-  for (const [key, value] of Object.entries(fields)) {
-    if (SECRET_KEY.test(key)) out[key] = '[redacted]';
-    else if (value instanceof Error) out[key] = { name: value.name, message: value.message, stack: value.stack };
-    else out[key] = value;
-  }
-  return out;
+/** Writes to `out`: readable lines when it is a terminal outside AWS, the JSON lines as they are otherwise. */
+export function streamSink(out: NodeJS.WritableStream & { readonly isTTY?: boolean; hasColors?(): boolean } = process.stdout, env: NodeJS.ProcessEnv = process.env): LogSink {
+  if (!out.isTTY || inAws(env)) return (line) => void out.write(line + '\n');
+  const readable = prettyFactory({ colorize: out.hasColors?.() ?? false, translateTime: 'HH:MM:ss.l', ignore: 'service', messageFormat: '{if service}{service}: {end}{msg}' });
+  return (line) => void out.write(readable(line));
 }
 
-export function createLogger(level: LogLevel = 'info', bindings: LogFields = {}, sink: LogSink = stdoutSink): Logger {
-  const threshold = LEVELS[level];
-  const write = (lvl: LogLevel, msg: string, fields?: LogFields): void => {
-    if (LEVELS[lvl] < threshold) return;
-    const record = { time: new Date().toISOString(), level: lvl, msg, ...bindings, ...(fields && redact(fields)) };
-    sink(JSON.stringify(record));
-  };
+function scrub(text: string): string {
+  return text.replace(BEARER, '$1[redacted]').replace(QUERY_PARAM, (whole, sep: string, name: string) => (SECRET_KEY.test(name) ? `${sep}${name}=[redacted]` : whole));
+}
+
+/**
+ * A copy of `value` that JSON can always write: secrets redacted, BigInts as strings, errors with their `cause` chain
+ * and the AWS SDK's `$metadata` (request id, status), cycles and throwing getters named instead of followed.
+ */
+function clean(value: unknown, depth = 0, ancestors = new Set<object>()): unknown {
+  if (typeof value === 'string') return scrub(value);
+  if (typeof value === 'bigint') return value.toString();
+  if (typeof value === 'function' || typeof value === 'symbol') return undefined;
+  if (typeof value !== 'object' || value === null) return value;
+  if (ancestors.has(value)) return '[Circular]';
+  if (depth >= MAX_DEPTH) return '[Too deep]';
+  ancestors.add(value);
+  try {
+    if (ArrayBuffer.isView(value)) return `[${value.constructor.name} of ${value.byteLength} bytes]`;
+    if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'Invalid Date' : value.toISOString();
+    if (Array.isArray(value)) return value.map((item: unknown) => clean(item, depth + 1, ancestors));
+    const out: LogFields = {};
+    if (value instanceof Error) {
+      out.name = value.name;
+      out.message = clean(value.message, depth + 1, ancestors);
+      out.stack = clean(value.stack, depth + 1, ancestors);
+      if ('cause' in value) out.cause = clean(value.cause, depth + 1, ancestors);
+    }
+    for (const key of Object.keys(value)) {
+      // The SDK's raw HTTP response: headers and a body stream, nothing $metadata lacks.
+      if (key === '$response') continue;
+      out[key] = SECRET_KEY.test(key) ? '[redacted]' : cleanProperty(value, key, depth, ancestors);
+    }
+    return out;
+  } catch {
+    return '[Unreadable]';
+  } finally {
+    ancestors.delete(value);
+  }
+}
+
+function cleanProperty(owner: object, key: string, depth: number, ancestors: Set<object>): unknown {
+  try {
+    return clean((owner as LogFields)[key], depth + 1, ancestors);
+  } catch {
+    return '[Unreadable]';
+  }
+}
+
+const cleanFields = (fields: LogFields): LogFields => clean(fields) as LogFields;
+
+function wrap(logger: pino.Logger, bindings: LogFields, sink: LogSink): Logger {
+  const write =
+    (level: LogLevel) =>
+    (msg: string, fields?: LogFields): void => {
+      if (!logger.isLevelEnabled(level)) return;
+      const time = new Date().toISOString();
+      try {
+        // The message right after the level and before every field, as the lines have always read.
+        logger[level]({ msg, time, ...bindings, ...(fields && cleanFields(fields)) });
+      } catch (err) {
+        // Logging never takes a request or a call down with it: the event is still told, without its fields.
+        try {
+          sink(JSON.stringify({ level, msg, time, logFailure: String(err) }));
+        } catch {
+          /* nowhere left to write */
+        }
+      }
+    };
   return {
-    debug: (msg, fields) => write('debug', msg, fields),
-    info: (msg, fields) => write('info', msg, fields),
-    warn: (msg, fields) => write('warn', msg, fields),
-    error: (msg, fields) => write('error', msg, fields),
-    child: (more) => createLogger(level, { ...bindings, ...redact(more) }, sink),
+    debug: write('debug'),
+    info: write('info'),
+    warn: write('warn'),
+    error: write('error'),
+    child: (more) => wrap(logger, { ...bindings, ...cleanFields(more) }, sink),
     forward: (line) => sink(line),
   };
+}
+
+export function createLogger(level: LogLevel = 'info', bindings: LogFields = {}, sink: LogSink = streamSink()): Logger {
+  const root = pino(
+    {
+      level,
+      base: null,
+      timestamp: false,
+      formatters: { level: (label) => ({ level: label }) },
+      // Values arrive cleaned, errors included: pino's own error serialiser would fold their causes into one message.
+      serializers: { err: (value: unknown) => value },
+    },
+    { write: (line: string) => sink(line.endsWith('\n') ? line.slice(0, -1) : line) },
+  );
+  return wrap(root, cleanFields(bindings), sink);
 }

@@ -36,8 +36,8 @@ export interface Logger {
 /** Receives each record as one line of JSON, without its newline. */
 export type LogSink = (line: string) => void;
 
-/** Lambda and ECS set these: there the logs are read by CloudWatch, never by a terminal. */
-const inAws = (env: NodeJS.ProcessEnv): boolean => Boolean(env.AWS_EXECUTION_ENV || env.AWS_LAMBDA_FUNCTION_NAME || env.ECS_CONTAINER_METADATA_URI_V4);
+/** Lambda and ECS set these: there the logs are read by CloudWatch (EMF lines are metrics), never by a terminal. */
+export const inAws = (env: NodeJS.ProcessEnv = process.env): boolean => Boolean(env.AWS_EXECUTION_ENV || env.AWS_LAMBDA_FUNCTION_NAME || env.ECS_CONTAINER_METADATA_URI_V4);
 
 /** Writes to `out`: readable lines when it is a terminal outside AWS, the JSON lines as they are otherwise. */
 export function streamSink(out: NodeJS.WritableStream & { readonly isTTY?: boolean; hasColors?(): boolean } = process.stdout, env: NodeJS.ProcessEnv = process.env): LogSink {

@@ -7,7 +7,7 @@ import { dynamoClient, kmsClient } from '../../core/aws';
 import { DynamoCallStore } from '../../core/calls/store';
 import { claimStoreFor } from '../../core/claims';
 import { DynamoConnectorStore } from '../../core/connectors/store';
-import type { Logger } from '../../core/log';
+import { inAws, type Logger } from '../../core/log';
 import { emf } from '../../core/metrics';
 import { PlacementStore } from '../../core/placement';
 import { regionTables } from '../../core/region-tables';
@@ -119,10 +119,15 @@ export async function startMediaNode(config: MediaConfig, baseLog: Logger, ecsAg
   relayServer.on('upgrade', (req, socket: Duplex, head: Buffer) => streamGuard(socket, log, 'relay upgrade').run(() => media.handleRelayUpgrade(req, socket, head)));
   await cluster.start();
 
+  // In AWS every report is a data point of the autoscaling metric; elsewhere (`npm start`) a report that says nothing new is left out.
+  const everyReport = inAws();
+  let reportedCalls = 0;
   const report = () => {
     const { relayErrors, claimFailures } = media.counters;
     media.counters.relayErrors = media.counters.claimFailures = 0;
-    log.info(
+    const news = media.activeCalls !== reportedCalls || relayErrors > 0 || claimFailures > 0;
+    reportedCalls = media.activeCalls;
+    if (everyReport || news) log.info(
       'media metrics',
       emf('PlivoConnector/Media', { MediaRegion: config.region }, {
         ActiveCalls: { value: media.activeCalls, unit: 'Count' },

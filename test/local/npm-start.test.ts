@@ -117,6 +117,19 @@ it('serves the seed curl flow, stops on Ctrl-C and keeps its data across restart
   expect(await stop()).toBe(0);
 }, 90_000);
 
+it('is quiet while idle: a media server that served nothing reports no metrics, not even on Ctrl-C; in AWS it still reports', async () => {
+  await start();
+  const idle = proc!.output;
+  expect(await stop()).toBe(0);
+  expect(idle()).toContain('"msg":"media server stopped"');
+  expect(idle()).not.toContain('media metrics');
+  // In AWS each report is a data point of the autoscaling metric (CloudWatch EMF), idle or not.
+  proc = await startLocalProcess(dataDir, { AWS_EXECUTION_ENV: 'AWS_ECS_FARGATE' });
+  const inAws = proc.output;
+  expect(await stop()).toBe(0);
+  expect(inAws()).toMatch(/"msg":"media metrics"[^\n]*"ActiveCalls":0,"RelayErrors":0,"ClaimFailures":0/);
+}, 60_000);
+
 it('refuses a bad configuration with a clear message', () => {
   const out = spawnSync(NODE_TSX[0], [...NODE_TSX.slice(1), 'local/start.ts'], { cwd: ROOT, env: { ...process.env, PORT: 'seventy', DATA_DIR: dataDir }, encoding: 'utf8' });
   expect(out.status).toBe(1);

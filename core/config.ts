@@ -1,6 +1,9 @@
+import { ConfigError, envValue, parseValue, readEnv, requiredEnv, type Env } from './env';
 import { LIMIT_DEFAULTS } from './limits';
-import { isLogLevel, type LogLevel } from './log';
+import type { LogLevel } from './log';
 import { parseSourceRanges } from './plivo/source-ranges';
+
+export { ConfigError };
 
 /** Settings every control-plane entry point needs; read once at start, failing fast with the variable's name. */
 export interface ControlPlaneConfig {
@@ -71,33 +74,9 @@ export interface AwsClientConfig {
   readonly sqsEndpoint?: string;
 }
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
-
-type Env = Readonly<Record<string, string | undefined>>;
-
 export const REGION_ID = /^[a-z][a-z0-9-]{1,31}$/;
 
-function required(env: Env, name: string): string {
-  const value = env[name]?.trim();
-  if (!value) throw new ConfigError(`Missing required environment variable ${name}`);
-  return value;
-}
-
-function url(name: string, value: string, protocols: readonly string[]): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(value);
-  } catch {
-    throw new ConfigError(`${name} must be an absolute URL, got "${value}"`);
-  }
-  if (!protocols.includes(parsed.protocol)) {
-    throw new ConfigError(`${name} must use ${protocols.join(' or ')}, got "${value}"`);
-  }
-  if (parsed.search || parsed.hash) throw new ConfigError(`${name} must not have a query or fragment`);
-  return parsed.toString().replace(/\/+$/, '');
-}
+const HTTP_URL = envValue.url(['http:', 'https:']);
 
 /** MEDIA_REGIONS: JSON `{"us002": {"ingestUrl": "wss://…", "claimsTable": "…", "awsRegion": "us-east-1"}, …}`. */
 export function parseMediaRegions(value: string): MediaRegionConfig[] {
@@ -118,7 +97,7 @@ export function parseMediaRegions(value: string): MediaRegionConfig[] {
     if (typeof e.ingestUrl !== 'string') throw new ConfigError(`MEDIA_REGIONS.${id}.ingestUrl is required`);
     return {
       id,
-      ingestUrl: url(`MEDIA_REGIONS.${id}.ingestUrl`, e.ingestUrl, ['wss:', 'ws:']),
+      ingestUrl: parseValue(`MEDIA_REGIONS.${id}.ingestUrl`, e.ingestUrl, envValue.url(['wss:', 'ws:'])),
       claimsTable: e.claimsTable,
       ...(e.awsRegion !== undefined && { awsRegion: e.awsRegion }),
     };
@@ -126,9 +105,9 @@ export function parseMediaRegions(value: string): MediaRegionConfig[] {
 }
 
 /** COUNTRY_REGIONS: `IN=in002,LK=in002` (ISO 3166 alpha-2 country -> region id). */
-function parseCountryRegions(value: string, regions: readonly string[]): Record<string, string> {
+function parseCountryRegions(pairs: readonly string[], regions: readonly string[]): Record<string, string> {
   const map: Record<string, string> = {};
-  for (const pair of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const pair of pairs) {
     const [country = '', region = ''] = pair.split('=').map((s) => s.trim());
     if (!/^[A-Z]{2}$/.test(country)) throw new ConfigError(`COUNTRY_REGIONS has an invalid country code "${country}"`);
     if (!regions.includes(region)) throw new ConfigError(`COUNTRY_REGIONS maps ${country} to unknown region "${region}"`);
@@ -137,39 +116,8 @@ function parseCountryRegions(value: string, regions: readonly string[]): Record<
   return map;
 }
 
-/**
- * WEBHOOK_RETRY_DELAYS: `60,120,240`, whole seconds each 0-43200 (SQS's visibility timeout range). At most
- * 8, so every attempt of a cycle stays under the queue's redrive limit of 10 receives.
- */
-function retryDelays(value: string | undefined): number[] {
-  const raw = value?.trim() || '60,120,240';
-  const delays = raw.split(',').map((part) => Number(part.trim()));
-  if (delays.length > 8 || delays.some((d) => !Number.isInteger(d) || d < 0 || d > 43200)) {
-    throw new ConfigError(`WEBHOOK_RETRY_DELAYS must be up to 8 comma-separated whole seconds (0-43200), got "${raw}"`);
-  }
-  return delays;
-}
-
-function optionalUrl(env: Env, name: string): string | null {
-  const value = env[name]?.trim();
-  return value ? url(name, value, ['http:', 'https:']) : null;
-}
-
-function positiveInt(env: Env, name: string, fallback: number): number {
-  const raw = env[name]?.trim();
-  const value = raw ? Number(raw) : fallback;
-  if (!Number.isInteger(value) || value < 1) throw new ConfigError(`${name} must be a positive integer, got "${raw}"`);
-  return value;
-}
-
-function wholeNumber(env: Env, name: string, fallback: number, max: number): number {
-  const raw = env[name]?.trim();
-  const value = raw ? Number(raw) : fallback;
-  if (!Number.isInteger(value) || value < 0 || value > max) throw new ConfigError(`${name} must be a whole number 0-${max}, got "${raw}"`);
-  return value;
-}
-
-function sourceRanges(env: Env): readonly string[] {
+/** PLIVO_SOURCE_RANGES (`parseSourceRanges`), for the Answer URL's handler and `npm start`'s edge. */
+export function plivoSourceRanges(env: Env): readonly string[] {
   try {
     return parseSourceRanges(env.PLIVO_SOURCE_RANGES ?? '');
   } catch (err) {
@@ -178,10 +126,7 @@ function sourceRanges(env: Env): readonly string[] {
 }
 
 export function loadAwsClientConfig(env: Env): AwsClientConfig {
-  const endpoint = (name: string): string | undefined => {
-    const value = env[name]?.trim();
-    return value ? url(name, value, ['http:', 'https:']) : undefined;
-  };
+  const endpoint = (name: string): string | undefined => readEnv(env, name, HTTP_URL, undefined);
   return {
     // The media container runs in its media region but uses the control plane's table, key and queue.
     region: env.CONTROL_PLANE_AWS_REGION?.trim() || env.AWS_REGION?.trim() || 'us-east-1',
@@ -193,31 +138,30 @@ export function loadAwsClientConfig(env: Env): AwsClientConfig {
 
 /** `publicUrl: false`: the entry point builds no public URL, so PUBLIC_URL is not required (the media server). */
 export function loadControlPlaneConfig(env: Env, options: { publicUrl: boolean } = { publicUrl: true }): ControlPlaneConfig {
-  const logLevel = env.LOG_LEVEL?.trim() || 'info';
-  if (!isLogLevel(logLevel)) throw new ConfigError(`LOG_LEVEL must be debug, info, warn or error, got "${logLevel}"`);
-  const mediaRegions = parseMediaRegions(required(env, 'MEDIA_REGIONS'));
+  const mediaRegions = parseMediaRegions(requiredEnv(env, 'MEDIA_REGIONS'));
   const ids = mediaRegions.map((r) => r.id);
   const homeMediaRegion = env.HOME_MEDIA_REGION?.trim() || (ids[0] ?? '');
   if (!ids.includes(homeMediaRegion)) throw new ConfigError(`HOME_MEDIA_REGION must be one of ${ids.join(', ')}, got "${homeMediaRegion}"`);
   return {
-    tableName: required(env, 'TABLE_NAME'),
-    kmsKeyId: required(env, 'KMS_KEY_ID'),
+    tableName: requiredEnv(env, 'TABLE_NAME'),
+    kmsKeyId: requiredEnv(env, 'KMS_KEY_ID'),
     webhookSigningKeyId: env.WEBHOOK_SIGNING_KEY_ID?.trim() || null,
-    publicUrl: options.publicUrl ? url('PUBLIC_URL', required(env, 'PUBLIC_URL'), ['http:', 'https:']) : '',
+    publicUrl: options.publicUrl ? parseValue('PUBLIC_URL', requiredEnv(env, 'PUBLIC_URL'), HTTP_URL) : '',
     mediaRegions,
     homeMediaRegion,
-    countryRegions: parseCountryRegions(env.COUNTRY_REGIONS ?? '', ids),
-    claimTtlSeconds: positiveInt(env, 'CLAIM_TTL_SECONDS', 90),
-    callRetentionDays: positiveInt(env, 'CALL_RETENTION_DAYS', 30),
-    tenantRateLimit: wholeNumber(env, 'TENANT_RATE_LIMIT', LIMIT_DEFAULTS.tenantRateLimit, 100_000),
-    plivoSourceRanges: sourceRanges(env),
+    countryRegions: parseCountryRegions(readEnv(env, 'COUNTRY_REGIONS', envValue.list(), []), ids),
+    claimTtlSeconds: readEnv(env, 'CLAIM_TTL_SECONDS', envValue.integer(1), 90),
+    callRetentionDays: readEnv(env, 'CALL_RETENTION_DAYS', envValue.integer(1), 30),
+    tenantRateLimit: readEnv(env, 'TENANT_RATE_LIMIT', envValue.integer(0, 100_000), LIMIT_DEFAULTS.tenantRateLimit),
+    plivoSourceRanges: plivoSourceRanges(env),
     originSecret: env.ORIGIN_SECRET || null,
-    logLevel,
+    logLevel: readEnv(env, 'LOG_LEVEL', envValue.logLevel(), 'info'),
     webhooks: {
-      queueUrl: optionalUrl(env, 'WEBHOOK_QUEUE_URL'),
-      deadLetterQueueUrl: optionalUrl(env, 'WEBHOOK_DLQ_URL'),
-      retryDelaysSeconds: retryDelays(env.WEBHOOK_RETRY_DELAYS),
-      redriveAfterSeconds: positiveInt(env, 'WEBHOOK_REDRIVE_AFTER_SECONDS', 300),
+      queueUrl: readEnv(env, 'WEBHOOK_QUEUE_URL', HTTP_URL, null),
+      deadLetterQueueUrl: readEnv(env, 'WEBHOOK_DLQ_URL', HTTP_URL, null),
+      // At most 8, so every attempt of a cycle stays under the queue's redrive limit of 10 receives; 0-43200 is SQS's visibility timeout range.
+      retryDelaysSeconds: readEnv(env, 'WEBHOOK_RETRY_DELAYS', envValue.integers(0, 43200, 8, 'whole seconds'), [60, 120, 240]),
+      redriveAfterSeconds: readEnv(env, 'WEBHOOK_REDRIVE_AFTER_SECONDS', envValue.integer(1), 300),
       allowPrivateTargets: false,
     },
     aws: loadAwsClientConfig(env),

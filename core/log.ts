@@ -6,10 +6,9 @@ import { prettyFactory } from 'pino-pretty';
  * unchanged, and EMF lines become metrics); readable lines instead on a person's terminal (`npm start`). Bindings
  * such as tenant, connectorId, callId and roomId travel with child loggers.
  */
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 export type LogFields = Record<string, unknown>;
-
-const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
 /** Keys whose values are secrets: never written, at whatever depth they sit. */
 const SECRET_KEY = /token|secret|authorization|password|webhookkey|signature|^ref$/i;
@@ -18,10 +17,6 @@ const BEARER = /\b(Bearer\s+)[^\s,;"]+/gi;
 const QUERY_PARAM = /([?&])([^=&\s#]+)=([^&\s#"]*)/g;
 /** Deeper than any record this code logs: only a pathological value gets this far. */
 const MAX_DEPTH = 10;
-
-export function isLogLevel(value: string): value is LogLevel {
-  return (LEVELS as readonly string[]).includes(value);
-}
 
 export interface Logger {
   debug(msg: string, fields?: LogFields): void;

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
-import { ConfigError, loadControlPlaneConfig, type ControlPlaneConfig } from '../core/config';
-import { isLogLevel, type LogLevel } from '../core/log';
-import { parseSourceRanges } from '../core/plivo/source-ranges';
+import { loadControlPlaneConfig, plivoSourceRanges, type ControlPlaneConfig } from '../core/config';
+import { envValue, readEnv, type Env } from '../core/env';
+import type { LogLevel } from '../core/log';
 import { EDGE_RATE_LIMIT_DEFAULTS, EDGE_RATE_LIMIT_RANGE, type EdgeRateLimits } from '../lambdas/edge';
 import { HTTP_FUNCTIONS, type HttpFunctionName, type RouteThrottle } from '../lambdas/routes';
 import { LOCAL_KMS_KEY_ID, LOCAL_TABLE_NAME, LOCAL_WEBHOOK_SIGNING_KEY_ID } from './aws';
@@ -28,8 +28,6 @@ export interface LocalConfig {
   readonly edge: EdgeRules | null;
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
-
 export const LOCAL_DEFAULTS = {
   PORT: '8080',
   HOST: '127.0.0.1',
@@ -42,58 +40,36 @@ export const LOCAL_DEFAULTS = {
   WEBHOOK_REDRIVE_AFTER_SECONDS: '15',
 } as const;
 
-function positive(env: Env, name: string, fallback: number): number {
-  const value = Number(env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < 1) throw new ConfigError(`${name} must be a positive integer, got "${env[name]}"`);
-  return value;
-}
-
 function throttle(env: Env, deployed: RouteThrottle): RouteThrottle {
-  return { rateLimit: positive(env, 'API_RATE_LIMIT', deployed.rateLimit), burstLimit: positive(env, 'API_BURST_LIMIT', deployed.burstLimit) };
+  return {
+    rateLimit: readEnv(env, 'API_RATE_LIMIT', envValue.integer(1), deployed.rateLimit),
+    burstLimit: readEnv(env, 'API_BURST_LIMIT', envValue.integer(1), deployed.burstLimit),
+  };
 }
 
 /** `API_EDGE=false` runs without the edge, as a deployment with `apiEdge: false` does. */
-const edgeOff = (env: Env): boolean => env.API_EDGE?.trim() === 'false';
+const edgeOff = (env: Env): boolean => !readEnv(env, 'API_EDGE', envValue.boolean(), true);
 
 function edgeRules(env: Env): EdgeRules | null {
   if (edgeOff(env)) return null;
-  const [min, max] = EDGE_RATE_LIMIT_RANGE;
-  const limit = (name: string, fallback: number): number => {
-    const value = Number(env[name]?.trim() || fallback);
-    if (!Number.isInteger(value) || value < min || value > max) throw new ConfigError(`${name} must be a whole number ${min}-${max}, got "${env[name]}"`);
-    return value;
-  };
+  const limit = envValue.integer(...EDGE_RATE_LIMIT_RANGE);
   const rateLimits: EdgeRateLimits = {
-    hooks: limit('EDGE_HOOKS_RATE_LIMIT', EDGE_RATE_LIMIT_DEFAULTS.hooks),
-    api: limit('EDGE_API_RATE_LIMIT', EDGE_RATE_LIMIT_DEFAULTS.api),
+    hooks: readEnv(env, 'EDGE_HOOKS_RATE_LIMIT', limit, EDGE_RATE_LIMIT_DEFAULTS.hooks),
+    api: readEnv(env, 'EDGE_API_RATE_LIMIT', limit, EDGE_RATE_LIMIT_DEFAULTS.api),
   };
-  try {
-    return { plivoSourceRanges: parseSourceRanges(env.PLIVO_SOURCE_RANGES ?? ''), rateLimits };
-  } catch (err) {
-    throw new ConfigError(`PLIVO_SOURCE_RANGES: ${(err as Error).message}`);
-  }
-}
-
-function mediaServers(env: Env): number {
-  const value = Number(env.MEDIA_SERVERS?.trim() || LOCAL_DEFAULTS.MEDIA_SERVERS);
-  if (!Number.isInteger(value) || value < 1 || value > 8) throw new ConfigError(`MEDIA_SERVERS must be 1-8, got "${env.MEDIA_SERVERS}"`);
-  return value;
+  return { plivoSourceRanges: plivoSourceRanges(env), rateLimits };
 }
 
 export function loadLocalConfig(env: Env): LocalConfig {
-  const port = Number(env.PORT ?? LOCAL_DEFAULTS.PORT);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`PORT must be 0-65535, got "${env.PORT}"`);
-  const logLevel = env.LOG_LEVEL?.trim() || LOCAL_DEFAULTS.LOG_LEVEL;
-  if (!isLogLevel(logLevel)) throw new ConfigError(`LOG_LEVEL must be debug, info, warn or error, got "${logLevel}"`);
   return {
-    port,
-    logLevel,
+    port: readEnv(env, 'PORT', envValue.port(), Number(LOCAL_DEFAULTS.PORT)),
+    logLevel: readEnv(env, 'LOG_LEVEL', envValue.logLevel(), LOCAL_DEFAULTS.LOG_LEVEL),
     throttles: {
       api: throttle(env, HTTP_FUNCTIONS.api.throttle),
       answer: throttle(env, HTTP_FUNCTIONS.answer.throttle),
     },
     host: env.HOST?.trim() || LOCAL_DEFAULTS.HOST,
-    mediaServers: mediaServers(env),
+    mediaServers: readEnv(env, 'MEDIA_SERVERS', envValue.integer(1, 8), Number(LOCAL_DEFAULTS.MEDIA_SERVERS)),
     edge: edgeRules(env),
     dataDir: resolve(env.DATA_DIR?.trim() || LOCAL_DEFAULTS.DATA_DIR),
   };
@@ -117,11 +93,7 @@ export function localControlPlaneEnv(
     PUBLIC_URL: publicUrl,
     MEDIA_REGIONS: JSON.stringify(
       Object.fromEntries(
-        (env.MEDIA_REGIONS ?? LOCAL_DEFAULTS.MEDIA_REGIONS)
-          .split(',')
-          .map((id) => id.trim())
-          .filter(Boolean)
-          .map((id) => [id, { ingestUrl: publicUrl.replace(/^http/, 'ws'), claimsTable: LOCAL_TABLE_NAME }]),
+        readEnv(env, 'MEDIA_REGIONS', envValue.list(), LOCAL_DEFAULTS.MEDIA_REGIONS.split(',')).map((id) => [id, { ingestUrl: publicUrl.replace(/^http/, 'ws'), claimsTable: LOCAL_TABLE_NAME }]),
       ),
     ),
     HOME_MEDIA_REGION: env.HOME_MEDIA_REGION,

@@ -1,5 +1,6 @@
 import { networkInterfaces } from 'node:os';
-import { ConfigError, loadControlPlaneConfig, type ControlPlaneConfig } from '../../core/config';
+import { loadControlPlaneConfig, type ControlPlaneConfig } from '../../core/config';
+import { ConfigError, envValue, readEnv, type Env } from '../../core/env';
 import { LIMIT_DEFAULTS } from '../../core/limits';
 import type { RoomLimits } from './room/seats';
 
@@ -34,16 +35,7 @@ export interface MediaConfig {
   readonly allowPrivateTargets: boolean;
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
-
 const MB = 1024 * 1024;
-
-function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name]?.trim();
-  const value = raw ? Number(raw) : fallback;
-  if (!Number.isInteger(value) || value < min || value > max) throw new ConfigError(`${name} must be a whole number ${min}-${max}, got "${raw}"`);
-  return value;
-}
 
 /** The first non-internal IPv4 address: in ECS (awsvpc), the task's private address in its subnet. */
 function privateAddress(): string {
@@ -64,22 +56,22 @@ export function loadMediaConfig(env: Env): MediaConfig {
   return {
     control,
     region,
-    port: integer(env, 'PORT', 8080, 0, 65535),
-    relayPort: integer(env, 'RELAY_PORT', 8081, 0, 65535),
+    port: readEnv(env, 'PORT', envValue.port(), 8080),
+    relayPort: readEnv(env, 'RELAY_PORT', envValue.port(), 8081),
     relayHost: env.RELAY_HOST?.trim() || privateAddress(),
     host: env.HOST?.trim() || '0.0.0.0',
-    drainTimeoutSeconds: integer(env, 'DRAIN_TIMEOUT_SECONDS', 110, 0, 86400),
-    leaseSeconds: integer(env, 'PLACEMENT_LEASE_SECONDS', 15, 3, 300),
+    drainTimeoutSeconds: readEnv(env, 'DRAIN_TIMEOUT_SECONDS', envValue.integer(0, 86400), 110),
+    leaseSeconds: readEnv(env, 'PLACEMENT_LEASE_SECONDS', envValue.integer(3, 300), 15),
     // Shorter only: the sweeper gives a late stream 15 s to start before it calls the call missed.
-    startTimeoutSeconds: integer(env, 'STREAM_START_TIMEOUT_SECONDS', 10, 1, 10),
+    startTimeoutSeconds: readEnv(env, 'STREAM_START_TIMEOUT_SECONDS', envValue.integer(1, 10), 10),
     limits: {
-      maxRoomsPerTenant: integer(env, 'MAX_ROOMS_PER_TENANT', LIMIT_DEFAULTS.maxRoomsPerTenant, 1, 1_000_000),
+      maxRoomsPerTenant: readEnv(env, 'MAX_ROOMS_PER_TENANT', envValue.integer(1, 1_000_000), LIMIT_DEFAULTS.maxRoomsPerTenant),
       // A call routed to an agent takes two seats.
-      maxParticipantsPerRoom: integer(env, 'MAX_PARTICIPANTS_PER_ROOM', LIMIT_DEFAULTS.maxParticipantsPerRoom, 2, 10_000),
+      maxParticipantsPerRoom: readEnv(env, 'MAX_PARTICIPANTS_PER_ROOM', envValue.integer(2, 10_000), LIMIT_DEFAULTS.maxParticipantsPerRoom),
       // 8 MB: one agent's full 60 s ahead at 48 kHz (5.8 MB) with room to spare; 256 MB: an eighth of a 2 GiB task.
-      maxQueuedAudioBytesPerRoom: integer(env, 'MAX_QUEUED_AUDIO_MB_PER_ROOM', 8, 1, 1024) * MB,
-      maxQueuedAudioBytes: integer(env, 'MAX_QUEUED_AUDIO_MB', 256, 1, 16_384) * MB,
+      maxQueuedAudioBytesPerRoom: readEnv(env, 'MAX_QUEUED_AUDIO_MB_PER_ROOM', envValue.integer(1, 1024), 8) * MB,
+      maxQueuedAudioBytes: readEnv(env, 'MAX_QUEUED_AUDIO_MB', envValue.integer(1, 16_384), 256) * MB,
     },
-    allowPrivateTargets: env.ALLOW_PRIVATE_TARGETS === 'true',
+    allowPrivateTargets: readEnv(env, 'ALLOW_PRIVATE_TARGETS', envValue.boolean(), false),
   };
 }

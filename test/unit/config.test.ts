@@ -1,4 +1,6 @@
-import { loadControlPlaneConfig } from '../../core/config';
+import { ConfigError, loadControlPlaneConfig } from '../../core/config';
+import { loadMediaConfig } from '../../ingest-container/src/config';
+import { loadLocalConfig } from '../../local/config';
 
 const regions = { us002: { ingestUrl: 'wss://us.example.com/', claimsTable: 'claims-us' }, in002: { ingestUrl: 'wss://in.example.com', claimsTable: 'claims-in', awsRegion: 'ap-south-1' } };
 const valid = { TABLE_NAME: 't', KMS_KEY_ID: 'k', PUBLIC_URL: 'https://api.example.com/', MEDIA_REGIONS: JSON.stringify(regions) };
@@ -97,5 +99,35 @@ describe('loadControlPlaneConfig', () => {
     [{ TENANT_RATE_LIMIT: 'lots' }, 'TENANT_RATE_LIMIT must be a whole number 0-100000'],
   ])('refuses %j: %s', (override, message) => {
     expect(() => loadControlPlaneConfig({ ...valid, ...override })).toThrow(message);
+  });
+});
+
+describe('one environment parser for the Lambdas, the media server and npm start', () => {
+  const media = { ...valid, WEBHOOK_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/1/q', RELAY_HOST: '10.0.0.1' };
+
+  it('words a bad number alike in every entry point: NAME must be <what>, got "<value>"', () => {
+    for (const [load, message] of [
+      [() => loadControlPlaneConfig({ ...valid, CLAIM_TTL_SECONDS: 'soon' }), 'CLAIM_TTL_SECONDS must be a positive integer, got "soon"'],
+      [() => loadLocalConfig({ API_RATE_LIMIT: '0' }), 'API_RATE_LIMIT must be a positive integer, got "0"'],
+      [() => loadMediaConfig({ ...media, PLACEMENT_LEASE_SECONDS: '1.5' }), 'PLACEMENT_LEASE_SECONDS must be a whole number 3-300, got "1.5"'],
+      [() => loadLocalConfig({ MEDIA_SERVERS: '9' }), 'MEDIA_SERVERS must be a whole number 1-8, got "9"'],
+      [() => loadLocalConfig({ EDGE_API_RATE_LIMIT: '5' }), 'EDGE_API_RATE_LIMIT must be a whole number 10-2000000000, got "5"'],
+      [() => loadLocalConfig({ PORT: '70000' }), 'PORT must be 0-65535 (0: any free port), got "70000"'],
+      [() => loadMediaConfig({ ...media, RELAY_PORT: '-1' }), 'RELAY_PORT must be 0-65535 (0: any free port), got "-1"'],
+    ] as const) {
+      expect(load).toThrow(new ConfigError(message));
+    }
+  });
+
+  it('refuses a boolean that is neither true nor false, instead of reading it as false', () => {
+    expect(() => loadMediaConfig({ ...media, ALLOW_PRIVATE_TARGETS: 'yes' })).toThrow(new ConfigError('ALLOW_PRIVATE_TARGETS must be true or false, got "yes"'));
+    expect(() => loadLocalConfig({ API_EDGE: 'off' })).toThrow(new ConfigError('API_EDGE must be true or false, got "off"'));
+    expect(loadMediaConfig({ ...media, ALLOW_PRIVATE_TARGETS: ' true ' }).allowPrivateTargets).toBe(true);
+    expect(loadLocalConfig({ API_EDGE: 'false' }).edge).toBeNull();
+  });
+
+  it('reads blank values as unset, alike everywhere', () => {
+    expect(loadLocalConfig({ PORT: ' ', MEDIA_SERVERS: '', API_RATE_LIMIT: ' ' })).toMatchObject({ port: 8080, mediaServers: 1, throttles: { api: { rateLimit: 100 } } });
+    expect(loadMediaConfig({ ...media, PORT: '', DRAIN_TIMEOUT_SECONDS: ' ' })).toMatchObject({ port: 8080, drainTimeoutSeconds: 110 });
   });
 });

@@ -7,13 +7,14 @@ import type { Connector } from './connectors/model';
 import { PlivoAuthTokens } from './connectors/plivo-tokens';
 import { ROOM_ID } from './connectors/schema';
 import { holdsWebhookKey, type ConnectorStore, type KeyOwner } from './connectors/store';
-import { callEvent, type CallEventSink, type CallEventType } from './events';
+import { callEvent, type CallEventType } from './events';
 import type { Logger } from './log';
 import { checkPlivoSignature, SIGNATURE_REFUSALS, type Params } from './plivo/signature';
 import { EMPTY_RESPONSE_XML, HANGUP_REJECTED_XML, streamXml } from './plivo/xml';
 import { byPriority, roomFor, ruleMatches, type AgentSpec, type CallParties, type RoutingRule } from './routing/model';
 import type { CallSetup, RoutingRuleStore } from './routing/store';
 import type { Webhook } from './webhooks/model';
+import type { WebhookEventSink } from './webhooks/publisher';
 import type { SecretBox } from './secret-box';
 
 /** One Answer URL request as Plivo sent it. */
@@ -95,7 +96,7 @@ export class AnswerService {
       readonly calls: CallStore;
       readonly claims: ClaimStore;
       readonly box: SecretBox;
-      readonly events: CallEventSink;
+      readonly events: WebhookEventSink;
       readonly config: Pick<ControlPlaneConfig, 'mediaRegions' | 'homeMediaRegion' | 'countryRegions' | 'claimTtlSeconds' | 'callRetentionDays'>;
       readonly log: Logger;
     },

@@ -1,9 +1,9 @@
 import { toCallView, type CallRecord, type CallView } from './calls/model';
 import type { Logger } from './log';
-import type { Webhook } from './webhooks/model';
 
-/** Lifecycle events of a call, as webhooks carry them. */
-export type CallEventType = 'call-started' | 'call-answered' | 'call-hangup' | 'call-missed';
+/** Lifecycle events of a call, as webhooks carry them (a webhook subscribes to all of them by default). */
+export const CALL_EVENT_TYPES = ['call-started', 'call-answered', 'call-hangup', 'call-missed'] as const;
+export type CallEventType = (typeof CALL_EVENT_TYPES)[number];
 
 export interface CallEvent {
   readonly type: CallEventType;
@@ -14,11 +14,8 @@ export interface CallEvent {
 
 /** Where call events go: every tenant webhook subscribed to them (`WebhookPublisher`). */
 export interface CallEventSink {
-  /**
-   * Never throws: a failure is logged with the whole event, and the call goes on. `webhooks` are the
-   * tenant's webhooks when the caller has just read them (the Answer URL does), saving a read.
-   */
-  publish(event: CallEvent, webhooks?: readonly Webhook[]): Promise<void>;
+  /** Never throws: a failure is logged with the whole event, and the call goes on. */
+  publish(event: CallEvent): Promise<void>;
 }
 
 /**

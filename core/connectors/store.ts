@@ -21,7 +21,7 @@ export interface KeyOwner {
   readonly connectorId: string;
 }
 
-/** Storage port for connectors. Every call but `findByWebhookKey` is scoped to one tenant. */
+/** Storage port for connectors. Every call but `webhookKeyOwner` is scoped to one tenant. */
 export interface ConnectorStore {
   create(connector: Connector): Promise<void>;
   get(tenant: string, id: string): Promise<Connector | null>;
@@ -31,8 +31,6 @@ export interface ConnectorStore {
   /** Swaps the webhook key; the old key stops resolving the moment this returns (or earlier). */
   rotateKey(tenant: string, id: string, newKey: string, updatedAt: string): Promise<Connector | null>;
   delete(tenant: string, id: string): Promise<Connector | null>;
-  /** The connector that currently owns this webhook key, across tenants (the Answer URL's lookup). */
-  findByWebhookKey(key: string): Promise<Connector | null>;
   /**
    * Where the key's index entry points, unverified: the caller must check the connector still holds
    * the key (`holdsWebhookKey`). Lets the Answer URL read the connector and the tenant's rules at once.
@@ -220,12 +218,6 @@ export class DynamoConnectorStore implements ConnectorStore {
     const connector = connectorFromItem(old);
     await this.deleteIndex(connector.webhookKey);
     return connector;
-  }
-
-  async findByWebhookKey(key: string): Promise<Connector | null> {
-    const owner = await this.webhookKeyOwner(key);
-    const connector = owner && (await this.get(owner.tenant, owner.connectorId));
-    return connector && holdsWebhookKey(connector, key) ? connector : null;
   }
 
   async webhookKeyOwner(key: string): Promise<KeyOwner | null> {

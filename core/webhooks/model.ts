@@ -5,7 +5,6 @@ import type { CallEventType } from '../events';
 /** Every event fans out to each webhook: a bound on the work one call can cause. */
 export const MAX_WEBHOOKS_PER_TENANT = 10;
 
-export const WEBHOOK_EVENTS = ['call-started', 'call-answered', 'call-hangup', 'call-missed'] as const satisfies readonly CallEventType[];
 
 /** A tenant's registered receiver of lifecycle events. */
 export interface Webhook extends TenantDocument {

@@ -17,7 +17,12 @@ import { DeliveryStore, DynamoWebhookStore } from './store';
  * for its event (the `outbox` index) and the sweeper publishes it again: delivery ids follow from the call, the
  * event and the webhook, so a second publish writes no twin.
  */
-export class WebhookPublisher implements CallEventSink {
+/** A CallEventSink that also takes the tenant's webhooks when the caller has just read them (the Answer URL does), saving a read. */
+export interface WebhookEventSink extends CallEventSink {
+  publish(event: CallEvent, webhooks?: readonly Webhook[]): Promise<void>;
+}
+
+export class WebhookPublisher implements WebhookEventSink {
   constructor(
     private readonly deps: {
       readonly webhooks: DocumentStore<Webhook>;

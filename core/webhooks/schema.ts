@@ -1,12 +1,13 @@
 import { z } from 'zod';
 import { listQuerySchema } from '../connectors/schema';
-import { DELIVERY_STATUSES, WEBHOOK_EVENTS } from './model';
+import { CALL_EVENT_TYPES } from '../events';
+import { DELIVERY_STATUSES } from './model';
 
 const url = z.string().trim().max(2048, 'must be at most 2048 characters');
 const events = z
-  .array(z.enum(WEBHOOK_EVENTS, { message: `must be one of ${WEBHOOK_EVENTS.join(', ')}` }))
+  .array(z.enum(CALL_EVENT_TYPES, { message: `must be one of ${CALL_EVENT_TYPES.join(', ')}` }))
   .min(1, 'must name at least one event')
-  .transform((list) => WEBHOOK_EVENTS.filter((event) => list.includes(event)));
+  .transform((list) => CALL_EVENT_TYPES.filter((event) => list.includes(event)));
 
 export const createWebhookSchema = z.strictObject({ url, events: events.optional() });
 

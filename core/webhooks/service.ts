@@ -1,10 +1,11 @@
 import type { DocumentStore } from '../documents';
+import { CALL_EVENT_TYPES } from '../events';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors';
 import { DELIVERY_ID, newWebhookId, WEBHOOK_ID } from '../ids';
 import type { Logger } from '../log';
 import { decodeCursor, encodeCursor } from '../pagination';
 import type { SecretBox } from '../secret-box';
-import { toDeliveryView, toWebhookView, WEBHOOK_EVENTS, webhookSecretContext, type Delivery, type DeliveryRef, type DeliveryStatus, type DeliveryView, type Webhook, type WebhookView } from './model';
+import { toDeliveryView, toWebhookView, webhookSecretContext, type Delivery, type DeliveryRef, type DeliveryStatus, type DeliveryView, type Webhook, type WebhookView } from './model';
 import type { DeliveryQueue } from './queue';
 import type { WebhookBody, WebhookUpdate } from './schema';
 import { newWebhookSecret } from './signing';
@@ -32,7 +33,7 @@ export class WebhookService {
     const id = newWebhookId();
     const secret = newWebhookSecret();
     const sealedSecret = Buffer.from(await this.deps.box.seal(secret, webhookSecretContext({ tenant, id }))).toString('base64');
-    const webhook: Webhook = { id, tenant, url: body.url, events: body.events ?? [...WEBHOOK_EVENTS], sealedSecret, createdAt: now, updatedAt: now };
+    const webhook: Webhook = { id, tenant, url: body.url, events: body.events ?? [...CALL_EVENT_TYPES], sealedSecret, createdAt: now, updatedAt: now };
     // The store refuses a create beyond MAX_WEBHOOKS_PER_TENANT, whatever races it.
     await this.deps.webhooks.create(webhook);
     this.deps.log.info('webhook created', { tenant, webhookId: webhook.id, events: webhook.events });

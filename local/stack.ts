@@ -6,6 +6,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import { join } from 'node:path';
 import { mintToken } from '../core/auth';
 import { dynamoClient, kmsClient, sqsClient } from '../core/aws';
+import type { Env } from '../core/env';
 import { NotFoundError } from '../core/errors';
 import { errorBody } from '../lambdas/http/response';
 import { createLogger, type Logger } from '../core/log';
@@ -47,8 +48,6 @@ const DEMO_TOKEN_TTL_SECONDS = 24 * 3600;
 /** The sweeper runs every minute in AWS; locally every second, so missed calls and lost messages show at once. */
 const SWEEP_INTERVAL_MS = 1000;
 export const STATE_FILE = 'local-stack.json';
-
-type Env = Readonly<Record<string, string | undefined>>;
 
 function previousConnectorId(dataDir: string): string | undefined {
   const file = join(dataDir, STATE_FILE);

@@ -130,6 +130,21 @@ it('is quiet while idle: a media server that served nothing reports no metrics, 
   expect(inAws()).toMatch(/"msg":"media metrics"[^\n]*"ActiveCalls":0,"RelayErrors":0,"ClaimFailures":0/);
 }, 60_000);
 
+it("prints readable log lines on a terminal, its media servers' included, and stops on Ctrl-C typed there", async () => {
+  // `script` runs it on a pseudo-terminal, as a person's shell does; what is typed into script reaches that terminal.
+  const command = [...NODE_TSX, 'local/start.ts'].map((arg) => `'${arg}'`).join(' ');
+  const child = (starting = spawn('script', ['-qec', command, '/dev/null'], { cwd: ROOT, env: { ...process.env, PORT: '0', DATA_DIR: dataDir }, stdio: 'pipe' }));
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const plain = () => output.replace(/\u001b\[[0-9;]*m/g, '');
+  await waitFor(() => (plain().includes('export VIDEOSDK_TOKEN=') && /INFO.*media: media server started/.test(plain()) ? true : undefined), 30_000);
+  expect(plain()).not.toMatch(/^\{"level"/m);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.stdin.write('\u0003');
+  expect(await exited).toBe(0);
+  expect(plain()).toMatch(/INFO.*local: stopping/);
+}, 60_000);
+
 it('refuses a bad configuration with a clear message', () => {
   const out = spawnSync(NODE_TSX[0], [...NODE_TSX.slice(1), 'local/start.ts'], { cwd: ROOT, env: { ...process.env, PORT: 'seventy', DATA_DIR: dataDir }, encoding: 'utf8' });
   expect(out.status).toBe(1);

@@ -89,7 +89,11 @@ function cleanProperty(owner: object, key: string, depth: number, ancestors: Set
   }
 }
 
-const cleanFields = (fields: LogFields): LogFields => clean(fields) as LogFields;
+/** Fields that cannot even be listed (a hostile proxy) are named under `fields`, never spread. */
+function cleanFields(fields: LogFields): LogFields {
+  const cleaned = clean(fields);
+  return typeof cleaned === 'object' && cleaned !== null ? (cleaned as LogFields) : { fields: cleaned };
+}
 
 function wrap(logger: pino.Logger, bindings: LogFields, sink: LogSink): Logger {
   const write =

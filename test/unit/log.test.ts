@@ -60,7 +60,8 @@ describe('structured logs on a stream', () => {
     const trap = new Proxy({}, { ownKeys: () => { throw new Error('trap'); } });
     expect(() => log.info('odd values', { circular, big: 12345678901234567890n, hostile, trap, pair: [shared, shared], at: new Date(0) })).not.toThrow();
     expect(() => log.child({ big: 1n, circular }).warn('bound')).not.toThrow();
-    const [first, second] = records();
+    expect(() => log.error('hostile fields', trap)).not.toThrow();
+    const [first, second, third] = records();
     expect(first).toMatchObject({
       msg: 'odd values',
       circular: { name: 'loop', self: '[Circular]' },
@@ -71,6 +72,7 @@ describe('structured logs on a stream', () => {
       at: '1970-01-01T00:00:00.000Z',
     });
     expect(second).toMatchObject({ msg: 'bound', big: '1', circular: { self: '[Circular]' } });
+    expect(third).toMatchObject({ msg: 'hostile fields', fields: '[Unreadable]' });
   });
 
   it('redacts secrets at any depth: nested keys, bindings, error properties, bearer tokens and secret query parameters in strings', () => {

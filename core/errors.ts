@@ -6,23 +6,27 @@ export interface FieldError {
 
 /**
  * Every `code` an error body carries beside its `message` (the REST API's, the media server's refused upgrades): the
- * one table code, README and tests read. Clients act on a code, so one never changes meaning; messages may.
+ * one vocabulary, typed into `ApiError`, that README lists (checked by a test). Clients act on a code, so one never
+ * changes meaning; messages may.
  */
 export const ERROR_CODES = {
-  invalid_request: '400: a malformed body, an invalid field (`errors` lists them) or an invalid room id',
+  bad_request: '400: a malformed body, an invalid field (`errors` lists them), an invalid room id, `sampleRate` or `kind`',
   unauthorized: '401: a missing, invalid or expired token',
   forbidden: "403: the token lacks a permission, or is for another room",
   origin_refused: '403: the request did not come through the edge (call the API at its public URL)',
   not_found: '404: no such resource (or another tenant\'s), or no such path',
   method_not_allowed: '405: the path takes other methods (`Allow` lists them)',
   conflict: '409: changed concurrently (retry), in use, or at its limit (the message says which)',
+  room_not_here: '409: between media servers only: the room is no longer placed on the server a join was relayed to',
+  claim_expired: "410: a stream's claim expired before the stream came",
   payload_too_large: '413: a body over 64 KB',
   unsupported_media_type: '415: a body that is not `application/json`',
   rate_limited: "429: over the tenant's API rate (`Retry-After` says when to retry)",
   room_full: '429: the room has `MAX_PARTICIPANTS_PER_ROOM` participants',
   room_limit: '429: the tenant has `MAX_ROOMS_PER_TENANT` rooms on the media server',
-  service_unavailable: '503: the database or KMS is unavailable, or a feature is not configured (retry shortly)',
+  unavailable: "503: the database or KMS is unavailable, a feature is not configured, or the room's media server cannot be reached (retry shortly)",
   draining: '503: the media server is draining; connect again to reach another',
+  shutting_down: '503: the media server is shutting down; retry',
   internal_error: '500: a bug or an outage; the body reveals nothing more',
 } as const;
 
@@ -47,7 +51,7 @@ export class ApiError extends Error {
 
 export class BadRequestError extends ApiError {
   constructor(message: string, errors?: readonly FieldError[]) {
-    super(400, 'invalid_request', message, errors);
+    super(400, 'bad_request', message, errors);
   }
 }
 
@@ -105,7 +109,7 @@ export class TooManyRequestsError extends ApiError {
 /** A dependency (the database, KMS) is unreachable or throttling; the caller may retry. */
 export class ServiceUnavailableError extends ApiError {
   constructor(message: string) {
-    super(503, 'service_unavailable', message, undefined, { 'retry-after': '1' });
+    super(503, 'unavailable', message, undefined, { 'retry-after': '1' });
   }
 }
 

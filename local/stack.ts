@@ -85,7 +85,7 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
         res.writeHead(up ? 200 : 503, { 'content-type': 'application/json', ...(!up && { 'retry-after': '1' }) }).end(JSON.stringify({ status: state }));
       } else if (state !== 'serving' || !serving) {
         req.resume();
-        res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' }).end(JSON.stringify(errorBody('service_unavailable', `The local stack is ${state}; retry shortly`)));
+        res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' }).end(JSON.stringify(errorBody('unavailable', `The local stack is ${state}; retry shortly`)));
       } else serving.request(req, res);
     } catch (err) {
       failed(res, err);

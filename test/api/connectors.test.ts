@@ -310,7 +310,7 @@ describe('PATCH /v2/connectors/{id}', () => {
     expect(res.status).toBe(400);
     expect(await body(res)).toEqual({
       message: 'Invalid request body: defaultRuleId: no routing rule rr_0123456789abcdef exists',
-      code: 'invalid_request',
+      code: 'bad_request',
       errors: [{ field: 'defaultRuleId', message: 'no routing rule rr_0123456789abcdef exists' }],
     });
     const created = await t.api('POST', '/v2/connectors', { token: acme, body: { provider: 'plivo', defaultRuleId: 'rr_0123456789abcdef' } });
@@ -352,8 +352,8 @@ describe('POST /v2/connectors/{id}/rotate-key', () => {
 
 describe('error codes', () => {
   it.each([
-    ['an invalid field', 'POST', '/v2/connectors', { body: { provider: 'plivo', defaultRoomId: 'has space' } }, 400, 'invalid_request'],
-    ['malformed JSON', 'POST', '/v2/connectors', { body: '{"provider":' }, 400, 'invalid_request'],
+    ['an invalid field', 'POST', '/v2/connectors', { body: { provider: 'plivo', defaultRoomId: 'has space' } }, 400, 'bad_request'],
+    ['malformed JSON', 'POST', '/v2/connectors', { body: '{"provider":' }, 400, 'bad_request'],
     ['no token', 'GET', '/v2/connectors', { token: '' }, 401, 'unauthorized'],
     ['an unknown connector', 'GET', '/v2/connectors/cn_0000000000000000', {}, 404, 'not_found'],
     ['an unknown path under a route', 'GET', '/v2/connectors/cn_0000000000000000/extra/deep', {}, 404, 'not_found'],

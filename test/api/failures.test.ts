@@ -73,7 +73,7 @@ describe('when a dependency is down', () => {
       const res = await fetch(`${api.url}/v2/connectors`, { headers: { authorization: `Bearer ${token}` } });
       expect(res.status).toBe(503);
       expect(res.headers.get('retry-after')).toBe('1');
-      expect(await res.json()).toEqual({ message: `The ${dependency} is unavailable; retry shortly`, code: 'service_unavailable' });
+      expect(await res.json()).toEqual({ message: `The ${dependency} is unavailable; retry shortly`, code: 'unavailable' });
       expect(api.lines.some((l) => l.includes('"status":503'))).toBe(true);
     } finally {
       await api.close();

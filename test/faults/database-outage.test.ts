@@ -96,7 +96,7 @@ it('while the database is down: the API answers 503, the Answer URL Hangup XML, 
   const listed = await fetch(`${stack.info.apiUrl}/v2/connectors`, { headers: { authorization: `Bearer ${stack.info.token}` } });
   expect(listed.status).toBe(503);
   expect(listed.headers.get('retry-after')).toBe('1');
-  expect(await listed.json()).toEqual({ message: 'The database is unavailable; retry shortly', code: 'service_unavailable' });
+  expect(await listed.json()).toEqual({ message: 'The database is unavailable; retry shortly', code: 'unavailable' });
 
   // The Answer URL: Plivo XML that hangs up, never a bare 500.
   const refused = new SimulatedCall({ answerUrl, from: '14155550123' });

@@ -190,7 +190,7 @@ it('answers from the first moment: 503 with Retry-After until everything serves,
   expect(output).not.toContain('export VIDEOSDK_TOKEN=');
   expect(early.status).toBe(503);
   expect(early.headers.get('retry-after')).toBe('1');
-  expect(await early.json()).toEqual({ message: 'The local stack is starting; retry shortly', code: 'service_unavailable' });
+  expect(await early.json()).toEqual({ message: 'The local stack is starting; retry shortly', code: 'unavailable' });
   const health = await fetch(`${base}/health`);
   if (!output.includes('export VIDEOSDK_TOKEN=')) expect([health.status, await health.json()]).toEqual([503, { status: 'starting' }]);
 

@@ -9,7 +9,7 @@ import { ROOM_ID } from './connectors/schema';
 import { holdsWebhookKey, type ConnectorStore, type KeyOwner } from './connectors/store';
 import { callEvent, type CallEventSink, type CallEventType } from './events';
 import type { Logger } from './log';
-import { checkPlivoSignature, SIGNATURE_REFUSALS, type Params } from './plivo/signature';
+import { SIGNATURE_REFUSALS, type Params } from './plivo/signature';
 import { EMPTY_RESPONSE_XML, HANGUP_REJECTED_XML, streamXml } from './plivo/xml';
 import { byPriority, roomFor, ruleMatches, type AgentSpec, type CallParties, type RoutingRule } from './routing/model';
 import type { CallSetup, RoutingRuleStore } from './routing/store';
@@ -119,23 +119,21 @@ export class AnswerService {
     }
     if (!remembered && owner) remember(this.owners, webhookKey, owner);
     const log = this.deps.log.child({ tenant: connector.tenant, connectorId: connector.id });
-    const authToken = await this.tokens.of(connector);
-    if (authToken) {
-      const check = checkPlivoSignature(authToken, {
-        method: request.method,
-        url: request.url,
-        params: request.method === 'GET' ? new Map() : request.form,
-        headers: request.headers,
-      });
-      if (check !== 'valid') {
-        log.warn(`answer refused: ${SIGNATURE_REFUSALS[check]}`, { status: 403 });
-        return reject(403);
-      }
+    const check = await this.tokens.verify(connector, {
+      method: request.method,
+      url: request.url,
+      params: request.method === 'GET' ? new Map() : request.form,
+      headers: request.headers,
+    });
+    if (check !== 'valid' && check !== 'unsigned') {
+      log.warn(`answer refused: ${SIGNATURE_REFUSALS[check]}`, { status: 403 });
+      return reject(403);
     }
+    const signed = check === 'valid';
     const fields = request.method === 'GET' ? request.query : request.form;
     const field = (name: string): string => fields.get(name)?.[0]?.trim() ?? '';
     const callUuid = field('CallUUID');
-    if (!callUuid || callUuid.length > MAX_CALL_UUID || (authToken && !PLIVO_CALL_UUID.test(callUuid))) {
+    if (!callUuid || callUuid.length > MAX_CALL_UUID || (signed && !PLIVO_CALL_UUID.test(callUuid))) {
       log.warn('answer refused: CallUUID missing, or (signed) not a UUID', { status: 400 });
       return reject(400);
     }

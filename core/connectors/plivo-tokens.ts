@@ -1,3 +1,4 @@
+import { checkPlivoSignature, type SignatureCheck, type SignedRequest } from '../plivo/signature';
 import type { SecretBox } from '../secret-box';
 import { plivoTokenContext, type Connector } from './model';
 
@@ -24,5 +25,14 @@ export class PlivoAuthTokens {
       this.tokens.set(key, token);
     }
     return token;
+  }
+
+  /**
+   * The one signature policy, for the Answer URL and the media server's stream upgrades alike: a request to a
+   * connector that holds a Plivo auth token must carry a valid signature by it; one holding none is `unsigned`.
+   */
+  async verify(connector: Connector, request: SignedRequest): Promise<SignatureCheck | 'unsigned'> {
+    const token = await this.of(connector);
+    return token ? checkPlivoSignature(token, request) : 'unsigned';
   }
 }

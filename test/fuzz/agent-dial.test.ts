@@ -4,7 +4,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocketServer } from 'ws';
 import { createLogger } from '../../core/log';
-import { dialAgent, type DialOptions } from '../../ingest-container/src/room/agent';
+import { dialAgent, type DialOptions } from '../../ingest-container/src/calls/agent';
 import { MediaClock } from '../../ingest-container/src/room/clock';
 import { RoomRegistry } from '../../ingest-container/src/room/room';
 

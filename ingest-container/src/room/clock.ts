@@ -1,4 +1,4 @@
-import { FRAME_MS } from '../audio/resampler';
+import { FRAME_MS } from '../audio/frame';
 
 export interface Ticking {
   tick(): void;

@@ -1,10 +1,11 @@
-import { Frame } from '../audio/frame';
+import { Frame, samplesPerFrame } from '../audio/frame';
 import type { SampleRate } from '../../../core/rooms';
-import { Resampler, samplesPerFrame } from '../audio/resampler';
+import { Resampler } from '../audio/resampler';
 import { AudioBudget } from './audio-budget';
 import type { MediaClock } from './clock';
 import type { JitterBuffer } from './jitter-buffer';
-import type { RoomLimits } from './seats';
+import type { RoomLimits } from '../cluster/capacity';
+import { roomKey } from './key';
 
 export type ParticipantKind = 'phone' | 'agent' | 'web';
 
@@ -276,7 +277,7 @@ export class RoomRegistry {
 
   /** Tenant-scoped: another tenant's room of the same id is a different room. */
   get(tenant: string, roomId: string): Room {
-    const key = `${tenant}\u0000${roomId}`;
+    const key = roomKey(tenant, roomId);
     let room = this.rooms.get(key);
     if (!room) {
       room = new Room(tenant, roomId, this.clock, () => this.rooms.delete(key), new AudioBudget(this.limits.maxQueuedAudioBytesPerRoom, this.audioBudget));

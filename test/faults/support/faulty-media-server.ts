@@ -1,5 +1,5 @@
 import { Room } from '../../../ingest-container/src/room/room';
-import { RoomSeats } from '../../../ingest-container/src/room/seats';
+import { RoomSeats } from '../../../ingest-container/src/cluster/capacity';
 // Starts the server; the faults below are planted before any room exists (its start awaits its listeners).
 import '../../../ingest-container/src/main';
 

@@ -3,9 +3,9 @@ import type { WebSocket } from 'ws';
 import { newParticipantId } from '../../../core/ids';
 import type { Logger } from '../../../core/log';
 import type { AgentSpec } from '../../../core/routing/model';
-import { openSocket } from '../open-socket';
-import type { Room } from './room';
-import { RoomSocket, type Welcome } from './socket';
+import { openSocket } from '../transport/open-socket';
+import type { Room } from '../room/room';
+import { RoomSocket, type Welcome } from '../room/socket';
 
 export interface DialOptions {
   /** Waits before the second and third attempts: a failed connect is retried twice. */

@@ -1,4 +1,5 @@
 import { checkPlivoSignature, type SignatureCheck, type SignedRequest } from '../plivo/signature';
+import { BoundedMap } from '../bounded-map';
 import type { SecretBox } from '../secret-box';
 import { plivoTokenContext, type Connector } from './model';
 
@@ -9,7 +10,7 @@ const MAX_ENTRIES = 1000;
  * new ciphertext, so an entry can never be stale.
  */
 export class PlivoAuthTokens {
-  private readonly tokens = new Map<string, string>();
+  private readonly tokens = new BoundedMap<string, string>(MAX_ENTRIES);
 
   constructor(private readonly box: SecretBox) {}
 
@@ -21,7 +22,6 @@ export class PlivoAuthTokens {
     let token = this.tokens.get(key);
     if (token === undefined) {
       token = await this.box.open(sealed, plivoTokenContext(connector.tenant, connector.id));
-      if (this.tokens.size >= MAX_ENTRIES) this.tokens.clear();
       this.tokens.set(key, token);
     }
     return token;

@@ -41,7 +41,7 @@ const LOST = { plivo: { code: CLOSE.error, reason: 'media server lost' }, partic
  * Runs `release` when the socket closes, or at once when it closed already: a client that went away while
  * its join was being checked must not leave its seat or its room's hold taken.
  */
-export function whenClosed(socket: Duplex, release: () => void, guarded: Guard): void {
+function whenClosed(socket: Duplex, release: () => void, guarded: Guard): void {
   if (socket.destroyed) guarded.run(release);
   else socket.once('close', guarded(release));
 }

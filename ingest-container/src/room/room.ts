@@ -53,7 +53,7 @@ export interface Participant extends ParticipantInfo {
   notify(event: RoomEvent): void;
 }
 
-export const infoOf = ({ id, kind, phone }: Participant): ParticipantInfo => (phone ? { id, kind, phone } : { id, kind });
+const infoOf = ({ id, kind, phone }: Participant): ParticipantInfo => (phone ? { id, kind, phone } : { id, kind });
 
 /** Per-member state the room keeps: resamplers, and this tick's contribution to the mix. */
 interface Member {
@@ -83,15 +83,6 @@ function peakOf(pcm: Int16Array): number {
   return peak;
 }
 
-export interface MixStats {
-  /** Ticks that forwarded frames without mixing: one speaker, or both sides of a two-party room. */
-  forwardedTicks: number;
-  /** Ticks that mixed several speakers. */
-  mixedTicks: number;
-  /** Ticks with nobody speaking: nothing to do. */
-  silentTicks: number;
-}
-
 /**
  * A room: everyone hears everyone else (mix-minus). Each tick takes at most one frame from every
  * member's jitter buffer. Nobody speaking costs nothing; one speaker is forwarded (resampled per
@@ -103,7 +94,6 @@ export class Room {
   private readonly members = new Map<string, Member>();
   private mixRate: SampleRate = 8000;
   private sum = new Int32Array(samplesPerFrame(8000));
-  readonly stats: MixStats = { forwardedTicks: 0, mixedTicks: 0, silentTicks: 0 };
   private closed = false;
   private levelWatchers = 0;
   /** The last `levels` event had nobody in it: silence is sent once, not every 100 ms. */
@@ -119,10 +109,6 @@ export class Room {
     readonly audioBudget: AudioBudget,
   ) {
     clock.add(this);
-  }
-
-  get size(): number {
-    return this.members.size;
   }
 
   participants(): ParticipantInfo[] {
@@ -183,20 +169,15 @@ export class Room {
       if (++speakers === 1) first = member;
       else if (speakers === 2) second = member;
     }
-    if (!first) {
-      this.stats.silentTicks++;
-    } else if (speakers === 1) {
-      this.stats.forwardedTicks++;
+    // Nobody speaking: nothing to do.
+    if (!first) return;
+    if (speakers === 1) {
       for (const member of this.members.values()) if (member !== first) this.forward(first, member);
     } else if (second && this.members.size === 2) {
       // A two-party room where both talk: each hears exactly the other, so no mix is needed.
-      this.stats.forwardedTicks++;
       this.forward(first, second);
       this.forward(second, first);
-    } else {
-      this.stats.mixedTicks++;
-      this.mix();
-    }
+    } else this.mix();
   }
 
   /** The speaker's frame to one listener: itself when the rates match, else through the speaker's resampler. */

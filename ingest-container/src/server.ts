@@ -73,7 +73,7 @@ export class Connections {
 
   constructor(private readonly deps: ConnectionsDeps) {
     this.clock = new MediaClock((err) => deps.log.error('room tick failed', { err }));
-    this.rooms = new RoomRegistry(this.clock, deps.limits);
+    this.rooms = new RoomRegistry(this.clock, deps.limits, (err, ids) => deps.log.error('room participant failed: the room goes on', { err, ...ids }));
     // Each connection's beat is guarded on its own: one that throws is ended, the others still beat.
     const beat = (connection: { heartbeat(): void; close(code: number, reason: string, why: 'error'): void }) =>
       guard(deps.log, 'heartbeat', () => connection.close(INTERNAL_ERROR.code, INTERNAL_ERROR.reason, 'error')).run(() => connection.heartbeat());

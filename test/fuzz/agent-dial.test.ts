@@ -125,7 +125,9 @@ it('any agent server behaviour: the dial settles in bounded time, at most three 
   const onUncaught = (err: unknown) => uncaught.push(err);
   process.on('uncaughtException', onUncaught);
   const clock = new MediaClock(() => undefined);
-  const rooms = new RoomRegistry(clock, { maxQueuedAudioBytes: 64 * 1024 * 1024, maxQueuedAudioBytesPerRoom: 8 * 1024 * 1024 });
+  const rooms = new RoomRegistry(clock, { maxQueuedAudioBytes: 64 * 1024 * 1024, maxQueuedAudioBytesPerRoom: 8 * 1024 * 1024 }, (err) => {
+    throw err;
+  });
   const log = createLogger('error', {}, () => undefined);
   const port = (server.address() as { port: number }).port;
   const outcomes = { connected: 0, unreachable: 0 };

@@ -26,9 +26,11 @@ const speech = (value: number) => Frame.fromMulawBase64(Buffer.from(mulawEncode(
 describe('a room tick', () => {
   let clock: MediaClock;
   let room: Room;
+  const failures: Record<string, string>[] = [];
   beforeEach(() => {
     clock = new MediaClock(() => undefined);
-    room = new Room('acme', 'r1', clock, () => undefined, new AudioBudget(1024 * 1024));
+    failures.length = 0;
+    room = new Room('acme', 'r1', clock, () => undefined, new AudioBudget(1024 * 1024), (err, ids) => failures.push({ what: String(err), ...ids }));
   });
   afterEach(() => room.close());
 
@@ -78,5 +80,21 @@ describe('a room tick', () => {
     room.tick();
     // The silent tick sends nobody anything.
     expect([a, b, c].map((p) => p.heard.length)).toEqual([0, 1, 1]);
+  });
+
+  it('a member whose deliver or notify throws is reported with its ids; the room and its other members go on', () => {
+    const [a, b, c] = [member('a'), member('b'), member('c')];
+    const broken = { ...b, deliver: () => { throw new Error('deliver broke'); }, notify: () => { throw new Error('notify broke'); } };
+    [a, broken, c].forEach((p) => room.join(p));
+    const frame = speech(3000);
+    a.input.push(frame);
+    room.tick();
+    expect(c.heard).toEqual([frame]);
+    room.broadcast({ type: 'dtmf', participantId: 'a', digit: '5' }, 'a');
+    expect(failures).toEqual([
+      { what: 'Error: notify broke', tenant: 'acme', roomId: 'r1', participantId: 'b' },
+      { what: 'Error: deliver broke', tenant: 'acme', roomId: 'r1', participantId: 'b' },
+      { what: 'Error: notify broke', tenant: 'acme', roomId: 'r1', participantId: 'b' },
+    ]);
   });
 });

@@ -53,6 +53,9 @@ export interface Participant extends ParticipantInfo {
   notify(event: RoomEvent): void;
 }
 
+/** A member's deliver or notify threw: reported with the ids, the room and its other members go on (mediasoup's `safeEmit`). */
+export type ListenerError = (err: unknown, ids: { readonly tenant: string; readonly roomId: string; readonly participantId: string }) => void;
+
 const infoOf = ({ id, kind, phone }: Participant): ParticipantInfo => (phone ? { id, kind, phone } : { id, kind });
 
 /** Per-member state the room keeps: resamplers, and this tick's contribution to the mix. */
@@ -107,6 +110,7 @@ export class Room {
     private readonly onEmpty: (room: Room) => void,
     /** What its members' queues may hold beyond their own second each (audio sent ahead). */
     readonly audioBudget: AudioBudget,
+    private readonly onListenerError: ListenerError,
   ) {
     clock.add(this);
   }
@@ -144,7 +148,7 @@ export class Room {
   }
 
   broadcast(event: RoomEvent, except?: string): void {
-    for (const { participant } of this.members.values()) if (participant.id !== except) participant.notify(event);
+    for (const { participant } of this.members.values()) if (participant.id !== except) this.notify(participant, event);
   }
 
   close(): void {
@@ -182,7 +186,7 @@ export class Room {
 
   /** The speaker's frame to one listener: itself when the rates match, else through the speaker's resampler. */
   private forward(speaker: Member, listener: Member): void {
-    listener.participant.deliver(this.convert(speaker, speaker.speech as Frame, listener.participant.rate));
+    this.deliver(listener.participant, this.convert(speaker, speaker.speech as Frame, listener.participant.rate));
   }
 
   private convert(speaker: Member, frame: Frame, rate: SampleRate): Frame {
@@ -211,8 +215,8 @@ export class Room {
       const { rate } = member.participant;
       if (rate !== this.mixRate) {
         if (!member.fromMix || member.fromMix.fromRate !== this.mixRate) member.fromMix = new Resampler(this.mixRate, rate);
-        member.participant.deliver(Frame.fromPcm(rate, member.fromMix.process(out)));
-      } else member.participant.deliver(Frame.fromPcm(rate, out));
+        this.deliver(member.participant, Frame.fromPcm(rate, member.fromMix.process(out)));
+      } else this.deliver(member.participant, Frame.fromPcm(rate, out));
     }
   }
 
@@ -226,7 +230,24 @@ export class Room {
     if (quiet && this.levelsQuiet) return;
     this.levelsQuiet = quiet;
     const event: RoomEvent = { type: 'levels', levels };
-    for (const { participant } of this.members.values()) if (participant.wantsLevels) participant.notify(event);
+    for (const { participant } of this.members.values()) if (participant.wantsLevels) this.notify(participant, event);
+  }
+
+  // Each member is called on its own (inline, not through a closure: this runs for every frame of every listener).
+  private deliver(participant: Participant, frame: Frame): void {
+    try {
+      participant.deliver(frame);
+    } catch (err) {
+      this.onListenerError(err, { tenant: this.tenant, roomId: this.id, participantId: participant.id });
+    }
+  }
+
+  private notify(participant: Participant, event: RoomEvent): void {
+    try {
+      participant.notify(event);
+    } catch (err) {
+      this.onListenerError(err, { tenant: this.tenant, roomId: this.id, participantId: participant.id });
+    }
   }
 
   private checkpoint(sender: Participant, name: string): void {
@@ -252,6 +273,7 @@ export class RoomRegistry {
   constructor(
     private readonly clock: MediaClock,
     private readonly limits: Pick<RoomLimits, 'maxQueuedAudioBytes' | 'maxQueuedAudioBytesPerRoom'>,
+    private readonly onListenerError: ListenerError,
   ) {
     this.audioBudget = new AudioBudget(limits.maxQueuedAudioBytes);
   }
@@ -261,7 +283,7 @@ export class RoomRegistry {
     const key = roomKey(tenant, roomId);
     let room = this.rooms.get(key);
     if (!room) {
-      room = new Room(tenant, roomId, this.clock, () => this.rooms.delete(key), new AudioBudget(this.limits.maxQueuedAudioBytesPerRoom, this.audioBudget));
+      room = new Room(tenant, roomId, this.clock, () => this.rooms.delete(key), new AudioBudget(this.limits.maxQueuedAudioBytesPerRoom, this.audioBudget), this.onListenerError);
       this.rooms.set(key, room);
     }
     return room;

@@ -66,8 +66,8 @@ export class Connections {
   private readonly relays = new Map<Relay, Join['type']>();
   private state: 'running' | 'draining' | 'closing' | 'closed' = 'running';
   private closing: Promise<void> | null = null;
-  /** Connections authorised and being seated (waiting on placement or a relay): drain and close wait for them. */
-  private seating = 0;
+  /** Connections being admitted and seated (checks, placement, a relay), not upgraded yet: drain and close wait for them. */
+  private admitting = 0;
   /** One timer pings every room participant, to find half-open connections. */
   private readonly heartbeat: NodeJS.Timeout;
 
@@ -95,7 +95,7 @@ export class Connections {
 
   /** Any live connection here: a call, a participant, one relayed through, or one being seated. */
   get busy(): boolean {
-    return this.streams.size + this.participants.size + this.relays.size + this.seating > 0;
+    return this.streams.size + this.participants.size + this.relays.size + this.admitting > 0;
   }
 
   /**
@@ -114,13 +114,13 @@ export class Connections {
     if (this.state === 'draining' && !relayed) throw new Refusal('draining', 'The media server is draining: it takes no new streams; connect again to reach another');
   }
 
-  /** Counts `admitting` (checks and seating before the upgrade) as live: drain and close wait for it. */
-  async admit(admitting: Promise<void>): Promise<void> {
-    this.seating++;
+  /** Counts a connection being admitted and seated (before its upgrade) as live until `work` settles. */
+  async admit(work: Promise<void>): Promise<void> {
+    this.admitting++;
     try {
-      await admitting;
+      await work;
     } finally {
-      this.seating--;
+      this.admitting--;
     }
   }
 

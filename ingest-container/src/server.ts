@@ -13,7 +13,7 @@ import { RELAY_MAX_PAYLOAD, type Relay } from './cluster/relay';
 import type { Seated } from './cluster/seating';
 import { PlivoStream } from './plivo/stream';
 import { MediaClock } from './room/clock';
-import { RoomRegistry } from './room/room';
+import { RoomRegistry } from './room/registry';
 import { RoomSocket } from './room/socket';
 import type { RoomLimits } from './cluster/capacity';
 import { CLOSE, INTERNAL_ERROR, SHUTDOWN } from './transport/close-codes';

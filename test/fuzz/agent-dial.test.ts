@@ -6,7 +6,7 @@ import { WebSocketServer } from 'ws';
 import { createLogger } from '../../core/log';
 import { dialAgent, type DialOptions } from '../../ingest-container/src/calls/agent';
 import { MediaClock } from '../../ingest-container/src/room/clock';
-import { RoomRegistry } from '../../ingest-container/src/room/room';
+import { RoomRegistry } from '../../ingest-container/src/room/registry';
 
 /**
  * Dialling an agent against a server that answers anything at all: random bytes, any HTTP status with any headers,

@@ -29,9 +29,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function member(id: string): ClusterMember {
-  const log = createLogger('error', {}, () => undefined);
-  return new ClusterMember(store, { serverId: id, relayUrl: `ws://${id}:8081`, sealedRelaySecret: `s-${id}`, leaseMs: 15_000, log, onLost: (_t, room) => lost.push(`${id}:${room}`) });
+function member(id: string, onLost = (_t: string, room: string) => void lost.push(`${id}:${room}`), log = createLogger('error', {}, () => undefined)): ClusterMember {
+  return new ClusterMember(store, { serverId: id, relayUrl: `ws://${id}:8081`, sealedRelaySecret: `s-${id}`, leaseMs: 15_000, log, onLost });
 }
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 100));
@@ -71,4 +70,27 @@ it('draining takes no new room but keeps one still placed there; stop lets every
   expect(record).toMatchObject({ state: 'stopped' });
   expect(record!.leaseExpiresAtMs).toBeLessThan(Date.now());
   expect(lost).toEqual([]);
+});
+
+it('a room lost to another server is reported to its listener; one that throws is logged, and neither stops the heartbeat nor the next room', async () => {
+  const reported: string[] = [];
+  const lines: string[] = [];
+  const a = member(
+    'a4',
+    (_t, room) => {
+      reported.push(room);
+      throw new Error(`listener broke on ${room}`);
+    },
+    createLogger('error', {}, (line) => lines.push(line)),
+  );
+  for (const room of ['room-4', 'room-5']) {
+    expect(await a.place('t', room)).toMatchObject({ here: true });
+    // Another server takes the room over, as once its lease lapsed.
+    await store.place('t', room, { serverId: 'x', relayUrl: 'ws://x:8081', sealedRelaySecret: 's-x', leaseExpiresAtMs: Date.now() + 60_000, leaseMs: 15_000 }, Date.now() + 60_000);
+  }
+  await a.start();
+  await a.stop();
+  expect(reported.sort()).toEqual(['room-4', 'room-5']);
+  expect(lines.filter((line) => line.includes('listener broke'))).toHaveLength(2);
+  expect(lines.join('\n')).toMatch(/"roomId":"room-4"/);
 });

@@ -142,8 +142,14 @@ export class ClusterMember {
           }
           if (this.held.get(k) !== held) return;
           this.held.delete(k);
-          this.options.log.error('room lease lost to another server: its participants here are moved off', { tenant: held.tenant, roomId: held.roomId });
-          this.options.onLost(held.tenant, held.roomId);
+          const ids = { tenant: held.tenant, roomId: held.roomId };
+          this.options.log.error('room lease lost to another server: its participants here are moved off', ids);
+          // A listener that throws must not fail the heartbeat: the other rooms' leases are renewed all the same.
+          try {
+            this.options.onLost(held.tenant, held.roomId);
+          } catch (err) {
+            this.options.log.error('moving participants off a lost room failed', { err, ...ids });
+          }
         }),
       );
     }

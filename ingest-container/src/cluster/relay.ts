@@ -3,7 +3,7 @@ import type { Logger } from '../../../core/log';
 import type { Placement } from '../../../core/placement';
 import type { Join } from '../admission/join';
 import { isPlayAudio } from '../plivo/protocol';
-import { INTERNAL_ERROR } from '../transport/close-codes';
+import { CLOSE, INTERNAL_ERROR, NO_CLOSE_FRAME } from '../transport/close-codes';
 import { Endpoint } from '../transport/endpoint';
 import { guard, type Guard } from '../transport/guard';
 import { openSocket } from '../transport/open-socket';
@@ -65,8 +65,8 @@ export class Relay {
     inner.on('error', (err) => log.warn('relay socket error', { err }));
     this.closed = new Promise((resolve) =>
       inner.once('close', (code, reason) => {
-        this.lost = code === 1006;
-        this.innerClose = { code: sendable(code) ? code : 1000, reason: reason.toString() };
+        this.lost = code === NO_CLOSE_FRAME;
+        this.innerClose = { code: sendable(code) ? code : CLOSE.ended, reason: reason.toString() };
         const outer = this.outer?.ws;
         const settle = () => resolve({ lost: this.lost });
         if (!outer || outer.readyState === outer.CLOSED) settle();
@@ -74,7 +74,7 @@ export class Relay {
         try {
           if (outer && outer.readyState === outer.OPEN) {
             if (this.lost) outer.close(lostClose.code, lostClose.reason);
-            else outer.close(sendable(code) ? code : 1000, reason.toString());
+            else outer.close(sendable(code) ? code : CLOSE.ended, reason.toString());
           }
           if (this.lost && outer) log.error("relay lost: the room's media server is gone", { ...this.stats });
         } catch (err) {
@@ -116,7 +116,7 @@ export class Relay {
     outer.once(
       'close',
       this.guarded((code: number, reason: Buffer) => {
-        this.inner.close(sendable(code) ? code : 1000, reason.toString());
+        this.inner.close(sendable(code) ? code : CLOSE.ended, reason.toString());
       }),
     );
     // The owner closed before the outer socket was accepted (a call turned away from a full room, say): its code goes on.

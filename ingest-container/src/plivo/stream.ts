@@ -6,7 +6,7 @@ import type { EndReason } from '../calls/lifecycle';
 import { JitterBuffer } from '../room/jitter-buffer';
 import type { RoomRegistry } from '../room/registry';
 import type { Participant, RoomEvent, Room } from '../room/room';
-import { CLOSE, SHUTDOWN } from '../transport/close-codes';
+import { CLOSE, NO_CLOSE_FRAME, SHUTDOWN } from '../transport/close-codes';
 import { Endpoint, FrameCutter, newStats, type EndpointStats } from '../transport/endpoint';
 import { FloodMeter } from '../transport/flood-meter';
 import { guard, socketGuard } from '../transport/guard';
@@ -83,7 +83,7 @@ export class PlivoStream implements Participant {
     this.closed = new Promise((resolve) =>
       ws.once('close', (code) => {
         // Through a relay: the entry server vanished (1006), or is shutting down (1001).
-        if (this.relayed && code === 1006) this.endReason = 'media-failure';
+        if (this.relayed && code === NO_CLOSE_FRAME) this.endReason = 'media-failure';
         if (this.relayed && code === CLOSE.shutdown) this.endReason = 'server-shutdown';
         // Settles whatever ending the call trips: the server waits on it to let the connection go.
         const ending = this.onClose();

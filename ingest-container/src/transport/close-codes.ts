@@ -42,6 +42,9 @@ export const ROOM_CLOSES: readonly CloseName[] = ['ended', 'shutdown', 'tooBig',
 /** The codes a Plivo stream may get (`docs/operations.md`, "Close codes of Plivo streams"). */
 export const STREAM_CLOSES: readonly CloseName[] = ['ended', 'shutdown', 'tooBig', 'error', 'kicked', 'badOrder', 'callMismatch', 'startTimeout', 'badMessages', 'flood', 'roomFull', 'roomLimit'];
 
+/** Never sent: what ws reports when a socket dropped with no close frame (RFC 6455 7.1.5), e.g. its peer's server died. */
+export const NO_CLOSE_FRAME = 1006;
+
 /** How a connection ends when handling it failed (RFC 6455 7.4.1: an internal error). */
 export const INTERNAL_ERROR = { code: CLOSE.error, reason: 'internal error' } as const;
 /** How every connection ends as its media server shuts down. */

@@ -84,7 +84,15 @@ describe('a room tick', () => {
 
   it('a member whose deliver or notify throws is reported with its ids; the room and its other members go on', () => {
     const [a, b, c] = [member('a'), member('b'), member('c')];
-    const broken = { ...b, deliver: () => { throw new Error('deliver broke'); }, notify: () => { throw new Error('notify broke'); } };
+    const broken: Participant = {
+      ...b,
+      deliver: () => {
+        throw new Error('deliver broke');
+      },
+      notify: () => {
+        throw new Error('notify broke');
+      },
+    };
     [a, broken, c].forEach((p) => room.join(p));
     const frame = speech(3000);
     a.input.push(frame);

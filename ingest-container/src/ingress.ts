@@ -6,7 +6,7 @@ import type { Logger } from '../../core/log';
 import { admitParticipant } from './admission/participant';
 import { admitPlivo, type PlivoAdmissionDeps } from './admission/plivo';
 import { admitRelayed } from './admission/relayed';
-import type { Join } from './admission/join';
+import { idsOf, type Join } from './admission/join';
 import type { RelayAuth } from './cluster/relay-auth';
 import type { Seating } from './cluster/seating';
 import type { ConsoleFiles } from './console';
@@ -60,13 +60,13 @@ export class Ingress {
     const guarded = streamGuard(socket, log, 'media upgrade');
     const admitted = async (): Promise<void> => {
       this.deps.connections.checkOpen(false);
-      const { join, log: joinLog } = room ? await admitParticipant(req, url, room[1] as string, this.deps.auth, this.deps.log) : await admitPlivo(req, url, this.plivo, this.deps.log);
-      await this.seat(join, false, req, socket, head, joinLog);
+      const join = room ? await admitParticipant(req, url, room[1] as string, this.deps.auth) : await admitPlivo(req, url, this.plivo);
+      await this.seat(join, false, req, socket, head, this.deps.log.child(idsOf(join)));
     };
     guarded.watch(
       this.deps.connections.admit(admitted()).catch((err: unknown) => {
         if (err instanceof ApiError) {
-          this.deps.log.warn('media upgrade refused', { status: err.status, code: err.code, what: err.message, path: url.pathname });
+          this.deps.log.warn('media upgrade refused', { status: err.status, code: err.code, what: err.message, path: url.pathname, ...(err instanceof Refusal && err.ids) });
           return refuse(socket, err);
         }
         this.deps.log.error('media upgrade failed', { err, path: url.pathname });
@@ -82,16 +82,18 @@ export class Ingress {
    */
   handleRelayUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
-    let admitted: { join: Join; log: Logger };
+    let admitted: { join: Join; from: string };
     try {
-      admitted = admitRelayed(req, this.deps.relayAuth, this.deps.log);
+      admitted = admitRelayed(req, this.deps.relayAuth);
       // A draining server still seats joiners of its own rooms: their calls finish here.
       this.deps.connections.checkOpen(true);
     } catch (err) {
-      if (err instanceof ApiError) return refuse(socket, err);
-      throw err;
+      if (!(err instanceof Refusal)) throw err;
+      if (err.status === 403) this.deps.log.warn('relayed connection refused', { why: err.message, status: err.status });
+      return refuse(socket, err);
     }
-    const { join, log } = admitted;
+    const { join, from } = admitted;
+    const log = this.deps.log.child({ ...idsOf(join), relayedFrom: from });
     streamGuard(socket, log, 'relayed seating').watch(
       this.deps.connections.admit(this.seat(join, true, req, socket, head, log)).catch((err: unknown) => {
         if (!(err instanceof Refusal)) throw err;

@@ -41,5 +41,9 @@ export type Join = z.output<typeof joinSchema>;
 /** The tenant and room a join is for. */
 export const roomOf = (join: Join): { tenant: string; roomId: string } => (join.type === 'plivo' ? join.claim : join);
 
+/** The ids a join's log lines carry. */
+export const idsOf = (join: Join): Record<string, string> =>
+  join.type === 'plivo' ? { tenant: join.claim.tenant, callId: join.claim.callId, callUuid: join.claim.callUuid, roomId: join.claim.roomId } : { tenant: join.tenant, roomId: join.roomId };
+
 /** Seats the join takes in its room: a call routed to an agent takes two (its caller and the agent). */
 export const seatsOf = (join: Join): number => (join.type === 'plivo' && join.claim.agent ? 2 : 1);

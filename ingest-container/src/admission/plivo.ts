@@ -2,9 +2,8 @@ import type { IncomingMessage } from 'node:http';
 import type { ClaimStore } from '../../../core/claims';
 import type { PlivoAuthTokens } from '../../../core/connectors/plivo-tokens';
 import type { ConnectorStore } from '../../../core/connectors/store';
-import type { Logger } from '../../../core/log';
 import { SIGNATURE_REFUSALS } from '../../../core/plivo/signature';
-import { Refusal, type RefusalCode } from '../transport/refuse';
+import { Refusal } from '../transport/refuse';
 import type { Join } from './join';
 
 export interface PlivoAdmissionDeps {
@@ -26,22 +25,17 @@ const CLAIM_REFUSALS = { unknown: 'unauthorized', used: 'forbidden', expired: 'c
 /**
  * Admits a Plivo stream (`/plivo?ref=...`): the claim must exist, the upgrade must be signed under the connector's
  * signature policy, and then the claim is taken with one conditional write (pending, unexpired -> this server's).
- * Resolves the join with its call's log; throws a `Refusal` otherwise.
+ * Resolves the join; throws a `Refusal` (with the call's ids once its claim is found) otherwise.
  */
-export async function admitPlivo(req: IncomingMessage, url: URL, deps: PlivoAdmissionDeps, log: Logger): Promise<{ join: Join; log: Logger }> {
-  const refused = (code: RefusalCode, message: string, where = log): Refusal => {
-    const refusal = new Refusal(code, message);
-    where.warn(`plivo stream refused: ${message}`, { status: refusal.status, code });
-    return refusal;
-  };
+export async function admitPlivo(req: IncomingMessage, url: URL, deps: PlivoAdmissionDeps): Promise<Join> {
   const ref = url.searchParams.get('ref');
-  if (!ref || ref.length > 128) throw refused('unauthorized', 'The stream URL has no claim ref');
+  if (!ref || ref.length > 128) throw new Refusal('unauthorized', 'The stream URL has no claim ref');
   const found = await deps.claims.peek(deps.region, ref);
   if (!found) {
     deps.onClaimRefused();
-    throw refused('unauthorized', 'Unknown claim ref');
+    throw new Refusal('unauthorized', 'Unknown claim ref');
   }
-  const callLog = log.child({ tenant: found.tenant, callId: found.callId, callUuid: found.callUuid, roomId: found.roomId });
+  const ids = { tenant: found.tenant, callId: found.callId, callUuid: found.callUuid, roomId: found.roomId };
   const connector = await deps.connectors.get(found.tenant, found.connectorId);
   const external = new URL(deps.ingestUrl);
   const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]));
@@ -49,12 +43,12 @@ export async function admitPlivo(req: IncomingMessage, url: URL, deps: PlivoAdmi
   const signature = connector ? await deps.tokens.verify(connector, { method: 'GET', url: `${external.protocol}//${external.host}${url.pathname}${url.search}`, params: new Map(), headers }) : 'unsigned';
   if (signature !== 'valid' && signature !== 'unsigned') {
     deps.onClaimRefused();
-    throw refused('forbidden', SIGNATURE_REFUSALS[signature], callLog);
+    throw new Refusal('forbidden', SIGNATURE_REFUSALS[signature], ids);
   }
   const claim = await deps.claims.take(deps.region, ref, deps.serverId);
   if (typeof claim === 'string') {
     deps.onClaimRefused();
-    throw refused(CLAIM_REFUSALS[claim], `Claim ref ${claim}`, callLog);
+    throw new Refusal(CLAIM_REFUSALS[claim], `Claim ref ${claim}`, ids);
   }
-  return { join: { type: 'plivo', claim }, log: callLog };
+  return { type: 'plivo', claim };
 }

@@ -24,9 +24,13 @@ export const REFUSALS = {
 
 export type RefusalCode = keyof typeof REFUSALS;
 
-/** An upgrade refused with one of `REFUSALS`. */
+/** An upgrade refused with one of `REFUSALS`; `ids` (a call's, say) go into the log line that records it. */
 export class Refusal extends ApiError {
-  constructor(code: RefusalCode, message: string) {
+  constructor(
+    code: RefusalCode,
+    message: string,
+    readonly ids: Readonly<Record<string, string>> = {},
+  ) {
     super(REFUSALS[code], code, message);
   }
 }

@@ -8,7 +8,7 @@ import type { SecretBox } from '../../../core/secret-box';
 export const RELAY_HEADERS = {
   /** The entry server's id. */
   from: 'x-relay-from',
-  /** base64url JSON of a `RelayJoin`. */
+  /** base64url JSON of the `Join` (`admission/join.ts`). */
   join: 'x-relay-join',
   /** When the entry server signed the join (epoch milliseconds). */
   time: 'x-relay-time',

@@ -57,7 +57,7 @@ export class Relay {
     private readonly log: Logger,
   ) {
     const guarded = (this.guarded = guard(log, 'relay', () => this.close(INTERNAL_ERROR.code, INTERNAL_ERROR.reason)));
-    this.inner = new Endpoint(inner, false);
+    this.inner = new Endpoint(inner, { measureLag: false });
     inner.on(
       'message',
       guarded((data: RawData, isBinary: boolean) => (this.outer ? this.forward(this.outer, data, isBinary) : this.early.push([data, isBinary]))),

@@ -66,7 +66,7 @@ export class PlivoStream implements Participant {
   ) {
     this.id = `ph_${claim.callId.slice('call_'.length)}`;
     this.phone = { from: claim.from, to: claim.to, callUuid: claim.callUuid, callId: claim.callId };
-    this.endpoint = new Endpoint(ws);
+    this.endpoint = new Endpoint(ws, { stats: this.stats });
     this.call = new CallSession(claim, deps);
     const startTimeoutMs = deps.startTimeoutMs ?? START_TIMEOUT_MS;
     this.startTimer = setTimeout(
@@ -118,8 +118,7 @@ export class PlivoStream implements Participant {
   }
 
   deliver(frame: Frame): void {
-    if (this.endpoint.sendAudio(playAudioMessage(frame.mulawBase64), false)) this.stats.framesOut++;
-    else this.stats.droppedOut++;
+    this.endpoint.sendAudio(playAudioMessage(frame.mulawBase64), false);
   }
 
   notify(_event: RoomEvent): void {

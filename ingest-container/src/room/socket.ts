@@ -95,7 +95,7 @@ export class RoomSocket implements Participant {
     this.wantsLevels = options.wantsLevels ?? false;
     this.frameBytes = samplesPerFrame(rate) * 2;
     this.cutter = new FrameCutter(this.frameBytes);
-    this.endpoint = new Endpoint(ws);
+    this.endpoint = new Endpoint(ws, { stats: this.stats });
     this.audioFlood = new FloodMeter(rate * 2, kind === 'agent' ? AGENT_FLOOD_FACTOR : undefined);
     this.input =
       kind === 'agent'
@@ -136,8 +136,7 @@ export class RoomSocket implements Participant {
   deliver(frame: Frame): void {
     if (!this.endpoint.open) return;
     const { pcm } = frame;
-    if (this.endpoint.sendAudio(Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength), true)) this.stats.framesOut++;
-    else this.stats.droppedOut++;
+    this.endpoint.sendAudio(Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength), true);
   }
 
   notify(event: RoomEvent): void {

@@ -30,13 +30,18 @@ export class Endpoint {
   /** Answered the last heartbeat ping. */
   private alive = true;
   private readonly lag: OutputLag | null;
+  private readonly stats: EndpointStats | null;
 
-  /** `measureLag`: probe how far the peer is behind on reading audio (not for a peer this server reads promptly). */
+  /**
+   * `stats`: where audio sent and dropped is counted. `measureLag` (default true): probe how far the peer is behind on
+   * reading audio; not for a peer this server reads promptly (a relay's inner socket).
+   */
   constructor(
     readonly ws: WebSocket,
-    measureLag = true,
+    options: { readonly stats?: EndpointStats; readonly measureLag?: boolean } = {},
   ) {
-    this.lag = measureLag ? new OutputLag(ws) : null;
+    this.stats = options.stats ?? null;
+    this.lag = options.measureLag === false ? null : new OutputLag(ws);
     ws.on('pong', () => (this.alive = true));
   }
 
@@ -55,9 +60,13 @@ export class Endpoint {
     return true;
   }
 
-  /** Sends one frame of audio, or drops it (false) when the peer is behind or the socket is not open. */
+  /** Sends one frame of audio, or drops it (false) when the peer is behind or the socket is not open; counted either way. */
   sendAudio(data: string | Buffer, binary: boolean): boolean {
-    if (!this.open || this.ws.bufferedAmount > MAX_BUFFERED_AUDIO || this.lag?.behind()) return false;
+    if (!this.open || this.ws.bufferedAmount > MAX_BUFFERED_AUDIO || this.lag?.behind()) {
+      if (this.stats) this.stats.droppedOut++;
+      return false;
+    }
+    if (this.stats) this.stats.framesOut++;
     this.ws.send(data, { binary });
     return true;
   }

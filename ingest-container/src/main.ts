@@ -1,6 +1,6 @@
 import { ConfigError } from '../../core/config';
 import { createLogger } from '../../core/log';
-import { startMediaNode } from './app';
+import { startMediaServer } from './app';
 import { loadMediaConfig } from './config';
 
 /**
@@ -11,7 +11,7 @@ import { loadMediaConfig } from './config';
 async function main(): Promise<void> {
   const config = loadMediaConfig(process.env);
   const log = createLogger(config.control.logLevel, { service: 'media', region: config.region });
-  const node = await startMediaNode(config, log, process.env.ECS_AGENT_URI);
+  const node = await startMediaServer(config, log, process.env.ECS_AGENT_URI);
   const exit = (how: string, ending: () => Promise<void>) => () => {
     log.info('stopping', { how });
     ending().then(

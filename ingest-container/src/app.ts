@@ -35,6 +35,8 @@ export interface MediaServer {
   readonly port: number;
   readonly relayPort: number;
   readonly connections: Connections;
+  /** The public listener: `npm start`'s balancer hands it connections (handoff.ts). */
+  readonly publicServer: Server;
   /** SIGTERM: drain (live calls finish, up to DRAIN_TIMEOUT_SECONDS), then stop. */
   drain(): Promise<void>;
   /** Stops now: live calls end. Safe to call twice. */
@@ -187,6 +189,7 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
     port,
     relayPort,
     connections: media,
+    publicServer,
     drain: () => stop(() => media.drain(config.drainTimeoutSeconds * 1000)),
     // During a drain too: the live calls end now, so the drain (and the stop it began) finishes at once.
     close: () => {

@@ -223,6 +223,8 @@ async function main(): Promise<void> {
   const stack = await startStack(dataDir, { onLogLine, profileDir: values.profile, env: { MEDIA_SERVERS: values['media-servers'], LOG_LEVEL: 'info' } });
   const pump = await startPump();
   const results: Step[] = [];
+  /** The `npm start` tree's CPU with no call (its sweeper, health checks, pollers): `tree` rows include it. */
+  let treeIdleCpuMsPerSecond: number | null = null;
   try {
     const answerUrl = await benchConnector(stack.info, 'bench');
     const servers = stack.info.mediaServers;
@@ -242,6 +244,13 @@ async function main(): Promise<void> {
     const pumpTarget: Target = { pids: [pump.pid], open: (_i, _room, record) => LoadCall.open(`ws://127.0.0.1:${pump.port}/`, 'bench', record) };
     await step(media('duplex'), 'duplex', 10, 2); // warm-up
     await step(pumpTarget, 'pump', 10, 2);
+    if (modes.includes('tree')) {
+      const cpu = () => stack.pids.tree.reduce((sum, pid) => sum + cpuMs(pid), 0);
+      const before = cpu();
+      await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+      treeIdleCpuMsPerSecond = round((cpu() - before) / seconds);
+      process.stderr.write(`bench:media npm start's tree idle: ${treeIdleCpuMsPerSecond} ms CPU per second\n`);
+    }
     for (const mode of modes) {
       for (const calls of callsFor(mode)) {
         process.stderr.write(`bench:media ${mode}, ${calls} calls for ${seconds} s\n`);
@@ -276,6 +285,7 @@ async function main(): Promise<void> {
     lateMs: LATE_MS,
     steps: results,
     cpuRatioToPump: ratios,
+    treeIdleCpuMsPerSecond,
     resamplerSnr: snr,
   });
   process.stdout.write(
@@ -284,6 +294,7 @@ async function main(): Promise<void> {
       ...results.map(tableRow),
       '',
       `Our CPU as a multiple of the bare pump's: ${ratios.map((r) => `${r.mode} ${r.calls} calls ${r.cpuRatioToPump}x`).join(', ')}`,
+      ...(treeIdleCpuMsPerSecond === null ? [] : [`npm start's process tree with no call: ${treeIdleCpuMsPerSecond} ms CPU per second`]),
       `Resampler SNR, 1 kHz tone: ${snr.map((s) => `${s.from / 1000}k->${s.to / 1000}k ${s.snrDb} dB`).join(', ')}; CPU calibration ${calibration} ms`,
     ].join('\n') + '\n',
   );

@@ -1,4 +1,5 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
+import { BoundedMap } from './bounded-map';
 import { callIdFor, type CallRecord } from './calls/model';
 import type { CallStore } from './calls/store';
 import { newClaimRef, type Claim, type ClaimStore } from './claims';
@@ -9,7 +10,7 @@ import { ROOM_ID } from './connectors/schema';
 import { holdsWebhookKey, type ConnectorStore, type KeyOwner } from './connectors/store';
 import { callEvent, type CallEventType } from './events';
 import type { Logger } from './log';
-import { checkPlivoSignature, SIGNATURE_REFUSALS, type Params } from './plivo/signature';
+import { SIGNATURE_REFUSALS, type Params } from './plivo/signature';
 import { EMPTY_RESPONSE_XML, HANGUP_REJECTED_XML, streamXml } from './plivo/xml';
 import { byPriority, roomFor, ruleMatches, type AgentSpec, type CallParties, type RoutingRule } from './routing/model';
 import type { CallSetup, RoutingRuleStore } from './routing/store';
@@ -52,11 +53,6 @@ const MAX_CALL_SECONDS = 7 * 86_400;
 /** Per-instance caches stay bounded: past this many entries they start over. */
 const CACHE_ENTRIES = 1000;
 
-function remember<V>(cache: Map<string, V>, key: string, value: V): void {
-  if (cache.size >= CACHE_ENTRIES) cache.clear();
-  cache.set(key, value);
-}
-
 /**
  * How long after its claim expired a call that is still waiting for its stream counts as missed: a
  * stream that took the claim at the last moment has had time to send `start` (the media service waits
@@ -85,7 +81,7 @@ const agentOf = (rules: readonly RoutingRule[], ruleId: string | null): AgentSpe
  */
 export class AnswerService {
   /** Where live webhook keys point (the key index's answer), so a call costs one read, not two. */
-  private readonly owners = new Map<string, KeyOwner>();
+  private readonly owners = new BoundedMap<string, KeyOwner>(CACHE_ENTRIES);
 
   private readonly tokens: PlivoAuthTokens;
 
@@ -118,25 +114,23 @@ export class AnswerService {
       this.deps.log.info('answer refused: unknown webhook key', { status: 404 });
       return reject(404);
     }
-    if (!remembered && owner) remember(this.owners, webhookKey, owner);
+    if (!remembered && owner) this.owners.set(webhookKey, owner);
     const log = this.deps.log.child({ tenant: connector.tenant, connectorId: connector.id });
-    const authToken = await this.tokens.of(connector);
-    if (authToken) {
-      const check = checkPlivoSignature(authToken, {
-        method: request.method,
-        url: request.url,
-        params: request.method === 'GET' ? new Map() : request.form,
-        headers: request.headers,
-      });
-      if (check !== 'valid') {
-        log.warn(`answer refused: ${SIGNATURE_REFUSALS[check]}`, { status: 403 });
-        return reject(403);
-      }
+    const check = await this.tokens.verify(connector, {
+      method: request.method,
+      url: request.url,
+      params: request.method === 'GET' ? new Map() : request.form,
+      headers: request.headers,
+    });
+    if (check !== 'valid' && check !== 'unsigned') {
+      log.warn(`answer refused: ${SIGNATURE_REFUSALS[check]}`, { status: 403 });
+      return reject(403);
     }
+    const signed = check === 'valid';
     const fields = request.method === 'GET' ? request.query : request.form;
     const field = (name: string): string => fields.get(name)?.[0]?.trim() ?? '';
     const callUuid = field('CallUUID');
-    if (!callUuid || callUuid.length > MAX_CALL_UUID || (authToken && !PLIVO_CALL_UUID.test(callUuid))) {
+    if (!callUuid || callUuid.length > MAX_CALL_UUID || (signed && !PLIVO_CALL_UUID.test(callUuid))) {
       log.warn('answer refused: CallUUID missing, or (signed) not a UUID', { status: 400 });
       return reject(400);
     }

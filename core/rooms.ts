@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { mintToken } from './auth';
-import { ROOM_ID } from './connectors/schema';
+import { ROOM_ID, ROOM_ID_RULE } from './connectors/schema';
 import { BadRequestError } from './errors';
 import type { TenantStore } from './tenants';
 
@@ -24,7 +24,7 @@ export class RoomTokenService {
   constructor(private readonly tenants: Pick<TenantStore, 'getSecret'>) {}
 
   async mint(tenant: string, roomId: string, ttlSeconds: number): Promise<RoomToken> {
-    if (!ROOM_ID.test(roomId)) throw new BadRequestError('Invalid room id: use 1-128 characters of A-Z a-z 0-9 _ -, starting with a letter or digit');
+    if (!ROOM_ID.test(roomId)) throw new BadRequestError(`Invalid room id: use ${ROOM_ID_RULE}`);
     const secret = await this.tenants.getSecret(tenant);
     // The caller authenticated with this tenant's secret a moment ago.
     if (!secret) throw new Error(`Tenant ${tenant} has no secret`);

@@ -1,9 +1,10 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { request, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
-import { connect } from 'node:net';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../core/log';
+import { handOff } from '../ingest-container/src/handoff';
 
 /** One of `npm start`'s media servers: the container's own entry point, in its own process. */
 export interface LocalMediaServer {
@@ -80,29 +81,28 @@ export class MediaFleet {
     return this.members.map(({ serverId, pid, url, relayUrl }) => ({ serverId, pid, url, relayUrl }));
   }
 
-  /** Passes a WebSocket upgrade to the next healthy server, bytes as they come (a layer-4 balancer). */
-  proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  /**
+   * Hands a WebSocket upgrade to the next healthy server: the connection itself, over IPC, with the request head
+   * read here, so its media flows between the client and that server and never through this process.
+   */
+  handOffUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const target = this.pick();
     socket.on('error', () => socket.destroy());
     if (!target) return refuseUpgrade(socket, 503, 'No media server is serving');
-    let piping = false;
-    const upstream = connect(target.port, '127.0.0.1', () => {
-      try {
-        const headers: string[] = [];
-        for (let i = 0; i < req.rawHeaders.length; i += 2) headers.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}\r\n`);
-        upstream.write(`${req.method} ${req.url} HTTP/1.1\r\n${headers.join('')}\r\n`);
-        if (head.length) upstream.write(head);
-        piping = true;
-        upstream.pipe(socket).pipe(upstream);
-      } catch (err) {
-        this.dropConnection(err, socket, upstream);
-      }
+    const lines = [`${req.method} ${req.url} HTTP/1.1`];
+    for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+    // Node decodes header bytes as latin1; the bytes read past the head go along (a WebSocket client sends none before the 101).
+    const read = [Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), head, (socket.read() as Buffer | null) ?? Buffer.alloc(0)];
+    // A plain HTTP server's upgrade socket is a net.Socket, whose handle Node can pass. Sent as its server's connection,
+    // Node would make that server a cluster primary whose close() never completes once the children have exited; sent
+    // bare, it is counted off the server when its emptied copy here is destroyed.
+    const connection = socket as Socket & { server: unknown };
+    connection.server = null;
+    target.child.send(handOff(Buffer.concat(read)), connection, (err) => {
+      // The server went away since the last health check: say so, as a load balancer would.
+      if (err) refuseUpgrade(socket, 502, 'The media server did not answer');
+      else socket.destroy();
     });
-    upstream.setNoDelay(true);
-    // The server went away since the last health check: say so, as a load balancer would.
-    upstream.on('error', () => (piping ? socket.destroy() : refuseUpgrade(socket, 502, 'The media server did not answer')));
-    upstream.on('close', () => socket.destroy());
-    socket.on('close', () => upstream.destroy());
   }
 
   /** Passes an HTTP request (the web console's files) to the next healthy server. */

@@ -96,7 +96,7 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
       if (state !== 'serving' || !serving) refuseUpgrade(socket, 503, `The local stack is ${state}; retry shortly`);
       else serving.upgrade(req, socket, head);
     } catch (err) {
-      log.error('media proxy failed', { err });
+      log.error('media hand-off failed', { err });
       socket.destroy();
     }
   });
@@ -153,7 +153,7 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
         if ((req.url ?? '').startsWith('/console')) fleet.proxyRequest(req, res);
         else gateway(req, res).catch((err: unknown) => failed(res, err));
       },
-      upgrade: (req, socket, head) => fleet.proxyUpgrade(req, socket, head),
+      upgrade: (req, socket, head) => fleet.handOffUpgrade(req, socket, head),
     };
 
     const tenants = new TenantStore(dynamo, config.tableName, new SecretBox(kmsClient(config.aws), config.kmsKeyId));

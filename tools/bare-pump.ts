@@ -1,5 +1,5 @@
 import { WebSocketServer } from 'ws';
-import { playAudioMessage } from '../ingest-container/src/plivo/stream';
+import { playAudioMessage } from '../ingest-container/src/plivo/protocol';
 
 /**
  * The baseline `bench:media` compares the media server with: a bare `ws` server that parses every Plivo

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOM_RATES, type SampleRate } from '../core/rooms';
-import { Resampler, samplesPerFrame } from '../ingest-container/src/audio/resampler';
+import { samplesPerFrame } from '../ingest-container/src/audio/frame';
+import { Resampler } from '../ingest-container/src/audio/resampler';
 import { concat, FRAME_MS, snrDb, tone } from './audio';
 import { benchConnector, calibrationMs, cpuMs, machine, quantile, ROOT, round, rssKiB, startStack, writeReport } from './bench-support';
 import { inBatches, LoadCall, Pacer, stampedPayload, type OnReceive } from './load-calls';
@@ -26,14 +27,17 @@ import { SimulatedCall } from './plivo-simulator';
  *   mix-minus, encode). Mixed frames carry no sequence number, so latency is not measured.
  * - `relayed`: as `duplex`, but each room's second call lands on a second media server and is relayed
  *   to the room's owner: the one hop scale-out adds. CPU is summed over both servers.
+ * - `tree`: as `duplex`, but every stream goes through `npm start`'s own port (its load balancer), as the
+ *   Answer URL says, and CPU and RSS are summed over the whole `npm start` process tree: the API process,
+ *   dynalite and every media server. Run with `--media-servers 1` to keep each room on one server.
  */
-type Mode = 'pump' | 'duplex' | 'conference' | 'relayed';
+type Mode = 'pump' | 'duplex' | 'conference' | 'relayed' | 'tree';
 
 interface Step {
   readonly mode: Mode;
   readonly calls: number;
   readonly seconds: number;
-  /** CPU of the server process(es) per call-second streamed, from /proc. */
+  /** CPU of the server process(es) (`tree`: the whole process tree) per call-second streamed, from /proc. */
   readonly serverCpuMsPerCallSecond: number;
   readonly projectedCallsPerCore: number;
   /** Server RSS growth over its idle RSS, per call, at the end of the talking. */
@@ -203,6 +207,7 @@ async function main(): Promise<void> {
       modes: { type: 'string', default: 'pump,duplex,conference,relayed' },
       'relayed-calls': { type: 'string', default: '100' },
       'conference-calls': { type: 'string', default: '99,249' },
+      'media-servers': { type: 'string', default: '2' },
       /** Writes the stack's and media servers' CPU profiles (--cpu-prof) into this directory. */
       profile: { type: 'string' },
     },
@@ -215,9 +220,11 @@ async function main(): Promise<void> {
   process.stderr.write(`bench:media CPU calibration (1e8 additions): ${calibration} ms\n`);
   const snr = ROOM_RATES.flatMap((from) => ROOM_RATES.filter((to) => to !== from).map((to) => ({ from, to, snrDb: resamplerSnr(from, to) })));
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-media-'));
-  const stack = await startStack(dataDir, { onLogLine, profileDir: values.profile, env: { MEDIA_SERVERS: '2', LOG_LEVEL: 'info' } });
+  const stack = await startStack(dataDir, { onLogLine, profileDir: values.profile, env: { MEDIA_SERVERS: values['media-servers'], LOG_LEVEL: 'info' } });
   const pump = await startPump();
   const results: Step[] = [];
+  /** The `npm start` tree's CPU with no call (its sweeper, health checks, pollers): `tree` rows include it. */
+  let treeIdleCpuMsPerSecond: number | null = null;
   try {
     const answerUrl = await benchConnector(stack.info, 'bench');
     const servers = stack.info.mediaServers;
@@ -225,10 +232,11 @@ async function main(): Promise<void> {
       const run = `${mode}-${Date.now()}`;
       const onServer = (index: number) => (mode === 'relayed' && index % 2 === 1 ? 1 : 0);
       return {
-        pids: mode === 'relayed' ? servers.map((s) => s.pid) : [(servers[0] as { pid: number }).pid],
+        pids: mode === 'tree' ? stack.pids.tree : mode === 'relayed' ? servers.map((s) => s.pid) : [(servers[0] as { pid: number }).pid],
         open: async (index, room, record) => {
           const call = new SimulatedCall({ answerUrl: `${answerUrl}?roomId=bench-${run}-${room}` });
-          const url = (await call.answer()).replace(/^ws:\/\/[^/]+/, (servers[onServer(index)] as { url: string }).url);
+          const answered = await call.answer();
+          const url = mode === 'tree' ? answered : answered.replace(/^ws:\/\/[^/]+/, (servers[onServer(index)] as { url: string }).url);
           return LoadCall.open(url, call.callUuid, record);
         },
       };
@@ -236,6 +244,13 @@ async function main(): Promise<void> {
     const pumpTarget: Target = { pids: [pump.pid], open: (_i, _room, record) => LoadCall.open(`ws://127.0.0.1:${pump.port}/`, 'bench', record) };
     await step(media('duplex'), 'duplex', 10, 2); // warm-up
     await step(pumpTarget, 'pump', 10, 2);
+    if (modes.includes('tree')) {
+      const cpu = () => stack.pids.tree.reduce((sum, pid) => sum + cpuMs(pid), 0);
+      const before = cpu();
+      await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+      treeIdleCpuMsPerSecond = round((cpu() - before) / seconds);
+      process.stderr.write(`bench:media npm start's tree idle: ${treeIdleCpuMsPerSecond} ms CPU per second\n`);
+    }
     for (const mode of modes) {
       for (const calls of callsFor(mode)) {
         process.stderr.write(`bench:media ${mode}, ${calls} calls for ${seconds} s\n`);
@@ -254,22 +269,23 @@ async function main(): Promise<void> {
     rmSync(dataDir, { recursive: true, force: true });
   }
   const ratios = results
-    .filter((r) => r.mode === 'duplex')
+    .filter((r) => r.mode === 'duplex' || r.mode === 'tree')
     .flatMap((r) => {
       const base = results.find((p) => p.mode === 'pump' && p.calls === r.calls);
-      return base ? [{ calls: r.calls, cpuRatioToPump: round(r.serverCpuMsPerCallSecond / base.serverCpuMsPerCallSecond) }] : [];
+      return base ? [{ mode: r.mode, calls: r.calls, cpuRatioToPump: round(r.serverCpuMsPerCallSecond / base.serverCpuMsPerCallSecond) }] : [];
     });
-  const command = `npm run bench:media -- --calls ${values.calls} --seconds ${seconds} --modes ${values.modes} --conference-calls ${values['conference-calls']} --relayed-calls ${values['relayed-calls']}`;
+  const command = `npm run bench:media -- --calls ${values.calls} --seconds ${seconds} --modes ${values.modes} --conference-calls ${values['conference-calls']} --relayed-calls ${values['relayed-calls']} --media-servers ${values['media-servers']}`;
   writeReport('media', {
     benchmark: 'media',
     date: new Date().toISOString(),
     machine: machine(calibration),
     command,
     setup:
-      'local stack (npm start, MEDIA_SERVERS=2) in its own processes; load generator in this process; N simulated Plivo streams, each sending a stamped 20 ms mu-law frame every 20 ms; latency = playAudio arrival - media send on one clock; CPU and RSS of the media server process from /proc; pump = tools/bare-pump.ts',
+      `local stack (npm start, MEDIA_SERVERS=${values['media-servers']}) in its own processes; load generator in this process; N simulated Plivo streams, each sending a stamped 20 ms mu-law frame every 20 ms; latency = playAudio arrival - media send on one clock; CPU and RSS of the media server process from /proc (tree: of every process of npm start, streams through its own port); pump = tools/bare-pump.ts`,
     lateMs: LATE_MS,
     steps: results,
     cpuRatioToPump: ratios,
+    treeIdleCpuMsPerSecond,
     resamplerSnr: snr,
   });
   process.stdout.write(
@@ -277,7 +293,8 @@ async function main(): Promise<void> {
       ...TABLE_HEADER,
       ...results.map(tableRow),
       '',
-      `Our CPU as a multiple of the bare pump's: ${ratios.map((r) => `${r.calls} calls ${r.cpuRatioToPump}x`).join(', ')}`,
+      `Our CPU as a multiple of the bare pump's: ${ratios.map((r) => `${r.mode} ${r.calls} calls ${r.cpuRatioToPump}x`).join(', ')}`,
+      ...(treeIdleCpuMsPerSecond === null ? [] : [`npm start's process tree with no call: ${treeIdleCpuMsPerSecond} ms CPU per second`]),
       `Resampler SNR, 1 kHz tone: ${snr.map((s) => `${s.from / 1000}k->${s.to / 1000}k ${s.snrDb} dB`).join(', ')}; CPU calibration ${calibration} ms`,
     ].join('\n') + '\n',
   );

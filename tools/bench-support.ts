@@ -33,11 +33,18 @@ function childrenOf(pid: number): number[] {
   }
 }
 
+/** `pid` and every process below it. */
+function processTree(pid: number): number[] {
+  return [pid, ...childrenOf(pid).flatMap(processTree)];
+}
+
 /** The stack's processes: the API (and AWS stand-ins), dynalite, and each media server. */
 export interface StackPids {
   readonly api: number;
   readonly dynalite: number;
   readonly media: readonly number[];
+  /** The whole `npm start` process tree: the API process and every process below it. */
+  readonly tree: readonly number[];
 }
 
 /** Starts `npm start`'s stack in its own process; `onLogLine` sees each line of its JSON logs. */
@@ -70,7 +77,7 @@ export async function startStack(
   const media = info.mediaServers.map((server) => server.pid);
   return {
     info,
-    pids: { api, dynalite: childrenOf(api).find((pid) => !media.includes(pid)) ?? api, media },
+    pids: { api, dynalite: childrenOf(api).find((pid) => !media.includes(pid)) ?? api, media, tree: processTree(api) },
     stop: () =>
       new Promise<void>((resolve) => {
         child.once('exit', () => resolve());

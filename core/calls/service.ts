@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ROOM_ID } from '../connectors/schema';
+import { ROOM_ID, ROOM_ID_RULE } from '../connectors/schema';
 import { CONNECTOR_ID } from '../ids';
 import { BadRequestError, NotFoundError } from '../errors';
 import { CALL_ID, CALL_STATUSES, toCallView, type CallView } from './model';
@@ -8,7 +8,7 @@ import type { CallFilter, CallPosition, CallStore } from './store';
 export const listCallsQuerySchema = z.strictObject({
   connectorId: z.string().regex(CONNECTOR_ID, 'must be a connector id').optional(),
   status: z.enum(CALL_STATUSES, { message: `must be one of ${CALL_STATUSES.join(', ')}` }).optional(),
-  roomId: z.string().regex(ROOM_ID, 'must be a room id').optional(),
+  roomId: z.string().regex(ROOM_ID, `must be ${ROOM_ID_RULE}`).optional(),
   limit: z.coerce.number().int('must be an integer').min(1, 'must be at least 1').max(100, 'must be at most 100').default(20),
   cursor: z.string().max(300).optional(),
 });

@@ -27,6 +27,12 @@ export interface CallEnd {
   readonly hangupReason: string;
 }
 
+/** A call's end now, its duration counted from its answer (none when it was never answered). */
+export function callEnd(hangupReason: string, answeredAtMs: number | null, endedAt = new Date()): CallEnd {
+  const durationSeconds = answeredAtMs === null ? null : Math.max(0, Math.round((endedAt.getTime() - answeredAtMs) / 1000));
+  return { endedAt: endedAt.toISOString(), durationSeconds, hangupReason };
+}
+
 /**
  * Storage port for call records, scoped to one tenant. Each write that changes a call's state also records, in
  * the same write, that the change's event is yet to be published (`call-started` or, refused, `call-hangup` on
@@ -304,7 +310,5 @@ export class DynamoCallStore implements CallStore {
  */
 export async function endAsMediaFailure(calls: CallStore, tenant: string, id: string, retentionDays: number): Promise<CallRecord | null> {
   const answeredAt = (await calls.get(tenant, id))?.answeredAt;
-  const endedAt = new Date();
-  const durationSeconds = answeredAt ? Math.max(0, Math.round((endedAt.getTime() - Date.parse(answeredAt)) / 1000)) : null;
-  return calls.end(tenant, id, { endedAt: endedAt.toISOString(), durationSeconds, hangupReason: 'media-failure' }, retentionDays);
+  return calls.end(tenant, id, callEnd('media-failure', answeredAt ? Date.parse(answeredAt) : null), retentionDays);
 }

@@ -1,3 +1,5 @@
+import { checkPlivoSignature, type SignatureCheck, type SignedRequest } from '../plivo/signature';
+import { BoundedMap } from '../bounded-map';
 import type { SecretBox } from '../secret-box';
 import { plivoTokenContext, type Connector } from './model';
 
@@ -8,7 +10,7 @@ const MAX_ENTRIES = 1000;
  * new ciphertext, so an entry can never be stale.
  */
 export class PlivoAuthTokens {
-  private readonly tokens = new Map<string, string>();
+  private readonly tokens = new BoundedMap<string, string>(MAX_ENTRIES);
 
   constructor(private readonly box: SecretBox) {}
 
@@ -20,9 +22,17 @@ export class PlivoAuthTokens {
     let token = this.tokens.get(key);
     if (token === undefined) {
       token = await this.box.open(sealed, plivoTokenContext(connector.tenant, connector.id));
-      if (this.tokens.size >= MAX_ENTRIES) this.tokens.clear();
       this.tokens.set(key, token);
     }
     return token;
+  }
+
+  /**
+   * The one signature policy, for the Answer URL and the media server's stream upgrades alike: a request to a
+   * connector that holds a Plivo auth token must carry a valid signature by it; one holding none is `unsigned`.
+   */
+  async verify(connector: Connector, request: SignedRequest): Promise<SignatureCheck | 'unsigned'> {
+    const token = await this.of(connector);
+    return token ? checkPlivoSignature(token, request) : 'unsigned';
   }
 }

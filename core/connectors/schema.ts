@@ -3,9 +3,11 @@ import { RULE_ID } from '../ids';
 import { PROVIDER_IDS } from '../providers';
 
 export const ROOM_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+/** What `ROOM_ID` takes, as every message about a bad room id says it. */
+export const ROOM_ID_RULE = '1-128 characters of A-Z a-z 0-9 _ -, starting with a letter or digit';
 
 const name = z.string().trim().min(1, 'must not be empty').max(128, 'must be at most 128 characters');
-const roomId = z.string().regex(ROOM_ID, 'must be 1-128 characters of A-Z a-z 0-9 _ -, starting with a letter or digit');
+const roomId = z.string().regex(ROOM_ID, `must be ${ROOM_ID_RULE}`);
 const ruleId = z.string().regex(RULE_ID, 'must be a routing rule id (rr_ followed by 16 characters)');
 /** Plivo auth tokens are 40 alphanumerics; allow some slack for other providers' secrets. */
 const authToken = z.string().regex(/^[A-Za-z0-9+/=_-]{16,128}$/, 'must be 16-128 characters of A-Z a-z 0-9 + / = _ -');

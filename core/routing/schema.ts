@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ROOM_ID } from '../connectors/schema';
+import { ROOM_ID, ROOM_ID_RULE } from '../connectors/schema';
 import { ROOM_RATES } from '../rooms';
 
 /** E.164: + and 8 to 15 digits, no leading zero. */
@@ -39,7 +39,7 @@ const match = z.strictObject({
 const room = z.discriminatedUnion(
   'type',
   [
-    z.strictObject({ type: z.literal('static'), id: z.string().regex(ROOM_ID, 'must be 1-128 characters of A-Z a-z 0-9 _ -') }),
+    z.strictObject({ type: z.literal('static'), id: z.string().regex(ROOM_ID, `must be ${ROOM_ID_RULE}`) }),
     z.strictObject({ type: z.literal('dynamic'), prefix: z.enum(DYNAMIC_ROOM_PREFIXES).default('call') }),
   ],
   { message: 'must be {type: "static", id} or {type: "dynamic", prefix?}' },

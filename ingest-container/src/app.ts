@@ -11,24 +11,32 @@ import { inAws, type Logger } from '../../core/log';
 import { emf } from '../../core/metrics';
 import { PlacementStore } from '../../core/placement';
 import { regionTables } from '../../core/region-tables';
+import { PlivoAuthTokens } from '../../core/connectors/plivo-tokens';
 import { SecretBox } from '../../core/secret-box';
 import { TenantStore } from '../../core/tenants';
 import { webhookPublisher } from '../../core/webhooks/publisher';
-import { CallLifecycle } from './calls';
+import { DIAL_DEFAULTS } from './calls/agent';
+import { CallLifecycle } from './calls/lifecycle';
+import { RoomSeats } from './cluster/capacity';
 import { ClusterMember } from './cluster/member';
 import { RelayAuth } from './cluster/relay-auth';
+import { Seating } from './cluster/seating';
 import { TaskProtection } from './cluster/task-protection';
 import type { MediaConfig } from './config';
-import { streamGuard } from './guard';
-import { DIAL_DEFAULTS } from './room/agent';
-import { MediaServer } from './server';
+import { ConsoleFiles } from './console';
+import { Ingress } from './ingress';
+import { Connections } from './server';
+import { streamGuard } from './transport/guard';
+import { Refusal, refuse } from './transport/refuse';
 
 /** One media server process: the public listener, the relay listener, its room placements, metrics. */
-export interface MediaNode {
+export interface MediaServer {
   readonly serverId: string;
   readonly port: number;
   readonly relayPort: number;
-  readonly media: MediaServer;
+  readonly connections: Connections;
+  /** The public listener: `npm start`'s balancer hands it connections (handoff.ts). */
+  readonly publicServer: Server;
   /** SIGTERM: drain (live calls finish, up to DRAIN_TIMEOUT_SECONDS), then stop. */
   drain(): Promise<void>;
   /** Stops now: live calls end. Safe to call twice. */
@@ -37,7 +45,7 @@ export interface MediaNode {
 
 /** Each task reports its load this often: the autoscaling metric's data points. */
 const METRICS_INTERVAL_MS = 15_000;
-const notFound = JSON.stringify({ message: 'Not found' });
+const notFound = JSON.stringify({ message: 'Not found', code: 'not_found' });
 /**
  * A connection that has not sent its request's headers within 10 s (or a whole request within 15 s: no request here
  * has a body) is answered 408 and closed, checked every second; Node's defaults (60 s, 300 s, every 30 s) would let
@@ -57,7 +65,7 @@ function listen(server: Server, port: number, host: string): Promise<number> {
  * records and events go to the control plane's table and webhook queue; claims and placements live in the
  * region's own table. `ecsAgentUri` (ECS sets it) turns on task scale-in protection while calls are live.
  */
-export async function startMediaNode(config: MediaConfig, baseLog: Logger, ecsAgentUri?: string): Promise<MediaNode> {
+export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecsAgentUri?: string): Promise<MediaServer> {
   const { control } = config;
   const region = control.mediaRegions.find((r) => r.id === config.region);
   if (!region) throw new Error(`Media region ${config.region} is not configured (MEDIA_REGIONS)`);
@@ -77,14 +85,8 @@ export async function startMediaNode(config: MediaConfig, baseLog: Logger, ecsAg
 
   const protection = new TaskProtection(ecsAgentUri, log);
   const cluster = new ClusterMember(new PlacementStore(table.dynamo, table.tableName), { serverId, relayUrl, sealedRelaySecret: relayAuth.sealed, leaseMs, log, onLost: (tenant, roomId) => media.evict(tenant, roomId) });
-  const media: MediaServer = new MediaServer({
-    region: config.region,
+  const media: Connections = new Connections({
     serverId,
-    ingestUrl: region.ingestUrl,
-    claims: claimStoreFor(control, dynamo),
-    connectors: new DynamoConnectorStore(dynamo, control.tableName),
-    box,
-    auth: new Authenticator(new TenantStore(dynamo, control.tableName, box)),
     lifecycle: new CallLifecycle({
       calls: new DynamoCallStore(dynamo, control.tableName),
       events: webhookPublisher(control, dynamo, log),
@@ -93,30 +95,52 @@ export async function startMediaNode(config: MediaConfig, baseLog: Logger, ecsAg
       log,
     }),
     cluster,
-    relayAuth,
-    leaseMs,
     limits: config.limits,
     dial: { ...DIAL_DEFAULTS, publicOnly: !config.allowPrivateTargets },
     startTimeoutMs: config.startTimeoutSeconds * 1000,
     onLoadChange: () => protection.update(media.busy),
     log,
   });
+  const ingress = new Ingress({
+    plivo: {
+      region: config.region,
+      serverId,
+      ingestUrl: region.ingestUrl,
+      claims: claimStoreFor(control, dynamo),
+      connectors: new DynamoConnectorStore(dynamo, control.tableName),
+      tokens: new PlivoAuthTokens(box),
+    },
+    auth: new Authenticator(new TenantStore(dynamo, control.tableName, box)),
+    relayAuth,
+    seating: new Seating({
+      cluster,
+      seats: new RoomSeats(config.limits),
+      limits: config.limits,
+      relayAuth,
+      leaseMs,
+      checkOpen: (relayed) => media.checkOpen(relayed),
+      onRelayError: () => media.counters.relayErrors++,
+    }),
+    connections: media,
+    console: new ConsoleFiles(),
+    log,
+  });
   // The servers' own callbacks: whatever a request or an upgrade trips ends that connection alone.
   publicServer.on('request', (req, res) => {
     streamGuard(req.socket, log, 'request').run(() => {
-      if (!media.handleRequest(req, res)) res.writeHead(404, { 'content-type': 'application/json' }).end(notFound);
+      if (!ingress.handleRequest(req, res)) res.writeHead(404, { 'content-type': 'application/json' }).end(notFound);
     });
   });
   publicServer.on('upgrade', (req, socket: Duplex, head: Buffer) => {
     streamGuard(socket, log, 'upgrade').run(() => {
-      if (!media.handleUpgrade(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      if (!ingress.handleUpgrade(req, socket, head)) refuse(socket, new Refusal('not_found', 'Not found'));
     });
   });
   relayServer.on('request', (req, res) => {
     if ((req.url ?? '').split('?')[0] === '/health') media.health(res, true);
     else res.writeHead(404, { 'content-type': 'application/json' }).end(notFound);
   });
-  relayServer.on('upgrade', (req, socket: Duplex, head: Buffer) => streamGuard(socket, log, 'relay upgrade').run(() => media.handleRelayUpgrade(req, socket, head)));
+  relayServer.on('upgrade', (req, socket: Duplex, head: Buffer) => streamGuard(socket, log, 'relay upgrade').run(() => ingress.handleRelayUpgrade(req, socket, head)));
   await cluster.start();
 
   // In AWS every report is a data point of the autoscaling metric; elsewhere (`npm start`) a report that says nothing new is left out.
@@ -169,7 +193,8 @@ export async function startMediaNode(config: MediaConfig, baseLog: Logger, ecsAg
     serverId,
     port,
     relayPort,
-    media,
+    connections: media,
+    publicServer,
     drain: () => stop(() => media.drain(config.drainTimeoutSeconds * 1000)),
     // During a drain too: the live calls end now, so the drain (and the stop it began) finishes at once.
     close: () => {

@@ -2,7 +2,7 @@ import { networkInterfaces } from 'node:os';
 import { loadControlPlaneConfig, type ControlPlaneConfig } from '../../core/config';
 import { ConfigError, envValue, readEnv, type Env } from '../../core/env';
 import { LIMIT_DEFAULTS } from '../../core/limits';
-import type { RoomLimits } from './room/seats';
+import type { RoomLimits } from './cluster/capacity';
 
 /** The media server's settings: the control plane's (its table, key, queue) plus its own. */
 export interface MediaConfig {

@@ -1,17 +1,18 @@
 import { ConfigError } from '../../core/config';
 import { createLogger } from '../../core/log';
-import { startMediaNode } from './app';
+import { startMediaServer } from './app';
 import { loadMediaConfig } from './config';
+import { acceptHandOffs } from './handoff';
 
 /**
  * The media container's entry point (and each of `npm start`'s media servers): SIGTERM drains (ECS stops
- * a task that way), SIGINT stops at once (Ctrl-C). Started by `npm start`, it reports its ports over IPC
- * and stops when that parent goes away.
+ * a task that way), SIGINT stops at once (Ctrl-C). Started by `npm start`, it reports its ports over IPC,
+ * serves the connections its balancer hands over, and stops when that parent goes away.
  */
 async function main(): Promise<void> {
   const config = loadMediaConfig(process.env);
   const log = createLogger(config.control.logLevel, { service: 'media', region: config.region });
-  const node = await startMediaNode(config, log, process.env.ECS_AGENT_URI);
+  const node = await startMediaServer(config, log, process.env.ECS_AGENT_URI);
   const exit = (how: string, ending: () => Promise<void>) => () => {
     log.info('stopping', { how });
     ending().then(
@@ -25,6 +26,7 @@ async function main(): Promise<void> {
   process.once('SIGTERM', exit('SIGTERM: draining', () => node.drain()));
   process.once('SIGINT', exit('SIGINT', () => node.close()));
   if (process.send) {
+    acceptHandOffs(node.publicServer, log);
     process.once('disconnect', exit('parent gone', () => node.close()));
     process.send({ type: 'ready', serverId: node.serverId, port: node.port, relayPort: node.relayPort });
   }

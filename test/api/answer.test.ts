@@ -340,7 +340,7 @@ describe('forgeries with a connector that holds a Plivo auth token', () => {
     // One V2 header over the stream path signs every stream URL: the query, and so the ref, is left out.
     const captured = v2SignatureHeaders(authToken, urls[0]!.replace(/\?.*/, ''));
     for (const url of urls) {
-      expect(await upgrade(url, captured)).toEqual({ status: 403, body: JSON.stringify({ message: SIGNATURE_REFUSALS['v2-only'] }) });
+      expect(await upgrade(url, captured)).toEqual({ status: 403, body: JSON.stringify({ message: SIGNATURE_REFUSALS['v2-only'], code: 'forbidden' }) });
     }
     const plivo = new SimulatedCall({ answerUrl: signed.webhookUrl, authToken });
     await plivo.connect(urls[0]!);

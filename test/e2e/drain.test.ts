@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { WebSocket } from 'ws';
 import { tone, toneLevel } from '../../tools/audio';
 import { SimulatedCall } from '../../tools/plivo-simulator';
 import { startLocalProcess, waitFor, type LocalProcess } from '../support/local-process';
@@ -56,6 +57,18 @@ const alive = (pid: number) => {
 };
 const exited = (pid: number, timeoutMs: number) => waitFor(() => (alive(pid) ? undefined : true), timeoutMs);
 const health = async (i: number) => (await fetch(server(i).url.replace(/^ws/, 'http') + '/health')).status;
+/** The status and JSON body an upgrade to `url` is refused with. */
+const refusal = (url: string) =>
+  new Promise<{ status: number; body: unknown }>((resolve, reject) => {
+    const ws = new WebSocket(url);
+    ws.on('error', () => undefined);
+    ws.once('open', () => reject(new Error('upgraded')));
+    ws.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(body) as unknown }));
+    });
+  });
 
 it('SIGTERM: live calls finish, new streams are refused with 503, health turns 503, the process exits once idle', async () => {
   const answerUrl = await connectorFor('drain-room');
@@ -74,6 +87,8 @@ it('SIGTERM: live calls finish, new streams are refused with 503, health turns 5
   // A new stream straight to the draining server is refused, saying why.
   const refused = new SimulatedCall({ answerUrl, from: '14155550123' });
   await expect(refused.connect(onServer(await refused.answer(), 0))).rejects.toThrow('stream upgrade refused: 503');
+  // A room join too, with the code a client can act on (connect again: another server takes it).
+  expect(await refusal(`${server(0).url}/rooms/drain-room`)).toEqual({ status: 503, body: { message: expect.stringContaining('draining'), code: 'draining' } });
   // Through the load balancer, new calls reach the other server once the health check has taken this one out.
   await new Promise((resolve) => setTimeout(resolve, 1500));
   const elsewhere = new SimulatedCall({ answerUrl: await connectorFor('drain-other'), from: '14155550124' });

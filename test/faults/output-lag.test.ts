@@ -1,7 +1,7 @@
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket, WebSocketServer } from 'ws';
-import { OutputLag } from '../../ingest-container/src/room/output-lag';
+import { OutputLag } from '../../ingest-container/src/transport/output-lag';
 
 /**
  * OutputLag over a real WebSocket on port 0: the server sends 20 ms frames (faster than real time: lag is

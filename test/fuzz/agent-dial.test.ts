@@ -4,9 +4,9 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocketServer } from 'ws';
 import { createLogger } from '../../core/log';
-import { dialAgent, type DialOptions } from '../../ingest-container/src/room/agent';
+import { dialAgent, type DialOptions } from '../../ingest-container/src/calls/agent';
 import { MediaClock } from '../../ingest-container/src/room/clock';
-import { RoomRegistry } from '../../ingest-container/src/room/room';
+import { RoomRegistry } from '../../ingest-container/src/room/registry';
 
 /**
  * Dialling an agent against a server that answers anything at all: random bytes, any HTTP status with any headers,
@@ -125,7 +125,9 @@ it('any agent server behaviour: the dial settles in bounded time, at most three 
   const onUncaught = (err: unknown) => uncaught.push(err);
   process.on('uncaughtException', onUncaught);
   const clock = new MediaClock(() => undefined);
-  const rooms = new RoomRegistry(clock, { maxQueuedAudioBytes: 64 * 1024 * 1024, maxQueuedAudioBytesPerRoom: 8 * 1024 * 1024 });
+  const rooms = new RoomRegistry(clock, { maxQueuedAudioBytes: 64 * 1024 * 1024, maxQueuedAudioBytesPerRoom: 8 * 1024 * 1024 }, (err) => {
+    throw err;
+  });
   const log = createLogger('error', {}, () => undefined);
   const port = (server.address() as { port: number }).port;
   const outcomes = { connected: 0, unreachable: 0 };

@@ -241,7 +241,7 @@ it('refuses bad joins with a status and a JSON message, and seats good ones', as
         if (room === ROOM) joins++;
       } else {
         refused++;
-        expect(JSON.parse(answer.body)).toEqual({ message: expect.stringMatching(/\S/) });
+        expect(JSON.parse(answer.body)).toEqual({ message: expect.stringMatching(/\S/), code: expected === 401 ? 'unauthorized' : 'bad_request' });
       }
     }),
     { numRuns: 150, endOnFailure: true },

@@ -92,7 +92,7 @@ describe('participants per room (MAX_PARTICIPANTS_PER_ROOM)', () => {
     const token = await t.token('limits-full');
     // Placed on server 0 by its first participant; the second is relayed from server 1.
     const peers = [await join(0, 'full-room', token), await join(1, 'full-room', token), await join(0, 'full-room', token)];
-    await expect(join(0, 'full-room', token)).rejects.toMatchObject({ status: 429, message: expect.stringContaining(JSON.stringify({ message: ROOM_FULL })) });
+    await expect(join(0, 'full-room', token)).rejects.toMatchObject({ status: 429, message: expect.stringContaining(JSON.stringify({ message: ROOM_FULL, code: 'room_full' })) });
     await expect(join(1, 'full-room', token)).rejects.toMatchObject({ status: 429, message: expect.stringContaining(ROOM_FULL) });
 
     const answerUrl = await connectorFor(token, 'full-room');
@@ -189,7 +189,7 @@ describe('connection timeouts', () => {
     });
     ws.on('error', () => undefined).terminate();
     expect(refused.status).toBe(401);
-    expect(JSON.parse(refused.body)).toEqual({ message: 'Missing Authorization header: send "Authorization: Bearer <token>"' });
+    expect(JSON.parse(refused.body)).toEqual({ message: 'Missing Authorization header: send "Authorization: Bearer <token>"', code: 'unauthorized' });
   });
 });
 

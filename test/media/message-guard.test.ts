@@ -21,7 +21,9 @@ beforeEach(async () => {
   wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
   await new Promise((resolve) => wss.once('listening', resolve));
   clock = new MediaClock(() => undefined);
-  room = new Room('acme', 'guarded', clock, () => undefined, new AudioBudget(1024 * 1024));
+  room = new Room('acme', 'guarded', clock, () => undefined, new AudioBudget(1024 * 1024), (err) => {
+    throw err;
+  });
 });
 
 afterEach(async () => {

@@ -1,5 +1,6 @@
 import { ROOM_RATES, type SampleRate } from '../../core/rooms';
-import { Resampler, samplesPerFrame } from '../../ingest-container/src/audio/resampler';
+import { samplesPerFrame } from '../../ingest-container/src/audio/frame';
+import { Resampler } from '../../ingest-container/src/audio/resampler';
 import { snrDb } from '../../tools/audio';
 
 /** A 1 kHz tone at `rate`, `frames` frames long, as 20 ms Int16 frames. */

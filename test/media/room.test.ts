@@ -26,9 +26,11 @@ const speech = (value: number) => Frame.fromMulawBase64(Buffer.from(mulawEncode(
 describe('a room tick', () => {
   let clock: MediaClock;
   let room: Room;
+  const failures: Record<string, string>[] = [];
   beforeEach(() => {
     clock = new MediaClock(() => undefined);
-    room = new Room('acme', 'r1', clock, () => undefined, new AudioBudget(1024 * 1024));
+    failures.length = 0;
+    room = new Room('acme', 'r1', clock, () => undefined, new AudioBudget(1024 * 1024), (err, ids) => failures.push({ what: String(err), ...ids }));
   });
   afterEach(() => room.close());
 
@@ -42,8 +44,9 @@ describe('a room tick', () => {
     room.tick();
     expect(a.heard).toEqual([fromB]);
     expect(b.heard).toEqual([fromA]);
+    // Forwarded, not mixed: each hears the very frame the other sent.
     expect(a.heard[0]).toBe(fromB);
-    expect(room.stats).toMatchObject({ forwardedTicks: 1, mixedTicks: 0 });
+    expect(b.heard[0]).toBe(fromA);
   });
 
   it('a third member hears both voices summed, and each talker still hears only the other', () => {
@@ -52,7 +55,8 @@ describe('a room tick', () => {
     a.input.push(speech(1000));
     b.input.push(speech(-2000));
     room.tick();
-    expect(room.stats).toMatchObject({ mixedTicks: 1 });
+    // Mixed: each hears a frame of its own, none the frame a speaker sent.
+    expect([a, b, c].map((p) => p.heard.length)).toEqual([1, 1, 1]);
     const sample = (p: { heard: Frame[] }) => p.heard[0]?.pcm[0];
     expect(sample(a)).toBe(speech(-2000).pcm[0]);
     expect(sample(b)).toBe(speech(1000).pcm[0]);
@@ -67,11 +71,38 @@ describe('a room tick', () => {
     a.input.push(frame);
     room.tick();
     expect(c.heard).toEqual([frame]);
+    // Forwarded: the listener at the speaker's rate gets the very frame it sent.
+    expect(c.heard[0]).toBe(frame);
     expect(b.heard[0]?.rate).toBe(16000);
     expect(a.heard).toEqual([]);
     a.muted = true;
     a.input.push(speech(3000));
     room.tick();
-    expect(room.stats).toMatchObject({ forwardedTicks: 1, silentTicks: 1 });
+    // The silent tick sends nobody anything.
+    expect([a, b, c].map((p) => p.heard.length)).toEqual([0, 1, 1]);
+  });
+
+  it('a member whose deliver or notify throws is reported with its ids; the room and its other members go on', () => {
+    const [a, b, c] = [member('a'), member('b'), member('c')];
+    const broken: Participant = {
+      ...b,
+      deliver: () => {
+        throw new Error('deliver broke');
+      },
+      notify: () => {
+        throw new Error('notify broke');
+      },
+    };
+    [a, broken, c].forEach((p) => room.join(p));
+    const frame = speech(3000);
+    a.input.push(frame);
+    room.tick();
+    expect(c.heard).toEqual([frame]);
+    room.broadcast({ type: 'dtmf', participantId: 'a', digit: '5' }, 'a');
+    expect(failures).toEqual([
+      { what: 'Error: notify broke', tenant: 'acme', roomId: 'r1', participantId: 'b' },
+      { what: 'Error: deliver broke', tenant: 'acme', roomId: 'r1', participantId: 'b' },
+      { what: 'Error: notify broke', tenant: 'acme', roomId: 'r1', participantId: 'b' },
+    ]);
   });
 });

@@ -9,7 +9,7 @@ import { createLogger } from '../../core/log';
 import { RoutingRuleService } from '../../core/routing/service';
 import { DynamoRoutingRuleStore } from '../../core/routing/store';
 import { AGENT_SCHEMES, targetProblem } from '../../core/webhooks/targets';
-import { AddressRefused, openSocket } from '../../ingest-container/src/open-socket';
+import { AddressRefused, openSocket } from '../../ingest-container/src/transport/open-socket';
 import { ensureControlTable, startLocalAws } from '../../local/aws';
 
 /** Agents the bridge dials follow the webhooks' public-address policy: at registration and again at dial time. */

@@ -1,4 +1,4 @@
-import { RoomSeats } from '../../ingest-container/src/room/seats';
+import { RoomSeats } from '../../ingest-container/src/cluster/capacity';
 import { loadMediaConfig } from '../../ingest-container/src/config';
 
 describe('RoomSeats', () => {

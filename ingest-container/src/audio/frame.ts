@@ -1,6 +1,9 @@
 import { mulawDecode, mulawEncode } from './mulaw';
 import type { SampleRate } from '../../../core/rooms';
-import { samplesPerFrame } from './resampler';
+
+/** Every frame of audio the media server moves is this long: the room clock ticks once a frame. */
+export const FRAME_MS = 20;
+export const samplesPerFrame = (rate: number): number => (rate * FRAME_MS) / 1000;
 
 const PHONE_FRAME_BYTES = samplesPerFrame(8000);
 /** 160 bytes of mu-law silence (0xff), as Plivo's base64. */

@@ -7,9 +7,7 @@
  * 70 dB down by its Nyquist: a 1 kHz tone comes through at over 60 dB SNR (see the tests).
  */
 import type { SampleRate } from '../../../core/rooms';
-
-export const FRAME_MS = 20;
-export const samplesPerFrame = (rate: number): number => (rate * FRAME_MS) / 1000;
+import { samplesPerFrame } from './frame';
 
 const STOPBAND_DB = 70;
 const PASSBAND_EDGE = 0.4; // of the lower rate

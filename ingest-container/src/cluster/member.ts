@@ -1,5 +1,6 @@
 import type { Logger } from '../../../core/log';
 import type { MediaServerRecord, Placement, PlacementStore } from '../../../core/placement';
+import { roomKey } from '../room/key';
 
 export interface MemberOptions {
   readonly serverId: string;
@@ -12,7 +13,6 @@ export interface MemberOptions {
   readonly onLost: (tenant: string, roomId: string) => void;
 }
 
-const key = (tenant: string, roomId: string) => `${tenant}\u0000${roomId}`;
 /** Lease renewals in flight at once, so a server with many rooms does not burst its table. */
 const RENEW_CONCURRENCY = 16;
 
@@ -25,7 +25,7 @@ interface Held {
 }
 
 /** Where a connection's room lives: here (with the hold to give back when the connection ends), or elsewhere. */
-export type Seat = { readonly here: true; readonly leave: () => void } | { readonly here: false; readonly owner: Placement };
+export type Placed = { readonly here: true; readonly release: () => void } | { readonly here: false; readonly owner: Placement };
 
 /**
  * This media server as a member of its region: keeps its own server record and its rooms' placement
@@ -49,10 +49,6 @@ export class ClusterMember {
     return this.options.serverId;
   }
 
-  get rooms(): number {
-    return this.held.size;
-  }
-
   /** Writes the server record, then renews it and every held lease each third of the lease. */
   async start(): Promise<void> {
     await this.beat();
@@ -65,10 +61,10 @@ export class ClusterMember {
 
   /**
    * Where a new connection to the room goes: here (the room is held here, or nobody held it and now this
-   * server does), or to the live owner. A connection seated here must `leave` once it ends (or never starts).
+   * server does), or to the live owner. A connection placed here must `release` its hold once it ends (or never starts).
    */
-  async seat(tenant: string, roomId: string): Promise<Seat> {
-    const k = key(tenant, roomId);
+  async place(tenant: string, roomId: string): Promise<Placed> {
+    const k = roomKey(tenant, roomId);
     let entry = this.held.get(k);
     if (!entry) {
       // Draining: no new rooms, but one still placed here (released a moment ago, say) is taken back.
@@ -84,13 +80,13 @@ export class ClusterMember {
     }
     const held = entry;
     held.refs++;
-    let left = false;
+    let released = false;
     return {
       here: true,
-      leave: () => {
-        if (left) return;
-        left = true;
-        if (--held.refs === 0 && this.held.get(k) === held) this.release(k, held);
+      release: () => {
+        if (released) return;
+        released = true;
+        if (--held.refs === 0 && this.held.get(k) === held) this.letGo(k, held);
       },
     };
   }
@@ -109,7 +105,7 @@ export class ClusterMember {
     if (this.timer) clearInterval(this.timer);
     await this.beating;
     this.state = 'stopped';
-    for (const [k, held] of [...this.held]) this.release(k, held);
+    for (const [k, held] of [...this.held]) this.letGo(k, held);
     await Promise.allSettled([...this.releasing]);
     await this.store.heartbeat({ ...this.record(), state: 'stopped', leaseExpiresAtMs: Date.now() - 1 }).catch((err: unknown) => this.options.log.warn('could not mark this server stopped', { err }));
   }
@@ -118,7 +114,7 @@ export class ClusterMember {
    * The room's placement goes, so the next joiner places it wherever it lands. Only the lease last written
    * is deleted: a re-placement here that raced this release keeps its record.
    */
-  private release(k: string, held: Held): void {
+  private letGo(k: string, held: Held): void {
     this.held.delete(k);
     const { tenant, roomId } = held;
     const releasing = this.store
@@ -146,8 +142,14 @@ export class ClusterMember {
           }
           if (this.held.get(k) !== held) return;
           this.held.delete(k);
-          this.options.log.error('room lease lost to another server: its participants here are moved off', { tenant: held.tenant, roomId: held.roomId });
-          this.options.onLost(held.tenant, held.roomId);
+          const ids = { tenant: held.tenant, roomId: held.roomId };
+          this.options.log.error('room lease lost to another server: its participants here are moved off', ids);
+          // A listener that throws must not fail the heartbeat: the other rooms' leases are renewed all the same.
+          try {
+            this.options.onLost(held.tenant, held.roomId);
+          } catch (err) {
+            this.options.log.error('moving participants off a lost room failed', { err, ...ids });
+          }
         }),
       );
     }

@@ -1,5 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { BoundedMap } from '../../../core/bounded-map';
 import type { Placement } from '../../../core/placement';
 import type { SecretBox } from '../../../core/secret-box';
 
@@ -7,7 +8,7 @@ import type { SecretBox } from '../../../core/secret-box';
 export const RELAY_HEADERS = {
   /** The entry server's id. */
   from: 'x-relay-from',
-  /** base64url JSON of a `RelayJoin`. */
+  /** base64url JSON of the `Join` (`admission/join.ts`). */
   join: 'x-relay-join',
   /** When the entry server signed the join (epoch milliseconds). */
   time: 'x-relay-time',
@@ -35,7 +36,7 @@ export class RelayAuth {
   /** Signatures taken within the last RELAY_JOIN_MAX_AGE_MS, with when they may be forgotten. */
   private readonly seen = new Map<string, number>();
   /** Owners' opened secrets, by sealed form. */
-  private readonly opened = new Map<string, Promise<Buffer>>();
+  private readonly opened = new BoundedMap<string, Promise<Buffer>>(OPENED_SECRETS);
 
   private constructor(
     private readonly box: SecretBox,
@@ -78,7 +79,6 @@ export class RelayAuth {
   private open(owner: Placement): Promise<Buffer> {
     let secret = this.opened.get(owner.sealedRelaySecret);
     if (!secret) {
-      if (this.opened.size >= OPENED_SECRETS) this.opened.clear();
       secret = this.box.open(Buffer.from(owner.sealedRelaySecret, 'base64'), context(owner.serverId)).then((opened) => Buffer.from(opened, 'base64url'));
       // A failed open (the key service down) is tried again by the next join.
       secret.catch(() => this.opened.delete(owner.sealedRelaySecret));

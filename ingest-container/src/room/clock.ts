@@ -1,4 +1,4 @@
-import { FRAME_MS } from '../audio/resampler';
+import { FRAME_MS } from '../audio/frame';
 
 export interface Ticking {
   tick(): void;
@@ -15,8 +15,6 @@ export class MediaClock {
   private readonly members = new Set<Ticking>();
   private timer: NodeJS.Timeout | null = null;
   private next = 0;
-  /** Ticks skipped because the process fell behind (event loop stalls). */
-  skippedTicks = 0;
 
   constructor(private readonly onError: (err: unknown) => void) {}
 
@@ -42,10 +40,7 @@ export class MediaClock {
 
   private run(): void {
     const behind = Math.floor((performance.now() - this.next) / FRAME_MS);
-    if (behind > MAX_CATCH_UP_TICKS) {
-      this.skippedTicks += behind;
-      this.next += behind * FRAME_MS;
-    }
+    if (behind > MAX_CATCH_UP_TICKS) this.next += behind * FRAME_MS;
     while (this.next <= performance.now() && this.timer) {
       for (const member of this.members) {
         try {

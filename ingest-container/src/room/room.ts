@@ -1,10 +1,9 @@
-import { Frame } from '../audio/frame';
+import { Frame, samplesPerFrame } from '../audio/frame';
 import type { SampleRate } from '../../../core/rooms';
-import { Resampler, samplesPerFrame } from '../audio/resampler';
-import { AudioBudget } from './audio-budget';
+import { Resampler } from '../audio/resampler';
+import type { AudioBudget } from './audio-budget';
 import type { MediaClock } from './clock';
 import type { JitterBuffer } from './jitter-buffer';
-import type { RoomLimits } from './seats';
 
 export type ParticipantKind = 'phone' | 'agent' | 'web';
 
@@ -52,7 +51,10 @@ export interface Participant extends ParticipantInfo {
   notify(event: RoomEvent): void;
 }
 
-export const infoOf = ({ id, kind, phone }: Participant): ParticipantInfo => (phone ? { id, kind, phone } : { id, kind });
+/** A member's deliver or notify threw: reported with the ids, the room and its other members go on (mediasoup's `safeEmit`). */
+export type ListenerError = (err: unknown, ids: { readonly tenant: string; readonly roomId: string; readonly participantId: string }) => void;
+
+const infoOf = ({ id, kind, phone }: Participant): ParticipantInfo => (phone ? { id, kind, phone } : { id, kind });
 
 /** Per-member state the room keeps: resamplers, and this tick's contribution to the mix. */
 interface Member {
@@ -82,15 +84,6 @@ function peakOf(pcm: Int16Array): number {
   return peak;
 }
 
-export interface MixStats {
-  /** Ticks that forwarded frames without mixing: one speaker, or both sides of a two-party room. */
-  forwardedTicks: number;
-  /** Ticks that mixed several speakers. */
-  mixedTicks: number;
-  /** Ticks with nobody speaking: nothing to do. */
-  silentTicks: number;
-}
-
 /**
  * A room: everyone hears everyone else (mix-minus). Each tick takes at most one frame from every
  * member's jitter buffer. Nobody speaking costs nothing; one speaker is forwarded (resampled per
@@ -102,7 +95,6 @@ export class Room {
   private readonly members = new Map<string, Member>();
   private mixRate: SampleRate = 8000;
   private sum = new Int32Array(samplesPerFrame(8000));
-  readonly stats: MixStats = { forwardedTicks: 0, mixedTicks: 0, silentTicks: 0 };
   private closed = false;
   private levelWatchers = 0;
   /** The last `levels` event had nobody in it: silence is sent once, not every 100 ms. */
@@ -116,12 +108,9 @@ export class Room {
     private readonly onEmpty: (room: Room) => void,
     /** What its members' queues may hold beyond their own second each (audio sent ahead). */
     readonly audioBudget: AudioBudget,
+    private readonly onListenerError: ListenerError,
   ) {
     clock.add(this);
-  }
-
-  get size(): number {
-    return this.members.size;
   }
 
   participants(): ParticipantInfo[] {
@@ -157,7 +146,7 @@ export class Room {
   }
 
   broadcast(event: RoomEvent, except?: string): void {
-    for (const { participant } of this.members.values()) if (participant.id !== except) participant.notify(event);
+    for (const { participant } of this.members.values()) if (participant.id !== except) this.notify(participant, event);
   }
 
   close(): void {
@@ -182,25 +171,20 @@ export class Room {
       if (++speakers === 1) first = member;
       else if (speakers === 2) second = member;
     }
-    if (!first) {
-      this.stats.silentTicks++;
-    } else if (speakers === 1) {
-      this.stats.forwardedTicks++;
+    // Nobody speaking: nothing to do.
+    if (!first) return;
+    if (speakers === 1) {
       for (const member of this.members.values()) if (member !== first) this.forward(first, member);
     } else if (second && this.members.size === 2) {
       // A two-party room where both talk: each hears exactly the other, so no mix is needed.
-      this.stats.forwardedTicks++;
       this.forward(first, second);
       this.forward(second, first);
-    } else {
-      this.stats.mixedTicks++;
-      this.mix();
-    }
+    } else this.mix();
   }
 
   /** The speaker's frame to one listener: itself when the rates match, else through the speaker's resampler. */
   private forward(speaker: Member, listener: Member): void {
-    listener.participant.deliver(this.convert(speaker, speaker.speech as Frame, listener.participant.rate));
+    this.deliver(listener.participant, this.convert(speaker, speaker.speech as Frame, listener.participant.rate));
   }
 
   private convert(speaker: Member, frame: Frame, rate: SampleRate): Frame {
@@ -229,8 +213,8 @@ export class Room {
       const { rate } = member.participant;
       if (rate !== this.mixRate) {
         if (!member.fromMix || member.fromMix.fromRate !== this.mixRate) member.fromMix = new Resampler(this.mixRate, rate);
-        member.participant.deliver(Frame.fromPcm(rate, member.fromMix.process(out)));
-      } else member.participant.deliver(Frame.fromPcm(rate, out));
+        this.deliver(member.participant, Frame.fromPcm(rate, member.fromMix.process(out)));
+      } else this.deliver(member.participant, Frame.fromPcm(rate, out));
     }
   }
 
@@ -244,7 +228,24 @@ export class Room {
     if (quiet && this.levelsQuiet) return;
     this.levelsQuiet = quiet;
     const event: RoomEvent = { type: 'levels', levels };
-    for (const { participant } of this.members.values()) if (participant.wantsLevels) participant.notify(event);
+    for (const { participant } of this.members.values()) if (participant.wantsLevels) this.notify(participant, event);
+  }
+
+  // Each member is called on its own (inline, not through a closure: this runs for every frame of every listener).
+  private deliver(participant: Participant, frame: Frame): void {
+    try {
+      participant.deliver(frame);
+    } catch (err) {
+      this.onListenerError(err, { tenant: this.tenant, roomId: this.id, participantId: participant.id });
+    }
+  }
+
+  private notify(participant: Participant, event: RoomEvent): void {
+    try {
+      participant.notify(event);
+    } catch (err) {
+      this.onListenerError(err, { tenant: this.tenant, roomId: this.id, participantId: participant.id });
+    }
   }
 
   private checkpoint(sender: Participant, name: string): void {
@@ -258,34 +259,5 @@ export class Room {
       this.mixRate = rate;
       this.sum = new Int32Array(samplesPerFrame(rate));
     }
-  }
-}
-
-/** Rooms by tenant and id: created on first join, gone when the last participant leaves. */
-export class RoomRegistry {
-  private readonly rooms = new Map<string, Room>();
-  /** Audio queued ahead in all rooms here together. */
-  private readonly audioBudget: AudioBudget;
-
-  constructor(
-    private readonly clock: MediaClock,
-    private readonly limits: Pick<RoomLimits, 'maxQueuedAudioBytes' | 'maxQueuedAudioBytesPerRoom'>,
-  ) {
-    this.audioBudget = new AudioBudget(limits.maxQueuedAudioBytes);
-  }
-
-  /** Tenant-scoped: another tenant's room of the same id is a different room. */
-  get(tenant: string, roomId: string): Room {
-    const key = `${tenant}\u0000${roomId}`;
-    let room = this.rooms.get(key);
-    if (!room) {
-      room = new Room(tenant, roomId, this.clock, () => this.rooms.delete(key), new AudioBudget(this.limits.maxQueuedAudioBytesPerRoom, this.audioBudget));
-      this.rooms.set(key, room);
-    }
-    return room;
-  }
-
-  get count(): number {
-    return this.rooms.size;
   }
 }

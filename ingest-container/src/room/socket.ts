@@ -1,34 +1,16 @@
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
 import type { Logger } from '../../../core/log';
-import { guard, INTERNAL_ERROR } from '../guard';
-import { Frame } from '../audio/frame';
+import { Frame, samplesPerFrame } from '../audio/frame';
 import type { SampleRate } from '../../../core/rooms';
-import { samplesPerFrame } from '../audio/resampler';
-import { FloodMeter } from './flood-meter';
+import { CLOSE } from '../transport/close-codes';
+import { Endpoint, FrameCutter, newStats, type EndpointStats } from '../transport/endpoint';
+import { FloodMeter } from '../transport/flood-meter';
+import { guard } from '../transport/guard';
+import { MessageGuard } from '../transport/message-guard';
 import { JitterBuffer, MAX_PENDING_CHECKPOINTS } from './jitter-buffer';
-import { MessageGuard } from './message-guard';
-import { OutputLag } from './output-lag';
 import type { Participant, Room, RoomEvent } from './room';
 
-/** Close codes of ours (4xxx) on room sockets. */
-export const ROOM_CLOSE = {
-  flood: 4429,
-  /** More than `BAD_MESSAGES_PER_SECOND` malformed messages within a second. */
-  badMessages: 4422,
-  /** Audio queued ahead over the room's or the media server's budget (`MAX_QUEUED_AUDIO_MB_PER_ROOM`, `MAX_QUEUED_AUDIO_MB`). */
-  audioBudget: 4507,
-  /** Handling a message failed: a bug of ours, which ends this connection only. */
-  error: INTERNAL_ERROR.code,
-  callEnded: 1000,
-  shutdown: 1001,
-} as const;
-
-/**
- * Beyond this much unsent output on the socket, frames are dropped (and counted) rather than queued; and while
- * the participant has over a second of audio unread (`OutputLag`): the kernel takes far more than this first.
- */
-const MAX_BUFFERED_BYTES = 64 * 1024;
 /** An agent may send its speech ahead of real time, up to this much; beyond it the oldest is dropped. */
 const AGENT_AHEAD_FRAMES = 60 * 50;
 /** Agents may burst speech ahead of real time; a live source (web) sending over 10x real time is a flood. */
@@ -74,15 +56,6 @@ export interface RoomSocketOptions {
   readonly wantsLevels?: boolean;
 }
 
-export interface RoomSocketStats {
-  framesIn: number;
-  framesOut: number;
-  /** Unreadable binary frames or control messages; each got an `error` reply (until too many closed the socket). */
-  badMessages: number;
-  /** Output frames dropped because the participant had over a second of audio unread or its socket backed up. */
-  droppedOut: number;
-}
-
 /**
  * A non-phone participant over the room protocol (`docs/room-protocol.md`): a browser or service that
  * joined `/rooms/{roomId}`, or an agent the bridge dialled. Binary frames are 20 ms of PCM16LE at the
@@ -95,23 +68,22 @@ export class RoomSocket implements Participant {
   readonly rate: SampleRate;
   readonly wantsLevels: boolean;
   readonly input: JitterBuffer;
-  readonly stats: RoomSocketStats = { framesIn: 0, framesOut: 0, badMessages: 0, droppedOut: 0 };
+  /** Its bad messages each got an `error` reply (until too many closed the socket). */
+  readonly stats: EndpointStats = newStats();
   muted = false;
   /** Settles once the participant has left its room. */
   readonly closed: Promise<void>;
   private readonly frameBytes: number;
-  private partial: Buffer = Buffer.alloc(0);
+  private readonly cutter: FrameCutter;
+  private readonly endpoint: Endpoint;
   private readonly audioFlood: FloodMeter;
   private readonly controlFlood = new FloodMeter(CONTROLS_PER_SECOND);
   private readonly guard: MessageGuard;
-  /** Answered the last heartbeat ping. */
-  private alive = true;
   private leaveReason = 'left';
   private readonly log: Logger;
-  private readonly lag: OutputLag;
 
   constructor(
-    private readonly ws: WebSocket,
+    ws: WebSocket,
     private readonly room: Room,
     options: RoomSocketOptions,
   ) {
@@ -122,7 +94,8 @@ export class RoomSocket implements Participant {
     this.log = log;
     this.wantsLevels = options.wantsLevels ?? false;
     this.frameBytes = samplesPerFrame(rate) * 2;
-    this.lag = new OutputLag(ws);
+    this.cutter = new FrameCutter(this.frameBytes);
+    this.endpoint = new Endpoint(ws, { stats: this.stats });
     this.audioFlood = new FloodMeter(rate * 2, kind === 'agent' ? AGENT_FLOOD_FACTOR : undefined);
     this.input =
       kind === 'agent'
@@ -134,9 +107,8 @@ export class RoomSocket implements Participant {
             budget: { from: room.audioBudget, frameBytes: this.frameBytes, free: OWN_QUEUE_FRAMES },
           })
         : new JitterBuffer({ startFrames: 2, maxTarget: 10, capacity: 50, adaptive: true });
-    this.guard = new MessageGuard(ws, log, { label: 'room socket', messagesPerSecond: MESSAGES_PER_SECOND[kind], codes: ROOM_CLOSE, stats: this.stats, close: (code, reason) => this.close(code, reason) });
+    this.guard = new MessageGuard(ws, log, { label: 'room socket', messagesPerSecond: MESSAGES_PER_SECOND[kind], stats: this.stats, close: (code, reason) => this.close(code, reason) });
     this.guard.listen((data, isBinary) => (isBinary ? this.onAudio(data) : this.onControl(data)));
-    ws.on('pong', () => (this.alive = true));
     this.closed = new Promise((resolve) =>
       ws.once('close', (code) => {
         // Settles whatever leaving trips: the server waits on it to let the connection go.
@@ -162,14 +134,9 @@ export class RoomSocket implements Participant {
   }
 
   deliver(frame: Frame): void {
-    if (this.ws.readyState !== this.ws.OPEN) return;
-    if (this.ws.bufferedAmount > MAX_BUFFERED_BYTES || this.lag.behind()) {
-      this.stats.droppedOut++;
-      return;
-    }
-    this.stats.framesOut++;
+    if (!this.endpoint.open) return;
     const { pcm } = frame;
-    this.ws.send(Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength), { binary: true });
+    this.endpoint.sendAudio(Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength), true);
   }
 
   notify(event: RoomEvent): void {
@@ -179,37 +146,31 @@ export class RoomSocket implements Participant {
   /** Ends this participant's connection. */
   close(code: number, reason: string): void {
     this.leaveReason = reason;
-    if (this.ws.readyState === this.ws.OPEN) this.ws.close(code, reason);
+    if (this.endpoint.open) this.endpoint.close(code, reason);
   }
 
   /** Called every 30 s: a peer that did not answer the last ping is gone (a half-open connection). */
   heartbeat(): void {
-    if (!this.alive) {
-      this.leaveReason = 'no heartbeat';
-      this.ws.terminate();
-      return;
-    }
-    this.alive = false;
-    if (this.ws.readyState === this.ws.OPEN) this.ws.ping();
+    if (!this.endpoint.heartbeat()) this.leaveReason = 'no heartbeat';
   }
 
   private onAudio(data: Buffer): void {
-    if (this.audioFlood.exceeded(data.length)) return this.close(ROOM_CLOSE.flood, 'audio faster than real time allows');
+    if (this.audioFlood.exceeded(data.length)) return this.close(CLOSE.flood, 'audio faster than real time allows');
     if (data.length % 2 !== 0) return this.bad('audio frames are PCM16LE: an even number of bytes');
-    let buffer = this.partial.length ? Buffer.concat([this.partial, data]) : data;
-    while (buffer.length >= this.frameBytes) {
+    this.cutter.cut(data, (bytes) => {
       // Copied into its own aligned array: the room keeps frames past this message.
       const samples = new Int16Array(this.frameBytes / 2);
-      Buffer.from(samples.buffer).set(buffer.subarray(0, this.frameBytes));
-      if (!this.input.push(Frame.fromPcm(this.rate, samples))) return this.close(ROOM_CLOSE.audioBudget, "audio sent ahead is over the room's or the media server's budget");
+      Buffer.from(samples.buffer).set(bytes);
+      if (!this.input.push(Frame.fromPcm(this.rate, samples))) {
+        this.close(CLOSE.audioBudget, "audio sent ahead is over the room's or the media server's budget");
+        return false;
+      }
       this.stats.framesIn++;
-      buffer = buffer.subarray(this.frameBytes);
-    }
-    this.partial = Buffer.from(buffer);
+    });
   }
 
   private onControl(data: Buffer): void {
-    if (this.controlFlood.exceeded(1)) return this.close(ROOM_CLOSE.flood, 'more than 50 control messages a second');
+    if (this.controlFlood.exceeded(1)) return this.close(CLOSE.flood, 'more than 50 control messages a second');
     let message: z.infer<typeof clientMessage>;
     try {
       const parsed = clientMessage.safeParse(JSON.parse(data.toString('utf8')));
@@ -248,6 +209,6 @@ export class RoomSocket implements Participant {
   }
 
   private send(message: object): void {
-    if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(message));
+    this.endpoint.sendJson(message);
   }
 }

@@ -2,7 +2,7 @@ import { dynamoClient } from '../../../core/aws';
 import { DynamoCallStore } from '../../../core/calls/store';
 import { createLogger } from '../../../core/log';
 import { LOCAL_TABLE_NAME } from '../../../local/aws';
-import { CallLifecycle } from '../../../ingest-container/src/calls';
+import { CallLifecycle } from '../../../ingest-container/src/calls/lifecycle';
 
 /**
  * A media server's call lifecycle that dies the instant after it writes a call's state: `answered` writes the

@@ -1,10 +1,10 @@
 import { Room } from '../../../ingest-container/src/room/room';
-import { RoomSeats } from '../../../ingest-container/src/room/seats';
+import { RoomSeats } from '../../../ingest-container/src/cluster/capacity';
 // Starts the server; the faults below are planted before any room exists (its start awaits its listeners).
 import '../../../ingest-container/src/main';
 
 /**
- * The media container's entry point with bugs planted in rooms of chosen ids, for the fault tests: a throw where
+ * The media server's entry point with bugs planted in rooms of chosen ids, for the fault tests: a throw where
  * seats are taken (`boom-seat`, its second connection: on the relay port, inside the seating promise), as a participant joins its room
  * (`boom-join`: inside ws's upgrade callback) and as it leaves (`boom-leave`: inside the socket's close listener).
  * Each is a callback ws, net or a promise calls: unguarded, the throw would end the process.

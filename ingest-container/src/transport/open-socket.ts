@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { WebSocket } from 'ws';
-import { isPublicAddress, publicOnlyLookup } from '../../core/webhooks/targets';
+import { isPublicAddress, publicOnlyLookup } from '../../../core/webhooks/targets';
 
 export interface OpenOptions {
   readonly timeoutMs: number;

@@ -1,3 +1,5 @@
+import { roomKey } from '../room/key';
+
 /** How much of one media server rooms may take (`MAX_ROOMS_PER_TENANT`, `MAX_PARTICIPANTS_PER_ROOM`, `MAX_QUEUED_AUDIO_MB*`). */
 export interface RoomLimits {
   /** Rooms of one tenant placed on this media server at once. */
@@ -21,7 +23,6 @@ export type SeatTaken = { readonly release: () => void };
 /** The limits seats are counted against. */
 type SeatLimits = Pick<RoomLimits, 'maxRoomsPerTenant' | 'maxParticipantsPerRoom'>;
 
-const key = (tenant: string, roomId: string) => `${tenant}\u0000${roomId}`;
 
 /** What a joiner over `limit` is told. */
 export function limitMessage(limit: SeatRefusal['limit'], limits: SeatLimits): string {
@@ -50,13 +51,13 @@ export class RoomSeats {
 
   /** Seats taken in the room. */
   seatsIn(tenant: string, roomId: string): number {
-    return this.rooms.get(key(tenant, roomId)) ?? 0;
+    return this.rooms.get(roomKey(tenant, roomId)) ?? 0;
   }
 
   /** Takes `count` seats in the room, or says which limit it would pass. `release` gives them back; a second call does nothing. */
   take(tenant: string, roomId: string, count: number): SeatTaken | SeatRefusal {
     const { maxRoomsPerTenant, maxParticipantsPerRoom } = this.limits;
-    const k = key(tenant, roomId);
+    const k = roomKey(tenant, roomId);
     const seated = this.rooms.get(k) ?? 0;
     if (seated === 0 && this.roomsOf(tenant) >= maxRoomsPerTenant) return { limit: 'room-limit', message: limitMessage('room-limit', this.limits) };
     if (seated + count > maxParticipantsPerRoom) return { limit: 'room-full', message: limitMessage('room-full', this.limits) };

@@ -3,9 +3,10 @@ import type { WebSocket } from 'ws';
 import { newParticipantId } from '../../../core/ids';
 import type { Logger } from '../../../core/log';
 import type { AgentSpec } from '../../../core/routing/model';
-import { openSocket } from '../open-socket';
-import type { Room } from './room';
-import { RoomSocket, type Welcome } from './socket';
+import { CLOSE } from '../transport/close-codes';
+import { openSocket } from '../transport/open-socket';
+import type { Room } from '../room/room';
+import { RoomSocket, type Welcome } from '../room/socket';
 
 export interface DialOptions {
   /** Waits before the second and third attempts: a failed connect is retried twice. */
@@ -57,7 +58,7 @@ export async function dialAgent(agent: AgentSpec, room: Room, welcome: Welcome, 
       if (delay) await sleep(delay, undefined, { signal });
       const ws = await openSocket(agent.url, { timeoutMs: options.connectTimeoutMs, maxPayload: AGENT_MAX_PAYLOAD, signal, publicOnly: options.publicOnly });
       if (signal.aborted) {
-        ws.close(1000, 'call ended');
+        ws.close(CLOSE.ended, 'call ended');
         return null;
       }
       const id = newParticipantId('ag_');

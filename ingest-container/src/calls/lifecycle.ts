@@ -1,7 +1,7 @@
-import type { AgentStatus, CallRecord } from '../../core/calls/model';
-import { endAsMediaFailure, type CallStore } from '../../core/calls/store';
-import { callEvent, type CallEventSink, type CallEventType } from '../../core/events';
-import type { Logger } from '../../core/log';
+import type { AgentStatus, CallRecord } from '../../../core/calls/model';
+import { callEnd, endAsMediaFailure, type CallStore } from '../../../core/calls/store';
+import { callEvent, type CallEventSink, type CallEventType } from '../../../core/events';
+import type { Logger } from '../../../core/log';
 
 /** Why a call's stream ended, as recorded in `hangupReason`. */
 export type EndReason =
@@ -37,9 +37,7 @@ export class CallLifecycle {
   }
 
   async ended(tenant: string, callId: string, reason: EndReason, answeredAtMs: number | null): Promise<void> {
-    const endedAt = new Date();
-    const durationSeconds = answeredAtMs === null ? null : Math.max(0, Math.round((endedAt.getTime() - answeredAtMs) / 1000));
-    const call = await this.deps.calls.end(tenant, callId, { endedAt: endedAt.toISOString(), durationSeconds, hangupReason: reason }, this.deps.retentionDays);
+    const call = await this.deps.calls.end(tenant, callId, callEnd(reason, answeredAtMs), this.deps.retentionDays);
     if (call) await this.emit('call-hangup', call);
   }
 

@@ -1,6 +1,6 @@
 import type { WebSocket } from 'ws';
 import type { Logger } from '../../../core/log';
-import { INTERNAL_ERROR } from '../guard';
+import { CLOSE, INTERNAL_ERROR } from './close-codes';
 import { coarseSeconds, FloodMeter } from './flood-meter';
 
 /** Malformed messages within one second beyond which a peer is broken or hostile, not unlucky: closed with 4422. */
@@ -9,22 +9,14 @@ export const BAD_MESSAGES_PER_SECOND = 20;
 const LOGGED_ONE_BY_ONE = 5;
 const SUMMARY_EVERY_SECONDS = 10;
 
-/** The close codes a guard ends a connection with: each socket kind's close-code table has them. */
-export interface GuardCodes {
-  readonly flood: number;
-  readonly badMessages: number;
-  readonly error: number;
-}
-
 export interface MessageGuardOptions {
   /** The connection kind, as log messages name it: `room socket`, `plivo stream`. */
   readonly label: string;
   /** Messages of any kind within one second beyond which the peer is flooding. */
   readonly messagesPerSecond: number;
-  readonly codes: GuardCodes;
   /** The connection's stats: malformed messages are counted there, and logged with the rest as it ends. */
   readonly stats: { badMessages: number };
-  /** Ends the connection with one of `codes` (each kind records why in its own way). */
+  /** Ends the connection with `CLOSE.flood`, `CLOSE.badMessages` or `CLOSE.error` (each kind records why in its own way). */
   readonly close: (code: number, reason: string) => void;
 }
 
@@ -54,27 +46,27 @@ export class MessageGuard {
 
   /** Hands each message to `handle` while the connection is open and within its message rate. */
   listen(handle: (data: Buffer, isBinary: boolean) => void): void {
-    const { codes, close, label, messagesPerSecond } = this.options;
+    const { close, label, messagesPerSecond } = this.options;
     this.ws.on('message', (data, isBinary) => {
       // Messages read before the connection began closing are not acted on.
       if (this.ws.readyState !== this.ws.OPEN) return;
-      if (this.rate.exceeded(1)) return close(codes.flood, `more than ${messagesPerSecond} messages a second`);
-      // Inline rather than `guard()` from ../guard, which allocates a closure per call: this runs for every audio frame.
+      if (this.rate.exceeded(1)) return close(CLOSE.flood, `more than ${messagesPerSecond} messages a second`);
+      // Inline rather than `guard()` from ./guard, which allocates a closure per call: this runs for every audio frame.
       try {
         handle(data as Buffer, isBinary);
       } catch (err) {
         this.log.error(`${label}: message handling failed`, { err });
-        close(codes.error, INTERNAL_ERROR.reason);
+        close(INTERNAL_ERROR.code, INTERNAL_ERROR.reason);
       }
     });
   }
 
   /** Counts a malformed message (`what` says how it was); true while the connection goes on, false once it is closed for too many. */
   bad(what: string): boolean {
-    const { stats, label, codes, close } = this.options;
+    const { stats, label, close } = this.options;
     const badMessages = ++stats.badMessages;
     if (this.badRate.exceeded(1)) {
-      close(codes.badMessages, `more than ${BAD_MESSAGES_PER_SECOND} malformed messages a second`);
+      close(CLOSE.badMessages, `more than ${BAD_MESSAGES_PER_SECOND} malformed messages a second`);
       return false;
     }
     this.unlogged++;

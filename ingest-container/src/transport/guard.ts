@@ -1,9 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
-import type { Logger } from '../../core/log';
-
-/** How a connection ends when handling it failed (RFC 6455 7.4.1: an internal error). */
-export const INTERNAL_ERROR = { code: 1011, reason: 'internal error' } as const;
+import type { Logger } from '../../../core/log';
+import { INTERNAL_ERROR } from './close-codes';
 
 /**
  * A connection's guard. Every callback that ws, net, http or a timer calls for the connection is wrapped in it

@@ -1,0 +1,35 @@
+import type { RoomLimits } from '../cluster/capacity';
+import { AudioBudget } from './audio-budget';
+import type { MediaClock } from './clock';
+import { roomKey } from './key';
+import { Room, type ListenerError } from './room';
+
+/** Rooms by tenant and id: created on first join, gone when the last participant leaves. */
+export class RoomRegistry {
+  private readonly rooms = new Map<string, Room>();
+  /** Audio queued ahead in all rooms here together. */
+  private readonly audioBudget: AudioBudget;
+
+  constructor(
+    private readonly clock: MediaClock,
+    private readonly limits: Pick<RoomLimits, 'maxQueuedAudioBytes' | 'maxQueuedAudioBytesPerRoom'>,
+    private readonly onListenerError: ListenerError,
+  ) {
+    this.audioBudget = new AudioBudget(limits.maxQueuedAudioBytes);
+  }
+
+  /** Tenant-scoped: another tenant's room of the same id is a different room. */
+  get(tenant: string, roomId: string): Room {
+    const key = roomKey(tenant, roomId);
+    let room = this.rooms.get(key);
+    if (!room) {
+      room = new Room(tenant, roomId, this.clock, () => this.rooms.delete(key), new AudioBudget(this.limits.maxQueuedAudioBytesPerRoom, this.audioBudget), this.onListenerError);
+      this.rooms.set(key, room);
+    }
+    return room;
+  }
+
+  get count(): number {
+    return this.rooms.size;
+  }
+}

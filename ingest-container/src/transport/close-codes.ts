@@ -1,0 +1,51 @@
+/**
+ * Every close code the media server sends, in one table: the code, the sockets that may get it and when. Code, docs
+ * (`docs/room-protocol.md`, `docs/operations.md`) and tests read it; `test/unit/close-codes.test.ts` fails when a
+ * doc and this table disagree. Ours are 4xxx; the 1xxx ones are RFC 6455's.
+ */
+export const CLOSE = {
+  /** A dialled agent's call has ended; a Plivo stream that sent `stop`. */
+  ended: 1000,
+  /** The media server shuts down. */
+  shutdown: 1001,
+  /** A message over the socket's `maxPayload` (sent by ws). */
+  tooBig: 1009,
+  /** Handling a message failed (a fault of ours), or a relayed call's room server was lost. */
+  error: 1011,
+  /** The room moved to another media server, or its server was lost: reconnect. */
+  moved: 1012,
+  /** A participant hung the call up. */
+  kicked: 4000,
+  /** A Plivo stream's first event was not `start`. */
+  badOrder: 4400,
+  /** A Plivo stream's `start.callId` is not its claim's CallUUID. */
+  callMismatch: 4403,
+  /** A Plivo stream sent no `start` in time (`STREAM_START_TIMEOUT_SECONDS`). */
+  startTimeout: 4408,
+  /** More than `BAD_MESSAGES_PER_SECOND` malformed messages within a second. */
+  badMessages: 4422,
+  /** Audio, control messages or messages of any kind faster than allowed. */
+  flood: 4429,
+  /** The room has `MAX_PARTICIPANTS_PER_ROOM` seats taken (a call; a participant is refused 429). */
+  roomFull: 4430,
+  /** The tenant has `MAX_ROOMS_PER_TENANT` rooms on the room's media server (a call; a participant is refused 429). */
+  roomLimit: 4431,
+  /** Audio sent ahead over the room's or the media server's budget (`MAX_QUEUED_AUDIO_MB_PER_ROOM`, `MAX_QUEUED_AUDIO_MB`). */
+  audioBudget: 4507,
+} as const;
+
+export type CloseName = keyof typeof CLOSE;
+
+/** The codes a room participant may get (`docs/room-protocol.md`, "Closing"). */
+export const ROOM_CLOSES: readonly CloseName[] = ['ended', 'shutdown', 'tooBig', 'error', 'moved', 'badMessages', 'flood', 'audioBudget'];
+
+/** The codes a Plivo stream may get (`docs/operations.md`, "Close codes of Plivo streams"). */
+export const STREAM_CLOSES: readonly CloseName[] = ['ended', 'shutdown', 'tooBig', 'error', 'kicked', 'badOrder', 'callMismatch', 'startTimeout', 'badMessages', 'flood', 'roomFull', 'roomLimit'];
+
+/** Never sent: what ws reports when a socket dropped with no close frame (RFC 6455 7.1.5), e.g. its peer's server died. */
+export const NO_CLOSE_FRAME = 1006;
+
+/** How a connection ends when handling it failed (RFC 6455 7.4.1: an internal error). */
+export const INTERNAL_ERROR = { code: CLOSE.error, reason: 'internal error' } as const;
+/** How every connection ends as its media server shuts down. */
+export const SHUTDOWN = { code: CLOSE.shutdown, reason: 'media server shutting down' } as const;

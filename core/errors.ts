@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   room_full: '429: the room has `MAX_PARTICIPANTS_PER_ROOM` participants',
   room_limit: '429: the tenant has `MAX_ROOMS_PER_TENANT` rooms on the media server',
   unavailable: "503: the database or KMS is unavailable, a feature is not configured, or the room's media server cannot be reached (retry shortly)",
+  bad_gateway: '502: `npm start` only: the media server it chose did not take the connection (retry)',
   draining: '503: the media server is draining; connect again to reach another',
   shutting_down: '503: the media server is shutting down; retry',
   internal_error: '500: a bug or an outage; the body reveals nothing more',

@@ -1,10 +1,11 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { request, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import { request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../core/log';
 import { handOff } from '../ingest-container/src/handoff';
+import { refuse } from '../ingest-container/src/transport/refuse';
 
 /** One of `npm start`'s media servers: the container's own entry point, in its own process. */
 export interface LocalMediaServer {
@@ -28,11 +29,10 @@ const READY_TIMEOUT_MS = 30_000;
 /** As a load balancer's health check: a draining server stops getting new connections within this. */
 const HEALTH_INTERVAL_MS = 1000;
 
-/** Answers a WebSocket upgrade with an HTTP error, as a load balancer does, and closes the connection. */
-export function refuseUpgrade(socket: Duplex, status: 502 | 503, message: string): void {
-  const body = JSON.stringify({ message });
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
-}
+const NO_SERVER = { status: 503, code: 'unavailable', message: 'No media server is serving' } as const;
+const NO_ANSWER = { status: 502, code: 'bad_gateway', message: 'The media server did not answer' } as const;
+const answer = (res: ServerResponse, { status, code, message }: typeof NO_SERVER | typeof NO_ANSWER) =>
+  void res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ message, code }));
 
 /** Lines a media server writes: its log records, forwarded as they are; anything else (Node's warnings) to stderr. */
 function forwardLines(child: ChildProcess, log: Logger): void {
@@ -88,7 +88,7 @@ export class MediaFleet {
   handOffUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const target = this.pick();
     socket.on('error', () => socket.destroy());
-    if (!target) return refuseUpgrade(socket, 503, 'No media server is serving');
+    if (!target) return refuse(socket, NO_SERVER);
     const lines = [`${req.method} ${req.url} HTTP/1.1`];
     for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
     // Node decodes header bytes as latin1; the bytes read past the head go along (a WebSocket client sends none before the 101).
@@ -100,7 +100,7 @@ export class MediaFleet {
     connection.server = null;
     target.child.send(handOff(Buffer.concat(read)), connection, (err) => {
       // The server went away since the last health check: say so, as a load balancer would.
-      if (err) refuseUpgrade(socket, 502, 'The media server did not answer');
+      if (err) refuse(socket, NO_ANSWER);
       else socket.destroy();
     });
   }
@@ -108,7 +108,7 @@ export class MediaFleet {
   /** Passes an HTTP request (the web console's files) to the next healthy server. */
   proxyRequest(req: IncomingMessage, res: ServerResponse): void {
     const target = this.pick();
-    if (!target) return void res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'No media server is serving' }));
+    if (!target) return answer(res, NO_SERVER);
     const upstream = request({ host: '127.0.0.1', port: target.port, path: req.url, method: req.method, headers: req.headers }, (reply) => {
       try {
         res.writeHead(reply.statusCode ?? 502, reply.headers);
@@ -117,7 +117,7 @@ export class MediaFleet {
         this.dropConnection(err, res, reply);
       }
     });
-    upstream.on('error', () => res.headersSent ? res.destroy() : res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'The media server did not answer' })));
+    upstream.on('error', () => (res.headersSent ? res.destroy() : answer(res, NO_ANSWER)));
     req.pipe(upstream);
   }
 

@@ -18,7 +18,8 @@ import { HTTP_FUNCTIONS, type HttpFunctionName } from '../lambdas/routes';
 import { ensureControlTable, ensureWebhookQueues, startLocalAws, type LocalAws } from './aws';
 import { lockDataDir } from './data-lock';
 import { loadLocalConfig, localControlPlaneConfig, localControlPlaneEnv, localMediaEnv } from './config';
-import { MediaFleet, refuseUpgrade, type LocalMediaServer } from './media-fleet';
+import { refuse } from '../ingest-container/src/transport/refuse';
+import { MediaFleet, type LocalMediaServer } from './media-fleet';
 import { createGatewayListener, GATEWAY_SERVER_OPTIONS } from './http-gateway';
 import { createDeliveryHandler, deliveryDependencies } from '../lambdas/webhooks/app';
 import { createSweeper } from '../lambdas/sweeper/app';
@@ -93,7 +94,7 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     try {
-      if (state !== 'serving' || !serving) refuseUpgrade(socket, 503, `The local stack is ${state}; retry shortly`);
+      if (state !== 'serving' || !serving) refuse(socket, { status: 503, code: 'unavailable', message: `The local stack is ${state}; retry shortly` });
       else serving.upgrade(req, socket, head);
     } catch (err) {
       log.error('media hand-off failed', { err });

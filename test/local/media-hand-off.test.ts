@@ -74,7 +74,7 @@ it('refuses a stream with 503 and a JSON message when no media server is serving
   let body = '';
   for await (const chunk of res) body += (chunk as Buffer).toString();
   expect(res.statusCode).toBe(503);
-  expect(JSON.parse(body)).toEqual({ message: 'No media server is serving' });
+  expect(JSON.parse(body)).toEqual({ message: 'No media server is serving', code: 'unavailable' });
 }, 30_000);
 
 /** A media server process of our own (the container's entry point, on npm start's AWS stand-ins), as the balancer forks it. */

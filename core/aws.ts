@@ -40,11 +40,13 @@ export function kmsClient(config: AwsClientConfig): KMSClient {
   );
 }
 
-export function sqsClient(config: AwsClientConfig): SQSClient {
+/** `requestTimeoutMs`: longer for a client that long-polls (a receive may wait 20 s for a message). */
+export function sqsClient(config: AwsClientConfig, requestTimeoutMs = requestHandler.requestTimeout): SQSClient {
   return withoutSdkLogging(
     new SQSClient({
       region: config.region,
       ...fast,
+      requestHandler: { ...requestHandler, requestTimeout: requestTimeoutMs },
       ...(config.sqsEndpoint && { endpoint: config.sqsEndpoint, credentials: localCredentials }),
     }),
   );

@@ -2,6 +2,9 @@ import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQ
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { Logger } from '../core/log';
 
+/** How long each receive waits for a message (SQS's longest, as the event source's). */
+export const LONG_POLL_MS = 20_000;
+
 /**
  * What Lambda's SQS event source does for the delivery function in AWS, for the local stack: long-polls
  * the queue with a few concurrent pollers, hands each batch to the same handler, and deletes the
@@ -16,11 +19,15 @@ export function pollQueue(
   concurrency = 4,
 ): { stop(): Promise<void> } {
   let stopped = false;
+  // Long polls: an idle stack makes a request per poller every 20 s, not every second (a message ends a poll at once).
+  // Stopping aborts the polls under way.
+  const polling = new AbortController();
   const poll = async (): Promise<void> => {
     while (!stopped) {
       try {
         const out = await sqs.send(
-          new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, AttributeNames: ['All'] }),
+          new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: LONG_POLL_MS / 1000, AttributeNames: ['All'] }),
+          { abortSignal: polling.signal },
         );
         const messages = out.Messages ?? [];
         if (!messages.length) continue;
@@ -43,6 +50,7 @@ export function pollQueue(
   return {
     stop: async () => {
       stopped = true;
+      polling.abort();
       await Promise.all(pollers);
     },
   };

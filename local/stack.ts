@@ -23,7 +23,7 @@ import { MediaFleet, type LocalMediaServer } from './media-fleet';
 import { createGatewayListener, GATEWAY_SERVER_OPTIONS } from './http-gateway';
 import { createDeliveryHandler, deliveryDependencies } from '../lambdas/webhooks/app';
 import { createSweeper } from '../lambdas/sweeper/app';
-import { pollQueue } from './queue-poller';
+import { LONG_POLL_MS, pollQueue } from './queue-poller';
 
 /** What `npm start` prints and writes to `DATA_DIR/local-stack.json`. */
 export interface LocalStackInfo {
@@ -119,7 +119,7 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
       server.listen(local.port, local.host, resolve);
     });
     aws = await startLocalAws(local.dataDir, join(local.dataDir, 'kms'));
-    sqs = sqsClient({ region: 'us-east-1', sqsEndpoint: aws.sqsEndpoint });
+    sqs = sqsClient({ region: 'us-east-1', sqsEndpoint: aws.sqsEndpoint }, LONG_POLL_MS + 5000);
     const port = (server.address() as AddressInfo).port;
     const base = `http://${local.host === '0.0.0.0' ? '127.0.0.1' : local.host}:${port}`;
     const controlEnv = localControlPlaneEnv(env, aws, await ensureWebhookQueues(sqs), base);

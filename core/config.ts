@@ -128,7 +128,7 @@ export function plivoSourceRanges(env: Env): readonly string[] {
 export function loadAwsClientConfig(env: Env): AwsClientConfig {
   const endpoint = (name: string): string | undefined => readEnv(env, name, HTTP_URL, undefined);
   return {
-    // The media container runs in its media region but uses the control plane's table, key and queue.
+    // The media server runs in its media region but uses the control plane's table, key and queue.
     region: env.CONTROL_PLANE_AWS_REGION?.trim() || env.AWS_REGION?.trim() || 'us-east-1',
     dynamodbEndpoint: endpoint('DYNAMODB_ENDPOINT'),
     kmsEndpoint: endpoint('KMS_ENDPOINT'),

@@ -1,5 +1,5 @@
 /**
- * Defaults of the limits on what one tenant may use, in one place: the functions and the media container read them
+ * Defaults of the limits on what one tenant may use, in one place: the functions and the media servers read them
  * when their variable is unset, and the CDK stacks document and pass the same numbers.
  */
 export const LIMIT_DEFAULTS = {

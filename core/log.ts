@@ -37,7 +37,7 @@ export const inAws = (env: NodeJS.ProcessEnv = process.env): boolean => Boolean(
 /** Writes to `out`: readable lines when it is a terminal outside AWS, the JSON lines as they are otherwise. */
 export function streamSink(out: NodeJS.WritableStream & { readonly isTTY?: boolean; hasColors?(): boolean } = process.stdout, env: NodeJS.ProcessEnv = process.env): LogSink {
   if (!out.isTTY || inAws(env)) return (line) => void out.write(line + '\n');
-  // Loaded for a person's terminal only: a Lambda or the media container never spends its start on it.
+  // Loaded for a person's terminal only: a Lambda or a media server in AWS never spends its start on it.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { prettyFactory } = require('pino-pretty') as typeof PinoPretty;
   const readable = prettyFactory({ colorize: out.hasColors?.() ?? false, translateTime: 'HH:MM:ss.l', ignore: 'service', messageFormat: '{if service}{service}: {end}{msg}' });

@@ -124,7 +124,7 @@ export function localControlPlaneConfig(controlEnv: Env): ControlPlaneConfig {
   return { ...config, webhooks: { ...config.webhooks, allowPrivateTargets: true } };
 }
 
-/** The media container's own settings `npm start` passes on to its media servers when they are set. */
+/** The media server's own settings `npm start` passes on to its media servers when they are set. */
 const MEDIA_SETTINGS = [
   'PLACEMENT_LEASE_SECONDS',
   'DRAIN_TIMEOUT_SECONDS',

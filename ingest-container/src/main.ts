@@ -5,7 +5,7 @@ import { loadMediaConfig } from './config';
 import { acceptHandOffs } from './handoff';
 
 /**
- * The media container's entry point (and each of `npm start`'s media servers): SIGTERM drains (ECS stops
+ * The media server's entry point (and each of `npm start`'s media servers): SIGTERM drains (ECS stops
  * a task that way), SIGINT stops at once (Ctrl-C). Started by `npm start`, it reports its ports over IPC,
  * serves the connections its balancer hands over, and stops when that parent goes away.
  */

@@ -99,9 +99,13 @@ export class MediaFleet {
     const connection = socket as Socket & { server: unknown };
     connection.server = null;
     target.child.send(handOff(Buffer.concat(read)), connection, (err) => {
-      // The server went away since the last health check: say so, as a load balancer would.
-      if (err) refuse(socket, NO_ANSWER);
-      else socket.destroy();
+      try {
+        // The server went away since the last health check: say so, as a load balancer would.
+        if (err) refuse(socket, NO_ANSWER);
+        else socket.destroy();
+      } catch (fault) {
+        this.dropConnection(fault, socket);
+      }
     });
   }
 

@@ -91,8 +91,10 @@ export class Endpoint {
  * Re-cuts a byte stream into whole frames of `frameBytes`: peers may send any length, the room takes 20 ms frames.
  * The rest of a message that is not a whole frame waits for the next.
  */
+const NOTHING = Buffer.alloc(0);
+
 export class FrameCutter {
-  private partial: Buffer = Buffer.alloc(0);
+  private partial: Buffer = NOTHING;
 
   constructor(private readonly frameBytes: number) {}
 
@@ -108,6 +110,7 @@ export class FrameCutter {
       if (frame(buffer.subarray(0, this.frameBytes)) === false) return;
       buffer = buffer.subarray(this.frameBytes);
     }
-    this.partial = Buffer.from(buffer);
+    // A copy only of a rest that is there: messages of whole frames (nearly all) allocate nothing.
+    this.partial = buffer.length ? Buffer.from(buffer) : NOTHING;
   }
 }

@@ -132,7 +132,8 @@ it('is quiet while idle: a media server that served nothing reports no metrics, 
 
 it("prints readable log lines on a terminal, its media servers' included, and stops on Ctrl-C typed there", async () => {
   // `script` runs it on a pseudo-terminal, as a person's shell does; what is typed into script reaches that terminal.
-  const command = [...NODE_TSX, 'local/start.ts'].map((arg) => `'${arg}'`).join(' ');
+  // `exec`: script's shell ($SHELL, else dash, which dies of the Ctrl-C itself) is replaced by the stack.
+  const command = ['exec', ...[...NODE_TSX, 'local/start.ts'].map((arg) => `'${arg}'`)].join(' ');
   const child = (starting = spawn('script', ['-qec', command, '/dev/null'], { cwd: ROOT, env: { ...process.env, PORT: '0', DATA_DIR: dataDir }, stdio: 'pipe' }));
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -131,9 +131,9 @@ export class MediaFleet {
     await Promise.all(this.members.map((member) => stopChild(member.child)));
   }
 
-  /** A fault while proxying ends that one connection, never `npm start`. */
+  /** A fault while handing off or proxying ends that one connection, never `npm start`. */
   private dropConnection(err: unknown, ...ends: { destroy(): void }[]): void {
-    this.log.error('media proxy failed', { err });
+    this.log.error('media balancer: a connection failed and was dropped', { err });
     for (const end of ends) end.destroy();
   }
 

@@ -26,7 +26,7 @@ import type { MediaConfig } from './config';
 import { ConsoleFiles } from './console';
 import { Ingress } from './ingress';
 import { Connections } from './server';
-import { streamGuard } from './transport/guard';
+import { guard, streamGuard } from './transport/guard';
 import { Refusal, refuse } from './transport/refuse';
 
 /** One media server process: the public listener, the relay listener, its room placements, metrics. */
@@ -137,8 +137,10 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
     });
   });
   relayServer.on('request', (req, res) => {
-    if ((req.url ?? '').split('?')[0] === '/health') media.health(res, true);
-    else res.writeHead(404, { 'content-type': 'application/json' }).end(notFound);
+    streamGuard(req.socket, log, 'relay request').run(() => {
+      if ((req.url ?? '').split('?')[0] === '/health') media.health(res, true);
+      else res.writeHead(404, { 'content-type': 'application/json' }).end(notFound);
+    });
   });
   relayServer.on('upgrade', (req, socket: Duplex, head: Buffer) => streamGuard(socket, log, 'relay upgrade').run(() => ingress.handleRelayUpgrade(req, socket, head)));
   await cluster.start();
@@ -161,7 +163,8 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
     );
     protection.update(media.busy);
   };
-  const metrics = setInterval(report, METRICS_INTERVAL_MS).unref();
+  // A report that throws is logged; the next one still runs.
+  const metrics = setInterval(guard(log, 'metrics report', () => undefined)(report), METRICS_INTERVAL_MS).unref();
   log.info('media server started', { region: config.region, port, relayUrl, leaseSeconds: config.leaseSeconds, limits: config.limits });
 
   let closing: Promise<void> | undefined;

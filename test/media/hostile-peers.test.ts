@@ -141,7 +141,7 @@ async function floodedCall(tenant: string, roomId: string, message: string, coun
 }
 
 describe('audio queued ahead (kind=agent)', () => {
-  it('refuses kind=agent to a participant token (403); 99 agents of a token with allow_agent queueing a minute each grow the server’s peak RSS by under 128 MB: past the room’s 8 MB they are closed with 4507', async () => {
+  it('refuses kind=agent to a participant token (403); 99 agents of a token with allow_agent queueing a minute each grow the server’s peak RSS by under MAX_ATTACK_RSS_GROWTH_MB (192 MB): past the room’s 8 MB they are closed with 4507', async () => {
     const calls = await bystanders();
     const participantToken = ((await (await t.api('POST', '/v2/rooms/attacked/tokens', { token: await t.token('hostile-agents'), body: {} })).json()) as { data: { token: string } }).data.token;
     const refused = await Promise.all(Array.from({ length: 99 }, () => Peer.join('attacked', participantToken, 'agent')));

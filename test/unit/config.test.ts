@@ -24,7 +24,7 @@ describe('loadControlPlaneConfig', () => {
       plivoSourceRanges: [],
       originSecret: null,
       logLevel: 'info',
-      webhooks: { queueUrl: null, deadLetterQueueUrl: null, retryDelaysSeconds: [60, 120, 240], redriveAfterSeconds: 300, allowPrivateTargets: false },
+      webhooks: { queueUrl: null, deadLetterQueueUrl: null, retryDelaysSeconds: [60, 120, 240], redriveAfterSeconds: 300, cacheSeconds: 10, allowPrivateTargets: false },
       aws: { region: 'us-east-1', dynamodbEndpoint: undefined, kmsEndpoint: undefined, sqsEndpoint: undefined },
     });
   });
@@ -36,6 +36,7 @@ describe('loadControlPlaneConfig', () => {
       WEBHOOK_DLQ_URL: 'https://sqs.us-east-1.amazonaws.com/1/dlq',
       WEBHOOK_RETRY_DELAYS: '1, 2,3',
       WEBHOOK_REDRIVE_AFTER_SECONDS: '30',
+      WEBHOOK_CACHE_SECONDS: '0',
       WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
     });
     expect(config.webhooks).toEqual({
@@ -43,6 +44,7 @@ describe('loadControlPlaneConfig', () => {
       deadLetterQueueUrl: 'https://sqs.us-east-1.amazonaws.com/1/dlq',
       retryDelaysSeconds: [1, 2, 3],
       redriveAfterSeconds: 30,
+      cacheSeconds: 0,
       allowPrivateTargets: false,
     });
   });

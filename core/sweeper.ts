@@ -22,7 +22,7 @@ const DEFAULT_LEASE_MS = 15_000;
  * died, or exited before they ended) end as `media-failure` with a `call-hangup` event; and pending
  * deliveries whose queue message was lost (a crash, a restart of the local stack's in-memory queue) are
  * queued again; and calls whose state changed but whose event was never recorded for the webhooks (the process
- * died between the two writes) have it published. Runs every minute in AWS, every second locally.
+ * died between the two writes) have it published. Runs every minute in AWS, every `SWEEP_INTERVAL_SECONDS` (5 s) locally.
  */
 export class Sweeper {
   /** Lapsed server leases seen by earlier sweeps: the lease, and when this sweeper first saw it lapsed. */

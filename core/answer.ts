@@ -14,7 +14,7 @@ import { SIGNATURE_REFUSALS, type Params } from './plivo/signature';
 import { EMPTY_RESPONSE_XML, HANGUP_REJECTED_XML, streamXml } from './plivo/xml';
 import { byPriority, roomFor, ruleMatches, type AgentSpec, type CallParties, type RoutingRule } from './routing/model';
 import type { CallSetup, RoutingRuleStore } from './routing/store';
-import type { Webhook } from './webhooks/model';
+import { subscribedEvents, subscribes, type Webhook } from './webhooks/model';
 import type { WebhookEventSink } from './webhooks/publisher';
 import type { SecretBox } from './secret-box';
 
@@ -164,7 +164,7 @@ export class AnswerService {
         agentStatus: null,
         claimRef: null,
       };
-      if (!(await this.deps.calls.create(record, this.deps.config.callRetentionDays))) return this.replayStored(connector, rules, callUuid);
+      if (!(await this.deps.calls.create(record, this.deps.config.callRetentionDays, undefined, subscribes(webhooks, 'call-hangup')))) return this.replayStored(connector, rules, webhooks, callUuid);
       callLog.info('call rejected', { reason: route.rejected });
       await this.emit('call-hangup', record, webhooks);
       return { status: 200, xml: HANGUP_REJECTED_XML };
@@ -187,17 +187,20 @@ export class AnswerService {
     // request (or a concurrent twin) replay the first answer; the claim such a loser wrote is never
     // handed out and lapses unused (nothing links it to the call: the record names the winner's ref).
     const [created] = await Promise.all([
-      this.deps.calls.create(record, this.deps.config.callRetentionDays, missedAt(record, this.deps.config.claimTtlSeconds)),
-      this.deps.claims.create(this.claimFor(record, agent)),
+      this.deps.calls.create(record, this.deps.config.callRetentionDays, missedAt(record, this.deps.config.claimTtlSeconds), subscribes(webhooks, 'call-started')),
+      this.deps.claims.create(this.claimFor(record, agent, webhooks)),
     ]);
-    if (!created) return this.replayStored(connector, rules, callUuid);
+    if (!created) return this.replayStored(connector, rules, webhooks, callUuid);
     callLog.info('call routed', { roomId: route.roomId, ruleId: route.ruleId, via: route.via, region });
     await this.emit('call-started', record, webhooks);
     return { status: 200, xml: streamXml(this.streamUrl(region, record.claimRef as string)) };
   }
 
-  /** The claim a started call's stream needs; it expires CLAIM_TTL_SECONDS after the call was routed. */
-  private claimFor(call: CallRecord, agent: AgentSpec | null): Claim {
+  /**
+   * The claim a started call's stream needs; it expires CLAIM_TTL_SECONDS after the call was routed. It names the
+   * events the tenant's webhooks subscribe to now, so the media server outboxes them without reading the webhooks.
+   */
+  private claimFor(call: CallRecord, agent: AgentSpec | null, webhooks: readonly Webhook[]): Claim {
     return {
       ref: call.claimRef as string,
       callUuid: call.callUuid,
@@ -211,6 +214,7 @@ export class AnswerService {
       to: call.to,
       expiresAtMs: Date.parse(call.startedAt) + this.deps.config.claimTtlSeconds * 1000,
       agent,
+      events: subscribedEvents(webhooks),
     };
   }
 
@@ -246,12 +250,12 @@ export class AnswerService {
    * Answers a retry as the first attempt was answered. The claim is written again if the first
    * attempt died between its two writes (a no-op otherwise: claims are create-once).
    */
-  private async replayStored(connector: Connector, rules: readonly RoutingRule[], callUuid: string): Promise<AnswerResult> {
+  private async replayStored(connector: Connector, rules: readonly RoutingRule[], webhooks: readonly Webhook[], callUuid: string): Promise<AnswerResult> {
     const call = await this.deps.calls.get(connector.tenant, callIdFor(callUuid));
     if (!call) throw new Error('Call record vanished after a conditional write failed');
     this.deps.log.info('answer retried: same call, same answer', { callUuid, callId: call.id, status: call.status });
     if (call.status === 'rejected' || !call.claimRef || !call.region) return { status: 200, xml: HANGUP_REJECTED_XML };
-    if (call.status === 'started') await this.deps.claims.createOnce(this.claimFor(call, agentOf(rules, call.ruleId)));
+    if (call.status === 'started') await this.deps.claims.createOnce(this.claimFor(call, agentOf(rules, call.ruleId), webhooks));
     return { status: 200, xml: streamXml(this.streamUrl(call.region, call.claimRef)) };
   }
 
@@ -266,6 +270,7 @@ export class AnswerService {
         hangupReason: (field('HangupCauseName') || field('HangupCause') || 'completed').slice(0, 128),
       },
       this.deps.config.callRetentionDays,
+      subscribes(webhooks, 'call-hangup'),
     );
     if (ended) {
       log.info('call ended by Plivo hangup', { hangupReason: ended.hangupReason, durationSeconds: ended.durationSeconds });
@@ -276,7 +281,8 @@ export class AnswerService {
     return { status: 200, xml: EMPTY_RESPONSE_XML };
   }
 
+  /** Publishes with the webhooks just read; the event is in the outbox when one of them subscribes to it (the write asked `subscribes`). */
   private async emit(type: CallEventType, call: CallRecord, webhooks: readonly Webhook[]): Promise<void> {
-    await this.deps.events.publish(callEvent(type, call), webhooks);
+    await this.deps.events.publish(callEvent(type, call), subscribes(webhooks, type), webhooks);
   }
 }

@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { ControlPlaneConfig } from './config';
 import { regionTables } from './region-tables';
 import { db, isConditionFailure, num, readOptNum, readOptStr, readStr, str, type Item } from './dynamo';
+import { CALL_EVENT_TYPES, type CallEventType } from './events';
 import type { AgentSpec } from './routing/model';
 
 /**
@@ -26,6 +27,12 @@ export interface Claim {
   readonly expiresAtMs: number;
   /** The routing rule's agent, dialled into the room when the stream joins. */
   readonly agent: AgentSpec | null;
+  /**
+   * The call events the tenant's webhooks subscribed to when the call was routed: the media server's state changes
+   * wait in the outbox for these (and for any its webhook cache knows of since). A claim that does not say (written
+   * before this field) names them all.
+   */
+  readonly events: readonly CallEventType[];
 }
 
 /** Why a claim could not be taken. */
@@ -71,6 +78,7 @@ export class ClaimStore {
       expiresAt: num(Math.ceil(claim.expiresAtMs / 1000) + TTL_GRACE_SECONDS),
       ...(claim.ruleId && { ruleId: str(claim.ruleId) }),
       ...(claim.agent && { agent: str(JSON.stringify(claim.agent)) }),
+      events: str(claim.events.join(' ')),
     };
     await db(() => dynamo.send(new PutItemCommand({ TableName: tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' })));
   }
@@ -126,7 +134,13 @@ function fromItem(ref: string, item: Item): Claim {
     to: readStr(item, 'to'),
     expiresAtMs: readOptNum(item, 'expiresAtMs') ?? 0,
     agent: agentFrom(readOptStr(item, 'agent')),
+    events: eventsFrom(readOptStr(item, 'events')),
   };
+}
+
+/** Written by `create` as a space-separated list (empty: none); absent from older claims, which outbox every event. */
+function eventsFrom(list: string | null): readonly CallEventType[] {
+  return list === null ? CALL_EVENT_TYPES : CALL_EVENT_TYPES.filter((type) => list.split(' ').includes(type));
 }
 
 /** Written by `create`, from a rule that was validated when it was saved. */

@@ -52,6 +52,12 @@ export interface WebhookConfig {
    * or never sent): longer than the queue's visibility timeout, so a message in flight is not doubled.
    */
   readonly redriveAfterSeconds: number;
+  /**
+   * How old the tenant's webhooks may be where a media server or the sweeper publishes a call event and decides
+   * whether the call's state change waits in the outbox for it (`WEBHOOK_CACHE_SECONDS`; 0: read for every event).
+   * A webhook created or changed during a call gets the call's later events from then on.
+   */
+  readonly cacheSeconds: number;
   /** Local mode only (never read from the environment): http and private addresses are allowed targets. */
   readonly allowPrivateTargets: boolean;
 }
@@ -162,6 +168,7 @@ export function loadControlPlaneConfig(env: Env, options: { publicUrl: boolean }
       // At most 8, so every attempt of a cycle stays under the queue's redrive limit of 10 receives; 0-43200 is SQS's visibility timeout range.
       retryDelaysSeconds: readEnv(env, 'WEBHOOK_RETRY_DELAYS', envValue.integers(0, 43200, 8, 'whole seconds'), [60, 120, 240]),
       redriveAfterSeconds: readEnv(env, 'WEBHOOK_REDRIVE_AFTER_SECONDS', envValue.integer(1), 300),
+      cacheSeconds: readEnv(env, 'WEBHOOK_CACHE_SECONDS', envValue.integer(0, 3600), 10),
       allowPrivateTargets: false,
     },
     aws: loadAwsClientConfig(env),

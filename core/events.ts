@@ -14,8 +14,34 @@ export interface CallEvent {
 
 /** Where call events go: every tenant webhook subscribed to them (`WebhookPublisher`). */
 export interface CallEventSink {
-  /** Never throws: a failure is logged with the whole event, and the call goes on. */
-  publish(event: CallEvent): Promise<void>;
+  /**
+   * Never throws: a failure is logged with the whole event, and the call goes on. `outboxed`: the state change's
+   * write left the event waiting in the outbox (`CallStore`), and publishing it takes it out.
+   */
+  publish(event: CallEvent, outboxed: boolean): Promise<void>;
+}
+
+/**
+ * Which call events a tenant's webhooks subscribe to: a state change waits in the outbox for its event only then.
+ * The answer may be up to the implementation's cache age old (`WebhookPublisher`: `WEBHOOK_CACHE_SECONDS`).
+ */
+export interface EventSubscriptions {
+  subscribedEvents(tenant: string): Promise<ReadonlySet<CallEventType>>;
+}
+
+/**
+ * Whether a change of a `tenant` call waits in the outbox for its `type` event: when `subscriptions` say a webhook
+ * subscribes to it, and when they cannot be read (or there are none to ask), for the event is then published by the
+ * sweeper if the publish after the write fails too.
+ */
+export async function outboxes(subscriptions: EventSubscriptions | undefined, tenant: string, type: CallEventType, log: Logger): Promise<boolean> {
+  if (!subscriptions) return true;
+  try {
+    return (await subscriptions.subscribedEvents(tenant)).has(type);
+  } catch (err) {
+    log.warn('webhook subscriptions not read; the call event waits in the outbox', { tenant, event: type, err });
+    return true;
+  }
 }
 
 /**

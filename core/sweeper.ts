@@ -1,7 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { endAsMediaFailure, type CallStore } from './calls/store';
 import { overdue, unpublished, type Item } from './dynamo';
-import { callEvent, type CallEventSink } from './events';
+import { callEvent, outboxes, type CallEventSink, type EventSubscriptions } from './events';
 import type { Logger } from './log';
 import type { MediaServerRecord, PlacementStore } from './placement';
 import type { DeliveryRef } from './webhooks/model';
@@ -22,7 +22,7 @@ const DEFAULT_LEASE_MS = 15_000;
  * died, or exited before they ended) end as `media-failure` with a `call-hangup` event; and pending
  * deliveries whose queue message was lost (a crash, a restart of the local stack's in-memory queue) are
  * queued again; and calls whose state changed but whose event was never recorded for the webhooks (the process
- * died between the two writes) have it published. Runs every minute in AWS, every second locally.
+ * died between the two writes) have it published. Runs every minute in AWS, every `SWEEP_INTERVAL_SECONDS` (5 s) locally.
  */
 export class Sweeper {
   /** Lapsed server leases seen by earlier sweeps: the lease, and when this sweeper first saw it lapsed. */
@@ -35,7 +35,8 @@ export class Sweeper {
       readonly calls: CallStore;
       readonly deliveries: DeliveryStore;
       readonly queue: DeliveryQueue;
-      readonly events: CallEventSink;
+      /** Publishes the events, and says which a tenant subscribes to: only those wait in the outbox. */
+      readonly events: CallEventSink & EventSubscriptions;
       /** How long after a call's state change its event, not yet recorded, counts as lost with a crash. */
       readonly unpublishedAfterSeconds: number;
       readonly retentionDays: number;
@@ -91,7 +92,7 @@ export class Sweeper {
       if (!pending.events.length) await this.deps.calls.eventRecorded(tenant, id, 'call-started');
       for (const type of pending.events) {
         this.deps.log.warn('call event was never recorded for webhooks; publishing it now', { tenant, callId: id, event: type });
-        await this.deps.events.publish(callEvent(type, pending.call));
+        await this.deps.events.publish(callEvent(type, pending.call), true);
         count++;
       }
     }
@@ -123,11 +124,12 @@ export class Sweeper {
         const tenant = key.pk?.S?.replace(/^T#/, '');
         const id = key.sk?.S?.replace(/^CALL#/, '');
         if (!tenant || !id) continue;
-        const call = await endAsMediaFailure(this.deps.calls, tenant, id, this.deps.retentionDays);
+        const outbox = await outboxes(this.deps.events, tenant, 'call-hangup', this.deps.log);
+        const call = await endAsMediaFailure(this.deps.calls, tenant, id, this.deps.retentionDays, outbox);
         if (!call) continue;
         count++;
         this.deps.log.warn('call closed: its media server is gone', { tenant, callId: id, roomId: call.roomId, serverId: server.serverId, serverState: server.state });
-        await this.deps.events.publish(callEvent('call-hangup', call));
+        await this.deps.events.publish(callEvent('call-hangup', call), outbox);
       }
       if (keys.length < BATCH) return { count, done: true };
     }
@@ -141,11 +143,12 @@ export class Sweeper {
       const id = key.sk?.S?.replace(/^CALL#/, '');
       if (!tenant || !id) continue;
       // Null when the stream came (or Plivo hung up) after the index was read: nothing to do.
-      const call = await this.deps.calls.miss(tenant, id, new Date().toISOString(), this.deps.retentionDays);
+      const outbox = await outboxes(this.deps.events, tenant, 'call-missed', this.deps.log);
+      const call = await this.deps.calls.miss(tenant, id, new Date().toISOString(), this.deps.retentionDays, outbox);
       if (!call) continue;
       missed++;
       this.deps.log.info('call missed: its stream never started', { tenant, callId: id, roomId: call.roomId });
-      await this.deps.events.publish(callEvent('call-missed', call));
+      await this.deps.events.publish(callEvent('call-missed', call), outbox);
     }
     return missed;
   }

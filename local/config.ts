@@ -21,6 +21,12 @@ export interface LocalConfig {
   /** Media servers to run, each in its own process (`MEDIA_SERVERS`, 1-8). */
   readonly mediaServers: number;
   /**
+   * Seconds between the sweeper's runs (`SWEEP_INTERVAL_SECONDS`, 1-60; AWS runs it every minute). Each sweep queries
+   * the table four times, so an idle stack pays for it; what it finds (a missed call, a lost delivery message, an
+   * event a crash left unpublished, a dead media server's calls) falls due 15 s or more after the fact anyway.
+   */
+  readonly sweepIntervalSeconds: number;
+  /**
    * The edge's rules, as deployed by default (`apiEdge`); null with `API_EDGE=false`, as deployed with `apiEdge: false`
    * (then the Answer URL's handler checks `PLIVO_SOURCE_RANGES` itself). `EDGE_HOOKS_RATE_LIMIT` and
    * `EDGE_API_RATE_LIMIT` replace the per-source limits (tests lower them).
@@ -36,6 +42,7 @@ export const LOCAL_DEFAULTS = {
   COUNTRY_REGIONS: 'IN=in002',
   LOG_LEVEL: 'info',
   MEDIA_SERVERS: '1',
+  SWEEP_INTERVAL_SECONDS: '5',
   /** Longer than the local queue's visibility timeout (10 s), so a message in flight is not doubled. */
   WEBHOOK_REDRIVE_AFTER_SECONDS: '15',
 } as const;
@@ -70,6 +77,7 @@ export function loadLocalConfig(env: Env): LocalConfig {
     },
     host: env.HOST?.trim() || LOCAL_DEFAULTS.HOST,
     mediaServers: readEnv(env, 'MEDIA_SERVERS', envValue.integer(1, 8), Number(LOCAL_DEFAULTS.MEDIA_SERVERS)),
+    sweepIntervalSeconds: readEnv(env, 'SWEEP_INTERVAL_SECONDS', envValue.integer(1, 60), Number(LOCAL_DEFAULTS.SWEEP_INTERVAL_SECONDS)),
     edge: edgeRules(env),
     dataDir: resolve(env.DATA_DIR?.trim() || LOCAL_DEFAULTS.DATA_DIR),
   };
@@ -108,6 +116,7 @@ export function localControlPlaneEnv(
     WEBHOOK_DLQ_URL: queues.deadLetterQueueUrl,
     WEBHOOK_RETRY_DELAYS: env.WEBHOOK_RETRY_DELAYS,
     WEBHOOK_REDRIVE_AFTER_SECONDS: env.WEBHOOK_REDRIVE_AFTER_SECONDS ?? LOCAL_DEFAULTS.WEBHOOK_REDRIVE_AFTER_SECONDS,
+    WEBHOOK_CACHE_SECONDS: env.WEBHOOK_CACHE_SECONDS,
     AWS_REGION: 'us-east-1',
     CONTROL_PLANE_AWS_REGION: 'us-east-1',
     DYNAMODB_ENDPOINT: endpoints.dynamodbEndpoint,

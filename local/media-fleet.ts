@@ -21,13 +21,20 @@ interface Member extends LocalMediaServer {
   readonly child: ChildProcess;
   readonly port: number;
   healthy: boolean;
+  /** It said it is draining: out of the rotation for good, whatever a check in flight then answers. */
+  draining: boolean;
 }
 
 const ROOT = join(__dirname, '..');
 const MAIN = join(ROOT, 'ingest-container', 'src', 'main.ts');
 const READY_TIMEOUT_MS = 30_000;
-/** As a load balancer's health check: a draining server stops getting new connections within this. */
-const HEALTH_INTERVAL_MS = 1000;
+/**
+ * As a load balancer's health check (the region's NLB checks every 10 s): a server that stopped answering leaves the
+ * rotation within this. A draining one leaves it at once: it says so over IPC, as ECS deregisters a stopping task.
+ */
+const HEALTH_INTERVAL_MS = 5000;
+/** How long one check may take before it counts as failed. */
+const HEALTH_TIMEOUT_MS = 1000;
 
 const NO_SERVER = { status: 503, code: 'unavailable', message: 'No media server is serving' } as const;
 const NO_ANSWER = { status: 502, code: 'bad_gateway', message: 'The media server did not answer' } as const;
@@ -146,13 +153,13 @@ export class MediaFleet {
   private async checkHealth(): Promise<void> {
     await Promise.all(
       this.members.map(async (member) => {
-        if (member.child.exitCode !== null || member.child.signalCode !== null) return void (member.healthy = false);
-        const healthy = await fetch(`http://127.0.0.1:${member.port}/health`, { signal: AbortSignal.timeout(HEALTH_INTERVAL_MS) }).then(
+        if (member.draining || member.child.exitCode !== null || member.child.signalCode !== null) return void (member.healthy = false);
+        const healthy = await fetch(`http://127.0.0.1:${member.port}/health`, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) }).then(
           (res) => res.ok,
           () => false,
         );
         if (healthy !== member.healthy) this.log.info(healthy ? 'media server healthy' : 'media server unhealthy: out of rotation', { serverId: member.serverId });
-        member.healthy = healthy;
+        member.healthy = healthy && !member.draining;
       }),
     );
   }
@@ -166,6 +173,7 @@ function spawnServer(env: Readonly<Record<string, string>>, log: Logger): Promis
   // (they end live calls in it); it also stops with its parent, when the IPC channel closes.
   const child = fork(MAIN, [], { cwd: ROOT, env, execArgv: ['--import', 'tsx', ...PROFILING], stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true });
   forwardLines(child, log);
+  let member: Member | undefined;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -176,11 +184,17 @@ function spawnServer(env: Readonly<Record<string, string>>, log: Logger): Promis
       reject(new Error(`A media server exited before it was ready (${signal ?? code}); its log is above`));
     });
     child.on('message', (message: { type?: string; serverId?: string; port?: number; relayPort?: number }) => {
+      if (message.type === 'draining' && member) {
+        log.info('media server draining: out of rotation', { serverId: member.serverId });
+        member.draining = true;
+        member.healthy = false;
+      }
       if (message.type !== 'ready' || !message.serverId || !message.port) return;
       clearTimeout(timer);
       child.removeAllListeners('exit');
       child.once('exit', (code, signal) => log.info('media server exited', { serverId: message.serverId, code, signal }));
-      resolve({ child, serverId: message.serverId, pid: child.pid as number, port: message.port, url: `ws://127.0.0.1:${message.port}`, relayUrl: `ws://127.0.0.1:${message.relayPort}`, healthy: true });
+      member = { child, serverId: message.serverId, pid: child.pid as number, port: message.port, url: `ws://127.0.0.1:${message.port}`, relayUrl: `ws://127.0.0.1:${message.relayPort}`, healthy: true, draining: false };
+      resolve(member);
     });
   });
 }

@@ -46,8 +46,6 @@ export interface LocalStack extends LocalStackInfo {
 export const DEMO_TENANT = 'demo';
 export const DEMO_ROOM = 'demo-room';
 const DEMO_TOKEN_TTL_SECONDS = 24 * 3600;
-/** The sweeper runs every minute in AWS; locally every second, so missed calls and lost messages show at once. */
-const SWEEP_INTERVAL_MS = 1000;
 export const STATE_FILE = 'local-stack.json';
 
 function previousConnectorId(dataDir: string): string | undefined {
@@ -126,7 +124,8 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
     const config = localControlPlaneConfig(controlEnv);
     const dynamo = dynamoClient(config.aws);
     await ensureControlTable(dynamo, config.tableName);
-    // The delivery Lambda behind its SQS event source, and the scheduled sweeper, as in AWS.
+    // The delivery Lambda behind its SQS event source, and the scheduled sweeper, as in AWS (there every minute; here every
+    // SWEEP_INTERVAL_SECONDS, 5 s by default, so missed calls and lost messages show seconds after they fall due).
     worker = pollQueue(sqs, config.webhooks.queueUrl as string, createDeliveryHandler(deliveryDependencies(config, log.child({ service: 'webhooks' }))), log);
     const sweeper = createSweeper(config, log.child({ service: 'sweeper' }));
     sweeps = setInterval(() => {
@@ -134,7 +133,7 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
         .then(() => sweeper.sweep())
         .then(() => undefined, (err: unknown) => log.error('sweep failed', { service: 'sweeper', error: err }))
         .finally(() => (sweeping = undefined));
-    }, SWEEP_INTERVAL_MS);
+    }, local.sweepIntervalSeconds * 1000);
 
     const api = apiDependencies(config, log.child({ service: 'api' }));
     const handlers = {

@@ -34,28 +34,30 @@ export function callEnd(hangupReason: string, answeredAtMs: number | null, ended
 }
 
 /**
- * Storage port for call records, scoped to one tenant. Each write that changes a call's state also records, in
+ * Storage port for call records, scoped to one tenant. Each write that changes a call's state can also record, in
  * the same write, that the change's event is yet to be published (`call-started` or, refused, `call-hangup` on
  * create; `call-answered`, `call-hangup`, `call-missed`): a crash before the event is recorded for the webhooks
- * leaves the call listed by `unpublished`, and the sweeper publishes it.
+ * leaves the call listed by `unpublished`, and the sweeper publishes it. It does when `outbox` is true (the
+ * default); a writer that knows no webhook of the tenant subscribes to the event passes false, and then neither
+ * the write nor `eventRecorded` touches the outbox.
  */
 export interface CallStore {
   /**
    * Writes a new record; false when the call already has one (a retried Answer URL request). A started
    * call that is still started at `missedAt` (its stream never came) is listed by `overdue` from then.
    */
-  create(record: CallRecord, retentionDays: number, missedAt?: string): Promise<boolean>;
+  create(record: CallRecord, retentionDays: number, missedAt?: string, outbox?: boolean): Promise<boolean>;
   get(tenant: string, id: string): Promise<CallRecord | null>;
   /**
    * Moves a started call to answered (its stream joined the room on media server `serverId`); null unless it
    * was started. Until it ends, the call is listed by `overdue('server#<serverId>')`: if that server dies,
    * the sweeper closes it.
    */
-  answer(tenant: string, id: string, answeredAt: string, serverId: string): Promise<CallRecord | null>;
+  answer(tenant: string, id: string, answeredAt: string, serverId: string, outbox?: boolean): Promise<CallRecord | null>;
   /** Ends a started or answered call; null when there is none, or it had already ended or was rejected. */
-  end(tenant: string, id: string, end: CallEnd, retentionDays: number): Promise<CallRecord | null>;
+  end(tenant: string, id: string, end: CallEnd, retentionDays: number, outbox?: boolean): Promise<CallRecord | null>;
   /** Ends a call still waiting for its stream as `missed`; null when it was answered or ended meanwhile. */
-  miss(tenant: string, id: string, endedAt: string, retentionDays: number): Promise<CallRecord | null>;
+  miss(tenant: string, id: string, endedAt: string, retentionDays: number, outbox?: boolean): Promise<CallRecord | null>;
   /** The event's deliveries are recorded: the call no longer waits for it. */
   eventRecorded(tenant: string, id: string, event: CallEventType): Promise<void>;
   /** The call and the events its state changes still wait for; null when there is no such call. */
@@ -77,7 +79,7 @@ const outboxAttributes = (at: string): Item => ({ [TABLE_KEYS.outbox.partitionKe
 
 const OPTIONAL_STRINGS = ['ruleId', 'roomId', 'region', 'answeredAt', 'endedAt', 'hangupReason', 'agentStatus', 'claimRef'] as const;
 
-function toItem(c: CallRecord, retentionDays: number, missedAt?: string): Item {
+function toItem(c: CallRecord, retentionDays: number, missedAt: string | undefined, outbox: boolean): Item {
   const item: Item = {
     ...callKey(c.tenant, c.id),
     ...byTime(c.tenant, c.startedAt, c.id),
@@ -93,8 +95,7 @@ function toItem(c: CallRecord, retentionDays: number, missedAt?: string): Item {
     startedAt: str(c.startedAt),
     expiresAt: expiry(c.endedAt ?? c.startedAt, retentionDays),
     ...(missedAt && c.status === 'started' && dueAttributes('call', missedAt)),
-    pendingEvents: { SS: [c.status === 'rejected' ? 'call-hangup' : 'call-started'] },
-    ...outboxAttributes(c.startedAt),
+    ...(outbox && { pendingEvents: { SS: [c.status === 'rejected' ? 'call-hangup' : 'call-started'] }, ...outboxAttributes(c.startedAt) }),
   };
   for (const field of OPTIONAL_STRINGS) {
     const value = c[field];
@@ -136,11 +137,11 @@ export class DynamoCallStore implements CallStore {
     private readonly tableName: string,
   ) {}
 
-  async create(record: CallRecord, retentionDays: number, missedAt?: string): Promise<boolean> {
+  async create(record: CallRecord, retentionDays: number, missedAt?: string, outbox = true): Promise<boolean> {
     try {
       await db(() =>
         this.dynamo.send(
-          new PutItemCommand({ TableName: this.tableName, Item: toItem(record, retentionDays, missedAt), ConditionExpression: 'attribute_not_exists(pk)' }),
+          new PutItemCommand({ TableName: this.tableName, Item: toItem(record, retentionDays, missedAt, outbox), ConditionExpression: 'attribute_not_exists(pk)' }),
         ),
       );
       return true;
@@ -157,12 +158,12 @@ export class DynamoCallStore implements CallStore {
     return out.Item ? fromItem(out.Item) : null;
   }
 
-  answer(tenant: string, id: string, answeredAt: string, serverId: string): Promise<CallRecord | null> {
-    return this.move(tenant, id, ['started'], 'answered', 'call-answered', { answeredAt: str(answeredAt), mediaServer: str(serverId) }, dueAttributes(`server#${serverId}`, answeredAt));
+  answer(tenant: string, id: string, answeredAt: string, serverId: string, outbox = true): Promise<CallRecord | null> {
+    return this.move(tenant, id, ['started'], 'answered', outbox && 'call-answered', { answeredAt: str(answeredAt), mediaServer: str(serverId) }, dueAttributes(`server#${serverId}`, answeredAt));
   }
 
-  end(tenant: string, id: string, end: CallEnd, retentionDays: number): Promise<CallRecord | null> {
-    return this.move(tenant, id, ['started', 'answered'], 'ended', 'call-hangup', {
+  end(tenant: string, id: string, end: CallEnd, retentionDays: number, outbox = true): Promise<CallRecord | null> {
+    return this.move(tenant, id, ['started', 'answered'], 'ended', outbox && 'call-hangup', {
       endedAt: str(end.endedAt),
       hangupReason: str(end.hangupReason),
       expiresAt: expiry(end.endedAt, retentionDays),
@@ -170,8 +171,8 @@ export class DynamoCallStore implements CallStore {
     });
   }
 
-  miss(tenant: string, id: string, endedAt: string, retentionDays: number): Promise<CallRecord | null> {
-    return this.move(tenant, id, ['started'], 'ended', 'call-missed', { endedAt: str(endedAt), hangupReason: str('missed'), expiresAt: expiry(endedAt, retentionDays) });
+  miss(tenant: string, id: string, endedAt: string, retentionDays: number, outbox = true): Promise<CallRecord | null> {
+    return this.move(tenant, id, ['started'], 'ended', outbox && 'call-missed', { endedAt: str(endedAt), hangupReason: str('missed'), expiresAt: expiry(endedAt, retentionDays) });
   }
 
   async eventRecorded(tenant: string, id: string, event: CallEventType): Promise<void> {
@@ -230,12 +231,12 @@ export class DynamoCallStore implements CallStore {
   /**
    * Moves a call to `status`, setting `fields`, if it is in one of `from` (one conditional write);
    * null when there is no such call or it was in another state. A call that moves is no longer due, unless
-   * `due` puts it under another kind of due work; it waits for `event` to be published (the outbox index).
+   * `due` puts it under another kind of due work; it waits for `event`, if any, to be published (the outbox index).
    */
-  private async move(tenant: string, id: string, from: readonly CallStatus[], status: CallStatus, event: CallEventType, set: Item, due?: Item): Promise<CallRecord | null> {
-    const fields = { ...set, ...due, ...outboxAttributes(new Date().toISOString()) };
+  private async move(tenant: string, id: string, from: readonly CallStatus[], status: CallStatus, event: CallEventType | false, set: Item, due?: Item): Promise<CallRecord | null> {
+    const fields = { ...set, ...due, ...(event && outboxAttributes(new Date().toISOString())) };
     const names = Object.keys(fields);
-    const values: Item = { ':status': str(status), ':event': { SS: [event] } };
+    const values: Item = { ':status': str(status), ...(event && { ':event': { SS: [event] } }) };
     from.forEach((state, i) => (values[`:from${i}`] = str(state)));
     names.forEach((name, i) => (values[`:v${i}`] = fields[name] as Item[string]));
     try {
@@ -244,7 +245,7 @@ export class DynamoCallStore implements CallStore {
           new UpdateItemCommand({
             TableName: this.tableName,
             Key: callKey(tenant, id),
-            UpdateExpression: `${['SET #status = :status', ...names.map((name, i) => `#f${i} = :v${i}`)].join(', ')} ADD pendingEvents :event${due ? '' : ' REMOVE #duePk, #dueSk'}`,
+            UpdateExpression: `${['SET #status = :status', ...names.map((name, i) => `#f${i} = :v${i}`)].join(', ')}${event ? ' ADD pendingEvents :event' : ''}${due ? '' : ' REMOVE #duePk, #dueSk'}`,
             ConditionExpression: `#status IN (${from.map((_, i) => `:from${i}`).join(', ')})`,
             ExpressionAttributeNames: {
               '#status': 'status',
@@ -308,7 +309,7 @@ export class DynamoCallStore implements CallStore {
  * Ends a call whose media server was lost, with its duration from the recorded answer: null when it had
  * ended already (its stream's own server, or Plivo's hangup callback, got there first).
  */
-export async function endAsMediaFailure(calls: CallStore, tenant: string, id: string, retentionDays: number): Promise<CallRecord | null> {
+export async function endAsMediaFailure(calls: CallStore, tenant: string, id: string, retentionDays: number, outbox: boolean): Promise<CallRecord | null> {
   const answeredAt = (await calls.get(tenant, id))?.answeredAt;
-  return calls.end(tenant, id, callEnd('media-failure', answeredAt ? Date.parse(answeredAt) : null), retentionDays);
+  return calls.end(tenant, id, callEnd('media-failure', answeredAt ? Date.parse(answeredAt) : null), retentionDays, outbox);
 }

@@ -1,6 +1,6 @@
 import type { CallView } from '../calls/model';
 import type { TenantDocument } from '../documents';
-import type { CallEventType } from '../events';
+import { CALL_EVENT_TYPES, type CallEventType } from '../events';
 
 /** Every event fans out to each webhook: a bound on the work one call can cause. */
 export const MAX_WEBHOOKS_PER_TENANT = 10;
@@ -16,6 +16,12 @@ export interface Webhook extends TenantDocument {
    */
   readonly sealedSecret: string | null;
 }
+
+/** Whether some of `webhooks` subscribe to `type`: only then does a call's change wait in the outbox for its event. */
+export const subscribes = (webhooks: readonly Pick<Webhook, 'events'>[], type: CallEventType): boolean => webhooks.some((hook) => hook.events.includes(type));
+
+/** The call events some of `webhooks` subscribe to, in CALL_EVENT_TYPES' order. */
+export const subscribedEvents = (webhooks: readonly Pick<Webhook, 'events'>[]): CallEventType[] => CALL_EVENT_TYPES.filter((type) => subscribes(webhooks, type));
 
 export type WebhookView = Omit<Webhook, 'tenant' | 'sealedSecret'>;
 

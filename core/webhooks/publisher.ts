@@ -2,30 +2,31 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { sqsClient } from '../aws';
 import { DynamoCallStore, type CallStore } from '../calls/store';
 import { ConfigError, type ControlPlaneConfig } from '../config';
-import type { DocumentStore } from '../documents';
-import { logEvent, type CallEvent, type CallEventSink } from '../events';
+import { logEvent, type CallEvent, type CallEventSink, type CallEventType, type EventSubscriptions } from '../events';
 import { deliveryIdFor } from '../ids';
 import type { Logger } from '../log';
-import type { Delivery, Webhook, WebhookPayload } from './model';
+import { WebhookCache } from './cache';
+import { subscribedEvents, subscribes, type Delivery, type Webhook, type WebhookPayload } from './model';
 import { DeliveryQueue } from './queue';
 import { DeliveryStore, DynamoWebhookStore } from './store';
 
 /**
  * Turns a call event into one delivery per subscribed webhook: the delivery records are written first
- * (durable, and in the `due` index), then queued, and then the call stops waiting for the event. If queueing
- * fails the sweeper queues them later; if the process dies before the records are written, the call still waits
- * for its event (the `outbox` index) and the sweeper publishes it again: delivery ids follow from the call, the
- * event and the webhook, so a second publish writes no twin.
+ * (durable, and in the `due` index), then queued, and then, if the state change put the event in the outbox, the
+ * call stops waiting for it. If queueing fails the sweeper queues them later; if the process dies before the
+ * records are written, an outboxed event is still waited for (the `outbox` index) and the sweeper publishes it
+ * again: delivery ids follow from the call, the event and the webhook, so a second publish writes no twin.
+ * The tenant's webhooks come from the caller (the Answer URL has just read them) or from a cache at most
+ * WEBHOOK_CACHE_SECONDS old, which also answers which events the tenant subscribes to (`subscribedEvents`).
  */
-/** A CallEventSink that also takes the tenant's webhooks when the caller has just read them (the Answer URL does), saving a read. */
 export interface WebhookEventSink extends CallEventSink {
-  publish(event: CallEvent, webhooks?: readonly Webhook[]): Promise<void>;
+  publish(event: CallEvent, outboxed: boolean, webhooks?: readonly Webhook[]): Promise<void>;
 }
 
-export class WebhookPublisher implements WebhookEventSink {
+export class WebhookPublisher implements WebhookEventSink, EventSubscriptions {
   constructor(
     private readonly deps: {
-      readonly webhooks: DocumentStore<Webhook>;
+      readonly webhooks: WebhookCache;
       readonly deliveries: DeliveryStore;
       readonly queue: DeliveryQueue;
       readonly calls: Pick<CallStore, 'eventRecorded'>;
@@ -33,12 +34,16 @@ export class WebhookPublisher implements WebhookEventSink {
     },
   ) {}
 
-  async publish(event: CallEvent, webhooks?: readonly Webhook[]): Promise<void> {
+  async subscribedEvents(tenant: string): Promise<ReadonlySet<CallEventType>> {
+    return new Set(subscribedEvents(await this.deps.webhooks.of(tenant)));
+  }
+
+  async publish(event: CallEvent, outboxed: boolean, webhooks?: readonly Webhook[]): Promise<void> {
     const log = this.deps.log.child({ tenant: event.tenant, callId: event.call.id, roomId: event.call.roomId, event: event.type });
     logEvent(this.deps.log, event);
     let deliveries: Delivery[];
     try {
-      const hooks = (webhooks ?? (await this.deps.webhooks.all(event.tenant))).filter((hook) => hook.events.includes(event.type));
+      const hooks = (webhooks ?? (await this.cachedWebhooks(event, outboxed))).filter((hook) => hook.events.includes(event.type));
       const payload: WebhookPayload = { webhookType: event.type, data: event.call, timestamp: event.timestamp };
       const body = JSON.stringify(payload);
       const now = new Date().toISOString();
@@ -58,7 +63,7 @@ export class WebhookPublisher implements WebhookEventSink {
       }));
       deliveries = await this.deps.deliveries.createAll(deliveries);
     } catch (err) {
-      log.error('call event not recorded for webhooks yet; the sweeper publishes it again', { error: err });
+      log.error(outboxed ? 'call event not recorded for webhooks yet; the sweeper publishes it again' : 'call event not recorded for webhooks', { error: err });
       return;
     }
     try {
@@ -66,11 +71,22 @@ export class WebhookPublisher implements WebhookEventSink {
     } catch (err) {
       log.warn('deliveries recorded but not queued; the sweeper queues them', { error: err, deliveries: deliveries.map((d) => d.id) });
     }
+    if (!outboxed) return;
     try {
       await this.deps.calls.eventRecorded(event.tenant, event.call.id, event.type);
     } catch (err) {
       log.warn('call event recorded, but the call still waits for it; the sweeper clears it', { error: err });
     }
+  }
+
+  /**
+   * The cached webhooks; read again when the event is outboxed but none of them subscribes to it and they were read
+   * before the change: its writer knew of a subscriber the cache does not (the call's claim told it, say).
+   */
+  private async cachedWebhooks(event: CallEvent, outboxed: boolean): Promise<readonly Webhook[]> {
+    const cached = await this.deps.webhooks.of(event.tenant);
+    if (!outboxed || subscribes(cached, event.type)) return cached;
+    return this.deps.webhooks.of(event.tenant, Date.parse(event.timestamp));
   }
 }
 
@@ -94,5 +110,12 @@ export function webhookQueue(config: ControlPlaneConfig): DeliveryQueue {
 
 /** The publisher of an entry point that emits call events. */
 export function webhookPublisher(config: ControlPlaneConfig, dynamo: DynamoDBClient, log: Logger): WebhookPublisher {
-  return new WebhookPublisher({ ...webhookStores(config, dynamo), queue: webhookQueue(config), calls: new DynamoCallStore(dynamo, config.tableName), log });
+  const { webhooks, deliveries } = webhookStores(config, dynamo);
+  return new WebhookPublisher({
+    webhooks: new WebhookCache(webhooks, config.webhooks.cacheSeconds * 1000),
+    deliveries,
+    queue: webhookQueue(config),
+    calls: new DynamoCallStore(dynamo, config.tableName),
+    log,
+  });
 }

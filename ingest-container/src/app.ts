@@ -85,11 +85,13 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
 
   const protection = new TaskProtection(ecsAgentUri, log);
   const cluster = new ClusterMember(new PlacementStore(table.dynamo, table.tableName), { serverId, relayUrl, sealedRelaySecret: relayAuth.sealed, leaseMs, log, onLost: (tenant, roomId) => media.evict(tenant, roomId) });
+  const events = webhookPublisher(control, dynamo, log);
   const media: Connections = new Connections({
     serverId,
     lifecycle: new CallLifecycle({
       calls: new DynamoCallStore(dynamo, control.tableName),
-      events: webhookPublisher(control, dynamo, log),
+      events,
+      subscriptions: events,
       retentionDays: control.callRetentionDays,
       serverId,
       log,

@@ -6,8 +6,8 @@ import { acceptHandOffs } from './handoff';
 
 /**
  * The media server's entry point (and each of `npm start`'s media servers): SIGTERM drains (ECS stops
- * a task that way), SIGINT stops at once (Ctrl-C). Started by `npm start`, it reports its ports over IPC,
- * serves the connections its balancer hands over, and stops when that parent goes away.
+ * a task that way), SIGINT stops at once (Ctrl-C). Started by `npm start`, it reports its ports and its draining
+ * over IPC, serves the connections its balancer hands over, and stops when that parent goes away.
  */
 async function main(): Promise<void> {
   const config = loadMediaConfig(process.env);
@@ -23,7 +23,14 @@ async function main(): Promise<void> {
       },
     );
   };
-  process.once('SIGTERM', exit('SIGTERM: draining', () => node.drain()));
+  process.once(
+    'SIGTERM',
+    exit('SIGTERM: draining', () => {
+      // As ECS takes a stopping task out of its target group: the balancer sends no new connection from now.
+      process.send?.({ type: 'draining' });
+      return node.drain();
+    }),
+  );
   process.once('SIGINT', exit('SIGINT', () => node.close()));
   if (process.send) {
     acceptHandOffs(node.publicServer, log);

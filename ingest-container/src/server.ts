@@ -143,7 +143,7 @@ export class Connections {
   private turnAway(ws: WebSocket, join: Join, refusal: SeatRefusal, log: Logger): void {
     ws.close(refusal.limit === 'room-full' ? CLOSE.roomFull : CLOSE.roomLimit, refusal.message);
     if (join.type !== 'plivo') return;
-    this.deps.lifecycle.ended(join.claim.tenant, join.claim.callId, refusal.limit, null).catch((err: unknown) => log.error('could not record the call as ended', { err }));
+    this.deps.lifecycle.ended(join.claim.tenant, join.claim.callId, refusal.limit, null, join.claim.events).catch((err: unknown) => log.error('could not record the call as ended', { err }));
   }
 
   private accept(ws: WebSocket, join: Join, relayed: boolean, log: Logger): void {
@@ -190,7 +190,7 @@ export class Connections {
         if (!lost) return;
         this.counters.relayErrors++;
         // The call's stream lived on the lost server: nobody else will end its record as promptly.
-        if (join.type === 'plivo') await this.deps.lifecycle.failed(join.claim.tenant, join.claim.callId).catch((err: unknown) => log.error('could not record the call as ended', { err }));
+        if (join.type === 'plivo') await this.deps.lifecycle.failed(join.claim.tenant, join.claim.callId, join.claim.events).catch((err: unknown) => log.error('could not record the call as ended', { err }));
       }),
     );
   }

@@ -4,6 +4,7 @@ import type { ControlPlaneConfig } from '../../core/config';
 import { createLogger } from '../../core/log';
 import { placementStores } from '../../core/placement';
 import { Sweeper } from '../../core/sweeper';
+import { WebhookCache } from '../../core/webhooks/cache';
 import { WebhookPublisher, webhookQueue, webhookStores } from '../../core/webhooks/publisher';
 
 /** The sweeper over the control table, publishing `call-missed` like any other call event. */
@@ -18,7 +19,7 @@ export function createSweeper(config: ControlPlaneConfig, log = createLogger(con
     calls,
     deliveries: stores.deliveries,
     queue,
-    events: new WebhookPublisher({ ...stores, queue, calls, log }),
+    events: new WebhookPublisher({ webhooks: new WebhookCache(stores.webhooks, config.webhooks.cacheSeconds * 1000), deliveries: stores.deliveries, queue, calls, log }),
     unpublishedAfterSeconds: config.webhooks.redriveAfterSeconds,
     retentionDays: config.callRetentionDays,
     placements: placementStores(config, dynamo),

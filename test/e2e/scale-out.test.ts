@@ -24,7 +24,7 @@ let stack: LocalProcess;
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'e2e-scale-out-'));
-  stack = await startLocalProcess(dataDir, { MEDIA_SERVERS: '2', PLACEMENT_LEASE_SECONDS: '3' });
+  stack = await startLocalProcess(dataDir, { MEDIA_SERVERS: '2', PLACEMENT_LEASE_SECONDS: '3', SWEEP_INTERVAL_SECONDS: '1' });
 }, 60_000);
 
 afterAll(async () => {

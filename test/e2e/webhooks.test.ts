@@ -21,7 +21,7 @@ let stack: LocalProcess;
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'e2e-webhooks-'));
-  stack = await startLocalProcess(dataDir, { WEBHOOK_RETRY_DELAYS: RETRY_DELAYS.join(','), WEBHOOK_REDRIVE_AFTER_SECONDS: '2', CLAIM_TTL_SECONDS: '2' });
+  stack = await startLocalProcess(dataDir, { WEBHOOK_RETRY_DELAYS: RETRY_DELAYS.join(','), WEBHOOK_REDRIVE_AFTER_SECONDS: '2', CLAIM_TTL_SECONDS: '2', SWEEP_INTERVAL_SECONDS: '1' });
 }, 30_000);
 
 afterAll(async () => {
@@ -194,7 +194,7 @@ it('loses nothing when the process is killed mid-delivery and started again', as
         return true;
       }
     }, 10_000);
-    stack = await startLocalProcess(dataDir, { WEBHOOK_RETRY_DELAYS: RETRY_DELAYS.join(','), WEBHOOK_REDRIVE_AFTER_SECONDS: '2', CLAIM_TTL_SECONDS: '2' });
+    stack = await startLocalProcess(dataDir, { WEBHOOK_RETRY_DELAYS: RETRY_DELAYS.join(','), WEBHOOK_REDRIVE_AFTER_SECONDS: '2', CLAIM_TTL_SECONDS: '2', SWEEP_INTERVAL_SECONDS: '1' });
 
     const delivered = await waitFor(async () => (await deliveries(webhookId, '?status=delivered'))[0], 20_000);
     expect(receiver.received).toHaveLength(3);

@@ -29,7 +29,7 @@ let receiver: Awaited<ReturnType<typeof startReceiver>> | undefined;
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'fault-db-'));
-  stack = await startLocalProcess(dataDir, { MEDIA_SERVERS: '2', PLACEMENT_LEASE_SECONDS: String(LEASE_SECONDS) });
+  stack = await startLocalProcess(dataDir, { MEDIA_SERVERS: '2', PLACEMENT_LEASE_SECONDS: String(LEASE_SECONDS), SWEEP_INTERVAL_SECONDS: '1' });
 }, 60_000);
 
 afterAll(async () => {

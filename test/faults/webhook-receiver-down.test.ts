@@ -24,7 +24,7 @@ let receiver: Awaited<ReturnType<typeof startReceiver>> | undefined;
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'fault-webhooks-'));
-  stack = await startLocalProcess(dataDir, { WEBHOOK_RETRY_DELAYS: RETRY_DELAYS.join(','), WEBHOOK_REDRIVE_AFTER_SECONDS: '2' });
+  stack = await startLocalProcess(dataDir, { WEBHOOK_RETRY_DELAYS: RETRY_DELAYS.join(','), WEBHOOK_REDRIVE_AFTER_SECONDS: '2', SWEEP_INTERVAL_SECONDS: '1' });
 }, 60_000);
 
 afterAll(async () => {

@@ -24,7 +24,7 @@ describe('loadControlPlaneConfig', () => {
       plivoSourceRanges: [],
       originSecret: null,
       logLevel: 'info',
-      webhooks: { queueUrl: null, deadLetterQueueUrl: null, retryDelaysSeconds: [60, 120, 240], redriveAfterSeconds: 300, allowPrivateTargets: false },
+      webhooks: { queueUrl: null, deadLetterQueueUrl: null, retryDelaysSeconds: [60, 120, 240], redriveAfterSeconds: 300, cacheSeconds: 10, allowPrivateTargets: false },
       aws: { region: 'us-east-1', dynamodbEndpoint: undefined, kmsEndpoint: undefined, sqsEndpoint: undefined },
     });
   });
@@ -36,6 +36,7 @@ describe('loadControlPlaneConfig', () => {
       WEBHOOK_DLQ_URL: 'https://sqs.us-east-1.amazonaws.com/1/dlq',
       WEBHOOK_RETRY_DELAYS: '1, 2,3',
       WEBHOOK_REDRIVE_AFTER_SECONDS: '30',
+      WEBHOOK_CACHE_SECONDS: '0',
       WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
     });
     expect(config.webhooks).toEqual({
@@ -43,6 +44,7 @@ describe('loadControlPlaneConfig', () => {
       deadLetterQueueUrl: 'https://sqs.us-east-1.amazonaws.com/1/dlq',
       retryDelaysSeconds: [1, 2, 3],
       redriveAfterSeconds: 30,
+      cacheSeconds: 0,
       allowPrivateTargets: false,
     });
   });
@@ -111,6 +113,7 @@ describe('one environment parser for the Lambdas, the media server and npm start
       [() => loadLocalConfig({ API_RATE_LIMIT: '0' }), 'API_RATE_LIMIT must be a positive integer, got "0"'],
       [() => loadMediaConfig({ ...media, PLACEMENT_LEASE_SECONDS: '1.5' }), 'PLACEMENT_LEASE_SECONDS must be a whole number 3-300, got "1.5"'],
       [() => loadLocalConfig({ MEDIA_SERVERS: '9' }), 'MEDIA_SERVERS must be a whole number 1-8, got "9"'],
+      [() => loadLocalConfig({ SWEEP_INTERVAL_SECONDS: '0' }), 'SWEEP_INTERVAL_SECONDS must be a whole number 1-60, got "0"'],
       [() => loadLocalConfig({ EDGE_API_RATE_LIMIT: '5' }), 'EDGE_API_RATE_LIMIT must be a whole number 10-2000000000, got "5"'],
       [() => loadLocalConfig({ PORT: '70000' }), 'PORT must be 0-65535 (0: any free port), got "70000"'],
       [() => loadMediaConfig({ ...media, RELAY_PORT: '-1' }), 'RELAY_PORT must be 0-65535 (0: any free port), got "-1"'],
@@ -127,7 +130,7 @@ describe('one environment parser for the Lambdas, the media server and npm start
   });
 
   it('reads blank values as unset, alike everywhere', () => {
-    expect(loadLocalConfig({ PORT: ' ', MEDIA_SERVERS: '', API_RATE_LIMIT: ' ' })).toMatchObject({ port: 8080, mediaServers: 1, throttles: { api: { rateLimit: 100 } } });
+    expect(loadLocalConfig({ PORT: ' ', MEDIA_SERVERS: '', API_RATE_LIMIT: ' ' })).toMatchObject({ port: 8080, mediaServers: 1, sweepIntervalSeconds: 5, throttles: { api: { rateLimit: 100 } } });
     expect(loadMediaConfig({ ...media, PORT: '', DRAIN_TIMEOUT_SECONDS: ' ' })).toMatchObject({ port: 8080, drainTimeoutSeconds: 110 });
   });
 });

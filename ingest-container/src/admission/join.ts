@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ROOM_ID } from '../../../core/connectors/schema';
+import { CALL_EVENT_TYPES } from '../../../core/events';
 import { agentSchema } from '../../../core/routing/schema';
 import { ROOM_RATES } from '../../../core/rooms';
 
@@ -25,6 +26,8 @@ export const joinSchema = z.discriminatedUnion('type', [
       to: z.string().max(1024),
       expiresAtMs: z.number(),
       agent: agentSchema.nullable(),
+      // An entry server from before claims named them relays none: every event is then outboxed.
+      events: z.array(z.enum(CALL_EVENT_TYPES)).max(CALL_EVENT_TYPES.length).readonly().default(CALL_EVENT_TYPES),
     }),
   }),
   z.strictObject({

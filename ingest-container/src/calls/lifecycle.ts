@@ -1,6 +1,6 @@
-import type { AgentStatus, CallRecord } from '../../../core/calls/model';
+import type { AgentStatus } from '../../../core/calls/model';
 import { callEnd, endAsMediaFailure, type CallStore } from '../../../core/calls/store';
-import { callEvent, type CallEventSink, type CallEventType } from '../../../core/events';
+import { CALL_EVENT_TYPES, callEvent, outboxes, type CallEventSink, type CallEventType, type EventSubscriptions } from '../../../core/events';
 import type { Logger } from '../../../core/log';
 
 /** Why a call's stream ended, as recorded in `hangupReason`. */
@@ -18,12 +18,18 @@ export type EndReason =
   /** The tenant had `MAX_ROOMS_PER_TENANT` rooms on the room's media server. */
   | 'room-limit';
 
-/** Moves call records as their streams join and leave, and emits the matching events. */
+/**
+ * Moves call records as their streams join and leave, and emits the matching events. A change waits in the outbox
+ * for its event when the tenant's webhooks subscribe to it: when the call's claim says so (`subscribed`, what they
+ * were when the call was routed; all of them when a caller does not say), or `subscriptions` says so now.
+ */
 export class CallLifecycle {
   constructor(
     private readonly deps: {
       readonly calls: CallStore;
       readonly events: CallEventSink;
+      /** The tenant's subscriptions now (the publisher's cache): a webhook created during a call gets its later events. */
+      readonly subscriptions?: EventSubscriptions;
       readonly retentionDays: number;
       /** The media server the calls are answered on: the sweeper closes them if it dies. */
       readonly serverId: string;
@@ -31,27 +37,30 @@ export class CallLifecycle {
     },
   ) {}
 
-  async answered(tenant: string, callId: string): Promise<void> {
-    const call = await this.deps.calls.answer(tenant, callId, new Date().toISOString(), this.deps.serverId);
-    if (call) await this.emit('call-answered', call);
+  async answered(tenant: string, callId: string, subscribed: readonly CallEventType[] = CALL_EVENT_TYPES): Promise<void> {
+    const outbox = await this.outboxes(tenant, 'call-answered', subscribed);
+    const call = await this.deps.calls.answer(tenant, callId, new Date().toISOString(), this.deps.serverId, outbox);
+    if (call) await this.deps.events.publish(callEvent('call-answered', call), outbox);
   }
 
-  async ended(tenant: string, callId: string, reason: EndReason, answeredAtMs: number | null): Promise<void> {
-    const call = await this.deps.calls.end(tenant, callId, callEnd(reason, answeredAtMs), this.deps.retentionDays);
-    if (call) await this.emit('call-hangup', call);
+  async ended(tenant: string, callId: string, reason: EndReason, answeredAtMs: number | null, subscribed: readonly CallEventType[] = CALL_EVENT_TYPES): Promise<void> {
+    const outbox = await this.outboxes(tenant, 'call-hangup', subscribed);
+    const call = await this.deps.calls.end(tenant, callId, callEnd(reason, answeredAtMs), this.deps.retentionDays, outbox);
+    if (call) await this.deps.events.publish(callEvent('call-hangup', call), outbox);
   }
 
   /** The call's media server was lost (the one holding its room died): ends it as `media-failure`. */
-  async failed(tenant: string, callId: string): Promise<void> {
-    const call = await endAsMediaFailure(this.deps.calls, tenant, callId, this.deps.retentionDays);
-    if (call) await this.emit('call-hangup', call);
+  async failed(tenant: string, callId: string, subscribed: readonly CallEventType[] = CALL_EVENT_TYPES): Promise<void> {
+    const outbox = await this.outboxes(tenant, 'call-hangup', subscribed);
+    const call = await endAsMediaFailure(this.deps.calls, tenant, callId, this.deps.retentionDays, outbox);
+    if (call) await this.deps.events.publish(callEvent('call-hangup', call), outbox);
   }
 
   async agentStatus(tenant: string, callId: string, status: AgentStatus): Promise<void> {
     await this.deps.calls.setAgentStatus(tenant, callId, status);
   }
 
-  private async emit(type: CallEventType, call: CallRecord): Promise<void> {
-    await this.deps.events.publish(callEvent(type, call));
+  private async outboxes(tenant: string, type: CallEventType, subscribed: readonly CallEventType[]): Promise<boolean> {
+    return subscribed.includes(type) || outboxes(this.deps.subscriptions, tenant, type, this.deps.log);
   }
 }

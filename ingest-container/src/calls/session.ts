@@ -32,7 +32,7 @@ export class CallSession {
   answered(room: Room): void {
     this.answeredAtMs = Date.now();
     this.deps.log.info('call joined room', { roomId: this.claim.roomId });
-    this.deps.lifecycle.answered(this.claim.tenant, this.claim.callId).catch((err: unknown) => this.deps.log.error('could not record the call as answered', { err }));
+    this.deps.lifecycle.answered(this.claim.tenant, this.claim.callId, this.claim.events).catch((err: unknown) => this.deps.log.error('could not record the call as answered', { err }));
     if (this.claim.agent) this.agent = this.dialAgent(room);
   }
 
@@ -41,7 +41,7 @@ export class CallSession {
     this.agentDial.abort();
     (await this.agent)?.close(CLOSE.ended, 'call ended');
     try {
-      await this.deps.lifecycle.ended(this.claim.tenant, this.claim.callId, reason, this.answeredAtMs);
+      await this.deps.lifecycle.ended(this.claim.tenant, this.claim.callId, reason, this.answeredAtMs, this.claim.events);
     } catch (err) {
       this.deps.log.error('could not record the call as ended', { err });
     }

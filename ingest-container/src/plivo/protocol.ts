@@ -108,7 +108,14 @@ const spaceEnd = (d: Buffer, i: number): number => {
   return i;
 };
 
-const keyIs = (d: Buffer, start: number, end: number, key: Buffer): boolean => end - start === key.length && key.compare(d, start, end) === 0;
+/** `d` holds `bytes` at `i` (compared here: a native call costs more than these few bytes). */
+function holds(d: Buffer, i: number, bytes: Buffer): boolean {
+  if (i + bytes.length > d.length) return false;
+  for (let k = 0; k < bytes.length; k++) if (d[i + k] !== bytes[k]) return false;
+  return true;
+}
+
+const keyIs = (d: Buffer, start: number, end: number, key: Buffer): boolean => end - start === key.length && holds(d, start, key);
 
 /** Past the string at `i` (a quote); -1 when it is not a JSON string, or has an escape and `plain` (keys are compared as bytes). */
 function stringEnd(d: Buffer, i: number, plain: boolean): number {
@@ -145,7 +152,7 @@ function numberEnd(d: Buffer, i: number): number {
   return i;
 }
 
-const literalEnd = (d: Buffer, i: number, literal: Buffer): number => (i + literal.length <= d.length && literal.compare(d, i, i + literal.length) === 0 ? i + literal.length : -1);
+const literalEnd = (d: Buffer, i: number, literal: Buffer): number => (holds(d, i, literal) ? i + literal.length : -1);
 
 /** Past any JSON value at `i`, containers in it at most `depth` deep; -1 when there is none. */
 function valueEnd(d: Buffer, i: number, depth: number): number {

@@ -128,7 +128,7 @@ function keyIs(d: Buffer, start: number, end: number, key: Buffer): boolean {
 function stringEnd(d: Buffer, i: number, plain: boolean): number {
   for (i++; i < d.length; i++) {
     const c = d[i] as number;
-    // Nearly every character: past the quote, below no control, not an escape.
+    // Most characters: above the quote (so no control character either), not a backslash.
     if (c > QUOTE && c !== BACKSLASH) continue;
     if (c === QUOTE) return i + 1;
     if (c < 0x20) return -1;

@@ -11,7 +11,7 @@ import { Endpoint, FrameCutter, newStats, type EndpointStats } from '../transpor
 import { FloodMeter } from '../transport/flood-meter';
 import { guard, socketGuard } from '../transport/guard';
 import { MessageGuard } from '../transport/message-guard';
-import { checkpointMessage, clearAudioMessage, dtmfOf, eventName, mediaOf, parseMessage, playAudioMessage, playedOf, sendDtmfMessage, startOf, type PlivoMessage } from './protocol';
+import { checkpointMessage, clearAudioMessage, dtmfOf, eventName, mediaFrameOf, mediaOf, parseMessage, playAudioFrame, playedOf, sendDtmfMessage, startOf, type MediaPayload, type PlivoMessage } from './protocol';
 
 /** How long a stream may wait for `start` after its upgrade, unless the server says otherwise. */
 const START_TIMEOUT_MS = 10_000;
@@ -118,7 +118,7 @@ export class PlivoStream implements Participant {
   }
 
   deliver(frame: Frame): void {
-    this.endpoint.sendAudio(playAudioMessage(frame.mulawBase64), false);
+    this.endpoint.sendAudio(playAudioFrame(frame.mulawBase64), false);
   }
 
   notify(_event: RoomEvent): void {
@@ -126,16 +126,19 @@ export class PlivoStream implements Participant {
   }
 
   private onMessage(data: Buffer, isBinary: boolean): void {
+    // Nearly every message is a plain `media` frame: its payload is read from the bytes, nothing parsed.
+    const frame = mediaFrameOf(data, isBinary);
+    if (frame) return this.room ? this.onMedia(frame) : this.outOfOrder();
     const message = parseMessage(data, isBinary);
     if (typeof message === 'string') return void this.guard.bad(message);
     if (message.event === 'start') return this.onStart(message);
     if (!this.room) {
-      if (message.event !== 'stop') this.close(CLOSE.badOrder, 'start must be the first event', 'error');
+      if (message.event !== 'stop') this.outOfOrder();
       return;
     }
     switch (message.event) {
       case 'media':
-        return this.onMedia(message);
+        return this.onMedia(mediaOf(message));
       case 'dtmf': {
         const digit = dtmfOf(message);
         if (digit === null) return void this.guard.bad('dtmf without a valid digit');
@@ -172,8 +175,11 @@ export class PlivoStream implements Participant {
     this.call.answered(this.room);
   }
 
-  private onMedia(message: PlivoMessage): void {
-    const media = mediaOf(message);
+  private outOfOrder(): void {
+    this.close(CLOSE.badOrder, 'start must be the first event', 'error');
+  }
+
+  private onMedia(media: MediaPayload | null): void {
     if (!media) return void this.guard.bad('media without a valid base64 payload');
     if (this.flood.exceeded(media.bytes)) {
       this.close(CLOSE.flood, 'media faster than 10x real time', 'flood');

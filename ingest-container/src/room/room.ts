@@ -69,6 +69,8 @@ interface Member {
   mixed: Int16Array | null;
   /** Loudest sample since the last `levels` event, while someone wants levels. */
   peak: number;
+  /** Passes on a checkpoint met in this member's queue (made once: the queue is pulled every tick). */
+  readonly onCheckpoint: (name: string) => void;
 }
 
 /** `levels` events go out every 5 ticks: 100 ms. */
@@ -128,7 +130,7 @@ export class Room {
   join(participant: Participant): void {
     if (this.closed) throw new Error(`Room ${this.id} is closed`);
     this.broadcast({ type: 'participant-joined', participant: infoOf(participant) });
-    this.members.set(participant.id, { participant, outbound: new Map(), fromMix: null, speech: null, mixed: null, peak: 0 });
+    this.members.set(participant.id, { participant, outbound: new Map(), fromMix: null, speech: null, mixed: null, peak: 0, onCheckpoint: (name) => this.checkpoint(participant, name) });
     if (participant.wantsLevels) this.levelWatchers++;
     this.updateMixRate();
   }
@@ -164,7 +166,7 @@ export class Room {
     let second: Member | null = null;
     for (const member of this.members.values()) {
       const { participant } = member;
-      const frame = participant.input.pull((name) => this.checkpoint(participant, name));
+      const frame = participant.input.pull(member.onCheckpoint);
       member.speech = frame && !participant.muted && !frame.silent ? frame : null;
       if (!member.speech) continue;
       if (this.levelWatchers > 0) member.peak = Math.max(member.peak, peakOf(member.speech.pcm));

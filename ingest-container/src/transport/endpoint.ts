@@ -20,6 +20,9 @@ export const newStats = (): EndpointStats => ({ framesIn: 0, framesOut: 0, badMe
 const MAX_BUFFERED_AUDIO = 64 * 1024;
 /** Text may be a control (`stop`, `hangup`, `clearAudio`) that must not be lost: dropped only once the peer stalled for long. */
 const MAX_BUFFERED_TEXT = 1024 * 1024;
+/** `ws.send`'s options, made once: audio is sent 50 times a second per connection. */
+const AS_BINARY = { binary: true } as const;
+const AS_TEXT = { binary: false } as const;
 
 /**
  * One WebSocket the media server holds, written once for every kind (Plivo streams, room sockets, both sides of a
@@ -67,14 +70,14 @@ export class Endpoint {
       return false;
     }
     if (this.stats) this.stats.framesOut++;
-    this.ws.send(data, { binary });
+    this.ws.send(data, binary ? AS_BINARY : AS_TEXT);
     return true;
   }
 
   /** Sends a control message (false when dropped: the socket is not open, or the peer has not read for long). */
   sendText(data: string | Buffer): boolean {
     if (!this.open || this.ws.bufferedAmount > MAX_BUFFERED_TEXT) return false;
-    this.ws.send(data, { binary: false });
+    this.ws.send(data, AS_TEXT);
     return true;
   }
 

@@ -2,7 +2,7 @@ import { GetItemCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk
 import { db, isConditionFailure, num, readOptNum, str, type Item } from './dynamo';
 
 /**
- * A count changed this recently may have a write between its two steps (the count taken, the item not yet
+ * By default, a count changed this recently may have a write between its two steps (the count taken, the item not yet
  * written): a correction waits until the count has been still this long.
  */
 const SETTLE_MS = 60_000;
@@ -21,6 +21,7 @@ export class TenantCounter {
     private readonly dynamo: DynamoDBClient,
     private readonly tableName: string,
     private readonly kind: string,
+    private readonly settleMs = SETTLE_MS,
   ) {}
 
   private key(tenant: string): Item {
@@ -49,7 +50,7 @@ export class TenantCounter {
       tenant,
       'SET n = :actual, changedAt = :now',
       counted === 0 ? `attribute_not_exists(n) OR (n = :counted AND ${settled})` : `n = :counted AND ${settled}`,
-      { ':actual': num(actual), ':counted': num(counted), ':settled': num(Date.now() - SETTLE_MS) },
+      { ':actual': num(actual), ':counted': num(counted), ':settled': num(Date.now() - this.settleMs) },
     );
   }
 

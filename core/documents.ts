@@ -118,10 +118,16 @@ export class CountedDynamoDocumentStore<T extends TenantDocument> extends Dynamo
   constructor(
     dynamo: DynamoDBClient,
     tableName: string,
-    private readonly counted: { readonly prefix: string; readonly type: string; readonly cap?: { readonly max: number; readonly message: string } },
+    private readonly counted: {
+      readonly prefix: string;
+      readonly type: string;
+      readonly cap?: { readonly max: number; readonly message: string };
+      /** How long the count must be still before it is corrected (`TenantCounter`). */
+      readonly settleMs?: number;
+    },
   ) {
     super(dynamo, tableName, counted);
-    this.counter = new TenantCounter(dynamo, tableName, counted.type);
+    this.counter = new TenantCounter(dynamo, tableName, counted.type, counted.settleMs);
   }
 
   /** Throws a ConflictError at the cap. */

@@ -221,7 +221,7 @@ async function readOn(
 
 /**
  * A keyset walk over a partition's items whose sort key starts with `prefix`, newest (highest key) first: the first
- * `skip` are read for their keys only, then `take` items from the key after them. `total` is the exact count of the
+ * `skip` are read for their keys only (eventually consistent), then `take` items from the key after them. `total` is the exact count of the
  * items when the walk reached their end (null when more follow). Reading keys only saves bytes sent, not capacity:
  * DynamoDB charges a query for the whole items it reads (docs/BENCHMARKS.md, "Page numbers").
  */
@@ -242,7 +242,9 @@ export async function keysetWalk(
   };
   let start: Item | undefined;
   if (skip > 0) {
-    const skipped = await readOn(dynamo, { ...query, ProjectionExpression: 'pk, sk' }, skip, undefined);
+    // Eventually consistent: half the capacity of the bulk of a deep page's reads; where a page starts may lag a
+    // write by a moment, which page numbers over a changing collection cannot promise anyway.
+    const skipped = await readOn(dynamo, { ...query, ProjectionExpression: 'pk, sk', ConsistentRead: false }, skip, undefined);
     if (skipped.end) return { items: [], total: skipped.items.length };
     const last = skipped.items[skipped.items.length - 1] as Item;
     start = { pk: last.pk as AttributeValue, sk: last.sk as AttributeValue };

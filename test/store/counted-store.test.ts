@@ -1,43 +1,24 @@
 import { UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { dynamoClient } from '../../core/aws';
 import { CountedDynamoDocumentStore, type TenantDocument } from '../../core/documents';
 import { ConflictError } from '../../core/errors';
 import { timeOrderedId } from '../../core/ids';
-import { ensureControlTable, startLocalAws } from '../../local/aws';
-import { javaAvailable, startDynamoDbLocal } from '../support/dynamodb-local';
-
-/**
- * Numbered pages over DynamoDB (core/pagination.ts): a per-tenant counter and keyset walks, on dynalite and, when
- * Java is present, on Amazon's DynamoDB Local, which also reports the capacity each request consumed (the figures
- * docs/BENCHMARKS.md cites, "Page numbers").
- */
-interface Backend {
-  readonly endpoint: string;
-  stop(): Promise<void>;
-}
-const backends: [string, () => Promise<Backend>][] = [
-  [
-    'dynalite',
-    async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'counted-'));
-      const aws = await startLocalAws(undefined, dir);
-      return { endpoint: aws.dynamodbEndpoint, stop: async () => (await aws.close(), rmSync(dir, { recursive: true, force: true })) };
-    },
-  ],
-];
-if (javaAvailable()) backends.push(['DynamoDB Local', startDynamoDbLocal]);
+import { ensureControlTable } from '../../local/aws';
+import { storeBackends, type Backend } from '../support/store-backends';
 
 interface Thing extends TenantDocument {
   readonly label: string;
 }
 
-describe.each(backends)('counted documents on %s', (name, start) => {
+/**
+ * Numbered pages over DynamoDB (core/pagination.ts): a per-tenant counter and keyset walks, on dynalite and, when
+ * Java is present, on Amazon's DynamoDB Local, both of which report the capacity each request consumed (the figures
+ * docs/BENCHMARKS.md cites, "Page numbers").
+ */
+describe.each(storeBackends)('counted documents on %s', (name, start) => {
   let backend: Backend;
   let dynamo: DynamoDBClient;
-  /** The requests sent, and the read capacity they consumed (DynamoDB Local reports it; dynalite does not). */
+  /** The requests sent, and the read capacity they consumed. */
   const sent = { requests: 0, rcu: 0 };
 
   beforeAll(async () => {

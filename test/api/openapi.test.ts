@@ -36,6 +36,9 @@ describe('the OpenAPI document', () => {
       expect(success).toHaveLength(1);
       if (!key.startsWith('GET /v2/public/')) expect(Object.keys(op?.responses ?? {})).toEqual(expect.arrayContaining(['401', '403', '429']));
     }
+    // Every route that reads a query documents it.
+    const withQueries = routeKeys.filter((key) => operationOf(key)?.parameters?.some((p) => p.in === 'query'));
+    expect(withQueries.sort()).toEqual(['GET /v2/calls', 'GET /v2/connectors', 'GET /v2/routing-rules', 'GET /v2/sip/webhooks', 'GET /v2/sip/webhooks/{id}/deliveries'].sort());
     // Every route that parses a JSON body documents it.
     const withBodies = routeKeys.filter((key) => operationOf(key)?.requestBody);
     expect(withBodies.sort()).toEqual(
@@ -69,8 +72,13 @@ describe('real responses of every route, against the document', () => {
   afterAll(() => t.close());
 
   /** Calls the route and checks its answer against the document's schema for that status. */
-  async function call(method: string, pattern: string, path: string, options: { body?: unknown; token?: string; status?: number } = {}): Promise<Record<string, unknown>> {
-    const res = await t.api(method, path, { token: options.token ?? token, ...(options.body !== undefined && { body: options.body }) });
+  async function call(
+    method: string,
+    pattern: string,
+    path: string,
+    options: { body?: unknown; token?: string; status?: number; headers?: Record<string, string> } = {},
+  ): Promise<Record<string, unknown>> {
+    const res = await t.api(method, path, { token: options.token ?? token, ...(options.body !== undefined && { body: options.body }), ...(options.headers && { headers: options.headers }) });
     const key = openApiKey(method, pattern);
     const body = (await res.json()) as Record<string, unknown>;
     expect({ key, status: res.status, body }).toMatchObject({ status: options.status ?? res.status });
@@ -81,6 +89,19 @@ describe('real responses of every route, against the document', () => {
     seen.add(key);
     return body;
   }
+
+  it('answers {message, code} with 401 without a token, 403 with a join-only one, and 415 for a body not JSON, on every route', async () => {
+    const joinOnly = await t.token('demo', { permissions: ['allow_join'] });
+    for (const { method, pattern } of routes.table()) {
+      const path = pattern.replace(/:(\w+)/g, (_, name: string) => (name === 'roomId' ? 'doc-room' : `${name}-x`));
+      await call(method, pattern, path, { token: '', status: 401 });
+      await call(method, pattern, path, { token: joinOnly, status: 403 });
+      if (operationOf(openApiKey(method, pattern))?.requestBody) {
+        await call(method, pattern, path, { body: 'a=1', headers: { 'content-type': 'application/x-www-form-urlencoded' }, status: 415 });
+      }
+    }
+    seen.clear();
+  });
 
   it('validates each', async () => {
     const connector = (await call('POST', '/v2/connectors', '/v2/connectors', { body: { provider: 'plivo', name: 'doc' }, status: 201 })).data as { id: string };

@@ -160,8 +160,8 @@ export const routes = new Router<RequestContext, HttpResult>()
     return ok(await deps.roomTokens.mint(principal.tenant, params.roomId ?? '', ttlSeconds), 'Participant token created', 201);
   });
 
-/** Built once per process: it depends on nothing but the code. */
-const OPENAPI_DOCUMENT = openApiDocument();
+/** Built on its first request (about 30 ms: not on every cold start), then kept: it depends on nothing but the code. */
+let openApi: ReturnType<typeof openApiDocument> | undefined;
 
 /** Routes anyone may call: no token. */
 export const publicRoutes = new Router<ApiDependencies, HttpResult>()
@@ -169,7 +169,7 @@ export const publicRoutes = new Router<ApiDependencies, HttpResult>()
     if (!deps.webhookSigner) throw new ServiceUnavailableError('Webhook signing is not configured (WEBHOOK_SIGNING_KEY_ID)');
     return json(200, { publicKey: await deps.webhookSigner.publicKeyPem() }, { 'cache-control': 'public, max-age=3600' });
   })
-  .on('GET', '/v2/public/openapi.json', () => Promise.resolve(json(200, OPENAPI_DOCUMENT, { 'cache-control': 'public, max-age=3600' })));
+  .on('GET', '/v2/public/openapi.json', () => Promise.resolve(json(200, (openApi ??= openApiDocument()), { 'cache-control': 'public, max-age=3600' })));
 
 /**
  * The management API: public routes as they are; the rest authenticated, counted against the tenant's rate limit,

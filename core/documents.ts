@@ -1,6 +1,8 @@
 import { DeleteItemCommand, GetItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { db, pageByPrefix, putIfVersion, queryAll, readStr, str, type Item } from './dynamo';
-import type { Page } from './pagination';
+import { TenantCounter } from './counter';
+import { db, keysetWalk, pageByPrefix, putIfVersion, queryAll, readStr, str, type Item } from './dynamo';
+import { ConflictError } from './errors';
+import { numberedPage, type NumberedPage, type Page, type PageRequest } from './pagination';
 
 /** A tenant's resource kept as one JSON document: always read and written whole. */
 export interface TenantDocument {
@@ -21,6 +23,12 @@ export interface DocumentStore<T extends TenantDocument> {
   /** Replaces the document if it still has `expectedUpdatedAt`; false when it changed or vanished meanwhile. */
   replace(doc: T, expectedUpdatedAt: string): Promise<boolean>;
   delete(tenant: string, id: string): Promise<T | null>;
+}
+
+/** A document store whose documents are counted per tenant: listed by page number, optionally capped. */
+export interface CountedDocumentStore<T extends TenantDocument> extends DocumentStore<T> {
+  /** Newest first. */
+  page(tenant: string, request: PageRequest): Promise<NumberedPage<T>>;
 }
 
 /**
@@ -97,5 +105,67 @@ export class DynamoDocumentStore<T extends TenantDocument> implements DocumentSt
       this.dynamo.send(new DeleteItemCommand({ TableName: this.tableName, Key: this.key(tenant, id), ReturnValues: 'ALL_OLD' })),
     );
     return out.Attributes ? this.fromItem(out.Attributes) : null;
+  }
+}
+
+/**
+ * Documents counted per tenant (`TenantCounter`), for numbered listings and, with `cap`, a limit that holds however
+ * many creates race: a create takes its count with one conditional write before the document is written.
+ */
+export class CountedDynamoDocumentStore<T extends TenantDocument> extends DynamoDocumentStore<T> implements CountedDocumentStore<T> {
+  private readonly counter: TenantCounter;
+
+  constructor(
+    dynamo: DynamoDBClient,
+    tableName: string,
+    private readonly counted: {
+      readonly prefix: string;
+      readonly type: string;
+      readonly cap?: { readonly max: number; readonly message: string };
+      /** How long the count must be still before it is corrected (`TenantCounter`). */
+      readonly settleMs?: number;
+    },
+  ) {
+    super(dynamo, tableName, counted);
+    this.counter = new TenantCounter(dynamo, tableName, counted.type, counted.settleMs);
+  }
+
+  /** Throws a ConflictError at the cap. */
+  override async create(doc: T): Promise<void> {
+    const max = this.counted.cap?.max;
+    // At the cap, the count may be high from a create that died between its writes: corrected from the documents.
+    if (!(await this.counter.take(doc.tenant, max)) && !(await this.recountAndTake(doc.tenant, max))) {
+      throw new ConflictError(this.counted.cap?.message ?? 'At the limit');
+    }
+    try {
+      await super.create(doc);
+    } catch (err) {
+      await this.counter.give(doc.tenant);
+      throw err;
+    }
+  }
+
+  override async delete(tenant: string, id: string): Promise<T | null> {
+    const deleted = await super.delete(tenant, id);
+    if (deleted) await this.counter.give(tenant);
+    return deleted;
+  }
+
+  page(tenant: string, request: PageRequest): Promise<NumberedPage<T>> {
+    return numberedPage(request, {
+      total: () => this.counter.read(tenant),
+      walk: async (skip, take) => {
+        const { items, total } = await keysetWalk(this.dynamo, this.tableName, `T#${tenant}`, this.counted.prefix, skip, take);
+        return { items: items.map((item) => this.fromItem(item)), total };
+      },
+      recount: async (counted, actual) => {
+        await this.counter.correct(tenant, counted, actual);
+      },
+    });
+  }
+
+  private async recountAndTake(tenant: string, max: number | undefined): Promise<boolean> {
+    const [counted, docs] = await Promise.all([this.counter.read(tenant), this.all(tenant)]);
+    return docs.length < counted && (await this.counter.correct(tenant, counted, docs.length)) && this.counter.take(tenant, max);
   }
 }

@@ -199,3 +199,56 @@ async function keysBefore(
   );
   return out.Items ?? [];
 }
+
+/** Reads on from `start` until `want` items are in hand or the items end (DynamoDB stops a page at 1 MB). */
+async function readOn(
+  dynamo: DynamoDBClient,
+  query: QueryCommandInput,
+  want: number,
+  start: Item | undefined,
+): Promise<{ items: Item[]; end: boolean }> {
+  const items: Item[] = [];
+  let next = start;
+  do {
+    const out: QueryCommandOutput = await db(() =>
+      dynamo.send(new QueryCommand({ ...query, Limit: want - items.length, ...(next && { ExclusiveStartKey: next }) })),
+    );
+    items.push(...(out.Items ?? []));
+    next = out.LastEvaluatedKey;
+  } while (next && items.length < want);
+  return { items, end: !next && items.length < want };
+}
+
+/**
+ * A keyset walk over a partition's items whose sort key starts with `prefix`, newest (highest key) first: the first
+ * `skip` are read for their keys only (eventually consistent), then `take` items from the key after them. `total` is the exact count of the
+ * items when the walk reached their end (null when more follow). Reading keys only saves bytes sent, not capacity:
+ * DynamoDB charges a query for the whole items it reads (docs/BENCHMARKS.md, "Page numbers").
+ */
+export async function keysetWalk(
+  dynamo: DynamoDBClient,
+  tableName: string,
+  pk: string,
+  prefix: string,
+  skip: number,
+  take: number,
+): Promise<{ items: Item[]; total: number | null }> {
+  const query: QueryCommandInput = {
+    TableName: tableName,
+    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+    ExpressionAttributeValues: { ':pk': str(pk), ':prefix': str(prefix) },
+    ScanIndexForward: false,
+    ConsistentRead: true,
+  };
+  let start: Item | undefined;
+  if (skip > 0) {
+    // Eventually consistent: half the capacity of the bulk of a deep page's reads; where a page starts may lag a
+    // write by a moment, which page numbers over a changing collection cannot promise anyway.
+    const skipped = await readOn(dynamo, { ...query, ProjectionExpression: 'pk, sk', ConsistentRead: false }, skip, undefined);
+    if (skipped.end) return { items: [], total: skipped.items.length };
+    const last = skipped.items[skipped.items.length - 1] as Item;
+    start = { pk: last.pk as AttributeValue, sk: last.sk as AttributeValue };
+  }
+  const page = await readOn(dynamo, query, take + 1, start);
+  return page.items.length > take ? { items: page.items.slice(0, take), total: null } : { items: page.items, total: skip + page.items.length };
+}

@@ -1,9 +1,35 @@
 import { toCallView, type CallRecord, type CallView } from './calls/model';
 import type { Logger } from './log';
 
-/** Lifecycle events of a call, as webhooks carry them (a webhook subscribes to all of them by default). */
-export const CALL_EVENT_TYPES = ['call-started', 'call-answered', 'call-hangup', 'call-missed'] as const;
-export type CallEventType = (typeof CALL_EVENT_TYPES)[number];
+/**
+ * Every webhook event, VideoSDK's SIP names in its order: all of them may be subscribed to (a webhook subscribes to
+ * all by default); `firedBy` says which calls fire it today: `inbound` calls, or none yet (`call-control`: transfers,
+ * switching rooms and outbound calls come with call control). docs/webhooks.md lists this table (checked by a test).
+ */
+export const WEBHOOK_EVENTS = {
+  'call-started': { firedBy: 'inbound', when: 'The Answer URL routed the call to a room and answered with `<Stream>`' },
+  'call-ringing': { firedBy: 'call-control', when: 'An outbound call rings at the far end' },
+  'call-answered': { firedBy: 'inbound', when: 'Plivo opened the audio stream and it joined the room' },
+  'call-update': { firedBy: 'call-control', when: 'Something about an ongoing call changed other than its status' },
+  'call-hangup': { firedBy: 'inbound', when: 'The call ended, or the Answer URL refused it (`status: "rejected"`); `hangupReason` says why' },
+  'call-missed': { firedBy: 'inbound', when: "The claim expired: Plivo never opened the stream" },
+  'call-transfer-initiated': { firedBy: 'call-control', when: 'A transfer of the call was asked for' },
+  'call-transferring': { firedBy: 'call-control', when: 'The transfer is under way' },
+  'call-transfer-ringing': { firedBy: 'call-control', when: 'The transfer target rings' },
+  'call-transfer-accepted': { firedBy: 'call-control', when: 'The transfer target answered' },
+  'call-transferred': { firedBy: 'call-control', when: 'The call is now with the transfer target' },
+  'call-transfer-failed': { firedBy: 'call-control', when: 'The transfer did not happen' },
+  'switch-room-initiated': { firedBy: 'call-control', when: 'A move of the call to another room was asked for' },
+  'switch-room-completed': { firedBy: 'call-control', when: 'The call is in its new room' },
+  'switch-room-failed': { firedBy: 'call-control', when: 'The call stayed in its room' },
+} as const satisfies Record<string, { readonly firedBy: 'inbound' | 'call-control'; readonly when: string }>;
+
+export type WebhookEventType = keyof typeof WEBHOOK_EVENTS;
+export const WEBHOOK_EVENT_TYPES = Object.keys(WEBHOOK_EVENTS) as [WebhookEventType, ...WebhookEventType[]];
+
+/** The events calls fire today: an inbound call's lifecycle. */
+export type CallEventType = { [K in WebhookEventType]: (typeof WEBHOOK_EVENTS)[K]['firedBy'] extends 'inbound' ? K : never }[WebhookEventType];
+export const CALL_EVENT_TYPES = WEBHOOK_EVENT_TYPES.filter((type): type is CallEventType => WEBHOOK_EVENTS[type].firedBy === 'inbound') as [CallEventType, ...CallEventType[]];
 
 export interface CallEvent {
   readonly type: CallEventType;

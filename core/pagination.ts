@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { BadRequestError } from './errors';
 
 /** One page of a tenant's resources, newest first. */
@@ -16,4 +17,58 @@ export function decodeCursor(cursor: string, idPattern: RegExp): string {
   const id = Buffer.from(cursor, 'base64url').toString('utf8');
   if (!idPattern.test(id)) throw new BadRequestError('Invalid cursor', [{ field: 'cursor', message: 'Invalid cursor' }]);
   return id;
+}
+
+/**
+ * The list convention of the SIP resources (VideoSDK's): `page` (1-based) and `perPage` (1-100, 10 by default).
+ * Query strings only: a number the client did not send as digits is refused, never guessed.
+ */
+export const pageQuerySchema = z.strictObject({
+  page: z.coerce.number().int('must be an integer').min(1, 'must be at least 1').max(1_000_000, 'must be at most 1000000').default(1),
+  perPage: z.coerce.number().int('must be an integer').min(1, 'must be at least 1').max(100, 'must be at most 100').default(10),
+});
+export type PageRequest = z.output<typeof pageQuerySchema>;
+
+export const pageInfoSchema = z
+  .strictObject({
+    currentPage: z.number().int().min(1),
+    perPage: z.number().int().min(1).max(100),
+    /** At least 1: an empty collection has one empty page. */
+    lastPage: z.number().int().min(1),
+    total: z.number().int().min(0),
+  })
+  .meta({ id: 'PageInfo' });
+export type PageInfo = z.output<typeof pageInfoSchema>;
+
+/** The body of a numbered list: `{data, pageInfo}`. */
+export const numberedPageSchema = <T extends z.ZodType>(item: T) => z.strictObject({ data: z.array(item), pageInfo: pageInfoSchema });
+export interface NumberedPage<T> {
+  readonly data: readonly T[];
+  readonly pageInfo: PageInfo;
+}
+
+/** Where a numbered listing reads: how many items there are (a counter), and a keyset walk over them in list order. */
+export interface NumberedSource<T> {
+  /** The counted total; it may run ahead of the items after a crash between an item's write and the count's. */
+  total(): Promise<number>;
+  /** `take` items after the first `skip`; `total` is the exact count when the walk reached the end, else null. */
+  walk(skip: number, take: number): Promise<{ readonly items: readonly T[]; readonly total: number | null }>;
+  /** Told the real total when a walk reached the end and found the counter wrong. */
+  recount(counted: number, actual: number): Promise<void>;
+}
+
+/**
+ * One page by number. The total comes from the counter (one read); a page past the last answers empty without a
+ * walk. A walk that reaches the end knows the real total, which it answers (and hands to `recount`) when the
+ * counter disagrees.
+ */
+export async function numberedPage<T>(request: PageRequest, source: NumberedSource<T>): Promise<NumberedPage<T>> {
+  const { page, perPage } = request;
+  const counted = await source.total();
+  const info = (total: number): PageInfo => ({ currentPage: page, perPage, lastPage: Math.max(1, Math.ceil(total / perPage)), total });
+  if (page > info(counted).lastPage) return { data: [], pageInfo: info(counted) };
+  const { items, total } = await source.walk((page - 1) * perPage, perPage);
+  if (total === null || total === counted) return { data: items, pageInfo: info(counted) };
+  await source.recount(counted, total);
+  return { data: items, pageInfo: info(total) };
 }

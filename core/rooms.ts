@@ -12,12 +12,10 @@ export const roomTokenSchema = z.strictObject({
   ttlSeconds: z.number().int('must be an integer').min(60, 'must be 60-86400').max(86400, 'must be 60-86400').default(3600),
 });
 
-export interface RoomToken {
-  readonly token: string;
-  readonly roomId: string;
-  readonly permissions: readonly ['allow_join'];
-  readonly expiresAt: string;
-}
+export const roomTokenViewSchema = z
+  .strictObject({ token: z.string(), roomId: z.string(), permissions: z.tuple([z.literal('allow_join')]), expiresAt: z.iso.datetime() })
+  .meta({ id: 'RoomToken' });
+export type RoomToken = z.output<typeof roomTokenViewSchema>;
 
 /** Participant tokens: `allow_join` for one room of the tenant, for a browser or agent to join with. */
 export class RoomTokenService {

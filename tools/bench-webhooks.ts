@@ -66,7 +66,7 @@ async function main(): Promise<void> {
         })
       ).json()) as { data: Record<string, string>; publicKey: string };
     publicKey = (await api('GET', '/v2/public/rsa-public-key')).publicKey;
-    await api('POST', '/v2/webhooks', { url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`, events: ['call-started'] });
+    await api('POST', '/v2/sip/webhooks', { url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`, events: ['call-started'] });
     const url = (await api('POST', '/v2/connectors', { provider: 'plivo', name: 'bench', defaultRoomId: 'bench-room', plivoAuthToken: AUTH_TOKEN })).data.webhookUrl as string;
 
     const run = async (rate: number, runSeconds: number): Promise<Step> => {

@@ -50,3 +50,25 @@ export const listQuerySchema = z.strictObject({
   limit: z.coerce.number().int('must be an integer').min(1, 'must be at least 1').max(100, 'must be at most 100').default(20),
   cursor: z.string().max(200).optional(),
 });
+
+const timestamp = z.iso.datetime();
+
+/** A connector as the API shows it (`ConnectorView`). */
+export const connectorViewSchema = z
+  .strictObject({
+    id: z.string().regex(/^cn_[0-9a-z]{16}$/),
+    provider: z.enum(PROVIDER_IDS),
+    name: z.string().nullable(),
+    webhookUrl: z.url().meta({ description: "The Answer URL to set in Plivo's application" }),
+    defaultRoomId: z.string().nullable(),
+    defaultRuleId: z.string().nullable(),
+    region: z.string().nullable(),
+    plivoAuthTokenSet: z.boolean(),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+  })
+  .meta({ id: 'Connector' });
+
+/** The cursor-paged list shape of the connectors (the contract's), the routing rules and calls of today, and deliveries. */
+export const cursorPageSchema = <T extends z.ZodType>(item: T) =>
+  z.strictObject({ data: z.array(item), pageInfo: z.strictObject({ limit: z.number().int(), nextCursor: z.string().nullable() }) });

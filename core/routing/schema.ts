@@ -82,3 +82,13 @@ export const updateRuleSchema = z
 
 export type RuleBody = z.output<typeof createRuleSchema>;
 export type RuleUpdate = z.output<typeof updateRuleSchema>;
+
+/** A routing rule as the API shows it (`RoutingRuleView`). */
+export const ruleViewSchema = createRuleSchema
+  .extend({
+    id: z.string().regex(/^rr_[0-9a-z]{16}$/),
+    agent: agentSchema.nullable(),
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
+  })
+  .meta({ id: 'RoutingRule' });

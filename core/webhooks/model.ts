@@ -1,6 +1,6 @@
 import type { CallView } from '../calls/model';
 import type { TenantDocument } from '../documents';
-import { CALL_EVENT_TYPES, type CallEventType } from '../events';
+import { CALL_EVENT_TYPES, type CallEventType, type WebhookEventType } from '../events';
 
 /** Every event fans out to each webhook: a bound on the work one call can cause. */
 export const MAX_WEBHOOKS_PER_TENANT = 10;
@@ -9,7 +9,7 @@ export const MAX_WEBHOOKS_PER_TENANT = 10;
 /** A tenant's registered receiver of lifecycle events. */
 export interface Webhook extends TenantDocument {
   readonly url: string;
-  readonly events: readonly CallEventType[];
+  readonly events: readonly WebhookEventType[];
   /**
    * The Standard Webhooks signing secret, KMS-encrypted (base64); shown once, at creation. Null for webhooks
    * made before it existed: their deliveries carry `videosdk-signature` alone.

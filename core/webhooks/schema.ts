@@ -1,19 +1,22 @@
 import { z } from 'zod';
+import { callViewSchema } from '../calls/schema';
 import { listQuerySchema } from '../connectors/schema';
-import { CALL_EVENT_TYPES } from '../events';
+import { WEBHOOK_EVENT_TYPES } from '../events';
 import { DELIVERY_STATUSES } from './model';
 
 const url = z.string().trim().max(2048, 'must be at most 2048 characters');
+const eventName = z.enum(WEBHOOK_EVENT_TYPES, { message: `must be one of ${WEBHOOK_EVENT_TYPES.join(', ')}` });
 const events = z
-  .array(z.enum(CALL_EVENT_TYPES, { message: `must be one of ${CALL_EVENT_TYPES.join(', ')}` }))
+  .array(eventName)
   .min(1, 'must name at least one event')
-  .transform((list) => CALL_EVENT_TYPES.filter((event) => list.includes(event)));
+  .transform((list) => WEBHOOK_EVENT_TYPES.filter((event) => list.includes(event)));
 
-export const createWebhookSchema = z.strictObject({ url, events: events.optional() });
+export const createWebhookSchema = z.strictObject({ url, events: events.optional() }).meta({ id: 'WebhookCreate' });
 
 export const updateWebhookSchema = z
   .strictObject({ url: url.optional(), events: events.optional() })
-  .refine((body) => body.url !== undefined || body.events !== undefined, { message: 'must change at least one of url, events' });
+  .refine((body) => body.url !== undefined || body.events !== undefined, { message: 'must change at least one of url, events' })
+  .meta({ id: 'WebhookUpdate' });
 
 export const listDeliveriesQuerySchema = listQuerySchema.extend({
   status: z.enum(DELIVERY_STATUSES, { message: `must be one of ${DELIVERY_STATUSES.join(', ')}` }).optional(),
@@ -21,3 +24,46 @@ export const listDeliveriesQuerySchema = listQuerySchema.extend({
 
 export type WebhookBody = z.output<typeof createWebhookSchema>;
 export type WebhookUpdate = z.output<typeof updateWebhookSchema>;
+
+const timestamp = z.iso.datetime();
+
+/** A webhook as the API shows it (`WebhookView`). */
+export const webhookSchema = z
+  .strictObject({
+    id: z.string().regex(/^wh_[0-9a-z]{16}$/),
+    url: z.string(),
+    events: z.array(eventName),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+  })
+  .meta({ id: 'Webhook' });
+
+/** What creating one answers: the webhook and its signing secret, shown this once. */
+export const createdWebhookSchema = webhookSchema
+  .extend({ secret: z.string().regex(/^whsec_/).meta({ description: 'The Standard Webhooks signing secret; shown only in this response' }) })
+  .meta({ id: 'CreatedWebhook' });
+
+/** A webhook in a listing: `webhookId` repeats `id`, as VideoSDK's listing has it. */
+export const listedWebhookSchema = webhookSchema.extend({ webhookId: z.string() }).meta({ id: 'ListedWebhook' });
+
+export const webhookPayloadSchema = z
+  .strictObject({ webhookType: eventName, data: callViewSchema, timestamp })
+  .meta({ id: 'WebhookPayload', description: 'The body of every delivery' });
+
+export const deliverySchema = z
+  .strictObject({
+    id: z.string().regex(/^whd_[0-9a-z]{16}$/),
+    webhookId: z.string(),
+    event: eventName,
+    callId: z.string(),
+    status: z.enum(DELIVERY_STATUSES),
+    attempts: z.array(
+      z.strictObject({ at: timestamp, durationMs: z.number().int(), statusCode: z.number().int().nullable(), error: z.string().nullable() }),
+    ),
+    cycleAttempts: z.number().int(),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+    nextAttemptAt: timestamp.nullable(),
+    payload: webhookPayloadSchema,
+  })
+  .meta({ id: 'Delivery' });

@@ -1,9 +1,9 @@
-import type { DocumentStore } from '../documents';
-import { CALL_EVENT_TYPES } from '../events';
+import type { CountedDocumentStore } from '../documents';
+import { WEBHOOK_EVENT_TYPES } from '../events';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors';
 import { DELIVERY_ID, newWebhookId, WEBHOOK_ID } from '../ids';
 import type { Logger } from '../log';
-import { decodeCursor, encodeCursor } from '../pagination';
+import { decodeCursor, encodeCursor, type NumberedPage, type PageRequest } from '../pagination';
 import type { SecretBox } from '../secret-box';
 import { toDeliveryView, toWebhookView, webhookSecretContext, type Delivery, type DeliveryRef, type DeliveryStatus, type DeliveryView, type Webhook, type WebhookView } from './model';
 import type { DeliveryQueue } from './queue';
@@ -16,7 +16,7 @@ import { targetProblem, WEBHOOK_SCHEMES } from './targets';
 export class WebhookService {
   constructor(
     private readonly deps: {
-      readonly webhooks: DocumentStore<Webhook>;
+      readonly webhooks: CountedDocumentStore<Webhook>;
       readonly deliveries: DeliveryStore;
       readonly queue: DeliveryQueue | null;
       /** Seals each webhook's signing secret. */
@@ -33,16 +33,17 @@ export class WebhookService {
     const id = newWebhookId();
     const secret = newWebhookSecret();
     const sealedSecret = Buffer.from(await this.deps.box.seal(secret, webhookSecretContext({ tenant, id }))).toString('base64');
-    const webhook: Webhook = { id, tenant, url: body.url, events: body.events ?? [...CALL_EVENT_TYPES], sealedSecret, createdAt: now, updatedAt: now };
+    const webhook: Webhook = { id, tenant, url: body.url, events: body.events ?? [...WEBHOOK_EVENT_TYPES], sealedSecret, createdAt: now, updatedAt: now };
     // The store refuses a create beyond MAX_WEBHOOKS_PER_TENANT, whatever races it.
     await this.deps.webhooks.create(webhook);
     this.deps.log.info('webhook created', { tenant, webhookId: webhook.id, events: webhook.events });
     return { ...toWebhookView(webhook), secret };
   }
 
-  async list(tenant: string, limit: number, cursor?: string): Promise<{ items: WebhookView[]; nextCursor: string | null }> {
-    const page = await this.deps.webhooks.list(tenant, limit, cursor === undefined ? undefined : decodeCursor(cursor, WEBHOOK_ID));
-    return { items: page.items.map(toWebhookView), nextCursor: page.lastId && encodeCursor(page.lastId) };
+  /** A page of the tenant's webhooks, newest first; each also carries `webhookId` (= `id`), as VideoSDK's listing does. */
+  async list(tenant: string, request: PageRequest): Promise<NumberedPage<WebhookView & { webhookId: string }>> {
+    const { data, pageInfo } = await this.deps.webhooks.page(tenant, request);
+    return { data: data.map((webhook) => ({ ...toWebhookView(webhook), webhookId: webhook.id })), pageInfo };
   }
 
   async get(tenant: string, id: string): Promise<WebhookView> {

@@ -1,101 +1,21 @@
-import { GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDocumentStore } from '../documents';
-import { db, dueAttributes, isConditionFailure, num, putIfVersion, readOptNum, readOptStr, readStr, str, type Item } from '../dynamo';
-import { ConflictError } from '../errors';
+import { GetItemCommand, PutItemCommand, QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CountedDynamoDocumentStore } from '../documents';
+import { db, dueAttributes, isConditionFailure, num, putIfVersion, readOptStr, readStr, str, type Item } from '../dynamo';
 import type { CallEventType } from '../events';
-import { timeOfId } from '../ids';
 import type { Page } from '../pagination';
 import { MAX_WEBHOOKS_PER_TENANT, type Delivery, type DeliveryAttempt, type DeliveryRef, type DeliveryStatus, type Webhook } from './model';
 
 export const WEBHOOK_PREFIX = 'WH#';
 export const WEBHOOK_TYPE = 'webhook';
 
-/**
- * A tenant's webhook slots: the ids of its webhooks (and of creates under way) as a string set, with a version
- * `v`. Its own partition keeps it out of the tenant's item collection, which the Answer URL reads by range.
- */
-const slotsKey = (tenant: string): Item => ({ pk: str(`WEBHOOKS#${tenant}`), sk: str('SLOTS') });
-/** A slot this old without its webhook was taken by a create that died between its two writes. */
-const ABANDONED_SLOT_MS = 60_000;
-const RESERVE_TRIES = 3;
-
-/**
- * Webhooks hold at most MAX_WEBHOOKS_PER_TENANT per tenant however many creates race: each create first takes
- * a slot with one conditional write, then writes the webhook; a delete gives the slot back.
- */
-export class DynamoWebhookStore extends DynamoDocumentStore<Webhook> {
+/** Webhooks, at most MAX_WEBHOOKS_PER_TENANT per tenant however many creates race (the counter takes each first). */
+export class DynamoWebhookStore extends CountedDynamoDocumentStore<Webhook> {
   constructor(dynamo: DynamoDBClient, tableName: string) {
-    super(dynamo, tableName, { prefix: WEBHOOK_PREFIX, type: WEBHOOK_TYPE });
-  }
-
-  /** Throws a ConflictError when the tenant has no slot left. */
-  override async create(doc: Webhook): Promise<void> {
-    await this.reserve(doc.tenant, doc.id);
-    try {
-      await super.create(doc);
-    } catch (err) {
-      await this.release(doc.tenant, doc.id);
-      throw err;
-    }
-  }
-
-  override async delete(tenant: string, id: string): Promise<Webhook | null> {
-    const deleted = await super.delete(tenant, id);
-    // Also when it was gone already: a delete that died before releasing is repeated.
-    await this.release(tenant, id);
-    return deleted;
-  }
-
-  private async reserve(tenant: string, id: string): Promise<void> {
-    for (let i = 0; i < RESERVE_TRIES; i++) {
-      if (await this.update(tenant, 'ADD ids :ids, v :one', 'attribute_exists(v) AND (attribute_not_exists(ids) OR size(ids) < :max)', { ':ids': { SS: [id] }, ':max': num(MAX_WEBHOOKS_PER_TENANT) })) return;
-      // Full, or never counted (webhooks made before slots were): recount from the webhooks themselves.
-      const slots = await this.recount(tenant);
-      if (slots.taken.size >= MAX_WEBHOOKS_PER_TENANT) break;
-      const ids = { SS: [...slots.taken, id] };
-      const done = slots.version === null
-        ? await this.update(tenant, 'SET ids = :ids, v = :one', 'attribute_not_exists(v)', { ':ids': ids })
-        : await this.update(tenant, 'SET ids = :ids ADD v :one', 'v = :v', { ':ids': ids, ':v': num(slots.version) });
-      if (done) return;
-    }
-    throw new ConflictError(`A tenant can have at most ${MAX_WEBHOOKS_PER_TENANT} webhooks; delete one first`);
-  }
-
-  /** The slots really taken: the tenant's webhooks, and recent reservations of creates still under way. */
-  private async recount(tenant: string): Promise<{ taken: Set<string>; version: number | null }> {
-    const [out, webhooks] = await Promise.all([
-      db(() => this.dynamo.send(new GetItemCommand({ TableName: this.tableName, Key: slotsKey(tenant), ConsistentRead: true }))),
-      this.all(tenant),
-    ]);
-    const taken = new Set(webhooks.map((w) => w.id));
-    const now = Date.now();
-    for (const id of out.Item?.ids?.SS ?? []) if (now - timeOfId(id) < ABANDONED_SLOT_MS) taken.add(id);
-    return { taken, version: out.Item ? readOptNum(out.Item, 'v') : null };
-  }
-
-  private async release(tenant: string, id: string): Promise<void> {
-    await this.update(tenant, 'DELETE ids :ids ADD v :one', 'attribute_exists(v)', { ':ids': { SS: [id] } });
-  }
-
-  /** One conditional update of the tenant's slots item; false when the condition failed. */
-  private async update(tenant: string, expression: string, condition: string, values: Item): Promise<boolean> {
-    try {
-      await db(() =>
-        this.dynamo.send(
-          new UpdateItemCommand({
-            TableName: this.tableName,
-            Key: slotsKey(tenant),
-            UpdateExpression: expression,
-            ConditionExpression: condition,
-            ExpressionAttributeValues: { ':one': num(1), ...values },
-          }),
-        ),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionFailure(err)) return false;
-      throw err;
-    }
+    super(dynamo, tableName, {
+      prefix: WEBHOOK_PREFIX,
+      type: WEBHOOK_TYPE,
+      cap: { max: MAX_WEBHOOKS_PER_TENANT, message: `A tenant can have at most ${MAX_WEBHOOKS_PER_TENANT} webhooks; delete one first` },
+    });
   }
 }
 

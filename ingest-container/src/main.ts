@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   const node = await startMediaServer(config, log, process.env.ECS_AGENT_URI);
   const exit = (how: string, ending: () => Promise<void>) => () => {
     log.info('stopping', { how });
-    ending().then(
+    Promise.resolve().then(ending).then(
       () => process.exit(0),
       (err: unknown) => {
         log.error('stop failed', { err });
@@ -27,7 +27,7 @@ async function main(): Promise<void> {
     'SIGTERM',
     exit('SIGTERM: draining', () => {
       // As ECS takes a stopping task out of its target group: the balancer sends no new connection from now.
-      process.send?.({ type: 'draining' });
+      if (process.connected) process.send?.({ type: 'draining' });
       return node.drain();
     }),
   );

@@ -20,10 +20,12 @@ import { WebhookService } from '../../core/webhooks/service';
 import { WebhookSigner } from '../../core/webhooks/signing';
 import { ServiceUnavailableError } from '../../core/errors';
 import { parseWith } from '../../core/validation';
+import { pageQuerySchema } from '../../core/pagination';
 import { TenantRateLimiter } from '../../core/rate-limit';
 import { header, jsonBody, originCheck, query } from '../http/request';
 import { errorBody, errorResult, json, ok, type HttpResult } from '../http/response';
-import { Router } from '../http/router';
+import { Router, type RouteHandler } from '../http/router';
+import { openApiDocument } from './openapi';
 
 export interface ApiDependencies {
   readonly auth: Authenticator;
@@ -82,7 +84,11 @@ const id = (params: Readonly<Record<string, string>>): string => params.id ?? ''
 const listed = (page: { items: readonly unknown[]; nextCursor: string | null }, limit: number): HttpResult =>
   json(200, { data: page.items, pageInfo: { limit, nextCursor: page.nextCursor } });
 
-const routes = new Router<RequestContext, HttpResult>()
+/** PATCH and PUT alike (VideoSDK's API takes both): `url` and/or `events`, answering the webhook. */
+const updateWebhook: RouteHandler<RequestContext, HttpResult> = async (event, params, { principal, deps }) =>
+  json(200, await deps.webhooks.update(principal.tenant, id(params), parseWith(updateWebhookSchema, jsonBody(event))));
+
+export const routes = new Router<RequestContext, HttpResult>()
   .on('POST', '/v2/connectors', async (event, _params, { principal, deps }) => {
     const input = parseWith(createConnectorSchema(deps.mediaRegions), jsonBody(event));
     return ok(await deps.connectors.create(principal.tenant, input), 'Connector created successfully', 201);
@@ -126,40 +132,44 @@ const routes = new Router<RequestContext, HttpResult>()
     return listed(page, limit);
   })
   .on('GET', '/v2/calls/:id', async (_event, params, { principal, deps }) => ok(await deps.calls.get(principal.tenant, id(params))))
-  .on('POST', '/v2/webhooks', async (event, _params, { principal, deps }) =>
-    ok(await deps.webhooks.create(principal.tenant, parseWith(createWebhookSchema, jsonBody(event))), 'Webhook created successfully', 201),
+  .on('POST', '/v2/sip/webhooks', async (event, _params, { principal, deps }) =>
+    json(201, await deps.webhooks.create(principal.tenant, parseWith(createWebhookSchema, jsonBody(event)))),
   )
-  .on('GET', '/v2/webhooks', async (event, _params, { principal, deps }) => {
-    const { limit, cursor } = parseWith(listQuerySchema, query(event), 'query');
-    return listed(await deps.webhooks.list(principal.tenant, limit, cursor), limit);
+  .on('GET', '/v2/sip/webhooks', async (event, _params, { principal, deps }) =>
+    json(200, await deps.webhooks.list(principal.tenant, parseWith(pageQuerySchema, query(event), 'query'))),
+  )
+  .on('GET', '/v2/sip/webhooks/:id', async (_event, params, { principal, deps }) => json(200, await deps.webhooks.get(principal.tenant, id(params))))
+  .on('PATCH', '/v2/sip/webhooks/:id', updateWebhook)
+  .on('PUT', '/v2/sip/webhooks/:id', updateWebhook)
+  .on('DELETE', '/v2/sip/webhooks/:id', async (_event, params, { principal, deps }) => {
+    await deps.webhooks.delete(principal.tenant, id(params));
+    return json(200, { message: 'Webhook deleted successfully' });
   })
-  .on('GET', '/v2/webhooks/:id', async (_event, params, { principal, deps }) => ok(await deps.webhooks.get(principal.tenant, id(params))))
-  .on('PATCH', '/v2/webhooks/:id', async (event, params, { principal, deps }) =>
-    ok(await deps.webhooks.update(principal.tenant, id(params), parseWith(updateWebhookSchema, jsonBody(event))), 'Webhook updated successfully'),
-  )
-  .on('DELETE', '/v2/webhooks/:id', async (_event, params, { principal, deps }) =>
-    ok(await deps.webhooks.delete(principal.tenant, id(params)), 'Webhook deleted successfully'),
-  )
-  .on('GET', '/v2/webhooks/:id/deliveries', async (event, params, { principal, deps }) => {
+  .on('GET', '/v2/sip/webhooks/:id/deliveries', async (event, params, { principal, deps }) => {
     const { limit, cursor, status } = parseWith(listDeliveriesQuerySchema, query(event), 'query');
     return listed(await deps.webhooks.deliveries(principal.tenant, id(params), status, limit, cursor), limit);
   })
-  .on('GET', '/v2/webhooks/:id/deliveries/:deliveryId', async (_event, params, { principal, deps }) =>
-    ok(await deps.webhooks.delivery(principal.tenant, id(params), params.deliveryId ?? '')),
+  .on('GET', '/v2/sip/webhooks/:id/deliveries/:deliveryId', async (_event, params, { principal, deps }) =>
+    json(200, await deps.webhooks.delivery(principal.tenant, id(params), params.deliveryId ?? '')),
   )
-  .on('POST', '/v2/webhooks/:id/deliveries/:deliveryId/retry', async (_event, params, { principal, deps }) =>
-    ok(await deps.webhooks.retry(principal.tenant, id(params), params.deliveryId ?? ''), 'Delivery queued for retry', 202),
+  .on('POST', '/v2/sip/webhooks/:id/deliveries/:deliveryId/retry', async (_event, params, { principal, deps }) =>
+    json(202, await deps.webhooks.retry(principal.tenant, id(params), params.deliveryId ?? '')),
   )
   .on('POST', '/v2/rooms/:roomId/tokens', async (event, params, { principal, deps }) => {
     const { ttlSeconds } = parseWith(roomTokenSchema, event.body ? jsonBody(event) : {});
     return ok(await deps.roomTokens.mint(principal.tenant, params.roomId ?? '', ttlSeconds), 'Participant token created', 201);
   });
 
+/** Built on its first request (about 30 ms: not on every cold start), then kept: it depends on nothing but the code. */
+let openApi: ReturnType<typeof openApiDocument> | undefined;
+
 /** Routes anyone may call: no token. */
-const publicRoutes = new Router<ApiDependencies, HttpResult>().on('GET', '/v2/public/rsa-public-key', async (_event, _params, deps) => {
-  if (!deps.webhookSigner) throw new ServiceUnavailableError('Webhook signing is not configured (WEBHOOK_SIGNING_KEY_ID)');
-  return json(200, { publicKey: await deps.webhookSigner.publicKeyPem() }, { 'cache-control': 'public, max-age=3600' });
-});
+export const publicRoutes = new Router<ApiDependencies, HttpResult>()
+  .on('GET', '/v2/public/rsa-public-key', async (_event, _params, deps) => {
+    if (!deps.webhookSigner) throw new ServiceUnavailableError('Webhook signing is not configured (WEBHOOK_SIGNING_KEY_ID)');
+    return json(200, { publicKey: await deps.webhookSigner.publicKeyPem() }, { 'cache-control': 'public, max-age=3600' });
+  })
+  .on('GET', '/v2/public/openapi.json', () => Promise.resolve(json(200, (openApi ??= openApiDocument()), { 'cache-control': 'public, max-age=3600' })));
 
 /**
  * The management API: public routes as they are; the rest authenticated, counted against the tenant's rate limit,

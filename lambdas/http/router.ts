@@ -6,6 +6,7 @@ export type RouteHandler<C, R> = (event: APIGatewayProxyEventV2, params: Params,
 
 interface Route<C, R> {
   readonly method: string;
+  readonly pattern: string;
   readonly segments: readonly string[];
   readonly handler: RouteHandler<C, R>;
 }
@@ -18,8 +19,13 @@ export class Router<C, R> {
   private readonly routes: Route<C, R>[] = [];
 
   on(method: string, pattern: string, handler: RouteHandler<C, R>): this {
-    this.routes.push({ method, segments: pattern.split('/').filter(Boolean), handler });
+    this.routes.push({ method, pattern, segments: pattern.split('/').filter(Boolean), handler });
     return this;
+  }
+
+  /** Every route, as registered: what the OpenAPI document must describe (test/api/openapi.test.ts). */
+  table(): { readonly method: string; readonly pattern: string }[] {
+    return this.routes.map(({ method, pattern }) => ({ method, pattern }));
   }
 
   resolve(method: string, path: string): { handler: RouteHandler<C, R>; params: Params } {

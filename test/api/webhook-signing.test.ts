@@ -73,13 +73,13 @@ describe('Standard Webhooks signature', () => {
     try {
       const token = await t.token('demo');
       const created = async (url: string) => {
-        const res = await t.api('POST', '/v2/webhooks', { token, body: { url, events: ['call-hangup'] } });
+        const res = await t.api('POST', '/v2/sip/webhooks', { token, body: { url, events: ['call-hangup'] } });
         expect(res.status).toBe(201);
-        return ((await res.json()) as { data: { id: string; secret: string } }).data;
+        return (await res.json()) as { id: string; secret: string };
       };
       const mine = await created(receiver.url);
       const theirs = await created(other.url);
-      expect((await (await t.api('GET', `/v2/webhooks/${mine.id}`, { token })).text())).not.toContain(mine.secret);
+      expect((await (await t.api('GET', `/v2/sip/webhooks/${mine.id}`, { token })).text())).not.toContain(mine.secret);
 
       // A refused call: one call-hangup, to each webhook.
       expect((await plivoRequest(`${t.stack.connector.webhookUrl}?roomId=bad%20room`, answerFields(newCall()))).status).toBe(200);

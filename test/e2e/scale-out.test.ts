@@ -109,7 +109,7 @@ it("the relay port seats only joins signed with the owner's sealed secret, fresh
 
 it("closes the calls of a killed room server with media-failure (records and webhooks), and the next joiner re-places the room", async () => {
   const receiver = await startReceiver();
-  const hook = await api('POST', '/v2/webhooks', { url: receiver.url, events: ['call-hangup'] });
+  const hook = await api('POST', '/v2/sip/webhooks', { url: receiver.url, events: ['call-hangup'] });
   expect(hook.status).toBe(201);
   try {
     const answerUrl = await connectorFor('kill-room');
@@ -142,7 +142,7 @@ it("closes the calls of a killed room server with media-failure (records and web
     await peer.close();
     await next.hangup();
   } finally {
-    await api('DELETE', `/v2/webhooks/${hook.data.id as string}`);
+    await api('DELETE', `/v2/sip/webhooks/${hook.body.id as string}`);
     await receiver.close();
   }
 }, 60_000);

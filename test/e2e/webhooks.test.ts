@@ -38,14 +38,14 @@ async function publicKey(): Promise<string> {
 
 /** A webhook for `url`, on a connector of its own (so only this test's calls reach it), returning that connector's Answer URL. */
 async function hookedConnector(url: string, room: string, events?: string[]): Promise<{ webhookId: string; answerUrl: string }> {
-  const hook = await api('POST', '/v2/webhooks', { url, ...(events && { events }) });
+  const hook = await api('POST', '/v2/sip/webhooks', { url, ...(events && { events }) });
   expect(hook.status).toBe(201);
   const connector = await api('POST', '/v2/connectors', { provider: 'plivo', defaultRoomId: room });
-  return { webhookId: hook.data.id as string, answerUrl: connector.data.webhookUrl as string };
+  return { webhookId: hook.body.id as string, answerUrl: connector.data.webhookUrl as string };
 }
 
 const deliveries = async (webhookId: string, query = '') =>
-  (await api('GET', `/v2/webhooks/${webhookId}/deliveries${query}`)).data as unknown as {
+  (await api('GET', `/v2/sip/webhooks/${webhookId}/deliveries${query}`)).data as unknown as {
     id: string;
     status: string;
     attempts: { statusCode: number | null }[];
@@ -54,8 +54,8 @@ const deliveries = async (webhookId: string, query = '') =>
 
 afterEach(async () => {
   // Each test's webhook is removed, so the next test's receiver sees only its own events.
-  const { data } = await api('GET', '/v2/webhooks');
-  for (const hook of data as unknown as { id: string }[]) await api('DELETE', `/v2/webhooks/${hook.id}`);
+  const { data } = await api('GET', '/v2/sip/webhooks');
+  for (const hook of data as unknown as { id: string }[]) await api('DELETE', `/v2/sip/webhooks/${hook.id}`);
 });
 
 it('delivers call-started, call-answered and call-hangup of a call in order, each signed by the published key', async () => {
@@ -146,15 +146,15 @@ it('dead-letters a delivery after 4 failed attempts, and the retry endpoint re-d
     sqs.destroy();
 
     up = true;
-    const retry = await api('POST', `/v2/webhooks/${webhookId}/deliveries/${failed?.id}/retry`);
+    const retry = await api('POST', `/v2/sip/webhooks/${webhookId}/deliveries/${failed?.id}/retry`);
     expect(retry.status).toBe(202);
-    expect(retry.data).toMatchObject({ id: failed?.id, status: 'pending' });
+    expect(retry.body).toMatchObject({ id: failed?.id, status: 'pending' });
     const delivered = await waitFor(async () => (await deliveries(webhookId, '?status=delivered'))[0], 10_000);
     expect(delivered.attempts.map((a) => a.statusCode)).toEqual([500, 500, 500, 500, 200]);
     expect(receiver.received).toHaveLength(5);
     expect(new Set(receiver.received.map((r) => r.headers['webhook-id']))).toEqual(new Set([failed?.id]));
     // Only a dead-lettered delivery can be re-driven.
-    expect((await api('POST', `/v2/webhooks/${webhookId}/deliveries/${failed?.id}/retry`)).status).toBe(409);
+    expect((await api('POST', `/v2/sip/webhooks/${webhookId}/deliveries/${failed?.id}/retry`)).status).toBe(409);
   } finally {
     await receiver.close();
   }

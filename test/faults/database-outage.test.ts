@@ -73,7 +73,7 @@ async function expectTalking(a: SimulatedCall, b: SimulatedCall, seconds: number
 
 it('while the database is down: the API answers 503, the Answer URL Hangup XML, live calls talk on; once it is back, calls are answered again and the live ones end as normal', async () => {
   const hooks = (receiver = await startReceiver());
-  const hook = await api('POST', '/v2/webhooks', { url: hooks.url, events: ['call-hangup'] });
+  const hook = await api('POST', '/v2/sip/webhooks', { url: hooks.url, events: ['call-hangup'] });
   expect(hook.status).toBe(201);
   const answerUrl = await connectorFor('db-outage');
   const a = await callOn(answerUrl, 0, '14155550121');

@@ -32,9 +32,9 @@ function crashAfterAnswer(tenant: string, callId: string): Promise<NodeJS.Signal
 
 it('delivers call-answered once after the process died between the call write and the delivery write', async () => {
   const token = await t.token(DEMO_TENANT);
-  const created = await t.api('POST', '/v2/webhooks', { token, body: { url: receiver.url, events: ['call-answered'] } });
+  const created = await t.api('POST', '/v2/sip/webhooks', { token, body: { url: receiver.url, events: ['call-answered'] } });
   expect(created.status).toBe(201);
-  const webhookId = ((await created.json()) as { data: { id: string } }).data.id;
+  const webhookId = ((await created.json()) as { id: string }).id;
   const call = newCall();
   expect((await plivoRequest(t.stack.connector.webhookUrl, answerFields(call))).status).toBe(200);
   const callId = callIdFor(call.callUuid);
@@ -48,7 +48,7 @@ it('delivers call-answered once after the process died between the call write an
   expect(delivered?.payload).toMatchObject({ webhookType: 'call-answered', data: { id: callId, status: 'answered' } });
   // Published once: later sweeps find nothing left to publish.
   await waitFor(() => t.logLines.some((line) => line.includes('"republished":1')) || undefined, 10_000);
-  const deliveries = (await (await t.api('GET', `/v2/webhooks/${webhookId}/deliveries`, { token })).json()) as { data: unknown[] };
+  const deliveries = (await (await t.api('GET', `/v2/sip/webhooks/${webhookId}/deliveries`, { token })).json()) as { data: unknown[] };
   expect(deliveries.data).toHaveLength(1);
   expect(receiver.received).toHaveLength(1);
 }, 60_000);

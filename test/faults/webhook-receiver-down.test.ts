@@ -44,7 +44,7 @@ interface Delivery {
 }
 
 const deliveries = async (webhookId: string, status: string) =>
-  (await api('GET', `/v2/webhooks/${webhookId}/deliveries?status=${status}&limit=100`)).data as unknown as Delivery[];
+  (await api('GET', `/v2/sip/webhooks/${webhookId}/deliveries?status=${status}&limit=100`)).data as unknown as Delivery[];
 
 it('a receiver down past every retry: all events are dead-lettered, and once it is back the re-drive delivers each, signed, under its own webhook-id', async () => {
   // A port with nothing listening on it: the receiver is down from the start.
@@ -52,9 +52,9 @@ it('a receiver down past every retry: all events are dead-lettered, and once it 
   const port = Number(new URL(gone.url).port);
   await gone.close();
 
-  const hook = await api('POST', '/v2/webhooks', { url: gone.url });
+  const hook = await api('POST', '/v2/sip/webhooks', { url: gone.url });
   expect(hook.status).toBe(201);
-  const webhookId = hook.data.id as string;
+  const webhookId = hook.body.id as string;
   const connector = await api('POST', '/v2/connectors', { provider: 'plivo', defaultRoomId: 'hooks-down' });
   const calls = Array.from({ length: CALLS }, (_, i) => new SimulatedCall({ answerUrl: connector.data.webhookUrl as string, from: `1415555013${i}` }));
   await Promise.all(
@@ -100,7 +100,7 @@ it('a receiver down past every retry: all events are dead-lettered, and once it 
   // The receiver comes back where it was; the operator re-drives each dead letter (docs/webhooks.md).
   const hooks = (receiver = await startReceiver(() => 200, port));
   for (const delivery of failed) {
-    const retry = await api('POST', `/v2/webhooks/${webhookId}/deliveries/${delivery.id}/retry`);
+    const retry = await api('POST', `/v2/sip/webhooks/${webhookId}/deliveries/${delivery.id}/retry`);
     expect(retry.status).toBe(202);
   }
   const delivered = await waitFor(async () => {

@@ -20,7 +20,8 @@ beforeAll(async () => {
   const created = async (path: string, body: unknown) => ((await (await t.api('POST', path, { token, body })).json()) as { data: { id: string } }).data.id;
   fixture.connector = await created('/v2/connectors', { provider: 'plivo', defaultRoomId: 'fuzz-room' });
   fixture.rule = await created('/v2/routing-rules', { name: 'fuzz', match: { callerPatterns: ['+1*'] }, room: { type: 'static', id: 'fuzz-room' } });
-  fixture.webhook = await created('/v2/webhooks', { url: 'http://localhost:9/hooks' });
+  // SIP resources answer the object itself.
+  fixture.webhook = ((await (await t.api('POST', '/v2/sip/webhooks', { token, body: { url: 'http://localhost:9/hooks' } })).json()) as { id: string }).id;
 });
 afterAll(() => t.close());
 
@@ -81,15 +82,15 @@ const bodyRoutes = () =>
     ['PATCH', `/v2/connectors/${fixture.connector}`],
     ['POST', '/v2/routing-rules'],
     ['PATCH', `/v2/routing-rules/${fixture.rule}`],
-    ['POST', '/v2/webhooks'],
-    ['PATCH', `/v2/webhooks/${fixture.webhook}`],
+    ['POST', '/v2/sip/webhooks'],
+    ['PATCH', `/v2/sip/webhooks/${fixture.webhook}`],
     ['POST', '/v2/rooms/fuzz-room/tokens'],
   ] as const;
 const bodyRoute = fc.integer({ min: 0, max: 6 }).map((i) => bodyRoutes()[i] as readonly [string, string]);
 const anyWriteRoute = fc.oneof(
   bodyRoute,
   fc.constantFrom<readonly [string, string]>(
-    ['POST', '/v2/webhooks/wh_00000000000000000000/deliveries/whd_00000000000000000000/retry'],
+    ['POST', '/v2/sip/webhooks/wh_00000000000000000000/deliveries/whd_00000000000000000000/retry'],
     ['PUT', '/v2/connectors'],
     ['PUT', '/v2/routing-rules/rr_0000000000000000'],
     ['POST', '/v2/calls'],
@@ -216,10 +217,10 @@ describe('path parameters and queries', () => {
     '/v2/connectors/{}/rotate-key',
     '/v2/routing-rules/{}',
     '/v2/calls/{}',
-    '/v2/webhooks/{}',
-    '/v2/webhooks/{}/deliveries',
-    '/v2/webhooks/{}/deliveries/{}',
-    '/v2/webhooks/{}/deliveries/{}/retry',
+    '/v2/sip/webhooks/{}',
+    '/v2/sip/webhooks/{}/deliveries',
+    '/v2/sip/webhooks/{}/deliveries/{}',
+    '/v2/sip/webhooks/{}/deliveries/{}/retry',
     '/v2/rooms/{}/tokens',
     '/v2/public/{}',
     '/v2/{}',
@@ -238,7 +239,7 @@ describe('path parameters and queries', () => {
     );
   });
 
-  const listPath = () => fc.constantFrom('/v2/connectors', '/v2/routing-rules', '/v2/calls', '/v2/webhooks', `/v2/webhooks/${fixture.webhook}/deliveries`);
+  const listPath = () => fc.constantFrom('/v2/connectors', '/v2/routing-rules', '/v2/calls', '/v2/sip/webhooks', `/v2/sip/webhooks/${fixture.webhook}/deliveries`);
   const base64url = (s: string) => Buffer.from(s, 'utf8').toString('base64url');
   const queryValue = fc.oneof(
     fc.constantFrom('0', '-1', '1', '1.5', '1e3', '1e2', '100', '101', 'abc', '', ' 5', '0x10', 'Infinity', 'NaN', '9'.repeat(400), 'true', 'null', '[]'),
@@ -250,7 +251,7 @@ describe('path parameters and queries', () => {
     fc.tuple(fc.constantFrom('2024-01-01T00:00:00.000Z', 'not a date', ''), fc.constantFrom('call_0000000000000000000a', 'call_', 'x')).map((pair) => base64url(JSON.stringify(pair))),
     fc.integer({ min: 201, max: 2000 }).map((n) => 'A'.repeat(n)),
   );
-  const queryKey = fc.oneof({ weight: 4, arbitrary: fc.constantFrom('limit', 'cursor', 'status', 'connectorId', 'roomId') }, { weight: 1, arbitrary: fc.constantFrom(...PROTOTYPE_KEYS, 'LIMIT', 'limit[]', '') }, { weight: 1, arbitrary: fc.string({ maxLength: 10, unit: 'binary' }) });
+  const queryKey = fc.oneof({ weight: 4, arbitrary: fc.constantFrom('limit', 'cursor', 'page', 'perPage', 'status', 'connectorId', 'roomId') }, { weight: 1, arbitrary: fc.constantFrom(...PROTOTYPE_KEYS, 'LIMIT', 'limit[]', '') }, { weight: 1, arbitrary: fc.string({ maxLength: 10, unit: 'binary' }) });
 
   it('answers any list query with a page or a clear 400', async () => {
     await fc.assert(
@@ -258,9 +259,12 @@ describe('path parameters and queries', () => {
         const query = new URLSearchParams(pairs.map(([k, v]): [string, string] => [k, v])).toString();
         const reply = await send('GET', `${path}${query ? `?${query}` : ''}`, { contentType: null });
         if (reply.status !== 200) return void expect(expectClearRefusal(reply)).toBeTruthy();
-        const page = JSON.parse(reply.text) as { data: unknown[]; pageInfo: { limit: number; nextCursor: string | null } };
-        expect(Number.isInteger(page.pageInfo.limit) && page.pageInfo.limit >= 1 && page.pageInfo.limit <= 100).toBe(true);
-        expect(page.data.length).toBeLessThanOrEqual(page.pageInfo.limit);
+        // Cursor-paged lists say their `limit`; numbered ones (/v2/sip/…) their `perPage`.
+        const page = JSON.parse(reply.text) as { data: unknown[]; pageInfo: { limit?: number; perPage?: number; currentPage?: number; lastPage?: number } };
+        const size = page.pageInfo.limit ?? page.pageInfo.perPage ?? 0;
+        expect(Number.isInteger(size) && size >= 1 && size <= 100).toBe(true);
+        expect(page.data.length).toBeLessThanOrEqual(size);
+        if (page.pageInfo.perPage !== undefined) expect(page.pageInfo.currentPage! >= 1 && page.pageInfo.lastPage! >= 1).toBe(true);
       }),
       { numRuns: 300 },
     );

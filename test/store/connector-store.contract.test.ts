@@ -1,8 +1,5 @@
 import { PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { dynamoClient } from '../../core/aws';
 import type { Connector } from '../../core/connectors/model';
 import { DynamoCallStore } from '../../core/calls/store';
@@ -13,36 +10,8 @@ import type { RoutingRule } from '../../core/routing/model';
 import { DynamoRoutingRuleStore } from '../../core/routing/store';
 import type { Webhook } from '../../core/webhooks/model';
 import { DeliveryStore, DynamoWebhookStore } from '../../core/webhooks/store';
-import { ensureControlTable, startLocalAws } from '../../local/aws';
-import { javaAvailable, startDynamoDbLocal } from '../support/dynamodb-local';
-
-/**
- * The ConnectorStore contract, run against every DynamoDB this project meets: dynalite (the
- * embedded default) and Amazon's DynamoDB Local (closest to the real service) when Java is present.
- */
-interface Backend {
-  readonly endpoint: string;
-  stop(): Promise<void>;
-}
-
-const backends: [string, () => Promise<Backend>][] = [
-  [
-    'dynalite',
-    async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'kms-'));
-      const aws = await startLocalAws(undefined, dir);
-      return {
-        endpoint: aws.dynamodbEndpoint,
-        stop: async () => {
-          await aws.close();
-          rmSync(dir, { recursive: true, force: true });
-        },
-      };
-    },
-  ],
-];
-if (javaAvailable()) backends.push(['DynamoDB Local', startDynamoDbLocal]);
-else if (process.env.CI) throw new Error('CI must run the store contract against DynamoDB Local: install Java 17');
+import { ensureControlTable } from '../../local/aws';
+import { storeBackends, type Backend } from '../support/store-backends';
 
 function connector(tenant: string, fields: Partial<Connector> = {}): Connector {
   const now = new Date().toISOString();
@@ -62,7 +31,11 @@ function connector(tenant: string, fields: Partial<Connector> = {}): Connector {
   };
 }
 
-describe.each(backends)('ConnectorStore on %s', (_name, start) => {
+/**
+ * The ConnectorStore contract, run against every DynamoDB this project meets: dynalite (the
+ * embedded default) and Amazon's DynamoDB Local (closest to the real service) when Java is present.
+ */
+describe.each(storeBackends)('ConnectorStore on %s', (_name, start) => {
   let backend: Backend;
   let dynamo: DynamoDBClient;
   let store: DynamoConnectorStore;

@@ -61,13 +61,15 @@ export async function startLocalProcess(dataDir: string, env: Record<string, str
 }
 
 /** A management API request as the stack's demo tenant (or with `token`); the reply's status and `data`. */
-export async function apiRequest(stack: LocalProcess, method: string, path: string, body?: unknown, token = stack.info.token): Promise<{ status: number; data: Record<string, unknown> }> {
+export async function apiRequest(stack: LocalProcess, method: string, path: string, body?: unknown, token = stack.info.token): Promise<{ status: number; data: Record<string, unknown>; body: Record<string, unknown> }> {
   const res = await fetch(stack.info.apiUrl + path, {
     method,
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     ...(body !== undefined && { body: JSON.stringify(body) }),
   });
-  return { status: res.status, data: ((await res.json()) as { data: Record<string, unknown> }).data };
+  // `data` for the responses that wrap their object in it; `body` whole, for those that do not (/v2/sip/…).
+  const answer = (await res.json()) as Record<string, unknown> & { data: Record<string, unknown> };
+  return { status: res.status, data: answer.data, body: answer };
 }
 
 /** Polls `probe` every 50 ms until it returns a value. */

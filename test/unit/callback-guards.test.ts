@@ -26,7 +26,7 @@ const REVIEWED: Record<string, string> = {
   "ingest-container/src/cluster/relay.ts: outer.once(close) => settle": "resolves the relay's `closed` promise",
   "ingest-container/src/handoff.ts: process.on(message) => (message: unknown, handle: unknown) => {": "type checks and one log call; the hand-off itself runs under streamGuard",
   "ingest-container/src/ingress.ts: socket.on(error) => () => socket.destroy()": "destroys a socket that failed",
-  "ingest-container/src/main.ts: process.once(SIGTERM) => exit('SIGTERM: draining', () => node.dra": "a signal: the process stops; exit() catches its ending promise's rejection",
+  "ingest-container/src/main.ts: process.once(SIGTERM) => exit('SIGTERM: draining', () => { // As ": "a signal: the process stops; exit() catches its ending's throw or rejection",
   "ingest-container/src/main.ts: process.once(SIGINT) => exit('SIGINT', () => node.close())": "a signal: as above",
   "ingest-container/src/main.ts: process.once(disconnect) => exit('parent gone', () => node.close())": "the parent went away: as above",
   "ingest-container/src/plivo/stream.ts: ws.once(close) => (code) => { // Through a relay: the entr": "assignments, then the ending promise is watched by a guard and always resolves `closed`",

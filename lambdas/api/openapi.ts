@@ -1,0 +1,167 @@
+import { z } from 'zod';
+import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject } from 'zod-openapi';
+import { listCallsQuerySchema } from '../../core/calls/service';
+import { callViewSchema } from '../../core/calls/schema';
+import { connectorViewSchema, createConnectorSchema, cursorPageSchema, listQuerySchema, updateConnectorSchema } from '../../core/connectors/schema';
+import { ERROR_CODES, type ErrorCode } from '../../core/errors';
+import { numberedPageSchema, pageQuerySchema } from '../../core/pagination';
+import { roomTokenSchema, roomTokenViewSchema } from '../../core/rooms';
+import { createRuleSchema, ruleViewSchema, updateRuleSchema } from '../../core/routing/schema';
+import {
+  createdWebhookSchema,
+  createWebhookSchema,
+  deliverySchema,
+  listDeliveriesQuerySchema,
+  listedWebhookSchema,
+  updateWebhookSchema,
+  webhookSchema,
+} from '../../core/webhooks/schema';
+
+/**
+ * The management API described as OpenAPI 3.1, from the zod schemas the routes validate requests with and the
+ * shapes they answer. Served at `GET /v2/public/openapi.json` and committed as docs/openapi.json (`npm run openapi`);
+ * test/api/openapi.test.ts checks that every route of the router is here and that real responses match.
+ */
+
+export const errorBodySchema = z
+  .strictObject({
+    message: z.string(),
+    code: z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]),
+    errors: z.array(z.strictObject({ field: z.string(), message: z.string() })).optional().meta({ description: 'The offending fields of a 400' }),
+  })
+  .meta({ id: 'Error' });
+
+const ERROR_STATUSES: Readonly<Record<number, string>> = {
+  400: 'Invalid request: a malformed body, an invalid field (`errors` lists them) or query parameter',
+  401: 'A missing, invalid or expired token',
+  403: 'The token lacks `allow_mod`, or the request did not come through the edge',
+  404: 'No such resource (or another tenant’s)',
+  405: 'The path takes other methods (`Allow` lists them)',
+  409: 'Changed concurrently, in use, or at a limit (the message says which)',
+  413: 'A body over 64 KB',
+  415: 'A body that is not `application/json`',
+  429: "Over the tenant's API rate (`Retry-After`)",
+  503: 'The database or KMS is unavailable, or a feature is not configured (retry)',
+};
+
+const json = (schema: z.ZodType) => ({ content: { 'application/json': { schema } } });
+const idParam = z.object({ id: z.string().meta({ description: 'The resource id' }) });
+const deliveryParams = idParam.extend({ deliveryId: z.string().meta({ description: 'A delivery id (`whd_…`)' }) });
+const withMessage = (data: z.ZodType) => z.strictObject({ message: z.string(), data });
+const withData = (data: z.ZodType) => z.strictObject({ data });
+const messageOnly = z.strictObject({ message: z.string() }).meta({ id: 'Message' });
+
+interface Operation {
+  readonly summary: string;
+  readonly tag: string;
+  readonly status?: number;
+  readonly response: z.ZodType;
+  readonly path?: z.ZodObject;
+  readonly query?: z.ZodObject;
+  readonly body?: z.ZodType;
+  /** Whether a 409 is among its answers. */
+  readonly conflict?: boolean;
+  /** No token: `/v2/public/…`. */
+  readonly public?: boolean;
+  /** The body may be left out. */
+  readonly optionalBody?: boolean;
+}
+
+function operation(op: Operation): ZodOpenApiOperationObject {
+  const errors = op.public
+    ? [405]
+    : [
+        401,
+        403,
+        405,
+        429,
+        503,
+        ...(op.body || op.query ? [400] : []),
+        ...(op.path ? [404] : []),
+        ...(op.body ? [413, 415] : []),
+        ...(op.conflict ? [409] : []),
+      ];
+  return {
+    summary: op.summary,
+    tags: [op.tag],
+    ...(op.public ? { security: [] } : {}),
+    ...((op.path || op.query) && { requestParams: { ...(op.path && { path: op.path }), ...(op.query && { query: op.query }) } }),
+    ...(op.body && { requestBody: { required: !op.optionalBody, ...json(op.body) } }),
+    responses: {
+      [String(op.status ?? 200)]: { description: 'Success', ...json(op.response) },
+      ...Object.fromEntries(errors.sort().map((status) => [String(status), { description: ERROR_STATUSES[status] ?? '', ...json(errorBodySchema) }])),
+    },
+  };
+}
+
+/** Every route of lambdas/api/app.ts, keyed by `METHOD /path/{param}`. */
+function operations(): Record<string, Operation> {
+  const connectorCreate = createConnectorSchema([]);
+  const connectorUpdate = updateConnectorSchema([]);
+  const connector = { tag: 'Connectors' };
+  const rule = { tag: 'Routing rules (today’s; issue 17 moves them to /v2/sip/routing-rule)' };
+  const call = { tag: 'Calls (today’s; issue 17 moves them to /v2/sip/call)' };
+  const webhook = { tag: 'SIP webhooks' };
+  return {
+    'POST /v2/connectors': { ...connector, summary: 'Create a connector', status: 201, body: connectorCreate, response: withMessage(connectorViewSchema), conflict: true },
+    'GET /v2/connectors': { ...connector, summary: 'List connectors, newest first', query: listQuerySchema, response: cursorPageSchema(connectorViewSchema) },
+    'GET /v2/connectors/{id}': { ...connector, summary: 'Fetch a connector', path: idParam, response: withData(connectorViewSchema) },
+    'PATCH /v2/connectors/{id}': { ...connector, summary: 'Change a connector', path: idParam, body: connectorUpdate, response: withMessage(connectorViewSchema), conflict: true },
+    'DELETE /v2/connectors/{id}': { ...connector, summary: 'Delete a connector', path: idParam, response: withMessage(connectorViewSchema) },
+    'POST /v2/connectors/{id}/rotate-key': { ...connector, summary: 'New webhook key: the old Answer URL stops resolving', path: idParam, response: withMessage(connectorViewSchema), conflict: true },
+    'POST /v2/routing-rules': { ...rule, summary: 'Create a routing rule', status: 201, body: createRuleSchema, response: withMessage(ruleViewSchema) },
+    'GET /v2/routing-rules': { ...rule, summary: 'List routing rules, newest first', query: listQuerySchema, response: cursorPageSchema(ruleViewSchema) },
+    'GET /v2/routing-rules/{id}': { ...rule, summary: 'Fetch a routing rule', path: idParam, response: withData(ruleViewSchema) },
+    'PATCH /v2/routing-rules/{id}': { ...rule, summary: 'Change a routing rule', path: idParam, body: updateRuleSchema, response: withMessage(ruleViewSchema), conflict: true },
+    'DELETE /v2/routing-rules/{id}': { ...rule, summary: 'Delete a routing rule (409 while a connector names it)', path: idParam, response: withMessage(ruleViewSchema), conflict: true },
+    'GET /v2/calls': { ...call, summary: 'List call records, newest first', query: listCallsQuerySchema, response: cursorPageSchema(callViewSchema) },
+    'GET /v2/calls/{id}': { ...call, summary: 'Fetch a call record', path: idParam, response: withData(callViewSchema) },
+    'POST /v2/sip/webhooks': { ...webhook, summary: 'Register a webhook; its signing secret is shown only here', status: 201, body: createWebhookSchema, response: createdWebhookSchema, conflict: true },
+    'GET /v2/sip/webhooks': { ...webhook, summary: 'List webhooks by page, newest first', query: pageQuerySchema, response: numberedPageSchema(listedWebhookSchema) },
+    'GET /v2/sip/webhooks/{id}': { ...webhook, summary: 'Fetch a webhook', path: idParam, response: webhookSchema },
+    'PATCH /v2/sip/webhooks/{id}': { ...webhook, summary: 'Change a webhook’s url and/or events', path: idParam, body: updateWebhookSchema, response: webhookSchema, conflict: true },
+    'PUT /v2/sip/webhooks/{id}': { ...webhook, summary: 'Change a webhook’s url and/or events (as PATCH)', path: idParam, body: updateWebhookSchema, response: webhookSchema, conflict: true },
+    'DELETE /v2/sip/webhooks/{id}': { ...webhook, summary: 'Delete a webhook; its pending deliveries are dead-lettered', path: idParam, response: messageOnly },
+    'GET /v2/sip/webhooks/{id}/deliveries': { ...webhook, summary: 'A webhook’s deliveries, newest first (cursor-paged)', path: idParam, query: listDeliveriesQuerySchema, response: cursorPageSchema(deliverySchema) },
+    'GET /v2/sip/webhooks/{id}/deliveries/{deliveryId}': { ...webhook, summary: 'Fetch a delivery', path: deliveryParams, response: deliverySchema },
+    'POST /v2/sip/webhooks/{id}/deliveries/{deliveryId}/retry': { ...webhook, summary: 'Re-drive a dead-lettered delivery', status: 202, path: deliveryParams, response: deliverySchema, conflict: true },
+    'POST /v2/rooms/{roomId}/tokens': {
+      tag: 'Rooms',
+      summary: 'Mint a participant token (`allow_join`) for a room',
+      status: 201,
+      path: z.object({ roomId: z.string() }),
+      body: roomTokenSchema,
+      optionalBody: true,
+      response: withMessage(roomTokenViewSchema),
+    },
+    'GET /v2/public/rsa-public-key': {
+      tag: 'Public',
+      summary: 'The RSA public key that verifies `videosdk-signature` (no token)',
+      public: true,
+      response: z.strictObject({ publicKey: z.string() }),
+    },
+    'GET /v2/public/openapi.json': { tag: 'Public', summary: 'This document (no token)', public: true, response: z.looseObject({ openapi: z.literal('3.1.0') }) },
+  };
+}
+
+/** Route keys as the router spells them (`:id`) turned into OpenAPI's (`{id}`). */
+export const openApiKey = (method: string, pattern: string): string => `${method} ${pattern.replace(/:(\w+)/g, '{$1}')}`;
+
+export function openApiDocument(): ReturnType<typeof createDocument> {
+  const paths: ZodOpenApiPathsObject = {};
+  for (const [key, op] of Object.entries(operations())) {
+    const [method, path] = key.split(' ') as [string, string];
+    paths[path] = { ...paths[path], [method.toLowerCase()]: operation(op) };
+  }
+  return createDocument({
+    openapi: '3.1.0',
+    info: {
+      title: 'Plivo connector management API',
+      version: '2',
+      description: 'Connectors, SIP webhooks, routing rules, call records and room tokens. Errors are `{message, code}` (README, "Error codes").',
+    },
+    components: { securitySchemes: { token: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'A management token (`allow_mod`), bare or after `Bearer `' } } },
+    security: [{ token: [] }],
+    paths,
+  });
+}

@@ -1,0 +1,157 @@
+import { readFileSync } from 'node:fs';
+import Ajv2020 from 'ajv/dist/2020';
+import addFormats from 'ajv-formats';
+import { publicRoutes, routes } from '../../lambdas/api/app';
+import { openApiKey } from '../../lambdas/api/openapi';
+import { OPENAPI_PATH, openApiText } from '../../tools/openapi';
+import { answerFields, newCall, plivoRequest } from '../support/plivo';
+import { waitFor } from '../support/local-process';
+import { startTestStack, type TestStack } from '../support/stack';
+
+interface Document {
+  paths: Record<string, Record<string, { requestBody?: unknown; parameters?: { in: string; name: string }[]; responses: Record<string, unknown> }>>;
+}
+
+const committed = readFileSync(OPENAPI_PATH, 'utf8');
+const document = JSON.parse(committed) as Document;
+const routeKeys = [...routes.table(), ...publicRoutes.table()].map(({ method, pattern }) => openApiKey(method, pattern));
+const documentedKeys = Object.entries(document.paths).flatMap(([path, item]) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`));
+const operationOf = (key: string) => {
+  const [method, path] = key.split(' ') as [string, string];
+  return document.paths[path]?.[method.toLowerCase()];
+};
+
+describe('the OpenAPI document', () => {
+  it('is committed as generated (npm run openapi)', () => {
+    expect(committed).toBe(openApiText());
+  });
+
+  it("describes exactly the router's routes, each with its path parameters, a request body where it takes one, and its answers", () => {
+    expect([...documentedKeys].sort()).toEqual([...routeKeys].sort());
+    for (const key of routeKeys) {
+      const op = operationOf(key);
+      const pathParams = [...key.matchAll(/\{(\w+)\}/g)].map(([, name]) => name);
+      expect(op?.parameters?.filter((p) => p.in === 'path').map((p) => p.name) ?? []).toEqual(pathParams);
+      const success = Object.keys(op?.responses ?? {}).filter((status) => status.startsWith('2'));
+      expect(success).toHaveLength(1);
+      if (!key.startsWith('GET /v2/public/')) expect(Object.keys(op?.responses ?? {})).toEqual(expect.arrayContaining(['401', '403', '429']));
+    }
+    // Every route that reads a query documents it.
+    const withQueries = routeKeys.filter((key) => operationOf(key)?.parameters?.some((p) => p.in === 'query'));
+    expect(withQueries.sort()).toEqual(['GET /v2/calls', 'GET /v2/connectors', 'GET /v2/routing-rules', 'GET /v2/sip/webhooks', 'GET /v2/sip/webhooks/{id}/deliveries'].sort());
+    // Every route that parses a JSON body documents it.
+    const withBodies = routeKeys.filter((key) => operationOf(key)?.requestBody);
+    expect(withBodies.sort()).toEqual(
+      [
+        'POST /v2/connectors',
+        'PATCH /v2/connectors/{id}',
+        'POST /v2/routing-rules',
+        'PATCH /v2/routing-rules/{id}',
+        'POST /v2/sip/webhooks',
+        'PATCH /v2/sip/webhooks/{id}',
+        'PUT /v2/sip/webhooks/{id}',
+        'POST /v2/rooms/{roomId}/tokens',
+      ].sort(),
+    );
+  });
+});
+
+describe('real responses of every route, against the document', () => {
+  let t: TestStack;
+  let token: string;
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  addFormats(ajv);
+  ajv.addSchema(document, 'openapi');
+  const seen = new Set<string>();
+
+  beforeAll(async () => {
+    // One quick retry, then dead-lettered: a failed delivery to re-drive.
+    t = await startTestStack({ WEBHOOK_RETRY_DELAYS: '0' });
+    token = await t.token('demo');
+  });
+  afterAll(() => t.close());
+
+  /** Calls the route and checks its answer against the document's schema for that status. */
+  async function call(
+    method: string,
+    pattern: string,
+    path: string,
+    options: { body?: unknown; token?: string; status?: number; headers?: Record<string, string> } = {},
+  ): Promise<Record<string, unknown>> {
+    const res = await t.api(method, path, { token: options.token ?? token, ...(options.body !== undefined && { body: options.body }), ...(options.headers && { headers: options.headers }) });
+    const key = openApiKey(method, pattern);
+    const body = (await res.json()) as Record<string, unknown>;
+    expect({ key, status: res.status, body }).toMatchObject({ status: options.status ?? res.status });
+    const pointer = `${key.split(' ')[1]}`.replace(/~/g, '~0').replace(/\//g, '~1');
+    const schemaRef = `openapi#/paths/${pointer}/${method.toLowerCase()}/responses/${res.status}/content/application~1json/schema`;
+    const validate = ajv.compile({ $ref: schemaRef });
+    expect({ key, status: res.status, valid: validate(body), errors: validate.errors ?? null }).toEqual({ key, status: res.status, valid: true, errors: null });
+    seen.add(key);
+    return body;
+  }
+
+  it('answers {message, code} with 401 without a token, 403 with a join-only one, and 415 for a body not JSON, on every route', async () => {
+    const joinOnly = await t.token('demo', { permissions: ['allow_join'] });
+    for (const { method, pattern } of routes.table()) {
+      const path = pattern.replace(/:(\w+)/g, (_, name: string) => (name === 'roomId' ? 'doc-room' : `${name}-x`));
+      await call(method, pattern, path, { token: '', status: 401 });
+      await call(method, pattern, path, { token: joinOnly, status: 403 });
+      if (operationOf(openApiKey(method, pattern))?.requestBody) {
+        await call(method, pattern, path, { body: 'a=1', headers: { 'content-type': 'application/x-www-form-urlencoded' }, status: 415 });
+      }
+    }
+    seen.clear();
+  });
+
+  it('validates each', async () => {
+    const connector = (await call('POST', '/v2/connectors', '/v2/connectors', { body: { provider: 'plivo', name: 'doc' }, status: 201 })).data as { id: string };
+    await call('GET', '/v2/connectors', '/v2/connectors?limit=2');
+    await call('GET', '/v2/connectors/:id', `/v2/connectors/${connector.id}`);
+    await call('GET', '/v2/connectors/:id', '/v2/connectors/cn_nope', { status: 404 });
+    await call('PATCH', '/v2/connectors/:id', `/v2/connectors/${connector.id}`, { body: { name: 'renamed' } });
+    await call('PATCH', '/v2/connectors/:id', `/v2/connectors/${connector.id}`, { body: { name: '' }, status: 400 });
+    await call('POST', '/v2/connectors/:id/rotate-key', `/v2/connectors/${connector.id}/rotate-key`);
+    await call('DELETE', '/v2/connectors/:id', `/v2/connectors/${connector.id}`);
+
+    const rule = (await call('POST', '/v2/routing-rules', '/v2/routing-rules', { body: { name: 'r', match: {}, room: { type: 'static', id: 'doc-room' } }, status: 201 })).data as { id: string };
+    await call('GET', '/v2/routing-rules', '/v2/routing-rules');
+    await call('GET', '/v2/routing-rules/:id', `/v2/routing-rules/${rule.id}`);
+    await call('PATCH', '/v2/routing-rules/:id', `/v2/routing-rules/${rule.id}`, { body: { priority: 5 } });
+    await call('DELETE', '/v2/routing-rules/:id', `/v2/routing-rules/${rule.id}`);
+
+    // A webhook that cannot be reached (port 1): its delivery fails twice and is dead-lettered.
+    const hook = (await call('POST', '/v2/sip/webhooks', '/v2/sip/webhooks', { body: { url: 'http://127.0.0.1:1/hook', events: ['call-hangup'] }, status: 201 })) as { id: string };
+    await call('POST', '/v2/sip/webhooks', '/v2/sip/webhooks', { body: { url: 'http://127.0.0.1:1/hook', events: ['call-ended'] }, status: 400 });
+    await call('GET', '/v2/sip/webhooks', '/v2/sip/webhooks?perPage=1');
+    await call('GET', '/v2/sip/webhooks', '/v2/sip/webhooks?perPage=101', { status: 400 });
+    await call('GET', '/v2/sip/webhooks/:id', `/v2/sip/webhooks/${hook.id}`);
+    await call('PATCH', '/v2/sip/webhooks/:id', `/v2/sip/webhooks/${hook.id}`, { body: { events: ['call-hangup', 'call-missed'] } });
+    await call('PUT', '/v2/sip/webhooks/:id', `/v2/sip/webhooks/${hook.id}`, { body: { events: ['call-hangup'] } });
+
+    // A refused call (an invalid room id): a call record and a call-hangup delivery.
+    const plivoCall = newCall();
+    expect((await plivoRequest(`${t.stack.connector.webhookUrl}?roomId=bad%20room`, answerFields(plivoCall))).status).toBe(200);
+    const calls = (await call('GET', '/v2/calls', '/v2/calls')).data as { id: string; callUuid: string }[];
+    const record = calls.find((c) => c.callUuid === plivoCall.callUuid);
+    await call('GET', '/v2/calls/:id', `/v2/calls/${record?.id}`);
+    const deliveries = `/v2/sip/webhooks/${hook.id}/deliveries`;
+    const [failed] = await waitFor(async () => {
+      const { data } = (await (await t.api('GET', `${deliveries}?status=failed`, { token })).json()) as { data: { id: string }[] };
+      return data.length ? data : undefined;
+    }, 15_000);
+    await call('GET', '/v2/sip/webhooks/:id/deliveries', '/v2/sip/webhooks/:id/deliveries'.replace(':id', hook.id));
+    await call('GET', '/v2/sip/webhooks/:id/deliveries/:deliveryId', `${deliveries}/${failed?.id}`);
+    await call('POST', '/v2/sip/webhooks/:id/deliveries/:deliveryId/retry', `${deliveries}/${failed?.id}/retry`, { status: 202 });
+    await call('POST', '/v2/sip/webhooks/:id/deliveries/:deliveryId/retry', `${deliveries}/${failed?.id}/retry`, { status: 409 });
+    await call('DELETE', '/v2/sip/webhooks/:id', `/v2/sip/webhooks/${hook.id}`);
+    await call('GET', '/v2/sip/webhooks/:id', `/v2/sip/webhooks/${hook.id}`, { status: 404 });
+
+    await call('POST', '/v2/rooms/:roomId/tokens', '/v2/rooms/doc-room/tokens', { body: { ttlSeconds: 600 }, status: 201 });
+    await call('POST', '/v2/rooms/:roomId/tokens', '/v2/rooms/doc-room/tokens', { token: 'not-a-token', status: 401 });
+    await call('GET', '/v2/public/rsa-public-key', '/v2/public/rsa-public-key', { token: '' });
+    const served = await call('GET', '/v2/public/openapi.json', '/v2/public/openapi.json', { token: '' });
+    expect(served).toEqual(document);
+
+    expect([...seen].sort()).toEqual([...routeKeys].sort());
+  });
+});

@@ -1,0 +1,35 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { WEBHOOK_EVENTS } from '../../core/events';
+
+describe('webhook events', () => {
+  it("docs/webhooks.md's table lists exactly WEBHOOK_EVENTS, in order, with who fires each and when", () => {
+    const doc = readFileSync(join(__dirname, '..', '..', 'docs', 'webhooks.md'), 'utf8');
+    const table = doc.slice(doc.indexOf('| `webhookType` | Fired by | When |'));
+    const rows = [...table.slice(0, table.indexOf('\n\n')).matchAll(/^\| `([a-z-]+)` \| ([a-z-]+) \| (.+) \|$/gm)].map(([, name, firedBy, when]) => [
+      name,
+      { firedBy, when },
+    ]);
+    expect(rows).toEqual(Object.entries(WEBHOOK_EVENTS));
+  });
+
+  it('are the 15 VideoSDK SIP event names, exactly', () => {
+    expect(Object.keys(WEBHOOK_EVENTS)).toEqual([
+      'call-started',
+      'call-ringing',
+      'call-answered',
+      'call-update',
+      'call-hangup',
+      'call-missed',
+      'call-transfer-initiated',
+      'call-transferring',
+      'call-transfer-ringing',
+      'call-transfer-accepted',
+      'call-transferred',
+      'call-transfer-failed',
+      'switch-room-initiated',
+      'switch-room-completed',
+      'switch-room-failed',
+    ]);
+  });
+});

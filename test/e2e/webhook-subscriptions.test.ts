@@ -79,9 +79,9 @@ async function tenantWithConnector(tenant: string): Promise<{ token: string; web
 }
 
 async function hook(token: string, url: string, events: CallEventType[]): Promise<string> {
-  const res = await t.api('POST', '/v2/webhooks', { token, body: { url, events } });
+  const res = await t.api('POST', '/v2/sip/webhooks', { token, body: { url, events } });
   expect(res.status).toBe(201);
-  return ((await res.json()) as { data: { id: string } }).data.id;
+  return ((await res.json()) as { id: string }).id;
 }
 
 /** Routes a new call through the Answer URL's service and takes its claim, as the media server does. */
@@ -176,7 +176,7 @@ it('delivers through the real media server an event a webhook was changed to dur
     const callId = callIdFor(call.callUuid);
     const status = async () => ((await (await t.api('GET', `/v2/calls/${callId}`, { token })).json()) as { data: { status: string } }).data.status;
     await waitFor(async () => ((await status()) === 'answered' ? true : undefined), 10_000);
-    expect((await t.api('PATCH', `/v2/webhooks/${webhookId}`, { token, body: { events: ['call-hangup'] } })).status).toBe(200);
+    expect((await t.api('PATCH', `/v2/sip/webhooks/${webhookId}`, { token, body: { events: ['call-hangup'] } })).status).toBe(200);
     await new Promise((r) => setTimeout(r, CACHE_SECONDS * 1000 + 100));
     // The stream stops with no hangup POST to the Answer URL: the media server alone ends the call.
     call.send({ event: 'stop', sequenceNumber: 1000, streamId: call.streamId });

@@ -1,5 +1,6 @@
 import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { decodeJwt, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { BoundedMap } from './bounded-map';
 import { ForbiddenError, UnauthorizedError } from './errors';
 import { API_KEY } from './tenants';
 
@@ -61,7 +62,7 @@ function isPermission(value: unknown): value is Permission {
 }
 
 export class Authenticator {
-  private readonly keys = new Map<string, { key: KeyObject; expiresAt: number }>();
+  private readonly keys = new BoundedMap<string, { key: KeyObject; expiresAt: number }>(CACHE_MAX);
 
   constructor(
     private readonly secrets: SecretSource,
@@ -107,7 +108,6 @@ export class Authenticator {
     const secret = await this.secrets.getSecret(apikey);
     if (!secret) return null;
     const key = createSecretKey(Buffer.from(secret, 'utf8'));
-    if (this.keys.size >= CACHE_MAX) this.keys.clear();
     this.keys.set(apikey, { key, expiresAt: now + SECRET_CACHE_SECONDS * 1000 });
     return key;
   }

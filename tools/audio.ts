@@ -1,6 +1,5 @@
 /** Audio helpers for the simulators, the CLI and the tests. */
-
-export const FRAME_MS = 20;
+import { FRAME_MS } from '../ingest-container/src/audio/frame';
 
 /** A sine tone as PCM at `rate`. */
 export function tone(hz: number, seconds: number, amplitude = 8000, rate = 8000): Int16Array {

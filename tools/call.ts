@@ -2,10 +2,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { WaveFile } from 'wavefile';
+import { FRAME_MS } from '../ingest-container/src/audio/frame';
 import { mulawDecode } from '../ingest-container/src/audio/mulaw';
 import { loadLocalConfig } from '../local/config';
 import { STATE_FILE, type LocalStackInfo } from '../local/stack';
-import { decodeWav, FRAME_MS, tone, WavError } from './audio';
+import { decodeWav, tone, WavError } from './audio';
 import { SimulatedCall } from './plivo-simulator';
 
 const USAGE = `Places simulated Plivo calls: a signed Answer URL POST, the <Stream> XML, the audio WebSocket

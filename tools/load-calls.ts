@@ -1,6 +1,7 @@
 import { WebSocket } from 'ws';
 import { mulawEncode } from '../ingest-container/src/audio/mulaw';
-import { FRAME_MS, tone } from './audio';
+import { FRAME_MS } from '../ingest-container/src/audio/frame';
+import { tone } from './audio';
 
 /**
  * The load generator of `bench:media` and `soak`: many simulated Plivo streams from one process, as lean

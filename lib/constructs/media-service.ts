@@ -64,7 +64,7 @@ export interface MediaServiceProps {
   /** The control plane's table, secrets key and webhook queue, by name (they live in another stack and region). */
   readonly controlPlane: ControlPlaneReferences;
   /**
-   * The media container image. @default - built from ingest-container/Dockerfile with the repository root as its
+   * The media server's container image. @default - built from ingest-container/Dockerfile with the repository root as its
    * context, for linux/amd64
    */
   readonly image?: ContainerImage;
@@ -102,7 +102,7 @@ export interface MediaServiceProps {
 }
 
 /**
- * A media region's ECS Fargate service: the media container (ingest and room bridge) in private subnets behind the
+ * A media region's ECS Fargate service: the media server's container (ingest and room bridge) in private subnets behind the
  * region's load balancer, with Container Insights, autoscaling on calls per task and on CPU, and alarms on relay
  * errors and claim failures. The task role may use the region's table, the control plane's table, its secrets key
  * (decrypt only) and webhook queue (send only), and its own tasks' scale-in protection: nothing else.

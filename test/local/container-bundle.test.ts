@@ -7,7 +7,7 @@ import { RoomPeer } from '../../tools/room-peer';
 import { localProcessPerFile, ROOT, waitFor } from '../support/local-process';
 
 /**
- * The media container's build step, as its Dockerfile runs it (`npm run build:container`: one esbuild bundle,
+ * The media server's build step, as its Dockerfile runs it (`npm run build:container`: one esbuild bundle,
  * bufferutil external), and the bundle run as the image runs it (`node dist/main.js`, the console files beside
  * it), against `npm start`'s AWS stand-ins: it serves /health and the console, seats a room participant, and
  * drains and exits cleanly on SIGTERM. (No Docker daemon here: the image itself is built in CI or at deploy.)

@@ -24,10 +24,12 @@ export const ERROR_CODES = {
   rate_limited: "429: over the tenant's API rate (`Retry-After` says when to retry)",
   room_full: '429: the room has `MAX_PARTICIPANTS_PER_ROOM` participants',
   room_limit: '429: the tenant has `MAX_ROOMS_PER_TENANT` rooms on the media server',
+  connection_limit: '429: the tenant has `MAX_CONNECTIONS_PER_TENANT` connections on the media server',
   unavailable: "503: the database or KMS is unavailable, a feature is not configured, or the room's media server cannot be reached (retry shortly)",
   bad_gateway: '502: `npm start` only: the media server it chose did not take the connection (retry)',
   draining: '503: the media server is draining; connect again to reach another',
   shutting_down: '503: the media server is shutting down; retry',
+  server_full: '503: the media server has `MAX_CONNECTIONS` connections; connect again to reach another',
   internal_error: '500: a bug or an outage; the body reveals nothing more',
 } as const;
 

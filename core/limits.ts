@@ -9,4 +9,8 @@ export const LIMIT_DEFAULTS = {
   maxRoomsPerTenant: 1000,
   /** `MAX_PARTICIPANTS_PER_ROOM`: callers, dialled agents and room-protocol participants in one room. */
   maxParticipantsPerRoom: 100,
+  /** `MAX_CONNECTIONS`: connections on one media server at once (the stacks set one per MiB of the task's memory). */
+  maxConnections: 2000,
+  /** `MAX_CONNECTIONS_PER_TENANT`: one tenant's connections on one media server (the stacks set half of the above). */
+  maxConnectionsPerTenant: 1000,
 } as const;

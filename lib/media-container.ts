@@ -34,4 +34,6 @@ export const MEDIA_METRICS = {
   relayErrors: 'RelayErrors',
   /** Count since the last report: streams refused for an unknown, used or expired claim or a bad Plivo signature. */
   claimFailures: 'ClaimFailures',
+  /** Count since the last report: connections refused at `MAX_CONNECTIONS` or a tenant's `MAX_CONNECTIONS_PER_TENANT`. */
+  connectionsRefused: 'ConnectionsRefused',
 } as const;

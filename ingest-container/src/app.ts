@@ -17,7 +17,7 @@ import { TenantStore } from '../../core/tenants';
 import { webhookPublisher } from '../../core/webhooks/publisher';
 import { DIAL_DEFAULTS } from './calls/agent';
 import { CallLifecycle } from './calls/lifecycle';
-import { RoomSeats } from './cluster/capacity';
+import { ConnectionSlots, RoomSeats } from './cluster/capacity';
 import { ClusterMember } from './cluster/member';
 import { RelayAuth } from './cluster/relay-auth';
 import { Seating } from './cluster/seating';
@@ -117,11 +117,13 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
     seating: new Seating({
       cluster,
       seats: new RoomSeats(config.limits),
+      slots: new ConnectionSlots(config.limits),
       limits: config.limits,
       relayAuth,
       leaseMs,
       checkOpen: (relayed) => media.checkOpen(relayed),
       onRelayError: () => media.counters.relayErrors++,
+      onConnectionRefused: () => media.counters.connectionsRefused++,
     }),
     connections: media,
     console: new ConsoleFiles(),
@@ -151,9 +153,9 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
   const everyReport = inAws();
   let reportedCalls = 0;
   const report = () => {
-    const { relayErrors, claimFailures } = media.counters;
-    media.counters.relayErrors = media.counters.claimFailures = 0;
-    const news = media.activeCalls !== reportedCalls || relayErrors > 0 || claimFailures > 0;
+    const { relayErrors, claimFailures, connectionsRefused } = media.counters;
+    media.counters.relayErrors = media.counters.claimFailures = media.counters.connectionsRefused = 0;
+    const news = media.activeCalls !== reportedCalls || relayErrors > 0 || claimFailures > 0 || connectionsRefused > 0;
     reportedCalls = media.activeCalls;
     if (everyReport || news) log.info(
       'media metrics',
@@ -161,6 +163,7 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
         ActiveCalls: { value: media.activeCalls, unit: 'Count' },
         RelayErrors: { value: relayErrors, unit: 'Count' },
         ClaimFailures: { value: claimFailures, unit: 'Count' },
+        ConnectionsRefused: { value: connectionsRefused, unit: 'Count' },
       }),
     );
     protection.update(media.busy);

@@ -24,8 +24,9 @@ export interface MediaConfig {
   /** A Plivo stream that sends no `start` this long after its upgrade is closed with 4408 (`STREAM_START_TIMEOUT_SECONDS`, 10). */
   readonly startTimeoutSeconds: number;
   /**
-   * `MAX_ROOMS_PER_TENANT` (1000, per media server), `MAX_PARTICIPANTS_PER_ROOM` (100), and the audio queued ahead
-   * per room and per server (`MAX_QUEUED_AUDIO_MB_PER_ROOM`, 8; `MAX_QUEUED_AUDIO_MB`, 256).
+   * `MAX_ROOMS_PER_TENANT` (1000, per media server), `MAX_PARTICIPANTS_PER_ROOM` (100), the audio queued ahead
+   * per room and per server (`MAX_QUEUED_AUDIO_MB_PER_ROOM`, 8; `MAX_QUEUED_AUDIO_MB`, 256), and the connections on
+   * this server (`MAX_CONNECTIONS`, 2000; `MAX_CONNECTIONS_PER_TENANT`, 1000).
    */
   readonly limits: RoomLimits;
   /**
@@ -71,6 +72,8 @@ export function loadMediaConfig(env: Env): MediaConfig {
       // 8 MB: one agent's full 60 s ahead at 48 kHz (5.8 MB) with room to spare; 256 MB: an eighth of a 2 GiB task.
       maxQueuedAudioBytesPerRoom: readEnv(env, 'MAX_QUEUED_AUDIO_MB_PER_ROOM', envValue.integer(1, 1024), 8) * MB,
       maxQueuedAudioBytes: readEnv(env, 'MAX_QUEUED_AUDIO_MB', envValue.integer(1, 16_384), 256) * MB,
+      maxConnections: readEnv(env, 'MAX_CONNECTIONS', envValue.integer(1, 1_000_000), LIMIT_DEFAULTS.maxConnections),
+      maxConnectionsPerTenant: readEnv(env, 'MAX_CONNECTIONS_PER_TENANT', envValue.integer(1, 1_000_000), LIMIT_DEFAULTS.maxConnectionsPerTenant),
     },
     allowPrivateTargets: readEnv(env, 'ALLOW_PRIVATE_TARGETS', envValue.boolean(), false),
   };

@@ -42,11 +42,15 @@ export interface MediaCounters {
   relayErrors: number;
   /** Plivo streams refused: unknown, used or expired claim, or a bad or missing Plivo signature. */
   claimFailures: number;
+  /** Connections refused at the server's or a tenant's connection limit. */
+  connectionsRefused: number;
 }
 
 /** One Plivo message is 20 ms of audio, a few hundred bytes; 64 KB is Plivo's own limit. */
 const MAX_PAYLOAD = 64 * 1024;
 const HEARTBEAT_MS = 30_000;
+/** The close code of a call turned away by each limit. */
+const TURNED_AWAY = { 'room-full': CLOSE.roomFull, 'room-limit': CLOSE.roomLimit, 'connection-limit': CLOSE.connectionLimit, 'server-full': CLOSE.serverFull } as const;
 /** How participants are moved off a room whose placement another server took over. */
 const MOVED_REASON = 'room moved to another server: reconnect';
 
@@ -57,7 +61,7 @@ const MOVED_REASON = 'room moved to another server: reconnect';
 export class Connections {
   readonly rooms: RoomRegistry;
   readonly clock: MediaClock;
-  readonly counters: MediaCounters = { relayErrors: 0, claimFailures: 0 };
+  readonly counters: MediaCounters = { relayErrors: 0, claimFailures: 0, connectionsRefused: 0 };
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAYLOAD, perMessageDeflate: false });
   private readonly relayWss = new WebSocketServer({ noServer: true, maxPayload: RELAY_MAX_PAYLOAD, perMessageDeflate: false });
   private readonly streams = new Set<PlivoStream>();
@@ -141,7 +145,7 @@ export class Connections {
 
   /** A call over a room limit: its stream is closed at once with the limit's code, and its record ended with the limit as its reason. */
   private turnAway(ws: WebSocket, join: Join, refusal: SeatRefusal, log: Logger): void {
-    ws.close(refusal.limit === 'room-full' ? CLOSE.roomFull : CLOSE.roomLimit, refusal.message);
+    ws.close(TURNED_AWAY[refusal.limit], refusal.message);
     if (join.type !== 'plivo') return;
     this.deps.lifecycle.ended(join.claim.tenant, join.claim.callId, refusal.limit, null, join.claim.events).catch((err: unknown) => log.error('could not record the call as ended', { err }));
   }

@@ -50,6 +50,7 @@ const TABLE_KEY_ACTIONS = ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms
 /** Sums of a count over 5 minutes at or above which its alarm fires. */
 const RELAY_ERRORS_THRESHOLD = 5;
 const CLAIM_FAILURES_THRESHOLD = 10;
+const CONNECTIONS_REFUSED_THRESHOLD = 10;
 
 export interface MediaServiceProps {
   readonly vpc: IVpc;
@@ -121,6 +122,8 @@ export class MediaService extends Construct {
   public readonly relayErrorsAlarm: Alarm;
   /** Streams keep being refused for their claim or signature. */
   public readonly claimFailuresAlarm: Alarm;
+  /** Connections refused at a task's connection limits: tasks full, or one tenant at its share. */
+  public readonly connectionsRefusedAlarm: Alarm;
   private readonly regionId: string;
 
   constructor(scope: Construct, id: string, props: MediaServiceProps) {
@@ -163,6 +166,9 @@ export class MediaService extends Construct {
         DRAIN_TIMEOUT_SECONDS: String(MEDIA_CONTAINER.drainTimeoutSeconds),
         MAX_ROOMS_PER_TENANT: String(settings.maxRoomsPerTenant),
         MAX_PARTICIPANTS_PER_ROOM: String(settings.maxParticipantsPerRoom),
+        // About 1 MiB of the task's memory per connection, and half of them for one tenant (`docs/operations.md`, "Limits").
+        MAX_CONNECTIONS: String(settings.memoryLimitMiB),
+        MAX_CONNECTIONS_PER_TENANT: String(Math.floor(settings.memoryLimitMiB / 2)),
       },
       stopTimeout: Duration.seconds(MEDIA_CONTAINER.stopTimeoutSeconds),
       logging: LogDrivers.awsLogs({
@@ -247,10 +253,18 @@ export class MediaService extends Construct {
         'unknown, used or expired claim or a failed Plivo signature: the answer handler may write claims where the ' +
         'ingest does not look, Plivo may be slow to connect, or someone probes /plivo.',
     );
+    this.connectionsRefusedAlarm = this.countAlarm(
+      'ConnectionsRefusedAlarm',
+      MEDIA_METRICS.connectionsRefused,
+      CONNECTIONS_REFUSED_THRESHOLD,
+      `${CONNECTIONS_REFUSED_THRESHOLD} or more connections were refused in ${props.regionId} within 5 minutes at a ` +
+        "task's MAX_CONNECTIONS (tasks full faster than autoscaling adds them: raise minTasks or memory) or a tenant's " +
+        'MAX_CONNECTIONS_PER_TENANT (one tenant at its share of a task; the log names it).',
+    );
   }
 
   public get alarms(): readonly Alarm[] {
-    return [this.relayErrorsAlarm, this.claimFailuresAlarm];
+    return [this.relayErrorsAlarm, this.claimFailuresAlarm, this.connectionsRefusedAlarm];
   }
 
   private grantTaskRole(props: MediaServiceProps): void {

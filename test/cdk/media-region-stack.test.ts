@@ -48,7 +48,7 @@ test('holds the region table, one VPC, one load balancer and one ECS service', (
   template.resourceCountIs('AWS::ElasticLoadBalancingV2::LoadBalancer', 1);
   template.resourceCountIs('AWS::ECS::Cluster', 1);
   template.resourceCountIs('AWS::ECS::Service', 1);
-  template.resourceCountIs('AWS::CloudWatch::Alarm', 3);
+  template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
 });
 
 test("the service's task role may use this region's table", () => {
@@ -83,7 +83,7 @@ describe('outputs', () => {
       Value: { 'Fn::GetAtt': [lbId, 'DNSName'] },
       Description: 'DNS name of the media load balancer',
     });
-    expect(stack.alarms).toHaveLength(3);
+    expect(stack.alarms).toHaveLength(4);
     template.hasOutput('AlarmNames', {
       Value: { 'Fn::Join': [',', stack.alarms.map((alarm) => ({ Ref: idOf(stack, alarm) }))] },
     });

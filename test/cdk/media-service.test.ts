@@ -202,12 +202,14 @@ describe('environment', () => {
       DRAIN_TIMEOUT_SECONDS: '110',
       MAX_ROOMS_PER_TENANT: '1000',
       MAX_PARTICIPANTS_PER_ROOM: '100',
+      MAX_CONNECTIONS: '2048',
+      MAX_CONNECTIONS_PER_TENANT: '1024',
     });
   });
 
-  test('MAX_ROOMS_PER_TENANT and MAX_PARTICIPANTS_PER_ROOM follow the props, and the container reads them', () => {
-    const env = environmentOf(build({ maxRoomsPerTenant: 20, maxParticipantsPerRoom: 8 }).template);
-    expect(env).toMatchObject({ MAX_ROOMS_PER_TENANT: '20', MAX_PARTICIPANTS_PER_ROOM: '8' });
+  test('MAX_ROOMS_PER_TENANT and MAX_PARTICIPANTS_PER_ROOM follow the props, MAX_CONNECTIONS the task memory, and the container reads them', () => {
+    const env = environmentOf(build({ maxRoomsPerTenant: 20, maxParticipantsPerRoom: 8, memoryLimitMiB: 4096 }).template);
+    expect(env).toMatchObject({ MAX_ROOMS_PER_TENANT: '20', MAX_PARTICIPANTS_PER_ROOM: '8', MAX_CONNECTIONS: '4096', MAX_CONNECTIONS_PER_TENANT: '2048' });
     const config = loadMediaConfig({
       ...(Object.fromEntries(Object.entries(env).filter(([, value]) => typeof value === 'string')) as Record<string, string>),
       TABLE_NAME: 't',
@@ -215,7 +217,7 @@ describe('environment', () => {
       WEBHOOK_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/1/q',
       RELAY_HOST: '10.0.0.1',
     });
-    expect(config.limits).toMatchObject({ maxRoomsPerTenant: 20, maxParticipantsPerRoom: 8 });
+    expect(config.limits).toMatchObject({ maxRoomsPerTenant: 20, maxParticipantsPerRoom: 8, maxConnections: 4096, maxConnectionsPerTenant: 2048 });
   });
 
   test('MEDIA_REGIONS names every region, this one and the others, as the control plane has them', () => {
@@ -486,6 +488,7 @@ describe('alarms', () => {
   test.each([
     ['relay errors', 'RelayErrors', 5],
     ['claim failures', 'ClaimFailures', 10],
+    ['connections refused', 'ConnectionsRefused', 10],
   ] as const)('on %s: a 5-minute sum at or above its threshold, missing data not breaching', (_name, metric, threshold) => {
     build().template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'PlivoConnector/Media',
@@ -503,7 +506,7 @@ describe('alarms', () => {
 
   test('are listed', () => {
     const { service } = build();
-    expect(service.alarms).toEqual([service.relayErrorsAlarm, service.claimFailuresAlarm]);
+    expect(service.alarms).toEqual([service.relayErrorsAlarm, service.claimFailuresAlarm, service.connectionsRefusedAlarm]);
   });
 });
 

@@ -1,4 +1,4 @@
-import { RoomSeats } from '../../ingest-container/src/cluster/capacity';
+import { ConnectionSlots, RoomSeats } from '../../ingest-container/src/cluster/capacity';
 import { loadMediaConfig } from '../../ingest-container/src/config';
 
 describe('RoomSeats', () => {
@@ -58,21 +58,58 @@ describe('loadMediaConfig limits', () => {
     RELAY_HOST: '10.0.0.1',
   };
 
-  it('defaults to 1000 rooms per tenant per server, 100 participants per room and a 10 s wait for start', () => {
-    expect(loadMediaConfig(env)).toMatchObject({ limits: { maxRoomsPerTenant: 1000, maxParticipantsPerRoom: 100 }, startTimeoutSeconds: 10 });
+  it('defaults to 1000 rooms per tenant per server, 100 participants per room, 2000 connections (1000 a tenant) and a 10 s wait for start', () => {
+    expect(loadMediaConfig(env)).toMatchObject({ limits: { maxRoomsPerTenant: 1000, maxParticipantsPerRoom: 100, maxConnections: 2000, maxConnectionsPerTenant: 1000 }, startTimeoutSeconds: 10 });
   });
 
-  it('reads MAX_ROOMS_PER_TENANT, MAX_PARTICIPANTS_PER_ROOM and STREAM_START_TIMEOUT_SECONDS', () => {
-    const config = loadMediaConfig({ ...env, MAX_ROOMS_PER_TENANT: '5', MAX_PARTICIPANTS_PER_ROOM: '2', STREAM_START_TIMEOUT_SECONDS: '3' });
-    expect(config).toMatchObject({ limits: { maxRoomsPerTenant: 5, maxParticipantsPerRoom: 2 }, startTimeoutSeconds: 3 });
+  it('reads MAX_ROOMS_PER_TENANT, MAX_PARTICIPANTS_PER_ROOM, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_TENANT and STREAM_START_TIMEOUT_SECONDS', () => {
+    const config = loadMediaConfig({ ...env, MAX_ROOMS_PER_TENANT: '5', MAX_PARTICIPANTS_PER_ROOM: '2', MAX_CONNECTIONS: '9', MAX_CONNECTIONS_PER_TENANT: '4', STREAM_START_TIMEOUT_SECONDS: '3' });
+    expect(config).toMatchObject({ limits: { maxRoomsPerTenant: 5, maxParticipantsPerRoom: 2, maxConnections: 9, maxConnectionsPerTenant: 4 }, startTimeoutSeconds: 3 });
   });
 
   it.each([
     [{ MAX_ROOMS_PER_TENANT: '0' }, 'MAX_ROOMS_PER_TENANT must be a whole number 1-1000000, got "0"'],
     [{ MAX_PARTICIPANTS_PER_ROOM: '1' }, 'MAX_PARTICIPANTS_PER_ROOM must be a whole number 2-10000, got "1"'],
     [{ MAX_PARTICIPANTS_PER_ROOM: 'many' }, 'MAX_PARTICIPANTS_PER_ROOM must be a whole number 2-10000'],
+    [{ MAX_CONNECTIONS: '0' }, 'MAX_CONNECTIONS must be a whole number 1-1000000, got "0"'],
     [{ STREAM_START_TIMEOUT_SECONDS: '30' }, 'STREAM_START_TIMEOUT_SECONDS must be a whole number 1-10, got "30"'],
   ])('refuses %j', (override, message) => {
     expect(() => loadMediaConfig({ ...env, ...override })).toThrow(message);
+  });
+});
+
+describe('ConnectionSlots', () => {
+  const slots = () => new ConnectionSlots({ maxConnections: 4, maxConnectionsPerTenant: 2 });
+  const taken = (slot: ReturnType<ConnectionSlots['take']>) => {
+    if (!('release' in slot)) throw new Error(`refused: ${slot.limit}`);
+    return slot;
+  };
+
+  it("refuses a tenant past its share, not another tenant; a relayed connection counts against the total alone", () => {
+    const s = slots();
+    taken(s.take('a', false));
+    taken(s.take('a', false));
+    expect(s.take('a', false)).toEqual({ limit: 'connection-limit', message: 'Connection limit reached: at most 2 connections per tenant on one media server' });
+    const relayed = taken(s.take('a', true));
+    expect([s.held('a'), s.held()]).toEqual([2, 3]);
+    taken(s.take('b', false));
+    expect(s.take('b', false)).toEqual({ limit: 'server-full', message: 'The media server is full: at most 4 connections; connect again to reach another' });
+    expect(s.take('c', true)).toMatchObject({ limit: 'server-full' });
+    relayed.release();
+    relayed.release();
+    expect(s.held()).toBe(3);
+    taken(s.take('b', false));
+    expect([s.held('a'), s.held('b'), s.held()]).toEqual([2, 2, 4]);
+  });
+
+  it("gives a tenant's slot back on release, once", () => {
+    const s = slots();
+    const first = taken(s.take('a', false));
+    taken(s.take('a', false));
+    first.release();
+    first.release();
+    expect([s.held('a'), s.held()]).toEqual([1, 1]);
+    taken(s.take('a', false));
+    expect(s.take('a', false)).toMatchObject({ limit: 'connection-limit' });
   });
 });

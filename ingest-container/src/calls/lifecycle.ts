@@ -16,7 +16,11 @@ export type EndReason =
   /** The room had `MAX_PARTICIPANTS_PER_ROOM` seats taken. */
   | 'room-full'
   /** The tenant had `MAX_ROOMS_PER_TENANT` rooms on the room's media server. */
-  | 'room-limit';
+  | 'room-limit'
+  /** The tenant had `MAX_CONNECTIONS_PER_TENANT` connections on the media server the stream reached. */
+  | 'connection-limit'
+  /** The media server the stream reached had `MAX_CONNECTIONS` connections. */
+  | 'server-full';
 
 /**
  * Moves call records as their streams join and leave, and emits the matching events. A change waits in the outbox

@@ -13,10 +13,21 @@ export interface RoomLimits {
   readonly maxQueuedAudioBytesPerRoom: number;
   /** The same for all rooms on this media server together (`MAX_QUEUED_AUDIO_MB`, 256 MB). */
   readonly maxQueuedAudioBytes: number;
+  /**
+   * Connections on this media server at once, whatever their room: calls, participants, agents, relays in and out
+   * (`MAX_CONNECTIONS`, 2000; the CDK stacks set one per MiB of the task's memory). Each holds buffers, so this bounds
+   * the server's memory however many tenants and rooms share it.
+   */
+  readonly maxConnections: number;
+  /** Of those, one tenant's (`MAX_CONNECTIONS_PER_TENANT`, 1000; the stacks set half of `MAX_CONNECTIONS`). */
+  readonly maxConnectionsPerTenant: number;
 }
 
-/** Which limit a join ran into: the room's seats, or the tenant's rooms on this server. */
-export type SeatRefusal = { readonly limit: 'room-full' | 'room-limit'; readonly message: string };
+/**
+ * Which limit a join ran into: the room's seats, the tenant's rooms on this server, the tenant's connections on this
+ * server, or this server's connections.
+ */
+export type SeatRefusal = { readonly limit: 'room-full' | 'room-limit' | 'connection-limit' | 'server-full'; readonly message: string };
 
 export type SeatTaken = { readonly release: () => void };
 
@@ -24,11 +35,52 @@ export type SeatTaken = { readonly release: () => void };
 type SeatLimits = Pick<RoomLimits, 'maxRoomsPerTenant' | 'maxParticipantsPerRoom'>;
 
 
-/** What a joiner over `limit` is told. */
-export function limitMessage(limit: SeatRefusal['limit'], limits: SeatLimits): string {
+/** What a joiner over a room limit is told. */
+export function limitMessage(limit: 'room-full' | 'room-limit', limits: SeatLimits): string {
   return limit === 'room-full'
     ? `The room is full: at most ${limits.maxParticipantsPerRoom} participants per room`
     : `Room limit reached: at most ${limits.maxRoomsPerTenant} rooms per tenant on one media server`;
+}
+
+type ConnectionLimits = Pick<RoomLimits, 'maxConnections' | 'maxConnectionsPerTenant'>;
+
+/**
+ * The connections this media server holds, in all and per tenant, each from before its upgrade until its socket
+ * closes. A relayed connection in counts against the server's total alone: its tenant's share was counted where the
+ * joiner's own socket landed.
+ */
+export class ConnectionSlots {
+  private total = 0;
+  private readonly tenants = new Map<string, number>();
+
+  constructor(readonly limits: ConnectionLimits) {}
+
+  /** Connections held here, in all or for `tenant`. */
+  held(tenant?: string): number {
+    return tenant === undefined ? this.total : (this.tenants.get(tenant) ?? 0);
+  }
+
+  /** Takes a connection's slot, or says which limit it would pass. `release` gives it back; a second call does nothing. */
+  take(tenant: string, relayed: boolean): SeatTaken | SeatRefusal {
+    const { maxConnections, maxConnectionsPerTenant } = this.limits;
+    if (this.total >= maxConnections) return { limit: 'server-full', message: `The media server is full: at most ${maxConnections} connections; connect again to reach another` };
+    const own = relayed ? 0 : 1;
+    if (this.held(tenant) + own > maxConnectionsPerTenant) return { limit: 'connection-limit', message: `Connection limit reached: at most ${maxConnectionsPerTenant} connections per tenant on one media server` };
+    this.total++;
+    if (own) this.tenants.set(tenant, this.held(tenant) + 1);
+    let released = false;
+    return {
+      release: () => {
+        if (released) return;
+        released = true;
+        this.total--;
+        if (!own) return;
+        const left = this.held(tenant) - 1;
+        if (left > 0) this.tenants.set(tenant, left);
+        else this.tenants.delete(tenant);
+      },
+    };
+  }
 }
 
 /**

@@ -6,7 +6,7 @@ import { CLOSE } from '../transport/close-codes';
 import type { Guard } from '../transport/guard';
 import { UpgradeRefused } from '../transport/open-socket';
 import { Refusal } from '../transport/refuse';
-import { limitMessage, type RoomLimits, type RoomSeats, type SeatRefusal } from './capacity';
+import { limitMessage, type ConnectionSlots, type RoomLimits, type RoomSeats, type SeatRefusal } from './capacity';
 import type { ClusterMember } from './member';
 import { Relay } from './relay';
 import type { RelayAuth } from './relay-auth';
@@ -16,6 +16,8 @@ export interface SeatingDeps {
   readonly cluster: ClusterMember;
   /** Seats in the rooms placed here. */
   readonly seats: RoomSeats;
+  /** The connections this server holds. */
+  readonly slots: ConnectionSlots;
   readonly limits: RoomLimits;
   /** Signs the joins this server relays to peers. */
   readonly relayAuth: RelayAuth;
@@ -25,11 +27,14 @@ export interface SeatingDeps {
   readonly checkOpen: (relayed: boolean) => void;
   /** Counts a relay that could not be opened. */
   readonly onRelayError: () => void;
+  /** Counts a connection refused at a connection limit. */
+  readonly onConnectionRefused: () => void;
 }
 
 /**
  * Where an admitted join goes: `here` (its room is placed here and its seats are taken, or, for a call over a limit,
- * `over` says which: the call is upgraded to be closed with its code, so its record says why), or through a `relay`
+ * `over` says which and nothing is held for it: the call is upgraded to be closed with its code, so its record says
+ * why), or through a `relay`
  * to the room's server. Anything else is a `Refusal`.
  */
 export type Seated = { readonly at: 'here'; readonly over: SeatRefusal | null } | { readonly at: 'relay'; readonly relay: Relay };
@@ -60,6 +65,14 @@ export class Seating {
    */
   async seat(join: Join, relayed: boolean, socket: Duplex, guarded: Guard, log: Logger): Promise<Seated> {
     const { tenant, roomId } = roomOf(join);
+    const slot = this.deps.slots.take(tenant, relayed);
+    if ('limit' in slot) {
+      this.deps.onConnectionRefused();
+      log.warn(`${join.type === 'plivo' ? 'plivo stream' : 'participant'} refused: ${slot.limit}`, { relayed, connections: this.deps.slots.held(), tenantConnections: this.deps.slots.held(tenant) });
+      if (join.type === 'participant' || relayed) throw new Refusal(slot.limit === 'server-full' ? 'server_full' : 'connection_limit', slot.message);
+      return { at: 'here', over: slot };
+    }
+    whenClosed(socket, slot.release, guarded);
     const deadline = Date.now() + this.deps.leaseMs + 2000;
     for (;;) {
       // Shutting down since the checks began (a call's claim is used by now): a clear refusal.

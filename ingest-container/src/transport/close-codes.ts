@@ -30,6 +30,10 @@ export const CLOSE = {
   roomFull: 4430,
   /** The tenant has `MAX_ROOMS_PER_TENANT` rooms on the room's media server (a call; a participant is refused 429). */
   roomLimit: 4431,
+  /** The tenant has `MAX_CONNECTIONS_PER_TENANT` connections on this media server (a call; a participant is refused 429). */
+  connectionLimit: 4432,
+  /** This media server has `MAX_CONNECTIONS` connections (a call; a participant is refused 503). */
+  serverFull: 4433,
   /** Audio sent ahead over the room's or the media server's budget (`MAX_QUEUED_AUDIO_MB_PER_ROOM`, `MAX_QUEUED_AUDIO_MB`). */
   audioBudget: 4507,
 } as const;
@@ -40,7 +44,7 @@ export type CloseName = keyof typeof CLOSE;
 export const ROOM_CLOSES: readonly CloseName[] = ['ended', 'shutdown', 'tooBig', 'error', 'moved', 'badMessages', 'flood', 'audioBudget'];
 
 /** The codes a Plivo stream may get (`docs/operations.md`, "Close codes of Plivo streams"). */
-export const STREAM_CLOSES: readonly CloseName[] = ['ended', 'shutdown', 'tooBig', 'error', 'kicked', 'badOrder', 'callMismatch', 'startTimeout', 'badMessages', 'flood', 'roomFull', 'roomLimit'];
+export const STREAM_CLOSES: readonly CloseName[] = ['ended', 'shutdown', 'tooBig', 'error', 'kicked', 'badOrder', 'callMismatch', 'startTimeout', 'badMessages', 'flood', 'roomFull', 'roomLimit', 'connectionLimit', 'serverFull'];
 
 /** Never sent: what ws reports when a socket dropped with no close frame (RFC 6455 7.1.5), e.g. its peer's server died. */
 export const NO_CLOSE_FRAME = 1006;

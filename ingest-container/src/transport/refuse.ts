@@ -16,8 +16,11 @@ export const REFUSALS = {
   claim_expired: 410,
   room_full: 429,
   room_limit: 429,
+  connection_limit: 429,
   draining: 503,
   shutting_down: 503,
+  /** This media server holds `MAX_CONNECTIONS`: connecting again may reach another. */
+  server_full: 503,
   /** The server could not check the connection (a store or the key service failed): try again. */
   unavailable: 503,
 } as const;

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +30,10 @@ import { SimulatedCall } from './plivo-simulator';
  * - `tree`: as `duplex`, but every stream goes through `npm start`'s own port (its load balancer), as the
  *   Answer URL says, and CPU and RSS are summed over the whole `npm start` process tree: the API process,
  *   dynalite and every media server. Run with `--media-servers 1` to keep each room on one server.
+ *
+ * `--pin`: every server process (the pump, the whole `npm start` tree) on CPU 0 and this load generator on CPU 1
+ * (`taskset`, every thread of each process), so the generator's own work does not delay the server's: the figures
+ * then show the server's latency and loss, not the shared cores'. Needs two CPUs.
  */
 type Mode = 'pump' | 'duplex' | 'conference' | 'relayed' | 'tree';
 
@@ -181,6 +185,11 @@ function resamplerSnr(from: SampleRate, to: SampleRate): number {
   return round(snrDb(out, to, 1000));
 }
 
+/** Pins every thread of process `pid` to CPU `cpu`. */
+function pin(pid: number, cpu: number): void {
+  execFileSync('taskset', ['--all-tasks', '--cpu-list', '--pid', String(cpu), String(pid)], { stdio: 'ignore' });
+}
+
 async function startPump(): Promise<{ port: number; pid: number; child: ChildProcess }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'tools/bare-pump.ts'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
@@ -210,6 +219,7 @@ async function main(): Promise<void> {
       'media-servers': { type: 'string', default: '2' },
       /** Writes the stack's and media servers' CPU profiles (--cpu-prof) into this directory. */
       profile: { type: 'string' },
+      pin: { type: 'boolean', default: false },
     },
   });
   const list = (s: string) => s.split(',').filter(Boolean).map(Number);
@@ -222,6 +232,10 @@ async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-media-'));
   const stack = await startStack(dataDir, { onLogLine, profileDir: values.profile, env: { MEDIA_SERVERS: values['media-servers'], LOG_LEVEL: 'info' } });
   const pump = await startPump();
+  if (values.pin) {
+    for (const pid of [pump.pid, ...stack.pids.tree]) pin(pid, 0);
+    pin(process.pid, 1);
+  }
   const results: Step[] = [];
   /** The `npm start` tree's CPU with no call (its sweeper, health checks, pollers): `tree` rows include it. */
   let treeIdleCpuMsPerSecond: number | null = null;
@@ -274,14 +288,15 @@ async function main(): Promise<void> {
       const base = results.find((p) => p.mode === 'pump' && p.calls === r.calls);
       return base ? [{ mode: r.mode, calls: r.calls, cpuRatioToPump: round(r.serverCpuMsPerCallSecond / base.serverCpuMsPerCallSecond) }] : [];
     });
-  const command = `npm run bench:media -- --calls ${values.calls} --seconds ${seconds} --modes ${values.modes} --conference-calls ${values['conference-calls']} --relayed-calls ${values['relayed-calls']} --media-servers ${values['media-servers']}`;
+  const command = `npm run bench:media -- --calls ${values.calls} --seconds ${seconds} --modes ${values.modes} --conference-calls ${values['conference-calls']} --relayed-calls ${values['relayed-calls']} --media-servers ${values['media-servers']}${values.pin ? ' --pin' : ''}`;
   writeReport('media', {
     benchmark: 'media',
     date: new Date().toISOString(),
     machine: machine(calibration),
     command,
     setup:
-      `local stack (npm start, MEDIA_SERVERS=${values['media-servers']}) in its own processes; load generator in this process; N simulated Plivo streams, each sending a stamped 20 ms mu-law frame every 20 ms; latency = playAudio arrival - media send on one clock; CPU and RSS of the media server process from /proc (tree: of every process of npm start, streams through its own port); pump = tools/bare-pump.ts`,
+      `local stack (npm start, MEDIA_SERVERS=${values['media-servers']}) in its own processes; load generator in this process; N simulated Plivo streams, each sending a stamped 20 ms mu-law frame every 20 ms; latency = playAudio arrival - media send on one clock; CPU and RSS of the media server process from /proc (tree: of every process of npm start, streams through its own port); pump = tools/bare-pump.ts; ${values.pin ? 'pinned: servers on CPU 0, load generator on CPU 1 (taskset)' : 'not pinned: servers and load generator share the CPUs'}`,
+    pinned: values.pin,
     lateMs: LATE_MS,
     steps: results,
     cpuRatioToPump: ratios,

@@ -131,9 +131,9 @@ describe('real responses of every route, against the document', () => {
     // A refused call (an invalid room id): a call record and a call-hangup delivery.
     const plivoCall = newCall();
     expect((await plivoRequest(`${t.stack.connector.webhookUrl}?roomId=bad%20room`, answerFields(plivoCall))).status).toBe(200);
-    const calls = (await call('GET', '/v2/calls', '/v2/calls')).data as { id: string; callUuid: string }[];
+    const calls = (await call('GET', '/v2/sip/call', '/v2/sip/call')).data as { id: string; callUuid: string }[];
     const record = calls.find((c) => c.callUuid === plivoCall.callUuid);
-    await call('GET', '/v2/calls/:id', `/v2/calls/${record?.id}`);
+    await call('GET', '/v2/sip/call/:id', `/v2/sip/call/${record?.id}`);
     const deliveries = `/v2/sip/webhooks/${hook.id}/deliveries`;
     const [failed] = await waitFor(async () => {
       const { data } = (await (await t.api('GET', `${deliveries}?status=failed`, { token })).json()) as { data: { id: string }[] };

@@ -2,18 +2,19 @@ import { createHash } from 'node:crypto';
 import type { ProviderId } from '../providers';
 
 /**
- * A call's status, VideoSDK's values. An inbound call is `incoming` from the Answer URL until its stream joins its room
- * (`answered`), then `ended`; it ends `rejected` when routing refused it, `missed` when its claim expired unused, and
- * `abandoned` when Plivo's hangup came before its stream joined. docs/webhooks.md lists this table (checked by a test).
+ * A call's status, VideoSDK's values, and the webhook event the change to it fires. An inbound call is `incoming`
+ * from the Answer URL until its stream joins its room (`answered`), then `ended`; it ends `rejected` when routing
+ * refused it, `missed` when its claim expired unused, and `abandoned` when Plivo's hangup came before its stream
+ * joined. docs/webhooks.md lists this table (checked by a test).
  */
 export const CALL_STATUSES = {
-  incoming: 'The Answer URL routed the call and answered `<Stream>`; its stream has not joined the room yet',
-  answered: "The call's stream joined its room",
-  ended: 'The call ended after its stream had come (`additionalDetails.hangupReason` says why)',
-  rejected: 'The Answer URL refused the call (no route, an invalid `roomId`)',
-  missed: 'The claim expired: Plivo never opened the stream',
-  abandoned: "Plivo's hangup came before the stream joined the room (the caller hung up while it was set up)",
-} as const;
+  incoming: { event: 'call-started', when: 'The Answer URL routed the call to a room and answered `<Stream>`' },
+  answered: { event: 'call-answered', when: "The call's stream joined its room" },
+  ended: { event: 'call-hangup', when: "The call ended after its stream came: the caller, a room participant, Plivo's Hangup callback, a failed stream" },
+  rejected: { event: 'call-hangup', when: 'The Answer URL refused the call (no route, an invalid `roomId`)' },
+  missed: { event: 'call-missed', when: 'The claim expired unused: Plivo never opened the stream (`CLAIM_TTL_SECONDS`, 90 s, plus 15 s)' },
+  abandoned: { event: 'call-hangup', when: "Plivo's Hangup callback came before the stream joined the room" },
+} as const satisfies Record<string, { readonly event: string; readonly when: string }>;
 export type CallStatus = keyof typeof CALL_STATUSES;
 export const CALL_STATUS_VALUES = Object.keys(CALL_STATUSES) as [CallStatus, ...CallStatus[]];
 

@@ -161,7 +161,7 @@ describe('routing', () => {
     const withRule = await connector({ defaultRuleId: fallback.id, defaultRoomId: 'never-used' }, tenant);
     const withRoom = await connector({ defaultRoomId: 'plain-default' }, tenant);
     const nothing = await connector({}, tenant);
-    const list = async () => (await json<{ data: Record<string, unknown>[] }>(await t.api('GET', '/v2/sip/call?perPage=100', { token: tenant }))).data;
+    const list = async () => flatCalls(await json<{ data: unknown }>(await t.api('GET', '/v2/sip/call?perPage=100', { token: tenant })));
 
     const a = newCall({ from: '14155550123' });
     await answer(withRule.webhookUrl, answerFields(a));
@@ -362,13 +362,13 @@ describe('retries and hangups', () => {
     expect(events(call.callUuid)).toEqual(['call-started']);
   });
 
-  it('ends the call on Event=Hangup with duration and cause, answering <Response/>, never a stream', async () => {
+  it('ends the call on Event=Hangup with duration and cause, answering <Response/>, never a stream: abandoned (no stream came)', async () => {
     const c = await connector({ defaultRoomId: 'hangup-room' });
     const call = newCall();
     await answer(c.webhookUrl, answerFields(call));
     const hung = await answer(c.webhookUrl, hangupFields(call));
     expect(hung).toMatchObject({ status: 200, raw: '<?xml version="1.0" encoding="UTF-8"?><Response/>' });
-    expect(await callRecord(call.callUuid)).toMatchObject({ status: 'ended', durationSeconds: 42, hangupReason: 'Normal Hangup', end: expect.any(String) });
+    expect(await callRecord(call.callUuid)).toMatchObject({ status: 'abandoned', durationSeconds: 42, hangupReason: 'Normal Hangup', end: expect.any(String) });
     // A repeated hangup changes nothing and emits nothing.
     expect((await answer(c.webhookUrl, hangupFields(call))).status).toBe(200);
     expect(events(call.callUuid)).toEqual(['call-started', 'call-hangup']);

@@ -125,7 +125,7 @@ it('while the database is down: the API answers 503, the Answer URL Hangup XML, 
   // Long enough for every server's heartbeat and several sweeps: the live calls are still live, on record too.
   await sleep(LEASE_SECONDS * 1000);
   await expectTalking(a, b, 1);
-  for (const call of [a, b]) expect(await callRecord(call, 'answered')).toMatchObject({ endedAt: null, hangupReason: null });
+  for (const call of [a, b]) expect(await callRecord(call, 'answered')).toMatchObject({ end: null, hangupReason: null });
   expect(a.closeCode).toBeNull();
   expect(b.closeCode).toBeNull();
 

@@ -143,14 +143,17 @@ export class AnswerService {
     const base = {
       id: callIdFor(callUuid),
       tenant: connector.tenant,
+      type: 'inbound' as const,
       callUuid,
       provider: connector.provider,
       connectorId: connector.id,
       from: parties.from,
       to: parties.to,
+      hidePhoneNumber: false,
       startedAt: now.toISOString(),
       answeredAt: null,
       durationSeconds: null,
+      hangupCause: null,
     };
     if ('rejected' in route) {
       const record: CallRecord = {
@@ -159,6 +162,7 @@ export class AnswerService {
         roomId: null,
         region: null,
         status: 'rejected',
+        timelog: [{ status: 'rejected', at: base.startedAt }],
         endedAt: base.startedAt,
         hangupReason: route.rejected,
         agentStatus: null,
@@ -177,7 +181,8 @@ export class AnswerService {
       ruleId: route.ruleId,
       roomId: route.roomId,
       region,
-      status: 'started',
+      status: 'incoming',
+      timelog: [{ status: 'incoming', at: base.startedAt }],
       endedAt: null,
       hangupReason: null,
       agentStatus: agent ? 'pending' : null,
@@ -197,7 +202,7 @@ export class AnswerService {
   }
 
   /**
-   * The claim a started call's stream needs; it expires CLAIM_TTL_SECONDS after the call was routed. It names the
+   * The claim an incoming call's stream needs; it expires CLAIM_TTL_SECONDS after the call was routed. It names the
    * events the tenant's webhooks subscribe to now, so the media server outboxes them without reading the webhooks.
    */
   private claimFor(call: CallRecord, agent: AgentSpec | null, webhooks: readonly Webhook[]): Claim {
@@ -255,25 +260,26 @@ export class AnswerService {
     if (!call) throw new Error('Call record vanished after a conditional write failed');
     this.deps.log.info('answer retried: same call, same answer', { callUuid, callId: call.id, status: call.status });
     if (call.status === 'rejected' || !call.claimRef || !call.region) return { status: 200, xml: HANGUP_REJECTED_XML };
-    if (call.status === 'started') await this.deps.claims.createOnce(this.claimFor(call, agentOf(rules, call.ruleId), webhooks));
+    if (call.status === 'incoming') await this.deps.claims.createOnce(this.claimFor(call, agentOf(rules, call.ruleId), webhooks));
     return { status: 200, xml: streamXml(this.streamUrl(call.region, call.claimRef)) };
   }
 
+  /**
+   * Plivo's hangup callback: a call whose stream never joined its room ends `abandoned`, an answered one `ended`
+   * (tried in that order: a call answered between the two writes is then ended).
+   */
   private async hangup(connector: Connector, webhooks: readonly Webhook[], callUuid: string, field: (name: string) => string, log: Logger): Promise<AnswerResult> {
     const duration = Number(field('Duration') || field('BillDuration'));
-    const ended = await this.deps.calls.end(
-      connector.tenant,
-      callIdFor(callUuid),
-      {
-        endedAt: new Date().toISOString(),
-        durationSeconds: field('Duration') !== '' && duration <= MAX_CALL_SECONDS ? Math.max(0, Math.round(duration)) : null,
-        hangupReason: (field('HangupCauseName') || field('HangupCause') || 'completed').slice(0, 128),
-      },
-      this.deps.config.callRetentionDays,
-      subscribes(webhooks, 'call-hangup'),
-    );
+    const end = {
+      endedAt: new Date().toISOString(),
+      durationSeconds: field('Duration') !== '' && duration <= MAX_CALL_SECONDS ? Math.max(0, Math.round(duration)) : null,
+      hangupReason: (field('HangupCauseName') || field('HangupCause') || 'completed').slice(0, 128),
+      ...(field('HangupCauseCode') && { hangupCause: field('HangupCauseCode').slice(0, 32) }),
+    };
+    const args = [connector.tenant, callIdFor(callUuid), end, this.deps.config.callRetentionDays, subscribes(webhooks, 'call-hangup')] as const;
+    const ended = (await this.deps.calls.abandon(...args)) ?? (await this.deps.calls.end(...args));
     if (ended) {
-      log.info('call ended by Plivo hangup', { hangupReason: ended.hangupReason, durationSeconds: ended.durationSeconds });
+      log.info('call ended by Plivo hangup', { status: ended.status, hangupReason: ended.hangupReason, durationSeconds: ended.durationSeconds });
       await this.emit('call-hangup', ended, webhooks);
     } else {
       log.info('hangup for a call that is not live', {});

@@ -11,7 +11,7 @@ export const WEBHOOK_EVENTS = {
   'call-ringing': { firedBy: 'call-control', when: 'An outbound call rings at the far end' },
   'call-answered': { firedBy: 'inbound', when: 'Plivo opened the audio stream and it joined the room' },
   'call-update': { firedBy: 'call-control', when: 'Something about an ongoing call changed other than its status' },
-  'call-hangup': { firedBy: 'inbound', when: 'The call ended, or the Answer URL refused it (`status: "rejected"`); `hangupReason` says why' },
+  'call-hangup': { firedBy: 'inbound', when: 'The call ended (`status`: `ended`, or `abandoned` when Plivo hung up before the stream came), or the Answer URL refused it (`rejected`); `additionalDetails.hangupReason` says why' },
   'call-missed': { firedBy: 'inbound', when: "The claim expired: Plivo never opened the stream" },
   'call-transfer-initiated': { firedBy: 'call-control', when: 'A transfer of the call was asked for' },
   'call-transferring': { firedBy: 'call-control', when: 'The transfer is under way' },
@@ -85,10 +85,10 @@ export function logEvent(log: Logger, event: CallEvent): void {
     event: event.type,
     tenant: event.tenant,
     callId: event.call.id,
-    callUuid: event.call.callUuid,
+    callUuid: event.call.additionalDetails.callUuid,
     connectorId: event.call.connectorId,
     roomId: event.call.roomId,
     status: event.call.status,
-    hangupReason: event.call.hangupReason,
+    hangupReason: event.call.additionalDetails.hangupReason,
   });
 }

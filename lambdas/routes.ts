@@ -24,8 +24,6 @@ export const HTTP_FUNCTIONS = {
       'ANY /v2/connectors/{proxy+}',
       'ANY /v2/routing-rules',
       'ANY /v2/routing-rules/{proxy+}',
-      'ANY /v2/calls',
-      'ANY /v2/calls/{proxy+}',
       'ANY /v2/sip/{proxy+}',
       'ANY /v2/rooms/{proxy+}',
       'ANY /v2/public/{proxy+}',

@@ -1,8 +1,26 @@
 import { createHash } from 'node:crypto';
 import type { ProviderId } from '../providers';
 
-export const CALL_STATUSES = ['started', 'answered', 'ended', 'rejected'] as const;
-export type CallStatus = (typeof CALL_STATUSES)[number];
+/**
+ * A call's status, VideoSDK's values, and the webhook event the change to it fires. An inbound call is `incoming`
+ * from the Answer URL until its stream joins its room (`answered`), then `ended`; it ends `rejected` when routing
+ * refused it, `missed` when its claim expired unused, and `abandoned` when Plivo's hangup came before its stream
+ * joined. docs/webhooks.md lists this table (checked by a test).
+ */
+export const CALL_STATUSES = {
+  incoming: { event: 'call-started', when: 'The Answer URL routed the call to a room and answered `<Stream>`' },
+  answered: { event: 'call-answered', when: "The call's stream joined its room" },
+  ended: { event: 'call-hangup', when: "The call ended after its stream came: the caller, a room participant, Plivo's Hangup callback, a failed stream" },
+  rejected: { event: 'call-hangup', when: 'The Answer URL refused the call (no route, an invalid `roomId`)' },
+  missed: { event: 'call-missed', when: 'The claim expired unused: Plivo never opened the stream (`CLAIM_TTL_SECONDS`, 90 s, plus 15 s)' },
+  abandoned: { event: 'call-hangup', when: "Plivo's Hangup callback came before the stream joined the room" },
+} as const satisfies Record<string, { readonly event: string; readonly when: string }>;
+export type CallStatus = keyof typeof CALL_STATUSES;
+export const CALL_STATUS_VALUES = Object.keys(CALL_STATUSES) as [CallStatus, ...CallStatus[]];
+
+/** Which way a call goes; every call is inbound until call control places outbound ones. */
+export const CALL_TYPES = ['inbound', 'outbound'] as const;
+export type CallType = (typeof CALL_TYPES)[number];
 
 /** An agent-routed call's agent: `pending` until the bridge has dialled it. */
 export const AGENT_STATUSES = ['pending', 'connected', 'unreachable'] as const;
@@ -10,33 +28,103 @@ export type AgentStatus = (typeof AGENT_STATUSES)[number];
 
 export const CALL_ID = /^call_[0-9a-hjkmnp-tv-z]{20}$/;
 
+/** One status change of a call, and when it happened (ISO). */
+export interface CallTimelogEntry {
+  readonly status: CallStatus;
+  readonly at: string;
+}
+
 /** A call as recorded: one per (tenant, Plivo CallUUID). `claimRef` is internal and never shown. */
 export interface CallRecord {
   readonly id: string;
   readonly tenant: string;
+  readonly type: CallType;
   readonly callUuid: string;
   readonly provider: ProviderId;
   readonly connectorId: string;
   readonly ruleId: string | null;
   readonly roomId: string | null;
   readonly region: string | null;
+  /** The numbers as Plivo sent them; shown masked when `hidePhoneNumber` (`toCallView`). */
   readonly from: string;
   readonly to: string;
+  /** Set from the routing rule that matched: the numbers are masked wherever the call is shown. False when absent. */
+  readonly hidePhoneNumber: boolean;
   readonly status: CallStatus;
+  /** Every status the call has had, oldest first; the last is `status`. */
+  readonly timelog: readonly CallTimelogEntry[];
   readonly startedAt: string;
   readonly answeredAt: string | null;
   readonly endedAt: string | null;
   readonly durationSeconds: number | null;
   readonly hangupReason: string | null;
+  /** Plivo's `HangupCauseCode`, when its hangup ended the call. */
+  readonly hangupCause: string | null;
   /** Null when the call's rule has no agent. */
   readonly agentStatus: AgentStatus | null;
   readonly claimRef: string | null;
 }
 
-export type CallView = Omit<CallRecord, 'tenant' | 'claimRef'>;
+/** The call as `GET /v2/sip/call/{id}` and every webhook delivery's `data` show it (core/calls/schema.ts). */
+export interface CallView {
+  readonly id: string;
+  readonly type: CallType;
+  readonly status: CallStatus;
+  readonly from: string;
+  readonly to: string;
+  readonly roomId: string | null;
+  readonly ruleId: string | null;
+  readonly connectorId: string;
+  readonly provider: ProviderId;
+  readonly region: string | null;
+  readonly start: string;
+  readonly end: string | null;
+  readonly timelog: readonly CallTimelogEntry[];
+  /** Nothing is recorded here yet: rule headers and call control fill it. Always an object, so clients can read it. */
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly additionalDetails: {
+    readonly callUuid: string;
+    readonly answeredAt: string | null;
+    readonly hangupReason: string | null;
+    readonly hangupCause: string | null;
+    readonly durationSeconds: number | null;
+    readonly agentStatus: AgentStatus | null;
+  };
+}
 
-export function toCallView({ tenant: _tenant, claimRef: _claimRef, ...view }: CallRecord): CallView {
-  return view;
+/** A phone number with all but its `+` and last 4 digits hidden: `+14155550100` -> `+*******0100`. */
+export const maskNumber = (n: string): string => n.replace(/^(\+?)(.*)(.{4})$/, (_, plus: string, hidden: string, last: string) => `${plus}${'*'.repeat(hidden.length)}${last}`);
+
+/**
+ * The call as it is shown, to the tenant's API and to its webhooks alike: numbers masked when `hidePhoneNumber` (so a
+ * delivery's `data` is what `GET /v2/sip/call/{id}` answered at that moment), internal fields left out.
+ */
+export function toCallView(call: CallRecord): CallView {
+  const shown = (n: string) => (call.hidePhoneNumber ? maskNumber(n) : n);
+  return {
+    id: call.id,
+    type: call.type,
+    status: call.status,
+    from: shown(call.from),
+    to: shown(call.to),
+    roomId: call.roomId,
+    ruleId: call.ruleId,
+    connectorId: call.connectorId,
+    provider: call.provider,
+    region: call.region,
+    start: call.startedAt,
+    end: call.endedAt,
+    timelog: call.timelog,
+    metadata: {},
+    additionalDetails: {
+      callUuid: call.callUuid,
+      answeredAt: call.answeredAt,
+      hangupReason: call.hangupReason,
+      hangupCause: call.hangupCause,
+      durationSeconds: call.durationSeconds,
+      agentStatus: call.agentStatus,
+    },
+  };
 }
 
 const CROCKFORD = '0123456789abcdefghjkmnpqrstvwxyz';

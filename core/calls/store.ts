@@ -1,30 +1,17 @@
-import { GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient, type QueryCommandOutput } from '@aws-sdk/client-dynamodb';
 import { TABLE_KEYS, db, dueAttributes, isConditionFailure, num, readOptNum, readOptStr, readStr, str, type Item } from '../dynamo';
 import type { CallEventType } from '../events';
+import type { NumberedPage, PageRequest } from '../pagination';
 import type { ProviderId } from '../providers';
-import type { AgentStatus, CallRecord, CallStatus } from './model';
-
-export interface CallFilter {
-  readonly connectorId?: string;
-  readonly status?: CallStatus;
-  readonly roomId?: string;
-}
-
-/** Where a listing stopped: the last record's start time and id. */
-export interface CallPosition {
-  readonly startedAt: string;
-  readonly id: string;
-}
-
-export interface CallPage {
-  readonly items: readonly CallRecord[];
-  readonly next: CallPosition | null;
-}
+import type { AgentStatus, CallRecord, CallStatus, CallTimelogEntry, CallType } from './model';
+import type { CallFilter } from './schema';
 
 export interface CallEnd {
   readonly endedAt: string;
   readonly durationSeconds: number | null;
   readonly hangupReason: string;
+  /** Plivo's `HangupCauseCode`, when its hangup callback ended the call. */
+  readonly hangupCause?: string;
 }
 
 /** A call's end now, its duration counted from its answer (none when it was never answered). */
@@ -37,25 +24,28 @@ export function callEnd(hangupReason: string, answeredAtMs: number | null, ended
  * Storage port for call records, scoped to one tenant. Each write that changes a call's state can also record, in
  * the same write, that the change's event is yet to be published (`call-started` or, refused, `call-hangup` on
  * create; `call-answered`, `call-hangup`, `call-missed`): a crash before the event is recorded for the webhooks
- * leaves the call listed by `unpublished`, and the sweeper publishes it. It does when `outbox` is true (the
+ * leaves the call listed by `unpublished`, and the sweeper publishes it. Every move appends its status to the call's
+ * `timelog`. It does when `outbox` is true (the
  * default); a writer that knows no webhook of the tenant subscribes to the event passes false, and then neither
  * the write nor `eventRecorded` touches the outbox.
  */
 export interface CallStore {
   /**
-   * Writes a new record; false when the call already has one (a retried Answer URL request). A started
-   * call that is still started at `missedAt` (its stream never came) is listed by `overdue` from then.
+   * Writes a new record; false when the call already has one (a retried Answer URL request). An incoming
+   * call that is still incoming at `missedAt` (its stream never came) is listed by `overdue` from then.
    */
   create(record: CallRecord, retentionDays: number, missedAt?: string, outbox?: boolean): Promise<boolean>;
   get(tenant: string, id: string): Promise<CallRecord | null>;
   /**
-   * Moves a started call to answered (its stream joined the room on media server `serverId`); null unless it
-   * was started. Until it ends, the call is listed by `overdue('server#<serverId>')`: if that server dies,
+   * Moves an incoming call to answered (its stream joined the room on media server `serverId`); null unless it
+   * was incoming. Until it ends, the call is listed by `overdue('server#<serverId>')`: if that server dies,
    * the sweeper closes it.
    */
   answer(tenant: string, id: string, answeredAt: string, serverId: string, outbox?: boolean): Promise<CallRecord | null>;
-  /** Ends a started or answered call; null when there is none, or it had already ended or was rejected. */
+  /** Ends an incoming or answered call (`ended`); null when there is none, or it had already ended. */
   end(tenant: string, id: string, end: CallEnd, retentionDays: number, outbox?: boolean): Promise<CallRecord | null>;
+  /** Ends a call still waiting for its stream as `abandoned` (Plivo hung up first); null unless it was incoming. */
+  abandon(tenant: string, id: string, end: CallEnd, retentionDays: number, outbox?: boolean): Promise<CallRecord | null>;
   /** Ends a call still waiting for its stream as `missed`; null when it was answered or ended meanwhile. */
   miss(tenant: string, id: string, endedAt: string, retentionDays: number, outbox?: boolean): Promise<CallRecord | null>;
   /** The event's deliveries are recorded: the call no longer waits for it. */
@@ -64,8 +54,11 @@ export interface CallStore {
   pendingEvents(tenant: string, id: string): Promise<{ call: CallRecord; events: CallEventType[] } | null>;
   /** Records how dialling the call's agent went. */
   setAgentStatus(tenant: string, id: string, status: AgentStatus): Promise<void>;
-  /** Newest first, filtered; `after` continues a previous page. */
-  list(tenant: string, filter: CallFilter, limit: number, after?: CallPosition): Promise<CallPage>;
+  /**
+   * One numbered page of the tenant's calls, newest first, filtered: the walk reads every call the date window holds
+   * (docs/BENCHMARKS.md, "The call log"), so `total` is exact.
+   */
+  page(tenant: string, filter: CallFilter, request: PageRequest): Promise<NumberedPage<CallRecord>>;
 }
 
 const callKey = (tenant: string, id: string) => ({ pk: str(`T#${tenant}`), sk: str(`CALL#${id}`) });
@@ -77,7 +70,11 @@ const expiry = (from: string, retentionDays: number) => num(Math.floor(Date.pars
 /** What puts a call in the `outbox` index, as of `at` (ISO): a state change whose event is not recorded yet. */
 const outboxAttributes = (at: string): Item => ({ [TABLE_KEYS.outbox.partitionKey]: str('OUTBOX'), [TABLE_KEYS.outbox.sortKey]: str(at) });
 
-const OPTIONAL_STRINGS = ['ruleId', 'roomId', 'region', 'answeredAt', 'endedAt', 'hangupReason', 'agentStatus', 'claimRef'] as const;
+const OPTIONAL_STRINGS = ['ruleId', 'roomId', 'region', 'answeredAt', 'endedAt', 'hangupReason', 'hangupCause', 'agentStatus', 'claimRef'] as const;
+
+const timelogEntry = (entry: CallTimelogEntry): AttributeValue => ({ M: { status: str(entry.status), at: str(entry.at) } });
+const readTimelog = (item: Item): CallTimelogEntry[] =>
+  (item.timelog?.L ?? []).map((entry) => ({ status: entry.M?.status?.S as CallStatus, at: entry.M?.at?.S ?? '' }));
 
 function toItem(c: CallRecord, retentionDays: number, missedAt: string | undefined, outbox: boolean): Item {
   const item: Item = {
@@ -86,15 +83,18 @@ function toItem(c: CallRecord, retentionDays: number, missedAt: string | undefin
     type: str('call'),
     id: str(c.id),
     tenant: str(c.tenant),
+    direction: str(c.type),
     callUuid: str(c.callUuid),
     provider: str(c.provider),
     connectorId: str(c.connectorId),
     from: str(c.from),
     to: str(c.to),
+    hidePhoneNumber: { BOOL: c.hidePhoneNumber },
     status: str(c.status),
+    timelog: { L: c.timelog.map(timelogEntry) },
     startedAt: str(c.startedAt),
     expiresAt: expiry(c.endedAt ?? c.startedAt, retentionDays),
-    ...(missedAt && c.status === 'started' && dueAttributes('call', missedAt)),
+    ...(missedAt && c.status === 'incoming' && dueAttributes('call', missedAt)),
     ...(outbox && { pendingEvents: { SS: [c.status === 'rejected' ? 'call-hangup' : 'call-started'] }, ...outboxAttributes(c.startedAt) }),
   };
   for (const field of OPTIONAL_STRINGS) {
@@ -109,6 +109,7 @@ function fromItem(item: Item): CallRecord {
   return {
     id: readStr(item, 'id'),
     tenant: readStr(item, 'tenant'),
+    type: (readOptStr(item, 'direction') ?? 'inbound') as CallType,
     callUuid: readStr(item, 'callUuid'),
     provider: readStr(item, 'provider') as ProviderId,
     connectorId: readStr(item, 'connectorId'),
@@ -117,19 +118,19 @@ function fromItem(item: Item): CallRecord {
     region: readOptStr(item, 'region'),
     from: readStr(item, 'from'),
     to: readStr(item, 'to'),
+    hidePhoneNumber: item.hidePhoneNumber?.BOOL ?? false,
     status: readStr(item, 'status') as CallStatus,
+    timelog: readTimelog(item),
     startedAt: readStr(item, 'startedAt'),
     answeredAt: readOptStr(item, 'answeredAt'),
     endedAt: readOptStr(item, 'endedAt'),
     durationSeconds: readOptNum(item, 'durationSeconds'),
     hangupReason: readOptStr(item, 'hangupReason'),
+    hangupCause: readOptStr(item, 'hangupCause'),
     agentStatus: readOptStr(item, 'agentStatus') as AgentStatus | null,
     claimRef: readOptStr(item, 'claimRef'),
   };
 }
-
-/** Pages of a filtered listing may come back short from DynamoDB; a listing reads at most this many. */
-const MAX_QUERY_PAGES = 10;
 
 export class DynamoCallStore implements CallStore {
   constructor(
@@ -159,20 +160,19 @@ export class DynamoCallStore implements CallStore {
   }
 
   answer(tenant: string, id: string, answeredAt: string, serverId: string, outbox = true): Promise<CallRecord | null> {
-    return this.move(tenant, id, ['started'], 'answered', outbox && 'call-answered', { answeredAt: str(answeredAt), mediaServer: str(serverId) }, dueAttributes(`server#${serverId}`, answeredAt));
+    return this.move(tenant, id, ['incoming'], { status: 'answered', at: answeredAt }, outbox && 'call-answered', { answeredAt: str(answeredAt), mediaServer: str(serverId) }, dueAttributes(`server#${serverId}`, answeredAt));
   }
 
   end(tenant: string, id: string, end: CallEnd, retentionDays: number, outbox = true): Promise<CallRecord | null> {
-    return this.move(tenant, id, ['started', 'answered'], 'ended', outbox && 'call-hangup', {
-      endedAt: str(end.endedAt),
-      hangupReason: str(end.hangupReason),
-      expiresAt: expiry(end.endedAt, retentionDays),
-      ...(end.durationSeconds !== null && { durationSeconds: num(end.durationSeconds) }),
-    });
+    return this.move(tenant, id, ['incoming', 'answered'], { status: 'ended', at: end.endedAt }, outbox && 'call-hangup', endFields(end, retentionDays));
+  }
+
+  abandon(tenant: string, id: string, end: CallEnd, retentionDays: number, outbox = true): Promise<CallRecord | null> {
+    return this.move(tenant, id, ['incoming'], { status: 'abandoned', at: end.endedAt }, outbox && 'call-hangup', endFields(end, retentionDays));
   }
 
   miss(tenant: string, id: string, endedAt: string, retentionDays: number, outbox = true): Promise<CallRecord | null> {
-    return this.move(tenant, id, ['started'], 'ended', outbox && 'call-missed', { endedAt: str(endedAt), hangupReason: str('missed'), expiresAt: expiry(endedAt, retentionDays) });
+    return this.move(tenant, id, ['incoming'], { status: 'missed', at: endedAt }, outbox && 'call-missed', endFields({ endedAt, durationSeconds: null, hangupReason: 'claim-expired' }, retentionDays));
   }
 
   async eventRecorded(tenant: string, id: string, event: CallEventType): Promise<void> {
@@ -229,14 +229,14 @@ export class DynamoCallStore implements CallStore {
   }
 
   /**
-   * Moves a call to `status`, setting `fields`, if it is in one of `from` (one conditional write);
-   * null when there is no such call or it was in another state. A call that moves is no longer due, unless
+   * Moves a call to `to.status`, setting `fields` and appending `to` to its timelog, if it is in one of `from` (one
+   * conditional write); null when there is no such call or it was in another state. A call that moves is no longer due, unless
    * `due` puts it under another kind of due work; it waits for `event`, if any, to be published (the outbox index).
    */
-  private async move(tenant: string, id: string, from: readonly CallStatus[], status: CallStatus, event: CallEventType | false, set: Item, due?: Item): Promise<CallRecord | null> {
+  private async move(tenant: string, id: string, from: readonly CallStatus[], to: CallTimelogEntry, event: CallEventType | false, set: Item, due?: Item): Promise<CallRecord | null> {
     const fields = { ...set, ...due, ...(event && outboxAttributes(new Date().toISOString())) };
     const names = Object.keys(fields);
-    const values: Item = { ':status': str(status), ...(event && { ':event': { SS: [event] } }) };
+    const values: Item = { ':status': str(to.status), ':entry': { L: [timelogEntry(to)] }, ':none': { L: [] }, ...(event && { ':event': { SS: [event] } }) };
     from.forEach((state, i) => (values[`:from${i}`] = str(state)));
     names.forEach((name, i) => (values[`:v${i}`] = fields[name] as Item[string]));
     try {
@@ -245,10 +245,11 @@ export class DynamoCallStore implements CallStore {
           new UpdateItemCommand({
             TableName: this.tableName,
             Key: callKey(tenant, id),
-            UpdateExpression: `${['SET #status = :status', ...names.map((name, i) => `#f${i} = :v${i}`)].join(', ')}${event ? ' ADD pendingEvents :event' : ''}${due ? '' : ' REMOVE #duePk, #dueSk'}`,
+            UpdateExpression: `${['SET #status = :status', '#timelog = list_append(if_not_exists(#timelog, :none), :entry)', ...names.map((name, i) => `#f${i} = :v${i}`)].join(', ')}${event ? ' ADD pendingEvents :event' : ''}${due ? '' : ' REMOVE #duePk, #dueSk'}`,
             ConditionExpression: `#status IN (${from.map((_, i) => `:from${i}`).join(', ')})`,
             ExpressionAttributeNames: {
               '#status': 'status',
+              '#timelog': 'timelog',
               ...(!due && { '#duePk': TABLE_KEYS.due.partitionKey, '#dueSk': TABLE_KEYS.due.sortKey }),
               ...Object.fromEntries(names.map((name, i) => [`#f${i}`, name])),
             },
@@ -264,45 +265,71 @@ export class DynamoCallStore implements CallStore {
     }
   }
 
-  async list(tenant: string, filter: CallFilter, limit: number, after?: CallPosition): Promise<CallPage> {
-    const names: Record<string, string> = {};
-    const values: Item = { ':gpk': str(`CALLS#${tenant}`) };
-    const conditions: string[] = [];
-    for (const [field, value] of Object.entries(filter)) {
-      if (value === undefined) continue;
-      names[`#${field}`] = field;
-      values[`:${field}`] = str(value as string);
-      conditions.push(`#${field} = :${field}`);
-    }
-    const items: CallRecord[] = [];
-    let start: Item | undefined = after && { ...callKey(tenant, after.id), ...byTime(tenant, after.startedAt, after.id) };
-    for (let pages = 0; pages < MAX_QUERY_PAGES && items.length <= limit; pages++) {
-      const out = await db(() =>
+  async page(tenant: string, filter: CallFilter, { page, perPage }: PageRequest): Promise<NumberedPage<CallRecord>> {
+    const { condition, names, values } = filterExpression(filter);
+    const skip = (page - 1) * perPage;
+    const data: CallRecord[] = [];
+    let total = 0;
+    let start: Item | undefined;
+    do {
+      const out: QueryCommandOutput = await db(() =>
         this.dynamo.send(
           new QueryCommand({
             TableName: this.tableName,
             IndexName: TABLE_KEYS.byTime.indexName,
-            KeyConditionExpression: `${TABLE_KEYS.byTime.partitionKey} = :gpk`,
-            ...(conditions.length && { FilterExpression: conditions.join(' AND '), ExpressionAttributeNames: names }),
-            ExpressionAttributeValues: values,
+            KeyConditionExpression: '#gpk = :gpk AND #gsk BETWEEN :from AND :to',
+            ...(condition && { FilterExpression: condition }),
+            ExpressionAttributeNames: { '#gpk': TABLE_KEYS.byTime.partitionKey, '#gsk': TABLE_KEYS.byTime.sortKey, ...names },
+            ExpressionAttributeValues: {
+              ':gpk': str(`CALLS#${tenant}`),
+              // Sort keys are `startedAt#id`: `~` sorts after every id, so a call started at `endDate` is in.
+              ':from': str(filter.startDate ?? '0'),
+              ':to': str(`${filter.endDate ?? '9'}#~`),
+              ...values,
+            },
             ScanIndexForward: false,
-            Limit: limit + 1,
             ...(start && { ExclusiveStartKey: start }),
           }),
         ),
       );
-      items.push(...(out.Items ?? []).map(fromItem));
+      for (const item of out.Items ?? []) {
+        if (total >= skip && total < skip + perPage) data.push(fromItem(item));
+        total++;
+      }
       start = out.LastEvaluatedKey;
-      if (!start) break;
-    }
-    const page = items.slice(0, limit);
-    const last = page[page.length - 1];
-    if (items.length > limit && last) return { items: page, next: { startedAt: last.startedAt, id: last.id } };
-    if (!start) return { items: page, next: null };
-    // Stopped reading before the end of the index (the filter kept few records): continue from there.
-    const [startedAt = '', id = ''] = readStr(start, TABLE_KEYS.byTime.sortKey).split('#');
-    return { items: page, next: { startedAt, id } };
+    } while (start);
+    return { data, pageInfo: { currentPage: page, perPage, lastPage: Math.max(1, Math.ceil(total / perPage)), total } };
   }
+}
+
+/** The fields every end of a call sets. */
+const endFields = (end: CallEnd, retentionDays: number): Item => ({
+  endedAt: str(end.endedAt),
+  hangupReason: str(end.hangupReason),
+  expiresAt: expiry(end.endedAt, retentionDays),
+  ...(end.durationSeconds !== null && { durationSeconds: num(end.durationSeconds) }),
+  ...(end.hangupCause && { hangupCause: str(end.hangupCause) }),
+});
+
+/** The listing's filters other than the date window, as one FilterExpression. */
+function filterExpression(filter: CallFilter): { condition: string; names: Record<string, string>; values: Item } {
+  const names: Record<string, string> = {};
+  const values: Item = {};
+  const conditions: string[] = [];
+  const equals = { roomId: filter.roomId, id: filter.id, ruleId: filter.ruleId, direction: filter.type };
+  for (const [field, value] of Object.entries(equals)) {
+    if (value === undefined) continue;
+    names[`#${field}`] = field;
+    values[`:${field}`] = str(value);
+    conditions.push(`#${field} = :${field}`);
+  }
+  if (filter.search !== undefined) {
+    Object.assign(names, { '#sRoom': 'roomId', '#sFrom': 'from', '#sTo': 'to', '#sHide': 'hidePhoneNumber' });
+    Object.assign(values, { ':search': str(filter.search), ':shown': { BOOL: false } });
+    // A hidden number is not searched: a match on it would tell what it is.
+    conditions.push('(contains(#sRoom, :search) OR (#sHide = :shown AND (contains(#sFrom, :search) OR contains(#sTo, :search))))');
+  }
+  return { condition: conditions.join(' AND '), names, values };
 }
 
 /**

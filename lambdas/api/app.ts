@@ -7,7 +7,8 @@ import { ConnectorService } from '../../core/connectors/service';
 import { DynamoConnectorStore } from '../../core/connectors/store';
 import { createLogger, type Logger } from '../../core/log';
 import { SecretBox } from '../../core/secret-box';
-import { CallService, listCallsQuerySchema } from '../../core/calls/service';
+import { listCallsQuerySchema } from '../../core/calls/schema';
+import { CallService } from '../../core/calls/service';
 import { DynamoCallStore } from '../../core/calls/store';
 import { createRuleSchema, updateRuleSchema } from '../../core/routing/schema';
 import { RoutingRuleService } from '../../core/routing/service';
@@ -126,12 +127,11 @@ export const routes = new Router<RequestContext, HttpResult>()
   .on('DELETE', '/v2/routing-rules/:id', async (_event, params, { principal, deps }) =>
     ok(await deps.rules.delete(principal.tenant, id(params)), 'Routing rule deleted successfully'),
   )
-  .on('GET', '/v2/calls', async (event, _params, { principal, deps }) => {
-    const { limit, cursor, ...filter } = parseWith(listCallsQuerySchema, query(event), 'query');
-    const page = await deps.calls.list(principal.tenant, filter, limit, cursor);
-    return listed(page, limit);
+  .on('GET', '/v2/sip/call', async (event, _params, { principal, deps }) => {
+    const { page, perPage, ...filter } = parseWith(listCallsQuerySchema, query(event), 'query');
+    return json(200, await deps.calls.list(principal.tenant, filter, { page, perPage }));
   })
-  .on('GET', '/v2/calls/:id', async (_event, params, { principal, deps }) => ok(await deps.calls.get(principal.tenant, id(params))))
+  .on('GET', '/v2/sip/call/:id', async (_event, params, { principal, deps }) => ok(await deps.calls.get(principal.tenant, id(params))))
   .on('POST', '/v2/sip/webhooks', async (event, _params, { principal, deps }) =>
     json(201, await deps.webhooks.create(principal.tenant, parseWith(createWebhookSchema, jsonBody(event)))),
   )

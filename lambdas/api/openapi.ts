@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject } from 'zod-openapi';
-import { listCallsQuerySchema } from '../../core/calls/service';
-import { callViewSchema } from '../../core/calls/schema';
+import { callViewSchema, listCallsQuerySchema } from '../../core/calls/schema';
 import { connectorViewSchema, createConnectorSchema, cursorPageSchema, listQuerySchema, updateConnectorSchema } from '../../core/connectors/schema';
 import { ERROR_CODES, type ErrorCode } from '../../core/errors';
 import { numberedPageSchema, pageQuerySchema } from '../../core/pagination';
@@ -100,7 +99,7 @@ function operations(): Record<string, Operation> {
   const connectorUpdate = updateConnectorSchema([]);
   const connector = { tag: 'Connectors' };
   const rule = { tag: 'Routing rules (today’s; issue 17 moves them to /v2/sip/routing-rule)' };
-  const call = { tag: 'Calls (today’s; issue 17 moves them to /v2/sip/call)' };
+  const call = { tag: 'SIP call log' };
   const webhook = { tag: 'SIP webhooks' };
   return {
     'POST /v2/connectors': { ...connector, summary: 'Create a connector', status: 201, body: connectorCreate, response: withMessage(connectorViewSchema), conflict: true },
@@ -114,8 +113,8 @@ function operations(): Record<string, Operation> {
     'GET /v2/routing-rules/{id}': { ...rule, summary: 'Fetch a routing rule', path: idParam, response: withData(ruleViewSchema) },
     'PATCH /v2/routing-rules/{id}': { ...rule, summary: 'Change a routing rule', path: idParam, body: updateRuleSchema, response: withMessage(ruleViewSchema), conflict: true },
     'DELETE /v2/routing-rules/{id}': { ...rule, summary: 'Delete a routing rule (409 while a connector names it)', path: idParam, response: withMessage(ruleViewSchema), conflict: true },
-    'GET /v2/calls': { ...call, summary: 'List call records, newest first', query: listCallsQuerySchema, response: cursorPageSchema(callViewSchema) },
-    'GET /v2/calls/{id}': { ...call, summary: 'Fetch a call record', path: idParam, response: withData(callViewSchema) },
+    'GET /v2/sip/call': { ...call, summary: 'List calls by page, newest first, filtered', query: listCallsQuerySchema, response: numberedPageSchema(callViewSchema) },
+    'GET /v2/sip/call/{id}': { ...call, summary: 'Fetch a call', path: idParam, response: withData(callViewSchema) },
     'POST /v2/sip/webhooks': { ...webhook, summary: 'Register a webhook; its signing secret is shown only here', status: 201, body: createWebhookSchema, response: createdWebhookSchema, conflict: true },
     'GET /v2/sip/webhooks': { ...webhook, summary: 'List webhooks by page, newest first', query: pageQuerySchema, response: numberedPageSchema(listedWebhookSchema) },
     'GET /v2/sip/webhooks/{id}': { ...webhook, summary: 'Fetch a webhook', path: idParam, response: webhookSchema },

@@ -10,6 +10,7 @@ import { LOCAL_TABLE_NAME } from '../../local/aws';
 import { answerFields, hangupFields, newCall, parseAnswer, plivoRequest, signatureHeaders, streamOf, v2SignatureHeaders, type ParsedAnswer } from '../support/plivo';
 import { waitFor } from '../support/local-process';
 import { startTestStack, type TestStack } from '../support/stack';
+import { flatCalls, type FlatCall } from '../support/calls';
 
 let t: TestStack;
 let token: string;
@@ -45,10 +46,9 @@ async function answer(url: string, fields: Record<string, string>, options: Para
   return parseAnswer(await plivoRequest(url, fields, options));
 }
 
-async function callRecord(callUuid: string): Promise<Record<string, unknown>> {
-  const res = await t.api('GET', '/v2/calls?limit=100', { token });
-  const calls = (await json<{ data: Record<string, unknown>[] }>(res)).data;
-  const call = calls.find((c) => c.callUuid === callUuid);
+async function callRecord(callUuid: string): Promise<FlatCall> {
+  const res = await t.api('GET', '/v2/sip/call?perPage=100', { token });
+  const call = flatCalls(await json<{ data: unknown }>(res)).find((c) => c.callUuid === callUuid);
   if (!call) throw new Error(`no call record for ${callUuid}`);
   return call;
 }
@@ -124,7 +124,7 @@ describe('routing', () => {
     const call = newCall();
     const a = await answer(`${c.webhookUrl}?roomId=query-room`, answerFields(call));
     expect(a.status).toBe(200);
-    expect(await callRecord(call.callUuid)).toMatchObject({ roomId: 'query-room', ruleId: null, status: 'started', connectorId: c.id });
+    expect(await callRecord(call.callUuid)).toMatchObject({ roomId: 'query-room', ruleId: null, status: 'incoming', connectorId: c.id });
   });
 
   it('refuses an invalid roomId query parameter, recording why', async () => {
@@ -150,7 +150,7 @@ describe('routing', () => {
     for (const [parties, room] of cases) {
       const call = newCall(parties);
       expect((await answer(c.webhookUrl, answerFields(call))).status).toBe(200);
-      const calls = (await json<{ data: { callUuid: string; roomId: string }[] }>(await t.api('GET', '/v2/calls?limit=100', { token: tenant }))).data;
+      const calls = flatCalls(await json<{ data: unknown }>(await t.api('GET', '/v2/sip/call?perPage=100', { token: tenant })));
       expect([parties, calls.find((x) => x.callUuid === call.callUuid)?.roomId]).toEqual([parties, room]);
     }
   });
@@ -161,7 +161,7 @@ describe('routing', () => {
     const withRule = await connector({ defaultRuleId: fallback.id, defaultRoomId: 'never-used' }, tenant);
     const withRoom = await connector({ defaultRoomId: 'plain-default' }, tenant);
     const nothing = await connector({}, tenant);
-    const list = async () => (await json<{ data: Record<string, unknown>[] }>(await t.api('GET', '/v2/calls?limit=100', { token: tenant }))).data;
+    const list = async () => flatCalls(await json<{ data: unknown }>(await t.api('GET', '/v2/sip/call?perPage=100', { token: tenant })));
 
     const a = newCall({ from: '14155550123' });
     await answer(withRule.webhookUrl, answerFields(a));
@@ -187,7 +187,7 @@ describe('routing', () => {
     await answer(c.webhookUrl, answerFields(first));
     await answer(c.webhookUrl, answerFields(first));
     await answer(c.webhookUrl, answerFields(second));
-    const calls = (await json<{ data: { callUuid: string; roomId: string }[] }>(await t.api('GET', '/v2/calls', { token: tenant }))).data;
+    const calls = flatCalls(await json<{ data: unknown }>(await t.api('GET', '/v2/sip/call', { token: tenant })));
     const rooms = calls.map((x) => x.roomId);
     expect(calls).toHaveLength(2);
     expect(new Set(rooms).size).toBe(2);
@@ -313,7 +313,7 @@ describe('forgeries with a connector that holds a Plivo auth token', () => {
     await waitFor(async () => ((await callRecord(plivo.callUuid)).status === 'answered' ? true : undefined), 15_000);
     const forged = await answer(signed.webhookUrl, hangupFields(newCall({ callUuid: plivo.callUuid })), { headers: v2SignatureHeaders(authToken, signed.webhookUrl) });
     expect(forged).toMatchObject({ status: 403, raw: HANGUP });
-    expect(await callRecord(plivo.callUuid)).toMatchObject({ status: 'answered', endedAt: null });
+    expect(await callRecord(plivo.callUuid)).toMatchObject({ status: 'answered', end: null });
     await plivo.hangup();
     await waitFor(async () => ((await callRecord(plivo.callUuid)).status === 'ended' ? true : undefined), 15_000);
   });
@@ -330,7 +330,7 @@ describe('forgeries with a connector that holds a Plivo auth token', () => {
     const resplit = { ...rest, CallUUID: `${call.callUuid}CallerName${CallerName}` };
     expect(validateV3Signature('POST', signed.webhookUrl, captured['x-plivo-signature-v3-nonce']!, authToken, captured['x-plivo-signature-v3']!, resplit)).toBe(true);
     expect(await answer(signed.webhookUrl, resplit, { headers: captured })).toMatchObject({ status: 400, raw: HANGUP });
-    const calls = (await json<{ data: { callUuid: string }[] }>(await t.api('GET', '/v2/calls?limit=100', { token }))).data;
+    const calls = flatCalls(await json<{ data: unknown }>(await t.api('GET', '/v2/sip/call?perPage=100', { token })));
     expect(calls.filter((c) => c.callUuid.startsWith(call.callUuid))).toHaveLength(1);
     expect(events(call.callUuid)).toEqual(['call-started']);
   });
@@ -357,18 +357,18 @@ describe('retries and hangups', () => {
     expect(new Set(refs).size).toBe(1);
     const later = await answer(c.webhookUrl, answerFields(call));
     expect(streamOf(later).url.searchParams.get('ref')).toBe(refs[0]);
-    const calls = (await json<{ data: { callUuid: string }[] }>(await t.api('GET', '/v2/calls?limit=100', { token }))).data;
+    const calls = flatCalls(await json<{ data: unknown }>(await t.api('GET', '/v2/sip/call?perPage=100', { token })));
     expect(calls.filter((x) => x.callUuid === call.callUuid)).toHaveLength(1);
     expect(events(call.callUuid)).toEqual(['call-started']);
   });
 
-  it('ends the call on Event=Hangup with duration and cause, answering <Response/>, never a stream', async () => {
+  it('ends the call on Event=Hangup with duration and cause, answering <Response/>, never a stream: abandoned (no stream came)', async () => {
     const c = await connector({ defaultRoomId: 'hangup-room' });
     const call = newCall();
     await answer(c.webhookUrl, answerFields(call));
     const hung = await answer(c.webhookUrl, hangupFields(call));
     expect(hung).toMatchObject({ status: 200, raw: '<?xml version="1.0" encoding="UTF-8"?><Response/>' });
-    expect(await callRecord(call.callUuid)).toMatchObject({ status: 'ended', durationSeconds: 42, hangupReason: 'Normal Hangup', endedAt: expect.any(String) });
+    expect(await callRecord(call.callUuid)).toMatchObject({ status: 'abandoned', durationSeconds: 42, hangupReason: 'Normal Hangup', end: expect.any(String) });
     // A repeated hangup changes nothing and emits nothing.
     expect((await answer(c.webhookUrl, hangupFields(call))).status).toBe(200);
     expect(events(call.callUuid)).toEqual(['call-started', 'call-hangup']);
@@ -405,7 +405,7 @@ describe('a retry after the first attempt died between its writes', () => {
     await new DynamoCallStore(dynamo, LOCAL_TABLE_NAME).create(
       {
         id: callIdFor(call.callUuid), tenant: 'acme', callUuid: call.callUuid, provider: 'plivo', connectorId: c.id, ruleId: null, roomId: 'crash-room',
-        region: 'us002', from: call.from, to: call.to, status: 'started', startedAt: new Date().toISOString(), answeredAt: null, endedAt: null,
+        region: 'us002', from: call.from, to: call.to, type: 'inbound', hidePhoneNumber: false, status: 'incoming', timelog: [], startedAt: new Date().toISOString(), hangupCause: null, answeredAt: null, endedAt: null,
         durationSeconds: null, hangupReason: null, agentStatus: null, claimRef: 'first-attempt-ref-0123456789abcdef',
       },
       1,

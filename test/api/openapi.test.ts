@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import Ajv2020 from 'ajv/dist/2020';
+import { callIdFor } from '../../core/calls/model';
 import addFormats from 'ajv-formats';
 import { publicRoutes, routes } from '../../lambdas/api/app';
 import { openApiKey } from '../../lambdas/api/openapi';
@@ -38,7 +39,7 @@ describe('the OpenAPI document', () => {
     }
     // Every route that reads a query documents it.
     const withQueries = routeKeys.filter((key) => operationOf(key)?.parameters?.some((p) => p.in === 'query'));
-    expect(withQueries.sort()).toEqual(['GET /v2/calls', 'GET /v2/connectors', 'GET /v2/routing-rules', 'GET /v2/sip/webhooks', 'GET /v2/sip/webhooks/{id}/deliveries'].sort());
+    expect(withQueries.sort()).toEqual(['GET /v2/sip/call', 'GET /v2/connectors', 'GET /v2/routing-rules', 'GET /v2/sip/webhooks', 'GET /v2/sip/webhooks/{id}/deliveries'].sort());
     // Every route that parses a JSON body documents it.
     const withBodies = routeKeys.filter((key) => operationOf(key)?.requestBody);
     expect(withBodies.sort()).toEqual(
@@ -131,9 +132,11 @@ describe('real responses of every route, against the document', () => {
     // A refused call (an invalid room id): a call record and a call-hangup delivery.
     const plivoCall = newCall();
     expect((await plivoRequest(`${t.stack.connector.webhookUrl}?roomId=bad%20room`, answerFields(plivoCall))).status).toBe(200);
-    const calls = (await call('GET', '/v2/calls', '/v2/calls')).data as { id: string; callUuid: string }[];
-    const record = calls.find((c) => c.callUuid === plivoCall.callUuid);
-    await call('GET', '/v2/calls/:id', `/v2/calls/${record?.id}`);
+    await call('GET', '/v2/sip/call', '/v2/sip/call');
+    await call('GET', '/v2/sip/call', `/v2/sip/call?perPage=1&search=bad&startDate=0&endDate=${Date.now() + 1000}&type=inbound`);
+    await call('GET', '/v2/sip/call', '/v2/sip/call?startDate=tomorrow', { status: 400 });
+    await call('GET', '/v2/sip/call/:id', `/v2/sip/call/${callIdFor(plivoCall.callUuid)}`);
+    await call('GET', '/v2/sip/call/:id', '/v2/sip/call/call_nope', { status: 404 });
     const deliveries = `/v2/sip/webhooks/${hook.id}/deliveries`;
     const [failed] = await waitFor(async () => {
       const { data } = (await (await t.api('GET', `${deliveries}?status=failed`, { token })).json()) as { data: { id: string }[] };

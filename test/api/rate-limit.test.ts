@@ -44,7 +44,7 @@ describe('per-tenant rate limit', () => {
       ...Array.from({ length: LIMIT * 2 }, () => t.api('GET', '/v2/connectors', { token: joinOnly })),
     ]);
     expect(noise.map((res) => res.status).sort()).toEqual([...Array(LIMIT * 2).fill(401), ...Array(LIMIT * 2).fill(403), ...Array(LIMIT * 2).fill(404)]);
-    const served = await Promise.all(Array.from({ length: LIMIT }, () => t.api('GET', '/v2/calls', { token })));
+    const served = await Promise.all(Array.from({ length: LIMIT }, () => t.api('GET', '/v2/sip/call', { token })));
     expect(served.map((res) => res.status)).toEqual(Array(LIMIT).fill(200));
   }, 30_000);
 });

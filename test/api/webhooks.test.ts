@@ -202,7 +202,7 @@ describe('webhooks API', () => {
       const res = await plivoRequest(`${t.stack.connector.webhookUrl}?roomId=bad%20room`, answerFields(call));
       expect(res.status).toBe(200);
       const [hangup] = await waitFor(() => (mine.received.length ? mine.received : undefined), 10_000);
-      expect(hangup?.payload).toMatchObject({ webhookType: 'call-hangup', data: { callUuid: call.callUuid, status: 'rejected', hangupReason: 'invalid-room-id' } });
+      expect(hangup?.payload).toMatchObject({ webhookType: 'call-hangup', data: { status: 'rejected', additionalDetails: { callUuid: call.callUuid, hangupReason: 'invalid-room-id' } } });
       await new Promise((r) => setTimeout(r, 300));
       expect(mine.received).toHaveLength(1);
       expect(theirs.received).toHaveLength(0);

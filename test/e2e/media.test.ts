@@ -3,6 +3,8 @@ import { tone, toneLevel } from '../../tools/audio';
 import { SimulatedCall } from '../../tools/plivo-simulator';
 import { apiRequest, localProcessPerFile, waitFor } from '../support/local-process';
 import { expectPairHearsEachOther } from '../support/media-servers';
+import { flatCall, flatCalls } from '../support/calls';
+import type { CallView } from '../../core/calls/model';
 
 /**
  * The media plane end to end, through `npm start`'s real processes: simulated Plivo calls (signed
@@ -36,15 +38,14 @@ it("moves the call record to answered on join and ended on the caller's hangup",
   await call.start();
   await call.play(tone(800, 0.2));
   const callId = await waitFor(async () => {
-    const { data } = await api('GET', `/v2/calls?roomId=e2e-record`);
-    const list = data as unknown as { id: string; status: string; callUuid: string }[];
-    const found = list.find((c) => c.callUuid === call.callUuid && c.status === 'answered');
+    const { data } = await api('GET', `/v2/sip/call?roomId=e2e-record`);
+    const found = flatCalls({ data }).find((c) => c.callUuid === call.callUuid && c.status === 'answered');
     return found?.id;
   });
   await call.hangup();
   const ended = await waitFor(async () => {
-    const { data } = await api('GET', `/v2/calls/${callId}`);
-    return data.status === 'ended' ? data : undefined;
+    const { data } = await api('GET', `/v2/sip/call/${callId}`);
+    return data.status === 'ended' ? flatCall(data as unknown as CallView) : undefined;
   });
   expect(ended).toMatchObject({ status: 'ended', hangupReason: 'caller-hangup', roomId: 'e2e-record' });
   expect(typeof ended.answeredAt).toBe('string');

@@ -5,6 +5,7 @@ import { tone, toneLevel } from '../../tools/audio';
 import { SimulatedCall } from '../../tools/plivo-simulator';
 import { RoomPeer } from '../../tools/room-peer';
 import { apiRequest, NODE_TSX, ROOT, localProcessPerFile, waitFor } from '../support/local-process';
+import { flatCalls, type FlatCall } from '../support/calls';
 
 /**
  * The room protocol end to end, through `npm start`'s real process: browsers and services joining
@@ -27,10 +28,10 @@ async function phoneOf(peer: RoomPeer, call: SimulatedCall): Promise<string> {
   return (joined.participant as { id: string }).id;
 }
 
-const callRecord = async (call: SimulatedCall, match: (record: Record<string, unknown>) => boolean) =>
+const callRecord = async (call: SimulatedCall, match: (record: FlatCall) => boolean) =>
   waitFor(async () => {
-    const { data } = await api('GET', '/v2/calls?limit=100');
-    const found = (data as unknown as Record<string, unknown>[]).find((c) => c.callUuid === call.callUuid);
+    const { data } = await api('GET', '/v2/sip/call?perPage=100');
+    const found = flatCalls({ data }).find((c) => c.callUuid === call.callUuid);
     return found && match(found) ? found : undefined;
   });
 

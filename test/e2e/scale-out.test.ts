@@ -127,10 +127,10 @@ it("closes the calls of a killed room server with media-failure (records and web
     await waitFor(() => (direct.closeCode === null ? undefined : true));
     expect(await callRecord(direct, 'ended', 15_000)).toMatchObject({ hangupReason: 'media-failure' });
     const hangups = await waitFor(() => {
-      const ours = receiver.received.filter((r) => [direct.callUuid, relayed.callUuid].includes(r.payload.data.callUuid as typeof direct.callUuid));
+      const ours = receiver.received.filter((r) => [direct.callUuid, relayed.callUuid].includes(r.payload.data.additionalDetails.callUuid as typeof direct.callUuid));
       return ours.length === 2 ? ours : undefined;
     }, 15_000);
-    expect(hangups.map((r) => r.payload.data.hangupReason)).toEqual(['media-failure', 'media-failure']);
+    expect(hangups.map((r) => r.payload.data.additionalDetails.hangupReason)).toEqual(['media-failure', 'media-failure']);
 
     // The next joiner lands on the surviving server, which takes the room over once the dead one's lease lapses.
     const next = await callOn(answerUrl, 1, '14155550113');

@@ -160,7 +160,7 @@ it(`outboxes the later events of a call for a webhook created during it, from ${
     expect(sink.published.map((p) => p.outboxed)).toEqual([false, false, true]);
     expect(await outboxOf('latecomer', claim.callId)).toEqual({ pending: ['call-hangup'], indexed: true });
     const [delivered] = await waitFor(() => (receiver.received.length ? receiver.received : undefined), 15_000);
-    expect(delivered?.payload).toMatchObject({ webhookType: 'call-hangup', data: { id: claim.callId, hangupReason: 'caller-hangup' } });
+    expect(delivered?.payload).toMatchObject({ webhookType: 'call-hangup', data: { id: claim.callId, additionalDetails: { hangupReason: 'caller-hangup' } } });
   } finally {
     await receiver.close();
   }
@@ -174,7 +174,7 @@ it('delivers through the real media server an event a webhook was changed to dur
     const call = new SimulatedCall({ answerUrl: webhookUrl });
     await call.start();
     const callId = callIdFor(call.callUuid);
-    const status = async () => ((await (await t.api('GET', `/v2/calls/${callId}`, { token })).json()) as { data: { status: string } }).data.status;
+    const status = async () => ((await (await t.api('GET', `/v2/sip/call/${callId}`, { token })).json()) as { data: { status: string } }).data.status;
     await waitFor(async () => ((await status()) === 'answered' ? true : undefined), 10_000);
     expect((await t.api('PATCH', `/v2/sip/webhooks/${webhookId}`, { token, body: { events: ['call-hangup'] } })).status).toBe(200);
     await new Promise((r) => setTimeout(r, CACHE_SECONDS * 1000 + 100));
@@ -182,7 +182,7 @@ it('delivers through the real media server an event a webhook was changed to dur
     call.send({ event: 'stop', sequenceNumber: 1000, streamId: call.streamId });
     await call.closed();
     const hangup = await waitFor(() => receiver.received.find((r) => r.payload.webhookType === 'call-hangup'), 15_000);
-    expect(hangup.payload.data).toMatchObject({ id: callId, status: 'ended', hangupReason: 'caller-hangup' });
+    expect(hangup.payload.data).toMatchObject({ id: callId, status: 'ended', additionalDetails: { hangupReason: 'caller-hangup' } });
     expect(receiver.received.map((r) => r.payload.webhookType)).toEqual(['call-started', 'call-hangup']);
   } finally {
     await receiver.close();

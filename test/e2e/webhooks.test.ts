@@ -4,8 +4,12 @@ import { verify } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Ajv2020 from 'ajv/dist/2020';
+import addFormats from 'ajv-formats';
 import { sqsClient } from '../../core/aws';
+import type { CallView } from '../../core/calls/model';
 import { verifyWebhook } from '../../core/webhooks/signing';
+import { openApiDocument } from '../../lambdas/api/openapi';
 import { tone } from '../../tools/audio';
 import { SimulatedCall } from '../../tools/plivo-simulator';
 import { apiRequest, startLocalProcess, waitFor, type LocalProcess } from '../support/local-process';
@@ -58,7 +62,34 @@ afterEach(async () => {
   for (const hook of data as unknown as { id: string }[]) await api('DELETE', `/v2/sip/webhooks/${hook.id}`);
 });
 
-it('delivers call-started, call-answered and call-hangup of a call in order, each signed by the published key', async () => {
+/** Validates a value against a component schema of the API's OpenAPI document (`Call`, say). */
+function openApiValidator(component: string) {
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  addFormats(ajv);
+  ajv.addSchema(openApiDocument(), 'openapi');
+  const validate = ajv.compile({ $ref: `openapi#/components/schemas/${component}` });
+  return (value: unknown) => ({ valid: validate(value), errors: validate.errors ?? null });
+}
+
+/** What a call event's `data` showed of a call that changed later: `call` as it was when `timelog` was its last entry. */
+function asOf(call: CallView, timelog: CallView['timelog']): unknown {
+  const { status } = timelog[timelog.length - 1] as CallView['timelog'][number];
+  const ended = status !== 'incoming' && status !== 'answered';
+  const details = call.additionalDetails;
+  return {
+    ...call,
+    status,
+    timelog,
+    end: ended ? call.end : null,
+    additionalDetails: {
+      ...details,
+      answeredAt: status === 'incoming' ? null : details.answeredAt,
+      ...(!ended && { hangupReason: null, hangupCause: null, durationSeconds: null }),
+    },
+  };
+}
+
+it('delivers call-started, call-answered and call-hangup of a call once each, in order, each signed, each `data` the call as GET /v2/sip/call/{id} showed it', async () => {
   const receiver = await startReceiver();
   try {
     const { answerUrl } = await hookedConnector(receiver.url, 'wh-full');
@@ -73,6 +104,7 @@ it('delivers call-started, call-answered and call-hangup of a call in order, eac
     const byTime = [...receiver.received].sort((a, b) => a.payload.timestamp.localeCompare(b.payload.timestamp));
     expect(byTime.map((r) => r.payload.webhookType)).toEqual(['call-started', 'call-answered', 'call-hangup']);
     const pem = await publicKey();
+    const validCall = openApiValidator('Call');
     for (const hook of receiver.received) {
       const signature = hook.headers['videosdk-signature'] as string;
       expect(verify('RSA-SHA256', hook.body, pem, Buffer.from(signature, 'base64'))).toBe(true);
@@ -85,17 +117,24 @@ it('delivers call-started, call-answered and call-hangup of a call in order, eac
       expect(hook.headers['content-type']).toBe('application/json');
       expect(hook.headers['webhook-id']).toMatch(/^whd_[0-9a-z]{16}$/);
       expect(Math.abs(Number(hook.headers['webhook-timestamp']) - Date.now() / 1000)).toBeLessThan(60);
-      expect(hook.payload.data).toMatchObject({ callUuid: call.callUuid, provider: 'plivo', roomId: 'wh-full', region: 'us002' });
-      expect(Object.keys(hook.payload.data)).toEqual(
-        expect.arrayContaining(['id', 'callUuid', 'provider', 'connectorId', 'ruleId', 'roomId', 'region', 'from', 'to', 'status', 'startedAt', 'answeredAt', 'endedAt', 'durationSeconds', 'hangupReason']),
-      );
+      expect(Object.keys(hook.payload).sort()).toEqual(['data', 'timestamp', 'webhookType']);
+      expect(validCall(hook.payload.data)).toEqual({ valid: true, errors: null });
+      expect(hook.payload.data).toMatchObject({ type: 'inbound', provider: 'plivo', roomId: 'wh-full', region: 'us002', additionalDetails: { callUuid: call.callUuid } });
     }
     expect(new Set(receiver.received.map((r) => r.headers['webhook-id'])).size).toBe(3);
-    const [started, answered, hangup] = byTime.map((r) => r.payload.data);
-    expect(started).toMatchObject({ status: 'started', answeredAt: null });
-    expect(answered).toMatchObject({ status: 'answered' });
+    const [started, answered, hangup] = byTime.map((r) => r.payload.data) as [CallView, CallView, CallView];
+    expect(started).toMatchObject({ status: 'incoming', end: null, additionalDetails: { answeredAt: null } });
+    expect(answered).toMatchObject({ status: 'answered', end: null });
     // The stream's `stop` and Plivo's hangup POST both end the call; whichever is recorded first names the reason.
-    expect(hangup).toMatchObject({ status: 'ended', hangupReason: expect.stringMatching(/^(caller-hangup|NORMAL_CLEARING)$/) });
+    expect(hangup).toMatchObject({ status: 'ended', additionalDetails: { hangupReason: expect.stringMatching(/^(caller-hangup|NORMAL_CLEARING)$/) } });
+    expect(hangup.timelog.map((entry) => entry.status)).toEqual(['incoming', 'answered', 'ended']);
+    expect(byTime.map((r) => r.payload.timestamp)).toEqual(hangup.timelog.map((entry) => entry.at));
+
+    // The call log answers what the last event showed; each earlier event showed it as it was at that change.
+    const { status, data } = await api('GET', `/v2/sip/call/${hangup.id}`);
+    expect(status).toBe(200);
+    expect(data).toEqual(hangup);
+    for (const event of [started, answered]) expect(event).toEqual(asOf(hangup, hangup.timelog.slice(0, event.timelog.length)));
   } finally {
     await receiver.close();
   }
@@ -168,9 +207,15 @@ it('ends a call whose stream never started as missed, with a call-missed event',
     await call.answer();
     // CLAIM_TTL_SECONDS=2 here: missed 15 s after the claim expired (the grace a late stream has), found by the next sweep.
     // Webhooks are per tenant: earlier tests' calls, answered but never streamed, are missed too. This call's is the one.
-    const missed = await waitFor(() => receiver.received.find((r) => r.payload.data.callUuid === call.callUuid), 25_000);
-    expect(missed.payload).toMatchObject({ webhookType: 'call-missed', data: { callUuid: call.callUuid, status: 'ended', hangupReason: 'missed' } });
-    expect(Date.parse(missed.payload.timestamp) - Date.parse(missed.payload.data.startedAt)).toBeGreaterThanOrEqual(17_000);
+    const missed = await waitFor(() => receiver.received.find((r) => r.payload.data.additionalDetails.callUuid === call.callUuid), 25_000);
+    expect(missed.payload).toMatchObject({ webhookType: 'call-missed', data: { status: 'missed', additionalDetails: { callUuid: call.callUuid, hangupReason: 'claim-expired' } } });
+    expect(missed.payload.data.timelog).toEqual([
+      { status: 'incoming', at: missed.payload.data.start },
+      { status: 'missed', at: missed.payload.timestamp },
+    ]);
+    expect(Date.parse(missed.payload.timestamp) - Date.parse(missed.payload.data.start)).toBeGreaterThanOrEqual(17_000);
+    expect(receiver.received.filter((r) => r.payload.data.id === missed.payload.data.id)).toHaveLength(1);
+    expect((await api('GET', `/v2/sip/call/${missed.payload.data.id}`)).data).toEqual(missed.payload.data);
   } finally {
     await receiver.close();
   }

@@ -7,6 +7,7 @@ import { tone, toneLevel } from '../../tools/audio';
 import { SimulatedCall } from '../../tools/plivo-simulator';
 import { RoomPeer } from '../../tools/room-peer';
 import { apiRequest, NODE_TSX, ROOT, localProcessPerFile, waitFor } from '../support/local-process';
+import { flatCalls } from '../support/calls';
 
 /**
  * Every way dialling a routing rule's agent can fail, each against a real local server that behaves that way: the
@@ -64,8 +65,8 @@ afterAll(async () => {
 
 const callRecord = (call: SimulatedCall) =>
   waitFor(async () => {
-    const { data } = await api('GET', '/v2/calls?limit=100');
-    const found = (data as unknown as Record<string, unknown>[]).find((c) => c.callUuid === call.callUuid);
+    const { data } = await api('GET', '/v2/sip/call?perPage=100');
+    const found = flatCalls({ data }).find((c) => c.callUuid === call.callUuid);
     return found && found.agentStatus !== 'pending' ? found : undefined;
   }, 20_000);
 

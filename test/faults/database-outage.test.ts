@@ -125,7 +125,7 @@ it('while the database is down: the API answers 503, the Answer URL Hangup XML, 
   // Long enough for every server's heartbeat and several sweeps: the live calls are still live, on record too.
   await sleep(LEASE_SECONDS * 1000);
   await expectTalking(a, b, 1);
-  for (const call of [a, b]) expect(await callRecord(call, 'answered')).toMatchObject({ endedAt: null, hangupReason: null });
+  for (const call of [a, b]) expect(await callRecord(call, 'answered')).toMatchObject({ end: null, hangupReason: null });
   expect(a.closeCode).toBeNull();
   expect(b.closeCode).toBeNull();
 
@@ -147,7 +147,7 @@ it('while the database is down: the API answers 503, the Answer URL Hangup XML, 
   // Exactly one call-hangup each, none of them a media failure.
   await waitFor(() => (hooks.received.length >= 3 ? true : undefined), 10_000);
   await sleep(300);
-  expect(hooks.received.map((r) => r.payload.data.callUuid).sort()).toEqual([a.callUuid, b.callUuid, c.callUuid].sort());
-  expect(hooks.received.map((r) => r.payload.data.hangupReason)).toEqual([normal, normal, normal]);
+  expect(hooks.received.map((r) => r.payload.data.additionalDetails.callUuid).sort()).toEqual([a.callUuid, b.callUuid, c.callUuid].sort());
+  expect(hooks.received.map((r) => r.payload.data.additionalDetails.hangupReason)).toEqual([normal, normal, normal]);
   expect(stack.output()).not.toMatch(/call closed: its media server is gone/);
 }, 60_000);

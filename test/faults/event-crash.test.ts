@@ -41,7 +41,7 @@ it('delivers call-answered once after the process died between the call write an
 
   expect(await crashAfterAnswer(DEMO_TENANT, callId)).toBe('SIGKILL');
   // The state write landed; no delivery was written.
-  const record = (await (await t.api('GET', `/v2/calls/${callId}`, { token })).json()) as { data: { status: string } };
+  const record = (await (await t.api('GET', `/v2/sip/call/${callId}`, { token })).json()) as { data: { status: string } };
   expect(record.data.status).toBe('answered');
 
   const [delivered] = await waitFor(() => (receiver.received.length ? receiver.received : undefined), 30_000);

@@ -93,7 +93,7 @@ const anyWriteRoute = fc.oneof(
     ['POST', '/v2/sip/webhooks/wh_00000000000000000000/deliveries/whd_00000000000000000000/retry'],
     ['PUT', '/v2/connectors'],
     ['PUT', '/v2/routing-rules/rr_0000000000000000'],
-    ['POST', '/v2/calls'],
+    ['POST', '/v2/sip/call'],
     ['PATCH', '/v2/rooms/fuzz-room/tokens'],
   ),
 );
@@ -216,7 +216,7 @@ describe('path parameters and queries', () => {
     '/v2/connectors/{}',
     '/v2/connectors/{}/rotate-key',
     '/v2/routing-rules/{}',
-    '/v2/calls/{}',
+    '/v2/sip/call/{}',
     '/v2/sip/webhooks/{}',
     '/v2/sip/webhooks/{}/deliveries',
     '/v2/sip/webhooks/{}/deliveries/{}',
@@ -239,11 +239,11 @@ describe('path parameters and queries', () => {
     );
   });
 
-  const listPath = () => fc.constantFrom('/v2/connectors', '/v2/routing-rules', '/v2/calls', '/v2/sip/webhooks', `/v2/sip/webhooks/${fixture.webhook}/deliveries`);
+  const listPath = () => fc.constantFrom('/v2/connectors', '/v2/routing-rules', '/v2/sip/call', '/v2/sip/webhooks', `/v2/sip/webhooks/${fixture.webhook}/deliveries`);
   const base64url = (s: string) => Buffer.from(s, 'utf8').toString('base64url');
   const queryValue = fc.oneof(
     fc.constantFrom('0', '-1', '1', '1.5', '1e3', '1e2', '100', '101', 'abc', '', ' 5', '0x10', 'Infinity', 'NaN', '9'.repeat(400), 'true', 'null', '[]'),
-    fc.constantFrom('pending', 'delivered', 'failed', 'started', 'answered', 'ended', 'rejected', 'fuzz-room', 'cn_0000000000000000'),
+    fc.constantFrom('pending', 'delivered', 'failed', 'incoming', 'answered', 'ended', 'rejected', 'fuzz-room', 'cn_0000000000000000'),
     fc.string({ maxLength: 40, unit: 'binary' }),
     fc.string({ maxLength: 30 }).map(base64url),
     fc.constantFrom('cn_0000000000000000', 'rr_0000000000000000', 'wh_00000000000000000000', 'whd_00000000000000000000', 'x'.repeat(300)).map(base64url),

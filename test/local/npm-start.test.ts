@@ -7,6 +7,7 @@ import { tone } from '../../tools/audio';
 import { SimulatedCall } from '../../tools/plivo-simulator';
 import type { LocalStackInfo } from '../../local/stack';
 import { apiRequest, NODE_TSX, ROOT, startLocalProcess, waitFor, type LocalProcess } from '../support/local-process';
+import { flatCalls } from '../support/calls';
 
 /**
  * `npm start` as a user runs it: a real process, driven with the seed's curl commands, stopped with
@@ -209,8 +210,8 @@ it('Ctrl-C during a live call ends it as server-shutdown with its true duration,
   await call.start();
   const connectedAt = Date.now();
   await call.play(tone(700, 2.5));
-  const live = await apiRequest(proc!, 'GET', '/v2/calls?roomId=shutdown-room');
-  expect(live.data).toMatchObject([{ callUuid: call.callUuid, status: 'answered' }]);
+  const live = await apiRequest(proc!, 'GET', '/v2/sip/call?roomId=shutdown-room');
+  expect(flatCalls(live)).toMatchObject([{ callUuid: call.callUuid, status: 'answered' }]);
 
   const interruptedAt = Date.now();
   expect(await stop()).toBe(0);
@@ -218,10 +219,10 @@ it('Ctrl-C during a live call ends it as server-shutdown with its true duration,
 
   const again = await start();
   expect(again.connector.id).toBe(info.connector.id);
-  const ended = await apiRequest(proc!, 'GET', '/v2/calls?roomId=shutdown-room');
-  const [record] = ended.data as unknown as { callUuid: string; status: string; hangupReason: string; durationSeconds: number }[];
+  const ended = await apiRequest(proc!, 'GET', '/v2/sip/call?roomId=shutdown-room');
+  const [record] = flatCalls(ended);
   expect(record).toMatchObject({ callUuid: call.callUuid, status: 'ended', hangupReason: 'server-shutdown' });
-  expect(Math.abs(record!.durationSeconds - trueSeconds)).toBeLessThanOrEqual(2);
+  expect(Math.abs((record?.durationSeconds ?? NaN) - trueSeconds)).toBeLessThanOrEqual(2);
   expect(await stop()).toBe(0);
 }, 90_000);
 

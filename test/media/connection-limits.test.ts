@@ -1,6 +1,7 @@
 import { tone, toneLevel } from '../../tools/audio';
 import { SimulatedCall } from '../../tools/plivo-simulator';
 import { RoomPeer } from '../../tools/room-peer';
+import { flatCalls } from '../support/calls';
 import { waitFor } from '../support/local-process';
 import { startTestStack, type TestStack } from '../support/stack';
 
@@ -38,8 +39,8 @@ it("refuses a tenant's connections past its share (429; a call closed 4432 as co
   await call.closed();
   expect({ code: call.closeCode, reason: call.closeReason }).toEqual({ code: 4432, reason: CONNECTION_LIMIT });
   const ended = await waitFor(async () => {
-    const { data } = (await (await t.api('GET', '/v2/calls?limit=100', { token: a as string })).json()) as { data: Record<string, unknown>[] };
-    return data.find((record) => record.callUuid === call.callUuid && record.status === 'ended');
+    const res = await t.api('GET', '/v2/sip/call?perPage=100', { token: a as string });
+    return flatCalls((await res.json()) as { data: unknown }).find((c) => c.callUuid === call.callUuid && c.status === 'ended');
   });
   expect(ended).toMatchObject({ hangupReason: 'connection-limit', roomId: 'a-room', answeredAt: null });
 

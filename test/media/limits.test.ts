@@ -4,6 +4,7 @@ import { SimulatedCall } from '../../tools/plivo-simulator';
 import { RoomPeer } from '../../tools/room-peer';
 import { waitFor } from '../support/local-process';
 import { startTestStack, type TestStack } from '../support/stack';
+import { flatCalls } from '../support/calls';
 
 /**
  * Limits of the media servers, through the local stack with two of them (each its own process, as ECS tasks):
@@ -48,9 +49,8 @@ async function callOn(answerUrl: string, i: number, to?: string): Promise<Simula
 /** The call's record once it has ended. */
 const endedRecord = (token: string, call: SimulatedCall) =>
   waitFor(async () => {
-    const res = await t.api('GET', '/v2/calls?limit=100', { token });
-    const { data } = (await res.json()) as { data: Record<string, unknown>[] };
-    return data.find((c) => c.callUuid === call.callUuid && c.status === 'ended');
+    const res = await t.api('GET', '/v2/sip/call?perPage=100', { token });
+    return flatCalls((await res.json()) as { data: unknown }).find((c) => c.callUuid === call.callUuid && c.status === 'ended');
   });
 
 const closeOf = async (call: SimulatedCall) => {

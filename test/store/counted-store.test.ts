@@ -4,6 +4,7 @@ import { CountedDynamoDocumentStore, type TenantDocument } from '../../core/docu
 import { ConflictError } from '../../core/errors';
 import { timeOrderedId } from '../../core/ids';
 import { ensureControlTable } from '../../local/aws';
+import { capacityMeter } from '../support/capacity';
 import { storeBackends, type Backend } from '../support/store-backends';
 
 interface Thing extends TenantDocument {
@@ -18,22 +19,12 @@ interface Thing extends TenantDocument {
 describe.each(storeBackends)('counted documents on %s', (name, start) => {
   let backend: Backend;
   let dynamo: DynamoDBClient;
-  /** The requests sent, and the read capacity they consumed. */
-  const sent = { requests: 0, rcu: 0 };
+  let measured: ReturnType<typeof capacityMeter>;
 
   beforeAll(async () => {
     backend = await start();
     dynamo = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: backend.endpoint });
-    dynamo.middlewareStack.add(
-      (next) => async (args) => {
-        sent.requests++;
-        (args.input as { ReturnConsumedCapacity?: string }).ReturnConsumedCapacity = 'TOTAL';
-        const out = await next(args);
-        sent.rcu += (out.output as { ConsumedCapacity?: { CapacityUnits?: number } }).ConsumedCapacity?.CapacityUnits ?? 0;
-        return out;
-      },
-      { step: 'initialize' },
-    );
+    measured = capacityMeter(dynamo);
     await ensureControlTable(dynamo, 'counted');
   }, 60_000);
   afterAll(async () => {
@@ -52,12 +43,6 @@ describe.each(storeBackends)('counted documents on %s', (name, start) => {
     const at = new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString();
     return { id: timeOrderedId('th_', Date.parse(at)), tenant, label, createdAt: at, updatedAt: at };
   };
-  /** What one call did: its requests and the capacity they consumed. */
-  async function measured<T>(work: () => Promise<T>): Promise<{ result: T; requests: number; rcu: number }> {
-    const before = { ...sent };
-    const result = await work();
-    return { result, requests: sent.requests - before.requests, rcu: sent.rcu - before.rcu };
-  }
 
   it('walks every page in order, newest first, with the total, the last page and an empty page past it', async () => {
     const things = store();

@@ -2,6 +2,7 @@ import { mulawEncode } from '../../ingest-container/src/audio/mulaw';
 import { tone, toneLevel } from '../../tools/audio';
 import { SimulatedCall } from '../../tools/plivo-simulator';
 import { apiRequest, waitFor, type LocalProcess } from './local-process';
+import { flatCalls } from './calls';
 
 /** Calls placed on chosen media servers of an `npm start` process (`MEDIA_SERVERS` > 1), bypassing its balancer. */
 export function mediaServers(local: () => LocalProcess) {
@@ -30,8 +31,8 @@ export function mediaServers(local: () => LocalProcess) {
     /** The call's record once it has `status`. */
     callRecord: (call: SimulatedCall, status: string, timeoutMs = 5000) =>
       waitFor(async () => {
-        const { data } = await api('GET', '/v2/calls?limit=100');
-        return (data as unknown as Record<string, unknown>[]).find((c) => c.callUuid === call.callUuid && c.status === status);
+        const { data } = await api('GET', '/v2/sip/call?perPage=100');
+        return flatCalls({ data }).find((c) => c.callUuid === call.callUuid && c.status === status);
       }, timeoutMs),
   };
 }

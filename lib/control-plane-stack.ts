@@ -115,7 +115,7 @@ export class ControlPlaneStack extends Stack {
     const access: Record<HttpFunctionName, { description: string; grant: (fn: ServiceFunction) => void }> = {
       api: {
         description:
-          'Plivo connector REST API (/v2/connectors, /v2/routing-rules, /v2/sip/webhooks, /v2/calls, /v2/rooms, ' +
+          'Plivo connector REST API (/v2/connectors, /v2/sip/routing-rule, /v2/agents, /v2/sip/webhooks, /v2/calls, /v2/rooms, ' +
           '/v2/public)',
         // Publishes the signing key's public half; re-drives dead-lettered deliveries onto the webhook queue.
         grant: (fn) =>

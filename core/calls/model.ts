@@ -31,12 +31,21 @@ export interface CallRecord {
   /** Null when the call's rule has no agent. */
   readonly agentStatus: AgentStatus | null;
   readonly claimRef: string | null;
+  /** From the routing rule that took the call: the caller's number is shown masked (`maskNumber`) outside the record. */
+  readonly hidePhoneNumber: boolean;
 }
 
-export type CallView = Omit<CallRecord, 'tenant' | 'claimRef'>;
+export type CallView = Omit<CallRecord, 'tenant' | 'claimRef' | 'hidePhoneNumber'>;
 
-export function toCallView({ tenant: _tenant, claimRef: _claimRef, ...view }: CallRecord): CallView {
+export function toCallView({ tenant: _tenant, claimRef: _claimRef, hidePhoneNumber: _hidePhoneNumber, ...view }: CallRecord): CallView {
   return view;
+}
+
+/** A phone number with all but a leading `+` and its last 4 digits as `*`: `+14155550100` -> `+*******0100`. */
+export function maskNumber(number: string): string {
+  const plus = number.startsWith('+') ? '+' : '';
+  const rest = number.slice(plus.length);
+  return plus + '*'.repeat(Math.max(0, rest.length - 4)) + rest.slice(-4);
 }
 
 const CROCKFORD = '0123456789abcdefghjkmnpqrstvwxyz';

@@ -102,6 +102,7 @@ function toItem(c: CallRecord, retentionDays: number, missedAt: string | undefin
     if (value !== null) item[field] = str(value);
   }
   if (c.durationSeconds !== null) item.durationSeconds = num(c.durationSeconds);
+  if (c.hidePhoneNumber) item.hidePhoneNumber = { BOOL: true };
   return item;
 }
 
@@ -125,6 +126,7 @@ function fromItem(item: Item): CallRecord {
     hangupReason: readOptStr(item, 'hangupReason'),
     agentStatus: readOptStr(item, 'agentStatus') as AgentStatus | null,
     claimRef: readOptStr(item, 'claimRef'),
+    hidePhoneNumber: item.hidePhoneNumber?.BOOL === true,
   };
 }
 

@@ -88,6 +88,7 @@ async function answeredOn(serverId: string): Promise<string> {
     hangupReason: null,
     agentStatus: null,
     claimRef: 'ref',
+    hidePhoneNumber: false,
   };
   expect(await calls.create(record, 1)).toBe(true);
   expect(await calls.answer('acme', record.id, startedAt, serverId)).not.toBeNull();

@@ -61,10 +61,14 @@ export function roomFor(room: RuleRoom, call: CallParties): string {
   }
 }
 
-/** Custom SIP headers reach the Answer URL as `X-PH-<Name>` fields; at most this many are read, each value cut to 256. */
+/**
+ * Custom SIP headers reach the Answer URL as `X-PH-<Name>` fields. At most this many are read and this many become
+ * attributes, each value cut to 256 characters, so what the claim carries (and a relayed join's header) stays small.
+ */
 const MAX_HEADERS = 32;
 const MAX_HEADER_VALUE = 256;
-const CUSTOM_HEADER = /^x-ph-/i;
+/** Names longer than this are passed over: `sip.h.` + the name must fit an attribute name's 64 characters. */
+const CUSTOM_HEADER = /^x-ph-[a-z0-9-]{1,53}$/i;
 
 /**
  * The caller's participant attributes the rule asks for from the call's SIP headers (Answer URL fields): each
@@ -79,10 +83,14 @@ export function ruleAttributes(rule: Pick<RoutingRule, 'includeHeaders' | 'heade
     if (CUSTOM_HEADER.test(name) && value !== undefined) headers.set(name.toLowerCase(), value.slice(0, MAX_HEADER_VALUE));
   }
   const attributes: Record<string, string> = {};
-  if (rule.includeHeaders !== 'NONE') for (const [name, value] of headers) attributes[`sip.h.${name}`] = value;
   for (const [header, attribute] of Object.entries(rule.headersToAttributes)) {
     const value = headers.get(header.toLowerCase());
     if (value !== undefined) attributes[attribute] = value;
+  }
+  if (rule.includeHeaders === 'NONE') return attributes;
+  for (const [name, value] of headers) {
+    if (Object.keys(attributes).length === MAX_HEADERS) break;
+    attributes[`sip.h.${name}`] = value;
   }
   return attributes;
 }

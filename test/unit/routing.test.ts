@@ -53,11 +53,14 @@ describe('header attributes', () => {
     expect(ruleAttributes({ includeHeaders: 'ALL', headersToAttributes: {} }, fields)).toEqual(ruleAttributes({ includeHeaders: 'SIP_X_HEADERS', headersToAttributes: {} }, fields));
   });
 
-  it('reads at most 32 headers and cuts each value to 256 characters', () => {
-    const many = new Map(Array.from({ length: 40 }, (_, i) => [`X-PH-H${i}`, ['v'.repeat(300)]] as const));
-    const attributes = ruleAttributes({ includeHeaders: 'ALL', headersToAttributes: {} }, many);
+  it('makes at most 32 attributes, values cut to 256 characters, names within 64 (longer header names passed over)', () => {
+    const many = new Map([[`X-PH-${'n'.repeat(54)}`, ['too long']], ...Array.from({ length: 40 }, (_, i) => [`X-PH-H${i}`, ['v'.repeat(300)]] as const)]);
+    const attributes = ruleAttributes({ includeHeaders: 'ALL', headersToAttributes: { 'X-PH-H39': 'last', 'X-PH-H0': 'first' } }, many);
     expect(Object.keys(attributes)).toHaveLength(32);
+    expect(attributes.first).toBe('v'.repeat(256));
+    expect(Object.keys(attributes).every((name) => name.length <= 64)).toBe(true);
     expect(Object.values(attributes).every((value) => value.length === 256)).toBe(true);
+    expect(ruleAttributes({ includeHeaders: 'ALL', headersToAttributes: {} }, new Map([[`X-PH-${'n'.repeat(53)}`, ['ok']]]))).toEqual({ [`sip.h.x-ph-${'n'.repeat(53)}`]: 'ok' });
   });
 });
 

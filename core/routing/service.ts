@@ -85,8 +85,11 @@ export class RoutingRuleService {
     const after = inboundNumbers(next);
     const held = await this.hold(next, after.filter((number) => !before.includes(number)));
     if (!(await this.deps.rules.replace(next, current.updatedAt))) {
-      await this.release(next, held);
-      await this.found(tenant, id);
+      // The write that won may hold some of the same numbers (holds are per rule): those stay.
+      const winner = await this.deps.rules.get(tenant, id);
+      const won = winner ? inboundNumbers(winner) : [];
+      await this.release(next, held.filter((number) => !won.includes(number)));
+      if (!winner) throw new NotFoundError(`Routing rule ${id} not found`);
       throw new ConflictError('The routing rule was changed concurrently; retry the request');
     }
     await this.release(next, before.filter((number) => !after.includes(number)));

@@ -199,6 +199,19 @@ describe('SIP routing rules API', () => {
     expect(statuses.filter((s) => s === 409)).toHaveLength(9);
   });
 
+  it('keeps a number held when concurrent updates of one rule all add it and all but the winner lose', async () => {
+    for (let round = 0; round < 3; round++) {
+      const number = freshNumber();
+      const rule = await create({});
+      const statuses = await Promise.all(
+        [1, 2, 3, 4, 5].map((n) => file.t.api('PATCH', `/v2/sip/routing-rule/${rule.id}`, { token: file.tokens.acme, body: { name: `n${n}`, phoneNumbers: [number] } }).then((r) => r.status)),
+      );
+      expect(statuses).toContain(200);
+      const twin = await file.t.api('POST', '/v2/sip/routing-rule', { token: file.tokens.acme, body: { name: 'twin', type: 'inbound', room: { type: 'static', id: 'r' }, phoneNumbers: [number] } });
+      expect([round, statuses, twin.status]).toEqual([round, statuses, 409]);
+    }
+  });
+
   it('refuses to delete a rule a connector uses as defaultRuleId, with 409 naming the connectors', async () => {
     const rule = await create({});
     const c = await json<{ data: { id: string } }>(await file.t.api('POST', '/v2/connectors', { token: file.tokens.acme, body: { provider: 'plivo', defaultRuleId: rule.id } }));

@@ -56,7 +56,7 @@ export interface ControlPlaneStackProps extends StackProps, MediaRouting {
   readonly plivoSourceRanges?: readonly string[];
 }
 
-/** The only control-table actions the answer handler uses: look up connector and rules, record and end the call. */
+/** The only control-table actions the answer handler uses: look up connector, rules and a rule's agent, record and end the call. */
 const ANSWER_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'] as const;
 
 /** Handlers of the functions no HTTP route reaches. */

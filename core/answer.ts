@@ -1,4 +1,5 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
+import { agentDial, type Agent } from './agents/model';
 import { BoundedMap } from './bounded-map';
 import { callIdFor, type CallRecord } from './calls/model';
 import type { CallStore } from './calls/store';
@@ -12,8 +13,9 @@ import { callEvent, type CallEventType } from './events';
 import type { Logger } from './log';
 import { SIGNATURE_REFUSALS, type Params } from './plivo/signature';
 import { EMPTY_RESPONSE_XML, HANGUP_REJECTED_XML, streamXml } from './plivo/xml';
-import { byPriority, roomFor, ruleMatches, type AgentSpec, type CallParties, type RoutingRule } from './routing/model';
+import { callerAllowed, holdsNumber, roomFor, ruleAttributes, type CallParties, type RoutingRule } from './routing/model';
 import type { CallSetup, RoutingRuleStore } from './routing/store';
+import type { DocumentStore } from './documents';
 import { subscribedEvents, subscribes, type Webhook } from './webhooks/model';
 import type { WebhookEventSink } from './webhooks/publisher';
 import type { SecretBox } from './secret-box';
@@ -68,10 +70,14 @@ const reject = (status: number): AnswerResult => ({ status, xml: HANGUP_REJECTED
 
 const NO_SETUP: CallSetup = { connector: null, rules: [], webhooks: [] };
 
-type Route = { roomId: string; ruleId: string | null; via: 'query' | 'rule' | 'default-rule' | 'default-room' } | { rejected: string };
+type Route =
+  | { roomId: string; rule: RoutingRule | null; via: 'query' | 'rule' | 'default-rule' | 'default-room' }
+  | { rejected: string; rule: RoutingRule | null };
 
-/** The agent of the rule that routed the call, if it has one. */
-const agentOf = (rules: readonly RoutingRule[], ruleId: string | null): AgentSpec | null => (ruleId && rules.find((rule) => rule.id === ruleId)?.agent) || null;
+/** What a call takes from the rule that routed it, into its claim. */
+type CallOptions = Pick<Claim, 'agent' | 'hidePhoneNumber' | 'dtmf' | 'attributes'>;
+
+const NO_RULE: CallOptions = { agent: null, hidePhoneNumber: false, dtmf: true, attributes: {} };
 
 /**
  * The Answer URL: decides in one request where a ringing call goes. Finds the connector by its webhook
@@ -89,6 +95,8 @@ export class AnswerService {
     private readonly deps: {
       readonly connectors: ConnectorStore;
       readonly rules: RoutingRuleStore;
+      /** Read for the agent a rule names (`agentId`), on the calls it routes. */
+      readonly agents: Pick<DocumentStore<Agent>, 'get'>;
       readonly calls: CallStore;
       readonly claims: ClaimStore;
       readonly box: SecretBox;
@@ -158,7 +166,8 @@ export class AnswerService {
     if ('rejected' in route) {
       const record: CallRecord = {
         ...base,
-        ruleId: null,
+        ruleId: route.rule?.id ?? null,
+        hidePhoneNumber: route.rule?.hidePhoneNumber ?? false,
         roomId: null,
         region: null,
         status: 'rejected',
@@ -168,44 +177,61 @@ export class AnswerService {
         agentStatus: null,
         claimRef: null,
       };
-      if (!(await this.deps.calls.create(record, this.deps.config.callRetentionDays, undefined, subscribes(webhooks, 'call-hangup')))) return this.replayStored(connector, rules, webhooks, callUuid);
+      if (!(await this.deps.calls.create(record, this.deps.config.callRetentionDays, undefined, subscribes(webhooks, 'call-hangup')))) return this.replayStored(connector, rules, webhooks, callUuid, fields);
       callLog.info('call rejected', { reason: route.rejected });
       await this.emit('call-hangup', record, webhooks);
       return { status: 200, xml: HANGUP_REJECTED_XML };
     }
 
     const region = this.regionFor(connector, parties.from);
-    const agent = agentOf(rules, route.ruleId);
+    const options = await this.callOptions(connector.tenant, route.rule, fields, callLog);
     const record: CallRecord = {
       ...base,
-      ruleId: route.ruleId,
+      ruleId: route.rule?.id ?? null,
       roomId: route.roomId,
       region,
       status: 'incoming',
       timelog: [{ status: 'incoming', at: base.startedAt }],
       endedAt: null,
       hangupReason: null,
-      agentStatus: agent ? 'pending' : null,
+      agentStatus: options.agent ? 'pending' : null,
       claimRef: newClaimRef(),
+      hidePhoneNumber: options.hidePhoneNumber,
     };
     // Record and claim in parallel, one round trip. The record's conditional write makes a retried
     // request (or a concurrent twin) replay the first answer; the claim such a loser wrote is never
     // handed out and lapses unused (nothing links it to the call: the record names the winner's ref).
     const [created] = await Promise.all([
       this.deps.calls.create(record, this.deps.config.callRetentionDays, missedAt(record, this.deps.config.claimTtlSeconds), subscribes(webhooks, 'call-started')),
-      this.deps.claims.create(this.claimFor(record, agent, webhooks)),
+      this.deps.claims.create(this.claimFor(record, options, webhooks)),
     ]);
-    if (!created) return this.replayStored(connector, rules, webhooks, callUuid);
-    callLog.info('call routed', { roomId: route.roomId, ruleId: route.ruleId, via: route.via, region });
+    if (!created) return this.replayStored(connector, rules, webhooks, callUuid, fields);
+    callLog.info('call routed', { roomId: route.roomId, ruleId: record.ruleId, via: route.via, region });
     await this.emit('call-started', record, webhooks);
-    return { status: 200, xml: streamXml(this.streamUrl(region, record.claimRef as string)) };
+    return { status: 200, xml: streamXml(this.streamUrl(region, record.claimRef as string), route.rule ?? {}) };
+  }
+
+  /**
+   * What the call takes from its rule: the agent it names (resolved now, its metadata overlaid by the rule's
+   * `agentMetadata`; a rule whose agent is gone routes the call without one), masking, DTMF, header attributes.
+   */
+  private async callOptions(tenant: string, rule: RoutingRule | null, fields: Params, log: Logger): Promise<CallOptions> {
+    if (!rule) return NO_RULE;
+    const agent = rule.agentId ? await this.deps.agents.get(tenant, rule.agentId) : null;
+    if (rule.agentId && !agent) log.warn('the rule names an agent that no longer exists: routed without it', { ruleId: rule.id, agentId: rule.agentId });
+    return {
+      agent: agent && agentDial(agent, rule.agentMetadata),
+      hidePhoneNumber: rule.hidePhoneNumber,
+      dtmf: rule.dtmf,
+      attributes: ruleAttributes(rule, fields),
+    };
   }
 
   /**
    * The claim an incoming call's stream needs; it expires CLAIM_TTL_SECONDS after the call was routed. It names the
    * events the tenant's webhooks subscribe to now, so the media server outboxes them without reading the webhooks.
    */
-  private claimFor(call: CallRecord, agent: AgentSpec | null, webhooks: readonly Webhook[]): Claim {
+  private claimFor(call: CallRecord, options: CallOptions, webhooks: readonly Webhook[]): Claim {
     return {
       ref: call.claimRef as string,
       callUuid: call.callUuid,
@@ -218,22 +244,29 @@ export class AnswerService {
       from: call.from,
       to: call.to,
       expiresAtMs: Date.parse(call.startedAt) + this.deps.config.claimTtlSeconds * 1000,
-      agent,
+      ...options,
       events: subscribedEvents(webhooks),
     };
   }
 
-  private route(connector: Connector, tenantRules: readonly RoutingRule[], call: CallParties, roomIdParam: string | undefined): Route {
+  /**
+   * `?roomId` first; then the inbound rule holding the called number (at most one does: the API keeps each number to
+   * one inbound rule); then the connector's `defaultRuleId`; then its `defaultRoomId`. A rule refuses callers outside
+   * its `allowedNumbers`.
+   */
+  private route(connector: Connector, rules: readonly RoutingRule[], call: CallParties, roomIdParam: string | undefined): Route {
     if (roomIdParam !== undefined) {
-      return ROOM_ID.test(roomIdParam) ? { roomId: roomIdParam, ruleId: null, via: 'query' } : { rejected: 'invalid-room-id' };
+      return ROOM_ID.test(roomIdParam) ? { roomId: roomIdParam, rule: null, via: 'query' } : { rejected: 'invalid-room-id', rule: null };
     }
-    const rules = [...tenantRules].sort(byPriority);
-    const matched = rules.find((rule) => ruleMatches(rule, call));
-    if (matched) return { roomId: roomFor(matched, call), ruleId: matched.id, via: 'rule' };
-    const fallback = connector.defaultRuleId && rules.find((rule) => rule.id === connector.defaultRuleId);
-    if (fallback) return { roomId: roomFor(fallback, call), ruleId: fallback.id, via: 'default-rule' };
-    if (connector.defaultRoomId) return { roomId: connector.defaultRoomId, ruleId: null, via: 'default-room' };
-    return { rejected: 'no-route' };
+    const matched = rules.find((rule) => holdsNumber(rule, call.to));
+    const fallback = connector.defaultRuleId ? rules.find((rule) => rule.id === connector.defaultRuleId) : undefined;
+    const rule = matched ?? fallback;
+    if (rule?.room) {
+      if (!callerAllowed(rule, call.from)) return { rejected: 'caller-not-allowed', rule };
+      return { roomId: roomFor(rule.room, call), rule, via: matched ? 'rule' : 'default-rule' };
+    }
+    if (connector.defaultRoomId) return { roomId: connector.defaultRoomId, rule: null, via: 'default-room' };
+    return { rejected: 'no-route', rule: null };
   }
 
   /** The connector's region; else the caller's country's; else the home region. */
@@ -255,13 +288,15 @@ export class AnswerService {
    * Answers a retry as the first attempt was answered. The claim is written again if the first
    * attempt died between its two writes (a no-op otherwise: claims are create-once).
    */
-  private async replayStored(connector: Connector, rules: readonly RoutingRule[], webhooks: readonly Webhook[], callUuid: string): Promise<AnswerResult> {
+  private async replayStored(connector: Connector, rules: readonly RoutingRule[], webhooks: readonly Webhook[], callUuid: string, fields: Params): Promise<AnswerResult> {
     const call = await this.deps.calls.get(connector.tenant, callIdFor(callUuid));
     if (!call) throw new Error('Call record vanished after a conditional write failed');
-    this.deps.log.info('answer retried: same call, same answer', { callUuid, callId: call.id, status: call.status });
+    const log = this.deps.log.child({ callUuid, callId: call.id });
+    log.info('answer retried: same call, same answer', { status: call.status });
     if (call.status === 'rejected' || !call.claimRef || !call.region) return { status: 200, xml: HANGUP_REJECTED_XML };
-    if (call.status === 'incoming') await this.deps.claims.createOnce(this.claimFor(call, agentOf(rules, call.ruleId), webhooks));
-    return { status: 200, xml: streamXml(this.streamUrl(call.region, call.claimRef)) };
+    const rule = rules.find((candidate) => candidate.id === call.ruleId) ?? null;
+    if (call.status === 'incoming') await this.deps.claims.createOnce(this.claimFor(call, await this.callOptions(connector.tenant, rule, fields, log), webhooks));
+    return { status: 200, xml: streamXml(this.streamUrl(call.region, call.claimRef), rule ?? {}) };
   }
 
   /**

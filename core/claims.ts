@@ -4,7 +4,7 @@ import type { ControlPlaneConfig } from './config';
 import { regionTables } from './region-tables';
 import { db, isConditionFailure, num, readOptNum, readOptStr, readStr, str, type Item } from './dynamo';
 import { CALL_EVENT_TYPES, type CallEventType } from './events';
-import type { AgentSpec } from './routing/model';
+import type { AgentDial } from './agents/schema';
 
 /**
  * A claim: the single-use ticket that lets Plivo's stream for one call into its room. The Answer URL
@@ -26,7 +26,13 @@ export interface Claim {
   /** Epoch milliseconds after which the claim can no longer be taken. */
   readonly expiresAtMs: number;
   /** The routing rule's agent, dialled into the room when the stream joins. */
-  readonly agent: AgentSpec | null;
+  readonly agent: AgentDial | null;
+  /** The rule's `hidePhoneNumber`: the room and the agent see the caller's number masked. */
+  readonly hidePhoneNumber: boolean;
+  /** The rule's `dtmf`: whether the caller's key presses reach the room. */
+  readonly dtmf: boolean;
+  /** The caller's participant attributes, from the call's SIP headers as the rule asks (`ruleAttributes`). */
+  readonly attributes: Readonly<Record<string, string>>;
   /**
    * The call events the tenant's webhooks subscribed to when the call was routed: the media server's state changes
    * wait in the outbox for these (and for any its webhook cache knows of since). A claim that does not say (written
@@ -78,6 +84,9 @@ export class ClaimStore {
       expiresAt: num(Math.ceil(claim.expiresAtMs / 1000) + TTL_GRACE_SECONDS),
       ...(claim.ruleId && { ruleId: str(claim.ruleId) }),
       ...(claim.agent && { agent: str(JSON.stringify(claim.agent)) }),
+      ...(claim.hidePhoneNumber && { hidePhoneNumber: { BOOL: true } }),
+      ...(!claim.dtmf && { dtmf: { BOOL: false } }),
+      ...(Object.keys(claim.attributes).length > 0 && { attributes: str(JSON.stringify(claim.attributes)) }),
       events: str(claim.events.join(' ')),
     };
     await db(() => dynamo.send(new PutItemCommand({ TableName: tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' })));
@@ -133,7 +142,10 @@ function fromItem(ref: string, item: Item): Claim {
     from: readStr(item, 'from'),
     to: readStr(item, 'to'),
     expiresAtMs: readOptNum(item, 'expiresAtMs') ?? 0,
-    agent: agentFrom(readOptStr(item, 'agent')),
+    agent: jsonFrom<AgentDial>(readOptStr(item, 'agent')),
+    hidePhoneNumber: item.hidePhoneNumber?.BOOL === true,
+    dtmf: item.dtmf?.BOOL !== false,
+    attributes: jsonFrom<Record<string, string>>(readOptStr(item, 'attributes')) ?? {},
     events: eventsFrom(readOptStr(item, 'events')),
   };
 }
@@ -143,9 +155,9 @@ function eventsFrom(list: string | null): readonly CallEventType[] {
   return list === null ? CALL_EVENT_TYPES : CALL_EVENT_TYPES.filter((type) => list.split(' ').includes(type));
 }
 
-/** Written by `create`, from a rule that was validated when it was saved. */
-function agentFrom(json: string | null): AgentSpec | null {
-  return json ? (JSON.parse(json) as AgentSpec) : null;
+/** Written by `create` from what the Answer URL validated. */
+function jsonFrom<T>(json: string | null): T | null {
+  return json ? (JSON.parse(json) as T) : null;
 }
 
 /** Claims for every configured media region, each in its region's own table. */

@@ -45,6 +45,7 @@ const timeOrderedIdPattern = (prefix: string): RegExp => new RegExp(`^${prefix}[
 export const CONNECTOR_ID = timeOrderedIdPattern('cn_');
 export const RULE_ID = timeOrderedIdPattern('rr_');
 export const WEBHOOK_ID = timeOrderedIdPattern('wh_');
+export const AGENT_ID = timeOrderedIdPattern('ag_');
 export const DELIVERY_ID = timeOrderedIdPattern('whd_');
 
 export function newConnectorId(now?: number): string {
@@ -57,6 +58,10 @@ export function newRuleId(now?: number): string {
 
 export function newWebhookId(now?: number): string {
   return timeOrderedId('wh_', now);
+}
+
+export function newAgentId(now?: number): string {
+  return timeOrderedId('ag_', now);
 }
 
 /**

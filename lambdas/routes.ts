@@ -22,8 +22,8 @@ export const HTTP_FUNCTIONS = {
     routes: [
       'ANY /v2/connectors',
       'ANY /v2/connectors/{proxy+}',
-      'ANY /v2/routing-rules',
-      'ANY /v2/routing-rules/{proxy+}',
+      'ANY /v2/agents',
+      'ANY /v2/agents/{proxy+}',
       'ANY /v2/sip/{proxy+}',
       'ANY /v2/rooms/{proxy+}',
       'ANY /v2/public/{proxy+}',

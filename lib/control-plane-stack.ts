@@ -56,7 +56,7 @@ export interface ControlPlaneStackProps extends StackProps, MediaRouting {
   readonly plivoSourceRanges?: readonly string[];
 }
 
-/** The only control-table actions the answer handler uses: look up connector and rules, record and end the call. */
+/** The only control-table actions the answer handler uses: look up connector, rules and a rule's agent, record and end the call. */
 const ANSWER_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'] as const;
 
 /** Handlers of the functions no HTTP route reaches. */
@@ -115,7 +115,7 @@ export class ControlPlaneStack extends Stack {
     const access: Record<HttpFunctionName, { description: string; grant: (fn: ServiceFunction) => void }> = {
       api: {
         description:
-          'Plivo connector REST API (/v2/connectors, /v2/routing-rules, /v2/sip/webhooks, /v2/sip/call, /v2/rooms, ' +
+          'Plivo connector REST API (/v2/connectors, /v2/sip/routing-rule, /v2/agents, /v2/sip/webhooks, /v2/sip/call, /v2/rooms, ' +
           '/v2/public)',
         // Publishes the signing key's public half; re-drives dead-lettered deliveries onto the webhook queue.
         grant: (fn) =>

@@ -29,7 +29,7 @@ async function setUp(info: LocalStackInfo): Promise<string> {
     fetch(info.apiUrl + path, { method, headers: { authorization: `Bearer ${info.token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
   // Ten rules that do not match, so every call walks the whole rule list before the default room.
   for (let i = 0; i < 10; i++) {
-    await api('POST', '/v2/routing-rules', { name: `rule ${i}`, priority: i, match: { phoneNumbers: [`+1999555000${i}`] }, room: { type: 'static', id: `r${i}` } });
+    await api('POST', '/v2/sip/routing-rule', { name: `rule ${i}`, type: 'inbound', phoneNumbers: [`+1999555000${i}`], room: { type: 'static', id: `r${i}` } });
   }
   const res = await api('POST', '/v2/connectors', { provider: 'plivo', name: 'bench', defaultRoomId: 'bench-room', plivoAuthToken: AUTH_TOKEN });
   return ((await res.json()) as { data: { webhookUrl: string } }).data.webhookUrl;

@@ -14,6 +14,8 @@ export interface CallOptions {
   readonly to?: string;
   /** The connector's Plivo auth token: requests and the stream upgrade are V3-signed with it. */
   readonly authToken?: string;
+  /** Custom SIP headers of the call, which Plivo posts to the Answer URL as `X-PH-<name>` fields. */
+  readonly sipHeaders?: Readonly<Record<string, string>>;
 }
 
 export interface ReceivedFrame {
@@ -66,6 +68,7 @@ export class SimulatedCall {
       Direction: 'inbound',
       CallStatus: 'ringing',
       Event: 'StartApp',
+      ...Object.fromEntries(Object.entries(this.options.sipHeaders ?? {}).map(([name, value]) => [`X-PH-${name}`, value])),
     };
   }
 

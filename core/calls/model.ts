@@ -92,9 +92,6 @@ export interface CallView {
   };
 }
 
-/** A phone number with all but its `+` and last 4 digits hidden: `+14155550100` -> `+*******0100`. */
-export const maskNumber = (n: string): string => n.replace(/^(\+?)(.*)(.{4})$/, (_, plus: string, hidden: string, last: string) => `${plus}${'*'.repeat(hidden.length)}${last}`);
-
 /**
  * The call as it is shown, to the tenant's API and to its webhooks alike: numbers masked when `hidePhoneNumber` (so a
  * delivery's `data` is what `GET /v2/sip/call/{id}` answered at that moment), internal fields left out.
@@ -125,6 +122,13 @@ export function toCallView(call: CallRecord): CallView {
       agentStatus: call.agentStatus,
     },
   };
+}
+
+/** A phone number with all but a leading `+` and its last 4 digits as `*`: `+14155550100` -> `+*******0100`. */
+export function maskNumber(number: string): string {
+  const plus = number.startsWith('+') ? '+' : '';
+  const rest = number.slice(plus.length);
+  return plus + '*'.repeat(Math.max(0, rest.length - 4)) + rest.slice(-4);
 }
 
 const CROCKFORD = '0123456789abcdefghjkmnpqrstvwxyz';

@@ -69,6 +69,6 @@ export const connectorViewSchema = z
   })
   .meta({ id: 'Connector' });
 
-/** The cursor-paged list shape of the connectors (the contract's), the routing rules and calls of today, and deliveries. */
+/** The cursor-paged list shape of the connectors (the contract's), the calls of today, and deliveries. */
 export const cursorPageSchema = <T extends z.ZodType>(item: T) =>
   z.strictObject({ data: z.array(item), pageInfo: z.strictObject({ limit: z.number().int(), nextCursor: z.string().nullable() }) });

@@ -11,6 +11,7 @@ import type { Params } from '../../core/plivo/signature';
 import { sourceAllowList } from '../../core/plivo/source-ranges';
 import { HANGUP_REJECTED_XML } from '../../core/plivo/xml';
 import { DynamoRoutingRuleStore } from '../../core/routing/store';
+import { DynamoAgentStore } from '../../core/agents/store';
 import { SecretBox } from '../../core/secret-box';
 import { webhookPublisher } from '../../core/webhooks/publisher';
 import { header, MAX_BODY_BYTES, originCheck, rawBody } from '../http/request';
@@ -33,6 +34,7 @@ export function answerDependencies(config: ControlPlaneConfig, log = createLogge
     answers: new AnswerService({
       connectors: new DynamoConnectorStore(dynamo, config.tableName),
       rules: new DynamoRoutingRuleStore(dynamo, config.tableName),
+      agents: new DynamoAgentStore(dynamo, config.tableName),
       calls: new DynamoCallStore(dynamo, config.tableName),
       claims: claimStoreFor(config, dynamo),
       box: new SecretBox(kmsClient(config.aws), config.kmsKeyId),

@@ -10,9 +10,12 @@ import { SecretBox } from '../../core/secret-box';
 import { listCallsQuerySchema } from '../../core/calls/schema';
 import { CallService } from '../../core/calls/service';
 import { DynamoCallStore } from '../../core/calls/store';
-import { createRuleSchema, updateRuleSchema } from '../../core/routing/schema';
+import { createRuleSchema, listRulesQuerySchema, updateRuleSchema } from '../../core/routing/schema';
 import { RoutingRuleService } from '../../core/routing/service';
-import { DynamoRoutingRuleStore } from '../../core/routing/store';
+import { DynamoRoutingRuleStore, InboundNumberStore } from '../../core/routing/store';
+import { createAgentSchema, updateAgentSchema } from '../../core/agents/schema';
+import { AgentService } from '../../core/agents/service';
+import { DynamoAgentStore } from '../../core/agents/store';
 import { roomTokenSchema, RoomTokenService } from '../../core/rooms';
 import { TenantStore } from '../../core/tenants';
 import { webhookQueue, webhookStores } from '../../core/webhooks/publisher';
@@ -32,6 +35,7 @@ export interface ApiDependencies {
   readonly auth: Authenticator;
   readonly connectors: ConnectorService;
   readonly rules: RoutingRuleService;
+  readonly agents: AgentService;
   readonly calls: CallService;
   readonly roomTokens: RoomTokenService;
   readonly webhooks: WebhookService;
@@ -52,11 +56,19 @@ export function apiDependencies(config: ControlPlaneConfig, log = createLogger(c
   const box = new SecretBox(kms, config.kmsKeyId);
   const connectorStore = new DynamoConnectorStore(dynamo, config.tableName);
   const ruleStore = new DynamoRoutingRuleStore(dynamo, config.tableName);
+  const agentStore = new DynamoAgentStore(dynamo, config.tableName);
   const tenants = new TenantStore(dynamo, config.tableName, box);
   return {
     auth: new Authenticator(tenants),
     connectors: new ConnectorService(connectorStore, ruleStore, box, config.publicUrl, log),
-    rules: new RoutingRuleService(ruleStore, connectorStore, log, config.webhooks.allowPrivateTargets),
+    rules: new RoutingRuleService({
+      rules: ruleStore,
+      numbers: new InboundNumberStore(dynamo, config.tableName),
+      connectors: connectorStore,
+      agents: agentStore,
+      log,
+    }),
+    agents: new AgentService({ agents: agentStore, rules: ruleStore, allowPrivateTargets: config.webhooks.allowPrivateTargets, log }),
     calls: new CallService(new DynamoCallStore(dynamo, config.tableName)),
     roomTokens: new RoomTokenService(tenants),
     webhooks: new WebhookService({
@@ -89,6 +101,18 @@ const listed = (page: { items: readonly unknown[]; nextCursor: string | null }, 
 const updateWebhook: RouteHandler<RequestContext, HttpResult> = async (event, params, { principal, deps }) =>
   json(200, await deps.webhooks.update(principal.tenant, id(params), parseWith(updateWebhookSchema, jsonBody(event))));
 
+/** DELETE of a SIP-style resource (and an agent): `{message}` alone, once `service` deleted it. */
+const deleted =
+  (message: string, service: (deps: ApiDependencies) => { delete(tenant: string, id: string): Promise<unknown> }): RouteHandler<RequestContext, HttpResult> =>
+  async (_event, params, { principal, deps }) => {
+    await service(deps).delete(principal.tenant, id(params));
+    return json(200, { message });
+  };
+
+/** PATCH and PUT alike: anything but `type`, answering the rule. */
+const updateRule: RouteHandler<RequestContext, HttpResult> = async (event, params, { principal, deps }) =>
+  json(200, await deps.rules.update(principal.tenant, id(params), parseWith(updateRuleSchema, jsonBody(event))));
+
 export const routes = new Router<RequestContext, HttpResult>()
   .on('POST', '/v2/connectors', async (event, _params, { principal, deps }) => {
     const input = parseWith(createConnectorSchema(deps.mediaRegions), jsonBody(event));
@@ -112,21 +136,28 @@ export const routes = new Router<RequestContext, HttpResult>()
   .on('POST', '/v2/connectors/:id/rotate-key', async (_event, params, { principal, deps }) =>
     ok(await deps.connectors.rotateKey(principal.tenant, id(params)), 'Webhook key rotated successfully'),
   )
-  .on('POST', '/v2/routing-rules', async (event, _params, { principal, deps }) =>
-    ok(await deps.rules.create(principal.tenant, parseWith(createRuleSchema, jsonBody(event))), 'Routing rule created successfully', 201),
+  .on('POST', '/v2/sip/routing-rule', async (event, _params, { principal, deps }) =>
+    json(201, await deps.rules.create(principal.tenant, parseWith(createRuleSchema, jsonBody(event)))),
   )
-  .on('GET', '/v2/routing-rules', async (event, _params, { principal, deps }) => {
-    const { limit, cursor } = parseWith(listQuerySchema, query(event), 'query');
-    const page = await deps.rules.list(principal.tenant, limit, cursor);
-    return listed(page, limit);
+  .on('GET', '/v2/sip/routing-rule', async (event, _params, { principal, deps }) => {
+    const { search, type, ...page } = parseWith(listRulesQuerySchema, query(event), 'query');
+    return json(200, await deps.rules.list(principal.tenant, page, { search, type }));
   })
-  .on('GET', '/v2/routing-rules/:id', async (_event, params, { principal, deps }) => ok(await deps.rules.get(principal.tenant, id(params))))
-  .on('PATCH', '/v2/routing-rules/:id', async (event, params, { principal, deps }) =>
-    ok(await deps.rules.update(principal.tenant, id(params), parseWith(updateRuleSchema, jsonBody(event))), 'Routing rule updated successfully'),
+  .on('GET', '/v2/sip/routing-rule/:id', async (_event, params, { principal, deps }) => json(200, await deps.rules.get(principal.tenant, id(params))))
+  .on('PATCH', '/v2/sip/routing-rule/:id', updateRule)
+  .on('PUT', '/v2/sip/routing-rule/:id', updateRule)
+  .on('DELETE', '/v2/sip/routing-rule/:id', deleted('Routing rule deleted successfully', (deps) => deps.rules))
+  .on('POST', '/v2/agents', async (event, _params, { principal, deps }) =>
+    json(201, await deps.agents.create(principal.tenant, parseWith(createAgentSchema, jsonBody(event)))),
   )
-  .on('DELETE', '/v2/routing-rules/:id', async (_event, params, { principal, deps }) =>
-    ok(await deps.rules.delete(principal.tenant, id(params)), 'Routing rule deleted successfully'),
+  .on('GET', '/v2/agents', async (event, _params, { principal, deps }) =>
+    json(200, await deps.agents.list(principal.tenant, parseWith(pageQuerySchema, query(event), 'query'))),
   )
+  .on('GET', '/v2/agents/:id', async (_event, params, { principal, deps }) => json(200, await deps.agents.get(principal.tenant, id(params))))
+  .on('PATCH', '/v2/agents/:id', async (event, params, { principal, deps }) =>
+    json(200, await deps.agents.update(principal.tenant, id(params), parseWith(updateAgentSchema, jsonBody(event)))),
+  )
+  .on('DELETE', '/v2/agents/:id', deleted('Agent deleted successfully', (deps) => deps.agents))
   .on('GET', '/v2/sip/call', async (event, _params, { principal, deps }) => {
     const { page, perPage, ...filter } = parseWith(listCallsQuerySchema, query(event), 'query');
     return json(200, await deps.calls.list(principal.tenant, filter, { page, perPage }));
@@ -141,10 +172,7 @@ export const routes = new Router<RequestContext, HttpResult>()
   .on('GET', '/v2/sip/webhooks/:id', async (_event, params, { principal, deps }) => json(200, await deps.webhooks.get(principal.tenant, id(params))))
   .on('PATCH', '/v2/sip/webhooks/:id', updateWebhook)
   .on('PUT', '/v2/sip/webhooks/:id', updateWebhook)
-  .on('DELETE', '/v2/sip/webhooks/:id', async (_event, params, { principal, deps }) => {
-    await deps.webhooks.delete(principal.tenant, id(params));
-    return json(200, { message: 'Webhook deleted successfully' });
-  })
+  .on('DELETE', '/v2/sip/webhooks/:id', deleted('Webhook deleted successfully', (deps) => deps.webhooks))
   .on('GET', '/v2/sip/webhooks/:id/deliveries', async (event, params, { principal, deps }) => {
     const { limit, cursor, status } = parseWith(listDeliveriesQuerySchema, query(event), 'query');
     return listed(await deps.webhooks.deliveries(principal.tenant, id(params), status, limit, cursor), limit);

@@ -5,7 +5,8 @@ import { connectorViewSchema, createConnectorSchema, cursorPageSchema, listQuery
 import { ERROR_CODES, type ErrorCode } from '../../core/errors';
 import { numberedPageSchema, pageQuerySchema } from '../../core/pagination';
 import { roomTokenSchema, roomTokenViewSchema } from '../../core/rooms';
-import { createRuleSchema, ruleViewSchema, updateRuleSchema } from '../../core/routing/schema';
+import { createRuleSchema, listRulesQuerySchema, ruleViewSchema, updateRuleSchema } from '../../core/routing/schema';
+import { agentSchema, createAgentSchema, updateAgentSchema } from '../../core/agents/schema';
 import {
   createdWebhookSchema,
   createWebhookSchema,
@@ -98,7 +99,8 @@ function operations(): Record<string, Operation> {
   const connectorCreate = createConnectorSchema([]);
   const connectorUpdate = updateConnectorSchema([]);
   const connector = { tag: 'Connectors' };
-  const rule = { tag: 'Routing rules (today’s; issue 17 moves them to /v2/sip/routing-rule)' };
+  const rule = { tag: 'SIP routing rules' };
+  const agent = { tag: 'Agents' };
   const call = { tag: 'SIP call log' };
   const webhook = { tag: 'SIP webhooks' };
   return {
@@ -108,11 +110,17 @@ function operations(): Record<string, Operation> {
     'PATCH /v2/connectors/{id}': { ...connector, summary: 'Change a connector', path: idParam, body: connectorUpdate, response: withMessage(connectorViewSchema), conflict: true },
     'DELETE /v2/connectors/{id}': { ...connector, summary: 'Delete a connector', path: idParam, response: withMessage(connectorViewSchema) },
     'POST /v2/connectors/{id}/rotate-key': { ...connector, summary: 'New webhook key: the old Answer URL stops resolving', path: idParam, response: withMessage(connectorViewSchema), conflict: true },
-    'POST /v2/routing-rules': { ...rule, summary: 'Create a routing rule', status: 201, body: createRuleSchema, response: withMessage(ruleViewSchema) },
-    'GET /v2/routing-rules': { ...rule, summary: 'List routing rules, newest first', query: listQuerySchema, response: cursorPageSchema(ruleViewSchema) },
-    'GET /v2/routing-rules/{id}': { ...rule, summary: 'Fetch a routing rule', path: idParam, response: withData(ruleViewSchema) },
-    'PATCH /v2/routing-rules/{id}': { ...rule, summary: 'Change a routing rule', path: idParam, body: updateRuleSchema, response: withMessage(ruleViewSchema), conflict: true },
-    'DELETE /v2/routing-rules/{id}': { ...rule, summary: 'Delete a routing rule (409 while a connector names it)', path: idParam, response: withMessage(ruleViewSchema), conflict: true },
+    'POST /v2/sip/routing-rule': { ...rule, summary: 'Create a routing rule (409: an inbound number another inbound rule holds)', status: 201, body: createRuleSchema, response: ruleViewSchema, conflict: true },
+    'GET /v2/sip/routing-rule': { ...rule, summary: 'List routing rules by page, newest first; `search` over name, numbers and tags, `type`', query: listRulesQuerySchema, response: numberedPageSchema(ruleViewSchema) },
+    'GET /v2/sip/routing-rule/{id}': { ...rule, summary: 'Fetch a routing rule', path: idParam, response: ruleViewSchema },
+    'PATCH /v2/sip/routing-rule/{id}': { ...rule, summary: 'Change a routing rule (anything but `type`)', path: idParam, body: updateRuleSchema, response: ruleViewSchema, conflict: true },
+    'PUT /v2/sip/routing-rule/{id}': { ...rule, summary: 'Change a routing rule (as PATCH)', path: idParam, body: updateRuleSchema, response: ruleViewSchema, conflict: true },
+    'DELETE /v2/sip/routing-rule/{id}': { ...rule, summary: 'Delete a routing rule (409 while a connector names it)', path: idParam, response: messageOnly, conflict: true },
+    'POST /v2/agents': { ...agent, summary: 'Register an agent the rules may dial (409 at 100 per tenant)', status: 201, body: createAgentSchema, response: agentSchema, conflict: true },
+    'GET /v2/agents': { ...agent, summary: 'List agents by page, newest first', query: pageQuerySchema, response: numberedPageSchema(agentSchema) },
+    'GET /v2/agents/{id}': { ...agent, summary: 'Fetch an agent', path: idParam, response: agentSchema },
+    'PATCH /v2/agents/{id}': { ...agent, summary: 'Change an agent', path: idParam, body: updateAgentSchema, response: agentSchema, conflict: true },
+    'DELETE /v2/agents/{id}': { ...agent, summary: 'Delete an agent (409 while a routing rule names it)', path: idParam, response: messageOnly, conflict: true },
     'GET /v2/sip/call': { ...call, summary: 'List calls by page, newest first, filtered', query: listCallsQuerySchema, response: numberedPageSchema(callViewSchema) },
     'GET /v2/sip/call/{id}': { ...call, summary: 'Fetch a call', path: idParam, response: withData(callViewSchema) },
     'POST /v2/sip/webhooks': { ...webhook, summary: 'Register a webhook; its signing secret is shown only here', status: 201, body: createWebhookSchema, response: createdWebhookSchema, conflict: true },
@@ -157,7 +165,7 @@ export function openApiDocument(): ReturnType<typeof createDocument> {
     info: {
       title: 'Plivo connector management API',
       version: '2',
-      description: 'Connectors, SIP webhooks, routing rules, call records and room tokens. Errors are `{message, code}` (README, "Error codes").',
+      description: 'Connectors, SIP webhooks, SIP routing rules, agents, call records and room tokens. Errors are `{message, code}` (README, "Error codes").',
     },
     components: { securitySchemes: { token: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'A management token (`allow_mod`), bare or after `Bearer `' } } },
     security: [{ token: [] }],

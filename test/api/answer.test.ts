@@ -37,17 +37,17 @@ async function connector(fields: Record<string, unknown> = {}, tenantToken = tok
 }
 
 async function rule(body: Record<string, unknown>, tenantToken = token): Promise<{ id: string }> {
-  const res = await t.api('POST', '/v2/routing-rules', { token: tenantToken, body: { name: 'rule', match: {}, ...body } });
+  const res = await t.api('POST', '/v2/sip/routing-rule', { token: tenantToken, body: { name: 'rule', type: 'inbound', ...body } });
   expect(res.status).toBe(201);
-  return (await json<{ data: { id: string } }>(res)).data;
+  return json<{ id: string }>(res);
 }
 
 async function answer(url: string, fields: Record<string, string>, options: Parameters<typeof plivoRequest>[2] = {}): Promise<ParsedAnswer> {
   return parseAnswer(await plivoRequest(url, fields, options));
 }
 
-async function callRecord(callUuid: string): Promise<FlatCall> {
-  const res = await t.api('GET', '/v2/sip/call?perPage=100', { token });
+async function callRecord(callUuid: string, tenantToken = token): Promise<FlatCall> {
+  const res = await t.api('GET', '/v2/sip/call?perPage=100', { token: tenantToken });
   const call = flatCalls(await json<{ data: unknown }>(res)).find((c) => c.callUuid === callUuid);
   if (!call) throw new Error(`no call record for ${callUuid}`);
   return call;
@@ -135,29 +135,38 @@ describe('routing', () => {
     expect(await callRecord(call.callUuid)).toMatchObject({ status: 'rejected', hangupReason: 'invalid-room-id' });
   });
 
-  it('applies matching rules by priority, before the connector defaults', async () => {
+  it('routes by the called number (To) to the inbound rule holding it, before the defaultRuleId, then the defaultRoomId', async () => {
     const tenant = await t.token('routing-tenant');
-    const c = await connector({ defaultRoomId: 'default-room' }, tenant);
-    await rule({ name: 'low', priority: 50, match: { phoneNumbers: ['+14155550199'] }, room: { type: 'static', id: 'by-number' } }, tenant);
-    await rule({ name: 'high', priority: 10, match: { callerPatterns: ['+91*'] }, room: { type: 'static', id: 'india-callers' } }, tenant);
-    await rule({ name: 'both', priority: 5, match: { phoneNumbers: ['+14155550199'], callerPatterns: ['+1415*'] }, room: { type: 'static', id: 'bay-to-us' } }, tenant);
-    const cases: [Partial<{ from: string; to: string }>, string][] = [
-      [{ from: '919812345678', to: '14155550199' }, 'india-callers'],
-      [{ from: '+14155551234', to: '+14155550199' }, 'bay-to-us'],
-      [{ from: '12125551234', to: '14155550199' }, 'by-number'],
-      [{ from: '12125551234', to: '14155550000' }, 'default-room'],
+    const byNumber = await rule({ name: 'sales', phoneNumbers: ['+14155550199', '+14155550198'], room: { type: 'static', id: 'sales' } }, tenant);
+    await rule({ name: 'outbound caller id', type: 'outbound', phoneNumbers: ['+14155550197'], room: { type: 'static', id: 'never' } }, tenant);
+    const fallback = await rule({ name: 'fallback', room: { type: 'static', id: 'fallback' } }, tenant);
+    const withRule = await connector({ defaultRuleId: fallback.id, defaultRoomId: 'never-used' }, tenant);
+    const withRoom = await connector({ defaultRoomId: 'plain-default' }, tenant);
+    const cases: [Connector, string, string, string | null, string][] = [
+      [withRule, '14155550199', 'sales', byNumber.id, 'rule'],
+      [withRule, '+14155550198', 'sales', byNumber.id, 'rule'],
+      // An outbound rule's numbers are its caller ids: they route nothing in.
+      [withRule, '14155550197', 'fallback', fallback.id, 'default-rule'],
+      [withRule, '14155550000', 'fallback', fallback.id, 'default-rule'],
+      [withRoom, '14155550199', 'sales', byNumber.id, 'rule'],
+      [withRoom, '14155550000', 'plain-default', null, 'default-room'],
     ];
-    for (const [parties, room] of cases) {
-      const call = newCall(parties);
+    for (const [c, to, room, ruleId, via] of cases) {
+      const call = newCall({ to });
       expect((await answer(c.webhookUrl, answerFields(call))).status).toBe(200);
       const calls = flatCalls(await json<{ data: unknown }>(await t.api('GET', '/v2/sip/call?perPage=100', { token: tenant })));
-      expect([parties, calls.find((x) => x.callUuid === call.callUuid)?.roomId]).toEqual([parties, room]);
+      const record = calls.find((x) => x.callUuid === call.callUuid);
+      expect([to, record?.roomId, record?.ruleId]).toEqual([to, room, ruleId]);
+      expect(t.logLines.some((l) => l.includes('"msg":"call routed"') && l.includes(`"via":"${via}"`) && l.includes(call.callUuid))).toBe(true);
     }
+    const queried = newCall({ to: '14155550199' });
+    await answer(`${withRule.webhookUrl}?roomId=query-room`, answerFields(queried));
+    expect((await callRecord(queried.callUuid, tenant)).roomId).toBe('query-room');
   });
 
   it('falls back to the connector\'s defaultRuleId, then defaultRoomId, then refuses with no-route', async () => {
     const tenant = await t.token('fallback-tenant');
-    const fallback = await rule({ name: 'fallback', match: { phoneNumbers: ['+19999999999'] }, room: { type: 'dynamic', prefix: 'participantNumber' } }, tenant);
+    const fallback = await rule({ name: 'fallback', phoneNumbers: ['+19999999999'], room: { type: 'dynamic', prefix: 'participantNumber' } }, tenant);
     const withRule = await connector({ defaultRuleId: fallback.id, defaultRoomId: 'never-used' }, tenant);
     const withRoom = await connector({ defaultRoomId: 'plain-default' }, tenant);
     const nothing = await connector({}, tenant);
@@ -178,10 +187,44 @@ describe('routing', () => {
     expect(t.logLines.some((l) => l.includes('"event":"call-hangup"') && l.includes(c.callUuid))).toBe(true);
   });
 
-  it('gives dynamic rooms a fresh id per call, stable across retries', async () => {
-    const tenant = await t.token('dynamic-tenant');
+  it('refuses callers outside the rule’s allowedNumbers with Hangup XML, recording the call rejected by that rule', async () => {
+    const tenant = await t.token('allowed-tenant');
+    const gated = await rule({ name: 'gated', phoneNumbers: ['+14155550199'], allowedNumbers: ['+91*', '+1415555*'], room: { type: 'static', id: 'gated' } }, tenant);
+    const c = await connector({ defaultRuleId: gated.id, defaultRoomId: 'never-used' }, tenant);
+    const outsider = newCall({ from: '12125551234' });
+    expect(await answer(c.webhookUrl, answerFields(outsider))).toMatchObject({ status: 200, raw: HANGUP });
+    expect(await callRecord(outsider.callUuid, tenant)).toMatchObject({ status: 'rejected', hangupReason: 'caller-not-allowed', ruleId: gated.id, roomId: null });
+    // A retry of the refused call is refused the same way, writing nothing new.
+    expect(await answer(c.webhookUrl, answerFields(outsider))).toMatchObject({ status: 200, raw: HANGUP });
+    // The defaultRuleId refuses the same way (to a number no rule holds).
+    expect(await answer(c.webhookUrl, answerFields(newCall({ from: '12125551234', to: '14155550000' })))).toMatchObject({ raw: HANGUP });
+    for (const from of ['919812345678', '+14155551234']) {
+      const insider = newCall({ from });
+      expect((await answer(c.webhookUrl, answerFields(insider))).status).toBe(200);
+      expect(await callRecord(insider.callUuid, tenant)).toMatchObject({ status: 'started', roomId: 'gated', ruleId: gated.id });
+    }
+  });
+
+  it('adds noiseCancellation (and its level) to <Stream> only for a rule that sets it; never extraHeaders', async () => {
+    const tenant = await t.token('stream-options-tenant');
+    await rule({ name: 'nc', phoneNumbers: ['+14155550191'], noiseCancellation: true, noiseCancellationLevel: 80, room: { type: 'static', id: 'r' } }, tenant);
+    await rule({ name: 'nc-default-level', phoneNumbers: ['+14155550192'], noiseCancellation: true, room: { type: 'static', id: 'r' } }, tenant);
+    await rule({ name: 'plain', phoneNumbers: ['+14155550193'], noiseCancellationLevel: 90, includeHeaders: 'ALL', room: { type: 'static', id: 'r' } }, tenant);
     const c = await connector({}, tenant);
-    await rule({ name: 'dyn', room: { type: 'dynamic', prefix: 'call' } }, tenant);
+    const seed = { bidirectional: 'true', audioTrack: 'inbound', contentType: 'audio/x-mulaw;rate=8000', keepCallAlive: 'true' };
+    const nc = await answer(c.webhookUrl, answerFields(newCall({ to: '14155550191' })));
+    expect(streamOf(nc).attributes).toEqual({ ...seed, noiseCancellation: 'true', noiseCancellationLevel: '80' });
+    expect(nc.raw).toContain('keepCallAlive="true" noiseCancellation="true" noiseCancellationLevel="80">');
+    expect(streamOf(await answer(c.webhookUrl, answerFields(newCall({ to: '14155550192' }))))).toMatchObject({ attributes: { ...seed, noiseCancellation: 'true' } });
+    const plain = await answer(c.webhookUrl, answerFields(newCall({ to: '14155550193' })));
+    expect(streamOf(plain).attributes).toEqual(seed);
+    expect(plain.raw).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?><Response><Stream bidirectional="true" audioTrack="inbound" contentType="audio\/x-mulaw;rate=8000" keepCallAlive="true">ws:\/\/[^<]+<\/Stream><\/Response>$/);
+  });
+
+  it('gives dynamic rooms a fresh id per call, stable across retries (prefix blank: the id alone)', async () => {
+    const tenant = await t.token('dynamic-tenant');
+    const dyn = await rule({ name: 'dyn', room: { type: 'dynamic' } }, tenant);
+    const c = await connector({ defaultRuleId: dyn.id }, tenant);
     const first = newCall();
     const second = newCall();
     await answer(c.webhookUrl, answerFields(first));
@@ -191,7 +234,7 @@ describe('routing', () => {
     const rooms = calls.map((x) => x.roomId);
     expect(calls).toHaveLength(2);
     expect(new Set(rooms).size).toBe(2);
-    for (const room of rooms) expect(room).toMatch(/^call-[0-9a-f]{12}$/);
+    for (const room of rooms) expect(room).toMatch(/^[0-9a-f]{12}$/);
   });
 });
 

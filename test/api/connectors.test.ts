@@ -257,8 +257,8 @@ describe('GET /v2/connectors (pagination)', () => {
 describe('PATCH /v2/connectors/{id}', () => {
   it('changes the given fields, clears null ones, keeps the rest', async () => {
     const c = await create(acme, { name: 'before', defaultRoomId: 'room-a', region: 'us002' });
-    const rule = await t.api('POST', '/v2/routing-rules', { token: acme, body: { name: 'r', match: {}, room: { type: 'static', id: 'x' } } });
-    const ruleId = ((await rule.json()) as { data: { id: string } }).data.id;
+    const rule = await t.api('POST', '/v2/sip/routing-rule', { token: acme, body: { name: 'r', type: 'inbound', room: { type: 'static', id: 'x' } } });
+    const ruleId = ((await rule.json()) as { id: string }).id;
     await new Promise((r) => setTimeout(r, 5));
     const res = await t.api('PATCH', `/v2/connectors/${c.id}`, {
       token: acme,

@@ -39,15 +39,18 @@ describe('the OpenAPI document', () => {
     }
     // Every route that reads a query documents it.
     const withQueries = routeKeys.filter((key) => operationOf(key)?.parameters?.some((p) => p.in === 'query'));
-    expect(withQueries.sort()).toEqual(['GET /v2/sip/call', 'GET /v2/connectors', 'GET /v2/routing-rules', 'GET /v2/sip/webhooks', 'GET /v2/sip/webhooks/{id}/deliveries'].sort());
+    expect(withQueries.sort()).toEqual(['GET /v2/agents', 'GET /v2/sip/call', 'GET /v2/connectors', 'GET /v2/sip/routing-rule', 'GET /v2/sip/webhooks', 'GET /v2/sip/webhooks/{id}/deliveries'].sort());
     // Every route that parses a JSON body documents it.
     const withBodies = routeKeys.filter((key) => operationOf(key)?.requestBody);
     expect(withBodies.sort()).toEqual(
       [
         'POST /v2/connectors',
         'PATCH /v2/connectors/{id}',
-        'POST /v2/routing-rules',
-        'PATCH /v2/routing-rules/{id}',
+        'POST /v2/sip/routing-rule',
+        'PATCH /v2/sip/routing-rule/{id}',
+        'PUT /v2/sip/routing-rule/{id}',
+        'POST /v2/agents',
+        'PATCH /v2/agents/{id}',
         'POST /v2/sip/webhooks',
         'PATCH /v2/sip/webhooks/{id}',
         'PUT /v2/sip/webhooks/{id}',
@@ -114,11 +117,24 @@ describe('real responses of every route, against the document', () => {
     await call('POST', '/v2/connectors/:id/rotate-key', `/v2/connectors/${connector.id}/rotate-key`);
     await call('DELETE', '/v2/connectors/:id', `/v2/connectors/${connector.id}`);
 
-    const rule = (await call('POST', '/v2/routing-rules', '/v2/routing-rules', { body: { name: 'r', match: {}, room: { type: 'static', id: 'doc-room' } }, status: 201 })).data as { id: string };
-    await call('GET', '/v2/routing-rules', '/v2/routing-rules');
-    await call('GET', '/v2/routing-rules/:id', `/v2/routing-rules/${rule.id}`);
-    await call('PATCH', '/v2/routing-rules/:id', `/v2/routing-rules/${rule.id}`, { body: { priority: 5 } });
-    await call('DELETE', '/v2/routing-rules/:id', `/v2/routing-rules/${rule.id}`);
+    const agent = (await call('POST', '/v2/agents', '/v2/agents', { body: { name: 'bot', url: 'ws://localhost:9000/agent', metadata: { persona: 'doc' } }, status: 201 })) as { id: string };
+    await call('POST', '/v2/agents', '/v2/agents', { body: { name: 'bot', url: 'https://agent.example.com' }, status: 400 });
+    await call('GET', '/v2/agents', '/v2/agents?perPage=1');
+    await call('GET', '/v2/agents/:id', `/v2/agents/${agent.id}`);
+    await call('PATCH', '/v2/agents/:id', `/v2/agents/${agent.id}`, { body: { sampleRate: 24000 } });
+
+    const ruleBody = { name: 'r', type: 'inbound', phoneNumbers: ['+14155550142'], room: { type: 'static', id: 'doc-room', pin: '1234' }, agentId: agent.id, tags: ['doc'] };
+    const rule = (await call('POST', '/v2/sip/routing-rule', '/v2/sip/routing-rule', { body: ruleBody, status: 201 })) as { id: string };
+    await call('POST', '/v2/sip/routing-rule', '/v2/sip/routing-rule', { body: ruleBody, status: 409 });
+    await call('GET', '/v2/sip/routing-rule', '/v2/sip/routing-rule');
+    await call('GET', '/v2/sip/routing-rule', '/v2/sip/routing-rule?search=doc&type=inbound');
+    await call('GET', '/v2/sip/routing-rule/:id', `/v2/sip/routing-rule/${rule.id}`);
+    await call('PATCH', '/v2/sip/routing-rule/:id', `/v2/sip/routing-rule/${rule.id}`, { body: { noiseCancellation: true, noiseCancellationLevel: 70 } });
+    await call('PUT', '/v2/sip/routing-rule/:id', `/v2/sip/routing-rule/${rule.id}`, { body: { type: 'outbound' }, status: 400 });
+    await call('DELETE', '/v2/agents/:id', `/v2/agents/${agent.id}`, { status: 409 });
+    await call('PUT', '/v2/sip/routing-rule/:id', `/v2/sip/routing-rule/${rule.id}`, { body: { agentId: null } });
+    await call('DELETE', '/v2/sip/routing-rule/:id', `/v2/sip/routing-rule/${rule.id}`);
+    await call('DELETE', '/v2/agents/:id', `/v2/agents/${agent.id}`);
 
     // A webhook that cannot be reached (port 1): its delivery fails twice and is dead-lettered.
     const hook = (await call('POST', '/v2/sip/webhooks', '/v2/sip/webhooks', { body: { url: 'http://127.0.0.1:1/hook', events: ['call-hangup'] }, status: 201 })) as { id: string };

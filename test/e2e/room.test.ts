@@ -177,30 +177,37 @@ describe('agents', () => {
   });
   afterAll(() => new Promise((resolve) => agents.close(resolve)));
 
-  async function agentRule(to: string, url: string): Promise<void> {
-    const { status } = await api('POST', '/v2/routing-rules', {
+  /** An agent at `url`, and an inbound rule for `to` that dials it (and whatever else `rule` sets). */
+  async function agentRule(to: string, url: string, rule: Record<string, unknown> = {}): Promise<void> {
+    const agent = await api('POST', '/v2/agents', { name: `agent for ${to}`, url, sampleRate: 16000, metadata: { persona: 'support', tier: 2 } });
+    expect(agent.status).toBe(201);
+    const { status } = await api('POST', '/v2/sip/routing-rule', {
       name: `agent for ${to}`,
-      match: { phoneNumbers: [`+${to}`] },
-      room: { type: 'dynamic', prefix: 'call' },
-      agent: { url, sampleRate: 16000, metadata: { persona: 'support', tier: 2 } },
+      type: 'inbound',
+      phoneNumbers: [`+${to}`],
+      room: { type: 'dynamic' },
+      agentId: agent.body.id,
+      ...rule,
     });
     expect(status).toBe(201);
   }
 
   it("dials the routing rule's agent: its first message names the call, audio flows both ways, the record says connected", async () => {
     const port = (agents.address() as { port: number }).port;
-    await agentRule('14155550133', `ws://127.0.0.1:${port}/agent?key=secret`);
+    await agentRule('14155550133', `ws://127.0.0.1:${port}/agent?key=secret`, { agentMetadata: { tier: 3, queue: 'billing' } });
     const call = new SimulatedCall({ answerUrl: await connectorFor('unused'), from: '14155550144', to: '14155550133' });
     await call.start();
     const agent = await waitFor(() => dialled[0]);
     const welcome = await agent.next('joined');
     expect(welcome).toMatchObject({
       sampleRate: 16000,
-      roomId: expect.stringMatching(/^call-/),
+      roomId: expect.stringMatching(/^[0-9a-f]{12}$/),
       call: { from: '14155550144', to: '14155550133', callUuid: call.callUuid, callId: expect.stringMatching(/^call_/) },
-      metadata: { persona: 'support', tier: 2 },
+      // The rule's agentMetadata over the agent's own.
+      metadata: { persona: 'support', tier: 3, queue: 'billing' },
       participants: [{ kind: 'phone' }],
     });
+    expect(welcome.call).not.toHaveProperty('attributes');
     expect(String(welcome.participantId)).toMatch(/^ag_/);
     await Promise.all([call.play(tone(500, 1.2)), agent.play(tone(1100, 1.2, 8000, 16000))]);
     await sleep(200);
@@ -212,17 +219,40 @@ describe('agents', () => {
     expect(agent.closeCode).toBe(1000);
   }, 30_000);
 
+  it('hidePhoneNumber masks the caller in the agent’s joined and in room events; header attributes and dtmf: false reach the room as the rule says', async () => {
+    const port = (agents.address() as { port: number }).port;
+    await agentRule('14155550166', `ws://127.0.0.1:${port}/masked`, {
+      room: { type: 'static', id: 'e2e-masked' },
+      hidePhoneNumber: true,
+      dtmf: false,
+      headersToAttributes: { 'X-PH-Account': 'account' },
+    });
+    const peer = await join16k('e2e-masked');
+    const before = dialled.length;
+    const call = new SimulatedCall({ answerUrl: await connectorFor('unused'), from: '+14155550177', to: '14155550166', sipHeaders: { Account: 'A17', Other: 'x' } });
+    await call.start();
+    const phone = { from: '+*******0177', to: '14155550166', callUuid: call.callUuid, callId: expect.stringMatching(/^call_/), attributes: { account: 'A17' } };
+    expect((await peer.next('participant-joined')).participant).toEqual({ id: expect.stringMatching(/^ph_/), kind: 'phone', phone });
+    const agent = await waitFor(() => dialled[before]);
+    const welcome = await agent.next('joined');
+    expect(welcome).toMatchObject({ call: phone, participants: expect.arrayContaining([{ id: expect.stringMatching(/^ph_/), kind: 'phone', phone }]) });
+    expect(JSON.stringify([...peer.messages, ...agent.messages])).not.toContain('4155550177');
+    // The caller's keys stay out of the room: the hangup's participant-left comes, no dtmf before it.
+    call.sendDtmf('7');
+    await sleep(200);
+    await call.hangup();
+    await peer.next('participant-left', (m) => m.reason === 'caller-hangup');
+    expect(peer.messages.filter((m) => m.type === 'dtmf')).toEqual([]);
+    expect(agent.messages.filter((m) => m.type === 'dtmf')).toEqual([]);
+    await peer.close();
+  }, 30_000);
+
   it('a call whose agent is down still joins its room; the record says unreachable', async () => {
     const down = new WebSocketServer({ port: 0, host: '127.0.0.1' });
     await new Promise((resolve) => down.once('listening', resolve));
     const port = (down.address() as { port: number }).port;
     await new Promise((resolve) => down.close(resolve));
-    await api('POST', '/v2/routing-rules', {
-      name: 'agent down',
-      match: { phoneNumbers: ['+14155550155'] },
-      room: { type: 'static', id: 'e2e-agent-down' },
-      agent: { url: `ws://127.0.0.1:${port}/gone` },
-    });
+    await agentRule('14155550155', `ws://127.0.0.1:${port}/gone`, { room: { type: 'static', id: 'e2e-agent-down' } });
     const peer = await join16k('e2e-agent-down');
     const call = new SimulatedCall({ answerUrl: await connectorFor('unused'), to: '14155550155' });
     await call.start();

@@ -8,6 +8,7 @@ import { DynamoConnectorStore } from '../../core/connectors/store';
 import { TABLE_KEYS } from '../../core/dynamo';
 import type { CallEvent, CallEventType } from '../../core/events';
 import { DynamoRoutingRuleStore } from '../../core/routing/store';
+import { DynamoAgentStore } from '../../core/agents/store';
 import { SecretBox } from '../../core/secret-box';
 import { WebhookCache } from '../../core/webhooks/cache';
 import { subscribedEvents } from '../../core/webhooks/model';
@@ -51,6 +52,7 @@ function answerService(events: ReturnType<typeof deadSink>): AnswerService {
   return new AnswerService({
     connectors: new DynamoConnectorStore(dynamo, LOCAL_TABLE_NAME),
     rules: new DynamoRoutingRuleStore(dynamo, LOCAL_TABLE_NAME),
+    agents: new DynamoAgentStore(dynamo, LOCAL_TABLE_NAME),
     calls: new DynamoCallStore(dynamo, LOCAL_TABLE_NAME),
     claims: new ClaimStore(() => ({ dynamo, tableName: LOCAL_TABLE_NAME })),
     box,

@@ -89,7 +89,8 @@ it('every dial failure leaves the call in its room, is retried twice, ends unrea
     MODES.map(async (mode, i) => {
       const to = `1415555${String(700 + i).padStart(4, '0')}`;
       const url = mode === 'tls' ? `wss://127.0.0.1:${port}/tls` : `ws://127.0.0.1:${port}/${mode}`;
-      const rule = await api('POST', '/v2/routing-rules', { name: mode, match: { phoneNumbers: [`+${to}`] }, room: { type: 'static', id: `dial-${mode}` }, agent: { url } });
+      const agent = await api('POST', '/v2/agents', { name: mode, url });
+      const rule = await api('POST', '/v2/sip/routing-rule', { name: mode, type: 'inbound', phoneNumbers: [`+${to}`], room: { type: 'static', id: `dial-${mode}` }, agentId: agent.body.id });
       expect(rule.status).toBe(201);
       const peer = await RoomPeer.join(local.stack.info.mediaUrl, `dial-${mode}`, { token: local.stack.info.token });
       const call = new SimulatedCall({ answerUrl: connector.webhookUrl as string, to });

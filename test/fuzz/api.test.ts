@@ -11,7 +11,7 @@ import { expectPrototypeClean, heapAfterGc, jsonObjectText, jsonText, jsonTree, 
  */
 let t: TestStack;
 let token: string;
-const fixture = { connector: '', rule: '', webhook: '' };
+const fixture = { connector: '', rule: '', agent: '', webhook: '' };
 
 beforeAll(async () => {
   // No throttles: the gateway's stage limit and the per-tenant limit would answer 429 before any parser ran.
@@ -19,8 +19,10 @@ beforeAll(async () => {
   token = await t.token('fuzz-api');
   const created = async (path: string, body: unknown) => ((await (await t.api('POST', path, { token, body })).json()) as { data: { id: string } }).data.id;
   fixture.connector = await created('/v2/connectors', { provider: 'plivo', defaultRoomId: 'fuzz-room' });
-  fixture.rule = await created('/v2/routing-rules', { name: 'fuzz', match: { callerPatterns: ['+1*'] }, room: { type: 'static', id: 'fuzz-room' } });
-  // SIP resources answer the object itself.
+  // SIP resources and agents answer the object itself.
+  const own = async (path: string, body: unknown) => ((await (await t.api('POST', path, { token, body })).json()) as { id: string }).id;
+  fixture.agent = await own('/v2/agents', { name: 'fuzz', url: 'ws://localhost:9/agent' });
+  fixture.rule = await own('/v2/sip/routing-rule', { name: 'fuzz', type: 'inbound', allowedNumbers: ['+1*'], room: { type: 'static', id: 'fuzz-room' } });
   fixture.webhook = ((await (await t.api('POST', '/v2/sip/webhooks', { token, body: { url: 'http://localhost:9/hooks' } })).json()) as { id: string }).id;
 });
 afterAll(() => t.close());
@@ -71,8 +73,8 @@ function expectAnswered(reply: Reply): void {
 }
 
 const SCHEMA: TreeOptions = {
-  keys: ['provider', 'name', 'defaultRoomId', 'defaultRuleId', 'region', 'plivoAuthToken', 'priority', 'match', 'phoneNumbers', 'callerPatterns', 'room', 'type', 'id', 'prefix', 'agent', 'url', 'sampleRate', 'metadata', 'events', 'ttlSeconds'],
-  values: ['plivo', 'twilio', 'us002', 'in002', 'static', 'dynamic', 'call', 'random', 'fuzz-room', 'rr_0000000000000000', '+14155550100', '+91*', '*', 'ws://agent.example', 'wss://agent.example/x', 'http://localhost:9/hooks', 'https://hooks.example/x', 'javascript:alert(1)', 'call-started', 'call-hangup', 'A'.repeat(40), ''],
+  keys: ['provider', 'name', 'defaultRoomId', 'defaultRuleId', 'region', 'plivoAuthToken', 'phoneNumbers', 'allowedNumbers', 'room', 'type', 'id', 'prefix', 'pin', 'agentId', 'agentMetadata', 'noiseCancellationLevel', 'headersToAttributes', 'headers', 'tags', 'url', 'sampleRate', 'metadata', 'events', 'ttlSeconds'],
+  values: ['plivo', 'twilio', 'us002', 'in002', 'inbound', 'outbound', 'static', 'dynamic', 'blank', 'random', 'fuzz-room', 'rr_0000000000000000', '+14155550100', '+91*', '*', 'ws://agent.example', 'wss://agent.example/x', 'http://localhost:9/hooks', 'https://hooks.example/x', 'javascript:alert(1)', 'call-started', 'call-hangup', 'A'.repeat(40), ''],
 };
 
 /** Routes that parse a JSON body (a fixture's id where the path names one), and the bodiless POST routes. */
@@ -80,19 +82,22 @@ const bodyRoutes = () =>
   [
     ['POST', '/v2/connectors'],
     ['PATCH', `/v2/connectors/${fixture.connector}`],
-    ['POST', '/v2/routing-rules'],
-    ['PATCH', `/v2/routing-rules/${fixture.rule}`],
+    ['POST', '/v2/sip/routing-rule'],
+    ['PATCH', `/v2/sip/routing-rule/${fixture.rule}`],
+    ['POST', '/v2/agents'],
+    ['PATCH', `/v2/agents/${fixture.agent}`],
     ['POST', '/v2/sip/webhooks'],
     ['PATCH', `/v2/sip/webhooks/${fixture.webhook}`],
     ['POST', '/v2/rooms/fuzz-room/tokens'],
   ] as const;
-const bodyRoute = fc.integer({ min: 0, max: 6 }).map((i) => bodyRoutes()[i] as readonly [string, string]);
+const bodyRoute = fc.integer({ min: 0, max: 8 }).map((i) => bodyRoutes()[i] as readonly [string, string]);
 const anyWriteRoute = fc.oneof(
   bodyRoute,
   fc.constantFrom<readonly [string, string]>(
     ['POST', '/v2/sip/webhooks/wh_00000000000000000000/deliveries/whd_00000000000000000000/retry'],
     ['PUT', '/v2/connectors'],
-    ['PUT', '/v2/routing-rules/rr_0000000000000000'],
+    ['PUT', '/v2/sip/routing-rule/rr_0000000000000000'],
+    ['PUT', '/v2/agents/ag_0000000000000000'],
     ['POST', '/v2/sip/call'],
     ['PATCH', '/v2/rooms/fuzz-room/tokens'],
   ),
@@ -144,15 +149,19 @@ describe('JSON bodies', () => {
 
   it('refuses values nested thousands deep in any field, including agent metadata, with a clear 4xx', async () => {
     const nested = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
-    const rule = (metadata: string) => `{"name":"deep","match":{},"room":{"type":"dynamic"},"agent":{"url":"wss://agent.example","metadata":${metadata}}}`;
+    const rule = (metadata: string) => `{"name":"deep","type":"inbound","room":{"type":"dynamic"},"agentMetadata":${metadata}}`;
+    const agent = (metadata: string) => `{"name":"deep","url":"wss://agent.example","metadata":${metadata}}`;
     for (const depth of [1_000, 5_000, 20_000, 32_000]) {
       for (const [method, path] of bodyRoutes()) expectClearRefusal(await send(method, path, { body: `{"name":${nested(depth)}}` }));
-      expectClearRefusal(await send('POST', '/v2/routing-rules', { body: rule(`{"a":${nested(depth)}}`) }));
-      expectClearRefusal(await send('PATCH', `/v2/routing-rules/${fixture.rule}`, { body: `{"agent":{"url":"wss://agent.example","metadata":{"a":${nested(depth)}}}}` }));
+      expectClearRefusal(await send('POST', '/v2/sip/routing-rule', { body: rule(`{"a":${nested(depth)}}`) }));
+      expectClearRefusal(await send('PATCH', `/v2/sip/routing-rule/${fixture.rule}`, { body: `{"agentMetadata":{"a":${nested(depth)}}}` }));
+      expectClearRefusal(await send('POST', '/v2/agents', { body: agent(`{"a":${nested(depth)}}`) }));
+      expectClearRefusal(await send('PATCH', `/v2/agents/${fixture.agent}`, { body: `{"metadata":{"a":${nested(depth)}}}` }));
     }
     // Metadata 32 levels deep (the object itself the first) and within the size limit is still taken.
-    expect((await send('POST', '/v2/routing-rules', { body: rule(`{"a":${nested(31)}}`) })).status).toBe(201);
-    expect(expectClearRefusal(await send('POST', '/v2/routing-rules', { body: rule(`{"a":${nested(32)}}`) })).message).toContain('agent.metadata: must nest at most 32 levels deep');
+    expect((await send('POST', '/v2/sip/routing-rule', { body: rule(`{"a":${nested(31)}}`) })).status).toBe(201);
+    expect(expectClearRefusal(await send('POST', '/v2/sip/routing-rule', { body: rule(`{"a":${nested(32)}}`) })).message).toContain('agentMetadata: must nest at most 32 levels deep');
+    expect(expectClearRefusal(await send('PATCH', `/v2/agents/${fixture.agent}`, { body: `{"metadata":{"a":${nested(32)}}}` })).message).toContain('metadata: must nest at most 32 levels deep');
   });
 
   it('refuses bodies over 64 KB with 413 and huge strings in any field with a clear 4xx', async () => {
@@ -175,17 +184,19 @@ describe('JSON bodies', () => {
       fc.asyncProperty(bodyRoute, proto, proto, async ([method, path], outer, inner) => {
         const body = `{${JSON.stringify(outer)}:{${JSON.stringify(inner)}:{"polluted":"yes"}},"provider":"plivo","name":"x"}`;
         expectClearRefusal(await send(method, path, { body }));
-        const rule = `{"name":"p","match":{},"room":{"type":"dynamic"},"agent":{"url":"wss://agent.example","metadata":{${JSON.stringify(outer)}:{"polluted":"yes"},"kept":1}}}`;
-        expectAnswered(await send('POST', '/v2/routing-rules', { body: rule }));
+        const rule = `{"name":"p","type":"inbound","room":{"type":"dynamic"},"agentMetadata":{${JSON.stringify(outer)}:{"polluted":"yes"},"kept":1}}`;
+        const created = await send('POST', '/v2/sip/routing-rule', { body: rule });
+        if (created.status === 201) expect(JSON.parse(created.text)).toHaveProperty('id');
+        else expectClearRefusal(created);
       }),
       { numRuns: 40 },
     );
     expectPrototypeClean();
-    const reply = await send('POST', '/v2/routing-rules', { body: '{"name":"p","match":{},"room":{"type":"dynamic"},"agent":{"url":"wss://agent.example","metadata":{"__proto__":{"polluted":"yes"},"kept":1}}}' });
+    const reply = await send('POST', '/v2/agents', { body: '{"name":"p","url":"wss://agent.example","metadata":{"__proto__":{"polluted":"yes"},"kept":1}}' });
     expect(reply.status).toBe(201);
-    const stored = (await (await t.api('GET', `/v2/routing-rules/${(JSON.parse(reply.text) as { data: { id: string } }).data.id}`, { token })).json()) as { data: { agent: { metadata: object } } };
+    const stored = (await (await t.api('GET', `/v2/agents/${(JSON.parse(reply.text) as { id: string }).id}`, { token })).json()) as { metadata: object };
     // Kept as a key, or dropped (zod's records skip `__proto__`); never the stored object's prototype.
-    expect(['{"kept":1}', '{"__proto__":{"polluted":"yes"},"kept":1}']).toContain(JSON.stringify(stored.data.agent.metadata));
+    expect(['{"kept":1}', '{"__proto__":{"polluted":"yes"},"kept":1}']).toContain(JSON.stringify(stored.metadata));
   });
 });
 
@@ -215,7 +226,8 @@ describe('path parameters and queries', () => {
   const template = fc.constantFrom(
     '/v2/connectors/{}',
     '/v2/connectors/{}/rotate-key',
-    '/v2/routing-rules/{}',
+    '/v2/sip/routing-rule/{}',
+    '/v2/agents/{}',
     '/v2/sip/call/{}',
     '/v2/sip/webhooks/{}',
     '/v2/sip/webhooks/{}/deliveries',
@@ -239,7 +251,7 @@ describe('path parameters and queries', () => {
     );
   });
 
-  const listPath = () => fc.constantFrom('/v2/connectors', '/v2/routing-rules', '/v2/sip/call', '/v2/sip/webhooks', `/v2/sip/webhooks/${fixture.webhook}/deliveries`);
+  const listPath = () => fc.constantFrom('/v2/connectors', '/v2/sip/routing-rule', '/v2/agents', '/v2/sip/call', '/v2/sip/webhooks', `/v2/sip/webhooks/${fixture.webhook}/deliveries`);
   const base64url = (s: string) => Buffer.from(s, 'utf8').toString('base64url');
   const queryValue = fc.oneof(
     fc.constantFrom('0', '-1', '1', '1.5', '1e3', '1e2', '100', '101', 'abc', '', ' 5', '0x10', 'Infinity', 'NaN', '9'.repeat(400), 'true', 'null', '[]'),
@@ -251,7 +263,7 @@ describe('path parameters and queries', () => {
     fc.tuple(fc.constantFrom('2024-01-01T00:00:00.000Z', 'not a date', ''), fc.constantFrom('call_0000000000000000000a', 'call_', 'x')).map((pair) => base64url(JSON.stringify(pair))),
     fc.integer({ min: 201, max: 2000 }).map((n) => 'A'.repeat(n)),
   );
-  const queryKey = fc.oneof({ weight: 4, arbitrary: fc.constantFrom('limit', 'cursor', 'page', 'perPage', 'status', 'connectorId', 'roomId') }, { weight: 1, arbitrary: fc.constantFrom(...PROTOTYPE_KEYS, 'LIMIT', 'limit[]', '') }, { weight: 1, arbitrary: fc.string({ maxLength: 10, unit: 'binary' }) });
+  const queryKey = fc.oneof({ weight: 4, arbitrary: fc.constantFrom('limit', 'cursor', 'page', 'perPage', 'status', 'connectorId', 'roomId', 'search', 'type') }, { weight: 1, arbitrary: fc.constantFrom(...PROTOTYPE_KEYS, 'LIMIT', 'limit[]', '') }, { weight: 1, arbitrary: fc.string({ maxLength: 10, unit: 'binary' }) });
 
   it('answers any list query with a page or a clear 400', async () => {
     await fc.assert(

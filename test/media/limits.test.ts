@@ -39,6 +39,14 @@ async function connectorFor(token: string, room: string): Promise<string> {
   return ((await res.json()) as { data: { webhookUrl: string } }).data.webhookUrl;
 }
 
+/** An agent at `url` and an inbound rule sending `number` to `room` that dials it; the rule's create status. */
+async function agentRule(token: string, number: string, room: string, url: string): Promise<number> {
+  const agent = await t.api('POST', '/v2/agents', { token, body: { name: 'agent', url } });
+  const { id: agentId } = (await agent.json()) as { id: string };
+  const rule = await t.api('POST', '/v2/sip/routing-rule', { token, body: { name: 'agent', type: 'inbound', phoneNumbers: [number], room: { type: 'static', id: room }, agentId } });
+  return rule.status;
+}
+
 /** A call answered through the Answer URL, its stream opened on media server `i` (with `start`). */
 async function callOn(answerUrl: string, i: number, to?: string): Promise<SimulatedCall> {
   const call = new SimulatedCall({ answerUrl, ...(to && { to }) });
@@ -117,11 +125,7 @@ describe('participants per room (MAX_PARTICIPANTS_PER_ROOM)', () => {
     const dialled: WebSocket[] = [];
     agents.on('connection', (ws) => dialled.push(ws));
     try {
-      const rule = await t.api('POST', '/v2/routing-rules', {
-        token,
-        body: { name: 'agent', match: { phoneNumbers: ['+14155550161'] }, room: { type: 'static', id: 'agent-room' }, agent: { url: `ws://127.0.0.1:${(agents.address() as { port: number }).port}/` } },
-      });
-      expect(rule.status).toBe(201);
+      expect(await agentRule(token, '+14155550161', 'agent-room', `ws://127.0.0.1:${(agents.address() as { port: number }).port}/`)).toBe(201);
       const peers = [await join(0, 'agent-room', token), await join(0, 'agent-room', token)];
       // Two seats left would be needed: one is.
       const call = await callOn(await connectorFor(token, 'unused'), 0, '14155550161');
@@ -251,11 +255,7 @@ describe('message sizes', () => {
     await new Promise((resolve) => agents.once('listening', resolve));
     try {
       const connected = new Promise<WebSocket>((resolve) => agents.once('connection', resolve));
-      const rule = await t.api('POST', '/v2/routing-rules', {
-        token,
-        body: { name: 'agent', match: { phoneNumbers: ['+14155550171'] }, room: { type: 'static', id: 'size-agent' }, agent: { url: `ws://127.0.0.1:${(agents.address() as { port: number }).port}/` } },
-      });
-      expect(rule.status).toBe(201);
+      expect(await agentRule(token, '+14155550171', 'size-agent', `ws://127.0.0.1:${(agents.address() as { port: number }).port}/`)).toBe(201);
       const call = await callOn(await connectorFor(token, 'unused'), 0, '14155550171');
       const agent = await connected;
       const closed = new Promise<number>((resolve) => agent.once('close', resolve));

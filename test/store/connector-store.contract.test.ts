@@ -7,6 +7,7 @@ import { DynamoConnectorStore, holdsWebhookKey } from '../../core/connectors/sto
 import { ConflictError } from '../../core/errors';
 import { deliveryIdFor, newConnectorId, newRuleId, newWebhookId, newWebhookKey } from '../../core/ids';
 import type { RoutingRule } from '../../core/routing/model';
+import { createRuleSchema } from '../../core/routing/schema';
 import { DynamoRoutingRuleStore } from '../../core/routing/store';
 import type { Webhook } from '../../core/webhooks/model';
 import { DeliveryStore, DynamoWebhookStore } from '../../core/webhooks/store';
@@ -200,7 +201,8 @@ describe.each(storeBackends)('ConnectorStore on %s', (_name, start) => {
     const calls = new DynamoCallStore(dynamo, 'contract');
     const now = new Date().toISOString();
     const rule = (tenant: string, n: number): RoutingRule => {
-      return { id: newRuleId(), tenant, name: `rule ${n}`, priority: n, match: { phoneNumbers: [`+1415555000${n}`] }, room: { type: 'static', id: `r${n}` }, agent: null, createdAt: now, updatedAt: now };
+      const body = createRuleSchema.parse({ name: `rule ${n}`, type: 'inbound', phoneNumbers: [`+1415555000${n}`], room: { type: 'static', id: `r${n}` } });
+      return { ...body, room: body.room ?? null, id: newRuleId(), tenant, createdAt: now, updatedAt: now };
     };
     // Connectors on both sides of the one asked for, a call record, and another tenant's rule.
     const [first, middle, last] = [0, 1, 2].map((n) => connector('t9', { id: newConnectorId(Date.now() + n * 1000) })) as [Connector, Connector, Connector];

@@ -69,3 +69,28 @@ export async function startTestStack(env: Record<string, string> = {}): Promise<
     },
   };
 }
+
+/** A response's JSON body, as the type the test expects. */
+export async function json<T>(res: Response): Promise<T> {
+  return (await res.json()) as T;
+}
+
+/** A numbered list's body (`/v2/sip/…`, `/v2/agents`). */
+export interface NumberedList<T> {
+  data: T[];
+  pageInfo: { currentPage: number; perPage: number; lastPage: number; total: number };
+}
+
+/**
+ * One stack for a test file, started before its tests and closed after them, with a token for each tenant named:
+ * read `t` and `tokens` inside tests (they are set in `beforeAll`).
+ */
+export function stackForFile<const N extends string>(...tenants: N[]): { readonly t: TestStack; readonly tokens: Readonly<Record<N, string>> } {
+  const file = { t: undefined as unknown as TestStack, tokens: {} as Record<N, string> };
+  beforeAll(async () => {
+    file.t = await startTestStack();
+    for (const tenant of tenants) file.tokens[tenant] = await file.t.token(tenant);
+  });
+  afterAll(() => file.t.close());
+  return file;
+}

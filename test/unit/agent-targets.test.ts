@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocketServer } from 'ws';
 import { dynamoClient } from '../../core/aws';
-import { DynamoConnectorStore } from '../../core/connectors/store';
+import { AgentService } from '../../core/agents/service';
+import { DynamoAgentStore } from '../../core/agents/store';
 import { createLogger } from '../../core/log';
-import { RoutingRuleService } from '../../core/routing/service';
 import { DynamoRoutingRuleStore } from '../../core/routing/store';
 import { AGENT_SCHEMES, targetProblem } from '../../core/webhooks/targets';
 import { AddressRefused, openSocket } from '../../ingest-container/src/transport/open-socket';
@@ -28,37 +28,37 @@ describe('agent URLs', () => {
     expect(await local('ws://a:b@localhost/')).toBe('must not carry credentials');
   });
 
-  describe('at registration (routing rules, AWS policy)', () => {
+  describe('at registration (agents, AWS policy)', () => {
     let dir: string;
     let stopAws: () => Promise<void>;
     let dynamo: DynamoDBClient;
-    let service: RoutingRuleService;
+    let service: AgentService;
     beforeAll(async () => {
       dir = mkdtempSync(join(tmpdir(), 'agent-targets-'));
       const aws = await startLocalAws(undefined, dir);
       stopAws = aws.close;
       dynamo = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: aws.dynamodbEndpoint });
       await ensureControlTable(dynamo, 'rules');
-      service = new RoutingRuleService(new DynamoRoutingRuleStore(dynamo, 'rules'), new DynamoConnectorStore(dynamo, 'rules'), createLogger('error'), false);
+      service = new AgentService({ agents: new DynamoAgentStore(dynamo, 'rules'), rules: new DynamoRoutingRuleStore(dynamo, 'rules'), allowPrivateTargets: false, log: createLogger('error') });
     }, 60_000);
     afterAll(async () => {
       dynamo.destroy();
       await stopAws();
       rmSync(dir, { recursive: true, force: true });
     });
-    const rule = (url: string) => ({ name: 'agent', priority: 100, match: {}, room: { type: 'static' as const, id: 'r' }, agent: { url, sampleRate: 16000 as const } });
+    const agent = (url: string) => ({ name: 'agent', url, sampleRate: 16000 as const, metadata: {} });
 
     it.each([
       ['wss://169.254.169.254/latest/meta-data', /private, loopback or link-local/],
       ['ws://10.0.0.1:8081/', /must be wss/],
       ['wss://[::1]:9000/', /private, loopback or link-local/],
       ['wss://admin:hunter2@agent.example.com/', /credentials/],
-    ])('refuses %s with 400 naming agent.url', async (url, problem) => {
-      const refused = service.create('t1', rule(url));
-      await expect(refused).rejects.toMatchObject({ status: 400, message: expect.stringMatching(problem), errors: [{ field: 'agent.url', message: expect.stringMatching(problem) }] });
-      const kept = await service.create('t1', rule('wss://93.184.216.34/agent'));
-      await expect(service.update('t1', kept.id, { agent: { url, sampleRate: 16000 } })).rejects.toMatchObject({ status: 400 });
-      expect((await service.get('t1', kept.id)).agent).toMatchObject({ url: 'wss://93.184.216.34/agent' });
+    ])('refuses %s with 400 naming url', async (url, problem) => {
+      const refused = service.create('t1', agent(url));
+      await expect(refused).rejects.toMatchObject({ status: 400, message: expect.stringMatching(problem), errors: [{ field: 'url', message: expect.stringMatching(problem) }] });
+      const kept = await service.create('t1', agent('wss://93.184.216.34/agent'));
+      await expect(service.update('t1', kept.id, { url })).rejects.toMatchObject({ status: 400 });
+      expect((await service.get('t1', kept.id)).url).toBe('wss://93.184.216.34/agent');
     });
   });
 

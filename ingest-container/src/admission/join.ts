@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ROOM_ID } from '../../../core/connectors/schema';
 import { CALL_EVENT_TYPES } from '../../../core/events';
-import { agentSchema } from '../../../core/routing/schema';
+import { agentDialSchema } from '../../../core/agents/schema';
 import { ROOM_RATES } from '../../../core/rooms';
 
 /**
@@ -25,7 +25,10 @@ export const joinSchema = z.discriminatedUnion('type', [
       from: z.string().max(1024),
       to: z.string().max(1024),
       expiresAtMs: z.number(),
-      agent: agentSchema.nullable(),
+      agent: agentDialSchema.nullable(),
+      hidePhoneNumber: z.boolean().default(false),
+      dtmf: z.boolean().default(true),
+      attributes: z.record(z.string().max(64), z.string().max(256)).default({}),
       // An entry server from before claims named them relays none: every event is then outboxed.
       events: z.array(z.enum(CALL_EVENT_TYPES)).max(CALL_EVENT_TYPES.length).readonly().default(CALL_EVENT_TYPES),
     }),

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { WebSocket } from 'ws';
 import { newParticipantId } from '../../../core/ids';
 import type { Logger } from '../../../core/log';
-import type { AgentSpec } from '../../../core/routing/model';
+import type { AgentDial } from '../../../core/agents/schema';
 import { CLOSE } from '../transport/close-codes';
 import { openSocket } from '../transport/open-socket';
 import type { Room } from '../room/room';
@@ -51,7 +51,7 @@ function answered(ws: WebSocket, settleMs: number, signal: AbortSignal): Promise
  * a redirect instead of the upgrade, a TLS or handshake fault, a close right after accepting) is retried
  * twice with backoff; null when every attempt failed or `signal` aborted (the call ended first). Never throws.
  */
-export async function dialAgent(agent: AgentSpec, room: Room, welcome: Welcome, log: Logger, signal: AbortSignal, options = DIAL_DEFAULTS): Promise<RoomSocket | null> {
+export async function dialAgent(agent: AgentDial, room: Room, welcome: Welcome, log: Logger, signal: AbortSignal, options = DIAL_DEFAULTS): Promise<RoomSocket | null> {
   const delays = [0, ...options.retryDelaysMs];
   for (const [attempt, delay] of delays.entries()) {
     try {

@@ -1,10 +1,16 @@
+import { maskNumber } from '../../../core/calls/model';
 import type { Claim } from '../../../core/claims';
 import type { Logger } from '../../../core/log';
 import { CLOSE } from '../transport/close-codes';
-import type { Room } from '../room/room';
+import type { PhoneInfo, Room } from '../room/room';
 import type { RoomSocket } from '../room/socket';
 import { dialAgent, type DialOptions } from './agent';
 import type { CallLifecycle, EndReason } from './lifecycle';
+
+/** The call as the room and its agent see it: the caller's number masked if its rule says so, its header attributes. */
+export function phoneInfoOf({ from, to, callUuid, callId, hidePhoneNumber, attributes }: Claim): PhoneInfo {
+  return { from: hidePhoneNumber ? maskNumber(from) : from, to, callUuid, callId, ...(Object.keys(attributes).length > 0 && { attributes }) };
+}
 
 export interface CallSessionDeps {
   readonly lifecycle: CallLifecycle;
@@ -48,9 +54,9 @@ export class CallSession {
   }
 
   private async dialAgent(room: Room): Promise<RoomSocket | null> {
-    const { from, to, callUuid, callId, tenant, agent } = this.claim;
+    const { callId, tenant, agent } = this.claim;
     if (!agent) return null;
-    const welcome = { call: { from, to, callUuid, callId }, ...(agent.metadata && { metadata: agent.metadata }) };
+    const welcome = { call: phoneInfoOf(this.claim), ...(agent.metadata && { metadata: agent.metadata }) };
     const socket = await dialAgent(agent, room, welcome, this.deps.log, this.agentDial.signal, this.deps.dial);
     // The call ended while dialling, before the agent answered: nothing to record.
     if (this.agentDial.signal.aborted && !socket) return null;

@@ -1,7 +1,7 @@
 import type { WebSocket } from 'ws';
 import type { Claim } from '../../../core/claims';
 import { Frame, PHONE_FRAME_BYTES } from '../audio/frame';
-import { CallSession, type CallSessionDeps } from '../calls/session';
+import { CallSession, phoneInfoOf, type CallSessionDeps } from '../calls/session';
 import type { EndReason } from '../calls/lifecycle';
 import { JitterBuffer } from '../room/jitter-buffer';
 import type { RoomRegistry } from '../room/registry';
@@ -65,7 +65,7 @@ export class PlivoStream implements Participant {
     private readonly deps: PlivoStreamDeps,
   ) {
     this.id = `ph_${claim.callId.slice('call_'.length)}`;
-    this.phone = { from: claim.from, to: claim.to, callUuid: claim.callUuid, callId: claim.callId };
+    this.phone = phoneInfoOf(claim);
     this.endpoint = new Endpoint(ws, { stats: this.stats });
     this.call = new CallSession(claim, deps);
     const startTimeoutMs = deps.startTimeoutMs ?? START_TIMEOUT_MS;
@@ -142,7 +142,8 @@ export class PlivoStream implements Participant {
       case 'dtmf': {
         const digit = dtmfOf(message);
         if (digit === null) return void this.guard.bad('dtmf without a valid digit');
-        this.room.broadcast({ type: 'dtmf', participantId: this.id, digit }, this.id);
+        // The call's rule may keep key presses from the room (`dtmf: false`).
+        if (this.claim.dtmf) this.room.broadcast({ type: 'dtmf', participantId: this.id, digit }, this.id);
         return;
       }
       case 'playedStream': {

@@ -8,10 +8,13 @@ import type { JitterBuffer } from './jitter-buffer';
 export type ParticipantKind = 'phone' | 'agent' | 'web';
 
 export interface PhoneInfo {
+  /** The caller's number; masked (`+*******0100`) when the call's rule has `hidePhoneNumber`. */
   readonly from: string;
   readonly to: string;
   readonly callUuid: string;
   readonly callId: string;
+  /** From the call's SIP headers, as its rule maps them (`includeHeaders`, `headersToAttributes`); absent when none. */
+  readonly attributes?: Readonly<Record<string, string>>;
 }
 
 /** What other participants learn about a participant. */

@@ -9,7 +9,7 @@ import { FloodMeter } from '../transport/flood-meter';
 import { guard } from '../transport/guard';
 import { MessageGuard } from '../transport/message-guard';
 import { JitterBuffer, MAX_PENDING_CHECKPOINTS } from './jitter-buffer';
-import type { Participant, Room, RoomEvent } from './room';
+import type { Participant, PhoneInfo, Room, RoomEvent } from './room';
 
 /** An agent may send its speech ahead of real time, up to this much; beyond it the oldest is dropped. */
 const AGENT_AHEAD_FRAMES = 60 * 50;
@@ -41,7 +41,7 @@ const clientMessage = z.discriminatedUnion(
 
 /** What a participant learns as it joins, and an agent also the call it was dialled for. */
 export interface Welcome {
-  readonly call?: { readonly from: string; readonly to: string; readonly callUuid: string; readonly callId: string };
+  readonly call?: PhoneInfo;
   readonly metadata?: Readonly<Record<string, unknown>>;
 }
 

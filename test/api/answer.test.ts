@@ -201,7 +201,7 @@ describe('routing', () => {
     for (const from of ['919812345678', '+14155551234']) {
       const insider = newCall({ from });
       expect((await answer(c.webhookUrl, answerFields(insider))).status).toBe(200);
-      expect(await callRecord(insider.callUuid, tenant)).toMatchObject({ status: 'started', roomId: 'gated', ruleId: gated.id });
+      expect(await callRecord(insider.callUuid, tenant)).toMatchObject({ status: 'incoming', roomId: 'gated', ruleId: gated.id });
     }
   });
 

@@ -129,8 +129,8 @@ it('a receiver down past every retry: all events are dead-lettered, and once it 
   // arrive in any order: docs/webhooks.md promises the timestamps, not the arrival order).
   for (const call of calls) {
     const ours = [...bodyOf.values()]
-      .map((body) => JSON.parse(body.toString('utf8')) as { webhookType: string; timestamp: string; data: { callUuid: string } })
-      .filter((payload) => payload.data.callUuid === call.callUuid)
+      .map((body) => JSON.parse(body.toString('utf8')) as { webhookType: string; timestamp: string; data: { additionalDetails: { callUuid: string } } })
+      .filter((payload) => payload.data.additionalDetails.callUuid === call.callUuid)
       .sort((x, y) => x.timestamp.localeCompare(y.timestamp));
     expect(ours.map((payload) => payload.webhookType)).toEqual(EVENTS);
   }

@@ -23,6 +23,7 @@ describe('loadControlPlaneConfig', () => {
       tenantRateLimit: 50,
       plivoSourceRanges: [],
       originSecret: null,
+      plivoApiUrl: 'https://api.plivo.com',
       logLevel: 'info',
       webhooks: { queueUrl: null, deadLetterQueueUrl: null, retryDelaysSeconds: [60, 120, 240], redriveAfterSeconds: 300, cacheSeconds: 10, allowPrivateTargets: false },
       aws: { region: 'us-east-1', dynamodbEndpoint: undefined, kmsEndpoint: undefined, sqsEndpoint: undefined },
@@ -62,6 +63,12 @@ describe('loadControlPlaneConfig', () => {
   it("reads Plivo's source ranges: none by default (any source), else the CIDRs listed", () => {
     expect(loadControlPlaneConfig(valid).plivoSourceRanges).toEqual([]);
     expect(loadControlPlaneConfig({ ...valid, PLIVO_SOURCE_RANGES: ' 18.214.109.128/25 , 2600:1f18::/32 ' }).plivoSourceRanges).toEqual(['18.214.109.128/25', '2600:1f18::/32']);
+  });
+
+  it("reads Plivo's Voice API base: api.plivo.com by default, else the URL set, without its trailing slash", () => {
+    expect(loadControlPlaneConfig({ ...valid, PLIVO_API_URL: ' ' }).plivoApiUrl).toBe('https://api.plivo.com');
+    expect(loadControlPlaneConfig({ ...valid, PLIVO_API_URL: 'http://127.0.0.1:4010/' }).plivoApiUrl).toBe('http://127.0.0.1:4010');
+    expect(() => loadControlPlaneConfig({ ...valid, PLIVO_API_URL: 'ftp://plivo' })).toThrow('PLIVO_API_URL must use http: or https:, got "ftp://plivo"');
   });
 
   it('reads the origin secret the edge sends: none by default (no edge), else the value as it is', () => {

@@ -9,6 +9,7 @@ import { streamXml } from '../../core/plivo/xml';
 import { CALLEE_BEHAVIOURS } from '../../local/plivo/callee';
 import { PlivoEmulator } from '../../local/plivo/emulator';
 import { waitFor } from '../support/local-process';
+import { startTestStack } from '../support/stack';
 import { startPlivoReceiver, type PlivoReceiver, type PlivoRequest } from '../support/plivo-receiver';
 
 /**
@@ -106,12 +107,14 @@ describe('Make Call and Hang up', () => {
     expect(paths(receiver.requests)).toEqual(['/ring', '/hangup']);
   });
 
-  it('hangs up at time_limit, and a DELETE while ringing cancels the call', async () => {
+  it('hangs up at time_limit (answer_method GET: the fields in the signed query), and a DELETE while ringing cancels the call', async () => {
     receiver.reply('/answer', streamToReceiver());
-    await api.makeCall(credentials, call('+14155550142', { timeLimit: 1 }));
+    await api.makeCall(credentials, call('+14155550142', { timeLimit: 1, answerMethod: 'GET' }));
     const limited = await hangupOf();
     expect(limited.fields).toMatchObject({ CallStatus: 'completed', HangupCause: 'ALLOTTED_TIMEOUT', Duration: '1' });
     expect(receiver.streams[0]?.closed).toBe(true);
+    expect(receiver.at('/answer')[0]).toMatchObject({ method: 'GET', signature: 'valid', fields: { CallStatus: 'in-progress', Direction: 'outbound' } });
+    expect(limited.method).toBe('POST');
 
     await api.makeCall(credentials, call('+14155550004', { ringTimeout: 30, hangupUrl: `${receiver.url}/hangup-2` }));
     const ring = await waitFor(() => receiver.at('/ring')[1]);
@@ -215,6 +218,24 @@ describe('failures', () => {
     const strict = new PlivoVoiceApi({ baseUrl: emulator.url, allowPrivateTargets: false });
     await expectApiError(strict.hangup(credentials, 'x'), 502, 'plivo_error', /must be https at a public address/);
     expect(emulator.requests).toEqual([]);
+  });
+});
+
+describe('npm start', () => {
+  it('serves the emulator at plivoApiUrl, which places calls whose callbacks come back signed', async () => {
+    const t = await startTestStack();
+    try {
+      const served = t.stack.plivoEmulator;
+      expect(served?.url).toBe(t.stack.plivoApiUrl);
+      served?.register(credentials.authId, credentials.authToken);
+      const local = new PlivoVoiceApi({ baseUrl: t.stack.plivoApiUrl, allowPrivateTargets: true });
+      const placed = await local.makeCall(credentials, call('+14155550001'));
+      const hangup = await hangupOf();
+      expect(hangup.fields).toMatchObject({ RequestUUID: placed.requestUuid, CallStatus: 'busy' });
+      expect(hangup.signature).toBe('valid');
+    } finally {
+      await t.close();
+    }
   });
 });
 

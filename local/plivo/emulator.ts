@@ -82,9 +82,10 @@ export interface PlivoEmulatorOptions {
    * added. `npm start` will look connectors up by their `plivoAuthId` once connectors hold one.
    */
   readonly authTokenOf?: (authId: string) => Promise<string | undefined> | string | undefined;
-  /** 8 kHz PCM the callee plays into each stream, looped. @default 1 s of 440 Hz */
-  readonly calleeAudio?: Int16Array;
 }
+
+/** The callee plays this tone into every stream (the simulator's caller plays 440 Hz too). */
+export const CALLEE_TONE_HZ = 440;
 
 /** Plivo waits at most ~15 s for the XML (reference section 1); the emulator gives every callback as long. */
 const CALLBACK_TIMEOUT_MS = 15_000;
@@ -180,6 +181,15 @@ async function ring(callee: CalleeBehaviour, timeoutMs: number, signal: AbortSig
   return ENDINGS.ringTimeout;
 }
 
+/** The user and password of a Basic `authorization` header. */
+function basicAuth(req: IncomingMessage): { user: string; password: string } | null {
+  const [scheme, encoded] = (req.headers.authorization ?? '').split(' ');
+  if (scheme?.toLowerCase() !== 'basic' || !encoded) return null;
+  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon < 0 ? null : { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
 const URL_FIELDS = ['answer_url', 'ring_url', 'hangup_url', 'aleg_url'] as const;
 
 function text(body: Record<string, unknown>, field: string, required: boolean): string | null {
@@ -220,7 +230,7 @@ export class PlivoEmulator {
     readonly url: string,
     private readonly options: PlivoEmulatorOptions,
   ) {
-    this.calleeFrames = mulawEncode(options.calleeAudio ?? tone(440, 1));
+    this.calleeFrames = mulawEncode(tone(CALLEE_TONE_HZ, 1));
   }
 
   static async start(options: PlivoEmulatorOptions): Promise<PlivoEmulator> {
@@ -245,11 +255,6 @@ export class PlivoEmulator {
     return this.calls.get(callUuid);
   }
 
-  /** The call a Make Call answered with `requestUuid`. */
-  callByRequest(requestUuid: string): EmulatedCall | undefined {
-    return [...this.calls.values()].find((call) => call.requestUuid === requestUuid);
-  }
-
   /** Stops serving; live calls stop where they are (streams closed, no more callbacks). Safe to call twice. */
   close(): Promise<void> {
     this.closing ??= (async () => {
@@ -271,7 +276,7 @@ export class PlivoEmulator {
     };
     try {
       const path = (req.url ?? '/').split('?')[0] ?? '/';
-      const authId = this.basicUser(req);
+      const authId = basicAuth(req)?.user ?? null;
       let body: Record<string, unknown> | null = null;
       try {
         body = this.parseBody(req, await readBody(req, MAX_BODY_BYTES));
@@ -301,18 +306,11 @@ export class PlivoEmulator {
     if (this.requests.length > MAX_RECORDED_REQUESTS) this.requests.shift();
   }
 
-  private basicUser(req: IncomingMessage): string | null {
-    const [scheme, encoded] = (req.headers.authorization ?? '').split(' ');
-    if (scheme?.toLowerCase() !== 'basic' || !encoded) return null;
-    const decoded = Buffer.from(encoded, 'base64').toString('utf8');
-    return decoded.includes(':') ? decoded.slice(0, decoded.indexOf(':')) : null;
-  }
-
   /** Basic auth of the path's account with its token; the wording of the 401 is the emulator's. */
   private async authenticate(req: IncomingMessage, account: string): Promise<string> {
-    const decoded = Buffer.from((req.headers.authorization ?? '').replace(/^basic /i, ''), 'base64').toString('utf8');
+    const given = basicAuth(req);
     const token = this.accounts.get(account) ?? (await this.options.authTokenOf?.(account));
-    if (token === undefined || decoded !== `${account}:${token}`) throw new PlivoFault(401, 'Authentication failed: unknown auth id or wrong auth token');
+    if (token === undefined || given?.user !== account || given.password !== token) throw new PlivoFault(401, 'Authentication failed: unknown auth id or wrong auth token');
     return token;
   }
 

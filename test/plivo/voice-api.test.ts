@@ -7,7 +7,9 @@ import { createLogger } from '../../core/log';
 import { PlivoVoiceApi, type MakeCallRequest, type PlivoCredentials } from '../../core/plivo/voice-api';
 import { streamXml } from '../../core/plivo/xml';
 import { CALLEE_BEHAVIOURS } from '../../local/plivo/callee';
-import { PlivoEmulator } from '../../local/plivo/emulator';
+import { mulawDecode, mulawEncode } from '../../ingest-container/src/audio/mulaw';
+import { CALLEE_TONE_HZ, PlivoEmulator } from '../../local/plivo/emulator';
+import { tone, toneLevel } from '../../tools/audio';
 import { waitFor } from '../support/local-process';
 import { startTestStack } from '../support/stack';
 import { startPlivoReceiver, type PlivoReceiver, type PlivoRequest } from '../support/plivo-receiver';
@@ -73,9 +75,15 @@ describe('Make Call and Hang up', () => {
     expect(stream.signature).toBe('valid');
     expect(stream.path).toBe('/stream?ref=r1');
     expect(stream.messages[0]).toMatchObject({ event: 'start', start: { callId: callUuid, tracks: ['inbound'], mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000 } } });
-    const media = stream.messages[1] as { event: string; media: { payload: string } };
-    expect(media.event).toBe('media');
-    expect(Buffer.from(media.media.payload, 'base64')).toHaveLength(160);
+    const media = stream.messages.filter((m) => m.event === 'media') as unknown as { media: { payload: string } }[];
+    expect(stream.messages[1]?.event).toBe('media');
+    const heard = media.map((m) => Buffer.from(m.media.payload, 'base64'));
+    expect(heard.every((frame) => frame.length === 160)).toBe(true);
+    expect(toneLevel(mulawDecode(Buffer.concat(heard)), CALLEE_TONE_HZ)).toBeGreaterThan(4000);
+    // What the connector plays to the callee is what the emulated call heard.
+    stream.socket.send(JSON.stringify({ event: 'playAudio', media: { contentType: 'audio/x-mulaw', sampleRate: 8000, payload: Buffer.from(mulawEncode(tone(1000, 0.02))).toString('base64') } }));
+    await waitFor(() => (emulator.call(callUuid)?.streams[0]?.received.length ? true : undefined));
+    expect(emulator.call(callUuid)).toMatchObject({ state: 'answered', from: '+14155550100', to: '+14155550142', authId: credentials.authId });
 
     await expect(api.hangup(credentials, callUuid)).resolves.toBe('ended');
     const hangup = await hangupOf();
@@ -190,6 +198,19 @@ describe('failures', () => {
     await expectApiError(api.makeCall({ ...credentials, authToken: 'wrong' }, call('+14155550142')), 502, 'plivo_error', /plivoAuthId and plivoAuthToken \(401\): Authentication failed/);
     expect(emulator.requests).toHaveLength(1);
     expect(receiver.requests).toEqual([]);
+  });
+
+  it('authenticates accounts from its lookup as well as the registered ones', async () => {
+    const looked = await PlivoEmulator.start({ log: quiet, authTokenOf: (authId) => (authId === 'MALOOKEDUP' ? 'looked-up-token' : undefined) });
+    try {
+      const client = new PlivoVoiceApi({ baseUrl: looked.url, allowPrivateTargets: true });
+      // Authenticated: the call is unknown (404, already ended), not the account (401).
+      await expect(client.hangup({ authId: 'MALOOKEDUP', authToken: 'looked-up-token' }, 'no-such-call')).resolves.toBe('already-ended');
+      await expectApiError(client.hangup({ authId: 'MALOOKEDUP', authToken: 'other' }, 'no-such-call'), 502, 'plivo_error', /\(401\)/);
+      await expectApiError(client.hangup(credentials, 'no-such-call'), 502, 'plivo_error', /\(401\)/);
+    } finally {
+      await looked.close();
+    }
   });
 
   describe('a Voice API that never answers', () => {

@@ -130,6 +130,20 @@ describe('Make Call and Hang up', () => {
     expect((await hangupOf('/hangup-2')).fields).toMatchObject({ CallStatus: 'cancel', HangupCause: 'ORIGINATOR_CANCEL', Duration: '0' });
   });
 
+  it('ends the call when the connector closes a keepCallAlive stream and no XML follows, and reports a stream it cannot open as dropped', async () => {
+    receiver.reply('/answer', streamToReceiver());
+    await api.makeCall(credentials, call('+14155550142'));
+    const stream = await waitFor(() => receiver.streams[0]);
+    stream.socket.close(1000);
+    expect((await hangupOf()).fields).toMatchObject({ CallStatus: 'completed', HangupCauseName: 'End Of XML Instructions' });
+
+    // Nothing listens at port 1: three attempts, then DroppedStream, and the XML (and the call) ends.
+    receiver.reply('/answer-2', `<Response><Stream keepCallAlive="true" statusCallbackUrl="${receiver.url}/stream-status">ws://127.0.0.1:1/stream</Stream></Response>`);
+    await api.makeCall(credentials, call('+14155550142', { answerUrl: `${receiver.url}/answer-2`, hangupUrl: `${receiver.url}/hangup-2` }));
+    expect((await hangupOf('/hangup-2')).fields).toMatchObject({ CallStatus: 'completed', HangupCauseName: 'End Of XML Instructions' });
+    expect(receiver.at('/stream-status').map((r) => r.fields.Event)).toEqual(['StartStream', 'StopStream', 'DroppedStream']);
+  });
+
   it('ends the call when the callee hangs up (0003, 2 s after answering)', async () => {
     receiver.reply('/answer', streamToReceiver());
     await api.makeCall(credentials, call('+14155550003'));
@@ -182,6 +196,18 @@ describe('Transfer', () => {
     expect(receiver.at('/dial-callback')).toEqual([]);
     expect(receiver.at('/dial-action')[0]?.fields).toMatchObject({ DialStatus: 'busy' });
     expect(receiver.at('/hangup')).toEqual([]);
+  });
+
+  it('a call hung up while bridged: the far party hangs up too (dial callback), no action is posted, the hangup is', async () => {
+    const callUuid = await answeredCall();
+    receiver.reply('/transfer', transferXml('+14155550142'));
+    await api.transfer(credentials, callUuid, { alegUrl: `${receiver.url}/transfer` });
+    await waitFor(() => receiver.at('/dial-callback')[0]);
+    await expect(api.hangup(credentials, callUuid)).resolves.toBe('ended');
+    expect((await hangupOf()).fields).toMatchObject({ CallStatus: 'completed', HangupSource: 'API Request' });
+    await waitFor(() => receiver.at('/dial-callback')[1]);
+    expect(receiver.at('/dial-callback').map((r) => r.fields.DialAction)).toEqual(['answer', 'hangup']);
+    expect(receiver.at('/dial-action')).toEqual([]);
   });
 
   it('refuses a transfer of a call Plivo does not know as a Plivo error', async () => {

@@ -14,6 +14,8 @@ export interface CallOptions {
   readonly to?: string;
   /** The connector's Plivo auth token: requests and the stream upgrade are V3-signed with it. */
   readonly authToken?: string;
+  /** The Plivo account (auth id) named in the stream's `start`. @default MASIMULATOR */
+  readonly accountId?: string;
 }
 
 export interface ReceivedFrame {
@@ -122,7 +124,7 @@ export class SimulatedCall {
     this.send({
       event: 'start',
       sequenceNumber: ++this.sequence,
-      start: { callId, streamId: this.streamId, accountId: 'MASIMULATOR', tracks: ['inbound'], mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000 } },
+      start: { callId, streamId: this.streamId, accountId: this.options.accountId ?? 'MASIMULATOR', tracks: ['inbound'], mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000 } },
       extra_headers: '',
     });
   }

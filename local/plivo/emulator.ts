@@ -432,7 +432,7 @@ export class PlivoEmulator {
    * step waits until the stream ends; without, it runs at once.
    */
   private async stream(call: Call, step: StreamInstruction, signal: AbortSignal): Promise<void> {
-    const stream = new SimulatedCall({ answerUrl: call.params.answerUrl, from: call.from, to: call.to, authToken: call.authToken });
+    const stream = new SimulatedCall({ answerUrl: call.params.answerUrl, from: call.from, to: call.to, authToken: call.authToken, accountId: call.authId });
     const status = (event: string) =>
       step.statusCallbackUrl
         ? this.callback(call, step.statusCallbackUrl, step.statusCallbackMethod, { ...call.fields, Event: event, StreamID: stream.streamId, Timestamp: plivoTime(new Date()) })

@@ -74,7 +74,7 @@ describe('Make Call and Hang up', () => {
     // Plivo's stream: a signed upgrade, then `start` naming the call, then 20 ms mu-law frames of the callee.
     expect(stream.signature).toBe('valid');
     expect(stream.path).toBe('/stream?ref=r1');
-    expect(stream.messages[0]).toMatchObject({ event: 'start', start: { callId: callUuid, tracks: ['inbound'], mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000 } } });
+    expect(stream.messages[0]).toMatchObject({ event: 'start', start: { callId: callUuid, accountId: credentials.authId, tracks: ['inbound'], mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000 } } });
     const media = stream.messages.filter((m) => m.event === 'media') as unknown as { media: { payload: string } }[];
     expect(stream.messages[1]?.event).toBe('media');
     const heard = media.map((m) => Buffer.from(m.media.payload, 'base64'));

@@ -73,10 +73,6 @@ export interface EmulatedCall {
 
 export interface PlivoEmulatorOptions {
   readonly log: Logger;
-  /** @default 127.0.0.1 */
-  readonly host?: string;
-  /** @default 0 (any free port) */
-  readonly port?: number;
   /**
    * The auth token of an account by its auth id (undefined: no such account), asked after the accounts `register`
    * added. `npm start` will look connectors up by their `plivoAuthId` once connectors hold one.
@@ -233,14 +229,14 @@ export class PlivoEmulator {
     this.calleeFrames = mulawEncode(tone(CALLEE_TONE_HZ, 1));
   }
 
+  /** Serves on a free loopback port. */
   static async start(options: PlivoEmulatorOptions): Promise<PlivoEmulator> {
     const server = createServer();
-    const host = options.host ?? '127.0.0.1';
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(options.port ?? 0, host, resolve);
+      server.listen(0, '127.0.0.1', resolve);
     });
-    const emulator = new PlivoEmulator(server, `http://${host}:${(server.address() as AddressInfo).port}`, options);
+    const emulator = new PlivoEmulator(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`, options);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => void emulator.handle(req, res));
     return emulator;
   }

@@ -2,6 +2,7 @@ import { ConfigError, envValue, parseValue, readEnv, requiredEnv, type Env } fro
 import { LIMIT_DEFAULTS } from './limits';
 import type { LogLevel } from './log';
 import { parseSourceRanges } from './plivo/source-ranges';
+import { DEFAULT_PLIVO_API_URL } from './plivo/voice-api';
 
 export { ConfigError };
 
@@ -34,6 +35,11 @@ export interface ControlPlaneConfig {
    * without it, so the API's own endpoint serves nobody who bypasses the edge. Null: no edge, any request may.
    */
   readonly originSecret: string | null;
+  /**
+   * Base of Plivo's Voice API (`PLIVO_API_URL`), without a trailing slash: outbound calls, hangups and transfers go
+   * there. `npm start` points it at its emulator unless the environment sets it.
+   */
+  readonly plivoApiUrl: string;
   readonly logLevel: LogLevel;
   readonly webhooks: WebhookConfig;
   readonly aws: AwsClientConfig;
@@ -161,6 +167,7 @@ export function loadControlPlaneConfig(env: Env, options: { publicUrl: boolean }
     tenantRateLimit: readEnv(env, 'TENANT_RATE_LIMIT', envValue.integer(0, 100_000), LIMIT_DEFAULTS.tenantRateLimit),
     plivoSourceRanges: plivoSourceRanges(env),
     originSecret: env.ORIGIN_SECRET || null,
+    plivoApiUrl: readEnv(env, 'PLIVO_API_URL', HTTP_URL, DEFAULT_PLIVO_API_URL),
     logLevel: readEnv(env, 'LOG_LEVEL', envValue.logLevel(), 'info'),
     webhooks: {
       queueUrl: readEnv(env, 'WEBHOOK_QUEUE_URL', HTTP_URL, null),

@@ -27,6 +27,8 @@ export const ERROR_CODES = {
   connection_limit: '429: the tenant has `MAX_CONNECTIONS_PER_TENANT` connections on the media server',
   unavailable: "503: the database or KMS is unavailable, a feature is not configured, or the room's media server cannot be reached (retry shortly)",
   bad_gateway: '502: `npm start` only: the media server it chose did not take the connection (retry)',
+  plivo_error: "502: Plivo's Voice API refused the request or could not be reached (the message carries Plivo's own)",
+  plivo_timeout: "504: Plivo's Voice API did not answer in time; nothing was retried, so check the call before trying again",
   draining: '503: the media server is draining; connect again to reach another',
   shutting_down: '503: the media server is shutting down; retry',
   server_full: '503: the media server has `MAX_CONNECTIONS` connections; connect again to reach another',

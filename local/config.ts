@@ -92,6 +92,8 @@ export function localControlPlaneEnv(
   endpoints: { dynamodbEndpoint: string; kmsEndpoint: string; sqsEndpoint: string },
   queues: { queueUrl: string; deadLetterQueueUrl: string },
   apiUrl: string,
+  /** The Plivo emulator's URL, used unless the environment sets `PLIVO_API_URL`. */
+  plivoEmulatorUrl?: string,
 ): Record<string, string> {
   const publicUrl = env.PUBLIC_URL?.trim() || apiUrl;
   const settings: Record<string, string | undefined> = {
@@ -109,6 +111,8 @@ export function localControlPlaneEnv(
     CLAIM_TTL_SECONDS: env.CLAIM_TTL_SECONDS,
     CALL_RETENTION_DAYS: env.CALL_RETENTION_DAYS,
     TENANT_RATE_LIMIT: env.TENANT_RATE_LIMIT,
+    // The media servers get it too: their environment is this one.
+    PLIVO_API_URL: env.PLIVO_API_URL?.trim() || plivoEmulatorUrl,
     // Behind the edge the function sees the edge's address, not Plivo's: the edge checks the ranges instead.
     PLIVO_SOURCE_RANGES: edgeOff(env) ? env.PLIVO_SOURCE_RANGES : undefined,
     LOG_LEVEL: env.LOG_LEVEL ?? LOCAL_DEFAULTS.LOG_LEVEL,

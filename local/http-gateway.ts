@@ -5,6 +5,7 @@ import type { Logger } from '../core/log';
 import { sourceAllowList } from '../core/plivo/source-ranges';
 import { EDGE_RATE_WINDOW_SECONDS, EDGE_REFUSALS, HOOKS_PATH_PREFIX, type EdgeRateLimits, type EdgeRefusal } from '../lambdas/edge';
 import type { RouteThrottle } from '../lambdas/routes';
+import { BodyTooLarge, readBody } from './http-body';
 
 /**
  * A stand-in for API Gateway (HTTP API, payload format 2.0): matches the same route keys the CDK
@@ -62,19 +63,6 @@ function compile(routeKey: string, { handler, throttle }: GatewayFunction): Comp
     })
     .join('/');
   return { method, routeKey, pattern: new RegExp(`^${source}$`), names, handler, admit: tokenBucket(throttle) };
-}
-
-class BodyTooLarge extends Error {}
-
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > API_GATEWAY_MAX_BODY) throw new BodyTooLarge();
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
 }
 
 function send(res: ServerResponse, result: APIGatewayProxyStructuredResultV2): void {
@@ -222,7 +210,7 @@ export function createGatewayListener(functions: readonly GatewayFunction[], log
     const params = Object.fromEntries(route.names.map((name, i) => [name, found[i + 1] ?? '']));
     let result: APIGatewayProxyStructuredResultV2;
     try {
-      result = await route.handler(buildEvent(req, route, params, await readBody(req)));
+      result = await route.handler(buildEvent(req, route, params, await readBody(req, API_GATEWAY_MAX_BODY)));
     } catch (err) {
       if (err instanceof BodyTooLarge) {
         result = gatewayError(413, 'Request Entity Too Large');

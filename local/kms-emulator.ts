@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { readBody } from './http-body';
 
 /**
  * An in-process stand-in for AWS KMS that speaks KMS's own wire protocol (JSON 1.1, `X-Amz-Target:
@@ -142,17 +143,6 @@ const operations: Record<string, (dir: string, input: Record<string, unknown>) =
   'TrentService.GetPublicKey': getPublicKey,
 };
 
-async function readBody(req: IncomingMessage): Promise<string> {
-  let size = 0;
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new KmsFault('ValidationException', 'Request too large');
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 function reply(res: ServerResponse, status: number, body: Record<string, unknown>, errorType?: string): void {
   res.writeHead(status, {
     'content-type': 'application/x-amz-json-1.1',
@@ -168,7 +158,8 @@ async function handle(dir: string, req: IncomingMessage, res: ServerResponse): P
     if (!operation) throw new KmsFault('UnsupportedOperationException', `Unsupported operation ${String(target)}`);
     let input: unknown;
     try {
-      input = JSON.parse((await readBody(req)) || '{}');
+      // A body over MAX_BODY is refused as unreadable, as one that is not JSON.
+      input = JSON.parse((await readBody(req, MAX_BODY)).toString('utf8') || '{}');
     } catch {
       throw new KmsFault('SerializationException', 'Body is not valid JSON');
     }

@@ -24,6 +24,7 @@ import { createGatewayListener, GATEWAY_SERVER_OPTIONS } from './http-gateway';
 import { createDeliveryHandler, deliveryDependencies } from '../lambdas/webhooks/app';
 import { createSweeper } from '../lambdas/sweeper/app';
 import { LONG_POLL_MS, pollQueue } from './queue-poller';
+import { PlivoEmulator } from './plivo/emulator';
 
 /** What `npm start` prints and writes to `DATA_DIR/local-stack.json`. */
 export interface LocalStackInfo {
@@ -36,10 +37,14 @@ export interface LocalStackInfo {
   readonly aws: { readonly dynamodbEndpoint: string; readonly kmsEndpoint: string; readonly sqsEndpoint: string };
   /** The media servers behind `mediaUrl`, each its own process (`MEDIA_SERVERS`). */
   readonly mediaServers: readonly LocalMediaServer[];
+  /** Plivo's Voice API as the API and the media servers call it: the emulator's, or `PLIVO_API_URL` when set. */
+  readonly plivoApiUrl: string;
 }
 
 export interface LocalStack extends LocalStackInfo {
   readonly dataDir: string;
+  /** The Plivo Voice API emulator behind `plivoApiUrl`; null when `PLIVO_API_URL` points elsewhere. */
+  readonly plivoEmulator: PlivoEmulator | null;
   close(): Promise<void>;
 }
 
@@ -102,6 +107,7 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
   let aws: LocalAws | undefined;
   let sqs: SQSClient | undefined;
   let media: MediaFleet | undefined;
+  let plivo: PlivoEmulator | undefined;
   let worker: { stop(): Promise<void> } | undefined;
   let sweeps: NodeJS.Timeout | undefined;
   let sweeping: Promise<void> | undefined;
@@ -120,7 +126,9 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
     sqs = sqsClient({ region: 'us-east-1', sqsEndpoint: aws.sqsEndpoint }, LONG_POLL_MS + 5000);
     const port = (server.address() as AddressInfo).port;
     const base = `http://${local.host === '0.0.0.0' ? '127.0.0.1' : local.host}:${port}`;
-    const controlEnv = localControlPlaneEnv(env, aws, await ensureWebhookQueues(sqs), base);
+    // Plivo's Voice API on loopback, unless the environment names one (real Plivo, or another emulator).
+    if (!env.PLIVO_API_URL?.trim()) plivo = await PlivoEmulator.start({ log: log.child({ service: 'plivo-emulator' }) });
+    const controlEnv = localControlPlaneEnv(env, aws, await ensureWebhookQueues(sqs), base, plivo?.url);
     const config = localControlPlaneConfig(controlEnv);
     const dynamo = dynamoClient(config.aws);
     await ensureControlTable(dynamo, config.tableName);
@@ -171,21 +179,25 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
       connector: { id: connector.id, webhookUrl: connector.webhookUrl },
       aws: { dynamodbEndpoint: aws.dynamodbEndpoint, kmsEndpoint: aws.kmsEndpoint, sqsEndpoint: aws.sqsEndpoint },
       mediaServers: fleet.servers,
+      plivoApiUrl: config.plivoApiUrl,
     };
     writeFileSync(join(local.dataDir, STATE_FILE), JSON.stringify(info, null, 2) + '\n', { mode: 0o600 });
     state = 'serving';
 
     const localAws = aws;
+    const plivoEmulator = plivo ?? null;
     const sqsClientInUse = sqs;
     let closing: Promise<void> | undefined;
     return {
       ...info,
       dataDir: local.dataDir,
+      plivoEmulator,
       close: () =>
         (closing ??= (async () => {
           // Calls end first, while the store still runs: the media servers record them as ended by the shutdown
           // (with their true duration) and queue their hangup events before the worker and the store stop.
           await fleet.close();
+          await plivoEmulator?.close();
           await stopServing();
           clearInterval(sweeps);
           await sweeping;
@@ -198,6 +210,7 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
     };
   } catch (err) {
     await media?.close();
+    await plivo?.close();
     await stopServing();
     clearInterval(sweeps);
     await worker?.stop();

@@ -16,6 +16,8 @@ export interface CallOptions {
   readonly authToken?: string;
   /** Custom SIP headers of the call, which Plivo posts to the Answer URL as `X-PH-<name>` fields. */
   readonly sipHeaders?: Readonly<Record<string, string>>;
+  /** The Plivo account (auth id) named in the stream's `start`. @default MASIMULATOR */
+  readonly accountId?: string;
 }
 
 export interface ReceivedFrame {
@@ -29,13 +31,34 @@ const FRAME_BYTES = 160;
 const signedHeaders = (authToken: string | undefined, method: string, url: string, params: Map<string, string[]>): Record<string, string> =>
   authToken ? plivoSignatureHeaders(authToken, method, url, params) : {};
 
-async function postForm(url: string, fields: Record<string, string>, authToken: string | undefined): Promise<{ status: number; body: string }> {
-  const params = new Map(Object.entries(fields).map(([k, v]) => [k, [v]]));
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...signedHeaders(authToken, 'POST', url, params) },
-    body: new URLSearchParams(fields).toString(),
-  });
+export interface CallbackOptions {
+  /** Signs with V3 headers when set. */
+  readonly authToken?: string;
+  /** @default POST */
+  readonly method?: 'GET' | 'POST';
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Sends Plivo's fields to `url` as Plivo calls a URL of the call: a form POST, or a GET with the fields added to the
+ * query (`answer_method`, `aleg_method` ... GET); V3-signed when given the auth token.
+ */
+export async function plivoCallback(url: string, fields: Record<string, string>, options: CallbackOptions = {}): Promise<{ status: number; body: string }> {
+  const { authToken, signal } = options;
+  let res: Response;
+  if (options.method === 'GET') {
+    const target = new URL(url);
+    for (const [key, value] of Object.entries(fields)) target.searchParams.append(key, value);
+    res = await fetch(target, { headers: signedHeaders(authToken, 'GET', target.toString(), new Map()), signal });
+  } else {
+    const params = new Map(Object.entries(fields).map(([k, v]) => [k, [v]]));
+    res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...signedHeaders(authToken, 'POST', url, params) },
+      body: new URLSearchParams(fields).toString(),
+      signal,
+    });
+  }
   return { status: res.status, body: await res.text() };
 }
 
@@ -75,7 +98,7 @@ export class SimulatedCall {
   /** Posts the Answer URL and returns the stream URL; throws with the reply when there is none. */
   async answer(): Promise<string> {
     const started = performance.now();
-    const reply = await postForm(this.options.answerUrl, this.fields, this.options.authToken);
+    const reply = await plivoCallback(this.options.answerUrl, this.fields, { authToken: this.options.authToken });
     this.answerMs = performance.now() - started;
     const url = reply.status === 200 ? streamUrlOf(reply.body) : null;
     if (!url) throw new Error(`Answer URL replied ${reply.status}: ${reply.body}`);
@@ -93,14 +116,18 @@ export class SimulatedCall {
     });
     await new Promise<void>((resolve, reject) => {
       ws.once('open', resolve);
-      ws.once('unexpected-response', (_req, res) => reject(new Error(`stream upgrade refused: ${res.statusCode}`)));
+      ws.once('unexpected-response', (req, res) => {
+        // Handled here, the refused handshake is ours to end (ws leaves it open).
+        req.destroy();
+        reject(new Error(`stream upgrade refused: ${res.statusCode}`));
+      });
       ws.once('error', reject);
     });
     this.startedAt = Date.now();
     this.send({
       event: 'start',
       sequenceNumber: ++this.sequence,
-      start: { callId, streamId: this.streamId, accountId: 'MASIMULATOR', tracks: ['inbound'], mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000 } },
+      start: { callId, streamId: this.streamId, accountId: this.options.accountId ?? 'MASIMULATOR', tracks: ['inbound'], mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000 } },
       extra_headers: '',
     });
   }
@@ -150,8 +177,8 @@ export class SimulatedCall {
     return mulawDecode(all.subarray(0, offset));
   }
 
-  /** Ends the call as Plivo does: `stop`, close, then the hangup POST to the Answer URL. */
-  async hangup(): Promise<void> {
+  /** Ends the stream as Plivo does: `stop`, then the close. */
+  async closeStream(): Promise<void> {
     if (this.ws && this.ws.readyState === WebSocket.OPEN) {
       this.send({ event: 'stop', sequenceNumber: ++this.sequence, streamId: this.streamId });
       const ws = this.ws;
@@ -160,8 +187,13 @@ export class SimulatedCall {
         ws.close(1000);
       });
     }
+  }
+
+  /** Ends the call as Plivo does: the stream's `stop` and close, then the hangup POST to the Answer URL. */
+  async hangup(): Promise<void> {
+    await this.closeStream();
     const duration = String(Math.round((Date.now() - this.startedAt) / 1000));
-    await postForm(this.options.answerUrl, { ...this.fields, Event: 'Hangup', CallStatus: 'completed', Duration: duration, HangupCause: 'NORMAL_CLEARING' }, this.options.authToken);
+    await plivoCallback(this.options.answerUrl, { ...this.fields, Event: 'Hangup', CallStatus: 'completed', Duration: duration, HangupCause: 'NORMAL_CLEARING' }, { authToken: this.options.authToken });
   }
 
   /** Resolves when the connector closes the stream. */
@@ -172,7 +204,14 @@ export class SimulatedCall {
   }
 
   private onMessage(data: Buffer): void {
-    const message = JSON.parse(data.toString('utf8')) as { event?: string; media?: { payload?: string } };
+    let message: { event?: string; media?: { payload?: string } };
+    try {
+      message = JSON.parse(data.toString('utf8')) as typeof message;
+    } catch {
+      // Not JSON: Plivo ignores it, and so does the simulator (it never crashes on what the connector sends).
+      return;
+    }
+    if (typeof message !== 'object' || message === null) return;
     if (message.event === 'playAudio' && message.media?.payload) {
       this.received.push({ at: performance.now(), mulaw: Buffer.from(message.media.payload, 'base64') });
     } else this.controls.push(message);

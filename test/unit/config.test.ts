@@ -1,6 +1,6 @@
 import { ConfigError, loadControlPlaneConfig } from '../../core/config';
 import { loadMediaConfig } from '../../ingest-container/src/config';
-import { loadLocalConfig } from '../../local/config';
+import { loadLocalConfig, localControlPlaneConfig, localControlPlaneEnv, localMediaEnv } from '../../local/config';
 
 const regions = { us002: { ingestUrl: 'wss://us.example.com/', claimsTable: 'claims-us' }, in002: { ingestUrl: 'wss://in.example.com', claimsTable: 'claims-in', awsRegion: 'ap-south-1' } };
 const valid = { TABLE_NAME: 't', KMS_KEY_ID: 'k', PUBLIC_URL: 'https://api.example.com/', MEDIA_REGIONS: JSON.stringify(regions) };
@@ -23,6 +23,7 @@ describe('loadControlPlaneConfig', () => {
       tenantRateLimit: 50,
       plivoSourceRanges: [],
       originSecret: null,
+      plivoApiUrl: 'https://api.plivo.com',
       logLevel: 'info',
       webhooks: { queueUrl: null, deadLetterQueueUrl: null, retryDelaysSeconds: [60, 120, 240], redriveAfterSeconds: 300, cacheSeconds: 10, allowPrivateTargets: false },
       aws: { region: 'us-east-1', dynamodbEndpoint: undefined, kmsEndpoint: undefined, sqsEndpoint: undefined },
@@ -64,6 +65,12 @@ describe('loadControlPlaneConfig', () => {
     expect(loadControlPlaneConfig({ ...valid, PLIVO_SOURCE_RANGES: ' 18.214.109.128/25 , 2600:1f18::/32 ' }).plivoSourceRanges).toEqual(['18.214.109.128/25', '2600:1f18::/32']);
   });
 
+  it("reads Plivo's Voice API base: api.plivo.com by default, else the URL set, without its trailing slash", () => {
+    expect(loadControlPlaneConfig({ ...valid, PLIVO_API_URL: ' ' }).plivoApiUrl).toBe('https://api.plivo.com');
+    expect(loadControlPlaneConfig({ ...valid, PLIVO_API_URL: 'http://127.0.0.1:4010/' }).plivoApiUrl).toBe('http://127.0.0.1:4010');
+    expect(() => loadControlPlaneConfig({ ...valid, PLIVO_API_URL: 'ftp://plivo' })).toThrow('PLIVO_API_URL must use http: or https:, got "ftp://plivo"');
+  });
+
   it('reads the origin secret the edge sends: none by default (no edge), else the value as it is', () => {
     expect(loadControlPlaneConfig({ ...valid, ORIGIN_SECRET: '' }).originSecret).toBeNull();
     expect(loadControlPlaneConfig({ ...valid, ORIGIN_SECRET: 'kQ7vXo2lT9bRzW4n' }).originSecret).toBe('kQ7vXo2lT9bRzW4n');
@@ -101,6 +108,21 @@ describe('loadControlPlaneConfig', () => {
     [{ TENANT_RATE_LIMIT: 'lots' }, 'TENANT_RATE_LIMIT must be a whole number 0-100000'],
   ])('refuses %j: %s', (override, message) => {
     expect(() => loadControlPlaneConfig({ ...valid, ...override })).toThrow(message);
+  });
+});
+
+describe("npm start's Plivo Voice API", () => {
+  const endpoints = { dynamodbEndpoint: 'http://127.0.0.1:1', kmsEndpoint: 'http://127.0.0.1:2', sqsEndpoint: 'http://127.0.0.1:3' };
+  const queues = { queueUrl: 'http://127.0.0.1:3/q', deadLetterQueueUrl: 'http://127.0.0.1:3/dlq' };
+  const emulator = 'http://127.0.0.1:4010';
+
+  it('is the emulator for the API and the media servers, unless the environment sets PLIVO_API_URL', () => {
+    const emulated = localControlPlaneEnv({}, endpoints, queues, 'http://127.0.0.1:8080', emulator);
+    expect(localControlPlaneConfig(emulated).plivoApiUrl).toBe(emulator);
+    expect(localMediaEnv({}, emulated, 'us002').PLIVO_API_URL).toBe(emulator);
+    const chosen = localControlPlaneEnv({ PLIVO_API_URL: 'https://api.plivo.com' }, endpoints, queues, 'http://127.0.0.1:8080', emulator);
+    expect(localControlPlaneConfig(chosen).plivoApiUrl).toBe('https://api.plivo.com');
+    expect(localMediaEnv({}, chosen, 'us002').PLIVO_API_URL).toBe('https://api.plivo.com');
   });
 });
 

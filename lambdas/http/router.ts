@@ -13,7 +13,7 @@ interface Route<C, R> {
 
 /**
  * Method + path dispatch inside one Lambda. Patterns use `:name` for one path segment. An unknown
- * path is 404; a known path with another method is 405 with `Allow`.
+ * path (one with an empty segment too) is 404; a known path with another method is 405 with `Allow`.
  */
 export class Router<C, R> {
   private readonly routes: Route<C, R>[] = [];
@@ -29,7 +29,8 @@ export class Router<C, R> {
   }
 
   resolve(method: string, path: string): { handler: RouteHandler<C, R>; params: Params } {
-    const parts = path.split('/').filter(Boolean);
+    // An empty segment (`/v2/sip/call/`, `//`) names no resource: a path is matched as written, never normalised.
+    const parts = path.split('/').slice(1);
     const allowed: string[] = [];
     for (const route of this.routes) {
       const params = match(route.segments, parts);
@@ -47,6 +48,7 @@ function match(segments: readonly string[], parts: readonly string[]): Record<st
   const params: Record<string, string> = {};
   for (const [i, segment] of segments.entries()) {
     const part = parts[i] as string;
+    if (part === '') return null;
     if (segment.startsWith(':')) {
       let value: string;
       try {

@@ -205,6 +205,19 @@ describe('routing', () => {
     }
   });
 
+  it("masks the numbers of a call its rule hides (hidePhoneNumber) in the call log, and only that call's", async () => {
+    const tenant = await t.token('hidden-numbers-tenant');
+    const hidden = await rule({ name: 'hidden', phoneNumbers: ['+14155550188'], hidePhoneNumber: true, room: { type: 'static', id: 'hidden' } }, tenant);
+    const c = await connector({ defaultRoomId: 'shown' }, tenant);
+    const masked = newCall({ from: '+919812345678', to: '+14155550188' });
+    const shown = newCall({ from: '+919812345678', to: '+14155550100' });
+    for (const call of [masked, shown]) expect((await answer(c.webhookUrl, answerFields(call))).status).toBe(200);
+    expect(await callRecord(masked.callUuid, tenant)).toMatchObject({ ruleId: hidden.id, from: '+********5678', to: '+*******0188' });
+    expect(await callRecord(shown.callUuid, tenant)).toMatchObject({ ruleId: null, from: '+919812345678', to: '+14155550100' });
+    const one = await json<{ data: { from: string; to: string } }>(await t.api('GET', `/v2/sip/call/${callIdFor(masked.callUuid)}`, { token: tenant }));
+    expect(one.data).toMatchObject({ from: '+********5678', to: '+*******0188' });
+  });
+
   it('adds noiseCancellation (and its level) to <Stream> only for a rule that sets it; never extraHeaders', async () => {
     const tenant = await t.token('stream-options-tenant');
     await rule({ name: 'nc', phoneNumbers: ['+14155550191'], noiseCancellation: true, noiseCancellationLevel: 80, room: { type: 'static', id: 'r' } }, tenant);

@@ -8,12 +8,15 @@ export const ROOT = join(__dirname, '..', '..');
 /** node with tsx's loader: one process, so signals reach the stack itself (the tsx CLI is a wrapper process). */
 export const NODE_TSX = [process.execPath, '--import', 'tsx'] as const;
 
+/** How long `stop()` waits for a clean exit before it kills the process (a hook's timeout is 30 s). */
+const STOP_DEADLINE_MS = 20_000;
+
 export interface LocalProcess {
   readonly info: LocalStackInfo;
   readonly child: ChildProcess;
   /** Everything the process printed so far (stdout and stderr). */
   output(): string;
-  /** Ctrl-C, as a user stops it in a terminal (SIGINT to its whole process group); resolves with the exit code. */
+  /** Ctrl-C, as a user stops it in a terminal (SIGINT to its whole process group); resolves with the exit code (null if it had to be killed). */
   stop(): Promise<number | null>;
 }
 
@@ -52,10 +55,15 @@ export async function startLocalProcess(dataDir: string, env: Record<string, str
     child,
     output: () => output,
     stop: async () => {
-      if (child.exitCode !== null) return child.exitCode;
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
       process.kill(-(child.pid as number), 'SIGINT');
-      return exited;
+      // A stop that hangs is killed, its log shown (the caller sees exit code null): never a hook timeout that says nothing.
+      const forced = setTimeout(() => {
+        console.warn(`npm start did not stop within ${STOP_DEADLINE_MS} ms of Ctrl-C; killed. Its output ended:\n${output.slice(-20_000)}`);
+        process.kill(-(child.pid as number), 'SIGKILL');
+      }, STOP_DEADLINE_MS);
+      return exited.finally(() => clearTimeout(forced));
     },
   };
 }

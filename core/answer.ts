@@ -1,8 +1,8 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import { agentDial, type Agent } from './agents/model';
 import { BoundedMap } from './bounded-map';
-import { callIdFor, type CallRecord } from './calls/model';
-import type { CallStore } from './calls/store';
+import { CALL_ID, callIdFor, type CallRecord } from './calls/model';
+import type { CallStore, StreamReport } from './calls/store';
 import { newClaimRef, type Claim, type ClaimStore } from './claims';
 import type { ControlPlaneConfig } from './config';
 import type { Connector } from './connectors/model';
@@ -12,6 +12,7 @@ import { holdsWebhookKey, type ConnectorStore, type KeyOwner } from './connector
 import { callEvent, type CallEventType } from './events';
 import type { Logger } from './log';
 import { SIGNATURE_REFUSALS, type Params } from './plivo/signature';
+import { streamReportKind } from './plivo/stream-status';
 import { EMPTY_RESPONSE_XML, HANGUP_REJECTED_XML, streamXml } from './plivo/xml';
 import { callerAllowed, holdsNumber, roomFor, ruleAttributes, type CallParties, type RoutingRule } from './routing/model';
 import type { CallSetup, RoutingRuleStore } from './routing/store';
@@ -51,6 +52,16 @@ const PLIVO_CALL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
  * it is not a number, it is recorded as unknown (NaN and Infinity compare false). Negative ones count as 0.
  */
 const MAX_CALL_SECONDS = 7 * 86_400;
+
+/** Plivo's StreamID and Timestamp are kept up to this long: they only tell reports apart. */
+const MAX_STREAM_FIELD = 128;
+
+/**
+ * Where Plivo posts the stream's status callbacks: the Answer URL it called, whose origin is PUBLIC_URL (the handler
+ * builds `url` from config, never from a Host header) and whose path holds the connector's live key, with the call's
+ * id in place of its query.
+ */
+const statusCallbackUrl = (answerUrl: string, callId: string): string => `${answerUrl.split('?')[0] ?? ''}?callId=${encodeURIComponent(callId)}`;
 
 /** Per-instance caches stay bounded: past this many entries they start over. */
 const CACHE_ENTRIES = 1000;
@@ -144,6 +155,8 @@ export class AnswerService {
     }
     const callLog = log.child({ callUuid, callId: callIdFor(callUuid) });
     if (field('Event').toLowerCase() === 'hangup') return this.hangup(connector, webhooks, callUuid, field, callLog);
+    const streamKind = streamReportKind(field('Event'));
+    if (streamKind) return this.streamStatus(connector, webhooks, request.query.get('callId')?.[0] ?? '', callUuid, streamKind, field, callLog);
 
     const parties: CallParties = { callUuid, from: field('From'), to: field('To') };
     const route = this.route(connector, rules, parties, request.query.get('roomId')?.[0]);
@@ -162,6 +175,7 @@ export class AnswerService {
       answeredAt: null,
       durationSeconds: null,
       hangupCause: null,
+      stream: null,
     };
     if ('rejected' in route) {
       const record: CallRecord = {
@@ -177,7 +191,7 @@ export class AnswerService {
         agentStatus: null,
         claimRef: null,
       };
-      if (!(await this.deps.calls.create(record, this.deps.config.callRetentionDays, undefined, subscribes(webhooks, 'call-hangup')))) return this.replayStored(connector, rules, webhooks, callUuid, fields);
+      if (!(await this.deps.calls.create(record, this.deps.config.callRetentionDays, undefined, subscribes(webhooks, 'call-hangup')))) return this.replayStored(connector, rules, webhooks, callUuid, fields, request.url);
       callLog.info('call rejected', { reason: route.rejected });
       await this.emit('call-hangup', record, webhooks);
       return { status: 200, xml: HANGUP_REJECTED_XML };
@@ -205,10 +219,10 @@ export class AnswerService {
       this.deps.calls.create(record, this.deps.config.callRetentionDays, missedAt(record, this.deps.config.claimTtlSeconds), subscribes(webhooks, 'call-started')),
       this.deps.claims.create(this.claimFor(record, options, webhooks)),
     ]);
-    if (!created) return this.replayStored(connector, rules, webhooks, callUuid, fields);
+    if (!created) return this.replayStored(connector, rules, webhooks, callUuid, fields, request.url);
     callLog.info('call routed', { roomId: route.roomId, ruleId: record.ruleId, via: route.via, region });
     await this.emit('call-started', record, webhooks);
-    return { status: 200, xml: streamXml(this.streamUrl(region, record.claimRef as string), route.rule ?? {}) };
+    return { status: 200, xml: streamXml(this.streamUrl(region, record.claimRef as string), statusCallbackUrl(request.url, record.id), route.rule ?? {}) };
   }
 
   /**
@@ -288,7 +302,7 @@ export class AnswerService {
    * Answers a retry as the first attempt was answered. The claim is written again if the first
    * attempt died between its two writes (a no-op otherwise: claims are create-once).
    */
-  private async replayStored(connector: Connector, rules: readonly RoutingRule[], webhooks: readonly Webhook[], callUuid: string, fields: Params): Promise<AnswerResult> {
+  private async replayStored(connector: Connector, rules: readonly RoutingRule[], webhooks: readonly Webhook[], callUuid: string, fields: Params, answerUrl: string): Promise<AnswerResult> {
     const call = await this.deps.calls.get(connector.tenant, callIdFor(callUuid));
     if (!call) throw new Error('Call record vanished after a conditional write failed');
     const log = this.deps.log.child({ callUuid, callId: call.id });
@@ -296,7 +310,7 @@ export class AnswerService {
     if (call.status === 'rejected' || !call.claimRef || !call.region) return { status: 200, xml: HANGUP_REJECTED_XML };
     const rule = rules.find((candidate) => candidate.id === call.ruleId) ?? null;
     if (call.status === 'incoming') await this.deps.claims.createOnce(this.claimFor(call, await this.callOptions(connector.tenant, rule, fields, log), webhooks));
-    return { status: 200, xml: streamXml(this.streamUrl(call.region, call.claimRef), rule ?? {}) };
+    return { status: 200, xml: streamXml(this.streamUrl(call.region, call.claimRef), statusCallbackUrl(answerUrl, call.id), rule ?? {}) };
   }
 
   /**
@@ -319,6 +333,29 @@ export class AnswerService {
     } else {
       log.info('hangup for a call that is not live', {});
     }
+    return { status: 200, xml: EMPTY_RESPONSE_XML };
+  }
+
+  /**
+   * Plivo's stream status callback for the call `callId` names (the tenant's, on this connector, holding the posted
+   * CallUUID; else 404): a start or a stop goes to its timelog, a degradation or a drop to `additionalDetails.stream`
+   * and fires `call-update`. A retry (same event, StreamID and Timestamp) changes nothing and fires nothing.
+   */
+  private async streamStatus(connector: Connector, webhooks: readonly Webhook[], callId: string, callUuid: string, kind: StreamReport['kind'], field: (name: string) => string, log: Logger): Promise<AnswerResult> {
+    const call = CALL_ID.test(callId) ? await this.deps.calls.get(connector.tenant, callId) : null;
+    if (!call || call.connectorId !== connector.id || call.callUuid !== callUuid) {
+      log.warn('stream status refused: no such call on this connector, or it holds another CallUUID', { status: 404, event: field('Event'), callIdParam: callId.slice(0, 64) });
+      return reject(404);
+    }
+    const streamId = field('StreamID').slice(0, MAX_STREAM_FIELD);
+    const report = { kind, streamId, key: `${kind}#${streamId}#${field('Timestamp').slice(0, MAX_STREAM_FIELD)}`, at: new Date().toISOString() };
+    const updated = await this.deps.calls.streamReport(connector.tenant, call.id, callUuid, report, subscribes(webhooks, 'call-update'));
+    if (!updated) {
+      log.info('stream status not recorded: a retry, or the call has MAX_STREAM_REPORTS', { event: kind, streamId });
+      return { status: 200, xml: EMPTY_RESPONSE_XML };
+    }
+    log.info('stream status recorded', { event: kind, streamId });
+    if (updated.stream && (kind === 'degraded' || kind === 'dropped')) await this.emit('call-update', updated, webhooks);
     return { status: 200, xml: EMPTY_RESPONSE_XML };
   }
 

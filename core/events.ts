@@ -10,7 +10,7 @@ export const WEBHOOK_EVENTS = {
   'call-started': { firedBy: 'inbound', when: 'The Answer URL routed the call to a room and answered with `<Stream>`' },
   'call-ringing': { firedBy: 'call-control', when: 'An outbound call rings at the far end' },
   'call-answered': { firedBy: 'inbound', when: 'Plivo opened the audio stream and it joined the room' },
-  'call-update': { firedBy: 'call-control', when: 'Something about an ongoing call changed other than its status' },
+  'call-update': { firedBy: 'inbound', when: "Plivo reported the call's audio stream degraded (`DegradedStream`) or dropped (`DroppedStream`): `additionalDetails.stream` says which" },
   'call-hangup': { firedBy: 'inbound', when: 'The call ended (`status`: `ended`, or `abandoned` when Plivo hung up before the stream came), or the Answer URL refused it (`rejected`); `additionalDetails.hangupReason` says why' },
   'call-missed': { firedBy: 'inbound', when: "The claim expired: Plivo never opened the stream" },
   'call-transfer-initiated': { firedBy: 'call-control', when: 'A transfer of the call was asked for' },
@@ -75,7 +75,7 @@ export async function outboxes(subscriptions: EventSubscriptions | undefined, te
  * the same whenever it is published (at once, or by the sweeper after a crash).
  */
 export function callEvent(type: CallEventType, call: CallRecord): CallEvent {
-  const at = type === 'call-started' ? call.startedAt : type === 'call-answered' ? call.answeredAt : call.endedAt;
+  const at = type === 'call-started' ? call.startedAt : type === 'call-answered' ? call.answeredAt : type === 'call-update' ? call.stream?.at : call.endedAt;
   return { type, tenant: call.tenant, call: toCallView(call), timestamp: at ?? call.startedAt };
 }
 

@@ -29,9 +29,42 @@ export type AgentStatus = (typeof AGENT_STATUSES)[number];
 export const CALL_ID = /^call_[0-9a-hjkmnp-tv-z]{20}$/;
 
 /** One status change of a call, and when it happened (ISO). */
-export interface CallTimelogEntry {
+export interface CallStatusEntry {
   readonly status: CallStatus;
   readonly at: string;
+}
+
+/**
+ * What the timelog records of a call's audio stream other than status changes, from Plivo's stream status callbacks.
+ * docs/webhooks.md lists this table (checked by a test).
+ */
+export const STREAM_TIMELOG_EVENTS = {
+  'stream-started': "Plivo reported the call's audio stream started (`StartStream`)",
+  'stream-stopped': "Plivo reported the call's audio stream stopped (`StopStream`)",
+} as const;
+export type StreamTimelogEvent = keyof typeof STREAM_TIMELOG_EVENTS;
+export const STREAM_TIMELOG_EVENT_VALUES = Object.keys(STREAM_TIMELOG_EVENTS) as [StreamTimelogEvent, ...StreamTimelogEvent[]];
+
+/** A stream event of the call (`streamId`: Plivo's StreamID), and when the connector heard of it (ISO). */
+export interface CallStreamEntry {
+  readonly event: StreamTimelogEvent;
+  readonly streamId: string;
+  readonly at: string;
+}
+
+/** A timelog entry: a status change, or a stream event. */
+export type CallTimelogEntry = CallStatusEntry | CallStreamEntry;
+
+/**
+ * The last trouble Plivo reported with the call's audio stream: `degraded` (the connector reads too slowly and
+ * Plivo's 40 s buffer is filling: it reports at 30, 60 and 90 %) or `dropped` (Plivo gave the stream up).
+ * `degradedCount` counts every DegradedStream report of the call, over all its streams.
+ */
+export interface StreamHealth {
+  readonly status: 'degraded' | 'dropped';
+  readonly streamId: string;
+  readonly at: string;
+  readonly degradedCount: number;
 }
 
 /** A call as recorded: one per (tenant, Plivo CallUUID). `claimRef` is internal and never shown. */
@@ -51,7 +84,10 @@ export interface CallRecord {
   /** Set from the routing rule that matched: the numbers are masked wherever the call is shown. False when absent. */
   readonly hidePhoneNumber: boolean;
   readonly status: CallStatus;
-  /** Every status the call has had, oldest first; the last is `status`. */
+  /**
+   * Every status the call has had, and its stream's starts and stops, oldest first; the last status entry is
+   * `status`. Stream entries stop being added past MAX_STREAM_REPORTS reports (core/calls/store.ts).
+   */
   readonly timelog: readonly CallTimelogEntry[];
   readonly startedAt: string;
   readonly answeredAt: string | null;
@@ -62,6 +98,8 @@ export interface CallRecord {
   readonly hangupCause: string | null;
   /** Null when the call's rule has no agent. */
   readonly agentStatus: AgentStatus | null;
+  /** Null until Plivo reports its stream degraded or dropped. */
+  readonly stream: StreamHealth | null;
   readonly claimRef: string | null;
 }
 
@@ -89,6 +127,7 @@ export interface CallView {
     readonly hangupCause: string | null;
     readonly durationSeconds: number | null;
     readonly agentStatus: AgentStatus | null;
+    readonly stream: StreamHealth | null;
   };
 }
 
@@ -120,6 +159,7 @@ export function toCallView(call: CallRecord): CallView {
       hangupCause: call.hangupCause,
       durationSeconds: call.durationSeconds,
       agentStatus: call.agentStatus,
+      stream: call.stream,
     },
   };
 }

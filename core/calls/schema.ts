@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ROOM_ID, ROOM_ID_RULE } from '../connectors/schema';
 import { pageQuerySchema } from '../pagination';
 import { PROVIDER_IDS } from '../providers';
-import { AGENT_STATUSES, CALL_ID, CALL_STATUS_VALUES, CALL_TYPES } from './model';
+import { AGENT_STATUSES, CALL_ID, CALL_STATUS_VALUES, CALL_TYPES, STREAM_TIMELOG_EVENT_VALUES } from './model';
 
 const timestamp = z.iso.datetime();
 const status = z.enum(CALL_STATUS_VALUES);
@@ -22,7 +22,14 @@ export const callViewSchema = z
     region: z.string().nullable(),
     start: timestamp.meta({ description: 'When the Answer URL took the call' }),
     end: timestamp.nullable(),
-    timelog: z.array(z.strictObject({ status, at: timestamp })).meta({ description: 'Every status change, oldest first' }),
+    timelog: z
+      .array(
+        z.union([
+          z.strictObject({ status, at: timestamp }),
+          z.strictObject({ event: z.enum(STREAM_TIMELOG_EVENT_VALUES), streamId: z.string().meta({ description: "Plivo's StreamID" }), at: timestamp }),
+        ]),
+      )
+      .meta({ description: "Every status change, and each start and stop Plivo reported of the call's audio stream, oldest first" }),
     metadata: z.record(z.string(), z.string()),
     additionalDetails: z.strictObject({
       callUuid: z.string().meta({ description: "Plivo's CallUUID" }),
@@ -31,6 +38,15 @@ export const callViewSchema = z
       hangupCause: z.string().nullable().meta({ description: "Plivo's HangupCauseCode" }),
       durationSeconds: z.number().nullable(),
       agentStatus: z.enum(AGENT_STATUSES).nullable(),
+      stream: z
+        .strictObject({
+          status: z.enum(['degraded', 'dropped']),
+          streamId: z.string().meta({ description: "Plivo's StreamID" }),
+          at: timestamp.meta({ description: 'When the connector received the report' }),
+          degradedCount: z.number().int().min(0).meta({ description: 'DegradedStream reports so far, over all the call\'s streams' }),
+        })
+        .nullable()
+        .meta({ description: "The last trouble Plivo reported with the call's audio stream (`call-update`): `degraded` (the connector reads too slowly; Plivo buffers up to 40 s and reports at 30, 60 and 90 %) or `dropped`; null while there was none" }),
     }),
   })
   .meta({ id: 'Call' });

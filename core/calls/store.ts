@@ -1,9 +1,9 @@
-import { GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient, type QueryCommandOutput } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type AttributeValue, type UpdateItemCommandInput, type DynamoDBClient, type QueryCommandOutput } from '@aws-sdk/client-dynamodb';
 import { TABLE_KEYS, db, dueAttributes, isConditionFailure, num, readOptNum, readOptStr, readStr, str, type Item } from '../dynamo';
 import type { CallEventType } from '../events';
 import type { NumberedPage, PageRequest } from '../pagination';
 import type { ProviderId } from '../providers';
-import type { AgentStatus, CallRecord, CallStatus, CallTimelogEntry, CallType } from './model';
+import type { AgentStatus, CallRecord, CallStatus, CallStatusEntry, CallTimelogEntry, CallType, StreamHealth, StreamTimelogEvent } from './model';
 import type { CallFilter } from './schema';
 
 export interface CallEnd {
@@ -19,6 +19,23 @@ export function callEnd(hangupReason: string, answeredAtMs: number | null, ended
   const durationSeconds = answeredAtMs === null ? null : Math.max(0, Math.round((endedAt.getTime() - answeredAtMs) / 1000));
   return { endedAt: endedAt.toISOString(), durationSeconds, hangupReason };
 }
+
+/** One of Plivo's stream status reports, as the call record takes it. */
+export interface StreamReport {
+  /** A start or a stop goes to the timelog; a degradation or a drop to the call's `stream`. */
+  readonly kind: StreamTimelogEvent | StreamHealth['status'];
+  readonly streamId: string;
+  /** The same for a retry of a report, different for every other report of the call (event, stream, Plivo's time). */
+  readonly key: string;
+  /** When the connector heard of it (ISO). */
+  readonly at: string;
+}
+
+/**
+ * A call records this many stream reports at most, then ignores more: its timelog and its set of report keys
+ * stay bounded (a stream makes up to 5: a start, three degradations, a stop), whatever a caller posts.
+ */
+export const MAX_STREAM_REPORTS = 64;
 
 /**
  * Storage port for call records, scoped to one tenant. Each write that changes a call's state can also record, in
@@ -52,6 +69,13 @@ export interface CallStore {
   eventRecorded(tenant: string, id: string, event: CallEventType): Promise<void>;
   /** The call and the events its state changes still wait for; null when there is no such call. */
   pendingEvents(tenant: string, id: string): Promise<{ call: CallRecord; events: CallEventType[] } | null>;
+  /**
+   * Records `report` on the call holding `callUuid`, in one conditional write: a start or a stop appends to its
+   * timelog; a degradation or a drop sets its `stream`, and the call waits for `call-update` (when `outbox`). Null
+   * when there is no such call, it holds another CallUUID, the report is recorded already (a retry), or the call has
+   * MAX_STREAM_REPORTS already.
+   */
+  streamReport(tenant: string, id: string, callUuid: string, report: StreamReport, outbox?: boolean): Promise<CallRecord | null>;
   /** Records how dialling the call's agent went. */
   setAgentStatus(tenant: string, id: string, status: AgentStatus): Promise<void>;
   /**
@@ -72,9 +96,18 @@ const outboxAttributes = (at: string): Item => ({ [TABLE_KEYS.outbox.partitionKe
 
 const OPTIONAL_STRINGS = ['ruleId', 'roomId', 'region', 'answeredAt', 'endedAt', 'hangupReason', 'hangupCause', 'agentStatus', 'claimRef'] as const;
 
-const timelogEntry = (entry: CallTimelogEntry): AttributeValue => ({ M: { status: str(entry.status), at: str(entry.at) } });
+const timelogEntry = (entry: CallTimelogEntry): AttributeValue =>
+  'event' in entry ? { M: { event: str(entry.event), streamId: str(entry.streamId), at: str(entry.at) } } : { M: { status: str(entry.status), at: str(entry.at) } };
 const readTimelog = (item: Item): CallTimelogEntry[] =>
-  (item.timelog?.L ?? []).map((entry) => ({ status: entry.M?.status?.S as CallStatus, at: entry.M?.at?.S ?? '' }));
+  (item.timelog?.L ?? []).map(({ M: entry }) =>
+    entry?.event?.S !== undefined
+      ? { event: entry.event.S as StreamTimelogEvent, streamId: entry.streamId?.S ?? '', at: entry.at?.S ?? '' }
+      : { status: entry?.status?.S as CallStatus, at: entry?.at?.S ?? '' },
+  );
+const readStream = (item: Item): StreamHealth | null => {
+  const status = readOptStr(item, 'streamStatus') as StreamHealth['status'] | null;
+  return status && { status, streamId: readOptStr(item, 'streamId') ?? '', at: readOptStr(item, 'streamAt') ?? '', degradedCount: readOptNum(item, 'streamDegradedCount') ?? 0 };
+};
 
 function toItem(c: CallRecord, retentionDays: number, missedAt: string | undefined, outbox: boolean): Item {
   const item: Item = {
@@ -128,6 +161,7 @@ function fromItem(item: Item): CallRecord {
     hangupReason: readOptStr(item, 'hangupReason'),
     hangupCause: readOptStr(item, 'hangupCause'),
     agentStatus: readOptStr(item, 'agentStatus') as AgentStatus | null,
+    stream: readStream(item),
     claimRef: readOptStr(item, 'claimRef'),
   };
 }
@@ -214,6 +248,26 @@ export class DynamoCallStore implements CallStore {
     return out.Item ? { call: fromItem(out.Item), events: (out.Item.pendingEvents?.SS ?? []) as CallEventType[] } : null;
   }
 
+  async streamReport(tenant: string, id: string, callUuid: string, report: StreamReport, outbox = true): Promise<CallRecord | null> {
+    const trouble = report.kind === 'degraded' || report.kind === 'dropped';
+    const event = trouble && outbox;
+    const set = trouble
+      ? ['streamStatus = :kind', 'streamId = :streamId', 'streamAt = :at', ...(event ? ['#opk = :opk', '#osk = :osk'] : [])]
+      : ['#timelog = list_append(if_not_exists(#timelog, :none), :entry)'];
+    const add = ['streamReports :reports', ...(report.kind === 'degraded' ? ['streamDegradedCount :one'] : []), ...(event ? ['pendingEvents :event'] : [])];
+    const values: Item = trouble
+      ? { ':kind': str(report.kind), ':streamId': str(report.streamId), ':at': str(report.at), ...(event && { ':opk': str('OUTBOX'), ':osk': str(report.at), ':event': { SS: ['call-update'] } }) }
+      : { ':none': { L: [] }, ':entry': { L: [timelogEntry({ event: report.kind, streamId: report.streamId, at: report.at })] } };
+    if (report.kind === 'degraded') values[':one'] = num(1);
+    return this.update({
+      Key: callKey(tenant, id),
+      UpdateExpression: `SET ${set.join(', ')} ADD ${add.join(', ')}`,
+      ConditionExpression: 'callUuid = :callUuid AND (attribute_not_exists(streamReports) OR (NOT contains(streamReports, :key) AND size(streamReports) < :max))',
+      ExpressionAttributeNames: trouble ? (event ? { '#opk': TABLE_KEYS.outbox.partitionKey, '#osk': TABLE_KEYS.outbox.sortKey } : undefined) : { '#timelog': 'timelog' },
+      ExpressionAttributeValues: { ...values, ':callUuid': str(callUuid), ':reports': { SS: [report.key] }, ':key': str(report.key), ':max': num(MAX_STREAM_REPORTS) },
+    });
+  }
+
   async setAgentStatus(tenant: string, id: string, status: AgentStatus): Promise<void> {
     await db(() =>
       this.dynamo.send(
@@ -233,31 +287,30 @@ export class DynamoCallStore implements CallStore {
    * conditional write); null when there is no such call or it was in another state. A call that moves is no longer due, unless
    * `due` puts it under another kind of due work; it waits for `event`, if any, to be published (the outbox index).
    */
-  private async move(tenant: string, id: string, from: readonly CallStatus[], to: CallTimelogEntry, event: CallEventType | false, set: Item, due?: Item): Promise<CallRecord | null> {
+  private async move(tenant: string, id: string, from: readonly CallStatus[], to: CallStatusEntry, event: CallEventType | false, set: Item, due?: Item): Promise<CallRecord | null> {
     const fields = { ...set, ...due, ...(event && outboxAttributes(new Date().toISOString())) };
     const names = Object.keys(fields);
     const values: Item = { ':status': str(to.status), ':entry': { L: [timelogEntry(to)] }, ':none': { L: [] }, ...(event && { ':event': { SS: [event] } }) };
     from.forEach((state, i) => (values[`:from${i}`] = str(state)));
     names.forEach((name, i) => (values[`:v${i}`] = fields[name] as Item[string]));
+    return this.update({
+      Key: callKey(tenant, id),
+      UpdateExpression: `${['SET #status = :status', '#timelog = list_append(if_not_exists(#timelog, :none), :entry)', ...names.map((name, i) => `#f${i} = :v${i}`)].join(', ')}${event ? ' ADD pendingEvents :event' : ''}${due ? '' : ' REMOVE #duePk, #dueSk'}`,
+      ConditionExpression: `#status IN (${from.map((_, i) => `:from${i}`).join(', ')})`,
+      ExpressionAttributeNames: {
+        '#status': 'status',
+        '#timelog': 'timelog',
+        ...(!due && { '#duePk': TABLE_KEYS.due.partitionKey, '#dueSk': TABLE_KEYS.due.sortKey }),
+        ...Object.fromEntries(names.map((name, i) => [`#f${i}`, name])),
+      },
+      ExpressionAttributeValues: values,
+    });
+  }
+
+  /** One conditional update of a call, answering the call as it is now; null when the condition failed. */
+  private async update(input: Omit<UpdateItemCommandInput, 'TableName' | 'ReturnValues'>): Promise<CallRecord | null> {
     try {
-      const out = await db(() =>
-        this.dynamo.send(
-          new UpdateItemCommand({
-            TableName: this.tableName,
-            Key: callKey(tenant, id),
-            UpdateExpression: `${['SET #status = :status', '#timelog = list_append(if_not_exists(#timelog, :none), :entry)', ...names.map((name, i) => `#f${i} = :v${i}`)].join(', ')}${event ? ' ADD pendingEvents :event' : ''}${due ? '' : ' REMOVE #duePk, #dueSk'}`,
-            ConditionExpression: `#status IN (${from.map((_, i) => `:from${i}`).join(', ')})`,
-            ExpressionAttributeNames: {
-              '#status': 'status',
-              '#timelog': 'timelog',
-              ...(!due && { '#duePk': TABLE_KEYS.due.partitionKey, '#dueSk': TABLE_KEYS.due.sortKey }),
-              ...Object.fromEntries(names.map((name, i) => [`#f${i}`, name])),
-            },
-            ExpressionAttributeValues: values,
-            ReturnValues: 'ALL_NEW',
-          }),
-        ),
-      );
+      const out = await db(() => this.dynamo.send(new UpdateItemCommand({ ...input, TableName: this.tableName, ReturnValues: 'ALL_NEW' })));
       return out.Attributes ? fromItem(out.Attributes) : null;
     } catch (err) {
       if (isConditionFailure(err)) return null;

@@ -18,15 +18,18 @@ function optionAttributes({ noiseCancellation, noiseCancellationLevel }: StreamO
   return ` noiseCancellation="true"${noiseCancellationLevel ? ` noiseCancellationLevel="${noiseCancellationLevel}"` : ''}`;
 }
 
-/** Streams the call both ways as mu-law 8 kHz; keepCallAlive holds the call up while the stream lives. */
-export function streamXml(streamUrl: string, options: StreamOptions = {}): string {
+/**
+ * Streams the call both ways as mu-law 8 kHz; keepCallAlive holds the call up while the stream lives. Plivo POSTs the
+ * stream's StartStream, StopStream, DegradedStream and DroppedStream to `statusCallbackUrl`.
+ */
+export function streamXml(streamUrl: string, statusCallbackUrl: string, options: StreamOptions = {}): string {
   return (
     `${PROLOG}<Response><Stream bidirectional="true" audioTrack="inbound" contentType="audio/x-mulaw;rate=8000" ` +
-    `keepCallAlive="true"${optionAttributes(options)}>${escapeXml(streamUrl)}</Stream></Response>`
+    `keepCallAlive="true" statusCallbackUrl="${escapeXml(statusCallbackUrl)}" statusCallbackMethod="POST"${optionAttributes(options)}>${escapeXml(streamUrl)}</Stream></Response>`
   );
 }
 
 export const HANGUP_REJECTED_XML = `${PROLOG}<Response><Hangup reason="rejected"/></Response>`;
 
-/** The answer to a hangup callback: nothing to do. */
+/** The answer to a hangup or stream status callback: nothing to do. */
 export const EMPTY_RESPONSE_XML = `${PROLOG}<Response/>`;

@@ -130,6 +130,8 @@ class Call implements EmulatedCall {
   readonly streams: SimulatedCall[] = [];
   /** Each stream's StopStream report, sent once it closes: the hangup waits for them, as the stream ends first. */
   readonly streamsStopped: Promise<unknown>[] = [];
+  /** Posts a status of the stream open now to its `statusCallbackUrl`; null while none is open. */
+  reportStream: ((event: string) => Promise<unknown>) | null = null;
   readonly startedAt = new Date();
   answeredAt: Date | null = null;
   /** The XML the call runs now (or its ringing): aborted when the call ends or is transferred. */
@@ -249,6 +251,16 @@ export class PlivoEmulator {
   /** A call by its CallUUID. */
   call(callUuid: string): EmulatedCall | undefined {
     return this.calls.get(callUuid);
+  }
+
+  /**
+   * Plivo's DegradedStream for the call's open stream, as Plivo posts it when the connector reads too slowly (its
+   * 40 s buffer 30, 60 or 90 % full): the emulator never finds the connector slow, so tests say when. Resolves with
+   * the connector's answer; false when the call has no open stream or its `<Stream>` named no `statusCallbackUrl`.
+   */
+  async degrade(callUuid: string): Promise<boolean> {
+    const report = this.calls.get(callUuid)?.reportStream;
+    return report ? (await report('DegradedStream')) !== null : false;
   }
 
   /** Stops serving; live calls stop where they are (streams closed, no more callbacks). Safe to call twice. */
@@ -451,7 +463,15 @@ export class PlivoEmulator {
     // Ended or transferred while connecting: the stream closes at once, as `end` and `redirect` close the others.
     if (signal.aborted || call.state === 'ended') return stream.closeStream();
     await status('StartStream');
-    call.streamsStopped.push(stream.closed().then(() => status('StopStream')));
+    if (step.statusCallbackUrl) call.reportStream = status;
+    const { degradeEveryMs } = calleeAt(call.to);
+    if (degradeEveryMs !== null) for (const n of [1, 2, 3]) call.after(n * degradeEveryMs, () => void this.degrade(call.callUuid));
+    call.streamsStopped.push(
+      stream.closed().then(() => {
+        if (call.reportStream === status) call.reportStream = null;
+        return status('StopStream');
+      }),
+    );
     const frames = this.calleeFrames;
     const count = Math.floor(frames.length / FRAME_BYTES);
     stream

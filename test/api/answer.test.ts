@@ -63,16 +63,24 @@ function events(callUuid: string): string[] {
 const HANGUP = '<?xml version="1.0" encoding="UTF-8"?><Response><Hangup reason="rejected"/></Response>';
 
 describe('the Answer URL reply', () => {
-  it('is the seed\'s <Stream> XML, exactly, with a fresh single-use ref', async () => {
+  it('is the seed\'s <Stream> XML, exactly, with a fresh single-use ref and the stream status callback', async () => {
     const c = await connector({ defaultRoomId: 'demo-room' });
-    const a = await answer(c.webhookUrl, answerFields(newCall()));
+    const call = newCall();
+    const a = await answer(c.webhookUrl, answerFields(call));
     expect(a.status).toBe(200);
     expect(a.contentType).toMatch(/^text\/xml/);
     expect(a.raw).toMatch(
-      /^<\?xml version="1.0" encoding="UTF-8"\?><Response><Stream bidirectional="true" audioTrack="inbound" contentType="audio\/x-mulaw;rate=8000" keepCallAlive="true">ws:\/\/127\.0\.0\.1:\d+\/plivo\?ref=[A-Za-z0-9_-]{32}<\/Stream><\/Response>$/,
+      /^<\?xml version="1.0" encoding="UTF-8"\?><Response><Stream bidirectional="true" audioTrack="inbound" contentType="audio\/x-mulaw;rate=8000" keepCallAlive="true" statusCallbackUrl="[^"]+" statusCallbackMethod="POST">ws:\/\/127\.0\.0\.1:\d+\/plivo\?ref=[A-Za-z0-9_-]{32}<\/Stream><\/Response>$/,
     );
     const { attributes, url } = streamOf(a);
-    expect(attributes).toEqual({ bidirectional: 'true', audioTrack: 'inbound', contentType: 'audio/x-mulaw;rate=8000', keepCallAlive: 'true' });
+    expect(attributes).toEqual({
+      bidirectional: 'true',
+      audioTrack: 'inbound',
+      contentType: 'audio/x-mulaw;rate=8000',
+      keepCallAlive: 'true',
+      statusCallbackUrl: `${c.webhookUrl}?callId=${callIdFor(call.callUuid)}`,
+      statusCallbackMethod: 'POST',
+    });
     expect(url.pathname).toBe('/plivo');
     expect(Buffer.from(url.searchParams.get('ref')!, 'base64url').length * 8).toBeGreaterThanOrEqual(128);
   });
@@ -224,14 +232,14 @@ describe('routing', () => {
     await rule({ name: 'nc-default-level', phoneNumbers: ['+14155550192'], noiseCancellation: true, room: { type: 'static', id: 'r' } }, tenant);
     await rule({ name: 'plain', phoneNumbers: ['+14155550193'], noiseCancellationLevel: 90, includeHeaders: 'ALL', room: { type: 'static', id: 'r' } }, tenant);
     const c = await connector({}, tenant);
-    const seed = { bidirectional: 'true', audioTrack: 'inbound', contentType: 'audio/x-mulaw;rate=8000', keepCallAlive: 'true' };
+    const seed = { bidirectional: 'true', audioTrack: 'inbound', contentType: 'audio/x-mulaw;rate=8000', keepCallAlive: 'true', statusCallbackUrl: expect.stringMatching(/\?callId=call_/), statusCallbackMethod: 'POST' };
     const nc = await answer(c.webhookUrl, answerFields(newCall({ to: '14155550191' })));
     expect(streamOf(nc).attributes).toEqual({ ...seed, noiseCancellation: 'true', noiseCancellationLevel: '80' });
-    expect(nc.raw).toContain('keepCallAlive="true" noiseCancellation="true" noiseCancellationLevel="80">');
+    expect(nc.raw).toContain('statusCallbackMethod="POST" noiseCancellation="true" noiseCancellationLevel="80">');
     expect(streamOf(await answer(c.webhookUrl, answerFields(newCall({ to: '14155550192' }))))).toMatchObject({ attributes: { ...seed, noiseCancellation: 'true' } });
     const plain = await answer(c.webhookUrl, answerFields(newCall({ to: '14155550193' })));
     expect(streamOf(plain).attributes).toEqual(seed);
-    expect(plain.raw).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?><Response><Stream bidirectional="true" audioTrack="inbound" contentType="audio\/x-mulaw;rate=8000" keepCallAlive="true">ws:\/\/[^<]+<\/Stream><\/Response>$/);
+    expect(plain.raw).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?><Response><Stream bidirectional="true" audioTrack="inbound" contentType="audio\/x-mulaw;rate=8000" keepCallAlive="true" statusCallbackUrl="[^"]+" statusCallbackMethod="POST">ws:\/\/[^<]+<\/Stream><\/Response>$/);
   });
 
   it('gives dynamic rooms a fresh id per call, stable across retries (prefix blank: the id alone)', async () => {
@@ -462,7 +470,7 @@ describe('a retry after the first attempt died between its writes', () => {
       {
         id: callIdFor(call.callUuid), tenant: 'acme', callUuid: call.callUuid, provider: 'plivo', connectorId: c.id, ruleId: null, roomId: 'crash-room',
         region: 'us002', from: call.from, to: call.to, type: 'inbound', hidePhoneNumber: false, status: 'incoming', timelog: [], startedAt: new Date().toISOString(), hangupCause: null, answeredAt: null, endedAt: null,
-        durationSeconds: null, hangupReason: null, agentStatus: null, claimRef: 'first-attempt-ref-0123456789abcdef',
+        durationSeconds: null, hangupReason: null, agentStatus: null, stream: null, claimRef: 'first-attempt-ref-0123456789abcdef',
       },
       1,
     );

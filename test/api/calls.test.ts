@@ -61,6 +61,7 @@ const crafted: CallRecord[] = Array.from({ length: 25 }, (_, i) => {
     hangupReason: null,
     hangupCause: null,
     agentStatus: null,
+    stream: null,
     claimRef: null,
   };
 });
@@ -107,7 +108,7 @@ describe('each inbound status, with its timelog', () => {
       status: 'abandoned',
       additionalDetails: { callUuid: call.callUuid, hangupReason: 'Normal Hangup', hangupCause: '4000', durationSeconds: 42, answeredAt: null, agentStatus: null },
     });
-    expect(shown.timelog.map((entry) => entry.status)).toEqual(['incoming', 'abandoned']);
+    expect(shown.timelog.map((entry) => ('status' in entry ? entry.status : entry.event))).toEqual(['incoming', 'abandoned']);
     expect(shown.timelog[1]?.at).toBe(shown.end);
     // A second hangup changes nothing.
     await plivoRequest(connector.webhookUrl, hangupFields(call));
@@ -120,12 +121,12 @@ describe('each inbound status, with its timelog', () => {
     const id = callIdFor(call.callUuid);
     const answered = await waitFor(async () => ((await one(id)).status === 'answered' ? one(id) : undefined), 10_000);
     expect(answered).toMatchObject({ roomId: 'stream-room', end: null, additionalDetails: { answeredAt: answered.timelog[1]?.at } });
-    expect(answered.timelog.map((entry) => entry.status)).toEqual(['incoming', 'answered']);
+    expect(answered.timelog.map((entry) => ('status' in entry ? entry.status : entry.event))).toEqual(['incoming', 'answered']);
     await call.play(tone(500, 0.2));
     await call.hangup();
     const ended = await waitFor(async () => ((await one(id)).status === 'ended' ? one(id) : undefined), 10_000);
     expect(ended.timelog.slice(0, 2)).toEqual(answered.timelog);
-    expect(ended.timelog.map((entry) => entry.status)).toEqual(['incoming', 'answered', 'ended']);
+    expect(ended.timelog.map((entry) => ('status' in entry ? entry.status : entry.event))).toEqual(['incoming', 'answered', 'ended']);
     expect(ended.timelog[2]?.at).toBe(ended.end);
     expect(ended.additionalDetails.durationSeconds).toBeGreaterThanOrEqual(0);
   }, 30_000);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { sqsClient } from '../../core/aws';
-import type { CallView } from '../../core/calls/model';
+import type { CallStatusEntry, CallView } from '../../core/calls/model';
 import { verifyWebhook } from '../../core/webhooks/signing';
 import { openApiDocument } from '../../lambdas/api/openapi';
 import { tone } from '../../tools/audio';
@@ -73,7 +73,7 @@ function openApiValidator(component: string) {
 
 /** What a call event's `data` showed of a call that changed later: `call` as it was when `timelog` was its last entry. */
 function asOf(call: CallView, timelog: CallView['timelog']): unknown {
-  const { status } = timelog[timelog.length - 1] as CallView['timelog'][number];
+  const { status } = timelog[timelog.length - 1] as CallStatusEntry;
   const ended = status !== 'incoming' && status !== 'answered';
   const details = call.additionalDetails;
   return {
@@ -127,7 +127,7 @@ it('delivers call-started, call-answered and call-hangup of a call once each, in
     expect(answered).toMatchObject({ status: 'answered', end: null });
     // The stream's `stop` and Plivo's hangup POST both end the call; whichever is recorded first names the reason.
     expect(hangup).toMatchObject({ status: 'ended', additionalDetails: { hangupReason: expect.stringMatching(/^(caller-hangup|NORMAL_CLEARING)$/) } });
-    expect(hangup.timelog.map((entry) => entry.status)).toEqual(['incoming', 'answered', 'ended']);
+    expect(hangup.timelog.map((entry) => ('status' in entry ? entry.status : entry.event))).toEqual(['incoming', 'answered', 'ended']);
     expect(byTime.map((r) => r.payload.timestamp)).toEqual(hangup.timelog.map((entry) => entry.at));
 
     // The call log answers what the last event showed; each earlier event showed it as it was at that change.

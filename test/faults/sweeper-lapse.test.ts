@@ -91,6 +91,7 @@ async function answeredOn(serverId: string): Promise<string> {
     durationSeconds: null,
     hangupReason: null,
     agentStatus: null,
+    stream: null,
     claimRef: 'ref',
   };
   expect(await calls.create(record, 1)).toBe(true);

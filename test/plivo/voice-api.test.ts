@@ -47,7 +47,7 @@ const call = (to: string, extra: Partial<MakeCallRequest> = {}): MakeCallRequest
 });
 
 /** Plivo's `<Stream>` to the receiver, as the connector answers it (keepCallAlive), with a status callback. */
-const streamToReceiver = () => streamXml(`${receiver.streamUrl}?ref=r1`).replace('keepCallAlive="true"', `keepCallAlive="true" statusCallbackUrl="${receiver.url}/stream-status"`);
+const streamToReceiver = () => streamXml(`${receiver.streamUrl}?ref=r1`, `${receiver.url}/stream-status`);
 
 const hangupOf = (path = '/hangup') => waitFor(() => receiver.at(path)[0], 8000);
 const paths = (requests: readonly PlivoRequest[]) => requests.map((r) => (r.path === '/stream-status' ? `${r.path}:${r.fields.Event}` : r.path));
@@ -144,6 +144,25 @@ describe('Make Call and Hang up', () => {
     expect(receiver.at('/stream-status').map((r) => r.fields.Event)).toEqual(['StartStream', 'StopStream', 'DroppedStream']);
   });
 
+  it('degrade(): a signed DegradedStream for the open stream, to its statusCallbackUrl; none without an open stream', async () => {
+    receiver.reply('/answer', streamToReceiver());
+    await api.makeCall(credentials, call('+14155550142'));
+    const stream = await waitFor(() => receiver.streams[0]);
+    const callUuid = (await waitFor(() => receiver.at('/answer')[0])).fields.CallUUID as string;
+    await waitFor(() => receiver.at('/stream-status')[0]);
+    await expect(emulator.degrade(callUuid)).resolves.toBe(true);
+    const started = receiver.at('/stream-status')[0] as PlivoRequest;
+    const degraded = receiver.at('/stream-status')[1] as PlivoRequest;
+    expect(degraded).toMatchObject({ signature: 'valid', fields: { Event: 'DegradedStream', CallUUID: callUuid, StreamID: started.fields.StreamID } });
+    expect(degraded.fields.Timestamp).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+    await expect(api.hangup(credentials, callUuid)).resolves.toBe('ended');
+    await hangupOf();
+    expect(stream.closed).toBe(true);
+    await expect(emulator.degrade(callUuid)).resolves.toBe(false);
+    await expect(emulator.degrade('no-such-call')).resolves.toBe(false);
+    expect(receiver.at('/stream-status').map((r) => r.fields.Event)).toEqual(['StartStream', 'DegradedStream', 'StopStream']);
+  });
+
   it('ends the call when the callee hangs up (0003, 2 s after answering)', async () => {
     receiver.reply('/answer', streamToReceiver());
     await api.makeCall(credentials, call('+14155550003'));
@@ -185,7 +204,7 @@ describe('Transfer', () => {
   it('a busy target: the action gets DialStatus busy, and the <Stream> it answers brings the caller back to a stream', async () => {
     const callUuid = await answeredCall();
     receiver.reply('/transfer', transferXml('+14155550001'));
-    receiver.reply('/dial-action', streamXml(`${receiver.streamUrl}?ref=back`));
+    receiver.reply('/dial-action', streamXml(`${receiver.streamUrl}?ref=back`, `${receiver.url}/stream-status`));
     await api.transfer(credentials, callUuid, { alegUrl: `${receiver.url}/transfer` });
 
     const back = await waitFor(() => receiver.streams[1]);

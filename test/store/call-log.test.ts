@@ -59,6 +59,7 @@ describe.each(storeBackends)('the call log on %s', (name, start) => {
         hangupReason: 'caller-hangup',
         hangupCause: null,
         agentStatus: null,
+        stream: null,
         claimRef: null,
       };
       await store.create(record, 30);

@@ -82,21 +82,25 @@ describe('agents and masking', () => {
 });
 
 describe('Plivo XML', () => {
-  it('escapes the stream URL and parses back to it', () => {
+  it('escapes the stream URL and the status callback URL, and parses back to them', () => {
     const url = 'wss://host/plivo?ref=a&b=<c>"\'';
-    const xml = streamXml(url);
+    const status = 'https://host/v2/hooks/plivo/whk_x?callId=a&b="<c>';
+    const xml = streamXml(url, status);
     expect(xml).toContain(escapeXml(url));
     expect(xml).not.toContain('&b=');
-    const parsed = new XMLParser({ ignoreAttributes: false }).parse(xml) as { Response: { Stream: { '#text': string } } };
+    const parsed = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(xml) as { Response: { Stream: Record<string, string> } };
     expect(parsed.Response.Stream['#text']).toBe(url);
+    expect(parsed.Response.Stream).toMatchObject({ statusCallbackUrl: status, statusCallbackMethod: 'POST' });
   });
 
   it('adds noiseCancellation (and its level) only when the rule turns it on; the seed’s XML otherwise', () => {
-    const seed = streamXml('wss://h/plivo?ref=r');
-    expect(streamXml('wss://h/plivo?ref=r', { noiseCancellation: false, noiseCancellationLevel: 80 })).toBe(seed);
-    expect(streamXml('wss://h/plivo?ref=r', { noiseCancellation: true, noiseCancellationLevel: null })).toBe(seed.replace('keepCallAlive="true"', 'keepCallAlive="true" noiseCancellation="true"'));
-    expect(streamXml('wss://h/plivo?ref=r', { noiseCancellation: true, noiseCancellationLevel: 80 })).toBe(
-      seed.replace('keepCallAlive="true"', 'keepCallAlive="true" noiseCancellation="true" noiseCancellationLevel="80"'),
+    const status = 'https://h/v2/hooks/plivo/whk_x?callId=c';
+    const seed = streamXml('wss://h/plivo?ref=r', status);
+    const after = 'statusCallbackMethod="POST"';
+    expect(streamXml('wss://h/plivo?ref=r', status, { noiseCancellation: false, noiseCancellationLevel: 80 })).toBe(seed);
+    expect(streamXml('wss://h/plivo?ref=r', status, { noiseCancellation: true, noiseCancellationLevel: null })).toBe(seed.replace(after, `${after} noiseCancellation="true"`));
+    expect(streamXml('wss://h/plivo?ref=r', status, { noiseCancellation: true, noiseCancellationLevel: 80 })).toBe(
+      seed.replace(after, `${after} noiseCancellation="true" noiseCancellationLevel="80"`),
     );
   });
 });

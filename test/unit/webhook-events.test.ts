@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { STREAM_TIMELOG_EVENTS } from '../../core/calls/model';
 import { WEBHOOK_EVENTS } from '../../core/events';
+import { STREAM_STATUS_EVENTS } from '../../core/plivo/stream-status';
 
 describe('webhook events', () => {
   it("docs/webhooks.md's table lists exactly WEBHOOK_EVENTS, in order, with who fires each and when", () => {
@@ -31,5 +33,15 @@ describe('webhook events', () => {
       'switch-room-completed',
       'switch-room-failed',
     ]);
+  });
+
+  it("docs/webhooks.md's stream status table lists exactly Plivo's STREAM_STATUS_EVENTS, in order, with what each records", () => {
+    const doc = readFileSync(join(__dirname, '..', '..', 'docs', 'webhooks.md'), 'utf8');
+    const table = doc.slice(doc.indexOf("| Plivo's `Event` | Recorded | Event |"));
+    const rows = [...table.slice(0, table.indexOf('\n\n')).matchAll(/^\| `([A-Za-z]+)` \| [^|]*"(?:event|status)": "([a-z-]+)"[^|]*\| `?([a-z-]+)`? \|$/gm)];
+    expect(rows.map(([, event, kind]) => [event, kind])).toEqual(Object.entries(STREAM_STATUS_EVENTS));
+    // The timelog's stream events are those of the table; the others fire call-update.
+    expect(rows.filter(([, , , fired]) => fired === 'none').map(([, , kind]) => kind)).toEqual(Object.keys(STREAM_TIMELOG_EVENTS));
+    expect(rows.filter(([, , , fired]) => fired !== 'none').map(([, , , fired]) => fired)).toEqual(['call-update', 'call-update']);
   });
 });

@@ -1,7 +1,6 @@
-import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import { agentDial, type Agent } from './agents/model';
 import { BoundedMap } from './bounded-map';
-import { CALL_ID, callIdFor, type CallRecord } from './calls/model';
+import { CALL_ID, CALL_STATUSES, callIdFor, type CallRecord } from './calls/model';
 import type { CallStore, StreamReport } from './calls/store';
 import { newClaimRef, type Claim, type ClaimStore } from './claims';
 import type { ControlPlaneConfig } from './config';
@@ -14,7 +13,7 @@ import type { Logger } from './log';
 import { SIGNATURE_REFUSALS, type Params } from './plivo/signature';
 import { streamReportKind } from './plivo/stream-status';
 import { EMPTY_RESPONSE_XML, HANGUP_REJECTED_XML, streamXml } from './plivo/xml';
-import { callerAllowed, holdsNumber, roomFor, ruleAttributes, type CallParties, type RoutingRule } from './routing/model';
+import { callerAllowed, holdsNumber, mediaRegionFor, roomFor, ruleAttributes, type CallParties, type RoutingRule } from './routing/model';
 import type { CallSetup, RoutingRuleStore } from './routing/store';
 import type { DocumentStore } from './documents';
 import { subscribedEvents, subscribes, type Webhook } from './webhooks/model';
@@ -76,6 +75,9 @@ const MISSED_GRACE_SECONDS = 15;
 /** When the sweeper ends `call` as missed if Plivo has not opened its stream. */
 export const missedAt = (call: CallRecord, claimTtlSeconds: number): string =>
   new Date(Date.parse(call.startedAt) + (claimTtlSeconds + MISSED_GRACE_SECONDS) * 1000).toISOString();
+
+/** An outbound call that Plivo hung up before it was answered, by Plivo's `CallStatus`. */
+const UNANSWERED: Readonly<Record<string, 'failed' | 'not-answered' | undefined>> = { busy: 'failed', failed: 'failed', 'no-answer': 'not-answered', timeout: 'not-answered', cancel: 'not-answered' };
 
 const reject = (status: number): AnswerResult => ({ status, xml: HANGUP_REJECTED_XML });
 
@@ -153,10 +155,20 @@ export class AnswerService {
       log.warn('answer refused: CallUUID missing, or (signed) not a UUID', { status: 400 });
       return reject(400);
     }
-    const callLog = log.child({ callUuid, callId: callIdFor(callUuid) });
-    if (field('Event').toLowerCase() === 'hangup') return this.hangup(connector, webhooks, callUuid, field, callLog);
+    // Stream status callbacks name their call (`?callId=`), as an outbound call's callbacks do: its id is not its
+    // CallUUID's, and Plivo's first callback binds the two.
+    const placed = request.query.get('callId')?.[0];
+    const callId = placed ?? callIdFor(callUuid);
+    const callLog = log.child({ callUuid, callId });
     const streamKind = streamReportKind(field('Event'));
-    if (streamKind) return this.streamStatus(connector, webhooks, request.query.get('callId')?.[0] ?? '', callUuid, streamKind, field, callLog);
+    if (streamKind) return this.streamStatus(connector, webhooks, placed ?? '', callUuid, streamKind, field, callLog);
+    const bound = placed === undefined ? null : await this.placedCall(connector.tenant, placed, callUuid, signed);
+    if (placed !== undefined && !bound) {
+      callLog.warn('callback refused: unsigned, or no outbound call of the tenant with that id and CallUUID', { status: 404 });
+      return reject(404);
+    }
+    if (field('Event').toLowerCase() === 'hangup') return this.hangup(connector, webhooks, callId, field, callLog);
+    if (bound) return this.outboundCallback(bound, rules, webhooks, fields, request.url, callLog);
 
     const parties: CallParties = { callUuid, from: field('From'), to: field('To') };
     const route = this.route(connector, rules, parties, request.query.get('roomId')?.[0]);
@@ -176,6 +188,7 @@ export class AnswerService {
       durationSeconds: null,
       hangupCause: null,
       stream: null,
+      metadata: {},
     };
     if ('rejected' in route) {
       const record: CallRecord = {
@@ -197,7 +210,7 @@ export class AnswerService {
       return { status: 200, xml: HANGUP_REJECTED_XML };
     }
 
-    const region = this.regionFor(connector, parties.from);
+    const region = mediaRegionFor(this.deps.config, connector, parties.from);
     const options = await this.callOptions(connector.tenant, route.rule, fields, callLog);
     const record: CallRecord = {
       ...base,
@@ -242,13 +255,14 @@ export class AnswerService {
   }
 
   /**
-   * The claim an incoming call's stream needs; it expires CLAIM_TTL_SECONDS after the call was routed. It names the
-   * events the tenant's webhooks subscribe to now, so the media server outboxes them without reading the webhooks.
+   * The claim a call's stream needs; it expires CLAIM_TTL_SECONDS after `fromMs` (when the call was routed, or the
+   * outbound call answered). It names the events the tenant's webhooks subscribe to now, so the media server outboxes
+   * them without reading the webhooks.
    */
-  private claimFor(call: CallRecord, options: CallOptions, webhooks: readonly Webhook[]): Claim {
+  private claimFor(call: CallRecord, options: CallOptions, webhooks: readonly Webhook[], fromMs = Date.parse(call.startedAt)): Claim {
     return {
       ref: call.claimRef as string,
-      callUuid: call.callUuid,
+      callUuid: call.callUuid as string,
       callId: call.id,
       tenant: call.tenant,
       connectorId: call.connectorId,
@@ -257,9 +271,10 @@ export class AnswerService {
       region: call.region as string,
       from: call.from,
       to: call.to,
-      expiresAtMs: Date.parse(call.startedAt) + this.deps.config.claimTtlSeconds * 1000,
+      expiresAtMs: fromMs + this.deps.config.claimTtlSeconds * 1000,
       ...options,
       events: subscribedEvents(webhooks),
+      ...(call.participant && { participant: call.participant }),
     };
   }
 
@@ -281,15 +296,6 @@ export class AnswerService {
     }
     if (connector.defaultRoomId) return { roomId: connector.defaultRoomId, rule: null, via: 'default-room' };
     return { rejected: 'no-route', rule: null };
-  }
-
-  /** The connector's region; else the caller's country's; else the home region. */
-  private regionFor(connector: Connector, from: string): string {
-    const { mediaRegions, countryRegions, homeMediaRegion } = this.deps.config;
-    if (connector.region && mediaRegions.some((r) => r.id === connector.region)) return connector.region;
-    const digits = from.replace(/\D/g, '');
-    const country = digits ? parsePhoneNumberFromString(`+${digits}`)?.country : undefined;
-    return (country && countryRegions[country]) || homeMediaRegion;
   }
 
   private streamUrl(region: string, ref: string): string {
@@ -314,10 +320,46 @@ export class AnswerService {
   }
 
   /**
-   * Plivo's hangup callback: a call whose stream never joined its room ends `abandoned`, an answered one `ended`
-   * (tried in that order: a call answered between the two writes is then ended).
+   * The outbound call `id` of `tenant`, bound to Plivo's `callUuid` (its first callback binds it): null when the
+   * callback is unsigned (a connector placing calls holds a token, so Plivo signs them all), names no outbound call of
+   * the tenant, or one that Plivo named otherwise.
    */
-  private async hangup(connector: Connector, webhooks: readonly Webhook[], callUuid: string, field: (name: string) => string, log: Logger): Promise<AnswerResult> {
+  private async placedCall(tenant: string, id: string, callUuid: string, signed: boolean): Promise<CallRecord | null> {
+    if (!signed || !CALL_ID.test(id)) return null;
+    const call = await this.deps.calls.bindCallUuid(tenant, id, callUuid);
+    return call?.type === 'outbound' ? call : null;
+  }
+
+  /**
+   * Plivo's `ring_url` (`CallStatus=ringing`): the call rings. Its `answer_url`: the callee answered; the call's claim
+   * is written now and the `<Stream>` answered, as for an inbound call (the same XML to a retry). A call that ended
+   * meanwhile (the API ended it, Plivo gave up) is hung up.
+   */
+  private async outboundCallback(call: CallRecord, rules: readonly RoutingRule[], webhooks: readonly Webhook[], fields: Params, answerUrl: string, log: Logger): Promise<AnswerResult> {
+    if (fields.get('CallStatus')?.[0]?.trim().toLowerCase() === 'ringing') {
+      const rang = await this.deps.calls.ring(call.tenant, call.id, call.callUuid as string, new Date().toISOString(), subscribes(webhooks, 'call-ringing'));
+      if (rang) {
+        log.info('outbound call ringing', {});
+        await this.emit('call-ringing', rang, webhooks);
+      }
+      return { status: 200, xml: EMPTY_RESPONSE_XML };
+    }
+    if (!['initiated', 'ringing', 'answered'].includes(call.status) || !call.claimRef || !call.region) {
+      log.info('outbound call answered after it ended: hung up', { status: call.status });
+      return { status: 200, xml: HANGUP_REJECTED_XML };
+    }
+    const rule = rules.find((candidate) => candidate.id === call.ruleId) ?? null;
+    if (call.status !== 'answered') await this.deps.claims.createOnce(this.claimFor(call, await this.callOptions(call.tenant, rule, fields, log), webhooks, Date.now()));
+    log.info('outbound call answered: streaming', { roomId: call.roomId, region: call.region });
+    return { status: 200, xml: streamXml(this.streamUrl(call.region, call.claimRef), statusCallbackUrl(answerUrl, call.id), rule ?? {}) };
+  }
+
+  /**
+   * Plivo's hangup callback: a call whose stream never joined its room ends `abandoned` (inbound) or, per Plivo's
+   * `CallStatus`, `failed` or `not-answered` (outbound); an answered one `ended` (tried in that order: a call answered
+   * between the writes is then ended).
+   */
+  private async hangup(connector: Connector, webhooks: readonly Webhook[], callId: string, field: (name: string) => string, log: Logger): Promise<AnswerResult> {
     const duration = Number(field('Duration') || field('BillDuration'));
     const end = {
       endedAt: new Date().toISOString(),
@@ -325,11 +367,16 @@ export class AnswerService {
       hangupReason: (field('HangupCauseName') || field('HangupCause') || 'completed').slice(0, 128),
       ...(field('HangupCauseCode') && { hangupCause: field('HangupCauseCode').slice(0, 32) }),
     };
-    const args = [connector.tenant, callIdFor(callUuid), end, this.deps.config.callRetentionDays, subscribes(webhooks, 'call-hangup')] as const;
-    const ended = (await this.deps.calls.abandon(...args)) ?? (await this.deps.calls.end(...args));
+    const { calls, config } = this.deps;
+    const args = [connector.tenant, callId, end, config.callRetentionDays, subscribes(webhooks, 'call-hangup')] as const;
+    const unanswered = UNANSWERED[field('CallStatus').toLowerCase()];
+    const ended =
+      (await calls.abandon(...args)) ??
+      (unanswered && (await calls.unanswered(connector.tenant, callId, unanswered, end, config.callRetentionDays, subscribes(webhooks, CALL_STATUSES[unanswered].event)))) ??
+      (await calls.end(...args));
     if (ended) {
       log.info('call ended by Plivo hangup', { status: ended.status, hangupReason: ended.hangupReason, durationSeconds: ended.durationSeconds });
-      await this.emit('call-hangup', ended, webhooks);
+      await this.emit(CALL_STATUSES[ended.status].event, ended, webhooks);
     } else {
       log.info('hangup for a call that is not live', {});
     }

@@ -5,6 +5,7 @@ import { regionTables } from './region-tables';
 import { db, isConditionFailure, num, readOptNum, readOptStr, readStr, str, type Item } from './dynamo';
 import { CALL_EVENT_TYPES, type CallEventType } from './events';
 import type { AgentDial } from './agents/schema';
+import type { CallParticipant } from './calls/model';
 
 /**
  * A claim: the single-use ticket that lets Plivo's stream for one call into its room. The Answer URL
@@ -39,6 +40,8 @@ export interface Claim {
    * before this field) names them all.
    */
   readonly events: readonly CallEventType[];
+  /** An outbound call's participant id and name in the room (`POST /v2/sip/call`'s `participant`). */
+  readonly participant?: CallParticipant;
 }
 
 /** Why a claim could not be taken. */
@@ -88,6 +91,7 @@ export class ClaimStore {
       ...(!claim.dtmf && { dtmf: { BOOL: false } }),
       ...(Object.keys(claim.attributes).length > 0 && { attributes: str(JSON.stringify(claim.attributes)) }),
       events: str(claim.events.join(' ')),
+      ...(claim.participant && { participant: str(JSON.stringify(claim.participant)) }),
     };
     await db(() => dynamo.send(new PutItemCommand({ TableName: tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' })));
   }
@@ -147,6 +151,7 @@ function fromItem(ref: string, item: Item): Claim {
     dtmf: item.dtmf?.BOOL !== false,
     attributes: jsonFrom<Record<string, string>>(readOptStr(item, 'attributes')) ?? {},
     events: eventsFrom(readOptStr(item, 'events')),
+    ...(item.participant?.S && { participant: JSON.parse(item.participant.S) as CallParticipant }),
   };
 }
 

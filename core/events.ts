@@ -3,16 +3,16 @@ import type { Logger } from './log';
 
 /**
  * Every webhook event, VideoSDK's SIP names in its order: all of them may be subscribed to (a webhook subscribes to
- * all by default); `firedBy` says which calls fire it today: `inbound` calls, or none yet (`call-control`: transfers,
- * switching rooms and outbound calls come with call control). docs/webhooks.md lists this table (checked by a test).
+ * all by default); `firedBy` says which calls fire it today: `all-calls`, `inbound` or `outbound` ones, or none yet
+ * (`call-control`: transfers and switching rooms). docs/webhooks.md lists this table (checked by a test).
  */
 export const WEBHOOK_EVENTS = {
-  'call-started': { firedBy: 'inbound', when: 'The Answer URL routed the call to a room and answered with `<Stream>`' },
-  'call-ringing': { firedBy: 'call-control', when: 'An outbound call rings at the far end' },
-  'call-answered': { firedBy: 'inbound', when: 'Plivo opened the audio stream and it joined the room' },
-  'call-update': { firedBy: 'inbound', when: "Plivo reported the call's audio stream degraded (`DegradedStream`) or dropped (`DroppedStream`): `additionalDetails.stream` says which" },
-  'call-hangup': { firedBy: 'inbound', when: 'The call ended (`status`: `ended`, or `abandoned` when Plivo hung up before the stream came), or the Answer URL refused it (`rejected`); `additionalDetails.hangupReason` says why' },
-  'call-missed': { firedBy: 'inbound', when: "The claim expired: Plivo never opened the stream" },
+  'call-started': { firedBy: 'all-calls', when: 'Inbound: the Answer URL routed the call to a room and answered with `<Stream>`; outbound: Plivo took the call (`status: "initiated"`)' },
+  'call-ringing': { firedBy: 'outbound', when: 'An outbound call rings at the far end' },
+  'call-answered': { firedBy: 'all-calls', when: 'Plivo opened the audio stream and it joined the room' },
+  'call-update': { firedBy: 'all-calls', when: "Plivo reported the call's audio stream degraded (`DegradedStream`) or dropped (`DroppedStream`): `additionalDetails.stream` says which" },
+  'call-hangup': { firedBy: 'all-calls', when: 'The call ended (`status`: `ended`; `abandoned` when Plivo hung up before the stream came; `failed` when an outbound call could not be made), or the Answer URL refused it (`rejected`); `additionalDetails.hangupReason` says why' },
+  'call-missed': { firedBy: 'all-calls', when: 'Inbound: the claim expired, Plivo never opened the stream (`missed`); outbound: nobody answered (`not-answered`)' },
   'call-transfer-initiated': { firedBy: 'call-control', when: 'A transfer of the call was asked for' },
   'call-transferring': { firedBy: 'call-control', when: 'The transfer is under way' },
   'call-transfer-ringing': { firedBy: 'call-control', when: 'The transfer target rings' },
@@ -22,14 +22,14 @@ export const WEBHOOK_EVENTS = {
   'switch-room-initiated': { firedBy: 'call-control', when: 'A move of the call to another room was asked for' },
   'switch-room-completed': { firedBy: 'call-control', when: 'The call is in its new room' },
   'switch-room-failed': { firedBy: 'call-control', when: 'The call stayed in its room' },
-} as const satisfies Record<string, { readonly firedBy: 'inbound' | 'call-control'; readonly when: string }>;
+} as const satisfies Record<string, { readonly firedBy: 'all-calls' | 'inbound' | 'outbound' | 'call-control'; readonly when: string }>;
 
 export type WebhookEventType = keyof typeof WEBHOOK_EVENTS;
 export const WEBHOOK_EVENT_TYPES = Object.keys(WEBHOOK_EVENTS) as [WebhookEventType, ...WebhookEventType[]];
 
-/** The events calls fire today: an inbound call's lifecycle. */
-export type CallEventType = { [K in WebhookEventType]: (typeof WEBHOOK_EVENTS)[K]['firedBy'] extends 'inbound' ? K : never }[WebhookEventType];
-export const CALL_EVENT_TYPES = WEBHOOK_EVENT_TYPES.filter((type): type is CallEventType => WEBHOOK_EVENTS[type].firedBy === 'inbound') as [CallEventType, ...CallEventType[]];
+/** The events calls fire today: an inbound or outbound call's lifecycle. */
+export type CallEventType = { [K in WebhookEventType]: (typeof WEBHOOK_EVENTS)[K]['firedBy'] extends 'call-control' ? never : K }[WebhookEventType];
+export const CALL_EVENT_TYPES = WEBHOOK_EVENT_TYPES.filter((type): type is CallEventType => WEBHOOK_EVENTS[type].firedBy !== 'call-control') as [CallEventType, ...CallEventType[]];
 
 export interface CallEvent {
   readonly type: CallEventType;
@@ -75,9 +75,12 @@ export async function outboxes(subscriptions: EventSubscriptions | undefined, te
  * the same whenever it is published (at once, or by the sweeper after a crash).
  */
 export function callEvent(type: CallEventType, call: CallRecord): CallEvent {
-  const at = type === 'call-started' ? call.startedAt : type === 'call-answered' ? call.answeredAt : type === 'call-update' ? call.stream?.at : call.endedAt;
+  const at =
+    type === 'call-started' ? call.startedAt : type === 'call-answered' ? call.answeredAt : type === 'call-ringing' ? ringingAt(call) : type === 'call-update' ? call.stream?.at : call.endedAt;
   return { type, tenant: call.tenant, call: toCallView(call), timestamp: at ?? call.startedAt };
 }
+
+const ringingAt = (call: CallRecord): string | undefined => call.timelog.find((entry) => 'status' in entry && entry.status === 'ringing')?.at;
 
 /** One structured log line per event (`msg: "call event"`), with the call and room ids. */
 export function logEvent(log: Logger, event: CallEvent): void {

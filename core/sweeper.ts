@@ -1,5 +1,5 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { endAsMediaFailure, type CallStore } from './calls/store';
+import { callEnd, endAsMediaFailure, type CallStore } from './calls/store';
 import { overdue, unpublished, type Item } from './dynamo';
 import { callEvent, outboxes, type CallEventSink, type EventSubscriptions } from './events';
 import type { Logger } from './log';
@@ -142,12 +142,16 @@ export class Sweeper {
       const tenant = key.pk?.S?.replace(/^T#/, '');
       const id = key.sk?.S?.replace(/^CALL#/, '');
       if (!tenant || !id) continue;
-      // Null when the stream came (or Plivo hung up) after the index was read: nothing to do.
+      // Null when the stream came (or Plivo hung up) after the index was read: nothing to do. An inbound call is
+      // `missed`; an outbound one Plivo never called back about (nor answered) is `not-answered`.
       const outbox = await outboxes(this.deps.events, tenant, 'call-missed', this.deps.log);
-      const call = await this.deps.calls.miss(tenant, id, new Date().toISOString(), this.deps.retentionDays, outbox);
+      const endedAt = new Date();
+      const call =
+        (await this.deps.calls.miss(tenant, id, endedAt.toISOString(), this.deps.retentionDays, outbox)) ??
+        (await this.deps.calls.unanswered(tenant, id, 'not-answered', callEnd('no-callback', null, endedAt), this.deps.retentionDays, outbox));
       if (!call) continue;
       missed++;
-      this.deps.log.info('call missed: its stream never started', { tenant, callId: id, roomId: call.roomId });
+      this.deps.log.info('call missed: its stream never started', { tenant, callId: id, roomId: call.roomId, status: call.status });
       await this.deps.events.publish(callEvent('call-missed', call), outbox);
     }
     return missed;

@@ -1,6 +1,7 @@
 import type { Node } from 'constructs';
 import { parseSourceRanges } from '../core/plivo/source-ranges';
 import { EDGE_RATE_LIMIT_DEFAULTS, EDGE_RATE_LIMIT_RANGE, EDGE_RATE_WINDOW_SECONDS, type EdgeRateLimits } from '../lambdas/edge';
+import { DEFAULT_PLIVO_API_URL } from '../core/plivo/voice-api';
 
 /** A media region: our own id (as Plivo-facing configuration names it) mapped to an AWS region. */
 export interface MediaRegion {
@@ -59,6 +60,8 @@ export interface DeploymentConfig {
   readonly limits: TenantLimits;
   /** Plivo's published source ranges (CIDRs): the Answer URL answers no other source. @default [] (any source) */
   readonly plivoSourceRanges: readonly string[];
+  /** Plivo's Voice API (context `plivoApiUrl`): an https URL. @default https://api.plivo.com */
+  readonly plivoApiUrl: string;
 }
 
 const REGION_ID = /^[a-z]{2}\d{3}$/;
@@ -93,7 +96,8 @@ export function readDeploymentConfig(node: Node): DeploymentConfig {
   const mediaScaling = readMediaScaling(contextValue(node, 'mediaScaling'));
   const limits = readLimits(contextValue(node, 'limits'));
   const plivoSourceRanges = readSourceRanges(contextValue(node, 'plivoSourceRanges'));
-  return { mediaRegions, homeMediaRegion, countryRegions, mediaScaling, limits, plivoSourceRanges, apiEdge, ...(apiDomain && { apiDomain }) };
+  const plivoApiUrl = readPlivoApiUrl(contextValue(node, 'plivoApiUrl'));
+  return { mediaRegions, homeMediaRegion, countryRegions, mediaScaling, limits, plivoSourceRanges, plivoApiUrl, apiEdge, ...(apiDomain && { apiDomain }) };
 }
 
 /** `-c key=value` on the command line always yields a string, so JSON objects arrive serialized. */
@@ -233,6 +237,16 @@ function readApiEdge(enabled: unknown, limits: unknown): DeploymentConfig['apiEd
     rateLimits[key] = number;
   }
   return { rateLimits };
+}
+
+/** An https URL without a path (the call-control client appends `/v1/Account/…`). */
+function readPlivoApiUrl(value: unknown): string {
+  if (value === undefined) return DEFAULT_PLIVO_API_URL;
+  const url = typeof value === 'string' && URL.canParse(value) ? new URL(value) : null;
+  if (!url || url.protocol !== 'https:' || url.pathname !== '/' || url.search || url.hash) {
+    throw new Error(`Context "plivoApiUrl" must be an https URL without a path, e.g. "plivoApiUrl": "${DEFAULT_PLIVO_API_URL}".`);
+  }
+  return url.origin;
 }
 
 /** A JSON array of CIDRs, or (from `-c`) one comma-separated string. */

@@ -6,6 +6,7 @@ import { EdgeFirewall } from './constructs/edge-firewall';
 import { RegionTable } from './constructs/region-table';
 import { MediaRegionStack, mediaRegionStackName } from './media-region-stack';
 import type { MediaRouting } from './media-routing';
+import { DEFAULT_PLIVO_API_URL } from '../core/plivo/voice-api';
 
 export const CONTROL_PLANE_STACK_NAME = 'PlivoConnector-ControlPlane';
 export const EDGE_STACK_NAME = 'PlivoConnector-Edge';
@@ -37,6 +38,7 @@ export function buildControlPlaneApp(app: App): ConnectorStacks {
     })),
     homeMediaRegionId: config.homeMediaRegion.id,
     countryRegions: config.countryRegions,
+    ...(config.plivoApiUrl !== DEFAULT_PLIVO_API_URL && { plivoApiUrl: config.plivoApiUrl }),
   };
   // The web ACL alone lives in us-east-1; the distribution stays with the API, whose functions need its URL. The
   // control plane reads the ACL's ARN from this stack's outputs (a weak reference, cdk.json), across regions if need be.

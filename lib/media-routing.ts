@@ -20,10 +20,12 @@ export interface MediaRouting {
   readonly homeMediaRegionId: string;
   /** ISO 3166 alpha-2 country of the caller -> media region id. @default {} */
   readonly countryRegions?: Readonly<Record<string, string>>;
+  /** Plivo's Voice API, which call control calls from the functions and the media services. @default https://api.plivo.com (left unset) */
+  readonly plivoApiUrl?: string;
 }
 
 /** The environment variables `mediaRoutingEnvironment` sets. */
-export type MediaRoutingVariable = 'MEDIA_REGIONS' | 'HOME_MEDIA_REGION' | 'COUNTRY_REGIONS';
+export type MediaRoutingVariable = 'MEDIA_REGIONS' | 'HOME_MEDIA_REGION' | 'COUNTRY_REGIONS' | 'PLIVO_API_URL';
 
 /**
  * The public base URL Plivo streams a region's calls to: `wss://<domainName>`. Without a domainName no public name is
@@ -35,9 +37,10 @@ export function ingestUrlOf(region: MediaRegionTarget): string {
 }
 
 /**
- * `MEDIA_REGIONS`, `HOME_MEDIA_REGION` and `COUNTRY_REGIONS` as core/config.ts parses them. The control plane's
- * functions and every region's media service get exactly these, from this one function, so an answer handler and an
- * ingest never disagree on a region's table or URL. `COUNTRY_REGIONS` is left out when no country is pinned.
+ * `MEDIA_REGIONS`, `HOME_MEDIA_REGION`, `COUNTRY_REGIONS` and `PLIVO_API_URL` as core/config.ts parses them. The
+ * control plane's functions and every region's media service get exactly these, from this one function, so an answer
+ * handler and an ingest never disagree on a region's table or URL, nor on where Plivo is. `COUNTRY_REGIONS` is left
+ * out when no country is pinned, `PLIVO_API_URL` when it is Plivo's own.
  */
 export function mediaRoutingEnvironment(routing: MediaRouting): Partial<Record<MediaRoutingVariable, string>> {
   const environment: Partial<Record<MediaRoutingVariable, string>> = {
@@ -55,6 +58,7 @@ export function mediaRoutingEnvironment(routing: MediaRouting): Partial<Record<M
   if (countryRegions.length > 0) {
     environment.COUNTRY_REGIONS = countryRegions.map(([country, region]) => `${country}=${region}`).join(',');
   }
+  if (routing.plivoApiUrl !== undefined) environment.PLIVO_API_URL = routing.plivoApiUrl;
   return environment;
 }
 

@@ -1,24 +1,30 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { ProviderId } from '../providers';
 
 /**
  * A call's status, VideoSDK's values, and the webhook event the change to it fires. An inbound call is `incoming`
  * from the Answer URL until its stream joins its room (`answered`), then `ended`; it ends `rejected` when routing
  * refused it, `missed` when its claim expired unused, and `abandoned` when Plivo's hangup came before its stream
- * joined. docs/webhooks.md lists this table (checked by a test).
+ * joined. An outbound call is `initiated` once Plivo took it, `ringing` at the far end, `answered` when its stream
+ * joined its room, then `ended`; it ends `not-answered` or `failed` when it never was answered.
+ * docs/webhooks.md lists this table (checked by a test).
  */
 export const CALL_STATUSES = {
-  incoming: { event: 'call-started', when: 'The Answer URL routed the call to a room and answered `<Stream>`' },
+  incoming: { event: 'call-started', when: 'Inbound: the Answer URL routed the call to a room and answered `<Stream>`' },
+  initiated: { event: 'call-started', when: 'Outbound: `POST /v2/sip/call` placed the call with Plivo' },
+  ringing: { event: 'call-ringing', when: "Outbound: the callee's phone rings (Plivo's `ring_url`)" },
   answered: { event: 'call-answered', when: "The call's stream joined its room" },
-  ended: { event: 'call-hangup', when: "The call ended after its stream came: the caller, a room participant, Plivo's Hangup callback, a failed stream" },
-  rejected: { event: 'call-hangup', when: 'The Answer URL refused the call (no route, an invalid `roomId`)' },
-  missed: { event: 'call-missed', when: 'The claim expired unused: Plivo never opened the stream (`CLAIM_TTL_SECONDS`, 90 s, plus 15 s)' },
-  abandoned: { event: 'call-hangup', when: "Plivo's Hangup callback came before the stream joined the room" },
+  ended: { event: 'call-hangup', when: "The call ended after its stream came: the caller, a room participant, `POST /v2/sip/call/end`, Plivo's Hangup callback, a failed stream" },
+  rejected: { event: 'call-hangup', when: 'Inbound: the Answer URL refused the call (no route, an invalid `roomId`)' },
+  missed: { event: 'call-missed', when: 'Inbound: the claim expired unused: Plivo never opened the stream (`CLAIM_TTL_SECONDS`, 90 s, plus 15 s)' },
+  abandoned: { event: 'call-hangup', when: "Inbound: Plivo's Hangup callback came before the stream joined the room" },
+  'not-answered': { event: 'call-missed', when: 'Outbound: nobody answered before `ringingTimeout`, or the network gave up (`hangupReason` says which)' },
+  failed: { event: 'call-hangup', when: 'Outbound: the call could not be made: busy, an invalid number, Plivo refused it or did not answer in time' },
 } as const satisfies Record<string, { readonly event: string; readonly when: string }>;
 export type CallStatus = keyof typeof CALL_STATUSES;
 export const CALL_STATUS_VALUES = Object.keys(CALL_STATUSES) as [CallStatus, ...CallStatus[]];
 
-/** Which way a call goes; every call is inbound until call control places outbound ones. */
+/** Which way a call goes: `inbound` through the Answer URL, `outbound` placed by `POST /v2/sip/call`. */
 export const CALL_TYPES = ['inbound', 'outbound'] as const;
 export type CallType = (typeof CALL_TYPES)[number];
 
@@ -27,6 +33,12 @@ export const AGENT_STATUSES = ['pending', 'connected', 'unreachable'] as const;
 export type AgentStatus = (typeof AGENT_STATUSES)[number];
 
 export const CALL_ID = /^call_[0-9a-hjkmnp-tv-z]{20}$/;
+
+/** An outbound call's participant in its room, as `POST /v2/sip/call` named it. */
+export interface CallParticipant {
+  readonly id?: string;
+  readonly name?: string;
+}
 
 /** One status change of a call, and when it happened (ISO). */
 export interface CallStatusEntry {
@@ -67,12 +79,15 @@ export interface StreamHealth {
   readonly degradedCount: number;
 }
 
-/** A call as recorded: one per (tenant, Plivo CallUUID). `claimRef` is internal and never shown. */
+/**
+ * A call as recorded: one per (tenant, Plivo CallUUID). `claimRef` is internal and never shown. An outbound call is
+ * recorded before Plivo names it: its id is random and its `callUuid` null until Plivo's first callback.
+ */
 export interface CallRecord {
   readonly id: string;
   readonly tenant: string;
   readonly type: CallType;
-  readonly callUuid: string;
+  readonly callUuid: string | null;
   readonly provider: ProviderId;
   readonly connectorId: string;
   readonly ruleId: string | null;
@@ -101,6 +116,10 @@ export interface CallRecord {
   /** Null until Plivo reports its stream degraded or dropped. */
   readonly stream: StreamHealth | null;
   readonly claimRef: string | null;
+  /** What the call was placed with (`POST /v2/sip/call`'s `metadata`); empty for inbound calls. */
+  readonly metadata: Readonly<Record<string, string>>;
+  /** An outbound call's participant id and name in its room, when it was placed with them. */
+  readonly participant?: CallParticipant;
 }
 
 /** The call as `GET /v2/sip/call/{id}` and every webhook delivery's `data` show it (core/calls/schema.ts). */
@@ -118,10 +137,11 @@ export interface CallView {
   readonly start: string;
   readonly end: string | null;
   readonly timelog: readonly CallTimelogEntry[];
-  /** Nothing is recorded here yet: rule headers and call control fill it. Always an object, so clients can read it. */
+  /** What an outbound call was placed with; empty otherwise. Always an object, so clients can read it. */
   readonly metadata: Readonly<Record<string, string>>;
   readonly additionalDetails: {
-    readonly callUuid: string;
+    /** Plivo's CallUUID; null while an outbound call waits for Plivo's first callback. */
+    readonly callUuid: string | null;
     readonly answeredAt: string | null;
     readonly hangupReason: string | null;
     readonly hangupCause: string | null;
@@ -151,7 +171,7 @@ export function toCallView(call: CallRecord): CallView {
     start: call.startedAt,
     end: call.endedAt,
     timelog: call.timelog,
-    metadata: {},
+    metadata: call.metadata,
     additionalDetails: {
       callUuid: call.callUuid,
       answeredAt: call.answeredAt,
@@ -173,8 +193,14 @@ export function maskNumber(number: string): string {
 
 const CROCKFORD = '0123456789abcdefghjkmnpqrstvwxyz';
 
+/** An outbound call's id: random, as Plivo names the call only later (`callUuid`). */
+export function newCallId(): string {
+  const bytes = randomBytes(20);
+  return `call_${Array.from(bytes, (byte) => CROCKFORD[byte & 31]).join('')}`;
+}
+
 /**
- * The call's id follows from its CallUUID (100 bits of its SHA-256), so a retried Answer URL request
+ * An inbound call's id follows from its CallUUID (100 bits of its SHA-256), so a retried Answer URL request
  * finds the record its first attempt wrote with one conditional write, no lookup index.
  */
 export function callIdFor(callUuid: string): string {

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { ROOM_ID, ROOM_ID_RULE } from '../connectors/schema';
+import { CONNECTOR_ID, RULE_ID } from '../ids';
+import { e164 } from '../routing/schema';
 import { pageQuerySchema } from '../pagination';
 import { PROVIDER_IDS } from '../providers';
 import { AGENT_STATUSES, CALL_ID, CALL_STATUS_VALUES, CALL_TYPES, STREAM_TIMELOG_EVENT_VALUES } from './model';
@@ -30,9 +32,9 @@ export const callViewSchema = z
         ]),
       )
       .meta({ description: "Every status change, and each start and stop Plivo reported of the call's audio stream, oldest first" }),
-    metadata: z.record(z.string(), z.string()),
+    metadata: z.record(z.string(), z.string()).meta({ description: 'What an outbound call was placed with' }),
     additionalDetails: z.strictObject({
-      callUuid: z.string().meta({ description: "Plivo's CallUUID" }),
+      callUuid: z.string().nullable().meta({ description: "Plivo's CallUUID; null while an outbound call waits for Plivo's first callback" }),
       answeredAt: timestamp.nullable(),
       hangupReason: z.string().nullable().meta({ description: "Why the call ended: Plivo's HangupCauseName, or the connector's reason" }),
       hangupCause: z.string().nullable().meta({ description: "Plivo's HangupCauseCode" }),
@@ -71,3 +73,53 @@ export const listCallsQuerySchema = pageQuerySchema
   .refine((q) => q.startDate === undefined || q.endDate === undefined || q.startDate <= q.endDate, { message: 'startDate must not be after endDate', path: ['startDate'] });
 export type ListCallsQuery = z.output<typeof listCallsQuerySchema>;
 export type CallFilter = Omit<ListCallsQuery, 'page' | 'perPage'>;
+
+const roomId = z.string().regex(ROOM_ID, `must be ${ROOM_ID_RULE}`);
+/** Plivo rings for at most 120 s; below 5 s no phone would be picked up. */
+export const RINGING_TIMEOUT = { min: 5, max: 120, default: 30 } as const;
+/** Plivo's `time_limit`: an answered call lasts at most 4 hours. */
+export const MAX_CALL_SECONDS = 14_400;
+
+/**
+ * `POST /v2/sip/call`, VideoSDK's body: `sipCallTo`/`sipCallFrom`/`destinationRoomId` (or `callTo`/`callFrom`/`roomId`),
+ * the room from `routingRuleId` (an outbound rule) when no room is named.
+ */
+export const placeCallSchema = z
+  .strictObject({
+    sipCallTo: e164.optional().meta({ description: 'The number to call (E.164)' }),
+    callTo: e164.optional().meta({ description: 'The same as `sipCallTo`' }),
+    sipCallFrom: e164.optional().meta({ description: "The caller id: a Plivo number of the connector's account" }),
+    callFrom: e164.optional().meta({ description: 'The same as `sipCallFrom`' }),
+    destinationRoomId: roomId.optional().meta({ description: 'The room the callee joins once answered' }),
+    roomId: roomId.optional().meta({ description: 'The same as `destinationRoomId`' }),
+    participant: z
+      .strictObject({
+        id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ -, starting with a letter or digit').optional(),
+        name: z.string().trim().min(1, 'must not be empty').max(128, 'must be at most 128 characters').optional(),
+      })
+      .optional()
+      .meta({ description: "The callee's participant id and display name in the room" }),
+    metadata: z
+      .record(z.string().min(1).max(64), z.string().max(512))
+      .refine((m) => Object.keys(m).length <= 20, 'at most 20 keys')
+      .optional()
+      .meta({ description: 'Kept with the call and shown in its `metadata`' }),
+    recordAudio: z.boolean().refine((record) => !record, 'recording is not available yet: leave it unset or false').optional(),
+    waitUntilAnswered: z.boolean().default(false).meta({ description: 'Answer once the call is answered or has failed (at most 25 s), not at once' }),
+    ringingTimeout: z.number().int('must be an integer').min(RINGING_TIMEOUT.min).max(RINGING_TIMEOUT.max).default(RINGING_TIMEOUT.default).meta({ description: 'Seconds the phone rings before the call is not answered' }),
+    maxCallDuration: z.number().int('must be an integer').min(1).max(MAX_CALL_SECONDS).optional().meta({ description: 'Seconds the answered call may last' }),
+    routingRuleId: z.string().regex(RULE_ID, 'must be a routing rule id').optional().meta({ description: 'An outbound rule: its room, agent and options' }),
+    connectorId: z.string().regex(CONNECTOR_ID, 'must be a connector id').optional().meta({ description: 'Required when the tenant has several connectors with Plivo credentials' }),
+  })
+  .superRefine((body, ctx) => {
+    const pairs = [['sipCallTo', 'callTo'], ['sipCallFrom', 'callFrom'], ['destinationRoomId', 'roomId']] as const;
+    for (const [name, alias] of pairs) {
+      if (body[name] !== undefined && body[alias] !== undefined) ctx.addIssue({ code: 'custom', path: [alias], message: `give ${name} or ${alias}, not both` });
+    }
+    if (body.sipCallTo === undefined && body.callTo === undefined) ctx.addIssue({ code: 'custom', path: ['sipCallTo'], message: 'is required' });
+    if (body.sipCallFrom === undefined && body.callFrom === undefined) ctx.addIssue({ code: 'custom', path: ['sipCallFrom'], message: 'is required' });
+  });
+export type PlaceCallInput = z.output<typeof placeCallSchema>;
+
+/** `POST /v2/sip/call/end`. */
+export const endCallSchema = z.strictObject({ callId: z.string().min(1).max(64) });

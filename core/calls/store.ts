@@ -3,7 +3,7 @@ import { TABLE_KEYS, db, dueAttributes, isConditionFailure, num, readOptNum, rea
 import type { CallEventType } from '../events';
 import type { NumberedPage, PageRequest } from '../pagination';
 import type { ProviderId } from '../providers';
-import type { AgentStatus, CallRecord, CallStatus, CallStatusEntry, CallTimelogEntry, CallType, StreamHealth, StreamTimelogEvent } from './model';
+import { CALL_STATUSES, type AgentStatus, type CallParticipant, type CallRecord, type CallStatus, type CallStatusEntry, type CallTimelogEntry, type CallType, type StreamHealth, type StreamTimelogEvent } from './model';
 import type { CallFilter } from './schema';
 
 export interface CallEnd {
@@ -59,10 +59,19 @@ export interface CallStore {
    * the sweeper closes it.
    */
   answer(tenant: string, id: string, answeredAt: string, serverId: string, outbox?: boolean): Promise<CallRecord | null>;
-  /** Ends an incoming or answered call (`ended`); null when there is none, or it had already ended. */
+  /** An outbound call rings (`initiated` -> `ringing`), named by Plivo's `callUuid`; null when it was not `initiated`. */
+  ring(tenant: string, id: string, callUuid: string, at: string, outbox?: boolean): Promise<CallRecord | null>;
+  /**
+   * Binds an outbound call to Plivo's CallUUID when its first callback names it: the call as it is then, or null when
+   * it is bound to another CallUUID (or there is no such call). Changes nothing else.
+   */
+  bindCallUuid(tenant: string, id: string, callUuid: string): Promise<CallRecord | null>;
+  /** Ends a live call (`ended`): one not answered yet too (an outbound call ended by the API); null when there is none, or it had already ended. */
   end(tenant: string, id: string, end: CallEnd, retentionDays: number, outbox?: boolean): Promise<CallRecord | null>;
   /** Ends a call still waiting for its stream as `abandoned` (Plivo hung up first); null unless it was incoming. */
   abandon(tenant: string, id: string, end: CallEnd, retentionDays: number, outbox?: boolean): Promise<CallRecord | null>;
+  /** Ends an outbound call that was never answered (`not-answered`, `failed`); null unless it was `initiated` or `ringing`. */
+  unanswered(tenant: string, id: string, status: 'not-answered' | 'failed', end: CallEnd, retentionDays: number, outbox?: boolean): Promise<CallRecord | null>;
   /** Ends a call still waiting for its stream as `missed`; null when it was answered or ended meanwhile. */
   miss(tenant: string, id: string, endedAt: string, retentionDays: number, outbox?: boolean): Promise<CallRecord | null>;
   /** The event's deliveries are recorded: the call no longer waits for it. */
@@ -117,7 +126,9 @@ function toItem(c: CallRecord, retentionDays: number, missedAt: string | undefin
     id: str(c.id),
     tenant: str(c.tenant),
     direction: str(c.type),
-    callUuid: str(c.callUuid),
+    ...(c.callUuid !== null && { callUuid: str(c.callUuid) }),
+    ...(c.participant && { participant: str(JSON.stringify(c.participant)) }),
+    ...(Object.keys(c.metadata).length > 0 && { metadata: { M: Object.fromEntries(Object.entries(c.metadata).map(([k, v]) => [k, str(v)])) } }),
     provider: str(c.provider),
     connectorId: str(c.connectorId),
     from: str(c.from),
@@ -127,8 +138,8 @@ function toItem(c: CallRecord, retentionDays: number, missedAt: string | undefin
     timelog: { L: c.timelog.map(timelogEntry) },
     startedAt: str(c.startedAt),
     expiresAt: expiry(c.endedAt ?? c.startedAt, retentionDays),
-    ...(missedAt && c.status === 'incoming' && dueAttributes('call', missedAt)),
-    ...(outbox && { pendingEvents: { SS: [c.status === 'rejected' ? 'call-hangup' : 'call-started'] }, ...outboxAttributes(c.startedAt) }),
+    ...(missedAt && (c.status === 'incoming' || c.status === 'initiated') && dueAttributes('call', missedAt)),
+    ...(outbox && { pendingEvents: { SS: [CALL_STATUSES[c.status].event] }, ...outboxAttributes(c.startedAt) }),
   };
   for (const field of OPTIONAL_STRINGS) {
     const value = c[field];
@@ -143,7 +154,7 @@ function fromItem(item: Item): CallRecord {
     id: readStr(item, 'id'),
     tenant: readStr(item, 'tenant'),
     type: (readOptStr(item, 'direction') ?? 'inbound') as CallType,
-    callUuid: readStr(item, 'callUuid'),
+    callUuid: readOptStr(item, 'callUuid'),
     provider: readStr(item, 'provider') as ProviderId,
     connectorId: readStr(item, 'connectorId'),
     ruleId: readOptStr(item, 'ruleId'),
@@ -163,6 +174,8 @@ function fromItem(item: Item): CallRecord {
     agentStatus: readOptStr(item, 'agentStatus') as AgentStatus | null,
     stream: readStream(item),
     claimRef: readOptStr(item, 'claimRef'),
+    metadata: Object.fromEntries(Object.entries(item.metadata?.M ?? {}).map(([k, v]) => [k, v.S ?? ''])),
+    ...(item.participant?.S && { participant: JSON.parse(item.participant.S) as CallParticipant }),
   };
 }
 
@@ -194,11 +207,30 @@ export class DynamoCallStore implements CallStore {
   }
 
   answer(tenant: string, id: string, answeredAt: string, serverId: string, outbox = true): Promise<CallRecord | null> {
-    return this.move(tenant, id, ['incoming'], { status: 'answered', at: answeredAt }, outbox && 'call-answered', { answeredAt: str(answeredAt), mediaServer: str(serverId) }, dueAttributes(`server#${serverId}`, answeredAt));
+    return this.move(tenant, id, ['incoming', 'initiated', 'ringing'], { status: 'answered', at: answeredAt }, outbox && 'call-answered', { answeredAt: str(answeredAt), mediaServer: str(serverId) }, dueAttributes(`server#${serverId}`, answeredAt));
+  }
+
+  async ring(tenant: string, id: string, callUuid: string, at: string, outbox = true): Promise<CallRecord | null> {
+    const bound = await this.bindCallUuid(tenant, id, callUuid);
+    // Still due: the sweeper ends it `not-answered` if no other callback ever comes.
+    return bound && this.move(tenant, id, ['initiated'], { status: 'ringing', at }, outbox && 'call-ringing', {}, 'keep');
+  }
+
+  bindCallUuid(tenant: string, id: string, callUuid: string): Promise<CallRecord | null> {
+    return this.update({
+      Key: callKey(tenant, id),
+      UpdateExpression: 'SET callUuid = :uuid',
+      ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(callUuid) OR callUuid = :uuid)',
+      ExpressionAttributeValues: { ':uuid': str(callUuid) },
+    });
   }
 
   end(tenant: string, id: string, end: CallEnd, retentionDays: number, outbox = true): Promise<CallRecord | null> {
-    return this.move(tenant, id, ['incoming', 'answered'], { status: 'ended', at: end.endedAt }, outbox && 'call-hangup', endFields(end, retentionDays));
+    return this.move(tenant, id, ['incoming', 'initiated', 'ringing', 'answered'], { status: 'ended', at: end.endedAt }, outbox && 'call-hangup', endFields(end, retentionDays));
+  }
+
+  unanswered(tenant: string, id: string, status: 'not-answered' | 'failed', end: CallEnd, retentionDays: number, outbox = true): Promise<CallRecord | null> {
+    return this.move(tenant, id, ['initiated', 'ringing'], { status, at: end.endedAt }, outbox && CALL_STATUSES[status].event, endFields(end, retentionDays));
   }
 
   abandon(tenant: string, id: string, end: CallEnd, retentionDays: number, outbox = true): Promise<CallRecord | null> {
@@ -285,10 +317,11 @@ export class DynamoCallStore implements CallStore {
   /**
    * Moves a call to `to.status`, setting `fields` and appending `to` to its timelog, if it is in one of `from` (one
    * conditional write); null when there is no such call or it was in another state. A call that moves is no longer due, unless
-   * `due` puts it under another kind of due work; it waits for `event`, if any, to be published (the outbox index).
+   * `due` puts it under another kind of due work (or says to `keep` it as it is); it waits for `event`, if any, to be
+   * published (the outbox index).
    */
-  private async move(tenant: string, id: string, from: readonly CallStatus[], to: CallStatusEntry, event: CallEventType | false, set: Item, due?: Item): Promise<CallRecord | null> {
-    const fields = { ...set, ...due, ...(event && outboxAttributes(new Date().toISOString())) };
+  private async move(tenant: string, id: string, from: readonly CallStatus[], to: CallStatusEntry, event: CallEventType | false, set: Item, due?: Item | 'keep'): Promise<CallRecord | null> {
+    const fields = { ...set, ...(due !== 'keep' && due), ...(event && outboxAttributes(new Date().toISOString())) };
     const names = Object.keys(fields);
     const values: Item = { ':status': str(to.status), ':entry': { L: [timelogEntry(to)] }, ':none': { L: [] }, ...(event && { ':event': { SS: [event] } }) };
     from.forEach((state, i) => (values[`:from${i}`] = str(state)));

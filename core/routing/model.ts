@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { parsePhoneNumberFromString } from 'libphonenumber-js';
+import type { ControlPlaneConfig } from '../config';
+import type { Connector } from '../connectors/model';
 import type { TenantDocument } from '../documents';
 import type { Params } from '../plivo/signature';
 import { randomString } from '../ids';
@@ -93,4 +96,13 @@ export function ruleAttributes(rule: Pick<RoutingRule, 'includeHeaders' | 'heade
     attributes[`sip.h.${name}`] = value;
   }
   return attributes;
+}
+
+/** The connector's region; else that of the caller's (inbound) or callee's (outbound) country; else the home region. */
+export function mediaRegionFor(config: Pick<ControlPlaneConfig, 'mediaRegions' | 'homeMediaRegion' | 'countryRegions'>, connector: Connector, number: string): string {
+  const { mediaRegions, countryRegions, homeMediaRegion } = config;
+  if (connector.region && mediaRegions.some((r) => r.id === connector.region)) return connector.region;
+  const dialled = digits(number);
+  const country = dialled ? parsePhoneNumberFromString(`+${dialled}`)?.country : undefined;
+  return (country && countryRegions[country]) || homeMediaRegion;
 }

@@ -5,7 +5,7 @@ import { AGENT_ID, RULE_ID } from '../ids';
 import { pageQuerySchema } from '../pagination';
 
 /** E.164: + and 8 to 15 digits, no leading zero. */
-const e164 = z.string().regex(/^\+[1-9]\d{7,14}$/, 'must be an E.164 number such as +14155550100');
+export const e164 = z.string().regex(/^\+[1-9]\d{7,14}$/, 'must be an E.164 number such as +14155550100');
 /** Digits with `*` wildcards, optionally after a +: `+91*`, `+1415555*`, `*`. */
 const callerPattern = z
   .string()

@@ -7,7 +7,9 @@ import { ConnectorService } from '../../core/connectors/service';
 import { DynamoConnectorStore } from '../../core/connectors/store';
 import { createLogger, type Logger } from '../../core/log';
 import { SecretBox } from '../../core/secret-box';
-import { listCallsQuerySchema } from '../../core/calls/schema';
+import { holdsCredentials, PlivoAuthTokens } from '../../core/connectors/plivo-tokens';
+import { CallControl } from '../../core/calls/control';
+import { endCallSchema, listCallsQuerySchema, placeCallSchema } from '../../core/calls/schema';
 import { CallService } from '../../core/calls/service';
 import { DynamoCallStore } from '../../core/calls/store';
 import { createRuleSchema, listRulesQuerySchema, updateRuleSchema } from '../../core/routing/schema';
@@ -18,7 +20,8 @@ import { AgentService } from '../../core/agents/service';
 import { DynamoAgentStore } from '../../core/agents/store';
 import { roomTokenSchema, RoomTokenService } from '../../core/rooms';
 import { TenantStore } from '../../core/tenants';
-import { webhookQueue, webhookStores } from '../../core/webhooks/publisher';
+import { webhookPublisher, webhookQueue, webhookStores } from '../../core/webhooks/publisher';
+import { PlivoVoiceApi } from '../../core/plivo/voice-api';
 import { createWebhookSchema, listDeliveriesQuerySchema, updateWebhookSchema } from '../../core/webhooks/schema';
 import { WebhookService } from '../../core/webhooks/service';
 import { WebhookSigner } from '../../core/webhooks/signing';
@@ -37,6 +40,7 @@ export interface ApiDependencies {
   readonly rules: RoutingRuleService;
   readonly agents: AgentService;
   readonly calls: CallService;
+  readonly callControl: CallControl;
   readonly roomTokens: RoomTokenService;
   readonly webhooks: WebhookService;
   /** Publishes the webhook signing key; null when WEBHOOK_SIGNING_KEY_ID is not set. */
@@ -58,6 +62,8 @@ export function apiDependencies(config: ControlPlaneConfig, log = createLogger(c
   const ruleStore = new DynamoRoutingRuleStore(dynamo, config.tableName);
   const agentStore = new DynamoAgentStore(dynamo, config.tableName);
   const tenants = new TenantStore(dynamo, config.tableName, box);
+  const callStore = new DynamoCallStore(dynamo, config.tableName);
+  const plivoTokens = new PlivoAuthTokens(box);
   return {
     auth: new Authenticator(tenants),
     connectors: new ConnectorService(connectorStore, ruleStore, box, config.publicUrl, log),
@@ -69,7 +75,18 @@ export function apiDependencies(config: ControlPlaneConfig, log = createLogger(c
       log,
     }),
     agents: new AgentService({ agents: agentStore, rules: ruleStore, allowPrivateTargets: config.webhooks.allowPrivateTargets, log }),
-    calls: new CallService(new DynamoCallStore(dynamo, config.tableName)),
+    calls: new CallService(callStore),
+    callControl: new CallControl({
+      connectors: connectorStore,
+      rules: ruleStore,
+      calls: callStore,
+      credentials: (connector) => plivoTokens.credentials(connector),
+      holdsCredentials,
+      plivo: new PlivoVoiceApi({ baseUrl: config.plivoApiUrl, allowPrivateTargets: config.webhooks.allowPrivateTargets }),
+      events: config.webhooks.queueUrl ? webhookPublisher(config, dynamo, log) : null,
+      config,
+      log,
+    }),
     roomTokens: new RoomTokenService(tenants),
     webhooks: new WebhookService({
       ...webhookStores(config, dynamo),
@@ -162,6 +179,12 @@ export const routes = new Router<RequestContext, HttpResult>()
     const { page, perPage, ...filter } = parseWith(listCallsQuerySchema, query(event), 'query');
     return json(200, await deps.calls.list(principal.tenant, filter, { page, perPage }));
   })
+  .on('POST', '/v2/sip/call', async (event, _params, { principal, deps }) =>
+    json(201, { data: await deps.callControl.place(principal.tenant, parseWith(placeCallSchema, jsonBody(event))) }),
+  )
+  .on('POST', '/v2/sip/call/end', async (event, _params, { principal, deps }) =>
+    json(200, { data: await deps.callControl.end(principal.tenant, parseWith(endCallSchema, jsonBody(event)).callId) }),
+  )
   .on('GET', '/v2/sip/call/:id', async (_event, params, { principal, deps }) => ok(await deps.calls.get(principal.tenant, id(params))))
   .on('POST', '/v2/sip/webhooks', async (event, _params, { principal, deps }) =>
     json(201, await deps.webhooks.create(principal.tenant, parseWith(createWebhookSchema, jsonBody(event)))),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject } from 'zod-openapi';
-import { callViewSchema, listCallsQuerySchema } from '../../core/calls/schema';
+import { callViewSchema, endCallSchema, listCallsQuerySchema, placeCallSchema } from '../../core/calls/schema';
 import { connectorViewSchema, createConnectorSchema, cursorPageSchema, listQuerySchema, updateConnectorSchema } from '../../core/connectors/schema';
 import { ERROR_CODES, type ErrorCode } from '../../core/errors';
 import { numberedPageSchema, pageQuerySchema } from '../../core/pagination';
@@ -37,11 +37,13 @@ const ERROR_STATUSES: Readonly<Record<number, string>> = {
   403: 'The token lacks `allow_mod`, or the request did not come through the edge',
   404: 'No such resource (or another tenant’s)',
   405: 'The path takes other methods (`Allow` lists them)',
-  409: 'Changed concurrently, in use, or at a limit (the message says which)',
+  409: 'Changed concurrently, in use, or at a limit (the message says which); call control: the call is not live, or the connector lacks Plivo credentials',
   413: 'A body over 64 KB',
   415: 'A body that is not `application/json`',
   429: "Over the tenant's API rate (`Retry-After`)",
+  502: "Plivo's Voice API refused the request (`plivo_error`, with Plivo's message)",
   503: 'The database or KMS is unavailable, or a feature is not configured (retry)',
+  504: "Plivo's Voice API did not answer in time (`plivo_timeout`); the request was not retried",
 };
 
 const json = (schema: z.ZodType) => ({ content: { 'application/json': { schema } } });
@@ -61,6 +63,10 @@ interface Operation {
   readonly body?: z.ZodType;
   /** Whether a 409 is among its answers. */
   readonly conflict?: boolean;
+  /** Whether a 404 is among its answers though no path names a resource (a body does). */
+  readonly notFound?: boolean;
+  /** Whether it calls Plivo's Voice API (502, 504). */
+  readonly plivo?: boolean;
   /** No token: `/v2/public/…`. */
   readonly public?: boolean;
   /** The body may be left out. */
@@ -77,9 +83,10 @@ function operation(op: Operation): ZodOpenApiOperationObject {
         429,
         503,
         ...(op.body || op.query ? [400] : []),
-        ...(op.path ? [404] : []),
+        ...(op.path || op.notFound ? [404] : []),
         ...(op.body ? [413, 415] : []),
         ...(op.conflict ? [409] : []),
+        ...(op.plivo ? [502, 504] : []),
       ];
   return {
     summary: op.summary,
@@ -102,6 +109,7 @@ function operations(): Record<string, Operation> {
   const rule = { tag: 'SIP routing rules' };
   const agent = { tag: 'Agents' };
   const call = { tag: 'SIP call log' };
+  const control = { tag: 'SIP call control' };
   const webhook = { tag: 'SIP webhooks' };
   return {
     'POST /v2/connectors': { ...connector, summary: 'Create a connector', status: 201, body: connectorCreate, response: withMessage(connectorViewSchema), conflict: true },
@@ -123,6 +131,8 @@ function operations(): Record<string, Operation> {
     'DELETE /v2/agents/{id}': { ...agent, summary: 'Delete an agent (409 while a routing rule names it)', path: idParam, response: messageOnly, conflict: true },
     'GET /v2/sip/call': { ...call, summary: 'List calls by page, newest first, filtered', query: listCallsQuerySchema, response: numberedPageSchema(callViewSchema) },
     'GET /v2/sip/call/{id}': { ...call, summary: 'Fetch a call', path: idParam, response: withData(callViewSchema) },
+    'POST /v2/sip/call': { ...control, summary: 'Place an outbound call into a room through Plivo', status: 201, body: placeCallSchema, response: withData(callViewSchema), conflict: true, notFound: true, plivo: true },
+    'POST /v2/sip/call/end': { ...control, summary: 'End a call: Plivo hangs it up', body: endCallSchema, response: withData(callViewSchema), conflict: true, notFound: true, plivo: true },
     'POST /v2/sip/webhooks': { ...webhook, summary: 'Register a webhook; its signing secret is shown only here', status: 201, body: createWebhookSchema, response: createdWebhookSchema, conflict: true },
     'GET /v2/sip/webhooks': { ...webhook, summary: 'List webhooks by page, newest first', query: pageQuerySchema, response: numberedPageSchema(listedWebhookSchema) },
     'GET /v2/sip/webhooks/{id}': { ...webhook, summary: 'Fetch a webhook', path: idParam, response: webhookSchema },

@@ -63,6 +63,7 @@ const crafted: CallRecord[] = Array.from({ length: 25 }, (_, i) => {
     agentStatus: null,
     stream: null,
     claimRef: null,
+    metadata: {},
   };
 });
 const newestFirst = (records: readonly CallRecord[]) => [...records].reverse().map((c) => c.id);

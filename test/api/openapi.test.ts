@@ -55,6 +55,8 @@ describe('the OpenAPI document', () => {
         'PATCH /v2/sip/webhooks/{id}',
         'PUT /v2/sip/webhooks/{id}',
         'POST /v2/rooms/{roomId}/tokens',
+        'POST /v2/sip/call',
+        'POST /v2/sip/call/end',
       ].sort(),
     );
   });
@@ -153,6 +155,11 @@ describe('real responses of every route, against the document', () => {
     await call('GET', '/v2/sip/call', '/v2/sip/call?startDate=tomorrow', { status: 400 });
     await call('GET', '/v2/sip/call/:id', `/v2/sip/call/${callIdFor(plivoCall.callUuid)}`);
     await call('GET', '/v2/sip/call/:id', '/v2/sip/call/call_nope', { status: 404 });
+    // Call control: the tenant's connectors hold no Plivo credentials (the placing itself: test/e2e/outbound-calls.test.ts).
+    await call('POST', '/v2/sip/call', '/v2/sip/call', { body: { sipCallTo: '+14155550100', sipCallFrom: '+14155550199', roomId: 'doc-room' }, status: 409 });
+    await call('POST', '/v2/sip/call', '/v2/sip/call', { body: { sipCallTo: '+14155550100', roomId: 'doc-room' }, status: 400 });
+    await call('POST', '/v2/sip/call/end', '/v2/sip/call/end', { body: { callId: 'call_nope' }, status: 404 });
+    await call('POST', '/v2/sip/call/end', '/v2/sip/call/end', { body: { callId: callIdFor(plivoCall.callUuid) }, status: 409 });
     const deliveries = `/v2/sip/webhooks/${hook.id}/deliveries`;
     const [failed] = await waitFor(async () => {
       const { data } = (await (await t.api('GET', `${deliveries}?status=failed`, { token })).json()) as { data: { id: string }[] };

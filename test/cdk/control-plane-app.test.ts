@@ -215,6 +215,24 @@ describe('stack placement', () => {
     expect(() => buildControlPlaneApp(testApp({ plivoSourceRanges: 7 }))).toThrow(/Context "plivoSourceRanges" must be a list of CIDR ranges/);
   });
 
+  test('the plivoApiUrl context reaches every function and media service as PLIVO_API_URL (Plivo\'s own when unset); a non-https one fails synth', () => {
+    const variablesOf = (apiUrl?: string) => {
+      const { controlPlane, mediaRegions } = buildControlPlaneApp(testApp(apiUrl === undefined ? {} : { plivoApiUrl: apiUrl }));
+      const functions = Object.values(Template.fromStack(controlPlane).findResources('AWS::Lambda::Function')).map((r) => (r as LambdaFunction).Properties.Environment.Variables);
+      const tasks = mediaRegions.map((stack) => {
+        const [task] = Object.values(Template.fromStack(stack).findResources('AWS::ECS::TaskDefinition')) as TaskDefinition[];
+        return Object.fromEntries(task!.Properties.ContainerDefinitions[0]!.Environment.map(({ Name, Value }) => [Name, Value]));
+      });
+      return [...functions, ...tasks].map((variables) => variables.PLIVO_API_URL);
+    };
+    const pinned = variablesOf('https://plivo-proxy.example.com');
+    expect(pinned.length).toBeGreaterThan(2);
+    expect(new Set(pinned)).toEqual(new Set(['https://plivo-proxy.example.com']));
+    expect(new Set(variablesOf())).toEqual(new Set([undefined]));
+    expect(() => buildControlPlaneApp(testApp({ plivoApiUrl: 'http://127.0.0.1:9000' }))).toThrow(/Context "plivoApiUrl" must be an https URL without a path/);
+    expect(() => buildControlPlaneApp(testApp({ plivoApiUrl: 'https://api.plivo.com/v1' }))).toThrow(/Context "plivoApiUrl" must be an https URL without a path/);
+  });
+
   test('without the limits context, the defaults: 50 requests/s, 1000 rooms per tenant per task, 100 seats per room', () => {
     const { controlPlane, mediaRegions } = buildControlPlaneApp(testApp());
     Template.fromStack(controlPlane).hasResourceProperties('AWS::Lambda::Function', {

@@ -48,10 +48,11 @@ it('a degraded stream fires call-update per report; its start and stop land in t
     expect(calls.map((c) => c.additionalDetails.stream?.degradedCount).sort()).toEqual([1, 2, 3]);
     const call = calls[0] as CallView;
     expect(calls.every((c) => c.id === call.id && c.additionalDetails.stream?.status === 'degraded')).toBe(true);
-    const placed = emulator.call(call.additionalDetails.callUuid);
+    const callUuid = call.additionalDetails.callUuid as string;
+    const placed = emulator.call(callUuid);
     expect(placed?.streams[0]?.streamId).toBe(call.additionalDetails.stream?.streamId);
 
-    await voice.hangup(credentials, call.additionalDetails.callUuid);
+    await voice.hangup(credentials, callUuid);
     const ended = await waitFor(async () => {
       const shown = (await api('GET', `/v2/sip/call/${call.id}`)).data as unknown as CallView;
       return shown.status === 'ended' && shown.timelog.some((e) => 'event' in e && e.event === 'stream-stopped') ? shown : undefined;

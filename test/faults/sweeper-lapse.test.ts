@@ -93,6 +93,7 @@ async function answeredOn(serverId: string): Promise<string> {
     agentStatus: null,
     stream: null,
     claimRef: 'ref',
+    metadata: {},
   };
   expect(await calls.create(record, 1)).toBe(true);
   expect(await calls.answer('acme', record.id, startedAt, serverId)).not.toBeNull();

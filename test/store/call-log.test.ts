@@ -61,6 +61,7 @@ describe.each(storeBackends)('the call log on %s', (name, start) => {
         agentStatus: null,
         stream: null,
         claimRef: null,
+        metadata: {},
       };
       await store.create(record, 30);
     }

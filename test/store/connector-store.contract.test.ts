@@ -210,7 +210,7 @@ describe.each(storeBackends)('ConnectorStore on %s', (_name, start) => {
     const own = [rule('t9', 1), rule('t9', 2), rule('t9', 3)];
     for (const r of [...own, rule('t10', 4)]) await rules.create(r);
     await calls.create(
-      { id: 'call_contract', tenant: 't9', callUuid: 'u', provider: 'plivo', connectorId: middle.id, ruleId: null, roomId: 'r', region: 'us002', from: '', to: '', type: 'inbound', hidePhoneNumber: false, status: 'incoming', timelog: [], startedAt: now, hangupCause: null, answeredAt: null, endedAt: null, durationSeconds: null, hangupReason: null, agentStatus: null, stream: null, claimRef: null },
+      { id: 'call_contract', tenant: 't9', callUuid: 'u', provider: 'plivo', connectorId: middle.id, ruleId: null, roomId: 'r', region: 'us002', from: '', to: '', type: 'inbound', hidePhoneNumber: false, status: 'incoming', timelog: [], startedAt: now, hangupCause: null, answeredAt: null, endedAt: null, durationSeconds: null, hangupReason: null, agentStatus: null, stream: null, claimRef: null, metadata: {} },
       1,
     );
     // Webhooks, one of them with a delivery record (which sorts just after the webhooks).

@@ -7,12 +7,12 @@ describe('call statuses', () => {
   it("docs/webhooks.md's table lists exactly CALL_STATUSES, in order, with the event each fires and when", () => {
     const doc = readFileSync(join(__dirname, '..', '..', 'docs', 'webhooks.md'), 'utf8');
     const table = doc.slice(doc.indexOf('| `data.status` | Event | When |'));
-    const rows = [...table.slice(0, table.indexOf('\n\n')).matchAll(/^\| `([a-z]+)` \| `([a-z-]+)` \| (.+) \|$/gm)].map(([, status, event, when]) => [status, { event, when }]);
+    const rows = [...table.slice(0, table.indexOf('\n\n')).matchAll(/^\| `([a-z-]+)` \| `([a-z-]+)` \| (.+) \|$/gm)].map(([, status, event, when]) => [status, { event, when }]);
     expect(rows).toEqual(Object.entries(CALL_STATUSES));
   });
 
-  it("are VideoSDK's values, each firing an event inbound calls fire", () => {
-    expect(Object.keys(CALL_STATUSES)).toEqual(['incoming', 'answered', 'ended', 'rejected', 'missed', 'abandoned']);
+  it("are VideoSDK's values, each firing an event calls fire", () => {
+    expect(Object.keys(CALL_STATUSES)).toEqual(['incoming', 'initiated', 'ringing', 'answered', 'ended', 'rejected', 'missed', 'abandoned', 'not-answered', 'failed']);
     for (const { event } of Object.values(CALL_STATUSES)) expect(CALL_EVENT_TYPES).toContain(event);
   });
 });

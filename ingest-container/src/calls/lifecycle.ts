@@ -11,6 +11,8 @@ export type EndReason =
   | 'server-shutdown'
   | 'start-timeout'
   | 'call-mismatch'
+  /** An outbound call's `participant.id` was another participant's in its room. */
+  | 'participant-id-taken'
   | 'flood'
   | 'media-failure'
   /** The room had `MAX_PARTICIPANTS_PER_ROOM` seats taken. */

@@ -8,8 +8,15 @@ import { dialAgent, type DialOptions } from './agent';
 import type { CallLifecycle, EndReason } from './lifecycle';
 
 /** The call as the room and its agent see it: the caller's number masked if its rule says so, its header attributes. */
-export function phoneInfoOf({ from, to, callUuid, callId, hidePhoneNumber, attributes }: Claim): PhoneInfo {
-  return { from: hidePhoneNumber ? maskNumber(from) : from, to, callUuid, callId, ...(Object.keys(attributes).length > 0 && { attributes }) };
+export function phoneInfoOf({ from, to, callUuid, callId, hidePhoneNumber, attributes, participant }: Claim): PhoneInfo {
+  return {
+    from: hidePhoneNumber ? maskNumber(from) : from,
+    to,
+    callUuid,
+    callId,
+    ...(participant?.name !== undefined && { name: participant.name }),
+    ...(Object.keys(attributes).length > 0 && { attributes }),
+  };
 }
 
 export interface CallSessionDeps {

@@ -64,7 +64,7 @@ export class PlivoStream implements Participant {
     private readonly claim: Claim,
     private readonly deps: PlivoStreamDeps,
   ) {
-    this.id = `ph_${claim.callId.slice('call_'.length)}`;
+    this.id = claim.participant?.id ?? `ph_${claim.callId.slice('call_'.length)}`;
     this.phone = phoneInfoOf(claim);
     this.endpoint = new Endpoint(ws, { stats: this.stats });
     this.call = new CallSession(claim, deps);
@@ -171,8 +171,11 @@ export class PlivoStream implements Participant {
     }
     clearTimeout(this.startTimer);
     this.streamId = streamId;
-    this.room = this.deps.rooms.get(this.claim.tenant, this.claim.roomId);
-    this.room.join(this);
+    const room = this.deps.rooms.get(this.claim.tenant, this.claim.roomId);
+    // An id the call was placed with may be taken in the room (by another such call): never two participants under one.
+    if (room.get(this.id)) return this.close(CLOSE.participantIdTaken, `participant id ${this.id} is taken in room ${this.claim.roomId}`, 'participant-id-taken');
+    this.room = room;
+    room.join(this);
     this.call.answered(this.room);
   }
 

@@ -13,6 +13,8 @@ export interface PhoneInfo {
   readonly to: string;
   readonly callUuid: string;
   readonly callId: string;
+  /** An outbound call's `participant.name` (`POST /v2/sip/call`). */
+  readonly name?: string;
   /** From the call's SIP headers, as its rule maps them (`includeHeaders`, `headersToAttributes`); absent when none. */
   readonly attributes?: Readonly<Record<string, string>>;
 }

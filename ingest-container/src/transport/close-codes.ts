@@ -22,6 +22,8 @@ export const CLOSE = {
   callMismatch: 4403,
   /** A Plivo stream sent no `start` in time (`STREAM_START_TIMEOUT_SECONDS`). */
   startTimeout: 4408,
+  /** An outbound call's `participant.id` is another participant's in its room. */
+  participantIdTaken: 4409,
   /** More than `BAD_MESSAGES_PER_SECOND` malformed messages within a second. */
   badMessages: 4422,
   /** Audio, control messages or messages of any kind faster than allowed. */
@@ -44,7 +46,7 @@ export type CloseName = keyof typeof CLOSE;
 export const ROOM_CLOSES: readonly CloseName[] = ['ended', 'shutdown', 'tooBig', 'error', 'moved', 'badMessages', 'flood', 'audioBudget'];
 
 /** The codes a Plivo stream may get (`docs/operations.md`, "Close codes of Plivo streams"). */
-export const STREAM_CLOSES: readonly CloseName[] = ['ended', 'shutdown', 'tooBig', 'error', 'kicked', 'badOrder', 'callMismatch', 'startTimeout', 'badMessages', 'flood', 'roomFull', 'roomLimit', 'connectionLimit', 'serverFull'];
+export const STREAM_CLOSES: readonly CloseName[] = ['ended', 'shutdown', 'tooBig', 'error', 'kicked', 'badOrder', 'callMismatch', 'startTimeout', 'participantIdTaken', 'badMessages', 'flood', 'roomFull', 'roomLimit', 'connectionLimit', 'serverFull'];
 
 /** Never sent: what ws reports when a socket dropped with no close frame (RFC 6455 7.1.5), e.g. its peer's server died. */
 export const NO_CLOSE_FRAME = 1006;

@@ -1,0 +1,188 @@
+import type { ControlPlaneConfig } from '../config';
+import { newClaimRef } from '../claims';
+import type { Connector } from '../connectors/model';
+import { webhookUrl } from '../connectors/model';
+import type { ConnectorStore } from '../connectors/store';
+import { BadRequestError, ConflictError, NotFoundError, ServiceUnavailableError } from '../errors';
+import { callEvent, type CallEventType } from '../events';
+import type { Logger } from '../log';
+import type { PlivoCredentials, PlivoVoiceApi } from '../plivo/voice-api';
+import { mediaRegionFor, roomFor } from '../routing/model';
+import type { RoutingRuleStore } from '../routing/store';
+import { subscribes, type Webhook } from '../webhooks/model';
+import type { WebhookEventSink } from '../webhooks/publisher';
+import { CALL_ID, newCallId, toCallView, type CallRecord, type CallView } from './model';
+import type { PlaceCallInput } from './schema';
+import { callEnd, type CallStore } from './store';
+
+/** How long `waitUntilAnswered` holds the request: under API Gateway's 29 s, whatever the ringing timeout. */
+export const MAX_WAIT_MS = 25_000;
+const WAIT_POLL_MS = 250;
+/** After the ringing timeout and the claim's life, a call Plivo never called back about ends `not-answered`. */
+const NO_CALLBACK_GRACE_SECONDS = 15;
+
+/** The statuses of a call that has not ended. */
+const LIVE = new Set<CallRecord['status']>(['incoming', 'initiated', 'ringing', 'answered']);
+
+export interface CallControlDeps {
+  readonly connectors: Pick<ConnectorStore, 'get' | 'list'>;
+  readonly rules: Pick<RoutingRuleStore, 'withConnector'>;
+  readonly calls: CallStore;
+  /** The connector's Plivo account, or a 409 naming what it lacks. */
+  readonly credentials: (connector: Connector) => Promise<PlivoCredentials>;
+  /** Whether the connector holds both halves of a Plivo account (what `credentials` needs). */
+  readonly holdsCredentials: (connector: Connector) => boolean;
+  readonly plivo: PlivoVoiceApi;
+  /** Null when no webhook queue is configured (`WEBHOOK_QUEUE_URL`): call control then answers 503. */
+  readonly events: WebhookEventSink | null;
+  readonly config: Pick<ControlPlaneConfig, 'publicUrl' | 'mediaRegions' | 'homeMediaRegion' | 'countryRegions' | 'claimTtlSeconds' | 'callRetentionDays'>;
+  readonly log: Logger;
+}
+
+/**
+ * Call control through Plivo's Voice API: places outbound calls (their stream then takes the Answer URL's claim path
+ * into the room) and ends calls. Every call is the tenant's: another tenant's id is not found.
+ */
+export class CallControl {
+  constructor(private readonly deps: CallControlDeps) {}
+
+  /**
+   * `POST /v2/sip/call`: records the call (`initiated`, `call-started`), then asks Plivo to place it, its callbacks on
+   * the connector's Answer URL naming the call. Plivo's refusal or silence ends it `failed` (and a late callback for
+   * it is hung up): the request is never retried, so a call is never placed twice.
+   */
+  async place(tenant: string, input: PlaceCallInput): Promise<CallView> {
+    this.events();
+    const connector = await this.connectorFor(tenant, input.connectorId);
+    const credentials = await this.deps.credentials(connector);
+    const to = (input.sipCallTo ?? input.callTo) as string;
+    const from = (input.sipCallFrom ?? input.callFrom) as string;
+    const { rules, webhooks } = await this.deps.rules.withConnector(tenant, connector.id);
+    const rule = input.routingRuleId === undefined ? null : rules.find((candidate) => candidate.id === input.routingRuleId);
+    if (rule === undefined) throw new NotFoundError(`Routing rule ${input.routingRuleId} not found`);
+    const id = newCallId();
+    const roomId = input.destinationRoomId ?? input.roomId ?? (rule?.room ? roomFor(rule.room, { callUuid: id, from, to }) : null);
+    if (!roomId) throw new BadRequestError('Name the room: destinationRoomId, or a routingRuleId whose rule has a room');
+    const { config } = this.deps;
+    const startedAt = new Date().toISOString();
+    const call: CallRecord = {
+      id,
+      tenant,
+      type: 'outbound',
+      callUuid: null,
+      provider: connector.provider,
+      connectorId: connector.id,
+      ruleId: rule?.id ?? null,
+      roomId,
+      region: mediaRegionFor(config, connector, to),
+      from,
+      to,
+      hidePhoneNumber: rule?.hidePhoneNumber ?? false,
+      status: 'initiated',
+      timelog: [{ status: 'initiated', at: startedAt }],
+      startedAt,
+      answeredAt: null,
+      endedAt: null,
+      durationSeconds: null,
+      hangupReason: null,
+      hangupCause: null,
+      agentStatus: rule?.agentId ? 'pending' : null,
+      stream: null,
+      claimRef: newClaimRef(),
+      metadata: input.metadata ?? {},
+      ...(input.participant && { participant: input.participant }),
+    };
+    const noCallbackBy = new Date(Date.parse(startedAt) + (input.ringingTimeout + config.claimTtlSeconds + NO_CALLBACK_GRACE_SECONDS) * 1000).toISOString();
+    await this.deps.calls.create(call, config.callRetentionDays, noCallbackBy, subscribes(webhooks, 'call-started'));
+    const log = this.deps.log.child({ tenant, callId: id, connectorId: connector.id, roomId });
+    await this.emit('call-started', call, webhooks);
+    // One URL for every callback, as Plivo's own default hangup URL is the answer URL: `CallStatus` and `Event` tell them apart.
+    const callbacks = `${webhookUrl(config.publicUrl, connector)}?callId=${id}`;
+    try {
+      const placed = await this.deps.plivo.makeCall(credentials, {
+        from,
+        to,
+        answerUrl: callbacks,
+        ringUrl: callbacks,
+        hangupUrl: callbacks,
+        ringTimeout: input.ringingTimeout,
+        ...(input.maxCallDuration !== undefined && { timeLimit: input.maxCallDuration }),
+        ...(input.participant?.name !== undefined && { callerName: input.participant.name }),
+      });
+      log.info('outbound call placed', { requestUuid: placed.requestUuid, region: call.region, ruleId: call.ruleId });
+    } catch (err) {
+      const reason = (err as { code?: string }).code === 'plivo_timeout' ? 'plivo-timeout' : 'plivo-error';
+      const failed = await this.deps.calls.unanswered(tenant, id, 'failed', callEnd(reason, null), config.callRetentionDays, subscribes(webhooks, 'call-hangup'));
+      log.warn('outbound call not placed: Plivo refused or did not answer', { reason, err: (err as Error).message });
+      if (failed) await this.emit('call-hangup', failed, webhooks);
+      throw err;
+    }
+    return input.waitUntilAnswered ? this.untilAnswered(tenant, id, input.ringingTimeout) : toCallView(call);
+  }
+
+  /**
+   * `POST /v2/sip/call/end`: hangs the call up through Plivo (404 there: it had ended already) and ends its record as
+   * `ended` by `api`, firing `call-hangup` once. An outbound call Plivo has not named yet is ended here alone: its
+   * first callback then hangs it up. Asked again, it answers the call as the first request left it; a call that ended
+   * otherwise is not live (409).
+   */
+  async end(tenant: string, callId: string): Promise<CallView> {
+    this.events();
+    const call = await this.find(tenant, callId);
+    if (call.hangupReason === 'api') return toCallView(call);
+    if (!LIVE.has(call.status)) throw new ConflictError(`Call ${callId} is not live (${call.status})`);
+    const connector = await this.deps.connectors.get(tenant, call.connectorId);
+    if (!connector) throw new ConflictError(`Call ${callId}'s connector no longer exists: Plivo cannot be asked to hang it up`);
+    const log = this.deps.log.child({ tenant, callId, callUuid: call.callUuid, roomId: call.roomId });
+    if (call.callUuid) {
+      const outcome = await this.deps.plivo.hangup(await this.deps.credentials(connector), call.callUuid);
+      log.info('call hung up through Plivo', { outcome });
+    }
+    const { webhooks } = await this.deps.rules.withConnector(tenant, connector.id);
+    const end = callEnd('api', call.answeredAt ? Date.parse(call.answeredAt) : null);
+    const ended = await this.deps.calls.end(tenant, callId, end, this.deps.config.callRetentionDays, subscribes(webhooks, 'call-hangup'));
+    if (ended) await this.emit('call-hangup', ended, webhooks);
+    return toCallView(ended ?? (await this.find(tenant, callId)));
+  }
+
+  /** Where call events go; a call changed with nobody told of it would break the webhooks' promise, so none is. */
+  private events(): WebhookEventSink {
+    if (!this.deps.events) throw new ServiceUnavailableError('Call control needs the webhook queue (WEBHOOK_QUEUE_URL), which is not configured');
+    return this.deps.events;
+  }
+
+  /** The tenant's call; 404 for an unknown id or another tenant's. */
+  private async find(tenant: string, callId: string): Promise<CallRecord> {
+    const call = CALL_ID.test(callId) ? await this.deps.calls.get(tenant, callId) : null;
+    if (!call) throw new NotFoundError(`Call ${callId} not found`);
+    return call;
+  }
+
+  /** The named connector, or the tenant's one connector holding Plivo credentials. */
+  private async connectorFor(tenant: string, connectorId: string | undefined): Promise<Connector> {
+    if (connectorId !== undefined) {
+      const connector = await this.deps.connectors.get(tenant, connectorId);
+      if (!connector) throw new NotFoundError(`Connector ${connectorId} not found`);
+      return connector;
+    }
+    const { items } = await this.deps.connectors.list(tenant, 100);
+    const able = items.filter(this.deps.holdsCredentials);
+    if (able.length === 1) return able[0] as Connector;
+    if (able.length === 0) throw new ConflictError('No connector of this tenant holds plivoAuthId and plivoAuthToken: set them on the connector that places calls');
+    throw new BadRequestError(`connectorId is required: ${able.length} connectors hold Plivo credentials`);
+  }
+
+  /** Polls the call until it is answered or over, for at most the ringing timeout (and MAX_WAIT_MS). */
+  private async untilAnswered(tenant: string, id: string, ringingTimeout: number): Promise<CallView> {
+    const deadline = Date.now() + Math.min(MAX_WAIT_MS, ringingTimeout * 1000 + 5000);
+    for (;;) {
+      const call = await this.find(tenant, id);
+      if ((call.status !== 'initiated' && call.status !== 'ringing') || Date.now() >= deadline) return toCallView(call);
+      await new Promise((resolve) => setTimeout(resolve, WAIT_POLL_MS));
+    }
+  }
+
+  private async emit(type: CallEventType, call: CallRecord, webhooks: readonly Webhook[]): Promise<void> {
+    await this.events().publish(callEvent(type, call), subscribes(webhooks, type), webhooks);
+  }
+}

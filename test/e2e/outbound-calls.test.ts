@@ -1,0 +1,145 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import { mulawDecode } from '../../ingest-container/src/audio/mulaw';
+import type { CallView } from '../../core/calls/model';
+import { createLogger } from '../../core/log';
+import { CALLEE_TONE_HZ, PlivoEmulator } from '../../local/plivo/emulator';
+import { tone, toneLevel } from '../../tools/audio';
+import { RoomPeer } from '../../tools/room-peer';
+import { apiRequest, localProcessPerFile, NODE_TSX, ROOT, waitFor } from '../support/local-process';
+import { startReceiver } from '../support/webhook-receiver';
+
+/**
+ * Outbound calls and ending calls through `npm start`'s real process, against a Plivo Voice API emulator in this
+ * process (PLIVO_API_URL points the stack at it, as a user points it at real Plivo): Make Call, the V3-signed
+ * callbacks to the Answer URL, the stream into the room, and the DELETE of an ended call.
+ */
+const emulator = { current: undefined as unknown as PlivoEmulator };
+const env: Record<string, string> = { CLAIM_TTL_SECONDS: '5', SWEEP_INTERVAL_SECONDS: '1' };
+beforeAll(async () => {
+  emulator.current = await PlivoEmulator.start({ log: createLogger('warn', { service: 'plivo-emulator' }) });
+  env.PLIVO_API_URL = emulator.current.url;
+});
+const local = localProcessPerFile('e2e-outbound-', env);
+afterAll(() => emulator.current.close());
+
+const api = (method: string, path: string, body?: unknown, token?: string) => apiRequest(local.stack, method, path, body, token);
+const FROM = '+14155550199';
+/** The emulator's callees by their last four digits (docs/plivo-emulator.md). */
+const ANSWERS = '+14155557000';
+const BUSY = '+14155550001';
+const NO_ANSWER = '+14155550002';
+const RINGS_ON = '+14155550004';
+
+/** A connector holding a Plivo account the emulator knows, with a webhook of its own receiving every event. */
+async function placingConnector() {
+  const authId = `MA${randomBytes(9).toString('hex').toUpperCase()}`;
+  const authToken = randomBytes(20).toString('hex');
+  emulator.current.register(authId, authToken);
+  const connector = await api('POST', '/v2/connectors', { provider: 'plivo', plivoAuthId: authId, plivoAuthToken: authToken });
+  expect(connector.status).toBe(201);
+  const receiver = await startReceiver();
+  const hook = await api('POST', '/v2/sip/webhooks', { url: receiver.url });
+  expect(hook.status).toBe(201);
+  return { authId, connectorId: connector.data.id as string, receiver, webhookId: hook.body.id as string };
+}
+
+afterEach(async () => {
+  const { data } = await api('GET', '/v2/sip/webhooks');
+  for (const hook of data as unknown as { id: string }[]) await api('DELETE', `/v2/sip/webhooks/${hook.id}`);
+  // Connectors go too: a tenant with one connector holding credentials needs no connectorId.
+  for (const connector of (await api('GET', '/v2/connectors')).data as unknown as { id: string }[]) await api('DELETE', `/v2/connectors/${connector.id}`);
+});
+
+const place = async (body: Record<string, unknown>) => {
+  const res = await api('POST', '/v2/sip/call', { sipCallFrom: FROM, ...body });
+  return { status: res.status, call: res.data as unknown as CallView, body: res.body };
+};
+
+/** The events the receiver got for `callId`, in order of arrival, with the status each showed. */
+const eventsOf = (receiver: Awaited<ReturnType<typeof startReceiver>>, callId: string) =>
+  receiver.received.filter((r) => r.payload.data.id === callId).map((r) => `${r.payload.webhookType}:${r.payload.data.status}`);
+
+it('places a call from a room: heard both ways, its statuses and events in order, ended by the API with one DELETE and one call-hangup', async () => {
+  const { receiver, authId } = await placingConnector();
+  const peer = await RoomPeer.join(local.stack.info.mediaUrl, 'outbound-sales', { token: local.stack.info.token });
+  const placed = await place({ sipCallTo: ANSWERS, destinationRoomId: 'outbound-sales', metadata: { ticket: 'T-42' }, waitUntilAnswered: true });
+  expect(placed.status).toBe(201);
+  expect(placed.call).toMatchObject({ type: 'outbound', status: 'answered', from: FROM, to: ANSWERS, roomId: 'outbound-sales', metadata: { ticket: 'T-42' } });
+  const callUuid = placed.call.additionalDetails.callUuid as string;
+  const emulated = emulator.current.call(callUuid);
+  expect(emulated).toMatchObject({ authId, from: FROM, to: ANSWERS, state: 'answered' });
+
+  // The room hears the callee's 440 Hz; the callee hears the room's 700 Hz.
+  await peer.until(() => (toneLevel(peer.receivedPcm(), CALLEE_TONE_HZ, 16000) > 4000 ? true : undefined), 'the callee heard in the room', 10_000);
+  await peer.play(tone(700, 1, 16000, 16000));
+  const heard = () => mulawDecode(Buffer.concat((emulated?.streams[0]?.received ?? []).map((frame) => frame.mulaw)));
+  await waitFor(() => (toneLevel(heard(), 700) > 4000 ? true : undefined), 5000);
+
+  const ended = await api('POST', '/v2/sip/call/end', { callId: placed.call.id });
+  expect(ended.status).toBe(200);
+  expect(ended.data).toMatchObject({ id: placed.call.id, status: 'ended', additionalDetails: { hangupReason: 'api' } });
+  expect(emulator.current.requests.filter((r) => r.method === 'DELETE').map((r) => r.path)).toEqual([`/v1/Account/${authId}/Call/${callUuid}/`]);
+  await peer.next('participant-left');
+  // Asked again: the same answer, nothing sent to Plivo again.
+  expect((await api('POST', '/v2/sip/call/end', { callId: placed.call.id })).data).toMatchObject({ status: 'ended' });
+  expect(emulator.current.requests.filter((r) => r.method === 'DELETE')).toHaveLength(1);
+
+  await waitFor(() => (eventsOf(receiver, placed.call.id).length >= 4 ? true : undefined), 10_000);
+  await new Promise((resolve) => setTimeout(resolve, 1500)); // Plivo's hangup callback and the stream's close come too: no second call-hangup.
+  expect(eventsOf(receiver, placed.call.id)).toEqual(['call-started:initiated', 'call-ringing:ringing', 'call-answered:answered', 'call-hangup:ended']);
+  const record = (await api('GET', `/v2/sip/call/${placed.call.id}`)).data as unknown as CallView;
+  expect(record.timelog.flatMap((entry) => ('status' in entry ? [entry.status] : []))).toEqual(['initiated', 'ringing', 'answered', 'ended']);
+  expect(record.timelog.flatMap((entry) => ('event' in entry ? [entry.event] : []))).toEqual(['stream-started', 'stream-stopped']);
+  await peer.close();
+  await receiver.close();
+}, 30_000);
+
+it.each([
+  ['busy', BUSY, {}, 'failed', 'call-hangup'],
+  ['unanswered (the network gives up)', NO_ANSWER, {}, 'not-answered', 'call-missed'],
+  ['unanswered (the ringing timeout)', RINGS_ON, { ringingTimeout: 5 }, 'not-answered', 'call-missed'],
+])('a %s callee ends the call as Plivo reports it, never in the room', async (_what, to, options, status, event) => {
+  const { receiver } = await placingConnector();
+  const placed = await place({ sipCallTo: to, destinationRoomId: 'outbound-unanswered', waitUntilAnswered: true, ...options });
+  expect(placed.status).toBe(201);
+  expect(placed.call.status).toBe(status);
+  await waitFor(() => (eventsOf(receiver, placed.call.id).length >= 3 ? true : undefined), 5000);
+  expect(eventsOf(receiver, placed.call.id)).toEqual(['call-started:initiated', 'call-ringing:ringing', `${event}:${status}`]);
+  expect((await api('POST', '/v2/sip/call/end', { callId: placed.call.id })).status).toBe(409);
+  await receiver.close();
+}, 20_000);
+
+it("answers Plivo's refusal with 502 and places nothing twice; the call is failed and a late callback is hung up", async () => {
+  const { authId, receiver } = await placingConnector();
+  const before = emulator.current.requests.length;
+  // Not E.164: refused before Plivo is asked.
+  expect((await place({ sipCallTo: '+1415555', destinationRoomId: 'outbound-refused' })).status).toBe(400);
+  const wrong = await api('POST', '/v2/connectors', { provider: 'plivo', plivoAuthId: authId, plivoAuthToken: 'x'.repeat(40) });
+  const failed = await place({ sipCallTo: ANSWERS, destinationRoomId: 'outbound-refused', connectorId: wrong.data.id });
+  expect(failed.status).toBe(502);
+  expect(failed.body).toMatchObject({ code: 'plivo_error' });
+  expect(emulator.current.requests.slice(before).filter((r) => r.method === 'POST')).toHaveLength(1);
+  const calls = (await api('GET', '/v2/sip/call?roomId=outbound-refused')).body.data as CallView[];
+  expect(calls.map((c) => [c.status, c.additionalDetails.hangupReason])).toEqual([['failed', 'plivo-error']]);
+  await receiver.close();
+});
+
+it('keeps call control to the tenant: 404 for another tenant, 409 without credentials', async () => {
+  const { connectorId, receiver } = await placingConnector();
+  const placed = await place({ sipCallTo: ANSWERS, destinationRoomId: 'outbound-tenants', waitUntilAnswered: true });
+  const other = await mintToken('outbound-other-tenant');
+  expect((await api('POST', '/v2/sip/call/end', { callId: placed.call.id }, other)).status).toBe(404);
+  expect((await api('POST', '/v2/sip/call', { sipCallTo: ANSWERS, sipCallFrom: FROM, roomId: 'x', connectorId }, other)).status).toBe(404);
+  expect((await api('POST', '/v2/sip/call', { sipCallTo: ANSWERS, sipCallFrom: FROM, roomId: 'x' }, other)).body).toMatchObject({ code: 'conflict' });
+  expect((await api('GET', `/v2/sip/call/${placed.call.id}`, undefined, other)).status).toBe(404);
+  expect((await api('POST', '/v2/sip/call/end', { callId: placed.call.id })).status).toBe(200);
+  await receiver.close();
+}, 20_000);
+
+/** A token of another tenant, minted as a user does. */
+async function mintToken(apikey: string): Promise<string> {
+  const { stdout } = await promisify(execFile)(NODE_TSX[0], [...NODE_TSX.slice(1), 'tools/token.ts', '--apikey', apikey], { cwd: ROOT, env: { ...process.env, DATA_DIR: local.dataDir } });
+  return stdout.trim();
+}

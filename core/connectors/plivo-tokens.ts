@@ -36,17 +36,3 @@ export class PlivoAuthTokens {
     return token ? checkPlivoSignature(token, request) : 'unsigned';
   }
 }
-
-// TEMP (until the authid branch lands)
-export const holdsCredentials = (connector: Connector): boolean => connector.plivoAuthToken !== null && Boolean((connector as { plivoAuthId?: string }).plivoAuthId);
-declare module './plivo-tokens' {
-  interface PlivoAuthTokens {
-    credentials(connector: Connector): Promise<{ authId: string; authToken: string }>;
-  }
-}
-PlivoAuthTokens.prototype.credentials = async function (this: PlivoAuthTokens, connector: Connector) {
-  const authToken = await this.of(connector);
-  const authId = (connector as { plivoAuthId?: string }).plivoAuthId;
-  if (!authToken || !authId) throw new Error('missing');
-  return { authId, authToken };
-};

@@ -2,12 +2,16 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { ScanCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { join } from 'node:path';
 import { mintToken } from '../core/auth';
 import { dynamoClient, kmsClient, sqsClient } from '../core/aws';
 import type { Env } from '../core/env';
 import { NotFoundError } from '../core/errors';
+import { PlivoAuthTokens } from '../core/connectors/plivo-tokens';
+import { CONNECTOR_TYPE, connectorFromItem } from '../core/connectors/store';
+import { str } from '../core/dynamo';
 import { errorBody } from '../lambdas/http/response';
 import { createLogger, type Logger } from '../core/log';
 import { SecretBox } from '../core/secret-box';
@@ -127,7 +131,11 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
     const port = (server.address() as AddressInfo).port;
     const base = `http://${local.host === '0.0.0.0' ? '127.0.0.1' : local.host}:${port}`;
     // Plivo's Voice API on loopback, unless the environment names one (real Plivo, or another emulator).
-    if (!env.PLIVO_API_URL?.trim()) plivo = await PlivoEmulator.start({ log: log.child({ service: 'plivo-emulator' }) });
+    // Its accounts are the connectors' Plivo credentials, looked up once the table exists (no request comes before).
+    let authTokenOf: (authId: string) => Promise<string | undefined> = () => Promise.resolve(undefined);
+    if (!env.PLIVO_API_URL?.trim()) {
+      plivo = await PlivoEmulator.start({ log: log.child({ service: 'plivo-emulator' }), authTokenOf: (authId) => authTokenOf(authId) });
+    }
     const controlEnv = localControlPlaneEnv(env, aws, await ensureWebhookQueues(sqs), base, plivo?.url);
     const config = localControlPlaneConfig(controlEnv);
     const dynamo = dynamoClient(config.aws);
@@ -164,7 +172,9 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
       upgrade: (req, socket, head) => fleet.handOffUpgrade(req, socket, head),
     };
 
-    const tenants = new TenantStore(dynamo, config.tableName, new SecretBox(kmsClient(config.aws), config.kmsKeyId));
+    const box = new SecretBox(kmsClient(config.aws), config.kmsKeyId);
+    authTokenOf = connectorAccounts(dynamo, config.tableName, new PlivoAuthTokens(box));
+    const tenants = new TenantStore(dynamo, config.tableName, box);
     const secret = await tenants.ensureSecret(DEMO_TENANT);
     const token = await mintToken(secret, { apikey: DEMO_TENANT, ttlSeconds: DEMO_TOKEN_TTL_SECONDS });
     // The console link carries a participant token for the demo room only, in the fragment (never sent to a server).
@@ -219,6 +229,31 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
     unlock();
     throw err;
   }
+}
+
+/**
+ * The Plivo emulator's accounts: the auth token of the connector holding `authId` as its `plivoAuthId`, found by a
+ * Scan (fine for the local table, which the product never scans). Two connectors holding one auth id: the first wins.
+ */
+function connectorAccounts(dynamo: DynamoDBClient, tableName: string, tokens: PlivoAuthTokens) {
+  return async (authId: string): Promise<string | undefined> => {
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await dynamo.send(
+        new ScanCommand({
+          TableName: tableName,
+          FilterExpression: '#type = :type AND plivoAuthId = :authId AND attribute_exists(plivoAuthToken)',
+          ExpressionAttributeNames: { '#type': 'type' },
+          ExpressionAttributeValues: { ':type': str(CONNECTOR_TYPE), ':authId': str(authId) },
+          ExclusiveStartKey: start,
+        }),
+      );
+      const item = page.Items?.[0];
+      if (item) return (await tokens.of(connectorFromItem(item))) ?? undefined;
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return undefined;
+  };
 }
 
 async function demoConnector(connectors: ReturnType<typeof apiDependencies>['connectors'], id: string | undefined) {

@@ -10,6 +10,8 @@ export interface Connector {
   readonly defaultRuleId: string | null;
   readonly region: string | null;
   readonly webhookKey: string;
+  /** The Plivo account's auth id (`MA…`/`SA…`): not a secret to Plivo, but never returned either. */
+  readonly plivoAuthId: string | null;
   readonly plivoAuthToken: Uint8Array | null;
   readonly createdAt: string;
   readonly updatedAt: string;
@@ -21,10 +23,11 @@ export interface ConnectorChanges {
   readonly defaultRoomId?: string | null;
   readonly defaultRuleId?: string | null;
   readonly region?: string | null;
+  readonly plivoAuthId?: string | null;
   readonly plivoAuthToken?: Uint8Array | null;
 }
 
-/** The connector as the API shows it: the seed's fields, plus whether signatures are checked. */
+/** The connector as the API shows it: the seed's fields, plus whether each Plivo credential is set (never the values). */
 export interface ConnectorView {
   readonly id: string;
   readonly provider: ProviderId;
@@ -33,6 +36,7 @@ export interface ConnectorView {
   readonly defaultRoomId: string | null;
   readonly defaultRuleId: string | null;
   readonly region: string | null;
+  readonly plivoAuthIdSet: boolean;
   readonly plivoAuthTokenSet: boolean;
   readonly createdAt: string;
   readonly updatedAt: string;
@@ -54,6 +58,7 @@ export function toView(connector: Connector, publicUrl: string): ConnectorView {
     defaultRoomId: connector.defaultRoomId,
     defaultRuleId: connector.defaultRuleId,
     region: connector.region,
+    plivoAuthIdSet: connector.plivoAuthId !== null,
     plivoAuthTokenSet: connector.plivoAuthToken !== null,
     createdAt: connector.createdAt,
     updatedAt: connector.updatedAt,

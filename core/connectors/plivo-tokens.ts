@@ -1,5 +1,7 @@
 import { checkPlivoSignature, type SignatureCheck, type SignedRequest } from '../plivo/signature';
 import { BoundedMap } from '../bounded-map';
+import { ApiError } from '../errors';
+import type { PlivoCredentials } from '../plivo/voice-api';
 import type { SecretBox } from '../secret-box';
 import { plivoTokenContext, type Connector } from './model';
 
@@ -25,6 +27,18 @@ export class PlivoAuthTokens {
       this.tokens.set(key, token);
     }
     return token;
+  }
+
+  /**
+   * What call control calls Plivo's Voice API with: the connector's auth id and decrypted token, or a 409
+   * `plivo_credentials_missing` naming each field the connector lacks.
+   */
+  async credentials(connector: Connector): Promise<PlivoCredentials> {
+    const authId = connector.plivoAuthId;
+    const authToken = await this.of(connector);
+    if (authId !== null && authToken !== null) return { authId, authToken };
+    const missing = [authId === null && 'plivoAuthId', authToken === null && 'plivoAuthToken'].filter(Boolean).join(' and ');
+    throw new ApiError(409, 'plivo_credentials_missing', `Connector ${connector.id} has no ${missing}; set it with PATCH /v2/connectors/${connector.id}`);
   }
 
   /**

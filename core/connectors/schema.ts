@@ -9,6 +9,9 @@ export const ROOM_ID_RULE = '1-128 characters of A-Z a-z 0-9 _ -, starting with 
 const name = z.string().trim().min(1, 'must not be empty').max(128, 'must be at most 128 characters');
 const roomId = z.string().regex(ROOM_ID, `must be ${ROOM_ID_RULE}`);
 const ruleId = z.string().regex(RULE_ID, 'must be a routing rule id (rr_ followed by 16 characters)');
+/** Plivo auth ids: `MA` (an account) or `SA` (a subaccount) and 18 upper-case alphanumerics. */
+export const PLIVO_AUTH_ID = /^[MS]A[A-Z0-9]{18}$/;
+const authId = z.string().regex(PLIVO_AUTH_ID, 'must be a Plivo auth id: MA or SA followed by 18 characters of A-Z 0-9');
 /** Plivo auth tokens are 40 alphanumerics; allow some slack for other providers' secrets. */
 const authToken = z.string().regex(/^[A-Za-z0-9+/=_-]{16,128}$/, 'must be 16-128 characters of A-Z a-z 0-9 + / = _ -');
 
@@ -25,6 +28,7 @@ export function createConnectorSchema(mediaRegions: readonly string[]) {
     defaultRoomId: roomId.nullish(),
     defaultRuleId: ruleId.nullish(),
     region: region(mediaRegions).nullish(),
+    plivoAuthId: authId.nullish(),
     plivoAuthToken: authToken.nullish(),
   });
 }
@@ -36,10 +40,11 @@ export function updateConnectorSchema(mediaRegions: readonly string[]) {
       defaultRoomId: roomId.nullable().optional(),
       defaultRuleId: ruleId.nullable().optional(),
       region: region(mediaRegions).nullable().optional(),
+      plivoAuthId: authId.nullable().optional(),
       plivoAuthToken: authToken.nullable().optional(),
     })
     .refine((body) => Object.values(body).some((value) => value !== undefined), {
-      message: 'must change at least one of name, defaultRoomId, defaultRuleId, region, plivoAuthToken',
+      message: 'must change at least one of name, defaultRoomId, defaultRuleId, region, plivoAuthId, plivoAuthToken',
     });
 }
 
@@ -63,7 +68,8 @@ export const connectorViewSchema = z
     defaultRoomId: z.string().nullable(),
     defaultRuleId: z.string().nullable(),
     region: z.string().nullable(),
-    plivoAuthTokenSet: z.boolean(),
+    plivoAuthIdSet: z.boolean().meta({ description: 'Whether the connector holds a Plivo auth id (never returned)' }),
+    plivoAuthTokenSet: z.boolean().meta({ description: 'Whether the connector holds a Plivo auth token (never returned)' }),
     createdAt: timestamp,
     updatedAt: timestamp,
   })

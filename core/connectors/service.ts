@@ -36,6 +36,7 @@ export class ConnectorService {
       defaultRuleId: input.defaultRuleId ?? null,
       region: input.region ?? null,
       webhookKey: newWebhookKey(),
+      plivoAuthId: input.plivoAuthId ?? null,
       plivoAuthToken: input.plivoAuthToken ? await this.box.seal(input.plivoAuthToken, plivoTokenContext(tenant, id)) : null,
       createdAt: now,
       updatedAt: now,

@@ -51,7 +51,7 @@ const keyDigest = (webhookKey: string) => createHash('sha256').update(webhookKey
  */
 const indexKey = (webhookKey: string) => ({ pk: str(`WHK#${keyDigest(webhookKey).toString('hex')}`), sk: str('WHK') });
 
-const FIELDS = ['name', 'defaultRoomId', 'defaultRuleId', 'region', 'plivoAuthToken'] as const satisfies readonly (keyof ConnectorChanges)[];
+const FIELDS = ['name', 'defaultRoomId', 'defaultRuleId', 'region', 'plivoAuthId', 'plivoAuthToken'] as const satisfies readonly (keyof ConnectorChanges)[];
 
 function toItem(c: Connector): Item {
   const item: Item = {
@@ -64,7 +64,7 @@ function toItem(c: Connector): Item {
     createdAt: str(c.createdAt),
     updatedAt: str(c.updatedAt),
   };
-  for (const field of ['name', 'defaultRoomId', 'defaultRuleId', 'region'] as const) {
+  for (const field of ['name', 'defaultRoomId', 'defaultRuleId', 'region', 'plivoAuthId'] as const) {
     const value = c[field];
     if (value !== null) item[field] = str(value);
   }
@@ -84,6 +84,7 @@ export function connectorFromItem(item: Item): Connector {
     defaultRuleId: readOptStr(item, 'defaultRuleId'),
     region: readOptStr(item, 'region'),
     webhookKey: readStr(item, 'webhookKey'),
+    plivoAuthId: readOptStr(item, 'plivoAuthId'),
     plivoAuthToken: readOptBin(item, 'plivoAuthToken'),
     createdAt: readStr(item, 'createdAt'),
     updatedAt: readStr(item, 'updatedAt'),

@@ -74,10 +74,10 @@ export interface EmulatedCall {
 export interface PlivoEmulatorOptions {
   readonly log: Logger;
   /**
-   * The auth token of an account by its auth id (undefined: no such account), asked after the accounts `register`
-   * added. `npm start` will look connectors up by their `plivoAuthId` once connectors hold one.
+   * The auth token of an account by its auth id (undefined: no such account), asked on every request: `npm start`
+   * finds the connector holding that `plivoAuthId` and decrypts its `plivoAuthToken`; tests name their own accounts.
    */
-  readonly authTokenOf?: (authId: string) => Promise<string | undefined> | string | undefined;
+  readonly authTokenOf: (authId: string) => Promise<string | undefined> | string | undefined;
 }
 
 /** The callee plays this tone into every stream (the simulator's caller plays 440 Hz too). */
@@ -218,7 +218,6 @@ function seconds(body: Record<string, unknown>, field: string, fallback: number)
 export class PlivoEmulator {
   /** Every request received, oldest first (the last 1000). */
   readonly requests: EmulatorRequest[] = [];
-  private readonly accounts = new Map<string, string>();
   private readonly calls = new BoundedMap<string, Call>(MAX_CALLS);
   private readonly calleeFrames: Uint8Array;
   private closing: Promise<void> | undefined;
@@ -241,11 +240,6 @@ export class PlivoEmulator {
     const emulator = new PlivoEmulator(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`, options);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => void emulator.handle(req, res));
     return emulator;
-  }
-
-  /** Accepts `authId`:`authToken` in Basic auth; calls it places are signed with `authToken`. */
-  register(authId: string, authToken: string): void {
-    this.accounts.set(authId, authToken);
   }
 
   /** A call by its CallUUID. */
@@ -317,7 +311,7 @@ export class PlivoEmulator {
   /** Basic auth of the path's account with its token; the wording of the 401 is the emulator's. */
   private async authenticate(req: IncomingMessage, account: string): Promise<string> {
     const given = basicAuth(req);
-    const token = this.accounts.get(account) ?? (await this.options.authTokenOf?.(account));
+    const token = await this.options.authTokenOf(account);
     if (token === undefined || given?.user !== account || given.password !== token) throw new PlivoFault(401, 'Authentication failed: unknown auth id or wrong auth token');
     return token;
   }

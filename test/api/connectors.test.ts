@@ -8,6 +8,7 @@ interface ConnectorBody {
   defaultRoomId: string | null;
   defaultRuleId: string | null;
   region: string | null;
+  plivoAuthIdSet: boolean;
   plivoAuthTokenSet: boolean;
   createdAt: string;
   updatedAt: string;
@@ -52,6 +53,7 @@ describe('POST /v2/connectors', () => {
       defaultRoomId: 'abcd-efgh-ijkl',
       defaultRuleId: null,
       region: 'us002',
+      plivoAuthIdSet: false,
       plivoAuthTokenSet: false,
       createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       updatedAt: json.data.createdAt,
@@ -63,19 +65,28 @@ describe('POST /v2/connectors', () => {
     expect(c).toMatchObject({ name: null, defaultRoomId: null, defaultRuleId: null, region: null });
   });
 
-  it('stores a Plivo auth token without ever returning it', async () => {
-    const secret = 'MAXXXXXXXXXXXXXXXXXXYzQ1ZGE2ZjEyMDk0NDdi';
-    const res = await t.api('POST', '/v2/connectors', { token: acme, body: { provider: 'plivo', plivoAuthToken: secret } });
+  it.each([
+    ['plivoAuthToken', 'MAXXXXXXXXXXXXXXXXXXYzQ1ZGE2ZjEyMDk0NDdi', { plivoAuthIdSet: false, plivoAuthTokenSet: true }],
+    ['plivoAuthId', 'MAQ1ZGE2ZJEYMDK0NDDI', { plivoAuthIdSet: true, plivoAuthTokenSet: false }],
+  ])('stores %s without ever returning it, to its tenant or another, nor logging it', async (field, value, shown) => {
+    const res = await t.api('POST', '/v2/connectors', { token: acme, body: { provider: 'plivo', [field]: value } });
     const text = await res.text();
     expect(res.status).toBe(201);
-    expect(text).not.toContain(secret);
+    expect(text).not.toContain(value);
     const c = (JSON.parse(text) as { data: ConnectorBody }).data;
-    expect(c.plivoAuthTokenSet).toBe(true);
-    const fetched = await (await t.api('GET', `/v2/connectors/${c.id}`, { token: acme })).text();
-    expect(fetched).not.toContain(secret);
-    const list = await (await t.api('GET', '/v2/connectors?limit=100', { token: acme })).text();
-    expect(list).not.toContain(secret);
-    expect(t.logLines.join('\n')).not.toContain(secret);
+    expect(c).toMatchObject(shown);
+    for (const [token, path] of [
+      [acme, `/v2/connectors/${c.id}`],
+      [acme, '/v2/connectors?limit=100'],
+      [globex, '/v2/connectors?limit=100'],
+    ] as const) {
+      expect(await (await t.api('GET', path, { token })).text()).not.toContain(value);
+    }
+    expect((await t.api('GET', `/v2/connectors/${c.id}`, { token: globex })).status).toBe(404);
+    expect((await t.api('PATCH', `/v2/connectors/${c.id}`, { token: globex, body: { [field]: null } })).status).toBe(404);
+    const still = await body<{ data: ConnectorBody }>(await t.api('GET', `/v2/connectors/${c.id}`, { token: acme }));
+    expect(still.data).toMatchObject(shown);
+    expect(t.logLines.join('\n')).not.toContain(value);
   });
 
   it('gives every connector a distinct id and webhook key', async () => {
@@ -95,6 +106,10 @@ describe('POST /v2/connectors', () => {
     [{ provider: 'plivo', defaultRoomId: 'has space' }, 'defaultRoomId', /A-Z/],
     [{ provider: 'plivo', defaultRuleId: 'abc' }, 'defaultRuleId', /rr_/],
     [{ provider: 'plivo', plivoAuthToken: 'short' }, 'plivoAuthToken', /16-128/],
+    [{ provider: 'plivo', plivoAuthId: 'MA123' }, 'plivoAuthId', /MA or SA followed by 18/],
+    [{ provider: 'plivo', plivoAuthId: 'maxxxxxxxxxxxxxxxxxx' }, 'plivoAuthId', /MA or SA followed by 18/],
+    [{ provider: 'plivo', plivoAuthId: 'XA0123456789ABCDEFGH' }, 'plivoAuthId', /MA or SA followed by 18/],
+    [{ provider: 'plivo', plivoAuthId: 7 }, 'plivoAuthId', /string/],
     [{ provider: 'plivo', plivoAuthToken: ['x'] }, 'plivoAuthToken', /string/],
   ])('refuses %j with 400 naming %s', async (input, field, message) => {
     const res = await t.api('POST', '/v2/connectors', { token: acme, body: input });
@@ -289,6 +304,17 @@ describe('PATCH /v2/connectors/{id}', () => {
       await t.api('PATCH', `/v2/connectors/${c.id}`, { token: acme, body: { plivoAuthToken: null } }),
     );
     expect(cleared.data.plivoAuthTokenSet).toBe(false);
+  });
+
+  it('sets and clears the Plivo auth id, apart from the token', async () => {
+    const c = await create(acme);
+    const patch = async (input: object) =>
+      body<{ data: ConnectorBody }>(await t.api('PATCH', `/v2/connectors/${c.id}`, { token: acme, body: input }));
+    expect((await patch({ plivoAuthId: 'SA0123456789ABCDEFGH', plivoAuthToken: 'B'.repeat(40) })).data).toMatchObject({ plivoAuthIdSet: true, plivoAuthTokenSet: true });
+    expect((await patch({ plivoAuthId: null })).data).toMatchObject({ plivoAuthIdSet: false, plivoAuthTokenSet: true });
+    const res = await t.api('PATCH', `/v2/connectors/${c.id}`, { token: acme, body: { plivoAuthId: 'SA0123' } });
+    expect(res.status).toBe(400);
+    expect(await body<{ message: string; code: string }>(res)).toMatchObject({ code: 'bad_request', message: expect.stringMatching(/plivoAuthId: must be a Plivo auth id/) });
   });
 
   it.each([

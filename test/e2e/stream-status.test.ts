@@ -21,8 +21,11 @@ let emulator: PlivoEmulator;
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'e2e-stream-status-'));
-  [stack, emulator] = await Promise.all([startLocalProcess(dataDir), PlivoEmulator.start({ log: createLogger('error', {}, () => undefined) })]);
-  emulator.register(credentials.authId, credentials.authToken);
+  [stack, emulator] = await Promise.all([startLocalProcess(dataDir), PlivoEmulator.start({
+      log: createLogger('error', {}, () => undefined),
+      authTokenOf: (authId) => (authId === credentials.authId ? credentials.authToken : undefined),
+    }),
+  ]);
 }, 30_000);
 
 afterAll(async () => {

@@ -8,6 +8,7 @@ import { SimulatedCall } from '../../tools/plivo-simulator';
 import type { LocalStackInfo } from '../../local/stack';
 import { apiRequest, NODE_TSX, ROOT, startLocalProcess, waitFor, type LocalProcess } from '../support/local-process';
 import { flatCalls } from '../support/calls';
+import { PlivoVoiceApi, type PlivoCredentials } from '../../core/plivo/voice-api';
 
 /**
  * `npm start` as a user runs it: a real process, driven with the seed's curl commands, stopped with
@@ -146,6 +147,24 @@ it("prints readable log lines on a terminal, its media servers' included, and st
   expect(await exited).toBe(0);
   expect(plain()).toMatch(/INFO.*local: stopping/);
 }, 60_000);
+
+it("authenticates its Plivo emulator against connectors' credentials, as set and cleared through the API", async () => {
+  const info = await start();
+  const plivo = new PlivoVoiceApi({ baseUrl: info.plivoApiUrl, allowPrivateTargets: true });
+  const credentials: PlivoCredentials = { authId: 'SANPMSTART0000000001', authToken: 'npm-start-plivo-auth-token-01' };
+  const refused = { status: 502, code: 'plivo_error', message: expect.stringMatching(/Authentication failed/) };
+  await expect(plivo.hangup(credentials, 'no-such-call')).rejects.toMatchObject(refused);
+  const created = await apiRequest(proc!, 'POST', '/v2/connectors', { provider: 'plivo', plivoAuthId: credentials.authId, plivoAuthToken: credentials.authToken });
+  expect(created.status).toBe(201);
+  expect(created.data).toMatchObject({ plivoAuthIdSet: true, plivoAuthTokenSet: true });
+  // Plivo's 404 for a call it does not know: the Basic auth passed.
+  expect(await plivo.hangup(credentials, 'no-such-call')).toBe('already-ended');
+  await expect(plivo.hangup({ ...credentials, authToken: 'another-plivo-auth-token-02' }, 'no-such-call')).rejects.toMatchObject(refused);
+  const cleared = await apiRequest(proc!, 'PATCH', `/v2/connectors/${created.data.id as string}`, { plivoAuthToken: null });
+  expect(cleared.status).toBe(200);
+  await expect(plivo.hangup(credentials, 'no-such-call')).rejects.toMatchObject(refused);
+  expect(await stop()).toBe(0);
+});
 
 it('refuses a bad configuration with a clear message', () => {
   const out = spawnSync(NODE_TSX[0], [...NODE_TSX.slice(1), 'local/start.ts'], { cwd: ROOT, env: { ...process.env, PORT: 'seventy', DATA_DIR: dataDir }, encoding: 'utf8' });

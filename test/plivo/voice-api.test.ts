@@ -18,7 +18,7 @@ import { startPlivoReceiver, type PlivoReceiver, type PlivoRequest } from '../su
  * The Voice API client against the Plivo emulator on port 0, and the emulator's callbacks arriving at a real local
  * HTTP and WebSocket server (the connector's side), each V3 signature checked by core/plivo/signature.ts.
  */
-const credentials: PlivoCredentials = { authId: 'MAEMULATORTEST0001', authToken: 'emulator-test-auth-token-0001' };
+const credentials: PlivoCredentials = { authId: 'MAEMULATORTEST000001', authToken: 'emulator-test-auth-token-0001' };
 const quiet = createLogger('error', {}, () => undefined);
 
 let emulator: PlivoEmulator;
@@ -26,8 +26,7 @@ let receiver: PlivoReceiver;
 let api: PlivoVoiceApi;
 
 beforeEach(async () => {
-  emulator = await PlivoEmulator.start({ log: quiet });
-  emulator.register(credentials.authId, credentials.authToken);
+  emulator = await PlivoEmulator.start({ log: quiet, authTokenOf: (authId) => (authId === credentials.authId ? credentials.authToken : undefined) });
   receiver = await startPlivoReceiver(credentials.authToken);
   api = new PlivoVoiceApi({ baseUrl: emulator.url, allowPrivateTargets: true });
 });
@@ -288,13 +287,22 @@ describe('failures', () => {
 });
 
 describe('npm start', () => {
-  it('serves the emulator at plivoApiUrl, which places calls whose callbacks come back signed', async () => {
+  it("serves the emulator at plivoApiUrl, whose accounts are connectors' credentials, and places calls whose callbacks come back signed", async () => {
     const t = await startTestStack();
     try {
       const served = t.stack.plivoEmulator;
       expect(served?.url).toBe(t.stack.plivoApiUrl);
-      served?.register(credentials.authId, credentials.authToken);
       const local = new PlivoVoiceApi({ baseUrl: t.stack.plivoApiUrl, allowPrivateTargets: true });
+      const refused = /Authentication failed/;
+      await expectApiError(local.hangup(credentials, 'unknown-call'), 502, 'plivo_error', refused);
+      const created = await t.api('POST', '/v2/connectors', {
+        token: t.stack.token,
+        body: { provider: 'plivo', plivoAuthId: credentials.authId, plivoAuthToken: credentials.authToken },
+      });
+      expect(created.status).toBe(201);
+      // Plivo's 404 for an unknown call: the Basic auth passed.
+      expect(await local.hangup(credentials, 'unknown-call')).toBe('already-ended');
+      await expectApiError(local.hangup({ ...credentials, authToken: 'wrong-token-wrong-token' }, 'unknown-call'), 502, 'plivo_error', refused);
       const placed = await local.makeCall(credentials, call('+14155550001'));
       const hangup = await hangupOf();
       expect(hangup.fields).toMatchObject({ RequestUUID: placed.requestUuid, CallStatus: 'busy' });

@@ -25,6 +25,7 @@ function connector(tenant: string, fields: Partial<Connector> = {}): Connector {
     defaultRuleId: null,
     region: null,
     webhookKey: newWebhookKey(),
+    plivoAuthId: null,
     plivoAuthToken: null,
     createdAt: now,
     updatedAt: now,
@@ -68,6 +69,7 @@ describe.each(storeBackends)('ConnectorStore on %s', (_name, start) => {
       defaultRoomId: 'room',
       defaultRuleId: 'rr_0123456789abcdef',
       region: 'us002',
+      plivoAuthId: 'MA0123456789ABCDEFGH',
       plivoAuthToken: new Uint8Array([0, 1, 2, 255]),
     });
     await store.create(full);
@@ -97,8 +99,9 @@ describe.each(storeBackends)('ConnectorStore on %s', (_name, start) => {
   it('updates, clears and reports missing connectors', async () => {
     const c = connector('t3', { name: 'a', region: 'us002' });
     await store.create(c);
-    const updated = await store.update('t3', c.id, { name: 'b', region: null, defaultRoomId: 'r' }, '2030-01-01T00:00:00.000Z');
-    expect(updated).toEqual({ ...c, name: 'b', region: null, defaultRoomId: 'r', updatedAt: '2030-01-01T00:00:00.000Z' });
+    const updated = await store.update('t3', c.id, { name: 'b', region: null, defaultRoomId: 'r', plivoAuthId: 'SA0123456789ABCDEFGH' }, '2030-01-01T00:00:00.000Z');
+    expect(updated).toEqual({ ...c, name: 'b', region: null, defaultRoomId: 'r', plivoAuthId: 'SA0123456789ABCDEFGH', updatedAt: '2030-01-01T00:00:00.000Z' });
+    expect(await store.update('t3', c.id, { plivoAuthId: null }, '2030-01-01T00:00:01.000Z')).toMatchObject({ plivoAuthId: null });
     expect(await store.update('t3', newConnectorId(), { name: 'x' }, c.updatedAt)).toBeNull();
   });
 

@@ -3,7 +3,7 @@ import { newClaimRef } from '../claims';
 import type { Connector } from '../connectors/model';
 import { webhookUrl } from '../connectors/model';
 import type { ConnectorStore } from '../connectors/store';
-import { BadRequestError, ConflictError, NotFoundError, ServiceUnavailableError } from '../errors';
+import { ApiError, BadRequestError, ConflictError, NotFoundError, ServiceUnavailableError } from '../errors';
 import { callEvent, type CallEventType } from '../events';
 import type { Logger } from '../log';
 import type { PlivoCredentials, PlivoVoiceApi } from '../plivo/voice-api';
@@ -11,7 +11,7 @@ import { mediaRegionFor, roomFor } from '../routing/model';
 import type { RoutingRuleStore } from '../routing/store';
 import { subscribes, type Webhook } from '../webhooks/model';
 import type { WebhookEventSink } from '../webhooks/publisher';
-import { CALL_ID, newCallId, toCallView, type CallRecord, type CallView } from './model';
+import { CALL_ID, LIVE_STATUSES, newCallId, toCallView, type CallRecord, type CallView } from './model';
 import type { PlaceCallInput } from './schema';
 import { callEnd, type CallStore } from './store';
 
@@ -21,8 +21,6 @@ const WAIT_POLL_MS = 250;
 /** After the ringing timeout and the claim's life, a call Plivo never called back about ends `not-answered`. */
 const NO_CALLBACK_GRACE_SECONDS = 15;
 
-/** The statuses of a call that has not ended. */
-const LIVE = new Set<CallRecord['status']>(['incoming', 'initiated', 'ringing', 'answered']);
 
 export interface CallControlDeps {
   readonly connectors: Pick<ConnectorStore, 'get' | 'list'>;
@@ -130,13 +128,20 @@ export class CallControl {
     this.events();
     const call = await this.find(tenant, callId);
     if (call.hangupReason === 'api') return toCallView(call);
-    if (!LIVE.has(call.status)) throw new ConflictError(`Call ${callId} is not live (${call.status})`);
+    if (!LIVE_STATUSES.includes(call.status)) throw new ConflictError(`Call ${callId} is not live (${call.status})`);
     const connector = await this.deps.connectors.get(tenant, call.connectorId);
     if (!connector) throw new ConflictError(`Call ${callId}'s connector no longer exists: Plivo cannot be asked to hang it up`);
     const log = this.deps.log.child({ tenant, callId, callUuid: call.callUuid, roomId: call.roomId });
     if (call.callUuid) {
-      const outcome = await this.deps.plivo.hangup(await this.deps.credentials(connector), call.callUuid);
-      log.info('call hung up through Plivo', { outcome });
+      const credentials = await this.deps.credentials(connector);
+      // Said first: the stream Plivo closes may end the record before this request does, and must end it as `api`.
+      if (!(await this.deps.calls.requestHangup(tenant, callId, 'api'))) return this.end(tenant, callId);
+      try {
+        log.info('call hung up through Plivo', { outcome: await this.deps.plivo.hangup(credentials, call.callUuid) });
+      } catch (err) {
+        await this.deps.calls.withdrawHangup(tenant, callId);
+        throw err;
+      }
     }
     const { webhooks } = await this.deps.rules.withConnector(tenant, connector.id);
     const end = callEnd('api', call.answeredAt ? Date.parse(call.answeredAt) : null);
@@ -168,7 +173,7 @@ export class CallControl {
     const { items } = await this.deps.connectors.list(tenant, 100);
     const able = items.filter(this.deps.holdsCredentials);
     if (able.length === 1) return able[0] as Connector;
-    if (able.length === 0) throw new ConflictError('No connector of this tenant holds plivoAuthId and plivoAuthToken: set them on the connector that places calls');
+    if (able.length === 0) throw new ApiError(409, 'plivo_credentials_missing', 'No connector of this tenant holds plivoAuthId and plivoAuthToken: set them on the connector that places calls');
     throw new BadRequestError(`connectorId is required: ${able.length} connectors hold Plivo credentials`);
   }
 

@@ -22,6 +22,8 @@ export const CALL_STATUSES = {
   failed: { event: 'call-hangup', when: 'Outbound: the call could not be made: busy, an invalid number, Plivo refused it or did not answer in time' },
 } as const satisfies Record<string, { readonly event: string; readonly when: string }>;
 export type CallStatus = keyof typeof CALL_STATUSES;
+/** The statuses of a call that has not ended. */
+export const LIVE_STATUSES: readonly CallStatus[] = ['incoming', 'initiated', 'ringing', 'answered'];
 export const CALL_STATUS_VALUES = Object.keys(CALL_STATUSES) as [CallStatus, ...CallStatus[]];
 
 /** Which way a call goes: `inbound` through the Answer URL, `outbound` placed by `POST /v2/sip/call`. */

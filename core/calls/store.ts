@@ -3,7 +3,7 @@ import { TABLE_KEYS, db, dueAttributes, isConditionFailure, num, readOptNum, rea
 import type { CallEventType } from '../events';
 import type { NumberedPage, PageRequest } from '../pagination';
 import type { ProviderId } from '../providers';
-import { CALL_STATUSES, type AgentStatus, type CallParticipant, type CallRecord, type CallStatus, type CallStatusEntry, type CallTimelogEntry, type CallType, type StreamHealth, type StreamTimelogEvent } from './model';
+import { CALL_STATUSES, LIVE_STATUSES, type AgentStatus, type CallParticipant, type CallRecord, type CallStatus, type CallStatusEntry, type CallTimelogEntry, type CallType, type StreamHealth, type StreamTimelogEvent } from './model';
 import type { CallFilter } from './schema';
 
 export interface CallEnd {
@@ -68,6 +68,13 @@ export interface CallStore {
   bindCallUuid(tenant: string, id: string, callUuid: string): Promise<CallRecord | null>;
   /** Ends a live call (`ended`): one not answered yet too (an outbound call ended by the API); null when there is none, or it had already ended. */
   end(tenant: string, id: string, end: CallEnd, retentionDays: number, outbox?: boolean): Promise<CallRecord | null>;
+  /**
+   * Says why a live call is about to end (`reason`, e.g. `api` before Plivo is asked to hang it up): whichever end then
+   * records it (the stream's close may come first) takes that reason. Null when the call is not live.
+   */
+  requestHangup(tenant: string, id: string, reason: string): Promise<CallRecord | null>;
+  /** Takes back a `requestHangup` whose hangup did not happen (Plivo refused it). */
+  withdrawHangup(tenant: string, id: string): Promise<void>;
   /** Ends a call still waiting for its stream as `abandoned` (Plivo hung up first); null unless it was incoming. */
   abandon(tenant: string, id: string, end: CallEnd, retentionDays: number, outbox?: boolean): Promise<CallRecord | null>;
   /** Ends an outbound call that was never answered (`not-answered`, `failed`); null unless it was `initiated` or `ringing`. */
@@ -102,6 +109,9 @@ const byTime = (tenant: string, startedAt: string, id: string) => ({
 const expiry = (from: string, retentionDays: number) => num(Math.floor(Date.parse(from) / 1000) + retentionDays * 86400);
 /** What puts a call in the `outbox` index, as of `at` (ISO): a state change whose event is not recorded yet. */
 const outboxAttributes = (at: string): Item => ({ [TABLE_KEYS.outbox.partitionKey]: str('OUTBOX'), [TABLE_KEYS.outbox.sortKey]: str(at) });
+
+/** A field a move sets only when the attribute named here does not hold its value already (`requestHangup`). */
+const UNLESS: Readonly<Record<string, string>> = { hangupReason: 'hangupRequested' };
 
 const OPTIONAL_STRINGS = ['ruleId', 'roomId', 'region', 'answeredAt', 'endedAt', 'hangupReason', 'hangupCause', 'agentStatus', 'claimRef'] as const;
 
@@ -229,6 +239,20 @@ export class DynamoCallStore implements CallStore {
     return this.move(tenant, id, ['incoming', 'initiated', 'ringing', 'answered'], { status: 'ended', at: end.endedAt }, outbox && 'call-hangup', endFields(end, retentionDays));
   }
 
+  requestHangup(tenant: string, id: string, reason: string): Promise<CallRecord | null> {
+    return this.update({
+      Key: callKey(tenant, id),
+      UpdateExpression: 'SET hangupRequested = :reason',
+      ConditionExpression: `#status IN (${LIVE_STATUSES.map((_, i) => `:live${i}`).join(', ')})`,
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':reason': str(reason), ...Object.fromEntries(LIVE_STATUSES.map((status, i) => [`:live${i}`, str(status)])) },
+    });
+  }
+
+  async withdrawHangup(tenant: string, id: string): Promise<void> {
+    await this.update({ Key: callKey(tenant, id), UpdateExpression: 'REMOVE hangupRequested', ConditionExpression: 'attribute_exists(pk)' });
+  }
+
   unanswered(tenant: string, id: string, status: 'not-answered' | 'failed', end: CallEnd, retentionDays: number, outbox = true): Promise<CallRecord | null> {
     return this.move(tenant, id, ['initiated', 'ringing'], { status, at: end.endedAt }, outbox && CALL_STATUSES[status].event, endFields(end, retentionDays));
   }
@@ -328,13 +352,14 @@ export class DynamoCallStore implements CallStore {
     names.forEach((name, i) => (values[`:v${i}`] = fields[name] as Item[string]));
     return this.update({
       Key: callKey(tenant, id),
-      UpdateExpression: `${['SET #status = :status', '#timelog = list_append(if_not_exists(#timelog, :none), :entry)', ...names.map((name, i) => `#f${i} = :v${i}`)].join(', ')}${event ? ' ADD pendingEvents :event' : ''}${due ? '' : ' REMOVE #duePk, #dueSk'}`,
+      UpdateExpression: `${['SET #status = :status', '#timelog = list_append(if_not_exists(#timelog, :none), :entry)', ...names.map((name, i) => (UNLESS[name] ? `#f${i} = if_not_exists(#u${i}, :v${i})` : `#f${i} = :v${i}`))].join(', ')}${event ? ' ADD pendingEvents :event' : ''}${due ? '' : ' REMOVE #duePk, #dueSk'}`,
       ConditionExpression: `#status IN (${from.map((_, i) => `:from${i}`).join(', ')})`,
       ExpressionAttributeNames: {
         '#status': 'status',
         '#timelog': 'timelog',
         ...(!due && { '#duePk': TABLE_KEYS.due.partitionKey, '#dueSk': TABLE_KEYS.due.sortKey }),
         ...Object.fromEntries(names.map((name, i) => [`#f${i}`, name])),
+        ...Object.fromEntries(names.flatMap((name, i) => (UNLESS[name] ? [[`#u${i}`, UNLESS[name]]] : []))),
       },
       ExpressionAttributeValues: values,
     });

@@ -7,6 +7,9 @@ import { plivoTokenContext, type Connector } from './model';
 
 const MAX_ENTRIES = 1000;
 
+/** Whether the connector holds both halves of a Plivo account: what call control needs (`PlivoAuthTokens.credentials`). */
+export const holdsCredentials = (connector: Connector): boolean => connector.plivoAuthId !== null && connector.plivoAuthToken !== null;
+
 /**
  * Connectors' Plivo auth tokens, decrypted once per process. Keyed by ciphertext: a changed token is a
  * new ciphertext, so an entry can never be stale.

@@ -20,6 +20,7 @@ describe('valid context', () => {
       countryRegions: { IN: 'in002' },
       mediaScaling: {},
       plivoSourceRanges: [],
+      plivoApiUrl: 'https://api.plivo.com',
       limits: {},
       apiEdge: { rateLimits: { hooks: 3000, api: 3000 } },
     });

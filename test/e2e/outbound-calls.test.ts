@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { mulawDecode } from '../../ingest-container/src/audio/mulaw';
 import type { CallView } from '../../core/calls/model';
 import { createLogger } from '../../core/log';
 import { CALLEE_TONE_HZ, PlivoEmulator } from '../../local/plivo/emulator';
 import { tone, toneLevel } from '../../tools/audio';
+import { plivoCallback } from '../../tools/plivo-simulator';
 import { RoomPeer } from '../../tools/room-peer';
 import { apiRequest, localProcessPerFile, NODE_TSX, ROOT, waitFor } from '../support/local-process';
 import { startReceiver } from '../support/webhook-receiver';
@@ -16,9 +17,11 @@ import { startReceiver } from '../support/webhook-receiver';
  * callbacks to the Answer URL, the stream into the room, and the DELETE of an ended call.
  */
 const emulator = { current: undefined as unknown as PlivoEmulator };
+/** The accounts the emulator knows: auth id -> auth token. */
+const accounts = new Map<string, string>();
 const env: Record<string, string> = { CLAIM_TTL_SECONDS: '5', SWEEP_INTERVAL_SECONDS: '1' };
 beforeAll(async () => {
-  emulator.current = await PlivoEmulator.start({ log: createLogger('warn', { service: 'plivo-emulator' }) });
+  emulator.current = await PlivoEmulator.start({ log: createLogger('warn', { service: 'plivo-emulator' }), authTokenOf: (authId) => accounts.get(authId) });
   env.PLIVO_API_URL = emulator.current.url;
 });
 const local = localProcessPerFile('e2e-outbound-', env);
@@ -36,7 +39,7 @@ const RINGS_ON = '+14155550004';
 async function placingConnector() {
   const authId = `MA${randomBytes(9).toString('hex').toUpperCase()}`;
   const authToken = randomBytes(20).toString('hex');
-  emulator.current.register(authId, authToken);
+  accounts.set(authId, authToken);
   const connector = await api('POST', '/v2/connectors', { provider: 'plivo', plivoAuthId: authId, plivoAuthToken: authToken });
   expect(connector.status).toBe(201);
   const receiver = await startReceiver();
@@ -111,7 +114,7 @@ it.each([
   await receiver.close();
 }, 20_000);
 
-it("answers Plivo's refusal with 502 and places nothing twice; the call is failed and a late callback is hung up", async () => {
+it("answers Plivo's refusal with 502 and places nothing twice; the call is failed, and a late answer_url request for it is hung up", async () => {
   const { authId, receiver } = await placingConnector();
   const before = emulator.current.requests.length;
   // Not E.164: refused before Plivo is asked.
@@ -123,6 +126,9 @@ it("answers Plivo's refusal with 502 and places nothing twice; the call is faile
   expect(emulator.current.requests.slice(before).filter((r) => r.method === 'POST')).toHaveLength(1);
   const calls = (await api('GET', '/v2/sip/call?roomId=outbound-refused')).body.data as CallView[];
   expect(calls.map((c) => [c.status, c.additionalDetails.hangupReason])).toEqual([['failed', 'plivo-error']]);
+  // Had Plivo placed it after all (an answer lost on the way), its answer_url request is answered with a hangup.
+  const late = await plivoCallback(`${wrong.data.webhookUrl as string}?callId=${(calls[0] as CallView).id}`, { CallUUID: randomUUID(), From: FROM, To: ANSWERS, Direction: 'outbound', CallStatus: 'in-progress' }, { authToken: 'x'.repeat(40) });
+  expect(late).toMatchObject({ status: 200, body: expect.stringContaining('<Hangup') as unknown });
   await receiver.close();
 });
 
@@ -132,7 +138,7 @@ it('keeps call control to the tenant: 404 for another tenant, 409 without creden
   const other = await mintToken('outbound-other-tenant');
   expect((await api('POST', '/v2/sip/call/end', { callId: placed.call.id }, other)).status).toBe(404);
   expect((await api('POST', '/v2/sip/call', { sipCallTo: ANSWERS, sipCallFrom: FROM, roomId: 'x', connectorId }, other)).status).toBe(404);
-  expect((await api('POST', '/v2/sip/call', { sipCallTo: ANSWERS, sipCallFrom: FROM, roomId: 'x' }, other)).body).toMatchObject({ code: 'conflict' });
+  expect((await api('POST', '/v2/sip/call', { sipCallTo: ANSWERS, sipCallFrom: FROM, roomId: 'x' }, other)).body).toMatchObject({ code: 'plivo_credentials_missing' });
   expect((await api('GET', `/v2/sip/call/${placed.call.id}`, undefined, other)).status).toBe(404);
   expect((await api('POST', '/v2/sip/call/end', { callId: placed.call.id })).status).toBe(200);
   await receiver.close();

@@ -1,10 +1,10 @@
 import { agentDial, type Agent } from './agents/model';
 import { BoundedMap } from './bounded-map';
-import { CALL_ID, CALL_STATUSES, callIdFor, type CallRecord } from './calls/model';
-import type { CallStore, StreamReport } from './calls/store';
+import { CALL_ID, CALL_STATUSES, callIdFor, type CallRecord, type TransferStatus } from './calls/model';
+import type { CallStore, StreamReport, TransferFields } from './calls/store';
 import { newClaimRef, type Claim, type ClaimStore } from './claims';
 import type { ControlPlaneConfig } from './config';
-import type { Connector } from './connectors/model';
+import { callCallbackUrl, type Connector } from './connectors/model';
 import { PlivoAuthTokens } from './connectors/plivo-tokens';
 import { ROOM_ID } from './connectors/schema';
 import { holdsWebhookKey, type ConnectorStore, type KeyOwner } from './connectors/store';
@@ -12,7 +12,7 @@ import { callEvent, type CallEventType } from './events';
 import type { Logger } from './log';
 import { SIGNATURE_REFUSALS, type Params } from './plivo/signature';
 import { streamReportKind } from './plivo/stream-status';
-import { EMPTY_RESPONSE_XML, HANGUP_REJECTED_XML, streamXml } from './plivo/xml';
+import { dialXml, EMPTY_RESPONSE_XML, HANGUP_REJECTED_XML, HANGUP_XML, streamXml } from './plivo/xml';
 import { callerAllowed, holdsNumber, mediaRegionFor, roomFor, ruleAttributes, type CallParties, type RoutingRule } from './routing/model';
 import type { CallSetup, RoutingRuleStore } from './routing/store';
 import type { DocumentStore } from './documents';
@@ -54,13 +54,6 @@ const MAX_CALL_SECONDS = 7 * 86_400;
 
 /** Plivo's StreamID and Timestamp are kept up to this long: they only tell reports apart. */
 const MAX_STREAM_FIELD = 128;
-
-/**
- * Where Plivo posts the stream's status callbacks: the Answer URL it called, whose origin is PUBLIC_URL (the handler
- * builds `url` from config, never from a Host header) and whose path holds the connector's live key, with the call's
- * id in place of its query.
- */
-const statusCallbackUrl = (answerUrl: string, callId: string): string => `${answerUrl.split('?')[0] ?? ''}?callId=${encodeURIComponent(callId)}`;
 
 /** Per-instance caches stay bounded: past this many entries they start over. */
 const CACHE_ENTRIES = 1000;
@@ -162,13 +155,19 @@ export class AnswerService {
     const callLog = log.child({ callUuid, callId });
     const streamKind = streamReportKind(field('Event'));
     if (streamKind) return this.streamStatus(connector, webhooks, placed ?? '', callUuid, streamKind, field, callLog);
-    const bound = placed === undefined ? null : await this.placedCall(connector.tenant, placed, callUuid, signed);
-    if (placed !== undefined && !bound) {
-      callLog.warn('callback refused: unsigned, or no outbound call of the tenant with that id and CallUUID', { status: 404 });
+    const named = placed === undefined ? null : await this.namedCall(connector.tenant, placed, callUuid, signed);
+    if (placed !== undefined && !named) {
+      callLog.warn('callback refused: unsigned, or no call of the tenant with that id and CallUUID', { status: 404 });
       return reject(404);
     }
     if (field('Event').toLowerCase() === 'hangup') return this.hangup(connector, webhooks, callId, field, callLog);
-    if (bound) return this.outboundCallback(bound, rules, webhooks, fields, request.url, callLog);
+    const transferStep = request.query.get('transfer')?.[0];
+    if (named && transferStep !== undefined) return this.transferCallback(named, transferStep, rules, webhooks, fields, request.url, callLog);
+    if (named?.type === 'outbound') return this.outboundCallback(named, rules, webhooks, fields, request.url, callLog);
+    if (named) {
+      callLog.warn('callback refused: an inbound call named by id, for no transfer', { status: 404 });
+      return reject(404);
+    }
 
     const parties: CallParties = { callUuid, from: field('From'), to: field('To') };
     const route = this.route(connector, rules, parties, request.query.get('roomId')?.[0]);
@@ -235,7 +234,7 @@ export class AnswerService {
     if (!created) return this.replayStored(connector, rules, webhooks, callUuid, fields, request.url);
     callLog.info('call routed', { roomId: route.roomId, ruleId: record.ruleId, via: route.via, region });
     await this.emit('call-started', record, webhooks);
-    return { status: 200, xml: streamXml(this.streamUrl(region, record.claimRef as string), statusCallbackUrl(request.url, record.id), route.rule ?? {}) };
+    return { status: 200, xml: streamXml(this.streamUrl(region, record.claimRef as string), callCallbackUrl(request.url, record.id), route.rule ?? {}) };
   }
 
   /**
@@ -316,18 +315,54 @@ export class AnswerService {
     if (call.status === 'rejected' || !call.claimRef || !call.region) return { status: 200, xml: HANGUP_REJECTED_XML };
     const rule = rules.find((candidate) => candidate.id === call.ruleId) ?? null;
     if (call.status === 'incoming') await this.deps.claims.createOnce(this.claimFor(call, await this.callOptions(connector.tenant, rule, fields, log), webhooks));
-    return { status: 200, xml: streamXml(this.streamUrl(call.region, call.claimRef), statusCallbackUrl(answerUrl, call.id), rule ?? {}) };
+    return { status: 200, xml: streamXml(this.streamUrl(call.region, call.claimRef), callCallbackUrl(answerUrl, call.id), rule ?? {}) };
   }
 
   /**
-   * The outbound call `id` of `tenant`, bound to Plivo's `callUuid` (its first callback binds it): null when the
-   * callback is unsigned (a connector placing calls holds a token, so Plivo signs them all), names no outbound call of
-   * the tenant, or one that Plivo named otherwise.
+   * The call `id` of `tenant`, bound to Plivo's `callUuid` (an outbound call's first callback binds it): null when the
+   * callback is unsigned (call control needs the connector's token, so Plivo signs them all), names no call of the
+   * tenant, or one that Plivo named otherwise.
    */
-  private async placedCall(tenant: string, id: string, callUuid: string, signed: boolean): Promise<CallRecord | null> {
-    if (!signed || !CALL_ID.test(id)) return null;
-    const call = await this.deps.calls.bindCallUuid(tenant, id, callUuid);
-    return call?.type === 'outbound' ? call : null;
+  private async namedCall(tenant: string, id: string, callUuid: string, signed: boolean): Promise<CallRecord | null> {
+    return signed && CALL_ID.test(id) ? this.deps.calls.bindCallUuid(tenant, id, callUuid) : null;
+  }
+
+  /**
+   * A transfer's callbacks (`POST /v2/sip/call/transfer` asked Plivo to run `xml` next): `xml` answers the `<Dial>` to
+   * the target (`transfer-ringing`); `dial` hears the target answer (`transfer-accepted`, then `transferred`);
+   * `action` hears how the dial ended: a target that talked and hung up ends the call, any other outcome fails the
+   * transfer and answers a `<Stream>` back into the call's room, with a new claim.
+   */
+  private async transferCallback(call: CallRecord, step: string, rules: readonly RoutingRule[], webhooks: readonly Webhook[], fields: Params, answerUrl: string, log: Logger): Promise<AnswerResult> {
+    const field = (name: string): string => fields.get(name)?.[0]?.trim().toLowerCase() ?? '';
+    const { transfer } = call;
+    if (!transfer) return reject(404);
+    const moveTo = async (to: TransferStatus, set?: TransferFields): Promise<CallRecord | null> => {
+      const event = CALL_STATUSES[to].event;
+      const moved = await this.deps.calls.transferStep(call.tenant, call.id, to, new Date().toISOString(), subscribes(webhooks, event), set);
+      if (moved) {
+        log.info('transfer', { status: to, to: transfer.to });
+        await this.emit(event, moved, webhooks);
+      }
+      return moved;
+    };
+    if (step === 'xml') {
+      const ringing = (await moveTo('transfer-ringing')) ?? (call.status === 'transfer-ringing' ? call : null);
+      if (!ringing) return { status: 200, xml: HANGUP_XML };
+      return { status: 200, xml: dialXml(transfer.to, { action: callCallbackUrl(answerUrl, call.id, 'action'), callbackUrl: callCallbackUrl(answerUrl, call.id, 'dial') }, transfer.dialtone) };
+    }
+    if (step === 'dial') {
+      if (field('DialAction') === 'answer' && (await moveTo('transfer-accepted'))) await moveTo('transferred');
+      return { status: 200, xml: EMPTY_RESPONSE_XML };
+    }
+    if (step !== 'action') return reject(404);
+    if (field('DialStatus') === 'completed') return { status: 200, xml: HANGUP_XML };
+    const failed = (await moveTo('transfer-failed', { transfer: { ...transfer, outcome: field('DialStatus') || 'failed' }, claimRef: newClaimRef() })) ?? (call.status === 'transfer-failed' ? call : null);
+    if (!failed?.claimRef || !failed.region) return { status: 200, xml: HANGUP_XML };
+    const rule = rules.find((candidate) => candidate.id === failed.ruleId) ?? null;
+    await this.deps.claims.createOnce(this.claimFor(failed, await this.callOptions(failed.tenant, rule, fields, log), webhooks, Date.now()));
+    log.info('transfer failed: the caller goes back to its room', { roomId: failed.roomId, outcome: field('DialStatus') });
+    return { status: 200, xml: streamXml(this.streamUrl(failed.region, failed.claimRef), callCallbackUrl(answerUrl, failed.id), rule ?? {}) };
   }
 
   /**
@@ -351,7 +386,7 @@ export class AnswerService {
     const rule = rules.find((candidate) => candidate.id === call.ruleId) ?? null;
     if (call.status !== 'answered') await this.deps.claims.createOnce(this.claimFor(call, await this.callOptions(call.tenant, rule, fields, log), webhooks, Date.now()));
     log.info('outbound call answered: streaming', { roomId: call.roomId, region: call.region });
-    return { status: 200, xml: streamXml(this.streamUrl(call.region, call.claimRef), statusCallbackUrl(answerUrl, call.id), rule ?? {}) };
+    return { status: 200, xml: streamXml(this.streamUrl(call.region, call.claimRef), callCallbackUrl(answerUrl, call.id), rule ?? {}) };
   }
 
   /**

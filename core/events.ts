@@ -1,4 +1,4 @@
-import { toCallView, type CallRecord, type CallView } from './calls/model';
+import { CALL_STATUSES, toCallView, type CallRecord, type CallView } from './calls/model';
 import type { Logger } from './log';
 
 /**
@@ -13,12 +13,12 @@ export const WEBHOOK_EVENTS = {
   'call-update': { firedBy: 'all-calls', when: "Plivo reported the call's audio stream degraded (`DegradedStream`) or dropped (`DroppedStream`): `additionalDetails.stream` says which" },
   'call-hangup': { firedBy: 'all-calls', when: 'The call ended (`status`: `ended`; `abandoned` when Plivo hung up before the stream came; `failed` when an outbound call could not be made), or the Answer URL refused it (`rejected`); `additionalDetails.hangupReason` says why' },
   'call-missed': { firedBy: 'all-calls', when: 'Inbound: the claim expired, Plivo never opened the stream (`missed`); outbound: nobody answered (`not-answered`)' },
-  'call-transfer-initiated': { firedBy: 'call-control', when: 'A transfer of the call was asked for' },
-  'call-transferring': { firedBy: 'call-control', when: 'The transfer is under way' },
-  'call-transfer-ringing': { firedBy: 'call-control', when: 'The transfer target rings' },
-  'call-transfer-accepted': { firedBy: 'call-control', when: 'The transfer target answered' },
-  'call-transferred': { firedBy: 'call-control', when: 'The call is now with the transfer target' },
-  'call-transfer-failed': { firedBy: 'call-control', when: 'The transfer did not happen' },
+  'call-transfer-initiated': { firedBy: 'all-calls', when: 'A transfer of the call was asked for (`POST /v2/sip/call/transfer`)' },
+  'call-transferring': { firedBy: 'all-calls', when: 'Plivo accepted the transfer: the caller leaves the room' },
+  'call-transfer-ringing': { firedBy: 'all-calls', when: 'The transfer target rings' },
+  'call-transfer-accepted': { firedBy: 'all-calls', when: 'The transfer target answered' },
+  'call-transferred': { firedBy: 'all-calls', when: 'The call is now with the transfer target' },
+  'call-transfer-failed': { firedBy: 'all-calls', when: 'The transfer did not happen: the caller is back in its room' },
   'switch-room-initiated': { firedBy: 'call-control', when: 'A move of the call to another room was asked for' },
   'switch-room-completed': { firedBy: 'call-control', when: 'The call is in its new room' },
   'switch-room-failed': { firedBy: 'call-control', when: 'The call stayed in its room' },
@@ -75,12 +75,10 @@ export async function outboxes(subscriptions: EventSubscriptions | undefined, te
  * the same whenever it is published (at once, or by the sweeper after a crash).
  */
 export function callEvent(type: CallEventType, call: CallRecord): CallEvent {
-  const at =
-    type === 'call-started' ? call.startedAt : type === 'call-answered' ? call.answeredAt : type === 'call-ringing' ? ringingAt(call) : type === 'call-update' ? call.stream?.at : call.endedAt;
+  // The latest change that fires `type` (a caller back in its room after a failed transfer is answered twice).
+  const at = type === 'call-update' ? call.stream?.at : call.timelog.findLast((entry) => 'status' in entry && CALL_STATUSES[entry.status].event === type)?.at;
   return { type, tenant: call.tenant, call: toCallView(call), timestamp: at ?? call.startedAt };
 }
-
-const ringingAt = (call: CallRecord): string | undefined => call.timelog.find((entry) => 'status' in entry && entry.status === 'ringing')?.at;
 
 /** One structured log line per event (`msg: "call event"`), with the call and room ids. */
 export function logEvent(log: Logger, event: CallEvent): void {

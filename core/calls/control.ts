@@ -1,7 +1,7 @@
 import type { ControlPlaneConfig } from '../config';
 import { newClaimRef } from '../claims';
 import type { Connector } from '../connectors/model';
-import { webhookUrl } from '../connectors/model';
+import { callCallbackUrl, webhookUrl } from '../connectors/model';
 import type { ConnectorStore } from '../connectors/store';
 import { ApiError, BadRequestError, ConflictError, NotFoundError, ServiceUnavailableError } from '../errors';
 import { callEvent, type CallEventType } from '../events';
@@ -11,9 +11,9 @@ import { mediaRegionFor, roomFor } from '../routing/model';
 import type { RoutingRuleStore } from '../routing/store';
 import { subscribes, type Webhook } from '../webhooks/model';
 import type { WebhookEventSink } from '../webhooks/publisher';
-import { CALL_ID, LIVE_STATUSES, newCallId, toCallView, type CallRecord, type CallView } from './model';
-import type { PlaceCallInput } from './schema';
-import { callEnd, type CallStore } from './store';
+import { CALL_ID, CALL_STATUSES, LIVE_STATUSES, newCallId, toCallView, type CallRecord, type CallView, type TransferStatus } from './model';
+import type { PlaceCallInput, TransferCallInput } from './schema';
+import { callEnd, type CallStore, type TransferFields } from './store';
 
 /** How long `waitUntilAnswered` holds the request: under API Gateway's 29 s, whatever the ringing timeout. */
 export const MAX_WAIT_MS = 25_000;
@@ -95,7 +95,7 @@ export class CallControl {
     const log = this.deps.log.child({ tenant, callId: id, connectorId: connector.id, roomId });
     await this.emit('call-started', call, webhooks);
     // One URL for every callback, as Plivo's own default hangup URL is the answer URL: `CallStatus` and `Event` tell them apart.
-    const callbacks = `${webhookUrl(config.publicUrl, connector)}?callId=${id}`;
+    const callbacks = callCallbackUrl(webhookUrl(config.publicUrl, connector), id);
     try {
       const placed = await this.deps.plivo.makeCall(credentials, {
         from,
@@ -148,6 +148,43 @@ export class CallControl {
     const ended = await this.deps.calls.end(tenant, callId, end, this.deps.config.callRetentionDays, subscribes(webhooks, 'call-hangup'));
     if (ended) await this.emit('call-hangup', ended, webhooks);
     return toCallView(ended ?? (await this.find(tenant, callId)));
+  }
+
+  /**
+   * `POST /v2/sip/call/transfer`: a cold transfer of an answered call to a number or SIP URI. The call moves to
+   * `transfer-initiated` first (so its stream, which Plivo closes, does not end it), then Plivo's Transfer Call runs our
+   * transfer XML next (`transferring`); the rest comes through Plivo's callbacks (the Answer URL's `transferCallback`).
+   * Plivo's refusal fails the transfer (`transfer-failed`, the stream still in its room) and answers 502/504.
+   */
+  async transfer(tenant: string, input: TransferCallInput): Promise<CallView> {
+    this.events();
+    const call = await this.find(tenant, input.callId);
+    if (call.status !== 'answered' && call.status !== 'transfer-failed') throw new ConflictError(`Call ${input.callId} is not answered (${call.status}): only a call in its room can be transferred`);
+    const connector = await this.deps.connectors.get(tenant, call.connectorId);
+    if (!connector || !call.callUuid) throw new ConflictError(`Call ${input.callId}'s connector no longer exists: Plivo cannot be asked to transfer it`);
+    const credentials = await this.deps.credentials(connector);
+    const { webhooks } = await this.deps.rules.withConnector(tenant, connector.id);
+    const log = this.deps.log.child({ tenant, callId: call.id, callUuid: call.callUuid, roomId: call.roomId });
+    const step = async (to: TransferStatus, set?: TransferFields): Promise<CallRecord | null> => {
+      const event = CALL_STATUSES[to].event;
+      const moved = await this.deps.calls.transferStep(tenant, call.id, to, new Date().toISOString(), subscribes(webhooks, event), set);
+      if (moved) await this.emit(event, moved, webhooks);
+      return moved;
+    };
+    const transfer = { to: input.transferTo, dialtone: input.playDialtone, outcome: null };
+    const initiated = await step('transfer-initiated', { transfer });
+    if (!initiated) throw new ConflictError(`Call ${input.callId} changed meanwhile: it is no longer answered`);
+    const alegUrl = callCallbackUrl(webhookUrl(this.deps.config.publicUrl, connector), call.id, 'xml');
+    try {
+      await this.deps.plivo.transfer(credentials, call.callUuid, { alegUrl });
+    } catch (err) {
+      log.warn('transfer refused by Plivo: the call stays in its room', { err: (err as Error).message });
+      await step('transfer-failed', { transfer: { ...transfer, outcome: (err as { code?: string }).code === 'plivo_timeout' ? 'plivo-timeout' : 'plivo-error' } });
+      throw err;
+    }
+    log.info('transfer accepted by Plivo', { to: input.transferTo });
+    // Plivo may already have fetched the transfer XML (transfer-ringing): the call is then shown as it is.
+    return toCallView((await step('transferring')) ?? (await this.find(tenant, call.id)));
   }
 
   /** Where call events go; a call changed with nobody told of it would break the webhooks' promise, so none is. */

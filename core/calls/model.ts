@@ -20,10 +20,44 @@ export const CALL_STATUSES = {
   abandoned: { event: 'call-hangup', when: "Inbound: Plivo's Hangup callback came before the stream joined the room" },
   'not-answered': { event: 'call-missed', when: 'Outbound: nobody answered before `ringingTimeout`, or the network gave up (`hangupReason` says which)' },
   failed: { event: 'call-hangup', when: 'Outbound: the call could not be made: busy, an invalid number, Plivo refused it or did not answer in time' },
+  'transfer-initiated': { event: 'call-transfer-initiated', when: '`POST /v2/sip/call/transfer` took the transfer of an answered call' },
+  transferring: { event: 'call-transferring', when: "Plivo accepted the transfer: the caller leaves the room" },
+  'transfer-ringing': { event: 'call-transfer-ringing', when: 'Plivo dials the transfer target (it fetched the transfer `<Dial>`)' },
+  'transfer-accepted': { event: 'call-transfer-accepted', when: 'The transfer target answered' },
+  transferred: { event: 'call-transferred', when: 'The caller talks to the transfer target, out of the room' },
+  'transfer-failed': { event: 'call-transfer-failed', when: "The transfer did not happen (`additionalDetails.transfer.outcome` says why): the caller is brought back into its room, `answered` again" },
 } as const satisfies Record<string, { readonly event: string; readonly when: string }>;
 export type CallStatus = keyof typeof CALL_STATUSES;
-/** The statuses of a call that has not ended. */
-export const LIVE_STATUSES: readonly CallStatus[] = ['incoming', 'initiated', 'ringing', 'answered'];
+/** The statuses of a call whose stream is (or will be) in its room: its stream's end ends it. */
+export const STREAMING_STATUSES: readonly CallStatus[] = ['incoming', 'initiated', 'ringing', 'answered', 'transfer-failed'];
+/** The statuses of a call that has not ended: streaming, or being transferred (its stream gone, the call not). */
+export const LIVE_STATUSES: readonly CallStatus[] = [...STREAMING_STATUSES, 'transfer-initiated', 'transferring', 'transfer-ringing', 'transfer-accepted', 'transferred'];
+
+/** The statuses a transfer moves a call through. */
+export type TransferStatus = Extract<CallStatus, `transfer${string}`> | 'transferring' | 'transferred';
+
+/**
+ * Where each transfer status is reached from: steps may come out of order (Plivo may fetch the `<Dial>` before its
+ * answer to the transfer request was read), never backwards.
+ */
+export const TRANSFER_STEPS: Readonly<Record<TransferStatus, readonly CallStatus[]>> = {
+  'transfer-initiated': ['answered', 'transfer-failed'],
+  transferring: ['transfer-initiated'],
+  'transfer-ringing': ['transfer-initiated', 'transferring'],
+  'transfer-accepted': ['transfer-initiated', 'transferring', 'transfer-ringing'],
+  transferred: ['transfer-accepted'],
+  'transfer-failed': ['transfer-initiated', 'transferring', 'transfer-ringing'],
+};
+
+/** A transfer of the call (`POST /v2/sip/call/transfer`): where to, and how it ended when it failed. */
+export interface CallTransfer {
+  /** E.164 or a SIP URI. */
+  readonly to: string;
+  /** Plivo's dial tone (`dialMusic="real"`) while the target rings. */
+  readonly dialtone: boolean;
+  /** Plivo's `DialStatus` of a failed transfer (`busy`, `no-answer` ...), or `plivo-error`; null until it fails. */
+  readonly outcome: string | null;
+}
 export const CALL_STATUS_VALUES = Object.keys(CALL_STATUSES) as [CallStatus, ...CallStatus[]];
 
 /** Which way a call goes: `inbound` through the Answer URL, `outbound` placed by `POST /v2/sip/call`. */
@@ -122,6 +156,8 @@ export interface CallRecord {
   readonly metadata: Readonly<Record<string, string>>;
   /** An outbound call's participant id and name in its room, when it was placed with them. */
   readonly participant?: CallParticipant;
+  /** The call's last transfer, if it was ever transferred. */
+  readonly transfer?: CallTransfer;
 }
 
 /** The call as `GET /v2/sip/call/{id}` and every webhook delivery's `data` show it (core/calls/schema.ts). */
@@ -150,6 +186,8 @@ export interface CallView {
     readonly durationSeconds: number | null;
     readonly agentStatus: AgentStatus | null;
     readonly stream: StreamHealth | null;
+    /** The last transfer (`to` masked as `from` is), or null. */
+    readonly transfer: CallTransfer | null;
   };
 }
 
@@ -182,6 +220,7 @@ export function toCallView(call: CallRecord): CallView {
       durationSeconds: call.durationSeconds,
       agentStatus: call.agentStatus,
       stream: call.stream,
+      transfer: call.transfer ? { ...call.transfer, to: shown(call.transfer.to) } : null,
     },
   };
 }

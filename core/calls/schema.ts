@@ -49,6 +49,14 @@ export const callViewSchema = z
         })
         .nullable()
         .meta({ description: "The last trouble Plivo reported with the call's audio stream (`call-update`): `degraded` (the connector reads too slowly; Plivo buffers up to 40 s and reports at 30, 60 and 90 %) or `dropped`; null while there was none" }),
+      transfer: z
+        .strictObject({
+          to: z.string().meta({ description: 'The transfer target: E.164 (masked as `from` is) or a SIP URI' }),
+          dialtone: z.boolean(),
+          outcome: z.string().nullable().meta({ description: "Why the transfer failed: Plivo's `DialStatus` (`busy`, `no-answer`, `timeout`, `failed`), `plivo-error` or `plivo-timeout`; null unless it failed" }),
+        })
+        .nullable()
+        .meta({ description: 'The call\'s last transfer (`POST /v2/sip/call/transfer`); null if it was never transferred' }),
     }),
   })
   .meta({ id: 'Call' });
@@ -120,6 +128,16 @@ export const placeCallSchema = z
     if (body.sipCallFrom === undefined && body.callFrom === undefined) ctx.addIssue({ code: 'custom', path: ['sipCallFrom'], message: 'is required' });
   });
 export type PlaceCallInput = z.output<typeof placeCallSchema>;
+
+/** `POST /v2/sip/call/transfer`: a number (E.164) or a SIP URI. */
+export const transferCallSchema = z.strictObject({
+  callId: z.string().min(1).max(64),
+  transferTo: z.union([e164, z.string().regex(/^sips?:[^\s<>"@]+@[^\s<>"]+$/, 'must be an E.164 number or a SIP URI such as sip:alice@example.com').max(256)], {
+    message: 'must be an E.164 number such as +14155550100 or a SIP URI such as sip:alice@example.com',
+  }),
+  playDialtone: z.boolean().default(false).meta({ description: 'The caller hears a ringing tone while the target rings' }),
+});
+export type TransferCallInput = z.output<typeof transferCallSchema>;
 
 /** `POST /v2/sip/call/end`. */
 export const endCallSchema = z.strictObject({ callId: z.string().min(1).max(64) });

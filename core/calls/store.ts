@@ -3,8 +3,14 @@ import { TABLE_KEYS, db, dueAttributes, isConditionFailure, num, readOptNum, rea
 import type { CallEventType } from '../events';
 import type { NumberedPage, PageRequest } from '../pagination';
 import type { ProviderId } from '../providers';
-import { CALL_STATUSES, LIVE_STATUSES, type AgentStatus, type CallParticipant, type CallRecord, type CallStatus, type CallStatusEntry, type CallTimelogEntry, type CallType, type StreamHealth, type StreamTimelogEvent } from './model';
+import { CALL_STATUSES, LIVE_STATUSES, STREAMING_STATUSES, TRANSFER_STEPS, type AgentStatus, type CallParticipant, type CallTransfer, type TransferStatus, type CallRecord, type CallStatus, type CallStatusEntry, type CallTimelogEntry, type CallType, type StreamHealth, type StreamTimelogEvent } from './model';
 import type { CallFilter } from './schema';
+
+/** What a transfer step may set beside the call's status. */
+export interface TransferFields {
+  readonly transfer?: CallTransfer;
+  readonly claimRef?: string;
+}
 
 export interface CallEnd {
   readonly endedAt: string;
@@ -68,6 +74,14 @@ export interface CallStore {
   bindCallUuid(tenant: string, id: string, callUuid: string): Promise<CallRecord | null>;
   /** Ends a live call (`ended`): one not answered yet too (an outbound call ended by the API); null when there is none, or it had already ended. */
   end(tenant: string, id: string, end: CallEnd, retentionDays: number, outbox?: boolean): Promise<CallRecord | null>;
+  /** The call's stream ended (its media server says): ends it unless it is being transferred (its stream left for that). */
+  streamEnded(tenant: string, id: string, end: CallEnd, retentionDays: number, outbox?: boolean): Promise<CallRecord | null>;
+  /**
+   * A step of the call's transfer: moves it to `to` from where that step may come (`TRANSFER_STEPS`), firing that status's event. `transfer` is set
+   * when given (the transfer starting, or failing with its outcome); `claimRef` replaces the call's claim ref (the
+   * caller coming back into its room after a failed transfer: a new stream, a new claim).
+   */
+  transferStep(tenant: string, id: string, to: TransferStatus, at: string, outbox: boolean, set?: TransferFields): Promise<CallRecord | null>;
   /**
    * Says why a live call is about to end (`reason`, e.g. `api` before Plivo is asked to hang it up): whichever end then
    * records it (the stream's close may come first) takes that reason. Null when the call is not live.
@@ -111,7 +125,7 @@ const expiry = (from: string, retentionDays: number) => num(Math.floor(Date.pars
 const outboxAttributes = (at: string): Item => ({ [TABLE_KEYS.outbox.partitionKey]: str('OUTBOX'), [TABLE_KEYS.outbox.sortKey]: str(at) });
 
 /** A field a move sets only when the attribute named here does not hold its value already (`requestHangup`). */
-const UNLESS: Readonly<Record<string, string>> = { hangupReason: 'hangupRequested' };
+const UNLESS: Readonly<Record<string, string>> = { hangupReason: 'hangupRequested', answeredAt: 'answeredAt' };
 
 const OPTIONAL_STRINGS = ['ruleId', 'roomId', 'region', 'answeredAt', 'endedAt', 'hangupReason', 'hangupCause', 'agentStatus', 'claimRef'] as const;
 
@@ -186,6 +200,7 @@ function fromItem(item: Item): CallRecord {
     claimRef: readOptStr(item, 'claimRef'),
     metadata: Object.fromEntries(Object.entries(item.metadata?.M ?? {}).map(([k, v]) => [k, v.S ?? ''])),
     ...(item.participant?.S && { participant: JSON.parse(item.participant.S) as CallParticipant }),
+    ...(item.transfer?.S && { transfer: JSON.parse(item.transfer.S) as CallTransfer }),
   };
 }
 
@@ -217,7 +232,8 @@ export class DynamoCallStore implements CallStore {
   }
 
   answer(tenant: string, id: string, answeredAt: string, serverId: string, outbox = true): Promise<CallRecord | null> {
-    return this.move(tenant, id, ['incoming', 'initiated', 'ringing'], { status: 'answered', at: answeredAt }, outbox && 'call-answered', { answeredAt: str(answeredAt), mediaServer: str(serverId) }, dueAttributes(`server#${serverId}`, answeredAt));
+    // A caller back in its room after a failed transfer is answered again; its call keeps the first answer's time.
+    return this.move(tenant, id, ['incoming', 'initiated', 'ringing', 'transfer-failed'], { status: 'answered', at: answeredAt }, outbox && 'call-answered', { answeredAt: str(answeredAt), mediaServer: str(serverId) }, dueAttributes(`server#${serverId}`, answeredAt));
   }
 
   async ring(tenant: string, id: string, callUuid: string, at: string, outbox = true): Promise<CallRecord | null> {
@@ -236,7 +252,16 @@ export class DynamoCallStore implements CallStore {
   }
 
   end(tenant: string, id: string, end: CallEnd, retentionDays: number, outbox = true): Promise<CallRecord | null> {
-    return this.move(tenant, id, ['incoming', 'initiated', 'ringing', 'answered'], { status: 'ended', at: end.endedAt }, outbox && 'call-hangup', endFields(end, retentionDays));
+    return this.move(tenant, id, LIVE_STATUSES, { status: 'ended', at: end.endedAt }, outbox && 'call-hangup', endFields(end, retentionDays));
+  }
+
+  streamEnded(tenant: string, id: string, end: CallEnd, retentionDays: number, outbox = true): Promise<CallRecord | null> {
+    return this.move(tenant, id, STREAMING_STATUSES, { status: 'ended', at: end.endedAt }, outbox && 'call-hangup', endFields(end, retentionDays));
+  }
+
+  transferStep(tenant: string, id: string, to: TransferStatus, at: string, outbox: boolean, set: TransferFields = {}): Promise<CallRecord | null> {
+    const fields: Item = { ...(set.transfer && { transfer: str(JSON.stringify(set.transfer)) }), ...(set.claimRef && { claimRef: str(set.claimRef) }) };
+    return this.move(tenant, id, TRANSFER_STEPS[to], { status: to, at }, outbox && CALL_STATUSES[to].event, fields);
   }
 
   requestHangup(tenant: string, id: string, reason: string): Promise<CallRecord | null> {
@@ -449,5 +474,5 @@ function filterExpression(filter: CallFilter): { condition: string; names: Recor
  */
 export async function endAsMediaFailure(calls: CallStore, tenant: string, id: string, retentionDays: number, outbox: boolean): Promise<CallRecord | null> {
   const answeredAt = (await calls.get(tenant, id))?.answeredAt;
-  return calls.end(tenant, id, callEnd('media-failure', answeredAt ? Date.parse(answeredAt) : null), retentionDays, outbox);
+  return calls.streamEnded(tenant, id, callEnd('media-failure', answeredAt ? Date.parse(answeredAt) : null), retentionDays, outbox);
 }

@@ -49,6 +49,15 @@ export function webhookUrl(publicUrl: string, connector: Pick<Connector, 'provid
   return `${publicUrl}${PROVIDERS[connector.provider].hookPath}/${connector.webhookKey}`;
 }
 
+/**
+ * The URL of a call's callbacks: the connector's Answer URL `answerUrl` (any query dropped) naming the call, and with
+ * `transfer` the step of its transfer (`xml`, `dial`, `action`). Plivo signs every request to it. `answerUrl` is built
+ * from PUBLIC_URL (never a request's Host header) and holds the connector's live key.
+ */
+export function callCallbackUrl(answerUrl: string, callId: string, transfer?: 'xml' | 'dial' | 'action'): string {
+  return `${answerUrl.split('?')[0] ?? ''}?callId=${encodeURIComponent(callId)}${transfer ? `&transfer=${transfer}` : ''}`;
+}
+
 export function toView(connector: Connector, publicUrl: string): ConnectorView {
   return {
     id: connector.id,

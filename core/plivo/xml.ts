@@ -29,6 +29,24 @@ export function streamXml(streamUrl: string, statusCallbackUrl: string, options:
   );
 }
 
+/** How long a transfer target rings before the transfer fails (`no-answer`). */
+export const TRANSFER_RING_SECONDS = 30;
+
+/**
+ * Transfers the call to `target` (E.164 as `<Number>`, a SIP URI as `<User>`): Plivo posts the dial's progress to
+ * `callbackUrl` (`DialAction`) and, when the dial ends, `action` (`DialStatus`), whose XML runs next.
+ */
+export function dialXml(target: string, urls: { readonly action: string; readonly callbackUrl: string }, dialtone: boolean): string {
+  const element = target.startsWith('sip:') ? 'User' : 'Number';
+  return (
+    `${PROLOG}<Response><Dial action="${escapeXml(urls.action)}" method="POST" callbackUrl="${escapeXml(urls.callbackUrl)}" callbackMethod="POST" ` +
+    `timeout="${TRANSFER_RING_SECONDS}"${dialtone ? ' dialMusic="real"' : ''}><${element}>${escapeXml(target)}</${element}></Dial></Response>`
+  );
+}
+
+/** Hangs the call up: a transfer target that talked and hung up ends the call. */
+export const HANGUP_XML = `${PROLOG}<Response><Hangup/></Response>`;
+
 export const HANGUP_REJECTED_XML = `${PROLOG}<Response><Hangup reason="rejected"/></Response>`;
 
 /** The answer to a hangup or stream status callback: nothing to do. */

@@ -9,7 +9,7 @@ import { createLogger, type Logger } from '../../core/log';
 import { SecretBox } from '../../core/secret-box';
 import { holdsCredentials, PlivoAuthTokens } from '../../core/connectors/plivo-tokens';
 import { CallControl } from '../../core/calls/control';
-import { endCallSchema, listCallsQuerySchema, placeCallSchema } from '../../core/calls/schema';
+import { endCallSchema, listCallsQuerySchema, placeCallSchema, transferCallSchema } from '../../core/calls/schema';
 import { CallService } from '../../core/calls/service';
 import { DynamoCallStore } from '../../core/calls/store';
 import { createRuleSchema, listRulesQuerySchema, updateRuleSchema } from '../../core/routing/schema';
@@ -184,6 +184,9 @@ export const routes = new Router<RequestContext, HttpResult>()
   )
   .on('POST', '/v2/sip/call/end', async (event, _params, { principal, deps }) =>
     json(200, { data: await deps.callControl.end(principal.tenant, parseWith(endCallSchema, jsonBody(event)).callId) }),
+  )
+  .on('POST', '/v2/sip/call/transfer', async (event, _params, { principal, deps }) =>
+    json(200, { data: await deps.callControl.transfer(principal.tenant, parseWith(transferCallSchema, jsonBody(event))) }),
   )
   .on('GET', '/v2/sip/call/:id', async (_event, params, { principal, deps }) => ok(await deps.calls.get(principal.tenant, id(params))))
   .on('POST', '/v2/sip/webhooks', async (event, _params, { principal, deps }) =>

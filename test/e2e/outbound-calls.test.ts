@@ -19,7 +19,8 @@ import { startReceiver } from '../support/webhook-receiver';
 const emulator = { current: undefined as unknown as PlivoEmulator };
 /** The accounts the emulator knows: auth id -> auth token. */
 const accounts = new Map<string, string>();
-const env: Record<string, string> = { CLAIM_TTL_SECONDS: '5', SWEEP_INTERVAL_SECONDS: '1' };
+// Each test makes a webhook of its own: the media servers read the tenant's webhooks for every event, not from a cache.
+const env: Record<string, string> = { CLAIM_TTL_SECONDS: '5', SWEEP_INTERVAL_SECONDS: '1', WEBHOOK_CACHE_SECONDS: '0' };
 beforeAll(async () => {
   emulator.current = await PlivoEmulator.start({ log: createLogger('warn', { service: 'plivo-emulator' }), authTokenOf: (authId) => accounts.get(authId) });
   env.PLIVO_API_URL = emulator.current.url;
@@ -60,9 +61,12 @@ const place = async (body: Record<string, unknown>) => {
   return { status: res.status, call: res.data as unknown as CallView, body: res.body };
 };
 
-/** The events the receiver got for `callId`, in order of arrival, with the status each showed. */
+/** The events the receiver got for `callId`, in the order they happened (deliveries may overtake each other), with the status each showed. */
 const eventsOf = (receiver: Awaited<ReturnType<typeof startReceiver>>, callId: string) =>
-  receiver.received.filter((r) => r.payload.data.id === callId).map((r) => `${r.payload.webhookType}:${r.payload.data.status}`);
+  receiver.received
+    .filter((r) => r.payload.data.id === callId)
+    .sort((a, b) => a.payload.timestamp.localeCompare(b.payload.timestamp))
+    .map((r) => `${r.payload.webhookType}:${r.payload.data.status}`);
 
 it('places a call from a room: heard both ways, its statuses and events in order, ended by the API with one DELETE and one call-hangup', async () => {
   const { receiver, authId } = await placingConnector();
@@ -137,6 +141,7 @@ it('keeps call control to the tenant: 404 for another tenant, 409 without creden
   const placed = await place({ sipCallTo: ANSWERS, destinationRoomId: 'outbound-tenants', waitUntilAnswered: true });
   const other = await mintToken('outbound-other-tenant');
   expect((await api('POST', '/v2/sip/call/end', { callId: placed.call.id }, other)).status).toBe(404);
+  expect((await api('POST', '/v2/sip/call/transfer', { callId: placed.call.id, transferTo: ANSWERS }, other)).status).toBe(404);
   expect((await api('POST', '/v2/sip/call', { sipCallTo: ANSWERS, sipCallFrom: FROM, roomId: 'x', connectorId }, other)).status).toBe(404);
   expect((await api('POST', '/v2/sip/call', { sipCallTo: ANSWERS, sipCallFrom: FROM, roomId: 'x' }, other)).body).toMatchObject({ code: 'plivo_credentials_missing' });
   expect((await api('GET', `/v2/sip/call/${placed.call.id}`, undefined, other)).status).toBe(404);
@@ -145,6 +150,59 @@ it('keeps call control to the tenant: 404 for another tenant, 409 without creden
 }, 20_000);
 
 /** A token of another tenant, minted as a user does. */
+/** `events`, in order, with `optional` ones left out (a step Plivo's callbacks may overtake). */
+const without = (events: string[], optional: string[]) => events.filter((event) => !optional.includes(event));
+
+it('transfers an answered call: accepted, the caller leaves the room for the target; failed, the caller is back in its room and hears it', async () => {
+  const { receiver, authId } = await placingConnector();
+  const peer = await RoomPeer.join(local.stack.info.mediaUrl, 'outbound-transfer', { token: local.stack.info.token });
+  const transferred = await place({ sipCallTo: ANSWERS, destinationRoomId: 'outbound-transfer', waitUntilAnswered: true });
+  const callUuid = transferred.call.additionalDetails.callUuid as string;
+  const accepted = await api('POST', '/v2/sip/call/transfer', { callId: transferred.call.id, transferTo: 'sip:desk@example.com', playDialtone: true });
+  expect(accepted.status).toBe(200);
+  expect(accepted.data).toMatchObject({ id: transferred.call.id, additionalDetails: { transfer: { to: 'sip:desk@example.com', dialtone: true, outcome: null } } });
+  const transferRequest = emulator.current.requests.find((r) => r.method === 'POST' && r.path === `/v1/Account/${authId}/Call/${callUuid}/`);
+  expect(transferRequest?.body).toMatchObject({ legs: 'aleg', aleg_url: expect.stringContaining(`callId=${transferred.call.id}&transfer=xml`) as unknown });
+  await peer.next('participant-left', (m) => m.participantId === `ph_${transferred.call.id.slice('call_'.length)}`);
+  await waitFor(() => (without(eventsOf(receiver, transferred.call.id), ['call-transferring:transferring']).length >= 7 ? true : undefined), 5000);
+  expect(without(eventsOf(receiver, transferred.call.id), ['call-transferring:transferring'])).toEqual([
+    'call-started:initiated',
+    'call-ringing:ringing',
+    'call-answered:answered',
+    'call-transfer-initiated:transfer-initiated',
+    'call-transfer-ringing:transfer-ringing',
+    'call-transfer-accepted:transfer-accepted',
+    'call-transferred:transferred',
+  ]);
+  // The caller talks to the target now: the call is live until it is hung up.
+  expect((await api('POST', '/v2/sip/call/end', { callId: transferred.call.id })).data).toMatchObject({ status: 'ended', additionalDetails: { hangupReason: 'api' } });
+
+  const failing = await place({ sipCallTo: ANSWERS, destinationRoomId: 'outbound-transfer', waitUntilAnswered: true });
+  await peer.until(() => (toneLevel(peer.receivedPcm(), CALLEE_TONE_HZ, 16000) > 4000 ? true : undefined), 'the callee heard in the room', 10_000);
+  expect((await api('POST', '/v2/sip/call/transfer', { callId: failing.call.id, transferTo: BUSY })).status).toBe(200);
+  await waitFor(() => (without(eventsOf(receiver, failing.call.id), ['call-transferring:transferring']).length >= 7 ? true : undefined), 10_000);
+  expect(without(eventsOf(receiver, failing.call.id), ['call-transferring:transferring'])).toEqual([
+    'call-started:initiated',
+    'call-ringing:ringing',
+    'call-answered:answered',
+    'call-transfer-initiated:transfer-initiated',
+    'call-transfer-ringing:transfer-ringing',
+    'call-transfer-failed:transfer-failed',
+    'call-answered:answered',
+  ]);
+  // Back in the room on a new stream: the room hears the callee again.
+  const heardBefore = peer.frames.length;
+  await peer.until(() => (toneLevel(peer.receivedPcm(heardBefore), CALLEE_TONE_HZ, 16000) > 4000 ? true : undefined), 'the callee heard again', 10_000);
+  const back = (await api('GET', `/v2/sip/call/${failing.call.id}`)).data as unknown as CallView;
+  expect(back).toMatchObject({ status: 'answered', roomId: 'outbound-transfer', additionalDetails: { answeredAt: failing.call.additionalDetails.answeredAt, transfer: { to: BUSY, dialtone: false, outcome: 'busy' } } });
+  expect(emulator.current.call(failing.call.additionalDetails.callUuid as string)?.streams).toHaveLength(2);
+  expect((await api('POST', '/v2/sip/call/end', { callId: failing.call.id })).status).toBe(200);
+  expect((await api('POST', '/v2/sip/call/transfer', { callId: failing.call.id, transferTo: BUSY })).status).toBe(409);
+  expect((await api('POST', '/v2/sip/call/transfer', { callId: failing.call.id, transferTo: 'desk' })).status).toBe(400);
+  await peer.close();
+  await receiver.close();
+}, 40_000);
+
 async function mintToken(apikey: string): Promise<string> {
   const { stdout } = await promisify(execFile)(NODE_TSX[0], [...NODE_TSX.slice(1), 'tools/token.ts', '--apikey', apikey], { cwd: ROOT, env: { ...process.env, DATA_DIR: local.dataDir } });
   return stdout.trim();

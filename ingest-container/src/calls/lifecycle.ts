@@ -51,7 +51,7 @@ export class CallLifecycle {
 
   async ended(tenant: string, callId: string, reason: EndReason, answeredAtMs: number | null, subscribed: readonly CallEventType[] = CALL_EVENT_TYPES): Promise<void> {
     const outbox = await this.outboxes(tenant, 'call-hangup', subscribed);
-    const call = await this.deps.calls.end(tenant, callId, callEnd(reason, answeredAtMs), this.deps.retentionDays, outbox);
+    const call = await this.deps.calls.streamEnded(tenant, callId, callEnd(reason, answeredAtMs), this.deps.retentionDays, outbox);
     if (call) await this.deps.events.publish(callEvent('call-hangup', call), outbox);
   }
 

@@ -1,10 +1,10 @@
-import { toCallView, type CallRecord, type CallView } from './calls/model';
+import { isRoomEntry, toCallView, type CallRecord, type CallView } from './calls/model';
 import type { Logger } from './log';
 
 /**
  * Every webhook event, VideoSDK's SIP names in its order: all of them may be subscribed to (a webhook subscribes to
  * all by default); `firedBy` says which calls fire it today: `all-calls`, `inbound` or `outbound` ones, or none yet
- * (`call-control`: transfers and switching rooms). docs/webhooks.md lists this table (checked by a test).
+ * (`call-control`: transfers). docs/webhooks.md lists this table (checked by a test).
  */
 export const WEBHOOK_EVENTS = {
   'call-started': { firedBy: 'all-calls', when: 'Inbound: the Answer URL routed the call to a room and answered with `<Stream>`; outbound: Plivo took the call (`status: "initiated"`)' },
@@ -19,9 +19,9 @@ export const WEBHOOK_EVENTS = {
   'call-transfer-accepted': { firedBy: 'call-control', when: 'The transfer target answered' },
   'call-transferred': { firedBy: 'call-control', when: 'The call is now with the transfer target' },
   'call-transfer-failed': { firedBy: 'call-control', when: 'The transfer did not happen' },
-  'switch-room-initiated': { firedBy: 'call-control', when: 'A move of the call to another room was asked for' },
-  'switch-room-completed': { firedBy: 'call-control', when: 'The call is in its new room' },
-  'switch-room-failed': { firedBy: 'call-control', when: 'The call stayed in its room' },
+  'switch-room-initiated': { firedBy: 'all-calls', when: 'The API accepted a move of the call to another room (`POST /v2/sip/call/switch-room`)' },
+  'switch-room-completed': { firedBy: 'all-calls', when: 'The call left its room and joined the new one: `roomId` is the new room' },
+  'switch-room-failed': { firedBy: 'all-calls', when: "The call stayed in its room: the new one was full, the call ended, or its media server could not move it (the timelog entry's `reason`)" },
 } as const satisfies Record<string, { readonly firedBy: 'all-calls' | 'inbound' | 'outbound' | 'call-control'; readonly when: string }>;
 
 export type WebhookEventType = keyof typeof WEBHOOK_EVENTS;
@@ -76,7 +76,17 @@ export async function outboxes(subscriptions: EventSubscriptions | undefined, te
  */
 export function callEvent(type: CallEventType, call: CallRecord): CallEvent {
   const at =
-    type === 'call-started' ? call.startedAt : type === 'call-answered' ? call.answeredAt : type === 'call-ringing' ? ringingAt(call) : type === 'call-update' ? call.stream?.at : call.endedAt;
+    type === 'call-started'
+      ? call.startedAt
+      : type === 'call-answered'
+        ? call.answeredAt
+        : type === 'call-ringing'
+          ? ringingAt(call)
+          : type === 'call-update'
+            ? call.stream?.at
+            : type.startsWith('switch-room-')
+              ? call.timelog.findLast((entry) => isRoomEntry(entry) && entry.event === type)?.at
+              : call.endedAt;
   return { type, tenant: call.tenant, call: toCallView(call), timestamp: at ?? call.startedAt };
 }
 

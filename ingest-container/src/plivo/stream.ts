@@ -1,5 +1,6 @@
 import type { WebSocket } from 'ws';
 import type { Claim } from '../../../core/claims';
+import type { CallEventType } from '../../../core/events';
 import { Frame, PHONE_FRAME_BYTES } from '../audio/frame';
 import { CallSession, phoneInfoOf, type CallSessionDeps } from '../calls/session';
 import type { EndReason } from '../calls/lifecycle';
@@ -35,7 +36,8 @@ export interface PlivoStreamDeps extends CallSessionDeps {
 export class PlivoStream implements Participant {
   readonly kind = 'phone' as const;
   readonly rate = 8000 as const;
-  readonly id: string;
+  /** The call's participant id in its room; a switch of rooms may give it another. */
+  id: string;
   readonly phone: Participant['phone'];
   readonly input = new JitterBuffer({ startFrames: 1, maxTarget: 8, capacity: 50, adaptive: true });
   readonly stats: EndpointStats = newStats();
@@ -113,8 +115,34 @@ export class PlivoStream implements Participant {
     return this.claim.tenant;
   }
 
+  /** The room the call is in: its claim's, until it is switched to another. */
   get roomId(): string {
-    return this.claim.roomId;
+    return this.room?.id ?? this.claim.roomId;
+  }
+
+  get callId(): string {
+    return this.claim.callId;
+  }
+
+  /** The events the tenant's webhooks subscribed to when the call was routed. */
+  get subscribed(): readonly CallEventType[] {
+    return this.claim.events;
+  }
+
+  /**
+   * Moves the call from its room into `room` in place, as participant `id` there: the same socket, no round trip to
+   * Plivo. The caller hears `room` from its next tick, 20 ms at most later (rooms here share one clock); the old
+   * room's members see it leave with reason `switched-room`, the new one's see it join. False, and nothing changed,
+   * when the call is not live in a room, or `id` is taken in `room`.
+   */
+  moveTo(room: Room, id: string = this.id): boolean {
+    const from = this.room;
+    if (!from || !this.endpoint.open || room === from || room.get(id)) return false;
+    from.leave(this.id, 'switched-room');
+    this.id = id;
+    this.room = room;
+    room.join(this);
+    return true;
   }
 
   deliver(frame: Frame): void {

@@ -117,7 +117,7 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
     onRelayError: () => media.counters.relayErrors++,
     onConnectionRefused: () => media.counters.connectionsRefused++,
   });
-  const switcher = new RoomSwitcher({ serverId, commands: new MediaCommandStore(table.dynamo, table.tableName), seating, rooms: media.rooms, calls: media, lifecycle, log });
+  const switcher = new RoomSwitcher({ serverId, commands: new MediaCommandStore(table.dynamo, table.tableName), seating, relayAuth, rooms: media.rooms, calls: media, lifecycle, log });
   const ingress = new Ingress({
     plivo: {
       region: config.region,

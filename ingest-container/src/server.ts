@@ -157,7 +157,7 @@ export class Connections implements HeldCalls {
     if (this.stopping) return void ws.close(SHUTDOWN.code, SHUTDOWN.reason);
     const guarded = socketGuard(ws, log, 'connection');
     if (join.type === 'plivo') {
-      const stream = new PlivoStream(ws, join.claim, { rooms: this.rooms, lifecycle: this.deps.lifecycle, log, relayed, startTimeoutMs: this.deps.startTimeoutMs, dial: this.deps.dial });
+      const stream = new PlivoStream(ws, join.claim, { rooms: this.rooms, lifecycle: this.deps.lifecycle, log, relayed, startTimeoutMs: this.deps.startTimeoutMs, dial: this.deps.dial, switchedLeg: join.leg === 'switched' });
       this.streams.set(stream, hold);
       ws.once(
         'close',
@@ -208,9 +208,9 @@ export class Connections implements HeldCalls {
     return undefined;
   }
 
-  /** The call moved rooms (switch-room): it holds `hold` now, and the room it left is given back. */
-  rehold(stream: PlivoStream, hold: RoomHold): void {
-    if (!this.streams.has(stream)) return hold.release();
+  /** The call moved rooms (switch-room): it holds `hold` now (null: its room is on another server), and the room it left is given back. */
+  rehold(stream: PlivoStream, hold: RoomHold | null): void {
+    if (!this.streams.has(stream)) return hold?.release();
     this.streams.get(stream)?.release();
     this.streams.set(stream, hold);
   }

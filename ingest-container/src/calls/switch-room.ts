@@ -1,7 +1,12 @@
 import type { CallRoomEntry, SwitchFailure } from '../../../core/calls/model';
 import type { Logger } from '../../../core/log';
+import type { Placement } from '../../../core/placement';
 import type { MediaCommand, MediaCommandStore } from '../../../core/media-commands';
-import type { RoomHold, Seating } from '../cluster/seating';
+import { Relay } from '../cluster/relay';
+import type { RelayAuth } from '../cluster/relay-auth';
+import { LOST, type RoomHold, type Seating } from '../cluster/seating';
+import { CLOSE } from '../transport/close-codes';
+import { UpgradeRefused } from '../transport/open-socket';
 import type { PlivoStream } from '../plivo/stream';
 import type { RoomRegistry } from '../room/registry';
 import type { CallLifecycle } from './lifecycle';
@@ -13,14 +18,16 @@ export const COMMAND_POLL_MS = 1000;
 export interface HeldCalls {
   /** The tenant's call `callId`, when its stream is here: another tenant's call of the same id is not found. */
   find(tenant: string, callId: string): PlivoStream | undefined;
-  /** The call now holds `hold` (its new room) instead of the one it had, which is given back. */
-  rehold(stream: PlivoStream, hold: RoomHold): void;
+  /** The call now holds `hold` (its new room; null when that is on another server) instead of the one it had, which is given back. */
+  rehold(stream: PlivoStream, hold: RoomHold | null): void;
 }
 
 export interface RoomSwitcherDeps {
   readonly serverId: string;
   readonly commands: MediaCommandStore;
   readonly seating: Pick<Seating, 'hold'>;
+  /** Signs the legs of calls switched into rooms of other servers. */
+  readonly relayAuth: RelayAuth;
   readonly rooms: RoomRegistry;
   readonly calls: HeldCalls;
   readonly lifecycle: CallLifecycle;
@@ -79,15 +86,41 @@ export class RoomSwitcher {
       return fail('unavailable');
     }
     if ('limit' in hold) return fail(hold.limit === 'room-full' ? 'room-full' : 'room-limit');
-    if (hold.at === 'elsewhere') return fail('unavailable');
     const startedMs = Date.now();
+    const moved = hold.at === 'here' ? this.moveHere(stream, hold, command) : await this.moveAcross(stream, hold.owner, command, log);
+    if (moved !== true) return fail(moved);
+    log.info('call switched rooms', { participantId: stream.id, across: hold.at !== 'here', tookMs: Date.now() - startedMs });
+    await this.record(command, { event: 'switch-room-completed', from: command.fromRoomId, to: command.roomId, at: new Date().toISOString() }, stream, log);
+  }
+
+  /** Into a room placed here, its seats held: in place, from one tick to the next. */
+  private moveHere(stream: PlivoStream, hold: RoomHold, command: MediaCommand): true | SwitchFailure {
     if (!stream.moveTo(this.deps.rooms.get(command.tenant, command.roomId), command.participantId)) {
       hold.release();
-      return fail(stream.roomId === command.fromRoomId ? 'participant-id-taken' : 'not-live');
+      return stream.roomId === command.fromRoomId ? 'participant-id-taken' : 'not-live';
     }
     this.deps.calls.rehold(stream, hold);
-    log.info('call switched rooms', { participantId: stream.id, tookMs: Date.now() - startedMs });
-    await this.record(command, { event: 'switch-room-completed', from: command.fromRoomId, to: command.roomId, at: new Date().toISOString() }, stream, log);
+    return true;
+  }
+
+  /**
+   * Into a room of another server: the call's leg is relayed there (seated by that server, whose seat limits apply: a
+   * full room answers 429) before the call leaves its room here, so the caller hears the new room as soon as it can.
+   */
+  private async moveAcross(stream: PlivoStream, owner: Placement, command: MediaCommand, log: Logger): Promise<true | SwitchFailure> {
+    let relay: Relay;
+    try {
+      relay = await Relay.open(owner, this.deps.relayAuth, stream.leg(command.roomId, command.participantId), LOST.plivo, log);
+    } catch (err) {
+      log.warn("switch-room: the new room's server refused the call or cannot be reached", { owner: owner.serverId, err });
+      return err instanceof UpgradeRefused && err.status === 429 ? 'room-full' : 'unavailable';
+    }
+    if (!stream.moveToRelay(relay, command.roomId)) {
+      relay.close(CLOSE.ended, 'call ended');
+      return 'not-live';
+    }
+    this.deps.calls.rehold(stream, null);
+    return true;
   }
 
   private async record(command: MediaCommand, entry: CallRoomEntry, stream: PlivoStream | undefined, log: Logger): Promise<void> {

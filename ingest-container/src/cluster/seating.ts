@@ -56,7 +56,7 @@ const holdOf = (seatRelease: () => void, roomRelease: () => void): RoomHold => (
 });
 
 /** How a relayed connection ends when its room's server vanishes: a call cannot go on; a participant may rejoin. */
-const LOST = { plivo: { code: CLOSE.error, reason: 'media server lost' }, participant: { code: CLOSE.moved, reason: 'room server lost: reconnect' } } as const;
+export const LOST = { plivo: { code: CLOSE.error, reason: 'media server lost' }, participant: { code: CLOSE.moved, reason: 'room server lost: reconnect' } } as const;
 
 /**
  * Runs `release` when the socket closes, or at once when it closed already: a client that went away while
@@ -155,7 +155,8 @@ export class Seating {
     release();
     log.warn(`${join.type === 'plivo' ? 'plivo stream' : 'participant'} refused: ${seat.limit}`, { limits: this.deps.limits, seated: this.deps.seats.seatsIn(tenant, roomId), tenantRooms: this.deps.seats.roomsOf(tenant) });
     if (relayed && seat.limit === 'room-limit') throw new Refusal('room_not_here', seat.message);
-    if (join.type === 'participant') throw new Refusal(seat.limit === 'room-full' ? 'room_full' : 'room_limit', seat.message);
+    // A switched call's leg is refused like a participant: the call stays in its room, and its record is not ended here.
+    if (join.type === 'participant' || join.leg === 'switched') throw new Refusal(seat.limit === 'room-full' ? 'room_full' : 'room_limit', seat.message);
     return { over: seat, hold: null };
   }
 }

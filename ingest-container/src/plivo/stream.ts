@@ -1,7 +1,9 @@
 import type { WebSocket } from 'ws';
 import type { Claim } from '../../../core/claims';
 import type { CallEventType } from '../../../core/events';
+import type { Join } from '../admission/join';
 import { Frame, PHONE_FRAME_BYTES } from '../audio/frame';
+import type { Relay } from '../cluster/relay';
 import { CallSession, phoneInfoOf, type CallSessionDeps } from '../calls/session';
 import type { EndReason } from '../calls/lifecycle';
 import { JitterBuffer } from '../room/jitter-buffer';
@@ -12,7 +14,7 @@ import { Endpoint, FrameCutter, newStats, type EndpointStats } from '../transpor
 import { FloodMeter } from '../transport/flood-meter';
 import { guard, socketGuard } from '../transport/guard';
 import { MessageGuard } from '../transport/message-guard';
-import { checkpointMessage, clearAudioMessage, dtmfOf, eventName, mediaFrameOf, mediaOf, parseMessage, playAudioFrame, playedOf, sendDtmfMessage, startOf, type MediaPayload, type PlivoMessage } from './protocol';
+import { checkpointMessage, clearAudioMessage, dtmfOf, eventName, mediaFrameOf, mediaOf, parseMessage, playAudioFrame, playedOf, sendDtmfMessage, startMessage, startOf, type MediaPayload, type PlivoMessage } from './protocol';
 
 /** How long a stream may wait for `start` after its upgrade, unless the server says otherwise. */
 const START_TIMEOUT_MS = 10_000;
@@ -25,6 +27,11 @@ export interface PlivoStreamDeps extends CallSessionDeps {
   readonly relayed?: boolean;
   /** @default START_TIMEOUT_MS */
   readonly startTimeoutMs?: number;
+  /**
+   * The stream is a switched call's leg, relayed here from the server holding the call's socket, into a room of this
+   * server: that server keeps the call's record, so this one records neither its answer nor its end.
+   */
+  readonly switchedLeg?: boolean;
 }
 
 /**
@@ -46,6 +53,8 @@ export class PlivoStream implements Participant {
   readonly closed: Promise<void>;
   private streamId = '';
   private room: Room | null = null;
+  /** Switched into a room of another server: the leg there (a relay), and that room's id. */
+  private remote: { readonly relay: Relay; readonly roomId: string } | null = null;
   private endReason: EndReason = 'caller-hangup';
   private readonly endpoint: Endpoint;
   private readonly startTimer: NodeJS.Timeout;
@@ -117,7 +126,7 @@ export class PlivoStream implements Participant {
 
   /** The room the call is in: its claim's, until it is switched to another. */
   get roomId(): string {
-    return this.room?.id ?? this.claim.roomId;
+    return this.remote?.roomId ?? this.room?.id ?? this.claim.roomId;
   }
 
   get callId(): string {
@@ -136,13 +145,46 @@ export class PlivoStream implements Participant {
    * when the call is not live in a room, or `id` is taken in `room`.
    */
   moveTo(room: Room, id: string = this.id): boolean {
-    const from = this.room;
-    if (!from || !this.endpoint.open || room === from || room.get(id)) return false;
-    from.leave(this.id, 'switched-room');
+    if (!this.live || room === this.room || room.get(id)) return false;
+    this.leaveRoom();
     this.id = id;
     this.room = room;
     room.join(this);
     return true;
+  }
+
+  /**
+   * Moves the call into room `roomId` of another server, through `relay`: opened there with `leg(roomId, id)`, which
+   * seated it. The caller's messages go on to that server as they come, the room's audio comes back; if that server
+   * closes the leg, the call ends with its code. False, and nothing changed, when the call is not live in a room.
+   */
+  moveToRelay(relay: Relay, roomId: string): boolean {
+    if (!this.live) return false;
+    this.leaveRoom();
+    this.remote = { relay, roomId };
+    relay.toRoom(startMessage(this.claim.callUuid, this.streamId), false);
+    relay.adopt(this.endpoint, (code, lost) => {
+      this.endReason = lost ? 'media-failure' : code === CLOSE.kicked ? 'kicked' : code === CLOSE.shutdown ? 'server-shutdown' : 'error';
+    });
+    return true;
+  }
+
+  /** The join that seats this call, switched, in room `roomId` of another server, as participant `id` there. */
+  leg(roomId: string, id: string = this.id): Join {
+    return { type: 'plivo', leg: 'switched', claim: { ...this.claim, roomId, agent: null, participant: { ...this.claim.participant, id } } };
+  }
+
+  /** In a room, here or on another server, and its socket open. */
+  private get live(): boolean {
+    return this.endpoint.open && (this.room !== null || this.remote !== null);
+  }
+
+  /** Leaves the room the call is in, here or on another server, for another. */
+  private leaveRoom(): void {
+    this.room?.leave(this.id, 'switched-room');
+    this.room = null;
+    this.remote?.relay.release(CLOSE.ended, 'switched-room');
+    this.remote = null;
   }
 
   deliver(frame: Frame): void {
@@ -154,6 +196,8 @@ export class PlivoStream implements Participant {
   }
 
   private onMessage(data: Buffer, isBinary: boolean): void {
+    // Switched into a room of another server: that server's leg reads the caller's messages.
+    if (this.remote) return this.remote.relay.toRoom(data, isBinary);
     // Nearly every message is a plain `media` frame: its payload is read from the bytes, nothing parsed.
     const frame = mediaFrameOf(data, isBinary);
     if (frame) return this.room ? this.onMedia(frame) : this.outOfOrder();
@@ -204,7 +248,7 @@ export class PlivoStream implements Participant {
     if (room.get(this.id)) return this.close(CLOSE.participantIdTaken, `participant id ${this.id} is taken in room ${this.claim.roomId}`, 'participant-id-taken');
     this.room = room;
     room.join(this);
-    this.call.answered(this.room);
+    if (!this.deps.switchedLeg) this.call.answered(this.room);
   }
 
   private outOfOrder(): void {
@@ -244,8 +288,9 @@ export class PlivoStream implements Participant {
   private async onClose(): Promise<void> {
     clearTimeout(this.startTimer);
     this.room?.leave(this.id, this.endReason);
+    this.remote?.relay.release(CLOSE.ended, 'call ended');
     const jitter = this.input.stats;
     this.deps.log.info('plivo stream closed', { reason: this.endReason, ...this.stats, underruns: jitter.underruns, jitterTarget: jitter.target, droppedIn: jitter.dropped });
-    await this.call.ended(this.endReason);
+    if (!this.deps.switchedLeg) await this.call.ended(this.endReason);
   }
 }

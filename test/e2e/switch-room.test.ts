@@ -83,6 +83,7 @@ it('moves a call to a room placed on the other server through a relay: the calle
   void call.play(tone(900, 1));
   await waitFor(() => (toneLevel(peers[1]?.receivedPcm().subarray(-8000) ?? new Int16Array(), 900) > 2000 ? true : undefined), 3000);
   expect(local.stack.output()).toMatch(/"msg":"call switched rooms"[^\n]*"across":true/);
+  expect(peers[0]?.messages).toContainEqual(expect.objectContaining({ type: 'participant-left', reason: 'switched-room' }));
 
   // And back: the leg on the other server is let go, the call is in room A here again, still on its one socket.
   expect((await api('POST', '/v2/sip/call/switch-room', { callId, roomId: 'across-a' })).status).toBe(200);
@@ -90,12 +91,13 @@ it('moves a call to a room placed on the other server through a relay: the calle
   await waitFor(() => (toneLevel(lastHeard(call), ROOM_A_HZ) > 2000 && toneLevel(lastHeard(call), ROOM_B_HZ) < 100 ? true : undefined), 3000);
   expect((await callView(callId)).status).toBe('answered');
   expect(call.closeCode).toBeNull();
+  await waitFor(() => (peers[1]?.messages.some((m) => m.type === 'participant-left' && m.participantId === 'moved-caller' && m.reason === 'switched-room') ? true : undefined));
   await Promise.all(peers.map((peer) => peer.close()));
   await call.hangup();
   await waitFor(async () => ((await callView(callId)).status === 'ended' ? true : undefined));
 }, 40_000);
 
-it('a full room B refuses the call: switch-room-failed, and the caller still hears room A', async () => {
+it('a full room B, here or on the other server, refuses the call: switch-room-failed, and the caller still hears room A', async () => {
   const peers = [await playing(0, 'refuse-a', ROOM_A_HZ), await playing(0, 'refuse-full', ROOM_B_HZ), await playing(0, 'refuse-full', ROOM_B_HZ)];
   const call = await callOn(await connectorFor('refuse-a'), 0, '14155550112');
   const callId = await callIdOf(call);
@@ -109,6 +111,19 @@ it('a full room B refuses the call: switch-room-failed, and the caller still hea
   await new Promise((resolve) => setTimeout(resolve, 300));
   expect(toneLevel(lastHeard(call), ROOM_A_HZ)).toBeGreaterThan(2000);
   expect(toneLevel(lastHeard(call), ROOM_B_HZ)).toBeLessThan(100);
+
+  // The same on another server: that server seats the call's leg, and refuses it.
+  peers.push(await playing(1, 'refuse-far', ROOM_B_HZ), await playing(1, 'refuse-far', ROOM_B_HZ));
+  expect((await api('POST', '/v2/sip/call/switch-room', { callId, roomId: 'refuse-far' })).status).toBe(200);
+  const farFailed = await waitFor(async () => {
+    const view = await callView(callId);
+    return view.timelog.filter((entry) => 'event' in entry && entry.event === 'switch-room-failed').length === 2 ? view : undefined;
+  }, 5000);
+  expect(farFailed).toMatchObject({ roomId: 'refuse-a', status: 'answered' });
+  expect(farFailed.timelog.at(-1)).toMatchObject({ event: 'switch-room-failed', to: 'refuse-far', reason: 'room-full' });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  expect(toneLevel(lastHeard(call), ROOM_A_HZ)).toBeGreaterThan(2000);
+  expect(call.closeCode).toBeNull();
   await Promise.all(peers.map((peer) => peer.close()));
   await call.hangup();
 }, 30_000);

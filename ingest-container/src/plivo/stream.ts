@@ -18,6 +18,8 @@ import { checkpointMessage, clearAudioMessage, dtmfOf, eventName, mediaFrameOf, 
 
 /** How long a stream may wait for `start` after its upgrade, unless the server says otherwise. */
 const START_TIMEOUT_MS = 10_000;
+/** Why a call leaves a room it is switched out of (`participant-left`'s `reason`), and the close reason of its leg there. */
+const SWITCHED_ROOM = 'switched-room';
 /** Plivo sends 50 `media` messages a second and a few events: 20 times that is a flood. */
 const MESSAGES_PER_SECOND = 1000;
 
@@ -56,6 +58,8 @@ export class PlivoStream implements Participant {
   /** Switched into a room of another server: the leg there (a relay), and that room's id. */
   private remote: { readonly relay: Relay; readonly roomId: string } | null = null;
   private endReason: EndReason = 'caller-hangup';
+  /** Why the call left its room when that is not its end: a switched leg let go as the call moved on. */
+  private leftFor: typeof SWITCHED_ROOM | null = null;
   private readonly endpoint: Endpoint;
   private readonly startTimer: NodeJS.Timeout;
   private readonly cutter = new FrameCutter(PHONE_FRAME_BYTES);
@@ -92,7 +96,9 @@ export class PlivoStream implements Participant {
     });
     this.guard.listen((data, isBinary) => this.onMessage(data, isBinary));
     this.closed = new Promise((resolve) =>
-      ws.once('close', (code) => {
+      ws.once('close', (code, reason) => {
+        // A switched leg let go by the call's own server: the call moved on to another room, it did not end.
+        if (this.deps.switchedLeg && reason.toString() === SWITCHED_ROOM) this.leftFor = SWITCHED_ROOM;
         // Through a relay: the entry server vanished (1006), or is shutting down (1001).
         if (this.relayed && code === NO_CLOSE_FRAME) this.endReason = 'media-failure';
         if (this.relayed && code === CLOSE.shutdown) this.endReason = 'server-shutdown';
@@ -181,9 +187,9 @@ export class PlivoStream implements Participant {
 
   /** Leaves the room the call is in, here or on another server, for another. */
   private leaveRoom(): void {
-    this.room?.leave(this.id, 'switched-room');
+    this.room?.leave(this.id, SWITCHED_ROOM);
     this.room = null;
-    this.remote?.relay.release(CLOSE.ended, 'switched-room');
+    this.remote?.relay.release(CLOSE.ended, SWITCHED_ROOM);
     this.remote = null;
   }
 
@@ -287,7 +293,7 @@ export class PlivoStream implements Participant {
 
   private async onClose(): Promise<void> {
     clearTimeout(this.startTimer);
-    this.room?.leave(this.id, this.endReason);
+    this.room?.leave(this.id, this.leftFor ?? this.endReason);
     this.remote?.relay.release(CLOSE.ended, 'call ended');
     const jitter = this.input.stats;
     this.deps.log.info('plivo stream closed', { reason: this.endReason, ...this.stats, underruns: jitter.underruns, jitterTarget: jitter.target, droppedIn: jitter.dropped });

@@ -86,8 +86,8 @@ export class Connections implements HeldCalls {
     this.heartbeat = setInterval(() => {
       this.participants.forEach(beat);
       this.relays.forEach((_, relay) => beat(relay));
-      // A relayed stream's peer server could vanish without closing: it must answer pings too.
-      this.streams.forEach((_, stream) => stream.relayed && beat(stream));
+      // A relayed stream's peer server (or a switched one's room server) could vanish without closing: it must answer pings too.
+      this.streams.forEach((_, stream) => stream.beats && beat(stream));
     }, HEARTBEAT_MS).unref();
   }
 

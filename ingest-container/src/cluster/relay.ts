@@ -162,6 +162,11 @@ export class Relay {
     if (this.inner.heartbeat()) this.outer?.heartbeat();
   }
 
+  /** Called every 30 s for an adopted stream's leg: the room's server did not answer the last ping, it is gone (lost). */
+  heartbeatRoom(): void {
+    this.inner.heartbeat();
+  }
+
   /** Ends both sides (this server is shutting down). */
   close(code: number, reason: string): void {
     if (this.outer?.open) this.outer.close(code, reason);

@@ -121,9 +121,18 @@ export class PlivoStream implements Participant {
     return this.deps.relayed ?? false;
   }
 
-  /** Called every 30 s for relayed streams: a relay that did not answer the last ping lost its server. */
+  /**
+   * Called every 30 s for relayed streams and those switched into a room of another server: a relay that did not
+   * answer the last ping lost its server.
+   */
   heartbeat(): void {
-    this.endpoint.heartbeat();
+    if (this.remote) this.remote.relay.heartbeatRoom();
+    if (this.relayed) this.endpoint.heartbeat();
+  }
+
+  /** Its audio goes through a relay: it came through one, or it was switched into a room of another server. */
+  get beats(): boolean {
+    return this.relayed || this.remote !== null;
   }
 
   get tenant(): string {

@@ -1,10 +1,10 @@
-import { CALL_STATUSES, toCallView, type CallRecord, type CallView } from './calls/model';
+import { CALL_STATUSES, isRoomEntry, toCallView, type CallRecord, type CallView } from './calls/model';
 import type { Logger } from './log';
 
 /**
  * Every webhook event, VideoSDK's SIP names in its order: all of them may be subscribed to (a webhook subscribes to
- * all by default); `firedBy` says which calls fire it today: `all-calls`, `inbound` or `outbound` ones, or none yet
- * (`call-control`: transfers and switching rooms). docs/webhooks.md lists this table (checked by a test).
+ * all by default); `firedBy` says which calls fire it: `all-calls`, or `outbound` ones alone. docs/webhooks.md lists
+ * this table (checked by a test).
  */
 export const WEBHOOK_EVENTS = {
   'call-started': { firedBy: 'all-calls', when: 'Inbound: the Answer URL routed the call to a room and answered with `<Stream>`; outbound: Plivo took the call (`status: "initiated"`)' },
@@ -19,17 +19,17 @@ export const WEBHOOK_EVENTS = {
   'call-transfer-accepted': { firedBy: 'all-calls', when: 'The transfer target answered' },
   'call-transferred': { firedBy: 'all-calls', when: 'The call is now with the transfer target' },
   'call-transfer-failed': { firedBy: 'all-calls', when: 'The transfer did not happen: the caller is back in its room' },
-  'switch-room-initiated': { firedBy: 'call-control', when: 'A move of the call to another room was asked for' },
-  'switch-room-completed': { firedBy: 'call-control', when: 'The call is in its new room' },
-  'switch-room-failed': { firedBy: 'call-control', when: 'The call stayed in its room' },
-} as const satisfies Record<string, { readonly firedBy: 'all-calls' | 'inbound' | 'outbound' | 'call-control'; readonly when: string }>;
+  'switch-room-initiated': { firedBy: 'all-calls', when: 'The API accepted a move of the call to another room (`POST /v2/sip/call/switch-room`)' },
+  'switch-room-completed': { firedBy: 'all-calls', when: 'The call left its room and joined the new one: `roomId` is the new room' },
+  'switch-room-failed': { firedBy: 'all-calls', when: "The call stayed in its room: the new one was full, the call ended, or its media server could not move it (the timelog entry's `reason`)" },
+} as const satisfies Record<string, { readonly firedBy: 'all-calls' | 'outbound'; readonly when: string }>;
 
 export type WebhookEventType = keyof typeof WEBHOOK_EVENTS;
 export const WEBHOOK_EVENT_TYPES = Object.keys(WEBHOOK_EVENTS) as [WebhookEventType, ...WebhookEventType[]];
 
-/** The events calls fire today: an inbound or outbound call's lifecycle. */
-export type CallEventType = { [K in WebhookEventType]: (typeof WEBHOOK_EVENTS)[K]['firedBy'] extends 'call-control' ? never : K }[WebhookEventType];
-export const CALL_EVENT_TYPES = WEBHOOK_EVENT_TYPES.filter((type): type is CallEventType => WEBHOOK_EVENTS[type].firedBy !== 'call-control') as [CallEventType, ...CallEventType[]];
+/** The events a call fires over its life: every webhook event is one. */
+export type CallEventType = WebhookEventType;
+export const CALL_EVENT_TYPES = WEBHOOK_EVENT_TYPES;
 
 export interface CallEvent {
   readonly type: CallEventType;
@@ -76,7 +76,10 @@ export async function outboxes(subscriptions: EventSubscriptions | undefined, te
  */
 export function callEvent(type: CallEventType, call: CallRecord): CallEvent {
   // The latest change that fires `type` (a caller back in its room after a failed transfer is answered twice).
-  const at = type === 'call-update' ? call.stream?.at : call.timelog.findLast((entry) => 'status' in entry && CALL_STATUSES[entry.status].event === type)?.at;
+  const at =
+    type === 'call-update'
+      ? call.stream?.at
+      : call.timelog.findLast((entry) => (isRoomEntry(entry) ? entry.event === type : 'status' in entry && CALL_STATUSES[entry.status].event === type))?.at;
   return { type, tenant: call.tenant, call: toCallView(call), timestamp: at ?? call.startedAt };
 }
 

@@ -242,3 +242,19 @@ export function decodeWav(bytes: Uint8Array): Int16Array {
   }
   return resampleTo8k(mono, fmt.rate);
 }
+
+/**
+ * The audio gap a caller heard across a switch from a room playing `fromHz` to one playing `toHz`, in 20 ms
+ * frames as received (`at`, ms): the time from the arrival of the last frame of the first tone to that of the
+ * first frame of the second (20 ms: seamless), and the frames of neither tone between them. Null when the caller
+ * never heard the first tone followed by the second.
+ */
+export function switchGap(frames: readonly { readonly at: number; readonly pcm: Int16Array }[], fromHz: number, toHz: number): { gapMs: number; silentFrames: number } | null {
+  const heard = (pcm: Int16Array, hz: number) => toneLevel(pcm, hz) > 2000;
+  const first = frames.findIndex((frame) => heard(frame.pcm, toHz));
+  if (first <= 0) return null;
+  let last = first - 1;
+  while (last >= 0 && !heard((frames[last] as (typeof frames)[number]).pcm, fromHz)) last--;
+  if (last < 0) return null;
+  return { gapMs: (frames[first] as (typeof frames)[number]).at - (frames[last] as (typeof frames)[number]).at, silentFrames: first - last - 1 };
+}

@@ -177,6 +177,11 @@ export class SimulatedCall {
     return mulawDecode(all.subarray(0, offset));
   }
 
+  /** What the connector played to this caller frame by frame, as 8 kHz PCM, with when each arrived (ms). */
+  receivedFrames(): { at: number; pcm: Int16Array }[] {
+    return this.received.map((frame) => ({ at: frame.at, pcm: mulawDecode(frame.mulaw) }));
+  }
+
   /** Ends the stream as Plivo does: `stop`, then the close. */
   async closeStream(): Promise<void> {
     if (this.ws && this.ws.readyState === WebSocket.OPEN) {

@@ -6,14 +6,15 @@ import type { ConnectorStore } from '../connectors/store';
 import { ApiError, BadRequestError, ConflictError, NotFoundError, ServiceUnavailableError } from '../errors';
 import { callEvent, type CallEventType } from '../events';
 import type { Logger } from '../log';
+import { COMMAND_TTL_MS, newCommandId, type MediaCommandStore } from '../media-commands';
 import type { PlivoCredentials, PlivoVoiceApi } from '../plivo/voice-api';
 import { mediaRegionFor, roomFor } from '../routing/model';
 import type { RoutingRuleStore } from '../routing/store';
 import { subscribes, type Webhook } from '../webhooks/model';
 import type { WebhookEventSink } from '../webhooks/publisher';
 import { CALL_ID, CALL_STATUSES, LIVE_STATUSES, newCallId, toCallView, type CallRecord, type CallView, type TransferStatus } from './model';
-import type { PlaceCallInput, TransferCallInput } from './schema';
-import { callEnd, type CallStore, type TransferFields } from './store';
+import type { PlaceCallInput, SwitchRoomInput, TransferCallInput } from './schema';
+import { callEnd, MAX_ROOM_SWITCHES, type CallStore, type TransferFields } from './store';
 
 /** How long `waitUntilAnswered` holds the request: under API Gateway's 29 s, whatever the ringing timeout. */
 export const MAX_WAIT_MS = 25_000;
@@ -31,6 +32,8 @@ export interface CallControlDeps {
   /** Whether the connector holds both halves of a Plivo account (what `credentials` needs). */
   readonly holdsCredentials: (connector: Connector) => boolean;
   readonly plivo: PlivoVoiceApi;
+  /** The command queue of a media region's servers (its table): how a call is switched between rooms. */
+  readonly commands: (regionId: string) => MediaCommandStore;
   /** Null when no webhook queue is configured (`WEBHOOK_QUEUE_URL`): call control then answers 503. */
   readonly events: WebhookEventSink | null;
   readonly config: Pick<ControlPlaneConfig, 'publicUrl' | 'mediaRegions' | 'homeMediaRegion' | 'countryRegions' | 'claimTtlSeconds' | 'callRetentionDays'>;
@@ -185,6 +188,30 @@ export class CallControl {
     log.info('transfer accepted by Plivo', { to: input.transferTo });
     // Plivo may already have fetched the transfer XML (transfer-ringing): the call is then shown as it is.
     return toCallView((await step('transferring')) ?? (await this.find(tenant, call.id)));
+  }
+
+  /**
+   * `POST /v2/sip/call/switch-room`: records the move asked for (`switch-room-initiated`, one conditional write: the call
+   * must be `answered` and in a room other than `roomId`) and hands it to the media server holding the call's stream,
+   * through its region's command queue; that server moves the stream in place, no Plivo round trip, and records
+   * `switch-room-completed` or `-failed`. Answers the call as the request left it.
+   */
+  async switchRoom(tenant: string, input: SwitchRoomInput): Promise<CallView> {
+    this.events();
+    const call = await this.find(tenant, input.callId);
+    const { mediaServer, region, roomId: from } = call;
+    if (call.status !== 'answered' || !mediaServer || !region || !from) throw new ConflictError(`Call ${call.id} is not live in a room (${call.status})`);
+    if (from === input.roomId) throw new ConflictError(`Call ${call.id} is in room ${from} already`);
+    const { webhooks } = await this.deps.rules.withConnector(tenant, call.connectorId);
+    const now = Date.now();
+    const entry = { event: 'switch-room-initiated', from, to: input.roomId, at: new Date(now).toISOString() } as const;
+    const initiated = await this.deps.calls.switchRoom(tenant, call.id, entry, subscribes(webhooks, entry.event));
+    if (!initiated) throw new ConflictError(`Call ${call.id} is no longer live in room ${from}, or has been switched ${MAX_ROOM_SWITCHES} times`);
+    const command = { type: 'switch-room', id: newCommandId(now), tenant, callId: call.id, fromRoomId: from, roomId: input.roomId, at: now, expiresAtMs: now + COMMAND_TTL_MS } as const;
+    await this.deps.commands(region).send(mediaServer, input.participantId === undefined ? command : { ...command, participantId: input.participantId });
+    this.deps.log.info('switch-room sent to the call\'s media server', { tenant, callId: call.id, from, to: input.roomId, mediaServer, commandId: command.id });
+    await this.emit(entry.event, initiated, webhooks);
+    return toCallView(initiated);
   }
 
   /** Where call events go; a call changed with nobody told of it would break the webhooks' promise, so none is. */

@@ -100,8 +100,39 @@ export interface CallStreamEntry {
   readonly at: string;
 }
 
-/** A timelog entry: a status change, or a stream event. */
-export type CallTimelogEntry = CallStatusEntry | CallStreamEntry;
+/**
+ * What the timelog records of a call's moves between rooms (`POST /v2/sip/call/switch-room`), each firing the
+ * webhook event of the same name. docs/webhooks.md lists this table (checked by a test).
+ */
+export const ROOM_TIMELOG_EVENTS = {
+  'switch-room-initiated': 'The API accepted a move of the call from room `from` to room `to`',
+  'switch-room-completed': 'The call left room `from` and joined room `to`: its `roomId` is now `to`',
+  'switch-room-failed': 'The call stayed in room `from`; `reason` says why (`room-full`, `room-limit`, `participant-id-taken`, `not-live`, `unavailable`, `expired`)',
+} as const;
+export type RoomTimelogEvent = keyof typeof ROOM_TIMELOG_EVENTS;
+export const ROOM_TIMELOG_EVENT_VALUES = Object.keys(ROOM_TIMELOG_EVENTS) as [RoomTimelogEvent, ...RoomTimelogEvent[]];
+
+/**
+ * Why a switch of rooms failed: the limit room `to` was at, the participant id asked for was taken there, the call
+ * ended (or moved) meanwhile, its media server could not do it, or the command waited too long to be run.
+ */
+export const SWITCH_FAILURES = ['room-full', 'room-limit', 'participant-id-taken', 'not-live', 'unavailable', 'expired'] as const;
+export type SwitchFailure = (typeof SWITCH_FAILURES)[number];
+
+/** A move of the call between rooms (ISO `at`, when it happened); `reason` on a failed one. */
+export interface CallRoomEntry {
+  readonly event: RoomTimelogEvent;
+  readonly from: string;
+  readonly to: string;
+  readonly at: string;
+  readonly reason?: SwitchFailure;
+}
+
+/** A timelog entry: a status change, a stream event, or a move between rooms. */
+export type CallTimelogEntry = CallStatusEntry | CallStreamEntry | CallRoomEntry;
+
+/** Whether a timelog entry is a move between rooms. */
+export const isRoomEntry = (entry: CallTimelogEntry): entry is CallRoomEntry => 'from' in entry;
 
 /**
  * The last trouble Plivo reported with the call's audio stream: `degraded` (the connector reads too slowly and
@@ -136,8 +167,9 @@ export interface CallRecord {
   readonly hidePhoneNumber: boolean;
   readonly status: CallStatus;
   /**
-   * Every status the call has had, and its stream's starts and stops, oldest first; the last status entry is
-   * `status`. Stream entries stop being added past MAX_STREAM_REPORTS reports (core/calls/store.ts).
+   * Every status the call has had, its stream's starts and stops and its moves between rooms, oldest first; the last
+   * status entry is `status`. Stream entries stop being added past MAX_STREAM_REPORTS reports, moves past
+   * MAX_ROOM_SWITCHES switches (core/calls/store.ts).
    */
   readonly timelog: readonly CallTimelogEntry[];
   readonly startedAt: string;
@@ -158,6 +190,8 @@ export interface CallRecord {
   readonly participant?: CallParticipant;
   /** The call's last transfer, if it was ever transferred. */
   readonly transfer?: CallTransfer;
+  /** The media server holding the call's stream, once it is answered: where commands for it go (switch-room). */
+  readonly mediaServer?: string;
 }
 
 /** The call as `GET /v2/sip/call/{id}` and every webhook delivery's `data` show it (core/calls/schema.ts). */

@@ -4,7 +4,7 @@ import { CONNECTOR_ID, RULE_ID } from '../ids';
 import { e164 } from '../routing/schema';
 import { pageQuerySchema } from '../pagination';
 import { PROVIDER_IDS } from '../providers';
-import { AGENT_STATUSES, CALL_ID, CALL_STATUS_VALUES, CALL_TYPES, STREAM_TIMELOG_EVENT_VALUES } from './model';
+import { AGENT_STATUSES, CALL_ID, CALL_STATUS_VALUES, CALL_TYPES, ROOM_TIMELOG_EVENT_VALUES, STREAM_TIMELOG_EVENT_VALUES, SWITCH_FAILURES } from './model';
 
 const timestamp = z.iso.datetime();
 const status = z.enum(CALL_STATUS_VALUES);
@@ -29,9 +29,16 @@ export const callViewSchema = z
         z.union([
           z.strictObject({ status, at: timestamp }),
           z.strictObject({ event: z.enum(STREAM_TIMELOG_EVENT_VALUES), streamId: z.string().meta({ description: "Plivo's StreamID" }), at: timestamp }),
+          z.strictObject({
+            event: z.enum(ROOM_TIMELOG_EVENT_VALUES),
+            from: z.string().meta({ description: 'The room the call was in' }),
+            to: z.string().meta({ description: 'The room it was to move to' }),
+            at: timestamp,
+            reason: z.enum(SWITCH_FAILURES).optional().meta({ description: 'Why a switch failed (`switch-room-failed` only)' }),
+          }),
         ]),
       )
-      .meta({ description: "Every status change, and each start and stop Plivo reported of the call's audio stream, oldest first" }),
+      .meta({ description: "Every status change, each start and stop Plivo reported of the call's audio stream, and each move between rooms, oldest first" }),
     metadata: z.record(z.string(), z.string()).meta({ description: 'What an outbound call was placed with' }),
     additionalDetails: z.strictObject({
       callUuid: z.string().nullable().meta({ description: "Plivo's CallUUID; null while an outbound call waits for Plivo's first callback" }),
@@ -83,6 +90,7 @@ export type ListCallsQuery = z.output<typeof listCallsQuerySchema>;
 export type CallFilter = Omit<ListCallsQuery, 'page' | 'perPage'>;
 
 const roomId = z.string().regex(ROOM_ID, `must be ${ROOM_ID_RULE}`);
+const participantId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ -, starting with a letter or digit');
 /** Plivo rings for at most 120 s; below 5 s no phone would be picked up. */
 export const RINGING_TIMEOUT = { min: 5, max: 120, default: 30 } as const;
 /** Plivo's `time_limit`: an answered call lasts at most 4 hours. */
@@ -102,7 +110,7 @@ export const placeCallSchema = z
     roomId: roomId.optional().meta({ description: 'The same as `destinationRoomId`' }),
     participant: z
       .strictObject({
-        id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ -, starting with a letter or digit').optional(),
+        id: participantId.optional(),
         name: z.string().trim().min(1, 'must not be empty').max(128, 'must be at most 128 characters').optional(),
       })
       .optional()
@@ -141,3 +149,11 @@ export type TransferCallInput = z.output<typeof transferCallSchema>;
 
 /** `POST /v2/sip/call/end`. */
 export const endCallSchema = z.strictObject({ callId: z.string().min(1).max(64) });
+
+/** `POST /v2/sip/call/switch-room`: VideoSDK's body. */
+export const switchRoomSchema = z.strictObject({
+  callId: z.string().min(1).max(64),
+  roomId: roomId.meta({ description: "The tenant's room the call moves to" }),
+  participantId: participantId.optional().meta({ description: "The call's participant id in the new room; by default the one it has" }),
+});
+export type SwitchRoomInput = z.output<typeof switchRoomSchema>;

@@ -3,7 +3,7 @@ import { TABLE_KEYS, db, dueAttributes, isConditionFailure, num, readOptNum, rea
 import type { CallEventType } from '../events';
 import type { NumberedPage, PageRequest } from '../pagination';
 import type { ProviderId } from '../providers';
-import { CALL_STATUSES, LIVE_STATUSES, STREAMING_STATUSES, TRANSFER_STEPS, type AgentStatus, type CallParticipant, type CallTransfer, type TransferStatus, type CallRecord, type CallStatus, type CallStatusEntry, type CallTimelogEntry, type CallType, type StreamHealth, type StreamTimelogEvent } from './model';
+import { CALL_STATUSES, LIVE_STATUSES, STREAMING_STATUSES, TRANSFER_STEPS, isRoomEntry, type AgentStatus, type CallParticipant, type CallTransfer, type TransferStatus, type CallRecord, type CallRoomEntry, type CallStatus, type CallStatusEntry, type CallTimelogEntry, type CallType, type RoomTimelogEvent, type StreamHealth, type StreamTimelogEvent, type SwitchFailure } from './model';
 import type { CallFilter } from './schema';
 
 /** What a transfer step may set beside the call's status. */
@@ -42,6 +42,9 @@ export interface StreamReport {
  * stay bounded (a stream makes up to 5: a start, three degradations, a stop), whatever a caller posts.
  */
 export const MAX_STREAM_REPORTS = 64;
+
+/** A call is switched between rooms this many times at most (each adds two timelog entries): its record stays bounded. */
+export const MAX_ROOM_SWITCHES = 50;
 
 /**
  * Storage port for call records, scoped to one tenant. Each write that changes a call's state can also record, in
@@ -106,6 +109,14 @@ export interface CallStore {
    * MAX_STREAM_REPORTS already.
    */
   streamReport(tenant: string, id: string, callUuid: string, report: StreamReport, outbox?: boolean): Promise<CallRecord | null>;
+  /**
+   * Records a move of the answered call between rooms (`entry.event` fires the webhook event of its name; the call
+   * waits for it when `outbox`), in one conditional write from the state the move starts from: `switch-room-initiated`
+   * and `-completed` need the call `answered` in room `entry.from` (`-completed` then sets `roomId` to `entry.to`);
+   * `-initiated` also needs fewer than MAX_ROOM_SWITCHES switches asked for before. `-failed` is recorded on any call.
+   * Null when the condition failed.
+   */
+  switchRoom(tenant: string, id: string, entry: CallRoomEntry, outbox?: boolean): Promise<CallRecord | null>;
   /** Records how dialling the call's agent went. */
   setAgentStatus(tenant: string, id: string, status: AgentStatus): Promise<void>;
   /**
@@ -130,12 +141,24 @@ const UNLESS: Readonly<Record<string, string>> = { hangupReason: 'hangupRequeste
 const OPTIONAL_STRINGS = ['ruleId', 'roomId', 'region', 'answeredAt', 'endedAt', 'hangupReason', 'hangupCause', 'agentStatus', 'claimRef'] as const;
 
 const timelogEntry = (entry: CallTimelogEntry): AttributeValue =>
-  'event' in entry ? { M: { event: str(entry.event), streamId: str(entry.streamId), at: str(entry.at) } } : { M: { status: str(entry.status), at: str(entry.at) } };
+  isRoomEntry(entry)
+    ? { M: { event: str(entry.event), from: str(entry.from), to: str(entry.to), at: str(entry.at), ...(entry.reason && { reason: str(entry.reason) }) } }
+    : 'event' in entry
+      ? { M: { event: str(entry.event), streamId: str(entry.streamId), at: str(entry.at) } }
+      : { M: { status: str(entry.status), at: str(entry.at) } };
 const readTimelog = (item: Item): CallTimelogEntry[] =>
   (item.timelog?.L ?? []).map(({ M: entry }) =>
-    entry?.event?.S !== undefined
-      ? { event: entry.event.S as StreamTimelogEvent, streamId: entry.streamId?.S ?? '', at: entry.at?.S ?? '' }
-      : { status: entry?.status?.S as CallStatus, at: entry?.at?.S ?? '' },
+    entry?.from?.S !== undefined
+      ? {
+          event: entry.event?.S as RoomTimelogEvent,
+          from: entry.from.S,
+          to: entry.to?.S ?? '',
+          at: entry.at?.S ?? '',
+          ...(entry.reason?.S !== undefined && { reason: entry.reason.S as SwitchFailure }),
+        }
+      : entry?.event?.S !== undefined
+        ? { event: entry.event.S as StreamTimelogEvent, streamId: entry.streamId?.S ?? '', at: entry.at?.S ?? '' }
+        : { status: entry?.status?.S as CallStatus, at: entry?.at?.S ?? '' },
   );
 const readStream = (item: Item): StreamHealth | null => {
   const status = readOptStr(item, 'streamStatus') as StreamHealth['status'] | null;
@@ -201,6 +224,7 @@ function fromItem(item: Item): CallRecord {
     metadata: Object.fromEntries(Object.entries(item.metadata?.M ?? {}).map(([k, v]) => [k, v.S ?? ''])),
     ...(item.participant?.S && { participant: JSON.parse(item.participant.S) as CallParticipant }),
     ...(item.transfer?.S && { transfer: JSON.parse(item.transfer.S) as CallTransfer }),
+    ...(item.mediaServer?.S && { mediaServer: item.mediaServer.S }),
   };
 }
 
@@ -346,6 +370,27 @@ export class DynamoCallStore implements CallStore {
       ConditionExpression: 'callUuid = :callUuid AND (attribute_not_exists(streamReports) OR (NOT contains(streamReports, :key) AND size(streamReports) < :max))',
       ExpressionAttributeNames: trouble ? (event ? { '#opk': TABLE_KEYS.outbox.partitionKey, '#osk': TABLE_KEYS.outbox.sortKey } : undefined) : { '#timelog': 'timelog' },
       ExpressionAttributeValues: { ...values, ':callUuid': str(callUuid), ':reports': { SS: [report.key] }, ':key': str(report.key), ':max': num(MAX_STREAM_REPORTS) },
+    });
+  }
+
+  switchRoom(tenant: string, id: string, entry: CallRoomEntry, outbox = true): Promise<CallRecord | null> {
+    const set = ['#timelog = list_append(if_not_exists(#timelog, :none), :entry)', ...(entry.event === 'switch-room-completed' ? ['roomId = :to'] : []), ...(outbox ? ['#opk = :opk', '#osk = :osk'] : [])];
+    const add = [...(entry.event === 'switch-room-initiated' ? ['roomSwitches :one'] : []), ...(outbox ? ['pendingEvents :event'] : [])];
+    const live = '#status = :answered AND roomId = :from';
+    return this.update({
+      Key: callKey(tenant, id),
+      UpdateExpression: `SET ${set.join(', ')}${add.length ? ` ADD ${add.join(', ')}` : ''}`,
+      ConditionExpression:
+        entry.event === 'switch-room-initiated' ? `${live} AND (attribute_not_exists(roomSwitches) OR roomSwitches < :max)` : entry.event === 'switch-room-completed' ? live : 'attribute_exists(pk)',
+      ExpressionAttributeNames: { '#timelog': 'timelog', ...(entry.event !== 'switch-room-failed' && { '#status': 'status' }), ...(outbox && { '#opk': TABLE_KEYS.outbox.partitionKey, '#osk': TABLE_KEYS.outbox.sortKey }) },
+      ExpressionAttributeValues: {
+        ':none': { L: [] },
+        ':entry': { L: [timelogEntry(entry)] },
+        ...(entry.event !== 'switch-room-failed' && { ':answered': str('answered'), ':from': str(entry.from) }),
+        ...(entry.event === 'switch-room-completed' && { ':to': str(entry.to) }),
+        ...(entry.event === 'switch-room-initiated' && { ':one': num(1), ':max': num(MAX_ROOM_SWITCHES) }),
+        ...(outbox && { ':opk': str('OUTBOX'), ':osk': str(entry.at), ':event': { SS: [entry.event] } }),
+      },
     });
   }
 

@@ -9,6 +9,7 @@ import { claimStoreFor } from '../../core/claims';
 import { DynamoConnectorStore } from '../../core/connectors/store';
 import { inAws, type Logger } from '../../core/log';
 import { emf } from '../../core/metrics';
+import { MediaCommandStore } from '../../core/media-commands';
 import { PlacementStore } from '../../core/placement';
 import { regionTables } from '../../core/region-tables';
 import { PlivoAuthTokens } from '../../core/connectors/plivo-tokens';
@@ -17,6 +18,7 @@ import { TenantStore } from '../../core/tenants';
 import { webhookPublisher } from '../../core/webhooks/publisher';
 import { DIAL_DEFAULTS } from './calls/agent';
 import { CallLifecycle } from './calls/lifecycle';
+import { RoomSwitcher } from './calls/switch-room';
 import { ConnectionSlots, RoomSeats } from './cluster/capacity';
 import { ClusterMember } from './cluster/member';
 import { RelayAuth } from './cluster/relay-auth';
@@ -86,16 +88,17 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
   const protection = new TaskProtection(ecsAgentUri, log);
   const cluster = new ClusterMember(new PlacementStore(table.dynamo, table.tableName), { serverId, relayUrl, sealedRelaySecret: relayAuth.sealed, leaseMs, log, onLost: (tenant, roomId) => media.evict(tenant, roomId) });
   const events = webhookPublisher(control, dynamo, log);
+  const lifecycle = new CallLifecycle({
+    calls: new DynamoCallStore(dynamo, control.tableName),
+    events,
+    subscriptions: events,
+    retentionDays: control.callRetentionDays,
+    serverId,
+    log,
+  });
   const media: Connections = new Connections({
     serverId,
-    lifecycle: new CallLifecycle({
-      calls: new DynamoCallStore(dynamo, control.tableName),
-      events,
-      subscriptions: events,
-      retentionDays: control.callRetentionDays,
-      serverId,
-      log,
-    }),
+    lifecycle,
     cluster,
     limits: config.limits,
     dial: { ...DIAL_DEFAULTS, publicOnly: !config.allowPrivateTargets },
@@ -103,6 +106,18 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
     onLoadChange: () => protection.update(media.busy),
     log,
   });
+  const seating = new Seating({
+    cluster,
+    seats: new RoomSeats(config.limits),
+    slots: new ConnectionSlots(config.limits),
+    limits: config.limits,
+    relayAuth,
+    leaseMs,
+    checkOpen: (relayed) => media.checkOpen(relayed),
+    onRelayError: () => media.counters.relayErrors++,
+    onConnectionRefused: () => media.counters.connectionsRefused++,
+  });
+  const switcher = new RoomSwitcher({ serverId, commands: new MediaCommandStore(table.dynamo, table.tableName), seating, relayAuth, rooms: media.rooms, calls: media, lifecycle, log });
   const ingress = new Ingress({
     plivo: {
       region: config.region,
@@ -114,17 +129,7 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
     },
     auth: new Authenticator(new TenantStore(dynamo, control.tableName, box)),
     relayAuth,
-    seating: new Seating({
-      cluster,
-      seats: new RoomSeats(config.limits),
-      slots: new ConnectionSlots(config.limits),
-      limits: config.limits,
-      relayAuth,
-      leaseMs,
-      checkOpen: (relayed) => media.checkOpen(relayed),
-      onRelayError: () => media.counters.relayErrors++,
-      onConnectionRefused: () => media.counters.connectionsRefused++,
-    }),
+    seating,
     connections: media,
     console: new ConsoleFiles(),
     log,
@@ -148,6 +153,7 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
   });
   relayServer.on('upgrade', (req, socket: Duplex, head: Buffer) => streamGuard(socket, log, 'relay upgrade').run(() => ingress.handleRelayUpgrade(req, socket, head)));
   await cluster.start();
+  switcher.start();
 
   // In AWS every report is a data point of the autoscaling metric; elsewhere (`npm start`) a report that says nothing new is left out.
   const everyReport = inAws();
@@ -175,6 +181,7 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
   let closing: Promise<void> | undefined;
   const stop = (ending: () => Promise<void>) =>
     (closing ??= (async () => {
+      await switcher.stop();
       await ending();
       clearInterval(metrics);
       report();

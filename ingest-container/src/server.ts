@@ -7,10 +7,11 @@ import type { Logger } from '../../core/log';
 import type { Join } from './admission/join';
 import type { DialOptions } from './calls/agent';
 import type { CallLifecycle } from './calls/lifecycle';
+import type { HeldCalls } from './calls/switch-room';
 import type { SeatRefusal } from './cluster/capacity';
 import type { ClusterMember } from './cluster/member';
 import { RELAY_MAX_PAYLOAD, type Relay } from './cluster/relay';
-import type { Seated } from './cluster/seating';
+import type { RoomHold, Seated } from './cluster/seating';
 import { PlivoStream } from './plivo/stream';
 import { MediaClock } from './room/clock';
 import { RoomRegistry } from './room/registry';
@@ -58,13 +59,14 @@ const MOVED_REASON = 'room moved to another server: reconnect';
  * The media server's live connections: calls, room participants and relays, from their upgrade to their close; their
  * heartbeat, eviction from a room that moved, and drain. Every connection it takes was admitted and seated first.
  */
-export class Connections {
+export class Connections implements HeldCalls {
   readonly rooms: RoomRegistry;
   readonly clock: MediaClock;
   readonly counters: MediaCounters = { relayErrors: 0, claimFailures: 0, connectionsRefused: 0 };
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAYLOAD, perMessageDeflate: false });
   private readonly relayWss = new WebSocketServer({ noServer: true, maxPayload: RELAY_MAX_PAYLOAD, perMessageDeflate: false });
-  private readonly streams = new Set<PlivoStream>();
+  /** The calls whose stream is here, with the hold each has on its room (null: held where the stream was seated, until it closes). */
+  private readonly streams = new Map<PlivoStream, RoomHold | null>();
   private readonly participants = new Set<RoomSocket>();
   /** Connections that landed here for rooms placed elsewhere, with what they carry. */
   private readonly relays = new Map<Relay, Join['type']>();
@@ -84,15 +86,15 @@ export class Connections {
     this.heartbeat = setInterval(() => {
       this.participants.forEach(beat);
       this.relays.forEach((_, relay) => beat(relay));
-      // A relayed stream's peer server could vanish without closing: it must answer pings too.
-      this.streams.forEach((stream) => stream.relayed && beat(stream));
+      // A relayed stream's peer server (or a switched one's room server) could vanish without closing: it must answer pings too.
+      this.streams.forEach((_, stream) => stream.beats && beat(stream));
     }, HEARTBEAT_MS).unref();
   }
 
   /** Plivo streams this server holds the socket of: its own and those it relays to other servers. */
   get activeCalls(): number {
     let calls = 0;
-    for (const stream of this.streams) if (!stream.relayed) calls++;
+    for (const stream of this.streams.keys()) if (!stream.relayed) calls++;
     for (const type of this.relays.values()) if (type === 'plivo') calls++;
     return calls;
   }
@@ -138,7 +140,7 @@ export class Connections {
       socketGuard(ws, log, 'accepting a connection').run(() => {
         if (seated.at === 'relay') this.track(seated.relay, ws, join, log);
         else if (seated.over) this.turnAway(ws, join, seated.over, log);
-        else this.accept(ws, join, relayed, log);
+        else this.accept(ws, join, relayed, log, seated.hold);
       }),
     );
   }
@@ -150,16 +152,17 @@ export class Connections {
     this.deps.lifecycle.ended(join.claim.tenant, join.claim.callId, refusal.limit, null, join.claim.events).catch((err: unknown) => log.error('could not record the call as ended', { err }));
   }
 
-  private accept(ws: WebSocket, join: Join, relayed: boolean, log: Logger): void {
+  private accept(ws: WebSocket, join: Join, relayed: boolean, log: Logger, hold: RoomHold | null): void {
     // Closing began while this connection was being seated: it is not taken.
     if (this.stopping) return void ws.close(SHUTDOWN.code, SHUTDOWN.reason);
     const guarded = socketGuard(ws, log, 'connection');
     if (join.type === 'plivo') {
-      const stream = new PlivoStream(ws, join.claim, { rooms: this.rooms, lifecycle: this.deps.lifecycle, log, relayed, startTimeoutMs: this.deps.startTimeoutMs, dial: this.deps.dial });
-      this.streams.add(stream);
+      const stream = new PlivoStream(ws, join.claim, { rooms: this.rooms, lifecycle: this.deps.lifecycle, log, relayed, startTimeoutMs: this.deps.startTimeoutMs, dial: this.deps.dial, switchedLeg: join.leg === 'switched' });
+      this.streams.set(stream, hold);
       ws.once(
         'close',
         guarded(() => {
+          this.streams.get(stream)?.release();
           this.streams.delete(stream);
           this.deps.onLoadChange?.();
         }),
@@ -199,9 +202,22 @@ export class Connections {
     );
   }
 
+  /** The tenant's call `callId`, when its stream is here. */
+  find(tenant: string, callId: string): PlivoStream | undefined {
+    for (const stream of this.streams.keys()) if (stream.callId === callId && stream.tenant === tenant) return stream;
+    return undefined;
+  }
+
+  /** The call moved rooms (switch-room): it holds `hold` now (null: its room is on another server), and the room it left is given back. */
+  rehold(stream: PlivoStream, hold: RoomHold | null): void {
+    if (!this.streams.has(stream)) return hold?.release();
+    this.streams.get(stream)?.release();
+    this.streams.set(stream, hold);
+  }
+
   /** Another server took over a room this one held (its lease lapsed): its members here are moved off. */
   evict(tenant: string, roomId: string): void {
-    for (const stream of this.streams) if (stream.tenant === tenant && stream.roomId === roomId) stream.close(CLOSE.error, MOVED_REASON, 'media-failure');
+    for (const stream of this.streams.keys()) if (stream.tenant === tenant && stream.roomId === roomId) stream.close(CLOSE.error, MOVED_REASON, 'media-failure');
     for (const participant of this.participants) if (participant.tenant === tenant && participant.roomId === roomId) participant.close(CLOSE.moved, MOVED_REASON);
   }
 
@@ -234,12 +250,12 @@ export class Connections {
     this.state = 'closing';
     clearInterval(this.heartbeat);
     while (this.busy) {
-      for (const stream of this.streams) stream.shutdown();
+      for (const stream of this.streams.keys()) stream.shutdown();
       for (const participant of this.participants) participant.close(SHUTDOWN.code, SHUTDOWN.reason);
       for (const relay of this.relays.keys()) relay.close(SHUTDOWN.code, SHUTDOWN.reason);
       await Promise.race([
         Promise.all([
-          ...[...this.streams].map((stream) => stream.closed),
+          ...[...this.streams.keys()].map((stream) => stream.closed),
           ...[...this.participants].map((participant) => participant.closed),
           ...[...this.relays.keys()].map((relay) => relay.closed),
         ]),

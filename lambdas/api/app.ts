@@ -9,7 +9,8 @@ import { createLogger, type Logger } from '../../core/log';
 import { SecretBox } from '../../core/secret-box';
 import { holdsCredentials, PlivoAuthTokens } from '../../core/connectors/plivo-tokens';
 import { CallControl } from '../../core/calls/control';
-import { endCallSchema, listCallsQuerySchema, placeCallSchema, transferCallSchema } from '../../core/calls/schema';
+import { endCallSchema, listCallsQuerySchema, placeCallSchema, switchRoomSchema, transferCallSchema } from '../../core/calls/schema';
+import { mediaCommands } from '../../core/media-commands';
 import { CallService } from '../../core/calls/service';
 import { DynamoCallStore } from '../../core/calls/store';
 import { createRuleSchema, listRulesQuerySchema, updateRuleSchema } from '../../core/routing/schema';
@@ -83,6 +84,7 @@ export function apiDependencies(config: ControlPlaneConfig, log = createLogger(c
       credentials: (connector) => plivoTokens.credentials(connector),
       holdsCredentials,
       plivo: new PlivoVoiceApi({ baseUrl: config.plivoApiUrl, allowPrivateTargets: config.webhooks.allowPrivateTargets }),
+      commands: mediaCommands(config, dynamo),
       events: config.webhooks.queueUrl ? webhookPublisher(config, dynamo, log) : null,
       config,
       log,
@@ -187,6 +189,9 @@ export const routes = new Router<RequestContext, HttpResult>()
   )
   .on('POST', '/v2/sip/call/transfer', async (event, _params, { principal, deps }) =>
     json(200, { data: await deps.callControl.transfer(principal.tenant, parseWith(transferCallSchema, jsonBody(event))) }),
+  )
+  .on('POST', '/v2/sip/call/switch-room', async (event, _params, { principal, deps }) =>
+    json(200, { data: await deps.callControl.switchRoom(principal.tenant, parseWith(switchRoomSchema, jsonBody(event))) }),
   )
   .on('GET', '/v2/sip/call/:id', async (_event, params, { principal, deps }) => ok(await deps.calls.get(principal.tenant, id(params))))
   .on('POST', '/v2/sip/webhooks', async (event, _params, { principal, deps }) =>

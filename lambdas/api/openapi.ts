@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject } from 'zod-openapi';
-import { callViewSchema, endCallSchema, listCallsQuerySchema, placeCallSchema, transferCallSchema } from '../../core/calls/schema';
+import { callViewSchema, endCallSchema, listCallsQuerySchema, placeCallSchema, switchRoomSchema, transferCallSchema } from '../../core/calls/schema';
 import { connectorViewSchema, createConnectorSchema, cursorPageSchema, listQuerySchema, updateConnectorSchema } from '../../core/connectors/schema';
 import { ERROR_CODES, type ErrorCode } from '../../core/errors';
 import { numberedPageSchema, pageQuerySchema } from '../../core/pagination';
@@ -134,6 +134,7 @@ function operations(): Record<string, Operation> {
     'POST /v2/sip/call': { ...control, summary: 'Place an outbound call into a room through Plivo', status: 201, body: placeCallSchema, response: withData(callViewSchema), conflict: true, notFound: true, plivo: true },
     'POST /v2/sip/call/transfer': { ...control, summary: 'Transfer an answered call to a number or SIP URI (cold); a failed transfer brings the caller back into its room', body: transferCallSchema, response: withData(callViewSchema), conflict: true, notFound: true, plivo: true },
     'POST /v2/sip/call/end': { ...control, summary: 'End a call: Plivo hangs it up', body: endCallSchema, response: withData(callViewSchema), conflict: true, notFound: true, plivo: true },
+    'POST /v2/sip/call/switch-room': { ...control, summary: 'Move a live call to another room of the tenant, in the media server (no Plivo round trip): `switch-room-initiated`, then `-completed` or `-failed`', body: switchRoomSchema, response: withData(callViewSchema), conflict: true, notFound: true },
     'POST /v2/sip/webhooks': { ...webhook, summary: 'Register a webhook; its signing secret is shown only here', status: 201, body: createWebhookSchema, response: createdWebhookSchema, conflict: true },
     'GET /v2/sip/webhooks': { ...webhook, summary: 'List webhooks by page, newest first', query: pageQuerySchema, response: numberedPageSchema(listedWebhookSchema) },
     'GET /v2/sip/webhooks/{id}': { ...webhook, summary: 'Fetch a webhook', path: idParam, response: webhookSchema },

@@ -31,7 +31,7 @@ import type { MediaLoadBalancer } from './media-load-balancer';
 const REPO_ROOT = path.join(__dirname, '..', '..');
 const DOCKERFILE = 'ingest-container/Dockerfile';
 
-/** The container's actions on its own region's table: claims taken once, room placement leases. */
+/** The container's actions on its own region's table: claims taken once, room placement leases, its commands taken (switch-room). */
 const REGION_TABLE_ACTIONS = [
   'dynamodb:GetItem',
   'dynamodb:PutItem',

@@ -5,6 +5,7 @@ import addFormats from 'ajv-formats';
 import { publicRoutes, routes } from '../../lambdas/api/app';
 import { openApiKey } from '../../lambdas/api/openapi';
 import { OPENAPI_PATH, openApiText } from '../../tools/openapi';
+import { SimulatedCall } from '../../tools/plivo-simulator';
 import { answerFields, newCall, plivoRequest } from '../support/plivo';
 import { waitFor } from '../support/local-process';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -57,6 +58,8 @@ describe('the OpenAPI document', () => {
         'POST /v2/rooms/{roomId}/tokens',
         'POST /v2/sip/call',
         'POST /v2/sip/call/end',
+        'POST /v2/sip/call/transfer',
+        'POST /v2/sip/call/switch-room',
       ].sort(),
     );
   });
@@ -160,6 +163,20 @@ describe('real responses of every route, against the document', () => {
     await call('POST', '/v2/sip/call', '/v2/sip/call', { body: { sipCallTo: '+14155550100', roomId: 'doc-room' }, status: 400 });
     await call('POST', '/v2/sip/call/end', '/v2/sip/call/end', { body: { callId: 'call_nope' }, status: 404 });
     await call('POST', '/v2/sip/call/end', '/v2/sip/call/end', { body: { callId: callIdFor(plivoCall.callUuid) }, status: 409 });
+    // A live call switched to another room: the call as the request left it (the move itself: test/e2e/switch-room.test.ts).
+    const live = new SimulatedCall({ answerUrl: t.stack.connector.webhookUrl });
+    await live.connect(await live.answer());
+    const liveId = callIdFor(live.callUuid);
+    await waitFor(async () => ((await (await t.api('GET', `/v2/sip/call/${liveId}`, { token })).json()) as { data: { status: string } }).data.status === 'answered' || undefined);
+    await call('POST', '/v2/sip/call/switch-room', '/v2/sip/call/switch-room', { body: { callId: liveId, roomId: 'doc-room-b', participantId: 'doc-caller' } });
+    await call('POST', '/v2/sip/call/switch-room', '/v2/sip/call/switch-room', { body: { callId: 'call_nope', roomId: 'doc-room-b' }, status: 404 });
+    await call('POST', '/v2/sip/call/switch-room', '/v2/sip/call/switch-room', { body: { callId: callIdFor(plivoCall.callUuid), roomId: 'doc-room-b' }, status: 409 });
+    await call('POST', '/v2/sip/call/switch-room', '/v2/sip/call/switch-room', { body: { callId: liveId, roomId: 'bad room' }, status: 400 });
+    // A transfer needs the connector's Plivo credentials (409 here; the transfer itself: test/e2e/outbound-calls.test.ts).
+    await call('POST', '/v2/sip/call/transfer', '/v2/sip/call/transfer', { body: { callId: liveId, transferTo: '+14155550100' }, status: 409 });
+    await call('POST', '/v2/sip/call/transfer', '/v2/sip/call/transfer', { body: { callId: 'call_nope', transferTo: 'sip:desk@example.com' }, status: 404 });
+    await call('POST', '/v2/sip/call/transfer', '/v2/sip/call/transfer', { body: { callId: liveId, transferTo: 'desk' }, status: 400 });
+    await live.hangup();
     const deliveries = `/v2/sip/webhooks/${hook.id}/deliveries`;
     const [failed] = await waitFor(async () => {
       const { data } = (await (await t.api('GET', `${deliveries}?status=failed`, { token })).json()) as { data: { id: string }[] };

@@ -615,11 +615,13 @@ describe('API function access', () => {
     expect(variables(none.stack, none.template, none.stack.answerFunction)).not.toHaveProperty('PLIVO_SOURCE_RANGES');
   });
 
-  test("has no access to any media region's table", () => {
+  test("may only put items (switch-room commands) into each media region's table", () => {
     const { stack, template } = build();
-    const policy = JSON.stringify(statements(stack, template, stack.apiFunction));
-    expect(policy).not.toContain(':table/');
-    expect(policy).not.toContain('-media');
+    const regional = statements(stack, template, stack.apiFunction).filter((statement) => JSON.stringify(statement).includes('-media'));
+    expect(regional).toHaveLength(1);
+    expect(regional[0]).toMatchObject({ Action: 'dynamodb:PutItem', Effect: 'Allow' });
+    expect(JSON.stringify(regional[0])).toContain(':table/plivo-connector-us002-media');
+    expect(JSON.stringify(regional[0])).toContain(':table/plivo-connector-in002-media');
   });
 });
 

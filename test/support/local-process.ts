@@ -1,7 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { LocalStackInfo } from '../../local/stack';
 
 export const ROOT = join(__dirname, '..', '..');
@@ -60,7 +61,7 @@ export async function startLocalProcess(dataDir: string, env: Record<string, str
       process.kill(-(child.pid as number), 'SIGINT');
       // A stop that hangs is killed, its log shown (the caller sees exit code null): never a hook timeout that says nothing.
       const forced = setTimeout(() => {
-        console.warn(`npm start did not stop within ${STOP_DEADLINE_MS} ms of Ctrl-C; killed. Its output ended:\n${output.slice(-20_000)}`);
+        process.stderr.write(`npm start did not stop within ${STOP_DEADLINE_MS} ms of Ctrl-C; killed. Its output ended:\n${output.slice(-20_000)}\n`);
         process.kill(-(child.pid as number), 'SIGKILL');
       }, STOP_DEADLINE_MS);
       return exited.finally(() => clearTimeout(forced));
@@ -103,4 +104,10 @@ export function localProcessPerFile(prefix: string, env: Record<string, string> 
     rmSync(local.dataDir, { recursive: true, force: true });
   });
   return local;
+}
+
+/** A token of another tenant (`apikey`) of the stack's data, minted as a user does (`tools/token.ts`). */
+export async function tenantToken(dataDir: string, apikey: string): Promise<string> {
+  const { stdout } = await promisify(execFile)(NODE_TSX[0], [...NODE_TSX.slice(1), 'tools/token.ts', '--apikey', apikey], { cwd: ROOT, env: { ...process.env, DATA_DIR: dataDir } });
+  return stdout.trim();
 }

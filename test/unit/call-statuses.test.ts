@@ -12,7 +12,24 @@ describe('call statuses', () => {
   });
 
   it("are VideoSDK's values, each firing an event calls fire", () => {
-    expect(Object.keys(CALL_STATUSES)).toEqual(['incoming', 'initiated', 'ringing', 'answered', 'ended', 'rejected', 'missed', 'abandoned', 'not-answered', 'failed']);
+    expect(Object.keys(CALL_STATUSES)).toEqual([
+      'incoming',
+      'initiated',
+      'ringing',
+      'answered',
+      'ended',
+      'rejected',
+      'missed',
+      'abandoned',
+      'not-answered',
+      'failed',
+      'transfer-initiated',
+      'transferring',
+      'transfer-ringing',
+      'transfer-accepted',
+      'transferred',
+      'transfer-failed',
+    ]);
     for (const { event } of Object.values(CALL_STATUSES)) expect(CALL_EVENT_TYPES).toContain(event);
   });
 });

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { STREAM_TIMELOG_EVENTS } from '../../core/calls/model';
+import { ROOM_TIMELOG_EVENTS, STREAM_TIMELOG_EVENTS } from '../../core/calls/model';
 import { WEBHOOK_EVENTS } from '../../core/events';
 import { STREAM_STATUS_EVENTS } from '../../core/plivo/stream-status';
 
@@ -43,5 +43,13 @@ describe('webhook events', () => {
     // The timelog's stream events are those of the table; the others fire call-update.
     expect(rows.filter(([, , , fired]) => fired === 'none').map(([, , kind]) => kind)).toEqual(Object.keys(STREAM_TIMELOG_EVENTS));
     expect(rows.filter(([, , , fired]) => fired !== 'none').map(([, , , fired]) => fired)).toEqual(['call-update', 'call-update']);
+  });
+
+  it("docs/webhooks.md's switch-room table lists exactly ROOM_TIMELOG_EVENTS, in order, each a webhook event", () => {
+    const doc = readFileSync(join(__dirname, '..', '..', 'docs', 'webhooks.md'), 'utf8');
+    const table = doc.slice(doc.indexOf('| Timelog `event` | Fields | When |'));
+    const rows = [...table.slice(0, table.indexOf('\n\n')).matchAll(/^\| `([a-z-]+)` \| [^|]+ \| (.+) \|$/gm)].map(([, event, when]) => [event, when]);
+    expect(rows).toEqual(Object.entries(ROOM_TIMELOG_EVENTS));
+    for (const [event] of rows) expect(Object.keys(WEBHOOK_EVENTS)).toContain(event);
   });
 });

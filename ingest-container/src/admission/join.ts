@@ -13,6 +13,8 @@ const text = z.string().min(1).max(256);
 export const joinSchema = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('plivo'),
+    /** `switched`: a call switched into a room of the server this is relayed to; its record stays with the server holding its stream. */
+    leg: z.literal('switched').optional(),
     claim: z.strictObject({
       ref: text,
       callUuid: text,
@@ -31,6 +33,7 @@ export const joinSchema = z.discriminatedUnion('type', [
       attributes: z.record(z.string().max(64), z.string().max(256)).default({}),
       // An entry server from before claims named them relays none: every event is then outboxed.
       events: z.array(z.enum(CALL_EVENT_TYPES)).max(CALL_EVENT_TYPES.length).readonly().default(CALL_EVENT_TYPES),
+      participant: z.strictObject({ id: z.string().max(64).optional(), name: z.string().max(128).optional() }).optional(),
     }),
   }),
   z.strictObject({

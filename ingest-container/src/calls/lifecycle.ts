@@ -1,4 +1,4 @@
-import type { AgentStatus } from '../../../core/calls/model';
+import type { AgentStatus, CallRoomEntry } from '../../../core/calls/model';
 import { callEnd, endAsMediaFailure, type CallStore } from '../../../core/calls/store';
 import { CALL_EVENT_TYPES, callEvent, outboxes, type CallEventSink, type CallEventType, type EventSubscriptions } from '../../../core/events';
 import type { Logger } from '../../../core/log';
@@ -60,6 +60,14 @@ export class CallLifecycle {
     const outbox = await this.outboxes(tenant, 'call-hangup', subscribed);
     const call = await endAsMediaFailure(this.deps.calls, tenant, callId, this.deps.retentionDays, outbox);
     if (call) await this.deps.events.publish(callEvent('call-hangup', call), outbox);
+  }
+
+  /** Records a move of the call between rooms (`entry.event`) and fires its event; false when the record refused it (the call is no longer answered in `entry.from`). */
+  async roomSwitch(tenant: string, callId: string, entry: CallRoomEntry, subscribed: readonly CallEventType[] = CALL_EVENT_TYPES): Promise<boolean> {
+    const outbox = await this.outboxes(tenant, entry.event, subscribed);
+    const call = await this.deps.calls.switchRoom(tenant, callId, entry, outbox);
+    if (call) await this.deps.events.publish(callEvent(entry.event, call), outbox);
+    return call !== null;
   }
 
   async agentStatus(tenant: string, callId: string, status: AgentStatus): Promise<void> {

@@ -46,6 +46,8 @@ export class Relay {
   /** What the owner sent before the outer socket was accepted (e.g. the participant's `joined`). */
   private early: [RawData, boolean][] = [];
   private lost = false;
+  /** Told how the owner closed the inner socket, before the outer one is closed with it (a switched call's stream). */
+  private onInnerClose: ((code: number, lost: boolean) => void) | null = null;
   /** How the owner closed the inner socket, once it has. */
   private innerClose: { code: number; reason: string } | null = null;
   /** Every socket callback of this relay runs guarded: a throw closes both sides with 1011. */
@@ -67,6 +69,7 @@ export class Relay {
       inner.once('close', (code, reason) => {
         this.lost = code === NO_CLOSE_FRAME;
         this.innerClose = { code: sendable(code) ? code : CLOSE.ended, reason: reason.toString() };
+        this.onInnerClose?.(code, this.lost);
         const outer = this.outer?.ws;
         const settle = () => resolve({ lost: this.lost });
         if (!outer || outer.readyState === outer.CLOSED) settle();
@@ -128,11 +131,40 @@ export class Relay {
   }
 
   /**
+   * Pipes a call's stream switched into a room of the relay's server: `outer` is the stream's own endpoint, which
+   * goes on reading its socket and passes the caller's messages on with `toRoom`; the room's go to it from here.
+   * `onClose` hears how the room's server closed the leg, before the stream is closed with that code.
+   */
+  adopt(outer: Endpoint, onClose: (code: number, lost: boolean) => void): void {
+    this.outer = outer;
+    this.onInnerClose = onClose;
+    for (const [data, isBinary] of this.early) this.forward(outer, data, isBinary);
+    this.early = [];
+  }
+
+  /** One of the adopted stream's messages, to the room's server. */
+  toRoom(data: RawData | string, isBinary: boolean): void {
+    this.forward(this.inner, data as RawData, isBinary);
+  }
+
+  /** The adopted stream leaves (for another room, or it ended): the inner side is closed, the stream's own left open. */
+  release(code: number, reason: string): void {
+    this.outer = null;
+    this.onInnerClose = null;
+    this.inner.close(code, reason);
+  }
+
+  /**
    * Called every 30 s: a side that did not answer the last ping is gone (a half-open connection; a room
    * server that vanished without closing counts as lost).
    */
   heartbeat(): void {
     if (this.inner.heartbeat()) this.outer?.heartbeat();
+  }
+
+  /** Called every 30 s for an adopted stream's leg: the room's server did not answer the last ping, it is gone (lost). */
+  heartbeatRoom(): void {
+    this.inner.heartbeat();
   }
 
   /** Ends both sides (this server is shutting down). */

@@ -7,6 +7,7 @@ import type { Guard } from '../transport/guard';
 import { UpgradeRefused } from '../transport/open-socket';
 import { Refusal } from '../transport/refuse';
 import { limitMessage, type ConnectionSlots, type RoomLimits, type RoomSeats, type SeatRefusal } from './capacity';
+import type { Placement } from '../../../core/placement';
 import type { ClusterMember } from './member';
 import { Relay } from './relay';
 import type { RelayAuth } from './relay-auth';
@@ -37,10 +38,25 @@ export interface SeatingDeps {
  * why), or through a `relay`
  * to the room's server. Anything else is a `Refusal`.
  */
-export type Seated = { readonly at: 'here'; readonly over: SeatRefusal | null } | { readonly at: 'relay'; readonly relay: Relay };
+export type Seated = { readonly at: 'here'; readonly over: SeatRefusal | null; readonly hold: RoomHold | null } | { readonly at: 'relay'; readonly relay: Relay };
+
+/** A room placed here and a connection's seats in it, until `release` (a second call does nothing). */
+export interface RoomHold {
+  readonly at: 'here';
+  readonly release: () => void;
+}
+
+/** The hold of seats (`seatRelease`) in a room held here (`roomRelease`): the seats go first, then the room. */
+const holdOf = (seatRelease: () => void, roomRelease: () => void): RoomHold => ({
+  at: 'here',
+  release: () => {
+    seatRelease();
+    roomRelease();
+  },
+});
 
 /** How a relayed connection ends when its room's server vanishes: a call cannot go on; a participant may rejoin. */
-const LOST = { plivo: { code: CLOSE.error, reason: 'media server lost' }, participant: { code: CLOSE.moved, reason: 'room server lost: reconnect' } } as const;
+export const LOST = { plivo: { code: CLOSE.error, reason: 'media server lost' }, participant: { code: CLOSE.moved, reason: 'room server lost: reconnect' } } as const;
 
 /**
  * Runs `release` when the socket closes, or at once when it closed already: a client that went away while
@@ -70,7 +86,7 @@ export class Seating {
       this.deps.onConnectionRefused();
       log.warn(`${join.type === 'plivo' ? 'plivo stream' : 'participant'} refused: ${slot.limit}`, { relayed, connections: this.deps.slots.held(), tenantConnections: this.deps.slots.held(tenant) });
       if (join.type === 'participant' || relayed) throw new Refusal(slot.limit === 'server-full' ? 'server_full' : 'connection_limit', slot.message);
-      return { at: 'here', over: slot };
+      return { at: 'here', over: slot, hold: null };
     }
     whenClosed(socket, slot.release, guarded);
     const deadline = Date.now() + this.deps.leaseMs + 2000;
@@ -85,7 +101,7 @@ export class Seating {
       if (placed?.here) {
         // The room stays held here while this connection lasts, whether or not its upgrade completes.
         whenClosed(socket, placed.release, guarded);
-        return { at: 'here', over: this.takeSeats(join, relayed, socket, placed.release, guarded, log) };
+        return { at: 'here', ...this.takeSeats(join, relayed, socket, placed.release, guarded, log) };
       }
       if (!placed || relayed) throw new Refusal('room_not_here', 'The room is not placed on this server');
       try {
@@ -109,21 +125,38 @@ export class Seating {
   }
 
   /**
+   * Holds room `roomId` for a call seated here that moves into it (switch-room): the room placed here and `seats`
+   * taken in it, until `release`; or the room's live owner elsewhere; or the limit the room is at here. Throws when
+   * the room can be placed nowhere (a draining server takes no new rooms).
+   */
+  async hold(tenant: string, roomId: string, seats: number): Promise<RoomHold | { readonly at: 'elsewhere'; readonly owner: Placement } | SeatRefusal> {
+    const placed = await this.deps.cluster.place(tenant, roomId);
+    if (!placed.here) return { at: 'elsewhere', owner: placed.owner };
+    const seat = this.deps.seats.take(tenant, roomId, seats);
+    if ('limit' in seat) {
+      placed.release();
+      return seat;
+    }
+    return holdOf(seat.release, placed.release);
+  }
+
+  /**
    * Takes the join's seats in its room here, given back when its socket closes. Over a limit it gives back the room's
    * hold (`release`): a participant is refused (429; relayed in over the tenant's rooms here, 409, so the peer may
    * place the room on itself), a call is let through to be turned away with the limit's close code.
    */
-  private takeSeats(join: Join, relayed: boolean, socket: Duplex, release: () => void, guarded: Guard, log: Logger): SeatRefusal | null {
+  private takeSeats(join: Join, relayed: boolean, socket: Duplex, release: () => void, guarded: Guard, log: Logger): { over: SeatRefusal | null; hold: RoomHold | null } {
     const { tenant, roomId } = roomOf(join);
     const seat = this.deps.seats.take(tenant, roomId, seatsOf(join));
     if (!('limit' in seat)) {
       whenClosed(socket, seat.release, guarded);
-      return null;
+      return { over: null, hold: holdOf(seat.release, release) };
     }
     release();
     log.warn(`${join.type === 'plivo' ? 'plivo stream' : 'participant'} refused: ${seat.limit}`, { limits: this.deps.limits, seated: this.deps.seats.seatsIn(tenant, roomId), tenantRooms: this.deps.seats.roomsOf(tenant) });
     if (relayed && seat.limit === 'room-limit') throw new Refusal('room_not_here', seat.message);
-    if (join.type === 'participant') throw new Refusal(seat.limit === 'room-full' ? 'room_full' : 'room_limit', seat.message);
-    return seat;
+    // A switched call's leg is refused like a participant: the call stays in its room, and its record is not ended here.
+    if (join.type === 'participant' || join.leg === 'switched') throw new Refusal(seat.limit === 'room-full' ? 'room_full' : 'room_limit', seat.message);
+    return { over: seat, hold: null };
   }
 }

@@ -39,6 +39,13 @@ export const startOf = ({ start }: PlivoMessage): { callId: string | null; strea
   streamId: typeof start?.streamId === 'string' ? start.streamId : '',
 });
 
+/**
+ * A `start` as Plivo sends it, for call `callId`'s stream `streamId`: what a switched call's leg to a room on another
+ * server opens with there (the socket that server gets is a relay, and a Plivo stream starts with `start`).
+ */
+export const startMessage = (callId: string, streamId: string): string =>
+  JSON.stringify({ event: 'start', sequenceNumber: 0, start: { callId, streamId, tracks: ['inbound'], mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000 } } });
+
 /** A `media` message's audio: its base64 payload and how many bytes that holds. */
 export interface MediaPayload {
   readonly base64: string;

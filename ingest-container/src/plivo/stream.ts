@@ -1,6 +1,9 @@
 import type { WebSocket } from 'ws';
 import type { Claim } from '../../../core/claims';
+import type { CallEventType } from '../../../core/events';
+import type { Join } from '../admission/join';
 import { Frame, PHONE_FRAME_BYTES } from '../audio/frame';
+import type { Relay } from '../cluster/relay';
 import { CallSession, phoneInfoOf, type CallSessionDeps } from '../calls/session';
 import type { EndReason } from '../calls/lifecycle';
 import { JitterBuffer } from '../room/jitter-buffer';
@@ -11,10 +14,12 @@ import { Endpoint, FrameCutter, newStats, type EndpointStats } from '../transpor
 import { FloodMeter } from '../transport/flood-meter';
 import { guard, socketGuard } from '../transport/guard';
 import { MessageGuard } from '../transport/message-guard';
-import { checkpointMessage, clearAudioMessage, dtmfOf, eventName, mediaFrameOf, mediaOf, parseMessage, playAudioFrame, playedOf, sendDtmfMessage, startOf, type MediaPayload, type PlivoMessage } from './protocol';
+import { checkpointMessage, clearAudioMessage, dtmfOf, eventName, mediaFrameOf, mediaOf, parseMessage, playAudioFrame, playedOf, sendDtmfMessage, startMessage, startOf, type MediaPayload, type PlivoMessage } from './protocol';
 
 /** How long a stream may wait for `start` after its upgrade, unless the server says otherwise. */
 const START_TIMEOUT_MS = 10_000;
+/** Why a call leaves a room it is switched out of (`participant-left`'s `reason`), and the close reason of its leg there. */
+const SWITCHED_ROOM = 'switched-room';
 /** Plivo sends 50 `media` messages a second and a few events: 20 times that is a flood. */
 const MESSAGES_PER_SECOND = 1000;
 
@@ -24,6 +29,11 @@ export interface PlivoStreamDeps extends CallSessionDeps {
   readonly relayed?: boolean;
   /** @default START_TIMEOUT_MS */
   readonly startTimeoutMs?: number;
+  /**
+   * The stream is a switched call's leg, relayed here from the server holding the call's socket, into a room of this
+   * server: that server keeps the call's record, so this one records neither its answer nor its end.
+   */
+  readonly switchedLeg?: boolean;
 }
 
 /**
@@ -35,7 +45,8 @@ export interface PlivoStreamDeps extends CallSessionDeps {
 export class PlivoStream implements Participant {
   readonly kind = 'phone' as const;
   readonly rate = 8000 as const;
-  readonly id: string;
+  /** The call's participant id in its room; a switch of rooms may give it another. */
+  id: string;
   readonly phone: Participant['phone'];
   readonly input = new JitterBuffer({ startFrames: 1, maxTarget: 8, capacity: 50, adaptive: true });
   readonly stats: EndpointStats = newStats();
@@ -44,7 +55,11 @@ export class PlivoStream implements Participant {
   readonly closed: Promise<void>;
   private streamId = '';
   private room: Room | null = null;
+  /** Switched into a room of another server: the leg there (a relay), and that room's id. */
+  private remote: { readonly relay: Relay; readonly roomId: string } | null = null;
   private endReason: EndReason = 'caller-hangup';
+  /** Why the call left its room when that is not its end: a switched leg let go as the call moved on. */
+  private leftFor: typeof SWITCHED_ROOM | null = null;
   private readonly endpoint: Endpoint;
   private readonly startTimer: NodeJS.Timeout;
   private readonly cutter = new FrameCutter(PHONE_FRAME_BYTES);
@@ -81,7 +96,9 @@ export class PlivoStream implements Participant {
     });
     this.guard.listen((data, isBinary) => this.onMessage(data, isBinary));
     this.closed = new Promise((resolve) =>
-      ws.once('close', (code) => {
+      ws.once('close', (code, reason) => {
+        // A switched leg let go by the call's own server: the call moved on to another room, it did not end.
+        if (this.deps.switchedLeg && reason.toString() === SWITCHED_ROOM) this.leftFor = SWITCHED_ROOM;
         // Through a relay: the entry server vanished (1006), or is shutting down (1001).
         if (this.relayed && code === NO_CLOSE_FRAME) this.endReason = 'media-failure';
         if (this.relayed && code === CLOSE.shutdown) this.endReason = 'server-shutdown';
@@ -104,17 +121,85 @@ export class PlivoStream implements Participant {
     return this.deps.relayed ?? false;
   }
 
-  /** Called every 30 s for relayed streams: a relay that did not answer the last ping lost its server. */
+  /**
+   * Called every 30 s for relayed streams and those switched into a room of another server: a relay that did not
+   * answer the last ping lost its server.
+   */
   heartbeat(): void {
-    this.endpoint.heartbeat();
+    if (this.remote) this.remote.relay.heartbeatRoom();
+    if (this.relayed) this.endpoint.heartbeat();
+  }
+
+  /** Its audio goes through a relay: it came through one, or it was switched into a room of another server. */
+  get beats(): boolean {
+    return this.relayed || this.remote !== null;
   }
 
   get tenant(): string {
     return this.claim.tenant;
   }
 
+  /** The room the call is in: its claim's, until it is switched to another. */
   get roomId(): string {
-    return this.claim.roomId;
+    return this.remote?.roomId ?? this.room?.id ?? this.claim.roomId;
+  }
+
+  get callId(): string {
+    return this.claim.callId;
+  }
+
+  /** The events the tenant's webhooks subscribed to when the call was routed. */
+  get subscribed(): readonly CallEventType[] {
+    return this.claim.events;
+  }
+
+  /**
+   * Moves the call from its room into `room` in place, as participant `id` there: the same socket, no round trip to
+   * Plivo. The caller hears `room` from its next tick, 20 ms at most later (rooms here share one clock); the old
+   * room's members see it leave with reason `switched-room`, the new one's see it join. False, and nothing changed,
+   * when the call is not live in a room, or `id` is taken in `room`.
+   */
+  moveTo(room: Room, id: string = this.id): boolean {
+    if (!this.live || room === this.room || room.get(id)) return false;
+    this.leaveRoom();
+    this.id = id;
+    this.room = room;
+    room.join(this);
+    return true;
+  }
+
+  /**
+   * Moves the call into room `roomId` of another server, through `relay`: opened there with `leg(roomId, id)`, which
+   * seated it. The caller's messages go on to that server as they come, the room's audio comes back; if that server
+   * closes the leg, the call ends with its code. False, and nothing changed, when the call is not live in a room.
+   */
+  moveToRelay(relay: Relay, roomId: string): boolean {
+    if (!this.live) return false;
+    this.leaveRoom();
+    this.remote = { relay, roomId };
+    relay.toRoom(startMessage(this.claim.callUuid, this.streamId), false);
+    relay.adopt(this.endpoint, (code, lost) => {
+      this.endReason = lost ? 'media-failure' : code === CLOSE.kicked ? 'kicked' : code === CLOSE.shutdown ? 'server-shutdown' : 'error';
+    });
+    return true;
+  }
+
+  /** The join that seats this call, switched, in room `roomId` of another server, as participant `id` there. */
+  leg(roomId: string, id: string = this.id): Join {
+    return { type: 'plivo', leg: 'switched', claim: { ...this.claim, roomId, agent: null, participant: { ...this.claim.participant, id } } };
+  }
+
+  /** In a room, here or on another server, and its socket open. */
+  private get live(): boolean {
+    return this.endpoint.open && (this.room !== null || this.remote !== null);
+  }
+
+  /** Leaves the room the call is in, here or on another server, for another. */
+  private leaveRoom(): void {
+    this.room?.leave(this.id, SWITCHED_ROOM);
+    this.room = null;
+    this.remote?.relay.release(CLOSE.ended, SWITCHED_ROOM);
+    this.remote = null;
   }
 
   deliver(frame: Frame): void {
@@ -126,6 +211,8 @@ export class PlivoStream implements Participant {
   }
 
   private onMessage(data: Buffer, isBinary: boolean): void {
+    // Switched into a room of another server: that server's leg reads the caller's messages.
+    if (this.remote) return this.remote.relay.toRoom(data, isBinary);
     // Nearly every message is a plain `media` frame: its payload is read from the bytes, nothing parsed.
     const frame = mediaFrameOf(data, isBinary);
     if (frame) return this.room ? this.onMedia(frame) : this.outOfOrder();
@@ -176,7 +263,7 @@ export class PlivoStream implements Participant {
     if (room.get(this.id)) return this.close(CLOSE.participantIdTaken, `participant id ${this.id} is taken in room ${this.claim.roomId}`, 'participant-id-taken');
     this.room = room;
     room.join(this);
-    this.call.answered(this.room);
+    if (!this.deps.switchedLeg) this.call.answered(this.room);
   }
 
   private outOfOrder(): void {
@@ -215,9 +302,10 @@ export class PlivoStream implements Participant {
 
   private async onClose(): Promise<void> {
     clearTimeout(this.startTimer);
-    this.room?.leave(this.id, this.endReason);
+    this.room?.leave(this.id, this.leftFor ?? this.endReason);
+    this.remote?.relay.release(CLOSE.ended, 'call ended');
     const jitter = this.input.stats;
     this.deps.log.info('plivo stream closed', { reason: this.endReason, ...this.stats, underruns: jitter.underruns, jitterTarget: jitter.target, droppedIn: jitter.dropped });
-    await this.call.ended(this.endReason);
+    if (!this.deps.switchedLeg) await this.call.ended(this.endReason);
   }
 }

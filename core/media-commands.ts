@@ -1,0 +1,127 @@
+import { DeleteItemCommand, PutItemCommand, QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { z } from 'zod';
+import { ROOM_ID } from './connectors/schema';
+import { db, isConditionFailure, num, readStr, str } from './dynamo';
+import type { ControlPlaneConfig } from './config';
+import { timeOrderedId } from './ids';
+import { regionTables } from './region-tables';
+
+/**
+ * Commands from the control plane to one media server, in its media region's table: the API (a Lambda outside the
+ * VPC, which cannot reach a task's private port) writes one addressed to the server holding the call, and that server
+ * queries its own commands once a poll (COMMAND_POLL_MS, a second) and executes each it manages to take. Taking is a
+ * conditional delete, so a command runs once even if two polls see it; one past its expiry is taken and reported as
+ * expired, never run. Nothing per audio frame: a command is a few hundred bytes, written once and read once.
+ */
+
+/** A command waits this long at most; the media server polls every second, so only a server in trouble lets it lapse. */
+export const COMMAND_TTL_MS = 10_000;
+/** A poll takes at most this many commands; more wait for the next one. */
+export const COMMANDS_PER_POLL = 25;
+
+const text = z.string().min(1).max(128);
+/** Moves a call's stream to room `roomId` (`POST /v2/sip/call/switch-room`); `fromRoomId` is where the API saw it. */
+export const mediaCommandSchema = z.strictObject({
+  type: z.literal('switch-room'),
+  id: text,
+  tenant: text,
+  callId: text,
+  fromRoomId: z.string().regex(ROOM_ID),
+  roomId: z.string().regex(ROOM_ID),
+  participantId: z.string().regex(ROOM_ID).max(64).optional(),
+  /** When it was written (epoch ms): commands run in this order. */
+  at: z.number(),
+  expiresAtMs: z.number(),
+});
+export type MediaCommand = z.output<typeof mediaCommandSchema>;
+
+const commandKey = (serverId: string, id: string) => ({ pk: str(`CMD#${serverId}`), sk: str(id) });
+
+/** A new command's id: time-ordered, so a server's commands are read oldest first. */
+export const newCommandId = (now?: number): string => timeOrderedId('cmd_', now);
+
+export class MediaCommandStore {
+  constructor(
+    private readonly dynamo: DynamoDBClient,
+    private readonly tableName: string,
+  ) {}
+
+  /** Writes `command` for media server `serverId`. */
+  async send(serverId: string, command: MediaCommand): Promise<void> {
+    await db(() =>
+      this.dynamo.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: {
+            ...commandKey(serverId, command.id),
+            type: str('media-command'),
+            command: str(JSON.stringify(command)),
+            // Lazily deleted a day after it lapsed: nobody runs it by then (every take checks `expiresAtMs`).
+            expiresAt: num(Math.ceil(command.expiresAtMs / 1000) + 86400),
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Takes the server's waiting commands, oldest first (at most COMMANDS_PER_POLL): each is deleted as it is taken,
+   * and one another poll took first is left out. A malformed one is taken and dropped (`onBad`).
+   */
+  async take(serverId: string, onBad: (id: string) => void): Promise<MediaCommand[]> {
+    const out = await db(() =>
+      this.dynamo.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': str(`CMD#${serverId}`) },
+          ConsistentRead: true,
+          Limit: COMMANDS_PER_POLL,
+        }),
+      ),
+    );
+    const taken: MediaCommand[] = [];
+    for (const item of out.Items ?? []) {
+      const id = readStr(item, 'sk');
+      if (!(await this.remove(serverId, id))) continue;
+      const parsed = mediaCommandSchema.safeParse(safeJson(item.command?.S));
+      if (parsed.success && parsed.data.id === id) taken.push(parsed.data);
+      else onBad(id);
+    }
+    return taken;
+  }
+
+  /** Deletes the command; false when it was gone already (another poll took it). */
+  private async remove(serverId: string, id: string): Promise<boolean> {
+    try {
+      await db(() => this.dynamo.send(new DeleteItemCommand({ TableName: this.tableName, Key: commandKey(serverId, id), ConditionExpression: 'attribute_exists(pk)' })));
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
+  }
+}
+
+/** The command queue of each configured media region (its table), one store per region, made on first use. */
+export function mediaCommands(config: Pick<ControlPlaneConfig, 'mediaRegions' | 'aws'>, dynamo: DynamoDBClient): (regionId: string) => MediaCommandStore {
+  const tableOf = regionTables(config, dynamo);
+  const stores = new Map<string, MediaCommandStore>();
+  return (regionId) => {
+    let store = stores.get(regionId);
+    if (!store) {
+      const { dynamo: client, tableName } = tableOf(regionId);
+      stores.set(regionId, (store = new MediaCommandStore(client, tableName)));
+    }
+    return store;
+  };
+}
+
+function safeJson(text: string | undefined): unknown {
+  try {
+    return text === undefined ? null : JSON.parse(text);
+  } catch {
+    return null;
+  }
+}

@@ -108,7 +108,6 @@ export class CallControl {
         hangupUrl: callbacks,
         ringTimeout: input.ringingTimeout,
         ...(input.maxCallDuration !== undefined && { timeLimit: input.maxCallDuration }),
-        ...(input.participant?.name !== undefined && { callerName: input.participant.name }),
       });
       log.info('outbound call placed', { requestUuid: placed.requestUuid, region: call.region, ruleId: call.ruleId });
     } catch (err) {

@@ -41,7 +41,6 @@ export interface MakeCallRequest {
   readonly ringUrl?: string;
   readonly hangupUrl?: string;
   readonly hangupMethod?: CallbackMethod;
-  readonly callerName?: string;
   /** Seconds the callee's phone rings before the call ends unanswered. */
   readonly ringTimeout?: number;
   /** Seconds the answered call may last. */
@@ -105,7 +104,6 @@ export class PlivoVoiceApi {
       answer_method: call.answerMethod ?? 'POST',
       ...(call.ringUrl !== undefined && { ring_url: call.ringUrl }),
       ...(call.hangupUrl !== undefined && { hangup_url: call.hangupUrl, hangup_method: call.hangupMethod ?? 'POST' }),
-      ...(call.callerName !== undefined && { caller_name: call.callerName }),
       ...(call.ringTimeout !== undefined && { ring_timeout: call.ringTimeout }),
       ...(call.timeLimit !== undefined && { time_limit: call.timeLimit }),
     };

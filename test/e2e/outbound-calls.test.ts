@@ -1,6 +1,4 @@
-import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { promisify } from 'node:util';
 import { mulawDecode } from '../../ingest-container/src/audio/mulaw';
 import type { CallView } from '../../core/calls/model';
 import { createLogger } from '../../core/log';
@@ -8,7 +6,7 @@ import { CALLEE_TONE_HZ, PlivoEmulator } from '../../local/plivo/emulator';
 import { tone, toneLevel } from '../../tools/audio';
 import { plivoCallback } from '../../tools/plivo-simulator';
 import { RoomPeer } from '../../tools/room-peer';
-import { apiRequest, localProcessPerFile, NODE_TSX, ROOT, waitFor } from '../support/local-process';
+import { apiRequest, localProcessPerFile, tenantToken, waitFor } from '../support/local-process';
 import { startReceiver } from '../support/webhook-receiver';
 
 /**
@@ -139,7 +137,7 @@ it("answers Plivo's refusal with 502 and places nothing twice; the call is faile
 it('keeps call control to the tenant: 404 for another tenant, 409 without credentials', async () => {
   const { connectorId, receiver } = await placingConnector();
   const placed = await place({ sipCallTo: ANSWERS, destinationRoomId: 'outbound-tenants', waitUntilAnswered: true });
-  const other = await mintToken('outbound-other-tenant');
+  const other = await tenantToken(local.dataDir, 'outbound-other-tenant');
   expect((await api('POST', '/v2/sip/call/end', { callId: placed.call.id }, other)).status).toBe(404);
   expect((await api('POST', '/v2/sip/call/transfer', { callId: placed.call.id, transferTo: ANSWERS }, other)).status).toBe(404);
   expect((await api('POST', '/v2/sip/call', { sipCallTo: ANSWERS, sipCallFrom: FROM, roomId: 'x', connectorId }, other)).status).toBe(404);
@@ -149,7 +147,6 @@ it('keeps call control to the tenant: 404 for another tenant, 409 without creden
   await receiver.close();
 }, 20_000);
 
-/** A token of another tenant, minted as a user does. */
 /** `events`, in order, with `optional` ones left out (a step Plivo's callbacks may overtake). */
 const without = (events: string[], optional: string[]) => events.filter((event) => !optional.includes(event));
 
@@ -202,8 +199,3 @@ it('transfers an answered call: accepted, the caller leaves the room for the tar
   await peer.close();
   await receiver.close();
 }, 40_000);
-
-async function mintToken(apikey: string): Promise<string> {
-  const { stdout } = await promisify(execFile)(NODE_TSX[0], [...NODE_TSX.slice(1), 'tools/token.ts', '--apikey', apikey], { cwd: ROOT, env: { ...process.env, DATA_DIR: local.dataDir } });
-  return stdout.trim();
-}

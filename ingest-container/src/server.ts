@@ -8,7 +8,7 @@ import type { Join } from './admission/join';
 import type { DialOptions } from './calls/agent';
 import type { CallLifecycle } from './calls/lifecycle';
 import type { HeldCalls } from './calls/switch-room';
-import type { SeatRefusal } from './cluster/capacity';
+import { LIMITS, type SeatRefusal } from './cluster/capacity';
 import type { ClusterMember } from './cluster/member';
 import { RELAY_MAX_PAYLOAD, type Relay } from './cluster/relay';
 import type { RoomHold, Seated } from './cluster/seating';
@@ -51,7 +51,6 @@ export interface MediaCounters {
 const MAX_PAYLOAD = 64 * 1024;
 const HEARTBEAT_MS = 30_000;
 /** The close code of a call turned away by each limit. */
-const TURNED_AWAY = { 'room-full': CLOSE.roomFull, 'room-limit': CLOSE.roomLimit, 'connection-limit': CLOSE.connectionLimit, 'server-full': CLOSE.serverFull } as const;
 /** How participants are moved off a room whose placement another server took over. */
 const MOVED_REASON = 'room moved to another server: reconnect';
 
@@ -147,7 +146,7 @@ export class Connections implements HeldCalls {
 
   /** A call over a room limit: its stream is closed at once with the limit's code, and its record ended with the limit as its reason. */
   private turnAway(ws: WebSocket, join: Join, refusal: SeatRefusal, log: Logger): void {
-    ws.close(TURNED_AWAY[refusal.limit], refusal.message);
+    ws.close(LIMITS[refusal.limit].close, refusal.message);
     if (join.type !== 'plivo') return;
     this.deps.lifecycle.ended(join.claim.tenant, join.claim.callId, refusal.limit, null, join.claim.events).catch((err: unknown) => log.error('could not record the call as ended', { err }));
   }

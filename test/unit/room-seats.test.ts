@@ -1,8 +1,11 @@
 import { ConnectionSlots, RoomSeats } from '../../ingest-container/src/cluster/capacity';
 import { loadMediaConfig } from '../../ingest-container/src/config';
 
+/** Small limits, so each is reached in a few steps. */
+const LIMITS = { maxRoomsPerTenant: 2, maxParticipantsPerRoom: 3, maxQueuedAudioBytesPerRoom: 8e6, maxQueuedAudioBytes: 256e6, maxConnections: 4, maxConnectionsPerTenant: 2 };
+
 describe('RoomSeats', () => {
-  const seats = () => new RoomSeats({ maxRoomsPerTenant: 2, maxParticipantsPerRoom: 3 });
+  const seats = () => new RoomSeats(LIMITS);
 
   it('takes seats up to the room limit, and a freed seat again; release is safe to call twice', () => {
     const s = seats();
@@ -79,7 +82,7 @@ describe('loadMediaConfig limits', () => {
 });
 
 describe('ConnectionSlots', () => {
-  const slots = () => new ConnectionSlots({ maxConnections: 4, maxConnectionsPerTenant: 2 });
+  const slots = () => new ConnectionSlots(LIMITS);
   const taken = (slot: ReturnType<ConnectionSlots['take']>) => {
     if (!('release' in slot)) throw new Error(`refused: ${slot.limit}`);
     return slot;

@@ -1,4 +1,6 @@
 import { roomKey } from '../room/key';
+import { CLOSE } from '../transport/close-codes';
+import type { RefusalCode } from '../transport/refuse';
 
 /** How much of one media server rooms may take (`MAX_ROOMS_PER_TENANT`, `MAX_PARTICIPANTS_PER_ROOM`, `MAX_QUEUED_AUDIO_MB*`). */
 export interface RoomLimits {
@@ -24,25 +26,28 @@ export interface RoomLimits {
 }
 
 /**
+ * The limits a join can run into, each with what the joiner gets: a call's stream is closed with `close`, a
+ * participant (or a relayed or switched leg) is refused with `refusal`, and both are told `message`.
+ */
+export const LIMITS = {
+  'room-full': { close: CLOSE.roomFull, refusal: 'room_full', message: (l: RoomLimits) => `The room is full: at most ${l.maxParticipantsPerRoom} participants per room` },
+  'room-limit': { close: CLOSE.roomLimit, refusal: 'room_limit', message: (l: RoomLimits) => `Room limit reached: at most ${l.maxRoomsPerTenant} rooms per tenant on one media server` },
+  'connection-limit': { close: CLOSE.connectionLimit, refusal: 'connection_limit', message: (l: RoomLimits) => `Connection limit reached: at most ${l.maxConnectionsPerTenant} connections per tenant on one media server` },
+  'server-full': { close: CLOSE.serverFull, refusal: 'server_full', message: (l: RoomLimits) => `The media server is full: at most ${l.maxConnections} connections; connect again to reach another` },
+} as const satisfies Record<string, { close: number; refusal: RefusalCode; message: (limits: RoomLimits) => string }>;
+
+/**
  * Which limit a join ran into: the room's seats, the tenant's rooms on this server, the tenant's connections on this
  * server, or this server's connections.
  */
-export type SeatRefusal = { readonly limit: 'room-full' | 'room-limit' | 'connection-limit' | 'server-full'; readonly message: string };
+export type SeatRefusal = { readonly limit: keyof typeof LIMITS; readonly message: string };
 
 export type SeatTaken = { readonly release: () => void };
 
-/** The limits seats are counted against. */
-type SeatLimits = Pick<RoomLimits, 'maxRoomsPerTenant' | 'maxParticipantsPerRoom'>;
-
-
-/** What a joiner over a room limit is told. */
-export function limitMessage(limit: 'room-full' | 'room-limit', limits: SeatLimits): string {
-  return limit === 'room-full'
-    ? `The room is full: at most ${limits.maxParticipantsPerRoom} participants per room`
-    : `Room limit reached: at most ${limits.maxRoomsPerTenant} rooms per tenant on one media server`;
+/** A join refused at `limit`, with what the joiner is told. */
+function refusal(limit: SeatRefusal['limit'], limits: RoomLimits): SeatRefusal {
+  return { limit, message: LIMITS[limit].message(limits) };
 }
-
-type ConnectionLimits = Pick<RoomLimits, 'maxConnections' | 'maxConnectionsPerTenant'>;
 
 /**
  * The connections this media server holds, in all and per tenant, each from before its upgrade until its socket
@@ -53,7 +58,7 @@ export class ConnectionSlots {
   private total = 0;
   private readonly tenants = new Map<string, number>();
 
-  constructor(readonly limits: ConnectionLimits) {}
+  constructor(readonly limits: RoomLimits) {}
 
   /** Connections held here, in all or for `tenant`. */
   held(tenant?: string): number {
@@ -63,9 +68,9 @@ export class ConnectionSlots {
   /** Takes a connection's slot, or says which limit it would pass. `release` gives it back; a second call does nothing. */
   take(tenant: string, relayed: boolean): SeatTaken | SeatRefusal {
     const { maxConnections, maxConnectionsPerTenant } = this.limits;
-    if (this.total >= maxConnections) return { limit: 'server-full', message: `The media server is full: at most ${maxConnections} connections; connect again to reach another` };
+    if (this.total >= maxConnections) return refusal('server-full', this.limits);
     const own = relayed ? 0 : 1;
-    if (this.held(tenant) + own > maxConnectionsPerTenant) return { limit: 'connection-limit', message: `Connection limit reached: at most ${maxConnectionsPerTenant} connections per tenant on one media server` };
+    if (this.held(tenant) + own > maxConnectionsPerTenant) return refusal('connection-limit', this.limits);
     this.total++;
     if (own) this.tenants.set(tenant, this.held(tenant) + 1);
     let released = false;
@@ -94,7 +99,7 @@ export class RoomSeats {
   /** Rooms with seats taken, per tenant. */
   private readonly tenants = new Map<string, number>();
 
-  constructor(readonly limits: SeatLimits) {}
+  constructor(readonly limits: RoomLimits) {}
 
   /** Rooms of `tenant` with anyone seated here. */
   roomsOf(tenant: string): number {
@@ -111,8 +116,8 @@ export class RoomSeats {
     const { maxRoomsPerTenant, maxParticipantsPerRoom } = this.limits;
     const k = roomKey(tenant, roomId);
     const seated = this.rooms.get(k) ?? 0;
-    if (seated === 0 && this.roomsOf(tenant) >= maxRoomsPerTenant) return { limit: 'room-limit', message: limitMessage('room-limit', this.limits) };
-    if (seated + count > maxParticipantsPerRoom) return { limit: 'room-full', message: limitMessage('room-full', this.limits) };
+    if (seated === 0 && this.roomsOf(tenant) >= maxRoomsPerTenant) return refusal('room-limit', this.limits);
+    if (seated + count > maxParticipantsPerRoom) return refusal('room-full', this.limits);
     this.rooms.set(k, seated + count);
     if (seated === 0) this.tenants.set(tenant, this.roomsOf(tenant) + 1);
     let released = false;

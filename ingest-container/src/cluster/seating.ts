@@ -6,7 +6,7 @@ import { CLOSE } from '../transport/close-codes';
 import type { Guard } from '../transport/guard';
 import { UpgradeRefused } from '../transport/open-socket';
 import { Refusal } from '../transport/refuse';
-import { limitMessage, type ConnectionSlots, type RoomLimits, type RoomSeats, type SeatRefusal } from './capacity';
+import { LIMITS, type ConnectionSlots, type RoomLimits, type RoomSeats, type SeatRefusal } from './capacity';
 import type { Placement } from '../../../core/placement';
 import type { ClusterMember } from './member';
 import { Relay } from './relay';
@@ -85,7 +85,7 @@ export class Seating {
     if ('limit' in slot) {
       this.deps.onConnectionRefused();
       log.warn(`${join.type === 'plivo' ? 'plivo stream' : 'participant'} refused: ${slot.limit}`, { relayed, connections: this.deps.slots.held(), tenantConnections: this.deps.slots.held(tenant) });
-      if (join.type === 'participant' || relayed) throw new Refusal(slot.limit === 'server-full' ? 'server_full' : 'connection_limit', slot.message);
+      if (join.type === 'participant' || relayed) throw new Refusal(LIMITS[slot.limit].refusal, slot.message);
       return { at: 'here', over: slot, hold: null };
     }
     whenClosed(socket, slot.release, guarded);
@@ -110,7 +110,7 @@ export class Seating {
         return { at: 'relay', relay };
       } catch (err) {
         // The room is full at its server (seats are counted there): a refusal for the participant, not a relay error.
-        if (err instanceof UpgradeRefused && err.status === 429) throw new Refusal('room_full', limitMessage('room-full', this.deps.limits));
+        if (err instanceof UpgradeRefused && err.status === 429) throw new Refusal('room_full', LIMITS['room-full'].message(this.deps.limits));
         // The owner refused what it was sent (not a room that moved): trying again would not help.
         const refused = err instanceof UpgradeRefused && err.status !== 409 && err.status !== 503;
         if (refused || Date.now() > deadline) {
@@ -156,7 +156,7 @@ export class Seating {
     log.warn(`${join.type === 'plivo' ? 'plivo stream' : 'participant'} refused: ${seat.limit}`, { limits: this.deps.limits, seated: this.deps.seats.seatsIn(tenant, roomId), tenantRooms: this.deps.seats.roomsOf(tenant) });
     if (relayed && seat.limit === 'room-limit') throw new Refusal('room_not_here', seat.message);
     // A switched call's leg is refused like a participant: the call stays in its room, and its record is not ended here.
-    if (join.type === 'participant' || join.leg === 'switched') throw new Refusal(seat.limit === 'room-full' ? 'room_full' : 'room_limit', seat.message);
+    if (join.type === 'participant' || join.leg === 'switched') throw new Refusal(LIMITS[seat.limit].refusal, seat.message);
     return { over: seat, hold: null };
   }
 }

@@ -1,8 +1,8 @@
 import { DeleteItemCommand, GetItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { TenantCounter } from './counter';
-import { db, keysetWalk, pageByPrefix, putIfVersion, queryAll, readStr, str, type Item } from './dynamo';
+import { db, isConditionFailure, keysetWalk, putIfVersion, queryAll, readStr, str, type Item } from './dynamo';
 import { ConflictError } from './errors';
-import { numberedPage, type NumberedPage, type Page, type PageRequest } from './pagination';
+import { numberedPage, type NumberedPage, type PageRequest } from './pagination';
 
 /** A tenant's resource kept as one JSON document: always read and written whole. */
 export interface TenantDocument {
@@ -16,8 +16,6 @@ export interface TenantDocument {
 export interface DocumentStore<T extends TenantDocument> {
   create(doc: T): Promise<void>;
   get(tenant: string, id: string): Promise<T | null>;
-  /** Newest first (ids are time-ordered); `afterId` continues a previous page. */
-  list(tenant: string, limit: number, afterId?: string): Promise<Page<T>>;
   /** Every document of the tenant, in id order. */
   all(tenant: string): Promise<T[]>;
   /** Replaces the document if it still has `expectedUpdatedAt`; false when it changed or vanished meanwhile. */
@@ -84,13 +82,6 @@ export class DynamoDocumentStore<T extends TenantDocument> implements DocumentSt
     return out.Item ? this.fromItem(out.Item) : null;
   }
 
-  async list(tenant: string, limit: number, afterId?: string): Promise<Page<T>> {
-    const { prefix } = this.kind;
-    const page = await pageByPrefix(this.dynamo, this.tableName, `T#${tenant}`, prefix, limit, afterId && `${prefix}${afterId}`);
-    const items = page.items.map((item) => this.fromItem(item));
-    return { items, lastId: page.more ? (items[items.length - 1]?.id ?? null) : null };
-  }
-
   async all(tenant: string): Promise<T[]> {
     const items = await queryAll(this.dynamo, this.tableName, `T#${tenant}`, { prefix: this.kind.prefix });
     return items.map((item) => this.fromItem(item));
@@ -140,6 +131,8 @@ export class CountedDynamoDocumentStore<T extends TenantDocument> extends Dynamo
     try {
       await super.create(doc);
     } catch (err) {
+      // Refused as already there: the SDK's retry of a put that landed (ids are random). The count stays taken.
+      if (isConditionFailure(err) && (await this.get(doc.tenant, doc.id))?.createdAt === doc.createdAt) return;
       await this.counter.give(doc.tenant);
       throw err;
     }
@@ -158,6 +151,7 @@ export class CountedDynamoDocumentStore<T extends TenantDocument> extends Dynamo
         const { items, total } = await keysetWalk(this.dynamo, this.tableName, `T#${tenant}`, this.counted.prefix, skip, take);
         return { items: items.map((item) => this.fromItem(item)), total };
       },
+      count: async () => (await queryAll(this.dynamo, this.tableName, `T#${tenant}`, { prefix: this.counted.prefix }, { ProjectionExpression: 'pk' })).length,
       recount: async (counted, actual) => {
         await this.counter.correct(tenant, counted, actual);
       },

@@ -53,6 +53,8 @@ export interface NumberedSource<T> {
   total(): Promise<number>;
   /** `take` items after the first `skip`; `total` is the exact count when the walk reached the end, else null. */
   walk(skip: number, take: number): Promise<{ readonly items: readonly T[]; readonly total: number | null }>;
+  /** Counts the items themselves (keys only): when a walk found more than the counter holds. */
+  count(): Promise<number>;
   /** Told the real total when a walk reached the end and found the counter wrong. */
   recount(counted: number, actual: number): Promise<void>;
 }
@@ -67,7 +69,10 @@ export async function numberedPage<T>(request: PageRequest, source: NumberedSour
   const counted = await source.total();
   const info = (total: number): PageInfo => ({ currentPage: page, perPage, lastPage: Math.max(1, Math.ceil(total / perPage)), total });
   if (page > info(counted).lastPage) return { data: [], pageInfo: info(counted) };
-  const { items, total } = await source.walk((page - 1) * perPage, perPage);
+  const walked = await source.walk((page - 1) * perPage, perPage);
+  const { items } = walked;
+  // More follow the counted last page: the counter is low (it should only ever run high), so the items are counted.
+  const total = walked.total ?? (page === info(counted).lastPage ? await source.count() : null);
   if (total === null || total === counted) return { data: items, pageInfo: info(counted) };
   await source.recount(counted, total);
   return { data: items, pageInfo: info(total) };

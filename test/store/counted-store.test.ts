@@ -1,4 +1,4 @@
-import { UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { dynamoClient } from '../../core/aws';
 import { CountedDynamoDocumentStore, type TenantDocument } from '../../core/documents';
 import { ConflictError } from '../../core/errors';
@@ -104,6 +104,28 @@ describe.each(storeBackends)('counted documents on %s', (name, start) => {
     // Settled: corrected.
     expect((await store(0).page('crash', { page: 1, perPage: 10 })).pageInfo.total).toBe(1);
     expect((await store().page('crash', { page: 3, perPage: 1 })).pageInfo).toEqual({ currentPage: 3, perPage: 1, lastPage: 1, total: 1 });
+  });
+
+  it('keeps the count of a create whose put the SDK retried after it landed, and finds a low count from its last page', async () => {
+    const things = store(0);
+    // The put lands, its answer is lost, the SDK's retry is refused as already there: the create stands, counted.
+    const doc = thing('retried', 0);
+    await things.create(doc);
+    await dynamo.send(new DeleteItemCommand({ TableName: 'counted', Key: { pk: { S: 'COUNT#retried' }, sk: { S: 'thing' } } }));
+    await things.create(thing('retried', 1));
+    await expect(things.create(doc)).resolves.toBeUndefined();
+    // Two documents, counted 2. A count one low (as a retried create used to leave it, giving its count back):
+    await dynamo.send(
+      new UpdateItemCommand({
+        TableName: 'counted',
+        Key: { pk: { S: 'COUNT#retried' }, sk: { S: 'thing' } },
+        UpdateExpression: 'SET n = :one, changedAt = :then',
+        ExpressionAttributeValues: { ':one': { N: '1' }, ':then': { N: '0' } },
+      }),
+    );
+    // The counted last page finds one more: both are listed, the total is counted from the items and kept.
+    expect((await things.page('retried', { page: 1, perPage: 1 })).pageInfo).toEqual({ currentPage: 1, perPage: 1, lastPage: 2, total: 2 });
+    expect((await things.page('retried', { page: 2, perPage: 1 })).data.map((t) => t.id)).toEqual([doc.id]);
   });
 
   it('holds a cap under concurrent creates, and a create at the cap recounts a settled high count', async () => {

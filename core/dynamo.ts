@@ -167,14 +167,20 @@ export function dueAttributes(kind: DueKind, at: string): Item {
   return { [TABLE_KEYS.due.partitionKey]: str(`DUE#${kind}`), [TABLE_KEYS.due.sortKey]: str(at) };
 }
 
-/** Base-table keys (`pk`, `sk`) of up to `limit` items of `kind` that fell due before `now`, oldest first. */
-export function overdue(dynamo: DynamoDBClient, tableName: string, kind: DueKind, now: Date, limit: number): Promise<Item[]> {
-  return keysBefore(dynamo, tableName, TABLE_KEYS.due, `DUE#${kind}`, now, limit);
+/** Keys read from an index, and where to read on from (absent when there are no more). */
+export interface KeysPage {
+  readonly keys: Item[];
+  readonly next?: Item;
+}
+
+/** Base-table keys (`pk`, `sk`) of up to `limit` items of `kind` that fell due before `now`, oldest first, from `start`. */
+export function overdue(dynamo: DynamoDBClient, tableName: string, kind: DueKind, now: Date, limit: number, start?: Item): Promise<KeysPage> {
+  return keysBefore(dynamo, tableName, TABLE_KEYS.due, `DUE#${kind}`, now, limit, start);
 }
 
 /** Base-table keys of up to `limit` calls whose state changed before `before` without its event being recorded. */
-export function unpublished(dynamo: DynamoDBClient, tableName: string, before: Date, limit: number): Promise<Item[]> {
-  return keysBefore(dynamo, tableName, TABLE_KEYS.outbox, 'OUTBOX', before, limit);
+export function unpublished(dynamo: DynamoDBClient, tableName: string, before: Date, limit: number, start?: Item): Promise<KeysPage> {
+  return keysBefore(dynamo, tableName, TABLE_KEYS.outbox, 'OUTBOX', before, limit, start);
 }
 
 async function keysBefore(
@@ -184,7 +190,8 @@ async function keysBefore(
   pk: string,
   now: Date,
   limit: number,
-): Promise<Item[]> {
+  start: Item | undefined,
+): Promise<KeysPage> {
   const out = await db(() =>
     dynamo.send(
       new QueryCommand({
@@ -194,10 +201,11 @@ async function keysBefore(
         ExpressionAttributeNames: { '#pk': partitionKey, '#sk': sortKey },
         ExpressionAttributeValues: { ':pk': str(pk), ':now': str(now.toISOString()) },
         Limit: limit,
+        ...(start && { ExclusiveStartKey: start }),
       }),
     ),
   );
-  return out.Items ?? [];
+  return { keys: out.Items ?? [], ...(out.LastEvaluatedKey && { next: out.LastEvaluatedKey }) };
 }
 
 /** Reads on from `start` until `want` items are in hand or the items end (DynamoDB stops a page at 1 MB). */

@@ -1,6 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { callEnd, endAsMediaFailure, type CallStore } from './calls/store';
-import { overdue, unpublished, type Item } from './dynamo';
+import { overdue, unpublished, type Item, type KeysPage } from './dynamo';
 import { callEvent, outboxes, type CallEventSink, type EventSubscriptions } from './events';
 import type { Logger } from './log';
 import type { MediaServerRecord, PlacementStore } from './placement';
@@ -8,7 +8,7 @@ import type { DeliveryRef } from './webhooks/model';
 import type { DeliveryQueue } from './webhooks/queue';
 import { deliveryRefOf, type DeliveryStore } from './webhooks/store';
 
-/** Items read from the `due` index per query; a sweep reads until it has caught up, up to ROUNDS queries. */
+/** Items read from an index per query; a sweep reads each index until it has caught up, up to ROUNDS queries. */
 const BATCH = 100;
 const ROUNDS = 10;
 /** Answered calls fall due at their answer time: every one of a dead server's is due by now. */
@@ -27,6 +27,8 @@ const DEFAULT_LEASE_MS = 15_000;
 export class Sweeper {
   /** Lapsed server leases seen by earlier sweeps: the lease, and when this sweeper first saw it lapsed. */
   private readonly lapses = new Map<string, { readonly leaseExpiresAtMs: number; readonly seenAtMs: number }>();
+  /** Calls this sweeper could not finish (each logged), ever: a server with one left is not forgotten. */
+  private failures = 0;
 
   constructor(
     private readonly deps: {
@@ -47,21 +49,11 @@ export class Sweeper {
   ) {}
 
   async sweep(now: Date = new Date()): Promise<{ missed: number; requeued: number; failed: number; republished: number }> {
-    let missed = 0;
-    let requeued = 0;
-    let republished = 0;
+    const { dynamo, tableName } = this.deps;
     const lostBefore = new Date(now.getTime() - this.deps.unpublishedAfterSeconds * 1000);
-    for (let round = 0; round < ROUNDS; round++) {
-      const [calls, deliveries, events] = await Promise.all([
-        overdue(this.deps.dynamo, this.deps.tableName, 'call', now, BATCH),
-        overdue(this.deps.dynamo, this.deps.tableName, 'delivery', now, BATCH),
-        unpublished(this.deps.dynamo, this.deps.tableName, lostBefore, BATCH),
-      ]);
-      missed += await this.missCalls(calls);
-      requeued += await this.requeue(deliveries, now);
-      republished += await this.republish(events);
-      if (calls.length < BATCH && deliveries.length < BATCH && events.length < BATCH) break;
-    }
+    const { count: missed } = await this.walk((start) => overdue(dynamo, tableName, 'call', now, BATCH, start), (keys) => this.missCalls(keys));
+    const { count: requeued } = await this.walk((start) => overdue(dynamo, tableName, 'delivery', now, BATCH, start), (keys) => this.requeue(keys, now));
+    const { count: republished } = await this.walk((start) => unpublished(dynamo, tableName, lostBefore, BATCH, start), (keys) => this.republish(keys));
     let failed = 0;
     const lapsed = new Set<string>();
     for (const placements of this.deps.placements) {
@@ -79,24 +71,53 @@ export class Sweeper {
     return { missed, requeued, failed, republished };
   }
 
-  /** Publishes the events of calls whose state changed while the writer died before recording them. */
-  private async republish(keys: readonly Item[]): Promise<number> {
+  /**
+   * Reads an index page by page, from where the last page ended (an item that cannot be finished does not hold up
+   * those behind it), up to ROUNDS pages; `handle` says how many of each page's items it finished. `done` when the
+   * index was read to its end.
+   */
+  private async walk(read: (start?: Item) => Promise<KeysPage>, handle: (keys: readonly Item[]) => Promise<number>): Promise<{ count: number; done: boolean }> {
+    let count = 0;
+    let start: Item | undefined;
+    for (let round = 0; round < ROUNDS; round++) {
+      const page = await read(start);
+      count += await handle(page.keys);
+      if (!page.next) return { count, done: true };
+      start = page.next;
+    }
+    return { count, done: false };
+  }
+
+  /** Runs `finish` for each call the keys name, one at a time; one that throws is logged and the others go on. */
+  private async eachCall(keys: readonly Item[], what: string, finish: (tenant: string, id: string) => Promise<boolean>): Promise<number> {
     let count = 0;
     for (const key of keys) {
       const tenant = key.pk?.S?.replace(/^T#/, '');
       const id = key.sk?.S?.replace(/^CALL#/, '');
       if (!tenant || !id) continue;
+      try {
+        if (await finish(tenant, id)) count++;
+      } catch (err) {
+        this.failures++;
+        this.deps.log.error(`sweep: could not ${what}; the next sweep tries again`, { tenant, callId: id, err });
+      }
+    }
+    return count;
+  }
+
+  /** Publishes the events of calls whose state changed while the writer died before recording them. */
+  private republish(keys: readonly Item[]): Promise<number> {
+    return this.eachCall(keys, 'publish the events of a call', async (tenant, id) => {
       const pending = await this.deps.calls.pendingEvents(tenant, id);
-      if (!pending) continue;
+      if (!pending) return false;
       // Its events were recorded but the writer died before taking it out of the index: only that is left to do.
       if (!pending.events.length) await this.deps.calls.eventRecorded(tenant, id, 'call-started');
       for (const type of pending.events) {
         this.deps.log.warn('call event was never recorded for webhooks; publishing it now', { tenant, callId: id, event: type });
         await this.deps.events.publish(callEvent(type, pending.call), true);
-        count++;
       }
-    }
-    return count;
+      return pending.events.length > 0;
+    });
   }
 
   /**
@@ -117,31 +138,24 @@ export class Sweeper {
 
   /** Ends the calls still answered on a server whose lease lapsed; `done` once none is left. */
   private async closeCallsOf(server: MediaServerRecord): Promise<{ count: number; done: boolean }> {
-    let count = 0;
-    for (let round = 0; round < ROUNDS; round++) {
-      const keys = await overdue(this.deps.dynamo, this.deps.tableName, `server#${server.serverId}`, ALL_OF_THEM, BATCH);
-      for (const key of keys) {
-        const tenant = key.pk?.S?.replace(/^T#/, '');
-        const id = key.sk?.S?.replace(/^CALL#/, '');
-        if (!tenant || !id) continue;
+    const read = (start?: Item) => overdue(this.deps.dynamo, this.deps.tableName, `server#${server.serverId}`, ALL_OF_THEM, BATCH, start);
+    const failuresBefore = this.failures;
+    const closed = await this.walk(read, (keys) =>
+      this.eachCall(keys, 'close a call of a media server that is gone', async (tenant, id) => {
         const outbox = await outboxes(this.deps.events, tenant, 'call-hangup', this.deps.log);
         const call = await endAsMediaFailure(this.deps.calls, tenant, id, this.deps.retentionDays, outbox);
-        if (!call) continue;
-        count++;
+        if (!call) return false;
         this.deps.log.warn('call closed: its media server is gone', { tenant, callId: id, roomId: call.roomId, serverId: server.serverId, serverState: server.state });
         await this.deps.events.publish(callEvent('call-hangup', call), outbox);
-      }
-      if (keys.length < BATCH) return { count, done: true };
-    }
-    return { count, done: false };
+        return true;
+      }),
+    );
+    // A call that could not be closed keeps the server watched.
+    return { count: closed.count, done: closed.done && this.failures === failuresBefore };
   }
 
-  private async missCalls(keys: readonly Item[]): Promise<number> {
-    let missed = 0;
-    for (const key of keys) {
-      const tenant = key.pk?.S?.replace(/^T#/, '');
-      const id = key.sk?.S?.replace(/^CALL#/, '');
-      if (!tenant || !id) continue;
+  private missCalls(keys: readonly Item[]): Promise<number> {
+    return this.eachCall(keys, 'end a call whose stream never started', async (tenant, id) => {
       // Null when the stream came (or Plivo hung up) after the index was read: nothing to do. An inbound call is
       // `missed`; an outbound one Plivo never called back about (nor answered) is `not-answered`.
       const outbox = await outboxes(this.deps.events, tenant, 'call-missed', this.deps.log);
@@ -149,23 +163,27 @@ export class Sweeper {
       const call =
         (await this.deps.calls.miss(tenant, id, endedAt.toISOString(), this.deps.retentionDays, outbox)) ??
         (await this.deps.calls.unanswered(tenant, id, 'not-answered', callEnd('no-callback', null, endedAt), this.deps.retentionDays, outbox));
-      if (!call) continue;
-      missed++;
+      if (!call) return false;
       this.deps.log.info('call missed: its stream never started', { tenant, callId: id, roomId: call.roomId, status: call.status });
       await this.deps.events.publish(callEvent('call-missed', call), outbox);
-    }
-    return missed;
+      return true;
+    });
   }
 
   private async requeue(keys: readonly Item[], now: Date): Promise<number> {
     const refs: DeliveryRef[] = [];
     for (const key of keys) {
       const ref = deliveryRefOf(key);
-      const delivery = ref && (await this.deps.deliveries.get(ref));
-      // The index lags the table: only a delivery still pending and still overdue is requeued.
-      if (!ref || !delivery || delivery.status !== 'pending' || Date.parse(this.deps.deliveries.dueAt(delivery)) > now.getTime()) continue;
-      const updatedAt = new Date(Math.max(now.getTime(), Date.parse(delivery.updatedAt) + 1)).toISOString();
-      if (await this.deps.deliveries.replace({ ...delivery, nextAttemptAt: null, updatedAt }, delivery.updatedAt)) refs.push(ref);
+      if (!ref) continue;
+      try {
+        const delivery = await this.deps.deliveries.get(ref);
+        // The index lags the table: only a delivery still pending and still overdue is requeued.
+        if (!delivery || delivery.status !== 'pending' || Date.parse(this.deps.deliveries.dueAt(delivery)) > now.getTime()) continue;
+        const updatedAt = new Date(Math.max(now.getTime(), Date.parse(delivery.updatedAt) + 1)).toISOString();
+        if (await this.deps.deliveries.replace({ ...delivery, nextAttemptAt: null, updatedAt }, delivery.updatedAt)) refs.push(ref);
+      } catch (err) {
+        this.deps.log.error('sweep: could not requeue a delivery; the next sweep tries again', { deliveryId: ref.deliveryId, err });
+      }
     }
     if (refs.length) {
       await this.deps.queue.send(refs);

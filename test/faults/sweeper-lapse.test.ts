@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { dynamoClient, sqsClient } from '../../core/aws';
 import { callIdFor, type CallRecord } from '../../core/calls/model';
 import { DynamoCallStore } from '../../core/calls/store';
@@ -153,4 +154,22 @@ it('ends the calls of a server that marked itself stopped at once', async () => 
   const id = await answeredOn('stopped');
   expect((await sweeper.sweep(at(t0))).failed).toBe(1);
   expect(await calls.get('acme', id)).toMatchObject({ status: 'ended', hangupReason: 'media-failure' });
+});
+
+it('goes on past a call it cannot finish: the others are finished, and that server is watched still', async () => {
+  const t0 = Date.now();
+  const past = new Date(t0 - 60_000).toISOString();
+  // Records nobody can read (as a bug or a hand edit could leave them): one overdue as missed, one on a stopped server.
+  const broken = (sk: string, duePk: string) =>
+    dynamo.send(new PutItemCommand({ TableName: LOCAL_TABLE_NAME, Item: { pk: { S: 'T#acme' }, sk: { S: sk }, status: { S: 'incoming' }, duePk: { S: duePk }, dueSk: { S: past } } }));
+  await broken('CALL#broken-missed', 'DUE#call');
+  await broken('CALL#broken-answered', 'DUE#server#gone');
+  await servers.heartbeat(server('gone', t0 - 1, 'stopped'));
+  const id = await answeredOn('gone');
+  const swept = await sweeper.sweep(at(t0));
+  expect(swept.failed).toBe(1);
+  expect(await status(id)).toBe('ended');
+  expect(log.lines.filter((line) => line.includes('sweep: could not')).length).toBeGreaterThanOrEqual(2);
+  // Not forgotten: the next sweep tries its unfinished call again.
+  expect((await servers.servers()).some((s) => s.serverId === 'gone')).toBe(true);
 });

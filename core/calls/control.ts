@@ -233,8 +233,13 @@ export class CallControl {
       if (!connector) throw new NotFoundError(`Connector ${connectorId} not found`);
       return connector;
     }
-    const { items } = await this.deps.connectors.list(tenant, 100);
-    const able = items.filter(this.deps.holdsCredentials);
+    const able: Connector[] = [];
+    for (let afterId: string | undefined; ; ) {
+      const { items, lastId } = await this.deps.connectors.list(tenant, 100, afterId);
+      able.push(...items.filter(this.deps.holdsCredentials));
+      if (!lastId) break;
+      afterId = lastId;
+    }
     if (able.length === 1) return able[0] as Connector;
     if (able.length === 0) throw new ApiError(409, 'plivo_credentials_missing', 'No connector of this tenant holds plivoAuthId and plivoAuthToken: set them on the connector that places calls');
     throw new BadRequestError(`connectorId is required: ${able.length} connectors hold Plivo credentials`);

@@ -1,6 +1,6 @@
 import { DeleteItemCommand, GetItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Connector } from '../connectors/model';
-import { CONNECTOR_TYPE, connectorFromItem, connectorSortKey } from '../connectors/store';
+import { connectorFromItem, connectorSortKey } from '../connectors/store';
 import { CountedDynamoDocumentStore, type CountedDocumentStore } from '../documents';
 import { db, isConditionFailure, num, queryAll, readOptNum, readOptStr, str } from '../dynamo';
 import type { Webhook } from '../webhooks/model';
@@ -41,29 +41,27 @@ export class DynamoRoutingRuleStore extends CountedDynamoDocumentStore<RoutingRu
   }
 
   /**
-   * One strongly consistent query: connectors (`CN#`) sort before rules (`RR#`) and rules before
-   * webhooks (`WH#`) in the tenant's item collection, so the range from this connector to the last
-   * webhook holds all three. The tenant's connectors that sort after this one fall in the range too and
-   * are filtered out on the server; webhook deliveries (`WHD#`) sort after the range.
+   * The connector's item and, at the same time, one strongly consistent query over the tenant's rules (`RR#`) and
+   * webhooks (`WH#`), which sort next to each other in its item collection (webhook deliveries, `WHD#`, after them):
+   * both bounded by their caps, however many connectors the tenant has.
    */
   async withConnector(tenant: string, connectorId: string): Promise<CallSetup> {
-    const from = connectorSortKey(connectorId);
-    const items = await queryAll(this.dynamo, this.tableName, `T#${tenant}`, { between: [from, `${WEBHOOK_PREFIX}\uffff`] }, {
-      // Key attributes cannot be filtered on; the item type and id say the same.
-      FilterExpression: '#type IN (:rule, :webhook) OR (#type = :connector AND id = :id)',
-      ExpressionAttributeNames: { '#type': 'type' },
-      values: { ':rule': str(RULE_TYPE), ':webhook': str(WEBHOOK_TYPE), ':connector': str(CONNECTOR_TYPE), ':id': str(connectorId) },
-    });
-    let connector: Connector | null = null;
+    const [found, items] = await Promise.all([
+      db(() => this.dynamo.send(new GetItemCommand({ TableName: this.tableName, Key: { pk: str(`T#${tenant}`), sk: str(connectorSortKey(connectorId)) }, ConsistentRead: true }))),
+      queryAll(this.dynamo, this.tableName, `T#${tenant}`, { between: [RULE_PREFIX, `${WEBHOOK_PREFIX}\uffff`] }, {
+        // Key attributes cannot be filtered on; the item type says the same.
+        FilterExpression: '#type IN (:rule, :webhook)',
+        ExpressionAttributeNames: { '#type': 'type' },
+        values: { ':rule': str(RULE_TYPE), ':webhook': str(WEBHOOK_TYPE) },
+      }),
+    ]);
     const rules: RoutingRule[] = [];
     const webhooks: Webhook[] = [];
     for (const item of items) {
-      const type = item.type?.S;
-      if (type === RULE_TYPE) rules.push(this.fromItem(item));
-      else if (type === WEBHOOK_TYPE) webhooks.push(this.webhookDocuments.fromItem(item));
-      else connector = connectorFromItem(item);
+      if (item.type?.S === RULE_TYPE) rules.push(this.fromItem(item));
+      else webhooks.push(this.webhookDocuments.fromItem(item));
     }
-    return { connector, rules, webhooks };
+    return { connector: found.Item ? connectorFromItem(found.Item) : null, rules, webhooks };
   }
 }
 

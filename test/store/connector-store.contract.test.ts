@@ -12,6 +12,7 @@ import { DynamoRoutingRuleStore } from '../../core/routing/store';
 import type { Webhook } from '../../core/webhooks/model';
 import { DeliveryStore, DynamoWebhookStore } from '../../core/webhooks/store';
 import { ensureControlTable } from '../../local/aws';
+import { capacityMeter } from '../support/capacity';
 import { storeBackends, type Backend } from '../support/store-backends';
 
 function connector(tenant: string, fields: Partial<Connector> = {}): Connector {
@@ -41,12 +42,14 @@ describe.each(storeBackends)('ConnectorStore on %s', (_name, start) => {
   let backend: Backend;
   let dynamo: DynamoDBClient;
   let store: DynamoConnectorStore;
+  let measured: ReturnType<typeof capacityMeter>;
 
   beforeAll(async () => {
     backend = await start();
     dynamo = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: backend.endpoint });
     await ensureControlTable(dynamo, 'contract');
     store = new DynamoConnectorStore(dynamo, 'contract');
+    measured = capacityMeter(dynamo);
   }, 60_000);
   afterAll(async () => {
     dynamo.destroy();
@@ -198,7 +201,7 @@ describe.each(storeBackends)('ConnectorStore on %s', (_name, start) => {
     expect(live.find(Boolean)).toEqual(await store.get('t8', c.id));
   });
 
-  it("reads a connector with its tenant's rules and webhooks in one query, whatever else the tenant holds", async () => {
+  it("reads a connector with its tenant's rules and webhooks, whatever else the tenant holds, at a cost its other connectors do not change", async () => {
     const rules = new DynamoRoutingRuleStore(dynamo, 'contract');
     const webhookStore = new DynamoWebhookStore(dynamo, 'contract');
     const calls = new DynamoCallStore(dynamo, 'contract');
@@ -230,6 +233,11 @@ describe.each(storeBackends)('ConnectorStore on %s', (_name, start) => {
       expect(byId(view.rules)).toEqual(byId(own));
       expect(byId(view.webhooks)).toEqual(byId(hooks));
     }
+    // Many connectors newer than `first`: reading it costs what reading the newest does.
+    const newer = Array.from({ length: 40 }, (_, n) => connector('t9', { id: newConnectorId(Date.now() + 10_000 + n * 1000) }));
+    for (const c of newer) await store.create(c);
+    const cost = async (id: string) => (await measured(() => rules.withConnector('t9', id))).rcu;
+    expect(await cost(first.id)).toBe(await cost((newer[39] as Connector).id));
     const missing = await rules.withConnector('t9', newConnectorId());
     expect(missing.connector).toBeNull();
     expect(byId(missing.rules)).toEqual(byId(own));

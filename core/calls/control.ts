@@ -163,7 +163,8 @@ export class CallControl {
     const call = await this.find(tenant, input.callId);
     if (call.status !== 'answered' && call.status !== 'transfer-failed') throw new ConflictError(`Call ${input.callId} is not answered (${call.status}): only a call in its room can be transferred`);
     const connector = await this.deps.connectors.get(tenant, call.connectorId);
-    if (!connector || !call.callUuid) throw new ConflictError(`Call ${input.callId}'s connector no longer exists: Plivo cannot be asked to transfer it`);
+    if (!connector) throw new ConflictError(`Call ${input.callId}'s connector no longer exists: Plivo cannot be asked to transfer it`);
+    if (!call.callUuid) throw new ConflictError(`Call ${input.callId} has no Plivo CallUUID yet: Plivo cannot be asked to transfer it`);
     const credentials = await this.deps.credentials(connector);
     const { webhooks } = await this.deps.rules.withConnector(tenant, connector.id);
     const log = this.deps.log.child({ tenant, callId: call.id, callUuid: call.callUuid, roomId: call.roomId });

@@ -1,6 +1,6 @@
 import type { CountedDocumentStore } from '../documents';
 import { WEBHOOK_EVENT_TYPES } from '../events';
-import { BadRequestError, ConflictError, NotFoundError } from '../errors';
+import { BadRequestError, ConflictError, NotFoundError, ServiceUnavailableError } from '../errors';
 import { DELIVERY_ID, newWebhookId, WEBHOOK_ID } from '../ids';
 import type { Logger } from '../log';
 import { decodeCursor, encodeCursor, type NumberedPage, type PageRequest } from '../pagination';
@@ -96,7 +96,7 @@ export class WebhookService {
     const ref = { tenant, webhookId: id, deliveryId };
     const delivery = await this.foundDelivery(ref);
     if (delivery.status !== 'failed') throw new ConflictError(`Delivery ${deliveryId} is ${delivery.status}; only failed deliveries can be retried`);
-    if (!this.deps.queue) throw new Error('WEBHOOK_QUEUE_URL is not set');
+    if (!this.deps.queue) throw new ServiceUnavailableError('Re-driving deliveries needs the webhook queue (WEBHOOK_QUEUE_URL), which is not configured');
     const updatedAt = new Date(Math.max(Date.now(), Date.parse(delivery.updatedAt) + 1)).toISOString();
     const next = { ...delivery, status: 'pending' as const, cycleAttempts: 0, nextAttemptAt: null, updatedAt };
     if (!(await this.deps.deliveries.replace(next, delivery.updatedAt))) {

@@ -96,7 +96,7 @@ function operation(op: Operation): ZodOpenApiOperationObject {
     ...(op.body && { requestBody: { required: !op.optionalBody, ...json(op.body) } }),
     responses: {
       [String(op.status ?? 200)]: { description: 'Success', ...json(op.response) },
-      ...Object.fromEntries(errors.sort().map((status) => [String(status), { description: ERROR_STATUSES[status] ?? '', ...json(errorBodySchema) }])),
+      ...Object.fromEntries(errors.sort((a, b) => a - b).map((status) => [String(status), { description: ERROR_STATUSES[status] ?? '', ...json(errorBodySchema) }])),
     },
   };
 }

@@ -155,7 +155,7 @@ export class AnswerService {
     const callLog = log.child({ callUuid, callId });
     const streamKind = streamReportKind(field('Event'));
     if (streamKind) return this.streamStatus(connector, webhooks, placed ?? '', callUuid, streamKind, field, callLog);
-    const named = placed === undefined ? null : await this.namedCall(connector.tenant, placed, callUuid, signed);
+    const named = placed === undefined ? null : await this.namedCall(connector, placed, callUuid, signed);
     if (placed !== undefined && !named) {
       callLog.warn('callback refused: unsigned, or no call of the tenant with that id and CallUUID', { status: 404 });
       return reject(404);
@@ -319,12 +319,12 @@ export class AnswerService {
   }
 
   /**
-   * The call `id` of `tenant`, bound to Plivo's `callUuid` (an outbound call's first callback binds it): null when the
-   * callback is unsigned (call control needs the connector's token, so Plivo signs them all), names no call of the
-   * tenant, or one that Plivo named otherwise.
+   * The call `id` of the connector, bound to Plivo's `callUuid` (an outbound call's first callback binds it): null
+   * when the callback is unsigned (call control needs the connector's token, so Plivo signs them all), names no call
+   * of this connector, or one that Plivo named otherwise.
    */
-  private async namedCall(tenant: string, id: string, callUuid: string, signed: boolean): Promise<CallRecord | null> {
-    return signed && CALL_ID.test(id) ? this.deps.calls.bindCallUuid(tenant, id, callUuid) : null;
+  private async namedCall(connector: Connector, id: string, callUuid: string, signed: boolean): Promise<CallRecord | null> {
+    return signed && CALL_ID.test(id) ? this.deps.calls.bindCallUuid(connector.tenant, id, callUuid, connector.id) : null;
   }
 
   /**
@@ -372,7 +372,7 @@ export class AnswerService {
    */
   private async outboundCallback(call: CallRecord, rules: readonly RoutingRule[], webhooks: readonly Webhook[], fields: Params, answerUrl: string, log: Logger): Promise<AnswerResult> {
     if (fields.get('CallStatus')?.[0]?.trim().toLowerCase() === 'ringing') {
-      const rang = await this.deps.calls.ring(call.tenant, call.id, call.callUuid as string, new Date().toISOString(), subscribes(webhooks, 'call-ringing'));
+      const rang = await this.deps.calls.ring(call.tenant, call.id, new Date().toISOString(), subscribes(webhooks, 'call-ringing'));
       if (rang) {
         log.info('outbound call ringing', {});
         await this.emit('call-ringing', rang, webhooks);

@@ -68,13 +68,14 @@ export interface CallStore {
    * the sweeper closes it.
    */
   answer(tenant: string, id: string, answeredAt: string, serverId: string, outbox?: boolean): Promise<CallRecord | null>;
-  /** An outbound call rings (`initiated` -> `ringing`), named by Plivo's `callUuid`; null when it was not `initiated`. */
-  ring(tenant: string, id: string, callUuid: string, at: string, outbox?: boolean): Promise<CallRecord | null>;
+  /** An outbound call (bound to its CallUUID) rings: `initiated` -> `ringing`; null when it was not `initiated`. */
+  ring(tenant: string, id: string, at: string, outbox?: boolean): Promise<CallRecord | null>;
   /**
-   * Binds an outbound call to Plivo's CallUUID when its first callback names it: the call as it is then, or null when
-   * it is bound to another CallUUID (or there is no such call). Changes nothing else.
+   * Binds an outbound call to Plivo's CallUUID when its first callback (through `connectorId`'s Answer URL) names it:
+   * the call as it is then, or null when it is bound to another CallUUID, belongs to another connector, or there is no
+   * such call. Changes nothing else.
    */
-  bindCallUuid(tenant: string, id: string, callUuid: string): Promise<CallRecord | null>;
+  bindCallUuid(tenant: string, id: string, callUuid: string, connectorId: string): Promise<CallRecord | null>;
   /** Ends a live call (`ended`): one not answered yet too (an outbound call ended by the API); null when there is none, or it had already ended. */
   end(tenant: string, id: string, end: CallEnd, retentionDays: number, outbox?: boolean): Promise<CallRecord | null>;
   /** The call's stream ended (its media server says): ends it unless it is being transferred (its stream left for that). */
@@ -260,18 +261,17 @@ export class DynamoCallStore implements CallStore {
     return this.move(tenant, id, ['incoming', 'initiated', 'ringing', 'transfer-failed'], { status: 'answered', at: answeredAt }, outbox && 'call-answered', { answeredAt: str(answeredAt), mediaServer: str(serverId) }, dueAttributes(`server#${serverId}`, answeredAt));
   }
 
-  async ring(tenant: string, id: string, callUuid: string, at: string, outbox = true): Promise<CallRecord | null> {
-    const bound = await this.bindCallUuid(tenant, id, callUuid);
+  ring(tenant: string, id: string, at: string, outbox = true): Promise<CallRecord | null> {
     // Still due: the sweeper ends it `not-answered` if no other callback ever comes.
-    return bound && this.move(tenant, id, ['initiated'], { status: 'ringing', at }, outbox && 'call-ringing', {}, 'keep');
+    return this.move(tenant, id, ['initiated'], { status: 'ringing', at }, outbox && 'call-ringing', {}, 'keep');
   }
 
-  bindCallUuid(tenant: string, id: string, callUuid: string): Promise<CallRecord | null> {
+  bindCallUuid(tenant: string, id: string, callUuid: string, connectorId: string): Promise<CallRecord | null> {
     return this.update({
       Key: callKey(tenant, id),
       UpdateExpression: 'SET callUuid = :uuid',
-      ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(callUuid) OR callUuid = :uuid)',
-      ExpressionAttributeValues: { ':uuid': str(callUuid) },
+      ConditionExpression: 'attribute_exists(pk) AND connectorId = :connector AND (attribute_not_exists(callUuid) OR callUuid = :uuid)',
+      ExpressionAttributeValues: { ':uuid': str(callUuid), ':connector': str(connectorId) },
     });
   }
 

@@ -151,6 +151,15 @@ describe('refused', () => {
     expect(view.timelog).toHaveLength(1);
   });
 
+  it("a callback naming a call of the tenant's other connector: 404, and that call goes on", async () => {
+    const { call } = await answered((await connector()).webhookUrl);
+    const sibling = await connector();
+    const url = `${sibling.webhookUrl}?callId=${callIdFor(call.callUuid)}`;
+    expect(await report(url, { Event: 'Hangup', CallUUID: call.callUuid, CallStatus: 'completed' })).toEqual({ status: 404, body: HANGUP_REJECTED_XML });
+    expect((await report(url, statusFields(call, 'DroppedStream', randomUUID()))).status).toBe(404);
+    expect(await shown(callIdFor(call.callUuid))).toMatchObject({ status: 'incoming', additionalDetails: { stream: null } });
+  });
+
   it('a call id whose call holds another CallUUID, or none at all: 404, nothing changed', async () => {
     const c = await connector();
     const { call, statusUrl } = await answered(c.webhookUrl);

@@ -1,6 +1,6 @@
 import { DeleteItemCommand, GetItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { TenantCounter } from './counter';
-import { db, isConditionFailure, keysetWalk, putIfVersion, queryAll, readStr, str, type Item } from './dynamo';
+import { db, isConditionFailure, keysetWalk, queryAll, readStr, str, updateIfVersion, type Item } from './dynamo';
 import { ConflictError } from './errors';
 import { numberedPage, type NumberedPage, type PageRequest } from './pagination';
 
@@ -88,15 +88,34 @@ export class DynamoDocumentStore<T extends TenantDocument> implements DocumentSt
   }
 
   replace(doc: T, expectedUpdatedAt: string): Promise<boolean> {
-    return putIfVersion(this.dynamo, this.tableName, this.toItem(doc), expectedUpdatedAt);
+    return updateIfVersion(this.dynamo, this.tableName, this.toItem(doc), expectedUpdatedAt);
   }
 
-  async delete(tenant: string, id: string): Promise<T | null> {
-    const out = await db(() =>
-      this.dynamo.send(new DeleteItemCommand({ TableName: this.tableName, Key: this.key(tenant, id), ReturnValues: 'ALL_OLD' })),
-    );
-    return out.Attributes ? this.fromItem(out.Attributes) : null;
+  /** The deleted document; null when there was none, or `condition` did not hold of it (nothing deleted). */
+  async delete(tenant: string, id: string, condition?: ItemCondition): Promise<T | null> {
+    try {
+      const out = await db(() =>
+        this.dynamo.send(
+          new DeleteItemCommand({
+            TableName: this.tableName,
+            Key: this.key(tenant, id),
+            ReturnValues: 'ALL_OLD',
+            ...(condition && { ConditionExpression: condition.expression, ExpressionAttributeValues: condition.values }),
+          }),
+        ),
+      );
+      return out.Attributes ? this.fromItem(out.Attributes) : null;
+    } catch (err) {
+      if (isConditionFailure(err)) return null;
+      throw err;
+    }
   }
+}
+
+/** A DynamoDB condition on an item's attributes, with its values. */
+export interface ItemCondition {
+  readonly expression: string;
+  readonly values: Item;
 }
 
 /**
@@ -138,8 +157,8 @@ export class CountedDynamoDocumentStore<T extends TenantDocument> extends Dynamo
     }
   }
 
-  override async delete(tenant: string, id: string): Promise<T | null> {
-    const deleted = await super.delete(tenant, id);
+  override async delete(tenant: string, id: string, condition?: ItemCondition): Promise<T | null> {
+    const deleted = await super.delete(tenant, id, condition);
     if (deleted) await this.counter.give(tenant);
     return deleted;
   }

@@ -2,6 +2,7 @@ import {
   ConditionalCheckFailedException,
   PutItemCommand,
   QueryCommand,
+  UpdateItemCommand,
   type AttributeValue,
   type DynamoDBClient,
   type QueryCommandInput,
@@ -63,18 +64,44 @@ export function isConditionFailure(err: unknown): boolean {
  * Writes `item` over the stored one only if that still has `updatedAt = expectedUpdatedAt` (optimistic
  * concurrency); false when it changed or vanished meanwhile.
  */
-export async function putIfVersion(dynamo: DynamoDBClient, tableName: string, item: Item, expectedUpdatedAt: string): Promise<boolean> {
+export function putIfVersion(dynamo: DynamoDBClient, tableName: string, item: Item, expectedUpdatedAt: string): Promise<boolean> {
+  return conditionalWrite(() =>
+    dynamo.send(
+      new PutItemCommand({
+        TableName: tableName,
+        Item: item,
+        ConditionExpression: 'updatedAt = :expected',
+        ExpressionAttributeValues: { ':expected': str(expectedUpdatedAt) },
+      }),
+    ),
+  );
+}
+
+/**
+ * As `putIfVersion`, but attributes the stored item has and `item` does not name stay as they are (an agent's rule
+ * references, which only their own writes change).
+ */
+export function updateIfVersion(dynamo: DynamoDBClient, tableName: string, item: Item, expectedUpdatedAt: string): Promise<boolean> {
+  const { pk, sk, ...attributes } = item;
+  const names = Object.keys(attributes);
+  return conditionalWrite(() =>
+    dynamo.send(
+      new UpdateItemCommand({
+        TableName: tableName,
+        Key: { pk: pk as AttributeValue, sk: sk as AttributeValue },
+        UpdateExpression: `SET ${names.map((_, i) => `#a${i} = :a${i}`).join(', ')}`,
+        ConditionExpression: '#updatedAt = :expected',
+        ExpressionAttributeNames: { '#updatedAt': 'updatedAt', ...Object.fromEntries(names.map((name, i) => [`#a${i}`, name])) },
+        ExpressionAttributeValues: { ':expected': str(expectedUpdatedAt), ...Object.fromEntries(names.map((name, i) => [`:a${i}`, attributes[name] as AttributeValue])) },
+      }),
+    ),
+  );
+}
+
+/** Runs one conditional write: false when its condition did not hold (nothing written). */
+export async function conditionalWrite(write: () => Promise<unknown>): Promise<boolean> {
   try {
-    await db(() =>
-      dynamo.send(
-        new PutItemCommand({
-          TableName: tableName,
-          Item: item,
-          ConditionExpression: 'updatedAt = :expected',
-          ExpressionAttributeValues: { ':expected': str(expectedUpdatedAt) },
-        }),
-      ),
-    );
+    await db(write);
     return true;
   } catch (err) {
     if (isConditionFailure(err)) return false;

@@ -105,8 +105,8 @@ export class SimulatedCall {
     return url;
   }
 
-  /** Opens the stream (as Plivo does: GET upgrade, V3-signed) and sends `start`. */
-  async connect(streamUrl: string, callId: string = this.callUuid): Promise<void> {
+  /** Opens the stream (as Plivo does: GET upgrade, V3-signed) and sends `start`, with the `<Stream>`'s `extraHeaders` (`;`-separated). */
+  async connect(streamUrl: string, callId: string = this.callUuid, extraHeaders = ''): Promise<void> {
     const ws = new WebSocket(streamUrl, { headers: signedHeaders(this.options.authToken, 'GET', streamUrl, new Map()) });
     this.ws = ws;
     ws.on('message', (data: Buffer) => this.onMessage(data));
@@ -128,7 +128,7 @@ export class SimulatedCall {
       event: 'start',
       sequenceNumber: ++this.sequence,
       start: { callId, streamId: this.streamId, accountId: this.options.accountId ?? 'MASIMULATOR', tracks: ['inbound'], mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000 } },
-      extra_headers: '',
+      extra_headers: extraHeaders,
     });
   }
 

@@ -1,4 +1,4 @@
-import type { CountedDocumentStore, DocumentStore } from '../documents';
+import type { DocumentStore } from '../documents';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors';
 import { AGENT_ID, newAgentId } from '../ids';
 import type { Logger } from '../log';
@@ -6,13 +6,14 @@ import type { NumberedPage, PageRequest } from '../pagination';
 import type { RoutingRule } from '../routing/model';
 import { AGENT_SCHEMES, targetProblem } from '../webhooks/targets';
 import { toAgentView, type Agent, type AgentView } from './model';
+import type { AgentStore } from './store';
 import type { AgentBody, AgentUpdate } from './schema';
 
 /** Agent use cases, each scoped to the calling tenant. */
 export class AgentService {
   constructor(
     private readonly deps: {
-      readonly agents: CountedDocumentStore<Agent>;
+      readonly agents: AgentStore;
       /** Read to refuse deleting an agent that a rule dials. */
       readonly rules: Pick<DocumentStore<RoutingRule>, 'all'>;
       /** Local mode only: agents may be at ws://localhost and private addresses. */
@@ -55,12 +56,18 @@ export class AgentService {
     return toAgentView(next);
   }
 
-  /** An agent that a routing rule dials cannot go: 409 naming those rules. */
+  /**
+   * An agent that a routing rule dials cannot go: 409 naming those rules. Nor can one that a rule being written
+   * references (`AgentStore`): the delete is conditional on that, so a rule racing it never names a deleted agent.
+   */
   async delete(tenant: string, id: string): Promise<void> {
     await this.found(tenant, id);
     const users = (await this.deps.rules.all(tenant)).filter((rule) => rule.agentId === id).map((rule) => rule.id);
     if (users.length) throw new ConflictError(`Agent ${id} is the agentId of routing rule(s) ${users.join(', ')}; change them first`);
-    if (!(await this.deps.agents.delete(tenant, id))) throw new NotFoundError(`Agent ${id} not found`);
+    if (!(await this.deps.agents.deleteUnreferenced(tenant, id))) {
+      await this.found(tenant, id);
+      throw new ConflictError(`Agent ${id} is named by a routing rule being written; retry the request`);
+    }
     this.deps.log.info('agent deleted', { tenant, agentId: id });
   }
 

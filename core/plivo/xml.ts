@@ -10,12 +10,18 @@ export interface StreamOptions {
   readonly noiseCancellation?: boolean;
   /** 60-100; Plivo's default (85) when left out. */
   readonly noiseCancellationLevel?: number | null;
+  /**
+   * An outbound rule's headers, as Plivo's `extraHeaders` (`k=v,k2=v2`): Plivo hands them to the stream's `start` as
+   * `extra_headers`. The rule's schema keeps them to Plivo's limits (`[A-Za-z0-9]` values, 512 bytes).
+   */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /** The attributes `options` add, each with its leading space: none when nothing is set (the seed's exact XML). */
-function optionAttributes({ noiseCancellation, noiseCancellationLevel }: StreamOptions): string {
-  if (!noiseCancellation) return '';
-  return ` noiseCancellation="true"${noiseCancellationLevel ? ` noiseCancellationLevel="${noiseCancellationLevel}"` : ''}`;
+function optionAttributes({ noiseCancellation, noiseCancellationLevel, headers = {} }: StreamOptions): string {
+  const extra = Object.entries(headers).map(([name, value]) => `${name}=${value}`);
+  const noise = noiseCancellation ? ` noiseCancellation="true"${noiseCancellationLevel ? ` noiseCancellationLevel="${noiseCancellationLevel}"` : ''}` : '';
+  return `${noise}${extra.length ? ` extraHeaders="${escapeXml(extra.join(','))}"` : ''}`;
 }
 
 /**

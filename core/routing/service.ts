@@ -1,5 +1,4 @@
-import type { Agent } from '../agents/model';
-import type { DocumentStore } from '../documents';
+import type { AgentReferences } from '../agents/store';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors';
 import { newRuleId, RULE_ID } from '../ids';
 import type { Logger } from '../log';
@@ -24,8 +23,8 @@ export class RoutingRuleService {
       readonly rules: RoutingRuleStore;
       readonly numbers: InboundNumberStore;
       readonly connectors: ConnectorStore;
-      /** Read to check that a rule's `agentId` names one of the tenant's agents. */
-      readonly agents: Pick<DocumentStore<Agent>, 'get'>;
+      /** A rule's `agentId` references one of the tenant's agents (which then cannot be deleted) before the rule is written. */
+      readonly agents: AgentReferences;
       readonly log: Logger;
     },
   ) {}
@@ -33,12 +32,14 @@ export class RoutingRuleService {
   async create(tenant: string, body: RuleBody): Promise<RoutingRuleView> {
     const now = new Date().toISOString();
     const rule: RoutingRule = { ...body, room: body.room ?? null, id: newRuleId(), tenant, createdAt: now, updatedAt: now };
-    await this.check(rule);
-    const held = await this.hold(rule, inboundNumbers(rule));
+    this.check(rule);
+    const agentId = await this.referenceAgent(rule, null);
+    let held: string[] = [];
     try {
+      held = await this.hold(rule, inboundNumbers(rule));
       await this.deps.rules.create(rule);
     } catch (err) {
-      await this.release(rule, held);
+      await Promise.all([this.release(rule, held), this.releaseAgent(tenant, agentId)]);
       throw err;
     }
     this.deps.log.info('routing rule created', { tenant, ruleId: rule.id, type: rule.type });
@@ -71,8 +72,8 @@ export class RoutingRuleService {
   }
 
   /**
-   * Read, merge, then replace only if nobody changed it meanwhile (409 otherwise). Numbers it gains are taken before
-   * the write, numbers it loses given back after it.
+   * Read, merge, then replace only if nobody changed it meanwhile (409 otherwise). Numbers and an agent it gains are
+   * taken before the write, those it loses given back after it.
    */
   async update(tenant: string, id: string, changes: RuleUpdate): Promise<RoutingRuleView> {
     const current = await this.found(tenant, id);
@@ -80,19 +81,27 @@ export class RoutingRuleService {
     // updatedAt is the version the conditional write checks: it must move even within one millisecond.
     const updatedAt = new Date(Math.max(Date.now(), Date.parse(current.updatedAt) + 1)).toISOString();
     const next: RoutingRule = { ...current, ...defined, id, tenant, updatedAt };
-    await this.check(next);
+    this.check(next);
     const before = inboundNumbers(current);
     const after = inboundNumbers(next);
-    const held = await this.hold(next, after.filter((number) => !before.includes(number)));
+    const agentId = await this.referenceAgent(next, current);
+    let held: string[] = [];
+    try {
+      held = await this.hold(next, after.filter((number) => !before.includes(number)));
+    } catch (err) {
+      await this.releaseAgent(tenant, agentId);
+      throw err;
+    }
     if (!(await this.deps.rules.replace(next, current.updatedAt))) {
-      // The write that won may hold some of the same numbers (holds are per rule): those stay.
+      // The write that won may hold some of the same numbers (holds are per rule): those stay. Agents are counted per
+      // reference: this write's goes whatever the winner names.
       const winner = await this.deps.rules.get(tenant, id);
       const won = winner ? inboundNumbers(winner) : [];
-      await this.release(next, held.filter((number) => !won.includes(number)));
+      await Promise.all([this.release(next, held.filter((number) => !won.includes(number))), this.releaseAgent(tenant, agentId)]);
       if (!winner) throw new NotFoundError(`Routing rule ${id} not found`);
       throw new ConflictError('The routing rule was changed concurrently; retry the request');
     }
-    await this.release(next, before.filter((number) => !after.includes(number)));
+    await Promise.all([this.release(next, before.filter((number) => !after.includes(number))), this.releaseAgent(tenant, next.agentId === current.agentId ? null : current.agentId)]);
     this.deps.log.info('routing rule updated', { tenant, ruleId: id, fields: Object.keys(defined) });
     return toRuleView(next);
   }
@@ -106,7 +115,7 @@ export class RoutingRuleService {
     }
     const deleted = await this.deps.rules.delete(tenant, id);
     if (!deleted) throw new NotFoundError(`Routing rule ${id} not found`);
-    await this.release(deleted, inboundNumbers(deleted));
+    await Promise.all([this.release(deleted, inboundNumbers(deleted)), this.releaseAgent(tenant, deleted.agentId)]);
     this.deps.log.info('routing rule deleted', { tenant, ruleId: id });
   }
 
@@ -116,12 +125,25 @@ export class RoutingRuleService {
     return rule;
   }
 
-  /** What the schema cannot see alone: which fields fit the rule's type, and that its agent exists. */
-  private async check(rule: RoutingRule): Promise<void> {
+  /** What the schema cannot see alone: which fields fit the rule's type. */
+  private check(rule: RoutingRule): void {
     if (rule.type === 'inbound' && !rule.room) throw fieldError('room', 'is required for an inbound rule');
     if (rule.type === 'inbound' && Object.keys(rule.headers).length) throw fieldError('headers', 'are for outbound rules (the SIP headers an outbound call sends)');
     if (rule.type === 'outbound' && Object.keys(rule.headersToAttributes).length) throw fieldError('headersToAttributes', 'are for inbound rules');
-    if (rule.agentId && !(await this.deps.agents.get(rule.tenant, rule.agentId))) throw fieldError('agentId', `agent ${rule.agentId} not found`);
+  }
+
+  /**
+   * References the rule's agent unless `before` (the rule as stored) names it already: 400 when the tenant has no such
+   * agent. The agent referenced, to release should the rule not be written; null when none was.
+   */
+  private async referenceAgent(rule: RoutingRule, before: RoutingRule | null): Promise<string | null> {
+    if (!rule.agentId || rule.agentId === before?.agentId) return null;
+    if (!(await this.deps.agents.reference(rule.tenant, rule.agentId))) throw fieldError('agentId', `agent ${rule.agentId} not found`);
+    return rule.agentId;
+  }
+
+  private async releaseAgent(tenant: string, agentId: string | null): Promise<void> {
+    if (agentId) await this.deps.agents.release(tenant, agentId);
   }
 
   /**

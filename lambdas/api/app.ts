@@ -132,6 +132,10 @@ const deleted =
 const updateRule: RouteHandler<RequestContext, HttpResult> = async (event, params, { principal, deps }) =>
   json(200, await deps.rules.update(principal.tenant, id(params), parseWith(updateRuleSchema, jsonBody(event))));
 
+/** PATCH and PUT alike, as for rules and webhooks: any of `name`, `url`, `sampleRate`, `metadata`, answering the agent. */
+const updateAgent: RouteHandler<RequestContext, HttpResult> = async (event, params, { principal, deps }) =>
+  json(200, await deps.agents.update(principal.tenant, id(params), parseWith(updateAgentSchema, jsonBody(event))));
+
 export const routes = new Router<RequestContext, HttpResult>()
   .on('POST', '/v2/connectors', async (event, _params, { principal, deps }) => {
     const input = parseWith(createConnectorSchema(deps.mediaRegions), jsonBody(event));
@@ -173,9 +177,8 @@ export const routes = new Router<RequestContext, HttpResult>()
     json(200, await deps.agents.list(principal.tenant, parseWith(pageQuerySchema, query(event), 'query'))),
   )
   .on('GET', '/v2/agents/:id', async (_event, params, { principal, deps }) => json(200, await deps.agents.get(principal.tenant, id(params))))
-  .on('PATCH', '/v2/agents/:id', async (event, params, { principal, deps }) =>
-    json(200, await deps.agents.update(principal.tenant, id(params), parseWith(updateAgentSchema, jsonBody(event)))),
-  )
+  .on('PATCH', '/v2/agents/:id', updateAgent)
+  .on('PUT', '/v2/agents/:id', updateAgent)
   .on('DELETE', '/v2/agents/:id', deleted('Agent deleted successfully', (deps) => deps.agents))
   .on('GET', '/v2/sip/call', async (event, _params, { principal, deps }) => {
     const { page, perPage, ...filter } = parseWith(listCallsQuerySchema, query(event), 'query');
@@ -193,7 +196,7 @@ export const routes = new Router<RequestContext, HttpResult>()
   .on('POST', '/v2/sip/call/switch-room', async (event, _params, { principal, deps }) =>
     json(200, { data: await deps.callControl.switchRoom(principal.tenant, parseWith(switchRoomSchema, jsonBody(event))) }),
   )
-  .on('GET', '/v2/sip/call/:id', async (_event, params, { principal, deps }) => ok(await deps.calls.get(principal.tenant, id(params))))
+  .on('GET', '/v2/sip/call/:id', async (_event, params, { principal, deps }) => json(200, { data: await deps.calls.get(principal.tenant, id(params)) }))
   .on('POST', '/v2/sip/webhooks', async (event, _params, { principal, deps }) =>
     json(201, await deps.webhooks.create(principal.tenant, parseWith(createWebhookSchema, jsonBody(event)))),
   )

@@ -128,6 +128,7 @@ function operations(): Record<string, Operation> {
     'GET /v2/agents': { ...agent, summary: 'List agents by page, newest first', query: pageQuerySchema, response: numberedPageSchema(agentSchema) },
     'GET /v2/agents/{id}': { ...agent, summary: 'Fetch an agent', path: idParam, response: agentSchema },
     'PATCH /v2/agents/{id}': { ...agent, summary: 'Change an agent', path: idParam, body: updateAgentSchema, response: agentSchema, conflict: true },
+    'PUT /v2/agents/{id}': { ...agent, summary: 'Change an agent (as PATCH)', path: idParam, body: updateAgentSchema, response: agentSchema, conflict: true },
     'DELETE /v2/agents/{id}': { ...agent, summary: 'Delete an agent (409 while a routing rule names it)', path: idParam, response: messageOnly, conflict: true },
     'GET /v2/sip/call': { ...call, summary: 'List calls by page, newest first, filtered', query: listCallsQuerySchema, response: numberedPageSchema(callViewSchema) },
     'GET /v2/sip/call/{id}': { ...call, summary: 'Fetch a call', path: idParam, response: withData(callViewSchema) },

@@ -442,7 +442,7 @@ export class PlivoEmulator {
     let connected = false;
     for (let attempt = 1; attempt <= STREAM_ATTEMPTS && !connected && !signal.aborted; attempt++) {
       try {
-        await stream.connect(step.url, call.callUuid);
+        await stream.connect(step.url, call.callUuid, step.extraHeaders);
         connected = true;
       } catch (err) {
         this.options.log.info('plivo emulator stream connect failed', { callUuid: call.callUuid, attempt, err: (err as Error).message });

@@ -13,6 +13,8 @@ export interface StreamInstruction {
   readonly keepCallAlive: boolean;
   readonly statusCallbackUrl: string | null;
   readonly statusCallbackMethod: CallbackMethod;
+  /** `extraHeaders` (`k=v,k2=v2`) as Plivo hands them to the stream's `start`: `k=v;k2=v2`; '' when none. */
+  readonly extraHeaders: string;
 }
 
 export interface DialTarget {
@@ -70,6 +72,7 @@ function instruction(node: Node): Instruction | null {
         keepCallAlive: attributes.keepCallAlive === 'true',
         statusCallbackUrl: attributes.statusCallbackUrl || null,
         statusCallbackMethod: method(attributes.statusCallbackMethod),
+        extraHeaders: (attributes.extraHeaders ?? '').split(',').filter(Boolean).join(';'),
       };
     case 'Dial': {
       const timeout = Number(attributes.timeout);

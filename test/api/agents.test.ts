@@ -34,6 +34,10 @@ describe('agents API', () => {
     const patched = await json<Agent>(await file.t.api('PATCH', `/v2/agents/${agent.id}`, { token, body: { sampleRate: 16000, metadata: { persona: 'sales' } } }));
     expect(patched).toEqual({ ...agent, sampleRate: 16000, metadata: { persona: 'sales' }, updatedAt: expect.any(String) });
     expect(patched.updatedAt > agent.updatedAt).toBe(true);
+    // PUT does what PATCH does, as for rules and webhooks.
+    const put = await json<Agent>(await file.t.api('PUT', `/v2/agents/${agent.id}`, { token, body: { name: 'sales bot' } }));
+    expect(put).toEqual({ ...patched, name: 'sales bot', updatedAt: expect.any(String) });
+    expect(await json(await file.t.api('GET', `/v2/agents/${agent.id}`, { token }))).toEqual(put);
 
     const deleted = await file.t.api('DELETE', `/v2/agents/${agent.id}`, { token });
     expect({ status: deleted.status, body: await deleted.json() }).toEqual({ status: 200, body: { message: 'Agent deleted successfully' } });
@@ -69,18 +73,20 @@ describe('agents API', () => {
   it('refuses an empty PATCH or a bad url in one, and answers 404 for unknown ids', async () => {
     const agent = await create();
     expect((await file.t.api('PATCH', `/v2/agents/${agent.id}`, { token: file.tokens.acme, body: {} })).status).toBe(400);
+    expect((await file.t.api('PUT', `/v2/agents/${agent.id}`, { token: file.tokens.acme, body: {} })).status).toBe(400);
     expect((await file.t.api('PATCH', `/v2/agents/${agent.id}`, { token: file.tokens.acme, body: { url: 'ws://10.0.0.1/' } })).status).toBe(400);
     expect(await json(await file.t.api('GET', `/v2/agents/${agent.id}`, { token: file.tokens.acme }))).toEqual(agent);
     for (const id of ['ag_0000000000000000', 'nope']) {
       expect((await file.t.api('GET', `/v2/agents/${id}`, { token: file.tokens.acme })).status).toBe(404);
       expect((await file.t.api('PATCH', `/v2/agents/${id}`, { token: file.tokens.acme, body: { name: 'x' } })).status).toBe(404);
+      expect((await file.t.api('PUT', `/v2/agents/${id}`, { token: file.tokens.acme, body: { name: 'x' } })).status).toBe(404);
       expect((await file.t.api('DELETE', `/v2/agents/${id}`, { token: file.tokens.acme })).status).toBe(404);
     }
   });
 
   it("keeps every agent to its tenant: another tenant's id is 404 on every route", async () => {
     const agent = await create();
-    for (const [method, body] of [['GET', undefined], ['PATCH', { name: 'stolen' }], ['DELETE', undefined]] as const) {
+    for (const [method, body] of [['GET', undefined], ['PATCH', { name: 'stolen' }], ['PUT', { name: 'stolen' }], ['DELETE', undefined]] as const) {
       const res = await file.t.api(method, `/v2/agents/${agent.id}`, { token: file.tokens.globex, ...(body && { body }) });
       expect([method, res.status]).toEqual([method, 404]);
     }

@@ -52,6 +52,7 @@ describe('the OpenAPI document', () => {
         'PUT /v2/sip/routing-rule/{id}',
         'POST /v2/agents',
         'PATCH /v2/agents/{id}',
+        'PUT /v2/agents/{id}',
         'POST /v2/sip/webhooks',
         'PATCH /v2/sip/webhooks/{id}',
         'PUT /v2/sip/webhooks/{id}',
@@ -127,6 +128,7 @@ describe('real responses of every route, against the document', () => {
     await call('GET', '/v2/agents', '/v2/agents?perPage=1');
     await call('GET', '/v2/agents/:id', `/v2/agents/${agent.id}`);
     await call('PATCH', '/v2/agents/:id', `/v2/agents/${agent.id}`, { body: { sampleRate: 24000 } });
+    await call('PUT', '/v2/agents/:id', `/v2/agents/${agent.id}`, { body: { name: 'bot 2' } });
 
     const ruleBody = { name: 'r', type: 'inbound', phoneNumbers: ['+14155550142'], room: { type: 'static', id: 'doc-room', pin: '1234' }, agentId: agent.id, tags: ['doc'] };
     const rule = (await call('POST', '/v2/sip/routing-rule', '/v2/sip/routing-rule', { body: ruleBody, status: 201 })) as { id: string };

@@ -101,6 +101,24 @@ it('places a call from a room: heard both ways, its statuses and events in order
   await receiver.close();
 }, 30_000);
 
+it("sends an outbound rule's headers as the <Stream>'s extraHeaders: the callee's participant attributes in the room show them", async () => {
+  const { receiver } = await placingConnector();
+  const rule = await api('POST', '/v2/sip/routing-rule', { name: 'headers', type: 'outbound', room: { type: 'static', id: 'outbound-headers' }, headers: { Account: 'A17', 'X-Campaign': 'spring' } });
+  expect(rule.status).toBe(201);
+  const peer = await RoomPeer.join(local.stack.info.mediaUrl, 'outbound-headers', { token: local.stack.info.token });
+  const placed = await place({ sipCallTo: ANSWERS, routingRuleId: rule.body.id, waitUntilAnswered: true });
+  expect(placed.call).toMatchObject({ status: 'answered', roomId: 'outbound-headers', ruleId: rule.body.id });
+  const joined = await peer.next('participant-joined', (m) => (m.participant as { kind: string }).kind === 'phone', 10_000);
+  expect(joined.participant).toMatchObject({ phone: { callId: placed.call.id, attributes: { 'sip.h.account': 'A17', 'sip.h.x-campaign': 'spring' } } });
+  // A call placed without the rule streams with the seed's XML: no extra headers, no attributes.
+  const plain = await place({ sipCallTo: ANSWERS, destinationRoomId: 'outbound-headers', waitUntilAnswered: true });
+  const second = await peer.next('participant-joined', (m) => (m.participant as { phone?: { callId: string } }).phone?.callId === plain.call.id, 10_000);
+  expect((second.participant as { phone: object }).phone).not.toHaveProperty('attributes');
+  for (const call of [placed.call, plain.call]) expect((await api('POST', '/v2/sip/call/end', { callId: call.id })).status).toBe(200);
+  await peer.close();
+  await receiver.close();
+}, 30_000);
+
 it.each([
   ['busy', BUSY, {}, 'failed', 'call-hangup'],
   ['unanswered (the network gives up)', NO_ANSWER, {}, 'not-answered', 'call-missed'],

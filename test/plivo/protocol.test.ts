@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { mediaFrameOf, mediaOf, parseMessage, playAudioFrame, playAudioMessage } from '../../ingest-container/src/plivo/protocol';
+import { withExtraHeaders } from '../../ingest-container/src/calls/session';
+import { extraHeadersOf, MAX_EXTRA_HEADERS, mediaFrameOf, mediaOf, parseMessage, playAudioFrame, playAudioMessage } from '../../ingest-container/src/plivo/protocol';
 import { jsonText, jsonTree, PROTOTYPE_KEYS } from '../fuzz/support';
 
 /**
@@ -161,4 +162,26 @@ it('leaves anything unusual to the full parser', () => {
 
 it('builds playAudio as the bytes of its text', () => {
   fc.assert(fc.property(payload, (p) => expect(playAudioFrame(p).toString('latin1')).toBe(playAudioMessage(p))));
+});
+
+it("reads start's extra_headers as name-value pairs, bounded in count and length, passing over what is no name=value", () => {
+  expect(extraHeadersOf({ event: 'start', extra_headers: 'Account=A17;X-Campaign=spring' })).toEqual([
+    ['Account', 'A17'],
+    ['X-Campaign', 'spring'],
+  ]);
+  for (const none of [undefined, '', 42, { a: 1 }, ';;', 'novalue', '=x', 'a b=1']) expect(extraHeadersOf({ event: 'start', extra_headers: none })).toEqual([]);
+  const many = Array.from({ length: 100 }, (_, i) => `h${i}=${'v'.repeat(1000)}`).join(';');
+  const read = extraHeadersOf({ event: 'start', extra_headers: many });
+  expect(read).toHaveLength(MAX_EXTRA_HEADERS);
+  for (const [, value] of read) expect(value).toHaveLength(256);
+  expect(extraHeadersOf({ event: 'start', extra_headers: `${'n'.repeat(59)}=1;${'n'.repeat(58)}=2` })).toEqual([['n'.repeat(58), '2']]);
+});
+
+it("makes a stream's extra headers the call's attributes sip.h.<name>, after its claim's and never over them", () => {
+  const phone = { from: '+14155550100', to: '+14155550199', callUuid: 'u', callId: 'call_x' };
+  expect(withExtraHeaders(phone, [])).toBe(phone);
+  expect(withExtraHeaders(phone, [['Account', 'A17']])).toEqual({ ...phone, attributes: { 'sip.h.account': 'A17' } });
+  expect(withExtraHeaders({ ...phone, attributes: { 'sip.h.account': 'claim' } }, [['Account', 'stream'], ['b', '2']]).attributes).toEqual({ 'sip.h.account': 'claim', 'sip.h.b': '2' });
+  const full = Object.fromEntries(Array.from({ length: MAX_EXTRA_HEADERS }, (_, i) => [`a${i}`, 'x']));
+  expect(withExtraHeaders({ ...phone, attributes: full }, [['more', '1']]).attributes).toEqual(full);
 });

@@ -103,4 +103,15 @@ describe('Plivo XML', () => {
       seed.replace(after, `${after} noiseCancellation="true" noiseCancellationLevel="80"`),
     );
   });
+
+  it('adds an outbound rule’s headers as extraHeaders (k=v,k2=v2) only when it has some; the seed’s XML otherwise', () => {
+    const status = 'https://h/v2/hooks/plivo/whk_x?callId=c';
+    const seed = streamXml('wss://h/plivo?ref=r', status);
+    const after = 'statusCallbackMethod="POST"';
+    expect(streamXml('wss://h/plivo?ref=r', status, { headers: {} })).toBe(seed);
+    expect(streamXml('wss://h/plivo?ref=r', status, { headers: { Account: 'A17', 'X-Campaign': 'spring' } })).toBe(
+      seed.replace(after, `${after} extraHeaders="Account=A17,X-Campaign=spring"`),
+    );
+    expect(streamXml('wss://h/plivo?ref=r', status, { noiseCancellation: true, headers: { a: '1' } })).toBe(seed.replace(after, `${after} noiseCancellation="true" extraHeaders="a=1"`));
+  });
 });

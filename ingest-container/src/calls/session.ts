@@ -1,6 +1,7 @@
 import { maskNumber } from '../../../core/calls/model';
 import type { Claim } from '../../../core/claims';
 import type { Logger } from '../../../core/log';
+import { MAX_EXTRA_HEADERS } from '../plivo/protocol';
 import { CLOSE } from '../transport/close-codes';
 import type { PhoneInfo, Room } from '../room/room';
 import type { RoomSocket } from '../room/socket';
@@ -17,6 +18,20 @@ export function phoneInfoOf({ from, to, callUuid, callId, hidePhoneNumber, attri
     ...(participant?.name !== undefined && { name: participant.name }),
     ...(Object.keys(attributes).length > 0 && { attributes }),
   };
+}
+
+/**
+ * `phone` with its stream's extra headers (an outbound call's rule `headers`, which Plivo hands back in `start`) added
+ * as attributes `sip.h.<name>` (lower case, as a call's SIP headers are), after those its claim carries and up to
+ * MAX_EXTRA_HEADERS in all; a header whose attribute is already set leaves it. `phone` itself when there are none.
+ */
+export function withExtraHeaders(phone: PhoneInfo, headers: readonly (readonly [string, string])[]): PhoneInfo {
+  const attributes: Record<string, string> = { ...phone.attributes };
+  for (const [name, value] of headers) {
+    if (Object.keys(attributes).length >= MAX_EXTRA_HEADERS) break;
+    attributes[`sip.h.${name.toLowerCase()}`] ??= value;
+  }
+  return headers.length ? { ...phone, attributes } : phone;
 }
 
 export interface CallSessionDeps {
@@ -41,12 +56,12 @@ export class CallSession {
     private readonly deps: CallSessionDeps,
   ) {}
 
-  /** The call joined `room`. */
-  answered(room: Room): void {
+  /** The call joined `room`, as `phone` (what its agent is told of it). */
+  answered(room: Room, phone: PhoneInfo): void {
     this.answeredAtMs = Date.now();
     this.deps.log.info('call joined room', { roomId: this.claim.roomId });
     this.deps.lifecycle.answered(this.claim.tenant, this.claim.callId, this.claim.events).catch((err: unknown) => this.deps.log.error('could not record the call as answered', { err }));
-    if (this.claim.agent) this.agent = this.dialAgent(room);
+    if (this.claim.agent) this.agent = this.dialAgent(room, phone);
   }
 
   /** The call left its room (or never joined it): its agent is hung up and its record ended with `reason`. */
@@ -60,10 +75,10 @@ export class CallSession {
     }
   }
 
-  private async dialAgent(room: Room): Promise<RoomSocket | null> {
+  private async dialAgent(room: Room, phone: PhoneInfo): Promise<RoomSocket | null> {
     const { callId, tenant, agent } = this.claim;
     if (!agent) return null;
-    const welcome = { call: phoneInfoOf(this.claim), ...(agent.metadata && { metadata: agent.metadata }) };
+    const welcome = { call: phone, ...(agent.metadata && { metadata: agent.metadata }) };
     const socket = await dialAgent(agent, room, welcome, this.deps.log, this.agentDial.signal, this.deps.dial);
     // The call ended while dialling, before the agent answered: nothing to record.
     if (this.agentDial.signal.aborted && !socket) return null;

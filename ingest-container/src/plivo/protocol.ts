@@ -12,6 +12,8 @@ export interface PlivoMessage {
   readonly media?: { readonly payload?: unknown };
   readonly dtmf?: { readonly digit?: unknown };
   readonly name?: unknown;
+  /** `start`'s: the `<Stream>`'s `extraHeaders`, `;`-separated (`a=1;b=2`). */
+  readonly extra_headers?: unknown;
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -38,6 +40,26 @@ export const startOf = ({ start }: PlivoMessage): { callId: string | null; strea
   callId: typeof start?.callId === 'string' ? start.callId : null,
   streamId: typeof start?.streamId === 'string' ? start.streamId : '',
 });
+
+/** At most this many of `start`'s `extra_headers` are read, names of 1-58 characters (`[A-Za-z0-9-]`), values cut to 256. */
+export const MAX_EXTRA_HEADERS = 32;
+const EXTRA_HEADER = /^([A-Za-z0-9-]{1,58})=(.+)$/s;
+const MAX_EXTRA_HEADER_VALUE = 256;
+
+/**
+ * `start`'s `extra_headers` (the `<Stream>`'s `extraHeaders`, which Plivo delivers `;`-separated) as name-value pairs,
+ * in order, bounded: entries that are no `name=value` are passed over. Empty when there are none.
+ */
+export function extraHeadersOf({ extra_headers: raw }: PlivoMessage): [string, string][] {
+  if (typeof raw !== 'string' || raw === '') return [];
+  const headers: [string, string][] = [];
+  for (const entry of raw.split(';', MAX_EXTRA_HEADERS * 2)) {
+    const match = EXTRA_HEADER.exec(entry.trim());
+    if (match) headers.push([match[1] as string, (match[2] as string).slice(0, MAX_EXTRA_HEADER_VALUE)]);
+    if (headers.length === MAX_EXTRA_HEADERS) break;
+  }
+  return headers;
+}
 
 /**
  * A `start` as Plivo sends it, for call `callId`'s stream `streamId`: what a switched call's leg to a room on another

@@ -4,17 +4,17 @@ import type { CallEventType } from '../../../core/events';
 import type { Join } from '../admission/join';
 import { Frame, PHONE_FRAME_BYTES } from '../audio/frame';
 import type { Relay } from '../cluster/relay';
-import { CallSession, phoneInfoOf, type CallSessionDeps } from '../calls/session';
+import { CallSession, phoneInfoOf, withExtraHeaders, type CallSessionDeps } from '../calls/session';
 import type { EndReason } from '../calls/lifecycle';
 import { JitterBuffer } from '../room/jitter-buffer';
 import type { RoomRegistry } from '../room/registry';
-import type { Participant, RoomEvent, Room } from '../room/room';
+import type { Participant, PhoneInfo, RoomEvent, Room } from '../room/room';
 import { CLOSE, NO_CLOSE_FRAME, SHUTDOWN } from '../transport/close-codes';
 import { Endpoint, FrameCutter, newStats, type EndpointStats } from '../transport/endpoint';
 import { FloodMeter } from '../transport/flood-meter';
 import { guard, socketGuard } from '../transport/guard';
 import { MessageGuard } from '../transport/message-guard';
-import { checkpointMessage, clearAudioMessage, dtmfOf, eventName, mediaFrameOf, mediaOf, parseMessage, playAudioFrame, playedOf, sendDtmfMessage, startMessage, startOf, type MediaPayload, type PlivoMessage } from './protocol';
+import { checkpointMessage, clearAudioMessage, dtmfOf, eventName, extraHeadersOf, mediaFrameOf, mediaOf, parseMessage, playAudioFrame, playedOf, sendDtmfMessage, startMessage, startOf, type MediaPayload, type PlivoMessage } from './protocol';
 
 /** How long a stream may wait for `start` after its upgrade, unless the server says otherwise. */
 const START_TIMEOUT_MS = 10_000;
@@ -47,7 +47,8 @@ export class PlivoStream implements Participant {
   readonly rate = 8000 as const;
   /** The call's participant id in its room; a switch of rooms may give it another. */
   id: string;
-  readonly phone: Participant['phone'];
+  /** What the room sees of the call: its claim's, with its `start`'s extra headers once that came. */
+  phone: PhoneInfo;
   readonly input = new JitterBuffer({ startFrames: 1, maxTarget: 8, capacity: 50, adaptive: true });
   readonly stats: EndpointStats = newStats();
   muted = false;
@@ -186,7 +187,9 @@ export class PlivoStream implements Participant {
 
   /** The join that seats this call, switched, in room `roomId` of another server, as participant `id` there. */
   leg(roomId: string, id: string = this.id): Join {
-    return { type: 'plivo', leg: 'switched', claim: { ...this.claim, roomId, agent: null, participant: { ...this.claim.participant, id } } };
+    // The leg's `start` (`startMessage`) has no extra headers: the attributes they made travel in its claim.
+    const attributes = this.phone.attributes ?? this.claim.attributes;
+    return { type: 'plivo', leg: 'switched', claim: { ...this.claim, roomId, agent: null, attributes, participant: { ...this.claim.participant, id } } };
   }
 
   /** In a room, here or on another server, and its socket open. */
@@ -258,12 +261,14 @@ export class PlivoStream implements Participant {
     }
     clearTimeout(this.startTimer);
     this.streamId = streamId;
+    // Read once, before the call joins: the room's members and its agent see them in `participant-joined` and `joined`.
+    this.phone = withExtraHeaders(this.phone, extraHeadersOf(message));
     const room = this.deps.rooms.get(this.claim.tenant, this.claim.roomId);
     // An id the call was placed with may be taken in the room (by another such call): never two participants under one.
     if (room.get(this.id)) return this.close(CLOSE.participantIdTaken, `participant id ${this.id} is taken in room ${this.claim.roomId}`, 'participant-id-taken');
     this.room = room;
     room.join(this);
-    if (!this.deps.switchedLeg) this.call.answered(this.room);
+    if (!this.deps.switchedLeg) this.call.answered(this.room, this.phone);
   }
 
   private outOfOrder(): void {

@@ -1,50 +1,14 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { dynamoClient } from '../../core/aws';
-import { callIdFor, type CallRecord } from '../../core/calls/model';
+import type { CallRecord } from '../../core/calls/model';
 import { CALL_LOG_READ_LIMIT, DynamoCallStore } from '../../core/calls/store';
 import { ensureControlTable } from '../../local/aws';
+import { CALLS_FROM, callUuid, endedCall } from '../support/calls';
 import { capacityMeter } from '../support/capacity';
 import { storeBackends, type Backend } from '../support/store-backends';
 
-const BASE = Date.parse('2026-01-01T00:00:00.000Z');
 /** When the `i`th call of a tenant starts: one a minute. */
-const minute = (i: number) => new Date(BASE + i * 60_000).toISOString();
-const callUuid = (i: number) => `5e3f7c1a-0000-4000-8000-${String(i).padStart(12, '0')}`;
-
-/** An ended call as the media server leaves it: three timelog entries, an answer, a hangup reason (about 720 bytes). */
-function endedCall(tenant: string, i: number): CallRecord {
-  const at = (s: number) => new Date(BASE + i * 60_000 + s * 1000).toISOString();
-  return {
-    id: callIdFor(`${tenant}-${i}`),
-    tenant,
-    type: 'inbound',
-    callUuid: callUuid(i),
-    provider: 'plivo',
-    connectorId: 'cn_1m7zrqp6tevwckb1',
-    ruleId: 'rr_1m7zrqp6tevwckb2',
-    roomId: `room-${i % 7}`,
-    region: 'us002',
-    from: '+14155550100',
-    to: '+14155550111',
-    hidePhoneNumber: false,
-    status: 'ended',
-    timelog: [
-      { status: 'incoming', at: at(0) },
-      { status: 'answered', at: at(1) },
-      { status: 'ended', at: at(40) },
-    ],
-    startedAt: at(0),
-    answeredAt: at(1),
-    endedAt: at(40),
-    durationSeconds: 39,
-    hangupReason: 'caller-hangup',
-    hangupCause: null,
-    agentStatus: null,
-    stream: null,
-    claimRef: null,
-    metadata: {},
-  };
-}
+const minute = (i: number) => new Date(Date.parse(CALLS_FROM) + i * 60_000).toISOString();
 
 async function seed(store: DynamoCallStore, tenant: string, calls: number): Promise<void> {
   for (let at = 0; at < calls; at += 50) {

@@ -1,50 +1,22 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { dynamoClient } from '../../core/aws';
-import { callIdFor, toCallView, type CallRecord } from '../../core/calls/model';
+import { toCallView } from '../../core/calls/model';
 import { deliveryIdFor } from '../../core/ids';
 import type { Delivery, DeliveryStatus } from '../../core/webhooks/model';
 import { DELIVERY_LIST_READ_LIMIT, DeliveryStore } from '../../core/webhooks/store';
 import { ensureControlTable } from '../../local/aws';
+import { CALLS_FROM, endedCall } from '../support/calls';
 import { capacityMeter } from '../support/capacity';
 import { storeBackends, type Backend } from '../support/store-backends';
 
-const BASE = Date.parse('2026-01-01T00:00:00.000Z');
+const BASE = Date.parse(CALLS_FROM);
 const WEBHOOK = 'wh_1m7zrqp6tevwckb3';
 const STATUSES: readonly DeliveryStatus[] = ['delivered', 'delivered', 'failed', 'pending'];
 
 /** The `i`th delivery of the webhook, as the delivery Lambda leaves it: the signed body of a `call-hangup`, attempts. */
 function delivery(tenant: string, i: number): Delivery {
   const at = new Date(BASE + i * 60_000).toISOString();
-  const call: CallRecord = {
-    id: callIdFor(`${tenant}-${i}`),
-    tenant,
-    type: 'inbound',
-    callUuid: `5e3f7c1a-0000-4000-8000-${String(i).padStart(12, '0')}`,
-    provider: 'plivo',
-    connectorId: 'cn_1m7zrqp6tevwckb1',
-    ruleId: 'rr_1m7zrqp6tevwckb2',
-    roomId: 'room-1',
-    region: 'us002',
-    from: '+14155550100',
-    to: '+14155550111',
-    hidePhoneNumber: false,
-    status: 'ended',
-    timelog: [
-      { status: 'incoming', at },
-      { status: 'answered', at },
-      { status: 'ended', at },
-    ],
-    startedAt: at,
-    answeredAt: at,
-    endedAt: at,
-    durationSeconds: 39,
-    hangupReason: 'caller-hangup',
-    hangupCause: null,
-    agentStatus: null,
-    stream: null,
-    claimRef: null,
-    metadata: {},
-  };
+  const call = endedCall(tenant, i);
   const status = STATUSES[i % STATUSES.length] as DeliveryStatus;
   return {
     id: deliveryIdFor(call.id, 'call-hangup', WEBHOOK, BASE + i * 60_000),

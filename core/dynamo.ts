@@ -19,8 +19,8 @@ export const TABLE_KEYS = {
   sortKey: 'sk',
   timeToLive: 'expiresAt',
   /**
-   * The call log, newest first: a narrow index that projects only what the log filters on (about 200 bytes a call,
-   * against 700+ for the whole call), so counting a window reads a fifth of the bytes; the page's calls are then read
+   * The call log, newest first: a narrow index that projects only what the log filters on (about 240 bytes a call,
+   * against 700+ for the whole call), so counting a window reads a third of the bytes; the page's calls are then read
    * by key. Written when a call is created (and when it moves rooms), not on each of its other updates.
    */
   byTime: {

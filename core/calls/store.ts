@@ -230,8 +230,8 @@ function fromItem(item: Item): CallRecord {
 }
 
 /**
- * The call log reads at most this many calls of a date window a request (its newest): about 200 bytes each in the
- * `byTime` index, so at most about 50 read units and one round trip (docs/BENCHMARKS.md, "The call log").
+ * The call log reads at most this many calls of a date window a request (its newest): about 240 bytes each in the
+ * `byTime` index, so at most about 60 read units and one round trip (docs/BENCHMARKS.md, "The call log").
  */
 export const CALL_LOG_READ_LIMIT = 2_000;
 

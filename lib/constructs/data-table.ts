@@ -51,7 +51,7 @@ export class DataTable extends Construct {
       encryptionKey: props.encryptionKey,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
-    // Projects only what the call log filters on: counting a window reads a fifth of the bytes a whole call weighs,
+    // Projects only what the call log filters on: counting a window reads a third of the bytes a whole call weighs,
     // and a call's many updates (events recorded, stream reports, its end) leave the index alone.
     this.table.addGlobalSecondaryIndex({
       indexName: TABLE_KEYS.byTime.indexName,

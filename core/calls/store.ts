@@ -128,6 +128,11 @@ export interface CallStore {
 }
 
 const callKey = (tenant: string, id: string) => ({ pk: str(`T#${tenant}`), sk: str(`CALL#${id}`) });
+/** `callKey` as a query's `:pk`, `:sk`. */
+const callKeyValues = (tenant: string, id: string): Item => {
+  const { pk, sk } = callKey(tenant, id);
+  return { ':pk': pk, ':sk': sk };
+};
 const byTime = (tenant: string, startedAt: string, id: string) => ({
   [TABLE_KEYS.byTime.partitionKey]: str(`CALLS#${tenant}`),
   [TABLE_KEYS.byTime.sortKey]: str(`${startedAt}#${id}`),
@@ -230,8 +235,8 @@ function fromItem(item: Item): CallRecord {
 }
 
 /**
- * The call log reads at most this many calls of a date window a request (its newest): about 240 bytes each in the
- * `byTime` index, so at most about 60 read units and one round trip (docs/BENCHMARKS.md, "The call log").
+ * The call log reads at most this many calls of a date window a request (its newest): about 210 bytes each in the
+ * `byTime` index, so at most about 52 read units and one round trip (docs/BENCHMARKS.md, "The call log").
  */
 export const CALL_LOG_READ_LIMIT = 2_000;
 
@@ -457,6 +462,19 @@ export class DynamoCallStore implements CallStore {
 
   page(tenant: string, filter: CallFilter, request: PageRequest): Promise<NumberedPage<CallRecord>> {
     const { condition, names, values } = filterExpression(filter);
+    const window = { ':from': str(filter.startDate ?? '0'), ':to': str(`${filter.endDate ?? '9'}#~`) };
+    if (filter.id !== undefined) {
+      // One call at most: read whole by its key (1 RCU), however old, with the window and the other filters applied.
+      const byId: QueryCommandInput = {
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk AND sk = :sk',
+        FilterExpression: `${condition} AND startedAt BETWEEN :from AND :to`,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: { ...callKeyValues(tenant, filter.id), ...window, ...values },
+      };
+      // A limit of 2 where one call can exist: a read the call's item filled would leave DynamoDB unsure it was the last.
+      return cappedPage(request, () => readAtMost(this.dynamo, byId, 2), (items) => Promise.resolve(items.map(fromItem)));
+    }
     const query: QueryCommandInput = {
       TableName: this.tableName,
       IndexName: TABLE_KEYS.byTime.indexName,
@@ -465,13 +483,8 @@ export class DynamoCallStore implements CallStore {
       // The base table's keys, which every index entry carries: the page's calls are read by them.
       ProjectionExpression: 'pk, sk',
       ExpressionAttributeNames: { '#gpk': TABLE_KEYS.byTime.partitionKey, '#gsk': TABLE_KEYS.byTime.sortKey, ...names },
-      ExpressionAttributeValues: {
-        ':gpk': str(`CALLS#${tenant}`),
-        // Sort keys are `startedAt#id`: `~` sorts after every id, so a call started at `endDate` is in.
-        ':from': str(filter.startDate ?? '0'),
-        ':to': str(`${filter.endDate ?? '9'}#~`),
-        ...values,
-      },
+      // Sort keys are `startedAt#id`: `~` sorts after every id, so a call started at `endDate` is in.
+      ExpressionAttributeValues: { ':gpk': str(`CALLS#${tenant}`), ...window, ...values },
       ScanIndexForward: false,
     };
     return cappedPage(

@@ -43,7 +43,7 @@ test('has exactly three global secondary indexes: byTime projecting the call log
           { AttributeName: 'gsi1pk', KeyType: 'HASH' },
           { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
         ],
-        Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['id', 'roomId', 'ruleId', 'direction', 'from', 'to', 'hidePhoneNumber'] },
+        Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['roomId', 'ruleId', 'direction', 'from', 'to', 'hidePhoneNumber'] },
       },
       {
         IndexName: 'due',

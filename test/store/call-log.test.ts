@@ -1,6 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { dynamoClient } from '../../core/aws';
-import type { CallRecord } from '../../core/calls/model';
+import { callIdFor, type CallRecord } from '../../core/calls/model';
 import { CALL_LOG_READ_LIMIT, DynamoCallStore } from '../../core/calls/store';
 import { ensureControlTable } from '../../local/aws';
 import { CALLS_FROM, callUuid, endedCall } from '../support/calls';
@@ -61,6 +61,16 @@ describe.each(storeBackends)('the call log on %s', (name, start) => {
     const filtered = await store.page('capped', { roomId: 'room-3' }, { page: 1, perPage: 10 });
     expect(filtered.pageInfo).toEqual({ currentPage: 1, perPage: 10, lastPage: 1, total: 4, totalIsLowerBound: true });
     expect(uuids(filtered.data)).toEqual([callUuid(45), callUuid(38), callUuid(31), callUuid(24)]);
+    // A call asked for by id is read by its key, however old: exact, the window and the other filters applied.
+    const oldest = callIdFor('capped-0');
+    const exact = { currentPage: 1, perPage: 10, lastPage: 1 };
+    const byId = await measured(() => store.page('capped', { id: oldest }, { page: 1, perPage: 10 }));
+    expect({ uuids: uuids(byId.result.data), pageInfo: byId.result.pageInfo, rcu: byId.rcu }).toEqual({ uuids: [callUuid(0)], pageInfo: { ...exact, total: 1 }, rcu: 0.5 });
+    expect((await store.page('capped', { id: oldest, roomId: 'room-0', startDate: minute(0), endDate: minute(0), search: '4155' }, { page: 1, perPage: 10 })).pageInfo.total).toBe(1);
+    for (const miss of [{ roomId: 'room-1' }, { startDate: minute(1) }, { endDate: new Date(Date.parse(minute(0)) - 1).toISOString() }, { type: 'outbound' as const }]) {
+      expect(await store.page('capped', { id: oldest, ...miss }, { page: 1, perPage: 10 })).toEqual({ data: [], pageInfo: { ...exact, total: 0 } });
+    }
+    expect((await store.page('capped', { id: oldest }, { page: 2, perPage: 10 })).data).toEqual([]);
     // A window that holds fewer than the limit: exact, no flag.
     expect((await store.page('capped', { startDate: minute(40), roomId: 'room-3' }, { page: 1, perPage: 10 })).pageInfo).toEqual({
       currentPage: 1,

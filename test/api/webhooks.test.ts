@@ -217,6 +217,7 @@ describe('webhooks API', () => {
         const res = await t.api('GET', `/v2/sip/webhooks/${hook.id}/deliveries?${query}`, { token });
         expect({ query, status: res.status, code: (await json<{ code: string }>(res)).code }).toEqual({ query, status: 400, code: 'bad_request' });
       }
+      expect((await t.api('DELETE', `/v2/sip/webhooks/${hook.id}`, { token })).status).toBe(200);
     } finally {
       await receiver.close();
     }

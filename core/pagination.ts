@@ -36,6 +36,13 @@ export const pageInfoSchema = z
     /** At least 1: an empty collection has one empty page. */
     lastPage: z.number().int().min(1),
     total: z.number().int().min(0),
+    totalIsLowerBound: z
+      .literal(true)
+      .optional()
+      .meta({
+        description:
+          'Present when a listing too large to count whole (the call log, a webhook\'s deliveries) stopped reading: `total` counts the newest items it read, pages up to `lastPage` list them, and older items are reached by narrowing the listing (the call log\'s `endDate`)',
+      }),
   })
   .meta({ id: 'PageInfo' });
 export type PageInfo = z.output<typeof pageInfoSchema>;
@@ -76,4 +83,30 @@ export async function numberedPage<T>(request: PageRequest, source: NumberedSour
   if (total === null || total === counted) return { data: items, pageInfo: info(counted) };
   await source.recount(counted, total);
   return { data: items, pageInfo: info(total) };
+}
+
+/** What a capped read found: the matching items in list order, and whether it reached the listing's end. */
+export interface CappedRead<K> {
+  readonly items: readonly K[];
+  readonly complete: boolean;
+}
+
+/**
+ * One page by number over a listing too large to count whole (no counter can follow it: its items expire by TTL, its
+ * filters are many): `read` reads at most a bounded number of items, `total` counts the matches it found, exactly
+ * when the read was `complete`, else as a lower bound (`totalIsLowerBound`); `load` turns the page's slice of them
+ * into what the page shows. A page past what was read answers empty, as a page past the last does.
+ */
+export async function cappedPage<K, T>(request: PageRequest, read: () => Promise<CappedRead<K>>, load: (items: readonly K[]) => Promise<readonly T[]>): Promise<NumberedPage<T>> {
+  const { page, perPage } = request;
+  const { items, complete } = await read();
+  const slice = items.slice((page - 1) * perPage, page * perPage);
+  const pageInfo: PageInfo = {
+    currentPage: page,
+    perPage,
+    lastPage: Math.max(1, Math.ceil(items.length / perPage)),
+    total: items.length,
+    ...(!complete && { totalIsLowerBound: true as const }),
+  };
+  return { data: slice.length > 0 ? await load(slice) : [], pageInfo };
 }

@@ -118,15 +118,16 @@ export async function ensureWebhookQueues(sqs: SQSClient): Promise<{ queueUrl: s
   return { queueUrl: queue.QueueUrl as string, deadLetterQueueUrl };
 }
 
-const index = (keys: { indexName: string; partitionKey: string; sortKey: string }, projection: 'ALL' | 'KEYS_ONLY'): GlobalSecondaryIndex => ({
+/** An index as lib/constructs/data-table.ts defines it: keys only, or the attributes `keys.projected` names. */
+const index = (keys: { indexName: string; partitionKey: string; sortKey: string; projected?: readonly string[] }): GlobalSecondaryIndex => ({
   IndexName: keys.indexName,
   KeySchema: [
     { AttributeName: keys.partitionKey, KeyType: 'HASH' },
     { AttributeName: keys.sortKey, KeyType: 'RANGE' },
   ],
-  Projection: { ProjectionType: projection },
+  Projection: keys.projected ? { ProjectionType: 'INCLUDE', NonKeyAttributes: [...keys.projected] } : { ProjectionType: 'KEYS_ONLY' },
 });
-const INDEXES = [index(TABLE_KEYS.byTime, 'ALL'), index(TABLE_KEYS.due, 'KEYS_ONLY'), index(TABLE_KEYS.outbox, 'KEYS_ONLY')];
+const INDEXES = [index(TABLE_KEYS.byTime), index(TABLE_KEYS.due), index(TABLE_KEYS.outbox)];
 
 /**
  * Creates the control table as the CDK stack defines it, if it is not there yet, and adds any index a

@@ -1,7 +1,7 @@
-import { GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type AttributeValue, type UpdateItemCommandInput, type DynamoDBClient, type QueryCommandOutput } from '@aws-sdk/client-dynamodb';
-import { TABLE_KEYS, db, dueAttributes, isConditionFailure, num, readOptNum, readOptStr, readStr, str, type Item } from '../dynamo';
+import { GetItemCommand, PutItemCommand, UpdateItemCommand, type AttributeValue, type UpdateItemCommandInput, type DynamoDBClient, type QueryCommandInput } from '@aws-sdk/client-dynamodb';
+import { TABLE_KEYS, db, dueAttributes, getByKeys, isConditionFailure, num, readAtMost, readOptNum, readOptStr, readStr, str, type Item } from '../dynamo';
 import type { CallEventType } from '../events';
-import type { NumberedPage, PageRequest } from '../pagination';
+import { cappedPage, type NumberedPage, type PageRequest } from '../pagination';
 import type { ProviderId } from '../providers';
 import { CALL_STATUSES, LIVE_STATUSES, STREAMING_STATUSES, TRANSFER_STEPS, isRoomEntry, type AgentStatus, type CallParticipant, type CallTransfer, type TransferStatus, type CallRecord, type CallRoomEntry, type CallStatus, type CallStatusEntry, type CallTimelogEntry, type CallType, type RoomTimelogEvent, type StreamHealth, type StreamTimelogEvent, type SwitchFailure } from './model';
 import type { CallFilter } from './schema';
@@ -121,13 +121,19 @@ export interface CallStore {
   /** Records how dialling the call's agent went. */
   setAgentStatus(tenant: string, id: string, status: AgentStatus): Promise<void>;
   /**
-   * One numbered page of the tenant's calls, newest first, filtered: the walk reads every call the date window holds
-   * (docs/BENCHMARKS.md, "The call log"), so `total` is exact.
+   * One numbered page of the tenant's calls, newest first, filtered. The listing reads at most a bounded number of the
+   * window's newest calls (docs/BENCHMARKS.md, "The call log"): `total` counts the matches among them, exactly when the
+   * window holds no more, else as a lower bound (`pageInfo.totalIsLowerBound`).
    */
   page(tenant: string, filter: CallFilter, request: PageRequest): Promise<NumberedPage<CallRecord>>;
 }
 
 const callKey = (tenant: string, id: string) => ({ pk: str(`T#${tenant}`), sk: str(`CALL#${id}`) });
+/** `callKey` as a query's `:pk`, `:sk`. */
+const callKeyValues = (tenant: string, id: string): Item => {
+  const { pk, sk } = callKey(tenant, id);
+  return { ':pk': pk, ':sk': sk };
+};
 const byTime = (tenant: string, startedAt: string, id: string) => ({
   [TABLE_KEYS.byTime.partitionKey]: str(`CALLS#${tenant}`),
   [TABLE_KEYS.byTime.sortKey]: str(`${startedAt}#${id}`),
@@ -229,10 +235,18 @@ function fromItem(item: Item): CallRecord {
   };
 }
 
+/**
+ * The call log reads at most this many calls of a date window a request (its newest): about 210 bytes each in the
+ * `byTime` index, so at most about 52 read units and one round trip (docs/BENCHMARKS.md, "The call log").
+ */
+export const CALL_LOG_READ_LIMIT = 2_000;
+
 export class DynamoCallStore implements CallStore {
   constructor(
     private readonly dynamo: DynamoDBClient,
     private readonly tableName: string,
+    /** How many calls of a window a listing reads at most (`CALL_LOG_READ_LIMIT`). */
+    private readonly readLimit = CALL_LOG_READ_LIMIT,
   ) {}
 
   async create(record: CallRecord, retentionDays: number, missedAt?: string, outbox = true): Promise<boolean> {
@@ -446,40 +460,38 @@ export class DynamoCallStore implements CallStore {
     }
   }
 
-  async page(tenant: string, filter: CallFilter, { page, perPage }: PageRequest): Promise<NumberedPage<CallRecord>> {
+  page(tenant: string, filter: CallFilter, request: PageRequest): Promise<NumberedPage<CallRecord>> {
     const { condition, names, values } = filterExpression(filter);
-    const skip = (page - 1) * perPage;
-    const data: CallRecord[] = [];
-    let total = 0;
-    let start: Item | undefined;
-    do {
-      const out: QueryCommandOutput = await db(() =>
-        this.dynamo.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            IndexName: TABLE_KEYS.byTime.indexName,
-            KeyConditionExpression: '#gpk = :gpk AND #gsk BETWEEN :from AND :to',
-            ...(condition && { FilterExpression: condition }),
-            ExpressionAttributeNames: { '#gpk': TABLE_KEYS.byTime.partitionKey, '#gsk': TABLE_KEYS.byTime.sortKey, ...names },
-            ExpressionAttributeValues: {
-              ':gpk': str(`CALLS#${tenant}`),
-              // Sort keys are `startedAt#id`: `~` sorts after every id, so a call started at `endDate` is in.
-              ':from': str(filter.startDate ?? '0'),
-              ':to': str(`${filter.endDate ?? '9'}#~`),
-              ...values,
-            },
-            ScanIndexForward: false,
-            ...(start && { ExclusiveStartKey: start }),
-          }),
-        ),
-      );
-      for (const item of out.Items ?? []) {
-        if (total >= skip && total < skip + perPage) data.push(fromItem(item));
-        total++;
-      }
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return { data, pageInfo: { currentPage: page, perPage, lastPage: Math.max(1, Math.ceil(total / perPage)), total } };
+    const window = { ':from': str(filter.startDate ?? '0'), ':to': str(`${filter.endDate ?? '9'}#~`) };
+    if (filter.id !== undefined) {
+      // One call at most: read whole by its key (1 RCU), however old, with the window and the other filters applied.
+      const byId: QueryCommandInput = {
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk AND sk = :sk',
+        FilterExpression: `${condition} AND startedAt BETWEEN :from AND :to`,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: { ...callKeyValues(tenant, filter.id), ...window, ...values },
+      };
+      // A limit of 2 where one call can exist: a read the call's item filled would leave DynamoDB unsure it was the last.
+      return cappedPage(request, () => readAtMost(this.dynamo, byId, 2), (items) => Promise.resolve(items.map(fromItem)));
+    }
+    const query: QueryCommandInput = {
+      TableName: this.tableName,
+      IndexName: TABLE_KEYS.byTime.indexName,
+      KeyConditionExpression: '#gpk = :gpk AND #gsk BETWEEN :from AND :to',
+      ...(condition && { FilterExpression: condition }),
+      // The base table's keys, which every index entry carries: the page's calls are read by them.
+      ProjectionExpression: 'pk, sk',
+      ExpressionAttributeNames: { '#gpk': TABLE_KEYS.byTime.partitionKey, '#gsk': TABLE_KEYS.byTime.sortKey, ...names },
+      // Sort keys are `startedAt#id`: `~` sorts after every id, so a call started at `endDate` is in.
+      ExpressionAttributeValues: { ':gpk': str(`CALLS#${tenant}`), ...window, ...values },
+      ScanIndexForward: false,
+    };
+    return cappedPage(
+      request,
+      () => readAtMost(this.dynamo, query, this.readLimit),
+      async (keys) => (await getByKeys(this.dynamo, this.tableName, keys)).map(fromItem),
+    );
   }
 }
 

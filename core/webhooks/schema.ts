@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { callViewSchema } from '../calls/schema';
-import { listQuerySchema } from '../connectors/schema';
 import { WEBHOOK_EVENT_TYPES } from '../events';
+import { pageQuerySchema } from '../pagination';
 import { DELIVERY_STATUSES } from './model';
 
 const url = z.string().trim().max(2048, 'must be at most 2048 characters');
@@ -18,7 +18,8 @@ export const updateWebhookSchema = z
   .refine((body) => body.url !== undefined || body.events !== undefined, { message: 'must change at least one of url, events' })
   .meta({ id: 'WebhookUpdate' });
 
-export const listDeliveriesQuerySchema = listQuerySchema.extend({
+/** `GET /v2/sip/webhooks/{id}/deliveries`: numbered pages, as every `/v2/sip/` list. */
+export const listDeliveriesQuerySchema = pageQuerySchema.extend({
   status: z.enum(DELIVERY_STATUSES, { message: `must be one of ${DELIVERY_STATUSES.join(', ')}` }).optional(),
 });
 

@@ -3,7 +3,7 @@ import { WEBHOOK_EVENT_TYPES } from '../events';
 import { BadRequestError, ConflictError, NotFoundError, ServiceUnavailableError } from '../errors';
 import { DELIVERY_ID, newWebhookId, WEBHOOK_ID } from '../ids';
 import type { Logger } from '../log';
-import { decodeCursor, encodeCursor, type NumberedPage, type PageRequest } from '../pagination';
+import type { NumberedPage, PageRequest } from '../pagination';
 import type { SecretBox } from '../secret-box';
 import { toDeliveryView, toWebhookView, webhookSecretContext, type Delivery, type DeliveryRef, type DeliveryStatus, type DeliveryView, type Webhook, type WebhookView } from './model';
 import type { DeliveryQueue } from './queue';
@@ -72,16 +72,11 @@ export class WebhookService {
     return toWebhookView(deleted);
   }
 
-  async deliveries(
-    tenant: string,
-    id: string,
-    status: DeliveryStatus | undefined,
-    limit: number,
-    cursor?: string,
-  ): Promise<{ items: DeliveryView[]; nextCursor: string | null }> {
+  /** A page of the webhook's deliveries, newest first, optionally of one status. */
+  async deliveries(tenant: string, id: string, status: DeliveryStatus | undefined, request: PageRequest): Promise<NumberedPage<DeliveryView>> {
     await this.found(tenant, id);
-    const page = await this.deps.deliveries.list(tenant, id, status, limit, cursor === undefined ? undefined : decodeCursor(cursor, DELIVERY_ID));
-    return { items: page.items.map(toDeliveryView), nextCursor: page.lastId && encodeCursor(page.lastId) };
+    const { data, pageInfo } = await this.deps.deliveries.page(tenant, id, status, request);
+    return { data: data.map(toDeliveryView), pageInfo };
   }
 
   async delivery(tenant: string, id: string, deliveryId: string): Promise<DeliveryView> {

@@ -1,8 +1,8 @@
-import { GetItemCommand, PutItemCommand, QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, PutItemCommand, type DynamoDBClient, type QueryCommandInput } from '@aws-sdk/client-dynamodb';
 import { CountedDynamoDocumentStore } from '../documents';
-import { db, dueAttributes, isConditionFailure, num, putIfVersion, readOptStr, readStr, str, type Item } from '../dynamo';
+import { db, dueAttributes, isConditionFailure, num, putIfVersion, readAtMost, readOptStr, readStr, str, type Item } from '../dynamo';
 import type { CallEventType } from '../events';
-import type { Page } from '../pagination';
+import { cappedPage, type NumberedPage, type PageRequest } from '../pagination';
 import { MAX_WEBHOOKS_PER_TENANT, type Delivery, type DeliveryAttempt, type DeliveryRef, type DeliveryStatus, type Webhook } from './model';
 
 export const WEBHOOK_PREFIX = 'WH#';
@@ -32,8 +32,11 @@ export function deliveryRefOf(key: Item): DeliveryRef | null {
   return tenant && webhookId && deliveryId ? { tenant, webhookId, deliveryId } : null;
 }
 
-/** Pages of a filtered listing may come back short from DynamoDB; a listing reads at most this many. */
-const MAX_QUERY_PAGES = 10;
+/**
+ * A listing of a webhook's deliveries reads at most this many (its newest): about 2 KB each with their payload, so
+ * at most about 1 MB, one round trip and 128 read units (docs/BENCHMARKS.md, "Webhook deliveries").
+ */
+export const DELIVERY_LIST_READ_LIMIT = 500;
 
 /**
  * Delivery records in the control table, under the tenant and their webhook. A pending delivery sits in
@@ -44,7 +47,12 @@ export class DeliveryStore {
   constructor(
     private readonly dynamo: DynamoDBClient,
     private readonly tableName: string,
-    private readonly options: { readonly retentionDays: number; readonly redriveAfterSeconds: number },
+    private readonly options: {
+      readonly retentionDays: number;
+      readonly redriveAfterSeconds: number;
+      /** How many of a webhook's deliveries a listing reads at most. @default DELIVERY_LIST_READ_LIMIT */
+      readonly readLimit?: number;
+    },
   ) {}
 
   /** When a pending delivery counts as lost if it is still pending. */
@@ -124,34 +132,24 @@ export class DeliveryStore {
     return putIfVersion(this.dynamo, this.tableName, this.toItem(next), expectedUpdatedAt);
   }
 
-  /** A webhook's deliveries, newest first, optionally of one status; `afterId` continues a previous page. */
-  async list(tenant: string, webhookId: string, status: DeliveryStatus | undefined, limit: number, afterId?: string): Promise<Page<Delivery>> {
-    const prefix = `${DELIVERY_PREFIX}${webhookId}#`;
-    const items: Delivery[] = [];
-    let start: Item | undefined = afterId ? deliveryKey(tenant, webhookId, afterId) : undefined;
-    for (let pages = 0; pages < MAX_QUERY_PAGES && items.length <= limit; pages++) {
-      const out = await db(() =>
-        this.dynamo.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-            ...(status && { FilterExpression: '#status = :status', ExpressionAttributeNames: { '#status': 'status' } }),
-            ExpressionAttributeValues: { ':pk': str(`T#${tenant}`), ':prefix': str(prefix), ...(status && { ':status': str(status) }) },
-            ScanIndexForward: false,
-            ConsistentRead: true,
-            Limit: limit + 1,
-            ...(start && { ExclusiveStartKey: start }),
-          }),
-        ),
-      );
-      items.push(...(out.Items ?? []).map((item) => this.fromItem(item)));
-      start = out.LastEvaluatedKey;
-      if (!start) break;
-    }
-    const page = items.slice(0, limit);
-    if (items.length > limit) return { items: page, lastId: page[page.length - 1]?.id ?? null };
-    // Stopped reading before the end (the filter kept few): a short page, continuing where reading stopped.
-    const stoppedAt = start && deliveryRefOf(start)?.deliveryId;
-    return { items: page, lastId: stoppedAt ?? null };
+  /**
+   * A page of a webhook's deliveries, newest first, optionally of one status: the listing reads at most `readLimit` of
+   * the webhook's newest deliveries (docs/BENCHMARKS.md, "Webhook deliveries"), so `total` beyond them is a lower bound.
+   */
+  page(tenant: string, webhookId: string, status: DeliveryStatus | undefined, request: PageRequest): Promise<NumberedPage<Delivery>> {
+    const query: QueryCommandInput = {
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ...(status && { FilterExpression: '#status = :status', ExpressionAttributeNames: { '#status': 'status' } }),
+      ExpressionAttributeValues: { ':pk': str(`T#${tenant}`), ':prefix': str(`${DELIVERY_PREFIX}${webhookId}#`), ...(status && { ':status': str(status) }) },
+      ScanIndexForward: false,
+    };
+    // The whole deliveries are read (a query is charged for them even when it asks for their keys alone), so the page's
+    // own are kept from that read rather than read again.
+    return cappedPage(
+      request,
+      () => readAtMost(this.dynamo, query, this.options.readLimit ?? DELIVERY_LIST_READ_LIMIT),
+      (items) => Promise.resolve(items.map((item) => this.fromItem(item))),
+    );
   }
 }

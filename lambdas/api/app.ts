@@ -112,7 +112,7 @@ interface RequestContext {
 
 const id = (params: Readonly<Record<string, string>>): string => params.id ?? '';
 
-/** Every list answers the same way: the items, and where the next page starts. */
+/** The connectors list (the contract's cursor list, kept as it was): the items, and where the next page starts. */
 const listed = (page: { items: readonly unknown[]; nextCursor: string | null }, limit: number): HttpResult =>
   json(200, { data: page.items, pageInfo: { limit, nextCursor: page.nextCursor } });
 
@@ -208,8 +208,8 @@ export const routes = new Router<RequestContext, HttpResult>()
   .on('PUT', '/v2/sip/webhooks/:id', updateWebhook)
   .on('DELETE', '/v2/sip/webhooks/:id', deleted('Webhook deleted successfully', (deps) => deps.webhooks))
   .on('GET', '/v2/sip/webhooks/:id/deliveries', async (event, params, { principal, deps }) => {
-    const { limit, cursor, status } = parseWith(listDeliveriesQuerySchema, query(event), 'query');
-    return listed(await deps.webhooks.deliveries(principal.tenant, id(params), status, limit, cursor), limit);
+    const { status, ...page } = parseWith(listDeliveriesQuerySchema, query(event), 'query');
+    return json(200, await deps.webhooks.deliveries(principal.tenant, id(params), status, page));
   })
   .on('GET', '/v2/sip/webhooks/:id/deliveries/:deliveryId', async (_event, params, { principal, deps }) =>
     json(200, await deps.webhooks.delivery(principal.tenant, id(params), params.deliveryId ?? '')),

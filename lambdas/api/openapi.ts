@@ -130,7 +130,7 @@ function operations(): Record<string, Operation> {
     'PATCH /v2/agents/{id}': { ...agent, summary: 'Change an agent', path: idParam, body: updateAgentSchema, response: agentSchema, conflict: true },
     'PUT /v2/agents/{id}': { ...agent, summary: 'Change an agent (as PATCH)', path: idParam, body: updateAgentSchema, response: agentSchema, conflict: true },
     'DELETE /v2/agents/{id}': { ...agent, summary: 'Delete an agent (409 while a routing rule names it)', path: idParam, response: messageOnly, conflict: true },
-    'GET /v2/sip/call': { ...call, summary: 'List calls by page, newest first, filtered', query: listCallsQuerySchema, response: numberedPageSchema(callViewSchema) },
+    'GET /v2/sip/call': { ...call, summary: 'List calls by page, newest first, filtered (at most the date window’s newest 2,000: beyond them `pageInfo.totalIsLowerBound`)', query: listCallsQuerySchema, response: numberedPageSchema(callViewSchema) },
     'GET /v2/sip/call/{id}': { ...call, summary: 'Fetch a call', path: idParam, response: withData(callViewSchema) },
     'POST /v2/sip/call': { ...control, summary: 'Place an outbound call into a room through Plivo', status: 201, body: placeCallSchema, response: withData(callViewSchema), conflict: true, notFound: true, plivo: true },
     'POST /v2/sip/call/transfer': { ...control, summary: 'Transfer an answered call to a number or SIP URI (cold); a failed transfer brings the caller back into its room', body: transferCallSchema, response: withData(callViewSchema), conflict: true, notFound: true, plivo: true },
@@ -142,7 +142,7 @@ function operations(): Record<string, Operation> {
     'PATCH /v2/sip/webhooks/{id}': { ...webhook, summary: 'Change a webhook’s url and/or events', path: idParam, body: updateWebhookSchema, response: webhookSchema, conflict: true },
     'PUT /v2/sip/webhooks/{id}': { ...webhook, summary: 'Change a webhook’s url and/or events (as PATCH)', path: idParam, body: updateWebhookSchema, response: webhookSchema, conflict: true },
     'DELETE /v2/sip/webhooks/{id}': { ...webhook, summary: 'Delete a webhook; its pending deliveries are dead-lettered', path: idParam, response: messageOnly },
-    'GET /v2/sip/webhooks/{id}/deliveries': { ...webhook, summary: 'A webhook’s deliveries, newest first (cursor-paged)', path: idParam, query: listDeliveriesQuerySchema, response: cursorPageSchema(deliverySchema) },
+    'GET /v2/sip/webhooks/{id}/deliveries': { ...webhook, summary: 'A webhook’s deliveries by page, newest first, optionally of one `status` (at most its newest 500 are listed)', path: idParam, query: listDeliveriesQuerySchema, response: numberedPageSchema(deliverySchema) },
     'GET /v2/sip/webhooks/{id}/deliveries/{deliveryId}': { ...webhook, summary: 'Fetch a delivery', path: deliveryParams, response: deliverySchema },
     'POST /v2/sip/webhooks/{id}/deliveries/{deliveryId}/retry': { ...webhook, summary: 'Re-drive a dead-lettered delivery', status: 202, path: deliveryParams, response: deliverySchema, conflict: true },
     'POST /v2/rooms/{roomId}/tokens': {

@@ -30,7 +30,7 @@ export const TABLE_SHAPE = {
 /**
  * The single-table store: generic `pk`/`sk` string keys, on-demand capacity, point-in-time recovery, and TTL on
  * `expiresAt` (epoch seconds). TTL deletes lazily, hours late, so readers still check expiry themselves.
- * Three global secondary indexes: `byTime` (`gsi1pk`/`gsi1sk`) lists a tenant's calls newest first; `due`
+ * Three global secondary indexes: `byTime` (`gsi1pk`/`gsi1sk`, the call log's filter fields) lists a tenant's calls newest first; `due`
  * (`duePk`/`dueSk`) finds, for the sweeper, work that fell due (calls whose stream never started, deliveries never
  * attempted); `outbox` (`outboxPk`/`outboxSk`) finds calls whose state changed without its event being recorded. The media regions' tables share `TABLE_SHAPE` but none of these indexes.
  */
@@ -51,12 +51,14 @@ export class DataTable extends Construct {
       encryptionKey: props.encryptionKey,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
-    // Projects everything: a page of calls is served from the index alone, without a read per call.
+    // Projects only what the call log filters on: counting a window reads a third of the bytes a whole call weighs,
+    // and a call's many updates (events recorded, stream reports, its end) leave the index alone.
     this.table.addGlobalSecondaryIndex({
       indexName: TABLE_KEYS.byTime.indexName,
       partitionKey: { name: TABLE_KEYS.byTime.partitionKey, type: AttributeType.STRING },
       sortKey: { name: TABLE_KEYS.byTime.sortKey, type: AttributeType.STRING },
-      projectionType: ProjectionType.ALL,
+      projectionType: ProjectionType.INCLUDE,
+      nonKeyAttributes: [...TABLE_KEYS.byTime.projected],
     });
     // Keys only: the sweeper acts on each due item through its table key anyway (an index read is only eventually
     // consistent), and the index stays sparse: only items with work falling due carry duePk.

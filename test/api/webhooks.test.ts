@@ -190,6 +190,39 @@ describe('webhooks API', () => {
     expect(again.map((r) => r.status).sort()).toEqual([201, 409, 409]);
   });
 
+  it("lists a webhook's deliveries by page number, newest first, filtered by status", async () => {
+    const receiver = await startReceiver();
+    try {
+      const token = await t.token('demo');
+      const hook = await create({ url: receiver.url, events: ['call-hangup'] }, token);
+      // Three refused calls (an invalid room): one call-hangup each.
+      const calls = [newCall(), newCall(), newCall()];
+      for (const call of calls) expect((await plivoRequest(`${t.stack.connector.webhookUrl}?roomId=bad%20room`, answerFields(call))).status).toBe(200);
+      type Deliveries = { data: { id: string; status: string; payload: { data: { additionalDetails: { callUuid: string } } } }[]; pageInfo: Listed['pageInfo'] };
+      const page = async (query: string) => json<Deliveries>(await t.api('GET', `/v2/sip/webhooks/${hook.id}/deliveries?${query}`, { token }));
+      const all = await waitFor(async () => {
+        const listed = await page('perPage=100&status=delivered');
+        return listed.data.length === 3 ? listed : undefined;
+      }, 10_000);
+      expect(all.pageInfo).toEqual({ currentPage: 1, perPage: 100, lastPage: 1, total: 3 });
+      expect(all.data.map((d) => d.payload.data.additionalDetails.callUuid)).toEqual(calls.map((c) => c.callUuid).reverse());
+      const first = await page('perPage=2');
+      expect(first.pageInfo).toEqual({ currentPage: 1, perPage: 2, lastPage: 2, total: 3 });
+      expect(first.data.map((d) => d.id)).toEqual(all.data.slice(0, 2).map((d) => d.id));
+      expect((await page('page=2&perPage=2')).data.map((d) => d.id)).toEqual(all.data.slice(2).map((d) => d.id));
+      expect(await page('page=3&perPage=2')).toEqual({ data: [], pageInfo: { currentPage: 3, perPage: 2, lastPage: 2, total: 3 } });
+      expect(await page('status=failed')).toEqual({ data: [], pageInfo: { currentPage: 1, perPage: 10, lastPage: 1, total: 0 } });
+      // The cursor list's parameters are gone with it: one way to page.
+      for (const query of ['limit=5', 'cursor=abc', 'page=0', 'perPage=101', 'status=lost']) {
+        const res = await t.api('GET', `/v2/sip/webhooks/${hook.id}/deliveries?${query}`, { token });
+        expect({ query, status: res.status, code: (await json<{ code: string }>(res)).code }).toEqual({ query, status: 400, code: 'bad_request' });
+      }
+      expect((await t.api('DELETE', `/v2/sip/webhooks/${hook.id}`, { token })).status).toBe(200);
+    } finally {
+      await receiver.close();
+    }
+  });
+
   it("delivers only the events a webhook subscribed to, and only its own tenant's", async () => {
     const mine = await startReceiver();
     const theirs = await startReceiver();

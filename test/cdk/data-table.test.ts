@@ -24,7 +24,7 @@ test('keys items by pk (S) and sk (S)', () => {
   });
 });
 
-test('has exactly three global secondary indexes: byTime projecting all attributes, due and outbox projecting keys only', () => {
+test('has exactly three global secondary indexes: byTime projecting the call log\'s filter fields, due and outbox projecting keys only', () => {
   tableTemplate().hasResourceProperties('AWS::DynamoDB::Table', {
     AttributeDefinitions: Match.arrayEquals([
       { AttributeName: 'pk', AttributeType: 'S' },
@@ -43,7 +43,7 @@ test('has exactly three global secondary indexes: byTime projecting all attribut
           { AttributeName: 'gsi1pk', KeyType: 'HASH' },
           { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
         ],
-        Projection: { ProjectionType: 'ALL' },
+        Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['roomId', 'ruleId', 'direction', 'from', 'to', 'hidePhoneNumber'] },
       },
       {
         IndexName: 'due',

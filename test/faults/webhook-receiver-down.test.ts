@@ -44,7 +44,7 @@ interface Delivery {
 }
 
 const deliveries = async (webhookId: string, status: string) =>
-  (await api('GET', `/v2/sip/webhooks/${webhookId}/deliveries?status=${status}&limit=100`)).data as unknown as Delivery[];
+  (await api('GET', `/v2/sip/webhooks/${webhookId}/deliveries?status=${status}&perPage=100`)).data as unknown as Delivery[];
 
 it('a receiver down past every retry: all events are dead-lettered, and once it is back the re-drive delivers each, signed, under its own webhook-id', async () => {
   // A port with nothing listening on it: the receiver is down from the start.

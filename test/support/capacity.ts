@@ -11,7 +11,9 @@ export function capacityMeter(dynamo: DynamoDBClient) {
       sent.requests++;
       (args.input as { ReturnConsumedCapacity?: string }).ReturnConsumedCapacity = 'TOTAL';
       const out = await next(args);
-      sent.rcu += (out.output as { ConsumedCapacity?: { CapacityUnits?: number } }).ConsumedCapacity?.CapacityUnits ?? 0;
+      // One table's figure, or (BatchGetItem, BatchWriteItem) a list of them.
+      const consumed = (out.output as { ConsumedCapacity?: { CapacityUnits?: number } | { CapacityUnits?: number }[] }).ConsumedCapacity;
+      for (const table of [consumed ?? []].flat()) sent.rcu += table.CapacityUnits ?? 0;
       return out;
     },
     { step: 'initialize' },

@@ -48,6 +48,12 @@ export const str = (value: string): AttributeValue => ({ S: value });
 export const bin = (value: Uint8Array): AttributeValue => ({ B: value });
 export const num = (value: number): AttributeValue => ({ N: String(value) });
 
+/** An item past its `expiresAt` (epoch seconds) that TTL has not removed yet (that takes up to days) counts as gone. */
+export function unexpired(item: Item | undefined, nowMs = Date.now()): Item | undefined {
+  const expiresAt = item && readOptNum(item, 'expiresAt');
+  return expiresAt !== null && expiresAt !== undefined && expiresAt * 1000 <= nowMs ? undefined : item;
+}
+
 export function readOptNum(item: Item, name: string): number | null {
   const value = item[name]?.N;
   return value === undefined ? null : Number(value);

@@ -1,6 +1,6 @@
 import { GetItemCommand, PutItemCommand, type DynamoDBClient, type QueryCommandInput } from '@aws-sdk/client-dynamodb';
 import { CountedDynamoDocumentStore } from '../documents';
-import { db, dueAttributes, isConditionFailure, num, putIfVersion, readAtMost, readOptStr, readStr, str, type Item } from '../dynamo';
+import { db, dueAttributes, isConditionFailure, num, putIfVersion, readAtMost, readOptStr, readStr, str, unexpired, type Item } from '../dynamo';
 import type { CallEventType } from '../events';
 import { cappedPage, type NumberedPage, type PageRequest } from '../pagination';
 import { MAX_WEBHOOKS_PER_TENANT, type Delivery, type DeliveryAttempt, type DeliveryRef, type DeliveryStatus, type Webhook } from './model';
@@ -124,7 +124,8 @@ export class DeliveryStore {
         new GetItemCommand({ TableName: this.tableName, Key: deliveryKey(ref.tenant, ref.webhookId, ref.deliveryId), ConsistentRead: true }),
       ),
     );
-    return out.Item ? this.fromItem(out.Item) : null;
+    const item = unexpired(out.Item);
+    return item ? this.fromItem(item) : null;
   }
 
   /** Replaces the delivery if it still has `expectedUpdatedAt`; false when another attempt recorded first. */

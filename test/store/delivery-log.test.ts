@@ -56,6 +56,17 @@ describe.each(storeBackends)("a webhook's deliveries on %s", (name, start) => {
     await backend.stop();
   });
 
+  it('reads a delivery past its retention as gone, before TTL has removed it', async () => {
+    const store = new DeliveryStore(dynamo, 'deliveries', { ...options, retentionDays: 1 });
+    const old = delivery('expired', 0);
+    const now = new Date().toISOString();
+    const fresh = { ...delivery('expired', 1), createdAt: now, updatedAt: now };
+    await store.createAll([old, fresh]);
+    const ref = (d: Delivery) => ({ tenant: d.tenant, webhookId: d.webhookId, deliveryId: d.id });
+    expect(await store.get(ref(old))).toBeNull();
+    expect(await store.get(ref(fresh))).toEqual(fresh);
+  });
+
   it('pages by number, exactly while it reads them all, as a lower bound past its read limit', async () => {
     const ids = (page: { data: readonly Delivery[] }) => page.data.map((d) => d.id);
     const newest = (tenant: string, from: number, count: number, step = 1) => Array.from({ length: count }, (_, k) => delivery(tenant, from - k * step).id);

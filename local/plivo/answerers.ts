@@ -239,19 +239,29 @@ export class Callees {
     if (this.byNumber.has(key)) return refuse(socket, { status: 409, code: 'conflict', message: `another tool answers ${number} already` });
     if (this.byNumber.size >= MAX_CALLEES) return refuse(socket, { status: 409, code: 'conflict', message: `at most ${MAX_CALLEES} tools may answer at once` });
     this.server.handleUpgrade(req, socket, head, (ws) => {
-      // Taken meanwhile (two upgrades in the same tick): the later one goes.
-      if (this.byNumber.has(key)) return ws.close(4009, `another tool answers ${number} already`);
-      const callee = new RegisteredCallee(number, ws, this.hangup, this.log);
-      this.byNumber.set(key, callee);
-      ws.on('error', (err) => this.log.warn('plivo emulator callee socket failed', { number, err: err.message }));
-      ws.once('close', () => {
-        this.byNumber.delete(key);
-        callee.gone();
-        this.log.info('plivo emulator callee left', { number });
-      });
-      callee.send({ type: 'registered', number });
-      this.log.info('plivo emulator callee registered', { number });
+      try {
+        this.register(ws, number);
+      } catch (err) {
+        this.log.error('plivo emulator callee registration failed', { number, err });
+        ws.close(1011, 'internal error');
+      }
     });
+  }
+
+  private register(ws: WebSocket, number: string): void {
+    const key = calleeKey(number);
+    // Taken meanwhile (two upgrades in the same tick): the later one goes.
+    if (this.byNumber.has(key)) return ws.close(4009, `another tool answers ${number} already`);
+    const callee = new RegisteredCallee(number, ws, this.hangup, this.log);
+    this.byNumber.set(key, callee);
+    ws.on('error', (err) => this.log.warn('plivo emulator callee socket failed', { number, err: err.message }));
+    ws.once('close', () => {
+      this.byNumber.delete(key);
+      callee.gone();
+      this.log.info('plivo emulator callee left', { number });
+    });
+    callee.send({ type: 'registered', number });
+    this.log.info('plivo emulator callee registered', { number });
   }
 
   close(): void {

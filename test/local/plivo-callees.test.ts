@@ -5,7 +5,7 @@ import { PlivoEmulator } from '../../local/plivo/emulator';
 /** The emulator's callee registration (`npm run call -- --answer`): this laptop's tools alone, bounded. */
 let emulator: PlivoEmulator;
 beforeEach(async () => {
-  emulator = await PlivoEmulator.start({ log: createLogger('silent', { service: 'plivo-emulator' }), authTokenOf: () => undefined });
+  emulator = await PlivoEmulator.start({ log: createLogger('error', { service: 'plivo-emulator' }), authTokenOf: () => undefined });
 });
 afterEach(() => emulator.close());
 

@@ -141,7 +141,7 @@ function heard(call: SimulatedCall, startedAt: number, framesSent: number, recor
  * (looped) in real time, records what it hears, and hangs up after `seconds` (null: never). Resolves once `calls`
  * calls have ended.
  */
-async function answerCalls(calleesUrl: string, number: string, audio: Int16Array, seconds: number | null, calls: number, record: string | undefined, progress: { sent: number }): Promise<CallResult[]> {
+async function answerCalls(calleesUrl: string, number: string, audio: Int16Array, seconds: number | null, calls: number, record: string | undefined): Promise<CallResult[]> {
   const ws = new WebSocket(`${calleesUrl}?number=${encodeURIComponent(number)}`, { maxPayload: 64 * 1024 });
   const tell = (message: FromCallee) => {
     if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
@@ -157,10 +157,7 @@ async function answerCalls(calleesUrl: string, number: string, audio: Int16Array
     const startedAt = performance.now();
     let framesSent = 0;
     const hangup = seconds === null ? null : setTimeout(() => tell({ type: 'hangup', callUuid }), seconds * 1000);
-    const speaking = call.playMulaw(Infinity, (i) => frames.subarray((i % frameCount) * SAMPLES_PER_FRAME, ((i % frameCount) + 1) * SAMPLES_PER_FRAME), () => {
-      framesSent++;
-      progress.sent++;
-    });
+    const speaking = call.playMulaw(Infinity, (i) => frames.subarray((i % frameCount) * SAMPLES_PER_FRAME, ((i % frameCount) + 1) * SAMPLES_PER_FRAME), () => framesSent++);
     await call.closed();
     if (hangup) clearTimeout(hangup);
     await speaking;
@@ -208,7 +205,12 @@ async function answerCalls(calleesUrl: string, number: string, audio: Int16Array
       for (const call of streams.values()) void call.closeStream();
     });
     ws.on('message', (data: Buffer) => {
-      const message = JSON.parse(data.toString('utf8')) as ToCallee;
+      let message: ToCallee;
+      try {
+        message = JSON.parse(data.toString('utf8')) as ToCallee;
+      } catch {
+        return fail(new Error('the Plivo emulator sent what is not JSON'));
+      }
       if (message.type === 'registered') process.stderr.write(`answering calls to ${message.number} (${calls} call${calls > 1 ? 's' : ''}); place them with POST /v2/sip/call\n`);
       else if (message.type === 'close') void streams.get(message.streamId)?.closeStream();
       else if (message.type === 'stream') {
@@ -310,8 +312,9 @@ async function main(): Promise<void> {
   if (asked !== undefined && (!Number.isFinite(asked) || asked <= 0 || asked > 86400)) throw new Error(`--seconds must be a positive number; got "${values.seconds}"`);
   if (values.answer !== undefined) {
     if (!/^\+\d{3,15}$/.test(values.answer)) throw new Error(`--answer takes an E.164 number (+14155550123); got "${values.answer}"`);
-    const progress = { sent: 0 };
-    const results = await answerCalls(calleesUrl(), values.answer, wav ?? tone(440, 1, 6000), asked ?? null, calls, values.record, progress);
+    const placing = (['answer-url', 'auth-token', 'dtmf'] as const).filter((name) => values[name]);
+    if (placing.length > 0) throw new Error(`--answer takes no --${placing.join(', --')}: those are for placing calls`);
+    const results = await answerCalls(calleesUrl(), values.answer, wav ?? tone(440, 1, 6000), asked ?? null, calls, values.record);
     process.stdout.write(answeredSummary(results, values.answer) + '\n');
     if (results.some((r) => !r.ok)) process.exitCode = 1;
     return;

@@ -72,6 +72,8 @@ const MAX_STREAMS_PER_CALLEE = 100;
 const MAX_MESSAGE_BYTES = 4096;
 /** A tool that neither opens nor refuses a stream within this long has failed that attempt. */
 const CONNECT_TIMEOUT_MS = 10_000;
+/** A tool asked to close a stream that has not said it did within this long: the stream counts as closed. */
+const CLOSE_TIMEOUT_MS = 10_000;
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 /** The number's digits: `+1 415 555 0123` and `14155550123` are one callee. */
@@ -104,8 +106,12 @@ class ToolStream implements CalleeStream {
   }
 
   closeStream(): Promise<void> {
-    if (this.open && !this.ended) this.callee.send({ type: 'close', streamId: this.streamId });
-    else this.end();
+    if (this.open && !this.ended) {
+      this.callee.send({ type: 'close', streamId: this.streamId });
+      // A tool that does not say its stream closed must not hold the call's end (and its hangup_url) forever.
+      const timer = setTimeout(() => this.end(), CLOSE_TIMEOUT_MS);
+      void this.whenClosed.then(() => clearTimeout(timer));
+    } else this.end();
     return this.whenClosed;
   }
 

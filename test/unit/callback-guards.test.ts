@@ -61,6 +61,7 @@ const REVIEWED: Record<string, string> = {
   "local/start.ts: process.on(SIGTERM) => () => stop('SIGTERM')": "as above",
   "local/plivo/emulator.ts: setTimeout() => () => { this.timers.delete(timer); actio": "a call's timer: forgets itself, then `finish`, which catches the ending's rejection",
   "local/plivo/answerers.ts: setTimeout() => () => this.settle(new Error(`the answeri": "a tool's stream not opened in time: clears the timer, forgets the stream, rejects its connect",
+  "local/plivo/answerers.ts: setTimeout() => () => this.end()": "a stream its tool did not say closed: counted closed (a flag, a map delete, promises settled)",
   "local/plivo/answerers.ts: ws.once(close) => () => { this.byNumber.delete(key); calle": "a tool gone: map deletes, its streams' promises settled, one log call",
   "local/plivo/emulator.ts: server.on(request) => (req: IncomingMessage, res: ServerRespon": "handle() is async and answers 500 on any error it catches",
   "core/plivo/voice-api.ts: (target.protocol==='https:'?https:http).request() => (response) => { const chunks: Buffer[] =": "adds the response's listeners",

@@ -43,6 +43,8 @@ export interface LocalStackInfo {
   readonly mediaServers: readonly LocalMediaServer[];
   /** Plivo's Voice API as the API and the media servers call it: the emulator's, or `PLIVO_API_URL` when set. */
   readonly plivoApiUrl: string;
+  /** Where `npm run call -- --answer` registers a callee with the emulator; null when `PLIVO_API_URL` points elsewhere. */
+  readonly calleesUrl: string | null;
 }
 
 export interface LocalStack extends LocalStackInfo {
@@ -190,6 +192,7 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
       aws: { dynamodbEndpoint: aws.dynamodbEndpoint, kmsEndpoint: aws.kmsEndpoint, sqsEndpoint: aws.sqsEndpoint },
       mediaServers: fleet.servers,
       plivoApiUrl: config.plivoApiUrl,
+      calleesUrl: plivo?.calleesUrl ?? null,
     };
     writeFileSync(join(local.dataDir, STATE_FILE), JSON.stringify(info, null, 2) + '\n', { mode: 0o600 });
     state = 'serving';

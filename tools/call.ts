@@ -2,18 +2,22 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { WaveFile } from 'wavefile';
+import { WebSocket } from 'ws';
 import { FRAME_MS } from '../ingest-container/src/audio/frame';
-import { mulawDecode } from '../ingest-container/src/audio/mulaw';
+import { mulawDecode, mulawEncode } from '../ingest-container/src/audio/mulaw';
+import type { FromCallee, ToCallee } from '../local/plivo/answerers';
 import { loadLocalConfig } from '../local/config';
 import { STATE_FILE, type LocalStackInfo } from '../local/stack';
 import { decodeWav, tone, WavError } from './audio';
 import { SimulatedCall } from './plivo-simulator';
 
 const USAGE = `Places simulated Plivo calls: a signed Answer URL POST, the <Stream> XML, the audio WebSocket
-(start, real-time 20 ms mu-law frames, DTMF, stop), then the Event=Hangup POST.
+(start, real-time 20 ms mu-law frames, DTMF, stop), then the Event=Hangup POST. With --answer, answers outbound
+calls instead: those placed to that number through POST /v2/sip/call on the local stack (npm start's Plivo emulator).
 
   npm run call -- [--answer-url URL] [--from E164] [--to E164] [--auth-token T]
                   [--play in.wav] [--record out.wav] [--seconds N] [--dtmf 12#] [--calls N]
+  npm run call -- --answer E164 [--play in.wav] [--record out.wav] [--seconds N] [--calls N]
 
   --answer-url   the connector's webhook URL (default: the local stack's demo connector)
   --from, --to   the caller and the called number (default 14155550100, 14155550199: Plivo's form, no +)
@@ -24,8 +28,12 @@ const USAGE = `Places simulated Plivo calls: a signed Answer URL POST, the <Stre
   --dtmf         digits to press, one every 250 ms from the first second
   --calls        how many calls to place at once (default 1)
 
-Prints a summary: answer latency, time to first audio back, frames sent and received, late frames
-(received 30-200 ms after the previous one; longer gaps are silence). Exits 1 if any call failed.`;
+  --answer       answer the calls to this number (E.164) until --calls of them have ended: the callee speaks
+                 --play (looped; default a 440 Hz tone) and hangs up after --seconds (default: stays until the
+                 call is ended by the API, the room or its time limit); --record gets what each call heard
+
+Prints a summary: answer latency (placing) or call length (answering), time to first audio back, frames sent and
+received, late frames (received 30-200 ms after the previous one; longer gaps are silence). Exits 1 if any call failed.`;
 
 const SAMPLES_PER_FRAME = 160;
 /** Gaps between received frames in this range are late frames; longer ones are the room being silent. */
@@ -35,6 +43,8 @@ interface CallResult {
   readonly ok: boolean;
   readonly error?: string;
   readonly answerMs: number;
+  /** From the stream's start to its close. */
+  readonly durationMs: number;
   readonly firstAudioMs: number | null;
   readonly framesSent: number;
   readonly framesReceived: number;
@@ -99,21 +109,124 @@ async function placeCall(call: SimulatedCall, audio: Int16Array, dtmf: string, r
     presses.forEach(clearTimeout);
     await new Promise((resolve) => setTimeout(resolve, 100));
     await call.hangup();
-    if (record) writeWav(record, recording(call, startedAt));
-    const first = call.received[0];
     const closedByServer = call.closeCode !== null && call.closeCode !== 1000 && call.closeCode !== 1005;
     return {
+      ...heard(call, startedAt, framesSent, record),
       ok: !closedByServer,
       ...(closedByServer && { error: `the connector closed the stream: ${call.closeCode} ${call.closeReason}` }),
-      answerMs: call.answerMs,
-      firstAudioMs: first ? first.at - startedAt : null,
-      framesSent,
-      framesReceived: call.received.length,
-      lateFrames: lateFrames(call),
     };
   } catch (err) {
-    return { ok: false, error: err instanceof Error ? err.message : String(err), answerMs: call.answerMs, firstAudioMs: null, framesSent, framesReceived: call.received.length, lateFrames: 0 };
+    return { ok: false, error: err instanceof Error ? err.message : String(err), answerMs: call.answerMs, durationMs: 0, firstAudioMs: null, framesSent, framesReceived: call.received.length, lateFrames: 0 };
   }
+}
+
+/** A finished stream's result (a success), its recording written when asked for. */
+function heard(call: SimulatedCall, startedAt: number, framesSent: number, record: string | undefined): CallResult {
+  if (record) writeWav(record, recording(call, startedAt));
+  const first = call.received[0];
+  return {
+    ok: true,
+    answerMs: call.answerMs,
+    durationMs: performance.now() - startedAt,
+    firstAudioMs: first ? first.at - startedAt : null,
+    framesSent,
+    framesReceived: call.received.length,
+    lateFrames: lateFrames(call),
+  };
+}
+
+/**
+ * The callee of outbound calls to `number`: registers with the local stack's Plivo emulator, which hands it each
+ * stream of a call to that number (URL and signed upgrade headers); it opens the stream as Plivo does, speaks `audio`
+ * (looped) in real time, records what it hears, and hangs up after `seconds` (null: never). Resolves once `calls`
+ * calls have ended.
+ */
+async function answerCalls(calleesUrl: string, number: string, audio: Int16Array, seconds: number | null, calls: number, record: string | undefined): Promise<CallResult[]> {
+  const ws = new WebSocket(`${calleesUrl}?number=${encodeURIComponent(number)}`, { maxPayload: 64 * 1024 });
+  const tell = (message: FromCallee) => {
+    if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
+  };
+  const frames = mulawEncode(audio);
+  const frameCount = Math.floor(frames.length / SAMPLES_PER_FRAME);
+  if (frameCount === 0) throw new Error('--play holds less than 20 ms of audio');
+  const streams = new Map<string, SimulatedCall>();
+  const results: Promise<CallResult>[] = [];
+  let connecting = 0;
+
+  const converse = async (call: SimulatedCall, callUuid: string, index: number): Promise<CallResult> => {
+    const startedAt = performance.now();
+    let framesSent = 0;
+    const hangup = seconds === null ? null : setTimeout(() => tell({ type: 'hangup', callUuid }), seconds * 1000);
+    const speaking = call.playMulaw(Infinity, (i) => frames.subarray((i % frameCount) * SAMPLES_PER_FRAME, ((i % frameCount) + 1) * SAMPLES_PER_FRAME), () => framesSent++);
+    await call.closed();
+    if (hangup) clearTimeout(hangup);
+    await speaking;
+    streams.delete(call.streamId);
+    tell({ type: 'closed', streamId: call.streamId });
+    process.stderr.write(`call ${index + 1} ended (${call.closeCode ?? ''} ${call.closeReason})\n`);
+    return heard(call, startedAt, framesSent, record && recordFile(record, index, calls));
+  };
+
+  const open = async (message: Extract<ToCallee, { type: 'stream' }>) => {
+    if (results.length + connecting >= calls) return tell({ type: 'failed', streamId: message.streamId, message: `this tool answers ${calls} call(s) and has them` });
+    connecting++;
+    const call = new SimulatedCall({ answerUrl: message.answerUrl, from: message.from, to: message.to, accountId: message.accountId, streamId: message.streamId });
+    try {
+      await call.connect(message.url, message.callUuid, message.extraHeaders, { ...message.headers });
+    } catch (err) {
+      process.stderr.write(`a call to ${number} could not open its stream: ${(err as Error).message}\n`);
+      return tell({ type: 'failed', streamId: message.streamId, message: (err as Error).message });
+    } finally {
+      connecting--;
+    }
+    streams.set(message.streamId, call);
+    tell({ type: 'connected', streamId: message.streamId });
+    process.stderr.write(`call ${results.length + 1} answered: ${message.from} -> ${message.to}\n`);
+    results.push(converse(call, message.callUuid, results.length));
+  };
+
+  return new Promise<CallResult[]>((resolve, reject) => {
+    let done = false;
+    const fail = (err: Error) => {
+      done = true;
+      reject(err);
+    };
+    ws.once('unexpected-response', (req, res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      res.on('end', () => {
+        req.destroy();
+        fail(new Error(`the Plivo emulator refused --answer ${number}: ${res.statusCode} ${body}`));
+      });
+    });
+    ws.once('error', (err) => fail(new Error(`cannot reach the Plivo emulator at ${calleesUrl}: ${err.message}`)));
+    ws.on('close', () => {
+      if (!done) fail(new Error('the Plivo emulator closed the registration (npm start stopped?)'));
+      for (const call of streams.values()) void call.closeStream();
+    });
+    ws.on('message', (data: Buffer) => {
+      let message: ToCallee;
+      try {
+        message = JSON.parse(data.toString('utf8')) as ToCallee;
+      } catch {
+        return fail(new Error('the Plivo emulator sent what is not JSON'));
+      }
+      if (message.type === 'registered') process.stderr.write(`answering calls to ${message.number} (${calls} call${calls > 1 ? 's' : ''}); place them with POST /v2/sip/call\n`);
+      else if (message.type === 'close') void streams.get(message.streamId)?.closeStream();
+      else if (message.type === 'stream') {
+        open(message)
+          .then(() => {
+            if (results.length < calls || done) return;
+            done = true;
+            return Promise.all(results).then((all) => {
+              ws.close(1000);
+              resolve(all);
+            });
+          })
+          .catch((err: unknown) => fail(err instanceof Error ? err : new Error(String(err))));
+      }
+    });
+  });
 }
 
 const percentile = (values: number[], p: number): number => {
@@ -122,14 +235,13 @@ const percentile = (values: number[], p: number): number => {
 };
 const ms = (value: number) => `${value.toFixed(1)} ms`;
 
-function summary(results: readonly CallResult[], seconds: number): string {
+/** The summary of placed calls (`head`: how many, and how fast they were answered) or answered ones. */
+function summary(results: readonly CallResult[], head: readonly string[]): string {
   const ok = results.filter((r) => r.ok);
-  const answers = results.map((r) => r.answerMs).filter((v) => v > 0);
   const firsts = ok.map((r) => r.firstAudioMs).filter((v): v is number => v !== null);
   const sum = (pick: (r: CallResult) => number) => results.reduce((n, r) => n + pick(r), 0);
   const lines = [
-    `calls          ${ok.length} of ${results.length} completed (${seconds.toFixed(1)} s of audio each)`,
-    `answer         p50 ${ms(percentile(answers, 50))}, p99 ${ms(percentile(answers, 99))}, max ${ms(Math.max(...answers))}`,
+    ...head,
     firsts.length
       ? `first audio    p50 ${ms(percentile(firsts, 50))}, max ${ms(Math.max(...firsts))} after the stream started (${firsts.length} of ${ok.length} calls heard something)`
       : 'first audio    none: nobody else in the room spoke',
@@ -139,13 +251,37 @@ function summary(results: readonly CallResult[], seconds: number): string {
   return lines.join('\n');
 }
 
-function defaultAnswerUrl(): string {
+function placedSummary(results: readonly CallResult[], seconds: number): string {
+  const answers = results.map((r) => r.answerMs).filter((v) => v > 0);
+  return summary(results, [
+    `calls          ${results.filter((r) => r.ok).length} of ${results.length} completed (${seconds.toFixed(1)} s of audio each)`,
+    `answer         p50 ${ms(percentile(answers, 50))}, p99 ${ms(percentile(answers, 99))}, max ${ms(Math.max(...answers))}`,
+  ]);
+}
+
+function answeredSummary(results: readonly CallResult[], number: string): string {
+  const lengths = results.map((r) => r.durationMs / 1000);
+  const s = (value: number) => `${value.toFixed(1)} s`;
+  return summary(results, [
+    `calls          ${results.length} answered (calls to ${number})`,
+    `length         p50 ${s(percentile(lengths, 50))}, max ${s(Math.max(...lengths))} from the stream's start to its close`,
+  ]);
+}
+
+/** The running local stack's state; `needed` names what the user must give instead when there is none. */
+function localStack(needed: string): LocalStackInfo {
   const file = join(loadLocalConfig(process.env).dataDir, STATE_FILE);
   try {
-    return (JSON.parse(readFileSync(file, 'utf8')) as LocalStackInfo).connector.webhookUrl;
+    return JSON.parse(readFileSync(file, 'utf8')) as LocalStackInfo;
   } catch {
-    throw new Error(`--answer-url is required (no local stack state in ${file}: is npm start running?)`);
+    throw new Error(`${needed} (no local stack state in ${file}: is npm start running?)`);
   }
+}
+
+function calleesUrl(): string {
+  const url = localStack('--answer needs the local stack').calleesUrl;
+  if (!url) throw new Error('--answer needs the Plivo emulator of npm start: the stack runs with PLIVO_API_URL set, so calls go elsewhere');
+  return url;
 }
 
 async function main(): Promise<void> {
@@ -160,6 +296,7 @@ async function main(): Promise<void> {
       seconds: { type: 'string' },
       dtmf: { type: 'string', default: '' },
       calls: { type: 'string', default: '1' },
+      answer: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -171,14 +308,24 @@ async function main(): Promise<void> {
   if (!Number.isInteger(calls) || calls < 1 || calls > 1000) throw new Error(`--calls must be 1-1000; got "${values.calls}"`);
   if (!/^[0-9*#A-D]*$/.test(values.dtmf)) throw new Error(`--dtmf takes 0-9 * # A-D; got "${values.dtmf}"`);
   const wav = values.play ? readWav8k(values.play) : null;
-  const seconds = values.seconds !== undefined ? Number(values.seconds) : wav ? wav.length / 8000 : 5;
-  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 86400) throw new Error(`--seconds must be a positive number; got "${values.seconds}"`);
+  const asked = values.seconds === undefined ? undefined : Number(values.seconds);
+  if (asked !== undefined && (!Number.isFinite(asked) || asked <= 0 || asked > 86400)) throw new Error(`--seconds must be a positive number; got "${values.seconds}"`);
+  if (values.answer !== undefined) {
+    if (!/^\+\d{3,15}$/.test(values.answer)) throw new Error(`--answer takes an E.164 number (+14155550123); got "${values.answer}"`);
+    const placing = (['answer-url', 'auth-token', 'dtmf'] as const).filter((name) => values[name]);
+    if (placing.length > 0) throw new Error(`--answer takes no --${placing.join(', --')}: those are for placing calls`);
+    const results = await answerCalls(calleesUrl(), values.answer, wav ?? tone(440, 1, 6000), asked ?? null, calls, values.record);
+    process.stdout.write(answeredSummary(results, values.answer) + '\n');
+    if (results.some((r) => !r.ok)) process.exitCode = 1;
+    return;
+  }
+  const seconds = asked ?? (wav ? wav.length / 8000 : 5);
   const length = Math.round(seconds * 8000);
   const audio = new Int16Array(length);
   const source = wav ?? tone(440, seconds, 6000);
   for (let i = 0; i < length && source.length > 0; i += source.length) audio.set(source.subarray(0, length - i), i);
 
-  const answerUrl = values['answer-url'] ?? defaultAnswerUrl();
+  const answerUrl = values['answer-url'] ?? localStack('--answer-url is required').connector.webhookUrl;
   const progress = { sent: 0 };
   const started = performance.now();
   const ticker =
@@ -198,7 +345,7 @@ async function main(): Promise<void> {
     clearInterval(ticker);
     process.stderr.write('\n');
   }
-  process.stdout.write(summary(results, seconds) + '\n');
+  process.stdout.write(placedSummary(results, seconds) + '\n');
   if (results.some((r) => !r.ok)) process.exitCode = 1;
 }
 

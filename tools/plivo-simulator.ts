@@ -18,6 +18,8 @@ export interface CallOptions {
   readonly sipHeaders?: Readonly<Record<string, string>>;
   /** The Plivo account (auth id) named in the stream's `start`. @default MASIMULATOR */
   readonly accountId?: string;
+  /** The stream's id in `start` and every message. @default a random UUID */
+  readonly streamId?: string;
 }
 
 export interface ReceivedFrame {
@@ -70,7 +72,7 @@ export function streamUrlOf(xml: string): string | null {
 
 export class SimulatedCall {
   readonly callUuid = randomUUID();
-  readonly streamId = randomUUID();
+  readonly streamId: string;
   readonly received: ReceivedFrame[] = [];
   /** Every non-audio message the connector sent (checkpoint, clearAudio, sendDTMF ...). */
   readonly controls: Record<string, unknown>[] = [];
@@ -81,7 +83,9 @@ export class SimulatedCall {
   closeCode: number | null = null;
   closeReason = '';
 
-  constructor(private readonly options: CallOptions) {}
+  constructor(private readonly options: CallOptions) {
+    this.streamId = options.streamId ?? randomUUID();
+  }
 
   get fields(): Record<string, string> {
     return {
@@ -105,9 +109,13 @@ export class SimulatedCall {
     return url;
   }
 
-  /** Opens the stream (as Plivo does: GET upgrade, V3-signed) and sends `start`, with the `<Stream>`'s `extraHeaders` (`;`-separated). */
-  async connect(streamUrl: string, callId: string = this.callUuid, extraHeaders = ''): Promise<void> {
-    const ws = new WebSocket(streamUrl, { headers: signedHeaders(this.options.authToken, 'GET', streamUrl, new Map()) });
+  /**
+   * Opens the stream (as Plivo does: GET upgrade, V3-signed) and sends `start`, with the `<Stream>`'s `extraHeaders`
+   * (`;`-separated). `headers`: the upgrade's signature headers made elsewhere (the emulator's, for a tool that holds
+   * no auth token); by default signed with `authToken`.
+   */
+  async connect(streamUrl: string, callId: string = this.callUuid, extraHeaders = '', headers = signedHeaders(this.options.authToken, 'GET', streamUrl, new Map())): Promise<void> {
+    const ws = new WebSocket(streamUrl, { headers });
     this.ws = ws;
     ws.on('message', (data: Buffer) => this.onMessage(data));
     ws.on('close', (code, reason) => {

@@ -13,6 +13,7 @@ import type { RoutingRuleStore } from '../routing/store';
 import { subscribes, type Webhook } from '../webhooks/model';
 import type { WebhookEventSink } from '../webhooks/publisher';
 import { CALL_ID, CALL_STATUSES, LIVE_STATUSES, newCallId, toCallView, type CallRecord, type CallView, type TransferStatus } from './model';
+import { CallHangup } from './hangup';
 import type { PlaceCallInput, SwitchRoomInput, TransferCallInput } from './schema';
 import { callEnd, MAX_ROOM_SWITCHES, type CallStore, type TransferFields } from './store';
 
@@ -45,7 +46,13 @@ export interface CallControlDeps {
  * into the room) and ends calls. Every call is the tenant's: another tenant's id is not found.
  */
 export class CallControl {
-  constructor(private readonly deps: CallControlDeps) {}
+  /** Ends calls from our side (`end`); null without a webhook queue, as call control then answers 503. */
+  private readonly hangup: CallHangup | null;
+
+  constructor(private readonly deps: CallControlDeps) {
+    const { events, config, log } = deps;
+    this.hangup = events && new CallHangup({ ...deps, events, retentionDays: config.callRetentionDays, log });
+  }
 
   /**
    * `POST /v2/sip/call`: records the call (`initiated`, `call-started`), then asks Plivo to place it, its callbacks on
@@ -131,25 +138,10 @@ export class CallControl {
     const call = await this.find(tenant, callId);
     if (call.hangupReason === 'api') return toCallView(call);
     if (!LIVE_STATUSES.includes(call.status)) throw new ConflictError(`Call ${callId} is not live (${call.status})`);
-    const connector = await this.deps.connectors.get(tenant, call.connectorId);
-    if (!connector) throw new ConflictError(`Call ${callId}'s connector no longer exists: Plivo cannot be asked to hang it up`);
-    const log = this.deps.log.child({ tenant, callId, callUuid: call.callUuid, roomId: call.roomId });
-    if (call.callUuid) {
-      const credentials = await this.deps.credentials(connector);
-      // Said first: the stream Plivo closes may end the record before this request does, and must end it as `api`.
-      if (!(await this.deps.calls.requestHangup(tenant, callId, 'api'))) return this.end(tenant, callId);
-      try {
-        log.info('call hung up through Plivo', { outcome: await this.deps.plivo.hangup(credentials, call.callUuid) });
-      } catch (err) {
-        await this.deps.calls.withdrawHangup(tenant, callId);
-        throw err;
-      }
-    }
-    const { webhooks } = await this.deps.rules.withConnector(tenant, connector.id);
-    const end = callEnd('api', call.answeredAt ? Date.parse(call.answeredAt) : null);
-    const ended = await this.deps.calls.end(tenant, callId, end, this.deps.config.callRetentionDays, subscribes(webhooks, 'call-hangup'));
-    if (ended) await this.emit('call-hangup', ended, webhooks);
-    return toCallView(ended ?? (await this.find(tenant, callId)));
+    // Set whenever there is a webhook queue, which `events()` has just checked.
+    const ended = await (this.hangup as CallHangup).hangUp(call, 'api');
+    // Not live by the time it was asked, or its stream ended it first: answered as it is now.
+    return ended ? toCallView(ended) : this.end(tenant, callId);
   }
 
   /**

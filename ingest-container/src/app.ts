@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Authenticator } from '../../core/auth';
 import { dynamoClient, kmsClient } from '../../core/aws';
+import { CallHangup } from '../../core/calls/hangup';
 import { DynamoCallStore } from '../../core/calls/store';
 import { claimStoreFor } from '../../core/claims';
 import { DynamoConnectorStore } from '../../core/connectors/store';
@@ -13,6 +14,8 @@ import { MediaCommandStore } from '../../core/media-commands';
 import { PlacementStore } from '../../core/placement';
 import { regionTables } from '../../core/region-tables';
 import { PlivoAuthTokens } from '../../core/connectors/plivo-tokens';
+import { PlivoVoiceApi } from '../../core/plivo/voice-api';
+import { DynamoRoutingRuleStore } from '../../core/routing/store';
 import { SecretBox } from '../../core/secret-box';
 import { TenantStore } from '../../core/tenants';
 import { webhookPublisher } from '../../core/webhooks/publisher';
@@ -88,12 +91,24 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
   const protection = new TaskProtection(ecsAgentUri, log);
   const cluster = new ClusterMember(new PlacementStore(table.dynamo, table.tableName), { serverId, relayUrl, sealedRelaySecret: relayAuth.sealed, leaseMs, log, onLost: (tenant, roomId) => media.evict(tenant, roomId) });
   const events = webhookPublisher(control, dynamo, log);
+  const calls = new DynamoCallStore(dynamo, control.tableName);
+  const tokens = new PlivoAuthTokens(box);
   const lifecycle = new CallLifecycle({
-    calls: new DynamoCallStore(dynamo, control.tableName),
+    calls,
     events,
     subscriptions: events,
     retentionDays: control.callRetentionDays,
     serverId,
+    // The room's `hangup` ends a call as `POST /v2/sip/call/end` does, with the connector's Plivo credentials.
+    hangup: new CallHangup({
+      calls,
+      rules: new DynamoRoutingRuleStore(dynamo, control.tableName),
+      credentials: (connector) => tokens.credentials(connector),
+      plivo: new PlivoVoiceApi({ baseUrl: control.plivoApiUrl, allowPrivateTargets: config.allowPrivateTargets }),
+      events,
+      retentionDays: control.callRetentionDays,
+      log,
+    }),
     log,
   });
   const media: Connections = new Connections({
@@ -125,7 +140,7 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
       ingestUrl: region.ingestUrl,
       claims: claimStoreFor(control, dynamo),
       connectors: new DynamoConnectorStore(dynamo, control.tableName),
-      tokens: new PlivoAuthTokens(box),
+      tokens,
     },
     auth: new Authenticator(new TenantStore(dynamo, control.tableName, box)),
     relayAuth,

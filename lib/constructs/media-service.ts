@@ -39,7 +39,11 @@ const REGION_TABLE_ACTIONS = [
   'dynamodb:DeleteItem',
   'dynamodb:Query',
 ] as const;
-/** On the control plane's table: connectors and routing rules read, call records written and ended. */
+/**
+ * On the control plane's table: connectors, routing rules and webhooks read (a stream's signature is checked with its
+ * connector's Plivo auth token; the room's `hangup` reads the connector's Plivo credentials and the webhooks in one
+ * Query), call records written and ended.
+ */
 const HOME_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'] as const;
 /**
  * What DynamoDB does with a customer managed table key on the caller's behalf, as Table.grantReadWriteData grants
@@ -281,7 +285,8 @@ export class MediaService extends Construct {
       new PolicyStatement({ actions: [...REGION_TABLE_ACTIONS], resources: [props.regionTable.tableArn] }),
       new PolicyStatement({ actions: [...HOME_TABLE_ACTIONS], resources: [cp.tableArn] }),
       new PolicyStatement({ actions: ['dynamodb:Query'], resources: [cp.tableIndexesArn] }),
-      // Keys are known by alias only: their ids exist in another stack, in another region.
+      // Keys are known by alias only: their ids exist in another stack, in another region. Decrypt opens connectors'
+      // Plivo auth tokens (stream signatures, the room's `hangup` through Plivo) and tenants' secrets.
       new PolicyStatement({
         actions: ['kms:Decrypt'],
         resources: [cp.keysArn],

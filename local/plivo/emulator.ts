@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BoundedMap } from '../../core/bounded-map';
 import type { Logger } from '../../core/log';
@@ -8,6 +9,7 @@ import { mulawEncode } from '../../ingest-container/src/audio/mulaw';
 import { tone } from '../../tools/audio';
 import { plivoCallback, SimulatedCall } from '../../tools/plivo-simulator';
 import { BodyTooLarge, readBody } from '../http-body';
+import { CALLEE_PATH, Callees, type CalleeStream } from './answerers';
 import { ANSWERS, calleeAt, type CalleeBehaviour } from './callee';
 import { parsePlivoXml, type CallbackMethod, type DialInstruction, type Instruction, type StreamInstruction } from './xml';
 
@@ -67,8 +69,11 @@ export interface EmulatedCall {
   readonly to: string;
   readonly state: CallState;
   readonly ending: Ending | null;
-  /** Each stream the call opened, in order; `received` holds what the connector played to the callee. */
-  readonly streams: readonly SimulatedCall[];
+  /**
+   * Each stream the call opened, in order; `received` holds what the connector played to the callee (empty when a
+   * tool registered for the number answered it: the tool records it).
+   */
+  readonly streams: readonly CalleeStream[];
 }
 
 export interface PlivoEmulatorOptions {
@@ -127,7 +132,7 @@ class Call implements EmulatedCall {
   readonly callUuid = randomUUID();
   state: CallState = 'ringing';
   ending: Ending | null = null;
-  readonly streams: SimulatedCall[] = [];
+  readonly streams: CalleeStream[] = [];
   /** Each stream's StopStream report, sent once it closes: the hangup waits for them, as the stream ends first. */
   readonly streamsStopped: Promise<unknown>[] = [];
   /** Posts a status of the stream open now to its `statusCallbackUrl`; null while none is open. */
@@ -220,14 +225,25 @@ export class PlivoEmulator {
   readonly requests: EmulatorRequest[] = [];
   private readonly calls = new BoundedMap<string, Call>(MAX_CALLS);
   private readonly calleeFrames: Uint8Array;
+  /** The tools answering calls to their numbers (`npm run call -- --answer`), registered on this port. */
+  private readonly callees: Callees;
   private closing: Promise<void> | undefined;
 
   private constructor(
     private readonly server: Server,
-    readonly url: string,
+    port: number,
     private readonly options: PlivoEmulatorOptions,
   ) {
+    this.url = `http://127.0.0.1:${port}`;
     this.calleeFrames = mulawEncode(tone(CALLEE_TONE_HZ, 1));
+    this.callees = new Callees(port, (callUuid) => this.calleeHungUp(callUuid), options.log);
+  }
+
+  readonly url: string;
+
+  /** Where a tool registers to answer calls to its number (`npm run call -- --answer`): loopback only. */
+  get calleesUrl(): string {
+    return `${this.url.replace(/^http/, 'ws')}${CALLEE_PATH}`;
   }
 
   /** Serves on a free loopback port. */
@@ -237,8 +253,16 @@ export class PlivoEmulator {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', resolve);
     });
-    const emulator = new PlivoEmulator(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`, options);
+    const emulator = new PlivoEmulator(server, (server.address() as AddressInfo).port, options);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => void emulator.handle(req, res));
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      try {
+        emulator.callees.upgrade(req, socket, head);
+      } catch (err) {
+        options.log.error('plivo emulator callee upgrade failed', { err });
+        socket.destroy();
+      }
+    });
     return emulator;
   }
 
@@ -263,6 +287,7 @@ export class PlivoEmulator {
       const live = [...this.calls.values()].filter((call) => call.state !== 'ended');
       for (const call of live) this.stop(call);
       await Promise.all(live.flatMap((call) => call.streams.map((stream) => stream.closeStream())));
+      this.callees.close();
       await new Promise<void>((resolve) => {
         this.server.close(() => resolve());
         this.server.closeAllConnections();
@@ -380,7 +405,7 @@ export class PlivoEmulator {
     try {
       await sleep(RING_AFTER_MS, undefined, { signal });
       if (call.params.ringUrl) await this.callback(call, call.params.ringUrl, call.params.ringMethod, { ...call.fields, CallStatus: 'ringing', Event: 'Ring' });
-      const callee = calleeAt(call.to);
+      const callee = this.calleeAt(call.to);
       const refused = await ring(callee, call.params.ringTimeoutMs, signal);
       if (refused) return await this.end(call, refused);
       call.state = 'answered';
@@ -434,7 +459,9 @@ export class PlivoEmulator {
    * step waits until the stream ends; without, it runs at once.
    */
   private async stream(call: Call, step: StreamInstruction, signal: AbortSignal): Promise<void> {
-    const stream = new SimulatedCall({ answerUrl: call.params.answerUrl, from: call.from, to: call.to, authToken: call.authToken, accountId: call.authId });
+    const { answerUrl } = call.params;
+    const tool = this.callees.streamFor({ callUuid: call.callUuid, authId: call.authId, authToken: call.authToken, answerUrl, from: call.from, to: call.to });
+    const stream = tool ?? new SimulatedCall({ answerUrl, from: call.from, to: call.to, authToken: call.authToken, accountId: call.authId });
     const status = (event: string) =>
       step.statusCallbackUrl
         ? this.callback(call, step.statusCallbackUrl, step.statusCallbackMethod, { ...call.fields, Event: event, StreamID: stream.streamId, Timestamp: plivoTime(new Date()) })
@@ -458,7 +485,7 @@ export class PlivoEmulator {
     if (signal.aborted || call.state === 'ended') return stream.closeStream();
     await status('StartStream');
     if (step.statusCallbackUrl) call.reportStream = status;
-    const { degradeEveryMs } = calleeAt(call.to);
+    const { degradeEveryMs } = this.calleeAt(call.to);
     if (degradeEveryMs !== null) for (const n of [1, 2, 3]) call.after(n * degradeEveryMs, () => void this.degrade(call.callUuid));
     call.streamsStopped.push(
       stream.closed().then(() => {
@@ -466,12 +493,29 @@ export class PlivoEmulator {
         return status('StopStream');
       }),
     );
+    // A tool's stream speaks the tool's audio; the emulator's own callee plays its tone.
+    if (stream instanceof SimulatedCall) this.speak(call, stream);
+    if (step.keepCallAlive) await Promise.race([stream.closed(), aborted(signal)]);
+  }
+
+  /** The emulator's callee: its tone into the stream, in real time, until the stream closes or `time_limit`. */
+  private speak(call: Call, stream: SimulatedCall): void {
     const frames = this.calleeFrames;
     const count = Math.floor(frames.length / FRAME_BYTES);
     stream
       .playMulaw(Math.ceil((call.params.timeLimitMs / 1000) * FRAMES_PER_SECOND), (i) => frames.subarray((i % count) * FRAME_BYTES, ((i % count) + 1) * FRAME_BYTES))
       .catch((err: unknown) => this.options.log.error('plivo emulator stream audio failed', { callUuid: call.callUuid, err }));
-    if (step.keepCallAlive) await Promise.race([stream.closed(), aborted(signal)]);
+  }
+
+  /** The far end at `number`: a registered tool answers as the default callee does, whatever the number's digits. */
+  private calleeAt(number: string): CalleeBehaviour {
+    return this.callees.answers(number) ? ANSWERS : calleeAt(number);
+  }
+
+  /** A registered tool hung up a call it answers. */
+  private calleeHungUp(callUuid: string): void {
+    const call = this.calls.get(callUuid);
+    if (call?.state === 'answered') this.finish(call, ENDINGS.calleeHangup);
   }
 
   /**

@@ -378,6 +378,23 @@ describe('task role', () => {
     ]);
   });
 
+  test("may do what the room's hangup through Plivo needs: read the connector and webhooks, open the Plivo token, reach Plivo", () => {
+    const built = build({ routing: { ...ROUTING, plivoApiUrl: 'https://plivo.example.com' } });
+    const statements = taskRoleStatements(built);
+    const controlTable = accountJoin('arn:aws:dynamodb:us-east-1:', ':table/plivo-connector-data');
+    // The connector, the tenant's rules and webhooks in one Query; the call record read and ended.
+    for (const action of ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem']) {
+      expect(withAction(statements, action).some((s) => JSON.stringify(s.Resource) === JSON.stringify(controlTable))).toBe(true);
+    }
+    const decrypt = withAction(statements, 'kms:Decrypt').filter((s) => JSON.stringify(s.Condition).includes('alias/plivo-connector-data'));
+    expect(decrypt).toHaveLength(1);
+    expect(environmentOf(built.template).PLIVO_API_URL).toBe('https://plivo.example.com');
+    // Plivo's API is on the internet: the tasks may reach it.
+    built.template.hasResourceProperties('AWS::EC2::SecurityGroup', {
+      SecurityGroupEgress: Match.arrayWith([Match.objectLike({ CidrIp: '0.0.0.0/0', IpProtocol: '-1' })]),
+    });
+  });
+
   test('every KMS statement is narrowed to one alias; none signs or generates data keys directly', () => {
     const kms = taskRoleStatements(build()).filter((s) => JSON.stringify(s.Action).includes('kms:'));
     expect(kms).toHaveLength(2);

@@ -1,11 +1,12 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { WaveFile } from 'wavefile';
 import { tone, toneLevel } from '../../tools/audio';
 import { RoomPeer } from '../../tools/room-peer';
-import { NODE_TSX, ROOT, localProcessPerFile } from '../support/local-process';
+import { apiRequest, NODE_TSX, ROOT, localProcessPerFile, waitFor } from '../support/local-process';
 
 /** `npm run call` as a user runs it, against `npm start`'s real process, with a room participant listening. */
 const local = localProcessPerFile('e2e-call-');
@@ -51,4 +52,54 @@ it('places concurrent calls that hear each other, and fails clearly on a bad Ans
     stdout: expect.stringMatching(/calls +0 of 1 completed[\s\S]*call 1 failed: Answer URL replied 404/),
   });
   await expect(run(['--calls', 'many'])).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('--calls must be 1-1000') });
+}, 60_000);
+
+/** `npm run call -- --answer ...` as a user starts it in another terminal: resolves once it waits for calls. */
+async function answering(args: string[]) {
+  const child = spawn(NODE_TSX[0], [...NODE_TSX.slice(1), 'tools/call.ts', ...args], { cwd: ROOT, env: { ...process.env, DATA_DIR: local.dataDir }, stdio: 'pipe' });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  await Promise.race([waitFor(() => (stderr.includes('answering calls to') ? true : undefined), 20_000), exited.then((code) => Promise.reject(new Error(`exited ${code}: ${stderr}`)))]);
+  return { exited, output: () => ({ stdout, stderr }) };
+}
+
+it('answers an outbound call placed from a room: each side hears the other, the WAV holds the room, the callee hangs up', async () => {
+  const api = (method: string, path: string, body?: unknown) => apiRequest(local.stack, method, path, body);
+  // A connector holding a Plivo account: the stack's emulator knows it by the connector's credentials.
+  const connector = await api('POST', '/v2/connectors', { provider: 'plivo', plivoAuthId: `MA${randomBytes(9).toString('hex').toUpperCase()}`, plivoAuthToken: randomBytes(20).toString('hex') });
+  expect(connector.status).toBe(201);
+  const input = new WaveFile();
+  input.fromScratch(1, 8000, '16', tone(500, 1, 8000));
+  writeFileSync(join(local.dataDir, 'callee.wav'), input.toBuffer());
+  // ...0001 is the emulator's busy callee: the tool answering it takes the number over.
+  const number = '+14155550001';
+  const tool = await answering(['--answer', number, '--play', join(local.dataDir, 'callee.wav'), '--record', join(local.dataDir, 'heard.wav'), '--seconds', '4']);
+  // Only one tool answers a number.
+  await expect(run(['--answer', number])).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('refused --answer +14155550001: 409') });
+
+  const peer = await RoomPeer.join(local.stack.info.mediaUrl, 'answer-room', { token: local.stack.info.token });
+  const placed = await api('POST', '/v2/sip/call', { sipCallTo: number, sipCallFrom: '+14155550199', destinationRoomId: 'answer-room', waitUntilAnswered: true });
+  expect(placed.status).toBe(201);
+  expect(placed.data).toMatchObject({ type: 'outbound', status: 'answered', to: number });
+  // The room hears the tool's WAV; the tool hears the room.
+  await peer.until(() => (toneLevel(peer.receivedPcm(), 500, 16000) > 4000 ? true : undefined), 'the callee heard in the room', 10_000);
+  await peer.play(tone(1300, 1.5, 8000, 16000));
+
+  expect(await tool.exited).toBe(0);
+  const { stdout, stderr } = tool.output();
+  expect(stderr).toContain('call 1 answered: +14155550199 -> +14155550001');
+  expect(stdout).toMatch(/calls +1 answered \(calls to \+14155550001\)/);
+  expect(stdout).toMatch(/length +p50 [34]\.\d s/);
+  expect(stdout).toMatch(/first audio +p50 [\d.]+ ms/);
+  expect(stdout).toMatch(/frames +\d{3} sent, \d+ received, \d+ late/);
+  const recorded = new WaveFile(readFileSync(join(local.dataDir, 'heard.wav')));
+  const heard = recorded.getSamples(false, Int16Array) as unknown as Int16Array;
+  expect(toneLevel(heard, 1300)).toBeGreaterThan(2000);
+  // The callee hung up after 4 s: the emulator ended the call, its stream left the room.
+  await peer.next('participant-left');
+  await waitFor(async () => ((await api('GET', `/v2/sip/call/${placed.data.id as string}`)).data.status === 'ended' ? true : undefined), 5000);
+  await peer.close();
 }, 60_000);

@@ -119,6 +119,35 @@ it("sends an outbound rule's headers as the <Stream>'s extraHeaders: the callee'
   await receiver.close();
 }, 30_000);
 
+it("hangs a call up from the room as the API does: Plivo's Hang up once, the record ended `kicked`, one call-hangup", async () => {
+  const { receiver, authId } = await placingConnector();
+  const peer = await RoomPeer.join(local.stack.info.mediaUrl, 'outbound-room-hangup', { token: local.stack.info.token });
+  try {
+    const placed = await place({ sipCallTo: ANSWERS, destinationRoomId: 'outbound-room-hangup', waitUntilAnswered: true });
+    expect(placed.call.status).toBe('answered');
+    const callUuid = placed.call.additionalDetails.callUuid as string;
+    const phoneId = `ph_${placed.call.id.slice('call_'.length)}`;
+    await peer.next('participant-joined', (m) => (m.participant as { id: string }).id === phoneId);
+
+    peer.control({ type: 'hangup', participantId: phoneId });
+    expect(await peer.next('participant-left', (m) => m.participantId === phoneId)).toMatchObject({ reason: 'kicked' });
+    expect(emulator.current.requests.filter((r) => r.method === 'DELETE' && r.path.includes(callUuid)).map((r) => r.path)).toEqual([`/v1/Account/${authId}/Call/${callUuid}/`]);
+    // Plivo ended it as asked: Plivo closed its stream (1000, not our 4000) and posted its hangup callback.
+    expect(emulator.current.call(callUuid)).toMatchObject({ state: 'ended', ending: { source: 'API Request' } });
+    expect(emulator.current.call(callUuid)?.streams[0]).toMatchObject({ closeCode: 1000 });
+    await waitFor(() => (eventsOf(receiver, placed.call.id).length >= 4 ? true : undefined), 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 1500)); // the stream's close and Plivo's hangup callback come too: no second call-hangup.
+    expect(eventsOf(receiver, placed.call.id)).toEqual(['call-started:initiated', 'call-ringing:ringing', 'call-answered:answered', 'call-hangup:ended']);
+    const record = (await api('GET', `/v2/sip/call/${placed.call.id}`)).data as unknown as CallView;
+    expect(record).toMatchObject({ status: 'ended', additionalDetails: { hangupReason: 'kicked' } });
+    // Ended: the API's end has nothing left to do.
+    expect((await api('POST', '/v2/sip/call/end', { callId: placed.call.id })).status).toBe(409);
+  } finally {
+    await peer.close();
+    await receiver.close();
+  }
+}, 30_000);
+
 it.each([
   ['busy', BUSY, {}, 'failed', 'call-hangup'],
   ['unanswered (the network gives up)', NO_ANSWER, {}, 'not-answered', 'call-missed'],

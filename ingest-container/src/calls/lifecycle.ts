@@ -1,4 +1,6 @@
-import type { AgentStatus, CallRoomEntry } from '../../../core/calls/model';
+import type { CallHangup } from '../../../core/calls/hangup';
+import { LIVE_STATUSES, type AgentStatus, type CallRoomEntry } from '../../../core/calls/model';
+import { ApiError } from '../../../core/errors';
 import { callEnd, endAsMediaFailure, type CallStore } from '../../../core/calls/store';
 import { CALL_EVENT_TYPES, callEvent, outboxes, type CallEventSink, type CallEventType, type EventSubscriptions } from '../../../core/events';
 import type { Logger } from '../../../core/log';
@@ -39,9 +41,29 @@ export class CallLifecycle {
       readonly retentionDays: number;
       /** The media server the calls are answered on: the sweeper closes them if it dies. */
       readonly serverId: string;
+      /** Hangs calls up through Plivo (the room's `hangup`); without it they are hung up by closing their stream. */
+      readonly hangup?: CallHangup;
       readonly log: Logger;
     },
   ) {}
+
+  /**
+   * A room participant hangs the call up: through Plivo, as `POST /v2/sip/call/end` does, its record ended `kicked`.
+   * False when that cannot be (no hangup path here, the call not live, its connector without Plivo credentials, Plivo
+   * refusing or silent): the caller then closes the call's stream instead, as the reason says.
+   */
+  async hangUp(tenant: string, callId: string): Promise<boolean> {
+    const { hangup, log } = this.deps;
+    const call = hangup ? await this.deps.calls.get(tenant, callId) : null;
+    if (!hangup || !call || !LIVE_STATUSES.includes(call.status)) return false;
+    try {
+      return (await hangup.hangUp(call, 'kicked')) !== null;
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'plivo_credentials_missing') log.info('no Plivo credentials to hang the call up with: its stream is closed instead', { tenant, callId });
+      else log.warn('Plivo did not hang the call up: its stream is closed instead', { tenant, callId, err: (err as Error).message });
+      return false;
+    }
+  }
 
   async answered(tenant: string, callId: string, subscribed: readonly CallEventType[] = CALL_EVENT_TYPES): Promise<void> {
     const outbox = await this.outboxes(tenant, 'call-answered', subscribed);

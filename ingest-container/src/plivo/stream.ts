@@ -72,7 +72,10 @@ export class PlivoStream implements Participant {
     clearAudio: () => this.endpoint.sendText(clearAudioMessage(this.streamId)),
     sendDtmf: (digits: string) => this.endpoint.sendText(sendDtmfMessage(digits)),
     checkpoint: (name: string) => this.endpoint.sendText(checkpointMessage(this.streamId, name)),
-    hangup: (reason: string) => this.close(CLOSE.kicked, reason, 'kicked'),
+    hangup: (reason: string) => {
+      const closeStream = () => this.close(CLOSE.kicked, reason, 'kicked');
+      guard(this.deps.log, 'hanging up the call', closeStream).watch(this.hangUp(closeStream));
+    },
   };
 
   constructor(
@@ -245,7 +248,8 @@ export class PlivoStream implements Participant {
       case 'clearedAudio':
         return;
       case 'stop':
-        this.close(CLOSE.ended, 'stream stopped', 'caller-hangup');
+        // The caller hung up, unless a room participant had Plivo hang the call up (`kicked`).
+        this.close(CLOSE.ended, 'stream stopped', this.endReason === 'kicked' ? 'kicked' : 'caller-hangup');
         return;
       default:
         this.deps.log.debug('plivo stream: unknown event ignored', { event: eventName(message) });
@@ -292,6 +296,13 @@ export class PlivoStream implements Participant {
       this.stats.framesIn++;
       this.input.push(Frame.fromMulaw(Uint8Array.prototype.slice.call(bytes)));
     });
+  }
+
+  /** Hangs the call up through Plivo, whose `stop` and close then end the stream; else closes the stream now. */
+  private async hangUp(closeStream: () => void): Promise<void> {
+    // Why the call leaves its room when Plivo's `stop` comes.
+    this.endReason = 'kicked';
+    if (!(await this.deps.lifecycle.hangUp(this.claim.tenant, this.claim.callId))) closeStream();
   }
 
   /** Ends the stream from the server side, recording `why` as the call's hangup reason. */

@@ -1,0 +1,58 @@
+import { ConflictError } from '../errors';
+import { callEvent } from '../events';
+import type { Connector } from '../connectors/model';
+import type { Logger } from '../log';
+import type { PlivoCredentials, PlivoVoiceApi } from '../plivo/voice-api';
+import type { RoutingRuleStore } from '../routing/store';
+import { subscribes } from '../webhooks/model';
+import type { WebhookEventSink } from '../webhooks/publisher';
+import type { CallRecord } from './model';
+import { callEnd, type CallStore } from './store';
+
+export interface CallHangupDeps {
+  readonly calls: Pick<CallStore, 'requestHangup' | 'withdrawHangup' | 'end'>;
+  /** The call's connector and the tenant's webhooks, in one read. */
+  readonly rules: Pick<RoutingRuleStore, 'withConnector'>;
+  /** The connector's Plivo account, or a 409 `plivo_credentials_missing` naming what it lacks. */
+  readonly credentials: (connector: Connector) => Promise<PlivoCredentials>;
+  readonly plivo: Pick<PlivoVoiceApi, 'hangup'>;
+  readonly events: WebhookEventSink;
+  readonly retentionDays: number;
+  readonly log: Logger;
+}
+
+/**
+ * Ending a live call from our side, the one path `POST /v2/sip/call/end` (`api`) and the room protocol's `hangup`
+ * (`kicked`) share: Plivo's Hang up (`DELETE …/Call/{CallUUID}/`; its 404 means the call had ended already), then the
+ * record `ended` with `reason` and `call-hangup` fired once. The reason is said before Plivo is asked, so that the
+ * stream Plivo then closes, if its end is recorded first, records this reason too; Plivo's refusal takes it back.
+ */
+export class CallHangup {
+  constructor(private readonly deps: CallHangupDeps) {}
+
+  /**
+   * Hangs `call` up. An outbound call Plivo has not named yet (no CallUUID) is ended here alone: its first callback
+   * then hangs it up. Null when the call is not live (any more), or its stream's close ended it meanwhile. Throws a
+   * 409 when its connector is gone or holds no Plivo credentials, and Plivo's failure (502, 504).
+   */
+  async hangUp(call: CallRecord, reason: string): Promise<CallRecord | null> {
+    const { tenant, id } = call;
+    const { connector, webhooks } = await this.deps.rules.withConnector(tenant, call.connectorId);
+    if (!connector) throw new ConflictError(`Call ${id}'s connector no longer exists: Plivo cannot be asked to hang it up`);
+    if (call.callUuid) {
+      const credentials = await this.deps.credentials(connector);
+      if (!(await this.deps.calls.requestHangup(tenant, id, reason))) return null;
+      try {
+        const outcome = await this.deps.plivo.hangup(credentials, call.callUuid);
+        this.deps.log.info('call hung up through Plivo', { tenant, callId: id, callUuid: call.callUuid, roomId: call.roomId, reason, outcome });
+      } catch (err) {
+        await this.deps.calls.withdrawHangup(tenant, id);
+        throw err;
+      }
+    }
+    const outboxed = subscribes(webhooks, 'call-hangup');
+    const ended = await this.deps.calls.end(tenant, id, callEnd(reason, call.answeredAt ? Date.parse(call.answeredAt) : null), this.deps.retentionDays, outboxed);
+    if (ended) await this.deps.events.publish(callEvent('call-hangup', ended), outboxed, webhooks);
+    return ended;
+  }
+}

@@ -4,17 +4,17 @@ import type { Connector } from '../connectors/model';
 import { callCallbackUrl, webhookUrl } from '../connectors/model';
 import type { ConnectorStore } from '../connectors/store';
 import { ApiError, BadRequestError, ConflictError, NotFoundError, ServiceUnavailableError } from '../errors';
-import { callEvent, type CallEventType } from '../events';
 import type { Logger } from '../log';
 import { COMMAND_TTL_MS, newCommandId, type MediaCommandStore } from '../media-commands';
 import type { PlivoCredentials, PlivoVoiceApi } from '../plivo/voice-api';
 import { mediaRegionFor, roomFor } from '../routing/model';
 import type { RoutingRuleStore } from '../routing/store';
-import { subscribes, type Webhook } from '../webhooks/model';
-import type { WebhookEventSink } from '../webhooks/publisher';
-import { CALL_ID, CALL_STATUSES, LIVE_STATUSES, newCallId, toCallView, type CallRecord, type CallView, type TransferStatus } from './model';
+import { subscribes } from '../webhooks/model';
+import { publishCallEvent, type WebhookEventSink } from '../webhooks/publisher';
+import { CALL_ID, LIVE_STATUSES, newCallId, toCallView, type CallRecord, type CallView, type TransferStatus } from './model';
 import type { PlaceCallInput, SwitchRoomInput, TransferCallInput } from './schema';
 import { callEnd, MAX_ROOM_SWITCHES, type CallStore, type TransferFields } from './store';
+import { transferStep } from './transfer';
 
 /** How long `waitUntilAnswered` holds the request: under API Gateway's 29 s, whatever the ringing timeout. */
 export const MAX_WAIT_MS = 25_000;
@@ -53,7 +53,7 @@ export class CallControl {
    * it is hung up): the request is never retried, so a call is never placed twice.
    */
   async place(tenant: string, input: PlaceCallInput): Promise<CallView> {
-    this.events();
+    const events = this.events();
     const connector = await this.connectorFor(tenant, input.connectorId);
     const credentials = await this.deps.credentials(connector);
     const to = (input.sipCallTo ?? input.callTo) as string;
@@ -96,7 +96,7 @@ export class CallControl {
     const noCallbackBy = new Date(Date.parse(startedAt) + (input.ringingTimeout + config.claimTtlSeconds + NO_CALLBACK_GRACE_SECONDS) * 1000).toISOString();
     await this.deps.calls.create(call, config.callRetentionDays, noCallbackBy, subscribes(webhooks, 'call-started'));
     const log = this.deps.log.child({ tenant, callId: id, connectorId: connector.id, roomId });
-    await this.emit('call-started', call, webhooks);
+    await publishCallEvent(events, 'call-started', call, webhooks);
     // One URL for every callback, as Plivo's own default hangup URL is the answer URL: `CallStatus` and `Event` tell them apart.
     const callbacks = callCallbackUrl(webhookUrl(config.publicUrl, connector), id);
     try {
@@ -114,7 +114,7 @@ export class CallControl {
       const reason = (err as { code?: string }).code === 'plivo_timeout' ? 'plivo-timeout' : 'plivo-error';
       const failed = await this.deps.calls.unanswered(tenant, id, 'failed', callEnd(reason, null), config.callRetentionDays, subscribes(webhooks, 'call-hangup'));
       log.warn('outbound call not placed: Plivo refused or did not answer', { reason, err: (err as Error).message });
-      if (failed) await this.emit('call-hangup', failed, webhooks);
+      if (failed) await publishCallEvent(events, 'call-hangup', failed, webhooks);
       throw err;
     }
     return input.waitUntilAnswered ? this.untilAnswered(tenant, id, input.ringingTimeout) : toCallView(call);
@@ -127,7 +127,7 @@ export class CallControl {
    * otherwise is not live (409).
    */
   async end(tenant: string, callId: string): Promise<CallView> {
-    this.events();
+    const events = this.events();
     const call = await this.find(tenant, callId);
     if (call.hangupReason === 'api') return toCallView(call);
     if (!LIVE_STATUSES.includes(call.status)) throw new ConflictError(`Call ${callId} is not live (${call.status})`);
@@ -148,7 +148,7 @@ export class CallControl {
     const { webhooks } = await this.deps.rules.withConnector(tenant, connector.id);
     const end = callEnd('api', call.answeredAt ? Date.parse(call.answeredAt) : null);
     const ended = await this.deps.calls.end(tenant, callId, end, this.deps.config.callRetentionDays, subscribes(webhooks, 'call-hangup'));
-    if (ended) await this.emit('call-hangup', ended, webhooks);
+    if (ended) await publishCallEvent(events, 'call-hangup', ended, webhooks);
     return toCallView(ended ?? (await this.find(tenant, callId)));
   }
 
@@ -159,7 +159,7 @@ export class CallControl {
    * Plivo's refusal fails the transfer (`transfer-failed`, the stream still in its room) and answers 502/504.
    */
   async transfer(tenant: string, input: TransferCallInput): Promise<CallView> {
-    this.events();
+    const events = this.events();
     const call = await this.find(tenant, input.callId);
     if (call.status !== 'answered' && call.status !== 'transfer-failed') throw new ConflictError(`Call ${input.callId} is not answered (${call.status}): only a call in its room can be transferred`);
     const connector = await this.deps.connectors.get(tenant, call.connectorId);
@@ -167,12 +167,7 @@ export class CallControl {
     const credentials = await this.deps.credentials(connector);
     const { webhooks } = await this.deps.rules.withConnector(tenant, connector.id);
     const log = this.deps.log.child({ tenant, callId: call.id, callUuid: call.callUuid, roomId: call.roomId });
-    const step = async (to: TransferStatus, set?: TransferFields): Promise<CallRecord | null> => {
-      const event = CALL_STATUSES[to].event;
-      const moved = await this.deps.calls.transferStep(tenant, call.id, to, new Date().toISOString(), subscribes(webhooks, event), set);
-      if (moved) await this.emit(event, moved, webhooks);
-      return moved;
-    };
+    const step = (to: TransferStatus, set?: TransferFields) => transferStep({ calls: this.deps.calls, events }, call, webhooks, to, set);
     const transfer = { to: input.transferTo, dialtone: input.playDialtone, outcome: null };
     const initiated = await step('transfer-initiated', { transfer });
     if (!initiated) throw new ConflictError(`Call ${input.callId} changed meanwhile: it is no longer answered`);
@@ -196,7 +191,7 @@ export class CallControl {
    * `switch-room-completed` or `-failed`. Answers the call as the request left it.
    */
   async switchRoom(tenant: string, input: SwitchRoomInput): Promise<CallView> {
-    this.events();
+    const events = this.events();
     const call = await this.find(tenant, input.callId);
     const { mediaServer, region, roomId: from } = call;
     if (call.status !== 'answered' || !mediaServer || !region || !from) throw new ConflictError(`Call ${call.id} is not live in a room (${call.status})`);
@@ -209,7 +204,7 @@ export class CallControl {
     const command = { type: 'switch-room', id: newCommandId(now), tenant, callId: call.id, fromRoomId: from, roomId: input.roomId, at: now, expiresAtMs: now + COMMAND_TTL_MS } as const;
     await this.deps.commands(region).send(mediaServer, input.participantId === undefined ? command : { ...command, participantId: input.participantId });
     this.deps.log.info('switch-room sent to the call\'s media server', { tenant, callId: call.id, from, to: input.roomId, mediaServer, commandId: command.id });
-    await this.emit(entry.event, initiated, webhooks);
+    await publishCallEvent(events, entry.event, initiated, webhooks);
     return toCallView(initiated);
   }
 
@@ -248,9 +243,5 @@ export class CallControl {
       if ((call.status !== 'initiated' && call.status !== 'ringing') || Date.now() >= deadline) return toCallView(call);
       await new Promise((resolve) => setTimeout(resolve, WAIT_POLL_MS));
     }
-  }
-
-  private async emit(type: CallEventType, call: CallRecord, webhooks: readonly Webhook[]): Promise<void> {
-    await this.events().publish(callEvent(type, call), subscribes(webhooks, type), webhooks);
   }
 }

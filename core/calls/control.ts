@@ -22,6 +22,8 @@ const WAIT_POLL_MS = 250;
 /** After the ringing timeout and the claim's life, a call Plivo never called back about ends `not-answered`. */
 const NO_CALLBACK_GRACE_SECONDS = 15;
 
+/** What a failed Voice API request left on the call (its `hangupReason`, a transfer's `outcome`): Plivo's silence or its refusal. */
+const plivoFailure = (err: unknown): 'plivo-timeout' | 'plivo-error' => ((err as { code?: string }).code === 'plivo_timeout' ? 'plivo-timeout' : 'plivo-error');
 
 export interface CallControlDeps {
   readonly connectors: Pick<ConnectorStore, 'get' | 'list'>;
@@ -111,7 +113,7 @@ export class CallControl {
       });
       log.info('outbound call placed', { requestUuid: placed.requestUuid, region: call.region, ruleId: call.ruleId });
     } catch (err) {
-      const reason = (err as { code?: string }).code === 'plivo_timeout' ? 'plivo-timeout' : 'plivo-error';
+      const reason = plivoFailure(err);
       const failed = await this.deps.calls.unanswered(tenant, id, 'failed', callEnd(reason, null), config.callRetentionDays, subscribes(webhooks, 'call-hangup'));
       log.warn('outbound call not placed: Plivo refused or did not answer', { reason, err: (err as Error).message });
       if (failed) await publishCallEvent(events, 'call-hangup', failed, webhooks);
@@ -176,7 +178,7 @@ export class CallControl {
       await this.deps.plivo.transfer(credentials, call.callUuid, { alegUrl });
     } catch (err) {
       log.warn('transfer refused by Plivo: the call stays in its room', { err: (err as Error).message });
-      await step('transfer-failed', { transfer: { ...transfer, outcome: (err as { code?: string }).code === 'plivo_timeout' ? 'plivo-timeout' : 'plivo-error' } });
+      await step('transfer-failed', { transfer: { ...transfer, outcome: plivoFailure(err) } });
       throw err;
     }
     log.info('transfer accepted by Plivo', { to: input.transferTo });

@@ -1,4 +1,5 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { isRoomEntry } from './calls/model';
 import { callEnd, endAsMediaFailure, type CallStore } from './calls/store';
 import { overdue, unpublished, type Item } from './dynamo';
 import { callEvent, outboxes, type CallEventSink, type EventSubscriptions } from './events';
@@ -21,8 +22,8 @@ const DEFAULT_LEASE_MS = 15_000;
  * with a `call-missed` event; calls answered on a media server whose lease lapsed and stayed lapsed (it
  * died, or exited before they ended) end as `media-failure` with a `call-hangup` event; and pending
  * deliveries whose queue message was lost (a crash, a restart of the local stack's in-memory queue) are
- * queued again; and calls whose state changed but whose event was never recorded for the webhooks (the process
- * died between the two writes) have it published. Runs every minute in AWS, every `SWEEP_INTERVAL_SECONDS` (5 s) locally.
+ * queued again; calls whose state changed but whose event was never recorded for the webhooks (the process
+ * died between the two writes) have it published; and switches of rooms that no media server settled in time fail. Runs every minute in AWS, every `SWEEP_INTERVAL_SECONDS` (5 s) locally.
  */
 export class Sweeper {
   /** Lapsed server leases seen by earlier sweeps: the lease, and when this sweeper first saw it lapsed. */
@@ -46,23 +47,29 @@ export class Sweeper {
     },
   ) {}
 
-  async sweep(now: Date = new Date()): Promise<{ missed: number; requeued: number; failed: number; republished: number }> {
+  async sweep(now: Date = new Date()): Promise<{ missed: number; requeued: number; failed: number; republished: number; switchesTimedOut: number }> {
     let missed = 0;
     let requeued = 0;
     let republished = 0;
+    let switchesTimedOut = 0;
+    let failed = 0;
     const lostBefore = new Date(now.getTime() - this.deps.unpublishedAfterSeconds * 1000);
     for (let round = 0; round < ROUNDS; round++) {
-      const [calls, deliveries, events] = await Promise.all([
+      const [calls, deliveries, events, switches] = await Promise.all([
         overdue(this.deps.dynamo, this.deps.tableName, 'call', now, BATCH),
         overdue(this.deps.dynamo, this.deps.tableName, 'delivery', now, BATCH),
         unpublished(this.deps.dynamo, this.deps.tableName, lostBefore, BATCH),
+        overdue(this.deps.dynamo, this.deps.tableName, 'switch', now, BATCH),
       ]);
       missed += await this.missCalls(calls);
       requeued += await this.requeue(deliveries, now);
       republished += await this.republish(events);
-      if (calls.length < BATCH && deliveries.length < BATCH && events.length < BATCH) break;
+      // Before the servers' calls: a switch's call is back under its server once its switch has failed.
+      const switched = await this.timeOutSwitches(switches, now);
+      switchesTimedOut += switched.timedOut;
+      failed += switched.closed;
+      if (calls.length < BATCH && deliveries.length < BATCH && events.length < BATCH && switches.length < BATCH) break;
     }
-    let failed = 0;
     const lapsed = new Set<string>();
     for (const placements of this.deps.placements) {
       for (const server of await placements.servers()) {
@@ -75,8 +82,36 @@ export class Sweeper {
       }
     }
     for (const serverId of this.lapses.keys()) if (!lapsed.has(serverId)) this.lapses.delete(serverId);
-    if (missed || requeued || failed || republished) this.deps.log.info('sweep', { missed, requeued, failed, republished });
-    return { missed, requeued, failed, republished };
+    if (missed || requeued || failed || republished || switchesTimedOut) this.deps.log.info('sweep', { missed, requeued, failed, republished, switchesTimedOut });
+    return { missed, requeued, failed, republished, switchesTimedOut };
+  }
+
+  /**
+   * Fails the switches of rooms that had no outcome within SWITCH_ROOM_TIMEOUT_MS (`switch-room-failed`, `timeout`): the
+   * media server holding the call died, or lost its command. One conditional write on the pending switch: a completion
+   * that comes after it is not recorded, nor is this after a completion. A call whose server is gone and forgotten
+   * meanwhile (its calls were closed while this one was due as a switch) is closed now.
+   */
+  private async timeOutSwitches(keys: readonly Item[], now: Date): Promise<{ timedOut: number; closed: number }> {
+    let timedOut = 0;
+    let closed = 0;
+    const known = keys.length ? new Set((await Promise.all(this.deps.placements.map((placements) => placements.servers()))).flat().map((server) => server.serverId)) : new Set<string>();
+    for (const key of keys) {
+      const tenant = key.pk?.S?.replace(/^T#/, '');
+      const id = key.sk?.S?.replace(/^CALL#/, '');
+      const call = tenant && id ? await this.deps.calls.get(tenant, id) : null;
+      const asked = call?.timelog.findLast((entry) => isRoomEntry(entry) && entry.event === 'switch-room-initiated');
+      if (!tenant || !id || !call?.pendingSwitch || !asked || !isRoomEntry(asked)) continue;
+      const outbox = await outboxes(this.deps.events, tenant, 'switch-room-failed', this.deps.log);
+      const entry = { event: 'switch-room-failed', from: asked.from, to: asked.to, at: now.toISOString(), reason: 'timeout' } as const;
+      const failed = await this.deps.calls.switchRoom(tenant, id, entry, call.pendingSwitch, outbox);
+      if (!failed) continue;
+      timedOut++;
+      this.deps.log.warn('switch-room timed out: no media server recorded its outcome; the call stays in its room', { tenant, callId: id, from: asked.from, to: asked.to, commandId: call.pendingSwitch, mediaServer: call.mediaServer });
+      await this.deps.events.publish(callEvent('switch-room-failed', failed), outbox);
+      if (failed.status === 'answered' && failed.mediaServer && !known.has(failed.mediaServer) && (await this.closeCall(tenant, id, failed.mediaServer, 'forgotten'))) closed++;
+    }
+    return { timedOut, closed };
   }
 
   /** Publishes the events of calls whose state changed while the writer died before recording them. */
@@ -123,17 +158,21 @@ export class Sweeper {
       for (const key of keys) {
         const tenant = key.pk?.S?.replace(/^T#/, '');
         const id = key.sk?.S?.replace(/^CALL#/, '');
-        if (!tenant || !id) continue;
-        const outbox = await outboxes(this.deps.events, tenant, 'call-hangup', this.deps.log);
-        const call = await endAsMediaFailure(this.deps.calls, tenant, id, this.deps.retentionDays, outbox);
-        if (!call) continue;
-        count++;
-        this.deps.log.warn('call closed: its media server is gone', { tenant, callId: id, roomId: call.roomId, serverId: server.serverId, serverState: server.state });
-        await this.deps.events.publish(callEvent('call-hangup', call), outbox);
+        if (tenant && id && (await this.closeCall(tenant, id, server.serverId, server.state))) count++;
       }
       if (keys.length < BATCH) return { count, done: true };
     }
     return { count, done: false };
+  }
+
+  /** Ends a call still answered on a server that is gone as `media-failure`, with its `call-hangup`; false when it had ended. */
+  private async closeCall(tenant: string, id: string, serverId: string, serverState: string): Promise<boolean> {
+    const outbox = await outboxes(this.deps.events, tenant, 'call-hangup', this.deps.log);
+    const call = await endAsMediaFailure(this.deps.calls, tenant, id, this.deps.retentionDays, outbox);
+    if (!call) return false;
+    this.deps.log.warn('call closed: its media server is gone', { tenant, callId: id, roomId: call.roomId, serverId, serverState });
+    await this.deps.events.publish(callEvent('call-hangup', call), outbox);
+    return true;
   }
 
   private async missCalls(keys: readonly Item[]): Promise<number> {

@@ -188,9 +188,10 @@ export class CallControl {
 
   /**
    * `POST /v2/sip/call/switch-room`: records the move asked for (`switch-room-initiated`, one conditional write: the call
-   * must be `answered` and in a room other than `roomId`) and hands it to the media server holding the call's stream,
-   * through its region's command queue; that server moves the stream in place, no Plivo round trip, and records
-   * `switch-room-completed` or `-failed`. Answers the call as the request left it.
+   * must be `answered`, in a room other than `roomId`, and not being switched already) and hands it to the media server
+   * holding the call's stream, through its region's command queue; that server moves the stream in place, no Plivo round
+   * trip, and records `switch-room-completed` or `-failed` (the sweeper records `-failed`, `timeout`, if it never does).
+   * Answers the call as the request left it; a command that cannot be written fails the switch (`unavailable`) at once.
    */
   async switchRoom(tenant: string, input: SwitchRoomInput): Promise<CallView> {
     const events = this.events();
@@ -198,14 +199,25 @@ export class CallControl {
     const { mediaServer, region, roomId: from } = call;
     if (call.status !== 'answered' || !mediaServer || !region || !from) throw new ConflictError(`Call ${call.id} is not live in a room (${call.status})`);
     if (from === input.roomId) throw new ConflictError(`Call ${call.id} is in room ${from} already`);
+    if (call.pendingSwitch) throw new ConflictError(`Call ${call.id} is being switched to another room already: wait for switch-room-completed or switch-room-failed`);
     const { webhooks } = await this.deps.rules.withConnector(tenant, call.connectorId);
     const now = Date.now();
-    const entry = { event: 'switch-room-initiated', from, to: input.roomId, at: new Date(now).toISOString() } as const;
-    const initiated = await this.deps.calls.switchRoom(tenant, call.id, entry, subscribes(webhooks, entry.event));
-    if (!initiated) throw new ConflictError(`Call ${call.id} is no longer live in room ${from}, or has been switched ${MAX_ROOM_SWITCHES} times`);
     const command = { type: 'switch-room', id: newCommandId(now), tenant, callId: call.id, fromRoomId: from, roomId: input.roomId, at: now, expiresAtMs: now + COMMAND_TTL_MS } as const;
-    await this.deps.commands(region).send(mediaServer, input.participantId === undefined ? command : { ...command, participantId: input.participantId });
-    this.deps.log.info('switch-room sent to the call\'s media server', { tenant, callId: call.id, from, to: input.roomId, mediaServer, commandId: command.id });
+    const entry = { event: 'switch-room-initiated', from, to: input.roomId, at: new Date(now).toISOString() } as const;
+    const initiated = await this.deps.calls.switchRoom(tenant, call.id, entry, command.id, subscribes(webhooks, entry.event));
+    if (!initiated) throw new ConflictError(`Call ${call.id} is no longer live in room ${from}, is being switched already, or has been switched ${MAX_ROOM_SWITCHES} times`);
+    const log = this.deps.log.child({ tenant, callId: call.id, from, to: input.roomId, mediaServer, commandId: command.id });
+    try {
+      await this.deps.commands(region).send(mediaServer, input.participantId === undefined ? command : { ...command, participantId: input.participantId });
+    } catch (err) {
+      log.error('switch-room command not written: the switch failed, the call stays in its room', { err });
+      const failure = { event: 'switch-room-failed', from, to: input.roomId, at: new Date().toISOString(), reason: 'unavailable' } as const;
+      const failed = await this.deps.calls.switchRoom(tenant, call.id, failure, command.id, subscribes(webhooks, failure.event));
+      await publishCallEvent(events, entry.event, initiated, webhooks);
+      if (failed) await publishCallEvent(events, failure.event, failed, webhooks);
+      throw err;
+    }
+    log.info("switch-room sent to the call's media server", {});
     await publishCallEvent(events, entry.event, initiated, webhooks);
     return toCallView(initiated);
   }

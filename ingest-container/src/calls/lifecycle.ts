@@ -59,10 +59,14 @@ export class CallLifecycle {
     await this.publish('call-hangup', await endAsMediaFailure(this.deps.calls, tenant, callId, this.deps.retentionDays, outbox), outbox);
   }
 
-  /** Records a move of the call between rooms (`entry.event`) and fires its event; false when the record refused it (the call is no longer answered in `entry.from`). */
-  async roomSwitch(tenant: string, callId: string, entry: CallRoomEntry, subscribed: readonly CallEventType[] = CALL_EVENT_TYPES): Promise<boolean> {
+  /**
+   * Records the outcome of the switch `switchId` (its command's id) of the call between rooms (`entry.event`) and fires
+   * its event; false when the record refused it (the switch has its outcome already, or the call is no longer answered
+   * in `entry.from`).
+   */
+  async roomSwitch(tenant: string, callId: string, entry: CallRoomEntry, switchId: string, subscribed: readonly CallEventType[] = CALL_EVENT_TYPES): Promise<boolean> {
     const outbox = await this.outboxes(tenant, entry.event, subscribed);
-    return this.publish(entry.event, await this.deps.calls.switchRoom(tenant, callId, entry, outbox), outbox);
+    return this.publish(entry.event, await this.deps.calls.switchRoom(tenant, callId, entry, switchId, outbox), outbox);
   }
 
   async agentStatus(tenant: string, callId: string, status: AgentStatus): Promise<void> {

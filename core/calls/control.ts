@@ -11,7 +11,7 @@ import { mediaRegionFor, roomFor } from '../routing/model';
 import type { RoutingRuleStore } from '../routing/store';
 import { subscribes } from '../webhooks/model';
 import { publishCallEvent, type WebhookEventSink } from '../webhooks/publisher';
-import { CALL_ID, LIVE_STATUSES, newCallId, toCallView, type CallRecord, type CallView, type TransferStatus } from './model';
+import { CALL_ID, LIVE_STATUSES, MAX_TRANSFERS, newCallId, toCallView, type CallRecord, type CallView, type TransferStatus } from './model';
 import type { PlaceCallInput, SwitchRoomInput, TransferCallInput } from './schema';
 import { callEnd, MAX_ROOM_SWITCHES, type CallStore, type TransferFields } from './store';
 import { transferStep } from './transfer';
@@ -158,12 +158,16 @@ export class CallControl {
    * `POST /v2/sip/call/transfer`: a cold transfer of an answered call to a number or SIP URI. The call moves to
    * `transfer-initiated` first (so its stream, which Plivo closes, does not end it), then Plivo's Transfer Call runs our
    * transfer XML next (`transferring`); the rest comes through Plivo's callbacks (the Answer URL's `transferCallback`).
-   * Plivo's refusal fails the transfer (`transfer-failed`, the stream still in its room) and answers 502/504.
+   * Plivo's refusal fails the transfer (`transfer-failed`, the stream still in its room) and answers 502/504. A call
+   * transferred MAX_TRANSFERS times already answers 409 `transfer_limit`.
    */
   async transfer(tenant: string, input: TransferCallInput): Promise<CallView> {
     const events = this.events();
     const call = await this.find(tenant, input.callId);
     if (call.status !== 'answered' && call.status !== 'transfer-failed') throw new ConflictError(`Call ${input.callId} is not answered (${call.status}): only a call in its room can be transferred`);
+    // Exact however requests race: each transfer starts from `answered` or `transfer-failed`, read here with its count.
+    const transfers = call.timelog.filter((entry) => 'status' in entry && entry.status === 'transfer-initiated').length;
+    if (transfers >= MAX_TRANSFERS) throw new ApiError(409, 'transfer_limit', `Call ${input.callId} has been transferred ${transfers} times, the most one call may be (${MAX_TRANSFERS}); place a new call instead`);
     const connector = await this.deps.connectors.get(tenant, call.connectorId);
     if (!connector || !call.callUuid) throw new ConflictError(`Call ${input.callId}'s connector no longer exists: Plivo cannot be asked to transfer it`);
     const credentials = await this.deps.credentials(connector);

@@ -49,6 +49,13 @@ export const TRANSFER_STEPS: Readonly<Record<TransferStatus, readonly CallStatus
   'transfer-failed': ['transfer-initiated', 'transferring', 'transfer-ringing'],
 };
 
+/**
+ * A call is transferred this many times at most, whether each transfer succeeded or failed (`POST /v2/sip/call/transfer`
+ * answers 409 `transfer_limit` after): Plivo itself hangs up a call transferred about 70 times, and each transfer
+ * lengthens the call's record.
+ */
+export const MAX_TRANSFERS = 10;
+
 /** A transfer of the call (`POST /v2/sip/call/transfer`): where to, and how it ended when it failed. */
 export interface CallTransfer {
   /** E.164 or a SIP URI. */

@@ -17,6 +17,15 @@ const ALL_OF_THEM = new Date('9999-12-31T00:00:00Z');
 /** The lease of a server record that does not say (PLACEMENT_LEASE_SECONDS' default). */
 const DEFAULT_LEASE_MS = 15_000;
 
+/** The tenant and id of each call the index keys name (`T#<tenant>`, `CALL#<id>`); other items are left out. */
+function callsOf(keys: readonly Item[]): { tenant: string; id: string }[] {
+  return keys.flatMap((key) => {
+    const tenant = key.pk?.S?.replace(/^T#/, '');
+    const id = key.sk?.S?.replace(/^CALL#/, '');
+    return tenant && id ? [{ tenant, id }] : [];
+  });
+}
+
 /**
  * Finishes work nobody else will: calls whose stream never started (claim expired) end as `missed`
  * with a `call-missed` event; calls answered on a media server whose lease lapsed and stayed lapsed (it
@@ -96,12 +105,10 @@ export class Sweeper {
     let timedOut = 0;
     let closed = 0;
     const known = keys.length ? new Set((await Promise.all(this.deps.placements.map((placements) => placements.servers()))).flat().map((server) => server.serverId)) : new Set<string>();
-    for (const key of keys) {
-      const tenant = key.pk?.S?.replace(/^T#/, '');
-      const id = key.sk?.S?.replace(/^CALL#/, '');
-      const call = tenant && id ? await this.deps.calls.get(tenant, id) : null;
+    for (const { tenant, id } of callsOf(keys)) {
+      const call = await this.deps.calls.get(tenant, id);
       const asked = call?.timelog.findLast((entry) => isRoomEntry(entry) && entry.event === 'switch-room-initiated');
-      if (!tenant || !id || !call?.pendingSwitch || !asked || !isRoomEntry(asked)) continue;
+      if (!call?.pendingSwitch || !asked || !isRoomEntry(asked)) continue;
       const outbox = await outboxes(this.deps.events, tenant, 'switch-room-failed', this.deps.log);
       const entry = { event: 'switch-room-failed', from: asked.from, to: asked.to, at: now.toISOString(), reason: 'timeout' } as const;
       const failed = await this.deps.calls.switchRoom(tenant, id, entry, call.pendingSwitch, outbox);
@@ -117,10 +124,7 @@ export class Sweeper {
   /** Publishes the events of calls whose state changed while the writer died before recording them. */
   private async republish(keys: readonly Item[]): Promise<number> {
     let count = 0;
-    for (const key of keys) {
-      const tenant = key.pk?.S?.replace(/^T#/, '');
-      const id = key.sk?.S?.replace(/^CALL#/, '');
-      if (!tenant || !id) continue;
+    for (const { tenant, id } of callsOf(keys)) {
       const pending = await this.deps.calls.pendingEvents(tenant, id);
       if (!pending) continue;
       // Its events were recorded but the writer died before taking it out of the index: only that is left to do.
@@ -155,11 +159,7 @@ export class Sweeper {
     let count = 0;
     for (let round = 0; round < ROUNDS; round++) {
       const keys = await overdue(this.deps.dynamo, this.deps.tableName, `server#${server.serverId}`, ALL_OF_THEM, BATCH);
-      for (const key of keys) {
-        const tenant = key.pk?.S?.replace(/^T#/, '');
-        const id = key.sk?.S?.replace(/^CALL#/, '');
-        if (tenant && id && (await this.closeCall(tenant, id, server.serverId, server.state))) count++;
-      }
+      for (const { tenant, id } of callsOf(keys)) if (await this.closeCall(tenant, id, server.serverId, server.state)) count++;
       if (keys.length < BATCH) return { count, done: true };
     }
     return { count, done: false };
@@ -177,10 +177,7 @@ export class Sweeper {
 
   private async missCalls(keys: readonly Item[]): Promise<number> {
     let missed = 0;
-    for (const key of keys) {
-      const tenant = key.pk?.S?.replace(/^T#/, '');
-      const id = key.sk?.S?.replace(/^CALL#/, '');
-      if (!tenant || !id) continue;
+    for (const { tenant, id } of callsOf(keys)) {
       // Null when the stream came (or Plivo hung up) after the index was read: nothing to do. An inbound call is
       // `missed`; an outbound one Plivo never called back about (nor answered) is `not-answered`.
       const outbox = await outboxes(this.deps.events, tenant, 'call-missed', this.deps.log);

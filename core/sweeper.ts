@@ -32,7 +32,8 @@ function callsOf(keys: readonly Item[]): { tenant: string; id: string }[] {
  * died, or exited before they ended) end as `media-failure` with a `call-hangup` event; and pending
  * deliveries whose queue message was lost (a crash, a restart of the local stack's in-memory queue) are
  * queued again; calls whose state changed but whose event was never recorded for the webhooks (the process
- * died between the two writes) have it published; and switches of rooms that no media server settled in time fail. Runs every minute in AWS, every `SWEEP_INTERVAL_SECONDS` (5 s) locally.
+ * died between the two writes) have it published; and switches of rooms that no media server settled in time fail.
+ * Runs every minute in AWS, every `SWEEP_INTERVAL_SECONDS` (5 s) locally.
  */
 export class Sweeper {
   /** Lapsed server leases seen by earlier sweeps: the lease, and when this sweeper first saw it lapsed. */

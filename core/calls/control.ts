@@ -165,6 +165,7 @@ export class CallControl {
     const events = this.events();
     const call = await this.find(tenant, input.callId);
     if (call.status !== 'answered' && call.status !== 'transfer-failed') throw new ConflictError(`Call ${input.callId} is not answered (${call.status}): only a call in its room can be transferred`);
+    if (call.pendingSwitch) throw new ConflictError(`Call ${input.callId} is being switched to another room: wait for switch-room-completed or switch-room-failed`);
     // Exact however requests race: each transfer starts from `answered` or `transfer-failed`, read here with its count.
     const transfers = call.timelog.filter((entry) => 'status' in entry && entry.status === 'transfer-initiated').length;
     if (transfers >= MAX_TRANSFERS) throw new ApiError(409, 'transfer_limit', `Call ${input.callId} has been transferred ${transfers} times, the most one call may be (${MAX_TRANSFERS}); place a new call instead`);
@@ -176,7 +177,7 @@ export class CallControl {
     const step = (to: TransferStatus, set?: TransferFields) => transferStep({ calls: this.deps.calls, events }, call, webhooks, to, set);
     const transfer = { to: input.transferTo, dialtone: input.playDialtone, outcome: null };
     const initiated = await step('transfer-initiated', { transfer });
-    if (!initiated) throw new ConflictError(`Call ${input.callId} changed meanwhile: it is no longer answered`);
+    if (!initiated) throw new ConflictError(`Call ${input.callId} changed meanwhile: it is no longer answered, or is being switched to another room`);
     const alegUrl = callCallbackUrl(webhookUrl(this.deps.config.publicUrl, connector), call.id, 'xml');
     try {
       await this.deps.plivo.transfer(credentials, call.callUuid, { alegUrl });

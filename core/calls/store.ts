@@ -88,7 +88,8 @@ export interface CallStore {
   /** The call's stream ended (its media server says): ends it unless it is being transferred (its stream left for that). */
   streamEnded(tenant: string, id: string, end: CallEnd, retentionDays: number, outbox?: boolean): Promise<CallRecord | null>;
   /**
-   * A step of the call's transfer: moves it to `to` from where that step may come (`TRANSFER_STEPS`), firing that status's event. `transfer` is set
+   * A step of the call's transfer: moves it to `to` from where that step may come (`TRANSFER_STEPS`; `transfer-initiated`
+   * also needs no switch of rooms pending), firing that status's event. `transfer` is set
    * when given (the transfer starting, or failing with its outcome); `claimRef` replaces the call's claim ref (the
    * caller coming back into its room after a failed transfer: a new stream, a new claim).
    */
@@ -297,7 +298,8 @@ export class DynamoCallStore implements CallStore {
 
   transferStep(tenant: string, id: string, to: TransferStatus, at: string, outbox: boolean, set: TransferFields = {}): Promise<CallRecord | null> {
     const fields: Item = { ...(set.transfer && { transfer: str(JSON.stringify(set.transfer)) }), ...(set.claimRef && { claimRef: str(set.claimRef) }) };
-    return this.move(tenant, id, TRANSFER_STEPS[to], { status: to, at }, outbox && CALL_STATUSES[to].event, fields);
+    // A transfer does not start while a switch of rooms awaits its outcome: that outcome needs the call in its room.
+    return this.move(tenant, id, TRANSFER_STEPS[to], { status: to, at }, outbox && CALL_STATUSES[to].event, fields, undefined, to === 'transfer-initiated' ? 'switchPending' : undefined);
   }
 
   requestHangup(tenant: string, id: string, reason: string): Promise<CallRecord | null> {
@@ -454,9 +456,9 @@ export class DynamoCallStore implements CallStore {
    * Moves a call to `to.status`, setting `fields` and appending `to` to its timelog, if it is in one of `from` (one
    * conditional write); null when there is no such call or it was in another state. A call that moves is no longer due, unless
    * `due` puts it under another kind of due work (or says to `keep` it as it is); it waits for `event`, if any, to be
-   * published (the outbox index).
+   * published (the outbox index). `unless` names an attribute whose presence refuses the move.
    */
-  private async move(tenant: string, id: string, from: readonly CallStatus[], to: CallStatusEntry, event: CallEventType | false, set: Item, due?: Item | 'keep'): Promise<CallRecord | null> {
+  private async move(tenant: string, id: string, from: readonly CallStatus[], to: CallStatusEntry, event: CallEventType | false, set: Item, due?: Item | 'keep', unless?: string): Promise<CallRecord | null> {
     const fields = { ...set, ...(due !== 'keep' && due), ...(event && outboxAttributes(new Date().toISOString())) };
     const names = Object.keys(fields);
     const values: Item = { ':status': str(to.status), ':entry': { L: [timelogEntry(to)] }, ':none': { L: [] }, ...(event && { ':event': { SS: [event] } }) };
@@ -465,9 +467,10 @@ export class DynamoCallStore implements CallStore {
     return this.update({
       Key: callKey(tenant, id),
       UpdateExpression: `${['SET #status = :status', '#timelog = list_append(if_not_exists(#timelog, :none), :entry)', ...names.map((name, i) => (UNLESS[name] ? `#f${i} = if_not_exists(#u${i}, :v${i})` : `#f${i} = :v${i}`))].join(', ')}${event ? ' ADD pendingEvents :event' : ''}${due ? '' : ' REMOVE #duePk, #dueSk'}`,
-      ConditionExpression: `#status IN (${from.map((_, i) => `:from${i}`).join(', ')})`,
+      ConditionExpression: `#status IN (${from.map((_, i) => `:from${i}`).join(', ')})${unless ? ' AND attribute_not_exists(#unless)' : ''}`,
       ExpressionAttributeNames: {
         '#status': 'status',
+        ...(unless && { '#unless': unless }),
         '#timelog': 'timelog',
         ...(!due && { '#duePk': TABLE_KEYS.due.partitionKey, '#dueSk': TABLE_KEYS.due.sortKey }),
         ...Object.fromEntries(names.map((name, i) => [`#f${i}`, name])),

@@ -76,6 +76,8 @@ describe.each(storeBackends)('media commands on %s', (name, start) => {
     expect(await move('switch-room-initiated', 'a', 'b', 'cmd_1')).toMatchObject({ pendingSwitch: 'cmd_1', roomId: 'a' });
     expect([await due('server#media-1', far), await due('switch', t0 + SWITCH_ROOM_TIMEOUT_MS - 1000), await due('switch', t0 + SWITCH_ROOM_TIMEOUT_MS + 1000)]).toEqual([false, false, true]);
     expect(await move('switch-room-initiated', 'a', 'c', 'cmd_2')).toBeNull();
+    // Nor does a transfer start meanwhile: the switch's outcome needs the call in its room.
+    expect(await calls.transferStep('t1', id, 'transfer-initiated', new Date().toISOString(), false)).toBeNull();
     // Completed: the timeout that comes after it (the sweeper's) does not land, nor does a second completion.
     const completed = await move('switch-room-completed', 'a', 'b', 'cmd_1');
     expect(completed).toMatchObject({ roomId: 'b' });

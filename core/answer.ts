@@ -2,13 +2,13 @@ import { agentDial, type Agent } from './agents/model';
 import { BoundedMap } from './bounded-map';
 import { CALL_ID, CALL_STATUSES, callIdFor, type CallRecord, type TransferStatus } from './calls/model';
 import type { CallStore, StreamReport, TransferFields } from './calls/store';
+import { transferStep } from './calls/transfer';
 import { newClaimRef, type Claim, type ClaimStore } from './claims';
 import type { ControlPlaneConfig } from './config';
 import { callCallbackUrl, type Connector } from './connectors/model';
 import { PlivoAuthTokens } from './connectors/plivo-tokens';
 import { ROOM_ID } from './connectors/schema';
 import { holdsWebhookKey, type ConnectorStore, type KeyOwner } from './connectors/store';
-import { callEvent, type CallEventType } from './events';
 import type { Logger } from './log';
 import { SIGNATURE_REFUSALS, type Params } from './plivo/signature';
 import { streamReportKind } from './plivo/stream-status';
@@ -17,7 +17,7 @@ import { callerAllowed, holdsNumber, mediaRegionFor, roomFor, ruleAttributes, ty
 import type { CallSetup, RoutingRuleStore } from './routing/store';
 import type { DocumentStore } from './documents';
 import { subscribedEvents, subscribes, type Webhook } from './webhooks/model';
-import type { WebhookEventSink } from './webhooks/publisher';
+import { publishCallEvent, type WebhookEventSink } from './webhooks/publisher';
 import type { SecretBox } from './secret-box';
 
 /** One Answer URL request as Plivo sent it. */
@@ -205,7 +205,7 @@ export class AnswerService {
       };
       if (!(await this.deps.calls.create(record, this.deps.config.callRetentionDays, undefined, subscribes(webhooks, 'call-hangup')))) return this.replayStored(connector, rules, webhooks, callUuid, fields, request.url);
       callLog.info('call rejected', { reason: route.rejected });
-      await this.emit('call-hangup', record, webhooks);
+      await publishCallEvent(this.deps.events, 'call-hangup', record, webhooks);
       return { status: 200, xml: HANGUP_REJECTED_XML };
     }
 
@@ -233,7 +233,7 @@ export class AnswerService {
     ]);
     if (!created) return this.replayStored(connector, rules, webhooks, callUuid, fields, request.url);
     callLog.info('call routed', { roomId: route.roomId, ruleId: record.ruleId, via: route.via, region });
-    await this.emit('call-started', record, webhooks);
+    await publishCallEvent(this.deps.events, 'call-started', record, webhooks);
     return { status: 200, xml: streamXml(this.streamUrl(region, record.claimRef as string), callCallbackUrl(request.url, record.id), route.rule ?? {}) };
   }
 
@@ -338,12 +338,8 @@ export class AnswerService {
     const { transfer } = call;
     if (!transfer) return reject(404);
     const moveTo = async (to: TransferStatus, set?: TransferFields): Promise<CallRecord | null> => {
-      const event = CALL_STATUSES[to].event;
-      const moved = await this.deps.calls.transferStep(call.tenant, call.id, to, new Date().toISOString(), subscribes(webhooks, event), set);
-      if (moved) {
-        log.info('transfer', { status: to, to: transfer.to });
-        await this.emit(event, moved, webhooks);
-      }
+      const moved = await transferStep(this.deps, call, webhooks, to, set);
+      if (moved) log.info('transfer', { status: to, to: transfer.to });
       return moved;
     };
     if (step === 'xml') {
@@ -375,7 +371,7 @@ export class AnswerService {
       const rang = await this.deps.calls.ring(call.tenant, call.id, new Date().toISOString(), subscribes(webhooks, 'call-ringing'));
       if (rang) {
         log.info('outbound call ringing', {});
-        await this.emit('call-ringing', rang, webhooks);
+        await publishCallEvent(this.deps.events, 'call-ringing', rang, webhooks);
       }
       return { status: 200, xml: EMPTY_RESPONSE_XML };
     }
@@ -411,7 +407,7 @@ export class AnswerService {
       (await calls.end(...args));
     if (ended) {
       log.info('call ended by Plivo hangup', { status: ended.status, hangupReason: ended.hangupReason, durationSeconds: ended.durationSeconds });
-      await this.emit(CALL_STATUSES[ended.status].event, ended, webhooks);
+      await publishCallEvent(this.deps.events, CALL_STATUSES[ended.status].event, ended, webhooks);
     } else {
       log.info('hangup for a call that is not live', {});
     }
@@ -437,12 +433,7 @@ export class AnswerService {
       return { status: 200, xml: EMPTY_RESPONSE_XML };
     }
     log.info('stream status recorded', { event: kind, streamId });
-    if (updated.stream && (kind === 'degraded' || kind === 'dropped')) await this.emit('call-update', updated, webhooks);
+    if (updated.stream && (kind === 'degraded' || kind === 'dropped')) await publishCallEvent(this.deps.events, 'call-update', updated, webhooks);
     return { status: 200, xml: EMPTY_RESPONSE_XML };
-  }
-
-  /** Publishes with the webhooks just read; the event is in the outbox when one of them subscribes to it (the write asked `subscribes`). */
-  private async emit(type: CallEventType, call: CallRecord, webhooks: readonly Webhook[]): Promise<void> {
-    await this.deps.events.publish(callEvent(type, call), subscribes(webhooks, type), webhooks);
   }
 }

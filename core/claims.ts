@@ -51,8 +51,10 @@ export function newClaimRef(): string {
   return randomBytes(24).toString('base64url');
 }
 
+/** How every claim's partition key starts (then its ref's hash): the answer function's grant on a region's table is to these items alone. */
+export const CLAIM_PARTITION_PREFIX = 'CLAIM#';
 /** Claims are stored under the ref's SHA-256: the ref itself is a bearer secret. */
-export const claimKey = (ref: string) => ({ pk: str(`CLAIM#${createHash('sha256').update(ref).digest('hex')}`), sk: str('CLAIM') });
+export const claimKey = (ref: string) => ({ pk: str(`${CLAIM_PARTITION_PREFIX}${createHash('sha256').update(ref).digest('hex')}`), sk: str('CLAIM') });
 
 /** Lazily deleted a day after expiry, long after any check needs it. */
 const TTL_GRACE_SECONDS = 86400;

@@ -2,7 +2,7 @@ import { ConfigError, envValue, parseValue, readEnv, requiredEnv, type Env } fro
 import { LIMIT_DEFAULTS } from './limits';
 import type { LogLevel } from './log';
 import { parseSourceRanges } from './plivo/source-ranges';
-import { DEFAULT_PLIVO_API_URL } from './plivo/voice-api';
+import { DEFAULT_PLIVO_API_TIMEOUT_MS, DEFAULT_PLIVO_API_URL } from './plivo/voice-api';
 
 export { ConfigError };
 
@@ -40,6 +40,11 @@ export interface ControlPlaneConfig {
    * there. `npm start` points it at its emulator unless the environment sets it.
    */
   readonly plivoApiUrl: string;
+  /**
+   * How long each request to Plivo's Voice API may take before it answers 504 `plivo_timeout` (`PLIVO_API_TIMEOUT_MS`,
+   * 100-20000): never retried, so at most this long is added to a call-control request.
+   */
+  readonly plivoApiTimeoutMs: number;
   readonly logLevel: LogLevel;
   readonly webhooks: WebhookConfig;
   readonly aws: AwsClientConfig;
@@ -168,6 +173,8 @@ export function loadControlPlaneConfig(env: Env, options: { publicUrl: boolean }
     plivoSourceRanges: plivoSourceRanges(env),
     originSecret: env.ORIGIN_SECRET || null,
     plivoApiUrl: readEnv(env, 'PLIVO_API_URL', HTTP_URL, DEFAULT_PLIVO_API_URL),
+    // At most 20 s: a Make Call that times out must still answer inside API Gateway's 29 s.
+    plivoApiTimeoutMs: readEnv(env, 'PLIVO_API_TIMEOUT_MS', envValue.integer(100, 20_000), DEFAULT_PLIVO_API_TIMEOUT_MS),
     logLevel: readEnv(env, 'LOG_LEVEL', envValue.logLevel(), 'info'),
     webhooks: {
       queueUrl: readEnv(env, 'WEBHOOK_QUEUE_URL', HTTP_URL, null),

@@ -202,9 +202,11 @@ export async function queryAll(
 
 /**
  * Kinds of work the sweeper looks for in the `due` index: calls whose stream must start, deliveries that must
- * have been attempted, and (`server#<id>`) the answered calls a media server holds, closed if that server dies.
+ * have been attempted, (`server#<id>`) the answered calls a media server holds, closed if that server dies, and
+ * (`switch`) answered calls whose switch of rooms awaits its outcome, failed if none comes in time (they are back under
+ * their `server#<id>` once it comes).
  */
-export type DueKind = 'call' | 'delivery' | `server#${string}`;
+export type DueKind = 'call' | 'delivery' | 'switch' | `server#${string}`;
 
 /** The attributes that put an item in the `due` index under `kind`, falling due at `at` (ISO). */
 export function dueAttributes(kind: DueKind, at: string): Item {

@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   method_not_allowed: '405: the path takes other methods (`Allow` lists them)',
   conflict: '409: changed concurrently (retry), in use, or at its limit (the message says which)',
   room_not_here: '409: between media servers only: the room is no longer placed on the server a join was relayed to',
+  transfer_limit: '409: the call has been transferred 10 times (`MAX_TRANSFERS`), the most one call may be; place a new call',
   plivo_credentials_missing: '409: the connector lacks the Plivo credentials call control needs (the message names `plivoAuthId` or `plivoAuthToken`)',
   claim_expired: "410: a stream's claim expired before the stream came",
   payload_too_large: '413: a body over 64 KB',

@@ -21,7 +21,7 @@ export const WEBHOOK_EVENTS = {
   'call-transfer-failed': { firedBy: 'all-calls', when: 'The transfer did not happen: the caller is back in its room' },
   'switch-room-initiated': { firedBy: 'all-calls', when: 'The API accepted a move of the call to another room (`POST /v2/sip/call/switch-room`)' },
   'switch-room-completed': { firedBy: 'all-calls', when: 'The call left its room and joined the new one: `roomId` is the new room' },
-  'switch-room-failed': { firedBy: 'all-calls', when: "The call stayed in its room: the new one was full, the call ended, or its media server could not move it (the timelog entry's `reason`)" },
+  'switch-room-failed': { firedBy: 'all-calls', when: "The call stayed in its room: the new one was full, the call ended, its media server could not move it, or no outcome came in time (the timelog entry's `reason`)" },
 } as const satisfies Record<string, { readonly firedBy: 'all-calls' | 'outbound'; readonly when: string }>;
 
 export type WebhookEventType = keyof typeof WEBHOOK_EVENTS;

@@ -35,7 +35,10 @@ export const mediaCommandSchema = z.strictObject({
 });
 export type MediaCommand = z.output<typeof mediaCommandSchema>;
 
-const commandKey = (serverId: string, id: string) => ({ pk: str(`CMD#${serverId}`), sk: str(id) });
+/** How every command's partition key starts (then the server's id): the API's grant on a region's table is to these items alone. */
+export const COMMAND_PARTITION_PREFIX = 'CMD#';
+const commandPartition = (serverId: string) => str(`${COMMAND_PARTITION_PREFIX}${serverId}`);
+const commandKey = (serverId: string, id: string) => ({ pk: commandPartition(serverId), sk: str(id) });
 
 /** A new command's id: time-ordered, so a server's commands are read oldest first. */
 export const newCommandId = (now?: number): string => timeOrderedId('cmd_', now);
@@ -75,7 +78,7 @@ export class MediaCommandStore {
         new QueryCommand({
           TableName: this.tableName,
           KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': str(`CMD#${serverId}`) },
+          ExpressionAttributeValues: { ':pk': commandPartition(serverId) },
           ConsistentRead: true,
           Limit: COMMANDS_PER_POLL,
         }),

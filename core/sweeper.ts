@@ -1,4 +1,5 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { isRoomEntry } from './calls/model';
 import { callEnd, endAsMediaFailure, type CallStore } from './calls/store';
 import { overdue, unpublished, type Item, type KeysPage } from './dynamo';
 import { callEvent, outboxes, type CallEventSink, type EventSubscriptions } from './events';
@@ -16,13 +17,23 @@ const ALL_OF_THEM = new Date('9999-12-31T00:00:00Z');
 /** The lease of a server record that does not say (PLACEMENT_LEASE_SECONDS' default). */
 const DEFAULT_LEASE_MS = 15_000;
 
+/** The tenant and id of each call the index keys name (`T#<tenant>`, `CALL#<id>`); other items are left out. */
+function callsOf(keys: readonly Item[]): { tenant: string; id: string }[] {
+  return keys.flatMap((key) => {
+    const tenant = key.pk?.S?.replace(/^T#/, '');
+    const id = key.sk?.S?.replace(/^CALL#/, '');
+    return tenant && id ? [{ tenant, id }] : [];
+  });
+}
+
 /**
  * Finishes work nobody else will: calls whose stream never started (claim expired) end as `missed`
  * with a `call-missed` event; calls answered on a media server whose lease lapsed and stayed lapsed (it
  * died, or exited before they ended) end as `media-failure` with a `call-hangup` event; and pending
  * deliveries whose queue message was lost (a crash, a restart of the local stack's in-memory queue) are
- * queued again; and calls whose state changed but whose event was never recorded for the webhooks (the process
- * died between the two writes) have it published. Runs every minute in AWS, every `SWEEP_INTERVAL_SECONDS` (5 s) locally.
+ * queued again; calls whose state changed but whose event was never recorded for the webhooks (the process
+ * died between the two writes) have it published; and switches of rooms that no media server settled in time fail.
+ * Runs every minute in AWS, every `SWEEP_INTERVAL_SECONDS` (5 s) locally.
  */
 export class Sweeper {
   /** Lapsed server leases seen by earlier sweeps: the lease, and when this sweeper first saw it lapsed. */
@@ -48,13 +59,16 @@ export class Sweeper {
     },
   ) {}
 
-  async sweep(now: Date = new Date()): Promise<{ missed: number; requeued: number; failed: number; republished: number }> {
+  async sweep(now: Date = new Date()): Promise<{ missed: number; requeued: number; failed: number; republished: number; switchesTimedOut: number }> {
     const { dynamo, tableName } = this.deps;
     const lostBefore = new Date(now.getTime() - this.deps.unpublishedAfterSeconds * 1000);
     const { count: missed } = await this.walk((start) => overdue(dynamo, tableName, 'call', now, BATCH, start), (keys) => this.missCalls(keys));
     const { count: requeued } = await this.walk((start) => overdue(dynamo, tableName, 'delivery', now, BATCH, start), (keys) => this.requeue(keys, now));
     const { count: republished } = await this.walk((start) => unpublished(dynamo, tableName, lostBefore, BATCH, start), (keys) => this.republish(keys));
-    let failed = 0;
+    // Before the servers' calls: a switch's call is back under its server once its switch has failed.
+    const closedAfterSwitch = { count: 0 };
+    const { count: switchesTimedOut } = await this.walk((start) => overdue(dynamo, tableName, 'switch', now, BATCH, start), (keys) => this.timeOutSwitches(keys, now, closedAfterSwitch));
+    let failed = closedAfterSwitch.count;
     const lapsed = new Set<string>();
     for (const placements of this.deps.placements) {
       for (const server of await placements.servers()) {
@@ -67,8 +81,31 @@ export class Sweeper {
       }
     }
     for (const serverId of this.lapses.keys()) if (!lapsed.has(serverId)) this.lapses.delete(serverId);
-    if (missed || requeued || failed || republished) this.deps.log.info('sweep', { missed, requeued, failed, republished });
-    return { missed, requeued, failed, republished };
+    if (missed || requeued || failed || republished || switchesTimedOut) this.deps.log.info('sweep', { missed, requeued, failed, republished, switchesTimedOut });
+    return { missed, requeued, failed, republished, switchesTimedOut };
+  }
+
+  /**
+   * Fails the switches of rooms that had no outcome within SWITCH_ROOM_TIMEOUT_MS (`switch-room-failed`, `timeout`): the
+   * media server holding the call died, or lost its command. One conditional write on the pending switch: a completion
+   * that comes after it is not recorded, nor is this after a completion. A call whose server is gone and forgotten
+   * meanwhile (its calls were closed while this one was due as a switch) is closed now, counted in `closed`.
+   */
+  private async timeOutSwitches(keys: readonly Item[], now: Date, closed: { count: number }): Promise<number> {
+    const known = keys.length ? new Set((await Promise.all(this.deps.placements.map((placements) => placements.servers()))).flat().map((server) => server.serverId)) : new Set<string>();
+    return this.eachCall(keys, 'time out a switch of rooms', async (tenant, id) => {
+      const call = await this.deps.calls.get(tenant, id);
+      const asked = call?.timelog.findLast((entry) => isRoomEntry(entry) && entry.event === 'switch-room-initiated');
+      if (!call?.pendingSwitch || !asked || !isRoomEntry(asked)) return false;
+      const outbox = await outboxes(this.deps.events, tenant, 'switch-room-failed', this.deps.log);
+      const entry = { event: 'switch-room-failed', from: asked.from, to: asked.to, at: now.toISOString(), reason: 'timeout' } as const;
+      const failed = await this.deps.calls.switchRoom(tenant, id, entry, call.pendingSwitch, outbox);
+      if (!failed) return false;
+      this.deps.log.warn('switch-room timed out: no media server recorded its outcome; the call stays in its room', { tenant, callId: id, from: asked.from, to: asked.to, commandId: call.pendingSwitch, mediaServer: call.mediaServer });
+      await this.deps.events.publish(callEvent('switch-room-failed', failed), outbox);
+      if (failed.status === 'answered' && failed.mediaServer && !known.has(failed.mediaServer) && (await this.closeCall(tenant, id, failed.mediaServer, 'forgotten'))) closed.count++;
+      return true;
+    });
   }
 
   /**
@@ -91,10 +128,7 @@ export class Sweeper {
   /** Runs `finish` for each call the keys name, one at a time; one that throws is logged and the others go on. */
   private async eachCall(keys: readonly Item[], what: string, finish: (tenant: string, id: string) => Promise<boolean>): Promise<number> {
     let count = 0;
-    for (const key of keys) {
-      const tenant = key.pk?.S?.replace(/^T#/, '');
-      const id = key.sk?.S?.replace(/^CALL#/, '');
-      if (!tenant || !id) continue;
+    for (const { tenant, id } of callsOf(keys)) {
       try {
         if (await finish(tenant, id)) count++;
       } catch (err) {
@@ -141,17 +175,20 @@ export class Sweeper {
     const read = (start?: Item) => overdue(this.deps.dynamo, this.deps.tableName, `server#${server.serverId}`, ALL_OF_THEM, BATCH, start);
     const failuresBefore = this.failures;
     const closed = await this.walk(read, (keys) =>
-      this.eachCall(keys, 'close a call of a media server that is gone', async (tenant, id) => {
-        const outbox = await outboxes(this.deps.events, tenant, 'call-hangup', this.deps.log);
-        const call = await endAsMediaFailure(this.deps.calls, tenant, id, this.deps.retentionDays, outbox);
-        if (!call) return false;
-        this.deps.log.warn('call closed: its media server is gone', { tenant, callId: id, roomId: call.roomId, serverId: server.serverId, serverState: server.state });
-        await this.deps.events.publish(callEvent('call-hangup', call), outbox);
-        return true;
-      }),
+      this.eachCall(keys, 'close a call of a media server that is gone', (tenant, id) => this.closeCall(tenant, id, server.serverId, server.state)),
     );
     // A call that could not be closed keeps the server watched.
     return { count: closed.count, done: closed.done && this.failures === failuresBefore };
+  }
+
+  /** Ends a call still answered on a server that is gone as `media-failure`, with its `call-hangup`; false when it had ended. */
+  private async closeCall(tenant: string, id: string, serverId: string, serverState: string): Promise<boolean> {
+    const outbox = await outboxes(this.deps.events, tenant, 'call-hangup', this.deps.log);
+    const call = await endAsMediaFailure(this.deps.calls, tenant, id, this.deps.retentionDays, outbox);
+    if (!call) return false;
+    this.deps.log.warn('call closed: its media server is gone', { tenant, callId: id, roomId: call.roomId, serverId, serverState });
+    await this.deps.events.publish(callEvent('call-hangup', call), outbox);
+    return true;
   }
 
   private missCalls(keys: readonly Item[]): Promise<number> {

@@ -113,6 +113,7 @@ export function localControlPlaneEnv(
     TENANT_RATE_LIMIT: env.TENANT_RATE_LIMIT,
     // The media servers get it too: their environment is this one.
     PLIVO_API_URL: env.PLIVO_API_URL?.trim() || plivoEmulatorUrl,
+    PLIVO_API_TIMEOUT_MS: env.PLIVO_API_TIMEOUT_MS,
     // Behind the edge the function sees the edge's address, not Plivo's: the edge checks the ranges instead.
     PLIVO_SOURCE_RANGES: edgeOff(env) ? env.PLIVO_SOURCE_RANGES : undefined,
     LOG_LEVEL: env.LOG_LEVEL ?? LOCAL_DEFAULTS.LOG_LEVEL,

@@ -4,18 +4,18 @@ import type { Connector } from '../connectors/model';
 import { callCallbackUrl, webhookUrl } from '../connectors/model';
 import type { ConnectorStore } from '../connectors/store';
 import { ApiError, BadRequestError, ConflictError, NotFoundError, ServiceUnavailableError } from '../errors';
-import { callEvent, type CallEventType } from '../events';
 import type { Logger } from '../log';
 import { COMMAND_TTL_MS, newCommandId, type MediaCommandStore } from '../media-commands';
 import type { PlivoCredentials, PlivoVoiceApi } from '../plivo/voice-api';
 import { mediaRegionFor, roomFor } from '../routing/model';
 import type { RoutingRuleStore } from '../routing/store';
-import { subscribes, type Webhook } from '../webhooks/model';
-import type { WebhookEventSink } from '../webhooks/publisher';
-import { CALL_ID, CALL_STATUSES, LIVE_STATUSES, newCallId, toCallView, type CallRecord, type CallView, type TransferStatus } from './model';
+import { subscribes } from '../webhooks/model';
+import { publishCallEvent, type WebhookEventSink } from '../webhooks/publisher';
+import { CALL_ID, LIVE_STATUSES, MAX_TRANSFERS, newCallId, toCallView, type CallRecord, type CallView, type TransferStatus } from './model';
 import { CallHangup } from './hangup';
 import type { PlaceCallInput, SwitchRoomInput, TransferCallInput } from './schema';
 import { callEnd, MAX_ROOM_SWITCHES, type CallStore, type TransferFields } from './store';
+import { transferStep } from './transfer';
 
 /** How long `waitUntilAnswered` holds the request: under API Gateway's 29 s, whatever the ringing timeout. */
 export const MAX_WAIT_MS = 25_000;
@@ -23,6 +23,8 @@ const WAIT_POLL_MS = 250;
 /** After the ringing timeout and the claim's life, a call Plivo never called back about ends `not-answered`. */
 const NO_CALLBACK_GRACE_SECONDS = 15;
 
+/** What a failed Voice API request left on the call (its `hangupReason`, a transfer's `outcome`): Plivo's silence or its refusal. */
+const plivoFailure = (err: unknown): 'plivo-timeout' | 'plivo-error' => ((err as { code?: string }).code === 'plivo_timeout' ? 'plivo-timeout' : 'plivo-error');
 
 export interface CallControlDeps {
   readonly connectors: Pick<ConnectorStore, 'get' | 'list'>;
@@ -60,7 +62,7 @@ export class CallControl {
    * it is hung up): the request is never retried, so a call is never placed twice.
    */
   async place(tenant: string, input: PlaceCallInput): Promise<CallView> {
-    this.events();
+    const events = this.events();
     const connector = await this.connectorFor(tenant, input.connectorId);
     const credentials = await this.deps.credentials(connector);
     const to = (input.sipCallTo ?? input.callTo) as string;
@@ -103,7 +105,7 @@ export class CallControl {
     const noCallbackBy = new Date(Date.parse(startedAt) + (input.ringingTimeout + config.claimTtlSeconds + NO_CALLBACK_GRACE_SECONDS) * 1000).toISOString();
     await this.deps.calls.create(call, config.callRetentionDays, noCallbackBy, subscribes(webhooks, 'call-started'));
     const log = this.deps.log.child({ tenant, callId: id, connectorId: connector.id, roomId });
-    await this.emit('call-started', call, webhooks);
+    await publishCallEvent(events, 'call-started', call, webhooks);
     // One URL for every callback, as Plivo's own default hangup URL is the answer URL: `CallStatus` and `Event` tell them apart.
     const callbacks = callCallbackUrl(webhookUrl(config.publicUrl, connector), id);
     try {
@@ -118,10 +120,10 @@ export class CallControl {
       });
       log.info('outbound call placed', { requestUuid: placed.requestUuid, region: call.region, ruleId: call.ruleId });
     } catch (err) {
-      const reason = (err as { code?: string }).code === 'plivo_timeout' ? 'plivo-timeout' : 'plivo-error';
+      const reason = plivoFailure(err);
       const failed = await this.deps.calls.unanswered(tenant, id, 'failed', callEnd(reason, null), config.callRetentionDays, subscribes(webhooks, 'call-hangup'));
       log.warn('outbound call not placed: Plivo refused or did not answer', { reason, err: (err as Error).message });
-      if (failed) await this.emit('call-hangup', failed, webhooks);
+      if (failed) await publishCallEvent(events, 'call-hangup', failed, webhooks);
       throw err;
     }
     return input.waitUntilAnswered ? this.untilAnswered(tenant, id, input.ringingTimeout) : toCallView(call);
@@ -148,33 +150,33 @@ export class CallControl {
    * `POST /v2/sip/call/transfer`: a cold transfer of an answered call to a number or SIP URI. The call moves to
    * `transfer-initiated` first (so its stream, which Plivo closes, does not end it), then Plivo's Transfer Call runs our
    * transfer XML next (`transferring`); the rest comes through Plivo's callbacks (the Answer URL's `transferCallback`).
-   * Plivo's refusal fails the transfer (`transfer-failed`, the stream still in its room) and answers 502/504.
+   * Plivo's refusal fails the transfer (`transfer-failed`, the stream still in its room) and answers 502/504. A call
+   * transferred MAX_TRANSFERS times already answers 409 `transfer_limit`.
    */
   async transfer(tenant: string, input: TransferCallInput): Promise<CallView> {
-    this.events();
+    const events = this.events();
     const call = await this.find(tenant, input.callId);
     if (call.status !== 'answered' && call.status !== 'transfer-failed') throw new ConflictError(`Call ${input.callId} is not answered (${call.status}): only a call in its room can be transferred`);
+    if (call.pendingSwitch) throw new ConflictError(`Call ${input.callId} is being switched to another room: wait for switch-room-completed or switch-room-failed`);
+    // Exact however requests race: each transfer starts from `answered` or `transfer-failed`, read here with its count.
+    const transfers = call.timelog.filter((entry) => 'status' in entry && entry.status === 'transfer-initiated').length;
+    if (transfers >= MAX_TRANSFERS) throw new ApiError(409, 'transfer_limit', `Call ${input.callId} has been transferred ${transfers} times, the most one call may be (${MAX_TRANSFERS}); place a new call instead`);
     const connector = await this.deps.connectors.get(tenant, call.connectorId);
     if (!connector) throw new ConflictError(`Call ${input.callId}'s connector no longer exists: Plivo cannot be asked to transfer it`);
     if (!call.callUuid) throw new ConflictError(`Call ${input.callId} has no Plivo CallUUID yet: Plivo cannot be asked to transfer it`);
     const credentials = await this.deps.credentials(connector);
     const { webhooks } = await this.deps.rules.withConnector(tenant, connector.id);
     const log = this.deps.log.child({ tenant, callId: call.id, callUuid: call.callUuid, roomId: call.roomId });
-    const step = async (to: TransferStatus, set?: TransferFields): Promise<CallRecord | null> => {
-      const event = CALL_STATUSES[to].event;
-      const moved = await this.deps.calls.transferStep(tenant, call.id, to, new Date().toISOString(), subscribes(webhooks, event), set);
-      if (moved) await this.emit(event, moved, webhooks);
-      return moved;
-    };
+    const step = (to: TransferStatus, set?: TransferFields) => transferStep({ calls: this.deps.calls, events }, call, webhooks, to, set);
     const transfer = { to: input.transferTo, dialtone: input.playDialtone, outcome: null };
     const initiated = await step('transfer-initiated', { transfer });
-    if (!initiated) throw new ConflictError(`Call ${input.callId} changed meanwhile: it is no longer answered`);
+    if (!initiated) throw new ConflictError(`Call ${input.callId} changed meanwhile: it is no longer answered, or is being switched to another room`);
     const alegUrl = callCallbackUrl(webhookUrl(this.deps.config.publicUrl, connector), call.id, 'xml');
     try {
       await this.deps.plivo.transfer(credentials, call.callUuid, { alegUrl });
     } catch (err) {
       log.warn('transfer refused by Plivo: the call stays in its room', { err: (err as Error).message });
-      await step('transfer-failed', { transfer: { ...transfer, outcome: (err as { code?: string }).code === 'plivo_timeout' ? 'plivo-timeout' : 'plivo-error' } });
+      await step('transfer-failed', { transfer: { ...transfer, outcome: plivoFailure(err) } });
       throw err;
     }
     log.info('transfer accepted by Plivo', { to: input.transferTo });
@@ -184,25 +186,37 @@ export class CallControl {
 
   /**
    * `POST /v2/sip/call/switch-room`: records the move asked for (`switch-room-initiated`, one conditional write: the call
-   * must be `answered` and in a room other than `roomId`) and hands it to the media server holding the call's stream,
-   * through its region's command queue; that server moves the stream in place, no Plivo round trip, and records
-   * `switch-room-completed` or `-failed`. Answers the call as the request left it.
+   * must be `answered`, in a room other than `roomId`, and not being switched already) and hands it to the media server
+   * holding the call's stream, through its region's command queue; that server moves the stream in place, no Plivo round
+   * trip, and records `switch-room-completed` or `-failed` (the sweeper records `-failed`, `timeout`, if it never does).
+   * Answers the call as the request left it; a command that cannot be written fails the switch (`unavailable`) at once.
    */
   async switchRoom(tenant: string, input: SwitchRoomInput): Promise<CallView> {
-    this.events();
+    const events = this.events();
     const call = await this.find(tenant, input.callId);
     const { mediaServer, region, roomId: from } = call;
     if (call.status !== 'answered' || !mediaServer || !region || !from) throw new ConflictError(`Call ${call.id} is not live in a room (${call.status})`);
     if (from === input.roomId) throw new ConflictError(`Call ${call.id} is in room ${from} already`);
+    if (call.pendingSwitch) throw new ConflictError(`Call ${call.id} is being switched to another room already: wait for switch-room-completed or switch-room-failed`);
     const { webhooks } = await this.deps.rules.withConnector(tenant, call.connectorId);
     const now = Date.now();
-    const entry = { event: 'switch-room-initiated', from, to: input.roomId, at: new Date(now).toISOString() } as const;
-    const initiated = await this.deps.calls.switchRoom(tenant, call.id, entry, subscribes(webhooks, entry.event));
-    if (!initiated) throw new ConflictError(`Call ${call.id} is no longer live in room ${from}, or has been switched ${MAX_ROOM_SWITCHES} times`);
     const command = { type: 'switch-room', id: newCommandId(now), tenant, callId: call.id, fromRoomId: from, roomId: input.roomId, at: now, expiresAtMs: now + COMMAND_TTL_MS } as const;
-    await this.deps.commands(region).send(mediaServer, input.participantId === undefined ? command : { ...command, participantId: input.participantId });
-    this.deps.log.info('switch-room sent to the call\'s media server', { tenant, callId: call.id, from, to: input.roomId, mediaServer, commandId: command.id });
-    await this.emit(entry.event, initiated, webhooks);
+    const entry = { event: 'switch-room-initiated', from, to: input.roomId, at: new Date(now).toISOString() } as const;
+    const initiated = await this.deps.calls.switchRoom(tenant, call.id, entry, command.id, subscribes(webhooks, entry.event));
+    if (!initiated) throw new ConflictError(`Call ${call.id} is no longer live in room ${from}, is being switched already, or has been switched ${MAX_ROOM_SWITCHES} times`);
+    const log = this.deps.log.child({ tenant, callId: call.id, from, to: input.roomId, mediaServer, commandId: command.id });
+    try {
+      await this.deps.commands(region).send(mediaServer, input.participantId === undefined ? command : { ...command, participantId: input.participantId });
+    } catch (err) {
+      log.error('switch-room command not written: the switch failed, the call stays in its room', { err });
+      const failure = { event: 'switch-room-failed', from, to: input.roomId, at: new Date().toISOString(), reason: 'unavailable' } as const;
+      const failed = await this.deps.calls.switchRoom(tenant, call.id, failure, command.id, subscribes(webhooks, failure.event));
+      await publishCallEvent(events, entry.event, initiated, webhooks);
+      if (failed) await publishCallEvent(events, failure.event, failed, webhooks);
+      throw err;
+    }
+    log.info("switch-room sent to the call's media server", {});
+    await publishCallEvent(events, entry.event, initiated, webhooks);
     return toCallView(initiated);
   }
 
@@ -246,9 +260,5 @@ export class CallControl {
       if ((call.status !== 'initiated' && call.status !== 'ringing') || Date.now() >= deadline) return toCallView(call);
       await new Promise((resolve) => setTimeout(resolve, WAIT_POLL_MS));
     }
-  }
-
-  private async emit(type: CallEventType, call: CallRecord, webhooks: readonly Webhook[]): Promise<void> {
-    await this.events().publish(callEvent(type, call), subscribes(webhooks, type), webhooks);
   }
 }

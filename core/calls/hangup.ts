@@ -1,11 +1,10 @@
 import { ConflictError } from '../errors';
-import { callEvent } from '../events';
 import type { Connector } from '../connectors/model';
 import type { Logger } from '../log';
 import type { PlivoCredentials, PlivoVoiceApi } from '../plivo/voice-api';
 import type { RoutingRuleStore } from '../routing/store';
 import { subscribes } from '../webhooks/model';
-import type { WebhookEventSink } from '../webhooks/publisher';
+import { publishCallEvent, type WebhookEventSink } from '../webhooks/publisher';
 import type { CallRecord } from './model';
 import { callEnd, type CallStore } from './store';
 
@@ -50,9 +49,8 @@ export class CallHangup {
         throw err;
       }
     }
-    const outboxed = subscribes(webhooks, 'call-hangup');
-    const ended = await this.deps.calls.end(tenant, id, callEnd(reason, call.answeredAt ? Date.parse(call.answeredAt) : null), this.deps.retentionDays, outboxed);
-    if (ended) await this.deps.events.publish(callEvent('call-hangup', ended), outboxed, webhooks);
+    const ended = await this.deps.calls.end(tenant, id, callEnd(reason, call.answeredAt ? Date.parse(call.answeredAt) : null), this.deps.retentionDays, subscribes(webhooks, 'call-hangup'));
+    if (ended) await publishCallEvent(this.deps.events, 'call-hangup', ended, webhooks);
     return ended;
   }
 }

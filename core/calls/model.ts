@@ -49,6 +49,13 @@ export const TRANSFER_STEPS: Readonly<Record<TransferStatus, readonly CallStatus
   'transfer-failed': ['transfer-initiated', 'transferring', 'transfer-ringing'],
 };
 
+/**
+ * A call is transferred this many times at most, whether each transfer succeeded or failed (`POST /v2/sip/call/transfer`
+ * answers 409 `transfer_limit` after): Plivo itself hangs up a call transferred about 70 times, and each transfer
+ * lengthens the call's record.
+ */
+export const MAX_TRANSFERS = 10;
+
 /** A transfer of the call (`POST /v2/sip/call/transfer`): where to, and how it ended when it failed. */
 export interface CallTransfer {
   /** E.164 or a SIP URI. */
@@ -107,16 +114,18 @@ export interface CallStreamEntry {
 export const ROOM_TIMELOG_EVENTS = {
   'switch-room-initiated': 'The API accepted a move of the call from room `from` to room `to`',
   'switch-room-completed': 'The call left room `from` and joined room `to`: its `roomId` is now `to`',
-  'switch-room-failed': 'The call stayed in room `from`; `reason` says why (`room-full`, `room-limit`, `participant-id-taken`, `not-live`, `unavailable`, `expired`)',
+  'switch-room-failed': 'The call stayed in room `from`; `reason` says why (`room-full`, `room-limit`, `participant-id-taken`, `not-live`, `unavailable`, `expired`, `timeout`)',
 } as const;
 export type RoomTimelogEvent = keyof typeof ROOM_TIMELOG_EVENTS;
 export const ROOM_TIMELOG_EVENT_VALUES = Object.keys(ROOM_TIMELOG_EVENTS) as [RoomTimelogEvent, ...RoomTimelogEvent[]];
 
 /**
  * Why a switch of rooms failed: the limit room `to` was at, the participant id asked for was taken there, the call
- * ended (or moved) meanwhile, its media server could not do it, or the command waited too long to be run.
+ * ended (or moved) meanwhile, its media server could not do it (or the API could not hand it the command), the command
+ * waited too long to be run, or no outcome came at all within SWITCH_ROOM_TIMEOUT_MS (the sweeper's verdict: the media
+ * server died or lost the command).
  */
-export const SWITCH_FAILURES = ['room-full', 'room-limit', 'participant-id-taken', 'not-live', 'unavailable', 'expired'] as const;
+export const SWITCH_FAILURES = ['room-full', 'room-limit', 'participant-id-taken', 'not-live', 'unavailable', 'expired', 'timeout'] as const;
 export type SwitchFailure = (typeof SWITCH_FAILURES)[number];
 
 /** A move of the call between rooms (ISO `at`, when it happened); `reason` on a failed one. */
@@ -192,6 +201,8 @@ export interface CallRecord {
   readonly transfer?: CallTransfer;
   /** The media server holding the call's stream, once it is answered: where commands for it go (switch-room). */
   readonly mediaServer?: string;
+  /** The id of the switch-room command that awaits its outcome (`-completed` or `-failed`), while one does. */
+  readonly pendingSwitch?: string;
 }
 
 /** The call as `GET /v2/sip/call/{id}` and every webhook delivery's `data` show it (core/calls/schema.ts). */

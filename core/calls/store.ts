@@ -1,6 +1,7 @@
 import { GetItemCommand, PutItemCommand, UpdateItemCommand, type AttributeValue, type UpdateItemCommandInput, type DynamoDBClient, type QueryCommandInput } from '@aws-sdk/client-dynamodb';
 import { TABLE_KEYS, db, dueAttributes, getByKeys, isConditionFailure, num, readAtMost, readOptNum, readOptStr, readStr, str, type Item } from '../dynamo';
 import type { CallEventType } from '../events';
+import { COMMAND_TTL_MS } from '../media-commands';
 import { cappedPage, type NumberedPage, type PageRequest } from '../pagination';
 import type { ProviderId } from '../providers';
 import { CALL_STATUSES, LIVE_STATUSES, STREAMING_STATUSES, TRANSFER_STEPS, isRoomEntry, type AgentStatus, type CallParticipant, type CallTransfer, type TransferStatus, type CallRecord, type CallRoomEntry, type CallStatus, type CallStatusEntry, type CallTimelogEntry, type CallType, type RoomTimelogEvent, type StreamHealth, type StreamTimelogEvent, type SwitchFailure } from './model';
@@ -47,6 +48,13 @@ export const MAX_STREAM_REPORTS = 64;
 export const MAX_ROOM_SWITCHES = 50;
 
 /**
+ * A switch of rooms still without its outcome this long after it was asked for is failed (`timeout`) by the sweeper:
+ * its media server takes a command within a second or reports it `expired` after COMMAND_TTL_MS, so only a server that
+ * died, or lost the command, leaves it this long.
+ */
+export const SWITCH_ROOM_TIMEOUT_MS = 3 * COMMAND_TTL_MS;
+
+/**
  * Storage port for call records, scoped to one tenant. Each write that changes a call's state can also record, in
  * the same write, that the change's event is yet to be published (`call-started` or, refused, `call-hangup` on
  * create; `call-answered`, `call-hangup`, `call-missed`): a crash before the event is recorded for the webhooks
@@ -81,7 +89,8 @@ export interface CallStore {
   /** The call's stream ended (its media server says): ends it unless it is being transferred (its stream left for that). */
   streamEnded(tenant: string, id: string, end: CallEnd, retentionDays: number, outbox?: boolean): Promise<CallRecord | null>;
   /**
-   * A step of the call's transfer: moves it to `to` from where that step may come (`TRANSFER_STEPS`), firing that status's event. `transfer` is set
+   * A step of the call's transfer: moves it to `to` from where that step may come (`TRANSFER_STEPS`; `transfer-initiated`
+   * also needs no switch of rooms pending), firing that status's event. `transfer` is set
    * when given (the transfer starting, or failing with its outcome); `claimRef` replaces the call's claim ref (the
    * caller coming back into its room after a failed transfer: a new stream, a new claim).
    */
@@ -111,13 +120,16 @@ export interface CallStore {
    */
   streamReport(tenant: string, id: string, callUuid: string, report: StreamReport, outbox?: boolean): Promise<CallRecord | null>;
   /**
-   * Records a move of the answered call between rooms (`entry.event` fires the webhook event of its name; the call
-   * waits for it when `outbox`), in one conditional write from the state the move starts from: `switch-room-initiated`
-   * and `-completed` need the call `answered` in room `entry.from` (`-completed` then sets `roomId` to `entry.to`);
-   * `-initiated` also needs fewer than MAX_ROOM_SWITCHES switches asked for before. `-failed` is recorded on any call.
-   * Null when the condition failed.
+   * Records a move of the answered call between rooms, the switch `switchId` (its command's id; `entry.event` fires the
+   * webhook event of its name; the call waits for it when `outbox`), in one conditional write from the state the move
+   * starts from. `switch-room-initiated` needs the call `answered` in room `entry.from`, no other switch pending and
+   * fewer than MAX_ROOM_SWITCHES asked for before; the switch is then pending, and the call due as `switch` at
+   * SWITCH_ROOM_TIMEOUT_MS (its `server#` due held meanwhile). Its outcome, `-completed` (the call still `answered` in
+   * `entry.from`; `roomId` becomes `entry.to`) or `-failed`, lands once: only while `switchId` is pending, so a late
+   * completion and the sweeper's timeout cannot both land; the call's due is then what it held, unless another move
+   * changed it meanwhile. Null when the condition failed.
    */
-  switchRoom(tenant: string, id: string, entry: CallRoomEntry, outbox?: boolean): Promise<CallRecord | null>;
+  switchRoom(tenant: string, id: string, entry: CallRoomEntry, switchId: string, outbox?: boolean): Promise<CallRecord | null>;
   /** Records how dialling the call's agent went. */
   setAgentStatus(tenant: string, id: string, status: AgentStatus): Promise<void>;
   /**
@@ -232,6 +244,7 @@ function fromItem(item: Item): CallRecord {
     ...(item.participant?.S && { participant: JSON.parse(item.participant.S) as CallParticipant }),
     ...(item.transfer?.S && { transfer: JSON.parse(item.transfer.S) as CallTransfer }),
     ...(item.mediaServer?.S && { mediaServer: item.mediaServer.S }),
+    ...(item.switchPending?.S && { pendingSwitch: item.switchPending.S }),
   };
 }
 
@@ -299,7 +312,8 @@ export class DynamoCallStore implements CallStore {
 
   transferStep(tenant: string, id: string, to: TransferStatus, at: string, outbox: boolean, set: TransferFields = {}): Promise<CallRecord | null> {
     const fields: Item = { ...(set.transfer && { transfer: str(JSON.stringify(set.transfer)) }), ...(set.claimRef && { claimRef: str(set.claimRef) }) };
-    return this.move(tenant, id, TRANSFER_STEPS[to], { status: to, at }, outbox && CALL_STATUSES[to].event, fields);
+    // A transfer does not start while a switch of rooms awaits its outcome: that outcome needs the call in its room.
+    return this.move(tenant, id, TRANSFER_STEPS[to], { status: to, at }, outbox && CALL_STATUSES[to].event, fields, undefined, to === 'transfer-initiated' ? 'switchPending' : undefined);
   }
 
   requestHangup(tenant: string, id: string, reason: string): Promise<CallRecord | null> {
@@ -387,25 +401,55 @@ export class DynamoCallStore implements CallStore {
     });
   }
 
-  switchRoom(tenant: string, id: string, entry: CallRoomEntry, outbox = true): Promise<CallRecord | null> {
-    const set = ['#timelog = list_append(if_not_exists(#timelog, :none), :entry)', ...(entry.event === 'switch-room-completed' ? ['roomId = :to'] : []), ...(outbox ? ['#opk = :opk', '#osk = :osk'] : [])];
-    const add = [...(entry.event === 'switch-room-initiated' ? ['roomSwitches :one'] : []), ...(outbox ? ['pendingEvents :event'] : [])];
+  async switchRoom(tenant: string, id: string, entry: CallRoomEntry, switchId: string, outbox = true): Promise<CallRecord | null> {
+    const initiated = entry.event === 'switch-room-initiated';
+    const completed = entry.event === 'switch-room-completed';
+    const set = ['#timelog = list_append(if_not_exists(#timelog, :none), :entry)', ...(completed ? ['roomId = :to'] : []), ...(outbox ? ['#opk = :opk', '#osk = :osk'] : [])];
+    const add = [...(initiated ? ['roomSwitches :one'] : []), ...(outbox ? ['pendingEvents :event'] : [])];
     const live = '#status = :answered AND roomId = :from';
-    return this.update({
-      Key: callKey(tenant, id),
-      UpdateExpression: `SET ${set.join(', ')}${add.length ? ` ADD ${add.join(', ')}` : ''}`,
-      ConditionExpression:
-        entry.event === 'switch-room-initiated' ? `${live} AND (attribute_not_exists(roomSwitches) OR roomSwitches < :max)` : entry.event === 'switch-room-completed' ? live : 'attribute_exists(pk)',
-      ExpressionAttributeNames: { '#timelog': 'timelog', ...(entry.event !== 'switch-room-failed' && { '#status': 'status' }), ...(outbox && { '#opk': TABLE_KEYS.outbox.partitionKey, '#osk': TABLE_KEYS.outbox.sortKey }) },
-      ExpressionAttributeValues: {
-        ':none': { L: [] },
-        ':entry': { L: [timelogEntry(entry)] },
-        ...(entry.event !== 'switch-room-failed' && { ':answered': str('answered'), ':from': str(entry.from) }),
-        ...(entry.event === 'switch-room-completed' && { ':to': str(entry.to) }),
-        ...(entry.event === 'switch-room-initiated' && { ':one': num(1), ':max': num(MAX_ROOM_SWITCHES) }),
-        ...(outbox && { ':opk': str('OUTBOX'), ':osk': str(entry.at), ':event': { SS: [entry.event] } }),
-      },
-    });
+    const switchDue = dueAttributes('switch', new Date(Date.parse(entry.at) + SWITCH_ROOM_TIMEOUT_MS).toISOString());
+    const names: Record<string, string> = { '#timelog': 'timelog', '#status': 'status', '#duePk': TABLE_KEYS.due.partitionKey, '#dueSk': TABLE_KEYS.due.sortKey, '#opk': TABLE_KEYS.outbox.partitionKey, '#osk': TABLE_KEYS.outbox.sortKey };
+    const values: Item = {
+      ':none': { L: [] },
+      ':entry': { L: [timelogEntry(entry)] },
+      ':switch': str(switchId),
+      ':switchDue': switchDue[TABLE_KEYS.due.partitionKey] as AttributeValue,
+      ':switchAt': switchDue[TABLE_KEYS.due.sortKey] as AttributeValue,
+      ':answered': str('answered'),
+      ':from': str(entry.from),
+      ':to': str(entry.to),
+      ':one': num(1),
+      ':max': num(MAX_ROOM_SWITCHES),
+      ':opk': str('OUTBOX'),
+      ':osk': str(entry.at),
+      ':event': { SS: [entry.event] },
+    };
+    const write = (update: string, condition: string) => {
+      // DynamoDB refuses names and values an expression does not use: each write passes those it does.
+      const expression = `${update}${add.length ? ` ADD ${add.join(', ')}` : ''}`;
+      const uses = (key: string) => new RegExp(`${key}(?![\\w])`).test(`${expression} ${condition}`);
+      return this.update({
+        Key: callKey(tenant, id),
+        UpdateExpression: expression,
+        ConditionExpression: condition,
+        ExpressionAttributeNames: Object.fromEntries(Object.entries(names).filter(([key]) => uses(key))),
+        ExpressionAttributeValues: Object.fromEntries(Object.entries(values).filter(([key]) => uses(key))),
+      });
+    };
+    if (initiated) {
+      // The call's `server#` due is held while the switch's is in its place: an item is in one place of the index.
+      return write(
+        `SET ${[...set, 'switchPending = :switch', 'heldDuePk = #duePk', 'heldDueSk = #dueSk', '#duePk = :switchDue', '#dueSk = :switchAt'].join(', ')}`,
+        `${live} AND attribute_not_exists(switchPending) AND attribute_exists(#duePk) AND (attribute_not_exists(roomSwitches) OR roomSwitches < :max)`,
+      );
+    }
+    const pending = `switchPending = :switch${completed ? ` AND ${live}` : ''}`;
+    const settle = 'REMOVE switchPending, heldDuePk, heldDueSk';
+    // The held due comes back while the switch's is still in its place; a move since (the call ended, say) set the due itself.
+    return (
+      (await write(`SET ${[...set, '#duePk = heldDuePk', '#dueSk = heldDueSk'].join(', ')} ${settle}`, `${pending} AND #duePk = :switchDue`)) ??
+      write(`SET ${set.join(', ')} ${settle}`, `${pending} AND (attribute_not_exists(#duePk) OR #duePk <> :switchDue)`)
+    );
   }
 
   async setAgentStatus(tenant: string, id: string, status: AgentStatus): Promise<void> {
@@ -426,9 +470,9 @@ export class DynamoCallStore implements CallStore {
    * Moves a call to `to.status`, setting `fields` and appending `to` to its timelog, if it is in one of `from` (one
    * conditional write); null when there is no such call or it was in another state. A call that moves is no longer due, unless
    * `due` puts it under another kind of due work (or says to `keep` it as it is); it waits for `event`, if any, to be
-   * published (the outbox index).
+   * published (the outbox index). `unless` names an attribute whose presence refuses the move.
    */
-  private async move(tenant: string, id: string, from: readonly CallStatus[], to: CallStatusEntry, event: CallEventType | false, set: Item, due?: Item | 'keep'): Promise<CallRecord | null> {
+  private async move(tenant: string, id: string, from: readonly CallStatus[], to: CallStatusEntry, event: CallEventType | false, set: Item, due?: Item | 'keep', unless?: string): Promise<CallRecord | null> {
     const fields = { ...set, ...(due !== 'keep' && due), ...(event && outboxAttributes(new Date().toISOString())) };
     const names = Object.keys(fields);
     const values: Item = { ':status': str(to.status), ':entry': { L: [timelogEntry(to)] }, ':none': { L: [] }, ...(event && { ':event': { SS: [event] } }) };
@@ -437,9 +481,10 @@ export class DynamoCallStore implements CallStore {
     return this.update({
       Key: callKey(tenant, id),
       UpdateExpression: `${['SET #status = :status', '#timelog = list_append(if_not_exists(#timelog, :none), :entry)', ...names.map((name, i) => (UNLESS[name] ? `#f${i} = if_not_exists(#u${i}, :v${i})` : `#f${i} = :v${i}`))].join(', ')}${event ? ' ADD pendingEvents :event' : ''}${due ? '' : ' REMOVE #duePk, #dueSk'}`,
-      ConditionExpression: `#status IN (${from.map((_, i) => `:from${i}`).join(', ')})`,
+      ConditionExpression: `#status IN (${from.map((_, i) => `:from${i}`).join(', ')})${unless ? ' AND attribute_not_exists(#unless)' : ''}`,
       ExpressionAttributeNames: {
         '#status': 'status',
+        ...(unless && { '#unless': unless }),
         '#timelog': 'timelog',
         ...(!due && { '#duePk': TABLE_KEYS.due.partitionKey, '#dueSk': TABLE_KEYS.due.sortKey }),
         ...Object.fromEntries(names.map((name, i) => [`#f${i}`, name])),

@@ -21,7 +21,7 @@ export interface PlivoCredentials {
 export interface VoiceApiOptions {
   /** `PLIVO_API_URL`, without a trailing slash. @default https://api.plivo.com */
   readonly baseUrl: string;
-  /** Each request gets this long to be answered, body included. @default 10000 */
+  /** Each request gets this long to be answered, body included (`PLIVO_API_TIMEOUT_MS`). @default DEFAULT_PLIVO_API_TIMEOUT_MS */
   readonly timeoutMs?: number;
   /**
    * Local mode only: the API may be http and at a private or loopback address (the emulator of `npm start`).
@@ -60,7 +60,8 @@ export interface TransferRequest {
 }
 
 export const DEFAULT_PLIVO_API_URL = 'https://api.plivo.com';
-const DEFAULT_TIMEOUT_MS = 10_000;
+/** How long a Voice API request may take by default: well inside API Gateway's 29 s, with the request's other work. */
+export const DEFAULT_PLIVO_API_TIMEOUT_MS = 10_000;
 /** Plivo's answers are small JSON; anything longer is cut, never buffered whole. */
 const MAX_RESPONSE_BYTES = 64 * 1024;
 /** How much of Plivo's error text our message carries. */
@@ -92,7 +93,7 @@ export class PlivoVoiceApi {
   private readonly timeoutMs: number;
 
   constructor(private readonly options: VoiceApiOptions) {
-    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_PLIVO_API_TIMEOUT_MS;
   }
 
   /** Places a call (`POST Call/`, 201). */

@@ -1,8 +1,9 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { sqsClient } from '../aws';
+import type { CallRecord } from '../calls/model';
 import { DynamoCallStore, type CallStore } from '../calls/store';
 import { ConfigError, type ControlPlaneConfig } from '../config';
-import { logEvent, type CallEvent, type CallEventSink, type CallEventType, type EventSubscriptions } from '../events';
+import { callEvent, logEvent, type CallEvent, type CallEventSink, type CallEventType, type EventSubscriptions } from '../events';
 import { deliveryIdFor } from '../ids';
 import type { Logger } from '../log';
 import { WebhookCache } from './cache';
@@ -88,6 +89,14 @@ export class WebhookPublisher implements WebhookEventSink, EventSubscriptions {
     if (!outboxed || subscribes(cached, event.type)) return cached;
     return this.deps.webhooks.of(event.tenant, Date.parse(event.timestamp));
   }
+}
+
+/**
+ * Publishes `call`'s `type` event to the tenant's `webhooks`, as read by the writer that just changed the call: the
+ * event waits in the outbox when one of them subscribes to it (that write asked `subscribes`).
+ */
+export function publishCallEvent(events: WebhookEventSink, type: CallEventType, call: CallRecord, webhooks: readonly Webhook[]): Promise<void> {
+  return events.publish(callEvent(type, call), subscribes(webhooks, type), webhooks);
 }
 
 /** The stores every part of the webhook path shares, from the control-plane config. */

@@ -237,11 +237,20 @@ export class ServiceFunction extends Construct {
   /**
    * Grants `actions`, and nothing else, on tables known only by ARN, such as other regions' tables that no
    * construct of this stack owns. Their names reach the handler through the caller's own environment variable.
+   * `partitionKeyPrefixes` narrows them to the items whose partition key starts with one of them (IAM's
+   * `dynamodb:LeadingKeys`): a function that writes one kind of item there can write no other.
    */
-  public useTablesByArn(tableArns: readonly string[], actions: readonly TableItemAction[]): this {
+  public useTablesByArn(tableArns: readonly string[], actions: readonly TableItemAction[], partitionKeyPrefixes?: readonly string[]): this {
     if (tableArns.length === 0) throw new Error(`ServiceFunction ${this.node.id}: useTablesByArn needs table ARNs.`);
     if (actions.length === 0) throw new Error(`ServiceFunction ${this.node.id}: useTablesByArn needs actions.`);
-    this.role.addToPrincipalPolicy(new PolicyStatement({ actions: [...actions], resources: [...tableArns] }));
+    if (partitionKeyPrefixes?.length === 0) throw new Error(`ServiceFunction ${this.node.id}: useTablesByArn's partitionKeyPrefixes, when given, must name at least one prefix.`);
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: [...actions],
+        resources: [...tableArns],
+        ...(partitionKeyPrefixes && { conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': partitionKeyPrefixes.map((prefix) => `${prefix}*`) } } }),
+      }),
+    );
     return this;
   }
 }

@@ -1,4 +1,4 @@
-import { callIdFor, type CallRecord, type CallView } from '../../core/calls/model';
+import { callIdFor, MAX_TRANSFERS, type CallRecord, type CallView } from '../../core/calls/model';
 import { DynamoCallStore } from '../../core/calls/store';
 import { dynamoClient } from '../../core/aws';
 import { LOCAL_TABLE_NAME } from '../../local/aws';
@@ -254,3 +254,37 @@ it("a hidden caller's webhook body shows the masked numbers, as GET does", async
     await receiver.close();
   }
 }, 20_000);
+
+it('refuses an 11th transfer of a call with 409 transfer_limit, failed transfers counted; a 10th goes on to Plivo', async () => {
+  /** An answered call of `acme` whose `transfers` transfers all failed (the caller back in its room after each). */
+  const transferredTimes = async (transfers: number): Promise<string> => {
+    const startedAt = new Date().toISOString();
+    const record: CallRecord = {
+      ...crafted[0]!,
+      id: callIdFor(`transferred-${transfers}`),
+      callUuid: `transferred-${transfers}`,
+      tenant: 'acme',
+      connectorId: connector.id,
+      status: 'answered',
+      startedAt,
+      answeredAt: startedAt,
+      timelog: [
+        { status: 'incoming', at: startedAt },
+        ...Array.from({ length: transfers }, () => [{ status: 'transfer-initiated', at: startedAt }, { status: 'transfer-failed', at: startedAt }, { status: 'answered', at: startedAt }] as const).flat(),
+      ],
+    };
+    await store.create(record, 1);
+    return record.id;
+  };
+  const transfer = async (callId: string) => {
+    const res = await t.api('POST', '/v2/sip/call/transfer', { token, body: { callId, transferTo: '+14155550123' } });
+    return { status: res.status, body: (await res.json()) as { message: string; code: string } };
+  };
+  expect(MAX_TRANSFERS).toBe(10);
+  expect(await transfer(await transferredTimes(MAX_TRANSFERS))).toEqual({
+    status: 409,
+    body: { code: 'transfer_limit', message: expect.stringContaining('has been transferred 10 times, the most one call may be (10)') as unknown },
+  });
+  // One fewer: past the limit, to the next check (this connector holds no Plivo credentials).
+  expect(await transfer(await transferredTimes(MAX_TRANSFERS - 1))).toMatchObject({ status: 409, body: { code: 'plivo_credentials_missing' } });
+});

@@ -1,7 +1,9 @@
 import { Token, type CfnElement } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
+import { CLAIM_PARTITION_PREFIX } from '../../core/claims';
 import { loadControlPlaneConfig } from '../../core/config';
+import { COMMAND_PARTITION_PREFIX } from '../../core/media-commands';
 import type { ServiceFunction } from '../../lib/constructs/service-function';
 import {
   ControlPlaneStack,
@@ -615,13 +617,18 @@ describe('API function access', () => {
     expect(variables(none.stack, none.template, none.stack.answerFunction)).not.toHaveProperty('PLIVO_SOURCE_RANGES');
   });
 
-  test("may only put items (switch-room commands) into each media region's table", () => {
+  test("may only put switch-room commands into each media region's table: items whose partition key is a command's", () => {
     const { stack, template } = build();
     const regional = statements(stack, template, stack.apiFunction).filter((statement) => JSON.stringify(statement).includes('-media'));
-    expect(regional).toHaveLength(1);
-    expect(regional[0]).toMatchObject({ Action: 'dynamodb:PutItem', Effect: 'Allow' });
-    expect(JSON.stringify(regional[0])).toContain(':table/plivo-connector-us002-media');
-    expect(JSON.stringify(regional[0])).toContain(':table/plivo-connector-in002-media');
+    expect(regional).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'dynamodb:PutItem',
+        Resource: expect.arrayContaining([regionTableArn('us-east-1', 'plivo-connector-us002-media'), regionTableArn('ap-south-1', 'plivo-connector-in002-media')]),
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${COMMAND_PARTITION_PREFIX}*`] } },
+      },
+    ]);
+    expect(regional[0]!.Resource).toHaveLength(2);
   });
 });
 
@@ -649,7 +656,7 @@ describe('answer function access', () => {
     ]);
   });
 
-  test("may only put items into each media region's table, by its deterministic ARN", () => {
+  test("may only put claims into each media region's table, by its deterministic ARN", () => {
     const { stack, template } = build();
     const onRegionTables = statements(stack, template, stack.answerFunction).filter((s) =>
       JSON.stringify(s.Resource).includes(':table/'),
@@ -662,6 +669,8 @@ describe('answer function access', () => {
           regionTableArn('us-east-1', 'plivo-connector-us002-media'),
           regionTableArn('ap-south-1', 'plivo-connector-in002-media'),
         ]),
+        // Claims only: its grant lets it write no command, no room placement.
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${CLAIM_PARTITION_PREFIX}*`] } },
       },
     ]);
     expect(onRegionTables[0]!.Resource).toHaveLength(2);

@@ -414,9 +414,19 @@ describe('useTablesByArn', () => {
     expect(dynamo).toEqual([{ Effect: 'Allow', Action: ['dynamodb:DeleteItem', 'dynamodb:Query'], Resource: arns }]);
   });
 
-  test('rejects an empty list of tables or of actions', () => {
+  test('narrows them to the items whose partition key starts with one of the prefixes given (dynamodb:LeadingKeys)', () => {
+    const { stack, fn } = build();
+    fn.useTablesByArn(arns, ['dynamodb:PutItem'], ['CMD#', 'X#']);
+    const dynamo = statements(Template.fromStack(stack)).filter((s) => JSON.stringify(s).includes('dynamodb:'));
+    expect(dynamo).toEqual([
+      { Effect: 'Allow', Action: 'dynamodb:PutItem', Resource: arns, Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['CMD#*', 'X#*'] } } },
+    ]);
+  });
+
+  test('rejects an empty list of tables, of actions, or of partition key prefixes', () => {
     expect(() => build().fn.useTablesByArn([], ['dynamodb:PutItem'])).toThrow(/useTablesByArn needs table ARNs/);
     expect(() => build().fn.useTablesByArn(arns, [])).toThrow(/useTablesByArn needs actions/);
+    expect(() => build().fn.useTablesByArn(arns, ['dynamodb:PutItem'], [])).toThrow(/partitionKeyPrefixes, when given, must name at least one prefix/);
   });
 });
 

@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { dynamoClient, sqsClient } from '../../core/aws';
 import { callIdFor, type CallRecord } from '../../core/calls/model';
-import { DynamoCallStore } from '../../core/calls/store';
-import { loadControlPlaneConfig } from '../../core/config';
+import { DynamoCallStore, SWITCH_ROOM_TIMEOUT_MS } from '../../core/calls/store';
+import { loadControlPlaneConfig, type ControlPlaneConfig } from '../../core/config';
 import { PlacementStore, type MediaServerRecord } from '../../core/placement';
 import type { Sweeper } from '../../core/sweeper';
+import { apiDependencies } from '../../lambdas/api/app';
 import { createSweeper } from '../../lambdas/sweeper/app';
 import { ensureControlTable, ensureWebhookQueues, LOCAL_KMS_KEY_ID, LOCAL_TABLE_NAME, startLocalAws, type LocalAws } from '../../local/aws';
 import { memoryLog } from '../support/stack';
@@ -17,6 +18,7 @@ import { memoryLog } from '../support/stack';
  * succeeds sees them all lapsed. The servers are alive with their calls and renew within a third of their
  * lease: the sweeper must not end those calls as media failures. A server that stays lapsed is gone.
  * (test/faults/database-outage.test.ts shows the same through `npm start`; this pins it down step by step.)
+ * And a switch of rooms no media server settles (its server died, or lost the command) fails by the sweeper's timeout.
  */
 const LEASE_MS = 3000;
 let dir: string;
@@ -26,6 +28,7 @@ let sweeper: Sweeper;
 let servers: PlacementStore;
 let calls: DynamoCallStore;
 let log: ReturnType<typeof memoryLog>;
+let config: ControlPlaneConfig;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'fault-sweeper-'));
@@ -33,7 +36,7 @@ beforeAll(async () => {
   const sqs = sqsClient({ region: 'us-east-1', sqsEndpoint: aws.sqsEndpoint });
   const { queueUrl } = await ensureWebhookQueues(sqs);
   sqs.destroy();
-  const config = loadControlPlaneConfig({
+  config = loadControlPlaneConfig({
     TABLE_NAME: LOCAL_TABLE_NAME,
     KMS_KEY_ID: LOCAL_KMS_KEY_ID,
     PUBLIC_URL: 'http://127.0.0.1',
@@ -172,4 +175,53 @@ it('goes on past a call it cannot finish: the others are finished, and that serv
   expect(log.lines.filter((line) => line.includes('sweep: could not')).length).toBeGreaterThanOrEqual(2);
   // Not forgotten: the next sweep tries its unfinished call again.
   expect((await servers.servers()).some((s) => s.serverId === 'gone')).toBe(true);
+});
+
+describe('a switch of rooms no media server settles', () => {
+  const switchRoom = (id: string, switchId: string, to = 'elsewhere') => calls.switchRoom('acme', id, { event: 'switch-room-initiated', from: 'room', to, at: new Date().toISOString() }, switchId);
+  const moves = async (id: string) => (await calls.get('acme', id))?.timelog.flatMap((entry) => ('from' in entry ? [`${entry.event}${entry.reason ? `:${entry.reason}` : ''}`] : []));
+
+  it('fails by timeout once, SWITCH_ROOM_TIMEOUT_MS after it was asked for; a completion after that does not land', async () => {
+    const t0 = Date.now();
+    await servers.heartbeat(server('switching', t0 + 3_600_000));
+    const id = await answeredOn('switching');
+    expect(await switchRoom(id, 'cmd_late')).not.toBeNull();
+    expect((await sweeper.sweep(at(t0 + SWITCH_ROOM_TIMEOUT_MS - 1000))).switchesTimedOut).toBe(0);
+    expect((await sweeper.sweep(at(t0 + SWITCH_ROOM_TIMEOUT_MS + 1000))).switchesTimedOut).toBe(1);
+    expect((await sweeper.sweep(at(t0 + SWITCH_ROOM_TIMEOUT_MS + 2000))).switchesTimedOut).toBe(0);
+    const late = await calls.switchRoom('acme', id, { event: 'switch-room-completed', from: 'room', to: 'elsewhere', at: new Date().toISOString() }, 'cmd_late');
+    expect(late).toBeNull();
+    expect(await calls.get('acme', id)).toMatchObject({ status: 'answered', roomId: 'room' });
+    expect(await moves(id)).toEqual(['switch-room-initiated', 'switch-room-failed:timeout']);
+    expect(log.lines.filter((l) => l.includes('switch-room timed out') && l.includes(id))).toHaveLength(1);
+    await servers.forgetServer('switching', t0 + 3_600_000);
+  });
+
+  it("of a call whose server died: the switch times out, then the sweep closes the call as the server's", async () => {
+    const t0 = Date.now();
+    await servers.heartbeat(server('died-switching', t0 - 1));
+    const id = await answeredOn('died-switching');
+    expect(await switchRoom(id, 'cmd_lost')).not.toBeNull();
+    expect((await sweeper.sweep(at(t0))).failed).toBe(0);
+    // The server is gone for sure now, but its call is due as a switch until the switch times out.
+    expect(await sweeper.sweep(at(t0 + LEASE_MS))).toMatchObject({ failed: 0, switchesTimedOut: 0 });
+    expect(await sweeper.sweep(at(t0 + SWITCH_ROOM_TIMEOUT_MS + 1000))).toMatchObject({ failed: 1, switchesTimedOut: 1 });
+    expect(await calls.get('acme', id)).toMatchObject({ status: 'ended', hangupReason: 'media-failure' });
+    expect(await moves(id)).toEqual(['switch-room-initiated', 'switch-room-failed:timeout']);
+  });
+
+  it('fails at once, unavailable, when the API cannot write the command for the media server', async () => {
+    const lease = Date.now() + 3_600_000;
+    await servers.heartbeat(server('unreached', lease));
+    const id = await answeredOn('unreached');
+    // The region's table does not exist: the command's write fails as DynamoDB fails it.
+    const api = apiDependencies({ ...config, mediaRegions: [{ id: 'us002', ingestUrl: 'ws://127.0.0.1:1', claimsTable: 'no-such-table' }] }, log.logger);
+    await expect(api.callControl.switchRoom('acme', { callId: id, roomId: 'elsewhere' })).rejects.toThrow();
+    expect(await calls.get('acme', id)).toMatchObject({ status: 'answered', roomId: 'room' });
+    expect((await calls.get('acme', id))?.pendingSwitch).toBeUndefined();
+    expect(await moves(id)).toEqual(['switch-room-initiated', 'switch-room-failed:unavailable']);
+    // Settled: the call may be switched again.
+    expect(await switchRoom(id, 'cmd_again')).not.toBeNull();
+    await servers.forgetServer('unreached', lease);
+  });
 });

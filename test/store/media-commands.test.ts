@@ -1,10 +1,16 @@
 import { PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { dynamoClient } from '../../core/aws';
+import { callIdFor, type CallRecord, type CallRoomEntry } from '../../core/calls/model';
+import { callEnd, DynamoCallStore, SWITCH_ROOM_TIMEOUT_MS } from '../../core/calls/store';
+import { overdue } from '../../core/dynamo';
 import { COMMAND_TTL_MS, MediaCommandStore, newCommandId, type MediaCommand } from '../../core/media-commands';
 import { ensureControlTable } from '../../local/aws';
 import { storeBackends, type Backend } from '../support/store-backends';
 
-/** The control plane's commands to media servers (core/media-commands.ts): each taken once, by its server alone. */
+/**
+ * The control plane's commands to media servers (core/media-commands.ts): each taken once, by its server alone; and the
+ * switch of rooms a command carries, whose outcome the call record takes once.
+ */
 describe.each(storeBackends)('media commands on %s', (name, start) => {
   let backend: Backend;
   let dynamo: DynamoDBClient;
@@ -47,5 +53,59 @@ describe.each(storeBackends)('media commands on %s', (name, start) => {
     expect(await store.take('media-3', (id) => bad.push(id))).toEqual([]);
     expect(bad).toEqual(['cmd_bad']);
     expect(await store.take('media-3', () => undefined)).toEqual([]);
+  });
+
+  it(`${name}: a switch of rooms gets one outcome, its completion or its timeout, whichever lands first; the call is due under its server again`, async () => {
+    const calls = new DynamoCallStore(dynamo, 'commands');
+    const t0 = Date.now();
+    const startedAt = new Date(t0).toISOString();
+    const id = callIdFor('switch-once');
+    const record: CallRecord = {
+      id, tenant: 't1', type: 'inbound', callUuid: 'switch-once', provider: 'plivo', connectorId: 'cn_1m7zrqp6tevwckb1', ruleId: null, roomId: 'a', region: 'us002',
+      from: '+14155550100', to: '+14155550111', hidePhoneNumber: false, status: 'incoming', timelog: [{ status: 'incoming', at: startedAt }], startedAt,
+      answeredAt: null, endedAt: null, durationSeconds: null, hangupReason: null, hangupCause: null, agentStatus: null, stream: null, claimRef: 'ref', metadata: {},
+    };
+    await calls.create(record, 1);
+    await calls.answer('t1', id, startedAt, 'media-1');
+    const due = async (kind: 'switch' | 'server#media-1', atMs: number) => (await overdue(dynamo, 'commands', kind, new Date(atMs), 10)).keys.some((key) => key.sk?.S === `CALL#${id}`);
+    const move = (event: CallRoomEntry['event'], from: string, to: string, switchId: string, reason?: CallRoomEntry['reason']) =>
+      calls.switchRoom('t1', id, { event, from, to, at: new Date().toISOString(), ...(reason && { reason }) }, switchId);
+    const far = t0 + 3_600_000;
+
+    // Asked: pending, due as a switch at the timeout instead of under its server; a second switch waits for its outcome.
+    expect(await move('switch-room-initiated', 'a', 'b', 'cmd_1')).toMatchObject({ pendingSwitch: 'cmd_1', roomId: 'a' });
+    expect([await due('server#media-1', far), await due('switch', t0 + SWITCH_ROOM_TIMEOUT_MS - 1000), await due('switch', t0 + SWITCH_ROOM_TIMEOUT_MS + 1000)]).toEqual([false, false, true]);
+    expect(await move('switch-room-initiated', 'a', 'c', 'cmd_2')).toBeNull();
+    // Nor does a transfer start meanwhile: the switch's outcome needs the call in its room.
+    expect(await calls.transferStep('t1', id, 'transfer-initiated', new Date().toISOString(), false)).toBeNull();
+    // Completed: the timeout that comes after it (the sweeper's) does not land, nor does a second completion.
+    const completed = await move('switch-room-completed', 'a', 'b', 'cmd_1');
+    expect(completed).toMatchObject({ roomId: 'b' });
+    expect(completed?.pendingSwitch).toBeUndefined();
+    expect(await move('switch-room-failed', 'a', 'b', 'cmd_1', 'timeout')).toBeNull();
+    expect(await move('switch-room-completed', 'a', 'b', 'cmd_1')).toBeNull();
+    expect([await due('server#media-1', far), await due('switch', far)]).toEqual([true, false]);
+
+    // Timed out: the completion that comes after it does not land, and the call stays where it was.
+    expect(await move('switch-room-initiated', 'b', 'c', 'cmd_2')).not.toBeNull();
+    expect(await move('switch-room-failed', 'b', 'c', 'cmd_2', 'timeout')).toMatchObject({ roomId: 'b' });
+    expect(await move('switch-room-completed', 'b', 'c', 'cmd_2')).toBeNull();
+    expect([await due('server#media-1', far), await due('switch', far)]).toEqual([true, false]);
+
+    // Ended while pending: the outcome still lands (the media server's `not-live`), and the ended call is due nowhere.
+    expect(await move('switch-room-initiated', 'b', 'd', 'cmd_3')).not.toBeNull();
+    expect(await calls.streamEnded('t1', id, callEnd('caller-hangup', t0), 1)).toMatchObject({ status: 'ended' });
+    expect(await move('switch-room-failed', 'b', 'd', 'cmd_3', 'not-live')).toMatchObject({ status: 'ended' });
+    expect([await due('server#media-1', far), await due('switch', far)]).toEqual([false, false]);
+
+    const moves = (await calls.get('t1', id))?.timelog.flatMap((entry) => ('from' in entry ? [`${entry.event}:${entry.to}${entry.reason ? `:${entry.reason}` : ''}`] : []));
+    expect(moves).toEqual([
+      'switch-room-initiated:b',
+      'switch-room-completed:b',
+      'switch-room-initiated:c',
+      'switch-room-failed:c:timeout',
+      'switch-room-initiated:d',
+      'switch-room-failed:d:not-live',
+    ]);
   });
 });

@@ -24,6 +24,7 @@ describe('loadControlPlaneConfig', () => {
       plivoSourceRanges: [],
       originSecret: null,
       plivoApiUrl: 'https://api.plivo.com',
+      plivoApiTimeoutMs: 10_000,
       logLevel: 'info',
       webhooks: { queueUrl: null, deadLetterQueueUrl: null, retryDelaysSeconds: [60, 120, 240], redriveAfterSeconds: 300, cacheSeconds: 10, allowPrivateTargets: false },
       aws: { region: 'us-east-1', dynamodbEndpoint: undefined, kmsEndpoint: undefined, sqsEndpoint: undefined },
@@ -69,6 +70,12 @@ describe('loadControlPlaneConfig', () => {
     expect(loadControlPlaneConfig({ ...valid, PLIVO_API_URL: ' ' }).plivoApiUrl).toBe('https://api.plivo.com');
     expect(loadControlPlaneConfig({ ...valid, PLIVO_API_URL: 'http://127.0.0.1:4010/' }).plivoApiUrl).toBe('http://127.0.0.1:4010');
     expect(() => loadControlPlaneConfig({ ...valid, PLIVO_API_URL: 'ftp://plivo' })).toThrow('PLIVO_API_URL must use http: or https:, got "ftp://plivo"');
+  });
+
+  it("reads how long a Plivo Voice API request may take: 10 s by default, 100 ms to 20 s (inside API Gateway's 29 s)", () => {
+    expect(loadControlPlaneConfig({ ...valid, PLIVO_API_TIMEOUT_MS: ' 500 ' }).plivoApiTimeoutMs).toBe(500);
+    expect(() => loadControlPlaneConfig({ ...valid, PLIVO_API_TIMEOUT_MS: '25000' })).toThrow('PLIVO_API_TIMEOUT_MS must be a whole number 100-20000, got "25000"');
+    expect(() => loadControlPlaneConfig({ ...valid, PLIVO_API_TIMEOUT_MS: '1.5' })).toThrow('PLIVO_API_TIMEOUT_MS must be a whole number 100-20000, got "1.5"');
   });
 
   it('reads the origin secret the edge sends: none by default (no edge), else the value as it is', () => {

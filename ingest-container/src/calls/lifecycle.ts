@@ -1,5 +1,5 @@
 import type { CallHangup } from '../../../core/calls/hangup';
-import { LIVE_STATUSES, type AgentStatus, type CallRoomEntry } from '../../../core/calls/model';
+import { LIVE_STATUSES, type AgentStatus, type CallRecord, type CallRoomEntry } from '../../../core/calls/model';
 import { ApiError } from '../../../core/errors';
 import { callEnd, endAsMediaFailure, type CallStore } from '../../../core/calls/store';
 import { CALL_EVENT_TYPES, callEvent, outboxes, type CallEventSink, type CallEventType, type EventSubscriptions } from '../../../core/events';
@@ -67,33 +67,38 @@ export class CallLifecycle {
 
   async answered(tenant: string, callId: string, subscribed: readonly CallEventType[] = CALL_EVENT_TYPES): Promise<void> {
     const outbox = await this.outboxes(tenant, 'call-answered', subscribed);
-    const call = await this.deps.calls.answer(tenant, callId, new Date().toISOString(), this.deps.serverId, outbox);
-    if (call) await this.deps.events.publish(callEvent('call-answered', call), outbox);
+    await this.publish('call-answered', await this.deps.calls.answer(tenant, callId, new Date().toISOString(), this.deps.serverId, outbox), outbox);
   }
 
   async ended(tenant: string, callId: string, reason: EndReason, answeredAtMs: number | null, subscribed: readonly CallEventType[] = CALL_EVENT_TYPES): Promise<void> {
     const outbox = await this.outboxes(tenant, 'call-hangup', subscribed);
-    const call = await this.deps.calls.streamEnded(tenant, callId, callEnd(reason, answeredAtMs), this.deps.retentionDays, outbox);
-    if (call) await this.deps.events.publish(callEvent('call-hangup', call), outbox);
+    await this.publish('call-hangup', await this.deps.calls.streamEnded(tenant, callId, callEnd(reason, answeredAtMs), this.deps.retentionDays, outbox), outbox);
   }
 
   /** The call's media server was lost (the one holding its room died): ends it as `media-failure`. */
   async failed(tenant: string, callId: string, subscribed: readonly CallEventType[] = CALL_EVENT_TYPES): Promise<void> {
     const outbox = await this.outboxes(tenant, 'call-hangup', subscribed);
-    const call = await endAsMediaFailure(this.deps.calls, tenant, callId, this.deps.retentionDays, outbox);
-    if (call) await this.deps.events.publish(callEvent('call-hangup', call), outbox);
+    await this.publish('call-hangup', await endAsMediaFailure(this.deps.calls, tenant, callId, this.deps.retentionDays, outbox), outbox);
   }
 
-  /** Records a move of the call between rooms (`entry.event`) and fires its event; false when the record refused it (the call is no longer answered in `entry.from`). */
-  async roomSwitch(tenant: string, callId: string, entry: CallRoomEntry, subscribed: readonly CallEventType[] = CALL_EVENT_TYPES): Promise<boolean> {
+  /**
+   * Records the outcome of the switch `switchId` (its command's id) of the call between rooms (`entry.event`) and fires
+   * its event; false when the record refused it (the switch has its outcome already, or the call is no longer answered
+   * in `entry.from`).
+   */
+  async roomSwitch(tenant: string, callId: string, entry: CallRoomEntry, switchId: string, subscribed: readonly CallEventType[] = CALL_EVENT_TYPES): Promise<boolean> {
     const outbox = await this.outboxes(tenant, entry.event, subscribed);
-    const call = await this.deps.calls.switchRoom(tenant, callId, entry, outbox);
-    if (call) await this.deps.events.publish(callEvent(entry.event, call), outbox);
-    return call !== null;
+    return this.publish(entry.event, await this.deps.calls.switchRoom(tenant, callId, entry, switchId, outbox), outbox);
   }
 
   async agentStatus(tenant: string, callId: string, status: AgentStatus): Promise<void> {
     await this.deps.calls.setAgentStatus(tenant, callId, status);
+  }
+
+  /** Publishes the `type` event of the change a write made (`call`; null: the write changed nothing); whether it did. */
+  private async publish(type: CallEventType, call: CallRecord | null, outbox: boolean): Promise<boolean> {
+    if (call) await this.deps.events.publish(callEvent(type, call), outbox);
+    return call !== null;
   }
 
   private async outboxes(tenant: string, type: CallEventType, subscribed: readonly CallEventType[]): Promise<boolean> {

@@ -125,8 +125,8 @@ export class RoomSwitcher {
 
   private async record(command: MediaCommand, entry: CallRoomEntry, stream: PlivoStream | undefined, log: Logger): Promise<void> {
     try {
-      const recorded = await this.deps.lifecycle.roomSwitch(command.tenant, command.callId, entry, stream?.subscribed);
-      if (!recorded) log.warn('switch-room not recorded: the call record moved on meanwhile', { event: entry.event });
+      const recorded = await this.deps.lifecycle.roomSwitch(command.tenant, command.callId, entry, command.id, stream?.subscribed);
+      if (!recorded) log.warn('switch-room not recorded: the switch has its outcome already (the sweeper timed it out), or the call record moved on meanwhile', { event: entry.event });
     } catch (err) {
       log.error('could not record the switch-room', { err, event: entry.event });
     }

@@ -70,6 +70,7 @@ export class CallControl {
     const { rules, webhooks } = await this.deps.rules.withConnector(tenant, connector.id);
     const rule = input.routingRuleId === undefined ? null : rules.find((candidate) => candidate.id === input.routingRuleId);
     if (rule === undefined) throw new NotFoundError(`Routing rule ${input.routingRuleId} not found`);
+    if (rule?.type === 'inbound') throw new BadRequestError('Invalid request body: routingRuleId: names an inbound rule; an outbound call takes an outbound rule', [{ field: 'routingRuleId', message: 'names an inbound rule' }]);
     const id = newCallId();
     const roomId = input.destinationRoomId ?? input.roomId ?? (rule?.room ? roomFor(rule.room, { callUuid: id, from, to }) : null);
     if (!roomId) throw new BadRequestError('Name the room: destinationRoomId, or a routingRuleId whose rule has a room');
@@ -175,8 +176,15 @@ export class CallControl {
     try {
       await this.deps.plivo.transfer(credentials, call.callUuid, { alegUrl });
     } catch (err) {
-      log.warn('transfer refused by Plivo: the call stays in its room', { err: (err as Error).message });
-      await step('transfer-failed', { transfer: { ...transfer, outcome: plivoFailure(err) } });
+      const outcome = plivoFailure(err);
+      log.warn('transfer refused by Plivo, or not answered in time: the call stays in its room', { outcome, err: (err as Error).message });
+      const failed = await step('transfer-failed', { transfer: { ...transfer, outcome } });
+      // Refused: the call is answered in its room again, as after a failed dial (switchable, watched with its server).
+      // Not answered in time, Plivo may still run the transfer: the call waits in `transfer-failed` for its XML fetch.
+      if (failed && outcome === 'plivo-error' && call.mediaServer) {
+        const back = await this.deps.calls.answer(tenant, call.id, new Date().toISOString(), call.mediaServer, subscribes(webhooks, 'call-answered'));
+        if (back) await publishCallEvent(events, 'call-answered', back, webhooks);
+      }
       throw err;
     }
     log.info('transfer accepted by Plivo', { to: input.transferTo });

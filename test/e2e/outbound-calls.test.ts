@@ -170,8 +170,10 @@ it.each([
 it("answers Plivo's refusal with 502 and places nothing twice; the call is failed, and a late answer_url request for it is hung up", async () => {
   const { authId, receiver } = await placingConnector();
   const before = emulator.current.requests.length;
-  // Not E.164: refused before Plivo is asked.
+  // Not E.164, or naming an inbound rule: refused before Plivo is asked.
   expect((await place({ sipCallTo: '+1415555', destinationRoomId: 'outbound-refused' })).status).toBe(400);
+  const inbound = await api('POST', '/v2/sip/routing-rule', { name: 'inbound', type: 'inbound', room: { type: 'static', id: 'outbound-refused' } });
+  expect((await place({ sipCallTo: ANSWERS, routingRuleId: inbound.body.id })).body).toMatchObject({ code: 'bad_request', message: expect.stringContaining('routingRuleId') });
   const wrong = await api('POST', '/v2/connectors', { provider: 'plivo', plivoAuthId: authId, plivoAuthToken: 'x'.repeat(40) });
   const failed = await place({ sipCallTo: ANSWERS, destinationRoomId: 'outbound-refused', connectorId: wrong.data.id });
   expect(failed.status).toBe(502);

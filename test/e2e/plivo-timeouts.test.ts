@@ -14,9 +14,12 @@ import { apiRequest, localProcessPerFile, waitFor } from '../support/local-proce
 const TIMEOUT_MS = 400;
 /** What the silent Plivo was asked: method and path, in order. */
 const asked: string[] = [];
-const silent = http.createServer((req) => {
+/** Accounts whose auth id starts with this are refused at once, as Plivo refuses (`{api_id, error}`); others get silence. */
+const REFUSED = 'MAREFUSE';
+const silent = http.createServer((req, res) => {
   asked.push(`${req.method ?? ''} ${req.url ?? ''}`);
   req.resume();
+  if (req.url?.startsWith(`/v1/Account/${REFUSED}`)) res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ api_id: 'refused', error: 'not allowed' }));
 });
 const env: Record<string, string> = { PLIVO_API_TIMEOUT_MS: String(TIMEOUT_MS) };
 beforeAll(async () => {
@@ -34,8 +37,7 @@ const FROM = '+14155550199';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A connector holding a Plivo account, its calls routed to `room`. */
-async function placingConnector(room: string) {
-  const authId = `MA${randomBytes(9).toString('hex').toUpperCase()}`;
+async function placingConnector(room: string, authId = `MA${randomBytes(9).toString('hex').toUpperCase()}`) {
   const authToken = randomBytes(20).toString('hex');
   const { status, data } = await api('POST', '/v2/connectors', { provider: 'plivo', plivoAuthId: authId, plivoAuthToken: authToken, defaultRoomId: room });
   expect(status).toBe(201);
@@ -81,4 +83,19 @@ it('answers 504 when Hangup and Transfer are never answered: Plivo asked once ea
   expect(caller.closeCode).toBeNull();
   await caller.hangup();
   await waitFor(async () => ((await callView(callId)).status === 'ended' ? true : undefined));
+}, 20_000);
+
+it("answers Plivo's refusal of a transfer with 502: the call is answered in its room again, and can be switched", async () => {
+  const { answerUrl, authToken } = await placingConnector('refused-live', `${REFUSED}${randomBytes(6).toString('hex').toUpperCase()}`);
+  const caller = new SimulatedCall({ answerUrl, from: '14155550124', authToken });
+  await caller.connect(await caller.answer());
+  const callId = await waitFor(async () => ((await api('GET', '/v2/sip/call?roomId=refused-live')).body.data as CallView[]).find((c) => c.status === 'answered')?.id);
+  const refused = await api('POST', '/v2/sip/call/transfer', { callId, transferTo: '+14155557000' });
+  expect(refused.status).toBe(502);
+  const call = await callView(callId);
+  expect(call).toMatchObject({ status: 'answered', roomId: 'refused-live', additionalDetails: { transfer: { outcome: 'plivo-error' } } });
+  expect(call.timelog.flatMap((entry) => ('status' in entry ? [entry.status] : []))).toEqual(['incoming', 'answered', 'transfer-initiated', 'transfer-failed', 'answered']);
+  expect(caller.closeCode).toBeNull();
+  expect((await api('POST', '/v2/sip/call/switch-room', { callId, roomId: 'refused-elsewhere' })).status).toBe(200);
+  await caller.hangup();
 }, 20_000);

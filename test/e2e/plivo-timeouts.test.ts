@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { CallView } from '../../core/calls/model';
+import { callCallbackUrl } from '../../core/connectors/model';
 import { SimulatedCall } from '../../tools/plivo-simulator';
+import { plivoRequest } from '../support/plivo';
 import { apiRequest, localProcessPerFile, waitFor } from '../support/local-process';
 
 /**
@@ -81,6 +83,10 @@ it('answers 504 when Hangup and Transfer are never answered: Plivo asked once ea
   expect(await callView(callId)).toMatchObject({ status: 'transfer-failed', roomId: 'timeouts-live', additionalDetails: { transfer: { to: '+14155557000', outcome: 'plivo-timeout' } } });
   // The caller never left its room: its stream is the one it had.
   expect(caller.closeCode).toBeNull();
+  // Plivo ran the transfer after all: its fetch of the transfer XML is answered with the <Dial>, and the transfer goes on.
+  const dial = await plivoRequest(callCallbackUrl(answerUrl, callId, 'xml'), { CallUUID: caller.callUuid, From: '14155550123', To: '14155550199', Direction: 'inbound' }, { authToken });
+  expect(await dial.text()).toContain('<Number>+14155557000</Number></Dial>');
+  expect(await callView(callId)).toMatchObject({ status: 'transfer-ringing' });
   await caller.hangup();
   await waitFor(async () => ((await callView(callId)).status === 'ended' ? true : undefined));
 }, 20_000);

@@ -109,8 +109,9 @@ export class CallControl {
     await publishCallEvent(events, 'call-started', call, webhooks);
     // One URL for every callback, as Plivo's own default hangup URL is the answer URL: `CallStatus` and `Event` tell them apart.
     const callbacks = callCallbackUrl(webhookUrl(config.publicUrl, connector), id);
+    let placed: { readonly requestUuid: string };
     try {
-      const placed = await this.deps.plivo.makeCall(credentials, {
+      placed = await this.deps.plivo.makeCall(credentials, {
         from,
         to,
         answerUrl: callbacks,
@@ -119,7 +120,6 @@ export class CallControl {
         ringTimeout: input.ringingTimeout,
         ...(input.maxCallDuration !== undefined && { timeLimit: input.maxCallDuration }),
       });
-      log.info('outbound call placed', { requestUuid: placed.requestUuid, region: call.region, ruleId: call.ruleId });
     } catch (err) {
       const reason = plivoFailure(err);
       const failed = await this.deps.calls.unanswered(tenant, id, 'failed', callEnd(reason, null), config.callRetentionDays, subscribes(webhooks, 'call-hangup'));
@@ -127,13 +127,16 @@ export class CallControl {
       if (failed) await publishCallEvent(events, 'call-hangup', failed, webhooks);
       throw err;
     }
+    log.info('outbound call placed', { requestUuid: placed.requestUuid, region: call.region, ruleId: call.ruleId });
+    // Placed whatever happens next: without its request id, an end before Plivo's first callback ends the record alone.
+    await this.deps.calls.placed(tenant, id, placed.requestUuid).catch((err: unknown) => log.warn('could not record the call’s Plivo request id', { err }));
     return input.waitUntilAnswered ? this.untilAnswered(tenant, id, input.ringingTimeout) : toCallView(call);
   }
 
   /**
    * `POST /v2/sip/call/end`: hangs the call up through Plivo (404 there: it had ended already) and ends its record as
-   * `ended` by `api`, firing `call-hangup` once. An outbound call Plivo has not named yet is ended here alone: its
-   * first callback then hangs it up. Asked again, it answers the call as the first request left it; a call that ended
+   * `ended` by `api`, firing `call-hangup` once. An outbound call Plivo has not named yet is cancelled by its request id
+   * (`CallHangup`). Asked again, it answers the call as the first request left it; a call that ended
    * otherwise is not live (409).
    */
   async end(tenant: string, callId: string): Promise<CallView> {

@@ -14,7 +14,7 @@ export interface CallHangupDeps {
   readonly rules: Pick<RoutingRuleStore, 'withConnector'>;
   /** The connector's Plivo account, or a 409 `plivo_credentials_missing` naming what it lacks. */
   readonly credentials: (connector: Connector) => Promise<PlivoCredentials>;
-  readonly plivo: Pick<PlivoVoiceApi, 'hangup'>;
+  readonly plivo: Pick<PlivoVoiceApi, 'hangup' | 'cancel'>;
   readonly events: WebhookEventSink;
   readonly retentionDays: number;
   readonly log: Logger;
@@ -30,20 +30,22 @@ export class CallHangup {
   constructor(private readonly deps: CallHangupDeps) {}
 
   /**
-   * Hangs `call` up. An outbound call Plivo has not named yet (no CallUUID) is ended here alone: its first callback
-   * then hangs it up. Null when the call is not live (any more), or its stream's close ended it meanwhile. Throws a
+   * Hangs `call` up. An outbound call Plivo has not named yet (no CallUUID) is cancelled by its Make Call request id;
+   * one whose Make Call has not been answered yet either is ended here alone: its first callback then hangs it up. Null when the call is not live (any more), or its stream's close ended it meanwhile. Throws a
    * 409 when its connector is gone or holds no Plivo credentials, and Plivo's failure (502, 504).
    */
   async hangUp(call: CallRecord, reason: string): Promise<CallRecord | null> {
     const { tenant, id } = call;
     const { connector, webhooks } = await this.deps.rules.withConnector(tenant, call.connectorId);
     if (!connector) throw new ConflictError(`Call ${id}'s connector no longer exists: Plivo cannot be asked to hang it up`);
-    if (call.callUuid) {
+    const { callUuid, requestUuid } = call;
+    if (callUuid || requestUuid) {
       const credentials = await this.deps.credentials(connector);
       if (!(await this.deps.calls.requestHangup(tenant, id, reason))) return null;
       try {
-        const outcome = await this.deps.plivo.hangup(credentials, call.callUuid);
-        this.deps.log.info('call hung up through Plivo', { tenant, callId: id, callUuid: call.callUuid, roomId: call.roomId, reason, outcome });
+        // Not connected yet (no CallUUID): the placed call is cancelled by its request id.
+        const outcome = callUuid ? await this.deps.plivo.hangup(credentials, callUuid) : await this.deps.plivo.cancel(credentials, requestUuid as string);
+        this.deps.log.info('call hung up through Plivo', { tenant, callId: id, callUuid, requestUuid, roomId: call.roomId, reason, outcome });
       } catch (err) {
         await this.deps.calls.withdrawHangup(tenant, id);
         throw err;

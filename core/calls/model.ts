@@ -165,6 +165,8 @@ export interface CallRecord {
   readonly tenant: string;
   readonly type: CallType;
   readonly callUuid: string | null;
+  /** An outbound call's Make Call `request_uuid`: how Plivo cancels it before it has a CallUUID. */
+  readonly requestUuid?: string;
   readonly provider: ProviderId;
   readonly connectorId: string;
   readonly ruleId: string | null;

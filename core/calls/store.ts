@@ -84,6 +84,8 @@ export interface CallStore {
    * such call. Changes nothing else.
    */
   bindCallUuid(tenant: string, id: string, callUuid: string, connectorId: string): Promise<CallRecord | null>;
+  /** Records the Make Call's `request_uuid` of an outbound call (what `POST /v2/sip/call/end` cancels it by until it has a CallUUID). */
+  placed(tenant: string, id: string, requestUuid: string): Promise<void>;
   /** Ends a live call (`ended`): one not answered yet too (an outbound call ended by the API); null when there is none, or it had already ended. */
   end(tenant: string, id: string, end: CallEnd, retentionDays: number, outbox?: boolean): Promise<CallRecord | null>;
   /** The call's stream ended (its media server says): ends it unless it is being transferred (its stream left for that). */
@@ -221,6 +223,7 @@ function fromItem(item: Item): CallRecord {
     tenant: readStr(item, 'tenant'),
     type: (readOptStr(item, 'direction') ?? 'inbound') as CallType,
     callUuid: readOptStr(item, 'callUuid'),
+    ...(item.requestUuid?.S !== undefined && { requestUuid: item.requestUuid.S }),
     provider: readStr(item, 'provider') as ProviderId,
     connectorId: readStr(item, 'connectorId'),
     ruleId: readOptStr(item, 'ruleId'),
@@ -291,6 +294,15 @@ export class DynamoCallStore implements CallStore {
   ring(tenant: string, id: string, at: string, outbox = true): Promise<CallRecord | null> {
     // Still due: the sweeper ends it `not-answered` if no other callback ever comes.
     return this.move(tenant, id, ['initiated'], { status: 'ringing', at }, outbox && 'call-ringing', {}, 'keep');
+  }
+
+  async placed(tenant: string, id: string, requestUuid: string): Promise<void> {
+    await this.update({
+      Key: callKey(tenant, id),
+      UpdateExpression: 'SET requestUuid = :request',
+      ConditionExpression: 'attribute_exists(pk)',
+      ExpressionAttributeValues: { ':request': str(requestUuid) },
+    });
   }
 
   bindCallUuid(tenant: string, id: string, callUuid: string, connectorId: string): Promise<CallRecord | null> {

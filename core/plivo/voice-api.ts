@@ -125,6 +125,17 @@ export class PlivoVoiceApi {
     throw refusal(res.status, res.body);
   }
 
+  /**
+   * Cancels a placed call Plivo has not connected yet (`DELETE Request/{request_uuid}/`, as Plivo's SDKs' `cancel`):
+   * `ended` on 204, `already-ended` on 404 (it connected, or ended, meanwhile).
+   */
+  async cancel(credentials: PlivoCredentials, requestUuid: string): Promise<'ended' | 'already-ended'> {
+    const res = await this.request(credentials, 'DELETE', `Request/${encodeURIComponent(requestUuid)}/`);
+    if (res.status === 204 || res.status === 200) return 'ended';
+    if (res.status === 404) return 'already-ended';
+    throw refusal(res.status, res.body);
+  }
+
   /** Sends the caller's leg to `alegUrl`'s XML (`POST Call/{uuid}/`, 202). */
   async transfer(credentials: PlivoCredentials, callUuid: string, transfer: TransferRequest): Promise<void> {
     const body = { legs: 'aleg', aleg_url: transfer.alegUrl, aleg_method: transfer.alegMethod ?? 'POST' };

@@ -310,6 +310,13 @@ export class PlivoEmulator {
       } finally {
         this.record({ method: req.method ?? '', path, authId, body, at: Date.now() });
       }
+      const request = /^\/v1\/Account\/([^/]+)\/Request\/([^/]+)\/$/.exec(path);
+      if (request && req.method === 'DELETE') {
+        const account = decodeURIComponent(request[1] as string);
+        await this.authenticate(req, account);
+        const requestUuid = decodeURIComponent(request[2] as string);
+        return reply(this.cancel(account, [...this.calls.values()].find((call) => call.requestUuid === requestUuid)));
+      }
       const match = /^\/v1\/Account\/([^/]+)\/Call\/(?:([^/]+)\/)?$/.exec(path);
       if (!match) throw new PlivoFault(404, 'not found');
       const account = decodeURIComponent(match[1] as string);
@@ -384,6 +391,13 @@ export class PlivoEmulator {
     if (!call || call.authId !== authId || call.state === 'ended') throw new PlivoFault(404, 'call not found');
     // Hanging up a call that still rings cancels it.
     this.finish(call, call.state === 'ringing' ? ENDINGS.cancel : ENDINGS.api);
+    return 204;
+  }
+
+  /** Cancels a placed call that has not connected (Plivo's `DELETE Request/{request_uuid}/`): 404 once it has. */
+  private cancel(authId: string, call: Call | undefined): number {
+    if (!call || call.authId !== authId || call.state !== 'ringing') throw new PlivoFault(404, 'request not found');
+    this.finish(call, ENDINGS.cancel);
     return 204;
   }
 

@@ -129,6 +129,14 @@ describe('Make Call and Hang up', () => {
     expect((await hangupOf('/hangup-2')).fields).toMatchObject({ CallStatus: 'cancel', HangupCause: 'ORIGINATOR_CANCEL', Duration: '0' });
   });
 
+  it('cancels a placed call that has not connected by its request_uuid (204, then 404 once it has ended)', async () => {
+    const { requestUuid } = await api.makeCall(credentials, call('+14155550004', { ringTimeout: 30, hangupUrl: `${receiver.url}/hangup-cancel` }));
+    await expect(api.cancel(credentials, requestUuid)).resolves.toBe('ended');
+    expect((await hangupOf('/hangup-cancel')).fields).toMatchObject({ CallStatus: 'cancel', HangupCause: 'ORIGINATOR_CANCEL' });
+    await expect(api.cancel(credentials, requestUuid)).resolves.toBe('already-ended');
+    expect(emulator.requests.filter((r) => r.method === 'DELETE').map((r) => r.path)).toContain(`/v1/Account/${credentials.authId}/Request/${requestUuid}/`);
+  });
+
   it('ends the call when the connector closes a keepCallAlive stream and no XML follows, and reports a stream it cannot open as dropped', async () => {
     receiver.reply('/answer', streamToReceiver());
     await api.makeCall(credentials, call('+14155550142'));

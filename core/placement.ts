@@ -1,7 +1,7 @@
 import { DeleteItemCommand, GetItemCommand, PutItemCommand, QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ControlPlaneConfig } from './config';
 import { db, isConditionFailure, num, readOptNum, readStr, str, type Item } from './dynamo';
-import { regionTables } from './region-tables';
+import { distinctRegionTables } from './region-tables';
 
 /**
  * Where a media region's rooms live, in the region's own table (next to its claims). Each media server
@@ -191,14 +191,5 @@ export class PlacementStore {
 
 /** One placement store per distinct media region table (locally, every region shares one table). */
 export function placementStores(config: Pick<ControlPlaneConfig, 'mediaRegions' | 'aws'>, dynamo: DynamoDBClient): PlacementStore[] {
-  const tableOf = regionTables(config, dynamo);
-  const stores = new Map<string, PlacementStore>();
-  for (const region of config.mediaRegions) {
-    const key = `${region.awsRegion ?? config.aws.region}/${region.claimsTable}`;
-    if (!stores.has(key)) {
-      const { dynamo: client, tableName } = tableOf(region.id);
-      stores.set(key, new PlacementStore(client, tableName));
-    }
-  }
-  return [...stores.values()];
+  return distinctRegionTables(config, dynamo).map(({ dynamo: client, tableName }) => new PlacementStore(client, tableName));
 }

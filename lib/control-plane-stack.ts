@@ -118,14 +118,15 @@ export class ControlPlaneStack extends Stack {
           'Plivo connector REST API (/v2/connectors, /v2/sip/routing-rule, /v2/agents, /v2/sip/webhooks, /v2/sip/call, /v2/rooms, ' +
           '/v2/public)',
         // Publishes the signing key's public half; re-drives dead-lettered deliveries onto the webhook queue; writes
-        // switch-room commands into each region's table for its media servers (core/media-commands.ts), nothing else there.
+        // switch-room and close-room commands into each region's table for its media servers (core/media-commands.ts),
+        // after reading a deactivated room's placement there; nothing else there.
         grant: (fn) =>
           fn
             .useTable(this.dataTable.table)
             .useKey(this.keys.dataKey)
             .useSigningKey(this.keys.webhookSigningKey, 'publish')
             .useWebhookQueue(this.webhookQueue)
-            .useTablesByArn(this.regionTableArns(props.mediaRegions), ['dynamodb:PutItem']),
+            .useTablesByArn(this.regionTableArns(props.mediaRegions), ['dynamodb:GetItem', 'dynamodb:PutItem']),
       },
       answer: {
         description: 'Plivo connector Answer URL (/v2/hooks/plivo/{key}): routes calls and writes their claims',

@@ -5,6 +5,7 @@ import { newRuleId, RULE_ID } from '../ids';
 import type { Logger } from '../log';
 import type { NumberedPage, PageRequest } from '../pagination';
 import type { ConnectorStore } from '../connectors/store';
+import type { RoomService } from '../room-records/service';
 import { holdsNumber, toRuleView, type RoutingRule, type RoutingRuleView } from './model';
 import type { RuleBody, RuleType, RuleUpdate } from './schema';
 import type { InboundNumberStore, RoutingRuleStore } from './store';
@@ -26,6 +27,8 @@ export class RoutingRuleService {
       readonly connectors: ConnectorStore;
       /** Read to check that a rule's `agentId` names one of the tenant's agents. */
       readonly agents: Pick<DocumentStore<Agent>, 'get'>;
+      /** Read to refuse a static room that exists and is deactivated. */
+      readonly rooms: Pick<RoomService, 'checkUsable'>;
       readonly log: Logger;
     },
   ) {}
@@ -80,7 +83,7 @@ export class RoutingRuleService {
     // updatedAt is the version the conditional write checks: it must move even within one millisecond.
     const updatedAt = new Date(Math.max(Date.now(), Date.parse(current.updatedAt) + 1)).toISOString();
     const next: RoutingRule = { ...current, ...defined, id, tenant, updatedAt };
-    await this.check(next);
+    await this.check(next, current);
     const before = inboundNumbers(current);
     const after = inboundNumbers(next);
     const held = await this.hold(next, after.filter((number) => !before.includes(number)));
@@ -116,12 +119,14 @@ export class RoutingRuleService {
     return rule;
   }
 
-  /** What the schema cannot see alone: which fields fit the rule's type, and that its agent exists. */
-  private async check(rule: RoutingRule): Promise<void> {
+  /** What the schema cannot see alone: which fields fit the rule's type, that its agent exists, that its room is not deactivated. */
+  private async check(rule: RoutingRule, previous?: RoutingRule): Promise<void> {
     if (rule.type === 'inbound' && !rule.room) throw fieldError('room', 'is required for an inbound rule');
     if (rule.type === 'inbound' && Object.keys(rule.headers).length) throw fieldError('headers', 'are for outbound rules (the SIP headers an outbound call sends)');
     if (rule.type === 'outbound' && Object.keys(rule.headersToAttributes).length) throw fieldError('headersToAttributes', 'are for inbound rules');
     if (rule.agentId && !(await this.deps.agents.get(rule.tenant, rule.agentId))) throw fieldError('agentId', `agent ${rule.agentId} not found`);
+    // Only a room the write names anew: a rule keeps working on whatever else while its room is deactivated.
+    if (rule.room?.type === 'static' && !(previous?.room?.type === 'static' && previous.room.id === rule.room.id)) await this.deps.rooms.checkUsable(rule.tenant, rule.room.id, 'room.id');
   }
 
   /**

@@ -15,7 +15,10 @@ import { regionTables } from '../../core/region-tables';
 import { PlivoAuthTokens } from '../../core/connectors/plivo-tokens';
 import { SecretBox } from '../../core/secret-box';
 import { TenantStore } from '../../core/tenants';
+import { RoomNames } from '../../core/room-records/service';
+import { DynamoRoomStore } from '../../core/room-records/store';
 import { webhookPublisher } from '../../core/webhooks/publisher';
+import { RoomGate } from './admission/room-gate';
 import { DIAL_DEFAULTS } from './calls/agent';
 import { CallLifecycle } from './calls/lifecycle';
 import { RoomSwitcher } from './calls/switch-room';
@@ -117,7 +120,12 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
     onRelayError: () => media.counters.relayErrors++,
     onConnectionRefused: () => media.counters.connectionsRefused++,
   });
-  const switcher = new RoomSwitcher({ serverId, commands: new MediaCommandStore(table.dynamo, table.tableName), seating, relayAuth, rooms: media.rooms, calls: media, lifecycle, log });
+  const rooms = new RoomGate(new RoomNames(new DynamoRoomStore(dynamo, control.tableName), log));
+  const closeRoom = (tenant: string, roomId: string) => {
+    rooms.deactivated(tenant, roomId);
+    media.closeRoom(tenant, roomId);
+  };
+  const switcher = new RoomSwitcher({ serverId, commands: new MediaCommandStore(table.dynamo, table.tableName), seating, relayAuth, rooms: media.rooms, calls: media, lifecycle, closeRoom, log });
   const ingress = new Ingress({
     plivo: {
       region: config.region,
@@ -128,6 +136,7 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
       tokens: new PlivoAuthTokens(box),
     },
     auth: new Authenticator(new TenantStore(dynamo, control.tableName, box)),
+    rooms,
     relayAuth,
     seating,
     connections: media,

@@ -17,7 +17,7 @@ import { MediaClock } from './room/clock';
 import { RoomRegistry } from './room/registry';
 import { RoomSocket } from './room/socket';
 import type { RoomLimits } from './cluster/capacity';
-import { CLOSE, INTERNAL_ERROR, SHUTDOWN } from './transport/close-codes';
+import { CLOSE, INTERNAL_ERROR, ROOM_DEACTIVATED, SHUTDOWN } from './transport/close-codes';
 import { guard, socketGuard } from './transport/guard';
 import { Refusal } from './transport/refuse';
 
@@ -218,6 +218,15 @@ export class Connections implements HeldCalls {
   evict(tenant: string, roomId: string): void {
     for (const stream of this.streams.keys()) if (stream.tenant === tenant && stream.roomId === roomId) stream.close(CLOSE.error, MOVED_REASON, 'media-failure');
     for (const participant of this.participants) if (participant.tenant === tenant && participant.roomId === roomId) participant.close(CLOSE.moved, MOVED_REASON);
+  }
+
+  /**
+   * Room `roomId` was deactivated: its calls here end (`room-deactivated`) and its participants are closed, all with
+   * 4410; so are the legs relayed in from other servers, whose own servers pass the code on.
+   */
+  closeRoom(tenant: string, roomId: string): void {
+    for (const stream of this.streams.keys()) if (stream.tenant === tenant && stream.roomId === roomId) stream.roomDeactivated();
+    for (const participant of this.participants) if (participant.tenant === tenant && participant.roomId === roomId) participant.close(ROOM_DEACTIVATED.code, ROOM_DEACTIVATED.reason);
   }
 
   /** Closing (or closed): nothing more is taken, not even a joiner of a room placed here. */

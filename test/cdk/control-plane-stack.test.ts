@@ -615,11 +615,11 @@ describe('API function access', () => {
     expect(variables(none.stack, none.template, none.stack.answerFunction)).not.toHaveProperty('PLIVO_SOURCE_RANGES');
   });
 
-  test("may only put items (switch-room commands) into each media region's table", () => {
+  test("may only put items (switch-room and close-room commands) into each media region's table, and get items (a room's placement)", () => {
     const { stack, template } = build();
     const regional = statements(stack, template, stack.apiFunction).filter((statement) => JSON.stringify(statement).includes('-media'));
     expect(regional).toHaveLength(1);
-    expect(regional[0]).toMatchObject({ Action: 'dynamodb:PutItem', Effect: 'Allow' });
+    expect(regional[0]).toMatchObject({ Action: ['dynamodb:GetItem', 'dynamodb:PutItem'], Effect: 'Allow' });
     expect(JSON.stringify(regional[0])).toContain(':table/plivo-connector-us002-media');
     expect(JSON.stringify(regional[0])).toContain(':table/plivo-connector-in002-media');
   });

@@ -99,6 +99,7 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
     serverId,
     log,
   });
+  const rooms = new RoomGate(new RoomNames(new DynamoRoomStore(dynamo, control.tableName), log));
   const media: Connections = new Connections({
     serverId,
     lifecycle,
@@ -107,6 +108,8 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
     dial: { ...DIAL_DEFAULTS, publicOnly: !config.allowPrivateTargets },
     startTimeoutMs: config.startTimeoutSeconds * 1000,
     onLoadChange: () => protection.update(media.busy),
+    // A member relayed from here was closed as its room was deactivated: later joins here are refused at once.
+    onRoomDeactivated: (tenant, roomId) => rooms.deactivated(tenant, roomId),
     log,
   });
   const seating = new Seating({
@@ -120,7 +123,6 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
     onRelayError: () => media.counters.relayErrors++,
     onConnectionRefused: () => media.counters.connectionsRefused++,
   });
-  const rooms = new RoomGate(new RoomNames(new DynamoRoomStore(dynamo, control.tableName), log));
   const closeRoom = (tenant: string, roomId: string) => {
     rooms.deactivated(tenant, roomId);
     media.closeRoom(tenant, roomId);

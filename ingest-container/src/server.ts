@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { newParticipantId } from '../../core/ids';
 import type { Logger } from '../../core/log';
-import type { Join } from './admission/join';
+import { roomOf, type Join } from './admission/join';
 import type { DialOptions } from './calls/agent';
 import type { CallLifecycle } from './calls/lifecycle';
 import type { HeldCalls } from './calls/switch-room';
@@ -34,6 +34,8 @@ export interface ConnectionsDeps {
   readonly startTimeoutMs?: number;
   /** Called whenever a connection comes or goes (task protection follows the load). */
   readonly onLoadChange?: () => void;
+  /** The room's server closed a connection relayed from here because the room was deactivated. */
+  readonly onRoomDeactivated?: (tenant: string, roomId: string) => void;
   readonly log: Logger;
 }
 
@@ -189,10 +191,14 @@ export class Connections implements HeldCalls {
     this.deps.onLoadChange?.();
     log.info("connection relayed to the room's media server", { type: join.type });
     socketGuard(ws, log, 'relayed connection').watch(
-      relay.closed.then(async ({ lost }) => {
+      relay.closed.then(async ({ lost, code }) => {
         this.relays.delete(relay);
         this.deps.onLoadChange?.();
         log.info('relayed connection closed', { type: join.type, lost, ...relay.stats });
+        if (code === CLOSE.roomDeactivated) {
+          const { tenant, roomId } = roomOf(join);
+          this.deps.onRoomDeactivated?.(tenant, roomId);
+        }
         if (!lost) return;
         this.counters.relayErrors++;
         // The call's stream lived on the lost server: nobody else will end its record as promptly.

@@ -6,8 +6,9 @@ import { Refusal } from '../transport/refuse';
 
 /**
  * How long a server trusts what it read of a room that may be joined: within this long after a deactivation, a server
- * that read the room just before may still seat a participant in it (the room's own server, which ran the close, never
- * does). A deactivated room is remembered for good: deactivation is final.
+ * that read the room just before may still seat a participant in it (not the room's own server, which ran the close,
+ * nor one whose relayed members of it were closed: both learn at once). A deactivated room is remembered for good:
+ * deactivation is final.
  */
 export const ROOM_CHECK_TTL_MS = 5_000;
 /** Rooms remembered per server; full, the memory starts over (each entry costs a read to relearn). */
@@ -46,7 +47,7 @@ export class RoomGate {
     return checked.name;
   }
 
-  /** This server closed the room (a `close-room` command): later joins here are refused without a read. */
+  /** The room was closed here (a `close-room` command), or its server closed members relayed from here: later joins here are refused without a read. */
   deactivated(tenant: string, name: string): void {
     this.checked.set(roomKey(tenant, name), { name, disabled: true, atMs: Date.now() });
   }

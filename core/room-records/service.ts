@@ -22,10 +22,11 @@ export class RoomNames {
 
   /**
    * The room joined by `name` (a routing rule's room, `?roomId`, a participant's), created on its first use so that
-   * rooms nobody created keep working. Two reads when it exists; its first use also writes it.
+   * rooms nobody created keep working. One read (the name's copy of the room) when it exists; its first use also
+   * writes it.
    */
   async joined(tenant: string, name: string): Promise<Room> {
-    return (await this.rooms.byName(tenant, name)) ?? this.create(tenant, namedBy(name, newRoomKey));
+    return (await this.rooms.named(tenant, name)) ?? this.create(tenant, namedBy(name, newRoomKey));
   }
 
   /** A new room, or the room that holds its name already (another create of it won the race). */
@@ -84,11 +85,13 @@ export class RoomService {
   }
 
   /**
-   * Disables the room (for good: nothing enables it again), then ends its live session through the media server
-   * holding it. Deactivating a disabled room answers it as it is, and ends whatever is still live there.
+   * Disables the room (for good: nothing enables it again): its names first, so joins stop, then its record; then ends
+   * its live session through the media server holding it. Deactivating a disabled room answers it as it is, and
+   * writes its names and ends its session again (what a deactivation that died midway left undone).
    */
   async deactivate(tenant: string, ref: string): Promise<RoomView> {
     const current = await this.found(tenant, ref);
+    await this.deps.rooms.disable(current);
     let room = current;
     if (!current.disabled) {
       const updatedAt = new Date(Math.max(Date.now(), Date.parse(current.updatedAt) + 1)).toISOString();
@@ -102,7 +105,7 @@ export class RoomService {
 
   /** A routing rule's or connector's room (`field`) may be any name, but not one of a disabled room: 400. */
   async checkUsable(tenant: string, name: string | null | undefined, field: string): Promise<void> {
-    if (!name || !(await this.deps.rooms.byName(tenant, name))?.disabled) return;
+    if (!name || !(await this.deps.rooms.named(tenant, name))?.disabled) return;
     const message = `room ${name} is deactivated`;
     throw new BadRequestError(`Invalid request body: ${field}: ${message}`, [{ field, message }]);
   }

@@ -71,6 +71,15 @@ describe.each(storeBackends)('room records on %s', (name, start) => {
     expect((await store.page('crash', { page: 1, perPage: 10 })).data).toEqual([orphan]);
   });
 
+  it(`${name}: disabling writes every name's copy, which a join reads alone`, async () => {
+    const names = new RoomNames(store, createLogger('error'));
+    const created = await names.joined('disable', 'two-names');
+    expect(await store.named('disable', created.roomId)).toMatchObject({ id: created.id, disabled: false });
+    await store.disable(created);
+    for (const name of ['two-names', created.roomId]) expect(await store.named('disable', name)).toEqual({ ...created, disabled: true });
+    expect(await names.joined('disable', created.roomId)).toMatchObject({ id: created.id, disabled: true });
+  });
+
   it(`${name}: a name already held is not claimed again, and a replaced record is what lookups answer`, async () => {
     const held = room('claims', 'rm_0000000000000002', { roomId: 'aaaa-bbbb-cccc' });
     expect(await store.claim(held)).toBe(true);

@@ -106,7 +106,7 @@ export class AnswerService {
       /** Read for the agent a rule names (`agentId`), on the calls it routes. */
       readonly agents: Pick<DocumentStore<Agent>, 'get'>;
       readonly calls: CallStore;
-      /** The routed room's record: read on every call routed to a room, written on the room's first use. */
+      /** The routed room, by its name: one read on every call routed to a room, a write on the room's first use. */
       readonly rooms: Pick<RoomNames, 'joined'>;
       readonly claims: ClaimStore;
       readonly box: SecretBox;

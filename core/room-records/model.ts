@@ -1,17 +1,5 @@
 import type { TenantDocument } from '../documents';
-import type { RoomBody } from './schema';
-
-/** A generated `roomId`: `xxxx-xxxx-xxxx`, lowercase letters and digits. A `customRoomId` never has this shape. */
-export const ROOM_KEY = /^[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}$/;
-
-/**
- * The events a room's `webhook` may name. Stored now; delivered by the sessions part of issue 19, which records
- * sessions and participants (nothing sends them yet).
- */
-export const ROOM_WEBHOOK_EVENTS = ['session-started', 'session-ended', 'participant-joined', 'participant-left'] as const;
-
-/** What `autoCloseConfig.type` may say (VideoSDK's): stored now, acted on by the sessions part of issue 19. */
-export const AUTO_CLOSE_TYPES = ['session-ends', 'session-end-and-deactivate'] as const;
+import { ROOM_KEY, type RoomBody } from './schema';
 
 /**
  * A room record. Rooms are joined by name (a routing rule's room, a connector's `defaultRoomId`, `?roomId`, a

@@ -2,7 +2,18 @@ import { z } from 'zod';
 import { ROOM_ID, ROOM_ID_RULE } from '../connectors/schema';
 import { ROOM_RECORD_ID } from '../ids';
 import { pageQuerySchema } from '../pagination';
-import { AUTO_CLOSE_TYPES, ROOM_KEY, ROOM_WEBHOOK_EVENTS } from './model';
+
+/** A generated `roomId`: `xxxx-xxxx-xxxx`, lowercase letters and digits. A `customRoomId` never has this shape. */
+export const ROOM_KEY = /^[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}$/;
+
+/**
+ * The events a room's `webhook` may name. Stored now; delivered by the sessions part of issue 19, which records
+ * sessions and participants (nothing sends them yet).
+ */
+export const ROOM_WEBHOOK_EVENTS = ['session-started', 'session-ended', 'participant-joined', 'participant-left'] as const;
+
+/** What `autoCloseConfig.type` may say (VideoSDK's): stored now, acted on by the sessions part of issue 19. */
+export const AUTO_CLOSE_TYPES = ['session-ends', 'session-end-and-deactivate'] as const;
 
 const customRoomId = z
   .string()

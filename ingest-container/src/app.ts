@@ -110,6 +110,7 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
     onLoadChange: () => protection.update(media.busy),
     // A member relayed from here was closed as its room was deactivated: later joins here are refused at once.
     onRoomDeactivated: (tenant, roomId) => rooms.deactivated(tenant, roomId),
+    knownDeactivated: (tenant, roomId) => rooms.knownDeactivated(tenant, roomId),
     log,
   });
   const seating = new Seating({

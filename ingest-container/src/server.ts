@@ -6,7 +6,7 @@ import { newParticipantId } from '../../core/ids';
 import type { Logger } from '../../core/log';
 import { roomOf, type Join } from './admission/join';
 import type { DialOptions } from './calls/agent';
-import type { CallLifecycle } from './calls/lifecycle';
+import type { CallLifecycle, EndReason } from './calls/lifecycle';
 import type { HeldCalls } from './calls/switch-room';
 import { LIMITS, type SeatRefusal } from './cluster/capacity';
 import type { ClusterMember } from './cluster/member';
@@ -36,6 +36,8 @@ export interface ConnectionsDeps {
   readonly onLoadChange?: () => void;
   /** The room's server closed a connection relayed from here because the room was deactivated. */
   readonly onRoomDeactivated?: (tenant: string, roomId: string) => void;
+  /** Whether this server knows the room to be deactivated (it closed it, or learnt so from a relay): no read. */
+  readonly knownDeactivated?: (tenant: string, roomId: string) => boolean;
   readonly log: Logger;
 }
 
@@ -140,17 +142,22 @@ export class Connections implements HeldCalls {
     (relayed ? this.relayWss : this.wss).handleUpgrade(req, socket, head, (ws: WebSocket) =>
       socketGuard(ws, log, 'accepting a connection').run(() => {
         if (seated.at === 'relay') this.track(seated.relay, ws, join, log);
-        else if (seated.over) this.turnAway(ws, join, seated.over, log);
+        else if (seated.over) this.turnAway(ws, join, { code: LIMITS[seated.over.limit].close, reason: seated.over.message }, seated.over.limit, log);
+        // A call routed just before its room was deactivated, whose stream came after the room was closed here.
+        else if (join.type === 'plivo' && this.deps.knownDeactivated?.(join.claim.tenant, join.claim.roomId)) this.turnAway(ws, join, ROOM_DEACTIVATED, 'room-deactivated', log);
         else this.accept(ws, join, relayed, log, seated.hold);
       }),
     );
   }
 
-  /** A call over a room limit: its stream is closed at once with the limit's code, and its record ended with the limit as its reason. */
-  private turnAway(ws: WebSocket, join: Join, refusal: SeatRefusal, log: Logger): void {
-    ws.close(LIMITS[refusal.limit].close, refusal.message);
-    if (join.type !== 'plivo') return;
-    this.deps.lifecycle.ended(join.claim.tenant, join.claim.callId, refusal.limit, null, join.claim.events).catch((err: unknown) => log.error('could not record the call as ended', { err }));
+  /**
+   * A call over a room limit, or for a deactivated room: its stream is closed at once with `close`, and its record
+   * ended with `why` (a switched call's leg is ended by the call's own server, which hears the code).
+   */
+  private turnAway(ws: WebSocket, join: Join, close: { readonly code: number; readonly reason: string }, why: EndReason, log: Logger): void {
+    ws.close(close.code, close.reason);
+    if (join.type !== 'plivo' || join.leg === 'switched') return;
+    this.deps.lifecycle.ended(join.claim.tenant, join.claim.callId, why, null, join.claim.events).catch((err: unknown) => log.error('could not record the call as ended', { err }));
   }
 
   private accept(ws: WebSocket, join: Join, relayed: boolean, log: Logger, hold: RoomHold | null): void {

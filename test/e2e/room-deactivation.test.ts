@@ -53,6 +53,18 @@ it('ends a call switched into the room from the other server as room-deactivated
   expect(await callRecord(call, 'ended')).toMatchObject({ hangupReason: 'room-deactivated' });
 }, 30_000);
 
+it("turns away a call routed just before the deactivation whose stream comes after the room was closed", async () => {
+  const member = await join(0, 'late-stream');
+  const call = new SimulatedCall({ answerUrl: await connectorFor('late-stream'), from: '14155550125' });
+  const streamUrl = (await call.answer()).replace(/^ws:\/\/[^/]+/, server(0).url);
+  expect((await api('POST', '/v2/rooms/deactivate', { roomId: 'late-stream' })).status).toBe(200);
+  await waitFor(() => (member.closeCode === 4410 ? true : undefined), 5000);
+  await call.connect(streamUrl);
+  await waitFor(() => (call.closeCode !== null ? true : undefined), 5000);
+  expect(call.closeCode).toBe(4410);
+  expect(await callRecord(call, 'ended')).toMatchObject({ hangupReason: 'room-deactivated' });
+}, 30_000);
+
 it('seats a participant joining by roomId in the room kept under its customRoomId', async () => {
   const room = (await api('POST', '/v2/rooms', { customRoomId: 'two-names' })).body as { roomId: string };
   const byCustom = await join(0, 'two-names');

@@ -47,6 +47,11 @@ export class RoomGate {
     return checked.name;
   }
 
+  /** Whether this server knows the room to be deactivated, without a read (a call's stream: its claim was checked when routed). */
+  knownDeactivated(tenant: string, name: string): boolean {
+    return this.checked.get(roomKey(tenant, name))?.disabled === true;
+  }
+
   /** The room was closed here (a `close-room` command), or its server closed members relayed from here: later joins here are refused without a read. */
   deactivated(tenant: string, name: string): void {
     this.checked.set(roomKey(tenant, name), { name, disabled: true, atMs: Date.now() });

@@ -8,7 +8,7 @@ import { roomOf, type Join } from './admission/join';
 import type { DialOptions } from './calls/agent';
 import type { CallLifecycle, EndReason } from './calls/lifecycle';
 import type { HeldCalls } from './calls/switch-room';
-import { LIMITS, type SeatRefusal } from './cluster/capacity';
+import { LIMITS } from './cluster/capacity';
 import type { ClusterMember } from './cluster/member';
 import { RELAY_MAX_PAYLOAD, type Relay } from './cluster/relay';
 import type { RoomHold, Seated } from './cluster/seating';

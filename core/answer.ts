@@ -19,6 +19,8 @@ import type { DocumentStore } from './documents';
 import { subscribedEvents, subscribes, type Webhook } from './webhooks/model';
 import { publishCallEvent, type WebhookEventSink } from './webhooks/publisher';
 import type { SecretBox } from './secret-box';
+import { roomName } from './room-records/model';
+import type { RoomNames } from './room-records/service';
 
 /** One Answer URL request as Plivo sent it. */
 export interface AnswerRequest {
@@ -104,6 +106,8 @@ export class AnswerService {
       /** Read for the agent a rule names (`agentId`), on the calls it routes. */
       readonly agents: Pick<DocumentStore<Agent>, 'get'>;
       readonly calls: CallStore;
+      /** The routed room, by its name: one read on every call routed to a room, a write on the room's first use. */
+      readonly rooms: Pick<RoomNames, 'joined'>;
       readonly claims: ClaimStore;
       readonly box: SecretBox;
       readonly events: WebhookEventSink;
@@ -170,7 +174,7 @@ export class AnswerService {
     }
 
     const parties: CallParties = { callUuid, from: field('From'), to: field('To') };
-    const route = this.route(connector, rules, parties, request.query.get('roomId')?.[0]);
+    const route = await this.admitRoom(connector.tenant, this.route(connector, rules, parties, request.query.get('roomId')?.[0]));
     const now = new Date();
     const base = {
       id: callIdFor(callUuid),
@@ -295,6 +299,16 @@ export class AnswerService {
     }
     if (connector.defaultRoomId) return { roomId: connector.defaultRoomId, rule: null, via: 'default-room' };
     return { rejected: 'no-route', rule: null };
+  }
+
+  /**
+   * The routed room's record (created on first use): a deactivated room rejects the call (`room-deactivated`); any
+   * other takes it under the name the room is kept by, so its `roomId` and `customRoomId` reach the same room.
+   */
+  private async admitRoom(tenant: string, route: Route): Promise<Route> {
+    if ('rejected' in route) return route;
+    const room = await this.deps.rooms.joined(tenant, route.roomId);
+    return room.disabled ? { rejected: 'room-deactivated', rule: route.rule } : { ...route, roomId: roomName(room) };
   }
 
   private streamUrl(region: string, ref: string): string {

@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   bad_request: '400: a malformed body, an invalid field (`errors` lists them), an invalid room id, `sampleRate` or `kind`',
   unauthorized: '401: a missing, invalid or expired token',
   forbidden: "403: the token lacks a permission, or is for another room",
+  room_deactivated: '403: the room was deactivated (`POST /v2/rooms/deactivate`): no participant may join it',
   origin_refused: '403: the request did not come through the edge (call the API at its public URL)',
   not_found: '404: no such resource (or another tenant\'s), or no such path',
   method_not_allowed: '405: the path takes other methods (`Allow` lists them)',

@@ -47,6 +47,7 @@ export const RULE_ID = timeOrderedIdPattern('rr_');
 export const WEBHOOK_ID = timeOrderedIdPattern('wh_');
 export const AGENT_ID = timeOrderedIdPattern('ag_');
 export const DELIVERY_ID = timeOrderedIdPattern('whd_');
+export const ROOM_RECORD_ID = timeOrderedIdPattern('rm_');
 
 export function newConnectorId(now?: number): string {
   return timeOrderedId('cn_', now);
@@ -62,6 +63,19 @@ export function newWebhookId(now?: number): string {
 
 export function newAgentId(now?: number): string {
   return timeOrderedId('ag_', now);
+}
+
+/** A room record's `id` (not its `roomId`, the name it is joined by). */
+export function newRoomRecordId(now?: number): string {
+  return timeOrderedId('rm_', now);
+}
+
+/** Lowercase letters and digits: a room's `roomId` is 12 of them, `xxxx-xxxx-xxxx` (about 62 random bits). */
+const ROOM_ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
+
+/** A new room's `roomId`: unguessable, since a room id is all a routing rule or a participant token names. */
+export function newRoomKey(): string {
+  return randomString(ROOM_ID_ALPHABET, 12).replace(/(.{4})(.{4})(.{4})/, '$1-$2-$3');
 }
 
 /**

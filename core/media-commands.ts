@@ -20,20 +20,28 @@ export const COMMAND_TTL_MS = 10_000;
 export const COMMANDS_PER_POLL = 25;
 
 const text = z.string().min(1).max(128);
-/** Moves a call's stream to room `roomId` (`POST /v2/sip/call/switch-room`); `fromRoomId` is where the API saw it. */
-export const mediaCommandSchema = z.strictObject({
-  type: z.literal('switch-room'),
+const common = {
   id: text,
   tenant: text,
+  /** When it was written (epoch ms): commands run in this order. */
+  at: z.number(),
+  expiresAtMs: z.number(),
+};
+/** Moves a call's stream to room `roomId` (`POST /v2/sip/call/switch-room`); `fromRoomId` is where the API saw it. */
+const switchRoomCommandSchema = z.strictObject({
+  type: z.literal('switch-room'),
+  ...common,
   callId: text,
   fromRoomId: z.string().regex(ROOM_ID),
   roomId: z.string().regex(ROOM_ID),
   participantId: z.string().regex(ROOM_ID).max(64).optional(),
-  /** When it was written (epoch ms): commands run in this order. */
-  at: z.number(),
-  expiresAtMs: z.number(),
 });
+/** Ends room `roomId`'s live session: it was deactivated (`POST /v2/rooms/deactivate`). */
+const closeRoomCommandSchema = z.strictObject({ type: z.literal('close-room'), ...common, roomId: z.string().regex(ROOM_ID) });
+export const mediaCommandSchema = z.discriminatedUnion('type', [switchRoomCommandSchema, closeRoomCommandSchema]);
 export type MediaCommand = z.output<typeof mediaCommandSchema>;
+export type SwitchRoomCommand = z.output<typeof switchRoomCommandSchema>;
+export type CloseRoomCommand = z.output<typeof closeRoomCommandSchema>;
 
 /** How every command's partition key starts (then the server's id): the API's grant on a region's table is to these items alone. */
 export const COMMAND_PARTITION_PREFIX = 'CMD#';

@@ -1,7 +1,7 @@
 import { DeleteItemCommand, GetItemCommand, PutItemCommand, QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ControlPlaneConfig } from './config';
 import { db, isConditionFailure, num, readOptNum, readStr, str, type Item } from './dynamo';
-import { regionTables } from './region-tables';
+import { distinctRegionTables } from './region-tables';
 
 /**
  * Where a media region's rooms live, in the region's own table (next to its claims). Each media server
@@ -38,7 +38,9 @@ export interface Placement {
 const SERVERS_PK = 'SERVERS';
 const serverKey = (serverId: string) => ({ pk: str(SERVERS_PK), sk: str(serverId) });
 /** The room id (no `#` in it) first, then the tenant: another tenant's room of the same id is another room. */
-const roomKey = (tenant: string, roomId: string) => ({ pk: str(`ROOM#${roomId}`), sk: str(`T#${tenant}`) });
+/** The partition key prefix of room placements (the API's grant on region tables names it). */
+export const PLACEMENT_PARTITION_PREFIX = 'ROOM#';
+const roomKey = (tenant: string, roomId: string) => ({ pk: str(`${PLACEMENT_PARTITION_PREFIX}${roomId}`), sk: str(`T#${tenant}`) });
 /** Records are lazily deleted a day after their lease, long after anyone reads them as live. */
 const ttl = (leaseExpiresAtMs: number) => num(Math.ceil(leaseExpiresAtMs / 1000) + 86400);
 
@@ -191,14 +193,5 @@ export class PlacementStore {
 
 /** One placement store per distinct media region table (locally, every region shares one table). */
 export function placementStores(config: Pick<ControlPlaneConfig, 'mediaRegions' | 'aws'>, dynamo: DynamoDBClient): PlacementStore[] {
-  const tableOf = regionTables(config, dynamo);
-  const stores = new Map<string, PlacementStore>();
-  for (const region of config.mediaRegions) {
-    const key = `${region.awsRegion ?? config.aws.region}/${region.claimsTable}`;
-    if (!stores.has(key)) {
-      const { dynamo: client, tableName } = tableOf(region.id);
-      stores.set(key, new PlacementStore(client, tableName));
-    }
-  }
-  return [...stores.values()];
+  return distinctRegionTables(config, dynamo).map(({ dynamo: client, tableName }) => new PlacementStore(client, tableName));
 }

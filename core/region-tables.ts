@@ -23,3 +23,14 @@ export function regionTables(config: Pick<ControlPlaneConfig, 'mediaRegions' | '
     return { dynamo: client, tableName: region.claimsTable };
   };
 }
+
+/** Each distinct media region table once (locally, every region shares one table). */
+export function distinctRegionTables(config: Pick<ControlPlaneConfig, 'mediaRegions' | 'aws'>, dynamo: DynamoDBClient): RegionTable[] {
+  const tableOf = regionTables(config, dynamo);
+  const tables = new Map<string, RegionTable>();
+  for (const region of config.mediaRegions) {
+    const key = `${region.awsRegion ?? config.aws.region}/${region.claimsTable}`;
+    if (!tables.has(key)) tables.set(key, tableOf(region.id));
+  }
+  return [...tables.values()];
+}

@@ -25,6 +25,7 @@ export const HTTP_FUNCTIONS = {
       'ANY /v2/agents',
       'ANY /v2/agents/{proxy+}',
       'ANY /v2/sip/{proxy+}',
+      'ANY /v2/rooms',
       'ANY /v2/rooms/{proxy+}',
       'ANY /v2/public/{proxy+}',
     ],

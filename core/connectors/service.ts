@@ -7,6 +7,7 @@ import { plivoTokenContext, toView, type Connector, type ConnectorChanges, type 
 import type { CreateConnectorInput, UpdateConnectorInput } from './schema';
 import type { RoutingRuleStore } from '../routing/store';
 import type { ConnectorStore } from './store';
+import type { RoomService } from '../room-records/service';
 
 export interface ConnectorList {
   readonly items: readonly ConnectorView[];
@@ -21,10 +22,13 @@ export class ConnectorService {
     private readonly box: SecretBox,
     private readonly publicUrl: string,
     private readonly log: Logger,
+    /** Read to refuse a `defaultRoomId` that exists and is deactivated. */
+    private readonly rooms: Pick<RoomService, 'checkUsable'>,
   ) {}
 
   async create(tenant: string, input: CreateConnectorInput): Promise<ConnectorView> {
     await this.checkRule(tenant, input.defaultRuleId);
+    await this.rooms.checkUsable(tenant, input.defaultRoomId, 'defaultRoomId');
     const id = newConnectorId();
     const now = new Date().toISOString();
     const connector: Connector = {
@@ -62,6 +66,7 @@ export class ConnectorService {
   async update(tenant: string, id: string, input: UpdateConnectorInput): Promise<ConnectorView> {
     found(id, validId(id));
     await this.checkRule(tenant, input.defaultRuleId);
+    await this.rooms.checkUsable(tenant, input.defaultRoomId, 'defaultRoomId');
     const { plivoAuthToken, ...rest } = input;
     const changes: ConnectorChanges = {
       ...rest,

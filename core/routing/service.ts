@@ -4,6 +4,7 @@ import { newRuleId, RULE_ID } from '../ids';
 import type { Logger } from '../log';
 import type { NumberedPage, PageRequest } from '../pagination';
 import type { ConnectorStore } from '../connectors/store';
+import type { RoomService } from '../room-records/service';
 import { holdsNumber, toRuleView, type RoutingRule, type RoutingRuleView } from './model';
 import type { RuleBody, RuleType, RuleUpdate } from './schema';
 import type { InboundNumberStore, RoutingRuleStore } from './store';
@@ -25,6 +26,8 @@ export class RoutingRuleService {
       readonly connectors: ConnectorStore;
       /** A rule's `agentId` references one of the tenant's agents (which then cannot be deleted) before the rule is written. */
       readonly agents: AgentReferences;
+      /** Read to refuse a static room that exists and is deactivated. */
+      readonly rooms: Pick<RoomService, 'checkUsable'>;
       readonly log: Logger;
     },
   ) {}
@@ -32,7 +35,7 @@ export class RoutingRuleService {
   async create(tenant: string, body: RuleBody): Promise<RoutingRuleView> {
     const now = new Date().toISOString();
     const rule: RoutingRule = { ...body, room: body.room ?? null, id: newRuleId(), tenant, createdAt: now, updatedAt: now };
-    this.check(rule);
+    await this.check(rule);
     const agentId = await this.referenceAgent(rule, null);
     let held: string[] = [];
     try {
@@ -81,7 +84,7 @@ export class RoutingRuleService {
     // updatedAt is the version the conditional write checks: it must move even within one millisecond.
     const updatedAt = new Date(Math.max(Date.now(), Date.parse(current.updatedAt) + 1)).toISOString();
     const next: RoutingRule = { ...current, ...defined, id, tenant, updatedAt };
-    this.check(next);
+    await this.check(next, current);
     const before = inboundNumbers(current);
     const after = inboundNumbers(next);
     const agentId = await this.referenceAgent(next, current);
@@ -125,11 +128,13 @@ export class RoutingRuleService {
     return rule;
   }
 
-  /** What the schema cannot see alone: which fields fit the rule's type. */
-  private check(rule: RoutingRule): void {
+  /** What the schema cannot see alone: which fields fit the rule's type, that its room is not deactivated. */
+  private async check(rule: RoutingRule, previous?: RoutingRule): Promise<void> {
     if (rule.type === 'inbound' && !rule.room) throw fieldError('room', 'is required for an inbound rule');
     if (rule.type === 'inbound' && Object.keys(rule.headers).length) throw fieldError('headers', 'are for outbound rules (the SIP headers an outbound call sends)');
     if (rule.type === 'outbound' && Object.keys(rule.headersToAttributes).length) throw fieldError('headersToAttributes', 'are for inbound rules');
+    // Only a room the write names anew: a rule keeps working on whatever else while its room is deactivated.
+    if (rule.room?.type === 'static' && !(previous?.room?.type === 'static' && previous.room.id === rule.room.id)) await this.deps.rooms.checkUsable(rule.tenant, rule.room.id, 'room.id');
   }
 
   /**

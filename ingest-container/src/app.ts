@@ -18,7 +18,10 @@ import { PlivoVoiceApi } from '../../core/plivo/voice-api';
 import { DynamoRoutingRuleStore } from '../../core/routing/store';
 import { SecretBox } from '../../core/secret-box';
 import { TenantStore } from '../../core/tenants';
+import { RoomNames } from '../../core/room-records/service';
+import { DynamoRoomStore } from '../../core/room-records/store';
 import { webhookPublisher } from '../../core/webhooks/publisher';
+import { RoomGate } from './admission/room-gate';
 import { DIAL_DEFAULTS } from './calls/agent';
 import { CallLifecycle } from './calls/lifecycle';
 import { RoomSwitcher } from './calls/switch-room';
@@ -111,6 +114,7 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
     }),
     log,
   });
+  const rooms = new RoomGate(new RoomNames(new DynamoRoomStore(dynamo, control.tableName), log));
   const media: Connections = new Connections({
     serverId,
     lifecycle,
@@ -119,6 +123,9 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
     dial: { ...DIAL_DEFAULTS, publicOnly: !config.allowPrivateTargets },
     startTimeoutMs: config.startTimeoutSeconds * 1000,
     onLoadChange: () => protection.update(media.busy),
+    // A member relayed from here was closed as its room was deactivated: later joins here are refused at once.
+    onRoomDeactivated: (tenant, roomId) => rooms.deactivated(tenant, roomId),
+    knownDeactivated: (tenant, roomId) => rooms.knownDeactivated(tenant, roomId),
     log,
   });
   const seating = new Seating({
@@ -132,7 +139,11 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
     onRelayError: () => media.counters.relayErrors++,
     onConnectionRefused: () => media.counters.connectionsRefused++,
   });
-  const switcher = new RoomSwitcher({ serverId, commands: new MediaCommandStore(table.dynamo, table.tableName), seating, relayAuth, rooms: media.rooms, calls: media, lifecycle, log });
+  const closeRoom = (tenant: string, roomId: string) => {
+    rooms.deactivated(tenant, roomId);
+    media.closeRoom(tenant, roomId);
+  };
+  const switcher = new RoomSwitcher({ serverId, commands: new MediaCommandStore(table.dynamo, table.tableName), seating, relayAuth, rooms: media.rooms, calls: media, lifecycle, closeRoom, log });
   const ingress = new Ingress({
     plivo: {
       region: config.region,
@@ -143,6 +154,7 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
       tokens,
     },
     auth: new Authenticator(new TenantStore(dynamo, control.tableName, box)),
+    rooms,
     relayAuth,
     seating,
     connections: media,

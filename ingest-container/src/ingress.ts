@@ -6,6 +6,7 @@ import type { Logger } from '../../core/log';
 import { admitParticipant } from './admission/participant';
 import { admitPlivo, type PlivoAdmissionDeps } from './admission/plivo';
 import { admitRelayed } from './admission/relayed';
+import type { RoomGate } from './admission/room-gate';
 import { idsOf, type Join } from './admission/join';
 import type { RelayAuth } from './cluster/relay-auth';
 import type { Seating } from './cluster/seating';
@@ -18,6 +19,8 @@ export interface IngressDeps {
   readonly plivo: Omit<PlivoAdmissionDeps, 'onClaimRefused'>;
   /** Checks room participants' tokens. */
   readonly auth: Authenticator;
+  /** Refuses participants of deactivated rooms. */
+  readonly rooms: RoomGate;
   /** Checks that peers relaying joins here read the region's table. */
   readonly relayAuth: RelayAuth;
   readonly seating: Seating;
@@ -60,7 +63,7 @@ export class Ingress {
     const guarded = streamGuard(socket, log, 'media upgrade');
     const admitted = async (): Promise<void> => {
       this.deps.connections.checkOpen(false);
-      const join = room ? await admitParticipant(req, url, room[1] as string, this.deps.auth) : await admitPlivo(req, url, this.plivo);
+      const join = room ? await admitParticipant(req, url, room[1] as string, this.deps.auth, this.deps.rooms) : await admitPlivo(req, url, this.plivo);
       await this.seat(join, false, req, socket, head, this.deps.log.child(idsOf(join)));
     };
     guarded.watch(

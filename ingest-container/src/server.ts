@@ -4,11 +4,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { newParticipantId } from '../../core/ids';
 import type { Logger } from '../../core/log';
-import type { Join } from './admission/join';
+import { roomOf, type Join } from './admission/join';
 import type { DialOptions } from './calls/agent';
-import type { CallLifecycle } from './calls/lifecycle';
+import type { CallLifecycle, EndReason } from './calls/lifecycle';
 import type { HeldCalls } from './calls/switch-room';
-import { LIMITS, type SeatRefusal } from './cluster/capacity';
+import { LIMITS } from './cluster/capacity';
 import type { ClusterMember } from './cluster/member';
 import { RELAY_MAX_PAYLOAD, type Relay } from './cluster/relay';
 import type { RoomHold, Seated } from './cluster/seating';
@@ -17,7 +17,7 @@ import { MediaClock } from './room/clock';
 import { RoomRegistry } from './room/registry';
 import { RoomSocket } from './room/socket';
 import type { RoomLimits } from './cluster/capacity';
-import { CLOSE, INTERNAL_ERROR, SHUTDOWN } from './transport/close-codes';
+import { CLOSE, INTERNAL_ERROR, ROOM_DEACTIVATED, SHUTDOWN } from './transport/close-codes';
 import { guard, socketGuard } from './transport/guard';
 import { Refusal } from './transport/refuse';
 
@@ -34,6 +34,10 @@ export interface ConnectionsDeps {
   readonly startTimeoutMs?: number;
   /** Called whenever a connection comes or goes (task protection follows the load). */
   readonly onLoadChange?: () => void;
+  /** The room's server closed a connection relayed from here because the room was deactivated. */
+  readonly onRoomDeactivated?: (tenant: string, roomId: string) => void;
+  /** Whether this server knows the room to be deactivated (it closed it, or learnt so from a relay): no read. */
+  readonly knownDeactivated?: (tenant: string, roomId: string) => boolean;
   readonly log: Logger;
 }
 
@@ -138,17 +142,22 @@ export class Connections implements HeldCalls {
     (relayed ? this.relayWss : this.wss).handleUpgrade(req, socket, head, (ws: WebSocket) =>
       socketGuard(ws, log, 'accepting a connection').run(() => {
         if (seated.at === 'relay') this.track(seated.relay, ws, join, log);
-        else if (seated.over) this.turnAway(ws, join, seated.over, log);
+        else if (seated.over) this.turnAway(ws, join, { code: LIMITS[seated.over.limit].close, reason: seated.over.message }, seated.over.limit, log);
+        // A call routed just before its room was deactivated, whose stream came after the room was closed here.
+        else if (join.type === 'plivo' && this.deps.knownDeactivated?.(join.claim.tenant, join.claim.roomId)) this.turnAway(ws, join, ROOM_DEACTIVATED, 'room-deactivated', log);
         else this.accept(ws, join, relayed, log, seated.hold);
       }),
     );
   }
 
-  /** A call over a room limit: its stream is closed at once with the limit's code, and its record ended with the limit as its reason. */
-  private turnAway(ws: WebSocket, join: Join, refusal: SeatRefusal, log: Logger): void {
-    ws.close(LIMITS[refusal.limit].close, refusal.message);
-    if (join.type !== 'plivo') return;
-    this.deps.lifecycle.ended(join.claim.tenant, join.claim.callId, refusal.limit, null, join.claim.events).catch((err: unknown) => log.error('could not record the call as ended', { err }));
+  /**
+   * A call over a room limit, or for a deactivated room: its stream is closed at once with `close`, and its record
+   * ended with `why` (a switched call's leg is ended by the call's own server, which hears the code).
+   */
+  private turnAway(ws: WebSocket, join: Join, close: { readonly code: number; readonly reason: string }, why: EndReason, log: Logger): void {
+    ws.close(close.code, close.reason);
+    if (join.type !== 'plivo' || join.leg === 'switched') return;
+    this.deps.lifecycle.ended(join.claim.tenant, join.claim.callId, why, null, join.claim.events).catch((err: unknown) => log.error('could not record the call as ended', { err }));
   }
 
   private accept(ws: WebSocket, join: Join, relayed: boolean, log: Logger, hold: RoomHold | null): void {
@@ -189,10 +198,14 @@ export class Connections implements HeldCalls {
     this.deps.onLoadChange?.();
     log.info("connection relayed to the room's media server", { type: join.type });
     socketGuard(ws, log, 'relayed connection').watch(
-      relay.closed.then(async ({ lost }) => {
+      relay.closed.then(async ({ lost, code }) => {
         this.relays.delete(relay);
         this.deps.onLoadChange?.();
         log.info('relayed connection closed', { type: join.type, lost, ...relay.stats });
+        if (code === CLOSE.roomDeactivated) {
+          const { tenant, roomId } = roomOf(join);
+          this.deps.onRoomDeactivated?.(tenant, roomId);
+        }
         if (!lost) return;
         this.counters.relayErrors++;
         // The call's stream lived on the lost server: nobody else will end its record as promptly.
@@ -218,6 +231,15 @@ export class Connections implements HeldCalls {
   evict(tenant: string, roomId: string): void {
     for (const stream of this.streams.keys()) if (stream.tenant === tenant && stream.roomId === roomId) stream.close(CLOSE.error, MOVED_REASON, 'media-failure');
     for (const participant of this.participants) if (participant.tenant === tenant && participant.roomId === roomId) participant.close(CLOSE.moved, MOVED_REASON);
+  }
+
+  /**
+   * Room `roomId` was deactivated: its calls here end (`room-deactivated`) and its participants are closed, all with
+   * 4410; so are the legs relayed in from other servers, whose own servers pass the code on.
+   */
+  closeRoom(tenant: string, roomId: string): void {
+    for (const stream of this.streams.keys()) if (stream.tenant === tenant && stream.roomId === roomId) stream.roomDeactivated();
+    for (const participant of this.participants) if (participant.tenant === tenant && participant.roomId === roomId) participant.close(ROOM_DEACTIVATED.code, ROOM_DEACTIVATED.reason);
   }
 
   /** Closing (or closed): nothing more is taken, not even a joiner of a room placed here. */

@@ -1,3 +1,5 @@
+import { RoomNames } from '../../core/room-records/service';
+import { DynamoRoomStore } from '../../core/room-records/store';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { AnswerService } from '../../core/answer';
 import { dynamoClient, kmsClient } from '../../core/aws';
@@ -36,6 +38,7 @@ export function answerDependencies(config: ControlPlaneConfig, log = createLogge
       rules: new DynamoRoutingRuleStore(dynamo, config.tableName),
       agents: new DynamoAgentStore(dynamo, config.tableName),
       calls: new DynamoCallStore(dynamo, config.tableName),
+      rooms: new RoomNames(new DynamoRoomStore(dynamo, config.tableName), log),
       claims: claimStoreFor(config, dynamo),
       box: new SecretBox(kmsClient(config.aws), config.kmsKeyId),
       events: webhookPublisher(config, dynamo, log),

@@ -20,6 +20,10 @@ import { createAgentSchema, updateAgentSchema } from '../../core/agents/schema';
 import { AgentService } from '../../core/agents/service';
 import { DynamoAgentStore } from '../../core/agents/store';
 import { roomTokenSchema, RoomTokenService } from '../../core/rooms';
+import { mediaRoomCloser } from '../../core/room-records/closer';
+import { createRoomSchema, deactivateRoomSchema, listRoomsQuerySchema } from '../../core/room-records/schema';
+import { RoomService } from '../../core/room-records/service';
+import { DynamoRoomStore } from '../../core/room-records/store';
 import { TenantStore } from '../../core/tenants';
 import { webhookPublisher, webhookQueue, webhookStores } from '../../core/webhooks/publisher';
 import { PlivoVoiceApi } from '../../core/plivo/voice-api';
@@ -43,6 +47,7 @@ export interface ApiDependencies {
   readonly calls: CallService;
   readonly callControl: CallControl;
   readonly roomTokens: RoomTokenService;
+  readonly rooms: RoomService;
   readonly webhooks: WebhookService;
   /** Publishes the webhook signing key; null when WEBHOOK_SIGNING_KEY_ID is not set. */
   readonly webhookSigner: WebhookSigner | null;
@@ -65,14 +70,21 @@ export function apiDependencies(config: ControlPlaneConfig, log = createLogger(c
   const tenants = new TenantStore(dynamo, config.tableName, box);
   const callStore = new DynamoCallStore(dynamo, config.tableName);
   const plivoTokens = new PlivoAuthTokens(box);
+  const rooms = new RoomService({
+    rooms: new DynamoRoomStore(dynamo, config.tableName),
+    closer: mediaRoomCloser(config, dynamo, log),
+    allowPrivateTargets: config.webhooks.allowPrivateTargets,
+    log,
+  });
   return {
     auth: new Authenticator(tenants),
-    connectors: new ConnectorService(connectorStore, ruleStore, box, config.publicUrl, log),
+    connectors: new ConnectorService(connectorStore, ruleStore, box, config.publicUrl, log, rooms),
     rules: new RoutingRuleService({
       rules: ruleStore,
       numbers: new InboundNumberStore(dynamo, config.tableName),
       connectors: connectorStore,
       agents: agentStore,
+      rooms,
       log,
     }),
     agents: new AgentService({ agents: agentStore, rules: ruleStore, allowPrivateTargets: config.webhooks.allowPrivateTargets, log }),
@@ -90,6 +102,7 @@ export function apiDependencies(config: ControlPlaneConfig, log = createLogger(c
       log,
     }),
     roomTokens: new RoomTokenService(tenants),
+    rooms,
     webhooks: new WebhookService({
       ...webhookStores(config, dynamo),
       queue: config.webhooks.queueUrl ? webhookQueue(config) : null,
@@ -217,6 +230,17 @@ export const routes = new Router<RequestContext, HttpResult>()
   .on('POST', '/v2/sip/webhooks/:id/deliveries/:deliveryId/retry', async (_event, params, { principal, deps }) =>
     json(202, await deps.webhooks.retry(principal.tenant, id(params), params.deliveryId ?? '')),
   )
+  .on('POST', '/v2/rooms', async (event, _params, { principal, deps }) =>
+    json(201, await deps.rooms.create(principal.tenant, parseWith(createRoomSchema, event.body ? jsonBody(event) : {}))),
+  )
+  .on('GET', '/v2/rooms', async (event, _params, { principal, deps }) =>
+    json(200, await deps.rooms.list(principal.tenant, parseWith(listRoomsQuerySchema, query(event), 'query'))),
+  )
+  .on('POST', '/v2/rooms/deactivate', async (event, _params, { principal, deps }) =>
+    json(200, await deps.rooms.deactivate(principal.tenant, parseWith(deactivateRoomSchema, jsonBody(event)).roomId)),
+  )
+  .on('GET', '/v2/rooms/validate/:id', async (_event, params, { principal, deps }) => json(200, await deps.rooms.get(principal.tenant, id(params))))
+  .on('GET', '/v2/rooms/:id', async (_event, params, { principal, deps }) => json(200, await deps.rooms.get(principal.tenant, id(params))))
   .on('POST', '/v2/rooms/:roomId/tokens', async (event, params, { principal, deps }) => {
     const { ttlSeconds } = parseWith(roomTokenSchema, event.body ? jsonBody(event) : {});
     return ok(await deps.roomTokens.mint(principal.tenant, params.roomId ?? '', ttlSeconds), 'Participant token created', 201);

@@ -5,6 +5,7 @@ import { connectorViewSchema, createConnectorSchema, cursorPageSchema, listQuery
 import { ERROR_CODES, type ErrorCode } from '../../core/errors';
 import { numberedPageSchema, pageQuerySchema } from '../../core/pagination';
 import { roomTokenSchema, roomTokenViewSchema } from '../../core/rooms';
+import { createRoomSchema, deactivateRoomSchema, listRoomsQuerySchema, roomSchema } from '../../core/room-records/schema';
 import { createRuleSchema, listRulesQuerySchema, ruleViewSchema, updateRuleSchema } from '../../core/routing/schema';
 import { agentSchema, createAgentSchema, updateAgentSchema } from '../../core/agents/schema';
 import {
@@ -111,6 +112,7 @@ function operations(): Record<string, Operation> {
   const call = { tag: 'SIP call log' };
   const control = { tag: 'SIP call control' };
   const webhook = { tag: 'SIP webhooks' };
+  const room = { tag: 'Rooms' };
   return {
     'POST /v2/connectors': { ...connector, summary: 'Create a connector', status: 201, body: connectorCreate, response: withMessage(connectorViewSchema), conflict: true },
     'GET /v2/connectors': { ...connector, summary: 'List connectors, newest first', query: listQuerySchema, response: cursorPageSchema(connectorViewSchema) },
@@ -145,6 +147,25 @@ function operations(): Record<string, Operation> {
     'GET /v2/sip/webhooks/{id}/deliveries': { ...webhook, summary: 'A webhook’s deliveries by page, newest first, optionally of one `status` (at most its newest 500 are listed)', path: idParam, query: listDeliveriesQuerySchema, response: numberedPageSchema(deliverySchema) },
     'GET /v2/sip/webhooks/{id}/deliveries/{deliveryId}': { ...webhook, summary: 'Fetch a delivery', path: deliveryParams, response: deliverySchema },
     'POST /v2/sip/webhooks/{id}/deliveries/{deliveryId}/retry': { ...webhook, summary: 'Re-drive a dead-lettered delivery', status: 202, path: deliveryParams, response: deliverySchema, conflict: true },
+    'POST /v2/rooms': {
+      ...room,
+      summary: 'Create a room; with a `customRoomId` a room holds already, that room (`webhook`, `autoCloseConfig` stored, acted on by a later release)',
+      status: 201,
+      body: createRoomSchema,
+      optionalBody: true,
+      response: roomSchema,
+    },
+    'GET /v2/rooms': { ...room, summary: 'List rooms by page, newest first; `query` matches a `roomId` or `customRoomId` exactly', query: listRoomsQuerySchema, response: numberedPageSchema(roomSchema) },
+    'GET /v2/rooms/{id}': { ...room, summary: 'Fetch a room by `id`, `roomId` or `customRoomId`', path: idParam, response: roomSchema },
+    'GET /v2/rooms/validate/{id}': { ...room, summary: 'Check that a room exists (404 when unknown); `disabled` says whether it may be joined', path: idParam, response: roomSchema },
+    'POST /v2/rooms/deactivate': {
+      ...room,
+      summary: 'Deactivate a room for good: its participants are closed (4410), its calls end (`room-deactivated`), later joins and calls are refused',
+      body: deactivateRoomSchema,
+      response: roomSchema,
+      conflict: true,
+      notFound: true,
+    },
     'POST /v2/rooms/{roomId}/tokens': {
       tag: 'Rooms',
       summary: 'Mint a participant token (`allow_join`) for a room',
@@ -178,7 +199,7 @@ export function openApiDocument(): ReturnType<typeof createDocument> {
     info: {
       title: 'Plivo connector management API',
       version: '2',
-      description: 'Connectors, SIP webhooks, SIP routing rules, agents, call records and room tokens. Errors are `{message, code}` (README, "Error codes").',
+      description: 'Connectors, SIP webhooks, SIP routing rules, agents, call records, rooms and room tokens. Errors are `{message, code}` (README, "Error codes").',
     },
     components: { securitySchemes: { token: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'A management token (`allow_mod`), bare or after `Bearer `' } } },
     security: [{ token: [] }],

@@ -40,7 +40,7 @@ describe('the OpenAPI document', () => {
     }
     // Every route that reads a query documents it.
     const withQueries = routeKeys.filter((key) => operationOf(key)?.parameters?.some((p) => p.in === 'query'));
-    expect(withQueries.sort()).toEqual(['GET /v2/agents', 'GET /v2/sip/call', 'GET /v2/connectors', 'GET /v2/sip/routing-rule', 'GET /v2/sip/webhooks', 'GET /v2/sip/webhooks/{id}/deliveries'].sort());
+    expect(withQueries.sort()).toEqual(['GET /v2/agents', 'GET /v2/rooms', 'GET /v2/sip/call', 'GET /v2/connectors', 'GET /v2/sip/routing-rule', 'GET /v2/sip/webhooks', 'GET /v2/sip/webhooks/{id}/deliveries'].sort());
     // Every route that parses a JSON body documents it.
     const withBodies = routeKeys.filter((key) => operationOf(key)?.requestBody);
     expect(withBodies.sort()).toEqual(
@@ -56,6 +56,8 @@ describe('the OpenAPI document', () => {
         'POST /v2/sip/webhooks',
         'PATCH /v2/sip/webhooks/{id}',
         'PUT /v2/sip/webhooks/{id}',
+        'POST /v2/rooms',
+        'POST /v2/rooms/deactivate',
         'POST /v2/rooms/{roomId}/tokens',
         'POST /v2/sip/call',
         'POST /v2/sip/call/end',
@@ -191,6 +193,19 @@ describe('real responses of every route, against the document', () => {
     await call('DELETE', '/v2/sip/webhooks/:id', `/v2/sip/webhooks/${hook.id}`);
     await call('GET', '/v2/sip/webhooks/:id', `/v2/sip/webhooks/${hook.id}`, { status: 404 });
 
+    const roomBody = { customRoomId: 'doc-rooms', webhook: { endPoint: 'http://localhost:9/rooms', events: ['session-ended'] }, autoCloseConfig: { type: 'session-ends', duration: 60 } };
+    const room = (await call('POST', '/v2/rooms', '/v2/rooms', { body: roomBody, status: 201 })) as { id: string; roomId: string };
+    await call('POST', '/v2/rooms', '/v2/rooms', { body: { customRoomId: 'bad room' }, status: 400 });
+    await call('GET', '/v2/rooms', '/v2/rooms?perPage=1');
+    await call('GET', '/v2/rooms', '/v2/rooms?query=doc-rooms');
+    await call('GET', '/v2/rooms', '/v2/rooms?page=0', { status: 400 });
+    await call('GET', '/v2/rooms/:id', `/v2/rooms/${room.id}`);
+    await call('GET', '/v2/rooms/:id', '/v2/rooms/nope', { status: 404 });
+    await call('GET', '/v2/rooms/validate/:id', `/v2/rooms/validate/${room.roomId}`);
+    await call('GET', '/v2/rooms/validate/:id', '/v2/rooms/validate/nope', { status: 404 });
+    await call('POST', '/v2/rooms/deactivate', '/v2/rooms/deactivate', { body: { roomId: 'doc-rooms' } });
+    await call('POST', '/v2/rooms/deactivate', '/v2/rooms/deactivate', { body: { roomId: 'nope' }, status: 404 });
+    await call('POST', '/v2/rooms/deactivate', '/v2/rooms/deactivate', { body: {}, status: 400 });
     await call('POST', '/v2/rooms/:roomId/tokens', '/v2/rooms/doc-room/tokens', { body: { ttlSeconds: 600 }, status: 201 });
     await call('POST', '/v2/rooms/:roomId/tokens', '/v2/rooms/doc-room/tokens', { token: 'not-a-token', status: 401 });
     await call('GET', '/v2/public/rsa-public-key', '/v2/public/rsa-public-key', { token: '' });

@@ -4,6 +4,7 @@ import type { IConstruct } from 'constructs';
 import { CLAIM_PARTITION_PREFIX } from '../../core/claims';
 import { loadControlPlaneConfig } from '../../core/config';
 import { COMMAND_PARTITION_PREFIX } from '../../core/media-commands';
+import { PLACEMENT_PARTITION_PREFIX } from '../../core/placement';
 import type { ServiceFunction } from '../../lib/constructs/service-function';
 import {
   ControlPlaneStack,
@@ -617,7 +618,7 @@ describe('API function access', () => {
     expect(variables(none.stack, none.template, none.stack.answerFunction)).not.toHaveProperty('PLIVO_SOURCE_RANGES');
   });
 
-  test("may only put switch-room commands into each media region's table: items whose partition key is a command's", () => {
+  test("may only put commands into each media region's table and get placements there: items whose partition key is a command's or a placement's", () => {
     const { stack, template } = build();
     const regional = statements(stack, template, stack.apiFunction).filter((statement) => JSON.stringify(statement).includes('-media'));
     expect(regional).toEqual([
@@ -626,6 +627,12 @@ describe('API function access', () => {
         Action: 'dynamodb:PutItem',
         Resource: expect.arrayContaining([regionTableArn('us-east-1', 'plivo-connector-us002-media'), regionTableArn('ap-south-1', 'plivo-connector-in002-media')]),
         Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${COMMAND_PARTITION_PREFIX}*`] } },
+      },
+      {
+        Effect: 'Allow',
+        Action: 'dynamodb:GetItem',
+        Resource: expect.arrayContaining([regionTableArn('us-east-1', 'plivo-connector-us002-media'), regionTableArn('ap-south-1', 'plivo-connector-in002-media')]),
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${PLACEMENT_PARTITION_PREFIX}*`] } },
       },
     ]);
     expect(regional[0]!.Resource).toHaveLength(2);

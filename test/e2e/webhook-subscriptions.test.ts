@@ -1,3 +1,5 @@
+import { RoomNames } from '../../core/room-records/service';
+import { DynamoRoomStore } from '../../core/room-records/store';
 import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { AnswerService } from '../../core/answer';
 import { dynamoClient, kmsClient } from '../../core/aws';
@@ -54,6 +56,7 @@ function answerService(events: ReturnType<typeof deadSink>): AnswerService {
     rules: new DynamoRoutingRuleStore(dynamo, LOCAL_TABLE_NAME),
     agents: new DynamoAgentStore(dynamo, LOCAL_TABLE_NAME),
     calls: new DynamoCallStore(dynamo, LOCAL_TABLE_NAME),
+    rooms: new RoomNames(new DynamoRoomStore(dynamo, LOCAL_TABLE_NAME), memoryLog().logger),
     claims: new ClaimStore(() => ({ dynamo, tableName: LOCAL_TABLE_NAME })),
     box,
     events,

@@ -8,6 +8,8 @@ import { DynamoConnectorStore } from '../../core/connectors/store';
 import { createLogger } from '../../core/log';
 import { createRuleSchema } from '../../core/routing/schema';
 import { RoutingRuleService } from '../../core/routing/service';
+import { RoomService } from '../../core/room-records/service';
+import { DynamoRoomStore } from '../../core/room-records/store';
 import { DynamoRoutingRuleStore, InboundNumberStore } from '../../core/routing/store';
 import { ensureControlTable } from '../../local/aws';
 import { storeBackends, type Backend } from '../support/store-backends';
@@ -26,7 +28,14 @@ describe.each(storeBackends)('agent references on %s', (name, start) => {
     const rules = new DynamoRoutingRuleStore(dynamo, TABLE);
     return {
       agents: new AgentService({ agents, rules, allowPrivateTargets: true, log }),
-      rules: new RoutingRuleService({ rules, numbers: new InboundNumberStore(dynamo, TABLE), connectors: new DynamoConnectorStore(dynamo, TABLE), agents, log }),
+      rules: new RoutingRuleService({
+        rules,
+        numbers: new InboundNumberStore(dynamo, TABLE),
+        connectors: new DynamoConnectorStore(dynamo, TABLE),
+        agents,
+        rooms: new RoomService({ rooms: new DynamoRoomStore(dynamo, TABLE), closer: { close: () => Promise.resolve() }, allowPrivateTargets: true, log }),
+        log,
+      }),
       ruleStore: rules,
       agentStore: agents,
     };

@@ -1,3 +1,5 @@
+import { RoomService } from '../../core/room-records/service';
+import { DynamoRoomStore } from '../../core/room-records/store';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoAgentStore } from '../../core/agents/store';
 import { dynamoClient } from '../../core/aws';
@@ -22,6 +24,7 @@ describe.each(storeBackends)('inbound number holds on %s', (name, start) => {
       numbers: new InboundNumberStore(dynamo, 'numbers', settleMs),
       connectors: new DynamoConnectorStore(dynamo, 'numbers'),
       agents: new DynamoAgentStore(dynamo, 'numbers'),
+      rooms: new RoomService({ rooms: new DynamoRoomStore(dynamo, 'numbers'), closer: { close: () => Promise.resolve() }, allowPrivateTargets: true, log: createLogger('error') }),
       log: createLogger('error'),
     });
   const rule = (phoneNumbers: string[]) => createRuleSchema.parse({ name: 'r', type: 'inbound', phoneNumbers, room: { type: 'static', id: 'r' } });

@@ -3,7 +3,7 @@ import { dynamoClient } from '../../core/aws';
 import { callIdFor, type CallRecord, type CallRoomEntry } from '../../core/calls/model';
 import { callEnd, DynamoCallStore, SWITCH_ROOM_TIMEOUT_MS } from '../../core/calls/store';
 import { overdue } from '../../core/dynamo';
-import { COMMAND_TTL_MS, MediaCommandStore, newCommandId, type MediaCommand } from '../../core/media-commands';
+import { COMMAND_TTL_MS, MediaCommandStore, newCommandId, type SwitchRoomCommand } from '../../core/media-commands';
 import { ensureControlTable } from '../../local/aws';
 import { storeBackends, type Backend } from '../support/store-backends';
 
@@ -14,10 +14,13 @@ import { storeBackends, type Backend } from '../support/store-backends';
 describe.each(storeBackends)('media commands on %s', (name, start) => {
   let backend: Backend;
   let dynamo: DynamoDBClient;
-  const command = (callId: string): MediaCommand => {
+  const command = (callId: string): SwitchRoomCommand => {
     const at = Date.now();
     return { type: 'switch-room', id: newCommandId(at), tenant: 't1', callId, fromRoomId: 'a', roomId: 'b', at, expiresAtMs: at + COMMAND_TTL_MS };
   };
+
+  /** The call each switch-room command names. */
+  const callIds = (commands: readonly { type: string; callId?: string }[]) => commands.map((c) => c.callId);
 
   beforeAll(async () => {
     backend = await start();
@@ -36,14 +39,22 @@ describe.each(storeBackends)('media commands on %s', (name, start) => {
     await store.send('media-1', second);
     await store.send('media-1', first);
     await store.send('media-2', command('call_3'));
-    expect((await store.take('media-1', () => undefined)).map((c) => c.callId)).toEqual(['call_1', 'call_2']);
+    expect(callIds(await store.take('media-1', () => undefined))).toEqual(['call_1', 'call_2']);
     expect(await store.take('media-1', () => undefined)).toEqual([]);
     await store.send('media-1', command('call_4'));
     const polls = await Promise.all([store.take('media-1', () => undefined), store.take('media-1', () => undefined)]);
-    expect(polls.flat().map((c) => c.callId)).toEqual(['call_4']);
-    expect((await store.take('media-2', () => undefined)).map((c) => c.callId)).toEqual(['call_3']);
+    expect(callIds(polls.flat())).toEqual(['call_4']);
+    expect(callIds(await store.take('media-2', () => undefined))).toEqual(['call_3']);
     await expect(store.send('media-1', first)).resolves.toBeUndefined();
     await expect(store.send('media-1', first)).rejects.toThrow();
+  });
+
+  it(`${name}: a close-room command goes to its server as written`, async () => {
+    const store = new MediaCommandStore(dynamo, 'commands');
+    const at = Date.now();
+    const close = { type: 'close-room', id: newCommandId(at), tenant: 't1', roomId: 'sales', at, expiresAtMs: at + COMMAND_TTL_MS } as const;
+    await store.send('media-4', close);
+    expect(await store.take('media-4', () => undefined)).toEqual([close]);
   });
 
   it(`${name}: a malformed command is taken and dropped, never run`, async () => {

@@ -9,6 +9,8 @@ import type { Logger } from '../../../core/log';
 export type EndReason =
   | 'caller-hangup'
   | 'kicked'
+  /** Its room was deactivated (`POST /v2/rooms/deactivate`). */
+  | 'room-deactivated'
   | 'error'
   | 'server-shutdown'
   | 'start-timeout'

@@ -1,7 +1,7 @@
 import type { CallRoomEntry, SwitchFailure } from '../../../core/calls/model';
 import type { Logger } from '../../../core/log';
 import type { Placement } from '../../../core/placement';
-import type { MediaCommand, MediaCommandStore } from '../../../core/media-commands';
+import type { MediaCommandStore, SwitchRoomCommand } from '../../../core/media-commands';
 import { Relay } from '../cluster/relay';
 import type { RelayAuth } from '../cluster/relay-auth';
 import { LOST, type RoomHold, type Seating } from '../cluster/seating';
@@ -31,14 +31,17 @@ export interface RoomSwitcherDeps {
   readonly rooms: RoomRegistry;
   readonly calls: HeldCalls;
   readonly lifecycle: CallLifecycle;
+  /** Ends a deactivated room's live session here (a `close-room` command: core/room-records/closer.ts). */
+  readonly closeRoom: (tenant: string, roomId: string) => void;
   readonly log: Logger;
   /** @default COMMAND_POLL_MS */
   readonly pollMs?: number;
 }
 
 /**
- * Runs the switch-room commands addressed to this server (core/media-commands.ts): polls them once a second, and
- * moves each named call, whose stream is here, into its new room in place, or records why it could not. The command
+ * Runs the commands addressed to this server (core/media-commands.ts): polls them once a second; hands `close-room` to
+ * `closeRoom`, and moves each call a `switch-room` names, whose stream is here, into its new room in place, or records
+ * why it could not. The command
  * names the tenant and the room the API saw the call in: a call of another tenant, or one that moved meanwhile, is
  * not moved. Seat limits of the new room apply; a refused call stays where it was.
  */
@@ -65,11 +68,17 @@ export class RoomSwitcher {
 
   private async poll(): Promise<void> {
     const commands = await this.deps.commands.take(this.deps.serverId, (id) => this.deps.log.warn('malformed media command dropped', { commandId: id }));
-    for (const command of commands) await this.run(command);
+    for (const command of commands) {
+      // Late or not, a deactivated room's session ends: nothing may stay live in it.
+      if (command.type === 'close-room') {
+        this.deps.log.info('closing a deactivated room', { tenant: command.tenant, roomId: command.roomId, commandId: command.id });
+        this.deps.closeRoom(command.tenant, command.roomId);
+      } else await this.run(command);
+    }
   }
 
   /** Moves the command's call, or records why not: a failure of its own is logged and recorded as `unavailable`. */
-  async run(command: MediaCommand): Promise<void> {
+  async run(command: SwitchRoomCommand): Promise<void> {
     const log = this.deps.log.child({ tenant: command.tenant, callId: command.callId, commandId: command.id, from: command.fromRoomId, to: command.roomId });
     const stream = this.deps.calls.find(command.tenant, command.callId);
     const fail = (reason: SwitchFailure) => {
@@ -94,7 +103,7 @@ export class RoomSwitcher {
   }
 
   /** Into a room placed here, its seats held: in place, from one tick to the next. */
-  private moveHere(stream: PlivoStream, hold: RoomHold, command: MediaCommand): true | SwitchFailure {
+  private moveHere(stream: PlivoStream, hold: RoomHold, command: SwitchRoomCommand): true | SwitchFailure {
     if (!stream.moveTo(this.deps.rooms.get(command.tenant, command.roomId), command.participantId)) {
       hold.release();
       return stream.roomId === command.fromRoomId ? 'participant-id-taken' : 'not-live';
@@ -107,7 +116,7 @@ export class RoomSwitcher {
    * Into a room of another server: the call's leg is relayed there (seated by that server, whose seat limits apply: a
    * full room answers 429) before the call leaves its room here, so the caller hears the new room as soon as it can.
    */
-  private async moveAcross(stream: PlivoStream, owner: Placement, command: MediaCommand, log: Logger): Promise<true | SwitchFailure> {
+  private async moveAcross(stream: PlivoStream, owner: Placement, command: SwitchRoomCommand, log: Logger): Promise<true | SwitchFailure> {
     let relay: Relay;
     try {
       relay = await Relay.open(owner, this.deps.relayAuth, stream.leg(command.roomId, command.participantId), LOST.plivo, log);
@@ -123,7 +132,7 @@ export class RoomSwitcher {
     return true;
   }
 
-  private async record(command: MediaCommand, entry: CallRoomEntry, stream: PlivoStream | undefined, log: Logger): Promise<void> {
+  private async record(command: SwitchRoomCommand, entry: CallRoomEntry, stream: PlivoStream | undefined, log: Logger): Promise<void> {
     try {
       const recorded = await this.deps.lifecycle.roomSwitch(command.tenant, command.callId, entry, command.id, stream?.subscribed);
       if (!recorded) log.warn('switch-room not recorded: the switch has its outcome already (the sweeper timed it out), or the call record moved on meanwhile', { event: entry.event });

@@ -35,8 +35,8 @@ export interface RelayStats {
  */
 export class Relay {
   readonly stats: RelayStats = { forwarded: 0, dropped: 0 };
-  /** Settles once both sides are closed; `lost` when the room's server vanished mid-connection. */
-  readonly closed: Promise<{ lost: boolean }>;
+  /** Settles once both sides are closed; `lost` when the room's server vanished mid-connection; `code`: how the room's server closed it. */
+  readonly closed: Promise<{ lost: boolean; code: number }>;
   /**
    * The outer socket, once accepted. How far its peer is behind on reading the room's audio is measured here: the
    * owner's own measure ends at this server, which reads the inner socket promptly, so audio to a slow reader is dropped here.
@@ -71,7 +71,7 @@ export class Relay {
         this.innerClose = { code: sendable(code) ? code : CLOSE.ended, reason: reason.toString() };
         this.onInnerClose?.(code, this.lost);
         const outer = this.outer?.ws;
-        const settle = () => resolve({ lost: this.lost });
+        const settle = () => resolve({ lost: this.lost, code });
         if (!outer || outer.readyState === outer.CLOSED) settle();
         else outer.once('close', settle);
         try {

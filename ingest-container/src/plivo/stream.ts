@@ -9,7 +9,7 @@ import type { EndReason } from '../calls/lifecycle';
 import { JitterBuffer } from '../room/jitter-buffer';
 import type { RoomRegistry } from '../room/registry';
 import type { Participant, PhoneInfo, RoomEvent, Room } from '../room/room';
-import { CLOSE, NO_CLOSE_FRAME, SHUTDOWN } from '../transport/close-codes';
+import { CLOSE, NO_CLOSE_FRAME, ROOM_DEACTIVATED, SHUTDOWN } from '../transport/close-codes';
 import { Endpoint, FrameCutter, newStats, type EndpointStats } from '../transport/endpoint';
 import { FloodMeter } from '../transport/flood-meter';
 import { guard, socketGuard } from '../transport/guard';
@@ -22,6 +22,8 @@ const START_TIMEOUT_MS = 10_000;
 const SWITCHED_ROOM = 'switched-room';
 /** Plivo sends 50 `media` messages a second and a few events: 20 times that is a flood. */
 const MESSAGES_PER_SECOND = 1000;
+/** A call switched into a room of another server ends as that server closed its leg: these codes say why, any other is an error. */
+const RELAYED_END_REASONS: Readonly<Record<number, EndReason>> = { [CLOSE.kicked]: 'kicked', [CLOSE.shutdown]: 'server-shutdown', [CLOSE.roomDeactivated]: 'room-deactivated' };
 
 export interface PlivoStreamDeps extends CallSessionDeps {
   readonly rooms: RoomRegistry;
@@ -183,7 +185,7 @@ export class PlivoStream implements Participant {
     this.remote = { relay, roomId };
     relay.toRoom(startMessage(this.claim.callUuid, this.streamId), false);
     relay.adopt(this.endpoint, (code, lost) => {
-      this.endReason = lost ? 'media-failure' : code === CLOSE.kicked ? 'kicked' : code === CLOSE.shutdown ? 'server-shutdown' : 'error';
+      this.endReason = lost ? 'media-failure' : (RELAYED_END_REASONS[code] ?? 'error');
     });
     return true;
   }
@@ -309,6 +311,11 @@ export class PlivoStream implements Participant {
   close(code: number, reason: string, why: EndReason): void {
     this.endReason = why;
     this.endpoint.close(code, reason);
+  }
+
+  /** Its room was deactivated: the call ends (Plivo hangs up once its stream closes). */
+  roomDeactivated(): void {
+    this.close(ROOM_DEACTIVATED.code, ROOM_DEACTIVATED.reason, 'room-deactivated');
   }
 
   /** Ends the stream from the server side (shutdown). */

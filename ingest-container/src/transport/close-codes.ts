@@ -22,6 +22,8 @@ export const CLOSE = {
   callMismatch: 4403,
   /** A Plivo stream sent no `start` in time (`STREAM_START_TIMEOUT_SECONDS`). */
   startTimeout: 4408,
+  /** The room was deactivated (`POST /v2/rooms/deactivate`): its participants and calls are closed, and it cannot be joined again. */
+  roomDeactivated: 4410,
   /** An outbound call's `participant.id` is another participant's in its room. */
   participantIdTaken: 4409,
   /** More than `BAD_MESSAGES_PER_SECOND` malformed messages within a second. */
@@ -43,15 +45,17 @@ export const CLOSE = {
 export type CloseName = keyof typeof CLOSE;
 
 /** The codes a room participant may get (`docs/room-protocol.md`, "Closing"). */
-export const ROOM_CLOSES: readonly CloseName[] = ['ended', 'shutdown', 'tooBig', 'error', 'moved', 'badMessages', 'flood', 'audioBudget'];
+export const ROOM_CLOSES: readonly CloseName[] = ['ended', 'shutdown', 'tooBig', 'error', 'moved', 'roomDeactivated', 'badMessages', 'flood', 'audioBudget'];
 
 /** The codes a Plivo stream may get (`docs/operations.md`, "Close codes of Plivo streams"). */
-export const STREAM_CLOSES: readonly CloseName[] = ['ended', 'shutdown', 'tooBig', 'error', 'kicked', 'badOrder', 'callMismatch', 'startTimeout', 'participantIdTaken', 'badMessages', 'flood', 'roomFull', 'roomLimit', 'connectionLimit', 'serverFull'];
+export const STREAM_CLOSES: readonly CloseName[] = ['ended', 'shutdown', 'tooBig', 'error', 'kicked', 'badOrder', 'callMismatch', 'startTimeout', 'roomDeactivated', 'participantIdTaken', 'badMessages', 'flood', 'roomFull', 'roomLimit', 'connectionLimit', 'serverFull'];
 
 /** Never sent: what ws reports when a socket dropped with no close frame (RFC 6455 7.1.5), e.g. its peer's server died. */
 export const NO_CLOSE_FRAME = 1006;
 
 /** How a connection ends when handling it failed (RFC 6455 7.4.1: an internal error). */
 export const INTERNAL_ERROR = { code: CLOSE.error, reason: 'internal error' } as const;
+/** How every participant and call of a room ends when it is deactivated. */
+export const ROOM_DEACTIVATED = { code: CLOSE.roomDeactivated, reason: 'room deactivated' } as const;
 /** How every connection ends as its media server shuts down. */
 export const SHUTDOWN = { code: CLOSE.shutdown, reason: 'media server shutting down' } as const;

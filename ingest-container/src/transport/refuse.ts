@@ -10,6 +10,8 @@ export const REFUSALS = {
   bad_request: 400,
   unauthorized: 401,
   forbidden: 403,
+  /** The room was deactivated (`POST /v2/rooms/deactivate`): it cannot be joined again. */
+  room_deactivated: 403,
   not_found: 404,
   /** A relayed join for a room no longer placed on this server: the entry server places it again. */
   room_not_here: 409,

@@ -107,7 +107,7 @@ export class AnswerService {
       readonly agents: Pick<DocumentStore<Agent>, 'get'>;
       readonly calls: CallStore;
       /** The routed room, by its name: one read on every call routed to a room, a write on the room's first use. */
-      readonly rooms: Pick<RoomNames, 'joined'>;
+      readonly rooms: Pick<RoomNames, 'joined' | 'named'>;
       readonly claims: ClaimStore;
       readonly box: SecretBox;
       readonly events: WebhookEventSink;
@@ -307,7 +307,10 @@ export class AnswerService {
    */
   private async admitRoom(tenant: string, route: Route): Promise<Route> {
     if ('rejected' in route) return route;
-    const room = await this.deps.rooms.joined(tenant, route.roomId);
+    // A dynamic rule names a room per call: its rooms are checked, never recorded (a record per call would pile up).
+    const perCall = route.via !== 'query' && route.via !== 'default-room' && route.rule?.room?.type === 'dynamic';
+    const room = perCall ? await this.deps.rooms.named(tenant, route.roomId) : await this.deps.rooms.joined(tenant, route.roomId);
+    if (!room) return route;
     return room.disabled ? { rejected: 'room-deactivated', rule: route.rule } : { ...route, roomId: roomName(room) };
   }
 

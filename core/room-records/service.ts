@@ -26,7 +26,12 @@ export class RoomNames {
    * writes it.
    */
   async joined(tenant: string, name: string): Promise<Room> {
-    return (await this.rooms.named(tenant, name)) ?? this.create(tenant, namedBy(name, newRoomKey));
+    return (await this.named(tenant, name)) ?? this.create(tenant, namedBy(name, newRoomKey));
+  }
+
+  /** The room joined by `name` if it has a record, without creating one (one read). */
+  named(tenant: string, name: string): Promise<Room | null> {
+    return this.rooms.named(tenant, name);
   }
 
   /** A new room, or the room that holds its name already (another create of it won the race). */

@@ -216,6 +216,18 @@ describe('rooms joined before anyone created them', () => {
     expect(await json(await get('/v2/rooms/abcd-1234-wxyz'))).toMatchObject({ roomId: 'abcd-1234-wxyz', customRoomId: null });
   });
 
+  it('are not recorded for a dynamic rule, whose room is per call: no record piles up per call', async () => {
+    const token = file.tokens.globex;
+    const rule = await json<{ id: string }>(await file.t.api('POST', '/v2/sip/routing-rule', { token, body: { name: 'per call', type: 'inbound', phoneNumbers: ['+14155550777'], room: { type: 'dynamic', prefix: 'random' } } }));
+    const url = await connector('unused-dynamic', token);
+    const before = (await json<NumberedList<Room>>(await get('/v2/rooms', token))).pageInfo.total;
+    const call = newCall({ to: '14155550777' });
+    expect(streamOf(await parseAnswer(await plivoRequest(url, answerFields(call)))).url.pathname).toBe('/plivo');
+    const record = await json<{ data: { roomId: string; ruleId: string } }>(await get(`/v2/sip/call/${callIdFor(call.callUuid)}`, token));
+    expect(record.data).toMatchObject({ ruleId: rule.id, roomId: expect.stringMatching(/^room-/) });
+    expect((await json<NumberedList<Room>>(await get('/v2/rooms', token))).pageInfo.total).toBe(before);
+  });
+
   it('route a call by roomId into the room kept under its customRoomId', async () => {
     const room = await create({ customRoomId: 'by-either-name' });
     const url = await connector('unused-default');

@@ -360,9 +360,7 @@ export class AnswerService {
       return moved;
     };
     if (step === 'xml') {
-      // A failed transfer is not dialled, but for one whose request Plivo did not answer in time, yet ran.
-      const dialable = call.status !== 'transfer-failed' || transfer.outcome === 'plivo-timeout';
-      const ringing = (dialable && (await moveTo('transfer-ringing'))) || (call.status === 'transfer-ringing' ? call : null);
+      const ringing = (await moveTo('transfer-ringing')) ?? (call.status === 'transfer-ringing' ? call : null);
       if (!ringing) return { status: 200, xml: HANGUP_XML };
       return { status: 200, xml: dialXml(transfer.to, { action: callCallbackUrl(answerUrl, call.id, 'action'), callbackUrl: callCallbackUrl(answerUrl, call.id, 'dial') }, transfer.dialtone) };
     }

@@ -180,11 +180,16 @@ export class CallControl {
       await this.deps.plivo.transfer(credentials, call.callUuid, { alegUrl });
     } catch (err) {
       const outcome = plivoFailure(err);
-      log.warn('transfer refused by Plivo, or not answered in time: the call stays in its room', { outcome, err: (err as Error).message });
+      // Not answered in time, Plivo may still run the transfer: the call stays `transfer-initiated` (its stream's end
+      // does not end it) until Plivo fetches the transfer's XML, or hangs the call up.
+      if (outcome === 'plivo-timeout') {
+        log.warn('transfer not answered by Plivo in time: the call waits for the transfer or its hangup', { err: (err as Error).message });
+        throw err;
+      }
+      log.warn('transfer refused by Plivo: the call stays in its room', { err: (err as Error).message });
       const failed = await step('transfer-failed', { transfer: { ...transfer, outcome } });
-      // Refused: the call is answered in its room again, as after a failed dial (switchable, watched with its server).
-      // Not answered in time, Plivo may still run the transfer: the call waits in `transfer-failed` for its XML fetch.
-      if (failed && outcome === 'plivo-error' && call.mediaServer) {
+      // Answered in its room again, as after a failed dial: switchable, watched with its media server.
+      if (failed && call.mediaServer) {
         const back = await this.deps.calls.answer(tenant, call.id, new Date().toISOString(), call.mediaServer, subscribes(webhooks, 'call-answered'));
         if (back) await publishCallEvent(events, 'call-answered', back, webhooks);
       }

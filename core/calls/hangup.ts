@@ -9,7 +9,7 @@ import type { CallRecord } from './model';
 import { callEnd, type CallStore } from './store';
 
 export interface CallHangupDeps {
-  readonly calls: Pick<CallStore, 'requestHangup' | 'withdrawHangup' | 'end'>;
+  readonly calls: Pick<CallStore, 'requestHangup' | 'withdrawHangup' | 'end' | 'get'>;
   /** The call's connector and the tenant's webhooks, in one read. */
   readonly rules: Pick<RoutingRuleStore, 'withConnector'>;
   /** The connector's Plivo account, or a 409 `plivo_credentials_missing` naming what it lacks. */
@@ -30,8 +30,9 @@ export class CallHangup {
   constructor(private readonly deps: CallHangupDeps) {}
 
   /**
-   * Hangs `call` up. An outbound call Plivo has not named yet (no CallUUID) is cancelled by its Make Call request id;
-   * one whose Make Call has not been answered yet either is ended here alone: its first callback then hangs it up. Null when the call is not live (any more), or its stream's close ended it meanwhile. Throws a
+   * Hangs `call` up. An outbound call Plivo has not named yet (no CallUUID) is cancelled by its Make Call request id
+   * (hung up by its CallUUID if it connected meanwhile); one with no request id recorded yet is ended here alone: its
+   * first callback then hangs it up. Null when the call is not live (any more), or its stream's close ended it meanwhile. Throws a
    * 409 when its connector is gone or holds no Plivo credentials, and Plivo's failure (502, 504).
    */
   async hangUp(call: CallRecord, reason: string): Promise<CallRecord | null> {
@@ -44,7 +45,10 @@ export class CallHangup {
       if (!(await this.deps.calls.requestHangup(tenant, id, reason))) return null;
       try {
         // Not connected yet (no CallUUID): the placed call is cancelled by its request id.
-        const outcome = callUuid ? await this.deps.plivo.hangup(credentials, callUuid) : await this.deps.plivo.cancel(credentials, requestUuid as string);
+        let outcome = callUuid ? await this.deps.plivo.hangup(credentials, callUuid) : await this.deps.plivo.cancel(credentials, requestUuid as string);
+        // Not cancellable: it connected meanwhile, and Plivo knows it by the CallUUID its first callback bound.
+        const bound = !callUuid && outcome === 'already-ended' ? (await this.deps.calls.get(tenant, id))?.callUuid : null;
+        if (bound) outcome = await this.deps.plivo.hangup(credentials, bound);
         this.deps.log.info('call hung up through Plivo', { tenant, callId: id, callUuid, requestUuid, roomId: call.roomId, reason, outcome });
       } catch (err) {
         await this.deps.calls.withdrawHangup(tenant, id);

@@ -43,8 +43,7 @@ export type TransferStatus = Extract<CallStatus, `transfer${string}`> | 'transfe
 export const TRANSFER_STEPS: Readonly<Record<TransferStatus, readonly CallStatus[]>> = {
   'transfer-initiated': ['answered', 'transfer-failed'],
   transferring: ['transfer-initiated'],
-  // From `transfer-failed` only after Plivo did not answer the transfer request in time (`plivo-timeout`), but ran it.
-  'transfer-ringing': ['transfer-initiated', 'transferring', 'transfer-failed'],
+  'transfer-ringing': ['transfer-initiated', 'transferring'],
   'transfer-accepted': ['transfer-initiated', 'transferring', 'transfer-ringing'],
   transferred: ['transfer-accepted'],
   'transfer-failed': ['transfer-initiated', 'transferring', 'transfer-ringing'],

@@ -141,8 +141,15 @@ export class DeliveryStore {
     const query: QueryCommandInput = {
       TableName: this.tableName,
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-      ...(status && { FilterExpression: '#status = :status', ExpressionAttributeNames: { '#status': 'status' } }),
-      ExpressionAttributeValues: { ':pk': str(`T#${tenant}`), ':prefix': str(`${DELIVERY_PREFIX}${webhookId}#`), ...(status && { ':status': str(status) }) },
+      // Past their retention they are gone, whether or not TTL has removed them yet (as `get` reads them).
+      FilterExpression: status ? 'expiresAt > :now AND #status = :status' : 'expiresAt > :now',
+      ...(status && { ExpressionAttributeNames: { '#status': 'status' } }),
+      ExpressionAttributeValues: {
+        ':pk': str(`T#${tenant}`),
+        ':prefix': str(`${DELIVERY_PREFIX}${webhookId}#`),
+        ':now': num(Math.floor(Date.now() / 1000)),
+        ...(status && { ':status': str(status) }),
+      },
       ScanIndexForward: false,
     };
     // The whole deliveries are read (a query is charged for them even when it asks for their keys alone), so the page's

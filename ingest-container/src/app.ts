@@ -107,7 +107,7 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
       calls,
       rules: new DynamoRoutingRuleStore(dynamo, control.tableName),
       credentials: (connector) => tokens.credentials(connector),
-      plivo: new PlivoVoiceApi({ baseUrl: control.plivoApiUrl, allowPrivateTargets: config.allowPrivateTargets }),
+      plivo: new PlivoVoiceApi({ baseUrl: control.plivoApiUrl, timeoutMs: control.plivoApiTimeoutMs, allowPrivateTargets: config.allowPrivateTargets }),
       events,
       retentionDays: control.callRetentionDays,
       log,

@@ -54,7 +54,6 @@ export interface MediaCounters {
 /** One Plivo message is 20 ms of audio, a few hundred bytes; 64 KB is Plivo's own limit. */
 const MAX_PAYLOAD = 64 * 1024;
 const HEARTBEAT_MS = 30_000;
-/** The close code of a call turned away by each limit. */
 /** How participants are moved off a room whose placement another server took over. */
 const MOVED_REASON = 'room moved to another server: reconnect';
 

@@ -47,7 +47,8 @@ it("moves the call record to answered on join and ended on the caller's hangup",
     const { data } = await api('GET', `/v2/sip/call/${callId}`);
     return data.status === 'ended' ? flatCall(data as unknown as CallView) : undefined;
   });
-  expect(ended).toMatchObject({ status: 'ended', hangupReason: 'caller-hangup', roomId: 'e2e-record' });
+  // The caller's stream stops, then Plivo posts its hangup: whichever the record hears first names the reason.
+  expect(ended).toMatchObject({ status: 'ended', hangupReason: expect.stringMatching(/^(caller-hangup|NORMAL_CLEARING)$/), roomId: 'e2e-record' });
   expect(typeof ended.answeredAt).toBe('string');
   expect(ended.durationSeconds).toBeGreaterThanOrEqual(0);
 }, 30_000);

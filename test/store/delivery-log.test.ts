@@ -43,7 +43,8 @@ describe.each(storeBackends)("a webhook's deliveries on %s", (name, start) => {
   let backend: Backend;
   let dynamo: DynamoDBClient;
   let measured: ReturnType<typeof capacityMeter>;
-  const options = { retentionDays: 30, redriveAfterSeconds: 900 };
+  // Long enough that the fixtures, dated from CALLS_FROM, are all within it.
+  const options = { retentionDays: 3650, redriveAfterSeconds: 900 };
 
   beforeAll(async () => {
     backend = await start();
@@ -65,6 +66,7 @@ describe.each(storeBackends)("a webhook's deliveries on %s", (name, start) => {
     const ref = (d: Delivery) => ({ tenant: d.tenant, webhookId: d.webhookId, deliveryId: d.id });
     expect(await store.get(ref(old))).toBeNull();
     expect(await store.get(ref(fresh))).toEqual(fresh);
+    expect((await store.page('expired', WEBHOOK, undefined, { page: 1, perPage: 10 })).data).toEqual([fresh]);
   });
 
   it('pages by number, exactly while it reads them all, as a lower bound past its read limit', async () => {

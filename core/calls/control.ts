@@ -8,6 +8,7 @@ import type { Logger } from '../log';
 import { COMMAND_TTL_MS, newCommandId, type MediaCommandStore } from '../media-commands';
 import type { PlivoCredentials, PlivoVoiceApi } from '../plivo/voice-api';
 import { mediaRegionFor, roomFor } from '../routing/model';
+import type { RoomService } from '../room-records/service';
 import type { RoutingRuleStore } from '../routing/store';
 import { subscribes } from '../webhooks/model';
 import { publishCallEvent, type WebhookEventSink } from '../webhooks/publisher';
@@ -35,6 +36,8 @@ export interface CallControlDeps {
   /** Whether the connector holds both halves of a Plivo account (what `credentials` needs). */
   readonly holdsCredentials: (connector: Connector) => boolean;
   readonly plivo: PlivoVoiceApi;
+  /** Refuses (400) a room that exists and is deactivated: no call is placed or switched into it. */
+  readonly rooms: Pick<RoomService, 'checkUsable'>;
   /** The command queue of a media region's servers (its table): how a call is switched between rooms. */
   readonly commands: (regionId: string) => MediaCommandStore;
   /** Null when no webhook queue is configured (`WEBHOOK_QUEUE_URL`): call control then answers 503. */
@@ -74,6 +77,7 @@ export class CallControl {
     const id = newCallId();
     const roomId = input.destinationRoomId ?? input.roomId ?? (rule?.room ? roomFor(rule.room, { callUuid: id, from, to }) : null);
     if (!roomId) throw new BadRequestError('Name the room: destinationRoomId, or a routingRuleId whose rule has a room');
+    await this.deps.rooms.checkUsable(tenant, roomId, input.destinationRoomId !== undefined ? 'destinationRoomId' : input.roomId !== undefined ? 'roomId' : 'routingRuleId');
     const { config } = this.deps;
     const startedAt = new Date().toISOString();
     const call: CallRecord = {
@@ -213,6 +217,7 @@ export class CallControl {
     const { mediaServer, region, roomId: from } = call;
     if (call.status !== 'answered' || !mediaServer || !region || !from) throw new ConflictError(`Call ${call.id} is not live in a room (${call.status})`);
     if (from === input.roomId) throw new ConflictError(`Call ${call.id} is in room ${from} already`);
+    await this.deps.rooms.checkUsable(tenant, input.roomId, 'roomId');
     if (call.pendingSwitch) throw new ConflictError(`Call ${call.id} is being switched to another room already: wait for switch-room-completed or switch-room-failed`);
     const { webhooks } = await this.deps.rules.withConnector(tenant, call.connectorId);
     const now = Date.now();

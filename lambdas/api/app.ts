@@ -95,6 +95,7 @@ export function apiDependencies(config: ControlPlaneConfig, log = createLogger(c
       calls: callStore,
       credentials: (connector) => plivoTokens.credentials(connector),
       holdsCredentials,
+      rooms,
       plivo: new PlivoVoiceApi({ baseUrl: config.plivoApiUrl, timeoutMs: config.plivoApiTimeoutMs, allowPrivateTargets: config.webhooks.allowPrivateTargets }),
       commands: mediaCommands(config, dynamo),
       events: config.webhooks.queueUrl ? webhookPublisher(config, dynamo, log) : null,

@@ -51,6 +51,17 @@ it('ends a call switched into the room from the other server as room-deactivated
   await waitFor(() => (call.closeCode !== null && member.closeCode !== null ? true : undefined), 5000);
   expect([call.closeCode, member.closeCode]).toEqual([4410, 4410]);
   expect(await callRecord(call, 'ended')).toMatchObject({ hangupReason: 'room-deactivated' });
+
+  // Deactivated: no call is switched or placed into it (400, before the media server or Plivo is asked).
+  const other = await callOn(await connectorFor('switch-from'), 1, '14155550126');
+  const { id: otherId } = await callRecord(other, 'answered');
+  const switched = await api('POST', '/v2/sip/call/switch-room', { callId: otherId, roomId: 'switched-into' });
+  expect({ status: switched.status, body: switched.body }).toMatchObject({ status: 400, body: { code: 'bad_request', message: expect.stringContaining('switched-into is deactivated') } });
+  expect(await callRecord(other, 'answered')).toMatchObject({ roomId: 'switch-from' });
+  const placing = await api('POST', '/v2/connectors', { provider: 'plivo', plivoAuthId: 'MADEACTIVATED0000001', plivoAuthToken: 'deactivated-room-test-token-000001', defaultRoomId: 'switch-from' });
+  const placed = await api('POST', '/v2/sip/call', { sipCallTo: '+14155557001', sipCallFrom: '+14155550199', destinationRoomId: 'switched-into', connectorId: (placing.body.data as { id: string }).id });
+  expect({ status: placed.status, code: placed.body.code }).toEqual({ status: 400, code: 'bad_request' });
+  await other.hangup();
 }, 30_000);
 
 it("turns away a call routed just before the deactivation whose stream comes after the room was closed", async () => {

@@ -145,7 +145,7 @@ export class Sweeper {
       const pending = await this.deps.calls.pendingEvents(tenant, id);
       if (!pending) return false;
       // Its events were recorded but the writer died before taking it out of the index: only that is left to do.
-      if (!pending.events.length) await this.deps.calls.eventRecorded(tenant, id, 'call-started');
+      if (!pending.events.length) await this.deps.calls.leaveOutbox(tenant, id);
       for (const type of pending.events) {
         this.deps.log.warn('call event was never recorded for webhooks; publishing it now', { tenant, callId: id, event: type });
         await this.deps.events.publish(callEvent(type, pending.call), true);

@@ -112,6 +112,8 @@ export interface CallStore {
   miss(tenant: string, id: string, endedAt: string, retentionDays: number, outbox?: boolean): Promise<CallRecord | null>;
   /** The event's deliveries are recorded: the call no longer waits for it. */
   eventRecorded(tenant: string, id: string, event: CallEventType): Promise<void>;
+  /** Takes the call out of the outbox index when it waits for no event, unless a state change added one meanwhile. */
+  leaveOutbox(tenant: string, id: string): Promise<void>;
   /** The call and the events its state changes still wait for; null when there is no such call. */
   pendingEvents(tenant: string, id: string): Promise<{ call: CallRecord; events: CallEventType[] } | null>;
   /**
@@ -367,8 +369,10 @@ export class DynamoCallStore implements CallStore {
         }),
       ),
     );
-    if (out.Attributes?.pendingEvents) return;
-    // None left: out of the outbox index, unless a state change added an event meanwhile.
+    if (!out.Attributes?.pendingEvents) await this.leaveOutbox(tenant, id);
+  }
+
+  async leaveOutbox(tenant: string, id: string): Promise<void> {
     try {
       await db(() =>
         this.dynamo.send(

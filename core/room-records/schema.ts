@@ -6,11 +6,9 @@ import { pageQuerySchema } from '../pagination';
 /** A generated `roomId`: `xxxx-xxxx-xxxx`, lowercase letters and digits. A `customRoomId` never has this shape. */
 export const ROOM_KEY = /^[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}$/;
 
-/**
- * The events a room's `webhook` may name. Stored now; delivered by the sessions part of issue 19, which records
- * sessions and participants (nothing sends them yet).
- */
+/** The events a room's `webhook` may name (core/sessions/events.ts). */
 export const ROOM_WEBHOOK_EVENTS = ['session-started', 'session-ended', 'participant-joined', 'participant-left'] as const;
+export type RoomWebhookEvent = (typeof ROOM_WEBHOOK_EVENTS)[number];
 
 /** What `autoCloseConfig.type` may say (VideoSDK's): stored now, acted on by the sessions part of issue 19. */
 export const AUTO_CLOSE_TYPES = ['session-ends', 'session-end-and-deactivate'] as const;

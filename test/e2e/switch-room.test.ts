@@ -15,6 +15,8 @@ const local = localProcessPerFile('e2e-switch-room-', { MEDIA_SERVERS: '2', MAX_
 const { api, server, connectorFor, callOn } = mediaServers(() => local.stack);
 const ROOM_A_HZ = 600;
 const ROOM_B_HZ = 1400;
+/** The caller's longest silence between the rooms this test accepts (not the product's figure: see bench:switch). */
+const GAP_BOUND_MS = 250;
 
 /** A 8 kHz participant on media server `i` playing `hz` for 20 s (until it is closed). */
 async function playing(i: number, roomId: string, hz: number): Promise<RoomPeer> {
@@ -49,8 +51,9 @@ it('moves a call to a room on the same server in place: the caller hears room B,
   }, 5000);
   expect(moved.timelog.slice(-2).map((entry) => ('event' in entry ? entry.event : entry.status))).toEqual(['switch-room-initiated', 'switch-room-completed']);
   await waitFor(() => (toneLevel(lastHeard(call), ROOM_B_HZ) > 2000 && toneLevel(lastHeard(call), ROOM_A_HZ) < 100 ? true : undefined), 3000);
-  const gap = switchGap(call.receivedFrames(), ROOM_A_HZ, ROOM_B_HZ);
-  expect(gap?.gapMs).toBeLessThan(60);
+  // The gap's figure (one frame period) is bench:switch's; on a loaded CI machine a stalled event loop can add tens
+  // of ms, so this bound only catches a switch that waits on something (the command poll is a second).
+  expect(switchGap(call.receivedFrames(), ROOM_A_HZ, ROOM_B_HZ)?.gapMs).toBeLessThan(GAP_BOUND_MS);
   // Same socket: the stream never closed, and the switch was made where the stream is.
   expect(call.closeCode).toBeNull();
 
@@ -77,7 +80,7 @@ it('moves a call to a room placed on the other server through a relay: the calle
   expect((await api('POST', '/v2/sip/call/switch-room', { callId, roomId: 'across-b', participantId: 'moved-caller' })).status).toBe(200);
   await waitFor(async () => ((await callView(callId)).roomId === 'across-b' ? true : undefined), 5000);
   await waitFor(() => (toneLevel(lastHeard(call), ROOM_B_HZ) > 2000 && toneLevel(lastHeard(call), ROOM_A_HZ) < 100 ? true : undefined), 3000);
-  expect(switchGap(call.receivedFrames(), ROOM_A_HZ, ROOM_B_HZ)?.gapMs).toBeLessThan(100);
+  expect(switchGap(call.receivedFrames(), ROOM_A_HZ, ROOM_B_HZ)?.gapMs).toBeLessThan(GAP_BOUND_MS);
   // Room B's participants see the caller under the id asked for, and hear it.
   expect(peers[1]?.messages.some((m) => m.type === 'participant-joined' && (m.participant as { id: string }).id === 'moved-caller')).toBe(true);
   void call.play(tone(900, 1));

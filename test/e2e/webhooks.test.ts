@@ -22,10 +22,17 @@ import { startReceiver } from '../support/webhook-receiver';
 const RETRY_DELAYS = [1, 2, 3];
 let dataDir: string;
 let stack: LocalProcess;
+let unstreamed: { receiver: Awaited<ReturnType<typeof startReceiver>>; webhookId: string; call: SimulatedCall };
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'e2e-webhooks-'));
   stack = await startLocalProcess(dataDir, { WEBHOOK_RETRY_DELAYS: RETRY_DELAYS.join(','), WEBHOOK_REDRIVE_AFTER_SECONDS: '2', CLAIM_TTL_SECONDS: '2', SWEEP_INTERVAL_SECONDS: '1' });
+  // A call answered and never streamed is missed 17 s later: answered first, its test (the last) waits for what is left.
+  const receiver = await startReceiver();
+  const { webhookId, answerUrl } = await hookedConnector(receiver.url, 'wh-missed', ['call-missed']);
+  const call = new SimulatedCall({ answerUrl });
+  await call.answer();
+  unstreamed = { receiver, webhookId, call };
 }, 30_000);
 
 afterAll(async () => {
@@ -59,7 +66,7 @@ const deliveries = async (webhookId: string, query = '') =>
 afterEach(async () => {
   // Each test's webhook is removed, so the next test's receiver sees only its own events.
   const { data } = await api('GET', '/v2/sip/webhooks');
-  for (const hook of data as unknown as { id: string }[]) await api('DELETE', `/v2/sip/webhooks/${hook.id}`);
+  for (const hook of data as unknown as { id: string }[]) if (hook.id !== unstreamed.webhookId) await api('DELETE', `/v2/sip/webhooks/${hook.id}`);
 });
 
 /** Validates a value against a component schema of the API's OpenAPI document (`Call`, say). */
@@ -199,28 +206,6 @@ it('dead-letters a delivery after 4 failed attempts, and the retry endpoint re-d
   }
 }, 40_000);
 
-it('ends a call whose stream never started as missed, with a call-missed event', async () => {
-  const receiver = await startReceiver();
-  try {
-    const { answerUrl } = await hookedConnector(receiver.url, 'wh-missed', ['call-missed']);
-    const call = new SimulatedCall({ answerUrl });
-    await call.answer();
-    // CLAIM_TTL_SECONDS=2 here: missed 15 s after the claim expired (the grace a late stream has), found by the next sweep.
-    // Webhooks are per tenant: earlier tests' calls, answered but never streamed, are missed too. This call's is the one.
-    const missed = await waitFor(() => receiver.received.find((r) => r.payload.data.additionalDetails.callUuid === call.callUuid), 25_000);
-    expect(missed.payload).toMatchObject({ webhookType: 'call-missed', data: { status: 'missed', additionalDetails: { callUuid: call.callUuid, hangupReason: 'claim-expired' } } });
-    expect(missed.payload.data.timelog).toEqual([
-      { status: 'incoming', at: missed.payload.data.start },
-      { status: 'missed', at: missed.payload.timestamp },
-    ]);
-    expect(Date.parse(missed.payload.timestamp) - Date.parse(missed.payload.data.start)).toBeGreaterThanOrEqual(17_000);
-    expect(receiver.received.filter((r) => r.payload.data.id === missed.payload.data.id)).toHaveLength(1);
-    expect((await api('GET', `/v2/sip/call/${missed.payload.data.id}`)).data).toEqual(missed.payload.data);
-  } finally {
-    await receiver.close();
-  }
-}, 40_000);
-
 it('loses nothing when the process is killed mid-delivery and started again', async () => {
   const receiver = await startReceiver((n) => (n === 0 ? 500 : n === 1 ? 'hang' : 200));
   try {
@@ -250,3 +235,22 @@ it('loses nothing when the process is killed mid-delivery and started again', as
     await receiver.close();
   }
 }, 60_000);
+
+it('ends a call whose stream never started as missed, with a call-missed event', async () => {
+  const { receiver, call } = unstreamed;
+  try {
+    // CLAIM_TTL_SECONDS=2 here: missed 15 s after the claim expired (the grace a late stream has), found by the next sweep.
+    // Webhooks are per tenant: earlier tests' calls, answered but never streamed, are missed too. This call's is the one.
+    const missed = await waitFor(() => receiver.received.find((r) => r.payload.data.additionalDetails.callUuid === call.callUuid), 25_000);
+    expect(missed.payload).toMatchObject({ webhookType: 'call-missed', data: { status: 'missed', additionalDetails: { callUuid: call.callUuid, hangupReason: 'claim-expired' } } });
+    expect(missed.payload.data.timelog).toEqual([
+      { status: 'incoming', at: missed.payload.data.start },
+      { status: 'missed', at: missed.payload.timestamp },
+    ]);
+    expect(Date.parse(missed.payload.timestamp) - Date.parse(missed.payload.data.start)).toBeGreaterThanOrEqual(17_000);
+    expect(receiver.received.filter((r) => r.payload.data.id === missed.payload.data.id)).toHaveLength(1);
+    expect((await api('GET', `/v2/sip/call/${missed.payload.data.id}`)).data).toEqual(missed.payload.data);
+  } finally {
+    await receiver.close();
+  }
+}, 40_000);

@@ -37,7 +37,7 @@ export interface CallControlDeps {
   readonly holdsCredentials: (connector: Connector) => boolean;
   readonly plivo: PlivoVoiceApi;
   /** Refuses (400) a room that exists and is deactivated: no call is placed or switched into it. */
-  readonly rooms: Pick<RoomService, 'checkUsable'>;
+  readonly rooms: Pick<RoomService, 'usableName'>;
   /** The command queue of a media region's servers (its table): how a call is switched between rooms. */
   readonly commands: (regionId: string) => MediaCommandStore;
   /** Null when no webhook queue is configured (`WEBHOOK_QUEUE_URL`): call control then answers 503. */
@@ -75,9 +75,9 @@ export class CallControl {
     if (rule === undefined) throw new NotFoundError(`Routing rule ${input.routingRuleId} not found`);
     if (rule?.type === 'inbound') throw new BadRequestError('Invalid request body: routingRuleId: names an inbound rule; an outbound call takes an outbound rule', [{ field: 'routingRuleId', message: 'names an inbound rule' }]);
     const id = newCallId();
-    const roomId = input.destinationRoomId ?? input.roomId ?? (rule?.room ? roomFor(rule.room, { callUuid: id, from, to }) : null);
-    if (!roomId) throw new BadRequestError('Name the room: destinationRoomId, or a routingRuleId whose rule has a room');
-    await this.deps.rooms.checkUsable(tenant, roomId, input.destinationRoomId !== undefined ? 'destinationRoomId' : input.roomId !== undefined ? 'roomId' : 'routingRuleId');
+    const named = input.destinationRoomId ?? input.roomId ?? (rule?.room ? roomFor(rule.room, { callUuid: id, from, to }) : null);
+    if (!named) throw new BadRequestError('Name the room: destinationRoomId, or a routingRuleId whose rule has a room');
+    const roomId = await this.deps.rooms.usableName(tenant, named, input.destinationRoomId !== undefined ? 'destinationRoomId' : input.roomId !== undefined ? 'roomId' : 'routingRuleId');
     const { config } = this.deps;
     const startedAt = new Date().toISOString();
     const call: CallRecord = {
@@ -216,21 +216,21 @@ export class CallControl {
     const call = await this.find(tenant, input.callId);
     const { mediaServer, region, roomId: from } = call;
     if (call.status !== 'answered' || !mediaServer || !region || !from) throw new ConflictError(`Call ${call.id} is not live in a room (${call.status})`);
-    if (from === input.roomId) throw new ConflictError(`Call ${call.id} is in room ${from} already`);
-    await this.deps.rooms.checkUsable(tenant, input.roomId, 'roomId');
+    const to = await this.deps.rooms.usableName(tenant, input.roomId, 'roomId');
+    if (from === to) throw new ConflictError(`Call ${call.id} is in room ${from} already`);
     if (call.pendingSwitch) throw new ConflictError(`Call ${call.id} is being switched to another room already: wait for switch-room-completed or switch-room-failed`);
     const { webhooks } = await this.deps.rules.withConnector(tenant, call.connectorId);
     const now = Date.now();
-    const command = { type: 'switch-room', id: newCommandId(now), tenant, callId: call.id, fromRoomId: from, roomId: input.roomId, at: now, expiresAtMs: now + COMMAND_TTL_MS } as const;
-    const entry = { event: 'switch-room-initiated', from, to: input.roomId, at: new Date(now).toISOString() } as const;
+    const command = { type: 'switch-room', id: newCommandId(now), tenant, callId: call.id, fromRoomId: from, roomId: to, at: now, expiresAtMs: now + COMMAND_TTL_MS } as const;
+    const entry = { event: 'switch-room-initiated', from, to, at: new Date(now).toISOString() } as const;
     const initiated = await this.deps.calls.switchRoom(tenant, call.id, entry, command.id, subscribes(webhooks, entry.event));
     if (!initiated) throw new ConflictError(`Call ${call.id} is no longer live in room ${from}, is being switched already, or has been switched ${MAX_ROOM_SWITCHES} times`);
-    const log = this.deps.log.child({ tenant, callId: call.id, from, to: input.roomId, mediaServer, commandId: command.id });
+    const log = this.deps.log.child({ tenant, callId: call.id, from, to, mediaServer, commandId: command.id });
     try {
       await this.deps.commands(region).send(mediaServer, input.participantId === undefined ? command : { ...command, participantId: input.participantId });
     } catch (err) {
       log.error('switch-room command not written: the switch failed, the call stays in its room', { err });
-      const failure = { event: 'switch-room-failed', from, to: input.roomId, at: new Date().toISOString(), reason: 'unavailable' } as const;
+      const failure = { event: 'switch-room-failed', from, to, at: new Date().toISOString(), reason: 'unavailable' } as const;
       const failed = await this.deps.calls.switchRoom(tenant, call.id, failure, command.id, subscribes(webhooks, failure.event));
       await publishCallEvent(events, entry.event, initiated, webhooks);
       if (failed) await publishCallEvent(events, failure.event, failed, webhooks);

@@ -110,7 +110,17 @@ export class RoomService {
 
   /** A routing rule's or connector's room (`field`) may be any name, but not one of a disabled room: 400. */
   async checkUsable(tenant: string, name: string | null | undefined, field: string): Promise<void> {
-    if (!name || !(await this.deps.rooms.named(tenant, name))?.disabled) return;
+    if (name) await this.usableName(tenant, name, field);
+  }
+
+  /**
+   * The name a call is placed or switched into room `name` by (`field`): the one the room is kept by on media servers
+   * (its `customRoomId` when it has one, though `name` is its `roomId`), or `name` itself for a room with no record
+   * yet; a disabled room is a 400. One read.
+   */
+  async usableName(tenant: string, name: string, field: string): Promise<string> {
+    const room = await this.deps.rooms.named(tenant, name);
+    if (!room?.disabled) return room ? roomName(room) : name;
     const message = `room ${name} is deactivated`;
     throw new BadRequestError(`Invalid request body: ${field}: ${message}`, [{ field, message }]);
   }

@@ -61,8 +61,13 @@ it('moves a call to a room on the same server in place: the caller hears room B,
   expect(events.map((e) => e.webhookType)).toEqual(['switch-room-initiated', 'switch-room-completed']);
   expect(events[1]?.data).toMatchObject({ id: callId, roomId: 'switch-b' });
 
-  // Back again, with another participant id in room A.
-  expect((await api('POST', '/v2/sip/call/switch-room', { callId, roomId: 'switch-a', participantId: 'caller-1' })).status).toBe(200);
+  // Back again, with another participant id, to room A named by its generated roomId: the call joins the room its
+  // participants are in, kept by its customRoomId (the room was recorded on their first join).
+  const roomA = (await api('GET', '/v2/rooms/switch-a')).body as { roomId: string; customRoomId: string };
+  expect(roomA.customRoomId).toBe('switch-a');
+  const back = await api('POST', '/v2/sip/call/switch-room', { callId, roomId: roomA.roomId, participantId: 'caller-1' });
+  expect(back.status).toBe(200);
+  expect((back.data as unknown as CallView).timelog.at(-1)).toMatchObject({ event: 'switch-room-initiated', from: 'switch-b', to: 'switch-a' });
   await waitFor(async () => ((await callView(callId)).roomId === 'switch-a' ? true : undefined), 5000);
   await waitFor(() => (toneLevel(lastHeard(call), ROOM_A_HZ) > 2000 && toneLevel(lastHeard(call), ROOM_B_HZ) < 100 ? true : undefined), 3000);
 

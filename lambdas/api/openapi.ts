@@ -75,8 +75,9 @@ interface Operation {
 }
 
 function operation(op: Operation): ZodOpenApiOperationObject {
+  // Every route, public ones too, answers 403 `origin_refused` to a request that did not come through the edge.
   const errors = op.public
-    ? [405]
+    ? [403, 405]
     : [
         401,
         403,

@@ -68,13 +68,15 @@ it('the REST API refuses a request without the secret with 403 {message, code}, 
     const res = await fetch(`${url}/v2/connectors`, { headers: { authorization: `Bearer ${token}`, ...withSecret(value) } });
     expect(res.status).toBe(403);
     expect(await res.json()).toEqual({ message: 'Call the API at its public URL', code: 'origin_refused' });
-    // Not even the token is looked at: without one, the same 403 (not 401).
+    // Not even the token is looked at: without one, the same 403 (not 401); a public route (no token) the same.
     expect((await fetch(`${url}/v2/connectors`, { headers: withSecret(value) })).status).toBe(403);
+    expect((await fetch(`${url}/v2/public/rsa-public-key`, { headers: withSecret(value) })).status).toBe(403);
   }
   const through = await fetch(`${url}/v2/connectors`, { headers: { authorization: `Bearer ${token}`, ...withSecret(ORIGIN_SECRET) } });
   expect(through.status).toBe(200);
   expect((await fetch(`${url}/v2/connectors`, { headers: withSecret(ORIGIN_SECRET) })).status).toBe(401);
-  expect(lines.filter((line) => line.includes('request refused: it did not come through the edge'))).toHaveLength(WRONG.length * 2);
+  expect((await fetch(`${url}/v2/public/rsa-public-key`, { headers: withSecret(ORIGIN_SECRET) })).status).toBe(200);
+  expect(lines.filter((line) => line.includes('request refused: it did not come through the edge'))).toHaveLength(WRONG.length * 3);
   // The secret is never logged, nor any header value that was offered for it.
   expect(lines.some((line) => line.includes(ORIGIN_SECRET.slice(0, 20)))).toBe(false);
 });

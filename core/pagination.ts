@@ -20,12 +20,21 @@ export function decodeCursor(cursor: string, idPattern: RegExp): string {
 }
 
 /**
+ * A whole number in a query string, `min`..`max`, `fallback` when left out: digits alone (not ` 2`, `1e1`, `0x10`,
+ * `2.0`, which a plain coercion would take).
+ */
+export function queryInteger(min: number, max: number, fallback: number) {
+  const digits = (value: unknown) => (typeof value === 'string' && /^[0-9]{1,9}$/.test(value) ? Number(value) : value);
+  return z.preprocess(digits, z.number({ error: 'must be an integer' }).int('must be an integer').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`).default(fallback));
+}
+
+/**
  * The list convention of the SIP resources (VideoSDK's): `page` (1-based) and `perPage` (1-100, 10 by default).
  * Query strings only: a number the client did not send as digits is refused, never guessed.
  */
 export const pageQuerySchema = z.strictObject({
-  page: z.coerce.number().int('must be an integer').min(1, 'must be at least 1').max(1_000_000, 'must be at most 1000000').default(1),
-  perPage: z.coerce.number().int('must be an integer').min(1, 'must be at least 1').max(100, 'must be at most 100').default(10),
+  page: queryInteger(1, 1_000_000, 1),
+  perPage: queryInteger(1, 100, 10),
 });
 export type PageRequest = z.output<typeof pageQuerySchema>;
 

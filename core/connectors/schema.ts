@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { RULE_ID } from '../ids';
+import { queryInteger } from '../pagination';
 import { PROVIDER_IDS } from '../providers';
 
 export const ROOM_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
@@ -52,7 +53,7 @@ export type CreateConnectorInput = z.output<ReturnType<typeof createConnectorSch
 export type UpdateConnectorInput = z.output<ReturnType<typeof updateConnectorSchema>>;
 
 export const listQuerySchema = z.strictObject({
-  limit: z.coerce.number().int('must be an integer').min(1, 'must be at least 1').max(100, 'must be at most 100').default(20),
+  limit: queryInteger(1, 100, 20),
   cursor: z.string().max(200).optional(),
 });
 

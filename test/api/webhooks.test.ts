@@ -91,7 +91,8 @@ describe('webhooks API', () => {
     expect({ ids: last.data.map((w) => w.id), info: last.pageInfo }).toEqual({ ids: newestFirst.slice(4), info: { currentPage: 3, perPage: 2, lastPage: 3, total: 5 } });
     expect(await page('page=4&perPage=2')).toEqual({ data: [], pageInfo: { currentPage: 4, perPage: 2, lastPage: 3, total: 5 } });
     expect((await page('perPage=100')).data).toHaveLength(5);
-    for (const query of ['page=0', 'page=-1', 'page=1.5', 'page=abc', 'perPage=0', 'perPage=101', 'limit=5', 'cursor=abc']) {
+    // Digits alone: what a plain coercion would guess (` 2`, `1e1`, `0x10`, `2.0`, an empty value) is refused too.
+    for (const query of ['page=0', 'page=-1', 'page=1.5', 'page=abc', 'page=%202', 'page=1e1', 'page=0x2', 'perPage=2.0', 'perPage=', 'perPage=0', 'perPage=101', 'limit=5', 'cursor=abc']) {
       const res = await t.api('GET', `/v2/sip/webhooks?${query}`, { token });
       expect({ query, status: res.status, body: await res.json() }).toEqual({ query, status: 400, body: expect.objectContaining({ message: expect.any(String), code: 'bad_request' }) });
     }

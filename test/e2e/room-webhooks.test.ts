@@ -50,8 +50,8 @@ function publisher(queue = new DeliveryQueue(sqs, queueUrl), rooms = new DynamoR
   return { log: log.lines, publisher: new RoomWebhookPublisher({ rooms, deliveries, queue, cacheMs: 1000, log: log.logger }) };
 }
 
-async function receiver(answer?: Answer) {
-  const started = await startReceiver(answer);
+async function receiver(answer?: Answer, port?: number) {
+  const started = await startReceiver(answer, port);
   receivers.push(started);
   return started;
 }
@@ -169,6 +169,44 @@ it('a delivery whose queue message never went out is queued by the sweeper and d
   await waitFor(() => (hooks.received.length >= 1 ? true : undefined), 15_000);
   expect(hooks.received[0]?.payload.webhookType).toBe('session-started');
 }, 30_000);
+
+it('lists a room’s deliveries under /v2/rooms/{id}/deliveries, re-drives a dead-lettered one, and shows another tenant none of it', async () => {
+  // Down from the start: every attempt is refused, and the delivery is dead-lettered after the last retry.
+  const gone = await startReceiver();
+  const port = Number(new URL(gone.url).port);
+  await gone.close();
+  const { id, roomId } = await room(tokens.a, 'redriven-room', { endPoint: gone.url, events: ['session-ended'] });
+  const { publisher: sink } = publisher();
+  sink.publish(sessionEvent('session-ended', 'rooms-a', 'redriven-room'));
+  const list = async (ref: string, query = '', token = tokens.a) => {
+    const res = await t.api('GET', `/v2/rooms/${ref}/deliveries${query}`, { token });
+    return { status: res.status, body: (await res.json()) as { data: { id: string; webhookId: string; event: string; callId: null; status: string; attempts: { statusCode: number | null }[]; payload: { webhookType: string } }[] } };
+  };
+  const failed = await waitFor(async () => (await list(id, '?status=failed')).body.data[0], 15_000);
+  expect(failed).toMatchObject({ webhookId: id, event: 'session-ended', callId: null, payload: { webhookType: 'session-ended' } });
+  expect(failed.attempts).toHaveLength(RETRY_DELAYS.length + 1);
+  // The room by any of its names; the same delivery by its id.
+  for (const ref of [roomId, 'redriven-room']) expect((await list(ref)).body.data.map((d) => d.id)).toEqual([failed.id]);
+  const one = await t.api('GET', `/v2/rooms/redriven-room/deliveries/${failed.id}`, { token: tokens.a });
+  expect({ status: one.status, id: ((await one.json()) as { id: string }).id }).toEqual({ status: 200, id: failed.id });
+
+  // Another tenant: its own room of that name has none, and the first tenant's room and delivery are not found.
+  await room(tokens.b, 'redriven-room');
+  expect((await list('redriven-room', '', tokens.b)).body.data).toEqual([]);
+  expect((await list(id, '', tokens.b)).status).toBe(404);
+  expect((await t.api('POST', `/v2/rooms/${id}/deliveries/${failed.id}/retry`, { token: tokens.b })).status).toBe(404);
+  expect((await t.api('POST', `/v2/rooms/redriven-room/deliveries/${failed.id}/retry`, { token: tokens.b })).status).toBe(404);
+
+  // The receiver comes back where it was; the re-drive delivers the same event under the same webhook-id.
+  const hooks = await receiver(undefined, port);
+  const retry = await t.api('POST', `/v2/rooms/redriven-room/deliveries/${failed.id}/retry`, { token: tokens.a });
+  expect({ status: retry.status, delivery: await retry.json() }).toMatchObject({ status: 202, delivery: { id: failed.id, status: 'pending' } });
+  await waitFor(() => (hooks.received.length >= 1 ? true : undefined), 10_000);
+  expect(hooks.received[0]?.headers['webhook-id']).toBe(failed.id);
+  const delivered = await waitFor(async () => (await list(id, '?status=delivered')).body.data[0], 5000);
+  expect(delivered.attempts.map((a) => a.statusCode)).toEqual([null, null, null, null, 200]);
+  expect((await t.api('POST', `/v2/rooms/redriven-room/deliveries/${failed.id}/retry`, { token: tokens.a })).status).toBe(409);
+}, 40_000);
 
 it('never throws and never waits: a table that does not answer is logged with the tenant, room and event', async () => {
   const down = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: 'http://127.0.0.1:1' });

@@ -38,9 +38,9 @@ export function deliveryRefOf(key: Item): DeliveryRef | null {
 export const DELIVERY_LIST_READ_LIMIT = 500;
 
 /**
- * Delivery records in the control table, under the tenant and their receiver (a webhook, or a room: its record's id). A pending delivery sits in
- * the `due` index from when it should have been attempted plus `redriveAfterSeconds`: if it is still
- * pending then, its queue message was lost and the sweeper sends it again.
+ * Delivery records in the control table, under the tenant and their receiver (a webhook, or a room: its record's id).
+ * A pending delivery sits in the `due` index from when it should have been attempted plus `redriveAfterSeconds`: if it
+ * is still pending then, its queue message was lost and the sweeper sends it again.
  */
 export class DeliveryStore {
   constructor(

@@ -79,11 +79,12 @@ export function newRoomKey(): string {
 }
 
 /**
- * A delivery's id follows from its call, event and webhook (and the event's time, for order), so publishing an
- * event again, after a crash, finds the records its first try wrote instead of writing twins.
+ * A delivery's id follows from what its event is about (a call's id, a session event's id), the event and its receiver
+ * (and the event's time, for order), so publishing an event again, after a crash, finds the records its first try wrote
+ * instead of writing twins.
  */
-export function deliveryIdFor(callId: string, event: string, webhookId: string, at: number): string {
-  const digest = createHash('sha256').update(`${callId}\0${event}\0${webhookId}`).digest();
+export function deliveryIdFor(subject: string, event: string, webhookId: string, at: number): string {
+  const digest = createHash('sha256').update(`${subject}\0${event}\0${webhookId}`).digest();
   return timeOrderedId('whd_', at, [...digest.subarray(0, 7)].map((byte) => CROCKFORD.charAt(byte % 32)).join(''));
 }
 

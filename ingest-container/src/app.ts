@@ -20,6 +20,8 @@ import { SecretBox } from '../../core/secret-box';
 import { TenantStore } from '../../core/tenants';
 import { RoomNames } from '../../core/room-records/service';
 import { DynamoRoomStore } from '../../core/room-records/store';
+import { roomWebhookPublisher } from '../../core/room-records/webhooks';
+import type { SessionEventSink } from '../../core/sessions/events';
 import { webhookPublisher } from '../../core/webhooks/publisher';
 import { RoomGate } from './admission/room-gate';
 import { DIAL_DEFAULTS } from './calls/agent';
@@ -43,6 +45,8 @@ export interface MediaServer {
   readonly port: number;
   readonly relayPort: number;
   readonly connections: Connections;
+  /** Where the rooms' session events go (their webhooks): each settles before the server stops. */
+  readonly sessionEvents: SessionEventSink;
   /** The public listener: `npm start`'s balancer hands it connections (handoff.ts). */
   readonly publicServer: Server;
   /** SIGTERM: drain (live calls finish, up to DRAIN_TIMEOUT_SECONDS), then stop. */
@@ -94,6 +98,7 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
   const protection = new TaskProtection(ecsAgentUri, log);
   const cluster = new ClusterMember(new PlacementStore(table.dynamo, table.tableName), { serverId, relayUrl, sealedRelaySecret: relayAuth.sealed, leaseMs, log, onLost: (tenant, roomId) => media.evict(tenant, roomId) });
   const events = webhookPublisher(control, dynamo, log);
+  const sessionEvents = roomWebhookPublisher(control, dynamo, log);
   const calls = new DynamoCallStore(dynamo, control.tableName);
   const tokens = new PlivoAuthTokens(box);
   const lifecycle = new CallLifecycle({
@@ -228,6 +233,8 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
         ),
         new Promise((resolve) => setTimeout(resolve, 5000).unref()),
       ]);
+      // The session events of the rooms that just closed are recorded before the table's client goes.
+      await sessionEvents.settled();
       dynamo.destroy();
       log.info('media server stopped', {});
     })());
@@ -236,6 +243,7 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
     port,
     relayPort,
     connections: media,
+    sessionEvents,
     publicServer,
     drain: () => stop(() => media.drain(config.drainTimeoutSeconds * 1000)),
     // During a drain too: the live calls end now, so the drain (and the stop it began) finishes at once.

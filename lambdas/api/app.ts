@@ -28,6 +28,7 @@ import { TenantStore } from '../../core/tenants';
 import { webhookPublisher, webhookQueue, webhookStores } from '../../core/webhooks/publisher';
 import { PlivoVoiceApi } from '../../core/plivo/voice-api';
 import { createWebhookSchema, listDeliveriesQuerySchema, updateWebhookSchema } from '../../core/webhooks/schema';
+import { DeliveryLog } from '../../core/webhooks/delivery-log';
 import { WebhookService } from '../../core/webhooks/service';
 import { WebhookSigner } from '../../core/webhooks/signing';
 import { ServiceUnavailableError } from '../../core/errors';
@@ -49,6 +50,8 @@ export interface ApiDependencies {
   readonly roomTokens: RoomTokenService;
   readonly rooms: RoomService;
   readonly webhooks: WebhookService;
+  /** The deliveries of webhooks' and rooms' events, by receiver. */
+  readonly deliveries: DeliveryLog;
   /** Publishes the webhook signing key; null when WEBHOOK_SIGNING_KEY_ID is not set. */
   readonly webhookSigner: WebhookSigner | null;
   readonly mediaRegions: readonly string[];
@@ -70,6 +73,8 @@ export function apiDependencies(config: ControlPlaneConfig, log = createLogger(c
   const tenants = new TenantStore(dynamo, config.tableName, box);
   const callStore = new DynamoCallStore(dynamo, config.tableName);
   const plivoTokens = new PlivoAuthTokens(box);
+  const { webhooks, deliveries: deliveryStore } = webhookStores(config, dynamo);
+  const deliveries = new DeliveryLog({ deliveries: deliveryStore, queue: config.webhooks.queueUrl ? webhookQueue(config) : null, log });
   const rooms = new RoomService({
     rooms: new DynamoRoomStore(dynamo, config.tableName),
     closer: mediaRoomCloser(config, dynamo, log),
@@ -104,13 +109,8 @@ export function apiDependencies(config: ControlPlaneConfig, log = createLogger(c
     }),
     roomTokens: new RoomTokenService(tenants),
     rooms,
-    webhooks: new WebhookService({
-      ...webhookStores(config, dynamo),
-      queue: config.webhooks.queueUrl ? webhookQueue(config) : null,
-      box,
-      allowPrivateTargets: config.webhooks.allowPrivateTargets,
-      log,
-    }),
+    webhooks: new WebhookService({ webhooks, deliveries, box, allowPrivateTargets: config.webhooks.allowPrivateTargets, log }),
+    deliveries,
     webhookSigner: config.webhookSigningKeyId ? new WebhookSigner(kms, config.webhookSigningKeyId) : null,
     mediaRegions: config.mediaRegions.map((region) => region.id),
     rateLimiter: config.tenantRateLimit > 0 ? new TenantRateLimiter(dynamo, config.tableName, config.tenantRateLimit) : null,
@@ -129,6 +129,10 @@ const id = (params: Readonly<Record<string, string>>): string => params.id ?? ''
 /** The connectors list (the contract's cursor list, kept as it was): the items, and where the next page starts. */
 const listed = (page: { items: readonly unknown[]; nextCursor: string | null }, limit: number): HttpResult =>
   json(200, { data: page.items, pageInfo: { limit, nextCursor: page.nextCursor } });
+
+/** The record id of the tenant's room `{id}` names (by `id`, `roomId` or `customRoomId`): 404 for another tenant's. */
+const roomRecordId = async (params: Readonly<Record<string, string>>, principal: Principal, deps: ApiDependencies): Promise<string> =>
+  (await deps.rooms.get(principal.tenant, id(params))).id;
 
 /** PATCH and PUT alike (VideoSDK's API takes both): `url` and/or `events`, answering the webhook. */
 const updateWebhook: RouteHandler<RequestContext, HttpResult> = async (event, params, { principal, deps }) =>
@@ -242,6 +246,17 @@ export const routes = new Router<RequestContext, HttpResult>()
   )
   .on('GET', '/v2/rooms/validate/:id', async (_event, params, { principal, deps }) => json(200, await deps.rooms.get(principal.tenant, id(params))))
   .on('GET', '/v2/rooms/:id', async (_event, params, { principal, deps }) => json(200, await deps.rooms.get(principal.tenant, id(params))))
+  // A room's deliveries: those of its `webhook`'s events, filed under the room record's id.
+  .on('GET', '/v2/rooms/:id/deliveries', async (event, params, { principal, deps }) => {
+    const { status, ...page } = parseWith(listDeliveriesQuerySchema, query(event), 'query');
+    return json(200, await deps.deliveries.page(principal.tenant, await roomRecordId(params, principal, deps), status, page));
+  })
+  .on('GET', '/v2/rooms/:id/deliveries/:deliveryId', async (_event, params, { principal, deps }) =>
+    json(200, await deps.deliveries.get({ tenant: principal.tenant, webhookId: await roomRecordId(params, principal, deps), deliveryId: params.deliveryId ?? '' })),
+  )
+  .on('POST', '/v2/rooms/:id/deliveries/:deliveryId/retry', async (_event, params, { principal, deps }) =>
+    json(202, await deps.deliveries.retry({ tenant: principal.tenant, webhookId: await roomRecordId(params, principal, deps), deliveryId: params.deliveryId ?? '' })),
+  )
   .on('POST', '/v2/rooms/:roomId/tokens', async (event, params, { principal, deps }) => {
     const { ttlSeconds } = parseWith(roomTokenSchema, event.body ? jsonBody(event) : {});
     return ok(await deps.roomTokens.mint(principal.tenant, params.roomId ?? '', ttlSeconds), 'Participant token created', 201);

@@ -14,6 +14,7 @@ import {
   deliverySchema,
   listDeliveriesQuerySchema,
   listedWebhookSchema,
+  roomDeliverySchema,
   updateWebhookSchema,
   webhookSchema,
 } from '../../core/webhooks/schema';
@@ -150,7 +151,7 @@ function operations(): Record<string, Operation> {
     'POST /v2/sip/webhooks/{id}/deliveries/{deliveryId}/retry': { ...webhook, summary: 'Re-drive a dead-lettered delivery', status: 202, path: deliveryParams, response: deliverySchema, conflict: true },
     'POST /v2/rooms': {
       ...room,
-      summary: 'Create a room; with a `customRoomId` a room holds already, that room (`webhook`, `autoCloseConfig` stored, acted on by a later release)',
+      summary: 'Create a room; with a `customRoomId` a room holds already, that room (its `webhook` gets its session events; `autoCloseConfig` stored)',
       status: 201,
       body: createRoomSchema,
       optionalBody: true,
@@ -159,6 +160,9 @@ function operations(): Record<string, Operation> {
     'GET /v2/rooms': { ...room, summary: 'List rooms by page, newest first; `query` matches a `roomId` or `customRoomId` exactly', query: listRoomsQuerySchema, response: numberedPageSchema(roomSchema) },
     'GET /v2/rooms/{id}': { ...room, summary: 'Fetch a room by `id`, `roomId` or `customRoomId`', path: idParam, response: roomSchema },
     'GET /v2/rooms/validate/{id}': { ...room, summary: 'Check that a room exists (404 when unknown); `disabled` says whether it may be joined', path: idParam, response: roomSchema },
+    'GET /v2/rooms/{id}/deliveries': { ...room, summary: 'The deliveries of the room’s `webhook` (its session events) by page, newest first, optionally of one `status` (at most its newest 500 are listed)', path: idParam, query: listDeliveriesQuerySchema, response: numberedPageSchema(roomDeliverySchema) },
+    'GET /v2/rooms/{id}/deliveries/{deliveryId}': { ...room, summary: 'Fetch a delivery of the room’s `webhook`', path: deliveryParams, response: roomDeliverySchema },
+    'POST /v2/rooms/{id}/deliveries/{deliveryId}/retry': { ...room, summary: 'Re-drive a dead-lettered delivery of the room’s `webhook`', status: 202, path: deliveryParams, response: roomDeliverySchema, conflict: true },
     'POST /v2/rooms/deactivate': {
       ...room,
       summary: 'Deactivate a room for good: its participants are closed (4410), its calls end (`room-deactivated`), later joins and calls are refused',

@@ -37,7 +37,8 @@ export const TABLE_KEYS = {
   due: { indexName: 'due', partitionKey: 'duePk', sortKey: 'dueSk' },
   /**
    * Sparse, keys only: a call carries `outboxPk`/`outboxSk` from the write that changed its state until that
-   * change's event is recorded for its webhooks (`pendingEvents`); the sweeper publishes what a crash left.
+   * change's event is recorded for its webhooks (`pendingEvents`, a string set naming each change `type@at`, so two
+   * changes of one type wait each on its own); the sweeper publishes what a crash left, each with its own timestamp.
    */
   outbox: { indexName: 'outbox', partitionKey: 'outboxPk', sortKey: 'outboxSk' },
 } as const;

@@ -146,9 +146,10 @@ export class Sweeper {
       if (!pending) return false;
       // Its events were recorded but the writer died before taking it out of the index: only that is left to do.
       if (!pending.events.length) await this.deps.calls.leaveOutbox(tenant, id);
-      for (const type of pending.events) {
-        this.deps.log.warn('call event was never recorded for webhooks; publishing it now', { tenant, callId: id, event: type });
-        await this.deps.events.publish(callEvent(type, pending.call), true);
+      // Each change with its own timestamp: two of one type are two events, and one delivered already writes no twin.
+      for (const { type, at } of pending.events) {
+        this.deps.log.warn('call event was never recorded for webhooks; publishing it now', { tenant, callId: id, event: type, at });
+        await this.deps.events.publish(callEvent(type, pending.call, at), true);
       }
       return pending.events.length > 0;
     });

@@ -16,7 +16,8 @@ import { DeliveryStore, DynamoWebhookStore } from './store';
  * (durable, and in the `due` index), then queued, and then, if the state change put the event in the outbox, the
  * call stops waiting for it. If queueing fails the sweeper queues them later; if the process dies before the
  * records are written, an outboxed event is still waited for (the `outbox` index) and the sweeper publishes it
- * again: delivery ids follow from the call, the event and the webhook, so a second publish writes no twin.
+ * again: delivery ids follow from the call, the event, its timestamp and the webhook, so a second publish writes no
+ * twin, and two events of one type (each its change's timestamp) are two deliveries.
  * The tenant's webhooks come from the caller (the Answer URL has just read them) or from a cache at most
  * WEBHOOK_CACHE_SECONDS old, which also answers which events the tenant subscribes to (`subscribedEvents`).
  */
@@ -54,7 +55,7 @@ export class WebhookPublisher implements WebhookEventSink, EventSubscriptions {
     }
     if (!outboxed) return;
     try {
-      await this.deps.calls.eventRecorded(event.tenant, event.call.id, event.type);
+      await this.deps.calls.eventRecorded(event.tenant, event.call.id, { type: event.type, at: event.timestamp });
     } catch (err) {
       log.warn('call event recorded, but the call still waits for it; the sweeper clears it', { error: err });
     }

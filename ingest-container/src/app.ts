@@ -20,6 +20,8 @@ import { SecretBox } from '../../core/secret-box';
 import { TenantStore } from '../../core/tenants';
 import { RoomNames } from '../../core/room-records/service';
 import { DynamoRoomStore } from '../../core/room-records/store';
+import type { SessionEventSink } from '../../core/sessions/events';
+import { DynamoSessionStore } from '../../core/sessions/store';
 import { webhookPublisher } from '../../core/webhooks/publisher';
 import { RoomGate } from './admission/room-gate';
 import { DIAL_DEFAULTS } from './calls/agent';
@@ -33,6 +35,7 @@ import { TaskProtection } from './cluster/task-protection';
 import type { MediaConfig } from './config';
 import { ConsoleFiles } from './console';
 import { Ingress } from './ingress';
+import { SessionRecorder } from './room/sessions';
 import { Connections } from './server';
 import { guard, streamGuard } from './transport/guard';
 import { Refusal, refuse } from './transport/refuse';
@@ -71,9 +74,11 @@ function listen(server: Server, port: number, host: string): Promise<number> {
 /**
  * Starts a media server for its region, as the container does in ECS and `npm start` does locally. Calls'
  * records and events go to the control plane's table and webhook queue; claims and placements live in the
- * region's own table. `ecsAgentUri` (ECS sets it) turns on task scale-in protection while calls are live.
+ * region's own table. `ecsAgentUri` (ECS sets it) turns on task scale-in protection while calls are live. Room
+ * sessions are recorded in the control plane's table, and their events go to `sessionEvents` (by default only logged,
+ * at debug).
  */
-export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecsAgentUri?: string): Promise<MediaServer> {
+export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecsAgentUri?: string, sessionEvents?: SessionEventSink): Promise<MediaServer> {
   const { control } = config;
   const region = control.mediaRegions.find((r) => r.id === config.region);
   if (!region) throw new Error(`Media region ${config.region} is not configured (MEDIA_REGIONS)`);
@@ -114,11 +119,22 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
     }),
     log,
   });
-  const rooms = new RoomGate(new RoomNames(new DynamoRoomStore(dynamo, control.tableName), log));
+  const roomNames = new RoomNames(new DynamoRoomStore(dynamo, control.tableName), log);
+  const rooms = new RoomGate(roomNames);
+  const sessions = new SessionRecorder({
+    store: new DynamoSessionStore(dynamo, control.tableName),
+    rooms: roomNames,
+    events: sessionEvents ?? { publish: ({ type, tenant, roomName, eventId }) => log.debug('session event', { type, tenant, roomId: roomName, eventId }) },
+    region: config.region,
+    serverId,
+    retentionDays: control.callRetentionDays,
+    log,
+  });
   const media: Connections = new Connections({
     serverId,
     lifecycle,
     cluster,
+    sessions,
     limits: config.limits,
     dial: { ...DIAL_DEFAULTS, publicOnly: !config.allowPrivateTargets },
     startTimeoutMs: config.startTimeoutSeconds * 1000,
@@ -139,11 +155,22 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
     onRelayError: () => media.counters.relayErrors++,
     onConnectionRefused: () => media.counters.connectionsRefused++,
   });
-  const closeRoom = (tenant: string, roomId: string) => {
-    rooms.deactivated(tenant, roomId);
-    media.closeRoom(tenant, roomId);
+  const closeRoom = (tenant: string, roomId: string, why: 'room-deactivated' | 'session-ended') => {
+    if (why === 'room-deactivated') rooms.deactivated(tenant, roomId);
+    media.closeRoom(tenant, roomId, why);
   };
-  const switcher = new RoomSwitcher({ serverId, commands: new MediaCommandStore(table.dynamo, table.tableName), seating, relayAuth, rooms: media.rooms, calls: media, lifecycle, closeRoom, log });
+  const switcher = new RoomSwitcher({
+    serverId,
+    commands: new MediaCommandStore(table.dynamo, table.tableName),
+    seating,
+    relayAuth,
+    rooms: media.rooms,
+    calls: media,
+    lifecycle,
+    closeRoom,
+    removeParticipant: (tenant, roomId, participantId) => media.removeParticipant(tenant, roomId, participantId),
+    log,
+  });
   const ingress = new Ingress({
     plivo: {
       region: config.region,
@@ -213,6 +240,8 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
       clearInterval(metrics);
       report();
       await cluster.stop();
+      // The sessions its rooms' last leaves ended are written before the table client goes.
+      await sessions.settled();
       protection.update(false);
       await protection.settled();
       // Every connection has ended by now; the time limit only guards against one that never reports it.

@@ -12,6 +12,7 @@ import { RoomRegistry } from '../../ingest-container/src/room/registry';
 import type { Participant, PhoneInfo } from '../../ingest-container/src/room/room';
 import { SessionRecorder } from '../../ingest-container/src/room/sessions';
 import { ensureControlTable } from '../../local/aws';
+import { capacityMeter } from '../support/capacity';
 import { memoryLog } from '../support/stack';
 import { storeBackends, type Backend } from '../support/store-backends';
 
@@ -104,6 +105,33 @@ describe.each(storeBackends)('room sessions on %s', (name, start) => {
     const sessions = (await store.page('acme', { customRoomId: 'front-desk' }, { page: 1, perPage: 10 })).data;
     expect(sessions.map((s) => s.status)).toEqual(['ended', 'ended']);
     expect(sessions[1]?.id).toBe(id);
+  });
+
+  it(`${name}: costs a session's first join 1 read and 2 writes, each later join or leave 1 write, its last leave 1 more`, async () => {
+    const metered = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: backend.endpoint });
+    try {
+      const measured = capacityMeter(metered);
+      const meteredRooms = new RoomNames(new DynamoRoomStore(metered, TABLE), createLogger('error'));
+      await meteredRooms.create('acme', { roomId: 'cost-cost-0001', customRoomId: 'costed' });
+      const recorder = new SessionRecorder({ store: new DynamoSessionStore(metered, TABLE), rooms: meteredRooms, events: { publish: () => undefined }, region: 'us002', serverId: 'media-cost', retentionDays: 30, log: createLogger('error') });
+      const live = new RoomRegistry(clock, LIMITS, () => undefined, recorder).get('acme', 'costed');
+      const step = async (act: () => void) => {
+        const { requests, rcu: units } = await measured(async () => {
+          act();
+          await recorder.settled();
+        });
+        return { requests, units };
+      };
+      // Items under 1 KB: a consistent read of the room's name is 1 read unit, each write 1 write unit; DynamoDB Local
+      // (as DynamoDB does) also counts the session's entry in the sparse `due` index, written at its start and removed at
+      // its end, which dynalite leaves out.
+      expect(await step(() => live.join(member('web_1', 'web')))).toEqual({ requests: 3, units: name === 'dynalite' ? 3 : 4 });
+      expect(await step(() => live.join(member('ph_2', 'phone', { from: '+14155550100', to: '+14155550199', callUuid: 'uuid-2', callId: 'call_2' })))).toEqual({ requests: 1, units: 1 });
+      expect(await step(() => live.leave('ph_2', 'left'))).toEqual({ requests: 1, units: 1 });
+      expect(await step(() => live.leave('web_1', 'left'))).toEqual({ requests: 2, units: name === 'dynalite' ? 2 : 3 });
+    } finally {
+      metered.destroy();
+    }
   });
 
   it(`${name}: a join is never held up or failed by its record: a write that fails is logged`, async () => {

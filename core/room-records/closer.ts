@@ -31,7 +31,7 @@ export function roomCommandSender(config: Pick<ControlPlaneConfig, 'mediaRegions
           const placement = await placements.get(tenant, body.roomId);
           if (!placement) return false;
           const now = Date.now();
-          const command = { ...body, id: newCommandId(now), tenant, at: now, expiresAtMs: now + COMMAND_TTL_MS } as RoomCommand;
+          const command: RoomCommand = { ...body, id: newCommandId(now), tenant, at: now, expiresAtMs: now + COMMAND_TTL_MS };
           await commands.send(placement.serverId, command);
           log.info(`${command.type} sent to the room's media server`, { tenant, roomId: body.roomId, mediaServer: placement.serverId, commandId: command.id });
           return true;

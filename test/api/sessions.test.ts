@@ -104,7 +104,7 @@ describe('sessions API', () => {
       ['/v2/sessions/not-an-id', 'Session not-an-id not found'],
       [`/v2/sessions/${unknown}/participants`, `Session ${unknown} not found`],
       [`/v2/sessions/${unknown}/participants/web_1`, `Session ${unknown} not found`],
-    ]) {
+    ] as const) {
       const res = await get(path);
       expect([path, res.status, await res.json()]).toEqual([path, 404, { message, code: 'not_found' }]);
     }

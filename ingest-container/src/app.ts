@@ -37,6 +37,7 @@ import { ConsoleFiles } from './console';
 import { Ingress } from './ingress';
 import { SessionRecorder } from './room/sessions';
 import { Connections } from './server';
+import type { RoomEnding } from './transport/close-codes';
 import { guard, streamGuard } from './transport/guard';
 import { Refusal, refuse } from './transport/refuse';
 
@@ -155,7 +156,7 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
     onRelayError: () => media.counters.relayErrors++,
     onConnectionRefused: () => media.counters.connectionsRefused++,
   });
-  const closeRoom = (tenant: string, roomId: string, why: 'room-deactivated' | 'session-ended') => {
+  const closeRoom = (tenant: string, roomId: string, why: RoomEnding) => {
     if (why === 'room-deactivated') rooms.deactivated(tenant, roomId);
     media.closeRoom(tenant, roomId, why);
   };

@@ -18,7 +18,7 @@ import { RoomRegistry } from './room/registry';
 import type { RoomWatchers } from './room/room';
 import { RoomSocket } from './room/socket';
 import type { RoomLimits } from './cluster/capacity';
-import { CLOSE, INTERNAL_ERROR, REMOVED, ROOM_DEACTIVATED, SESSION_ENDED, SHUTDOWN } from './transport/close-codes';
+import { CLOSE, INTERNAL_ERROR, REMOVED, ROOM_DEACTIVATED, ROOM_ENDINGS, SHUTDOWN, type RoomEnding } from './transport/close-codes';
 import { guard, socketGuard } from './transport/guard';
 import { Refusal } from './transport/refuse';
 
@@ -240,8 +240,8 @@ export class Connections implements HeldCalls {
    * closed, all with 4410 (deactivated) or 4411 (session ended); so are the legs relayed in from other servers, whose
    * own servers pass the code on.
    */
-  closeRoom(tenant: string, roomId: string, why: 'room-deactivated' | 'session-ended'): void {
-    const { code, reason } = why === 'room-deactivated' ? ROOM_DEACTIVATED : SESSION_ENDED;
+  closeRoom(tenant: string, roomId: string, why: RoomEnding): void {
+    const { code, reason } = ROOM_ENDINGS[why];
     for (const stream of this.streams.keys()) if (stream.tenant === tenant && stream.roomId === roomId) stream.roomClosed(why);
     for (const participant of this.participants) if (participant.tenant === tenant && participant.roomId === roomId) participant.close(code, reason);
   }

@@ -5,7 +5,7 @@ import type { MediaCommandStore, SwitchRoomCommand } from '../../../core/media-c
 import { Relay } from '../cluster/relay';
 import type { RelayAuth } from '../cluster/relay-auth';
 import { LOST, type RoomHold, type Seating } from '../cluster/seating';
-import { CLOSE } from '../transport/close-codes';
+import { CLOSE, type RoomEnding } from '../transport/close-codes';
 import { UpgradeRefused } from '../transport/open-socket';
 import type { PlivoStream } from '../plivo/stream';
 import type { RoomRegistry } from '../room/registry';
@@ -32,7 +32,7 @@ export interface RoomSwitcherDeps {
   readonly calls: HeldCalls;
   readonly lifecycle: CallLifecycle;
   /** Ends a room's live session here: it was deactivated (`close-room`), or its session ended (`end-session`). */
-  readonly closeRoom: (tenant: string, roomId: string, why: 'room-deactivated' | 'session-ended') => void;
+  readonly closeRoom: (tenant: string, roomId: string, why: RoomEnding) => void;
   /** Takes a participant out of its room here (`remove-participant`); false when it is not in the room here. */
   readonly removeParticipant: (tenant: string, roomId: string, participantId: string) => boolean;
   readonly log: Logger;

@@ -9,7 +9,7 @@ import type { EndReason, RoomHangupReason } from '../calls/lifecycle';
 import { JitterBuffer } from '../room/jitter-buffer';
 import type { RoomRegistry } from '../room/registry';
 import type { Participant, PhoneInfo, RoomEvent, Room } from '../room/room';
-import { CLOSE, NO_CLOSE_FRAME, ROOM_DEACTIVATED, SESSION_ENDED, SHUTDOWN } from '../transport/close-codes';
+import { CLOSE, NO_CLOSE_FRAME, ROOM_ENDINGS, SHUTDOWN, type RoomEnding } from '../transport/close-codes';
 import { Endpoint, FrameCutter, newStats, type EndpointStats } from '../transport/endpoint';
 import { FloodMeter } from '../transport/flood-meter';
 import { guard, socketGuard } from '../transport/guard';
@@ -322,9 +322,8 @@ export class PlivoStream implements Participant {
   }
 
   /** Its room was deactivated, or its session ended: the call ends (Plivo hangs up once its stream closes). */
-  roomClosed(why: 'room-deactivated' | 'session-ended'): void {
-    const { code, reason } = why === 'room-deactivated' ? ROOM_DEACTIVATED : SESSION_ENDED;
-    this.close(code, reason, why);
+  roomClosed(why: RoomEnding): void {
+    this.close(ROOM_ENDINGS[why].code, ROOM_ENDINGS[why].reason, why);
   }
 
   /** Ends the stream from the server side (shutdown). */

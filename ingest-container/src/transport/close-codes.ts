@@ -63,6 +63,10 @@ export const INTERNAL_ERROR = { code: CLOSE.error, reason: 'internal error' } as
 export const ROOM_DEACTIVATED = { code: CLOSE.roomDeactivated, reason: 'room deactivated' } as const;
 /** How every participant and call of a room ends when its session is ended. */
 export const SESSION_ENDED = { code: CLOSE.sessionEnded, reason: 'session ended' } as const;
+/** How a room's members end when the room is closed as a whole: deactivated, or its session ended. */
+export const ROOM_ENDINGS = { 'room-deactivated': ROOM_DEACTIVATED, 'session-ended': SESSION_ENDED } as const;
+/** Why a room is closed as a whole (and its calls' `hangupReason`). */
+export type RoomEnding = keyof typeof ROOM_ENDINGS;
 /** How a web or agent participant ends when it is removed from its room. */
 export const REMOVED = { code: CLOSE.removed, reason: 'removed' } as const;
 /** How every connection ends as its media server shuts down. */

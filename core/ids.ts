@@ -48,6 +48,9 @@ export const WEBHOOK_ID = timeOrderedIdPattern('wh_');
 export const AGENT_ID = timeOrderedIdPattern('ag_');
 export const DELIVERY_ID = timeOrderedIdPattern('whd_');
 export const ROOM_RECORD_ID = timeOrderedIdPattern('rm_');
+/** A session's id: time-ordered (sessions list newest first, and a date window is a key range), 100 random bits after. */
+export const SESSION_ID = new RegExp(`^ss_[${CROCKFORD}]{29}$`);
+const SESSION_RANDOM_CHARS = 20;
 
 export function newConnectorId(now?: number): string {
   return timeOrderedId('cn_', now);
@@ -68,6 +71,11 @@ export function newAgentId(now?: number): string {
 /** A room record's `id` (not its `roomId`, the name it is joined by). */
 export function newRoomRecordId(now?: number): string {
   return timeOrderedId('rm_', now);
+}
+
+/** A room session's id: unguessable, so a session is found only by whoever was told it (and only in its tenant). */
+export function newSessionId(now?: number): string {
+  return timeOrderedId('ss_', now, randomString(CROCKFORD, SESSION_RANDOM_CHARS));
 }
 
 /** Lowercase letters and digits: a room's `roomId` is 12 of them, `xxxx-xxxx-xxxx` (about 62 random bits). */

@@ -38,10 +38,16 @@ const switchRoomCommandSchema = z.strictObject({
 });
 /** Ends room `roomId`'s live session: it was deactivated (`POST /v2/rooms/deactivate`). */
 const closeRoomCommandSchema = z.strictObject({ type: z.literal('close-room'), ...common, roomId: z.string().regex(ROOM_ID) });
-export const mediaCommandSchema = z.discriminatedUnion('type', [switchRoomCommandSchema, closeRoomCommandSchema]);
+/** Ends room `roomId`'s live session, which may start again with its next join (`POST /v2/sessions/end`). */
+const endSessionCommandSchema = z.strictObject({ type: z.literal('end-session'), ...common, roomId: z.string().regex(ROOM_ID) });
+/** Takes participant `participantId` out of room `roomId` (`POST /v2/sessions/participants/remove`). */
+const removeParticipantCommandSchema = z.strictObject({ type: z.literal('remove-participant'), ...common, roomId: z.string().regex(ROOM_ID), participantId: text });
+export const mediaCommandSchema = z.discriminatedUnion('type', [switchRoomCommandSchema, closeRoomCommandSchema, endSessionCommandSchema, removeParticipantCommandSchema]);
 export type MediaCommand = z.output<typeof mediaCommandSchema>;
 export type SwitchRoomCommand = z.output<typeof switchRoomCommandSchema>;
 export type CloseRoomCommand = z.output<typeof closeRoomCommandSchema>;
+/** A command about a room as a whole or one of its members, run by the server holding the room. */
+export type RoomCommand = Exclude<MediaCommand, SwitchRoomCommand>;
 
 /** How every command's partition key starts (then the server's id): the API's grant on a region's table is to these items alone. */
 export const COMMAND_PARTITION_PREFIX = 'CMD#';

@@ -118,7 +118,7 @@ export class ControlPlaneStack extends Stack {
     const access: Record<HttpFunctionName, { description: string; grant: (fn: ServiceFunction) => void }> = {
       api: {
         description:
-          'Plivo connector REST API (/v2/connectors, /v2/sip/routing-rule, /v2/agents, /v2/sip/webhooks, /v2/sip/call, /v2/rooms, ' +
+          'Plivo connector REST API (/v2/connectors, /v2/sip/routing-rule, /v2/agents, /v2/sip/webhooks, /v2/sip/call, /v2/rooms, /v2/sessions, ' +
           '/v2/public)',
         // Publishes the signing key's public half; re-drives dead-lettered deliveries onto the webhook queue; writes
         // switch-room and close-room commands into each region's table for its media servers (core/media-commands.ts), and

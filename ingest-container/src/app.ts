@@ -21,7 +21,7 @@ import { TenantStore } from '../../core/tenants';
 import { RoomNames } from '../../core/room-records/service';
 import { DynamoRoomStore } from '../../core/room-records/store';
 import { roomWebhookPublisher } from '../../core/room-records/webhooks';
-import type { SessionEventSink } from '../../core/sessions/events';
+import { DynamoSessionStore } from '../../core/sessions/store';
 import { webhookPublisher } from '../../core/webhooks/publisher';
 import { RoomGate } from './admission/room-gate';
 import { DIAL_DEFAULTS } from './calls/agent';
@@ -35,7 +35,9 @@ import { TaskProtection } from './cluster/task-protection';
 import type { MediaConfig } from './config';
 import { ConsoleFiles } from './console';
 import { Ingress } from './ingress';
+import { SessionRecorder } from './room/sessions';
 import { Connections } from './server';
+import type { RoomEnding } from './transport/close-codes';
 import { guard, streamGuard } from './transport/guard';
 import { Refusal, refuse } from './transport/refuse';
 
@@ -45,8 +47,6 @@ export interface MediaServer {
   readonly port: number;
   readonly relayPort: number;
   readonly connections: Connections;
-  /** Where the rooms' session events go (their webhooks): each settles before the server stops. */
-  readonly sessionEvents: SessionEventSink;
   /** The public listener: `npm start`'s balancer hands it connections (handoff.ts). */
   readonly publicServer: Server;
   /** SIGTERM: drain (live calls finish, up to DRAIN_TIMEOUT_SECONDS), then stop. */
@@ -75,7 +75,8 @@ function listen(server: Server, port: number, host: string): Promise<number> {
 /**
  * Starts a media server for its region, as the container does in ECS and `npm start` does locally. Calls'
  * records and events go to the control plane's table and webhook queue; claims and placements live in the
- * region's own table. `ecsAgentUri` (ECS sets it) turns on task scale-in protection while calls are live.
+ * region's own table. `ecsAgentUri` (ECS sets it) turns on task scale-in protection while calls are live. Room
+ * sessions are recorded in the control plane's table, and their events go to the rooms' webhooks.
  */
 export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecsAgentUri?: string): Promise<MediaServer> {
   const { control } = config;
@@ -119,11 +120,22 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
     }),
     log,
   });
-  const rooms = new RoomGate(new RoomNames(new DynamoRoomStore(dynamo, control.tableName), log));
+  const roomNames = new RoomNames(new DynamoRoomStore(dynamo, control.tableName), log);
+  const rooms = new RoomGate(roomNames);
+  const sessions = new SessionRecorder({
+    store: new DynamoSessionStore(dynamo, control.tableName),
+    rooms: roomNames,
+    events: sessionEvents,
+    region: config.region,
+    serverId,
+    retentionDays: control.callRetentionDays,
+    log,
+  });
   const media: Connections = new Connections({
     serverId,
     lifecycle,
     cluster,
+    sessions,
     limits: config.limits,
     dial: { ...DIAL_DEFAULTS, publicOnly: !config.allowPrivateTargets },
     startTimeoutMs: config.startTimeoutSeconds * 1000,
@@ -144,11 +156,22 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
     onRelayError: () => media.counters.relayErrors++,
     onConnectionRefused: () => media.counters.connectionsRefused++,
   });
-  const closeRoom = (tenant: string, roomId: string) => {
-    rooms.deactivated(tenant, roomId);
-    media.closeRoom(tenant, roomId);
+  const closeRoom = (tenant: string, roomId: string, why: RoomEnding) => {
+    if (why === 'room-deactivated') rooms.deactivated(tenant, roomId);
+    media.closeRoom(tenant, roomId, why);
   };
-  const switcher = new RoomSwitcher({ serverId, commands: new MediaCommandStore(table.dynamo, table.tableName), seating, relayAuth, rooms: media.rooms, calls: media, lifecycle, closeRoom, log });
+  const switcher = new RoomSwitcher({
+    serverId,
+    commands: new MediaCommandStore(table.dynamo, table.tableName),
+    seating,
+    relayAuth,
+    rooms: media.rooms,
+    calls: media,
+    lifecycle,
+    closeRoom,
+    removeParticipant: (tenant, roomId, participantId) => media.removeParticipant(tenant, roomId, participantId),
+    log,
+  });
   const ingress = new Ingress({
     plivo: {
       region: config.region,
@@ -218,6 +241,8 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
       clearInterval(metrics);
       report();
       await cluster.stop();
+      // The sessions its rooms' last leaves ended are written before the table client goes.
+      await sessions.settled();
       protection.update(false);
       await protection.settled();
       // Every connection has ended by now; the time limit only guards against one that never reports it.
@@ -243,7 +268,6 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
     port,
     relayPort,
     connections: media,
-    sessionEvents,
     publicServer,
     drain: () => stop(() => media.drain(config.drainTimeoutSeconds * 1000)),
     // During a drain too: the live calls end now, so the drain (and the stop it began) finishes at once.

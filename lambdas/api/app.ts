@@ -20,10 +20,13 @@ import { createAgentSchema, updateAgentSchema } from '../../core/agents/schema';
 import { AgentService } from '../../core/agents/service';
 import { DynamoAgentStore } from '../../core/agents/store';
 import { roomTokenSchema, RoomTokenService } from '../../core/rooms';
-import { mediaRoomCloser } from '../../core/room-records/closer';
+import { mediaRoomCloser, roomCommandSender } from '../../core/room-records/closer';
 import { createRoomSchema, deactivateRoomSchema, listRoomsQuerySchema } from '../../core/room-records/schema';
 import { RoomService } from '../../core/room-records/service';
 import { DynamoRoomStore } from '../../core/room-records/store';
+import { endSessionSchema, listSessionsQuerySchema, removeParticipantSchema } from '../../core/sessions/schema';
+import { SessionService } from '../../core/sessions/service';
+import { DynamoSessionStore } from '../../core/sessions/store';
 import { TenantStore } from '../../core/tenants';
 import { webhookPublisher, webhookQueue, webhookStores } from '../../core/webhooks/publisher';
 import { PlivoVoiceApi } from '../../core/plivo/voice-api';
@@ -49,6 +52,7 @@ export interface ApiDependencies {
   readonly callControl: CallControl;
   readonly roomTokens: RoomTokenService;
   readonly rooms: RoomService;
+  readonly sessions: SessionService;
   readonly webhooks: WebhookService;
   /** The deliveries of webhooks' and rooms' events, by receiver. */
   readonly deliveries: DeliveryLog;
@@ -75,9 +79,11 @@ export function apiDependencies(config: ControlPlaneConfig, log = createLogger(c
   const plivoTokens = new PlivoAuthTokens(box);
   const { webhooks, deliveries: deliveryStore } = webhookStores(config, dynamo);
   const deliveries = new DeliveryLog({ deliveries: deliveryStore, queue: config.webhooks.queueUrl ? webhookQueue(config) : null, log });
+  const roomStore = new DynamoRoomStore(dynamo, config.tableName);
+  const roomCommands = roomCommandSender(config, dynamo, log);
   const rooms = new RoomService({
-    rooms: new DynamoRoomStore(dynamo, config.tableName),
-    closer: mediaRoomCloser(config, dynamo, log),
+    rooms: roomStore,
+    closer: mediaRoomCloser(roomCommands),
     allowPrivateTargets: config.webhooks.allowPrivateTargets,
     log,
   });
@@ -109,6 +115,7 @@ export function apiDependencies(config: ControlPlaneConfig, log = createLogger(c
     }),
     roomTokens: new RoomTokenService(tenants),
     rooms,
+    sessions: new SessionService({ sessions: new DynamoSessionStore(dynamo, config.tableName), rooms: roomStore, commands: roomCommands, log }),
     webhooks: new WebhookService({ webhooks, deliveries, box, allowPrivateTargets: config.webhooks.allowPrivateTargets, log }),
     deliveries,
     webhookSigner: config.webhookSigningKeyId ? new WebhookSigner(kms, config.webhookSigningKeyId) : null,
@@ -256,6 +263,26 @@ export const routes = new Router<RequestContext, HttpResult>()
   )
   .on('POST', '/v2/rooms/:id/deliveries/:deliveryId/retry', async (_event, params, { principal, deps }) =>
     json(202, await deps.deliveries.retry({ tenant: principal.tenant, webhookId: await roomRecordId(params, principal, deps), deliveryId: params.deliveryId ?? '' })),
+  )
+  .on('GET', '/v2/sessions', async (event, _params, { principal, deps }) => {
+    const { page, perPage, ...filter } = parseWith(listSessionsQuerySchema, query(event), 'query');
+    return json(200, await deps.sessions.list(principal.tenant, filter, { page, perPage }));
+  })
+  .on('POST', '/v2/sessions/end', async (event, _params, { principal, deps }) =>
+    json(200, await deps.sessions.end(principal.tenant, parseWith(endSessionSchema, jsonBody(event)).roomId)),
+  )
+  .on('POST', '/v2/sessions/participants/remove', async (event, _params, { principal, deps }) =>
+    json(200, await deps.sessions.removeParticipant(principal.tenant, parseWith(removeParticipantSchema, jsonBody(event)))),
+  )
+  .on('GET', '/v2/sessions/:id', async (_event, params, { principal, deps }) => json(200, await deps.sessions.get(principal.tenant, id(params))))
+  .on('GET', '/v2/sessions/:id/participants', async (event, params, { principal, deps }) =>
+    json(200, await deps.sessions.participants(principal.tenant, id(params), false, parseWith(pageQuerySchema, query(event), 'query'))),
+  )
+  .on('GET', '/v2/sessions/:id/participants/active', async (event, params, { principal, deps }) =>
+    json(200, await deps.sessions.participants(principal.tenant, id(params), true, parseWith(pageQuerySchema, query(event), 'query'))),
+  )
+  .on('GET', '/v2/sessions/:id/participants/:participantId', async (_event, params, { principal, deps }) =>
+    json(200, await deps.sessions.participant(principal.tenant, id(params), params.participantId ?? '')),
   )
   .on('POST', '/v2/rooms/:roomId/tokens', async (event, params, { principal, deps }) => {
     const { ttlSeconds } = parseWith(roomTokenSchema, event.body ? jsonBody(event) : {});

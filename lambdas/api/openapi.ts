@@ -6,6 +6,7 @@ import { ERROR_CODES, type ErrorCode } from '../../core/errors';
 import { numberedPageSchema, pageQuerySchema } from '../../core/pagination';
 import { roomTokenSchema, roomTokenViewSchema } from '../../core/rooms';
 import { createRoomSchema, deactivateRoomSchema, listRoomsQuerySchema, roomSchema } from '../../core/room-records/schema';
+import { endSessionSchema, listSessionsQuerySchema, participantPageSchema, removeParticipantSchema, sessionPageSchema, sessionParticipantSchema, sessionSchema } from '../../core/sessions/schema';
 import { createRuleSchema, listRulesQuerySchema, ruleViewSchema, updateRuleSchema } from '../../core/routing/schema';
 import { agentSchema, createAgentSchema, updateAgentSchema } from '../../core/agents/schema';
 import {
@@ -115,6 +116,8 @@ function operations(): Record<string, Operation> {
   const control = { tag: 'SIP call control' };
   const webhook = { tag: 'SIP webhooks' };
   const room = { tag: 'Rooms' };
+  const session = { tag: 'Sessions' };
+  const sessionParams = idParam.extend({ participantId: z.string().meta({ description: 'A participant id (`ph_…`, `web_…`, `ag_…`, or an outbound call\'s `participant.id`)' }) });
   return {
     'POST /v2/connectors': { ...connector, summary: 'Create a connector', status: 201, body: connectorCreate, response: withMessage(connectorViewSchema), conflict: true },
     'GET /v2/connectors': { ...connector, summary: 'List connectors, newest first', query: listQuerySchema, response: cursorPageSchema(connectorViewSchema) },
@@ -180,6 +183,30 @@ function operations(): Record<string, Operation> {
       optionalBody: true,
       response: withMessage(roomTokenViewSchema),
     },
+    'GET /v2/sessions': {
+      ...session,
+      summary: 'List room sessions by page, newest first, filtered (at most the date window’s newest 1,000: beyond them `pageInfo.totalIsLowerBound`)',
+      query: listSessionsQuerySchema,
+      response: sessionPageSchema,
+    },
+    'GET /v2/sessions/{id}': { ...session, summary: 'Fetch a session', path: idParam, response: sessionSchema },
+    'GET /v2/sessions/{id}/participants': { ...session, summary: 'A session’s participants by page, with their stays (`timelog`)', path: idParam, query: pageQuerySchema, response: participantPageSchema },
+    'GET /v2/sessions/{id}/participants/active': { ...session, summary: 'The participants in the session’s room now', path: idParam, query: pageQuerySchema, response: participantPageSchema },
+    'GET /v2/sessions/{id}/participants/{participantId}': { ...session, summary: 'Fetch a participant of a session', path: sessionParams, response: sessionParticipantSchema },
+    'POST /v2/sessions/end': {
+      ...session,
+      summary: 'End a room’s live session: its participants are closed (4411), its calls end (`session-ended`); the room may be joined again',
+      body: endSessionSchema,
+      response: sessionSchema,
+      notFound: true,
+    },
+    'POST /v2/sessions/participants/remove': {
+      ...session,
+      summary: 'Remove a participant of a room’s live session: a phone’s call ends through Plivo (`removed`), others are closed (4001)',
+      body: removeParticipantSchema,
+      response: messageOnly,
+      notFound: true,
+    },
     'GET /v2/public/rsa-public-key': {
       tag: 'Public',
       summary: 'The RSA public key that verifies `videosdk-signature` (no token)',
@@ -204,7 +231,7 @@ export function openApiDocument(): ReturnType<typeof createDocument> {
     info: {
       title: 'Plivo connector management API',
       version: '2',
-      description: 'Connectors, SIP webhooks, SIP routing rules, agents, call records, rooms and room tokens. Errors are `{message, code}` (README, "Error codes").',
+      description: 'Connectors, SIP webhooks, SIP routing rules, agents, call records, rooms, room sessions and room tokens. Errors are `{message, code}` (README, "Error codes").',
     },
     components: { securitySchemes: { token: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'A management token (`allow_mod`), bare or after `Bearer `' } } },
     security: [{ token: [] }],

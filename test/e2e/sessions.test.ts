@@ -1,6 +1,7 @@
 import { RoomPeer } from '../../tools/room-peer';
 import { localProcessPerFile, waitFor } from '../support/local-process';
 import { mediaServers } from '../support/media-servers';
+import { startReceiver } from '../support/webhook-receiver';
 
 /**
  * Session records through `npm start` with two media servers: a room's members meet on the server holding it, which
@@ -55,6 +56,41 @@ it('records one session of a room whose members reached either server, the phone
   expect(ended).toMatchObject({ id: session.id, end: expect.any(String) });
   expect((await participantsOf(session.id)).map((p) => p.timelog.map((stay) => stay.end !== null))).toEqual([[true], [true], [true]]);
 }, 30_000);
+
+it("delivers a room's session events to its webhook, in order, from the server holding it: a relayed member's too", async () => {
+  const receiver = await startReceiver();
+  try {
+    const room = await api('POST', '/v2/rooms', { customRoomId: 'hooked-session', webhook: { endPoint: receiver.url, events: ['session-started', 'participant-joined', 'participant-left', 'session-ended'] } });
+    expect(room.status).toBe(201);
+    const here = await join(0, 'hooked-session');
+    const relayed = await join(1, 'hooked-session');
+    const session = await sessionWith('hooked-session', 2);
+    await relayed.close();
+    await waitFor(async () => ((await participantsOf(session.id, '/active')).length === 1 ? true : undefined));
+    await here.close();
+    const received = await waitFor(() => (receiver.received.length >= 6 ? receiver.received : undefined), 10_000);
+    const byTime = received.map((r) => r.payload as unknown as { webhookType: string; timestamp: string; data: { id?: string; sessionId?: string; participantId?: string } });
+    byTime.sort((a, b) => a.timestamp.localeCompare(b.timestamp) || order(a.webhookType) - order(b.webhookType));
+    expect(byTime.map((e) => [e.webhookType, e.data.participantId ?? null])).toEqual([
+      ['session-started', null],
+      ['participant-joined', idOf(here)],
+      ['participant-joined', idOf(relayed)],
+      ['participant-left', idOf(relayed)],
+      ['participant-left', idOf(here)],
+      ['session-ended', null],
+    ]);
+    expect(byTime[0]?.data.id).toBe(session.id);
+    expect(byTime.slice(1, -1).every((e) => e.data.sessionId === session.id)).toBe(true);
+    expect(received.every((r) => typeof r.headers['videosdk-signature'] === 'string')).toBe(true);
+  } finally {
+    await receiver.close();
+  }
+}, 30_000);
+
+/** A peer's participant id, as its `joined` said. */
+const idOf = (peer: RoomPeer) => peer.messages.find((m) => m.type === 'joined')?.participantId;
+/** Events of one millisecond in the order they happen. */
+const order = (type: string) => ['session-started', 'participant-joined', 'participant-left', 'session-ended'].indexOf(type);
 
 it('removes a phone participant relayed from the other server: its call ends `removed`; and a web one, closed 4001', async () => {
   const peer = await join(0, 'remove-here');

@@ -1,5 +1,6 @@
 import { DeleteItemCommand, PutItemCommand, QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { z } from 'zod';
+import { agentDialSchema } from './agents/schema';
 import { ROOM_ID } from './connectors/schema';
 import { db, isConditionFailure, num, readStr, str } from './dynamo';
 import type { ControlPlaneConfig } from './config';
@@ -38,10 +39,25 @@ const switchRoomCommandSchema = z.strictObject({
 });
 /** Ends room `roomId`'s live session: it was deactivated (`POST /v2/rooms/deactivate`). */
 const closeRoomCommandSchema = z.strictObject({ type: z.literal('close-room'), ...common, roomId: z.string().regex(ROOM_ID) });
-export const mediaCommandSchema = z.discriminatedUnion('type', [switchRoomCommandSchema, closeRoomCommandSchema]);
+/**
+ * Dials agent `agentId` (`agent`: its url, rate and metadata) into room `roomId` for dispatch job `jobId`
+ * (`POST /v2/agent/dispatch`). Sent to the room's server, or to any serving one when the room is live nowhere; a server
+ * that finds the room placed on another passes it on there once (`forwarded`).
+ */
+const dispatchAgentCommandSchema = z.strictObject({
+  type: z.literal('dispatch-agent'),
+  ...common,
+  jobId: text,
+  agentId: text,
+  roomId: z.string().regex(ROOM_ID),
+  agent: agentDialSchema,
+  forwarded: z.literal(true).optional(),
+});
+export const mediaCommandSchema = z.discriminatedUnion('type', [switchRoomCommandSchema, closeRoomCommandSchema, dispatchAgentCommandSchema]);
 export type MediaCommand = z.output<typeof mediaCommandSchema>;
 export type SwitchRoomCommand = z.output<typeof switchRoomCommandSchema>;
 export type CloseRoomCommand = z.output<typeof closeRoomCommandSchema>;
+export type DispatchAgentCommand = z.output<typeof dispatchAgentCommandSchema>;
 
 /** How every command's partition key starts (then the server's id): the API's grant on a region's table is to these items alone. */
 export const COMMAND_PARTITION_PREFIX = 'CMD#';

@@ -3,8 +3,18 @@ import type { ControlPlaneConfig } from '../config';
 import type { Logger } from '../log';
 import { COMMAND_TTL_MS, MediaCommandStore, newCommandId } from '../media-commands';
 import { PlacementStore } from '../placement';
-import { distinctRegionTables } from '../region-tables';
+import { distinctRegionTables, regionTables, type RegionTable } from '../region-tables';
 import type { RoomCloser } from './service';
+
+type Config = Pick<ControlPlaneConfig, 'mediaRegions' | 'aws' | 'homeMediaRegion'>;
+
+/** A media region table's room placements and its servers' command queue. */
+interface RegionRooms {
+  readonly placements: PlacementStore;
+  readonly commands: MediaCommandStore;
+}
+
+const regionRooms = ({ dynamo, tableName }: RegionTable): RegionRooms => ({ placements: new PlacementStore(dynamo, tableName), commands: new MediaCommandStore(dynamo, tableName) });
 
 /**
  * Ends a room's live session where it lives: in each media region table, the room's placement names the server
@@ -12,11 +22,8 @@ import type { RoomCloser } from './service';
  * poll (COMMAND_POLL_MS). That server closes the room's participants and ends its calls, relayed ones included. A
  * room placed nowhere has no live session: nothing is sent.
  */
-export function mediaRoomCloser(config: Pick<ControlPlaneConfig, 'mediaRegions' | 'aws'>, dynamo: DynamoDBClient, log: Logger): RoomCloser {
-  const regions = distinctRegionTables(config, dynamo).map(({ dynamo: client, tableName }) => ({
-    placements: new PlacementStore(client, tableName),
-    commands: new MediaCommandStore(client, tableName),
-  }));
+export function mediaRoomCloser(config: Config, dynamo: DynamoDBClient, log: Logger): RoomCloser {
+  const regions = distinctRegionTables(config, dynamo).map(regionRooms);
   return {
     async close(tenant, roomId) {
       await Promise.all(
@@ -29,6 +36,41 @@ export function mediaRoomCloser(config: Pick<ControlPlaneConfig, 'mediaRegions' 
           log.info("close-room sent to the room's media server", { tenant, roomId, mediaServer: placement.serverId, commandId: command.id });
         }),
       );
+    },
+  };
+}
+
+/** A media server a command about a room goes to, and its queue. */
+export interface RoomServer {
+  readonly serverId: string;
+  readonly commands: MediaCommandStore;
+  /** Whether it holds the room now; else it is a serving server of the home region, which will place the room. */
+  readonly holds: boolean;
+}
+
+/** Finds the media server to tell about a room (an agent dispatched into it). */
+export interface RoomServers {
+  /** The server holding the room; or, the room live nowhere, a serving one of the home region; null when none serves. */
+  find(tenant: string, roomId: string): Promise<RoomServer | null>;
+}
+
+/**
+ * The room's holder from its placement in any region table, as the closer finds it; for a room placed nowhere, one of
+ * the home region's serving servers (their own records, a handful of items), picked at random, as the load balancer
+ * picks one for a stream: that server places the room on itself as a stream landing there would.
+ */
+export function mediaRoomServers(config: Config, dynamo: DynamoDBClient): RoomServers {
+  const regions = distinctRegionTables(config, dynamo).map(regionRooms);
+  const home = regionRooms(regionTables(config, dynamo)(config.homeMediaRegion));
+  return {
+    async find(tenant, roomId) {
+      const placed = await Promise.all(regions.map(async (region) => ({ region, placement: await region.placements.get(tenant, roomId) })));
+      const holder = placed.find(({ placement }) => placement);
+      if (holder?.placement) return { serverId: holder.placement.serverId, commands: holder.region.commands, holds: true };
+      const now = Date.now();
+      const serving = (await home.placements.servers()).filter((server) => server.state === 'serving' && server.leaseExpiresAtMs > now);
+      const server = serving[Math.floor(Math.random() * serving.length)];
+      return server ? { serverId: server.serverId, commands: home.commands, holds: false } : null;
     },
   };
 }

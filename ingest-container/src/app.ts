@@ -22,7 +22,9 @@ import { RoomNames } from '../../core/room-records/service';
 import { DynamoRoomStore } from '../../core/room-records/store';
 import { webhookPublisher } from '../../core/webhooks/publisher';
 import { RoomGate } from './admission/room-gate';
+import { DynamoDispatchJobStore } from '../../core/agents/dispatch';
 import { DIAL_DEFAULTS } from './calls/agent';
+import { AgentDispatcher } from './calls/dispatch';
 import { CallLifecycle } from './calls/lifecycle';
 import { RoomSwitcher } from './calls/switch-room';
 import { ConnectionSlots, RoomSeats } from './cluster/capacity';
@@ -115,12 +117,13 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
     log,
   });
   const rooms = new RoomGate(new RoomNames(new DynamoRoomStore(dynamo, control.tableName), log));
+  const dial = { ...DIAL_DEFAULTS, publicOnly: !config.allowPrivateTargets };
   const media: Connections = new Connections({
     serverId,
     lifecycle,
     cluster,
     limits: config.limits,
-    dial: { ...DIAL_DEFAULTS, publicOnly: !config.allowPrivateTargets },
+    dial,
     startTimeoutMs: config.startTimeoutSeconds * 1000,
     onLoadChange: () => protection.update(media.busy),
     // A member relayed from here was closed as its room was deactivated: later joins here are refused at once.
@@ -143,7 +146,18 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
     rooms.deactivated(tenant, roomId);
     media.closeRoom(tenant, roomId);
   };
-  const switcher = new RoomSwitcher({ serverId, commands: new MediaCommandStore(table.dynamo, table.tableName), seating, relayAuth, rooms: media.rooms, calls: media, lifecycle, closeRoom, log });
+  const commands = new MediaCommandStore(table.dynamo, table.tableName);
+  const dispatcher = new AgentDispatcher({
+    commands,
+    jobs: new DynamoDispatchJobStore(dynamo, control.tableName, control.callRetentionDays),
+    seating,
+    rooms: media.rooms,
+    agents: media,
+    knownDeactivated: (tenant, roomId) => rooms.knownDeactivated(tenant, roomId),
+    dial,
+    log,
+  });
+  const switcher = new RoomSwitcher({ serverId, commands, seating, relayAuth, rooms: media.rooms, calls: media, lifecycle, closeRoom, dispatchAgent: (command) => dispatcher.dispatch(command), log });
   const ingress = new Ingress({
     plivo: {
       region: config.region,
@@ -209,6 +223,7 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
   const stop = (ending: () => Promise<void>) =>
     (closing ??= (async () => {
       await switcher.stop();
+      await dispatcher.stop();
       await ending();
       clearInterval(metrics);
       report();

@@ -1,7 +1,7 @@
 import type { CallRoomEntry, SwitchFailure } from '../../../core/calls/model';
 import type { Logger } from '../../../core/log';
 import type { Placement } from '../../../core/placement';
-import type { MediaCommandStore, SwitchRoomCommand } from '../../../core/media-commands';
+import type { DispatchAgentCommand, MediaCommandStore, SwitchRoomCommand } from '../../../core/media-commands';
 import { Relay } from '../cluster/relay';
 import type { RelayAuth } from '../cluster/relay-auth';
 import { LOST, type RoomHold, type Seating } from '../cluster/seating';
@@ -33,6 +33,8 @@ export interface RoomSwitcherDeps {
   readonly lifecycle: CallLifecycle;
   /** Ends a deactivated room's live session here (a `close-room` command: core/room-records/closer.ts). */
   readonly closeRoom: (tenant: string, roomId: string) => void;
+  /** Dials an agent dispatched into a room (a `dispatch-agent` command: calls/dispatch.ts). */
+  readonly dispatchAgent: (command: DispatchAgentCommand) => void;
   readonly log: Logger;
   /** @default COMMAND_POLL_MS */
   readonly pollMs?: number;
@@ -40,7 +42,7 @@ export interface RoomSwitcherDeps {
 
 /**
  * Runs the commands addressed to this server (core/media-commands.ts): polls them once a second; hands `close-room` to
- * `closeRoom`, and moves each call a `switch-room` names, whose stream is here, into its new room in place, or records
+ * `closeRoom` and `dispatch-agent` to `dispatchAgent`, and moves each call a `switch-room` names, whose stream is here, into its new room in place, or records
  * why it could not. The command
  * names the tenant and the room the API saw the call in: a call of another tenant, or one that moved meanwhile, is
  * not moved. Seat limits of the new room apply; a refused call stays where it was.
@@ -73,7 +75,8 @@ export class RoomSwitcher {
       if (command.type === 'close-room') {
         this.deps.log.info('closing a deactivated room', { tenant: command.tenant, roomId: command.roomId, commandId: command.id });
         this.deps.closeRoom(command.tenant, command.roomId);
-      } else await this.run(command);
+      } else if (command.type === 'dispatch-agent') this.deps.dispatchAgent(command);
+      else await this.run(command);
     }
   }
 

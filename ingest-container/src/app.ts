@@ -153,7 +153,7 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
     seating,
     rooms: media.rooms,
     agents: media,
-    knownDeactivated: (tenant, roomId) => rooms.knownDeactivated(tenant, roomId),
+    admit: (tenant, name) => rooms.admit(tenant, name),
     dial,
     log,
   });

@@ -5,6 +5,7 @@ import type { RoomHold, Seating } from '../cluster/seating';
 import type { RoomRegistry } from '../room/registry';
 import type { RoomSocket } from '../room/socket';
 import { CLOSE } from '../transport/close-codes';
+import { Refusal } from '../transport/refuse';
 import { dialAgent, type DialOptions } from './agent';
 
 /** Where a dispatched agent lives once it answered: among the server's participants, holding its room until it closes. */
@@ -19,8 +20,11 @@ export interface AgentDispatcherDeps {
   readonly seating: Pick<Seating, 'holdConnection'>;
   readonly rooms: RoomRegistry;
   readonly agents: DispatchedAgents;
-  /** Whether this server knows the room to be deactivated (it closed it, or learnt so from a relay). */
-  readonly knownDeactivated: (tenant: string, roomId: string) => boolean;
+  /**
+   * Admits the dispatch to the room's record as a participant's join is (RoomGate: recorded on first use, read at most
+   * every 5 s): the name the room is kept by; throws a `Refusal` (`room_deactivated`) for a deactivated room.
+   */
+  readonly admit: (tenant: string, name: string) => Promise<string>;
   readonly dial: DialOptions;
   readonly log: Logger;
 }
@@ -53,17 +57,19 @@ export class AgentDispatcher {
   }
 
   private async run(command: DispatchAgentCommand, log: Logger): Promise<void> {
-    const { tenant, roomId } = command;
+    const { tenant } = command;
     const fail = (reason: DispatchFailure) => {
       log.warn('agent dispatch failed', { reason });
       return this.settle(command, { status: 'failed', reason }, log);
     };
     if (Date.now() > command.expiresAtMs) return void (await fail('expired'));
-    if (this.deps.knownDeactivated(tenant, roomId)) return void (await fail('room-deactivated'));
+    let roomId: string;
     let hold: Awaited<ReturnType<Seating['holdConnection']>>;
     try {
+      roomId = await this.deps.admit(tenant, command.roomId);
       hold = await this.deps.seating.holdConnection(tenant, roomId);
     } catch (err) {
+      if (err instanceof Refusal && err.code === 'room_deactivated') return void (await fail('room-deactivated'));
       log.error('agent dispatch: the room cannot be placed here', { err });
       return void (await fail('unavailable'));
     }

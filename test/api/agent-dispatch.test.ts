@@ -1,4 +1,4 @@
-import { WebSocketServer } from 'ws';
+import { closedPort } from '../support/agents';
 import { json, stackForFile } from '../support/stack';
 import { waitFor } from '../support/local-process';
 
@@ -13,15 +13,6 @@ interface Accepted {
 }
 interface Job {
   data: { jobId: string; status: string; roomId: string; agentId: string; reason?: string; participantId?: string; metadata?: Record<string, unknown>; createdAt: string; updatedAt: string };
-}
-
-/** A port nothing listens on: an agent there is refused at once. */
-async function closedPort(): Promise<number> {
-  const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 async function agent(token = file.tokens.acme, url = 'ws://localhost:9/agent'): Promise<string> {

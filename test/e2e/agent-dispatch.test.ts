@@ -1,6 +1,6 @@
-import { WebSocketServer, type WebSocket } from 'ws';
 import { tone, toneLevel } from '../../tools/audio';
 import { RoomPeer, type RoomMessage } from '../../tools/room-peer';
+import { agentServerPerFile, closedPort } from '../support/agents';
 import { localProcessPerFile, waitFor } from '../support/local-process';
 import { mediaServers } from '../support/media-servers';
 
@@ -13,18 +13,7 @@ import { mediaServers } from '../support/media-servers';
 const local = localProcessPerFile('e2e-agent-dispatch-', { MEDIA_SERVERS: '2' });
 const { api, server } = mediaServers(() => local.stack);
 
-let agents: WebSocketServer;
-/** Every socket the media servers dialled to the agent server, as room peers. */
-const dialled: RoomPeer[] = [];
-
-beforeAll(async () => {
-  agents = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-  agents.on('connection', (ws: WebSocket) => dialled.push(new RoomPeer(ws, 16000)));
-  await new Promise((resolve) => agents.once('listening', resolve));
-});
-afterAll(() => new Promise((resolve) => agents.close(resolve)));
-
-const agentPort = () => (agents.address() as { port: number }).port;
+const { dialled, port: agentPort } = agentServerPerFile();
 const join = (i: number, roomId: string) => RoomPeer.join(server(i).url, roomId, { token: local.stack.info.token });
 
 async function registerAgent(url: string): Promise<string> {
@@ -107,11 +96,7 @@ it('places a room live nowhere on a serving media server: a peer joining later f
 }, 40_000);
 
 it('fails the job, unreachable, when the agent cannot be connected; the room goes on without it', async () => {
-  const down = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-  await new Promise((resolve) => down.once('listening', resolve));
-  const port = (down.address() as { port: number }).port;
-  await new Promise((resolve) => down.close(resolve));
-  const agentId = await registerAgent(`ws://127.0.0.1:${port}/gone`);
+  const agentId = await registerAgent(`ws://127.0.0.1:${await closedPort()}/gone`);
   const peer = await join(0, 'dispatch-down');
   const res = await api('POST', '/v2/agent/dispatch', { agentId, roomId: 'dispatch-down' });
   const { jobId } = res.data as { jobId: string };

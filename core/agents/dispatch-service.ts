@@ -27,8 +27,8 @@ export class AgentDispatchService {
     private readonly deps: {
       readonly agents: Pick<AgentStore, 'get'>;
       readonly jobs: Pick<DynamoDispatchJobStore, 'create' | 'get' | 'settle'>;
-      /** Refuses (400) a room that exists and is deactivated. */
-      readonly rooms: Pick<RoomService, 'checkUsable'>;
+      /** The name a room is kept by on media servers; a 400 for a room that exists and is deactivated. */
+      readonly rooms: Pick<RoomService, 'usableName'>;
       readonly servers: RoomServers;
       readonly log: Logger;
     },
@@ -42,8 +42,10 @@ export class AgentDispatchService {
     const roomId = (input.roomId ?? input.meetingId) as string;
     const agent = await this.deps.agents.get(tenant, input.agentId);
     if (!agent) throw new NotFoundError(`Agent ${input.agentId} not found`);
-    await this.deps.rooms.checkUsable(tenant, roomId, input.roomId !== undefined ? 'roomId' : 'meetingId');
-    const server = await this.deps.servers.find(tenant, roomId);
+    // The media room is the one the room is kept by (asked by its roomId, a room kept under its customRoomId); the job
+    // keeps the name it was asked with.
+    const keptName = await this.deps.rooms.usableName(tenant, roomId, input.roomId !== undefined ? 'roomId' : 'meetingId');
+    const server = await this.deps.servers.find(tenant, keptName);
     if (!server) throw new ServiceUnavailableError('No media server is serving to dial the agent from; retry');
     const now = Date.now();
     const job: DispatchJob = {
@@ -64,7 +66,7 @@ export class AgentDispatchService {
       tenant,
       jobId: job.id,
       agentId: agent.id,
-      roomId,
+      roomId: keptName,
       agent: agentDial(agent, input.metadata),
       at: now,
       expiresAtMs: now + COMMAND_TTL_MS,

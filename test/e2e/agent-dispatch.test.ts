@@ -119,3 +119,16 @@ it('closes a dispatched agent with 4410 when its room is deactivated, and refuse
   const again = await api('POST', '/v2/agent/dispatch', { agentId, roomId: 'dispatch-deactivated' });
   expect({ status: again.status, code: again.body.code }).toEqual({ status: 400, code: 'bad_request' });
 }, 30_000);
+
+it("reaches the room kept under its customRoomId when dispatched by its roomId; the job keeps the name it was asked with", async () => {
+  const room = (await api('POST', '/v2/rooms', { customRoomId: 'dispatch-named' })).body as { roomId: string };
+  const peer = await join(1, 'dispatch-named');
+  const agentId = await registerAgent(`ws://127.0.0.1:${agentPort()}/named`);
+  const { jobId, roomId } = (await api('POST', '/v2/agent/dispatch', { agentId, roomId: room.roomId })).data as { jobId: string; roomId: string };
+  expect(roomId).toBe(room.roomId);
+  const agent = await agentFor(jobId);
+  expect(agent.messages[0]).toMatchObject({ roomId: 'dispatch-named', participants: [expect.objectContaining({ kind: 'web' })] });
+  const { participantId } = (await outcome(jobId)) as { participantId: string };
+  expect((await agentJoined(peer, participantId)).participant).toMatchObject({ kind: 'agent' });
+  await Promise.all([agent.close(), peer.close()]);
+}, 30_000);

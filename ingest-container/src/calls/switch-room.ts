@@ -42,10 +42,10 @@ export interface RoomSwitcherDeps {
 
 /**
  * Runs the commands addressed to this server (core/media-commands.ts): polls them once a second; hands `close-room` to
- * `closeRoom` and `dispatch-agent` to `dispatchAgent`, and moves each call a `switch-room` names, whose stream is here, into its new room in place, or records
- * why it could not. The command
- * names the tenant and the room the API saw the call in: a call of another tenant, or one that moved meanwhile, is
- * not moved. Seat limits of the new room apply; a refused call stays where it was.
+ * `closeRoom` and `dispatch-agent` to `dispatchAgent`, and moves each call a `switch-room` names, whose stream is here,
+ * into its new room in place, or records why it could not. The command names the tenant and the room the API saw the
+ * call in: a call of another tenant, or one that moved meanwhile, is not moved. Seat limits of the new room apply; a
+ * refused call stays where it was.
  */
 export class RoomSwitcher {
   private timer: NodeJS.Timeout | null = null;

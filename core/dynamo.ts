@@ -37,7 +37,8 @@ export const TABLE_KEYS = {
   due: { indexName: 'due', partitionKey: 'duePk', sortKey: 'dueSk' },
   /**
    * Sparse, keys only: a call carries `outboxPk`/`outboxSk` from the write that changed its state until that
-   * change's event is recorded for its webhooks (`pendingEvents`); the sweeper publishes what a crash left.
+   * change's event is recorded for its webhooks (`pendingEvents`, a string set naming each change `type@at`, so two
+   * changes of one type wait each on its own); the sweeper publishes what a crash left, each with its own timestamp.
    */
   outbox: { indexName: 'outbox', partitionKey: 'outboxPk', sortKey: 'outboxSk' },
 } as const;
@@ -204,9 +205,9 @@ export async function queryAll(
  * Kinds of work the sweeper looks for in the `due` index: calls whose stream must start, deliveries that must
  * have been attempted, (`server#<id>`) the answered calls a media server holds, closed if that server dies, and
  * (`switch`) answered calls whose switch of rooms awaits its outcome, failed if none comes in time (they are back under
- * their `server#<id>` once it comes).
+ * their `server#<id>` once it comes), and (`sessions#<id>`) the ongoing room sessions a media server holds, ended if it dies.
  */
-export type DueKind = 'call' | 'delivery' | 'switch' | `server#${string}`;
+export type DueKind = 'call' | 'delivery' | 'switch' | `server#${string}` | `sessions#${string}`;
 
 /** The attributes that put an item in the `due` index under `kind`, falling due at `at` (ISO). */
 export function dueAttributes(kind: DueKind, at: string): Item {

@@ -71,16 +71,26 @@ export async function outboxes(subscriptions: EventSubscriptions | undefined, te
 }
 
 /**
- * The event `type` of `call`, as its record tells it: the timestamp is that of the change, so the event reads
- * the same whenever it is published (at once, or by the sweeper after a crash).
+ * When the latest change of `call` that fires `type` happened (a caller back in its room after a failed transfer is
+ * answered twice): the timestamp of the event of the write that returned `call`, which is also what that write put in
+ * the outbox (`CallStore`).
  */
-export function callEvent(type: CallEventType, call: CallRecord): CallEvent {
-  // The latest change that fires `type` (a caller back in its room after a failed transfer is answered twice).
+export function latestEventAt(type: CallEventType, call: CallRecord): string {
   const at =
     type === 'call-update'
       ? call.stream?.at
       : call.timelog.findLast((entry) => (isRoomEntry(entry) ? entry.event === type : 'status' in entry && CALL_STATUSES[entry.status].event === type))?.at;
-  return { type, tenant: call.tenant, call: toCallView(call), timestamp: at ?? call.startedAt };
+  return at ?? call.startedAt;
+}
+
+/**
+ * The event `type` of `call`, with the timestamp of its change: `at` when given (the sweeper publishing a change the
+ * outbox names, however many of its type came since), else the latest of its type (`latestEventAt`). So the event
+ * reads the same whenever it is published (at once, or by the sweeper after a crash), and its deliveries have the
+ * same ids.
+ */
+export function callEvent(type: CallEventType, call: CallRecord, at = latestEventAt(type, call)): CallEvent {
+  return { type, tenant: call.tenant, call: toCallView(call), timestamp: at };
 }
 
 /** One structured log line per event (`msg: "call event"`), with the call and room ids. */

@@ -48,6 +48,9 @@ export const WEBHOOK_ID = timeOrderedIdPattern('wh_');
 export const AGENT_ID = timeOrderedIdPattern('ag_');
 export const DELIVERY_ID = timeOrderedIdPattern('whd_');
 export const ROOM_RECORD_ID = timeOrderedIdPattern('rm_');
+/** A session's id: time-ordered (sessions list newest first, and a date window is a key range), 100 random bits after. */
+export const SESSION_ID = new RegExp(`^ss_[${CROCKFORD}]{29}$`);
+const SESSION_RANDOM_CHARS = 20;
 
 export function newConnectorId(now?: number): string {
   return timeOrderedId('cn_', now);
@@ -70,6 +73,11 @@ export function newRoomRecordId(now?: number): string {
   return timeOrderedId('rm_', now);
 }
 
+/** A room session's id: unguessable, so a session is found only by whoever was told it (and only in its tenant). */
+export function newSessionId(now?: number): string {
+  return timeOrderedId('ss_', now, randomString(CROCKFORD, SESSION_RANDOM_CHARS));
+}
+
 /** Lowercase letters and digits: a room's `roomId` is 12 of them, `xxxx-xxxx-xxxx` (about 62 random bits). */
 const ROOM_ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
@@ -79,11 +87,12 @@ export function newRoomKey(): string {
 }
 
 /**
- * A delivery's id follows from its call, event and webhook (and the event's time, for order), so publishing an
- * event again, after a crash, finds the records its first try wrote instead of writing twins.
+ * A delivery's id follows from what its event is about (a call's id, a session event's id), the event and its receiver
+ * (and the event's time, for order), so publishing an event again, after a crash, finds the records its first try wrote
+ * instead of writing twins.
  */
-export function deliveryIdFor(callId: string, event: string, webhookId: string, at: number): string {
-  const digest = createHash('sha256').update(`${callId}\0${event}\0${webhookId}`).digest();
+export function deliveryIdFor(subject: string, event: string, webhookId: string, at: number): string {
+  const digest = createHash('sha256').update(`${subject}\0${event}\0${webhookId}`).digest();
   return timeOrderedId('whd_', at, [...digest.subarray(0, 7)].map((byte) => CROCKFORD.charAt(byte % 32)).join(''));
 }
 

@@ -5,6 +5,7 @@ import { overdue, unpublished, type Item, type KeysPage } from './dynamo';
 import { callEvent, outboxes, type CallEventSink, type EventSubscriptions } from './events';
 import type { Logger } from './log';
 import type { MediaServerRecord, PlacementStore } from './placement';
+import { sessionRefOf, sessionsOf, type SessionStore } from './sessions/store';
 import type { DeliveryRef } from './webhooks/model';
 import type { DeliveryQueue } from './webhooks/queue';
 import { deliveryRefOf, type DeliveryStore } from './webhooks/store';
@@ -32,7 +33,8 @@ function callsOf(keys: readonly Item[]): { tenant: string; id: string }[] {
  * died, or exited before they ended) end as `media-failure` with a `call-hangup` event; and pending
  * deliveries whose queue message was lost (a crash, a restart of the local stack's in-memory queue) are
  * queued again; calls whose state changed but whose event was never recorded for the webhooks (the process
- * died between the two writes) have it published; and switches of rooms that no media server settled in time fail.
+ * died between the two writes) have it published; switches of rooms that no media server settled in time fail; and
+ * the room sessions a dead media server left ongoing end, their participants' open stays closed, as of the sweep.
  * Runs every minute in AWS, every `SWEEP_INTERVAL_SECONDS` (5 s) locally.
  */
 export class Sweeper {
@@ -55,6 +57,8 @@ export class Sweeper {
       readonly retentionDays: number;
       /** The media regions' placement stores (one per distinct table), whose server records are watched. */
       readonly placements: readonly PlacementStore[];
+      /** Room sessions: those a dead server left ongoing are ended. */
+      readonly sessions: Pick<SessionStore, 'endLeftBehind'>;
       readonly log: Logger;
     },
   ) {}
@@ -77,7 +81,8 @@ export class Sweeper {
         if (!this.isGone(server, now.getTime())) continue;
         const closed = await this.closeCallsOf(server);
         failed += closed.count;
-        if (closed.done) await placements.forgetServer(server.serverId, server.leaseExpiresAtMs);
+        const sessionsEnded = await this.endSessionsOf(server, now);
+        if (closed.done && sessionsEnded) await placements.forgetServer(server.serverId, server.leaseExpiresAtMs);
       }
     }
     for (const serverId of this.lapses.keys()) if (!lapsed.has(serverId)) this.lapses.delete(serverId);
@@ -146,9 +151,10 @@ export class Sweeper {
       if (!pending) return false;
       // Its events were recorded but the writer died before taking it out of the index: only that is left to do.
       if (!pending.events.length) await this.deps.calls.leaveOutbox(tenant, id);
-      for (const type of pending.events) {
-        this.deps.log.warn('call event was never recorded for webhooks; publishing it now', { tenant, callId: id, event: type });
-        await this.deps.events.publish(callEvent(type, pending.call), true);
+      // Each change with its own timestamp: two of one type are two events, and one delivered already writes no twin.
+      for (const { type, at } of pending.events) {
+        this.deps.log.warn('call event was never recorded for webhooks; publishing it now', { tenant, callId: id, event: type, at });
+        await this.deps.events.publish(callEvent(type, pending.call, at), true);
       }
       return pending.events.length > 0;
     });
@@ -179,6 +185,31 @@ export class Sweeper {
     );
     // A call that could not be closed keeps the server watched.
     return { count: closed.count, done: closed.done && this.failures === failuresBefore };
+  }
+
+  /**
+   * Ends the sessions a server that is gone left ongoing (its rooms went with it), each participant's open stay closed
+   * at `now`: no `session-ended` or `participant-left` event is fired for them. Whether none is left.
+   */
+  private async endSessionsOf(server: MediaServerRecord, now: Date): Promise<boolean> {
+    const read = (start?: Item) => overdue(this.deps.dynamo, this.deps.tableName, sessionsOf(server.serverId), ALL_OF_THEM, BATCH, start);
+    let ended = true;
+    const { done } = await this.walk(read, async (keys) => {
+      let count = 0;
+      for (const ref of keys.map(sessionRefOf)) {
+        if (!ref) continue;
+        try {
+          if (!(await this.deps.sessions.endLeftBehind(ref.tenant, ref.id, now.toISOString()))) continue;
+          count++;
+          this.deps.log.warn('session ended: its media server is gone', { tenant: ref.tenant, sessionId: ref.id, serverId: server.serverId });
+        } catch (err) {
+          ended = false;
+          this.deps.log.error('sweep: could not end a session of a media server that is gone; the next sweep tries again', { tenant: ref.tenant, sessionId: ref.id, err });
+        }
+      }
+      return count;
+    });
+    return done && ended;
   }
 
   /** Ends a call still answered on a server that is gone as `media-failure`, with its `call-hangup`; false when it had ended. */

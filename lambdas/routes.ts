@@ -28,6 +28,8 @@ export const HTTP_FUNCTIONS = {
       'ANY /v2/sip/{proxy+}',
       'ANY /v2/rooms',
       'ANY /v2/rooms/{proxy+}',
+      'ANY /v2/sessions',
+      'ANY /v2/sessions/{proxy+}',
       'ANY /v2/public/{proxy+}',
     ],
     throttle: { rateLimit: 100, burstLimit: 200 },

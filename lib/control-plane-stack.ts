@@ -119,7 +119,7 @@ export class ControlPlaneStack extends Stack {
       api: {
         description:
           'Plivo connector REST API (/v2/connectors, /v2/sip/routing-rule, /v2/agents, /v2/agent/dispatch, /v2/sip/webhooks, /v2/sip/call, ' +
-          '/v2/rooms, /v2/public)',
+          '/v2/rooms, /v2/sessions, /v2/public)',
         // Publishes the signing key's public half; re-drives dead-lettered deliveries onto the webhook queue; writes
         // switch-room, close-room and dispatch-agent commands into each region's table for its media servers
         // (core/media-commands.ts), reads of a room's placement there (which server to tell) and of the servers' own

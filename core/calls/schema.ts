@@ -68,8 +68,8 @@ export const callViewSchema = z
   })
   .meta({ id: 'Call' });
 
-/** Epoch milliseconds, as digits. */
-const epochMs = z
+/** Epoch milliseconds, as digits (query strings), read as an ISO time. */
+export const epochMs = z
   .string()
   .regex(/^\d{1,15}$/, 'must be epoch milliseconds')
   .transform((ms) => new Date(Number(ms)).toISOString());

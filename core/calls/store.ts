@@ -1,6 +1,6 @@
 import { GetItemCommand, PutItemCommand, UpdateItemCommand, type AttributeValue, type UpdateItemCommandInput, type DynamoDBClient, type QueryCommandInput } from '@aws-sdk/client-dynamodb';
 import { TABLE_KEYS, db, dueAttributes, getByKeys, isConditionFailure, num, readAtMost, readOptNum, readOptStr, readStr, str, type Item } from '../dynamo';
-import type { CallEventType } from '../events';
+import { latestEventAt, type CallEventType } from '../events';
 import { COMMAND_TTL_MS } from '../media-commands';
 import { cappedPage, type NumberedPage, type PageRequest } from '../pagination';
 import type { ProviderId } from '../providers';
@@ -54,14 +54,22 @@ export const MAX_ROOM_SWITCHES = 50;
  */
 export const SWITCH_ROOM_TIMEOUT_MS = 3 * COMMAND_TTL_MS;
 
+/** One change of a call whose event waits in the outbox: the event's type, and when the change happened (ISO). */
+export interface PendingEvent {
+  readonly type: CallEventType;
+  readonly at: string;
+}
+
 /**
  * Storage port for call records, scoped to one tenant. Each write that changes a call's state can also record, in
  * the same write, that the change's event is yet to be published (`call-started` or, refused, `call-hangup` on
- * create; `call-answered`, `call-hangup`, `call-missed`): a crash before the event is recorded for the webhooks
- * leaves the call listed by `unpublished`, and the sweeper publishes it. Every move appends its status to the call's
- * `timelog`. It does when `outbox` is true (the
- * default); a writer that knows no webhook of the tenant subscribes to the event passes false, and then neither
- * the write nor `eventRecorded` touches the outbox.
+ * create; `call-answered`, `call-hangup`, `call-missed`, `call-update`, a transfer's or a switch of rooms' event): a
+ * crash before the event is recorded for the webhooks leaves the call listed by `unpublished`, and the sweeper
+ * publishes it. The outbox names each change (`PendingEvent`: its type and time), so two changes of one type (a call
+ * switched twice, answered again after a failed transfer) wait, and are recorded, each on its own. Every move appends
+ * its status to the call's `timelog`. A write outboxes when `outbox` is true (the default); a writer that knows no
+ * webhook of the tenant subscribes to the event passes false, and then neither the write nor `eventRecorded` touches
+ * the outbox.
  */
 export interface CallStore {
   /**
@@ -110,12 +118,12 @@ export interface CallStore {
   unanswered(tenant: string, id: string, status: 'not-answered' | 'failed', end: CallEnd, retentionDays: number, outbox?: boolean): Promise<CallRecord | null>;
   /** Ends a call still waiting for its stream as `missed`; null when it was answered or ended meanwhile. */
   miss(tenant: string, id: string, endedAt: string, retentionDays: number, outbox?: boolean): Promise<CallRecord | null>;
-  /** The event's deliveries are recorded: the call no longer waits for it. */
-  eventRecorded(tenant: string, id: string, event: CallEventType): Promise<void>;
+  /** The event's deliveries are recorded: the call no longer waits for it (only for that change: others of its type still wait). */
+  eventRecorded(tenant: string, id: string, event: PendingEvent): Promise<void>;
   /** Takes the call out of the outbox index when it waits for no event, unless a state change added one meanwhile. */
   leaveOutbox(tenant: string, id: string): Promise<void>;
-  /** The call and the events its state changes still wait for; null when there is no such call. */
-  pendingEvents(tenant: string, id: string): Promise<{ call: CallRecord; events: CallEventType[] } | null>;
+  /** The call and the events its state changes still wait for, oldest first; null when there is no such call. */
+  pendingEvents(tenant: string, id: string): Promise<{ call: CallRecord; events: PendingEvent[] } | null>;
   /**
    * Records `report` on the call holding `callUuid`, in one conditional write: a start or a stop appends to its
    * timelog; a degradation or a drop sets its `stream`, and the call waits for `call-update` (when `outbox`). Null
@@ -157,6 +165,16 @@ const byTime = (tenant: string, startedAt: string, id: string) => ({
 const expiry = (from: string, retentionDays: number) => num(Math.floor(Date.parse(from) / 1000) + retentionDays * 86400);
 /** What puts a call in the `outbox` index, as of `at` (ISO): a state change whose event is not recorded yet. */
 const outboxAttributes = (at: string): Item => ({ [TABLE_KEYS.outbox.partitionKey]: str('OUTBOX'), [TABLE_KEYS.outbox.sortKey]: str(at) });
+/** The `pendingEvents` set holding `event`, one member per change: `type@at`. */
+const pendingSet = (event: PendingEvent): AttributeValue => ({ SS: [`${event.type}@${event.at}`] });
+/** The changes a call's `pendingEvents` name, oldest first. */
+const readPending = (item: Item): PendingEvent[] =>
+  (item.pendingEvents?.SS ?? [])
+    .map((member) => {
+      const at = member.indexOf('@');
+      return { type: member.slice(0, at) as CallEventType, at: member.slice(at + 1) };
+    })
+    .sort((a, b) => a.at.localeCompare(b.at));
 
 /** A field a move sets only when the attribute named here does not hold its value already (`requestHangup`). */
 const UNLESS: Readonly<Record<string, string>> = { hangupReason: 'hangupRequested', answeredAt: 'answeredAt' };
@@ -189,6 +207,7 @@ const readStream = (item: Item): StreamHealth | null => {
 };
 
 function toItem(c: CallRecord, retentionDays: number, missedAt: string | undefined, outbox: boolean): Item {
+  const event = CALL_STATUSES[c.status].event;
   const item: Item = {
     ...callKey(c.tenant, c.id),
     ...byTime(c.tenant, c.startedAt, c.id),
@@ -209,7 +228,8 @@ function toItem(c: CallRecord, retentionDays: number, missedAt: string | undefin
     startedAt: str(c.startedAt),
     expiresAt: expiry(c.endedAt ?? c.startedAt, retentionDays),
     ...(missedAt && (c.status === 'incoming' || c.status === 'initiated') && dueAttributes('call', missedAt)),
-    ...(outbox && { pendingEvents: { SS: [CALL_STATUSES[c.status].event] }, ...outboxAttributes(c.startedAt) }),
+    // The change is the call's first timelog entry, which its event's timestamp names.
+    ...(outbox && { pendingEvents: pendingSet({ type: event, at: latestEventAt(event, c) }), ...outboxAttributes(c.startedAt) }),
   };
   for (const field of OPTIONAL_STRINGS) {
     const value = c[field];
@@ -356,7 +376,7 @@ export class DynamoCallStore implements CallStore {
     return this.move(tenant, id, ['incoming'], { status: 'missed', at: endedAt }, outbox && 'call-missed', endFields({ endedAt, durationSeconds: null, hangupReason: 'claim-expired' }, retentionDays));
   }
 
-  async eventRecorded(tenant: string, id: string, event: CallEventType): Promise<void> {
+  async eventRecorded(tenant: string, id: string, event: PendingEvent): Promise<void> {
     const out = await db(() =>
       this.dynamo.send(
         new UpdateItemCommand({
@@ -364,7 +384,7 @@ export class DynamoCallStore implements CallStore {
           Key: callKey(tenant, id),
           UpdateExpression: 'DELETE pendingEvents :event',
           ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':event': { SS: [event] } },
+          ExpressionAttributeValues: { ':event': pendingSet(event) },
           ReturnValues: 'ALL_NEW',
         }),
       ),
@@ -390,11 +410,11 @@ export class DynamoCallStore implements CallStore {
     }
   }
 
-  async pendingEvents(tenant: string, id: string): Promise<{ call: CallRecord; events: CallEventType[] } | null> {
+  async pendingEvents(tenant: string, id: string): Promise<{ call: CallRecord; events: PendingEvent[] } | null> {
     const out = await db(() =>
       this.dynamo.send(new GetItemCommand({ TableName: this.tableName, Key: callKey(tenant, id), ConsistentRead: true })),
     );
-    return out.Item ? { call: fromItem(out.Item), events: (out.Item.pendingEvents?.SS ?? []) as CallEventType[] } : null;
+    return out.Item ? { call: fromItem(out.Item), events: readPending(out.Item) } : null;
   }
 
   async streamReport(tenant: string, id: string, callUuid: string, report: StreamReport, outbox = true): Promise<CallRecord | null> {
@@ -405,7 +425,7 @@ export class DynamoCallStore implements CallStore {
       : ['#timelog = list_append(if_not_exists(#timelog, :none), :entry)'];
     const add = ['streamReports :reports', ...(report.kind === 'degraded' ? ['streamDegradedCount :one'] : []), ...(event ? ['pendingEvents :event'] : [])];
     const values: Item = trouble
-      ? { ':kind': str(report.kind), ':streamId': str(report.streamId), ':at': str(report.at), ...(event && { ':opk': str('OUTBOX'), ':osk': str(report.at), ':event': { SS: ['call-update'] } }) }
+      ? { ':kind': str(report.kind), ':streamId': str(report.streamId), ':at': str(report.at), ...(event && { ':opk': str('OUTBOX'), ':osk': str(report.at), ':event': pendingSet({ type: 'call-update', at: report.at }) }) }
       : { ':none': { L: [] }, ':entry': { L: [timelogEntry({ event: report.kind, streamId: report.streamId, at: report.at })] } };
     if (report.kind === 'degraded') values[':one'] = num(1);
     return this.update({
@@ -438,7 +458,7 @@ export class DynamoCallStore implements CallStore {
       ':max': num(MAX_ROOM_SWITCHES),
       ':opk': str('OUTBOX'),
       ':osk': str(entry.at),
-      ':event': { SS: [entry.event] },
+      ':event': pendingSet({ type: entry.event, at: entry.at }),
     };
     const write = (update: string, condition: string) => {
       // DynamoDB refuses names and values an expression does not use: each write passes those it does.
@@ -485,13 +505,13 @@ export class DynamoCallStore implements CallStore {
   /**
    * Moves a call to `to.status`, setting `fields` and appending `to` to its timelog, if it is in one of `from` (one
    * conditional write); null when there is no such call or it was in another state. A call that moves is no longer due, unless
-   * `due` puts it under another kind of due work (or says to `keep` it as it is); it waits for `event`, if any, to be
-   * published (the outbox index). `unless` names an attribute whose presence refuses the move.
+   * `due` puts it under another kind of due work (or says to `keep` it as it is); it waits for `event`, if any, of this
+   * change (at `to.at`) to be published (the outbox index). `unless` names an attribute whose presence refuses the move.
    */
   private async move(tenant: string, id: string, from: readonly CallStatus[], to: CallStatusEntry, event: CallEventType | false, set: Item, due?: Item | 'keep', unless?: string): Promise<CallRecord | null> {
     const fields = { ...set, ...(due !== 'keep' && due), ...(event && outboxAttributes(new Date().toISOString())) };
     const names = Object.keys(fields);
-    const values: Item = { ':status': str(to.status), ':entry': { L: [timelogEntry(to)] }, ':none': { L: [] }, ...(event && { ':event': { SS: [event] } }) };
+    const values: Item = { ':status': str(to.status), ':entry': { L: [timelogEntry(to)] }, ':none': { L: [] }, ...(event && { ':event': pendingSet({ type: event, at: to.at }) }) };
     from.forEach((state, i) => (values[`:from${i}`] = str(state)));
     names.forEach((name, i) => (values[`:v${i}`] = fields[name] as Item[string]));
     return this.update({

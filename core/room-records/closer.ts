@@ -1,12 +1,18 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ControlPlaneConfig } from '../config';
 import type { Logger } from '../log';
-import { COMMAND_TTL_MS, MediaCommandStore, newCommandId } from '../media-commands';
+import { COMMAND_TTL_MS, MediaCommandStore, newCommandId, type RoomCommand } from '../media-commands';
 import { PlacementStore } from '../placement';
 import { distinctRegionTables, regionTables, type RegionTable } from '../region-tables';
 import type { RoomCloser } from './service';
 
-type Config = Pick<ControlPlaneConfig, 'mediaRegions' | 'aws' | 'homeMediaRegion'>;
+/** What a room command says besides what every command carries. */
+export type RoomCommandBody = RoomCommand extends infer C ? (C extends RoomCommand ? Omit<C, 'id' | 'tenant' | 'at' | 'expiresAtMs'> : never) : never;
+
+/** Tells the media server holding a room to act on it: whether some server held it (a room placed nowhere has no live session). */
+export interface RoomCommandSender {
+  send(tenant: string, body: RoomCommandBody): Promise<boolean>;
+}
 
 /** A media region table's room placements and its servers' command queue. */
 interface RegionRooms {
@@ -17,25 +23,35 @@ interface RegionRooms {
 const regionRooms = ({ dynamo, tableName }: RegionTable): RegionRooms => ({ placements: new PlacementStore(dynamo, tableName), commands: new MediaCommandStore(dynamo, tableName) });
 
 /**
- * Ends a room's live session where it lives: in each media region table, the room's placement names the server
- * holding it (a room lives on one server of a region), and a `close-room` command in that table reaches it within a
- * poll (COMMAND_POLL_MS). That server closes the room's participants and ends its calls, relayed ones included. A
- * room placed nowhere has no live session: nothing is sent.
+ * Reaches a room where it lives: in each media region table, the room's placement names the server holding it (a
+ * room lives on one server of a region), and a command in that table reaches it within a poll (COMMAND_POLL_MS). That
+ * server acts on the room's participants and calls, relayed ones included. A room placed nowhere is sent nothing.
  */
-export function mediaRoomCloser(config: Config, dynamo: DynamoDBClient, log: Logger): RoomCloser {
+export function roomCommandSender(config: Pick<ControlPlaneConfig, 'mediaRegions' | 'aws'>, dynamo: DynamoDBClient, log: Logger): RoomCommandSender {
   const regions = distinctRegionTables(config, dynamo).map(regionRooms);
   return {
-    async close(tenant, roomId) {
-      await Promise.all(
+    async send(tenant, body) {
+      const sent = await Promise.all(
         regions.map(async ({ placements, commands }) => {
-          const placement = await placements.get(tenant, roomId);
-          if (!placement) return;
+          const placement = await placements.get(tenant, body.roomId);
+          if (!placement) return false;
           const now = Date.now();
-          const command = { type: 'close-room', id: newCommandId(now), tenant, roomId, at: now, expiresAtMs: now + COMMAND_TTL_MS } as const;
+          const command: RoomCommand = { ...body, id: newCommandId(now), tenant, at: now, expiresAtMs: now + COMMAND_TTL_MS };
           await commands.send(placement.serverId, command);
-          log.info("close-room sent to the room's media server", { tenant, roomId, mediaServer: placement.serverId, commandId: command.id });
+          log.info(`${command.type} sent to the room's media server`, { tenant, roomId: body.roomId, mediaServer: placement.serverId, commandId: command.id });
+          return true;
         }),
       );
+      return sent.includes(true);
+    },
+  };
+}
+
+/** Ends a deactivated room's live session where it lives: a `close-room` command to the server holding it. */
+export function mediaRoomCloser(rooms: RoomCommandSender): RoomCloser {
+  return {
+    async close(tenant, roomId) {
+      await rooms.send(tenant, { type: 'close-room', roomId });
     },
   };
 }
@@ -55,11 +71,11 @@ export interface RoomServers {
 }
 
 /**
- * The room's holder from its placement in any region table, as the closer finds it; for a room placed nowhere, one of
+ * The room's holder from its placement in any region table, as `roomCommandSender` finds it; for a room placed nowhere, one of
  * the home region's serving servers (their own records, a handful of items), picked at random, as the load balancer
  * picks one for a stream: that server places the room on itself as a stream landing there would.
  */
-export function mediaRoomServers(config: Config, dynamo: DynamoDBClient): RoomServers {
+export function mediaRoomServers(config: Pick<ControlPlaneConfig, 'mediaRegions' | 'aws' | 'homeMediaRegion'>, dynamo: DynamoDBClient): RoomServers {
   const regions = distinctRegionTables(config, dynamo).map(regionRooms);
   const home = regionRooms(regionTables(config, dynamo)(config.homeMediaRegion));
   return {

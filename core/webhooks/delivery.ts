@@ -1,12 +1,12 @@
 import http from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
-import type { DocumentStore } from '../documents';
 import type { Logger } from '../log';
 import { emf } from '../metrics';
 import type { SecretBox } from '../secret-box';
-import { webhookSecretContext, type Delivery, type DeliveryAttempt, type DeliveryRef, type Webhook, type WebhookPayload } from './model';
+import { webhookSecretContext, type Delivery, type DeliveryAttempt, type DeliveryPayload, type DeliveryReceiver, type DeliveryRef } from './model';
 import type { DeliveryQueue } from './queue';
+import type { DeliveryReceivers } from './receivers';
 import { standardSignature, type WebhookSigner } from './signing';
 import type { DeliveryStore } from './store';
 import { isPublicAddress, publicOnlyLookup } from './targets';
@@ -31,7 +31,8 @@ interface Outcome {
 export class DeliveryWorker {
   constructor(
     private readonly deps: {
-      readonly webhooks: DocumentStore<Webhook>;
+      /** The webhook or room each delivery goes to, read at each attempt (its URL may have changed). */
+      readonly receivers: Pick<DeliveryReceivers, 'get'>;
       readonly deliveries: DeliveryStore;
       readonly queue: DeliveryQueue;
       readonly signer: WebhookSigner;
@@ -52,12 +53,12 @@ export class DeliveryWorker {
     if (early > 1000) return Math.ceil(early / 1000);
     const log = this.deps.log.child({ tenant: ref.tenant, webhookId: ref.webhookId, deliveryId: ref.deliveryId, callId: delivery.callId, event: delivery.event });
 
-    const webhook = await this.deps.webhooks.get(ref.tenant, ref.webhookId);
-    const { started, ...outcome } = webhook ? await this.post(webhook, delivery) : { started: Date.now(), statusCode: null, error: 'webhook deleted' };
+    const receiver = await this.deps.receivers.get(ref.tenant, ref.webhookId);
+    const { started, ...outcome } = receiver ? await this.post(receiver, delivery) : { started: Date.now(), statusCode: null, error: 'webhook deleted' };
     const attempt: DeliveryAttempt = { at: new Date(started).toISOString(), durationMs: Date.now() - started, ...outcome };
     const ok = outcome.statusCode !== null && outcome.statusCode >= 200 && outcome.statusCode < 300;
     const cycle = delivery.cycleAttempts + 1;
-    const delay = ok || !webhook ? undefined : this.deps.retryDelaysSeconds[cycle - 1];
+    const delay = ok || !receiver ? undefined : this.deps.retryDelaysSeconds[cycle - 1];
     const now = new Date();
     const next: Delivery = {
       ...delivery,
@@ -74,7 +75,7 @@ export class DeliveryWorker {
       log.info('webhook attempt superseded by another copy of its message', { statusCode: outcome.statusCode });
       return null;
     }
-    const latencyMs = now.getTime() - Date.parse((JSON.parse(delivery.body) as WebhookPayload).timestamp);
+    const latencyMs = now.getTime() - Date.parse((JSON.parse(delivery.body) as DeliveryPayload).timestamp);
     log[ok ? 'info' : 'warn']('webhook attempt', {
       attempt: cycle,
       status: next.status,
@@ -89,16 +90,16 @@ export class DeliveryWorker {
   }
 
   /** Signs and POSTs the body; `started` is when the request went out. */
-  private async post(webhook: Webhook, delivery: Delivery): Promise<Outcome & { started: number }> {
-    const target = new URL(webhook.url);
+  private async post(receiver: DeliveryReceiver, delivery: Delivery): Promise<Outcome & { started: number }> {
+    const target = new URL(receiver.url);
     const host = target.hostname.replace(/^\[|\]$/g, '');
     if (!this.deps.allowPrivateTargets && (target.protocol !== 'https:' || (isIP(host) && !isPublicAddress(host)))) {
       return { started: Date.now(), statusCode: null, error: 'refused: the target is not https to a public address' };
     }
     const body = Buffer.from(delivery.body, 'utf8');
     const signature = await this.deps.signer.sign(body);
-    // Webhooks from before Standard Webhooks signatures (no sealed secret) get videosdk-signature alone.
-    const secret = webhook.sealedSecret ? await this.deps.box.open(Buffer.from(webhook.sealedSecret, 'base64'), webhookSecretContext(webhook)) : null;
+    // Webhooks from before Standard Webhooks signatures and rooms' webhooks (no sealed secret) get videosdk-signature alone.
+    const secret = receiver.sealedSecret ? await this.deps.box.open(Buffer.from(receiver.sealedSecret, 'base64'), webhookSecretContext(receiver)) : null;
     const timestamp = Math.floor(Date.now() / 1000);
     const started = Date.now();
     const outcome = await new Promise<Outcome>((resolve) => {

@@ -1,6 +1,7 @@
 import type { CallView } from '../calls/model';
 import type { TenantDocument } from '../documents';
 import { CALL_EVENT_TYPES, type CallEventType, type WebhookEventType } from '../events';
+import type { RoomWebhookEvent } from '../room-records/schema';
 
 /** Every event fans out to each webhook: a bound on the work one call can cause. */
 export const MAX_WEBHOOKS_PER_TENANT = 10;
@@ -32,12 +33,29 @@ export function toWebhookView({ tenant: _tenant, sealedSecret: _sealedSecret, ..
 /** The encryption context of a webhook's sealed secret: it opens for that webhook only. */
 export const webhookSecretContext = (w: Pick<Webhook, 'tenant' | 'id'>) => ({ purpose: 'webhook-secret', tenant: w.tenant, webhookId: w.id });
 
-/** What every delivery's body is: the exact bytes signed and sent, the same on every attempt. */
+/** What a call event delivery's body is: the exact bytes signed and sent, the same on every attempt. */
 export interface WebhookPayload {
   readonly webhookType: CallEventType;
   readonly data: CallView;
   readonly timestamp: string;
 }
+
+/** What a room's session event delivery's body is (core/sessions/events.ts): the same shape, the session or participant as `data`. */
+export interface RoomWebhookPayload {
+  readonly webhookType: RoomWebhookEvent;
+  readonly data: Readonly<Record<string, unknown>>;
+  readonly timestamp: string;
+}
+
+/** Every event a delivery may carry: a call's, to a tenant webhook, or a room's session event, to the room's `webhook`. */
+export type DeliveryEvent = CallEventType | RoomWebhookEvent;
+export type DeliveryPayload = WebhookPayload | RoomWebhookPayload;
+
+/**
+ * Where a delivery goes: a tenant webhook, or a room's `webhook` (`POST /v2/rooms`), named by the room record's id and
+ * without a Standard Webhooks secret (its deliveries carry `videosdk-signature` alone).
+ */
+export type DeliveryReceiver = Pick<Webhook, 'tenant' | 'id' | 'url' | 'sealedSecret'>;
 
 export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
@@ -51,7 +69,8 @@ export interface DeliveryAttempt {
 }
 
 /**
- * One event on its way to one webhook. Its id is the `webhook-id` header, the same on every attempt.
+ * One event on its way to one receiver (a webhook, or a room's webhook: `webhookId` is then the room record's id). Its
+ * id is the `webhook-id` header, the same on every attempt.
  * `cycleAttempts` counts the attempts since it was created or last re-driven; when it passes the retry
  * schedule the delivery is dead-lettered (`failed`).
  */
@@ -59,8 +78,9 @@ export interface Delivery {
   readonly id: string;
   readonly tenant: string;
   readonly webhookId: string;
-  readonly event: CallEventType;
-  readonly callId: string;
+  readonly event: DeliveryEvent;
+  /** The call the event is about; null for a room's session events (their `data` names the session). */
+  readonly callId: string | null;
   readonly status: DeliveryStatus;
   readonly body: string;
   readonly attempts: readonly DeliveryAttempt[];
@@ -79,9 +99,9 @@ export interface DeliveryRef {
 }
 
 export interface DeliveryView extends Omit<Delivery, 'tenant' | 'body'> {
-  readonly payload: WebhookPayload;
+  readonly payload: DeliveryPayload;
 }
 
 export function toDeliveryView({ tenant: _tenant, body, ...rest }: Delivery): DeliveryView {
-  return { ...rest, payload: JSON.parse(body) as WebhookPayload };
+  return { ...rest, payload: JSON.parse(body) as DeliveryPayload };
 }

@@ -16,7 +16,8 @@ import { DeliveryStore, DynamoWebhookStore } from './store';
  * (durable, and in the `due` index), then queued, and then, if the state change put the event in the outbox, the
  * call stops waiting for it. If queueing fails the sweeper queues them later; if the process dies before the
  * records are written, an outboxed event is still waited for (the `outbox` index) and the sweeper publishes it
- * again: delivery ids follow from the call, the event and the webhook, so a second publish writes no twin.
+ * again: delivery ids follow from the call, the event, its timestamp and the webhook, so a second publish writes no
+ * twin, and two events of one type (each its change's timestamp) are two deliveries.
  * The tenant's webhooks come from the caller (the Answer URL has just read them) or from a cache at most
  * WEBHOOK_CACHE_SECONDS old, which also answers which events the tenant subscribes to (`subscribedEvents`).
  */
@@ -42,39 +43,19 @@ export class WebhookPublisher implements WebhookEventSink, EventSubscriptions {
   async publish(event: CallEvent, outboxed: boolean, webhooks?: readonly Webhook[]): Promise<void> {
     const log = this.deps.log.child({ tenant: event.tenant, callId: event.call.id, roomId: event.call.roomId, event: event.type });
     logEvent(this.deps.log, event);
-    let deliveries: Delivery[];
     try {
       const hooks = (webhooks ?? (await this.cachedWebhooks(event, outboxed))).filter((hook) => hook.events.includes(event.type));
       const payload: WebhookPayload = { webhookType: event.type, data: event.call, timestamp: event.timestamp };
       const body = JSON.stringify(payload);
-      const now = new Date().toISOString();
-      deliveries = hooks.map((hook) => ({
-        id: deliveryIdFor(event.call.id, event.type, hook.id, Date.parse(event.timestamp)),
-        tenant: event.tenant,
-        webhookId: hook.id,
-        event: event.type,
-        callId: event.call.id,
-        status: 'pending',
-        body,
-        attempts: [],
-        cycleAttempts: 0,
-        createdAt: now,
-        updatedAt: now,
-        nextAttemptAt: null,
-      }));
-      deliveries = await this.deps.deliveries.createAll(deliveries);
+      const of = { tenant: event.tenant, event: event.type, subject: event.call.id, callId: event.call.id, body, timestamp: event.timestamp };
+      await recordAndQueue(this.deps, hooks.map((hook) => newDelivery({ ...of, webhookId: hook.id })), log);
     } catch (err) {
       log.error(outboxed ? 'call event not recorded for webhooks yet; the sweeper publishes it again' : 'call event not recorded for webhooks', { error: err });
       return;
     }
-    try {
-      if (deliveries.length) await this.deps.queue.send(deliveries.map((d) => ({ tenant: d.tenant, webhookId: d.webhookId, deliveryId: d.id })));
-    } catch (err) {
-      log.warn('deliveries recorded but not queued; the sweeper queues them', { error: err, deliveries: deliveries.map((d) => d.id) });
-    }
     if (!outboxed) return;
     try {
-      await this.deps.calls.eventRecorded(event.tenant, event.call.id, event.type);
+      await this.deps.calls.eventRecorded(event.tenant, event.call.id, { type: event.type, at: event.timestamp });
     } catch (err) {
       log.warn('call event recorded, but the call still waits for it; the sweeper clears it', { error: err });
     }
@@ -89,6 +70,41 @@ export class WebhookPublisher implements WebhookEventSink, EventSubscriptions {
     if (!outboxed || subscribes(cached, event.type)) return cached;
     return this.deps.webhooks.of(event.tenant, Date.parse(event.timestamp));
   }
+}
+
+/**
+ * A new delivery of `body` (an `event` that happened at `timestamp`) to the receiver `webhookId`: its id follows from
+ * what the event is about (`subject`: the call, or the session event's id), the event and the receiver, so a second
+ * publish of the same event names the same delivery.
+ */
+export function newDelivery(fields: Pick<Delivery, 'tenant' | 'webhookId' | 'event' | 'callId' | 'body'> & { readonly subject: string; readonly timestamp: string }): Delivery {
+  const { subject, timestamp, ...delivery } = fields;
+  const now = new Date().toISOString();
+  return {
+    ...delivery,
+    id: deliveryIdFor(subject, delivery.event, delivery.webhookId, Date.parse(timestamp)),
+    status: 'pending',
+    attempts: [],
+    cycleAttempts: 0,
+    createdAt: now,
+    updatedAt: now,
+    nextAttemptAt: null,
+  };
+}
+
+/**
+ * Writes the deliveries first (durable, and in the `due` index), then queues those written, and returns them: one
+ * already there (the event published again) is left as it is. Throws when they could not be written; a failure to
+ * queue is logged, for the sweeper queues them later.
+ */
+export async function recordAndQueue(deps: { readonly deliveries: DeliveryStore; readonly queue: DeliveryQueue }, deliveries: readonly Delivery[], log: Logger): Promise<Delivery[]> {
+  const written = await deps.deliveries.createAll(deliveries);
+  try {
+    if (written.length) await deps.queue.send(written.map((d) => ({ tenant: d.tenant, webhookId: d.webhookId, deliveryId: d.id })));
+  } catch (err) {
+    log.warn('deliveries recorded but not queued; the sweeper queues them', { error: err, deliveries: written.map((d) => d.id) });
+  }
+  return written;
 }
 
 /**

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { callViewSchema } from '../calls/schema';
 import { WEBHOOK_EVENT_TYPES } from '../events';
 import { pageQuerySchema } from '../pagination';
+import { ROOM_WEBHOOK_EVENTS } from '../room-records/schema';
 import { DELIVERY_STATUSES } from './model';
 
 const url = z.string().trim().max(2048, 'must be at most 2048 characters');
@@ -68,3 +69,13 @@ export const deliverySchema = z
     payload: webhookPayloadSchema,
   })
   .meta({ id: 'Delivery' });
+
+/** The body of a room's session event delivery (docs/webhooks.md, "Room events"). */
+export const roomWebhookPayloadSchema = z
+  .strictObject({ webhookType: z.enum(ROOM_WEBHOOK_EVENTS), data: z.record(z.string(), z.unknown()), timestamp })
+  .meta({ id: 'RoomWebhookPayload', description: 'The body of a room webhook delivery: the session, or the participant, as `data`' });
+
+/** A delivery of a room's session event: filed under the room record's id (`webhookId`), about no call. */
+export const roomDeliverySchema = deliverySchema
+  .extend({ webhookId: z.string().meta({ description: 'The room record’s id (`rm_…`)' }), event: z.enum(ROOM_WEBHOOK_EVENTS), callId: z.null(), payload: roomWebhookPayloadSchema })
+  .meta({ id: 'RoomDelivery' });

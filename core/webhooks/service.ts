@@ -1,15 +1,14 @@
 import type { CountedDocumentStore } from '../documents';
 import { WEBHOOK_EVENT_TYPES } from '../events';
-import { BadRequestError, ConflictError, NotFoundError, ServiceUnavailableError } from '../errors';
-import { DELIVERY_ID, newWebhookId, WEBHOOK_ID } from '../ids';
+import { BadRequestError, ConflictError, NotFoundError } from '../errors';
+import { newWebhookId, WEBHOOK_ID } from '../ids';
 import type { Logger } from '../log';
 import type { NumberedPage, PageRequest } from '../pagination';
 import type { SecretBox } from '../secret-box';
-import { toDeliveryView, toWebhookView, webhookSecretContext, type Delivery, type DeliveryRef, type DeliveryStatus, type DeliveryView, type Webhook, type WebhookView } from './model';
-import type { DeliveryQueue } from './queue';
+import type { DeliveryLog } from './delivery-log';
+import { toWebhookView, webhookSecretContext, type DeliveryStatus, type DeliveryView, type Webhook, type WebhookView } from './model';
 import type { WebhookBody, WebhookUpdate } from './schema';
 import { newWebhookSecret } from './signing';
-import type { DeliveryStore } from './store';
 import { targetProblem, WEBHOOK_SCHEMES } from './targets';
 
 /** Webhook registration and delivery history, each scoped to the calling tenant. */
@@ -17,8 +16,7 @@ export class WebhookService {
   constructor(
     private readonly deps: {
       readonly webhooks: CountedDocumentStore<Webhook>;
-      readonly deliveries: DeliveryStore;
-      readonly queue: DeliveryQueue | null;
+      readonly deliveries: DeliveryLog;
       /** Seals each webhook's signing secret. */
       readonly box: SecretBox;
       readonly allowPrivateTargets: boolean;
@@ -75,49 +73,25 @@ export class WebhookService {
   /** A page of the webhook's deliveries, newest first, optionally of one status. */
   async deliveries(tenant: string, id: string, status: DeliveryStatus | undefined, request: PageRequest): Promise<NumberedPage<DeliveryView>> {
     await this.found(tenant, id);
-    const { data, pageInfo } = await this.deps.deliveries.page(tenant, id, status, request);
-    return { data: data.map(toDeliveryView), pageInfo };
+    return this.deps.deliveries.page(tenant, id, status, request);
   }
 
+  /** One delivery of one of the tenant's webhooks (the webhook must still exist), or 404. */
   async delivery(tenant: string, id: string, deliveryId: string): Promise<DeliveryView> {
-    return toDeliveryView(await this.foundDelivery({ tenant, webhookId: id, deliveryId }));
+    await this.found(tenant, id);
+    return this.deps.deliveries.get({ tenant, webhookId: id, deliveryId });
   }
 
-  /**
-   * Re-drives a dead-lettered delivery: a new cycle of attempts (the whole retry schedule), same
-   * `webhook-id`. If queueing fails the record is already pending, and the sweeper queues it.
-   */
+  /** Re-drives a failed delivery of one of the tenant's webhooks (`DeliveryLog.retry`). */
   async retry(tenant: string, id: string, deliveryId: string): Promise<DeliveryView> {
-    const ref = { tenant, webhookId: id, deliveryId };
-    const delivery = await this.foundDelivery(ref);
-    if (delivery.status !== 'failed') throw new ConflictError(`Delivery ${deliveryId} is ${delivery.status}; only failed deliveries can be retried`);
-    if (!this.deps.queue) throw new ServiceUnavailableError('Re-driving deliveries needs the webhook queue (WEBHOOK_QUEUE_URL), which is not configured');
-    const updatedAt = new Date(Math.max(Date.now(), Date.parse(delivery.updatedAt) + 1)).toISOString();
-    const next = { ...delivery, status: 'pending' as const, cycleAttempts: 0, nextAttemptAt: null, updatedAt };
-    if (!(await this.deps.deliveries.replace(next, delivery.updatedAt))) {
-      throw new ConflictError('The delivery was changed concurrently; retry the request');
-    }
-    try {
-      await this.deps.queue.send([ref]);
-    } catch (err) {
-      this.deps.log.warn('re-driven delivery not queued; the sweeper queues it', { tenant, webhookId: id, deliveryId, error: err });
-    }
-    this.deps.log.info('delivery re-driven', { tenant, webhookId: id, deliveryId });
-    return toDeliveryView(next);
+    await this.found(tenant, id);
+    return this.deps.deliveries.retry({ tenant, webhookId: id, deliveryId });
   }
 
   private async found(tenant: string, id: string): Promise<Webhook> {
     const webhook = WEBHOOK_ID.test(id) && (await this.deps.webhooks.get(tenant, id));
     if (!webhook) throw new NotFoundError(`Webhook ${id} not found`);
     return webhook;
-  }
-
-  /** A delivery of one of the tenant's webhooks (the webhook must still exist), or 404. */
-  private async foundDelivery(ref: DeliveryRef): Promise<Delivery> {
-    await this.found(ref.tenant, ref.webhookId);
-    const delivery = DELIVERY_ID.test(ref.deliveryId) && (await this.deps.deliveries.get(ref));
-    if (!delivery) throw new NotFoundError(`Delivery ${ref.deliveryId} not found`);
-    return delivery;
   }
 
   private async checkUrl(url: string): Promise<void> {

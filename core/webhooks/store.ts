@@ -1,9 +1,8 @@
 import { GetItemCommand, PutItemCommand, type DynamoDBClient, type QueryCommandInput } from '@aws-sdk/client-dynamodb';
 import { CountedDynamoDocumentStore } from '../documents';
 import { db, dueAttributes, isConditionFailure, num, putIfVersion, readAtMost, readOptStr, readStr, str, unexpired, type Item } from '../dynamo';
-import type { CallEventType } from '../events';
 import { cappedPage, type NumberedPage, type PageRequest } from '../pagination';
-import { MAX_WEBHOOKS_PER_TENANT, type Delivery, type DeliveryAttempt, type DeliveryRef, type DeliveryStatus, type Webhook } from './model';
+import { MAX_WEBHOOKS_PER_TENANT, type Delivery, type DeliveryAttempt, type DeliveryEvent, type DeliveryRef, type DeliveryStatus, type Webhook } from './model';
 
 export const WEBHOOK_PREFIX = 'WH#';
 export const WEBHOOK_TYPE = 'webhook';
@@ -39,9 +38,9 @@ export function deliveryRefOf(key: Item): DeliveryRef | null {
 export const DELIVERY_LIST_READ_LIMIT = 500;
 
 /**
- * Delivery records in the control table, under the tenant and their webhook. A pending delivery sits in
- * the `due` index from when it should have been attempted plus `redriveAfterSeconds`: if it is still
- * pending then, its queue message was lost and the sweeper sends it again.
+ * Delivery records in the control table, under the tenant and their receiver (a webhook, or a room: its record's id).
+ * A pending delivery sits in the `due` index from when it should have been attempted plus `redriveAfterSeconds`: if it
+ * is still pending then, its queue message was lost and the sweeper sends it again.
  */
 export class DeliveryStore {
   constructor(
@@ -68,7 +67,7 @@ export class DeliveryStore {
       tenant: str(d.tenant),
       webhookId: str(d.webhookId),
       event: str(d.event),
-      callId: str(d.callId),
+      ...(d.callId !== null && { callId: str(d.callId) }),
       status: str(d.status),
       body: str(d.body),
       attempts: str(JSON.stringify(d.attempts)),
@@ -86,8 +85,8 @@ export class DeliveryStore {
       id: readStr(item, 'id'),
       tenant: readStr(item, 'tenant'),
       webhookId: readStr(item, 'webhookId'),
-      event: readStr(item, 'event') as CallEventType,
-      callId: readStr(item, 'callId'),
+      event: readStr(item, 'event') as DeliveryEvent,
+      callId: readOptStr(item, 'callId'),
       status: readStr(item, 'status') as DeliveryStatus,
       body: readStr(item, 'body'),
       attempts: JSON.parse(readStr(item, 'attempts')) as DeliveryAttempt[],

@@ -20,6 +20,8 @@ import { SecretBox } from '../../core/secret-box';
 import { TenantStore } from '../../core/tenants';
 import { RoomNames } from '../../core/room-records/service';
 import { DynamoRoomStore } from '../../core/room-records/store';
+import { roomWebhookPublisher } from '../../core/room-records/webhooks';
+import { DynamoSessionStore } from '../../core/sessions/store';
 import { webhookPublisher } from '../../core/webhooks/publisher';
 import { RoomGate } from './admission/room-gate';
 import { DynamoDispatchJobStore } from '../../core/agents/dispatch';
@@ -35,7 +37,9 @@ import { TaskProtection } from './cluster/task-protection';
 import type { MediaConfig } from './config';
 import { ConsoleFiles } from './console';
 import { Ingress } from './ingress';
+import { SessionRecorder } from './room/sessions';
 import { Connections } from './server';
+import type { RoomEnding } from './transport/close-codes';
 import { guard, streamGuard } from './transport/guard';
 import { Refusal, refuse } from './transport/refuse';
 
@@ -73,7 +77,8 @@ function listen(server: Server, port: number, host: string): Promise<number> {
 /**
  * Starts a media server for its region, as the container does in ECS and `npm start` does locally. Calls'
  * records and events go to the control plane's table and webhook queue; claims and placements live in the
- * region's own table. `ecsAgentUri` (ECS sets it) turns on task scale-in protection while calls are live.
+ * region's own table. `ecsAgentUri` (ECS sets it) turns on task scale-in protection while calls are live. Room
+ * sessions are recorded in the control plane's table, and their events go to the rooms' webhooks.
  */
 export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecsAgentUri?: string): Promise<MediaServer> {
   const { control } = config;
@@ -96,6 +101,7 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
   const protection = new TaskProtection(ecsAgentUri, log);
   const cluster = new ClusterMember(new PlacementStore(table.dynamo, table.tableName), { serverId, relayUrl, sealedRelaySecret: relayAuth.sealed, leaseMs, log, onLost: (tenant, roomId) => media.evict(tenant, roomId) });
   const events = webhookPublisher(control, dynamo, log);
+  const sessionEvents = roomWebhookPublisher(control, dynamo, log);
   const calls = new DynamoCallStore(dynamo, control.tableName);
   const tokens = new PlivoAuthTokens(box);
   const lifecycle = new CallLifecycle({
@@ -116,12 +122,23 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
     }),
     log,
   });
-  const rooms = new RoomGate(new RoomNames(new DynamoRoomStore(dynamo, control.tableName), log));
+  const roomNames = new RoomNames(new DynamoRoomStore(dynamo, control.tableName), log);
+  const rooms = new RoomGate(roomNames);
+  const sessions = new SessionRecorder({
+    store: new DynamoSessionStore(dynamo, control.tableName),
+    rooms: roomNames,
+    events: sessionEvents,
+    region: config.region,
+    serverId,
+    retentionDays: control.callRetentionDays,
+    log,
+  });
   const dial = { ...DIAL_DEFAULTS, publicOnly: !config.allowPrivateTargets };
   const media: Connections = new Connections({
     serverId,
     lifecycle,
     cluster,
+    sessions,
     limits: config.limits,
     dial,
     startTimeoutMs: config.startTimeoutSeconds * 1000,
@@ -142,9 +159,9 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
     onRelayError: () => media.counters.relayErrors++,
     onConnectionRefused: () => media.counters.connectionsRefused++,
   });
-  const closeRoom = (tenant: string, roomId: string) => {
-    rooms.deactivated(tenant, roomId);
-    media.closeRoom(tenant, roomId);
+  const closeRoom = (tenant: string, roomId: string, why: RoomEnding) => {
+    if (why === 'room-deactivated') rooms.deactivated(tenant, roomId);
+    media.closeRoom(tenant, roomId, why);
   };
   const commands = new MediaCommandStore(table.dynamo, table.tableName);
   const dispatcher = new AgentDispatcher({
@@ -157,7 +174,19 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
     dial,
     log,
   });
-  const switcher = new RoomSwitcher({ serverId, commands, seating, relayAuth, rooms: media.rooms, calls: media, lifecycle, closeRoom, dispatchAgent: (command) => dispatcher.dispatch(command), log });
+  const switcher = new RoomSwitcher({
+    serverId,
+    commands,
+    seating,
+    relayAuth,
+    rooms: media.rooms,
+    calls: media,
+    lifecycle,
+    closeRoom,
+    removeParticipant: (tenant, roomId, participantId) => media.removeParticipant(tenant, roomId, participantId),
+    dispatchAgent: (command) => dispatcher.dispatch(command),
+    log,
+  });
   const ingress = new Ingress({
     plivo: {
       region: config.region,
@@ -228,6 +257,8 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
       clearInterval(metrics);
       report();
       await cluster.stop();
+      // The sessions its rooms' last leaves ended are written before the table client goes.
+      await sessions.settled();
       protection.update(false);
       await protection.settled();
       // Every connection has ended by now; the time limit only guards against one that never reports it.
@@ -243,6 +274,8 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
         ),
         new Promise((resolve) => setTimeout(resolve, 5000).unref()),
       ]);
+      // The session events of the rooms that just closed are recorded before the table's client goes.
+      await sessionEvents.settled();
       dynamo.destroy();
       log.info('media server stopped', {});
     })());

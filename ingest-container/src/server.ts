@@ -15,9 +15,10 @@ import type { RoomHold, Seated } from './cluster/seating';
 import { PlivoStream } from './plivo/stream';
 import { MediaClock } from './room/clock';
 import { RoomRegistry } from './room/registry';
+import type { RoomWatchers } from './room/room';
 import { RoomSocket } from './room/socket';
 import type { RoomLimits } from './cluster/capacity';
-import { CLOSE, INTERNAL_ERROR, ROOM_DEACTIVATED, SHUTDOWN } from './transport/close-codes';
+import { CLOSE, INTERNAL_ERROR, REMOVED, ROOM_DEACTIVATED, ROOM_ENDINGS, SHUTDOWN, type RoomEnding } from './transport/close-codes';
 import { guard, socketGuard } from './transport/guard';
 import { Refusal } from './transport/refuse';
 
@@ -27,6 +28,8 @@ export interface ConnectionsDeps {
   readonly lifecycle: CallLifecycle;
   /** Drained with this server. */
   readonly cluster: ClusterMember;
+  /** Records each room's sessions (core/sessions); none: they are not recorded. */
+  readonly sessions?: RoomWatchers;
   readonly limits: RoomLimits;
   /** How routing rules' agents are dialled. */
   readonly dial: DialOptions;
@@ -81,7 +84,7 @@ export class Connections implements HeldCalls {
 
   constructor(private readonly deps: ConnectionsDeps) {
     this.clock = new MediaClock((err) => deps.log.error('room tick failed', { err }));
-    this.rooms = new RoomRegistry(this.clock, deps.limits, (err, ids) => deps.log.error('room participant failed: the room goes on', { err, ...ids }));
+    this.rooms = new RoomRegistry(this.clock, deps.limits, (err, ids) => deps.log.error('room participant failed: the room goes on', { err, ...ids }), deps.sessions);
     // Each connection's beat is guarded on its own: one that throws is ended, the others still beat.
     const beat = (connection: { heartbeat(): void; close(code: number, reason: string, why: 'error'): void }) =>
       guard(deps.log, 'heartbeat', () => connection.close(INTERNAL_ERROR.code, INTERNAL_ERROR.reason, 'error')).run(() => connection.heartbeat());
@@ -251,12 +254,26 @@ export class Connections implements HeldCalls {
   }
 
   /**
-   * Room `roomId` was deactivated: its calls here end (`room-deactivated`) and its participants are closed, all with
-   * 4410; so are the legs relayed in from other servers, whose own servers pass the code on.
+   * Room `roomId` was deactivated, or its session ended (`why`): its calls here end with `why` and its participants are
+   * closed, all with 4410 (deactivated) or 4411 (session ended); so are the legs relayed in from other servers, whose
+   * own servers pass the code on.
    */
-  closeRoom(tenant: string, roomId: string): void {
-    for (const stream of this.streams.keys()) if (stream.tenant === tenant && stream.roomId === roomId) stream.roomDeactivated();
-    for (const participant of this.participants) if (participant.tenant === tenant && participant.roomId === roomId) participant.close(ROOM_DEACTIVATED.code, ROOM_DEACTIVATED.reason);
+  closeRoom(tenant: string, roomId: string, why: RoomEnding): void {
+    const { code, reason } = ROOM_ENDINGS[why];
+    for (const stream of this.streams.keys()) if (stream.tenant === tenant && stream.roomId === roomId) stream.roomClosed(why);
+    for (const participant of this.participants) if (participant.tenant === tenant && participant.roomId === roomId) participant.close(code, reason);
+  }
+
+  /**
+   * Takes participant `participantId` out of room `roomId` (`POST /v2/sessions/participants/remove`): a phone's call is
+   * hung up through Plivo (`removed`), a web or agent participant closed with 4001. False when it is not in the room here.
+   */
+  removeParticipant(tenant: string, roomId: string, participantId: string): boolean {
+    const member = this.rooms.find(tenant, roomId)?.get(participantId);
+    if (!member) return false;
+    if (member.phoneControl) member.phoneControl.hangup('removed');
+    else if (member instanceof RoomSocket) member.close(REMOVED.code, REMOVED.reason);
+    return true;
   }
 
   /** Closing (or closed): nothing more is taken, not even a joiner of a room placed here. */

@@ -22,14 +22,18 @@ import { DynamoAgentStore } from '../../core/agents/store';
 import { dispatchAgentSchema, DynamoDispatchJobStore } from '../../core/agents/dispatch';
 import { AgentDispatchService } from '../../core/agents/dispatch-service';
 import { roomTokenSchema, RoomTokenService } from '../../core/rooms';
-import { mediaRoomCloser, mediaRoomServers } from '../../core/room-records/closer';
+import { mediaRoomCloser, mediaRoomServers, roomCommandSender } from '../../core/room-records/closer';
 import { createRoomSchema, deactivateRoomSchema, listRoomsQuerySchema } from '../../core/room-records/schema';
 import { RoomService } from '../../core/room-records/service';
 import { DynamoRoomStore } from '../../core/room-records/store';
+import { endSessionSchema, listSessionsQuerySchema, removeParticipantSchema } from '../../core/sessions/schema';
+import { SessionService } from '../../core/sessions/service';
+import { DynamoSessionStore } from '../../core/sessions/store';
 import { TenantStore } from '../../core/tenants';
 import { webhookPublisher, webhookQueue, webhookStores } from '../../core/webhooks/publisher';
 import { PlivoVoiceApi } from '../../core/plivo/voice-api';
 import { createWebhookSchema, listDeliveriesQuerySchema, updateWebhookSchema } from '../../core/webhooks/schema';
+import { DeliveryLog } from '../../core/webhooks/delivery-log';
 import { WebhookService } from '../../core/webhooks/service';
 import { WebhookSigner } from '../../core/webhooks/signing';
 import { ServiceUnavailableError } from '../../core/errors';
@@ -51,7 +55,10 @@ export interface ApiDependencies {
   readonly callControl: CallControl;
   readonly roomTokens: RoomTokenService;
   readonly rooms: RoomService;
+  readonly sessions: SessionService;
   readonly webhooks: WebhookService;
+  /** The deliveries of webhooks' and rooms' events, by receiver. */
+  readonly deliveries: DeliveryLog;
   /** Publishes the webhook signing key; null when WEBHOOK_SIGNING_KEY_ID is not set. */
   readonly webhookSigner: WebhookSigner | null;
   readonly mediaRegions: readonly string[];
@@ -73,9 +80,13 @@ export function apiDependencies(config: ControlPlaneConfig, log = createLogger(c
   const tenants = new TenantStore(dynamo, config.tableName, box);
   const callStore = new DynamoCallStore(dynamo, config.tableName);
   const plivoTokens = new PlivoAuthTokens(box);
+  const { webhooks, deliveries: deliveryStore } = webhookStores(config, dynamo);
+  const deliveries = new DeliveryLog({ deliveries: deliveryStore, queue: config.webhooks.queueUrl ? webhookQueue(config) : null, log });
+  const roomStore = new DynamoRoomStore(dynamo, config.tableName);
+  const roomCommands = roomCommandSender(config, dynamo, log);
   const rooms = new RoomService({
-    rooms: new DynamoRoomStore(dynamo, config.tableName),
-    closer: mediaRoomCloser(config, dynamo, log),
+    rooms: roomStore,
+    closer: mediaRoomCloser(roomCommands),
     allowPrivateTargets: config.webhooks.allowPrivateTargets,
     log,
   });
@@ -114,13 +125,9 @@ export function apiDependencies(config: ControlPlaneConfig, log = createLogger(c
     }),
     roomTokens: new RoomTokenService(tenants),
     rooms,
-    webhooks: new WebhookService({
-      ...webhookStores(config, dynamo),
-      queue: config.webhooks.queueUrl ? webhookQueue(config) : null,
-      box,
-      allowPrivateTargets: config.webhooks.allowPrivateTargets,
-      log,
-    }),
+    sessions: new SessionService({ sessions: new DynamoSessionStore(dynamo, config.tableName), rooms: roomStore, commands: roomCommands, log }),
+    webhooks: new WebhookService({ webhooks, deliveries, box, allowPrivateTargets: config.webhooks.allowPrivateTargets, log }),
+    deliveries,
     webhookSigner: config.webhookSigningKeyId ? new WebhookSigner(kms, config.webhookSigningKeyId) : null,
     mediaRegions: config.mediaRegions.map((region) => region.id),
     rateLimiter: config.tenantRateLimit > 0 ? new TenantRateLimiter(dynamo, config.tableName, config.tenantRateLimit) : null,
@@ -139,6 +146,10 @@ const id = (params: Readonly<Record<string, string>>): string => params.id ?? ''
 /** The connectors list (the contract's cursor list, kept as it was): the items, and where the next page starts. */
 const listed = (page: { items: readonly unknown[]; nextCursor: string | null }, limit: number): HttpResult =>
   json(200, { data: page.items, pageInfo: { limit, nextCursor: page.nextCursor } });
+
+/** The record id of the tenant's room `{id}` names (by `id`, `roomId` or `customRoomId`): 404 for another tenant's. */
+const roomRecordId = async (params: Readonly<Record<string, string>>, principal: Principal, deps: ApiDependencies): Promise<string> =>
+  (await deps.rooms.get(principal.tenant, id(params))).id;
 
 /** PATCH and PUT alike (VideoSDK's API takes both): `url` and/or `events`, answering the webhook. */
 const updateWebhook: RouteHandler<RequestContext, HttpResult> = async (event, params, { principal, deps }) =>
@@ -256,6 +267,37 @@ export const routes = new Router<RequestContext, HttpResult>()
   )
   .on('GET', '/v2/rooms/validate/:id', async (_event, params, { principal, deps }) => json(200, await deps.rooms.get(principal.tenant, id(params))))
   .on('GET', '/v2/rooms/:id', async (_event, params, { principal, deps }) => json(200, await deps.rooms.get(principal.tenant, id(params))))
+  // A room's deliveries: those of its `webhook`'s events, filed under the room record's id.
+  .on('GET', '/v2/rooms/:id/deliveries', async (event, params, { principal, deps }) => {
+    const { status, ...page } = parseWith(listDeliveriesQuerySchema, query(event), 'query');
+    return json(200, await deps.deliveries.page(principal.tenant, await roomRecordId(params, principal, deps), status, page));
+  })
+  .on('GET', '/v2/rooms/:id/deliveries/:deliveryId', async (_event, params, { principal, deps }) =>
+    json(200, await deps.deliveries.get({ tenant: principal.tenant, webhookId: await roomRecordId(params, principal, deps), deliveryId: params.deliveryId ?? '' })),
+  )
+  .on('POST', '/v2/rooms/:id/deliveries/:deliveryId/retry', async (_event, params, { principal, deps }) =>
+    json(202, await deps.deliveries.retry({ tenant: principal.tenant, webhookId: await roomRecordId(params, principal, deps), deliveryId: params.deliveryId ?? '' })),
+  )
+  .on('GET', '/v2/sessions', async (event, _params, { principal, deps }) => {
+    const { page, perPage, ...filter } = parseWith(listSessionsQuerySchema, query(event), 'query');
+    return json(200, await deps.sessions.list(principal.tenant, filter, { page, perPage }));
+  })
+  .on('POST', '/v2/sessions/end', async (event, _params, { principal, deps }) =>
+    json(200, await deps.sessions.end(principal.tenant, parseWith(endSessionSchema, jsonBody(event)).roomId)),
+  )
+  .on('POST', '/v2/sessions/participants/remove', async (event, _params, { principal, deps }) =>
+    json(200, await deps.sessions.removeParticipant(principal.tenant, parseWith(removeParticipantSchema, jsonBody(event)))),
+  )
+  .on('GET', '/v2/sessions/:id', async (_event, params, { principal, deps }) => json(200, await deps.sessions.get(principal.tenant, id(params))))
+  .on('GET', '/v2/sessions/:id/participants', async (event, params, { principal, deps }) =>
+    json(200, await deps.sessions.participants(principal.tenant, id(params), false, parseWith(pageQuerySchema, query(event), 'query'))),
+  )
+  .on('GET', '/v2/sessions/:id/participants/active', async (event, params, { principal, deps }) =>
+    json(200, await deps.sessions.participants(principal.tenant, id(params), true, parseWith(pageQuerySchema, query(event), 'query'))),
+  )
+  .on('GET', '/v2/sessions/:id/participants/:participantId', async (_event, params, { principal, deps }) =>
+    json(200, await deps.sessions.participant(principal.tenant, id(params), params.participantId ?? '')),
+  )
   .on('POST', '/v2/rooms/:roomId/tokens', async (event, params, { principal, deps }) => {
     const { ttlSeconds } = parseWith(roomTokenSchema, event.body ? jsonBody(event) : {});
     return ok(await deps.roomTokens.mint(principal.tenant, params.roomId ?? '', ttlSeconds), 'Participant token created', 201);

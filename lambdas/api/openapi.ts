@@ -6,6 +6,7 @@ import { ERROR_CODES, type ErrorCode } from '../../core/errors';
 import { numberedPageSchema, pageQuerySchema } from '../../core/pagination';
 import { roomTokenSchema, roomTokenViewSchema } from '../../core/rooms';
 import { createRoomSchema, deactivateRoomSchema, listRoomsQuerySchema, roomSchema } from '../../core/room-records/schema';
+import { endSessionSchema, listSessionsQuerySchema, participantPageSchema, removeParticipantSchema, sessionPageSchema, sessionParticipantSchema, sessionSchema } from '../../core/sessions/schema';
 import { createRuleSchema, listRulesQuerySchema, ruleViewSchema, updateRuleSchema } from '../../core/routing/schema';
 import { agentSchema, createAgentSchema, updateAgentSchema } from '../../core/agents/schema';
 import { dispatchAcceptedSchema, dispatchAgentSchema, dispatchJobSchema } from '../../core/agents/dispatch';
@@ -15,6 +16,7 @@ import {
   deliverySchema,
   listDeliveriesQuerySchema,
   listedWebhookSchema,
+  roomDeliverySchema,
   updateWebhookSchema,
   webhookSchema,
 } from '../../core/webhooks/schema';
@@ -115,6 +117,8 @@ function operations(): Record<string, Operation> {
   const control = { tag: 'SIP call control' };
   const webhook = { tag: 'SIP webhooks' };
   const room = { tag: 'Rooms' };
+  const session = { tag: 'Sessions' };
+  const sessionParams = idParam.extend({ participantId: z.string().meta({ description: 'A participant id (`ph_…`, `web_…`, `ag_…`, or an outbound call\'s `participant.id`)' }) });
   return {
     'POST /v2/connectors': { ...connector, summary: 'Create a connector', status: 201, body: connectorCreate, response: withMessage(connectorViewSchema), conflict: true },
     'GET /v2/connectors': { ...connector, summary: 'List connectors, newest first', query: listQuerySchema, response: cursorPageSchema(connectorViewSchema) },
@@ -153,7 +157,7 @@ function operations(): Record<string, Operation> {
     'POST /v2/sip/webhooks/{id}/deliveries/{deliveryId}/retry': { ...webhook, summary: 'Re-drive a dead-lettered delivery', status: 202, path: deliveryParams, response: deliverySchema, conflict: true },
     'POST /v2/rooms': {
       ...room,
-      summary: 'Create a room; with a `customRoomId` a room holds already, that room (`webhook`, `autoCloseConfig` stored, acted on by a later release)',
+      summary: 'Create a room; with a `customRoomId` a room holds already, that room (its `webhook` gets its session events; `autoCloseConfig` stored)',
       status: 201,
       body: createRoomSchema,
       optionalBody: true,
@@ -162,6 +166,9 @@ function operations(): Record<string, Operation> {
     'GET /v2/rooms': { ...room, summary: 'List rooms by page, newest first; `query` matches a `roomId` or `customRoomId` exactly', query: listRoomsQuerySchema, response: numberedPageSchema(roomSchema) },
     'GET /v2/rooms/{id}': { ...room, summary: 'Fetch a room by `id`, `roomId` or `customRoomId`', path: idParam, response: roomSchema },
     'GET /v2/rooms/validate/{id}': { ...room, summary: 'Check that a room exists (404 when unknown); `disabled` says whether it may be joined', path: idParam, response: roomSchema },
+    'GET /v2/rooms/{id}/deliveries': { ...room, summary: 'The deliveries of the room’s `webhook` (its session events) by page, newest first, optionally of one `status` (at most its newest 500 are listed)', path: idParam, query: listDeliveriesQuerySchema, response: numberedPageSchema(roomDeliverySchema) },
+    'GET /v2/rooms/{id}/deliveries/{deliveryId}': { ...room, summary: 'Fetch a delivery of the room’s `webhook`', path: deliveryParams, response: roomDeliverySchema },
+    'POST /v2/rooms/{id}/deliveries/{deliveryId}/retry': { ...room, summary: 'Re-drive a dead-lettered delivery of the room’s `webhook`', status: 202, path: deliveryParams, response: roomDeliverySchema, conflict: true },
     'POST /v2/rooms/deactivate': {
       ...room,
       summary: 'Deactivate a room for good: its participants are closed (4410), its calls end (`room-deactivated`), later joins and calls are refused',
@@ -178,6 +185,30 @@ function operations(): Record<string, Operation> {
       body: roomTokenSchema,
       optionalBody: true,
       response: withMessage(roomTokenViewSchema),
+    },
+    'GET /v2/sessions': {
+      ...session,
+      summary: 'List room sessions by page, newest first, filtered (at most the date window’s newest 1,000: beyond them `pageInfo.totalIsLowerBound`)',
+      query: listSessionsQuerySchema,
+      response: sessionPageSchema,
+    },
+    'GET /v2/sessions/{id}': { ...session, summary: 'Fetch a session', path: idParam, response: sessionSchema },
+    'GET /v2/sessions/{id}/participants': { ...session, summary: 'A session’s participants by page, with their stays (`timelog`)', path: idParam, query: pageQuerySchema, response: participantPageSchema },
+    'GET /v2/sessions/{id}/participants/active': { ...session, summary: 'The participants in the session’s room now', path: idParam, query: pageQuerySchema, response: participantPageSchema },
+    'GET /v2/sessions/{id}/participants/{participantId}': { ...session, summary: 'Fetch a participant of a session', path: sessionParams, response: sessionParticipantSchema },
+    'POST /v2/sessions/end': {
+      ...session,
+      summary: 'End a room’s live session: its participants are closed (4411), its calls end (`session-ended`); the room may be joined again',
+      body: endSessionSchema,
+      response: sessionSchema,
+      notFound: true,
+    },
+    'POST /v2/sessions/participants/remove': {
+      ...session,
+      summary: 'Remove a participant of a room’s live session: a phone’s call ends through Plivo (`removed`), others are closed (4001)',
+      body: removeParticipantSchema,
+      response: messageOnly,
+      notFound: true,
     },
     'GET /v2/public/rsa-public-key': {
       tag: 'Public',
@@ -203,7 +234,7 @@ export function openApiDocument(): ReturnType<typeof createDocument> {
     info: {
       title: 'Plivo connector management API',
       version: '2',
-      description: 'Connectors, SIP webhooks, SIP routing rules, agents, call records, rooms and room tokens. Errors are `{message, code}` (README, "Error codes").',
+      description: 'Connectors, SIP webhooks, SIP routing rules, agents, call records, rooms, room sessions and room tokens. Errors are `{message, code}` (README, "Error codes").',
     },
     components: { securitySchemes: { token: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'A management token (`allow_mod`), bare or after `Bearer `' } } },
     security: [{ token: [] }],

@@ -3,6 +3,7 @@ import { DynamoCallStore } from '../../core/calls/store';
 import type { ControlPlaneConfig } from '../../core/config';
 import { createLogger } from '../../core/log';
 import { placementStores } from '../../core/placement';
+import { DynamoSessionStore } from '../../core/sessions/store';
 import { Sweeper } from '../../core/sweeper';
 import { WebhookCache } from '../../core/webhooks/cache';
 import { WebhookPublisher, webhookQueue, webhookStores } from '../../core/webhooks/publisher';
@@ -23,6 +24,7 @@ export function createSweeper(config: ControlPlaneConfig, log = createLogger(con
     unpublishedAfterSeconds: config.webhooks.redriveAfterSeconds,
     retentionDays: config.callRetentionDays,
     placements: placementStores(config, dynamo),
+    sessions: new DynamoSessionStore(dynamo, config.tableName),
     log,
   });
 }

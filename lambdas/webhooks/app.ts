@@ -3,9 +3,11 @@ import { dynamoClient, kmsClient } from '../../core/aws';
 import { ConfigError, type ControlPlaneConfig } from '../../core/config';
 import { createLogger, type Logger } from '../../core/log';
 import { SecretBox } from '../../core/secret-box';
+import { DynamoRoomStore } from '../../core/room-records/store';
 import { DeliveryWorker } from '../../core/webhooks/delivery';
 import { webhookQueue, webhookStores } from '../../core/webhooks/publisher';
 import { parseDeliveryRef, type DeliveryQueue } from '../../core/webhooks/queue';
+import { DeliveryReceivers } from '../../core/webhooks/receivers';
 import { WebhookSigner } from '../../core/webhooks/signing';
 
 export interface DeliveryDependencies {
@@ -15,17 +17,20 @@ export interface DeliveryDependencies {
 }
 
 /**
- * Builds the delivery worker once per process; it needs the queue, the dead-letter queue, the signing key, and
- * the secrets key to open each webhook's Standard Webhooks secret.
+ * Builds the delivery worker once per process; it needs the queue, the dead-letter queue, the signing key, the
+ * secrets key to open each webhook's Standard Webhooks secret, and the webhooks and rooms deliveries go to.
  */
 export function deliveryDependencies(config: ControlPlaneConfig, log = createLogger(config.logLevel, { service: 'webhooks' })): DeliveryDependencies {
   const queue = webhookQueue(config);
   if (!config.webhooks.deadLetterQueueUrl) throw new ConfigError('Missing required environment variable WEBHOOK_DLQ_URL');
   if (!config.webhookSigningKeyId) throw new ConfigError('Missing required environment variable WEBHOOK_SIGNING_KEY_ID');
   const kms = kmsClient(config.aws);
+  const dynamo = dynamoClient(config.aws);
+  const { webhooks, deliveries } = webhookStores(config, dynamo);
   return {
     worker: new DeliveryWorker({
-      ...webhookStores(config, dynamoClient(config.aws)),
+      receivers: new DeliveryReceivers(webhooks, new DynamoRoomStore(dynamo, config.tableName)),
+      deliveries,
       queue,
       signer: new WebhookSigner(kms, config.webhookSigningKeyId),
       box: new SecretBox(kms, config.kmsKeyId),

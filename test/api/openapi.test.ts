@@ -1,11 +1,20 @@
 import { readFileSync } from 'node:fs';
+import { GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import Ajv2020 from 'ajv/dist/2020';
+import { dynamoClient, sqsClient } from '../../core/aws';
 import { callIdFor } from '../../core/calls/model';
+import { createLogger } from '../../core/log';
+import { DynamoRoomStore } from '../../core/room-records/store';
+import { RoomWebhookPublisher } from '../../core/room-records/webhooks';
+import { DeliveryQueue } from '../../core/webhooks/queue';
+import { DeliveryStore } from '../../core/webhooks/store';
+import { LOCAL_TABLE_NAME, LOCAL_WEBHOOK_QUEUE } from '../../local/aws';
 import addFormats from 'ajv-formats';
 import { publicRoutes, routes } from '../../lambdas/api/app';
 import { openApiKey } from '../../lambdas/api/openapi';
 import { OPENAPI_PATH, openApiText } from '../../tools/openapi';
 import { SimulatedCall } from '../../tools/plivo-simulator';
+import { RoomPeer } from '../../tools/room-peer';
 import { answerFields, newCall, plivoRequest } from '../support/plivo';
 import { waitFor } from '../support/local-process';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -41,7 +50,21 @@ describe('the OpenAPI document', () => {
     }
     // Every route that reads a query documents it.
     const withQueries = routeKeys.filter((key) => operationOf(key)?.parameters?.some((p) => p.in === 'query'));
-    expect(withQueries.sort()).toEqual(['GET /v2/agents', 'GET /v2/rooms', 'GET /v2/sip/call', 'GET /v2/connectors', 'GET /v2/sip/routing-rule', 'GET /v2/sip/webhooks', 'GET /v2/sip/webhooks/{id}/deliveries'].sort());
+    expect(withQueries.sort()).toEqual(
+      [
+        'GET /v2/agents',
+        'GET /v2/rooms',
+        'GET /v2/rooms/{id}/deliveries',
+        'GET /v2/sessions',
+        'GET /v2/sessions/{id}/participants',
+        'GET /v2/sessions/{id}/participants/active',
+        'GET /v2/sip/call',
+        'GET /v2/connectors',
+        'GET /v2/sip/routing-rule',
+        'GET /v2/sip/webhooks',
+        'GET /v2/sip/webhooks/{id}/deliveries',
+      ].sort(),
+    );
     // Every route that parses a JSON body documents it.
     const withBodies = routeKeys.filter((key) => operationOf(key)?.requestBody);
     expect(withBodies.sort()).toEqual(
@@ -61,6 +84,8 @@ describe('the OpenAPI document', () => {
         'POST /v2/rooms',
         'POST /v2/rooms/deactivate',
         'POST /v2/rooms/{roomId}/tokens',
+        'POST /v2/sessions/end',
+        'POST /v2/sessions/participants/remove',
         'POST /v2/sip/call',
         'POST /v2/sip/call/end',
         'POST /v2/sip/call/transfer',
@@ -213,11 +238,64 @@ describe('real responses of every route, against the document', () => {
     await call('GET', '/v2/rooms/:id', '/v2/rooms/nope', { status: 404 });
     await call('GET', '/v2/rooms/validate/:id', `/v2/rooms/validate/${room.roomId}`);
     await call('GET', '/v2/rooms/validate/:id', '/v2/rooms/validate/nope', { status: 404 });
+    // Its webhook cannot be reached (port 9): a session event's delivery fails twice and is dead-lettered.
+    const sqs = sqsClient({ region: 'us-east-1', sqsEndpoint: t.stack.aws.sqsEndpoint });
+    const dynamo = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: t.stack.aws.dynamodbEndpoint });
+    try {
+      const queue = new DeliveryQueue(sqs, (await sqs.send(new GetQueueUrlCommand({ QueueName: LOCAL_WEBHOOK_QUEUE }))).QueueUrl as string);
+      const deliveryStore = new DeliveryStore(dynamo, LOCAL_TABLE_NAME, { retentionDays: 1, redriveAfterSeconds: 60 });
+      const sessions = new RoomWebhookPublisher({ rooms: new DynamoRoomStore(dynamo, LOCAL_TABLE_NAME), deliveries: deliveryStore, queue, cacheMs: 0, log: createLogger('error') });
+      sessions.publish({ type: 'session-ended', tenant: 'demo', roomName: 'doc-rooms', eventId: 'ss_doc', data: { id: 'ss_doc', roomId: room.roomId, status: 'ended' }, timestamp: new Date().toISOString() });
+      await sessions.settled();
+    } finally {
+      sqs.destroy();
+      dynamo.destroy();
+    }
+    const roomDeliveries = `/v2/rooms/${room.id}/deliveries`;
+    const [roomFailed] = await waitFor(async () => {
+      const { data } = (await (await t.api('GET', `${roomDeliveries}?status=failed`, { token })).json()) as { data: { id: string }[] };
+      return data.length ? data : undefined;
+    }, 15_000);
+    await call('GET', '/v2/rooms/:id/deliveries', '/v2/rooms/doc-rooms/deliveries?perPage=5');
+    await call('GET', '/v2/rooms/:id/deliveries', '/v2/rooms/nope/deliveries', { status: 404 });
+    await call('GET', '/v2/rooms/:id/deliveries/:deliveryId', `${roomDeliveries}/${roomFailed?.id}`);
+    await call('GET', '/v2/rooms/:id/deliveries/:deliveryId', `${roomDeliveries}/whd_nope`, { status: 404 });
+    await call('POST', '/v2/rooms/:id/deliveries/:deliveryId/retry', `${roomDeliveries}/${roomFailed?.id}/retry`, { status: 202 });
+    await call('POST', '/v2/rooms/:id/deliveries/:deliveryId/retry', `${roomDeliveries}/${roomFailed?.id}/retry`, { status: 409 });
     await call('POST', '/v2/rooms/deactivate', '/v2/rooms/deactivate', { body: { roomId: 'doc-rooms' } });
     await call('POST', '/v2/rooms/deactivate', '/v2/rooms/deactivate', { body: { roomId: 'nope' }, status: 404 });
     await call('POST', '/v2/rooms/deactivate', '/v2/rooms/deactivate', { body: {}, status: 400 });
     await call('POST', '/v2/rooms/:roomId/tokens', '/v2/rooms/doc-room/tokens', { body: { ttlSeconds: 600 }, status: 201 });
     await call('POST', '/v2/rooms/:roomId/tokens', '/v2/rooms/doc-room/tokens', { token: 'not-a-token', status: 401 });
+    // A room session, recorded by the media server as a participant joins (the records themselves: test/api/sessions.test.ts).
+    const liveSession = async (room: string) => {
+      const peer = await RoomPeer.join(t.stack.mediaUrl, room, { token, sampleRate: 8000 });
+      const participantId = (await peer.next('joined')).participantId as string;
+      const sessionId = await waitFor(async () => {
+        const { data } = (await (await t.api('GET', `/v2/sessions?customRoomId=${room}&status=ongoing`, { token })).json()) as { data: { id: string }[] };
+        return data[0]?.id;
+      });
+      await waitFor(async () => (await t.api('GET', `/v2/sessions/${sessionId}/participants/${participantId}`, { token })).status === 200 || undefined);
+      return { peer, participantId, sessionId };
+    };
+    const { peer, participantId, sessionId } = await liveSession('doc-session');
+    await call('GET', '/v2/sessions', `/v2/sessions?perPage=1&status=ongoing&customRoomId=doc-session&startDate=0&endDate=${Date.now() + 1000}`);
+    await call('GET', '/v2/sessions', '/v2/sessions?status=live', { status: 400 });
+    await call('GET', '/v2/sessions/:id', `/v2/sessions/${sessionId}`);
+    await call('GET', '/v2/sessions/:id', '/v2/sessions/nope', { status: 404 });
+    await call('GET', '/v2/sessions/:id/participants', `/v2/sessions/${sessionId}/participants?perPage=5`);
+    await call('GET', '/v2/sessions/:id/participants/active', `/v2/sessions/${sessionId}/participants/active`);
+    await call('GET', '/v2/sessions/:id/participants/:participantId', `/v2/sessions/${sessionId}/participants/${participantId}`);
+    await call('GET', '/v2/sessions/:id/participants/:participantId', `/v2/sessions/${sessionId}/participants/web_nobody`, { status: 404 });
+    await call('POST', '/v2/sessions/participants/remove', '/v2/sessions/participants/remove', { body: { sessionId, participantId: 'web_nobody' }, status: 404 });
+    await call('POST', '/v2/sessions/participants/remove', '/v2/sessions/participants/remove', { body: { participantId }, status: 400 });
+    await call('POST', '/v2/sessions/participants/remove', '/v2/sessions/participants/remove', { body: { roomId: 'doc-session', participantId } });
+    await waitFor(() => (peer.closeCode === null ? undefined : true));
+    const ending = await liveSession('doc-session');
+    await call('POST', '/v2/sessions/end', '/v2/sessions/end', { body: { roomId: 'doc-session' } });
+    await waitFor(() => (ending.peer.closeCode === null ? undefined : true));
+    await call('POST', '/v2/sessions/end', '/v2/sessions/end', { body: { roomId: 'doc-session' }, status: 404 });
+    await call('POST', '/v2/sessions/end', '/v2/sessions/end', { body: {}, status: 400 });
     await call('GET', '/v2/public/rsa-public-key', '/v2/public/rsa-public-key', { token: '' });
     const served = await call('GET', '/v2/public/openapi.json', '/v2/public/openapi.json', { token: '' });
     expect(served).toEqual(document);

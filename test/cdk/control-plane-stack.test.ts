@@ -709,6 +709,7 @@ describe('routes', () => {
     expect(keys.sort()).toEqual(FUNCTION_NAMES.flatMap((name) => HTTP_FUNCTIONS[name].routes).sort());
     expect(keys).toContain('ANY /v2/hooks/plivo/{key}');
     expect(keys).toContain('ANY /v2/sip/{proxy+}');
+    expect(keys).toContain('ANY /v2/sessions/{proxy+}');
     expect(keys).not.toContain('ANY /v2/calls/{proxy+}');
   });
 

@@ -106,10 +106,10 @@ async function routedCall(answers: AnswerService, webhookUrl: string): Promise<C
   return claim;
 }
 
-/** What the call's record holds of the outbox: its pending events, and whether it is in the outbox index. */
+/** What the call's record holds of the outbox: the events of its pending changes (`type@at`), and whether it is in the outbox index. */
 async function outboxOf(tenant: string, callId: string): Promise<{ pending: string[]; indexed: boolean }> {
   const { Item } = await dynamo.send(new GetItemCommand({ TableName: LOCAL_TABLE_NAME, Key: { pk: { S: `T#${tenant}` }, sk: { S: `CALL#${callId}` } }, ConsistentRead: true }));
-  return { pending: [...(Item?.pendingEvents?.SS ?? [])].sort(), indexed: Item?.[TABLE_KEYS.outbox.partitionKey] !== undefined };
+  return { pending: (Item?.pendingEvents?.SS ?? []).map((change) => change.split('@')[0] ?? change).sort(), indexed: Item?.[TABLE_KEYS.outbox.partitionKey] !== undefined };
 }
 
 it('writes no outbox entry for events no webhook subscribes to, from the Answer URL or the media server', async () => {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { ROOM_TIMELOG_EVENTS, STREAM_TIMELOG_EVENTS } from '../../core/calls/model';
 import { WEBHOOK_EVENTS } from '../../core/events';
 import { STREAM_STATUS_EVENTS } from '../../core/plivo/stream-status';
+import { ROOM_WEBHOOK_EVENTS } from '../../core/room-records/schema';
 
 describe('webhook events', () => {
   it("docs/webhooks.md's table lists exactly WEBHOOK_EVENTS, in order, with who fires each and when", () => {
@@ -51,5 +52,12 @@ describe('webhook events', () => {
     const rows = [...table.slice(0, table.indexOf('\n\n')).matchAll(/^\| `([a-z-]+)` \| [^|]+ \| (.+) \|$/gm)].map(([, event, when]) => [event, when]);
     expect(rows).toEqual(Object.entries(ROOM_TIMELOG_EVENTS));
     for (const [event] of rows) expect(Object.keys(WEBHOOK_EVENTS)).toContain(event);
+  });
+
+  it("docs/webhooks.md's room events table lists exactly ROOM_WEBHOOK_EVENTS, in order", () => {
+    const doc = readFileSync(join(__dirname, '..', '..', 'docs', 'webhooks.md'), 'utf8');
+    const table = doc.slice(doc.indexOf('| Room event | When |'));
+    const rows = [...table.slice(0, table.indexOf('\n\n')).matchAll(/^\| `([a-z-]+)` \| .+ \|$/gm)].map(([, name]) => name);
+    expect(rows).toEqual([...ROOM_WEBHOOK_EVENTS]);
   });
 });

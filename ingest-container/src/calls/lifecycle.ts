@@ -5,12 +5,17 @@ import { callEnd, endAsMediaFailure, type CallStore } from '../../../core/calls/
 import { CALL_EVENT_TYPES, callEvent, outboxes, type CallEventSink, type CallEventType, type EventSubscriptions } from '../../../core/events';
 import type { Logger } from '../../../core/log';
 
+/** Why a call is hung up from its room: a participant's `hangup` (`kicked`), `POST /v2/sessions/participants/remove` (`removed`). */
+export type RoomHangupReason = 'kicked' | 'removed';
+
 /** Why a call's stream ended, as recorded in `hangupReason`. */
 export type EndReason =
   | 'caller-hangup'
-  | 'kicked'
+  | RoomHangupReason
   /** Its room was deactivated (`POST /v2/rooms/deactivate`). */
   | 'room-deactivated'
+  /** Its room's session was ended (`POST /v2/sessions/end`). */
+  | 'session-ended'
   | 'error'
   | 'server-shutdown'
   | 'start-timeout'
@@ -50,16 +55,16 @@ export class CallLifecycle {
   ) {}
 
   /**
-   * A room participant hangs the call up: through Plivo, as `POST /v2/sip/call/end` does, its record ended `kicked`.
-   * False when that cannot be (no hangup path here, the call not live, its connector without Plivo credentials, Plivo
+   * The call is hung up from its room (`reason`): through Plivo, as `POST /v2/sip/call/end` does, its record ended with
+   * `reason`. False when that cannot be (no hangup path here, the call not live, its connector without Plivo credentials, Plivo
    * refusing or silent): the caller then closes the call's stream instead, as the reason says.
    */
-  async hangUp(tenant: string, callId: string): Promise<boolean> {
+  async hangUp(tenant: string, callId: string, reason: RoomHangupReason): Promise<boolean> {
     const { hangup, log } = this.deps;
     const call = hangup ? await this.deps.calls.get(tenant, callId) : null;
     if (!hangup || !call || !LIVE_STATUSES.includes(call.status)) return false;
     try {
-      return (await hangup.hangUp(call, 'kicked')) !== null;
+      return (await hangup.hangUp(call, reason)) !== null;
     } catch (err) {
       if (err instanceof ApiError && err.code === 'plivo_credentials_missing') log.info('no Plivo credentials to hang the call up with: its stream is closed instead', { tenant, callId });
       else log.warn('Plivo did not hang the call up: its stream is closed instead', { tenant, callId, err: (err as Error).message });

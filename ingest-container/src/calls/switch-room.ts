@@ -5,7 +5,7 @@ import type { DispatchAgentCommand, MediaCommandStore, SwitchRoomCommand } from 
 import { Relay } from '../cluster/relay';
 import type { RelayAuth } from '../cluster/relay-auth';
 import { LOST, type RoomHold, type Seating } from '../cluster/seating';
-import { CLOSE } from '../transport/close-codes';
+import { CLOSE, type RoomEnding } from '../transport/close-codes';
 import { UpgradeRefused } from '../transport/open-socket';
 import type { PlivoStream } from '../plivo/stream';
 import type { RoomRegistry } from '../room/registry';
@@ -31,8 +31,10 @@ export interface RoomSwitcherDeps {
   readonly rooms: RoomRegistry;
   readonly calls: HeldCalls;
   readonly lifecycle: CallLifecycle;
-  /** Ends a deactivated room's live session here (a `close-room` command: core/room-records/closer.ts). */
-  readonly closeRoom: (tenant: string, roomId: string) => void;
+  /** Ends a room's live session here: it was deactivated (`close-room`), or its session ended (`end-session`). */
+  readonly closeRoom: (tenant: string, roomId: string, why: RoomEnding) => void;
+  /** Takes a participant out of its room here (`remove-participant`); false when it is not in the room here. */
+  readonly removeParticipant: (tenant: string, roomId: string, participantId: string) => boolean;
   /** Dials an agent dispatched into a room (a `dispatch-agent` command: calls/dispatch.ts). */
   readonly dispatchAgent: (command: DispatchAgentCommand) => void;
   readonly log: Logger;
@@ -41,11 +43,11 @@ export interface RoomSwitcherDeps {
 }
 
 /**
- * Runs the commands addressed to this server (core/media-commands.ts): polls them once a second; hands `close-room` to
- * `closeRoom` and `dispatch-agent` to `dispatchAgent`, and moves each call a `switch-room` names, whose stream is here,
- * into its new room in place, or records why it could not. The command names the tenant and the room the API saw the
- * call in: a call of another tenant, or one that moved meanwhile, is not moved. Seat limits of the new room apply; a
- * refused call stays where it was.
+ * Runs the commands addressed to this server (core/media-commands.ts): polls them once a second; hands `close-room` and
+ * `end-session` to `closeRoom`, `remove-participant` to `removeParticipant`, `dispatch-agent` to `dispatchAgent`, and
+ * moves each call a `switch-room` names, whose stream is here, into its new room in place, or records why it could not.
+ * The command names the tenant and the room the API saw the call in: a call of another tenant, or one that moved
+ * meanwhile, is not moved. Seat limits of the new room apply; a refused call stays where it was.
  */
 export class RoomSwitcher {
   private timer: NodeJS.Timeout | null = null;
@@ -71,12 +73,29 @@ export class RoomSwitcher {
   private async poll(): Promise<void> {
     const commands = await this.deps.commands.take(this.deps.serverId, (id) => this.deps.log.warn('malformed media command dropped', { commandId: id }));
     for (const command of commands) {
-      // Late or not, a deactivated room's session ends: nothing may stay live in it.
-      if (command.type === 'close-room') {
-        this.deps.log.info('closing a deactivated room', { tenant: command.tenant, roomId: command.roomId, commandId: command.id });
-        this.deps.closeRoom(command.tenant, command.roomId);
-      } else if (command.type === 'dispatch-agent') this.deps.dispatchAgent(command);
-      else await this.run(command);
+      const ids = { tenant: command.tenant, roomId: command.type === 'switch-room' ? command.fromRoomId : command.roomId, commandId: command.id };
+      switch (command.type) {
+        // Late or not, a deactivated room's session ends: nothing may stay live in it.
+        case 'close-room':
+          this.deps.log.info('closing a deactivated room', ids);
+          this.deps.closeRoom(command.tenant, command.roomId, 'room-deactivated');
+          break;
+        // Late or not: the session was live when the API was asked, and whoever joined since joined what it ended.
+        case 'end-session':
+          this.deps.log.info("ending a room's session", ids);
+          this.deps.closeRoom(command.tenant, command.roomId, 'session-ended');
+          break;
+        case 'remove-participant':
+          if (this.deps.removeParticipant(command.tenant, command.roomId, command.participantId)) this.deps.log.info('participant removed from its room', { ...ids, participantId: command.participantId });
+          else this.deps.log.warn('participant to remove is not in its room here (it left)', { ...ids, participantId: command.participantId });
+          break;
+        // Dialled beside the poll (it may take seconds), its outcome recorded on its job.
+        case 'dispatch-agent':
+          this.deps.dispatchAgent(command);
+          break;
+        case 'switch-room':
+          await this.run(command);
+      }
     }
   }
 

@@ -5,11 +5,11 @@ import type { Join } from '../admission/join';
 import { Frame, PHONE_FRAME_BYTES } from '../audio/frame';
 import type { Relay } from '../cluster/relay';
 import { CallSession, phoneInfoOf, withExtraHeaders, type CallSessionDeps } from '../calls/session';
-import type { EndReason } from '../calls/lifecycle';
+import type { EndReason, RoomHangupReason } from '../calls/lifecycle';
 import { JitterBuffer } from '../room/jitter-buffer';
 import type { RoomRegistry } from '../room/registry';
 import type { Participant, PhoneInfo, RoomEvent, Room } from '../room/room';
-import { CLOSE, NO_CLOSE_FRAME, ROOM_DEACTIVATED, SHUTDOWN } from '../transport/close-codes';
+import { CLOSE, NO_CLOSE_FRAME, ROOM_ENDINGS, SHUTDOWN, type RoomEnding } from '../transport/close-codes';
 import { Endpoint, FrameCutter, newStats, type EndpointStats } from '../transport/endpoint';
 import { FloodMeter } from '../transport/flood-meter';
 import { guard, socketGuard } from '../transport/guard';
@@ -23,7 +23,15 @@ const SWITCHED_ROOM = 'switched-room';
 /** Plivo sends 50 `media` messages a second and a few events: 20 times that is a flood. */
 const MESSAGES_PER_SECOND = 1000;
 /** A call switched into a room of another server ends as that server closed its leg: these codes say why, any other is an error. */
-const RELAYED_END_REASONS: Readonly<Record<number, EndReason>> = { [CLOSE.kicked]: 'kicked', [CLOSE.shutdown]: 'server-shutdown', [CLOSE.roomDeactivated]: 'room-deactivated' };
+const RELAYED_END_REASONS: Readonly<Record<number, EndReason>> = {
+  [CLOSE.kicked]: 'kicked',
+  [CLOSE.removed]: 'removed',
+  [CLOSE.shutdown]: 'server-shutdown',
+  [CLOSE.roomDeactivated]: 'room-deactivated',
+  [CLOSE.sessionEnded]: 'session-ended',
+};
+/** Each way a call is hung up from its room, and the close code of its stream when Plivo cannot be asked to. */
+const HANGUP_CLOSES: Readonly<Record<RoomHangupReason, number>> = { kicked: CLOSE.kicked, removed: CLOSE.removed };
 
 export interface PlivoStreamDeps extends CallSessionDeps {
   readonly rooms: RoomRegistry;
@@ -74,9 +82,9 @@ export class PlivoStream implements Participant {
     clearAudio: () => this.endpoint.sendText(clearAudioMessage(this.streamId)),
     sendDtmf: (digits: string) => this.endpoint.sendText(sendDtmfMessage(digits)),
     checkpoint: (name: string) => this.endpoint.sendText(checkpointMessage(this.streamId, name)),
-    hangup: (reason: string) => {
-      const closeStream = () => this.close(CLOSE.kicked, reason, 'kicked');
-      guard(this.deps.log, 'hanging up the call', closeStream).watch(this.hangUp(closeStream));
+    hangup: (reason: RoomHangupReason) => {
+      const closeStream = () => this.close(HANGUP_CLOSES[reason], reason, reason);
+      guard(this.deps.log, 'hanging up the call', closeStream).watch(this.hangUp(reason, closeStream));
     },
   };
 
@@ -250,8 +258,8 @@ export class PlivoStream implements Participant {
       case 'clearedAudio':
         return;
       case 'stop':
-        // The caller hung up, unless a room participant had Plivo hang the call up (`kicked`).
-        this.close(CLOSE.ended, 'stream stopped', this.endReason === 'kicked' ? 'kicked' : 'caller-hangup');
+        // The caller hung up, unless the call was hung up from its room through Plivo (`kicked`, `removed`).
+        this.close(CLOSE.ended, 'stream stopped', this.endReason === 'kicked' || this.endReason === 'removed' ? this.endReason : 'caller-hangup');
         return;
       default:
         this.deps.log.debug('plivo stream: unknown event ignored', { event: eventName(message) });
@@ -301,10 +309,10 @@ export class PlivoStream implements Participant {
   }
 
   /** Hangs the call up through Plivo, whose `stop` and close then end the stream; else closes the stream now. */
-  private async hangUp(closeStream: () => void): Promise<void> {
+  private async hangUp(reason: RoomHangupReason, closeStream: () => void): Promise<void> {
     // Why the call leaves its room when Plivo's `stop` comes.
-    this.endReason = 'kicked';
-    if (!(await this.deps.lifecycle.hangUp(this.claim.tenant, this.claim.callId))) closeStream();
+    this.endReason = reason;
+    if (!(await this.deps.lifecycle.hangUp(this.claim.tenant, this.claim.callId, reason))) closeStream();
   }
 
   /** Ends the stream from the server side, recording `why` as the call's hangup reason. */
@@ -313,9 +321,9 @@ export class PlivoStream implements Participant {
     this.endpoint.close(code, reason);
   }
 
-  /** Its room was deactivated: the call ends (Plivo hangs up once its stream closes). */
-  roomDeactivated(): void {
-    this.close(ROOM_DEACTIVATED.code, ROOM_DEACTIVATED.reason, 'room-deactivated');
+  /** Its room was deactivated, or its session ended: the call ends (Plivo hangs up once its stream closes). */
+  roomClosed(why: RoomEnding): void {
+    this.close(ROOM_ENDINGS[why].code, ROOM_ENDINGS[why].reason, why);
   }
 
   /** Ends the stream from the server side (shutdown). */

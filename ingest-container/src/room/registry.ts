@@ -2,7 +2,7 @@ import type { RoomLimits } from '../cluster/capacity';
 import { AudioBudget } from './audio-budget';
 import type { MediaClock } from './clock';
 import { roomKey } from './key';
-import { Room, type ListenerError } from './room';
+import { Room, type ListenerError, type RoomWatchers } from './room';
 
 /** Rooms by tenant and id: created on first join, gone when the last participant leaves. */
 export class RoomRegistry {
@@ -14,6 +14,8 @@ export class RoomRegistry {
     private readonly clock: MediaClock,
     private readonly limits: Pick<RoomLimits, 'maxQueuedAudioBytes' | 'maxQueuedAudioBytesPerRoom'>,
     private readonly onListenerError: ListenerError,
+    /** Each room's session record (core/sessions); none: rooms are not recorded. */
+    private readonly watchers?: RoomWatchers,
   ) {
     this.audioBudget = new AudioBudget(limits.maxQueuedAudioBytes);
   }
@@ -23,10 +25,15 @@ export class RoomRegistry {
     const key = roomKey(tenant, roomId);
     let room = this.rooms.get(key);
     if (!room) {
-      room = new Room(tenant, roomId, this.clock, () => this.rooms.delete(key), new AudioBudget(this.limits.maxQueuedAudioBytesPerRoom, this.audioBudget), this.onListenerError);
+      room = new Room(tenant, roomId, this.clock, () => this.rooms.delete(key), new AudioBudget(this.limits.maxQueuedAudioBytesPerRoom, this.audioBudget), this.onListenerError, this.watchers?.watch(tenant, roomId));
       this.rooms.set(key, room);
     }
     return room;
+  }
+
+  /** The room if it is live here, without creating it. */
+  find(tenant: string, roomId: string): Room | undefined {
+    return this.rooms.get(roomKey(tenant, roomId));
   }
 
   get count(): number {

@@ -4,6 +4,7 @@ import { Resampler } from '../audio/resampler';
 import type { AudioBudget } from './audio-budget';
 import type { MediaClock } from './clock';
 import type { JitterBuffer } from './jitter-buffer';
+import type { RoomHangupReason } from '../calls/lifecycle';
 
 export type ParticipantKind = 'phone' | 'agent' | 'web';
 
@@ -39,7 +40,7 @@ export interface PhoneControl {
   clearAudio(): void;
   sendDtmf(digits: string): void;
   checkpoint(name: string): void;
-  hangup(reason: string): void;
+  hangup(reason: RoomHangupReason): void;
 }
 
 /** A room member as the room sees it: an inbound queue it pulls from and a sink it delivers to. */
@@ -54,6 +55,22 @@ export interface Participant extends ParticipantInfo {
   deliver(frame: Frame): void;
   /** Room events; phone participants ignore them. */
   notify(event: RoomEvent): void;
+}
+
+/**
+ * Told of a room's members as they come and go (its session record, core/sessions): at join and leave only, never per
+ * frame. Each call returns at once: whatever it writes, it writes later, and a failure there never fails a join.
+ */
+export interface RoomWatcher {
+  joined(participant: ParticipantInfo): void;
+  left(participantId: string): void;
+  /** The last member left: the room is gone. */
+  closed(): void;
+}
+
+/** Makes the watcher of each room as it is created. */
+export interface RoomWatchers {
+  watch(tenant: string, roomId: string): RoomWatcher;
 }
 
 /** A member's deliver or notify threw: reported with the ids, the room and its other members go on (mediasoup's `safeEmit`). */
@@ -116,6 +133,7 @@ export class Room {
     /** What its members' queues may hold beyond their own second each (audio sent ahead). */
     readonly audioBudget: AudioBudget,
     private readonly onListenerError: ListenerError,
+    private readonly watcher?: RoomWatcher,
   ) {
     clock.add(this);
   }
@@ -138,6 +156,7 @@ export class Room {
     this.members.set(participant.id, { participant, outbound: new Map(), fromMix: null, speech: null, mixed: null, peak: 0, onCheckpoint: (name) => this.checkpoint(participant, name) });
     if (participant.wantsLevels) this.levelWatchers++;
     this.updateMixRate();
+    this.watcher?.joined(infoOf(participant));
   }
 
   leave(participantId: string, reason: string): void {
@@ -148,6 +167,7 @@ export class Room {
     member.participant.input.clear();
     if (member.participant.wantsLevels) this.levelWatchers--;
     this.broadcast({ type: 'participant-left', participantId, reason });
+    this.watcher?.left(participantId);
     if (this.members.size === 0) this.close();
     else this.updateMixRate();
   }
@@ -161,6 +181,7 @@ export class Room {
     this.closed = true;
     this.clock.delete(this);
     this.onEmpty(this);
+    this.watcher?.closed();
   }
 
   tick(): void {

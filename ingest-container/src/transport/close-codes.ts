@@ -16,6 +16,8 @@ export const CLOSE = {
   moved: 1012,
   /** A participant hung the call up. */
   kicked: 4000,
+  /** The participant was removed from its room (`POST /v2/sessions/participants/remove`). */
+  removed: 4001,
   /** A Plivo stream's first event was not `start`. */
   badOrder: 4400,
   /** A Plivo stream's `start.callId` is not its claim's CallUUID. */
@@ -24,6 +26,8 @@ export const CLOSE = {
   startTimeout: 4408,
   /** The room was deactivated (`POST /v2/rooms/deactivate`): its participants and calls are closed, and it cannot be joined again. */
   roomDeactivated: 4410,
+  /** The room's session was ended (`POST /v2/sessions/end`): the room may be joined again, starting a new session. */
+  sessionEnded: 4411,
   /** An outbound call's `participant.id` is another participant's in its room. */
   participantIdTaken: 4409,
   /** More than `BAD_MESSAGES_PER_SECOND` malformed messages within a second. */
@@ -45,10 +49,10 @@ export const CLOSE = {
 export type CloseName = keyof typeof CLOSE;
 
 /** The codes a room participant may get (`docs/room-protocol.md`, "Closing"). */
-export const ROOM_CLOSES: readonly CloseName[] = ['ended', 'shutdown', 'tooBig', 'error', 'moved', 'roomDeactivated', 'badMessages', 'flood', 'audioBudget'];
+export const ROOM_CLOSES: readonly CloseName[] = ['ended', 'shutdown', 'tooBig', 'error', 'moved', 'removed', 'roomDeactivated', 'sessionEnded', 'badMessages', 'flood', 'audioBudget'];
 
 /** The codes a Plivo stream may get (`docs/operations.md`, "Close codes of Plivo streams"). */
-export const STREAM_CLOSES: readonly CloseName[] = ['ended', 'shutdown', 'tooBig', 'error', 'kicked', 'badOrder', 'callMismatch', 'startTimeout', 'roomDeactivated', 'participantIdTaken', 'badMessages', 'flood', 'roomFull', 'roomLimit', 'connectionLimit', 'serverFull'];
+export const STREAM_CLOSES: readonly CloseName[] = ['ended', 'shutdown', 'tooBig', 'error', 'kicked', 'removed', 'badOrder', 'callMismatch', 'startTimeout', 'roomDeactivated', 'sessionEnded', 'participantIdTaken', 'badMessages', 'flood', 'roomFull', 'roomLimit', 'connectionLimit', 'serverFull'];
 
 /** Never sent: what ws reports when a socket dropped with no close frame (RFC 6455 7.1.5), e.g. its peer's server died. */
 export const NO_CLOSE_FRAME = 1006;
@@ -57,5 +61,13 @@ export const NO_CLOSE_FRAME = 1006;
 export const INTERNAL_ERROR = { code: CLOSE.error, reason: 'internal error' } as const;
 /** How every participant and call of a room ends when it is deactivated. */
 export const ROOM_DEACTIVATED = { code: CLOSE.roomDeactivated, reason: 'room deactivated' } as const;
+/** How every participant and call of a room ends when its session is ended. */
+export const SESSION_ENDED = { code: CLOSE.sessionEnded, reason: 'session ended' } as const;
+/** How a room's members end when the room is closed as a whole: deactivated, or its session ended. */
+export const ROOM_ENDINGS = { 'room-deactivated': ROOM_DEACTIVATED, 'session-ended': SESSION_ENDED } as const;
+/** Why a room is closed as a whole (and its calls' `hangupReason`). */
+export type RoomEnding = keyof typeof ROOM_ENDINGS;
+/** How a web or agent participant ends when it is removed from its room. */
+export const REMOVED = { code: CLOSE.removed, reason: 'removed' } as const;
 /** How every connection ends as its media server shuts down. */
 export const SHUTDOWN = { code: CLOSE.shutdown, reason: 'media server shutting down' } as const;

@@ -1,0 +1,239 @@
+import { GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient, type QueryCommandInput, type UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
+import { db, dueAttributes, isConditionFailure, num, readAtMost, readOptStr, readStr, str, TABLE_KEYS, type Item } from '../dynamo';
+import { timeOrderedId } from '../ids';
+import { cappedPage, type NumberedPage, type PageRequest } from '../pagination';
+import type { Session, SessionParticipant, SessionParticipantKind, SessionStatus, TimelogEntry } from './model';
+
+/**
+ * A listing reads at most this many sessions of its date window (newest first; a session item is about 250 bytes, so
+ * at most about 31 read units): older ones are reached by narrowing the window (`endDate`).
+ */
+export const SESSION_LIST_READ_LIMIT = 1_000;
+/** The participants of one session a listing reads at most. */
+export const PARTICIPANT_LIST_READ_LIMIT = 1_000;
+
+export interface SessionFilter {
+  readonly roomId?: string | undefined;
+  readonly customRoomId?: string | undefined;
+  readonly status?: SessionStatus | undefined;
+  /** Sessions started at or after / at or before these times (ISO). */
+  readonly startDate?: string | undefined;
+  readonly endDate?: string | undefined;
+}
+
+/** Who joined: the participant's fields other than its timelog. */
+export type Joiner = Omit<SessionParticipant, 'timelog'>;
+
+/** Storage port of session records, every call scoped to one tenant. */
+export interface SessionStore {
+  /** Writes a new ongoing session, held by media server `serverId` (ended by the sweeper if that server dies). */
+  start(session: Session, serverId: string, retentionDays: number): Promise<void>;
+  /** Opens a stay of the participant (a new timelog entry), recording it first if it is new to the session. */
+  joined(tenant: string, sessionId: string, joiner: Joiner, at: string, retentionDays: number): Promise<SessionParticipant>;
+  /** Closes the participant's stay `entry` (its timelog index); null when it was closed already. */
+  left(tenant: string, sessionId: string, participantId: string, entry: number, at: string): Promise<SessionParticipant | null>;
+  /** Ends the session; null when it had ended already. */
+  end(tenant: string, sessionId: string, at: string): Promise<Session | null>;
+  get(tenant: string, id: string): Promise<Session | null>;
+  page(tenant: string, filter: SessionFilter, request: PageRequest): Promise<NumberedPage<Session>>;
+  participant(tenant: string, sessionId: string, participantId: string): Promise<SessionParticipant | null>;
+  participants(tenant: string, sessionId: string, activeOnly: boolean, request: PageRequest): Promise<NumberedPage<SessionParticipant>>;
+  /**
+   * Ends a session its media server left ongoing (it died): each participant's open stay closed at `at`, then the
+   * session. The ended session; null when it had ended already.
+   */
+  endLeftBehind(tenant: string, sessionId: string, at: string): Promise<Session | null>;
+}
+
+/** The `due` index kind under which a media server's ongoing sessions are listed (the sweeper ends them if it dies). */
+export const sessionsOf = (serverId: string) => `sessions#${serverId}` as const;
+
+const SESSION_PREFIX = 'SS#';
+const PARTICIPANT_PREFIX = 'SP#';
+const tenantPk = (tenant: string) => str(`T#${tenant}`);
+const sessionKey = (tenant: string, id: string) => ({ pk: tenantPk(tenant), sk: str(`${SESSION_PREFIX}${id}`) });
+const participantKey = (tenant: string, sessionId: string, participantId: string) => ({ pk: tenantPk(tenant), sk: str(`${PARTICIPANT_PREFIX}${sessionId}#${participantId}`) });
+const expiry = (from: string, retentionDays: number) => num(Math.floor(Date.parse(from) / 1000) + retentionDays * 86400);
+
+/** The tenant and session id a session item's keys name (the sweeper reads them from the `due` index); null for other items. */
+export function sessionRefOf(key: Item): { tenant: string; id: string } | null {
+  const tenant = key.pk?.S?.replace(/^T#/, '');
+  const sk = key.sk?.S;
+  return tenant && sk?.startsWith(SESSION_PREFIX) ? { tenant, id: sk.slice(SESSION_PREFIX.length) } : null;
+}
+
+function sessionOf(item: Item): Session {
+  return {
+    tenant: readStr(item, 'tenant'),
+    id: readStr(item, 'id'),
+    roomId: readStr(item, 'roomId'),
+    customRoomId: readOptStr(item, 'customRoomId'),
+    start: readStr(item, 'start'),
+    end: readOptStr(item, 'end'),
+    status: readStr(item, 'status') as SessionStatus,
+    region: readStr(item, 'region'),
+  };
+}
+
+function participantOf(item: Item): SessionParticipant {
+  return {
+    participantId: readStr(item, 'participantId'),
+    name: readOptStr(item, 'name'),
+    kind: readStr(item, 'kind') as SessionParticipantKind,
+    callId: readOptStr(item, 'callId'),
+    timelog: (item.timelog?.L ?? []).map(({ M: entry }): TimelogEntry => ({ start: entry?.start?.S ?? '', end: entry?.end?.S ?? null })),
+  };
+}
+
+/**
+ * Sessions and their participants in the control table, under the tenant's partition: a session is one item
+ * (`SS#<id>`, time-ordered, so the tenant's sessions list newest first and a date window is a key range), each of its
+ * participants one more (`SP#<sessionId>#<participantId>`, its stays in `timelog`). Every write is one single-item
+ * write: a session's start one put, each join and each leave one update, its end one update.
+ */
+export class DynamoSessionStore implements SessionStore {
+  constructor(
+    private readonly dynamo: DynamoDBClient,
+    private readonly tableName: string,
+    /** How many sessions of a window a listing reads at most (`SESSION_LIST_READ_LIMIT`). */
+    private readonly readLimit = SESSION_LIST_READ_LIMIT,
+  ) {}
+
+  async start(session: Session, serverId: string, retentionDays: number): Promise<void> {
+    const item: Item = {
+      ...sessionKey(session.tenant, session.id),
+      type: str('session'),
+      tenant: str(session.tenant),
+      id: str(session.id),
+      roomId: str(session.roomId),
+      ...(session.customRoomId !== null && { customRoomId: str(session.customRoomId) }),
+      start: str(session.start),
+      status: str(session.status),
+      region: str(session.region),
+      mediaServer: str(serverId),
+      expiresAt: expiry(session.start, retentionDays),
+      ...dueAttributes(sessionsOf(serverId), session.start),
+    };
+    await db(() => this.dynamo.send(new PutItemCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' })));
+  }
+
+  async joined(tenant: string, sessionId: string, joiner: Joiner, at: string, retentionDays: number): Promise<SessionParticipant> {
+    const out = await db(() =>
+      this.dynamo.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: participantKey(tenant, sessionId, joiner.participantId),
+          UpdateExpression: `SET #type = :type, sessionId = :sessionId, participantId = :participantId, #kind = :kind, #active = :active, expiresAt = if_not_exists(expiresAt, :expiresAt), timelog = list_append(if_not_exists(timelog, :none), :entry)${joiner.name !== null ? ', #name = :name' : ''}${joiner.callId !== null ? ', callId = :callId' : ''}`,
+          ExpressionAttributeNames: { '#type': 'type', '#kind': 'kind', '#active': 'active', ...(joiner.name !== null && { '#name': 'name' }) },
+          ExpressionAttributeValues: {
+            ':type': str('session-participant'),
+            ':sessionId': str(sessionId),
+            ':participantId': str(joiner.participantId),
+            ':kind': str(joiner.kind),
+            ':active': { BOOL: true },
+            ':expiresAt': expiry(at, retentionDays),
+            ':none': { L: [] },
+            ':entry': { L: [{ M: { start: str(at) } }] },
+            ...(joiner.name !== null && { ':name': str(joiner.name) }),
+            ...(joiner.callId !== null && { ':callId': str(joiner.callId) }),
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      ),
+    );
+    return participantOf(out.Attributes as Item);
+  }
+
+  async left(tenant: string, sessionId: string, participantId: string, entry: number, at: string): Promise<SessionParticipant | null> {
+    const closed = await this.update({
+      Key: participantKey(tenant, sessionId, participantId),
+      UpdateExpression: `SET timelog[${entry}].#end = :at, #active = :inactive`,
+      ConditionExpression: `attribute_exists(timelog[${entry}]) AND attribute_not_exists(timelog[${entry}].#end)`,
+      ExpressionAttributeNames: { '#end': 'end', '#active': 'active' },
+      ExpressionAttributeValues: { ':at': str(at), ':inactive': { BOOL: false } },
+    });
+    return closed && participantOf(closed);
+  }
+
+  async end(tenant: string, sessionId: string, at: string): Promise<Session | null> {
+    const ended = await this.update({
+      Key: sessionKey(tenant, sessionId),
+      UpdateExpression: 'SET #status = :ended, #end = :at REMOVE #duePk, #dueSk',
+      ConditionExpression: '#status = :ongoing',
+      ExpressionAttributeNames: { '#status': 'status', '#end': 'end', '#duePk': TABLE_KEYS.due.partitionKey, '#dueSk': TABLE_KEYS.due.sortKey },
+      ExpressionAttributeValues: { ':ended': str('ended'), ':ongoing': str('ongoing'), ':at': str(at) },
+    });
+    return ended && sessionOf(ended);
+  }
+
+  async get(tenant: string, id: string): Promise<Session | null> {
+    const out = await db(() => this.dynamo.send(new GetItemCommand({ TableName: this.tableName, Key: sessionKey(tenant, id), ConsistentRead: true })));
+    return out.Item ? sessionOf(out.Item) : null;
+  }
+
+  page(tenant: string, filter: SessionFilter, request: PageRequest): Promise<NumberedPage<Session>> {
+    const names: Record<string, string> = {};
+    const values: Item = {};
+    const conditions: string[] = [];
+    for (const [field, value] of Object.entries({ roomId: filter.roomId, customRoomId: filter.customRoomId, status: filter.status })) {
+      if (value === undefined) continue;
+      names[`#${field}`] = field;
+      values[`:${field}`] = str(value);
+      conditions.push(`#${field} = :${field}`);
+    }
+    // Ids start with their session's start time: the window is a key range (`~` sorts after every id of its last ms).
+    const bound = (at: string | undefined, fallback: string) => `${SESSION_PREFIX}${at === undefined ? `ss_${fallback}` : timeOrderedId('ss_', Date.parse(at), fallback)}`;
+    const query: QueryCommandInput = {
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+      ...(conditions.length && { FilterExpression: conditions.join(' AND '), ExpressionAttributeNames: names }),
+      ExpressionAttributeValues: { ':pk': tenantPk(tenant), ':from': str(bound(filter.startDate, '')), ':to': str(bound(filter.endDate, '~')), ...values },
+      ScanIndexForward: false,
+    };
+    return cappedPage(request, () => readAtMost(this.dynamo, query, this.readLimit), (items) => Promise.resolve(items.map(sessionOf)));
+  }
+
+  async participant(tenant: string, sessionId: string, participantId: string): Promise<SessionParticipant | null> {
+    const out = await db(() => this.dynamo.send(new GetItemCommand({ TableName: this.tableName, Key: participantKey(tenant, sessionId, participantId), ConsistentRead: true })));
+    return out.Item ? participantOf(out.Item) : null;
+  }
+
+  participants(tenant: string, sessionId: string, activeOnly: boolean, request: PageRequest): Promise<NumberedPage<SessionParticipant>> {
+    const query = this.participantsQuery(tenant, sessionId, activeOnly);
+    return cappedPage(request, () => readAtMost(this.dynamo, query, PARTICIPANT_LIST_READ_LIMIT), (items) => Promise.resolve(items.map(participantOf)));
+  }
+
+  async endLeftBehind(tenant: string, sessionId: string, at: string): Promise<Session | null> {
+    let start: Item | undefined;
+    do {
+      const out = await db(() => this.dynamo.send(new QueryCommand({ ...this.participantsQuery(tenant, sessionId, true), ...(start && { ExclusiveStartKey: start }) })));
+      for (const item of out.Items ?? []) {
+        const participant = participantOf(item);
+        await this.left(tenant, sessionId, participant.participantId, participant.timelog.length - 1, at);
+      }
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return this.end(tenant, sessionId, at);
+  }
+
+  private participantsQuery(tenant: string, sessionId: string, activeOnly: boolean): QueryCommandInput {
+    return {
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ...(activeOnly && { FilterExpression: '#active = :active', ExpressionAttributeNames: { '#active': 'active' } }),
+      ExpressionAttributeValues: { ':pk': tenantPk(tenant), ':prefix': str(`${PARTICIPANT_PREFIX}${sessionId}#`), ...(activeOnly && { ':active': { BOOL: true } }) },
+      ConsistentRead: true,
+    };
+  }
+
+  /** The item after a conditional update; null when the condition did not hold. */
+  private async update(input: Omit<UpdateItemCommandInput, 'TableName' | 'ReturnValues'>): Promise<Record<string, AttributeValue> | null> {
+    try {
+      const out = await db(() => this.dynamo.send(new UpdateItemCommand({ ...input, TableName: this.tableName, ReturnValues: 'ALL_NEW' })));
+      return out.Attributes ?? null;
+    } catch (err) {
+      if (isConditionFailure(err)) return null;
+      throw err;
+    }
+  }
+}

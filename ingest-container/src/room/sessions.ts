@@ -1,0 +1,140 @@
+import { newSessionId } from '../../../core/ids';
+import type { Logger } from '../../../core/log';
+import type { RoomNames } from '../../../core/room-records/service';
+import type { SessionEvent, SessionEventSink } from '../../../core/sessions/events';
+import { toSessionView, type Session, type SessionParticipant } from '../../../core/sessions/model';
+import type { Joiner, SessionStore } from '../../../core/sessions/store';
+import type { ParticipantInfo, RoomWatcher, RoomWatchers } from './room';
+
+export interface SessionRecorderDeps {
+  readonly store: SessionStore;
+  /** The room's record, by the name the room is kept by here: read once, as its session starts. */
+  readonly rooms: Pick<RoomNames, 'joined'>;
+  readonly events: SessionEventSink;
+  /** This server's media region and id (the sweeper ends the sessions of a server that died). */
+  readonly region: string;
+  readonly serverId: string;
+  readonly retentionDays: number;
+  readonly log: Logger;
+}
+
+/** A participant as its session record names it: phones by their call's name or number, others by nothing. */
+function joinerOf({ id, kind, phone }: ParticipantInfo): Joiner {
+  return { participantId: id, kind, name: phone ? (phone.name ?? phone.from) : null, callId: phone?.callId ?? null };
+}
+
+/**
+ * Records each room's sessions on the media server holding the room (where its members meet; a member relayed here
+ * from another server joins the room here, so that server records nothing), and fires their events
+ * (core/sessions/events.ts) once each write is done, in order. Writes go one after another per room, off the join:
+ * a join or leave never waits on one, and a failure is logged, never passed on. What it costs (DynamoDB, 1 KB items):
+ * a session's first join 1 read (the room record) and 2 writes (the session, the participant); each later join 1
+ * write; each leave 1 write; the last leave 1 more (the session's end); the session's `due` index entry adds a write
+ * unit at its start and its end (docs/BENCHMARKS.md, "Session records"). Nothing per frame.
+ */
+export class SessionRecorder implements RoomWatchers {
+  /** Each room's writes still to settle: `settled` waits on them. */
+  private readonly writing = new Set<Promise<void>>();
+
+  constructor(private readonly deps: SessionRecorderDeps) {}
+
+  watch(tenant: string, roomId: string): RoomWatcher {
+    return new RoomSession(tenant, roomId, this.deps, (work) => {
+      this.writing.add(work);
+      void work.finally(() => this.writing.delete(work));
+    });
+  }
+
+  /** Settles once every write begun so far has: the server waits on it before it lets its table client go. */
+  async settled(): Promise<void> {
+    while (this.writing.size > 0) await Promise.allSettled([...this.writing]);
+  }
+}
+
+/** One room's session on this server: started by its first join, ended as the room closes. */
+class RoomSession implements RoomWatcher {
+  /** Its writes, one after another; each step logs its own failure. */
+  private queue: Promise<void> = Promise.resolve();
+  private session: Session | null = null;
+  /** A session whose start failed is not recorded further (its participants would belong to nothing). */
+  private failed = false;
+  /** The timelog index of each participant's open stay. */
+  private readonly stays = new Map<string, number>();
+
+  constructor(
+    private readonly tenant: string,
+    private readonly roomName: string,
+    private readonly deps: SessionRecorderDeps,
+    private readonly track: (work: Promise<void>) => void,
+  ) {}
+
+  joined(participant: ParticipantInfo): void {
+    const at = new Date().toISOString();
+    const joiner = joinerOf(participant);
+    this.enqueue('record a participant joining', async () => {
+      const session = this.session ?? (await this.start(at));
+      if (!session) return;
+      const recorded = await this.deps.store.joined(this.tenant, session.id, joiner, at, this.deps.retentionDays);
+      const entry = recorded.timelog.length - 1;
+      this.stays.set(joiner.participantId, entry);
+      this.publishParticipant('participant-joined', session, recorded, entry, at);
+    });
+  }
+
+  left(participantId: string): void {
+    const at = new Date().toISOString();
+    this.enqueue('record a participant leaving', async () => {
+      const entry = this.stays.get(participantId);
+      const { session } = this;
+      // Its join was not recorded (a write failed): there is no stay to close.
+      if (!session || entry === undefined) return;
+      this.stays.delete(participantId);
+      const recorded = await this.deps.store.left(this.tenant, session.id, participantId, entry, at);
+      if (recorded) this.publishParticipant('participant-left', session, recorded, entry, at);
+    });
+  }
+
+  closed(): void {
+    const at = new Date().toISOString();
+    this.enqueue('record a session ending', async () => {
+      if (!this.session) return;
+      const ended = await this.deps.store.end(this.tenant, this.session.id, at);
+      if (ended) this.publishSession('session-ended', ended, at);
+    });
+  }
+
+  /** The session starts with its first join: its record is written, with its room's names (one read). */
+  private async start(at: string): Promise<Session | null> {
+    if (this.failed) return null;
+    try {
+      const room = await this.deps.rooms.joined(this.tenant, this.roomName);
+      const { region, serverId, retentionDays } = this.deps;
+      const session: Session = { tenant: this.tenant, id: newSessionId(Date.parse(at)), roomId: room.roomId, customRoomId: room.customRoomId, start: at, end: null, status: 'ongoing', region };
+      await this.deps.store.start(session, serverId, retentionDays);
+      this.session = session;
+      this.publishSession('session-started', session, at);
+      return session;
+    } catch (err) {
+      this.failed = true;
+      throw err;
+    }
+  }
+
+  private publishSession(type: 'session-started' | 'session-ended', session: Session, at: string): void {
+    this.emit(type, session.id, { ...toSessionView(session), sessionId: session.id }, at);
+  }
+
+  private publishParticipant(type: 'participant-joined' | 'participant-left', session: Session, participant: SessionParticipant, entry: number, at: string): void {
+    this.emit(type, `${session.id}/${participant.participantId}/${entry}`, { ...participant, sessionId: session.id, roomId: session.roomId }, at);
+  }
+
+  private emit(type: SessionEvent['type'], eventId: string, data: SessionEvent['data'], at: string): void {
+    this.deps.events.publish({ type, tenant: this.tenant, roomName: this.roomName, eventId, data, timestamp: at });
+  }
+
+  private enqueue(what: string, step: () => Promise<void>): void {
+    const { tenant, roomName } = this;
+    this.queue = this.queue.then(step).catch((err: unknown) => this.deps.log.error(`session record: could not ${what}; the room goes on`, { tenant, roomId: roomName, sessionId: this.session?.id, err }));
+    this.track(this.queue);
+  }
+}

@@ -1,0 +1,202 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { dynamoClient } from '../../core/aws';
+import { overdue } from '../../core/dynamo';
+import { createLogger } from '../../core/log';
+import { RoomNames } from '../../core/room-records/service';
+import { DynamoRoomStore } from '../../core/room-records/store';
+import type { SessionEvent } from '../../core/sessions/events';
+import { DynamoSessionStore, sessionsOf } from '../../core/sessions/store';
+import { MediaClock } from '../../ingest-container/src/room/clock';
+import { JitterBuffer } from '../../ingest-container/src/room/jitter-buffer';
+import { RoomRegistry } from '../../ingest-container/src/room/registry';
+import type { Participant, PhoneInfo } from '../../ingest-container/src/room/room';
+import { SessionRecorder } from '../../ingest-container/src/room/sessions';
+import { ensureControlTable } from '../../local/aws';
+import { capacityMeter } from '../support/capacity';
+import { memoryLog } from '../support/stack';
+import { storeBackends, type Backend } from '../support/store-backends';
+
+const TABLE = 'sessions';
+const LIMITS = { maxQueuedAudioBytes: 1 << 20, maxQueuedAudioBytesPerRoom: 1 << 20 };
+
+function member(id: string, kind: Participant['kind'], phone?: PhoneInfo): Participant {
+  return { id, kind, rate: 8000, input: new JitterBuffer({ startFrames: 1, maxTarget: 1, capacity: 10, adaptive: false }), muted: false, deliver: () => undefined, notify: () => undefined, ...(phone && { phone }) };
+}
+
+/**
+ * Session records as the media server holding a room writes them (ingest-container/src/room/sessions.ts over
+ * core/sessions/store.ts), on every store backend: one session per occupancy of a room, a timelog entry per stay, its
+ * events in order with the records' data, and the sweeper's end of a session a dead server left ongoing.
+ */
+describe.each(storeBackends)('room sessions on %s', (name, start) => {
+  let backend: Backend;
+  let dynamo: DynamoDBClient;
+  let store: DynamoSessionStore;
+  let rooms: RoomNames;
+  const clock = new MediaClock(() => undefined);
+
+  beforeAll(async () => {
+    backend = await start();
+    dynamo = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: backend.endpoint });
+    await ensureControlTable(dynamo, TABLE);
+    store = new DynamoSessionStore(dynamo, TABLE);
+    rooms = new RoomNames(new DynamoRoomStore(dynamo, TABLE), createLogger('error'));
+  }, 60_000);
+  afterAll(async () => {
+    dynamo.destroy();
+    await backend.stop();
+  });
+
+  /** A room registry whose rooms are recorded by a recorder whose events go to `events`. */
+  function recorded(events: SessionEvent[], sessions = store, log = createLogger('error')) {
+    const recorder = new SessionRecorder({ store: sessions, rooms, events: { publish: (event) => events.push(event) }, region: 'us002', serverId: 'media-test', retentionDays: 30, log });
+    return { recorder, registry: new RoomRegistry(clock, LIMITS, () => undefined, recorder) };
+  }
+
+  it(`${name}: records a session from its first join to its last leave, a second stay as a second timelog entry, and fires its events in order`, async () => {
+    const room = await rooms.create('acme', { roomId: 'sess-ions-0001', customRoomId: 'front-desk' });
+    const events: SessionEvent[] = [];
+    const { recorder, registry } = recorded(events);
+    const live = registry.get('acme', 'front-desk');
+    const phone = member('ph_1', 'phone', { from: '+14155550100', to: '+14155550199', callUuid: 'uuid-1', callId: 'call_1' });
+    live.join(phone);
+    live.join(member('web_1', 'web'));
+    await recorder.settled();
+    const [session] = (await store.page('acme', { roomId: room.roomId, status: 'ongoing' }, { page: 1, perPage: 10 })).data;
+    expect(session).toEqual({ tenant: 'acme', id: expect.stringMatching(/^ss_[0-9a-hjkmnp-tv-z]{29}$/), roomId: room.roomId, customRoomId: 'front-desk', start: expect.any(String), end: null, status: 'ongoing', region: 'us002' });
+    const id = session?.id ?? '';
+    expect((await store.participants('acme', id, true, { page: 1, perPage: 10 })).data.map((p) => p.participantId)).toEqual(['ph_1', 'web_1']);
+
+    live.leave('ph_1', 'left');
+    live.join(phone);
+    live.leave('ph_1', 'left');
+    live.leave('web_1', 'left');
+    await recorder.settled();
+
+    const ended = await store.get('acme', id);
+    expect(ended).toMatchObject({ status: 'ended', end: expect.any(String) });
+    const phoneRecord = await store.participant('acme', id, 'ph_1');
+    expect(phoneRecord).toEqual({ participantId: 'ph_1', name: '+14155550100', kind: 'phone', callId: 'call_1', timelog: [{ start: expect.any(String), end: expect.any(String) }, { start: expect.any(String), end: expect.any(String) }] });
+    expect(await store.participant('acme', id, 'web_1')).toMatchObject({ name: null, kind: 'web', callId: null, timelog: [{ end: expect.any(String) }] });
+    expect((await store.participants('acme', id, true, { page: 1, perPage: 10 })).data).toEqual([]);
+    // Nobody left in the due index: a dead server's sweep has nothing of this session to end.
+    expect((await overdue(dynamo, TABLE, sessionsOf('media-test'), new Date('9999-01-01'), 10)).keys).toEqual([]);
+
+    expect(events.map((e) => [e.type, e.eventId])).toEqual([
+      ['session-started', id],
+      ['participant-joined', `${id}/ph_1/0`],
+      ['participant-joined', `${id}/web_1/0`],
+      ['participant-left', `${id}/ph_1/0`],
+      ['participant-joined', `${id}/ph_1/1`],
+      ['participant-left', `${id}/ph_1/1`],
+      ['participant-left', `${id}/web_1/0`],
+      ['session-ended', id],
+    ]);
+    expect(events.every((e) => e.tenant === 'acme' && e.roomName === 'front-desk')).toBe(true);
+    expect(events[0]?.data).toEqual({ id, sessionId: id, roomId: room.roomId, customRoomId: 'front-desk', start: session?.start, end: null, status: 'ongoing', region: 'us002' });
+    expect(events[7]?.data).toEqual({ ...events[0]?.data, end: ended?.end, status: 'ended' });
+    expect(events[5]?.data).toEqual({ ...phoneRecord, sessionId: id, roomId: room.roomId });
+
+    // The room's next occupancy is another session.
+    const again = registry.get('acme', 'front-desk');
+    again.join(member('web_2', 'web'));
+    again.leave('web_2', 'left');
+    await recorder.settled();
+    const sessions = (await store.page('acme', { customRoomId: 'front-desk' }, { page: 1, perPage: 10 })).data;
+    expect(sessions.map((s) => s.status)).toEqual(['ended', 'ended']);
+    expect(sessions[1]?.id).toBe(id);
+  });
+
+  it(`${name}: costs a session's first join 1 read and 2 writes, each later join or leave 1 write, its last leave 1 more`, async () => {
+    const metered = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: backend.endpoint });
+    try {
+      const measured = capacityMeter(metered);
+      const meteredRooms = new RoomNames(new DynamoRoomStore(metered, TABLE), createLogger('error'));
+      await meteredRooms.create('acme', { roomId: 'cost-cost-0001', customRoomId: 'costed' });
+      const recorder = new SessionRecorder({ store: new DynamoSessionStore(metered, TABLE), rooms: meteredRooms, events: { publish: () => undefined }, region: 'us002', serverId: 'media-cost', retentionDays: 30, log: createLogger('error') });
+      const live = new RoomRegistry(clock, LIMITS, () => undefined, recorder).get('acme', 'costed');
+      const step = async (act: () => void) => {
+        const { requests, rcu: units } = await measured(async () => {
+          act();
+          await recorder.settled();
+        });
+        return { requests, units };
+      };
+      // Items under 1 KB: a consistent read of the room's name is 1 read unit, each write 1 write unit; DynamoDB Local
+      // (as DynamoDB does) also counts the session's entry in the sparse `due` index, written at its start and removed at
+      // its end, which dynalite leaves out.
+      expect(await step(() => live.join(member('web_1', 'web')))).toEqual({ requests: 3, units: name === 'dynalite' ? 3 : 4 });
+      expect(await step(() => live.join(member('ph_2', 'phone', { from: '+14155550100', to: '+14155550199', callUuid: 'uuid-2', callId: 'call_2' })))).toEqual({ requests: 1, units: 1 });
+      expect(await step(() => live.leave('ph_2', 'left'))).toEqual({ requests: 1, units: 1 });
+      expect(await step(() => live.leave('web_1', 'left'))).toEqual({ requests: 2, units: name === 'dynalite' ? 2 : 3 });
+    } finally {
+      metered.destroy();
+    }
+  });
+
+  it(`${name}: a join is never held up or failed by its record: a write that fails is logged`, async () => {
+    const log = memoryLog();
+    const events: SessionEvent[] = [];
+    const { recorder, registry } = recorded(events, new DynamoSessionStore(dynamo, 'no-such-table'), log.logger);
+    const live = registry.get('acme', 'no-records');
+    live.join(member('web_1', 'web'));
+    expect(live.participants()).toEqual([{ id: 'web_1', kind: 'web' }]);
+    live.leave('web_1', 'left');
+    await recorder.settled();
+    expect(events).toEqual([]);
+    expect(log.lines.filter((line) => line.includes('session record: could not record a participant joining')).length).toBe(1);
+  });
+
+  it(`${name}: lists by room, status and start window, newest first, paged; another tenant sees none`, async () => {
+    const { recorder, registry } = recorded([]);
+    const first = await rooms.create('pager', { roomId: 'page-page-0001', customRoomId: null });
+    for (let i = 0; i < 3; i++) {
+      const live = registry.get('pager', first.roomId);
+      live.join(member(`web_${i}`, 'web'));
+      live.leave(`web_${i}`, 'left');
+      await recorder.settled();
+    }
+    const open = registry.get('pager', 'other-room');
+    open.join(member('web_x', 'web'));
+    await recorder.settled();
+    const all = await store.page('pager', {}, { page: 1, perPage: 2 });
+    expect(all.pageInfo).toEqual({ currentPage: 1, perPage: 2, lastPage: 2, total: 4 });
+    expect(all.data[0]).toMatchObject({ customRoomId: 'other-room', status: 'ongoing' });
+    const byRoom = (await store.page('pager', { roomId: first.roomId }, { page: 1, perPage: 10 })).data;
+    expect(byRoom.map((s) => s.status)).toEqual(['ended', 'ended', 'ended']);
+    expect(byRoom.map((s) => s.start)).toEqual([...byRoom.map((s) => s.start)].sort().reverse());
+    const [newest, middle, oldest] = byRoom as [typeof byRoom[number], typeof byRoom[number], typeof byRoom[number]];
+    const window = (await store.page('pager', { roomId: first.roomId, startDate: middle.start, endDate: middle.start }, { page: 1, perPage: 10 })).data;
+    expect(window.map((s) => s.id)).toEqual([middle.id]);
+    expect((await store.page('pager', { startDate: newest.start }, { page: 1, perPage: 10 })).data.map((s) => s.id)).toContain(newest.id);
+    expect((await store.page('pager', { endDate: oldest.start, roomId: first.roomId }, { page: 1, perPage: 10 })).data.map((s) => s.id)).toEqual([oldest.id]);
+    expect((await store.page('pager', { status: 'ongoing' }, { page: 1, perPage: 10 })).data).toHaveLength(1);
+    expect((await store.page('someone-else', {}, { page: 1, perPage: 10 })).data).toEqual([]);
+    expect(await store.get('someone-else', newest.id)).toBeNull();
+    open.leave('web_x', 'left');
+    await recorder.settled();
+  });
+
+  it(`${name}: a session its server left ongoing is ended with its participants' open stays closed, once`, async () => {
+    const { recorder, registry } = recorded([]);
+    const live = registry.get('acme', 'orphaned');
+    live.join(member('web_1', 'web'));
+    live.join(member('web_2', 'web'));
+    live.leave('web_2', 'left');
+    await recorder.settled();
+    // The server dies here: nothing more is written. The sweeper finds the session under the server.
+    const { keys } = await overdue(dynamo, TABLE, sessionsOf('media-test'), new Date('9999-01-01'), 10);
+    expect(keys).toHaveLength(1);
+    const [session] = (await store.page('acme', { customRoomId: 'orphaned' }, { page: 1, perPage: 1 })).data;
+    const at = new Date().toISOString();
+    expect(await store.endLeftBehind('acme', session?.id ?? '', at)).toMatchObject({ status: 'ended', end: at });
+    expect(await store.participant('acme', session?.id ?? '', 'web_1')).toMatchObject({ timelog: [{ end: at }] });
+    expect((await store.participant('acme', session?.id ?? '', 'web_2'))?.timelog[0]?.end).not.toBe(at);
+    expect(await store.endLeftBehind('acme', session?.id ?? '', at)).toBeNull();
+    expect((await overdue(dynamo, TABLE, sessionsOf('media-test'), new Date('9999-01-01'), 10)).keys).toEqual([]);
+    // Were the server alive after all, its late writes change nothing: the stay and the session have their end.
+    live.leave('web_1', 'left');
+    await recorder.settled();
+    expect(await store.get('acme', session?.id ?? '')).toMatchObject({ end: at });
+  });
+});

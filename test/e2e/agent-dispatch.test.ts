@@ -98,6 +98,13 @@ it('places a room live nowhere on a serving media server: a peer joining later f
     await playing;
     await peer.close();
   }
+  // The room's session records it as a participant like any: an agent, with no call.
+  const inSession = await waitFor(async () => {
+    const [session] = (await api('GET', '/v2/sessions?customRoomId=dispatch-cold')).body.data as { id: string }[];
+    const { participants } = session ? ((await api('GET', `/v2/sessions/${session.id}/participants?perPage=100`)).body.data as { participants: { participantId: string }[] }) : { participants: [] };
+    return participants.find((p) => p.participantId === participantId);
+  });
+  expect(inSession).toMatchObject({ participantId, kind: 'agent', callId: null, timelog: [{ start: expect.any(String), end: null }] });
   await agent.close();
 }, 40_000);
 

@@ -112,3 +112,10 @@ export function newApiSecret(): string {
 export function newParticipantId(prefix: string): string {
   return prefix + randomString(CROCKFORD, 12);
 }
+
+/** An agent dispatch's `jobId` (`POST /v2/agent/dispatch`). */
+export const DISPATCH_JOB_ID = timeOrderedIdPattern('job_');
+
+export function newDispatchJobId(now?: number): string {
+  return timeOrderedId('job_', now);
+}

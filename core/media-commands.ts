@@ -1,5 +1,6 @@
 import { DeleteItemCommand, PutItemCommand, QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { z } from 'zod';
+import { agentDialSchema } from './agents/schema';
 import { ROOM_ID } from './connectors/schema';
 import { db, isConditionFailure, num, readStr, str } from './dynamo';
 import type { ControlPlaneConfig } from './config';
@@ -42,12 +43,36 @@ const closeRoomCommandSchema = z.strictObject({ type: z.literal('close-room'), .
 const endSessionCommandSchema = z.strictObject({ type: z.literal('end-session'), ...common, roomId: z.string().regex(ROOM_ID) });
 /** Takes participant `participantId` out of room `roomId` (`POST /v2/sessions/participants/remove`). */
 const removeParticipantCommandSchema = z.strictObject({ type: z.literal('remove-participant'), ...common, roomId: z.string().regex(ROOM_ID), participantId: text });
-export const mediaCommandSchema = z.discriminatedUnion('type', [switchRoomCommandSchema, closeRoomCommandSchema, endSessionCommandSchema, removeParticipantCommandSchema]);
+/**
+ * Dials agent `agentId` (`agent`: its url, rate and metadata) into room `roomId` for dispatch job `jobId`
+ * (`POST /v2/agent/dispatch`). Sent to the room's server, or to any serving one when the room is live nowhere; a server
+ * that finds the room placed on another passes it on there once (`forwarded`).
+ */
+const dispatchAgentCommandSchema = z.strictObject({
+  type: z.literal('dispatch-agent'),
+  ...common,
+  jobId: text,
+  agentId: text,
+  roomId: z.string().regex(ROOM_ID),
+  agent: agentDialSchema,
+  forwarded: z.literal(true).optional(),
+});
+export const mediaCommandSchema = z.discriminatedUnion('type', [
+  switchRoomCommandSchema,
+  closeRoomCommandSchema,
+  endSessionCommandSchema,
+  removeParticipantCommandSchema,
+  dispatchAgentCommandSchema,
+]);
 export type MediaCommand = z.output<typeof mediaCommandSchema>;
 export type SwitchRoomCommand = z.output<typeof switchRoomCommandSchema>;
 export type CloseRoomCommand = z.output<typeof closeRoomCommandSchema>;
-/** A command about a room as a whole or one of its members, run by the server holding the room. */
-export type RoomCommand = Exclude<MediaCommand, SwitchRoomCommand>;
+export type DispatchAgentCommand = z.output<typeof dispatchAgentCommandSchema>;
+/**
+ * A command about a room as a whole or one of its members, run by the server holding the room (a dispatch is not one:
+ * for a room live nowhere it goes to a server that will place it).
+ */
+export type RoomCommand = Exclude<MediaCommand, SwitchRoomCommand | DispatchAgentCommand>;
 
 /** How every command's partition key starts (then the server's id): the API's grant on a region's table is to these items alone. */
 export const COMMAND_PARTITION_PREFIX = 'CMD#';

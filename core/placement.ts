@@ -35,7 +35,8 @@ export interface Placement {
   readonly leaseExpiresAtMs: number;
 }
 
-const SERVERS_PK = 'SERVERS';
+/** The partition of the region's media server records (the API's grant on region tables names it: it picks a server to place a room). */
+export const SERVERS_PK = 'SERVERS';
 const serverKey = (serverId: string) => ({ pk: str(SERVERS_PK), sk: str(serverId) });
 /** The room id (no `#` in it) first, then the tenant: another tenant's room of the same id is another room. */
 /** The partition key prefix of room placements (the API's grant on region tables names it). */

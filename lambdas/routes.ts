@@ -24,6 +24,7 @@ export const HTTP_FUNCTIONS = {
       'ANY /v2/connectors/{proxy+}',
       'ANY /v2/agents',
       'ANY /v2/agents/{proxy+}',
+      'ANY /v2/agent/{proxy+}',
       'ANY /v2/sip/{proxy+}',
       'ANY /v2/rooms',
       'ANY /v2/rooms/{proxy+}',

@@ -21,7 +21,7 @@ import { HTTP_FUNCTIONS, type HttpFunctionName } from '../lambdas/routes';
 import { CLAIM_PARTITION_PREFIX } from '../core/claims';
 import { LIMIT_DEFAULTS } from '../core/limits';
 import { COMMAND_PARTITION_PREFIX } from '../core/media-commands';
-import { PLACEMENT_PARTITION_PREFIX } from '../core/placement';
+import { PLACEMENT_PARTITION_PREFIX, SERVERS_PK } from '../core/placement';
 import { parseSourceRanges } from '../core/plivo/source-ranges';
 
 export type { MediaRegionTarget } from './media-routing';
@@ -118,12 +118,13 @@ export class ControlPlaneStack extends Stack {
     const access: Record<HttpFunctionName, { description: string; grant: (fn: ServiceFunction) => void }> = {
       api: {
         description:
-          'Plivo connector REST API (/v2/connectors, /v2/sip/routing-rule, /v2/agents, /v2/sip/webhooks, /v2/sip/call, /v2/rooms, /v2/sessions, ' +
-          '/v2/public)',
+          'Plivo connector REST API (/v2/connectors, /v2/sip/routing-rule, /v2/agents, /v2/agent/dispatch, /v2/sip/webhooks, /v2/sip/call, ' +
+          '/v2/rooms, /v2/sessions, /v2/public)',
         // Publishes the signing key's public half; re-drives dead-lettered deliveries onto the webhook queue; writes
-        // switch-room and close-room commands into each region's table for its media servers (core/media-commands.ts), and
-        // reads of a room's placement there (which server to tell): only items whose partition key is a command's or a
-        // placement's, so it can neither forge a claim nor write a placement there.
+        // switch-room, close-room and dispatch-agent commands into each region's table for its media servers
+        // (core/media-commands.ts), reads of a room's placement there (which server to tell) and of the servers' own
+        // records (a serving one to place a room an agent is dispatched into): only items whose partition key is a
+        // command's, a placement's or the servers', so it can neither forge a claim nor write a placement there.
         grant: (fn) =>
           fn
             .useTable(this.dataTable.table)
@@ -131,7 +132,8 @@ export class ControlPlaneStack extends Stack {
             .useSigningKey(this.keys.webhookSigningKey, 'publish')
             .useWebhookQueue(this.webhookQueue)
             .useTablesByArn(this.regionTableArns(props.mediaRegions), ['dynamodb:PutItem'], [COMMAND_PARTITION_PREFIX])
-            .useTablesByArn(this.regionTableArns(props.mediaRegions), ['dynamodb:GetItem'], [PLACEMENT_PARTITION_PREFIX]),
+            .useTablesByArn(this.regionTableArns(props.mediaRegions), ['dynamodb:GetItem'], [PLACEMENT_PARTITION_PREFIX])
+            .useTablesByArn(this.regionTableArns(props.mediaRegions), ['dynamodb:Query'], [SERVERS_PK]),
       },
       answer: {
         description: 'Plivo connector Answer URL (/v2/hooks/plivo/{key}): routes calls and writes their claims',

@@ -24,7 +24,9 @@ import { roomWebhookPublisher } from '../../core/room-records/webhooks';
 import { DynamoSessionStore } from '../../core/sessions/store';
 import { webhookPublisher } from '../../core/webhooks/publisher';
 import { RoomGate } from './admission/room-gate';
+import { DynamoDispatchJobStore } from '../../core/agents/dispatch';
 import { DIAL_DEFAULTS } from './calls/agent';
+import { AgentDispatcher } from './calls/dispatch';
 import { CallLifecycle } from './calls/lifecycle';
 import { RoomSwitcher } from './calls/switch-room';
 import { ConnectionSlots, RoomSeats } from './cluster/capacity';
@@ -131,13 +133,14 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
     retentionDays: control.callRetentionDays,
     log,
   });
+  const dial = { ...DIAL_DEFAULTS, publicOnly: !config.allowPrivateTargets };
   const media: Connections = new Connections({
     serverId,
     lifecycle,
     cluster,
     sessions,
     limits: config.limits,
-    dial: { ...DIAL_DEFAULTS, publicOnly: !config.allowPrivateTargets },
+    dial,
     startTimeoutMs: config.startTimeoutSeconds * 1000,
     onLoadChange: () => protection.update(media.busy),
     // A member relayed from here was closed as its room was deactivated: later joins here are refused at once.
@@ -160,9 +163,20 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
     if (why === 'room-deactivated') rooms.deactivated(tenant, roomId);
     media.closeRoom(tenant, roomId, why);
   };
+  const commands = new MediaCommandStore(table.dynamo, table.tableName);
+  const dispatcher = new AgentDispatcher({
+    commands,
+    jobs: new DynamoDispatchJobStore(dynamo, control.tableName, control.callRetentionDays),
+    seating,
+    rooms: media.rooms,
+    agents: media,
+    admit: (tenant, name) => rooms.admit(tenant, name),
+    dial,
+    log,
+  });
   const switcher = new RoomSwitcher({
     serverId,
-    commands: new MediaCommandStore(table.dynamo, table.tableName),
+    commands,
     seating,
     relayAuth,
     rooms: media.rooms,
@@ -170,6 +184,7 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
     lifecycle,
     closeRoom,
     removeParticipant: (tenant, roomId, participantId) => media.removeParticipant(tenant, roomId, participantId),
+    dispatchAgent: (command) => dispatcher.dispatch(command),
     log,
   });
   const ingress = new Ingress({
@@ -237,6 +252,7 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
   const stop = (ending: () => Promise<void>) =>
     (closing ??= (async () => {
       await switcher.stop();
+      await dispatcher.stop();
       await ending();
       clearInterval(metrics);
       report();

@@ -216,6 +216,24 @@ export class Connections implements HeldCalls {
     );
   }
 
+  /**
+   * An agent this server dialled into a room placed here (`POST /v2/agent/dispatch`): a participant like one that joined
+   * (closed with its room, moved off, drained), its room `hold` given back as it closes.
+   */
+  adopt(agent: RoomSocket, hold: RoomHold): void {
+    const log = this.deps.log.child({ participantId: agent.id });
+    if (this.stopping) agent.close(SHUTDOWN.code, SHUTDOWN.reason);
+    this.participants.add(agent);
+    this.deps.onLoadChange?.();
+    agent.closed
+      .then(() => {
+        this.participants.delete(agent);
+        hold.release();
+        this.deps.onLoadChange?.();
+      })
+      .catch((err: unknown) => log.error('dispatched agent close failed', { err }));
+  }
+
   /** The tenant's call `callId`, when its stream is here. */
   find(tenant: string, callId: string): PlivoStream | undefined {
     for (const stream of this.streams.keys()) if (stream.callId === callId && stream.tenant === tenant) return stream;

@@ -19,8 +19,10 @@ import { DynamoRoutingRuleStore, InboundNumberStore } from '../../core/routing/s
 import { createAgentSchema, updateAgentSchema } from '../../core/agents/schema';
 import { AgentService } from '../../core/agents/service';
 import { DynamoAgentStore } from '../../core/agents/store';
+import { dispatchAgentSchema, DynamoDispatchJobStore } from '../../core/agents/dispatch';
+import { AgentDispatchService } from '../../core/agents/dispatch-service';
 import { roomTokenSchema, RoomTokenService } from '../../core/rooms';
-import { mediaRoomCloser, roomCommandSender } from '../../core/room-records/closer';
+import { mediaRoomCloser, mediaRoomServers, roomCommandSender } from '../../core/room-records/closer';
 import { createRoomSchema, deactivateRoomSchema, listRoomsQuerySchema } from '../../core/room-records/schema';
 import { RoomService } from '../../core/room-records/service';
 import { DynamoRoomStore } from '../../core/room-records/store';
@@ -48,6 +50,7 @@ export interface ApiDependencies {
   readonly connectors: ConnectorService;
   readonly rules: RoutingRuleService;
   readonly agents: AgentService;
+  readonly dispatches: AgentDispatchService;
   readonly calls: CallService;
   readonly callControl: CallControl;
   readonly roomTokens: RoomTokenService;
@@ -99,6 +102,13 @@ export function apiDependencies(config: ControlPlaneConfig, log = createLogger(c
       log,
     }),
     agents: new AgentService({ agents: agentStore, rules: ruleStore, allowPrivateTargets: config.webhooks.allowPrivateTargets, log }),
+    dispatches: new AgentDispatchService({
+      agents: agentStore,
+      jobs: new DynamoDispatchJobStore(dynamo, config.tableName, config.callRetentionDays),
+      rooms,
+      servers: mediaRoomServers(config, dynamo),
+      log,
+    }),
     calls: new CallService(callStore),
     callControl: new CallControl({
       connectors: connectorStore,
@@ -205,6 +215,10 @@ export const routes = new Router<RequestContext, HttpResult>()
   .on('PATCH', '/v2/agents/:id', updateAgent)
   .on('PUT', '/v2/agents/:id', updateAgent)
   .on('DELETE', '/v2/agents/:id', deleted('Agent deleted successfully', (deps) => deps.agents))
+  .on('POST', '/v2/agent/dispatch', async (event, _params, { principal, deps }) =>
+    json(200, { data: await deps.dispatches.dispatch(principal.tenant, parseWith(dispatchAgentSchema, jsonBody(event))) }),
+  )
+  .on('GET', '/v2/agent/dispatch/:id', async (_event, params, { principal, deps }) => json(200, { data: await deps.dispatches.get(principal.tenant, id(params)) }))
   .on('GET', '/v2/sip/call', async (event, _params, { principal, deps }) => {
     const { page, perPage, ...filter } = parseWith(listCallsQuerySchema, query(event), 'query');
     return json(200, await deps.calls.list(principal.tenant, filter, { page, perPage }));

@@ -9,6 +9,7 @@ import { createRoomSchema, deactivateRoomSchema, listRoomsQuerySchema, roomSchem
 import { endSessionSchema, listSessionsQuerySchema, participantPageSchema, removeParticipantSchema, sessionPageSchema, sessionParticipantSchema, sessionSchema } from '../../core/sessions/schema';
 import { createRuleSchema, listRulesQuerySchema, ruleViewSchema, updateRuleSchema } from '../../core/routing/schema';
 import { agentSchema, createAgentSchema, updateAgentSchema } from '../../core/agents/schema';
+import { dispatchAcceptedSchema, dispatchAgentSchema, dispatchJobSchema } from '../../core/agents/dispatch';
 import {
   createdWebhookSchema,
   createWebhookSchema,
@@ -137,6 +138,8 @@ function operations(): Record<string, Operation> {
     'PATCH /v2/agents/{id}': { ...agent, summary: 'Change an agent', path: idParam, body: updateAgentSchema, response: agentSchema, conflict: true },
     'PUT /v2/agents/{id}': { ...agent, summary: 'Change an agent (as PATCH)', path: idParam, body: updateAgentSchema, response: agentSchema, conflict: true },
     'DELETE /v2/agents/{id}': { ...agent, summary: 'Delete an agent (409 while a routing rule names it)', path: idParam, response: messageOnly, conflict: true },
+    'POST /v2/agent/dispatch': { ...agent, summary: 'Dial an agent into a room now, with no call: a job, `pending` until the media server dialled it (`GET /v2/agent/dispatch/{jobId}`)', body: dispatchAgentSchema, response: withData(dispatchAcceptedSchema), notFound: true },
+    'GET /v2/agent/dispatch/{id}': { ...agent, summary: 'A dispatch job: `pending`, then `dispatched` (the agent joined, as `participantId`) or `failed` (`reason`)', path: idParam, response: withData(dispatchJobSchema) },
     'GET /v2/sip/call': { ...call, summary: 'List calls by page, newest first, filtered (at most the date window’s newest 2,000: beyond them `pageInfo.totalIsLowerBound`)', query: listCallsQuerySchema, response: numberedPageSchema(callViewSchema) },
     'GET /v2/sip/call/{id}': { ...call, summary: 'Fetch a call', path: idParam, response: withData(callViewSchema) },
     'POST /v2/sip/call': { ...control, summary: 'Place an outbound call into a room through Plivo', status: 201, body: placeCallSchema, response: withData(callViewSchema), conflict: true, notFound: true, plivo: true },

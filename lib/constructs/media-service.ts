@@ -31,7 +31,10 @@ import type { MediaLoadBalancer } from './media-load-balancer';
 const REPO_ROOT = path.join(__dirname, '..', '..');
 const DOCKERFILE = 'ingest-container/Dockerfile';
 
-/** The container's actions on its own region's table: claims taken once, room placement leases, its commands taken (switch-room). */
+/**
+ * The container's actions on its own region's table: claims taken once, room placement leases, its commands taken
+ * (switch-room, close-room, dispatch-agent) and an agent dispatch passed on to the server its room is placed on.
+ */
 const REGION_TABLE_ACTIONS = [
   'dynamodb:GetItem',
   'dynamodb:PutItem',
@@ -42,7 +45,7 @@ const REGION_TABLE_ACTIONS = [
 /**
  * On the control plane's table: connectors, routing rules and webhooks read (a stream's signature is checked with its
  * connector's Plivo auth token; the room's `hangup` reads the connector's Plivo credentials and the webhooks in one
- * Query), call records written and ended.
+ * Query), call records written and ended, agent dispatch jobs' outcomes recorded.
  */
 const HOME_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'] as const;
 /**

@@ -13,16 +13,11 @@ import { apiDependencies, createApiHandler } from '../../lambdas/api/app';
 import { HTTP_FUNCTIONS } from '../../lambdas/routes';
 import { ensureControlTable, LOCAL_KMS_KEY_ID, LOCAL_TABLE_NAME, startLocalAws, type LocalAws } from '../../local/aws';
 import { createGatewayListener } from '../../local/http-gateway';
+import { closedPort } from '../support/agents';
 import { memoryLog, startTestStack } from '../support/stack';
 
 /** A port with nothing listening on it: an AWS dependency that is down. */
-async function deadEndpoint(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return `http://127.0.0.1:${port}`;
-}
+const deadEndpoint = async (): Promise<string> => `http://127.0.0.1:${await closedPort()}`;
 
 /** The API handler behind the local gateway, on the given AWS endpoints. */
 async function serveApi(endpoints: { dynamodbEndpoint: string; kmsEndpoint: string }) {

@@ -77,6 +77,7 @@ describe('the OpenAPI document', () => {
         'POST /v2/agents',
         'PATCH /v2/agents/{id}',
         'PUT /v2/agents/{id}',
+        'POST /v2/agent/dispatch',
         'POST /v2/sip/webhooks',
         'PATCH /v2/sip/webhooks/{id}',
         'PUT /v2/sip/webhooks/{id}',
@@ -157,6 +158,14 @@ describe('real responses of every route, against the document', () => {
     await call('GET', '/v2/agents/:id', `/v2/agents/${agent.id}`);
     await call('PATCH', '/v2/agents/:id', `/v2/agents/${agent.id}`, { body: { sampleRate: 24000 } });
     await call('PUT', '/v2/agents/:id', `/v2/agents/${agent.id}`, { body: { name: 'bot 2' } });
+    // Dispatched to an agent nobody serves (the dial itself: test/e2e/agent-dispatch.test.ts): pending, then failed.
+    const job = (await call('POST', '/v2/agent/dispatch', '/v2/agent/dispatch', { body: { agentId: agent.id, meetingId: 'doc-room', metadata: { doc: true } } })).data as { jobId: string };
+    await call('POST', '/v2/agent/dispatch', '/v2/agent/dispatch', { body: { agentId: agent.id }, status: 400 });
+    await call('POST', '/v2/agent/dispatch', '/v2/agent/dispatch', { body: { agentId: 'ag_0000000000000000', roomId: 'doc-room' }, status: 404 });
+    await call('GET', '/v2/agent/dispatch/:id', `/v2/agent/dispatch/${job.jobId}`);
+    await waitFor(async () => ((await (await t.api('GET', `/v2/agent/dispatch/${job.jobId}`, { token })).json()) as { data: { status: string } }).data.status === 'failed' || undefined, 10_000);
+    await call('GET', '/v2/agent/dispatch/:id', `/v2/agent/dispatch/${job.jobId}`);
+    await call('GET', '/v2/agent/dispatch/:id', '/v2/agent/dispatch/job_nope', { status: 404 });
 
     const ruleBody = { name: 'r', type: 'inbound', phoneNumbers: ['+14155550142'], room: { type: 'static', id: 'doc-room', pin: '1234' }, agentId: agent.id, tags: ['doc'] };
     const rule = (await call('POST', '/v2/sip/routing-rule', '/v2/sip/routing-rule', { body: ruleBody, status: 201 })) as { id: string };

@@ -4,7 +4,7 @@ import type { IConstruct } from 'constructs';
 import { CLAIM_PARTITION_PREFIX } from '../../core/claims';
 import { loadControlPlaneConfig } from '../../core/config';
 import { COMMAND_PARTITION_PREFIX } from '../../core/media-commands';
-import { PLACEMENT_PARTITION_PREFIX } from '../../core/placement';
+import { PLACEMENT_PARTITION_PREFIX, SERVERS_PK } from '../../core/placement';
 import type { ServiceFunction } from '../../lib/constructs/service-function';
 import {
   ControlPlaneStack,
@@ -618,7 +618,7 @@ describe('API function access', () => {
     expect(variables(none.stack, none.template, none.stack.answerFunction)).not.toHaveProperty('PLIVO_SOURCE_RANGES');
   });
 
-  test("may only put commands into each media region's table and get placements there: items whose partition key is a command's or a placement's", () => {
+  test("may only put commands into each media region's table, get placements and query the servers' records there: items whose partition key is a command's, a placement's or the servers'", () => {
     const { stack, template } = build();
     const regional = statements(stack, template, stack.apiFunction).filter((statement) => JSON.stringify(statement).includes('-media'));
     expect(regional).toEqual([
@@ -633,6 +633,12 @@ describe('API function access', () => {
         Action: 'dynamodb:GetItem',
         Resource: expect.arrayContaining([regionTableArn('us-east-1', 'plivo-connector-us002-media'), regionTableArn('ap-south-1', 'plivo-connector-in002-media')]),
         Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${PLACEMENT_PARTITION_PREFIX}*`] } },
+      },
+      {
+        Effect: 'Allow',
+        Action: 'dynamodb:Query',
+        Resource: expect.arrayContaining([regionTableArn('us-east-1', 'plivo-connector-us002-media'), regionTableArn('ap-south-1', 'plivo-connector-in002-media')]),
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${SERVERS_PK}*`] } },
       },
     ]);
     expect(regional[0]!.Resource).toHaveLength(2);

@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { WebSocketServer, type WebSocket } from 'ws';
 import { tone, toneLevel } from '../../tools/audio';
 import { SimulatedCall } from '../../tools/plivo-simulator';
 import { RoomPeer } from '../../tools/room-peer';
+import { agentServerPerFile, closedPort } from '../support/agents';
 import { apiRequest, NODE_TSX, ROOT, localProcessPerFile, waitFor } from '../support/local-process';
 import { flatCalls, type FlatCall } from '../support/calls';
 
@@ -168,14 +168,7 @@ describe('a call in a room with a 16 kHz participant', () => {
 });
 
 describe('agents', () => {
-  let agents: WebSocketServer;
-  const dialled: RoomPeer[] = [];
-  beforeAll(async () => {
-    agents = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-    agents.on('connection', (ws: WebSocket) => dialled.push(new RoomPeer(ws, 16000)));
-    await new Promise((resolve) => agents.once('listening', resolve));
-  });
-  afterAll(() => new Promise((resolve) => agents.close(resolve)));
+  const { dialled, port: agentPort } = agentServerPerFile();
 
   /** An agent at `url`, and an inbound rule for `to` that dials it (and whatever else `rule` sets). */
   async function agentRule(to: string, url: string, rule: Record<string, unknown> = {}): Promise<void> {
@@ -193,7 +186,7 @@ describe('agents', () => {
   }
 
   it("dials the routing rule's agent: its first message names the call, audio flows both ways, the record says connected", async () => {
-    const port = (agents.address() as { port: number }).port;
+    const port = agentPort();
     await agentRule('14155550133', `ws://127.0.0.1:${port}/agent?key=secret`, { agentMetadata: { tier: 3, queue: 'billing' } });
     const call = new SimulatedCall({ answerUrl: await connectorFor('unused'), from: '14155550144', to: '14155550133' });
     await call.start();
@@ -220,7 +213,7 @@ describe('agents', () => {
   }, 30_000);
 
   it('hidePhoneNumber masks the caller in the agent’s joined and in room events; header attributes and dtmf: false reach the room as the rule says', async () => {
-    const port = (agents.address() as { port: number }).port;
+    const port = agentPort();
     await agentRule('14155550166', `ws://127.0.0.1:${port}/masked`, {
       room: { type: 'static', id: 'e2e-masked' },
       hidePhoneNumber: true,
@@ -248,11 +241,7 @@ describe('agents', () => {
   }, 30_000);
 
   it('a call whose agent is down still joins its room; the record says unreachable', async () => {
-    const down = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-    await new Promise((resolve) => down.once('listening', resolve));
-    const port = (down.address() as { port: number }).port;
-    await new Promise((resolve) => down.close(resolve));
-    await agentRule('14155550155', `ws://127.0.0.1:${port}/gone`, { room: { type: 'static', id: 'e2e-agent-down' } });
+    await agentRule('14155550155', `ws://127.0.0.1:${await closedPort()}/gone`, { room: { type: 'static', id: 'e2e-agent-down' } });
     const peer = await join16k('e2e-agent-down');
     const call = new SimulatedCall({ answerUrl: await connectorFor('unused'), to: '14155550155' });
     await call.start();

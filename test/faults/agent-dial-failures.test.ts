@@ -5,12 +5,12 @@ import { promisify } from 'node:util';
 import { WebSocketServer } from 'ws';
 import { tone, toneLevel } from '../../tools/audio';
 import { SimulatedCall } from '../../tools/plivo-simulator';
-import { RoomPeer } from '../../tools/room-peer';
+import { RoomPeer, type RoomMessage } from '../../tools/room-peer';
 import { apiRequest, NODE_TSX, ROOT, localProcessPerFile, waitFor } from '../support/local-process';
 import { flatCalls } from '../support/calls';
 
 /**
- * Every way dialling a routing rule's agent can fail, each against a real local server that behaves that way: the
+ * Every way dialling a routing rule's (or a dispatched) agent can fail, each against a real local server that behaves that way: the
  * call stays in its room, the dial is retried as docs/room-protocol.md says (three attempts), the record ends with
  * `agentStatus: "unreachable"`, and the media server lives on: another tenant's participant, in another room on the
  * same server, stays connected and keeps hearing its room throughout.
@@ -119,4 +119,36 @@ it('every dial failure leaves the call in its room, is retried twice, ends unrea
   speaking = false;
   await speech;
   await Promise.all([...calls.flatMap(({ call, peer }) => [call.hangup(), peer.close()]), ...bystanders.map((b) => b.close())]);
+}, 60_000);
+
+it('a dispatched agent fails each way as a rule’s does: retried twice, the job failed unreachable, the room and its member unharmed', async () => {
+  const port = (agents.address() as { port: number }).port;
+  const before = new Map(hits);
+  const jobs = await Promise.all(
+    MODES.map(async (mode) => {
+      const url = mode === 'tls' ? `wss://127.0.0.1:${port}/tls` : `ws://127.0.0.1:${port}/${mode}`;
+      const agent = await api('POST', '/v2/agents', { name: `dispatched ${mode}`, url });
+      const peer = await RoomPeer.join(local.stack.info.mediaUrl, `dispatch-${mode}`, { token: local.stack.info.token });
+      const { status, data } = await api('POST', '/v2/agent/dispatch', { agentId: agent.body.id, roomId: `dispatch-${mode}` });
+      expect({ mode, status }).toEqual({ mode, status: 200 });
+      return { mode, jobId: data.jobId as string, peer };
+    }),
+  );
+  for (const { mode, jobId, peer } of jobs) {
+    const job = await waitFor(async () => {
+      const { data } = await api('GET', `/v2/agent/dispatch/${jobId}`);
+      return data.status === 'pending' ? undefined : data;
+    }, 20_000);
+    expect({ mode, status: job.status, reason: job.reason }).toEqual({ mode, status: 'failed', reason: 'unreachable' });
+    expect({ mode, attempts: (hits.get(mode) ?? 0) - (before.get(mode) ?? 0) }).toEqual({ mode, attempts: 3 });
+    // An agent that accepted and closed at once was in the room that long (as a rule's is): it left again; none stays.
+    const ids = (type: string, id: (m: RoomMessage) => unknown) => peer.messages.filter((m) => m.type === type).map(id);
+    const joined = ids('participant-joined', (m) => (m.participant as { id: string }).id);
+    await peer.until(() => (joined.every((id) => ids('participant-left', (m) => m.participantId).includes(id)) ? true : undefined), `${mode}: every agent that joined to leave`);
+    expect({ mode, joined: joined.length > 0 }).toEqual({ mode, joined: mode === 'accept-close' });
+    expect({ mode, closeCode: peer.closeCode }).toEqual({ mode, closeCode: null });
+  }
+  expect(hits.get('good')).toBeUndefined();
+  expect(local.stack.output()).not.toMatch(/media server exited/);
+  await Promise.all(jobs.map(({ peer }) => peer.close()));
 }, 60_000);

@@ -87,11 +87,12 @@ const bodyRoutes = () =>
     ['PATCH', `/v2/sip/routing-rule/${fixture.rule}`],
     ['POST', '/v2/agents'],
     ['PATCH', `/v2/agents/${fixture.agent}`],
+    ['POST', '/v2/agent/dispatch'],
     ['POST', '/v2/sip/webhooks'],
     ['PATCH', `/v2/sip/webhooks/${fixture.webhook}`],
     ['POST', '/v2/rooms/fuzz-room/tokens'],
   ] as const;
-const bodyRoute = fc.integer({ min: 0, max: 8 }).map((i) => bodyRoutes()[i] as readonly [string, string]);
+const bodyRoute = fc.integer({ min: 0, max: 9 }).map((i) => bodyRoutes()[i] as readonly [string, string]);
 const anyWriteRoute = fc.oneof(
   bodyRoute,
   fc.constantFrom<readonly [string, string]>(
@@ -229,6 +230,7 @@ describe('path parameters and queries', () => {
     '/v2/connectors/{}/rotate-key',
     '/v2/sip/routing-rule/{}',
     '/v2/agents/{}',
+    '/v2/agent/dispatch/{}',
     '/v2/sip/call/{}',
     '/v2/sip/webhooks/{}',
     '/v2/sip/webhooks/{}/deliveries',

@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLOSE, ROOM_CLOSES, STREAM_CLOSES } from '../../ingest-container/src/transport/close-codes';
 import { REFUSALS } from '../../ingest-container/src/transport/refuse';
+import { DISPATCH_FAILURES } from '../../core/agents/dispatch';
 
-/** The media server's vocabularies (close codes, refusal codes) and the docs that list them: one changes, both must. */
+/** The media server's vocabularies (close codes, refusal codes, dispatch failures) and the docs that list them: one changes, both must. */
 const doc = (path: string): string => readFileSync(join(__dirname, '..', '..', path), 'utf8');
 
 /** The first cell of each row of the Markdown table that follows `heading` (a line it starts with), backticks removed. */
@@ -52,4 +53,8 @@ it('room-protocol.md lists exactly the refusal codes of upgrades, each with its 
     .map(([, code, status]) => [code, Number(status)]);
   expect(Object.fromEntries(rows)).toEqual(REFUSALS);
   expect(firstColumn(text, 'Refused joins').sort()).toEqual(Object.keys(REFUSALS).sort());
+});
+
+it("room-protocol.md lists exactly the reasons a dispatched agent's job may fail", () => {
+  expect(firstColumn(doc('docs/room-protocol.md'), '| `reason` | When |').sort()).toEqual(Object.keys(DISPATCH_FAILURES).sort());
 });

@@ -46,12 +46,21 @@ function answered(ws: WebSocket, settleMs: number, signal: AbortSignal): Promise
 }
 
 /**
- * Dials a routing rule's agent into `room` over the room protocol; its first message (`joined`) names
- * the call and carries the rule's metadata. A failed connect (refused, no answer in time, an HTTP status or
- * a redirect instead of the upgrade, a TLS or handshake fault, a close right after accepting) is retried
- * twice with backoff; null when every attempt failed or `signal` aborted (the call ended first). Never throws.
+ * Dials an agent into `room` over the room protocol (or the room `room()` finds once the agent answered: a room with
+ * nobody in it yet may be emptied and made anew while dialling): a routing rule's, whose first message (`joined`) names
+ * the call and carries the rule's metadata, or a dispatched one's, naming its job. A failed connect (refused, no
+ * answer in time, an HTTP status or a redirect instead of the upgrade, a TLS or handshake fault, a close right after
+ * accepting, an address that is not public) is retried twice with backoff; null when every attempt failed or `signal`
+ * aborted (the call ended first). Never throws.
  */
-export async function dialAgent(agent: AgentDial, room: Room, welcome: Welcome, log: Logger, signal: AbortSignal, options = DIAL_DEFAULTS): Promise<RoomSocket | null> {
+export async function dialAgent(
+  agent: AgentDial,
+  room: Room | (() => Room),
+  welcome: Welcome,
+  log: Logger,
+  signal: AbortSignal,
+  options = DIAL_DEFAULTS,
+): Promise<RoomSocket | null> {
   const delays = [0, ...options.retryDelaysMs];
   for (const [attempt, delay] of delays.entries()) {
     try {
@@ -64,7 +73,7 @@ export async function dialAgent(agent: AgentDial, room: Room, welcome: Welcome, 
       const id = newParticipantId('ag_');
       let socket: RoomSocket;
       try {
-        socket = new RoomSocket(ws, room, { id, kind: 'agent', rate: agent.sampleRate, log: log.child({ participantId: id }), welcome });
+        socket = new RoomSocket(ws, typeof room === 'function' ? room() : room, { id, kind: 'agent', rate: agent.sampleRate, log: log.child({ participantId: id }), welcome });
       } catch (err) {
         ws.terminate();
         throw err;

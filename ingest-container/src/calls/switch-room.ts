@@ -1,7 +1,7 @@
 import type { CallRoomEntry, SwitchFailure } from '../../../core/calls/model';
 import type { Logger } from '../../../core/log';
 import type { Placement } from '../../../core/placement';
-import type { MediaCommandStore, SwitchRoomCommand } from '../../../core/media-commands';
+import type { DispatchAgentCommand, MediaCommandStore, SwitchRoomCommand } from '../../../core/media-commands';
 import { Relay } from '../cluster/relay';
 import type { RelayAuth } from '../cluster/relay-auth';
 import { LOST, type RoomHold, type Seating } from '../cluster/seating';
@@ -35,6 +35,8 @@ export interface RoomSwitcherDeps {
   readonly closeRoom: (tenant: string, roomId: string, why: RoomEnding) => void;
   /** Takes a participant out of its room here (`remove-participant`); false when it is not in the room here. */
   readonly removeParticipant: (tenant: string, roomId: string, participantId: string) => boolean;
+  /** Dials an agent dispatched into a room (a `dispatch-agent` command: calls/dispatch.ts). */
+  readonly dispatchAgent: (command: DispatchAgentCommand) => void;
   readonly log: Logger;
   /** @default COMMAND_POLL_MS */
   readonly pollMs?: number;
@@ -42,10 +44,10 @@ export interface RoomSwitcherDeps {
 
 /**
  * Runs the commands addressed to this server (core/media-commands.ts): polls them once a second; hands `close-room` and
- * `end-session` to `closeRoom`, `remove-participant` to `removeParticipant`, and moves each call a `switch-room` names, whose stream is here, into its new room in place, or records
- * why it could not. The command
- * names the tenant and the room the API saw the call in: a call of another tenant, or one that moved meanwhile, is
- * not moved. Seat limits of the new room apply; a refused call stays where it was.
+ * `end-session` to `closeRoom`, `remove-participant` to `removeParticipant`, `dispatch-agent` to `dispatchAgent`, and
+ * moves each call a `switch-room` names, whose stream is here, into its new room in place, or records why it could not.
+ * The command names the tenant and the room the API saw the call in: a call of another tenant, or one that moved
+ * meanwhile, is not moved. Seat limits of the new room apply; a refused call stays where it was.
  */
 export class RoomSwitcher {
   private timer: NodeJS.Timeout | null = null;
@@ -86,6 +88,10 @@ export class RoomSwitcher {
         case 'remove-participant':
           if (this.deps.removeParticipant(command.tenant, command.roomId, command.participantId)) this.deps.log.info('participant removed from its room', { ...ids, participantId: command.participantId });
           else this.deps.log.warn('participant to remove is not in its room here (it left)', { ...ids, participantId: command.participantId });
+          break;
+        // Dialled beside the poll (it may take seconds), its outcome recorded on its job.
+        case 'dispatch-agent':
+          this.deps.dispatchAgent(command);
           break;
         case 'switch-room':
           await this.run(command);

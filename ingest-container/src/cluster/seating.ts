@@ -141,6 +141,27 @@ export class Seating {
   }
 
   /**
+   * As `hold` (one seat), for a connection this server opens itself (a dispatched agent): it also takes one of the
+   * tenant's connection slots here, given back with the hold.
+   */
+  async holdConnection(tenant: string, roomId: string): Promise<RoomHold | { readonly at: 'elsewhere'; readonly owner: Placement } | SeatRefusal> {
+    const slot = this.deps.slots.take(tenant, false);
+    if ('limit' in slot) {
+      this.deps.onConnectionRefused();
+      return slot;
+    }
+    try {
+      const held = await this.hold(tenant, roomId, 1);
+      if ('release' in held) return holdOf(held.release, slot.release);
+      slot.release();
+      return held;
+    } catch (err) {
+      slot.release();
+      throw err;
+    }
+  }
+
+  /**
    * Takes the join's seats in its room here, given back when its socket closes. Over a limit it gives back the room's
    * hold (`release`): a participant is refused (429; relayed in over the tenant's rooms here, 409, so the peer may
    * place the room on itself), a call is let through to be turned away with the limit's close code.

@@ -39,9 +39,11 @@ const clientMessage = z.discriminatedUnion(
   { message: `type must be one of ${CONTROL_TYPES}` },
 );
 
-/** What a participant learns as it joins, and an agent also the call it was dialled for. */
+/** What a participant learns as it joins, and an agent also the call it was dialled for, or the dispatch it was dialled by. */
 export interface Welcome {
   readonly call?: PhoneInfo;
+  /** An agent dispatched with no call (`POST /v2/agent/dispatch`): the job. */
+  readonly dispatch?: { readonly jobId: string };
   readonly metadata?: Readonly<Record<string, unknown>>;
 }
 

@@ -1,0 +1,51 @@
+import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DISPATCH_TIMEOUT_MS, DynamoDispatchJobStore, toDispatchJobView, type DispatchJob } from '../../core/agents/dispatch';
+import { dynamoClient } from '../../core/aws';
+import { newDispatchJobId } from '../../core/ids';
+import { ensureControlTable } from '../../local/aws';
+import { storeBackends, type Backend } from '../support/store-backends';
+
+/** Agent dispatch jobs (core/agents/dispatch.ts): one outcome each, never after their deadline; a lapsed pending job reads as failed. */
+describe.each(storeBackends)('dispatch jobs on %s', (name, start) => {
+  let backend: Backend;
+  let dynamo: DynamoDBClient;
+  let store: DynamoDispatchJobStore;
+
+  const job = (deadlineMs = Date.now() + DISPATCH_TIMEOUT_MS): DispatchJob => {
+    const now = new Date().toISOString();
+    return { id: newDispatchJobId(), tenant: 't1', agentId: 'ag_0000000000000000', roomId: 'r1', status: 'pending', deadlineMs, createdAt: now, updatedAt: now };
+  };
+
+  beforeAll(async () => {
+    backend = await start();
+    dynamo = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: backend.endpoint });
+    await ensureControlTable(dynamo, 'jobs');
+    store = new DynamoDispatchJobStore(dynamo, 'jobs', 30);
+  }, 60_000);
+  afterAll(async () => {
+    dynamo.destroy();
+    await backend.stop();
+  });
+
+  it(`${name}: takes one outcome, the first; expires with the call records`, async () => {
+    const pending = job();
+    await store.create(pending);
+    expect(await store.settle('t1', pending.id, { status: 'dispatched', participantId: 'ag_abc' })).toBe(true);
+    expect(await store.settle('t1', pending.id, { status: 'failed', reason: 'unreachable' })).toBe(false);
+    const settled = await store.get('t1', pending.id);
+    expect(settled).toMatchObject({ status: 'dispatched', participantId: 'ag_abc' });
+    expect(toDispatchJobView(settled as DispatchJob)).not.toHaveProperty('reason');
+    const { Item } = await dynamo.send(new GetItemCommand({ TableName: 'jobs', Key: { pk: { S: 'T#t1' }, sk: { S: `DISPATCH#${pending.id}` } } }));
+    expect(Number(Item?.expiresAt?.N)).toBe(Math.ceil(Date.parse(pending.createdAt) / 1000) + 30 * 86400);
+  });
+
+  it(`${name}: a job past its deadline takes no outcome, and reads as failed (timeout); another tenant's is not found`, async () => {
+    const lapsed = job(Date.now() - 1);
+    await store.create(lapsed);
+    expect(await store.settle('t1', lapsed.id, { status: 'dispatched', participantId: 'ag_abc' })).toBe(false);
+    expect(toDispatchJobView((await store.get('t1', lapsed.id)) as DispatchJob)).toMatchObject({ jobId: lapsed.id, status: 'failed', reason: 'timeout' });
+    expect(toDispatchJobView(job(Date.now() + 1000))).toMatchObject({ status: 'pending' });
+    expect(await store.get('t2', lapsed.id)).toBeNull();
+    expect(await store.settle('t2', lapsed.id, { status: 'failed', reason: 'expired' })).toBe(false);
+  });
+});

@@ -5,6 +5,8 @@ import { overdue, unpublished, type Item, type KeysPage } from './dynamo';
 import { callEvent, outboxes, type CallEventSink, type EventSubscriptions } from './events';
 import type { Logger } from './log';
 import type { MediaServerRecord, PlacementStore } from './placement';
+import { roomName } from './room-records/model';
+import { participantEvent, sessionEvent, type SessionEventSink } from './sessions/events';
 import { sessionRefOf, sessionsOf, type SessionStore } from './sessions/store';
 import type { DeliveryRef } from './webhooks/model';
 import type { DeliveryQueue } from './webhooks/queue';
@@ -34,7 +36,8 @@ function callsOf(keys: readonly Item[]): { tenant: string; id: string }[] {
  * deliveries whose queue message was lost (a crash, a restart of the local stack's in-memory queue) are
  * queued again; calls whose state changed but whose event was never recorded for the webhooks (the process
  * died between the two writes) have it published; switches of rooms that no media server settled in time fail; and
- * the room sessions a dead media server left ongoing end, their participants' open stays closed, as of the sweep.
+ * the room sessions a dead media server left ongoing end, their participants' open stays closed, as of the sweep, with
+ * their `participant-left` and `session-ended` events.
  * Runs every minute in AWS, every `SWEEP_INTERVAL_SECONDS` (5 s) locally.
  */
 export class Sweeper {
@@ -58,7 +61,9 @@ export class Sweeper {
       /** The media regions' placement stores (one per distinct table), whose server records are watched. */
       readonly placements: readonly PlacementStore[];
       /** Room sessions: those a dead server left ongoing are ended. */
-      readonly sessions: Pick<SessionStore, 'endLeftBehind'>;
+      readonly sessions: Pick<SessionStore, 'endLeftBehind' | 'forgetLeftBehind'>;
+      /** Where their `participant-left` and `session-ended` go (`RoomWebhookPublisher`); `settled` once they are recorded. */
+      readonly roomEvents: SessionEventSink & { settled(): Promise<void> };
       readonly log: Logger;
     },
   ) {}
@@ -189,7 +194,10 @@ export class Sweeper {
 
   /**
    * Ends the sessions a server that is gone left ongoing (its rooms went with it), each participant's open stay closed
-   * at `now`: no `session-ended` or `participant-left` event is fired for them. Whether none is left.
+   * at `now`, and fires `participant-left` for each stay it closed, then `session-ended`, as the server would have. A
+   * session leaves the server's `due` index only once its events are recorded (or their failure logged): a sweep that
+   * fails or dies before that is tried again, publishing the same events (same ids: no twin delivery). Whether none is
+   * left.
    */
   private async endSessionsOf(server: MediaServerRecord, now: Date): Promise<boolean> {
     const read = (start?: Item) => overdue(this.deps.dynamo, this.deps.tableName, sessionsOf(server.serverId), ALL_OF_THEM, BATCH, start);
@@ -199,9 +207,17 @@ export class Sweeper {
       for (const ref of keys.map(sessionRefOf)) {
         if (!ref) continue;
         try {
-          if (!(await this.deps.sessions.endLeftBehind(ref.tenant, ref.id, now.toISOString()))) continue;
+          const leftBehind = await this.deps.sessions.endLeftBehind(ref.tenant, ref.id, now.toISOString());
+          if (!leftBehind) continue;
+          const { session, left } = leftBehind;
+          const end = session.end ?? now.toISOString();
+          const room = roomName(session);
+          for (const { participant, entry } of left) this.deps.roomEvents.publish(participantEvent('participant-left', room, session, participant, entry, end));
+          this.deps.roomEvents.publish(sessionEvent('session-ended', room, session, end));
+          await this.deps.roomEvents.settled();
+          await this.deps.sessions.forgetLeftBehind(ref.tenant, ref.id);
           count++;
-          this.deps.log.warn('session ended: its media server is gone', { tenant: ref.tenant, sessionId: ref.id, serverId: server.serverId });
+          this.deps.log.warn('session ended: its media server is gone', { tenant: ref.tenant, sessionId: ref.id, serverId: server.serverId, participantsLeft: left.length });
         } catch (err) {
           ended = false;
           this.deps.log.error('sweep: could not end a session of a media server that is gone; the next sweep tries again', { tenant: ref.tenant, sessionId: ref.id, err });

@@ -1,8 +1,10 @@
 import type { RoomWebhookEvent } from '../room-records/schema';
+import { toSessionView, type Session, type SessionParticipant } from './model';
 
 /**
  * A room's session event: what a room's `webhook` (`POST /v2/rooms`) may be sent. The media server holding the room
- * fires them at the session's start and end and at each participant's join and leave (the session store's writes);
+ * fires them at the session's start and end and at each participant's join and leave (the session store's writes),
+ * and the sweeper fires `participant-left` and `session-ended` for a session whose server died;
  * `RoomWebhookPublisher` delivers them on the signed, retried webhook path.
  */
 export interface SessionEvent {
@@ -21,4 +23,21 @@ export interface SessionEvent {
 /** Where session events go. Never throws and never blocks a join or leave: a failure is logged with the event. */
 export interface SessionEventSink {
   publish(event: SessionEvent): void;
+}
+
+/** The session's `session-started` or `session-ended` event, as its record `session` is after that write. */
+export function sessionEvent(type: 'session-started' | 'session-ended', roomName: string, session: Session, at: string): SessionEvent {
+  return { type, tenant: session.tenant, roomName, eventId: session.id, data: { ...toSessionView(session), sessionId: session.id }, timestamp: at };
+}
+
+/** The `participant-joined` or `participant-left` event of the participant's stay `entry` (its timelog index), as its record is after that write. */
+export function participantEvent(type: 'participant-joined' | 'participant-left', roomName: string, session: Session, participant: SessionParticipant, entry: number, at: string): SessionEvent {
+  return {
+    type,
+    tenant: session.tenant,
+    roomName,
+    eventId: `${session.id}/${participant.participantId}/${entry}`,
+    data: { ...participant, sessionId: session.id, roomId: session.roomId },
+    timestamp: at,
+  };
 }

@@ -39,10 +39,21 @@ export interface SessionStore {
   participant(tenant: string, sessionId: string, participantId: string): Promise<SessionParticipant | null>;
   participants(tenant: string, sessionId: string, activeOnly: boolean, request: PageRequest): Promise<NumberedPage<SessionParticipant>>;
   /**
-   * Ends a session its media server left ongoing (it died): each participant's open stay closed at `at`, then the
-   * session. The ended session; null when it had ended already.
+   * Ends a session its media server left ongoing (it died) as of `at`, then closes each participant's open stay at the
+   * session's end. The session stays in its server's `due` index until `forgetLeftBehind`: called again meanwhile (a
+   * sweep that failed or died part way) it keeps the first call's end, closes what is still open and answers every stay
+   * closed at that end, those an earlier call closed included. Null when the session is not left behind (its server
+   * ended it, or it was forgotten).
    */
-  endLeftBehind(tenant: string, sessionId: string, at: string): Promise<Session | null>;
+  endLeftBehind(tenant: string, sessionId: string, at: string): Promise<LeftBehind | null>;
+  /** Takes a session `endLeftBehind` ended out of its server's `due` index, once its events are published. */
+  forgetLeftBehind(tenant: string, sessionId: string): Promise<void>;
+}
+
+/** A session its dead server left behind, ended: the session as recorded, and each participant whose stay was closed at its end (`entry`: the stay's timelog index). */
+export interface LeftBehind {
+  readonly session: Session;
+  readonly left: readonly { readonly participant: SessionParticipant; readonly entry: number }[];
 }
 
 /** The `due` index kind under which a media server's ongoing sessions are listed (the sweeper ends them if it dies). */
@@ -203,17 +214,46 @@ export class DynamoSessionStore implements SessionStore {
     return cappedPage(request, () => readAtMost(this.dynamo, query, PARTICIPANT_LIST_READ_LIMIT), (items) => Promise.resolve(items.map(participantOf)));
   }
 
-  async endLeftBehind(tenant: string, sessionId: string, at: string): Promise<Session | null> {
+  async endLeftBehind(tenant: string, sessionId: string, at: string): Promise<LeftBehind | null> {
+    // The session first, kept in the due index: its end is fixed by the first call, and a call after a failure finds
+    // it there and closes the stays still open at that same end, answering those already closed too.
+    const ended = await this.update({
+      Key: sessionKey(tenant, sessionId),
+      UpdateExpression: 'SET #status = :ended, #end = if_not_exists(#end, :at)',
+      ConditionExpression: 'attribute_exists(#duePk)',
+      ExpressionAttributeNames: { '#status': 'status', '#end': 'end', '#duePk': TABLE_KEYS.due.partitionKey },
+      ExpressionAttributeValues: { ':ended': str('ended'), ':at': str(at) },
+    });
+    if (!ended) return null;
+    const session = sessionOf(ended);
+    const end = session.end ?? at;
+    const left: { participant: SessionParticipant; entry: number }[] = [];
     let start: Item | undefined;
     do {
-      const out = await db(() => this.dynamo.send(new QueryCommand({ ...this.participantsQuery(tenant, sessionId, true), ...(start && { ExclusiveStartKey: start }) })));
+      const out = await db(() => this.dynamo.send(new QueryCommand({ ...this.participantsQuery(tenant, sessionId, false), ...(start && { ExclusiveStartKey: start }) })));
       for (const item of out.Items ?? []) {
         const participant = participantOf(item);
-        await this.left(tenant, sessionId, participant.participantId, participant.timelog.length - 1, at);
+        const entry = participant.timelog.length - 1;
+        // A stay closed meanwhile by another sweep (at the same end) is read again: it may have died before publishing.
+        const recorded =
+          participant.timelog[entry]?.end === null
+            ? ((await this.left(tenant, sessionId, participant.participantId, entry, end)) ?? (await this.participant(tenant, sessionId, participant.participantId)))
+            : participant;
+        if (recorded?.timelog[entry]?.end === end) left.push({ participant: recorded, entry });
       }
       start = out.LastEvaluatedKey;
     } while (start);
-    return this.end(tenant, sessionId, at);
+    return { session, left };
+  }
+
+  async forgetLeftBehind(tenant: string, sessionId: string): Promise<void> {
+    await this.update({
+      Key: sessionKey(tenant, sessionId),
+      UpdateExpression: 'REMOVE #duePk, #dueSk',
+      ConditionExpression: '#status = :ended',
+      ExpressionAttributeNames: { '#status': 'status', '#duePk': TABLE_KEYS.due.partitionKey, '#dueSk': TABLE_KEYS.due.sortKey },
+      ExpressionAttributeValues: { ':ended': str('ended') },
+    });
   }
 
   private participantsQuery(tenant: string, sessionId: string, activeOnly: boolean): QueryCommandInput {

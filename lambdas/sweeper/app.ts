@@ -3,12 +3,13 @@ import { DynamoCallStore } from '../../core/calls/store';
 import type { ControlPlaneConfig } from '../../core/config';
 import { createLogger } from '../../core/log';
 import { placementStores } from '../../core/placement';
+import { roomWebhookPublisher } from '../../core/room-records/webhooks';
 import { DynamoSessionStore } from '../../core/sessions/store';
 import { Sweeper } from '../../core/sweeper';
 import { WebhookCache } from '../../core/webhooks/cache';
 import { WebhookPublisher, webhookQueue, webhookStores } from '../../core/webhooks/publisher';
 
-/** The sweeper over the control table, publishing `call-missed` like any other call event. */
+/** The sweeper over the control table, publishing `call-missed` like any other call event, and a dead server's sessions' events to their rooms' webhooks. */
 export function createSweeper(config: ControlPlaneConfig, log = createLogger(config.logLevel, { service: 'sweeper' })): Sweeper {
   const dynamo = dynamoClient(config.aws);
   const stores = webhookStores(config, dynamo);
@@ -25,6 +26,7 @@ export function createSweeper(config: ControlPlaneConfig, log = createLogger(con
     retentionDays: config.callRetentionDays,
     placements: placementStores(config, dynamo),
     sessions: new DynamoSessionStore(dynamo, config.tableName),
+    roomEvents: roomWebhookPublisher(config, dynamo, log),
     log,
   });
 }

@@ -139,18 +139,40 @@ it('hangs up a removed phone participant through Plivo when its connector can: t
   await peer.close();
 }, 30_000);
 
-it("ends the session of a room whose server was killed, its participants' stays closed, once the sweeper counts the server gone", async () => {
-  const member = await join(0, 'dead-room');
-  const relayed = await join(1, 'dead-room');
-  const session = await sessionWith('dead-room', 2);
-  process.kill(server(0).pid, 'SIGKILL');
-  await waitFor(() => (member.closeCode !== null && relayed.closeCode !== null ? true : undefined));
-  const ended = await waitFor(async () => {
-    const [latest] = await sessionsOf('dead-room');
-    return latest?.status === 'ended' ? latest : undefined;
-  }, 20_000);
-  expect(ended).toMatchObject({ id: session.id, end: expect.any(String) });
-  const stays = (await participantsOf(session.id)).map((p) => p.timelog);
-  expect(stays).toEqual([[{ start: expect.any(String), end: ended.end }], [{ start: expect.any(String), end: ended.end }]]);
-  expect(local.stack.output()).toMatch(/"msg":"session ended: its media server is gone"/);
+it("ends the session of a room whose server was killed, its participants' stays closed, once the sweeper counts the server gone, and tells the room's webhook once", async () => {
+  const receiver = await startReceiver();
+  try {
+    const room = await api('POST', '/v2/rooms', { customRoomId: 'dead-room', webhook: { endPoint: receiver.url, events: ['participant-left', 'session-ended'] } });
+    expect(room.status).toBe(201);
+    const member = await join(0, 'dead-room');
+    const relayed = await join(1, 'dead-room');
+    const session = await sessionWith('dead-room', 2);
+    process.kill(server(0).pid, 'SIGKILL');
+    await waitFor(() => (member.closeCode !== null && relayed.closeCode !== null ? true : undefined));
+    const types = () => receiver.received.map((r) => (r.payload as unknown as { webhookType: string }).webhookType);
+    // The sweeper publishes the leaves, then the session's end, once their records are written.
+    await waitFor(() => (types().includes('session-ended') ? true : undefined), 20_000);
+    const [ended, ...more] = await sessionsOf('dead-room');
+    expect(more).toEqual([]);
+    expect(ended).toMatchObject({ id: session.id, status: 'ended', end: expect.any(String) });
+    const participants = await participantsOf(session.id);
+    expect(participants.map((p) => p.timelog)).toEqual([[{ start: expect.any(String), end: ended?.end }], [{ start: expect.any(String), end: ended?.end }]]);
+    expect(local.stack.output()).toMatch(/"msg":"session ended: its media server is gone"/);
+
+    // Later sweeps publish nothing more: each event came once.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const received = receiver.received.map((r) => r.payload as unknown as { webhookType: string; timestamp: string; data: Record<string, unknown> });
+    expect(received.map((e) => e.webhookType).sort()).toEqual(['participant-left', 'participant-left', 'session-ended']);
+    expect(new Set(receiver.received.map((r) => r.headers['webhook-id'])).size).toBe(3);
+    const left = received.filter((e) => e.webhookType === 'participant-left');
+    expect(left.map((e) => e.data).sort((x, y) => String(x.participantId).localeCompare(String(y.participantId)))).toEqual(
+      participants.map((p) => ({ ...p, sessionId: session.id, roomId: room.body.roomId })).sort((x, y) => x.participantId.localeCompare(y.participantId)),
+    );
+    expect(left.map((e) => e.data.participantId).sort()).toEqual([idOf(member), idOf(relayed)].sort());
+    expect(received.find((e) => e.webhookType === 'session-ended')).toEqual({ webhookType: 'session-ended', data: { ...ended, sessionId: session.id }, timestamp: ended?.end });
+    expect(received.every((e) => e.timestamp === ended?.end)).toBe(true);
+    expect(receiver.received.every((r) => typeof r.headers['videosdk-signature'] === 'string')).toBe(true);
+  } finally {
+    await receiver.close();
+  }
 }, 40_000);

@@ -6,8 +6,13 @@ import { dynamoClient, sqsClient } from '../../core/aws';
 import { callIdFor, type CallRecord } from '../../core/calls/model';
 import { DynamoCallStore, SWITCH_ROOM_TIMEOUT_MS } from '../../core/calls/store';
 import { loadControlPlaneConfig, type ControlPlaneConfig } from '../../core/config';
+import { createLogger } from '../../core/log';
 import { PlacementStore, type MediaServerRecord } from '../../core/placement';
+import { RoomNames } from '../../core/room-records/service';
+import { DynamoRoomStore } from '../../core/room-records/store';
+import { DynamoSessionStore } from '../../core/sessions/store';
 import type { Sweeper } from '../../core/sweeper';
+import { webhookStores } from '../../core/webhooks/publisher';
 import { apiDependencies } from '../../lambdas/api/app';
 import { createSweeper } from '../../lambdas/sweeper/app';
 import { ensureControlTable, ensureWebhookQueues, LOCAL_KMS_KEY_ID, LOCAL_TABLE_NAME, startLocalAws, type LocalAws } from '../../local/aws';
@@ -19,6 +24,7 @@ import { memoryLog } from '../support/stack';
  * lease: the sweeper must not end those calls as media failures. A server that stays lapsed is gone.
  * (test/faults/database-outage.test.ts shows the same through `npm start`; this pins it down step by step.)
  * And a switch of rooms no media server settles (its server died, or lost the command) fails by the sweeper's timeout.
+ * And the sessions of a dead server are ended with their room webhook events, once each, even after a sweep that died.
  */
 const LEASE_MS = 3000;
 let dir: string;
@@ -223,5 +229,36 @@ describe('a switch of rooms no media server settles', () => {
     // Settled: the call may be switched again.
     expect(await switchRoom(id, 'cmd_again')).not.toBeNull();
     await servers.forgetServer('unreached', lease);
+  });
+});
+
+describe('the sessions of a server that died', () => {
+  it("are ended with their rooms' participant-left and session-ended, even when an earlier sweep died after closing them; once each", async () => {
+    const t0 = Date.now();
+    const room = await new RoomNames(new DynamoRoomStore(dynamo, LOCAL_TABLE_NAME), createLogger('error')).create('acme', {
+      roomId: 'dead-serv-room',
+      customRoomId: null,
+      webhook: { endPoint: 'http://127.0.0.1:1/hook', events: ['participant-left', 'session-ended'] },
+    });
+    const sessions = new DynamoSessionStore(dynamo, LOCAL_TABLE_NAME);
+    const start = new Date(t0).toISOString();
+    const session = { tenant: 'acme', id: 'ss_deadserver0000000000000000000', roomId: room.roomId, customRoomId: null, start, end: null, status: 'ongoing', region: 'us002' } as const;
+    await sessions.start(session, 'session-holder', 30);
+    for (const participantId of ['web_a', 'web_b']) await sessions.joined('acme', session.id, { participantId, name: null, kind: 'web', callId: null }, start, 30);
+    await servers.heartbeat(server('session-holder', t0 - 1, 'stopped'));
+    // A sweep that closed the session and died before it published anything: only its writes were done.
+    const died = await sessions.endLeftBehind('acme', session.id, at(t0).toISOString());
+    expect(died?.left).toHaveLength(2);
+
+    await sweeper.sweep(at(t0 + 1000));
+    const deliveries = async () => (await webhookStores(config, dynamo).deliveries.page('acme', room.id, undefined, { page: 1, perPage: 10 })).data;
+    const sent = await deliveries();
+    expect(sent.map((d) => d.event).sort()).toEqual(['participant-left', 'participant-left', 'session-ended']);
+    expect(sent.every((d) => (JSON.parse(d.body) as { timestamp: string }).timestamp === at(t0).toISOString())).toBe(true);
+    expect(await sessions.get('acme', session.id)).toMatchObject({ status: 'ended', end: at(t0).toISOString() });
+    // Forgotten: later sweeps neither end it again nor publish a twin.
+    await sweeper.sweep(at(t0 + 2000));
+    expect((await deliveries()).map((d) => d.id).sort()).toEqual(sent.map((d) => d.id).sort());
+    expect(log.lines.filter((l) => l.includes('session ended: its media server is gone') && l.includes(session.id))).toHaveLength(1);
   });
 });

@@ -75,6 +75,8 @@ describe.each(storeBackends)('room sessions on %s', (name, start) => {
 
     const ended = await store.get('acme', id);
     expect(ended).toMatchObject({ status: 'ended', end: expect.any(String) });
+    // Its server ended it: the sweeper has nothing to end.
+    expect(await store.endLeftBehind('acme', id, new Date().toISOString())).toBeNull();
     const phoneRecord = await store.participant('acme', id, 'ph_1');
     expect(phoneRecord).toEqual({ participantId: 'ph_1', name: '+14155550100', kind: 'phone', callId: 'call_1', timelog: [{ start: expect.any(String), end: expect.any(String) }, { start: expect.any(String), end: expect.any(String) }] });
     expect(await store.participant('acme', id, 'web_1')).toMatchObject({ name: null, kind: 'web', callId: null, timelog: [{ end: expect.any(String) }] });
@@ -177,26 +179,41 @@ describe.each(storeBackends)('room sessions on %s', (name, start) => {
     await recorder.settled();
   });
 
-  it(`${name}: a session its server left ongoing is ended with its participants' open stays closed, once`, async () => {
+  it(`${name}: a session its server left ongoing is ended with its participants' open stays closed, the same on a retry, until forgotten`, async () => {
     const { recorder, registry } = recorded([]);
     const live = registry.get('acme', 'orphaned');
     live.join(member('web_1', 'web'));
     live.join(member('web_2', 'web'));
+    live.join(member('web_3', 'web'));
     live.leave('web_2', 'left');
+    live.leave('web_3', 'left');
+    live.join(member('web_3', 'web'));
     await recorder.settled();
     // The server dies here: nothing more is written. The sweeper finds the session under the server.
-    const { keys } = await overdue(dynamo, TABLE, sessionsOf('media-test'), new Date('9999-01-01'), 10);
-    expect(keys).toHaveLength(1);
+    const listed = async () => (await overdue(dynamo, TABLE, sessionsOf('media-test'), new Date('9999-01-01'), 10)).keys;
+    expect(await listed()).toHaveLength(1);
     const [session] = (await store.page('acme', { customRoomId: 'orphaned' }, { page: 1, perPage: 1 })).data;
+    const id = session?.id ?? '';
     const at = new Date().toISOString();
-    expect(await store.endLeftBehind('acme', session?.id ?? '', at)).toMatchObject({ status: 'ended', end: at });
-    expect(await store.participant('acme', session?.id ?? '', 'web_1')).toMatchObject({ timelog: [{ end: at }] });
-    expect((await store.participant('acme', session?.id ?? '', 'web_2'))?.timelog[0]?.end).not.toBe(at);
-    expect(await store.endLeftBehind('acme', session?.id ?? '', at)).toBeNull();
-    expect((await overdue(dynamo, TABLE, sessionsOf('media-test'), new Date('9999-01-01'), 10)).keys).toEqual([]);
+    const leftBehind = await store.endLeftBehind('acme', id, at);
+    expect(leftBehind?.session).toEqual({ ...session, status: 'ended', end: at });
+    expect(leftBehind?.left.map(({ participant, entry }) => [participant.participantId, entry, participant.timelog[entry]?.end])).toEqual([
+      ['web_1', 0, at],
+      ['web_3', 1, at],
+    ]);
+    expect(leftBehind?.left.map(({ participant }) => participant)).toEqual([await store.participant('acme', id, 'web_1'), await store.participant('acme', id, 'web_3')]);
+    expect((await store.participant('acme', id, 'web_2'))?.timelog[0]?.end).not.toBe(at);
+    // A sweep that failed or died before forgetting it finds it again: the same end, the same stays, nothing written twice.
+    expect(await listed()).toHaveLength(1);
+    expect(await store.endLeftBehind('acme', id, new Date(Date.parse(at) + 60_000).toISOString())).toEqual(leftBehind);
+    await store.forgetLeftBehind('acme', id);
+    expect(await listed()).toEqual([]);
+    expect(await store.endLeftBehind('acme', id, at)).toBeNull();
     // Were the server alive after all, its late writes change nothing: the stay and the session have their end.
     live.leave('web_1', 'left');
+    live.leave('web_3', 'left');
     await recorder.settled();
-    expect(await store.get('acme', session?.id ?? '')).toMatchObject({ end: at });
+    expect(await store.get('acme', id)).toMatchObject({ status: 'ended', end: at });
+    expect((await store.participant('acme', id, 'web_1'))?.timelog[0]?.end).toBe(at);
   });
 });

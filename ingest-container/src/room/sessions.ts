@@ -1,8 +1,8 @@
 import { newSessionId } from '../../../core/ids';
 import type { Logger } from '../../../core/log';
 import type { RoomNames } from '../../../core/room-records/service';
-import type { SessionEvent, SessionEventSink } from '../../../core/sessions/events';
-import { toSessionView, type Session, type SessionParticipant } from '../../../core/sessions/model';
+import { participantEvent, sessionEvent, type SessionEventSink } from '../../../core/sessions/events';
+import type { Session } from '../../../core/sessions/model';
 import type { Joiner, SessionStore } from '../../../core/sessions/store';
 import type { ParticipantInfo, RoomWatcher, RoomWatchers } from './room';
 
@@ -77,7 +77,7 @@ class RoomSession implements RoomWatcher {
       const recorded = await this.deps.store.joined(this.tenant, session.id, joiner, at, this.deps.retentionDays);
       const entry = recorded.timelog.length - 1;
       this.stays.set(joiner.participantId, entry);
-      this.publishParticipant('participant-joined', session, recorded, entry, at);
+      this.deps.events.publish(participantEvent('participant-joined', this.roomName, session, recorded, entry, at));
     });
   }
 
@@ -90,7 +90,7 @@ class RoomSession implements RoomWatcher {
       if (!session || entry === undefined) return;
       this.stays.delete(participantId);
       const recorded = await this.deps.store.left(this.tenant, session.id, participantId, entry, at);
-      if (recorded) this.publishParticipant('participant-left', session, recorded, entry, at);
+      if (recorded) this.deps.events.publish(participantEvent('participant-left', this.roomName, session, recorded, entry, at));
     });
   }
 
@@ -99,7 +99,7 @@ class RoomSession implements RoomWatcher {
     this.enqueue('record a session ending', async () => {
       if (!this.session) return;
       const ended = await this.deps.store.end(this.tenant, this.session.id, at);
-      if (ended) this.publishSession('session-ended', ended, at);
+      if (ended) this.deps.events.publish(sessionEvent('session-ended', this.roomName, ended, at));
     });
   }
 
@@ -112,24 +112,12 @@ class RoomSession implements RoomWatcher {
       const session: Session = { tenant: this.tenant, id: newSessionId(Date.parse(at)), roomId: room.roomId, customRoomId: room.customRoomId, start: at, end: null, status: 'ongoing', region };
       await this.deps.store.start(session, serverId, retentionDays);
       this.session = session;
-      this.publishSession('session-started', session, at);
+      this.deps.events.publish(sessionEvent('session-started', this.roomName, session, at));
       return session;
     } catch (err) {
       this.failed = true;
       throw err;
     }
-  }
-
-  private publishSession(type: 'session-started' | 'session-ended', session: Session, at: string): void {
-    this.emit(type, session.id, { ...toSessionView(session), sessionId: session.id }, at);
-  }
-
-  private publishParticipant(type: 'participant-joined' | 'participant-left', session: Session, participant: SessionParticipant, entry: number, at: string): void {
-    this.emit(type, `${session.id}/${participant.participantId}/${entry}`, { ...participant, sessionId: session.id, roomId: session.roomId }, at);
-  }
-
-  private emit(type: SessionEvent['type'], eventId: string, data: SessionEvent['data'], at: string): void {
-    this.deps.events.publish({ type, tenant: this.tenant, roomName: this.roomName, eventId, data, timestamp: at });
   }
 
   private enqueue(what: string, step: () => Promise<void>): void {

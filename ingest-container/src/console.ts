@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import type { ErrorCode } from '../../core/errors';
 
 /** The web console's files, served at `/console`: static files beside `src/`, the bundle `npm run build:console` writes. */
 const CONSOLE_FILES: Readonly<Record<string, { file: string; type: string }>> = {
@@ -27,7 +28,7 @@ export interface ConsoleOptions {
 
 /**
  * The web console (`GET /console`), read once at start. A server whose console was never built (a test that starts
- * the media server alone) still runs; its `/console` says how to build it.
+ * the media server alone) still runs; its `/console` says how to build it (503 `unavailable`).
  */
 export class ConsoleFiles {
   private readonly files: Map<string, { type: string; body: Buffer }>;
@@ -61,7 +62,8 @@ export class ConsoleFiles {
       return true;
     }
     if (!this.built && path === '/console') {
-      res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'The console is not built: run npm run build:console', code: 'console_not_built' }));
+      const body: { message: string; code: ErrorCode } = { message: 'The console is not built: run npm run build:console', code: 'unavailable' };
+      res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify(body));
       return true;
     }
     res.writeHead(200, { ...this.headers, 'content-type': file.type, 'content-length': file.body.length });

@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { WaveFile } from 'wavefile';
 import type { CallView } from '../../core/calls/model';
 import { tone, toneLevel } from '../../tools/audio';
 import { SimulatedCall } from '../../tools/plivo-simulator';
-import { launchChromium } from '../support/chromium';
+import { launchChromium } from '../../tools/chromium';
 import { apiRequest, startLocalProcess, waitFor, type LocalProcess } from '../support/local-process';
 import { startReceiver } from '../support/webhook-receiver';
 
@@ -29,15 +28,11 @@ let kickedCallId: string;
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'e2e-console-'));
-  const wav = new WaveFile();
-  wav.fromScratch(1, 48000, '16', tone(PAGE_TONE, 4, 12000, 48000));
-  const microphone = join(dataDir, 'microphone.wav');
-  writeFileSync(microphone, wav.toBuffer());
   // Both are started at once, and each kept as soon as it is up: afterAll stops whichever started if the other failed.
   // One retry at once, so a delivery the receiver refuses is `failed` (re-drivable) within seconds.
   await Promise.all([
     startLocalProcess(dataDir, { WEBHOOK_RETRY_DELAYS: '0', SWEEP_INTERVAL_SECONDS: '1' }).then((started) => (stack = started)),
-    launchChromium(microphone).then((launched) => (browser = launched)),
+    launchChromium(dataDir, PAGE_TONE).then((launched) => (browser = launched)),
     // A receiver that refuses every delivery: the webhooks view then has failed deliveries to re-drive.
     startReceiver(() => 500).then((started) => (receiver = started)),
   ]);

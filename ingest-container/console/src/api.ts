@@ -5,14 +5,16 @@ export class ApiError extends Error {
   constructor(
     readonly status: number,
     message: string,
-    readonly code: string,
+    /** The API's `code` (core/errors.ts); null when the answer had none (a gateway's own error, no answer). */
+    readonly code: string | null,
   ) {
     super(message);
   }
 
   /** What the console shows: the API's message, its code and the HTTP status. */
   describe(): string {
-    return this.status === 0 ? `${this.message} (${this.code})` : `${this.message} (${this.code}, HTTP ${this.status})`;
+    const details = [this.code, this.status === 0 ? null : `HTTP ${this.status}`].filter((detail) => detail !== null);
+    return details.length === 0 ? this.message : `${this.message} (${details.join(', ')})`;
   }
 }
 
@@ -49,7 +51,7 @@ export async function request<T>(credentials: Credentials, method: string, path:
       ...(body !== undefined && { body: JSON.stringify(body) }),
     });
   } catch (err) {
-    throw new ApiError(0, `The API at ${credentials.apiUrl} did not answer: ${(err as Error).message}`, 'network_error');
+    throw new ApiError(0, `The API at ${credentials.apiUrl} did not answer: ${(err as Error).message}`, null);
   }
   const text = await res.text();
   let parsed: unknown = null;
@@ -61,7 +63,7 @@ export async function request<T>(credentials: Credentials, method: string, path:
   if (!res.ok) {
     const error = parsed as { message?: unknown; code?: unknown } | null;
     const message = typeof error?.message === 'string' ? error.message : text.slice(0, 200) || res.statusText;
-    throw new ApiError(res.status, message, typeof error?.code === 'string' ? error.code : 'http_error');
+    throw new ApiError(res.status, message, typeof error?.code === 'string' ? error.code : null);
   }
   return parsed as T;
 }

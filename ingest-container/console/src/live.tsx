@@ -16,7 +16,7 @@ export function LiveView({ credentials, initialRoom }: { credentials: Credential
       <h2 id="live-title">Live rooms</h2>
       <div class="cols">
         <div>
-          <ErrorNote error={sessions.error} />
+          <ErrorNote error={sessions.error && `Live sessions (GET /v2/sessions): ${sessions.error}`} />
           {sessions.value?.data.length === 0 && <p class="muted">No room has anyone in it.</p>}
           {sessions.value?.data.map((session) => (
             <LiveSession key={session.id} credentials={credentials} session={session} />

@@ -3,7 +3,7 @@ import { request, withQuery, type Credentials, type NumberedPage } from './api';
 import { VOCABULARY, type Delivery, type Webhook } from './types';
 import { ErrorNote, Outcome, Pager, Status, time, useAction, useResource } from './ui';
 
-/** The tenant's webhooks and each one's deliveries, with re-drive of a failed (or any) delivery. */
+/** The tenant's webhooks and each one's deliveries, with re-drive of a failed one (the API re-drives only those). */
 export function WebhooksView({ credentials }: { credentials: Credentials }) {
   const hooks = useResource<NumberedPage<Webhook>>(credentials, withQuery('/v2/sip/webhooks', { perPage: 100 }));
   const [selected, setSelected] = useState<string | null>(null);
@@ -86,20 +86,22 @@ function Deliveries({ credentials, webhookId }: { credentials: Credentials; webh
                 <td>{last ? `${last.statusCode ?? last.error ?? '—'} at ${time(last.at)}` : '—'}</td>
                 <td>{time(delivery.nextAttemptAt)}</td>
                 <td>
-                  <button
-                    type="button"
-                    aria-label={`Re-drive ${delivery.id}`}
-                    disabled={action.busy}
-                    onClick={() =>
-                      action.run(async () => {
-                        await request(credentials, 'POST', `${path}/${encodeURIComponent(delivery.id)}/retry`);
-                        deliveries.reload();
-                        return `Delivery ${delivery.id} queued again`;
-                      })
-                    }
-                  >
-                    Re-drive
-                  </button>
+                  {delivery.status === 'failed' && (
+                    <button
+                      type="button"
+                      aria-label={`Re-drive ${delivery.id}`}
+                      disabled={action.busy}
+                      onClick={() =>
+                        action.run(async () => {
+                          await request(credentials, 'POST', `${path}/${encodeURIComponent(delivery.id)}/retry`);
+                          deliveries.reload();
+                          return `Delivery ${delivery.id} queued again`;
+                        })
+                      }
+                    >
+                      Re-drive
+                    </button>
+                  )}
                 </td>
               </tr>
             );

@@ -44,10 +44,12 @@ async function main(): Promise<void> {
       plivoAuthId: `MA${randomBytes(9).toString('hex').toUpperCase()}`,
       plivoAuthToken: randomBytes(20).toString('hex'),
     });
+    await api('POST', '/v2/agents', { name: 'Support bot', url: 'wss://agents.example.com/support' });
     for (const customRoomId of ['support-queue', 'sales', 'escalations']) await api('POST', '/v2/rooms', { customRoomId });
     await api('POST', '/v2/rooms/deactivate', { roomId: 'escalations' });
 
-    // Two earlier callers, ended; one caller live in the demo room, speaking; an outbound call live in `sales`.
+    // Two earlier callers, ended; one caller live in the demo room, speaking; an outbound call live in `sales`, to the
+    // emulator's callee whose stream Plivo reports degraded (…0006).
     for (const from of ['14155550120', '14155550121']) {
       const call = new SimulatedCall({ answerUrl: stack.info.connector.webhookUrl, from });
       await call.start();
@@ -59,7 +61,7 @@ async function main(): Promise<void> {
     await caller.start();
     void caller.play(tone(600, 60, 8000));
     const { data: outbound } = await api<{ data: { id: string } }>('POST', '/v2/sip/call', {
-      sipCallTo: '+14155557000',
+      sipCallTo: '+14155550006',
       sipCallFrom: '+14155550199',
       destinationRoomId: 'sales',
       connectorId: sales.id,
@@ -75,7 +77,7 @@ async function main(): Promise<void> {
 
     await open(page, 'Calls');
     await page.getByRole('button', { name: `Open call ${outbound.id}` }).click();
-    await page.getByRole('region', { name: `Call ${outbound.id}` }).locator('.status.answered').waitFor();
+    await page.getByRole('region', { name: `Call ${outbound.id}` }).getByText('3 degraded report(s)', { exact: false }).waitFor({ timeout: 10_000 });
     await shot(page, 'calls.png');
 
     await open(page, 'Rooms');

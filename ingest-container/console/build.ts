@@ -1,4 +1,5 @@
 import { build, type BuildOptions } from 'esbuild';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CALL_TYPES, LIVE_STATUSES } from '../../core/calls/model';
 import { DELIVERY_STATUSES } from '../../core/webhooks/model';
@@ -29,9 +30,19 @@ const OPTIONS: BuildOptions = {
   logLevel: 'warning',
 };
 
-/** Bundles the console (about 50 ms): `npm start` and the container build run it; the output is not committed. */
+/**
+ * Bundles the console (about 50 ms): `npm start` and the container build run it; the output is not committed. Each
+ * file is written beside its place and renamed into it, so a media server starting meanwhile (another `npm start`,
+ * tests run two at a time) reads the old bundle or the new one, never half of one.
+ */
 export async function buildConsole(): Promise<void> {
-  await build(OPTIONS);
+  const { outputFiles } = await build({ ...OPTIONS, write: false });
+  mkdirSync(CONSOLE_BUNDLE_DIR, { recursive: true });
+  for (const file of outputFiles) {
+    const partial = `${file.path}.${process.pid}.partial`;
+    writeFileSync(partial, file.contents);
+    renameSync(partial, file.path);
+  }
 }
 
 if (require.main === module) {

@@ -221,6 +221,25 @@ it('places an outbound call, switches its room, transfers it and ends it, each a
   expect((await callOf(callId)).additionalDetails.hangupReason).toBe('api');
 }, 60_000);
 
+it("shows a call's stream quality as Plivo reports it: degraded, with the count of reports", async () => {
+  // The emulator's callee …0006 has its stream reported degraded 1, 2 and 3 s after it starts.
+  const placed = await api('POST', '/v2/sip/call', { sipCallTo: '+14155550006', sipCallFrom: '+14155550199', destinationRoomId: 'console-sales', waitUntilAnswered: true });
+  expect(placed.status).toBe(201);
+  const callId = placed.data.id as string;
+  await open('Calls');
+  // The filters of the test before, cleared.
+  const filter = page.getByRole('form', { name: 'Filter calls' });
+  await filter.getByLabel('Direction').selectOption('');
+  await filter.getByLabel('Number or room contains').fill('');
+  await filter.getByRole('button', { name: 'Filter' }).click();
+  await page.getByRole('button', { name: `Open call ${callId}` }).click();
+  const detail = page.getByRole('region', { name: `Call ${callId}` });
+  await detail.getByLabel('Stream quality').filter({ hasText: /^degraded at .*, 3 degraded report\(s\)$/ }).waitFor({ timeout: 10_000 });
+  expect((await callOf(callId)).additionalDetails.stream).toMatchObject({ status: 'degraded', degradedCount: 3 });
+  await page.getByRole('table', { name: 'Call log' }).getByRole('row').filter({ hasText: callId }).locator('.status.degraded').waitFor();
+  expect((await api('POST', '/v2/sip/call/end', { callId })).status).toBe(200);
+}, 20_000);
+
 it('creates a room and deactivates it; the API shows both', async () => {
   await open('Rooms');
   const create = page.getByRole('form', { name: 'Create room' });
@@ -269,6 +288,16 @@ it('lists a webhook\'s deliveries by status and re-drives a failed one', async (
     const { body } = await api('GET', `/v2/sip/webhooks/${webhookId}/deliveries/${failed.id}`);
     return (body as { attempts: unknown[] }).attempts.length > 2 ? true : undefined;
   }, 10_000);
+});
+
+it('offers the registered agents to dispatch', async () => {
+  const agent = await api('POST', '/v2/agents', { name: 'Console bot', url: 'wss://agents.example.com/console' });
+  expect(agent.status).toBe(201);
+  await open('Connectors');
+  await open('Live rooms');
+  const dispatch = page.getByRole('form', { name: 'Dispatch' });
+  await dispatch.getByRole('option', { name: 'Console bot' }).waitFor({ state: 'attached' });
+  expect(await dispatch.getByLabel('Agent').inputValue()).toBe(agent.body.id);
 });
 
 it('asks for a token when it has none, and says why a bad one is refused', async () => {

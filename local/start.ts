@@ -16,7 +16,7 @@ async function main(): Promise<void> {
   out(`  API           ${stack.apiUrl}`);
   out(`  Answer URL    ${stack.connector.webhookUrl}   (demo connector ${stack.connector.id}, room demo-room)`);
   out(`  Media         ${stack.mediaUrl}   (Plivo streams at /plivo, room protocol at /rooms/{roomId})`);
-  out(`  Console       ${stack.consoleUrl}`);
+  out(`  Console       ${stack.consoleUrl}   (carries the management token: for this machine only)`);
   out(`  Plivo API     ${stack.plivoApiUrl}   (${stack.plivoEmulator ? 'the Plivo Voice API emulator: docs/plivo-emulator.md' : 'PLIVO_API_URL'})`);
   out(`  Data          ${stack.dataDir}   (state in ${STATE_FILE})`);
   out();

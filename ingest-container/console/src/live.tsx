@@ -30,7 +30,7 @@ export function LiveView({ credentials, initialRoom }: { credentials: Credential
 }
 
 function LiveSession({ credentials, session }: { credentials: Credentials; session: Session }) {
-  const path = `/v2/sessions/${encodeURIComponent(session.id)}/participants/active`;
+  const path = withQuery(`/v2/sessions/${encodeURIComponent(session.id)}/participants/active`, { perPage: 100 });
   const active = useResource<{ data: { participants: SessionParticipant[] } }>(credentials, path, REFRESH_MS);
   const action = useAction();
   const room = session.customRoomId ?? session.roomId;

@@ -150,6 +150,26 @@ it('joins the demo room from the printed link; the caller and the page hear each
   expect(errors).toEqual([]);
 }, 60_000);
 
+it("lists live rooms with their participants from the sessions API; removing a caller ends its call as the API does", async () => {
+  const caller = new SimulatedCall({ answerUrl: `${stack.info.connector.webhookUrl}?roomId=console-live`, from: '14155550178' });
+  await caller.start();
+  const room = page.getByRole('region', { name: 'Live room console-live' });
+  const participant = room.getByRole('listitem').filter({ hasText: '14155550178' });
+  await participant.waitFor({ timeout: 10_000 });
+  expect(await participant.textContent()).toMatch(/\(phone, call_[0-9a-z]+\)/);
+  await participant.getByRole('button', { name: 'Remove 14155550178' }).click();
+  await room.getByRole('status').waitFor();
+  await caller.closed();
+  const { data } = await api('GET', '/v2/sip/call?search=14155550178');
+  const ended = await waitFor(async () => {
+    const call = await callOf((data as unknown as CallView[])[0]!.id);
+    return call.status === 'ended' ? call : undefined;
+  }, 10_000);
+  expect(ended.additionalDetails.hangupReason).toBe('removed');
+  // The room empties: its session ends and leaves the list.
+  await room.waitFor({ state: 'detached', timeout: 10_000 });
+}, 30_000);
+
 it('shows a refused join and an API error as what they are, not "1006"', async () => {
   await page.getByLabel('Room id').fill('bad room!');
   await page.getByRole('button', { name: 'Join with microphone' }).click();

@@ -6,7 +6,7 @@ import { DELIVERY_STATUSES } from '../../core/webhooks/model';
 import type { ConsoleVocabulary } from './src/types';
 
 /** Where the console's bundle is written, beside its static files; `ConsoleFiles` serves it from here. */
-export const CONSOLE_BUNDLE_DIR = join(__dirname, 'dist');
+const CONSOLE_BUNDLE_DIR = join(__dirname, 'dist');
 
 /**
  * The vocabularies the console's filters offer, read from the modules that own them at build time (those modules
@@ -25,7 +25,6 @@ const OPTIONS: BuildOptions = {
   jsxImportSource: 'preact',
   minify: true,
   sourcemap: true,
-  legalComments: 'linked',
   define: { CONSOLE_VOCABULARY: JSON.stringify(VOCABULARY) },
   logLevel: 'warning',
 };

@@ -10,7 +10,6 @@ const CONSOLE_FILES: Readonly<Record<string, { file: string; type: string }>> = 
   '/console/audio-worklet.js': { file: 'audio-worklet.js', type: 'text/javascript; charset=utf-8' },
   '/console/console.js': { file: 'dist/console.js', type: 'text/javascript; charset=utf-8' },
   '/console/console.js.map': { file: 'dist/console.js.map', type: 'application/json' },
-  '/console/console.js.LEGAL.txt': { file: 'dist/console.js.LEGAL.txt', type: 'text/plain; charset=utf-8' },
 };
 /** The one file whose absence means the console was not built. */
 const BUNDLE = 'dist/console.js';

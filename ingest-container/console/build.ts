@@ -30,7 +30,7 @@ const OPTIONS: BuildOptions = {
 };
 
 /**
- * Bundles the console (about 50 ms): `npm start` and the container build run it; the output is not committed. Each
+ * Bundles the console (50-150 ms): `npm start` and the container build run it; the output is not committed. Each
  * file is written beside its place and renamed into it, so a media server starting meanwhile (another `npm start`,
  * tests run two at a time) reads the old bundle or the new one, never half of one.
  */

@@ -106,7 +106,7 @@ export interface MediaServiceProps {
   readonly maxParticipantsPerRoom?: number;
   /**
    * The management API's public URL (`CONSOLE_API_URL`): the web console calls it, and its content security policy
-   * allows it. Cross-region, the control plane's URL is known at synth only as a custom domain.
+   * allows it. Cross-region, the control plane's URL is known at synth only as a name given in the context.
    * @default - none: the console asks for the API's URL, and its policy allows only its own origin
    */
   readonly consoleApiUrl?: string;

@@ -269,13 +269,20 @@ it('creates a room and deactivates it; the API shows both', async () => {
   expect(made.status).toBe(200);
   expect(made.body).toMatchObject({ customRoomId: 'console-made', disabled: false });
 
+  // Joined from the live view, the room stays joined while the operator works in another view.
+  await open('Live rooms');
+  await page.getByLabel('Room id').fill('console-made');
+  await page.getByRole('button', { name: 'Join with microphone' }).click();
+  await page.getByRole('heading', { name: 'In room console-made' }).waitFor();
+  await open('Rooms');
   await page.getByRole('button', { name: 'Deactivate console-made' }).click();
   await page.getByRole('status').filter({ hasText: 'Room console-made deactivated' }).waitFor();
   expect((await api('GET', '/v2/rooms/validate/console-made')).body).toMatchObject({ customRoomId: 'console-made', disabled: true });
   await page.getByRole('row').filter({ hasText: 'console-made' }).getByText('deactivated').waitFor();
 
-  // Joining it is refused, and the console says why.
+  // Its participants are closed (4410), which the live view says; joining it again is refused, and it says why.
   await open('Live rooms');
+  await page.getByRole('alert').filter({ hasText: /^Disconnected: close 4410/ }).waitFor();
   await page.getByLabel('Room id').fill('console-made');
   await page.getByRole('button', { name: 'Join with microphone' }).click();
   await page.getByRole('alert').filter({ hasText: 'Room console-made was deactivated: it cannot be joined again (room_deactivated, HTTP 403)' }).waitFor();

@@ -8,24 +8,33 @@ import { ActionForm, ErrorNote, Outcome, time, useAction, useResource } from './
 const SPEAKING = 0.05;
 const REFRESH_MS = 3000;
 
-/** Live rooms (the sessions API) with their participants; removing one, dispatching an agent; joining a room. */
-export function LiveView({ credentials, initialRoom }: { credentials: Credentials; initialRoom: string }) {
-  const sessions = useResource<NumberedPage<Session>>(credentials, withQuery('/v2/sessions', { status: 'ongoing', perPage: 50 }), REFRESH_MS);
+/**
+ * Live rooms (the sessions API) with their participants; removing one, dispatching an agent; joining a room. It stays
+ * mounted while other views show (`active` false), so a room joined here stays joined; only its lists stop refreshing.
+ */
+export function LiveView({ credentials, initialRoom, active }: { credentials: Credentials; initialRoom: string; active: boolean }) {
   return (
-    <section aria-labelledby="live-title">
+    <section aria-labelledby="live-title" hidden={!active}>
       <h2 id="live-title">Live rooms</h2>
       <div class="cols">
-        <div>
-          <ErrorNote error={sessions.error && `Live sessions (GET /v2/sessions): ${sessions.error}`} />
-          {sessions.value?.data.length === 0 && <p class="muted">No room has anyone in it.</p>}
-          {sessions.value?.data.map((session) => (
-            <LiveSession key={session.id} credentials={credentials} session={session} />
-          ))}
-          <Dispatch credentials={credentials} />
-        </div>
+        <div>{active && <LiveSessions credentials={credentials} />}</div>
         <JoinRoom credentials={credentials} initialRoom={initialRoom} />
       </div>
     </section>
+  );
+}
+
+function LiveSessions({ credentials }: { credentials: Credentials }) {
+  const sessions = useResource<NumberedPage<Session>>(credentials, withQuery('/v2/sessions', { status: 'ongoing', perPage: 50 }), REFRESH_MS);
+  return (
+    <>
+      <ErrorNote error={sessions.error && `Live sessions (GET /v2/sessions): ${sessions.error}`} />
+      {sessions.value?.data.length === 0 && <p class="muted">No room has anyone in it.</p>}
+      {sessions.value?.data.map((session) => (
+        <LiveSession key={session.id} credentials={credentials} session={session} />
+      ))}
+      <Dispatch credentials={credentials} />
+    </>
   );
 }
 

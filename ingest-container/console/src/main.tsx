@@ -66,7 +66,7 @@ function App({ apiUrl }: { apiUrl: string }) {
         ))}
       </nav>
       <main>
-        {view === 'live' && <LiveView credentials={credentials} initialRoom={room} />}
+        <LiveView credentials={credentials} initialRoom={room} active={view === 'live'} />
         {view === 'calls' && <CallsView credentials={credentials} />}
         {view === 'rooms' && <RoomsView credentials={credentials} />}
         {view === 'connectors' && <ConnectorsView credentials={credentials} />}

@@ -62,6 +62,11 @@ export interface DeploymentConfig {
   readonly plivoSourceRanges: readonly string[];
   /** Plivo's Voice API (context `plivoApiUrl`): an https URL. @default https://api.plivo.com */
   readonly plivoApiUrl: string;
+  /**
+   * The API's URL the web console calls (context `consoleApiUrl`): an https URL without a path, e.g. the stack's
+   * `ApiUrl` output once deployed. @default - `https://<apiDomainName>` with a custom API domain, else none
+   */
+  readonly consoleApiUrl?: string;
 }
 
 const REGION_ID = /^[a-z]{2}\d{3}$/;
@@ -96,8 +101,20 @@ export function readDeploymentConfig(node: Node): DeploymentConfig {
   const mediaScaling = readMediaScaling(contextValue(node, 'mediaScaling'));
   const limits = readLimits(contextValue(node, 'limits'));
   const plivoSourceRanges = readSourceRanges(contextValue(node, 'plivoSourceRanges'));
-  const plivoApiUrl = readPlivoApiUrl(contextValue(node, 'plivoApiUrl'));
-  return { mediaRegions, homeMediaRegion, countryRegions, mediaScaling, limits, plivoSourceRanges, plivoApiUrl, apiEdge, ...(apiDomain && { apiDomain }) };
+  const plivoApiUrl = readHttpsOrigin('plivoApiUrl', contextValue(node, 'plivoApiUrl'), DEFAULT_PLIVO_API_URL) ?? DEFAULT_PLIVO_API_URL;
+  const consoleApiUrl = readHttpsOrigin('consoleApiUrl', contextValue(node, 'consoleApiUrl'), 'https://api.example.com') ?? (apiDomain && `https://${apiDomain.domainName}`);
+  return {
+    mediaRegions,
+    homeMediaRegion,
+    countryRegions,
+    mediaScaling,
+    limits,
+    plivoSourceRanges,
+    plivoApiUrl,
+    apiEdge,
+    ...(apiDomain && { apiDomain }),
+    ...(consoleApiUrl && { consoleApiUrl }),
+  };
 }
 
 /** `-c key=value` on the command line always yields a string, so JSON objects arrive serialized. */
@@ -240,11 +257,12 @@ function readApiEdge(enabled: unknown, limits: unknown): DeploymentConfig['apiEd
 }
 
 /** An https URL without a path (the call-control client appends `/v1/Account/…`). */
-function readPlivoApiUrl(value: unknown): string {
-  if (value === undefined) return DEFAULT_PLIVO_API_URL;
+/** Context `key` as an https URL without a path (its origin); undefined when unset. */
+function readHttpsOrigin(key: string, value: unknown, example: string): string | undefined {
+  if (value === undefined) return undefined;
   const url = typeof value === 'string' && URL.canParse(value) ? new URL(value) : null;
   if (!url || url.protocol !== 'https:' || url.pathname !== '/' || url.search || url.hash) {
-    throw new Error(`Context "plivoApiUrl" must be an https URL without a path, e.g. "plivoApiUrl": "${DEFAULT_PLIVO_API_URL}".`);
+    throw new Error(`Context "${key}" must be an https URL without a path, e.g. "${key}": "${example}".`);
   }
   return url.origin;
 }

@@ -69,6 +69,8 @@ export function buildControlPlaneApp(app: App): ConnectorStacks {
       certificateArn: region.certificateArn,
       scaling: config.mediaScaling,
       limits: { maxRoomsPerTenant: config.limits.maxRoomsPerTenant, maxParticipantsPerRoom: config.limits.maxParticipantsPerRoom },
+      // A name known at synth: the edge's or the API's own name is a token of another region's stack.
+      consoleApiUrl: config.consoleApiUrl,
     });
     // Deploy order only (no reference crosses regions): the media service starts against a table, keys and queue
     // that exist. Until a region's stack is up, calls placed in it fail at the answer (no claims table yet).

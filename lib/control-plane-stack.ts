@@ -12,6 +12,7 @@ import { WebhookDelivery } from './constructs/webhook-delivery';
 import { WebhookQueue } from './constructs/webhook-queue';
 import { CONTROL_PLANE_NAMES } from './control-plane-names';
 import {
+  consoleOrigins,
   mediaRoutingEnvironment,
   validateMediaRouting,
   type MediaRegionTarget,
@@ -193,6 +194,8 @@ export class ControlPlaneStack extends Stack {
         throttle: HTTP_FUNCTIONS[name].throttle,
       })),
       ...(props.webAclArn === undefined && { domainName: props.apiDomainName, certificateArn: props.apiCertificateArn }),
+      // The web console is served by each media region's own name and calls the API from there: those origins only.
+      corsAllowOrigins: consoleOrigins(props.mediaRegions),
     });
     if (props.webAclArn !== undefined) {
       this.edge = new ApiEdge(this, 'Edge', {

@@ -28,6 +28,8 @@ export interface MediaRegionStackProps extends StackProps {
   readonly limits?: Pick<TenantLimits, 'maxRoomsPerTenant' | 'maxParticipantsPerRoom'>;
   /** The media container image. @default - built from ingest-container/Dockerfile */
   readonly image?: ContainerImage;
+  /** The management API's public URL, which the web console calls. @default - none: the console asks for it */
+  readonly consoleApiUrl?: string;
 }
 
 /** The stack name of a media region, e.g. `PlivoConnector-Media-us002`. */
@@ -77,6 +79,7 @@ export class MediaRegionStack extends Stack {
       regionTable: this.regionTable.table,
       controlPlane: controlPlaneReferences(this, props.controlPlaneAwsRegion),
       image: props.image,
+      consoleApiUrl: props.consoleApiUrl,
       ...props.scaling,
       ...props.limits,
     });

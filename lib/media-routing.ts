@@ -37,6 +37,14 @@ export function ingestUrlOf(region: MediaRegionTarget): string {
 }
 
 /**
+ * The origins the web console is served from: each region's public name (`https://<domainName>`); a region without one
+ * has no https origin to serve it from. The API allows these, and only these, cross-origin (CORS).
+ */
+export function consoleOrigins(regions: readonly MediaRegionTarget[]): string[] {
+  return regions.flatMap((region) => (region.domainName === undefined ? [] : [`https://${region.domainName}`]));
+}
+
+/**
  * `MEDIA_REGIONS`, `HOME_MEDIA_REGION`, `COUNTRY_REGIONS` and `PLIVO_API_URL` as core/config.ts parses them. The
  * control plane's functions and every region's media service get exactly these, from this one function, so an answer
  * handler and an ingest never disagree on a region's table or URL, nor on where Plivo is. `COUNTRY_REGIONS` is left

@@ -179,14 +179,14 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
     const tenants = new TenantStore(dynamo, config.tableName, box);
     const secret = await tenants.ensureSecret(DEMO_TENANT);
     const token = await mintToken(secret, { apikey: DEMO_TENANT, ttlSeconds: DEMO_TOKEN_TTL_SECONDS });
-    // The console link carries a participant token for the demo room only, in the fragment (never sent to a server).
-    const consoleToken = await mintToken(secret, { apikey: DEMO_TENANT, permissions: ['allow_join'], roomId: DEMO_ROOM, ttlSeconds: DEMO_TOKEN_TTL_SECONDS });
     const connector = await demoConnector(api.connectors, previousConnectorId(local.dataDir));
 
     const info: LocalStackInfo = {
       apiUrl: base,
       mediaUrl: base.replace(/^http/, 'ws'),
-      consoleUrl: `${base}/console?room=${DEMO_ROOM}#token=${consoleToken}`,
+      // The console link carries the management token in the fragment: a browser never sends it to a server, so it
+      // reaches no log; the console calls the API with it and mints a participant token for each room it joins.
+      consoleUrl: `${base}/console?room=${DEMO_ROOM}#token=${token}`,
       token,
       connector: { id: connector.id, webhookUrl: connector.webhookUrl },
       aws: { dynamodbEndpoint: aws.dynamodbEndpoint, kmsEndpoint: aws.kmsEndpoint, sqsEndpoint: aws.sqsEndpoint },

@@ -1,4 +1,5 @@
 import { ConfigError } from '../core/config';
+import { buildConsole } from '../ingest-container/console/build';
 import { createLogger } from '../core/log';
 import { loadLocalConfig } from './config';
 import { startLocalStack, STATE_FILE } from './stack';
@@ -6,6 +7,8 @@ import { startLocalStack, STATE_FILE } from './stack';
 /** `npm start`: runs the local stack until Ctrl-C (or SIGTERM), then stops everything cleanly. */
 async function main(): Promise<void> {
   const log = createLogger(loadLocalConfig(process.env).logLevel, { service: 'local' });
+  // The console's bundle first: the media servers read it when they start.
+  await buildConsole();
   const stack = await startLocalStack(process.env, log);
   const out = (line = '') => process.stdout.write(line + '\n');
   out();
@@ -13,7 +16,7 @@ async function main(): Promise<void> {
   out(`  API           ${stack.apiUrl}`);
   out(`  Answer URL    ${stack.connector.webhookUrl}   (demo connector ${stack.connector.id}, room demo-room)`);
   out(`  Media         ${stack.mediaUrl}   (Plivo streams at /plivo, room protocol at /rooms/{roomId})`);
-  out(`  Console       ${stack.consoleUrl}`);
+  out(`  Console       ${stack.consoleUrl}   (carries the management token: for this machine only)`);
   out(`  Plivo API     ${stack.plivoApiUrl}   (${stack.plivoEmulator ? 'the Plivo Voice API emulator: docs/plivo-emulator.md' : 'PLIVO_API_URL'})`);
   out(`  Data          ${stack.dataDir}   (state in ${STATE_FILE})`);
   out();

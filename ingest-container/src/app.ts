@@ -201,7 +201,7 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
     relayAuth,
     seating,
     connections: media,
-    console: new ConsoleFiles(),
+    console: new ConsoleFiles({ apiUrl: config.consoleApiUrl }),
     log,
   });
   // The servers' own callbacks: whatever a request or an upgrade trips ends that connection alone.

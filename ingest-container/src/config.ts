@@ -34,6 +34,11 @@ export interface MediaConfig {
    * alone, as its webhooks may go to localhost; never by the CDK stacks, where agents must be public wss:// endpoints.
    */
   readonly allowPrivateTargets: boolean;
+  /**
+   * The management API the web console calls (`CONSOLE_API_URL`, the control plane's public URL), allowed by the
+   * console's content security policy; null: the console's own origin, as `npm start` serves both.
+   */
+  readonly consoleApiUrl: string | null;
 }
 
 const MB = 1024 * 1024;
@@ -76,5 +81,6 @@ export function loadMediaConfig(env: Env): MediaConfig {
       maxConnectionsPerTenant: readEnv(env, 'MAX_CONNECTIONS_PER_TENANT', envValue.integer(1, 1_000_000), LIMIT_DEFAULTS.maxConnectionsPerTenant),
     },
     allowPrivateTargets: readEnv(env, 'ALLOW_PRIVATE_TARGETS', envValue.boolean(), false),
+    consoleApiUrl: readEnv(env, 'CONSOLE_API_URL', envValue.url(['https:', 'http:']), null),
   };
 }

@@ -107,6 +107,12 @@ export interface MediaServiceProps {
    * @default 100 (`LIMIT_DEFAULTS.maxParticipantsPerRoom`)
    */
   readonly maxParticipantsPerRoom?: number;
+  /**
+   * The management API's public URL (`CONSOLE_API_URL`): the web console calls it, and its content security policy
+   * allows it. Cross-region, the control plane's URL is known at synth only as a name given in the context.
+   * @default - none: the console asks for the API's URL, and its policy allows only its own origin
+   */
+  readonly consoleApiUrl?: string;
 }
 
 /**
@@ -176,6 +182,7 @@ export class MediaService extends Construct {
         // About 1 MiB of the task's memory per connection, and half of them for one tenant (`docs/operations.md`, "Limits").
         MAX_CONNECTIONS: String(settings.memoryLimitMiB),
         MAX_CONNECTIONS_PER_TENANT: String(Math.floor(settings.memoryLimitMiB / 2)),
+        ...(props.consoleApiUrl !== undefined && { CONSOLE_API_URL: props.consoleApiUrl }),
       },
       stopTimeout: Duration.seconds(MEDIA_CONTAINER.stopTimeoutSeconds),
       logging: LogDrivers.awsLogs({

@@ -1,9 +1,10 @@
-import { Stack, Token } from 'aws-cdk-lib';
+import { Duration, Stack, Token } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import type {
   CfnStage} from 'aws-cdk-lib/aws-apigatewayv2';
 import {
   ApiMapping,
+  CorsHttpMethod,
   DomainName,
   HttpApi,
   HttpStage,
@@ -37,6 +38,12 @@ export interface ServiceHttpApiProps {
   readonly burstLimit?: number;
   /** @default RetentionDays.ONE_MONTH */
   readonly accessLogRetention?: RetentionDays;
+  /**
+   * Browser origins allowed to call the API cross-origin (CORS), e.g. the web console's `https://media.example.com`:
+   * each `https://host[:port]`, no path. API Gateway answers their preflights itself.
+   * @default - none: no CORS, no browser calls the API cross-origin
+   */
+  readonly corsAllowOrigins?: readonly string[];
   /** Custom domain, e.g. `api.example.com`; requires `certificateArn`. @default - the execute-api endpoint only */
   readonly domainName?: string;
   /** ACM certificate covering `domainName`, in the stack's region; requires `domainName`. @default - none */
@@ -47,7 +54,7 @@ const ROUTE_KEY = /^(ANY|GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (\/\S*)$/;
 
 /**
  * An HTTP API (payload format 2.0) in front of Lambda handlers: one auto-deployed `$default` stage with
- * throttling and JSON access logs, no CORS (no browser calls it cross-origin), optionally on a custom domain.
+ * throttling and JSON access logs, CORS for the origins given only, optionally on a custom domain.
  */
 export class ServiceHttpApi extends Construct {
   public readonly httpApi: HttpApi;
@@ -64,7 +71,18 @@ export class ServiceHttpApi extends Construct {
     const routes = parseRoutes(id, props.routes);
     validateCustomDomain(this, id, props.domainName, props.certificateArn);
 
-    this.httpApi = new HttpApi(this, 'HttpApi', { createDefaultStage: false });
+    const corsAllowOrigins = validOrigins(id, props.corsAllowOrigins ?? []);
+    this.httpApi = new HttpApi(this, 'HttpApi', {
+      createDefaultStage: false,
+      ...(corsAllowOrigins.length > 0 && {
+        corsPreflight: {
+          allowOrigins: corsAllowOrigins,
+          allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.POST, CorsHttpMethod.PUT, CorsHttpMethod.PATCH, CorsHttpMethod.DELETE],
+          allowHeaders: ['authorization', 'content-type'],
+          maxAge: Duration.hours(1),
+        },
+      }),
+    });
     this.accessLogs = new LogGroup(this, 'AccessLogs', {
       retention: props.accessLogRetention ?? RetentionDays.ONE_MONTH,
     });
@@ -125,6 +143,23 @@ export class ServiceHttpApi extends Construct {
       this.url = this.httpApi.apiEndpoint;
     }
   }
+}
+
+/** Origins as browsers send them: `https://host[:port]`, no path, no wildcard (the token goes with every request). */
+function validOrigins(id: string, origins: readonly string[]): string[] {
+  for (const origin of origins) {
+    if (Token.isUnresolved(origin)) continue;
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      // reported below
+    }
+    if (parsed === null || parsed.protocol !== 'https:' || parsed.origin !== origin) {
+      throw new Error(`ServiceHttpApi ${id}: corsAllowOrigins entry "${origin}" must be an https origin with no path, e.g. "https://media.example.com".`);
+    }
+  }
+  return [...new Set(origins)];
 }
 
 function validThrottle(id: string, throttle: RouteThrottle, route = ''): RouteThrottle {

@@ -26,6 +26,16 @@ describe('valid context', () => {
     });
   });
 
+  test("reads the console's API URL, else the custom API domain's; refuses one with a path or not https", () => {
+    const base = { mediaRegions: REGIONS, homeMediaRegion: 'us002' };
+    expect(read(base).consoleApiUrl).toBeUndefined();
+    expect(read({ ...base, apiDomainName: 'api.example.com', apiCertificateArn: CERTIFICATE_ARN }).consoleApiUrl).toBe('https://api.example.com');
+    expect(read({ ...base, consoleApiUrl: 'https://d111111abcdef8.cloudfront.net/', apiDomainName: 'api.example.com', apiCertificateArn: CERTIFICATE_ARN }).consoleApiUrl).toBe('https://d111111abcdef8.cloudfront.net');
+    for (const url of ['http://api.example.com', 'https://api.example.com/v2', 'api.example.com']) {
+      expect(() => read({ ...base, consoleApiUrl: url })).toThrow(`Context "consoleApiUrl" must be an https URL without a path`);
+    }
+  });
+
   test('reads apiEdge (true, false, or from -c as a string) and edgeRateLimits', () => {
     const base = { mediaRegions: REGIONS, homeMediaRegion: 'us002' };
     expect(read({ ...base, apiEdge: false }).apiEdge).toBeNull();

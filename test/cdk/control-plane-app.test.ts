@@ -125,6 +125,25 @@ describe('stack placement', () => {
     }
   });
 
+  test("the API allows the media regions' names cross-origin, where the console is served, and the console calls the API by its custom name", () => {
+    const withDomains = buildControlPlaneApp(
+      testApp({ mediaRegions: REGIONS_WITH_DOMAINS, apiDomainName: 'api.example.com', apiCertificateArn: CERTIFICATE_ARN }),
+    );
+    Template.fromStack(withDomains.controlPlane).hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      CorsConfiguration: Match.objectLike({ AllowOrigins: ['https://media-us.example.com', 'https://media-in.example.com'] }),
+    });
+    for (const stack of withDomains.mediaRegions) {
+      Template.fromStack(stack).hasResourceProperties('AWS::ECS::TaskDefinition', {
+        ContainerDefinitions: [Match.objectLike({ Environment: Match.arrayWith([{ Name: 'CONSOLE_API_URL', Value: 'https://api.example.com' }]) })],
+      });
+    }
+    // No region with a name, no custom API name: no CORS, and the console asks for the API's URL.
+    const bare = buildControlPlaneApp(testApp());
+    Template.fromStack(bare.controlPlane).hasResourceProperties('AWS::ApiGatewayV2::Api', { CorsConfiguration: Match.absent() });
+    const [task] = Object.values(Template.fromStack(bare.mediaRegions[0]!).findResources('AWS::ECS::TaskDefinition')) as TaskDefinition[];
+    expect(task!.Properties.ContainerDefinitions[0]!.Environment.map(({ Name }) => Name)).not.toContain('CONSOLE_API_URL');
+  });
+
   test("the media stacks name the control plane's table, keys and queue by the names it gives them", () => {
     const { controlPlane, mediaRegions } = buildControlPlaneApp(testApp());
     const home = Template.fromStack(controlPlane);

@@ -40,6 +40,23 @@ describe('API and stage', () => {
     });
   });
 
+  test('allows the given origins cross-origin (CORS), with the token and JSON bodies, and no others', () => {
+    apiTemplate({ corsAllowOrigins: ['https://media-us.example.com', 'https://media-in.example.com', 'https://media-us.example.com'] }).hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      CorsConfiguration: {
+        AllowOrigins: ['https://media-us.example.com', 'https://media-in.example.com'],
+        AllowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+        AllowHeaders: ['authorization', 'content-type'],
+        AllowCredentials: Match.absent(),
+        MaxAge: 3600,
+      },
+    });
+    apiTemplate({ corsAllowOrigins: [] }).hasResourceProperties('AWS::ApiGatewayV2::Api', { CorsConfiguration: Match.absent() });
+  });
+
+  test.each(['*', 'http://media.example.com', 'https://media.example.com/console', 'media.example.com'])('refuses the CORS origin %s', (origin) => {
+    expect(() => apiTemplate({ corsAllowOrigins: [origin] })).toThrow(`corsAllowOrigins entry "${origin}" must be an https origin with no path`);
+  });
+
   test('has one auto-deployed $default stage', () => {
     const template = apiTemplate();
     template.resourceCountIs('AWS::ApiGatewayV2::Stage', 1);

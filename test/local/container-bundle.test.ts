@@ -7,8 +7,8 @@ import { RoomPeer } from '../../tools/room-peer';
 import { localProcessPerFile, ROOT, waitFor } from '../support/local-process';
 
 /**
- * The media server's build step, as its Dockerfile runs it (`npm run build:container`: one esbuild bundle,
- * bufferutil external), and the bundle run as the image runs it (`node dist/main.js`, the console files beside
+ * The media server's build step, as its Dockerfile runs it (`npm run build:container`: the console's bundle, then one
+ * esbuild bundle of the server, bufferutil external), and the bundle run as the image runs it (`node dist/main.js`, the console files beside
  * it), against `npm start`'s AWS stand-ins: it serves /health and the console, seats a room participant, and
  * drains and exits cleanly on SIGTERM. (No Docker daemon here: the image itself is built in CI or at deploy.)
  */
@@ -43,6 +43,8 @@ it('runs from the bundle: health, console, a room participant, then a clean drai
   const page = await fetch(`${base}/console`);
   expect(page.status).toBe(200);
   expect(await page.text()).toContain('<html');
+  // build:container bundled the console's app too, as the Dockerfile's build stage runs it.
+  expect((await fetch(`${base}/console/console.js`)).status).toBe(200);
   const peer = await RoomPeer.join(base.replace(/^http/, 'ws'), 'bundle-room', { token: local.stack.info.token });
   expect(peer.messages[0]).toMatchObject({ type: 'joined', roomId: 'bundle-room' });
   await peer.close();

@@ -151,6 +151,12 @@ describe('one environment parser for the Lambdas, the media server and npm start
     }
   });
 
+  it("reads the console's API URL, an http(s) URL, null when unset", () => {
+    expect(loadMediaConfig(media).consoleApiUrl).toBeNull();
+    expect(loadMediaConfig({ ...media, CONSOLE_API_URL: ' https://api.example.com ' }).consoleApiUrl).toBe('https://api.example.com');
+    expect(() => loadMediaConfig({ ...media, CONSOLE_API_URL: 'api.example.com' })).toThrow(ConfigError);
+  });
+
   it('refuses a boolean that is neither true nor false, instead of reading it as false', () => {
     expect(() => loadMediaConfig({ ...media, ALLOW_PRIVATE_TARGETS: 'yes' })).toThrow(new ConfigError('ALLOW_PRIVATE_TARGETS must be true or false, got "yes"'));
     expect(() => loadLocalConfig({ API_EDGE: 'off' })).toThrow(new ConfigError('API_EDGE must be true or false, got "off"'));

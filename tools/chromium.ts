@@ -1,0 +1,31 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { WaveFile } from 'wavefile';
+import { tone } from './audio';
+
+/**
+ * Debian's headless Chromium (`CHROMIUM_PATH` for another) with no prompts, its fake microphone playing a tone of `hz`
+ * (a 48 kHz WAV written into `dir`, looped by Chromium): the console's tests and screenshots.
+ */
+export function launchChromium(dir: string, hz: number): Promise<Browser> {
+  const wav = new WaveFile();
+  wav.fromScratch(1, 48000, '16', tone(hz, 4, 12000, 48000));
+  const microphone = join(dir, 'microphone.wav');
+  writeFileSync(microphone, wav.toBuffer());
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--use-fake-ui-for-media-stream',
+      '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-audio-capture=${microphone}`,
+      '--autoplay-policy=no-user-gesture-required',
+    ],
+  });
+}

@@ -7,6 +7,7 @@ import type { CallView } from '../../core/calls/model';
 import { tone, toneLevel } from '../../tools/audio';
 import { SimulatedCall } from '../../tools/plivo-simulator';
 import { launchChromium } from '../../tools/chromium';
+import { agentServerPerFile } from '../support/agents';
 import { apiRequest, startLocalProcess, waitFor, type LocalProcess } from '../support/local-process';
 import { startReceiver } from '../support/webhook-receiver';
 
@@ -25,6 +26,7 @@ let browser: Browser;
 let page: Page;
 let receiver: Awaited<ReturnType<typeof startReceiver>>;
 let kickedCallId: string;
+const agents = agentServerPerFile();
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'e2e-console-'));
@@ -313,15 +315,23 @@ it("lists a webhook's deliveries by status and re-drives a failed one", async ()
   }, 15_000);
 }, 45_000);
 
-it('offers the registered agents to dispatch', async () => {
-  const agent = await api('POST', '/v2/agents', { name: 'Console bot', url: 'wss://agents.example.com/console' });
+it('dispatches a registered agent into a room as the API does: the agent server is dialled, the job dispatched', async () => {
+  const agent = await api('POST', '/v2/agents', { name: 'Console bot', url: `ws://127.0.0.1:${agents.port()}/console` });
   expect(agent.status).toBe(201);
   await open('Connectors');
   await open('Live rooms');
   const dispatch = page.getByRole('form', { name: 'Dispatch' });
   await dispatch.getByRole('option', { name: 'Console bot' }).waitFor({ state: 'attached' });
   expect(await dispatch.getByLabel('Agent').inputValue()).toBe(agent.body.id);
-});
+  await dispatch.getByLabel('Into room').fill('console-dispatch');
+  await dispatch.getByRole('button', { name: 'Dispatch' }).click();
+  const outcome = await page.getByRole('status').filter({ hasText: 'Agent dispatched: job ' }).textContent();
+  const jobId = /job (\S+),/.exec(outcome ?? '')?.[1];
+  const joined = await waitFor(() => agents.dialled[0]?.messages.find((m) => m.type === 'joined'), 10_000);
+  expect(joined).toMatchObject({ roomId: 'console-dispatch', dispatch: { jobId } });
+  expect(await waitFor(async () => ((await api('GET', `/v2/agent/dispatch/${jobId}`)).body as { data?: { status: string } }).data?.status === 'dispatched' || undefined, 10_000)).toBe(true);
+  await Promise.all(agents.dialled.map((peer) => peer.close()));
+}, 30_000);
 
 it('asks for a token when it has none, and says why a bad one is refused', async () => {
   const fresh = await browser.newPage();

@@ -89,7 +89,7 @@ export class SessionService {
   private async live(tenant: string, ref: string): Promise<Session> {
     const room = ROOM_ID.test(ref) ? await this.deps.rooms.byName(tenant, ref) : null;
     if (!room) throw new NotFoundError(`Room ${ref} not found`);
-    const [session] = (await this.deps.sessions.page(tenant, { roomId: room.roomId, status: 'ongoing' }, { page: 1, perPage: 1 })).data;
+    const session = await this.deps.sessions.live(tenant, room.roomId);
     if (!session) throw new NotFoundError(`Room ${ref} has no live session`);
     return session;
   }

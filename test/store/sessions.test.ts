@@ -4,8 +4,10 @@ import { overdue } from '../../core/dynamo';
 import { newSessionId } from '../../core/ids';
 import { createLogger } from '../../core/log';
 import { RoomNames } from '../../core/room-records/service';
+import { roomCommandSender } from '../../core/room-records/closer';
 import { DynamoRoomStore } from '../../core/room-records/store';
 import type { SessionEvent } from '../../core/sessions/events';
+import { SessionService } from '../../core/sessions/service';
 import { DynamoSessionStore, sessionsOf } from '../../core/sessions/store';
 import { MediaClock } from '../../ingest-container/src/room/clock';
 import { JitterBuffer } from '../../ingest-container/src/room/jitter-buffer';
@@ -244,5 +246,22 @@ describe.each(storeBackends)('room sessions on %s', (name, start) => {
     await capped.start(newer, 'media-busy', 30);
     await capped.endLeftBehind('busy', older.id, new Date().toISOString());
     expect(await capped.live('busy', newer.roomId)).toEqual(newer);
+  });
+
+  it(`${name}: removing a participant of a room no media server holds answers 404, as nothing would remove it`, async () => {
+    const roomStore = new DynamoRoomStore(dynamo, TABLE);
+    const room = await rooms.create('acme', { roomId: 'dead-serv-0001', customRoomId: null });
+    const log = memoryLog();
+    // The room's region table (here the same one) holds no placement of it: its server died before the sweep.
+    const commands = roomCommandSender({ mediaRegions: [{ id: 'us002', ingestUrl: 'ws://127.0.0.1:1', claimsTable: TABLE }], aws: { region: 'us-east-1', dynamodbEndpoint: backend.endpoint } }, dynamo, log.logger);
+    const service = new SessionService({ sessions: store, rooms: roomStore, commands, log: log.logger });
+    const start = new Date().toISOString();
+    const session = { tenant: 'acme', id: newSessionId(Date.parse(start)), roomId: room.roomId, customRoomId: null, start, end: null, status: 'ongoing' as const, region: 'us002' };
+    await store.start(session, 'media-dead', 30);
+    await store.joined('acme', session.id, { participantId: 'web_1', kind: 'web', name: null, callId: null }, start, 30);
+    for (const input of [{ roomId: room.roomId, participantId: 'web_1' }, { sessionId: session.id, participantId: 'web_1' }]) {
+      await expect(service.removeParticipant('acme', input)).rejects.toMatchObject({ status: 404, message: expect.stringContaining('no media server holds') });
+    }
+    expect(log.lines.filter((line) => line.includes('participant removal asked of a room no media server holds'))).toHaveLength(2);
   });
 });

@@ -290,11 +290,15 @@ export class DynamoSessionStore implements SessionStore {
     };
   }
 
-  /** Removes the room's pointer to `session`, ended: one pointing to a newer session of the room stays. */
+  /**
+   * Removes the room's pointer to `session`, ended: one pointing to a newer session of the room stays. A removal that
+   * fails is let be: the session is ended already (its end must still fire its event), and `live` reads the status of
+   * the session a pointer names, so a pointer left behind answers nothing; the room's next session overwrites it.
+   */
   private async unpoint(session: Session): Promise<void> {
     await conditionalWrite(() =>
       this.dynamo.send(new DeleteItemCommand({ TableName: this.tableName, Key: liveKey(session.tenant, session.roomId), ConditionExpression: 'sessionId = :id', ExpressionAttributeValues: { ':id': str(session.id) } })),
-    );
+    ).catch(() => undefined);
   }
 
   /** The item after a conditional update; null when the condition did not hold. */

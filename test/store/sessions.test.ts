@@ -246,6 +246,21 @@ describe.each(storeBackends)('room sessions on %s', (name, start) => {
     await capped.start(newer, 'media-busy', 30);
     await capped.endLeftBehind('busy', older.id, new Date().toISOString());
     expect(await capped.live('busy', newer.roomId)).toEqual(newer);
+    // A pointer whose removal fails is let be: the session still ends (its event fires), and the room reads as not live.
+    const failing = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: backend.endpoint });
+    try {
+      failing.middlewareStack.add(
+        (next) => (args) => {
+          if ('ConditionExpression' in args.input && !('UpdateExpression' in args.input) && !('Item' in args.input)) throw Object.assign(new Error('throttled'), { name: 'ThrottlingException' });
+          return next(args);
+        },
+        { step: 'initialize' },
+      );
+      expect(await new DynamoSessionStore(failing, TABLE).end('busy', newer.id, new Date().toISOString())).toMatchObject({ id: newer.id, status: 'ended' });
+      expect(await capped.live('busy', newer.roomId)).toBeNull();
+    } finally {
+      failing.destroy();
+    }
   });
 
   it(`${name}: removing a participant of a room no media server holds answers 404, as nothing would remove it`, async () => {

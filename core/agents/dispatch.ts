@@ -91,6 +91,9 @@ export interface DispatchJob extends TenantDocument {
   readonly deadlineMs: number;
 }
 
+/** What the media server dialling a job's agent records: it answered (`participantId`), or why it did not. */
+export type DispatchOutcome = { readonly status: 'dispatched'; readonly participantId: string } | { readonly status: 'failed'; readonly reason: DispatchFailure };
+
 /** The job as shown at `nowMs`: one pending past its deadline has failed (`timeout`), though nobody wrote that. */
 export function toDispatchJobView({ id, tenant: _tenant, deadlineMs, status, ...rest }: DispatchJob, nowMs: number = Date.now()): DispatchJobView {
   const lapsed = status === 'pending' && nowMs > deadlineMs;
@@ -117,10 +120,12 @@ export class DynamoDispatchJobStore extends DynamoDocumentStore<DispatchJob> {
 
   /**
    * Records the job's outcome: `dispatched` (as `participantId`) or `failed` (`reason`). Only a job still pending and
-   * within its deadline changes; false otherwise (it had timed out, or has its outcome already).
+   * within its deadline changes; false otherwise (it had timed out, or has another outcome already). A job that has this
+   * very outcome answers true: a retried write whose first try landed (one media server dials a job's agent).
    */
-  async settle(tenant: string, jobId: string, outcome: { status: 'dispatched'; participantId: string } | { status: 'failed'; reason: DispatchFailure }): Promise<boolean> {
+  async settle(tenant: string, jobId: string, outcome: DispatchOutcome): Promise<boolean> {
     const job = await this.get(tenant, jobId);
+    if (job?.status === outcome.status && (outcome.status === 'dispatched' ? job.participantId === outcome.participantId : job.reason === outcome.reason)) return true;
     const now = Date.now();
     if (!job || job.status !== 'pending' || now > job.deadlineMs) return false;
     const updatedAt = new Date(Math.max(now, Date.parse(job.updatedAt) + 1)).toISOString();

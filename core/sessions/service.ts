@@ -75,7 +75,11 @@ export class SessionService {
     const session = input.sessionId !== undefined ? await this.found(tenant, input.sessionId) : await this.live(tenant, input.roomId ?? '');
     const participant = await this.deps.sessions.participant(tenant, session.id, input.participantId);
     if (session.status !== 'ongoing' || !participant || !isActive(participant)) throw new NotFoundError(`Participant ${input.participantId} is not in session ${session.id}`);
-    await this.deps.commands.send(tenant, { type: 'remove-participant', roomId: roomName(session), participantId: participant.participantId });
+    if (!(await this.deps.commands.send(tenant, { type: 'remove-participant', roomId: roomName(session), participantId: participant.participantId }))) {
+      // Its server died (the sweeper ends the session and closes its stays): nobody is in the room to remove.
+      this.deps.log.warn('participant removal asked of a room no media server holds: the sweeper ends its session', { tenant, sessionId: session.id, participantId: participant.participantId });
+      throw new NotFoundError(`Participant ${input.participantId} is not in a live room: no media server holds session ${session.id}'s room (its session is ended by the sweeper)`);
+    }
     return { message: 'Participant removed' };
   }
 
@@ -89,7 +93,7 @@ export class SessionService {
   private async live(tenant: string, ref: string): Promise<Session> {
     const room = ROOM_ID.test(ref) ? await this.deps.rooms.byName(tenant, ref) : null;
     if (!room) throw new NotFoundError(`Room ${ref} not found`);
-    const [session] = (await this.deps.sessions.page(tenant, { roomId: room.roomId, status: 'ongoing' }, { page: 1, perPage: 1 })).data;
+    const session = await this.deps.sessions.live(tenant, room.roomId);
     if (!session) throw new NotFoundError(`Room ${ref} has no live session`);
     return session;
   }

@@ -1,5 +1,5 @@
-import { GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient, type QueryCommandInput, type UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
-import { db, dueAttributes, isConditionFailure, num, readAtMost, readOptStr, readStr, str, TABLE_KEYS, type Item } from '../dynamo';
+import { DeleteItemCommand, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient, type QueryCommandInput, type UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
+import { conditionalWrite, db, dueAttributes, isConditionFailure, num, readAtMost, readOptStr, readStr, str, TABLE_KEYS, type Item } from '../dynamo';
 import { timeOrderedId } from '../ids';
 import { cappedPage, type NumberedPage, type PageRequest } from '../pagination';
 import type { Session, SessionParticipant, SessionParticipantKind, SessionStatus, TimelogEntry } from './model';
@@ -35,6 +35,8 @@ export interface SessionStore {
   /** Ends the session; null when it had ended already. */
   end(tenant: string, sessionId: string, at: string): Promise<Session | null>;
   get(tenant: string, id: string): Promise<Session | null>;
+  /** The room's live session (`roomId`: its record's id), found by the room's pointer whatever the tenant holds; null when none is ongoing. */
+  live(tenant: string, roomId: string): Promise<Session | null>;
   page(tenant: string, filter: SessionFilter, request: PageRequest): Promise<NumberedPage<Session>>;
   participant(tenant: string, sessionId: string, participantId: string): Promise<SessionParticipant | null>;
   participants(tenant: string, sessionId: string, activeOnly: boolean, request: PageRequest): Promise<NumberedPage<SessionParticipant>>;
@@ -61,8 +63,11 @@ export const sessionsOf = (serverId: string) => `sessions#${serverId}` as const;
 
 const SESSION_PREFIX = 'SS#';
 const PARTICIPANT_PREFIX = 'SP#';
+const LIVE_PREFIX = 'SL#';
 const tenantPk = (tenant: string) => str(`T#${tenant}`);
 const sessionKey = (tenant: string, id: string) => ({ pk: tenantPk(tenant), sk: str(`${SESSION_PREFIX}${id}`) });
+/** A room's pointer to its live session: written at the session's start, removed at its end if it still names it. */
+const liveKey = (tenant: string, roomId: string) => ({ pk: tenantPk(tenant), sk: str(`${LIVE_PREFIX}${roomId}`) });
 const participantKey = (tenant: string, sessionId: string, participantId: string) => ({ pk: tenantPk(tenant), sk: str(`${PARTICIPANT_PREFIX}${sessionId}#${participantId}`) });
 const expiry = (from: string, retentionDays: number) => num(Math.floor(Date.parse(from) / 1000) + retentionDays * 86400);
 
@@ -99,8 +104,11 @@ function participantOf(item: Item): SessionParticipant {
 /**
  * Sessions and their participants in the control table, under the tenant's partition: a session is one item
  * (`SS#<id>`, time-ordered, so the tenant's sessions list newest first and a date window is a key range), each of its
- * participants one more (`SP#<sessionId>#<participantId>`, its stays in `timelog`). Every write is one single-item
- * write: a session's start one put, each join and each leave one update, its end one update.
+ * participants one more (`SP#<sessionId>#<participantId>`, its stays in `timelog`), and each room with a live session
+ * a pointer to it (`SL#<roomId>`), so the API finds a room's live session with two reads however many sessions the
+ * tenant holds (a listing reads at most SESSION_LIST_READ_LIMIT of them). Every write is one single-item write: a
+ * session's start two puts (the session, the room's pointer), each join and each leave one update, its end one update
+ * and one conditional delete (the pointer).
  */
 export class DynamoSessionStore implements SessionStore {
   constructor(
@@ -111,6 +119,7 @@ export class DynamoSessionStore implements SessionStore {
   ) {}
 
   async start(session: Session, serverId: string, retentionDays: number): Promise<void> {
+    const expiresAt = expiry(session.start, retentionDays);
     const item: Item = {
       ...sessionKey(session.tenant, session.id),
       type: str('session'),
@@ -122,10 +131,13 @@ export class DynamoSessionStore implements SessionStore {
       status: str(session.status),
       region: str(session.region),
       mediaServer: str(serverId),
-      expiresAt: expiry(session.start, retentionDays),
+      expiresAt,
       ...dueAttributes(sessionsOf(serverId), session.start),
     };
     await db(() => this.dynamo.send(new PutItemCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' })));
+    // Unconditional: a room's newest session is its live one (an older one still ongoing is a dead server's, which the sweeper ends).
+    const pointer: Item = { ...liveKey(session.tenant, session.roomId), type: str('session-live'), sessionId: str(session.id), expiresAt };
+    await db(() => this.dynamo.send(new PutItemCommand({ TableName: this.tableName, Item: pointer })));
   }
 
   async joined(tenant: string, sessionId: string, joiner: Joiner, at: string, retentionDays: number): Promise<SessionParticipant> {
@@ -174,12 +186,23 @@ export class DynamoSessionStore implements SessionStore {
       ExpressionAttributeNames: { '#status': 'status', '#end': 'end', '#duePk': TABLE_KEYS.due.partitionKey, '#dueSk': TABLE_KEYS.due.sortKey },
       ExpressionAttributeValues: { ':ended': str('ended'), ':ongoing': str('ongoing'), ':at': str(at) },
     });
-    return ended && sessionOf(ended);
+    if (!ended) return null;
+    const session = sessionOf(ended);
+    await this.unpoint(session);
+    return session;
   }
 
   async get(tenant: string, id: string): Promise<Session | null> {
     const out = await db(() => this.dynamo.send(new GetItemCommand({ TableName: this.tableName, Key: sessionKey(tenant, id), ConsistentRead: true })));
     return out.Item ? sessionOf(out.Item) : null;
+  }
+
+  async live(tenant: string, roomId: string): Promise<Session | null> {
+    const out = await db(() => this.dynamo.send(new GetItemCommand({ TableName: this.tableName, Key: liveKey(tenant, roomId), ConsistentRead: true })));
+    const sessionId = out.Item?.sessionId?.S;
+    // A pointer left behind (its removal failed) names an ended session: the session's own status decides.
+    const session = sessionId === undefined ? null : await this.get(tenant, sessionId);
+    return session?.status === 'ongoing' ? session : null;
   }
 
   page(tenant: string, filter: SessionFilter, request: PageRequest): Promise<NumberedPage<Session>> {
@@ -226,6 +249,7 @@ export class DynamoSessionStore implements SessionStore {
     });
     if (!ended) return null;
     const session = sessionOf(ended);
+    await this.unpoint(session);
     const end = session.end ?? at;
     const left: { participant: SessionParticipant; entry: number }[] = [];
     let start: Item | undefined;
@@ -264,6 +288,17 @@ export class DynamoSessionStore implements SessionStore {
       ExpressionAttributeValues: { ':pk': tenantPk(tenant), ':prefix': str(`${PARTICIPANT_PREFIX}${sessionId}#`), ...(activeOnly && { ':active': { BOOL: true } }) },
       ConsistentRead: true,
     };
+  }
+
+  /**
+   * Removes the room's pointer to `session`, ended: one pointing to a newer session of the room stays. A removal that
+   * fails is let be: the session is ended already (its end must still fire its event), and `live` reads the status of
+   * the session a pointer names, so a pointer left behind answers nothing; the room's next session overwrites it.
+   */
+  private async unpoint(session: Session): Promise<void> {
+    await conditionalWrite(() =>
+      this.dynamo.send(new DeleteItemCommand({ TableName: this.tableName, Key: liveKey(session.tenant, session.roomId), ConditionExpression: 'sessionId = :id', ExpressionAttributeValues: { ':id': str(session.id) } })),
+    ).catch(() => undefined);
   }
 
   /** The item after a conditional update; null when the condition did not hold. */

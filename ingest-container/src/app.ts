@@ -248,6 +248,11 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
   const metrics = setInterval(guard(log, 'metrics report', () => undefined)(report), METRICS_INTERVAL_MS).unref();
   log.info('media server started', { region: config.region, port, relayUrl, leaseSeconds: config.leaseSeconds, limits: config.limits });
 
+  /** Settles the session writes begun so far, then the events they fired. */
+  const recorded = async () => {
+    await sessions.settled();
+    await sessionEvents.settled();
+  };
   let closing: Promise<void> | undefined;
   const stop = (ending: () => Promise<void>) =>
     (closing ??= (async () => {
@@ -256,9 +261,10 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
       await ending();
       clearInterval(metrics);
       report();
+      // The sessions its rooms' last leaves ended, and their events, are recorded while this server still counts as
+      // live: once it is marked stopped a sweep ends them itself, and this server's own last leaves and ends are lost.
+      await recorded();
       await cluster.stop();
-      // The sessions its rooms' last leaves ended are written before the table client goes.
-      await sessions.settled();
       protection.update(false);
       await protection.settled();
       // Every connection has ended by now; the time limit only guards against one that never reports it.
@@ -274,8 +280,8 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
         ),
         new Promise((resolve) => setTimeout(resolve, 5000).unref()),
       ]);
-      // The session events of the rooms that just closed are recorded before the table's client goes.
-      await sessionEvents.settled();
+      // A connection only the servers' close ended is recorded too before the table's client goes.
+      await recorded();
       dynamo.destroy();
       log.info('media server stopped', {});
     })());

@@ -4,7 +4,10 @@ import { callIdFor, type CallRecord, type CallRoomEntry } from '../../core/calls
 import { callEnd, DynamoCallStore, SWITCH_ROOM_TIMEOUT_MS } from '../../core/calls/store';
 import { overdue } from '../../core/dynamo';
 import { COMMAND_TTL_MS, MediaCommandStore, newCommandId, type SwitchRoomCommand } from '../../core/media-commands';
+import { RoomSwitcher } from '../../ingest-container/src/calls/switch-room';
 import { ensureControlTable } from '../../local/aws';
+import { waitFor } from '../support/local-process';
+import { memoryLog } from '../support/stack';
 import { storeBackends, type Backend } from '../support/store-backends';
 
 /**
@@ -64,6 +67,46 @@ describe.each(storeBackends)('media commands on %s', (name, start) => {
     expect(await store.take('media-3', (id) => bad.push(id))).toEqual([]);
     expect(bad).toEqual(['cmd_bad']);
     expect(await store.take('media-3', () => undefined)).toEqual([]);
+  });
+
+  it(`${name}: a command whose handling throws is logged with its id and tenant, and the rest of its batch still runs`, async () => {
+    const store = new MediaCommandStore(dynamo, 'commands');
+    const at = Date.now();
+    const [failing, next, last] = [0, 1, 2].map((i) => newCommandId(at + i)) as [string, string, string];
+    await store.send('media-5', { type: 'close-room', id: failing, tenant: 't1', roomId: 'boom', at, expiresAtMs: at + COMMAND_TTL_MS });
+    await store.send('media-5', { type: 'end-session', id: next, tenant: 't2', roomId: 'sales', at, expiresAtMs: at + COMMAND_TTL_MS });
+    await store.send('media-5', { type: 'remove-participant', id: last, tenant: 't2', roomId: 'sales', participantId: 'web_1', at, expiresAtMs: at + COMMAND_TTL_MS });
+    const ran: string[] = [];
+    const log = memoryLog();
+    // Only the room commands run here: the switcher's call and seating parts are never reached.
+    const unused = {} as never;
+    const switcher = new RoomSwitcher({
+      serverId: 'media-5',
+      commands: store,
+      seating: unused,
+      relayAuth: unused,
+      rooms: unused,
+      calls: unused,
+      lifecycle: unused,
+      closeRoom: (tenant, roomId, why) => {
+        if (roomId === 'boom') throw new Error('room close failed');
+        ran.push(`${why} ${tenant}/${roomId}`);
+      },
+      removeParticipant: (tenant, roomId, participantId) => ran.push(`removed ${tenant}/${roomId}/${participantId}`) > 0,
+      dispatchAgent: () => undefined,
+      log: log.logger,
+      pollMs: 10,
+    });
+    switcher.start();
+    try {
+      await waitFor(() => (ran.length === 2 ? true : undefined));
+    } finally {
+      await switcher.stop();
+    }
+    expect(ran).toEqual(['session-ended t2/sales', 'removed t2/sales/web_1']);
+    const failed = log.lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.msg === 'media command failed: it is dropped');
+    expect(failed).toEqual([expect.objectContaining({ commandId: failing, tenant: 't1', roomId: 'boom', type: 'close-room' })]);
+    expect(await store.take('media-5', () => undefined)).toEqual([]);
   });
 
   it(`${name}: a switch of rooms gets one outcome, its completion or its timeout, whichever lands first; the call is due under its server again`, async () => {

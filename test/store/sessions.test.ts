@@ -1,10 +1,13 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { dynamoClient } from '../../core/aws';
 import { overdue } from '../../core/dynamo';
+import { newSessionId } from '../../core/ids';
 import { createLogger } from '../../core/log';
 import { RoomNames } from '../../core/room-records/service';
+import { roomCommandSender } from '../../core/room-records/closer';
 import { DynamoRoomStore } from '../../core/room-records/store';
 import type { SessionEvent } from '../../core/sessions/events';
+import { SessionService } from '../../core/sessions/service';
 import { DynamoSessionStore, sessionsOf } from '../../core/sessions/store';
 import { MediaClock } from '../../ingest-container/src/room/clock';
 import { JitterBuffer } from '../../ingest-container/src/room/jitter-buffer';
@@ -109,7 +112,7 @@ describe.each(storeBackends)('room sessions on %s', (name, start) => {
     expect(sessions[1]?.id).toBe(id);
   });
 
-  it(`${name}: costs a session's first join 1 read and 2 writes, each later join or leave 1 write, its last leave 1 more`, async () => {
+  it(`${name}: costs a session's first join 1 read and 3 writes, each later join or leave 1 write, its last leave 2 more`, async () => {
     const metered = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: backend.endpoint });
     try {
       const measured = capacityMeter(metered);
@@ -126,11 +129,11 @@ describe.each(storeBackends)('room sessions on %s', (name, start) => {
       };
       // Items under 1 KB: a consistent read of the room's name is 1 read unit, each write 1 write unit; DynamoDB Local
       // (as DynamoDB does) also counts the session's entry in the sparse `due` index, written at its start and removed at
-      // its end, which dynalite leaves out.
-      expect(await step(() => live.join(member('web_1', 'web')))).toEqual({ requests: 3, units: name === 'dynalite' ? 3 : 4 });
+      // its end, which dynalite leaves out. The room's pointer to its live session is put at the start, deleted at the end.
+      expect(await step(() => live.join(member('web_1', 'web')))).toEqual({ requests: 4, units: name === 'dynalite' ? 4 : 5 });
       expect(await step(() => live.join(member('ph_2', 'phone', { from: '+14155550100', to: '+14155550199', callUuid: 'uuid-2', callId: 'call_2' })))).toEqual({ requests: 1, units: 1 });
       expect(await step(() => live.leave('ph_2', 'left'))).toEqual({ requests: 1, units: 1 });
-      expect(await step(() => live.leave('web_1', 'left'))).toEqual({ requests: 2, units: name === 'dynalite' ? 2 : 3 });
+      expect(await step(() => live.leave('web_1', 'left'))).toEqual({ requests: 3, units: name === 'dynalite' ? 3 : 4 });
     } finally {
       metered.destroy();
     }
@@ -194,8 +197,10 @@ describe.each(storeBackends)('room sessions on %s', (name, start) => {
     expect(await listed()).toHaveLength(1);
     const [session] = (await store.page('acme', { customRoomId: 'orphaned' }, { page: 1, perPage: 1 })).data;
     const id = session?.id ?? '';
+    expect(await store.live('acme', session?.roomId ?? '')).toEqual(session);
     const at = new Date().toISOString();
     const leftBehind = await store.endLeftBehind('acme', id, at);
+    expect(await store.live('acme', session?.roomId ?? '')).toBeNull();
     expect(leftBehind?.session).toEqual({ ...session, status: 'ended', end: at });
     expect(leftBehind?.left.map(({ participant, entry }) => [participant.participantId, entry, participant.timelog[entry]?.end])).toEqual([
       ['web_1', 0, at],
@@ -215,5 +220,63 @@ describe.each(storeBackends)('room sessions on %s', (name, start) => {
     await recorder.settled();
     expect(await store.get('acme', id)).toMatchObject({ status: 'ended', end: at });
     expect((await store.participant('acme', id, 'web_1'))?.timelog[0]?.end).toBe(at);
+  });
+
+  it(`${name}: finds a room's live session past the listing's read limit, and only while it is live`, async () => {
+    // A listing reads at most `readLimit` of the tenant's newest sessions before it filters: 3 here, as 1,000 in service.
+    const capped = new DynamoSessionStore(dynamo, TABLE, 3);
+    const startMs = Date.now();
+    const session = (roomId: string, i: number) => {
+      const start = new Date(startMs + i).toISOString();
+      return { tenant: 'busy', id: newSessionId(Date.parse(start)), roomId, customRoomId: null, start, end: null, status: 'ongoing' as const, region: 'us002' };
+    };
+    const long = session('long-live-0001', 0);
+    await capped.start(long, 'media-busy', 30);
+    for (let i = 1; i <= 5; i++) await capped.start(session(`othr-room-000${i}`, i), 'media-busy', 30);
+    expect((await capped.page('busy', { roomId: long.roomId, status: 'ongoing' }, { page: 1, perPage: 1 })).data).toEqual([]);
+    expect(await capped.live('busy', long.roomId)).toEqual(long);
+    expect(await capped.live('someone-else', long.roomId)).toBeNull();
+    // Its server ends it: the room has no live session.
+    await capped.end('busy', long.id, new Date().toISOString());
+    expect(await capped.live('busy', long.roomId)).toBeNull();
+    // A newer session of the room points it elsewhere: ending an older one left behind leaves the pointer to the newer.
+    const older = session('twice-live-01', 10);
+    const newer = session('twice-live-01', 11);
+    await capped.start(older, 'media-dead', 30);
+    await capped.start(newer, 'media-busy', 30);
+    await capped.endLeftBehind('busy', older.id, new Date().toISOString());
+    expect(await capped.live('busy', newer.roomId)).toEqual(newer);
+    // A pointer whose removal fails is let be: the session still ends (its event fires), and the room reads as not live.
+    const failing = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: backend.endpoint });
+    try {
+      failing.middlewareStack.add(
+        (next) => (args) => {
+          if ('ConditionExpression' in args.input && !('UpdateExpression' in args.input) && !('Item' in args.input)) throw Object.assign(new Error('throttled'), { name: 'ThrottlingException' });
+          return next(args);
+        },
+        { step: 'initialize' },
+      );
+      expect(await new DynamoSessionStore(failing, TABLE).end('busy', newer.id, new Date().toISOString())).toMatchObject({ id: newer.id, status: 'ended' });
+      expect(await capped.live('busy', newer.roomId)).toBeNull();
+    } finally {
+      failing.destroy();
+    }
+  });
+
+  it(`${name}: removing a participant of a room no media server holds answers 404, as nothing would remove it`, async () => {
+    const roomStore = new DynamoRoomStore(dynamo, TABLE);
+    const room = await rooms.create('acme', { roomId: 'dead-serv-0001', customRoomId: null });
+    const log = memoryLog();
+    // The room's region table (here the same one) holds no placement of it: its server died before the sweep.
+    const commands = roomCommandSender({ mediaRegions: [{ id: 'us002', ingestUrl: 'ws://127.0.0.1:1', claimsTable: TABLE }], aws: { region: 'us-east-1', dynamodbEndpoint: backend.endpoint } }, dynamo, log.logger);
+    const service = new SessionService({ sessions: store, rooms: roomStore, commands, log: log.logger });
+    const start = new Date().toISOString();
+    const session = { tenant: 'acme', id: newSessionId(Date.parse(start)), roomId: room.roomId, customRoomId: null, start, end: null, status: 'ongoing' as const, region: 'us002' };
+    await store.start(session, 'media-dead', 30);
+    await store.joined('acme', session.id, { participantId: 'web_1', kind: 'web', name: null, callId: null }, start, 30);
+    for (const input of [{ roomId: room.roomId, participantId: 'web_1' }, { sessionId: session.id, participantId: 'web_1' }]) {
+      await expect(service.removeParticipant('acme', input)).rejects.toMatchObject({ status: 404, message: expect.stringContaining('no media server holds') });
+    }
+    expect(log.lines.filter((line) => line.includes('participant removal asked of a room no media server holds'))).toHaveLength(2);
   });
 });

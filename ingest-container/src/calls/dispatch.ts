@@ -1,4 +1,5 @@
-import type { DispatchFailure, DynamoDispatchJobStore } from '../../../core/agents/dispatch';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { DispatchFailure, DispatchOutcome, DynamoDispatchJobStore } from '../../../core/agents/dispatch';
 import type { Logger } from '../../../core/log';
 import { newCommandId, type DispatchAgentCommand, type MediaCommandStore } from '../../../core/media-commands';
 import type { RoomHold, Seating } from '../cluster/seating';
@@ -7,6 +8,31 @@ import type { RoomSocket } from '../room/socket';
 import { CLOSE } from '../transport/close-codes';
 import { Refusal } from '../transport/refuse';
 import { dialAgent, type DialOptions } from './agent';
+
+/** How many times an outcome's write is tried while DynamoDB fails it (throttled, unreachable); the waits between double from SETTLE_BACKOFF_MS. */
+export const SETTLE_ATTEMPTS = 4;
+export const SETTLE_BACKOFF_MS = 100;
+
+/** What became of an outcome: recorded; refused by its job (timed out, or settled otherwise); or never written (DynamoDB kept failing). */
+export type Settled = 'recorded' | 'refused' | 'unwritten';
+
+/** Records a dispatch's outcome on its job, retrying a failed write (bounded, with backoff); each failure is logged. */
+export async function settleJob(jobs: Pick<DynamoDispatchJobStore, 'settle'>, tenant: string, jobId: string, outcome: DispatchOutcome, log: Logger): Promise<Settled> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      if (await jobs.settle(tenant, jobId, outcome)) return 'recorded';
+      log.warn('agent dispatch outcome not recorded: the job has timed out', { status: outcome.status });
+      return 'refused';
+    } catch (err) {
+      if (attempt >= SETTLE_ATTEMPTS) {
+        log.error('could not record the agent dispatch outcome: giving up', { err, status: outcome.status, attempts: attempt });
+        return 'unwritten';
+      }
+      log.warn('could not record the agent dispatch outcome: trying again', { err, status: outcome.status, attempt });
+      await sleep(SETTLE_BACKOFF_MS * 2 ** (attempt - 1));
+    }
+  }
+}
 
 /** Where a dispatched agent lives once it answered: among the server's participants, holding its room until it closes. */
 export interface DispatchedAgents {
@@ -60,7 +86,7 @@ export class AgentDispatcher {
     const { tenant } = command;
     const fail = (reason: DispatchFailure) => {
       log.warn('agent dispatch failed', { reason });
-      return this.settle(command, { status: 'failed', reason }, log);
+      return settleJob(this.deps.jobs, tenant, command.jobId, { status: 'failed', reason }, log);
     };
     if (Date.now() > command.expiresAtMs) return void (await fail('expired'));
     let roomId: string;
@@ -83,13 +109,15 @@ export class AgentDispatcher {
       return void (await fail(this.stopping.signal.aborted ? 'unavailable' : 'unreachable'));
     }
     this.deps.agents.adopt(agent, hold);
-    if (await this.settle(command, { status: 'dispatched', participantId: agent.id }, log)) log.info('agent dispatched into the room', { participantId: agent.id, tookMs: Date.now() - startedMs });
-    // The job timed out meanwhile and reads as failed: the agent must not stay in the room against it.
+    const settled = await settleJob(this.deps.jobs, tenant, command.jobId, { status: 'dispatched', participantId: agent.id }, log);
+    if (settled !== 'refused') log.info('agent dispatched into the room', { participantId: agent.id, tookMs: Date.now() - startedMs, recorded: settled === 'recorded' });
+    // The job timed out meanwhile and reads as failed: the agent must not stay in the room against it. One whose outcome
+    // could not be written (logged) works on: its job reads as timed out once its deadline passes.
     else agent.close(CLOSE.ended, 'dispatch timed out');
   }
 
   /** The room was placed on another server meanwhile: the command goes there, once (a second move fails it). */
-  private async passOn(command: DispatchAgentCommand, owner: string, fail: (reason: DispatchFailure) => Promise<boolean>, log: Logger): Promise<void> {
+  private async passOn(command: DispatchAgentCommand, owner: string, fail: (reason: DispatchFailure) => Promise<Settled>, log: Logger): Promise<void> {
     if (command.forwarded) return void (await fail('unavailable'));
     try {
       await this.deps.commands.send(owner, { ...command, id: newCommandId(), forwarded: true });
@@ -97,18 +125,6 @@ export class AgentDispatcher {
     } catch (err) {
       log.error("agent dispatch could not be passed on to the room's media server", { owner, err });
       await fail('unavailable');
-    }
-  }
-
-  /** Records the outcome; false when the job would not take it (timed out), or it could not be written (logged). */
-  private async settle(command: DispatchAgentCommand, outcome: Parameters<DynamoDispatchJobStore['settle']>[2], log: Logger): Promise<boolean> {
-    try {
-      const settled = await this.deps.jobs.settle(command.tenant, command.jobId, outcome);
-      if (!settled) log.warn('agent dispatch outcome not recorded: the job has timed out', { status: outcome.status });
-      return settled;
-    } catch (err) {
-      log.error('could not record the agent dispatch outcome', { err, status: outcome.status });
-      return false;
     }
   }
 }

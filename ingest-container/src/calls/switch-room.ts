@@ -1,7 +1,7 @@
 import type { CallRoomEntry, SwitchFailure } from '../../../core/calls/model';
 import type { Logger } from '../../../core/log';
 import type { Placement } from '../../../core/placement';
-import type { DispatchAgentCommand, MediaCommandStore, SwitchRoomCommand } from '../../../core/media-commands';
+import type { DispatchAgentCommand, MediaCommand, MediaCommandStore, SwitchRoomCommand } from '../../../core/media-commands';
 import { Relay } from '../cluster/relay';
 import type { RelayAuth } from '../cluster/relay-auth';
 import { LOST, type RoomHold, type Seating } from '../cluster/seating';
@@ -72,30 +72,39 @@ export class RoomSwitcher {
 
   private async poll(): Promise<void> {
     const commands = await this.deps.commands.take(this.deps.serverId, (id) => this.deps.log.warn('malformed media command dropped', { commandId: id }));
+    // Taken is deleted: a command whose handling throws is logged, and the rest of the batch still runs.
     for (const command of commands) {
       const ids = { tenant: command.tenant, roomId: command.type === 'switch-room' ? command.fromRoomId : command.roomId, commandId: command.id };
-      switch (command.type) {
-        // Late or not, a deactivated room's session ends: nothing may stay live in it.
-        case 'close-room':
-          this.deps.log.info('closing a deactivated room', ids);
-          this.deps.closeRoom(command.tenant, command.roomId, 'room-deactivated');
-          break;
-        // Late or not: the session was live when the API was asked, and whoever joined since joined what it ended.
-        case 'end-session':
-          this.deps.log.info("ending a room's session", ids);
-          this.deps.closeRoom(command.tenant, command.roomId, 'session-ended');
-          break;
-        case 'remove-participant':
-          if (this.deps.removeParticipant(command.tenant, command.roomId, command.participantId)) this.deps.log.info('participant removed from its room', { ...ids, participantId: command.participantId });
-          else this.deps.log.warn('participant to remove is not in its room here (it left)', { ...ids, participantId: command.participantId });
-          break;
-        // Dialled beside the poll (it may take seconds), its outcome recorded on its job.
-        case 'dispatch-agent':
-          this.deps.dispatchAgent(command);
-          break;
-        case 'switch-room':
-          await this.run(command);
+      try {
+        await this.handle(command, ids);
+      } catch (err) {
+        this.deps.log.error('media command failed: it is dropped', { ...ids, type: command.type, err });
       }
+    }
+  }
+
+  private async handle(command: MediaCommand, ids: { tenant: string; roomId: string; commandId: string }): Promise<void> {
+    switch (command.type) {
+      // Late or not, a deactivated room's session ends: nothing may stay live in it.
+      case 'close-room':
+        this.deps.log.info('closing a deactivated room', ids);
+        this.deps.closeRoom(command.tenant, command.roomId, 'room-deactivated');
+        break;
+      // Late or not: the session was live when the API was asked, and whoever joined since joined what it ended.
+      case 'end-session':
+        this.deps.log.info("ending a room's session", ids);
+        this.deps.closeRoom(command.tenant, command.roomId, 'session-ended');
+        break;
+      case 'remove-participant':
+        if (this.deps.removeParticipant(command.tenant, command.roomId, command.participantId)) this.deps.log.info('participant removed from its room', { ...ids, participantId: command.participantId });
+        else this.deps.log.warn('participant to remove is not in its room here (it left)', { ...ids, participantId: command.participantId });
+        break;
+      // Dialled beside the poll (it may take seconds), its outcome recorded on its job.
+      case 'dispatch-agent':
+        this.deps.dispatchAgent(command);
+        break;
+      case 'switch-room':
+        await this.run(command);
     }
   }
 

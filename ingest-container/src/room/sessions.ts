@@ -28,9 +28,10 @@ function joinerOf({ id, kind, phone }: ParticipantInfo): Joiner {
  * from another server joins the room here, so that server records nothing), and fires their events
  * (core/sessions/events.ts) once each write is done, in order. Writes go one after another per room, off the join:
  * a join or leave never waits on one, and a failure is logged, never passed on. What it costs (DynamoDB, 1 KB items):
- * a session's first join 1 read (the room record) and 2 writes (the session, the participant); each later join 1
- * write; each leave 1 write; the last leave 1 more (the session's end); the session's `due` index entry adds a write
- * unit at its start and its end (docs/BENCHMARKS.md, "Session records"). Nothing per frame.
+ * a session's first join 1 read (the room record) and 3 writes (the session, the room's pointer to it, the
+ * participant); each later join 1 write; each leave 1 write; the last leave 2 more (the session's end, the pointer's
+ * removal); the session's `due` index entry adds a write unit at its start and its end (docs/BENCHMARKS.md, "Session
+ * records"). Nothing per frame.
  */
 export class SessionRecorder implements RoomWatchers {
   /** Each room's writes still to settle: `settled` waits on them. */

@@ -18,7 +18,7 @@ import { PlivoVoiceApi } from '../../core/plivo/voice-api';
 import { DynamoRoutingRuleStore } from '../../core/routing/store';
 import { SecretBox } from '../../core/secret-box';
 import { TenantStore } from '../../core/tenants';
-import { RoomNames } from '../../core/room-records/service';
+import { RoomNames, RoomService } from '../../core/room-records/service';
 import { DynamoRoomStore } from '../../core/room-records/store';
 import { roomWebhookPublisher } from '../../core/room-records/webhooks';
 import { DynamoSessionStore } from '../../core/sessions/store';
@@ -122,8 +122,17 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
     }),
     log,
   });
-  const roomNames = new RoomNames(new DynamoRoomStore(dynamo, control.tableName), log);
+  const roomStore = new DynamoRoomStore(dynamo, control.tableName);
+  const roomNames = new RoomNames(roomStore, log);
   const rooms = new RoomGate(roomNames);
+  // A room deactivated here (its `autoCloseConfig`) is closed here: this server holds it.
+  const closer = {
+    close: (tenant: string, name: string) => {
+      closeRoom(tenant, name, 'room-deactivated');
+      return Promise.resolve();
+    },
+  };
+  const roomService = new RoomService({ rooms: roomStore, closer, allowPrivateTargets: config.allowPrivateTargets, log });
   const sessions = new SessionRecorder({
     store: new DynamoSessionStore(dynamo, control.tableName),
     rooms: roomNames,
@@ -131,6 +140,8 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
     region: config.region,
     serverId,
     retentionDays: control.callRetentionDays,
+    endSession: (tenant, name) => closeRoom(tenant, name, 'session-ended'),
+    deactivate: (tenant, name) => roomService.deactivate(tenant, name),
     log,
   });
   const dial = { ...DIAL_DEFAULTS, publicOnly: !config.allowPrivateTargets };

@@ -1,3 +1,4 @@
+import { ROOM_CHECK_TTL_MS } from '../../ingest-container/src/admission/room-gate';
 import { RoomPeer } from '../../tools/room-peer';
 import { SimulatedCall } from '../../tools/plivo-simulator';
 import { localProcessPerFile, waitFor } from '../support/local-process';
@@ -84,3 +85,22 @@ it('seats a participant joining by roomId in the room kept under its customRoomI
   expect(await byRoomId.next('joined')).toMatchObject({ roomId: 'two-names', participants: [expect.objectContaining({ kind: 'web' })] });
   await Promise.all([byCustom.close(), byRoomId.close()]);
 }, 20_000);
+
+it('deactivates a session-end-and-deactivate room (autoCloseConfig) once its last participant leaves: later joins are refused 403', async () => {
+  const created = await api('POST', '/v2/rooms', { customRoomId: 'one-session', autoCloseConfig: { type: 'session-end-and-deactivate' } });
+  expect(created.status).toBe(201);
+  const first = await join(0, 'one-session');
+  const second = await join(1, 'one-session');
+  await first.next('participant-joined');
+  await first.close();
+  // One participant is left: the session goes on, and the room with it.
+  expect((await api('GET', '/v2/rooms/one-session')).body).toMatchObject({ disabled: false });
+  await second.close();
+  await waitFor(async () => ((await api('GET', '/v2/rooms/one-session')).body.disabled === true ? true : undefined), 5000);
+  expect(local.stack.output()).toMatch(/"msg":"room deactivated as its session ended \(autoCloseConfig\)"/);
+  const refused = { status: 403, message: expect.stringContaining('"code":"room_deactivated"') };
+  // The room's server refuses at once; the other read the room as `second` joined, and trusts that for ROOM_CHECK_TTL_MS.
+  await expect(join(0, 'one-session')).rejects.toMatchObject(refused);
+  await new Promise((resolve) => setTimeout(resolve, ROOM_CHECK_TTL_MS));
+  await expect(join(1, 'one-session')).rejects.toMatchObject(refused);
+}, 30_000);

@@ -3,7 +3,7 @@ import { dynamoClient } from '../../core/aws';
 import { overdue } from '../../core/dynamo';
 import { newSessionId } from '../../core/ids';
 import { createLogger } from '../../core/log';
-import { RoomNames } from '../../core/room-records/service';
+import { RoomNames, RoomService } from '../../core/room-records/service';
 import { roomCommandSender } from '../../core/room-records/closer';
 import { DynamoRoomStore } from '../../core/room-records/store';
 import type { SessionEvent } from '../../core/sessions/events';
@@ -35,6 +35,7 @@ describe.each(storeBackends)('room sessions on %s', (name, start) => {
   let backend: Backend;
   let dynamo: DynamoDBClient;
   let store: DynamoSessionStore;
+  let roomStore: DynamoRoomStore;
   let rooms: RoomNames;
   const clock = new MediaClock(() => undefined);
 
@@ -43,17 +44,38 @@ describe.each(storeBackends)('room sessions on %s', (name, start) => {
     dynamo = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: backend.endpoint });
     await ensureControlTable(dynamo, TABLE);
     store = new DynamoSessionStore(dynamo, TABLE);
-    rooms = new RoomNames(new DynamoRoomStore(dynamo, TABLE), createLogger('error'));
+    roomStore = new DynamoRoomStore(dynamo, TABLE);
+    rooms = new RoomNames(roomStore, createLogger('error'));
   }, 60_000);
   afterAll(async () => {
     dynamo.destroy();
     await backend.stop();
   });
 
-  /** A room registry whose rooms are recorded by a recorder whose events go to `events`. */
-  function recorded(events: SessionEvent[], sessions = store, log = createLogger('error')) {
-    const recorder = new SessionRecorder({ store: sessions, rooms, events: { publish: (event) => events.push(event) }, region: 'us002', serverId: 'media-test', retentionDays: 30, log });
-    return { recorder, registry: new RoomRegistry(clock, LIMITS, () => undefined, recorder) };
+  /**
+   * A room registry whose rooms are recorded by a recorder whose events go to `events`; it ends a session as the media
+   * server does (its members leave) and deactivates a room through RoomService, its minutes lasting `minuteMs`.
+   */
+  function recorded(events: SessionEvent[], sessions = store, log = createLogger('error'), minuteMs?: number) {
+    const service = new RoomService({ rooms: roomStore, closer: { close: () => Promise.resolve() }, allowPrivateTargets: false, log });
+    const endSession = (tenant: string, roomName: string) => {
+      const live = registry.find(tenant, roomName);
+      for (const { id } of live?.participants() ?? []) live?.leave(id, 'session-ended');
+    };
+    const recorder = new SessionRecorder({
+      store: sessions,
+      rooms,
+      events: { publish: (event) => events.push(event) },
+      region: 'us002',
+      serverId: 'media-test',
+      retentionDays: 30,
+      endSession,
+      deactivate: (tenant, roomName) => service.deactivate(tenant, roomName),
+      ...(minuteMs !== undefined && { minuteMs }),
+      log,
+    });
+    const registry = new RoomRegistry(clock, LIMITS, () => undefined, recorder);
+    return { recorder, registry };
   }
 
   it(`${name}: records a session from its first join to its last leave, a second stay as a second timelog entry, and fires its events in order`, async () => {
@@ -112,13 +134,57 @@ describe.each(storeBackends)('room sessions on %s', (name, start) => {
     expect(sessions[1]?.id).toBe(id);
   });
 
+  it(`${name}: autoCloseConfig.duration ends the session that long after its start, as /v2/sessions/end does; the room stays usable`, async () => {
+    const room = await rooms.create('acme', { roomId: 'auto-clos-0001', customRoomId: 'timed', autoCloseConfig: { type: 'session-ends', duration: 2 } });
+    const log = memoryLog();
+    const events: SessionEvent[] = [];
+    const { recorder, registry } = recorded(events, store, log.logger, 150);
+    const startedMs = Date.now();
+    const live = registry.get('acme', 'timed');
+    live.join(member('web_1', 'web'));
+    live.join(member('web_2', 'web'));
+    await recorder.settled();
+    expect(live.participants()).toHaveLength(2);
+    const deadline = Date.now() + 5_000;
+    while (registry.find('acme', 'timed') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    const endedMs = Date.now();
+    await recorder.settled();
+    expect(registry.find('acme', 'timed')).toBeUndefined();
+    expect(endedMs - startedMs).toBeGreaterThanOrEqual(290);
+    const [session] = (await store.page('acme', { roomId: room.roomId }, { page: 1, perPage: 10 })).data;
+    expect(session).toMatchObject({ status: 'ended' });
+    expect(events.map((e) => e.type).at(-1)).toBe('session-ended');
+    expect(log.lines.filter((line) => line.includes('autoCloseConfig.duration ran out') && line.includes(session?.id ?? '-') && line.includes('acme')).length).toBe(1);
+    // `session-ends` does not deactivate: the room is joined again.
+    expect((await roomStore.byName('acme', 'timed'))?.disabled).toBe(false);
+  });
+
+  it(`${name}: a session-end-and-deactivate room is deactivated as its session ends (its last leave), names first, as /v2/rooms/deactivate does`, async () => {
+    const room = await rooms.create('acme', { roomId: 'auto-clos-0002', customRoomId: 'one-shot', autoCloseConfig: { type: 'session-end-and-deactivate' } });
+    const log = memoryLog();
+    const { recorder, registry } = recorded([], store, log.logger);
+    const live = registry.get('acme', 'one-shot');
+    live.join(member('web_1', 'web'));
+    await recorder.settled();
+    expect((await roomStore.named('acme', 'one-shot'))?.disabled).toBe(false);
+    live.leave('web_1', 'left');
+    await recorder.settled();
+    expect(await roomStore.get('acme', room.id)).toMatchObject({ disabled: true });
+    expect((await roomStore.named('acme', 'one-shot'))?.disabled).toBe(true);
+    expect((await roomStore.named('acme', room.roomId))?.disabled).toBe(true);
+    expect(log.lines.filter((line) => line.includes('room deactivated as its session ended') && line.includes('one-shot') && line.includes('ss_')).length).toBe(1);
+    // Another tenant's room of the same name is untouched.
+    const other = await rooms.create('globex', { roomId: 'auto-clos-0003', customRoomId: 'one-shot' });
+    expect((await roomStore.get('globex', other.id))?.disabled).toBe(false);
+  });
+
   it(`${name}: costs a session's first join 1 read and 3 writes, each later join or leave 1 write, its last leave 2 more`, async () => {
     const metered = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: backend.endpoint });
     try {
       const measured = capacityMeter(metered);
       const meteredRooms = new RoomNames(new DynamoRoomStore(metered, TABLE), createLogger('error'));
       await meteredRooms.create('acme', { roomId: 'cost-cost-0001', customRoomId: 'costed' });
-      const recorder = new SessionRecorder({ store: new DynamoSessionStore(metered, TABLE), rooms: meteredRooms, events: { publish: () => undefined }, region: 'us002', serverId: 'media-cost', retentionDays: 30, log: createLogger('error') });
+      const recorder = new SessionRecorder({ store: new DynamoSessionStore(metered, TABLE), rooms: meteredRooms, events: { publish: () => undefined }, region: 'us002', serverId: 'media-cost', retentionDays: 30, endSession: () => undefined, deactivate: () => Promise.resolve(), log: createLogger('error') });
       const live = new RoomRegistry(clock, LIMITS, () => undefined, recorder).get('acme', 'costed');
       const step = async (act: () => void) => {
         const { requests, rcu: units } = await measured(async () => {

@@ -1,5 +1,6 @@
 import { newSessionId } from '../../../core/ids';
 import type { Logger } from '../../../core/log';
+import type { Room } from '../../../core/room-records/model';
 import type { RoomNames } from '../../../core/room-records/service';
 import { participantEvent, sessionEvent, type SessionEventSink } from '../../../core/sessions/events';
 import type { Session } from '../../../core/sessions/model';
@@ -15,8 +16,16 @@ export interface SessionRecorderDeps {
   readonly region: string;
   readonly serverId: string;
   readonly retentionDays: number;
+  /** Ends the room's session here as `POST /v2/sessions/end` does: its `autoCloseConfig.duration` ran out. */
+  readonly endSession: (tenant: string, roomName: string) => void;
+  /** Deactivates the room as `POST /v2/rooms/deactivate` does: its `session-end-and-deactivate` session ended. */
+  readonly deactivate: (tenant: string, roomName: string) => Promise<unknown>;
+  /** How long a minute of `autoCloseConfig.duration` lasts (tests shorten it). @default 60_000 */
+  readonly minuteMs?: number;
   readonly log: Logger;
 }
+
+const MINUTE_MS = 60_000;
 
 /** A participant as its session record names it: phones by their call's name or number, others by nothing. */
 function joinerOf({ id, kind, phone }: ParticipantInfo): Joiner {
@@ -32,6 +41,11 @@ function joinerOf({ id, kind, phone }: ParticipantInfo): Joiner {
  * participant); each later join 1 write; each leave 1 write; the last leave 2 more (the session's end, the pointer's
  * removal); the session's `due` index entry adds a write unit at its start and its end (docs/BENCHMARKS.md, "Session
  * records"). Nothing per frame.
+ *
+ * A room's `autoCloseConfig` (read with its names as its session starts) is acted on here: with a `duration`, one unref'd
+ * timer per live session ends it that many minutes after its start, as `POST /v2/sessions/end` does; with
+ * `session-end-and-deactivate`, the room is deactivated once its session ends, however it ends (that timer, its last
+ * leave, `/v2/sessions/end`, this server stopping).
  */
 export class SessionRecorder implements RoomWatchers {
   /** Each room's writes still to settle: `settled` waits on them. */
@@ -61,6 +75,12 @@ class RoomSession implements RoomWatcher {
   private failed = false;
   /** The timelog index of each participant's open stay. */
   private readonly stays = new Map<string, number>();
+  /** The room's `autoCloseConfig`, as its session started. */
+  private autoClose: Room['autoCloseConfig'];
+  /** Ends the session at its `autoCloseConfig.duration`; cleared as it ends. */
+  private timer: NodeJS.Timeout | null = null;
+  /** The room closed: a start still queued sets no timer (it would end the room's next session). */
+  private over = false;
 
   constructor(
     private readonly tenant: string,
@@ -97,10 +117,19 @@ class RoomSession implements RoomWatcher {
 
   closed(): void {
     const at = new Date().toISOString();
+    this.over = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
     this.enqueue('record a session ending', async () => {
       if (!this.session) return;
       const ended = await this.deps.store.end(this.tenant, this.session.id, at);
       if (ended) this.deps.events.publish(sessionEvent('session-ended', this.roomName, ended, at));
+    });
+    // Its own step: a session whose end could not be recorded ended all the same.
+    this.enqueue('deactivate the room as its session ended', async () => {
+      if (!this.session || this.autoClose?.type !== 'session-end-and-deactivate') return;
+      await this.deps.deactivate(this.tenant, this.roomName);
+      this.deps.log.info('room deactivated as its session ended (autoCloseConfig)', this.ids());
     });
   }
 
@@ -113,6 +142,8 @@ class RoomSession implements RoomWatcher {
       const session: Session = { tenant: this.tenant, id: newSessionId(Date.parse(at)), roomId: room.roomId, customRoomId: room.customRoomId, start: at, end: null, status: 'ongoing', region };
       await this.deps.store.start(session, serverId, retentionDays);
       this.session = session;
+      this.autoClose = room.autoCloseConfig;
+      this.closeAfter(room.autoCloseConfig?.duration, Date.parse(at));
       this.deps.events.publish(sessionEvent('session-started', this.roomName, session, at));
       return session;
     } catch (err) {
@@ -121,9 +152,28 @@ class RoomSession implements RoomWatcher {
     }
   }
 
+  /** Ends the session `minutes` after it started (`startMs`), unless it ends first. */
+  private closeAfter(minutes: number | undefined, startMs: number): void {
+    if (minutes === undefined || this.over) return;
+    const delayMs = Math.max(0, startMs + minutes * (this.deps.minuteMs ?? MINUTE_MS) - Date.now());
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.deps.log.info('ending the session: its autoCloseConfig.duration ran out', { ...this.ids(), minutes });
+      try {
+        this.deps.endSession(this.tenant, this.roomName);
+      } catch (err) {
+        this.deps.log.error('the session could not be ended at its autoCloseConfig.duration', { ...this.ids(), err });
+      }
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  private ids() {
+    return { tenant: this.tenant, roomId: this.roomName, sessionId: this.session?.id };
+  }
+
   private enqueue(what: string, step: () => Promise<void>): void {
-    const { tenant, roomName } = this;
-    this.queue = this.queue.then(step).catch((err: unknown) => this.deps.log.error(`session record: could not ${what}; the room goes on`, { tenant, roomId: roomName, sessionId: this.session?.id, err }));
+    this.queue = this.queue.then(step).catch((err: unknown) => this.deps.log.error(`session record: could not ${what}; the room goes on`, { ...this.ids(), err }));
     this.track(this.queue);
   }
 }

@@ -10,7 +10,7 @@ export const ROOM_KEY = /^[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}$/;
 export const ROOM_WEBHOOK_EVENTS = ['session-started', 'session-ended', 'participant-joined', 'participant-left'] as const;
 export type RoomWebhookEvent = (typeof ROOM_WEBHOOK_EVENTS)[number];
 
-/** What `autoCloseConfig.type` may say (VideoSDK's): stored now, acted on by the sessions part of issue 19. */
+/** What `autoCloseConfig.type` may say (VideoSDK's): acted on by the room's session recorder (ingest-container/src/room/sessions.ts). */
 export const AUTO_CLOSE_TYPES = ['session-ends', 'session-end-and-deactivate'] as const;
 
 const customRoomId = z

@@ -45,7 +45,7 @@ function joinerOf({ id, kind, phone }: ParticipantInfo): Joiner {
  * A room's `autoCloseConfig` (read with its names as its session starts) is acted on here: with a `duration`, one unref'd
  * timer per live session ends it that many minutes after its start, as `POST /v2/sessions/end` does; with
  * `session-end-and-deactivate`, the room is deactivated once its session ends, however it ends (that timer, its last
- * leave, `/v2/sessions/end`, this server stopping).
+ * leave, `/v2/sessions/end`, this server stopping or losing the room).
  */
 export class SessionRecorder implements RoomWatchers {
   /** Each room's writes still to settle: `settled` waits on them. */

@@ -124,6 +124,9 @@ it('joins the demo room from the printed link; the caller and the page hear each
   for (const heard of await Promise.all([hearsCaller(page), hearsCaller(listener)])) expect(heard.db).toBeGreaterThan(-50);
   await waitFor(async () => ((await meterOf(`Caller ${CALLER}`)) > 0.1 ? true : undefined), 10_000);
   await page.getByRole('listitem').filter({ hasText: `Caller ${CALLER}` }).locator('.speaking.on').waitFor();
+  // Beside its meter, its frame counts (the room's `quality`, every 2 s): the caller's frames in, the page's out to it.
+  const quality = page.getByRole('listitem').filter({ hasText: `Caller ${CALLER}` }).locator('.quality');
+  await quality.filter({ hasText: /^in [1-9]\d* · out [1-9]\d* · dropped \d+ out, \d+ in · late \d+$/ }).waitFor({ timeout: 5000 });
   await playing;
   await listener.close();
 

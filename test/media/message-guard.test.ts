@@ -5,6 +5,7 @@ import { MediaClock } from '../../ingest-container/src/room/clock';
 import { JitterBuffer } from '../../ingest-container/src/room/jitter-buffer';
 import { Room, type Participant } from '../../ingest-container/src/room/room';
 import { RoomSocket } from '../../ingest-container/src/room/socket';
+import { newStats } from '../../ingest-container/src/transport/endpoint';
 import { memoryLog } from '../support/stack';
 
 /**
@@ -50,6 +51,7 @@ it('ends only the connection whose message handling threw, with 1011, and logs i
     kind: 'phone',
     rate: 8000,
     input: new JitterBuffer({ startFrames: 1, maxTarget: 1, capacity: 10, adaptive: false }),
+    stats: newStats(),
     muted: false,
     deliver: () => undefined,
     notify: () => undefined,

@@ -3,21 +3,33 @@ import { mulawEncode } from '../../ingest-container/src/audio/mulaw';
 import { AudioBudget } from '../../ingest-container/src/room/audio-budget';
 import { MediaClock } from '../../ingest-container/src/room/clock';
 import { JitterBuffer } from '../../ingest-container/src/room/jitter-buffer';
-import { Room, type Participant } from '../../ingest-container/src/room/room';
+import { Room, type Participant, type RoomEvent } from '../../ingest-container/src/room/room';
+import { newStats } from '../../ingest-container/src/transport/endpoint';
 import type { SampleRate } from '../../core/rooms';
 
-/** A room member that records what it hears; its input is a real jitter buffer fed by the test. */
-function member(id: string, rate: SampleRate = 8000): Participant & { heard: Frame[] } {
+/**
+ * A room member that records what it hears and the events it gets; its input is a real jitter buffer fed by the test,
+ * and it counts what it is sent as its connection would.
+ */
+function member(id: string, rate: SampleRate = 8000, wantsLevels = false): Participant & { heard: Frame[]; events: RoomEvent[] } {
   const heard: Frame[] = [];
+  const events: RoomEvent[] = [];
+  const stats = newStats();
   return {
     id,
     kind: rate === 8000 ? 'phone' : 'web',
     rate,
     input: new JitterBuffer({ startFrames: 1, maxTarget: 1, capacity: 10, adaptive: false }),
+    stats,
+    wantsLevels,
     muted: false,
     heard,
-    deliver: (frame) => heard.push(frame),
-    notify: () => undefined,
+    events,
+    deliver: (frame) => {
+      stats.framesOut++;
+      heard.push(frame);
+    },
+    notify: (event) => events.push(event),
   };
 }
 
@@ -104,5 +116,38 @@ describe('a room tick', () => {
       { what: 'Error: deliver broke', tenant: 'acme', roomId: 'r1', participantId: 'b' },
       { what: 'Error: notify broke', tenant: 'acme', roomId: 'r1', participantId: 'b' },
     ]);
+  });
+
+  it('sends `quality` every 100 ticks (2 s) only to members that want levels: each member’s counts since it joined', () => {
+    const [watcher, caller, quiet] = [member('console', 48000, true), member('caller'), member('quiet')];
+    [watcher, caller, quiet].forEach((p) => room.join(p));
+    const qualityOf = (p: { events: RoomEvent[] }) => p.events.filter((event) => event.type === 'quality');
+    const says = (from: Participant, frames: number) => {
+      for (let i = 0; i < frames; i++) {
+        from.input.push(speech(3000));
+        from.stats.framesIn++;
+      }
+    };
+    // The caller's frames come every other tick: each is heard, and each gap is an underrun (49 before tick 100's event).
+    for (let tick = 1; tick <= 100; tick++) {
+      if (tick % 2 === 1) says(caller, 1);
+      room.tick();
+    }
+    const none = { framesIn: 0, framesOut: 0, droppedOut: 0, underruns: 0, droppedIn: 0 };
+    expect(qualityOf(watcher)).toEqual([
+      { type: 'quality', quality: { console: { ...none, framesOut: 50 }, caller: { ...none, framesIn: 50, underruns: 49 }, quiet: { ...none, framesOut: 50 } } },
+    ]);
+    // A burst over the jitter buffer's capacity (10): 5 frames dropped, the 10 kept are heard, then one underrun.
+    says(caller, 15);
+    for (let tick = 1; tick <= 100; tick++) room.tick();
+    expect(qualityOf(watcher)[1]).toEqual({
+      type: 'quality',
+      quality: { console: { ...none, framesOut: 60 }, caller: { ...none, framesIn: 65, underruns: 51, droppedIn: 5 }, quiet: { ...none, framesOut: 60 } },
+    });
+    // Nobody watching: no member gets one (nor `levels`).
+    room.leave('console', 'left');
+    for (let tick = 1; tick <= 200; tick++) room.tick();
+    expect(qualityOf(watcher)).toHaveLength(2);
+    expect([caller, quiet].map((p) => p.events.filter((event) => event.type === 'quality' || event.type === 'levels'))).toEqual([[], []]);
   });
 });

@@ -14,6 +14,7 @@ import { JitterBuffer } from '../../ingest-container/src/room/jitter-buffer';
 import { RoomRegistry } from '../../ingest-container/src/room/registry';
 import type { Participant, PhoneInfo } from '../../ingest-container/src/room/room';
 import { SessionRecorder } from '../../ingest-container/src/room/sessions';
+import { newStats } from '../../ingest-container/src/transport/endpoint';
 import { ensureControlTable } from '../../local/aws';
 import { capacityMeter } from '../support/capacity';
 import { memoryLog } from '../support/stack';
@@ -23,7 +24,7 @@ const TABLE = 'sessions';
 const LIMITS = { maxQueuedAudioBytes: 1 << 20, maxQueuedAudioBytesPerRoom: 1 << 20 };
 
 function member(id: string, kind: Participant['kind'], phone?: PhoneInfo): Participant {
-  return { id, kind, rate: 8000, input: new JitterBuffer({ startFrames: 1, maxTarget: 1, capacity: 10, adaptive: false }), muted: false, deliver: () => undefined, notify: () => undefined, ...(phone && { phone }) };
+  return { id, kind, rate: 8000, input: new JitterBuffer({ startFrames: 1, maxTarget: 1, capacity: 10, adaptive: false }), stats: newStats(), muted: false, deliver: () => undefined, notify: () => undefined, ...(phone && { phone }) };
 }
 
 /**

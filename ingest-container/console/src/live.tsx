@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { describeError, request, withQuery, type Credentials, type NumberedPage } from './api';
-import { RoomConnection, type RoomParticipant } from './room';
+import { RoomConnection, type FrameCounts, type RoomParticipant } from './room';
 import type { Agent, Session, SessionParticipant } from './types';
 import { ActionForm, ErrorNote, Outcome, time, useAction, useResource } from './ui';
 
@@ -133,6 +133,7 @@ function JoinRoom({ credentials, initialRoom }: { credentials: Credentials; init
   const [room, setRoom] = useState<string | null>(null);
   const [participants, setParticipants] = useState<Map<string, RoomParticipant>>(new Map());
   const [levels, setLevels] = useState<Record<string, number>>({});
+  const [quality, setQuality] = useState<Record<string, FrameCounts>>({});
   const [myLevel, setMyLevel] = useState(0);
   const [muted, setMuted] = useState(false);
   const [microphone, setMicrophone] = useState(true);
@@ -170,6 +171,9 @@ function JoinRoom({ credentials, initialRoom }: { credentials: Credentials; init
             break;
           case 'levels':
             setLevels(event.levels);
+            break;
+          case 'quality':
+            setQuality(event.quality);
             break;
           case 'dtmf':
             note(`DTMF ${event.digit} from ${event.participantId}`);
@@ -255,6 +259,7 @@ function JoinRoom({ credentials, initialRoom }: { credentials: Credentials; init
               <span class={`speaking${level > SPEAKING ? ' on' : ''}`} title={level > SPEAKING ? 'speaking' : 'quiet'} />
               <span class="name">{describe(p)}</span>
               <meter min={0} max={1} value={level} aria-label={`${describe(p)} level`} />
+              <Quality counts={quality[p.id]} />
               {p.kind === 'phone' && (
                 <button type="button" aria-label={`Hang up ${describe(p)}`} onClick={() => connection.current?.send({ type: 'hangup', participantId: p.id })}>
                   Hang up
@@ -274,6 +279,19 @@ function JoinRoom({ credentials, initialRoom }: { credentials: Credentials; init
       </div>
       <EventLog lines={log} />
     </div>
+  );
+}
+
+/** A participant's `quality` counts since it joined, beside its meter; nothing until the first event (2 s). */
+function Quality({ counts }: { counts: FrameCounts | undefined }) {
+  if (!counts) return null;
+  return (
+    <span
+      class="quality muted"
+      title="Frames received from and sent to this participant; dropped: not sent to it (it was behind reading), and of its audio (a burst); late: times its audio ran dry (jitter buffer underruns)"
+    >
+      in {counts.framesIn} · out {counts.framesOut} · dropped {counts.droppedOut} out, {counts.droppedIn} in · late {counts.underruns}
+    </span>
   );
 }
 

@@ -1,6 +1,6 @@
 /**
  * One room-protocol connection (docs/room-protocol.md) at 48 kHz: the room through an AudioWorklet to the speakers,
- * the microphone (unless listen-only) to the room, participants and their levels as events.
+ * the microphone (unless listen-only) to the room, participants, their levels and frame counts as events.
  */
 import { ApiError, request, type Credentials } from './api';
 
@@ -12,11 +12,21 @@ export interface RoomParticipant {
   phone?: { from: string; to: string; callId?: string };
 }
 
+/** A participant's frame counts since it joined (a `quality` event's entry). */
+export interface FrameCounts {
+  framesIn: number;
+  framesOut: number;
+  droppedOut: number;
+  underruns: number;
+  droppedIn: number;
+}
+
 export type RoomEvent =
   | { type: 'joined'; participantId: string; roomId: string; participants: RoomParticipant[] }
   | { type: 'participant-joined'; participant: RoomParticipant }
   | { type: 'participant-left'; participantId: string; reason: string }
   | { type: 'levels'; levels: Record<string, number> }
+  | { type: 'quality'; quality: Record<string, FrameCounts> }
   | { type: 'dtmf'; participantId: string; digit: string }
   | { type: 'checkpoint-played'; name: string }
   | { type: 'error'; message: string; code?: string };

@@ -3,6 +3,7 @@ import type { SampleRate } from '../../../core/rooms';
 import { Resampler } from '../audio/resampler';
 import type { AudioBudget } from './audio-budget';
 import type { MediaClock } from './clock';
+import type { EndpointStats } from '../transport/endpoint';
 import type { JitterBuffer } from './jitter-buffer';
 import type { RoomHangupReason } from '../calls/lifecycle';
 
@@ -33,7 +34,26 @@ export type RoomEvent =
   | { readonly type: 'dtmf'; readonly participantId: string; readonly digit: string }
   | { readonly type: 'checkpoint-played'; readonly participantId: string; readonly name: string }
   /** Each speaker's peak over the last 100 ms (0..1); silent participants are left out. */
-  | { readonly type: 'levels'; readonly levels: Readonly<Record<string, number>> };
+  | { readonly type: 'levels'; readonly levels: Readonly<Record<string, number>> }
+  /** Every member's counts since it joined, every 2 s. */
+  | { readonly type: 'quality'; readonly quality: Readonly<Record<string, ParticipantQuality>> };
+
+/**
+ * What a `quality` event says of one member: counters its connection and its jitter buffer keep anyway, read every
+ * 2 s while someone wants levels, never counted for it.
+ */
+export interface ParticipantQuality {
+  /** Frames of audio received from it. */
+  readonly framesIn: number;
+  /** Frames of audio sent to it. */
+  readonly framesOut: number;
+  /** Frames it was not sent: its peer was over a second behind reading, or its socket backed up. */
+  readonly droppedOut: number;
+  /** Times its jitter buffer ran dry while playing: its audio came late. */
+  readonly underruns: number;
+  /** Frames of its audio its jitter buffer dropped: over capacity, or trimmed to bring latency back down. */
+  readonly droppedIn: number;
+}
 
 /** A phone participant's controls, used by others in the room. */
 export interface PhoneControl {
@@ -47,8 +67,10 @@ export interface PhoneControl {
 export interface Participant extends ParticipantInfo {
   readonly rate: SampleRate;
   readonly input: JitterBuffer;
+  /** What its connection counted (frames in and out, dropped), read for `quality` events. */
+  readonly stats: EndpointStats;
   readonly phoneControl?: PhoneControl;
-  /** Receives `levels` events (a console's meters); costs a decode per phone frame while anyone does. */
+  /** Receives `levels` and `quality` events (a console's meters); costs a decode per phone frame while anyone does. */
   readonly wantsLevels?: boolean;
   muted: boolean;
   /** One 20 ms frame of what this participant hears. */
@@ -97,6 +119,8 @@ interface Member {
 
 /** `levels` events go out every 5 ticks: 100 ms. */
 const LEVEL_TICKS = 5;
+/** `quality` events every 100 ticks (2 s): a multiple of `LEVEL_TICKS`, so rooms nobody watches test nothing more. */
+const QUALITY_TICKS = 100;
 
 function peakOf(pcm: Int16Array): number {
   let peak = 0;
@@ -186,7 +210,10 @@ export class Room {
 
   tick(): void {
     this.ticks++;
-    if (this.levelWatchers > 0 && this.ticks % LEVEL_TICKS === 0) this.sendLevels();
+    if (this.levelWatchers > 0 && this.ticks % LEVEL_TICKS === 0) {
+      this.sendLevels();
+      if (this.ticks % QUALITY_TICKS === 0) this.sendQuality();
+    }
     let speakers = 0;
     let first: Member | null = null;
     let second: Member | null = null;
@@ -255,7 +282,21 @@ export class Room {
     const quiet = Object.keys(levels).length === 0;
     if (quiet && this.levelsQuiet) return;
     this.levelsQuiet = quiet;
-    const event: RoomEvent = { type: 'levels', levels };
+    this.notifyWatchers({ type: 'levels', levels });
+  }
+
+  private sendQuality(): void {
+    const quality: Record<string, ParticipantQuality> = {};
+    for (const { participant } of this.members.values()) {
+      const { framesIn, framesOut, droppedOut } = participant.stats;
+      const { underruns, dropped } = participant.input.stats;
+      quality[participant.id] = { framesIn, framesOut, droppedOut, underruns, droppedIn: dropped };
+    }
+    this.notifyWatchers({ type: 'quality', quality });
+  }
+
+  /** To the members that want levels. */
+  private notifyWatchers(event: RoomEvent): void {
     for (const { participant } of this.members.values()) if (participant.wantsLevels) this.notify(participant, event);
   }
 

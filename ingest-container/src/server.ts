@@ -249,6 +249,7 @@ export class Connections implements HeldCalls {
 
   /** Another server took over a room this one held (its lease lapsed): its members here are moved off. */
   evict(tenant: string, roomId: string): void {
+    this.rooms.find(tenant, roomId)?.abandon();
     for (const stream of this.streams.keys()) if (stream.tenant === tenant && stream.roomId === roomId) stream.close(CLOSE.error, MOVED_REASON, 'media-failure');
     for (const participant of this.participants) if (participant.tenant === tenant && participant.roomId === roomId) participant.close(CLOSE.moved, MOVED_REASON);
   }
@@ -304,6 +305,8 @@ export class Connections implements HeldCalls {
   private async shutdown(): Promise<void> {
     this.state = 'closing';
     clearInterval(this.heartbeat);
+    // The rooms' sessions end here, but the rooms live on (an autoCloseConfig deactivation is not theirs to make).
+    this.rooms.abandonAll();
     while (this.busy) {
       for (const stream of this.streams.keys()) stream.shutdown();
       for (const participant of this.participants) participant.close(SHUTDOWN.code, SHUTDOWN.reason);

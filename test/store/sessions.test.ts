@@ -177,6 +177,17 @@ describe.each(storeBackends)('room sessions on %s', (name, start) => {
     // Another tenant's room of the same name is untouched.
     const other = await rooms.create('globex', { roomId: 'auto-clos-0003', customRoomId: 'one-shot' });
     expect((await roomStore.get('globex', other.id))?.disabled).toBe(false);
+
+    // A room this server gives up (it stops, or the room moved away) ends its session here, and stays usable.
+    const kept = await rooms.create('acme', { roomId: 'auto-clos-0004', customRoomId: 'given-up', autoCloseConfig: { type: 'session-end-and-deactivate' } });
+    const givenUp = registry.get('acme', 'given-up');
+    givenUp.join(member('web_2', 'web'));
+    await recorder.settled();
+    givenUp.abandon();
+    givenUp.leave('web_2', 'media server shutting down');
+    await recorder.settled();
+    expect((await store.page('acme', { roomId: kept.roomId }, { page: 1, perPage: 10 })).data.map((session) => session.status)).toEqual(['ended']);
+    expect((await roomStore.get('acme', kept.id))?.disabled).toBe(false);
   });
 
   it(`${name}: costs a session's first join 1 read and 3 writes, each later join or leave 1 write, its last leave 2 more`, async () => {

@@ -39,4 +39,9 @@ export class RoomRegistry {
   get count(): number {
     return this.rooms.size;
   }
+
+  /** Every room here is given up: this server is stopping. */
+  abandonAll(): void {
+    for (const room of this.rooms.values()) room.abandon();
+  }
 }

@@ -86,8 +86,11 @@ export interface Participant extends ParticipantInfo {
 export interface RoomWatcher {
   joined(participant: ParticipantInfo): void;
   left(participantId: string): void;
-  /** The last member left: the room is gone. */
-  closed(): void;
+  /**
+   * The last member left: the room is gone. `abandoned`: this server gave the room up (it is stopping, or the room
+   * moved to another server), so the room's life goes on elsewhere or later; else its session really ended.
+   */
+  closed(abandoned: boolean): void;
 }
 
 /** Makes the watcher of each room as it is created. */
@@ -144,6 +147,8 @@ export class Room {
   private mixRate: SampleRate = 8000;
   private sum = new Int32Array(samplesPerFrame(8000));
   private closed = false;
+  /** Given up by this server (`abandon`): its watcher is told, as the room closes. */
+  private abandoned = false;
   private levelWatchers = 0;
   /** The last `levels` event had nobody in it: silence is sent once, not every 100 ms. */
   private levelsQuiet = false;
@@ -205,7 +210,12 @@ export class Room {
     this.closed = true;
     this.clock.delete(this);
     this.onEmpty(this);
-    this.watcher?.closed();
+    this.watcher?.closed(this.abandoned);
+  }
+
+  /** This server gives the room up (it stops, or the room moved away): its members are about to be closed. */
+  abandon(): void {
+    this.abandoned = true;
   }
 
   tick(): void {

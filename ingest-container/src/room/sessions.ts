@@ -44,8 +44,8 @@ function joinerOf({ id, kind, phone }: ParticipantInfo): Joiner {
  *
  * A room's `autoCloseConfig` (read with its names as its session starts) is acted on here: with a `duration`, one unref'd
  * timer per live session ends it that many minutes after its start, as `POST /v2/sessions/end` does; with
- * `session-end-and-deactivate`, the room is deactivated once its session ends, however it ends (that timer, its last
- * leave, `/v2/sessions/end`, this server stopping or losing the room).
+ * `session-end-and-deactivate`, the room is deactivated once its session ends (that timer, its last leave,
+ * `/v2/sessions/end`), not when this server gives the room up (it stops, or the room moved to another server).
  */
 export class SessionRecorder implements RoomWatchers {
   /** Each room's writes still to settle: `settled` waits on them. */
@@ -115,7 +115,7 @@ class RoomSession implements RoomWatcher {
     });
   }
 
-  closed(): void {
+  closed(abandoned: boolean): void {
     const at = new Date().toISOString();
     this.over = true;
     if (this.timer) clearTimeout(this.timer);
@@ -125,9 +125,10 @@ class RoomSession implements RoomWatcher {
       const ended = await this.deps.store.end(this.tenant, this.session.id, at);
       if (ended) this.deps.events.publish(sessionEvent('session-ended', this.roomName, ended, at));
     });
-    // Its own step: a session whose end could not be recorded ended all the same.
+    // Its own step: a session whose end could not be recorded ended all the same. Not when this server gave the room
+    // up (stopping, or the room moved away): its members were cut, the room's life goes on.
     this.enqueue('deactivate the room as its session ended', async () => {
-      if (!this.session || this.autoClose?.type !== 'session-end-and-deactivate') return;
+      if (abandoned || !this.session || this.autoClose?.type !== 'session-end-and-deactivate') return;
       await this.deps.deactivate(this.tenant, this.roomName);
       this.deps.log.info('room deactivated as its session ended (autoCloseConfig)', this.ids());
     });

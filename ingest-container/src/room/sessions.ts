@@ -158,9 +158,9 @@ class RoomSession implements RoomWatcher {
     if (minutes === undefined || this.over) return;
     const delayMs = Math.max(0, startMs + minutes * (this.deps.minuteMs ?? MINUTE_MS) - Date.now());
     this.timer = setTimeout(() => {
-      this.timer = null;
-      this.deps.log.info('ending the session: its autoCloseConfig.duration ran out', { ...this.ids(), minutes });
       try {
+        this.timer = null;
+        this.deps.log.info('ending the session: its autoCloseConfig.duration ran out', { ...this.ids(), minutes });
         this.deps.endSession(this.tenant, this.roomName);
       } catch (err) {
         this.deps.log.error('the session could not be ended at its autoCloseConfig.duration', { ...this.ids(), err });

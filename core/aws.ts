@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { AwsClientConfig } from './config';
 
@@ -14,7 +15,7 @@ import type { AwsClientConfig } from './config';
 const requestHandler = { connectionTimeout: 1_000, requestTimeout: 3_000 };
 const fast = { maxAttempts: 3, requestHandler, cacheMiddleware: true } as const;
 
-function withoutSdkLogging<C extends DynamoDBClient | KMSClient | SQSClient>(client: C): C {
+function withoutSdkLogging<C extends DynamoDBClient | KMSClient | SQSClient | S3Client>(client: C): C {
   client.middlewareStack.remove('loggerMiddleware');
   return client;
 }
@@ -48,6 +49,21 @@ export function sqsClient(config: AwsClientConfig, requestTimeoutMs = requestHan
       ...fast,
       requestHandler: { ...requestHandler, requestTimeout: requestTimeoutMs },
       ...(config.sqsEndpoint && { endpoint: config.sqsEndpoint, credentials: localCredentials }),
+    }),
+  );
+}
+
+/**
+ * The recordings bucket of a media region (`awsRegion`: the bucket's, not the control plane's). Longer request timeout:
+ * a segment or an assembled part is up to a few megabytes. Path-style against the local emulator.
+ */
+export function s3Client(config: AwsClientConfig, awsRegion: string): S3Client {
+  return withoutSdkLogging(
+    new S3Client({
+      region: awsRegion,
+      ...fast,
+      requestHandler: { ...requestHandler, requestTimeout: 30_000 },
+      ...(config.s3Endpoint && { endpoint: config.s3Endpoint, forcePathStyle: true, credentials: localCredentials }),
     }),
   );
 }

@@ -81,6 +81,8 @@ export interface MediaRegionConfig {
   readonly claimsTable: string;
   /** AWS region of that table. @default the control plane's region */
   readonly awsRegion?: string;
+  /** The region's recordings bucket (in `awsRegion`), written by its media servers (core/recordings). */
+  readonly recordingsBucket: string;
 }
 
 export interface AwsClientConfig {
@@ -89,19 +91,20 @@ export interface AwsClientConfig {
   readonly dynamodbEndpoint?: string;
   readonly kmsEndpoint?: string;
   readonly sqsEndpoint?: string;
+  readonly s3Endpoint?: string;
 }
 
 export const REGION_ID = /^[a-z][a-z0-9-]{1,31}$/;
 
 const HTTP_URL = envValue.url(['http:', 'https:']);
 
-/** MEDIA_REGIONS: JSON `{"us002": {"ingestUrl": "wss://…", "claimsTable": "…", "awsRegion": "us-east-1"}, …}`. */
+/** MEDIA_REGIONS: JSON `{"us002": {"ingestUrl": "wss://…", "claimsTable": "…", "recordingsBucket": "…", "awsRegion": "us-east-1"}, …}`. */
 export function parseMediaRegions(value: string): MediaRegionConfig[] {
   let parsed: unknown;
   try {
     parsed = JSON.parse(value);
   } catch {
-    throw new ConfigError('MEDIA_REGIONS must be a JSON object of region id -> {ingestUrl, claimsTable, awsRegion?}');
+    throw new ConfigError('MEDIA_REGIONS must be a JSON object of region id -> {ingestUrl, claimsTable, recordingsBucket, awsRegion?}');
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || Object.keys(parsed).length === 0) {
     throw new ConfigError('MEDIA_REGIONS must name at least one region');
@@ -112,10 +115,12 @@ export function parseMediaRegions(value: string): MediaRegionConfig[] {
     if (typeof e.claimsTable !== 'string' || !e.claimsTable) throw new ConfigError(`MEDIA_REGIONS.${id}.claimsTable is required`);
     if (e.awsRegion !== undefined && typeof e.awsRegion !== 'string') throw new ConfigError(`MEDIA_REGIONS.${id}.awsRegion must be a string`);
     if (typeof e.ingestUrl !== 'string') throw new ConfigError(`MEDIA_REGIONS.${id}.ingestUrl is required`);
+    if (typeof e.recordingsBucket !== 'string' || !e.recordingsBucket) throw new ConfigError(`MEDIA_REGIONS.${id}.recordingsBucket is required`);
     return {
       id,
       ingestUrl: parseValue(`MEDIA_REGIONS.${id}.ingestUrl`, e.ingestUrl, envValue.url(['wss:', 'ws:'])),
       claimsTable: e.claimsTable,
+      recordingsBucket: e.recordingsBucket,
       ...(e.awsRegion !== undefined && { awsRegion: e.awsRegion }),
     };
   });
@@ -150,6 +155,7 @@ export function loadAwsClientConfig(env: Env): AwsClientConfig {
     dynamodbEndpoint: endpoint('DYNAMODB_ENDPOINT'),
     kmsEndpoint: endpoint('KMS_ENDPOINT'),
     sqsEndpoint: endpoint('SQS_ENDPOINT'),
+    s3Endpoint: endpoint('S3_ENDPOINT'),
   };
 }
 

@@ -119,3 +119,10 @@ export const DISPATCH_JOB_ID = timeOrderedIdPattern('job_');
 export function newDispatchJobId(now?: number): string {
   return timeOrderedId('job_', now);
 }
+
+/** A recording's id: time-ordered, 100 random bits after (its object key holds it, so it is not guessable either). */
+export const RECORDING_ID = new RegExp(`^rec_[${CROCKFORD}]{29}$`);
+
+export function newRecordingId(now?: number): string {
+  return timeOrderedId('rec_', now, randomString(CROCKFORD, SESSION_RANDOM_CHARS));
+}

@@ -57,12 +57,18 @@ const dispatchAgentCommandSchema = z.strictObject({
   agent: agentDialSchema,
   forwarded: z.literal(true).optional(),
 });
+/** Starts room recording `recordingId` (its record written by the API, `recording`) of room `roomId` (`POST /v2/recordings/start`). */
+const startRecordingCommandSchema = z.strictObject({ type: z.literal('start-recording'), ...common, roomId: z.string().regex(ROOM_ID), recordingId: text });
+/** Stops recording `recordingId` of room `roomId` (`POST /v2/recordings/end`): its segments are assembled, it ends `completed`. */
+const stopRecordingCommandSchema = z.strictObject({ type: z.literal('stop-recording'), ...common, roomId: z.string().regex(ROOM_ID), recordingId: text });
 export const mediaCommandSchema = z.discriminatedUnion('type', [
   switchRoomCommandSchema,
   closeRoomCommandSchema,
   endSessionCommandSchema,
   removeParticipantCommandSchema,
   dispatchAgentCommandSchema,
+  startRecordingCommandSchema,
+  stopRecordingCommandSchema,
 ]);
 export type MediaCommand = z.output<typeof mediaCommandSchema>;
 export type SwitchRoomCommand = z.output<typeof switchRoomCommandSchema>;

@@ -34,6 +34,7 @@ export function buildControlPlaneApp(app: App): ConnectorStacks {
       id: region.id,
       awsRegion: region.awsRegion,
       claimsTableName: RegionTable.tableNameFor(region.id),
+      recordingsBucketName: `plivo-connector-recordings-${region.id}`,
       domainName: region.domainName,
     })),
     homeMediaRegionId: config.homeMediaRegion.id,

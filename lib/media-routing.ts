@@ -8,6 +8,8 @@ export interface MediaRegionTarget {
   readonly awsRegion: string;
   /** Physical name of the region's table, where the answer handler writes call claims. */
   readonly claimsTableName: string;
+  /** Physical name of the region's recordings bucket, written by its media servers (core/recordings). */
+  readonly recordingsBucketName: string;
   /** Public DNS name of the region's ingest. @default - none yet: a placeholder URL (see `ingestUrlOf`) */
   readonly domainName?: string;
 }
@@ -56,7 +58,7 @@ export function mediaRoutingEnvironment(routing: MediaRouting): Partial<Record<M
       Object.fromEntries(
         routing.mediaRegions.map((region) => [
           region.id,
-          { ingestUrl: ingestUrlOf(region), claimsTable: region.claimsTableName, awsRegion: region.awsRegion },
+          { ingestUrl: ingestUrlOf(region), claimsTable: region.claimsTableName, recordingsBucket: region.recordingsBucketName, awsRegion: region.awsRegion },
         ]),
       ),
     ),

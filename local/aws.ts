@@ -68,6 +68,8 @@ export interface LocalAws {
 }
 
 export const LOCAL_TABLE_NAME = 'plivo-connector';
+/** The S3 emulator's bucket for every local media region's recordings. */
+export const LOCAL_RECORDINGS_BUCKET = 'plivo-connector-recordings';
 export const LOCAL_KMS_KEY_ID = 'alias/plivo-connector-data';
 /** The emulator's RSA key for webhook signatures, created under DATA_DIR/kms on first use. */
 export const LOCAL_WEBHOOK_SIGNING_KEY_ID = 'alias/plivo-connector-webhooks';

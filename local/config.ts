@@ -4,7 +4,7 @@ import { envValue, readEnv, type Env } from '../core/env';
 import type { LogLevel } from '../core/log';
 import { EDGE_RATE_LIMIT_DEFAULTS, EDGE_RATE_LIMIT_RANGE, type EdgeRateLimits } from '../lambdas/edge';
 import { HTTP_FUNCTIONS, type HttpFunctionName, type RouteThrottle } from '../lambdas/routes';
-import { LOCAL_KMS_KEY_ID, LOCAL_TABLE_NAME, LOCAL_WEBHOOK_SIGNING_KEY_ID } from './aws';
+import { LOCAL_KMS_KEY_ID, LOCAL_RECORDINGS_BUCKET, LOCAL_TABLE_NAME, LOCAL_WEBHOOK_SIGNING_KEY_ID } from './aws';
 import type { EdgeRules } from './http-gateway';
 
 /** Settings of the local stack (`npm start`), from the environment with embedded defaults. */
@@ -103,7 +103,7 @@ export function localControlPlaneEnv(
     PUBLIC_URL: publicUrl,
     MEDIA_REGIONS: JSON.stringify(
       Object.fromEntries(
-        readEnv(env, 'MEDIA_REGIONS', envValue.list(), LOCAL_DEFAULTS.MEDIA_REGIONS.split(',')).map((id) => [id, { ingestUrl: publicUrl.replace(/^http/, 'ws'), claimsTable: LOCAL_TABLE_NAME }]),
+        readEnv(env, 'MEDIA_REGIONS', envValue.list(), LOCAL_DEFAULTS.MEDIA_REGIONS.split(',')).map((id) => [id, { ingestUrl: publicUrl.replace(/^http/, 'ws'), claimsTable: LOCAL_TABLE_NAME, recordingsBucket: LOCAL_RECORDINGS_BUCKET }]),
       ),
     ),
     HOME_MEDIA_REGION: env.HOME_MEDIA_REGION,

@@ -25,7 +25,7 @@ async function serveApi(endpoints: { dynamodbEndpoint: string; kmsEndpoint: stri
     TABLE_NAME: LOCAL_TABLE_NAME,
     KMS_KEY_ID: LOCAL_KMS_KEY_ID,
     PUBLIC_URL: 'http://127.0.0.1',
-    MEDIA_REGIONS: JSON.stringify({ us002: { ingestUrl: 'wss://media.example.com', claimsTable: LOCAL_TABLE_NAME } }),
+    MEDIA_REGIONS: JSON.stringify({ us002: { ingestUrl: 'wss://media.example.com', claimsTable: LOCAL_TABLE_NAME, recordingsBucket: 'recordings' } }),
     DYNAMODB_ENDPOINT: endpoints.dynamodbEndpoint,
     KMS_ENDPOINT: endpoints.kmsEndpoint,
   });

@@ -208,7 +208,7 @@ describe('the app with the edge (the default)', () => {
       () =>
         new ControlPlaneStack(testApp(), 'ControlPlane', {
           env: { region: 'ap-south-1' },
-          mediaRegions: [{ id: 'in002', awsRegion: 'ap-south-1', claimsTableName: 'plivo-connector-in002-media', domainName: 'media-in.example.com' }],
+          mediaRegions: [{ id: 'in002', awsRegion: 'ap-south-1', claimsTableName: 'plivo-connector-in002-media', recordingsBucketName: 'plivo-connector-recordings-in002', domainName: 'media-in.example.com' }],
           homeMediaRegionId: 'in002',
           countryRegions: {},
           webAclArn: 'arn:aws:wafv2:us-east-1:123456789012:global/webacl/api/11111111-2222-3333-4444-555555555555',

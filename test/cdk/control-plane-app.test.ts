@@ -445,7 +445,7 @@ test('synth bundles the API handler with the local esbuild, and the bundle serve
         KMS_KEY_ID: LOCAL_KMS_KEY_ID,
         PUBLIC_URL: 'https://api.example.com',
         MEDIA_REGIONS: JSON.stringify({
-          us002: { ingestUrl: 'wss://media.example.com', claimsTable: 'plivo-connector' },
+          us002: { ingestUrl: 'wss://media.example.com', claimsTable: 'plivo-connector', recordingsBucket: 'recordings' },
         }),
         DYNAMODB_ENDPOINT: local.stack.aws.dynamodbEndpoint,
         KMS_ENDPOINT: local.stack.aws.kmsEndpoint,

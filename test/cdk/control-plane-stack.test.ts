@@ -18,8 +18,8 @@ const CERTIFICATE_ARN = 'arn:aws:acm:us-east-1:123456789012:certificate/11111111
 
 /** Without a domainName, as cdk.json has them; synth warns about each (see `buildQuietly`). */
 const REGIONS_WITHOUT_DOMAINS: readonly MediaRegionTarget[] = [
-  { id: 'us002', awsRegion: 'us-east-1', claimsTableName: 'plivo-connector-us002-media' },
-  { id: 'in002', awsRegion: 'ap-south-1', claimsTableName: 'plivo-connector-in002-media' },
+  { id: 'us002', awsRegion: 'us-east-1', claimsTableName: 'plivo-connector-us002-media', recordingsBucketName: 'plivo-connector-recordings-us002' },
+  { id: 'in002', awsRegion: 'ap-south-1', claimsTableName: 'plivo-connector-in002-media', recordingsBucketName: 'plivo-connector-recordings-in002' },
 ];
 const REGIONS: readonly MediaRegionTarget[] = [
   { ...REGIONS_WITHOUT_DOMAINS[0]!, domainName: 'media-us.example.com' },

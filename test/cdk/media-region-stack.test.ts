@@ -9,8 +9,8 @@ import { capturingReport, testApp } from './helpers';
 const CERTIFICATE_ARN = 'arn:aws:acm:ap-south-1:123456789012:certificate/11111111-2222-3333-4444-555555555555';
 const routingWith = (inDomain?: string): MediaRouting => ({
   mediaRegions: [
-    { id: 'us002', awsRegion: 'us-east-1', claimsTableName: 'plivo-connector-us002-media' },
-    { id: 'in002', awsRegion: 'ap-south-1', claimsTableName: 'plivo-connector-in002-media', domainName: inDomain },
+    { id: 'us002', awsRegion: 'us-east-1', claimsTableName: 'plivo-connector-us002-media', recordingsBucketName: 'plivo-connector-recordings-us002' },
+    { id: 'in002', awsRegion: 'ap-south-1', claimsTableName: 'plivo-connector-in002-media', recordingsBucketName: 'plivo-connector-recordings-in002', domainName: inDomain },
   ],
   homeMediaRegionId: 'us002',
   countryRegions: { IN: 'in002' },

@@ -12,9 +12,10 @@ const US: MediaRegionTarget = {
   id: 'us002',
   awsRegion: 'us-east-1',
   claimsTableName: 'plivo-connector-us002-media',
+  recordingsBucketName: 'plivo-connector-recordings-us002',
   domainName: 'media-us.example.com',
 };
-const IN: MediaRegionTarget = { id: 'in002', awsRegion: 'ap-south-1', claimsTableName: 'plivo-connector-in002-media' };
+const IN: MediaRegionTarget = { id: 'in002', awsRegion: 'ap-south-1', claimsTableName: 'plivo-connector-in002-media', recordingsBucketName: 'plivo-connector-recordings-in002' };
 const ROUTING: MediaRouting = { mediaRegions: [US, IN], homeMediaRegionId: 'us002', countryRegions: { IN: 'in002' } };
 
 describe('ingestUrlOf', () => {
@@ -31,15 +32,15 @@ describe('mediaRoutingEnvironment', () => {
   test("MEDIA_REGIONS names each region's ingest, table and AWS region, in order", () => {
     const env = mediaRoutingEnvironment(ROUTING);
     expect(JSON.parse(env.MEDIA_REGIONS!)).toEqual({
-      us002: { ingestUrl: 'wss://media-us.example.com', claimsTable: 'plivo-connector-us002-media', awsRegion: 'us-east-1' },
-      in002: { ingestUrl: 'wss://ingest-in002.invalid', claimsTable: 'plivo-connector-in002-media', awsRegion: 'ap-south-1' },
+      us002: { ingestUrl: 'wss://media-us.example.com', claimsTable: 'plivo-connector-us002-media', recordingsBucket: 'plivo-connector-recordings-us002', awsRegion: 'us-east-1' },
+      in002: { ingestUrl: 'wss://ingest-in002.invalid', claimsTable: 'plivo-connector-in002-media', recordingsBucket: 'plivo-connector-recordings-in002', awsRegion: 'ap-south-1' },
     });
   });
 
   test('is read back by core/config.ts as the same regions', () => {
     expect(parseMediaRegions(mediaRoutingEnvironment(ROUTING).MEDIA_REGIONS!)).toEqual([
-      { id: 'us002', ingestUrl: 'wss://media-us.example.com', claimsTable: 'plivo-connector-us002-media', awsRegion: 'us-east-1' },
-      { id: 'in002', ingestUrl: 'wss://ingest-in002.invalid', claimsTable: 'plivo-connector-in002-media', awsRegion: 'ap-south-1' },
+      { id: 'us002', ingestUrl: 'wss://media-us.example.com', claimsTable: 'plivo-connector-us002-media', recordingsBucket: 'plivo-connector-recordings-us002', awsRegion: 'us-east-1' },
+      { id: 'in002', ingestUrl: 'wss://ingest-in002.invalid', claimsTable: 'plivo-connector-in002-media', recordingsBucket: 'plivo-connector-recordings-in002', awsRegion: 'ap-south-1' },
     ]);
   });
 

@@ -17,8 +17,8 @@ import { CDK_JSON_CONTEXT, testApp } from './helpers';
 
 const ROUTING: MediaRouting = {
   mediaRegions: [
-    { id: 'us002', awsRegion: 'us-east-1', claimsTableName: 'plivo-connector-us002-media', domainName: 'media-us.example.com' },
-    { id: 'in002', awsRegion: 'ap-south-1', claimsTableName: 'plivo-connector-in002-media' },
+    { id: 'us002', awsRegion: 'us-east-1', claimsTableName: 'plivo-connector-us002-media', recordingsBucketName: 'plivo-connector-recordings-us002', domainName: 'media-us.example.com' },
+    { id: 'in002', awsRegion: 'ap-south-1', claimsTableName: 'plivo-connector-in002-media', recordingsBucketName: 'plivo-connector-recordings-in002' },
   ],
   homeMediaRegionId: 'us002',
   countryRegions: { IN: 'in002' },

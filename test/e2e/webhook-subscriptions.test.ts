@@ -60,7 +60,7 @@ function answerService(events: ReturnType<typeof deadSink>): AnswerService {
     claims: new ClaimStore(() => ({ dynamo, tableName: LOCAL_TABLE_NAME })),
     box,
     events,
-    config: { mediaRegions: [{ id: 'us002', ingestUrl: 'ws://127.0.0.1:1', claimsTable: LOCAL_TABLE_NAME }], homeMediaRegion: 'us002', countryRegions: {}, claimTtlSeconds: 90, callRetentionDays: 1 },
+    config: { mediaRegions: [{ id: 'us002', ingestUrl: 'ws://127.0.0.1:1', claimsTable: LOCAL_TABLE_NAME, recordingsBucket: 'recordings' }], homeMediaRegion: 'us002', countryRegions: {}, claimTtlSeconds: 90, callRetentionDays: 1 },
     log: memoryLog().logger,
   });
 }

@@ -46,7 +46,7 @@ beforeAll(async () => {
     TABLE_NAME: LOCAL_TABLE_NAME,
     KMS_KEY_ID: LOCAL_KMS_KEY_ID,
     PUBLIC_URL: 'http://127.0.0.1',
-    MEDIA_REGIONS: JSON.stringify({ us002: { ingestUrl: 'ws://127.0.0.1:1', claimsTable: LOCAL_TABLE_NAME } }),
+    MEDIA_REGIONS: JSON.stringify({ us002: { ingestUrl: 'ws://127.0.0.1:1', claimsTable: LOCAL_TABLE_NAME, recordingsBucket: 'recordings' } }),
     DYNAMODB_ENDPOINT: aws.dynamodbEndpoint,
     KMS_ENDPOINT: aws.kmsEndpoint,
     SQS_ENDPOINT: aws.sqsEndpoint,
@@ -221,7 +221,7 @@ describe('a switch of rooms no media server settles', () => {
     await servers.heartbeat(server('unreached', lease));
     const id = await answeredOn('unreached');
     // The region's table does not exist: the command's write fails as DynamoDB fails it.
-    const api = apiDependencies({ ...config, mediaRegions: [{ id: 'us002', ingestUrl: 'ws://127.0.0.1:1', claimsTable: 'no-such-table' }] }, log.logger);
+    const api = apiDependencies({ ...config, mediaRegions: [{ id: 'us002', ingestUrl: 'ws://127.0.0.1:1', claimsTable: 'no-such-table', recordingsBucket: 'recordings' }] }, log.logger);
     await expect(api.callControl.switchRoom('acme', { callId: id, roomId: 'elsewhere' })).rejects.toThrow();
     expect(await calls.get('acme', id)).toMatchObject({ status: 'answered', roomId: 'room' });
     expect((await calls.get('acme', id))?.pendingSwitch).toBeUndefined();

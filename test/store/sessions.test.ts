@@ -346,7 +346,7 @@ describe.each(storeBackends)('room sessions on %s', (name, start) => {
     const room = await rooms.create('acme', { roomId: 'dead-serv-0001', customRoomId: null });
     const log = memoryLog();
     // The room's region table (here the same one) holds no placement of it: its server died before the sweep.
-    const commands = roomCommandSender({ mediaRegions: [{ id: 'us002', ingestUrl: 'ws://127.0.0.1:1', claimsTable: TABLE }], aws: { region: 'us-east-1', dynamodbEndpoint: backend.endpoint } }, dynamo, log.logger);
+    const commands = roomCommandSender({ mediaRegions: [{ id: 'us002', ingestUrl: 'ws://127.0.0.1:1', claimsTable: TABLE, recordingsBucket: 'recordings' }], aws: { region: 'us-east-1', dynamodbEndpoint: backend.endpoint } }, dynamo, log.logger);
     const service = new SessionService({ sessions: store, rooms: roomStore, commands, log: log.logger });
     const start = new Date().toISOString();
     const session = { tenant: 'acme', id: newSessionId(Date.parse(start)), roomId: room.roomId, customRoomId: null, start, end: null, status: 'ongoing' as const, region: 'us002' };

@@ -2,7 +2,7 @@ import { ConfigError, loadControlPlaneConfig } from '../../core/config';
 import { loadMediaConfig } from '../../ingest-container/src/config';
 import { loadLocalConfig, localControlPlaneConfig, localControlPlaneEnv, localMediaEnv } from '../../local/config';
 
-const regions = { us002: { ingestUrl: 'wss://us.example.com/', claimsTable: 'claims-us' }, in002: { ingestUrl: 'wss://in.example.com', claimsTable: 'claims-in', awsRegion: 'ap-south-1' } };
+const regions = { us002: { ingestUrl: 'wss://us.example.com/', claimsTable: 'claims-us', recordingsBucket: 'rec-us' }, in002: { ingestUrl: 'wss://in.example.com', claimsTable: 'claims-in', recordingsBucket: 'rec-in', awsRegion: 'ap-south-1' } };
 const valid = { TABLE_NAME: 't', KMS_KEY_ID: 'k', PUBLIC_URL: 'https://api.example.com/', MEDIA_REGIONS: JSON.stringify(regions) };
 
 describe('loadControlPlaneConfig', () => {
@@ -13,8 +13,8 @@ describe('loadControlPlaneConfig', () => {
       webhookSigningKeyId: null,
       publicUrl: 'https://api.example.com',
       mediaRegions: [
-        { id: 'us002', ingestUrl: 'wss://us.example.com', claimsTable: 'claims-us' },
-        { id: 'in002', ingestUrl: 'wss://in.example.com', claimsTable: 'claims-in', awsRegion: 'ap-south-1' },
+        { id: 'us002', ingestUrl: 'wss://us.example.com', claimsTable: 'claims-us', recordingsBucket: 'rec-us' },
+        { id: 'in002', ingestUrl: 'wss://in.example.com', claimsTable: 'claims-in', recordingsBucket: 'rec-in', awsRegion: 'ap-south-1' },
       ],
       homeMediaRegion: 'us002',
       countryRegions: {},
@@ -92,9 +92,9 @@ describe('loadControlPlaneConfig', () => {
     [{ PUBLIC_URL: 'https://a.example.com/?x=1' }, 'PUBLIC_URL must not have a query'],
     [{ MEDIA_REGIONS: 'us002,in002' }, 'MEDIA_REGIONS must be a JSON object'],
     [{ MEDIA_REGIONS: '{}' }, 'MEDIA_REGIONS must name at least one region'],
-    [{ MEDIA_REGIONS: '{"US 1": {"ingestUrl": "wss://x", "claimsTable": "t"}}' }, 'MEDIA_REGIONS has an invalid region id "US 1"'],
-    [{ MEDIA_REGIONS: '{"us002": {"claimsTable": "t"}}' }, 'MEDIA_REGIONS.us002.ingestUrl is required'],
-    [{ MEDIA_REGIONS: '{"us002": {"ingestUrl": "https://x", "claimsTable": "t"}}' }, 'MEDIA_REGIONS.us002.ingestUrl must use wss: or ws:'],
+    [{ MEDIA_REGIONS: '{"US 1": {"ingestUrl": "wss://x", "claimsTable": "t", "recordingsBucket": "b"}}' }, 'MEDIA_REGIONS has an invalid region id "US 1"'],
+    [{ MEDIA_REGIONS: '{"us002": {"claimsTable": "t", "recordingsBucket": "b"}}' }, 'MEDIA_REGIONS.us002.ingestUrl is required'],
+    [{ MEDIA_REGIONS: '{"us002": {"ingestUrl": "https://x", "claimsTable": "t", "recordingsBucket": "b"}}' }, 'MEDIA_REGIONS.us002.ingestUrl must use wss: or ws:'],
     [{ MEDIA_REGIONS: '{"us002": {"ingestUrl": "wss://x"}}' }, 'MEDIA_REGIONS.us002.claimsTable is required'],
     [{ HOME_MEDIA_REGION: 'eu001' }, 'HOME_MEDIA_REGION must be one of us002, in002'],
     [{ COUNTRY_REGIONS: 'india=in002' }, 'COUNTRY_REGIONS has an invalid country code "india"'],

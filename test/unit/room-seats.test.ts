@@ -56,7 +56,7 @@ describe('loadMediaConfig limits', () => {
   const env = {
     TABLE_NAME: 't',
     KMS_KEY_ID: 'k',
-    MEDIA_REGIONS: JSON.stringify({ us002: { ingestUrl: 'wss://media.example.com', claimsTable: 'c' } }),
+    MEDIA_REGIONS: JSON.stringify({ us002: { ingestUrl: 'wss://media.example.com', claimsTable: 'c', recordingsBucket: 'recordings' } }),
     WEBHOOK_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/1/q',
     RELAY_HOST: '10.0.0.1',
   };

@@ -89,7 +89,7 @@ export function loadLocalConfig(env: Env): LocalConfig {
  */
 export function localControlPlaneEnv(
   env: Env,
-  endpoints: { dynamodbEndpoint: string; kmsEndpoint: string; sqsEndpoint: string },
+  endpoints: { dynamodbEndpoint: string; kmsEndpoint: string; sqsEndpoint: string; s3Endpoint: string },
   queues: { queueUrl: string; deadLetterQueueUrl: string },
   apiUrl: string,
   /** The Plivo emulator's URL, used unless the environment sets `PLIVO_API_URL`. */
@@ -128,6 +128,7 @@ export function localControlPlaneEnv(
     DYNAMODB_ENDPOINT: endpoints.dynamodbEndpoint,
     KMS_ENDPOINT: endpoints.kmsEndpoint,
     SQS_ENDPOINT: endpoints.sqsEndpoint,
+    S3_ENDPOINT: endpoints.s3Endpoint,
   };
   return Object.fromEntries(Object.entries(settings).filter((entry): entry is [string, string] => entry[1] !== undefined));
 }

@@ -127,7 +127,7 @@ describe('loadControlPlaneConfig', () => {
 });
 
 describe("npm start's Plivo Voice API", () => {
-  const endpoints = { dynamodbEndpoint: 'http://127.0.0.1:1', kmsEndpoint: 'http://127.0.0.1:2', sqsEndpoint: 'http://127.0.0.1:3' };
+  const endpoints = { dynamodbEndpoint: 'http://127.0.0.1:1', kmsEndpoint: 'http://127.0.0.1:2', sqsEndpoint: 'http://127.0.0.1:3', s3Endpoint: 'http://127.0.0.1:5' };
   const queues = { queueUrl: 'http://127.0.0.1:3/q', deadLetterQueueUrl: 'http://127.0.0.1:3/dlq' };
   const emulator = 'http://127.0.0.1:4010';
 

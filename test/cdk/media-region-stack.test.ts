@@ -63,7 +63,7 @@ test("the service's task role may use this region's table, write its recordings 
           Resource: { 'Fn::GetAtt': [idOf(stack, stack.regionTable.table), 'Arn'] },
         }),
         Match.objectLike({
-          Action: Match.arrayWith(['s3:PutObject', 's3:AbortMultipartUpload']),
+          Action: Match.arrayWith(['s3:AbortMultipartUpload', 's3:PutObject']),
           Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [idOf(stack, stack.recordings.bucket), 'Arn'] }, '/*']] },
         }),
         Match.objectLike({

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite' with { 'resolution-mode': 'import' };
 
 const USAGE = `Renders the benchmark charts of docs/BENCHMARKS.md, as SVG, from the committed results.
 
@@ -58,7 +58,7 @@ function chartSpecs(media: MediaResults, answer: AnswerResults): Record<string, 
   const mediaDate = media.date.slice(0, 10);
   const mode = { field: 'mode', title: 'mode', domain: [...new Set(media.steps.map((s) => s.mode))] };
   const latencyRows = media.steps.flatMap((s) =>
-    PERCENTILES.map((p) => ({ mode: s.mode, calls: s.calls, percentile: p, ms: { p50: s.latencyP50Ms, p99: s.latencyP99Ms, max: s.latencyMaxMs }[p] })).filter((r): r is Row & { ms: number } => r.ms !== null),
+    PERCENTILES.map((p) => ({ mode: s.mode, calls: s.calls, percentile: p, ms: { p50: s.latencyP50Ms, p99: s.latencyP99Ms, max: s.latencyMaxMs }[p] })).filter((r): r is typeof r & { ms: number } => r.ms !== null),
   );
   const answerRows = answer.steps.flatMap((s) => PERCENTILES.map((p) => ({ offeredRps: s.offeredRps, percentile: p, ms: { p50: s.p50Ms, p99: s.p99Ms, max: s.maxMs }[p] })));
   // Dashes say the percentile (the subtitle names them): vega's legend draws no symbol for a dash beside point marks.

@@ -13,9 +13,10 @@ const USAGE = `Mints an API token (HS256 JWT) for a tenant, creating the tenant'
 
   npm run token -- [--apikey NAME] [--ttl 24h] [--permissions allow_join,allow_mod]
 
-Local mode (default): uses the local stack's data in DATA_DIR (default .data; the one \`npm start\`
-runs with), whether or not \`npm start\` is running there now, once it has run there. AWS mode: set TABLE_NAME and KMS_KEY_ID (the control-plane stack's
-outputs) and AWS credentials. The token alone goes to stdout.`;
+Local mode (default): uses the local stack's data in DATA_DIR (default .data), the one \`npm start\` runs
+with, whether or not \`npm start\` is running there now, once it has run there. AWS mode: set TABLE_NAME and
+KMS_KEY_ID (the control-plane stack's outputs) and AWS credentials. The token alone goes to stdout; which store
+it is for, to stderr.`;
 
 export function parseTtl(value: string): number {
   const match = /^(\d+)\s*([smhd]?)$/.exec(value.trim());

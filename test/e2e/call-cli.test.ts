@@ -27,7 +27,7 @@ it('plays a WAV into the demo room, records what it heard, presses DTMF and prin
   const { stdout } = await run(['--play', join(local.dataDir, 'in.wav'), '--record', join(local.dataDir, 'out.wav'), '--dtmf', '4#']);
   await speaking;
   expect(stdout).toMatch(/calls +1 of 1 completed \(2\.0 s of audio each\)/);
-  expect(stdout).toMatch(/call 1 +call_[0-9A-Z]{20} in room demo-room\n/);
+  expect(stdout).toMatch(/call 1 +call_[0-9a-z]{20} in room demo-room\n/);
   expect(stdout).toMatch(/answer +p50 [\d.]+ ms/);
   expect(stdout).toMatch(/first audio +p50 [\d.]+ ms/);
   expect(stdout).toMatch(/frames +100 sent, \d+ received, \d+ late/);
@@ -114,7 +114,7 @@ it('alone in its room a call hears nothing and says why; with --echo it records 
   expect(alone.stdout).toMatch(/frames +100 sent, 0 received/);
 
   const echoed = await run(['--play', join(local.dataDir, 'alone.wav'), '--record', join(local.dataDir, 'echo.wav'), '--echo']);
-  expect(echoed.stdout).toMatch(/call 1 +call_[0-9A-Z]{20} in room demo-room\n/);
+  expect(echoed.stdout).toMatch(/call 1 +call_[0-9a-z]{20} in room demo-room\n/);
   expect(echoed.stdout).toMatch(/first audio +p50 [\d.]+ ms/);
   const heard = new WaveFile(readFileSync(join(local.dataDir, 'echo.wav'))).getSamples(false, Int16Array) as unknown as Int16Array;
   // The caller's own tone, back through the room: 2 s sent, most of it heard.
@@ -129,7 +129,7 @@ it("says why the connector rejected a call: the Answer URL's Plivo XML and the c
   await expect(run(['--answer-url', connector.data.webhookUrl as string, '--seconds', '0.2'])).rejects.toMatchObject({
     code: 1,
     stdout: expect.stringMatching(
-      /call 1 +call_[0-9A-Z]{20}\n[\s\S]*call 1 failed: Answer URL replied 200: Plivo XML that hangs up \(reason rejected\): the connector rejected the call \(its routing, or the room\) \(the call is rejected: no-route\)/,
+      /call 1 +call_[0-9a-z]{20}\n[\s\S]*call 1 failed: Answer URL replied 200: Plivo XML that hangs up \(reason rejected\): the connector rejected the call \(its routing, or the room\) \(the call is rejected: no-route\)/,
     ),
   });
   // --echo answers only calls of the local stack's demo tenant, in its rooms.

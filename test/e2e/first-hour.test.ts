@@ -41,7 +41,7 @@ it('npm run token mints for the store of its DATA_DIR, names it, and refuses a D
 it('npm run call places its call through the stack of its DATA_DIR, and names DATA_DIR when there is none', async () => {
   const { stdout } = await npmRun('call', ['--seconds', '0.5'], local.dataDir);
   expect(stdout).toMatch(/calls +1 of 1 completed/);
-  expect(stdout).toMatch(/call 1 +call_[0-9A-Z]{20} in room demo-room\n/);
+  expect(stdout).toMatch(/call 1 +call_[0-9a-z]{20} in room demo-room\n/);
   await expect(npmRun('call', ['--seconds', '0.5'], emptyDir)).rejects.toMatchObject({
     code: 2,
     stderr: expect.stringContaining(`call: --answer-url is required: no local stack in ${emptyDir} (DATA_DIR=${emptyDir})`),

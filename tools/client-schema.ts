@@ -7,7 +7,7 @@ import openapiTS, { astToString, COMMENT_HEADER } from 'openapi-typescript';
  * (`npm run openapi` runs it after writing that). `--stdout` prints the text instead: test/client/schema.test.ts
  * compares it with the file (a process of its own: openapi-typescript loads ES modules jest cannot require).
  */
-export const CLIENT_SCHEMA_PATH = join(__dirname, '..', 'client', 'src', 'schema.ts');
+const CLIENT_SCHEMA_PATH = join(__dirname, '..', 'client', 'src', 'schema.ts');
 
 async function clientSchemaText(): Promise<string> {
   const ast = await openapiTS(readFileSync(join(__dirname, '..', 'docs', 'openapi.json')), { silent: true });

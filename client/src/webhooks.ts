@@ -67,9 +67,10 @@ export function verifyStandardSignature(
   if (Math.abs((options.nowMs ?? Date.now()) / 1000 - timestamp) > tolerance) return { ok: false, reason: 'stale-timestamp' };
   const expected = Buffer.from(standardSignature(secret, id, timestamp, rawBody));
   // The header may list several signatures, space-separated (a sender rotating secrets): any one matching will do.
-  const matches = signatures
-    .split(' ')
-    .some((candidate) => candidate.length === expected.length && timingSafeEqual(Buffer.from(candidate), expected));
+  const matches = signatures.split(' ').some((candidate) => {
+    const given = Buffer.from(candidate);
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  });
   return matches ? { ok: true, id, timestamp } : { ok: false, reason: 'bad-signature' };
 }
 

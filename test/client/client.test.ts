@@ -88,6 +88,9 @@ describe('webhook verifier', () => {
       // A signature list (a sender rotating secrets) passes when one of its entries matches.
       const listed = { ...headers, 'webhook-signature': `v1,${Buffer.alloc(32).toString('base64')} ${headers['webhook-signature'] as string}` };
       expect(verifyStandardSignature(delivery.body, listed, hook.secret).ok).toBe(true);
+      // As long as the expected signature in characters but not in bytes: refused, not thrown.
+      const wide = { ...headers, 'webhook-signature': `v1,${'é'.repeat((headers['webhook-signature'] as string).length - 3)}` };
+      expect(verifyStandardSignature(delivery.body, wide, hook.secret)).toEqual({ ok: false, reason: 'bad-signature' });
       for (const missing of ['webhook-id', 'webhook-timestamp', 'webhook-signature']) {
         expect(verifyStandardSignature(delivery.body, { ...headers, [missing]: undefined }, hook.secret)).toEqual({ ok: false, reason: 'missing-headers' });
       }

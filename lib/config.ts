@@ -81,11 +81,73 @@ const AWS_REGION = /^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/;
 const DOMAIN_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 const CERTIFICATE_ARN = /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/;
 
-/** Reads and validates the deployment context; throws with the offending key and an example fix. */
-export function readDeploymentConfig(node: Node): DeploymentConfig {
-  const mediaRegions = readMediaRegions(contextValue(node, 'mediaRegions'));
+/**
+ * The deployment's settings as `cdk.json`'s context (or `-c key=value`) and `PlivoConnector`'s props spell them:
+ * `cdk.context.example.json` shows each. Read into a `DeploymentConfig` by `parseDeploymentConfig`, whose errors name
+ * the key (as "Context \"key\"") and show an example fix.
+ */
+export interface DeploymentContext {
+  /** Region id (two letters, three digits) -> its AWS region, and its media service's custom domain with its certificate. */
+  readonly mediaRegions: Readonly<Record<string, { readonly awsRegion: string; readonly domainName?: string; readonly certificateArn?: string }>>;
+  /** The media region whose AWS region also hosts the control plane. */
+  readonly homeMediaRegion: string;
+  /** ISO 3166 alpha-2 country of the caller -> media region id. @default {} */
+  readonly countryRegions?: Readonly<Record<string, string>>;
+  /** The API's custom domain, with `apiCertificateArn` (in us-east-1 with the edge). @default - the edge's or the API's own name */
+  readonly apiDomainName?: string;
+  /** ACM certificate covering `apiDomainName`. @default - none */
+  readonly apiCertificateArn?: string;
+  /** CloudFront + AWS WAF in front of the API; false for a deployment that fronts the API itself. @default true */
+  readonly apiEdge?: boolean;
+  /** Requests per source address per 60 s at the edge: `hooks` (the Answer URL) and `api`. @default EDGE_RATE_LIMIT_DEFAULTS */
+  readonly edgeRateLimits?: Partial<EdgeRateLimits>;
+  /** @default {} */
+  readonly mediaScaling?: MediaScaling;
+  /** @default {} */
+  readonly limits?: TenantLimits;
+  /** Plivo's published source ranges (CIDRs): the Answer URL answers no other source. @default [] (any source) */
+  readonly plivoSourceRanges?: readonly string[];
+  /** Plivo's Voice API: an https URL without a path. @default https://api.plivo.com */
+  readonly plivoApiUrl?: string;
+  /** The API's URL the web console calls: an https URL without a path. @default - `https://<apiDomainName>`, else none */
+  readonly consoleApiUrl?: string;
+  /** Days each media region's recordings bucket keeps a recording (1-3650). @default 90 */
+  readonly recordingRetentionDays?: number;
+}
 
-  const homeId = contextValue(node, 'homeMediaRegion');
+/** Every context key the deployment reads (a `Record` so that a key added to `DeploymentContext` must be listed). */
+const CONTEXT_KEYS: Readonly<Record<keyof DeploymentContext, true>> = {
+  mediaRegions: true,
+  homeMediaRegion: true,
+  countryRegions: true,
+  apiDomainName: true,
+  apiCertificateArn: true,
+  apiEdge: true,
+  edgeRateLimits: true,
+  mediaScaling: true,
+  limits: true,
+  plivoSourceRanges: true,
+  plivoApiUrl: true,
+  consoleApiUrl: true,
+  recordingRetentionDays: true,
+};
+export const DEPLOYMENT_CONTEXT_KEYS = Object.keys(CONTEXT_KEYS) as (keyof DeploymentContext)[];
+
+/** The deployment's context values of `node` (cdk.json, `-c key=value`), JSON given as a string parsed, unchecked. */
+export function deploymentContext(node: Node): { readonly [K in keyof DeploymentContext]?: unknown } {
+  return Object.fromEntries(DEPLOYMENT_CONTEXT_KEYS.map((key) => [key, contextValue(node, key)]));
+}
+
+/** Reads and validates the deployment context of `node`. */
+export function readDeploymentConfig(node: Node): DeploymentConfig {
+  return parseDeploymentConfig(deploymentContext(node));
+}
+
+/** Validates deployment settings (context values or props, unchecked); throws with the offending key and an example fix. */
+export function parseDeploymentConfig(values: { readonly [K in keyof DeploymentContext]?: unknown }): DeploymentConfig {
+  const mediaRegions = readMediaRegions(values.mediaRegions);
+
+  const homeId = values.homeMediaRegion;
   const homeMediaRegion = mediaRegions.find((region) => region.id === homeId);
   if (homeMediaRegion === undefined) {
     throw new Error(
@@ -94,22 +156,22 @@ export function readDeploymentConfig(node: Node): DeploymentConfig {
     );
   }
 
-  const apiEdge = readApiEdge(contextValue(node, 'apiEdge'), contextValue(node, 'edgeRateLimits'));
+  const apiEdge = readApiEdge(values.apiEdge, values.edgeRateLimits);
   const apiDomain = readCustomDomain(
     // CloudFront takes certificates from us-east-1 only; API Gateway's regional domains from their own region.
     apiEdge ? 'us-east-1' : homeMediaRegion.awsRegion,
     'apiDomainName',
-    contextValue(node, 'apiDomainName'),
+    values.apiDomainName,
     'apiCertificateArn',
-    contextValue(node, 'apiCertificateArn'),
+    values.apiCertificateArn,
   );
-  const countryRegions = readCountryRegions(contextValue(node, 'countryRegions'), mediaRegions);
-  const mediaScaling = readMediaScaling(contextValue(node, 'mediaScaling'));
-  const limits = readLimits(contextValue(node, 'limits'));
-  const plivoSourceRanges = readSourceRanges(contextValue(node, 'plivoSourceRanges'));
-  const plivoApiUrl = readHttpsOrigin('plivoApiUrl', contextValue(node, 'plivoApiUrl'), DEFAULT_PLIVO_API_URL) ?? DEFAULT_PLIVO_API_URL;
-  const consoleApiUrl = readHttpsOrigin('consoleApiUrl', contextValue(node, 'consoleApiUrl'), 'https://api.example.com') ?? (apiDomain && `https://${apiDomain.domainName}`);
-  const recordingRetentionDays = readRecordingRetentionDays(contextValue(node, 'recordingRetentionDays'));
+  const countryRegions = readCountryRegions(values.countryRegions, mediaRegions);
+  const mediaScaling = readMediaScaling(values.mediaScaling);
+  const limits = readLimits(values.limits);
+  const plivoSourceRanges = readSourceRanges(values.plivoSourceRanges);
+  const plivoApiUrl = readHttpsOrigin('plivoApiUrl', values.plivoApiUrl, DEFAULT_PLIVO_API_URL) ?? DEFAULT_PLIVO_API_URL;
+  const consoleApiUrl = readHttpsOrigin('consoleApiUrl', values.consoleApiUrl, 'https://api.example.com') ?? (apiDomain && `https://${apiDomain.domainName}`);
+  const recordingRetentionDays = readRecordingRetentionDays(values.recordingRetentionDays);
   return {
     mediaRegions,
     homeMediaRegion,

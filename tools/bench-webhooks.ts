@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { verifyWebhook } from '../core/webhooks/signing';
+import { verifyVideosdkSignature } from '../client/src/webhooks';
 import { calibrationMs, cpuMs, machine, quantile, round, signedAnswer, startStack, writeReport } from './bench-support';
 
 /**
@@ -45,7 +45,7 @@ async function main(): Promise<void> {
     req.on('end', () => {
       const at = Date.now();
       const body = Buffer.concat(chunks);
-      if (!verifyWebhook(body, req.headers['videosdk-signature'] as string | undefined, publicKey)) badSignatures++;
+      if (!verifyVideosdkSignature(body, req.headers['videosdk-signature'] as string | undefined, publicKey)) badSignatures++;
       const { timestamp } = JSON.parse(body.toString('utf8')) as { timestamp: string };
       arrivals.push({ latencyMs: at - Date.parse(timestamp), at });
       res.writeHead(204).end();

@@ -7,7 +7,8 @@ import type { SecretBox } from '../secret-box';
 import { webhookSecretContext, type Delivery, type DeliveryAttempt, type DeliveryPayload, type DeliveryReceiver, type DeliveryRef } from './model';
 import type { DeliveryQueue } from './queue';
 import type { DeliveryReceivers } from './receivers';
-import { standardSignature, type WebhookSigner } from './signing';
+import { standardSignature } from '../../client/src/webhooks';
+import type { WebhookSigner } from './signing';
 import type { DeliveryStore } from './store';
 import { isPublicAddress, publicOnlyLookup } from './targets';
 

@@ -1,19 +1,9 @@
 import { GetPublicKeyCommand, SignCommand, type KMSClient } from '@aws-sdk/client-kms';
-import { createHash, createHmac, createPublicKey, randomBytes, verify } from 'node:crypto';
+import { createHash, createPublicKey, randomBytes } from 'node:crypto';
 
 /** A Standard Webhooks secret: `whsec_` and 32 random bytes, base64. */
 export function newWebhookSecret(): string {
   return `whsec_${randomBytes(32).toString('base64')}`;
-}
-
-/**
- * The Standard Webhooks `webhook-signature` header (https://www.standardwebhooks.com): `v1,` and the base64
- * HMAC-SHA256, keyed by the secret's bytes, of `<webhook-id>.<webhook-timestamp>.<body>`. Binding the id and
- * the time lets a receiver refuse replays: an old timestamp, or an id it has seen.
- */
-export function standardSignature(secret: string, id: string, timestamp: number, body: Buffer): string {
-  const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
-  return `v1,${createHmac('sha256', key).update(`${id}.${timestamp}.`).update(body).digest('base64')}`;
 }
 
 /**
@@ -55,18 +45,5 @@ export class WebhookSigner {
       },
     );
     return this.publicKey;
-  }
-}
-
-/**
- * For receivers: true when `signatureHeader` (the `videosdk-signature` header) is a valid signature
- * of `rawBody` (the exact bytes received, before any JSON parsing) under `publicKeyPem`. Never throws.
- */
-export function verifyWebhook(rawBody: Buffer | string, signatureHeader: string | undefined, publicKeyPem: string): boolean {
-  if (!signatureHeader || !/^[A-Za-z0-9+/]+={0,2}$/.test(signatureHeader.trim())) return false;
-  try {
-    return verify('RSA-SHA256', Buffer.from(rawBody), publicKeyPem, Buffer.from(signatureHeader.trim(), 'base64'));
-  } catch {
-    return false;
   }
 }

@@ -1,7 +1,8 @@
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { kmsClient } from '../../core/aws';
-import { verifyWebhook, WebhookSigner } from '../../core/webhooks/signing';
+import { verifyVideosdkSignature } from '../../client/src/webhooks';
+import { WebhookSigner } from '../../core/webhooks/signing';
 import { LOCAL_WEBHOOK_SIGNING_KEY_ID } from '../../local/aws';
 import { waitFor } from '../support/local-process';
 import { answerFields, newCall, plivoRequest } from '../support/plivo';
@@ -43,26 +44,26 @@ describe('GET /v2/public/rsa-public-key', () => {
   });
 });
 
-describe('verifyWebhook', () => {
+describe('verifyVideosdkSignature', () => {
   const body = Buffer.from(JSON.stringify({ webhookType: 'call-started', data: { id: 'call_x', from: '+14155550100' }, timestamp: '2026-11-21T00:00:00.000Z' }));
 
   it('accepts what the signer signed, under the published key, for bodies of any size', async () => {
     const pem = await publishedKey();
-    expect(verifyWebhook(body, await signer.sign(body), pem)).toBe(true);
+    expect(verifyVideosdkSignature(body, await signer.sign(body), pem)).toBe(true);
     const large = Buffer.alloc(300_000, 'x'); // over KMS's 4 KB message limit: only the digest goes to KMS
-    expect(verifyWebhook(large, await signer.sign(large), pem)).toBe(true);
-    expect(verifyWebhook(large.toString(), await signer.sign(large), pem)).toBe(true);
+    expect(verifyVideosdkSignature(large, await signer.sign(large), pem)).toBe(true);
+    expect(verifyVideosdkSignature(large.toString(), await signer.sign(large), pem)).toBe(true);
   });
 
   it('refuses a tampered body, another key, and malformed or missing signatures, without throwing', async () => {
     const pem = await publishedKey();
     const signature = await signer.sign(body);
     const tampered = Buffer.from(body.toString().replace('+14155550100', '+14155550101'));
-    expect(verifyWebhook(tampered, signature, pem)).toBe(false);
+    expect(verifyVideosdkSignature(tampered, signature, pem)).toBe(false);
     const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
-    expect(verifyWebhook(body, signature, other)).toBe(false);
-    for (const bad of [undefined, '', 'not base64!', 'AAAA', signature.slice(0, -8)]) expect(verifyWebhook(body, bad, pem)).toBe(false);
-    expect(verifyWebhook(body, signature, 'not a key')).toBe(false);
+    expect(verifyVideosdkSignature(body, signature, other)).toBe(false);
+    for (const bad of [undefined, '', 'not base64!', 'AAAA', signature.slice(0, -8)]) expect(verifyVideosdkSignature(body, bad, pem)).toBe(false);
+    expect(verifyVideosdkSignature(body, signature, 'not a key')).toBe(false);
   });
 });
 

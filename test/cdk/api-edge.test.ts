@@ -1,7 +1,8 @@
 import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { EdgeFirewall } from '../../lib/constructs/edge-firewall';
-import { buildControlPlaneApp, EDGE_STACK_NAME } from '../../lib/control-plane-app';
+import { buildControlPlaneApp } from '../../lib/control-plane-app';
+import { EDGE_STACK_NAME } from '../../lib/plivo-connector';
 import { ControlPlaneStack } from '../../lib/control-plane-stack';
 import { EDGE_REFUSALS, ORIGIN_SECRET_HEADER } from '../../lambdas/edge';
 import { testApp } from './helpers';

@@ -6,7 +6,7 @@ import { DynamoRoomStore } from '../../core/room-records/store';
 import { RoomWebhookPublisher } from '../../core/room-records/webhooks';
 import type { SessionEvent } from '../../core/sessions/events';
 import { DeliveryQueue } from '../../core/webhooks/queue';
-import { verifyWebhook } from '../../core/webhooks/signing';
+import { verifyVideosdkSignature } from '../../client/src/webhooks';
 import { DeliveryStore } from '../../core/webhooks/store';
 import { LOCAL_TABLE_NAME, LOCAL_WEBHOOK_QUEUE } from '../../local/aws';
 import { waitFor } from '../support/local-process';
@@ -88,10 +88,10 @@ it('delivers the events the room subscribes to, signed by the KMS key, as {webho
   for (const hook of hooks.received) {
     const event = sent.find((e) => (e.type as string) === hook.payload.webhookType) as SessionEvent;
     expect(JSON.parse(hook.body.toString('utf8'))).toEqual({ webhookType: event.type, data: event.data, timestamp: event.timestamp });
-    expect(verifyWebhook(hook.body, hook.headers['videosdk-signature'] as string, pem)).toBe(true);
+    expect(verifyVideosdkSignature(hook.body, hook.headers['videosdk-signature'] as string, pem)).toBe(true);
     const tampered = Buffer.from(hook.body);
     tampered[5] = (tampered[5] as number) ^ 1;
-    expect(verifyWebhook(tampered, hook.headers['videosdk-signature'] as string, pem)).toBe(false);
+    expect(verifyVideosdkSignature(tampered, hook.headers['videosdk-signature'] as string, pem)).toBe(false);
     expect(hook.headers['webhook-id']).toMatch(/^whd_[0-9a-z]{16}$/);
     // A room's webhook has no Standard Webhooks secret: videosdk-signature alone.
     expect(hook.headers['webhook-signature']).toBeUndefined();

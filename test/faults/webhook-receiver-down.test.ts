@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sqsClient } from '../../core/aws';
-import { verifyWebhook } from '../../core/webhooks/signing';
+import { verifyVideosdkSignature } from '../../client/src/webhooks';
 import { tone } from '../../tools/audio';
 import { SimulatedCall } from '../../tools/plivo-simulator';
 import { apiRequest, startLocalProcess, waitFor, type LocalProcess } from '../support/local-process';
@@ -123,7 +123,7 @@ it('a receiver down past every retry: all events are dead-lettered, and once it 
     else bodyOf.set(id, hook.body);
   }
   const publicKey = ((await (await fetch(`${stack.info.apiUrl}/v2/public/rsa-public-key`)).json()) as { publicKey: string }).publicKey;
-  for (const hook of hooks.received) expect(verifyWebhook(hook.body, hook.headers['videosdk-signature'] as string, publicKey)).toBe(true);
+  for (const hook of hooks.received) expect(verifyVideosdkSignature(hook.body, hook.headers['videosdk-signature'] as string, publicKey)).toBe(true);
 
   // Per call, the three events, in the order their timestamps give (deliveries are independent and may
   // arrive in any order: docs/webhooks.md promises the timestamps, not the arrival order).

@@ -1,7 +1,7 @@
 import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import { PolicyStatement, type IRole } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, ServicePrincipal, type IRole } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
-import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type IBucket } from 'aws-cdk-lib/aws-s3';
+import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type CfnBucket, type IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { MediaRegionTarget } from '../media-routing';
 import { wildcardResourceFinding } from '../nag-findings';
@@ -133,8 +133,6 @@ export class RecordingsBucket extends Construct {
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
       objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
       versioned: false,
-      serverAccessLogsBucket: props.accessLogsBucket,
-      serverAccessLogsPrefix: 'recordings/',
       lifecycleRules: [
         {
           id: 'recording-retention',
@@ -144,6 +142,24 @@ export class RecordingsBucket extends Construct {
       ],
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    this.logTo(props.accessLogsBucket, 'recordings/');
+  }
+
+  /**
+   * Server access logs to `logs` under `prefix`, allowed by its bucket policy whatever the app's feature flags (without
+   * `@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy`, `serverAccessLogsBucket` would turn on the ACL the logs bucket
+   * refuses: an app embedding the connector need not set it).
+   */
+  private logTo(logs: IBucket, prefix: string): void {
+    (this.bucket.node.defaultChild as CfnBucket).loggingConfiguration = { destinationBucketName: logs.bucketName, logFilePrefix: prefix };
+    logs.addToResourcePolicy(
+      new PolicyStatement({
+        principals: [new ServicePrincipal('logging.s3.amazonaws.com')],
+        actions: ['s3:PutObject'],
+        resources: [logs.arnForObjects(`${prefix}*`)],
+        conditions: { ArnLike: { 'aws:SourceArn': this.bucket.bucketArn }, StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+      }),
+    );
   }
 
   /**

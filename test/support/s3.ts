@@ -1,9 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
-import S3rver from 's3rver';
 import { s3Client } from '../../core/aws';
+import { startS3rver } from '../../local/aws';
 
 export interface TestS3 {
   readonly endpoint: string;
@@ -11,17 +8,13 @@ export interface TestS3 {
   close(): Promise<void>;
 }
 
-/** s3rver on a loopback port in this process (data in a temp dir, removed on close), with `buckets` created. */
+/** npm start's S3 emulator on a loopback port (data in a temp dir, removed on close), with `buckets` created too. */
 export async function startTestS3(...buckets: string[]): Promise<TestS3> {
-  const directory = mkdtempSync(path.join(tmpdir(), 's3-'));
-  const server = new S3rver({ port: 0, address: '127.0.0.1', directory, silent: true });
-  const { port } = (await server.run()) as { port: number };
-  const endpoint = `http://127.0.0.1:${port}`;
-  const client = s3Client({ region: 'us-east-1', s3Endpoint: endpoint }, 'us-east-1');
+  const s3 = await startS3rver(undefined);
+  const client = s3Client({ region: 'us-east-1', s3Endpoint: s3.endpoint }, 'us-east-1');
   const close = async () => {
     client.destroy();
-    await server.close();
-    rmSync(directory, { recursive: true, force: true });
+    await s3.close();
   };
   try {
     for (const Bucket of buckets) await client.send(new CreateBucketCommand({ Bucket }));
@@ -30,5 +23,5 @@ export async function startTestS3(...buckets: string[]): Promise<TestS3> {
     await close();
     throw err;
   }
-  return { endpoint, client, close };
+  return { endpoint: s3.endpoint, client, close };
 }

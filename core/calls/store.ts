@@ -1,5 +1,5 @@
 import { GetItemCommand, PutItemCommand, UpdateItemCommand, type AttributeValue, type UpdateItemCommandInput, type DynamoDBClient, type QueryCommandInput } from '@aws-sdk/client-dynamodb';
-import { TABLE_KEYS, db, dueAttributes, getByKeys, isConditionFailure, num, readAtMost, readOptNum, readOptStr, readStr, str, type Item } from '../dynamo';
+import { TABLE_KEYS, conditionalUpdate, db, dueAttributes, getByKeys, isConditionFailure, num, readAtMost, readOptNum, readOptStr, readStr, str, type Item } from '../dynamo';
 import { latestEventAt, type CallEventType } from '../events';
 import { COMMAND_TTL_MS } from '../media-commands';
 import { cappedPage, type NumberedPage, type PageRequest } from '../pagination';
@@ -532,13 +532,8 @@ export class DynamoCallStore implements CallStore {
 
   /** One conditional update of a call, answering the call as it is now; null when the condition failed. */
   private async update(input: Omit<UpdateItemCommandInput, 'TableName' | 'ReturnValues'>): Promise<CallRecord | null> {
-    try {
-      const out = await db(() => this.dynamo.send(new UpdateItemCommand({ ...input, TableName: this.tableName, ReturnValues: 'ALL_NEW' })));
-      return out.Attributes ? fromItem(out.Attributes) : null;
-    } catch (err) {
-      if (isConditionFailure(err)) return null;
-      throw err;
-    }
+    const item = await conditionalUpdate(this.dynamo, this.tableName, input);
+    return item && fromItem(item);
   }
 
   page(tenant: string, filter: CallFilter, request: PageRequest): Promise<NumberedPage<CallRecord>> {

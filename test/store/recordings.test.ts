@@ -1,11 +1,14 @@
 import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { dynamoClient } from '../../core/aws';
+import { toCallView, type CallRecord } from '../../core/calls/model';
+import { DynamoCallStore, MAX_CALL_RECORDINGS } from '../../core/calls/store';
 import { overdue } from '../../core/dynamo';
 import { newRecordingId } from '../../core/ids';
 import { recordingKey, type Recording } from '../../core/recordings/model';
 import { DynamoRecordingStore, recordingsOf, type RecordingEnd } from '../../core/recordings/store';
 import { ensureControlTable } from '../../local/aws';
-import { storeBackends, type Backend } from '../support/store-backends';
+import { endedCall } from '../support/calls';
+import { clientFailingConditionalDeletes, storeBackends, type Backend } from '../support/store-backends';
 
 const TABLE = 'recordings';
 let startMs = Date.now();
@@ -104,15 +107,8 @@ describe.each(storeBackends)('recordings on %s', (name, start) => {
   it(`${name}: a lock its recording's finish could not remove is taken over by the room's next recording`, async () => {
     const stale = recording({ tenant: 'acme', roomId: 'lock-stal-0001' });
     await store.create(stale, 30);
-    const failing = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: backend.endpoint });
+    const failing = clientFailingConditionalDeletes(backend.endpoint);
     try {
-      failing.middlewareStack.add(
-        (next) => (args) => {
-          if ('ConditionExpression' in args.input && !('UpdateExpression' in args.input) && !('Item' in args.input)) throw Object.assign(new Error('throttled'), { name: 'ThrottlingException' });
-          return next(args);
-        },
-        { step: 'initialize' },
-      );
       expect(await new DynamoRecordingStore(failing, TABLE).finish('acme', stale.id, completed(new Date().toISOString()))).toMatchObject({ status: 'completed' });
     } finally {
       failing.destroy();
@@ -156,6 +152,22 @@ describe.each(storeBackends)('recordings on %s', (name, start) => {
     expect(await store.delete('acme', rec.id)).toBe(true);
     expect(await store.get('acme', rec.id)).toBeNull();
     expect(await store.delete('acme', rec.id)).toBe(false);
+  });
+
+  it(`${name}: a call names its recordings (additionalDetails.recordings), oldest first, at most MAX_CALL_RECORDINGS; another tenant's call none`, async () => {
+    const calls = new DynamoCallStore(dynamo, TABLE);
+    const call = endedCall('acme', 1);
+    await calls.create(call, 30);
+    expect(toCallView(call).additionalDetails.recordings).toEqual([]);
+    const ids = [newRecordingId(), newRecordingId()];
+    for (const id of ids) expect(await calls.addRecording('acme', call.id, id)).toBe(true);
+    expect(toCallView((await calls.get('acme', call.id)) as CallRecord).additionalDetails.recordings).toEqual(ids);
+    expect(await calls.addRecording('globex', call.id, newRecordingId())).toBe(false);
+    expect(await calls.get('globex', call.id)).toBeNull();
+    expect(await calls.addRecording('acme', 'call_nosuchcall', newRecordingId())).toBe(false);
+    for (let i = ids.length; i < MAX_CALL_RECORDINGS; i++) expect(await calls.addRecording('acme', call.id, newRecordingId())).toBe(true);
+    expect(await calls.addRecording('acme', call.id, newRecordingId())).toBe(false);
+    expect((await calls.get('acme', call.id))?.recordings).toHaveLength(MAX_CALL_RECORDINGS);
   });
 
   it(`${name}: the recordings a server left recording are listed under it until they finish; TTL from the retention`, async () => {

@@ -26,6 +26,11 @@ export interface ControlPlaneConfig {
   readonly claimTtlSeconds: number;
   /** How long call records are kept after they end. */
   readonly callRetentionDays: number;
+  /**
+   * How long recording records are kept after they began (`RECORDING_RETENTION_DAYS`, DynamoDB TTL): the recordings
+   * buckets' lifecycle expiry (CDK context `recordingRetentionDays`), so a record does not outlive its audio.
+   */
+  readonly recordingRetentionDays: number;
   /** REST API requests per second per tenant, across all instances (`TENANT_RATE_LIMIT`); 0: no per-tenant limit. */
   readonly tenantRateLimit: number;
   /** The only sources the Answer URL answers (`PLIVO_SOURCE_RANGES`, Plivo's published CIDRs); empty: any source. */
@@ -45,6 +50,11 @@ export interface ControlPlaneConfig {
    * 100-20000): never retried, so at most this long is added to a call-control request.
    */
   readonly plivoApiTimeoutMs: number;
+  /**
+   * How long a recording's presigned download URL (`file.fileUrl`) works (`RECORDING_URL_SECONDS`, 60-604800, S3's
+   * limit of 7 days). In AWS it also ends when the signing role's session does (a Lambda's lasts hours at most).
+   */
+  readonly recordingUrlSeconds: number;
   readonly logLevel: LogLevel;
   readonly webhooks: WebhookConfig;
   readonly aws: AwsClientConfig;
@@ -175,12 +185,14 @@ export function loadControlPlaneConfig(env: Env, options: { publicUrl: boolean }
     countryRegions: parseCountryRegions(readEnv(env, 'COUNTRY_REGIONS', envValue.list(), []), ids),
     claimTtlSeconds: readEnv(env, 'CLAIM_TTL_SECONDS', envValue.integer(1), 90),
     callRetentionDays: readEnv(env, 'CALL_RETENTION_DAYS', envValue.integer(1), 30),
+    recordingRetentionDays: readEnv(env, 'RECORDING_RETENTION_DAYS', envValue.integer(1, 3650), 90),
     tenantRateLimit: readEnv(env, 'TENANT_RATE_LIMIT', envValue.integer(0, 100_000), LIMIT_DEFAULTS.tenantRateLimit),
     plivoSourceRanges: plivoSourceRanges(env),
     originSecret: env.ORIGIN_SECRET || null,
     plivoApiUrl: readEnv(env, 'PLIVO_API_URL', HTTP_URL, DEFAULT_PLIVO_API_URL),
     // At most 20 s: a Make Call that times out must still answer inside API Gateway's 29 s.
     plivoApiTimeoutMs: readEnv(env, 'PLIVO_API_TIMEOUT_MS', envValue.integer(100, 20_000), DEFAULT_PLIVO_API_TIMEOUT_MS),
+    recordingUrlSeconds: readEnv(env, 'RECORDING_URL_SECONDS', envValue.integer(60, 604_800), 900),
     logLevel: readEnv(env, 'LOG_LEVEL', envValue.logLevel(), 'info'),
     webhooks: {
       queueUrl: readEnv(env, 'WEBHOOK_QUEUE_URL', HTTP_URL, null),

@@ -20,6 +20,8 @@ function withoutSdkLogging<C extends DynamoDBClient | KMSClient | SQSClient | S3
   return client;
 }
 const localCredentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+/** The one access key the local S3 emulator (s3rver) knows; it refuses any other with InvalidAccessKeyId. */
+const s3rverCredentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
 export function dynamoClient(config: AwsClientConfig): DynamoDBClient {
   return withoutSdkLogging(
@@ -63,7 +65,7 @@ export function s3Client(config: AwsClientConfig, awsRegion: string): S3Client {
       region: awsRegion,
       ...fast,
       requestHandler: { ...requestHandler, requestTimeout: 30_000 },
-      ...(config.s3Endpoint && { endpoint: config.s3Endpoint, forcePathStyle: true, credentials: localCredentials }),
+      ...(config.s3Endpoint && { endpoint: config.s3Endpoint, forcePathStyle: true, credentials: s3rverCredentials }),
     }),
   );
 }

@@ -26,6 +26,11 @@ export interface ControlPlaneConfig {
   readonly claimTtlSeconds: number;
   /** How long call records are kept after they end. */
   readonly callRetentionDays: number;
+  /**
+   * How long recording records are kept after they began (`RECORDING_RETENTION_DAYS`, DynamoDB TTL): the recordings
+   * buckets' lifecycle expiry (CDK context `recordingRetentionDays`), so a record does not outlive its audio.
+   */
+  readonly recordingRetentionDays: number;
   /** REST API requests per second per tenant, across all instances (`TENANT_RATE_LIMIT`); 0: no per-tenant limit. */
   readonly tenantRateLimit: number;
   /** The only sources the Answer URL answers (`PLIVO_SOURCE_RANGES`, Plivo's published CIDRs); empty: any source. */
@@ -180,6 +185,7 @@ export function loadControlPlaneConfig(env: Env, options: { publicUrl: boolean }
     countryRegions: parseCountryRegions(readEnv(env, 'COUNTRY_REGIONS', envValue.list(), []), ids),
     claimTtlSeconds: readEnv(env, 'CLAIM_TTL_SECONDS', envValue.integer(1), 90),
     callRetentionDays: readEnv(env, 'CALL_RETENTION_DAYS', envValue.integer(1), 30),
+    recordingRetentionDays: readEnv(env, 'RECORDING_RETENTION_DAYS', envValue.integer(1, 3650), 90),
     tenantRateLimit: readEnv(env, 'TENANT_RATE_LIMIT', envValue.integer(0, 100_000), LIMIT_DEFAULTS.tenantRateLimit),
     plivoSourceRanges: plivoSourceRanges(env),
     originSecret: env.ORIGIN_SECRET || null,

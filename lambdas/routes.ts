@@ -30,6 +30,8 @@ export const HTTP_FUNCTIONS = {
       'ANY /v2/rooms/{proxy+}',
       'ANY /v2/sessions',
       'ANY /v2/sessions/{proxy+}',
+      'ANY /v2/recordings',
+      'ANY /v2/recordings/{proxy+}',
       'ANY /v2/public/{proxy+}',
     ],
     throttle: { rateLimit: 100, burstLimit: 200 },

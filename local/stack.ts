@@ -29,6 +29,7 @@ import { createDeliveryHandler, deliveryDependencies } from '../lambdas/webhooks
 import { createSweeper } from '../lambdas/sweeper/app';
 import { LONG_POLL_MS, pollQueue } from './queue-poller';
 import { PlivoEmulator } from './plivo/emulator';
+import { serveLanding } from './landing';
 
 /** What `npm start` prints and writes to `DATA_DIR/local-stack.json`. */
 export interface LocalStackInfo {
@@ -168,6 +169,7 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
     const fleet = (media = await MediaFleet.start(local.mediaServers, localMediaEnv(env, controlEnv, config.homeMediaRegion), log));
     serving = {
       request: (req, res) => {
+        if (serveLanding(req, res)) return;
         if ((req.url ?? '').startsWith('/console')) fleet.proxyRequest(req, res);
         else gateway(req, res).catch((err: unknown) => failed(res, err));
       },

@@ -70,6 +70,32 @@ export function streamUrlOf(xml: string): string | null {
   return match?.[1]?.replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'") ?? null;
 }
 
+/** What the Answer URL's refusals mean (lambdas/answer/app.ts, core/answer.ts): each comes with Plivo XML that hangs up. */
+const ANSWER_REFUSALS: Readonly<Record<number, string>> = {
+  200: 'the connector rejected the call (its routing, or the room)',
+  400: 'no CallUUID, or a signed one that is not a UUID',
+  403: "the signature was refused (--auth-token must be the connector's plivoAuthToken), or the source is outside PLIVO_SOURCE_RANGES",
+  404: "no connector holds this Answer URL's webhook key",
+  413: 'the request is too large',
+  500: "the connector failed: see npm start's log",
+  503: 'the store or KMS is unavailable',
+};
+
+/** Why the Answer URL streams no call, from its reply: a JSON error's message and code, or the Plivo XML's meaning. */
+export function answerRefusal(status: number, body: string): string {
+  try {
+    const error = JSON.parse(body) as { message?: unknown; code?: unknown };
+    if (typeof error.message === 'string') return typeof error.code === 'string' ? `${error.message} (${error.code})` : error.message;
+  } catch {
+    // Not JSON: Plivo XML.
+  }
+  const hangup = /<Hangup\b([^>]*)>/.exec(body);
+  if (!hangup) return body.slice(0, 200) || 'an empty body';
+  const reason = /\breason="([^"]*)"/.exec(hangup[1] ?? '')?.[1];
+  const meaning = ANSWER_REFUSALS[status];
+  return `Plivo XML that hangs up${reason ? ` (reason ${reason})` : ''}${meaning ? `: ${meaning}` : ''}`;
+}
+
 export class SimulatedCall {
   readonly callUuid = randomUUID();
   readonly streamId: string;
@@ -99,13 +125,13 @@ export class SimulatedCall {
     };
   }
 
-  /** Posts the Answer URL and returns the stream URL; throws with the reply when there is none. */
+  /** Posts the Answer URL and returns the stream URL; throws with the reply's reason when there is none. */
   async answer(): Promise<string> {
     const started = performance.now();
     const reply = await plivoCallback(this.options.answerUrl, this.fields, { authToken: this.options.authToken });
     this.answerMs = performance.now() - started;
     const url = reply.status === 200 ? streamUrlOf(reply.body) : null;
-    if (!url) throw new Error(`Answer URL replied ${reply.status}: ${reply.body}`);
+    if (!url) throw new Error(`Answer URL replied ${reply.status}: ${answerRefusal(reply.status, reply.body)}`);
     return url;
   }
 

@@ -26,6 +26,7 @@ export class RoomPeer {
   readonly frames: { readonly at: number; readonly pcm: Int16Array }[] = [];
   closeCode: number | null = null;
   private readonly waiters = new Set<() => void>();
+  private echoing = false;
 
   constructor(
     private readonly ws: WebSocket,
@@ -36,6 +37,7 @@ export class RoomPeer {
         const pcm = new Int16Array(data.length / 2);
         Buffer.from(pcm.buffer).set(data);
         this.frames.push({ at: performance.now(), pcm });
+        if (this.echoing) this.sendFrame(pcm);
       } else this.messages.push(JSON.parse(data.toString('utf8')) as RoomMessage);
       for (const wake of this.waiters) wake();
     });
@@ -95,6 +97,11 @@ export class RoomPeer {
       this.waiters.add(check);
       check();
     });
+  }
+
+  /** From now on sends each frame it hears straight back: the others in the room then hear the room, themselves included. */
+  echo(): void {
+    this.echoing = true;
   }
 
   control(message: RoomMessage): void {

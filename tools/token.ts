@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MAX_TOKEN_LIFETIME_SECONDS, mintToken, PERMISSIONS, type Permission } from '../core/auth';
@@ -7,16 +6,17 @@ import { loadAwsClientConfig } from '../core/config';
 import { SecretBox } from '../core/secret-box';
 import { TenantStore } from '../core/tenants';
 import { ensureControlTable, LOCAL_KMS_KEY_ID, LOCAL_TABLE_NAME, startLocalAws, type LocalAws } from '../local/aws';
-import { loadLocalConfig } from '../local/config';
-import { DEMO_TENANT, STATE_FILE, type LocalStackInfo } from '../local/stack';
+import { DEMO_TENANT } from '../local/stack';
+import { readLocalState } from '../local/state';
 
 const USAGE = `Mints an API token (HS256 JWT) for a tenant, creating the tenant's secret on first use.
 
   npm run token -- [--apikey NAME] [--ttl 24h] [--permissions allow_join,allow_mod]
 
-Local mode (default): uses the local stack's data in DATA_DIR (default .data), whether or not
-\`npm start\` is running. AWS mode: set TABLE_NAME and KMS_KEY_ID (the control-plane stack's
-outputs) and AWS credentials. The token alone goes to stdout.`;
+Local mode (default): uses the local stack's data in DATA_DIR (default .data), the one \`npm start\` runs
+with, whether or not \`npm start\` is running there now, once it has run there. AWS mode: set TABLE_NAME and
+KMS_KEY_ID (the control-plane stack's outputs) and AWS credentials. The token alone goes to stdout; which store
+it is for, to stderr.`;
 
 export function parseTtl(value: string): number {
   const match = /^(\d+)\s*([smhd]?)$/.exec(value.trim());
@@ -36,15 +36,18 @@ function parsePermissions(value: string): Permission[] {
   return list as Permission[];
 }
 
-/** The running local stack's stand-ins if it answers, else our own on the same data directory. */
-async function localAws(dataDir: string): Promise<Pick<LocalAws, 'dynamodbEndpoint' | 'kmsEndpoint' | 'close'>> {
+/**
+ * The local stack's stand-ins while `npm start` runs on `DATA_DIR`, else our own on its data; `running` says which.
+ * A `DATA_DIR` where npm start never ran is refused (readLocalState names it): a token for another store is useless.
+ */
+async function localAws(): Promise<Pick<LocalAws, 'dynamodbEndpoint' | 'kmsEndpoint' | 'close'> & { dataDir: string; running: boolean }> {
+  const { dataDir, info } = readLocalState(process.env);
   try {
-    const running = (JSON.parse(readFileSync(join(dataDir, STATE_FILE), 'utf8')) as LocalStackInfo).aws;
-    const res = await fetch(running.dynamodbEndpoint, { signal: AbortSignal.timeout(500) });
+    const res = await fetch(info.aws.dynamodbEndpoint, { signal: AbortSignal.timeout(500) });
     await res.arrayBuffer();
-    return { ...running, close: () => Promise.resolve() };
+    return { ...info.aws, dataDir, running: true, close: () => Promise.resolve() };
   } catch {
-    return startLocalAws(dataDir, join(dataDir, 'kms'));
+    return { ...(await startLocalAws(dataDir, join(dataDir, 'kms'))), dataDir, running: false };
   }
 }
 
@@ -64,7 +67,7 @@ async function main(): Promise<void> {
   const ttlSeconds = parseTtl(values.ttl);
   const permissions = parsePermissions(values.permissions);
   const inAws = Boolean(process.env.TABLE_NAME);
-  const local = inAws ? undefined : await localAws(loadLocalConfig(process.env).dataDir);
+  const local = inAws ? undefined : await localAws();
   try {
     const aws = loadAwsClientConfig(local ? { ...process.env, DYNAMODB_ENDPOINT: local.dynamodbEndpoint, KMS_ENDPOINT: local.kmsEndpoint } : process.env);
     const tableName = local ? LOCAL_TABLE_NAME : (process.env.TABLE_NAME as string);
@@ -75,6 +78,8 @@ async function main(): Promise<void> {
     const tenants = new TenantStore(dynamo, tableName, new SecretBox(kmsClient(aws), keyId));
     const secret = await tenants.ensureSecret(values.apikey);
     process.stdout.write((await mintToken(secret, { apikey: values.apikey, permissions, ttlSeconds })) + '\n');
+    // On stderr, so `$(npm run -s token)` takes the token alone: which store the token is for.
+    if (local) process.stderr.write(`token for tenant "${values.apikey}" of the local stack in ${local.dataDir} (DATA_DIR${local.running ? '' : '; npm start is not running there'})\n`);
     dynamo.destroy();
   } finally {
     await local?.close();

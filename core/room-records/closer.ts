@@ -1,4 +1,5 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ControlPlaneConfig } from '../config';
 import type { Logger } from '../log';
 import { COMMAND_TTL_MS, MediaCommandStore, newCommandId, type RoomCommand } from '../media-commands';
@@ -45,6 +46,24 @@ export function roomCommandSender(config: Pick<ControlPlaneConfig, 'mediaRegions
       return sent.includes(true);
     },
   };
+}
+
+/**
+ * How long a request that sent a room command waits for the media server to record its outcome (it polls its commands
+ * every second: `POST /v2/sessions/end`, `POST /v2/recordings/end`) before it answers the record as it stands.
+ */
+export const OUTCOME_WAIT_MS = 3_000;
+const OUTCOME_POLL_MS = 200;
+
+/** What `read` answers once `done` holds of it, read every 200 ms for at most OUTCOME_WAIT_MS; null when it did not hold in time. */
+export async function outcomeWithin<T>(read: () => Promise<T | null>, done: (value: T) => boolean): Promise<T | null> {
+  const deadline = Date.now() + OUTCOME_WAIT_MS;
+  while (Date.now() < deadline) {
+    await sleep(OUTCOME_POLL_MS);
+    const value = await read();
+    if (value !== null && done(value)) return value;
+  }
+  return null;
 }
 
 /** Ends a deactivated room's live session where it lives: a `close-room` command to the server holding it. */

@@ -1,22 +1,14 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ROOM_ID } from '../connectors/schema';
 import { NotFoundError } from '../errors';
 import { SESSION_ID } from '../ids';
 import type { Logger } from '../log';
 import type { NumberedPage, PageInfo, PageRequest } from '../pagination';
-import type { RoomCommandSender } from '../room-records/closer';
+import { outcomeWithin, type RoomCommandSender } from '../room-records/closer';
 import { roomName } from '../room-records/model';
 import type { RoomStore } from '../room-records/store';
 import { isActive, toSessionView, type Session, type SessionParticipant, type SessionView } from './model';
 import type { RemoveParticipantInput } from './schema';
 import type { SessionFilter, SessionStore } from './store';
-
-/**
- * How long `POST /v2/sessions/end` waits for the room's media server to record the end (it polls its commands every
- * second) before it answers the session as it stands.
- */
-export const END_WAIT_MS = 3_000;
-const END_POLL_MS = 200;
 
 /** Session use cases, each scoped to the calling tenant: another tenant's session or participant does not exist. */
 export class SessionService {
@@ -55,17 +47,13 @@ export class SessionService {
 
   /**
    * Ends the room's live session through the media server holding the room (its participants closed, its calls
-   * ended); answers the session, ended once that server recorded it within END_WAIT_MS.
+   * ended); answers the session, ended once that server recorded it within OUTCOME_WAIT_MS.
    */
   async end(tenant: string, ref: string): Promise<SessionView> {
     const session = await this.live(tenant, ref);
     if (await this.deps.commands.send(tenant, { type: 'end-session', roomId: roomName(session) })) {
-      const deadline = Date.now() + END_WAIT_MS;
-      while (Date.now() < deadline) {
-        await sleep(END_POLL_MS);
-        const now = await this.deps.sessions.get(tenant, session.id);
-        if (now?.status === 'ended') return toSessionView(now);
-      }
+      const ended = await outcomeWithin(() => this.deps.sessions.get(tenant, session.id), (now) => now.status === 'ended');
+      if (ended) return toSessionView(ended);
     } else this.deps.log.warn('session end asked of a room no media server holds: the sweeper ends it', { tenant, sessionId: session.id });
     return toSessionView(session);
   }

@@ -26,6 +26,10 @@ import { mediaRoomCloser, mediaRoomServers, roomCommandSender } from '../../core
 import { createRoomSchema, deactivateRoomSchema, listRoomsQuerySchema } from '../../core/room-records/schema';
 import { RoomService } from '../../core/room-records/service';
 import { DynamoRoomStore } from '../../core/room-records/store';
+import { endRecordingSchema, listRecordingsQuerySchema, startRecordingSchema } from '../../core/recordings/schema';
+import { RecordingService } from '../../core/recordings/service';
+import { DynamoRecordingStore } from '../../core/recordings/store';
+import { recordingBuckets } from '../../core/recordings/buckets';
 import { endSessionSchema, listSessionsQuerySchema, removeParticipantSchema } from '../../core/sessions/schema';
 import { SessionService } from '../../core/sessions/service';
 import { DynamoSessionStore } from '../../core/sessions/store';
@@ -56,6 +60,7 @@ export interface ApiDependencies {
   readonly roomTokens: RoomTokenService;
   readonly rooms: RoomService;
   readonly sessions: SessionService;
+  readonly recordings: RecordingService;
   readonly webhooks: WebhookService;
   /** The deliveries of webhooks' and rooms' events, by receiver. */
   readonly deliveries: DeliveryLog;
@@ -84,6 +89,8 @@ export function apiDependencies(config: ControlPlaneConfig, log = createLogger(c
   const deliveries = new DeliveryLog({ deliveries: deliveryStore, queue: config.webhooks.queueUrl ? webhookQueue(config) : null, log });
   const roomStore = new DynamoRoomStore(dynamo, config.tableName);
   const roomCommands = roomCommandSender(config, dynamo, log);
+  const roomServers = mediaRoomServers(config, dynamo);
+  const sessionStore = new DynamoSessionStore(dynamo, config.tableName);
   const rooms = new RoomService({
     rooms: roomStore,
     closer: mediaRoomCloser(roomCommands),
@@ -106,7 +113,7 @@ export function apiDependencies(config: ControlPlaneConfig, log = createLogger(c
       agents: agentStore,
       jobs: new DynamoDispatchJobStore(dynamo, config.tableName, config.callRetentionDays),
       rooms,
-      servers: mediaRoomServers(config, dynamo),
+      servers: roomServers,
       log,
     }),
     calls: new CallService(callStore),
@@ -125,7 +132,18 @@ export function apiDependencies(config: ControlPlaneConfig, log = createLogger(c
     }),
     roomTokens: new RoomTokenService(tenants),
     rooms,
-    sessions: new SessionService({ sessions: new DynamoSessionStore(dynamo, config.tableName), rooms: roomStore, commands: roomCommands, log }),
+    sessions: new SessionService({ sessions: sessionStore, rooms: roomStore, commands: roomCommands, log }),
+    recordings: new RecordingService({
+      recordings: new DynamoRecordingStore(dynamo, config.tableName),
+      rooms: roomStore,
+      sessions: sessionStore,
+      servers: roomServers,
+      commands: roomCommands,
+      config,
+      files: recordingBuckets(config.aws),
+      allowPrivateTargets: config.webhooks.allowPrivateTargets,
+      log,
+    }),
     webhooks: new WebhookService({ webhooks, deliveries, box, allowPrivateTargets: config.webhooks.allowPrivateTargets, log }),
     deliveries,
     webhookSigner: config.webhookSigningKeyId ? new WebhookSigner(kms, config.webhookSigningKeyId) : null,
@@ -298,6 +316,18 @@ export const routes = new Router<RequestContext, HttpResult>()
   .on('GET', '/v2/sessions/:id/participants/:participantId', async (_event, params, { principal, deps }) =>
     json(200, await deps.sessions.participant(principal.tenant, id(params), params.participantId ?? '')),
   )
+  .on('POST', '/v2/recordings/start', async (event, _params, { principal, deps }) =>
+    json(200, await deps.recordings.start(principal.tenant, parseWith(startRecordingSchema, jsonBody(event)))),
+  )
+  .on('POST', '/v2/recordings/end', async (event, _params, { principal, deps }) =>
+    json(200, await deps.recordings.end(principal.tenant, parseWith(endRecordingSchema, jsonBody(event)))),
+  )
+  .on('GET', '/v2/recordings', async (event, _params, { principal, deps }) => {
+    const { page, perPage, ...filter } = parseWith(listRecordingsQuerySchema, query(event), 'query');
+    return json(200, await deps.recordings.list(principal.tenant, filter, { page, perPage }));
+  })
+  .on('GET', '/v2/recordings/:id', async (_event, params, { principal, deps }) => json(200, await deps.recordings.get(principal.tenant, id(params))))
+  .on('DELETE', '/v2/recordings/:id', deleted('Recording deleted successfully', (deps) => deps.recordings))
   .on('POST', '/v2/rooms/:roomId/tokens', async (event, params, { principal, deps }) => {
     const { ttlSeconds } = parseWith(roomTokenSchema, event.body ? jsonBody(event) : {});
     return ok(await deps.roomTokens.mint(principal.tenant, params.roomId ?? '', ttlSeconds), 'Participant token created', 201);

@@ -6,6 +6,7 @@ import { ERROR_CODES, type ErrorCode } from '../../core/errors';
 import { numberedPageSchema, pageQuerySchema } from '../../core/pagination';
 import { roomTokenSchema, roomTokenViewSchema } from '../../core/rooms';
 import { createRoomSchema, deactivateRoomSchema, listRoomsQuerySchema, roomSchema } from '../../core/room-records/schema';
+import { endRecordingSchema, listRecordingsQuerySchema, recordingPageSchema, recordingSchema, recordingStartedSchema, startRecordingSchema } from '../../core/recordings/schema';
 import { endSessionSchema, listSessionsQuerySchema, participantPageSchema, removeParticipantSchema, sessionPageSchema, sessionParticipantSchema, sessionSchema } from '../../core/sessions/schema';
 import { createRuleSchema, listRulesQuerySchema, ruleViewSchema, updateRuleSchema } from '../../core/routing/schema';
 import { agentSchema, createAgentSchema, updateAgentSchema } from '../../core/agents/schema';
@@ -118,6 +119,7 @@ function operations(): Record<string, Operation> {
   const webhook = { tag: 'SIP webhooks' };
   const room = { tag: 'Rooms' };
   const session = { tag: 'Sessions' };
+  const recording = { tag: 'Recordings' };
   const sessionParams = idParam.extend({ participantId: z.string().meta({ description: 'A participant id (`ph_…`, `web_…`, `ag_…`, or an outbound call\'s `participant.id`)' }) });
   return {
     'POST /v2/connectors': { ...connector, summary: 'Create a connector', status: 201, body: connectorCreate, response: withMessage(connectorViewSchema), conflict: true },
@@ -210,6 +212,25 @@ function operations(): Record<string, Operation> {
       response: messageOnly,
       notFound: true,
     },
+    'POST /v2/recordings/start': {
+      ...recording,
+      summary: 'Record a room’s live session (its mix, mono WAV) until `/v2/recordings/end` or the session’s end: 409 with no live session or a room recording already going',
+      body: startRecordingSchema,
+      response: recordingStartedSchema,
+      conflict: true,
+      notFound: true,
+    },
+    'POST /v2/recordings/end': {
+      ...recording,
+      summary: 'Stop the room’s room recording, or its recording `id` (a call’s too); answers it, ended once its media server wrote it (up to 3 s)',
+      body: endRecordingSchema,
+      response: recordingSchema,
+      conflict: true,
+      notFound: true,
+    },
+    'GET /v2/recordings': { ...recording, summary: 'List recordings by page, newest first, of a room or session (at most the newest 1,000: beyond them `pageInfo.totalIsLowerBound`)', query: listRecordingsQuerySchema, response: recordingPageSchema },
+    'GET /v2/recordings/{id}': { ...recording, summary: 'Fetch a recording: `file.fileUrl` is a presigned GET of its WAV once written, expiring (`RECORDING_URL_SECONDS`, 15 min)', path: idParam, response: recordingSchema },
+    'DELETE /v2/recordings/{id}': { ...recording, summary: 'Delete an ended recording: its audio, then its record (409 while recording)', path: idParam, response: messageOnly, conflict: true },
     'GET /v2/public/rsa-public-key': {
       tag: 'Public',
       summary: 'The RSA public key that verifies `videosdk-signature` (no token)',
@@ -234,7 +255,7 @@ export function openApiDocument(): ReturnType<typeof createDocument> {
     info: {
       title: 'Plivo connector management API',
       version: '2',
-      description: 'Connectors, SIP webhooks, SIP routing rules, agents, call records, rooms, room sessions and room tokens. Errors are `{message, code}` (README, "Error codes").',
+      description: 'Connectors, SIP webhooks, SIP routing rules, agents, call records, rooms, room sessions, recordings and room tokens. Errors are `{message, code}` (README, "Error codes").',
     },
     components: { securitySchemes: { token: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'A management token (`allow_mod`), bare or after `Bearer `' } } },
     security: [{ token: [] }],

@@ -1,7 +1,6 @@
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mintToken } from '../../core/auth';
@@ -9,34 +8,26 @@ import { dynamoClient, kmsClient } from '../../core/aws';
 import { SecretBox } from '../../core/secret-box';
 import { TenantStore } from '../../core/tenants';
 import { loadControlPlaneConfig } from '../../core/config';
-import { apiDependencies, createApiHandler } from '../../lambdas/api/app';
-import { HTTP_FUNCTIONS } from '../../lambdas/routes';
 import { ensureControlTable, LOCAL_KMS_KEY_ID, LOCAL_TABLE_NAME, startLocalAws, type LocalAws } from '../../local/aws';
-import { createGatewayListener } from '../../local/http-gateway';
 import { closedPort } from '../support/agents';
-import { memoryLog, startTestStack } from '../support/stack';
+import { serveApi } from '../support/api-server';
+import { startTestStack } from '../support/stack';
 
 /** A port with nothing listening on it: an AWS dependency that is down. */
 const deadEndpoint = async (): Promise<string> => `http://127.0.0.1:${await closedPort()}`;
 
 /** The API handler behind the local gateway, on the given AWS endpoints. */
-async function serveApi(endpoints: { dynamodbEndpoint: string; kmsEndpoint: string }) {
-  const config = loadControlPlaneConfig({
-    TABLE_NAME: LOCAL_TABLE_NAME,
-    KMS_KEY_ID: LOCAL_KMS_KEY_ID,
-    PUBLIC_URL: 'http://127.0.0.1',
-    MEDIA_REGIONS: JSON.stringify({ us002: { ingestUrl: 'wss://media.example.com', claimsTable: LOCAL_TABLE_NAME, recordingsBucket: 'recordings' } }),
-    DYNAMODB_ENDPOINT: endpoints.dynamodbEndpoint,
-    KMS_ENDPOINT: endpoints.kmsEndpoint,
-  });
-  const { lines, logger } = memoryLog();
-  const listener = createGatewayListener(
-    [{ routes: HTTP_FUNCTIONS.api.routes, throttle: { rateLimit: 1000, burstLimit: 1000 }, handler: createApiHandler(apiDependencies(config, logger)) }],
-    logger,
+function serveApiOn(endpoints: { dynamodbEndpoint: string; kmsEndpoint: string }) {
+  return serveApi(
+    loadControlPlaneConfig({
+      TABLE_NAME: LOCAL_TABLE_NAME,
+      KMS_KEY_ID: LOCAL_KMS_KEY_ID,
+      PUBLIC_URL: 'http://127.0.0.1',
+      MEDIA_REGIONS: JSON.stringify({ us002: { ingestUrl: 'wss://media.example.com', claimsTable: LOCAL_TABLE_NAME, recordingsBucket: 'recordings' } }),
+      DYNAMODB_ENDPOINT: endpoints.dynamodbEndpoint,
+      KMS_ENDPOINT: endpoints.kmsEndpoint,
+    }),
   );
-  const server: Server = createServer((req, res) => void listener(req, res));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, lines, close: () => new Promise((r) => server.close(r)) };
 }
 
 describe('when a dependency is down', () => {
@@ -61,7 +52,7 @@ describe('when a dependency is down', () => {
     ['database', () => deadEndpoint().then((dynamodbEndpoint) => ({ dynamodbEndpoint, kmsEndpoint: aws.kmsEndpoint }))],
     ['key service', () => deadEndpoint().then((kmsEndpoint) => ({ dynamodbEndpoint: aws.dynamodbEndpoint, kmsEndpoint }))],
   ])('answers 503 naming the %s, with Retry-After, and logs it', async (dependency, endpoints) => {
-    const api = await serveApi(await endpoints());
+    const api = await serveApiOn(await endpoints());
     try {
       // The tenant lookup needs both: its item from the database, its secret decrypted by KMS.
       const token = await mintToken(secret, { apikey: 'acme', ttlSeconds: 60 });

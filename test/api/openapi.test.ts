@@ -58,6 +58,7 @@ describe('the OpenAPI document', () => {
         'GET /v2/sessions',
         'GET /v2/sessions/{id}/participants',
         'GET /v2/sessions/{id}/participants/active',
+        'GET /v2/recordings',
         'GET /v2/sip/call',
         'GET /v2/connectors',
         'GET /v2/sip/routing-rule',
@@ -86,6 +87,8 @@ describe('the OpenAPI document', () => {
         'POST /v2/rooms/{roomId}/tokens',
         'POST /v2/sessions/end',
         'POST /v2/sessions/participants/remove',
+        'POST /v2/recordings/start',
+        'POST /v2/recordings/end',
         'POST /v2/sip/call',
         'POST /v2/sip/call/end',
         'POST /v2/sip/call/transfer',
@@ -279,6 +282,18 @@ describe('real responses of every route, against the document', () => {
       return { peer, participantId, sessionId };
     };
     const { peer, participantId, sessionId } = await liveSession('doc-session');
+    // A recording of it (its file and events: test/api/recordings.test.ts).
+    const recording = (await call('POST', '/v2/recordings/start', '/v2/recordings/start', { body: { roomId: 'doc-session', awsDirPath: 'doc' } })) as { recordingId: string };
+    await call('POST', '/v2/recordings/start', '/v2/recordings/start', { body: { roomId: 'doc-session' }, status: 409 });
+    await call('POST', '/v2/recordings/start', '/v2/recordings/start', { body: { roomId: 'doc-session', awsDirPath: '../out' }, status: 400 });
+    await call('GET', '/v2/recordings', `/v2/recordings?roomId=doc-session&sessionId=${sessionId}&perPage=5`);
+    await call('GET', '/v2/recordings', '/v2/recordings?perPage=0', { status: 400 });
+    await call('GET', '/v2/recordings/:id', `/v2/recordings/${recording.recordingId}`);
+    await call('GET', '/v2/recordings/:id', '/v2/recordings/nope', { status: 404 });
+    await call('DELETE', '/v2/recordings/:id', `/v2/recordings/${recording.recordingId}`, { status: 409 });
+    await call('POST', '/v2/recordings/end', '/v2/recordings/end', { body: { roomId: 'doc-session' } });
+    await call('POST', '/v2/recordings/end', '/v2/recordings/end', { body: { roomId: 'nope' }, status: 404 });
+    await call('DELETE', '/v2/recordings/:id', '/v2/recordings/nope', { status: 404 });
     await call('GET', '/v2/sessions', `/v2/sessions?perPage=1&status=ongoing&customRoomId=doc-session&startDate=0&endDate=${Date.now() + 1000}`);
     await call('GET', '/v2/sessions', '/v2/sessions?status=live', { status: 400 });
     await call('GET', '/v2/sessions/:id', `/v2/sessions/${sessionId}`);

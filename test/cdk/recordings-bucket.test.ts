@@ -1,4 +1,4 @@
-import { Aws, Stack, type CfnElement } from 'aws-cdk-lib';
+import { Aws, type CfnElement, type Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
@@ -177,7 +177,7 @@ describe('grantByName (the control plane, in another region)', () => {
     RecordingsBucket.grantByName(role, REGIONS, access);
     return statementsOf(Template.fromStack(stack), stack, role);
   }
-  const buckets = (suffix: string) => expect.arrayContaining(REGIONS.map((region) => `arn:aws:s3:::${region.recordingsBucketName}${suffix}`));
+  const buckets = (suffix: string): unknown => expect.arrayContaining(REGIONS.map((region) => `arn:aws:s3:::${region.recordingsBucketName}${suffix}`)) as unknown;
   const keyOf = (id: string, awsRegion: string, actions: string | string[]) => ({
     Effect: 'Allow',
     Action: actions,

@@ -27,6 +27,7 @@ it('plays a WAV into the demo room, records what it heard, presses DTMF and prin
   const { stdout } = await run(['--play', join(local.dataDir, 'in.wav'), '--record', join(local.dataDir, 'out.wav'), '--dtmf', '4#']);
   await speaking;
   expect(stdout).toMatch(/calls +1 of 1 completed \(2\.0 s of audio each\)/);
+  expect(stdout).toMatch(/call 1 +call_[0-9a-z]{20} in room demo-room\n/);
   expect(stdout).toMatch(/answer +p50 [\d.]+ ms/);
   expect(stdout).toMatch(/first audio +p50 [\d.]+ ms/);
   expect(stdout).toMatch(/frames +100 sent, \d+ received, \d+ late/);
@@ -49,7 +50,7 @@ it('places concurrent calls that hear each other, and fails clearly on a bad Ans
   expect(stdout).toMatch(/first audio +p50 [\d.]+ ms, max [\d.]+ ms after the stream started \(3 of 3 calls heard something\)/);
   await expect(run(['--answer-url', `${local.stack.info.apiUrl}/v2/hooks/plivo/whk_nope0000000000000000000000000000000`, '--seconds', '0.2'])).rejects.toMatchObject({
     code: 1,
-    stdout: expect.stringMatching(/calls +0 of 1 completed[\s\S]*call 1 failed: Answer URL replied 404/),
+    stdout: expect.stringMatching(/calls +0 of 1 completed[\s\S]*call 1 failed: Answer URL replied 404: Plivo XML that hangs up \(reason rejected\): no connector holds this Answer URL's webhook key\n/),
   });
   await expect(run(['--calls', 'many'])).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('--calls must be 1-1000') });
 }, 60_000);
@@ -103,3 +104,34 @@ it('answers an outbound call placed from a room: each side hears the other, the 
   await waitFor(async () => ((await api('GET', `/v2/sip/call/${placed.data.id as string}`)).data.status === 'ended' ? true : undefined), 5000);
   await peer.close();
 }, 60_000);
+
+it('alone in its room a call hears nothing and says why; with --echo it records itself', async () => {
+  const input = new WaveFile();
+  input.fromScratch(1, 8000, '16', tone(700, 2, 8000));
+  writeFileSync(join(local.dataDir, 'alone.wav'), input.toBuffer());
+  const alone = await run(['--play', join(local.dataDir, 'alone.wav'), '--record', join(local.dataDir, 'silence.wav')]);
+  expect(alone.stdout).toMatch(/first audio +none: nobody else in room demo-room spoke\. Join it .*or add --echo/);
+  expect(alone.stdout).toMatch(/frames +100 sent, 0 received/);
+
+  const echoed = await run(['--play', join(local.dataDir, 'alone.wav'), '--record', join(local.dataDir, 'echo.wav'), '--echo']);
+  expect(echoed.stdout).toMatch(/call 1 +call_[0-9a-z]{20} in room demo-room\n/);
+  expect(echoed.stdout).toMatch(/first audio +p50 [\d.]+ ms/);
+  const heard = new WaveFile(readFileSync(join(local.dataDir, 'echo.wav'))).getSamples(false, Int16Array) as unknown as Int16Array;
+  // The caller's own tone, back through the room: 2 s sent, most of it heard.
+  expect(heard.length).toBeGreaterThan(8000);
+  expect(toneLevel(heard.subarray(1600), 700)).toBeGreaterThan(3000);
+}, 60_000);
+
+it("says why the connector rejected a call: the Answer URL's Plivo XML and the call's hangupReason", async () => {
+  // A connector with no default room and no rules routes no call.
+  const connector = await apiRequest(local.stack, 'POST', '/v2/connectors', { provider: 'plivo', name: 'Routes nothing' });
+  expect(connector.status).toBe(201);
+  await expect(run(['--answer-url', connector.data.webhookUrl as string, '--seconds', '0.2'])).rejects.toMatchObject({
+    code: 1,
+    stdout: expect.stringMatching(
+      /call 1 +call_[0-9a-z]{20}\n[\s\S]*call 1 failed: Answer URL replied 200: Plivo XML that hangs up \(reason rejected\): the connector rejected the call \(its routing, or the room\) \(the call is rejected: no-route\)/,
+    ),
+  });
+  // --echo answers only calls of the local stack's demo tenant, in its rooms.
+  await expect(run(['--answer-url', 'http://127.0.0.1:9/v2/hooks/plivo/whk_x', '--echo'])).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining(`--echo joins rooms of the local stack at ${local.stack.info.apiUrl}: --answer-url must be one of its connectors`) });
+}, 30_000);

@@ -6,7 +6,7 @@ import type { Browser, Page } from 'playwright-core';
 import type { CallView } from '../../core/calls/model';
 import { tone, toneLevel } from '../../tools/audio';
 import { SimulatedCall } from '../../tools/plivo-simulator';
-import { launchChromium } from '../../tools/chromium';
+import { chromiumMissing, launchChromium } from '../../tools/chromium';
 import { agentServerPerFile } from '../support/agents';
 import { apiRequest, startLocalProcess, waitFor, type LocalProcess } from '../support/local-process';
 import { startReceiver } from '../support/webhook-receiver';
@@ -17,6 +17,12 @@ import { startReceiver } from '../support/webhook-receiver';
  * API says (checked through the API). One stack and one browser for the file; the tests run in order and build on
  * each other's calls.
  */
+const noChromium = chromiumMissing();
+if (noChromium && process.env.CI) throw new Error(`CI runs the console's tests in Chromium: ${noChromium}`);
+if (noChromium) process.stderr.write(`test/e2e/console.test.ts: the console's tests are skipped: ${noChromium}\n`);
+/** Each test of this file; skipped, the reason in its name, on a machine without Chromium (outside CI). */
+const it = (name: string, fn: () => Promise<void>, timeout?: number) => (noChromium ? global.it.skip(`${name} (skipped: ${noChromium})`, fn) : global.it(name, fn, timeout));
+
 const PAGE_TONE = 1000;
 const CALLER_TONE = 600;
 const CALLER = '14155550177';

@@ -9,9 +9,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { endianness, networkInterfaces } from 'node:os';
-import { javaAvailable, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
+import { dynamoDbLocalProblem, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
 
-if (!javaAvailable() && process.env.CI) throw new Error('CI must test DynamoDB Local: install a JDK 17');
+if (dynamoDbLocalProblem() && process.env.CI) throw new Error(`CI must test DynamoDB Local: ${dynamoDbLocalProblem()}`);
+if (dynamoDbLocalProblem()) process.stderr.write(`test/support/dynamodb-local.test.ts: skipped: ${dynamoDbLocalProblem()}\n`);
 
 /** Listening TCP sockets on a port, from /proc/net/tcp{,6}: "127.0.0.1", "0.0.0.0", "::", "::ffff:127.0.0.1", ... */
 function procListeners(port: number): string[] {
@@ -62,7 +63,7 @@ function connectError(host: string, port: number): Promise<string | null> {
   });
 }
 
-(javaAvailable() ? describe : describe.skip)('startDynamoDbLocal', () => {
+(dynamoDbLocalProblem() ? describe.skip : describe)('startDynamoDbLocal', () => {
   let ddb: DynamoDbLocal;
   let client: DynamoDBClient;
   let port: number;

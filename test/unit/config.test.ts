@@ -20,6 +20,7 @@ describe('loadControlPlaneConfig', () => {
       countryRegions: {},
       claimTtlSeconds: 90,
       callRetentionDays: 30,
+      recordingRetentionDays: 90,
       tenantRateLimit: 50,
       plivoSourceRanges: [],
       originSecret: null,

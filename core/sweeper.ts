@@ -5,6 +5,9 @@ import { overdue, unpublished, type Item, type KeysPage } from './dynamo';
 import { callEvent, outboxes, type CallEventSink, type EventSubscriptions } from './events';
 import type { Logger } from './log';
 import type { MediaServerRecord, PlacementStore } from './placement';
+import { endEvent, type RecordingEventSink } from './recordings/events';
+import type { RecordingObjects } from './recordings/objects';
+import type { RecordingStore } from './recordings/store';
 import { roomName } from './room-records/model';
 import { participantEvent, sessionEvent, type SessionEventSink } from './sessions/events';
 import { sessionRefOf, sessionsOf, type SessionStore } from './sessions/store';
@@ -37,7 +40,7 @@ function callsOf(keys: readonly Item[]): { tenant: string; id: string }[] {
  * queued again; calls whose state changed but whose event was never recorded for the webhooks (the process
  * died between the two writes) have it published; switches of rooms that no media server settled in time fail; and
  * the room sessions a dead media server left ongoing end, their participants' open stays closed, as of the sweep, with
- * their `participant-left` and `session-ended` events.
+ * their `participant-left` and `session-ended` events; and its recordings end `partial`, with what its segments held.
  * Runs every minute in AWS, every `SWEEP_INTERVAL_SECONDS` (5 s) locally.
  */
 export class Sweeper {
@@ -64,6 +67,12 @@ export class Sweeper {
       readonly sessions: Pick<SessionStore, 'endLeftBehind' | 'forgetLeftBehind'>;
       /** Where their `participant-left` and `session-ended` go (`RoomWebhookPublisher`); `settled` once they are recorded. */
       readonly roomEvents: SessionEventSink & { settled(): Promise<void> };
+      /** Recordings a dead server left `recording`: assembled from their segments in its region's bucket, ended `partial`. */
+      readonly recordings: {
+        readonly store: Pick<RecordingStore, 'leftBehind' | 'finish'>;
+        readonly objects: (awsRegion: string, bucket: string) => RecordingObjects;
+        readonly events: RecordingEventSink;
+      };
       readonly log: Logger;
     },
   ) {}
@@ -87,7 +96,8 @@ export class Sweeper {
         const closed = await this.closeCallsOf(server);
         failed += closed.count;
         const sessionsEnded = await this.endSessionsOf(server, now);
-        if (closed.done && sessionsEnded) await placements.forgetServer(server.serverId, server.leaseExpiresAtMs);
+        const recordingsFinished = await this.finishRecordingsOf(server, now);
+        if (closed.done && sessionsEnded && recordingsFinished) await placements.forgetServer(server.serverId, server.leaseExpiresAtMs);
       }
     }
     for (const serverId of this.lapses.keys()) if (!lapsed.has(serverId)) this.lapses.delete(serverId);
@@ -226,6 +236,32 @@ export class Sweeper {
       return count;
     });
     return done && ended;
+  }
+
+  /**
+   * Finishes the recordings a server that is gone left `recording`: the segments it uploaded are assembled into the WAV
+   * (the audio up to its last upload: at most RECORDING_SEGMENT_SECONDS before it died), and the recording ends
+   * `partial` at the end of that audio, or `failed` when nothing survived, with its event. Assembly may run again after
+   * a sweep died midway (core/recordings/objects.ts). Whether none is left.
+   */
+  private async finishRecordingsOf(server: MediaServerRecord, now: Date): Promise<boolean> {
+    const { store, objects, events } = this.deps.recordings;
+    let finished = true;
+    for (const recording of await store.leftBehind(server.serverId)) {
+      const ids = { tenant: recording.tenant, recordingId: recording.id, roomId: recording.roomId, callId: recording.callId, serverId: server.serverId };
+      try {
+        const assembled = await objects(recording.awsRegion, recording.bucket).assemble(recording.key, recording.format);
+        const end = assembled ? new Date(Date.parse(recording.start) + Math.round(assembled.duration * 1000)).toISOString() : now.toISOString();
+        const ended = await store.finish(recording.tenant, recording.id, { status: assembled ? 'partial' : 'failed', end, reason: 'media server stopped', size: assembled?.size ?? null, duration: assembled?.duration ?? null });
+        if (!ended) continue;
+        await events.publish(endEvent(ended), ended);
+        this.deps.log.warn('recording ended: its media server is gone', { ...ids, status: ended.status, duration: ended.duration });
+      } catch (err) {
+        finished = false;
+        this.deps.log.error('sweep: could not finish a recording of a media server that is gone; the next sweep tries again', { ...ids, err });
+      }
+    }
+    return finished;
   }
 
   /** Ends a call still answered on a server that is gone as `media-failure`, with its `call-hangup`; false when it had ended. */

@@ -3,6 +3,9 @@ import { DynamoCallStore } from '../../core/calls/store';
 import type { ControlPlaneConfig } from '../../core/config';
 import { createLogger } from '../../core/log';
 import { placementStores } from '../../core/placement';
+import { recordingBuckets } from '../../core/recordings/buckets';
+import { recordingWebhookPublisher } from '../../core/recordings/events';
+import { DynamoRecordingStore } from '../../core/recordings/store';
 import { roomWebhookPublisher } from '../../core/room-records/webhooks';
 import { DynamoSessionStore } from '../../core/sessions/store';
 import { Sweeper } from '../../core/sweeper';
@@ -27,6 +30,7 @@ export function createSweeper(config: ControlPlaneConfig, log = createLogger(con
     placements: placementStores(config, dynamo),
     sessions: new DynamoSessionStore(dynamo, config.tableName),
     roomEvents: roomWebhookPublisher(config, dynamo, log),
+    recordings: { store: new DynamoRecordingStore(dynamo, config.tableName), objects: recordingBuckets(config.aws), events: recordingWebhookPublisher(config, dynamo, log) },
     log,
   });
 }

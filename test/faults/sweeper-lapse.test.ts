@@ -10,12 +10,15 @@ import { createLogger } from '../../core/log';
 import { PlacementStore, type MediaServerRecord } from '../../core/placement';
 import { RoomNames } from '../../core/room-records/service';
 import { DynamoRoomStore } from '../../core/room-records/store';
+import { recordingBuckets } from '../../core/recordings/buckets';
+import { recordingKey, type Recording } from '../../core/recordings/model';
+import { DynamoRecordingStore } from '../../core/recordings/store';
 import { DynamoSessionStore } from '../../core/sessions/store';
 import type { Sweeper } from '../../core/sweeper';
 import { webhookStores } from '../../core/webhooks/publisher';
 import { apiDependencies } from '../../lambdas/api/app';
 import { createSweeper } from '../../lambdas/sweeper/app';
-import { ensureControlTable, ensureWebhookQueues, LOCAL_KMS_KEY_ID, LOCAL_TABLE_NAME, startLocalAws, type LocalAws } from '../../local/aws';
+import { ensureControlTable, ensureWebhookQueues, LOCAL_KMS_KEY_ID, LOCAL_RECORDINGS_BUCKET, LOCAL_TABLE_NAME, startLocalAws, type LocalAws } from '../../local/aws';
 import { memoryLog } from '../support/stack';
 
 /**
@@ -25,6 +28,7 @@ import { memoryLog } from '../support/stack';
  * (test/faults/database-outage.test.ts shows the same through `npm start`; this pins it down step by step.)
  * And a switch of rooms no media server settles (its server died, or lost the command) fails by the sweeper's timeout.
  * And the sessions of a dead server are ended with their room webhook events, once each, even after a sweep that died.
+ * And its recordings end `partial` with the audio its segments held (`failed` with none), their events once each.
  */
 const LEASE_MS = 3000;
 let dir: string;
@@ -46,7 +50,8 @@ beforeAll(async () => {
     TABLE_NAME: LOCAL_TABLE_NAME,
     KMS_KEY_ID: LOCAL_KMS_KEY_ID,
     PUBLIC_URL: 'http://127.0.0.1',
-    MEDIA_REGIONS: JSON.stringify({ us002: { ingestUrl: 'ws://127.0.0.1:1', claimsTable: LOCAL_TABLE_NAME, recordingsBucket: 'recordings' } }),
+    MEDIA_REGIONS: JSON.stringify({ us002: { ingestUrl: 'ws://127.0.0.1:1', claimsTable: LOCAL_TABLE_NAME, recordingsBucket: LOCAL_RECORDINGS_BUCKET } }),
+    S3_ENDPOINT: aws.s3Endpoint,
     DYNAMODB_ENDPOINT: aws.dynamodbEndpoint,
     KMS_ENDPOINT: aws.kmsEndpoint,
     SQS_ENDPOINT: aws.sqsEndpoint,
@@ -260,5 +265,56 @@ describe('the sessions of a server that died', () => {
     await sweeper.sweep(at(t0 + 2000));
     expect((await deliveries()).map((d) => d.id).sort()).toEqual(sent.map((d) => d.id).sort());
     expect(log.lines.filter((l) => l.includes('session ended: its media server is gone') && l.includes(session.id))).toHaveLength(1);
+  });
+});
+
+describe('the recordings of a server that died', () => {
+  it('are assembled from the segments it uploaded and end partial at the end of that audio, or failed with none; one event each', async () => {
+    const t0 = Date.now();
+    const store = new DynamoRecordingStore(dynamo, LOCAL_TABLE_NAME);
+    const start = new Date(t0 - 60_000).toISOString();
+    const recording = (id: string, kind: Recording['kind']): Recording => ({
+      tenant: 'acme',
+      id,
+      kind,
+      roomId: 'rec-room',
+      customRoomId: null,
+      sessionId: 'ss_recsession00000000000000000',
+      callId: kind === 'call' ? 'call_x' : null,
+      status: 'recording',
+      start,
+      end: null,
+      reason: null,
+      format: { format: 'wav', channels: kind === 'call' ? 2 : 1, sampleRate: 8000 },
+      region: 'us002',
+      awsRegion: 'us-east-1',
+      bucket: LOCAL_RECORDINGS_BUCKET,
+      key: recordingKey('acme', 'rec-room', 'ss_recsession00000000000000000', id),
+      serverId: 'recording-holder',
+      webhookUrl: 'http://127.0.0.1:1/recording-hook',
+      size: null,
+      duration: null,
+    });
+    const kept = recording('rec_kept0000000000000000000000000', 'call');
+    const lost = recording('rec_lost0000000000000000000000000', 'room');
+    for (const r of [kept, lost]) expect(await store.create(r, 30)).toBe(true);
+    // Two segments of 0.5 s of a call (32,000 bytes a second) reached the bucket before the server died.
+    const objects = recordingBuckets(config.aws)('us-east-1', LOCAL_RECORDINGS_BUCKET);
+    await objects.putSegment(kept.key, 1, Buffer.alloc(16_000, 1));
+    await objects.putSegment(kept.key, 2, Buffer.alloc(16_000, 2));
+    await servers.heartbeat(server('recording-holder', t0 - 1, 'stopped'));
+
+    await sweeper.sweep(at(t0));
+    expect(await store.get('acme', kept.id)).toMatchObject({ status: 'partial', reason: 'media server stopped', size: 44 + 32_000, duration: 1, end: new Date(Date.parse(start) + 1000).toISOString() });
+    expect(await store.get('acme', lost.id)).toMatchObject({ status: 'failed', reason: 'media server stopped', size: null, end: at(t0).toISOString() });
+    const wav = Buffer.from(await (await fetch(await objects.presign(kept.key, 60))).arrayBuffer());
+    expect([wav.length, wav.readUInt16LE(22), wav[44], wav[44 + 16_000]]).toEqual([44 + 32_000, 2, 1, 2]);
+    const deliveries = async (id: string) => (await webhookStores(config, dynamo).deliveries.page('acme', id, undefined, { page: 1, perPage: 10 })).data.map((d) => d.event);
+    expect(await deliveries(kept.id)).toEqual(['recording-stopped']);
+    expect(await deliveries(lost.id)).toEqual(['recording-failed']);
+    // Finished: a later sweep neither assembles nor publishes again.
+    await sweeper.sweep(at(t0 + 1000));
+    expect(await deliveries(kept.id)).toEqual(['recording-stopped']);
+    expect(log.lines.filter((l) => l.includes('recording ended: its media server is gone'))).toHaveLength(2);
   });
 });

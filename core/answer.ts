@@ -83,7 +83,7 @@ type Route =
   | { rejected: string; rule: RoutingRule | null };
 
 /** What a call takes from the rule that routed it, into its claim. */
-type CallOptions = Pick<Claim, 'agent' | 'hidePhoneNumber' | 'dtmf' | 'attributes'>;
+type CallOptions = Pick<Claim, 'agent' | 'hidePhoneNumber' | 'dtmf' | 'attributes' | 'record'>;
 
 const NO_RULE: CallOptions = { agent: null, hidePhoneNumber: false, dtmf: true, attributes: {} };
 
@@ -243,7 +243,7 @@ export class AnswerService {
 
   /**
    * What the call takes from its rule: the agent it names (resolved now, its metadata overlaid by the rule's
-   * `agentMetadata`; a rule whose agent is gone routes the call without one), masking, DTMF, header attributes.
+   * `agentMetadata`; a rule whose agent is gone routes the call without one), masking, DTMF, header attributes, recording.
    */
   private async callOptions(tenant: string, rule: RoutingRule | null, fields: Params, log: Logger): Promise<CallOptions> {
     if (!rule) return NO_RULE;
@@ -254,6 +254,7 @@ export class AnswerService {
       hidePhoneNumber: rule.hidePhoneNumber,
       dtmf: rule.dtmf,
       attributes: ruleAttributes(rule, fields),
+      ...(rule.recording && { record: true as const }),
     };
   }
 
@@ -278,6 +279,7 @@ export class AnswerService {
       ...options,
       events: subscribedEvents(webhooks),
       ...(call.participant && { participant: call.participant }),
+      ...(call.record && { record: true as const }),
     };
   }
 

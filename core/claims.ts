@@ -42,6 +42,8 @@ export interface Claim {
   readonly events: readonly CallEventType[];
   /** An outbound call's participant id and name in the room (`POST /v2/sip/call`'s `participant`). */
   readonly participant?: CallParticipant;
+  /** The call is recorded: its routing rule's `recording`, or an outbound call's `recordAudio` (core/recordings). */
+  readonly record?: true;
 }
 
 /** Why a claim could not be taken. */
@@ -94,6 +96,7 @@ export class ClaimStore {
       ...(Object.keys(claim.attributes).length > 0 && { attributes: str(JSON.stringify(claim.attributes)) }),
       events: str(claim.events.join(' ')),
       ...(claim.participant && { participant: str(JSON.stringify(claim.participant)) }),
+      ...(claim.record && { record: { BOOL: true } }),
     };
     await db(() => dynamo.send(new PutItemCommand({ TableName: tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' })));
   }
@@ -154,6 +157,7 @@ function fromItem(ref: string, item: Item): Claim {
     attributes: jsonFrom<Record<string, string>>(readOptStr(item, 'attributes')) ?? {},
     events: eventsFrom(readOptStr(item, 'events')),
     ...(item.participant?.S && { participant: JSON.parse(item.participant.S) as CallParticipant }),
+    ...(item.record?.BOOL === true && { record: true as const }),
   };
 }
 

@@ -8,6 +8,7 @@ import {
   type DynamoDBClient,
   type QueryCommandInput,
   type QueryCommandOutput,
+  type UpdateItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { callDependency, ServiceUnavailableError } from './errors';
 
@@ -127,6 +128,17 @@ export async function conditionalWrite(write: () => Promise<unknown>): Promise<b
   }
 }
 
+/** One conditional update, answering the item as it is now; null when its condition did not hold (nothing written). */
+export async function conditionalUpdate(dynamo: DynamoDBClient, tableName: string, input: Omit<UpdateItemCommandInput, 'TableName' | 'ReturnValues'>): Promise<Item | null> {
+  try {
+    const out = await db(() => dynamo.send(new UpdateItemCommand({ ...input, TableName: tableName, ReturnValues: 'ALL_NEW' })));
+    return out.Attributes ?? null;
+  } catch (err) {
+    if (isConditionFailure(err)) return null;
+    throw err;
+  }
+}
+
 /** Runs one database call; an unreachable or throttling database becomes a 503. */
 export function db<T>(call: () => Promise<T>): Promise<T> {
   return callDependency('database', call);
@@ -205,9 +217,10 @@ export async function queryAll(
  * Kinds of work the sweeper looks for in the `due` index: calls whose stream must start, deliveries that must
  * have been attempted, (`server#<id>`) the answered calls a media server holds, closed if that server dies, and
  * (`switch`) answered calls whose switch of rooms awaits its outcome, failed if none comes in time (they are back under
- * their `server#<id>` once it comes), and (`sessions#<id>`) the ongoing room sessions a media server holds, ended if it dies.
+ * their `server#<id>` once it comes), (`sessions#<id>`) the ongoing room sessions a media server holds, ended if it dies,
+ * and (`recordings#<id>`) the recordings a media server is writing, finished if it dies.
  */
-export type DueKind = 'call' | 'delivery' | 'switch' | `server#${string}` | `sessions#${string}`;
+export type DueKind = 'call' | 'delivery' | 'switch' | `server#${string}` | `sessions#${string}` | `recordings#${string}`;
 
 /** The attributes that put an item in the `due` index under `kind`, falling due at `at` (ISO). */
 export function dueAttributes(kind: DueKind, at: string): Item {

@@ -1,12 +1,12 @@
 import { CALL_STATUSES, isRoomEntry, toCallView, type CallRecord, type CallView } from './calls/model';
 import type { Logger } from './log';
+import type { RecordingEventType } from './recordings/model';
 
-/**
- * Every webhook event, VideoSDK's SIP names in its order: all of them may be subscribed to (a webhook subscribes to
- * all by default); `firedBy` says which calls fire it: `all-calls`, or `outbound` ones alone. docs/webhooks.md lists
- * this table (checked by a test).
- */
-export const WEBHOOK_EVENTS = {
+/** Who fires an event: every call, outbound calls alone, or every recording (room or call). */
+type FiredBy = 'all-calls' | 'outbound' | 'recordings';
+
+/** A call's events, VideoSDK's SIP names in its order; `firedBy` says which calls fire each. */
+export const CALL_EVENTS = {
   'call-started': { firedBy: 'all-calls', when: 'Inbound: the Answer URL routed the call to a room and answered with `<Stream>`; outbound: Plivo took the call (`status: "initiated"`)' },
   'call-ringing': { firedBy: 'outbound', when: 'An outbound call rings at the far end' },
   'call-answered': { firedBy: 'all-calls', when: 'Plivo opened the audio stream and it joined the room' },
@@ -22,14 +22,25 @@ export const WEBHOOK_EVENTS = {
   'switch-room-initiated': { firedBy: 'all-calls', when: 'The API accepted a move of the call to another room (`POST /v2/sip/call/switch-room`)' },
   'switch-room-completed': { firedBy: 'all-calls', when: 'The call left its room and joined the new one: `roomId` is the new room' },
   'switch-room-failed': { firedBy: 'all-calls', when: "The call stayed in its room: the new one was full, the call ended, its media server could not move it, or no outcome came in time (the timelog entry's `reason`)" },
-} as const satisfies Record<string, { readonly firedBy: 'all-calls' | 'outbound'; readonly when: string }>;
+} as const satisfies Record<string, { readonly firedBy: FiredBy; readonly when: string }>;
+
+/** The events a call fires over its life. */
+export type CallEventType = keyof typeof CALL_EVENTS;
+export const CALL_EVENT_TYPES = Object.keys(CALL_EVENTS) as [CallEventType, ...CallEventType[]];
+
+/**
+ * Every event a tenant's webhook may subscribe to (it subscribes to all by default): a call's, then a recording's
+ * (core/recordings/events.ts). docs/webhooks.md lists this table (checked by a test).
+ */
+export const WEBHOOK_EVENTS = {
+  ...CALL_EVENTS,
+  'recording-started': { firedBy: 'recordings', when: 'A recording began: `POST /v2/recordings/start`, or a call its routing rule (`recording: true`) or `recordAudio` records' },
+  'recording-stopped': { firedBy: 'recordings', when: 'A recording ended and its WAV is written: `completed`, or `partial` when its media server stopped or died and the audio up to then was kept (`reason`)' },
+  'recording-failed': { firedBy: 'recordings', when: 'A recording ended without a file: no audio survived, or it could not be written (`reason`)' },
+} as const satisfies Record<CallEventType | RecordingEventType, { readonly firedBy: FiredBy; readonly when: string }>;
 
 export type WebhookEventType = keyof typeof WEBHOOK_EVENTS;
 export const WEBHOOK_EVENT_TYPES = Object.keys(WEBHOOK_EVENTS) as [WebhookEventType, ...WebhookEventType[]];
-
-/** The events a call fires over its life: every webhook event is one. */
-export type CallEventType = WebhookEventType;
-export const CALL_EVENT_TYPES = WEBHOOK_EVENT_TYPES;
 
 export interface CallEvent {
   readonly type: CallEventType;

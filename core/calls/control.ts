@@ -106,6 +106,7 @@ export class CallControl {
       claimRef: newClaimRef(),
       metadata: input.metadata ?? {},
       ...(input.participant && { participant: input.participant }),
+      ...(input.recordAudio && { record: true as const }),
     };
     const noCallbackBy = new Date(Date.parse(startedAt) + (input.ringingTimeout + config.claimTtlSeconds + NO_CALLBACK_GRACE_SECONDS) * 1000).toISOString();
     await this.deps.calls.create(call, config.callRetentionDays, noCallbackBy, subscribes(webhooks, 'call-started'));

@@ -205,6 +205,10 @@ export interface CallRecord {
   readonly mediaServer?: string;
   /** The id of the switch-room command that awaits its outcome (`-completed` or `-failed`), while one does. */
   readonly pendingSwitch?: string;
+  /** Its call recordings (`rec_…`), oldest first, once one is made. */
+  readonly recordings?: readonly string[];
+  /** An outbound call placed with `recordAudio: true`: its claim tells the media server to record it. */
+  readonly record?: true;
 }
 
 /** The call as `GET /v2/sip/call/{id}` and every webhook delivery's `data` show it (core/calls/schema.ts). */
@@ -235,6 +239,8 @@ export interface CallView {
     readonly stream: StreamHealth | null;
     /** The last transfer (`to` masked as `from` is), or null. */
     readonly transfer: CallTransfer | null;
+    /** Its call recordings' ids (`GET /v2/recordings/{id}`), oldest first; empty when none. */
+    readonly recordings: readonly string[];
   };
 }
 
@@ -268,6 +274,7 @@ export function toCallView(call: CallRecord): CallView {
       agentStatus: call.agentStatus,
       stream: call.stream,
       transfer: call.transfer ? { ...call.transfer, to: shown(call.transfer.to) } : null,
+      recordings: call.recordings ?? [],
     },
   };
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ROOM_ID, ROOM_ID_RULE } from '../connectors/schema';
-import { CONNECTOR_ID, RULE_ID } from '../ids';
+import { CONNECTOR_ID, RECORDING_ID, RULE_ID } from '../ids';
 import { e164 } from '../routing/schema';
 import { pageQuerySchema } from '../pagination';
 import { PROVIDER_IDS } from '../providers';
@@ -64,6 +64,7 @@ export const callViewSchema = z
         })
         .nullable()
         .meta({ description: 'The call\'s last transfer (`POST /v2/sip/call/transfer`); null if it was never transferred' }),
+      recordings: z.array(z.string().regex(RECORDING_ID)).meta({ description: 'Its call recordings (`GET /v2/recordings/{id}`), oldest first: a routing rule with `recording: true` or `recordAudio` records it' }),
     }),
   })
   .meta({ id: 'Call' });
@@ -120,7 +121,7 @@ export const placeCallSchema = z
       .refine((m) => Object.keys(m).length <= 20, 'at most 20 keys')
       .optional()
       .meta({ description: 'Kept with the call and shown in its `metadata`' }),
-    recordAudio: z.boolean().refine((record) => !record, 'recording is not available yet: leave it unset or false').optional(),
+    recordAudio: z.boolean().optional().meta({ description: 'Record the call once answered: its two sides, and its room (as a routing rule’s `recording: true` does)' }),
     waitUntilAnswered: z.boolean().default(false).meta({ description: 'Answer once the call is answered or has failed (at most 25 s), not at once' }),
     ringingTimeout: z.number().int('must be an integer').min(RINGING_TIMEOUT.min).max(RINGING_TIMEOUT.max).default(RINGING_TIMEOUT.default).meta({ description: 'Seconds the phone rings before the call is not answered' }),
     maxCallDuration: z.number().int('must be an integer').min(1).max(MAX_CALL_SECONDS).optional().meta({ description: 'Seconds the answered call may last' }),

@@ -1,5 +1,5 @@
 import { GetItemCommand, PutItemCommand, UpdateItemCommand, type AttributeValue, type UpdateItemCommandInput, type DynamoDBClient, type QueryCommandInput } from '@aws-sdk/client-dynamodb';
-import { TABLE_KEYS, db, dueAttributes, getByKeys, isConditionFailure, num, readAtMost, readOptNum, readOptStr, readStr, str, type Item } from '../dynamo';
+import { TABLE_KEYS, conditionalUpdate, conditionalWrite, db, dueAttributes, getByKeys, isConditionFailure, num, readAtMost, readOptNum, readOptStr, readStr, str, type Item } from '../dynamo';
 import { latestEventAt, type CallEventType } from '../events';
 import { COMMAND_TTL_MS } from '../media-commands';
 import { cappedPage, type NumberedPage, type PageRequest } from '../pagination';
@@ -46,6 +46,8 @@ export const MAX_STREAM_REPORTS = 64;
 
 /** A call is switched between rooms this many times at most (each adds two timelog entries): its record stays bounded. */
 export const MAX_ROOM_SWITCHES = 50;
+/** The recordings one call names at most: one in each room it is in (a call recording is made per room it is recorded in). */
+export const MAX_CALL_RECORDINGS = MAX_ROOM_SWITCHES + 1;
 
 /**
  * A switch of rooms still without its outcome this long after it was asked for is failed (`timeout`) by the sweeper:
@@ -145,6 +147,11 @@ export interface CallStore {
   /** Records how dialling the call's agent went. */
   setAgentStatus(tenant: string, id: string, status: AgentStatus): Promise<void>;
   /**
+   * Names a recording of the call (`additionalDetails.recordings`), in one write as its media server starts it: false
+   * when there is no such call or it names MAX_CALL_RECORDINGS already.
+   */
+  addRecording(tenant: string, id: string, recordingId: string): Promise<boolean>;
+  /**
    * One numbered page of the tenant's calls, newest first, filtered. The listing reads at most a bounded number of the
    * window's newest calls (docs/BENCHMARKS.md, "The call log"): `total` counts the matches among them, exactly when the
    * window holds no more, else as a lower bound (`pageInfo.totalIsLowerBound`).
@@ -217,6 +224,7 @@ function toItem(c: CallRecord, retentionDays: number, missedAt: string | undefin
     direction: str(c.type),
     ...(c.callUuid !== null && { callUuid: str(c.callUuid) }),
     ...(c.participant && { participant: str(JSON.stringify(c.participant)) }),
+    ...(c.record && { record: { BOOL: true } }),
     ...(Object.keys(c.metadata).length > 0 && { metadata: { M: Object.fromEntries(Object.entries(c.metadata).map(([k, v]) => [k, str(v)])) } }),
     provider: str(c.provider),
     connectorId: str(c.connectorId),
@@ -270,6 +278,8 @@ function fromItem(item: Item): CallRecord {
     ...(item.transfer?.S && { transfer: JSON.parse(item.transfer.S) as CallTransfer }),
     ...(item.mediaServer?.S && { mediaServer: item.mediaServer.S }),
     ...(item.switchPending?.S && { pendingSwitch: item.switchPending.S }),
+    ...(item.record?.BOOL === true && { record: true as const }),
+    ...(item.recordings?.L && { recordings: item.recordings.L.flatMap((entry) => (entry.S === undefined ? [] : [entry.S])) }),
   };
 }
 
@@ -502,6 +512,20 @@ export class DynamoCallStore implements CallStore {
     );
   }
 
+  addRecording(tenant: string, id: string, recordingId: string): Promise<boolean> {
+    return conditionalWrite(() =>
+      this.dynamo.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: callKey(tenant, id),
+          UpdateExpression: 'SET recordings = list_append(if_not_exists(recordings, :none), :id)',
+          ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(recordings) OR size(recordings) < :max)',
+          ExpressionAttributeValues: { ':none': { L: [] }, ':id': { L: [str(recordingId)] }, ':max': num(MAX_CALL_RECORDINGS) },
+        }),
+      ),
+    );
+  }
+
   /**
    * Moves a call to `to.status`, setting `fields` and appending `to` to its timelog, if it is in one of `from` (one
    * conditional write); null when there is no such call or it was in another state. A call that moves is no longer due, unless
@@ -532,13 +556,8 @@ export class DynamoCallStore implements CallStore {
 
   /** One conditional update of a call, answering the call as it is now; null when the condition failed. */
   private async update(input: Omit<UpdateItemCommandInput, 'TableName' | 'ReturnValues'>): Promise<CallRecord | null> {
-    try {
-      const out = await db(() => this.dynamo.send(new UpdateItemCommand({ ...input, TableName: this.tableName, ReturnValues: 'ALL_NEW' })));
-      return out.Attributes ? fromItem(out.Attributes) : null;
-    } catch (err) {
-      if (isConditionFailure(err)) return null;
-      throw err;
-    }
+    const item = await conditionalUpdate(this.dynamo, this.tableName, input);
+    return item && fromItem(item);
   }
 
   page(tenant: string, filter: CallFilter, request: PageRequest): Promise<NumberedPage<CallRecord>> {

@@ -1,5 +1,5 @@
-import { DeleteItemCommand, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient, type QueryCommandInput, type UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
-import { conditionalWrite, db, dueAttributes, isConditionFailure, num, readAtMost, readOptStr, readStr, str, TABLE_KEYS, type Item } from '../dynamo';
+import { DeleteItemCommand, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type DynamoDBClient, type QueryCommandInput, type UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
+import { conditionalUpdate, conditionalWrite, db, dueAttributes, num, readAtMost, readOptStr, readStr, str, TABLE_KEYS, type Item } from '../dynamo';
 import { timeOrderedId } from '../ids';
 import { cappedPage, type NumberedPage, type PageRequest } from '../pagination';
 import type { Session, SessionParticipant, SessionParticipantKind, SessionStatus, TimelogEntry } from './model';
@@ -301,14 +301,7 @@ export class DynamoSessionStore implements SessionStore {
     ).catch(() => undefined);
   }
 
-  /** The item after a conditional update; null when the condition did not hold. */
-  private async update(input: Omit<UpdateItemCommandInput, 'TableName' | 'ReturnValues'>): Promise<Record<string, AttributeValue> | null> {
-    try {
-      const out = await db(() => this.dynamo.send(new UpdateItemCommand({ ...input, TableName: this.tableName, ReturnValues: 'ALL_NEW' })));
-      return out.Attributes ?? null;
-    } catch (err) {
-      if (isConditionFailure(err)) return null;
-      throw err;
-    }
+  private update(input: Omit<UpdateItemCommandInput, 'TableName' | 'ReturnValues'>): Promise<Item | null> {
+    return conditionalUpdate(this.dynamo, this.tableName, input);
   }
 }

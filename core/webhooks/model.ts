@@ -1,6 +1,7 @@
 import type { CallView } from '../calls/model';
 import type { TenantDocument } from '../documents';
 import { CALL_EVENT_TYPES, type CallEventType, type WebhookEventType } from '../events';
+import type { RecordingEventType, RecordingView } from '../recordings/model';
 import type { RoomWebhookEvent } from '../room-records/schema';
 
 /** Every event fans out to each webhook: a bound on the work one call can cause. */
@@ -47,13 +48,24 @@ export interface RoomWebhookPayload {
   readonly timestamp: string;
 }
 
-/** Every event a delivery may carry: a call's, to a tenant webhook, or a room's session event, to the room's `webhook`. */
-export type DeliveryEvent = CallEventType | RoomWebhookEvent;
-export type DeliveryPayload = WebhookPayload | RoomWebhookPayload;
+/** What a recording event delivery's body is (core/recordings/events.ts): the recording, its `file.fileUrl` null. */
+export interface RecordingWebhookPayload {
+  readonly webhookType: RecordingEventType;
+  readonly data: RecordingView;
+  readonly timestamp: string;
+}
 
 /**
- * Where a delivery goes: a tenant webhook, or a room's `webhook` (`POST /v2/rooms`), named by the room record's id and
- * without a Standard Webhooks secret (its deliveries carry `videosdk-signature` alone).
+ * Every event a delivery may carry: a call's or a recording's, to a tenant webhook; a room's session event, to the
+ * room's `webhook`; a recording's, to its own `webhookUrl`.
+ */
+export type DeliveryEvent = CallEventType | RecordingEventType | RoomWebhookEvent;
+export type DeliveryPayload = WebhookPayload | RecordingWebhookPayload | RoomWebhookPayload;
+
+/**
+ * Where a delivery goes: a tenant webhook; or a room's `webhook` (`POST /v2/rooms`) or a recording's `webhookUrl`
+ * (`POST /v2/recordings/start`), named by the room record's or the recording's id and without a Standard Webhooks
+ * secret (their deliveries carry `videosdk-signature` alone).
  */
 export type DeliveryReceiver = Pick<Webhook, 'tenant' | 'id' | 'url' | 'sealedSecret'>;
 
@@ -79,7 +91,7 @@ export interface Delivery {
   readonly tenant: string;
   readonly webhookId: string;
   readonly event: DeliveryEvent;
-  /** The call the event is about; null for a room's session events (their `data` names the session). */
+  /** The call the event is about (a call recording's call); null for a room's session events (their `data` names the session) and a room recording's. */
   readonly callId: string | null;
   readonly status: DeliveryStatus;
   readonly body: string;

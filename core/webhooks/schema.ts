@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { callViewSchema } from '../calls/schema';
-import { WEBHOOK_EVENT_TYPES } from '../events';
+import { CALL_EVENT_TYPES, WEBHOOK_EVENT_TYPES } from '../events';
 import { pageQuerySchema } from '../pagination';
+import { RECORDING_EVENTS } from '../recordings/model';
+import { recordingSchema } from '../recordings/schema';
 import { ROOM_WEBHOOK_EVENTS } from '../room-records/schema';
 import { DELIVERY_STATUSES } from './model';
 
@@ -49,15 +51,20 @@ export const createdWebhookSchema = webhookSchema
 export const listedWebhookSchema = webhookSchema.extend({ webhookId: z.string() }).meta({ id: 'ListedWebhook' });
 
 export const webhookPayloadSchema = z
-  .strictObject({ webhookType: eventName, data: callViewSchema, timestamp })
-  .meta({ id: 'WebhookPayload', description: 'The body of every delivery' });
+  .strictObject({ webhookType: z.enum(CALL_EVENT_TYPES), data: callViewSchema, timestamp })
+  .meta({ id: 'WebhookPayload', description: 'The body of a call event’s delivery: the call as `data`' });
+
+/** The body of a recording event's delivery (core/recordings/events.ts): the recording, `file.fileUrl` null. */
+export const recordingWebhookPayloadSchema = z
+  .strictObject({ webhookType: z.enum(RECORDING_EVENTS), data: recordingSchema, timestamp })
+  .meta({ id: 'RecordingWebhookPayload', description: 'The body of a recording event’s delivery: the recording as `data`, its `file.fileUrl` null (`GET /v2/recordings/{id}` gives one)' });
 
 export const deliverySchema = z
   .strictObject({
     id: z.string().regex(/^whd_[0-9a-z]{16}$/),
     webhookId: z.string(),
     event: eventName,
-    callId: z.string(),
+    callId: z.string().nullable().meta({ description: 'The call the event is about; null for a room recording’s events' }),
     status: z.enum(DELIVERY_STATUSES),
     attempts: z.array(
       z.strictObject({ at: timestamp, durationMs: z.number().int(), statusCode: z.number().int().nullable(), error: z.string().nullable() }),
@@ -66,7 +73,7 @@ export const deliverySchema = z
     createdAt: timestamp,
     updatedAt: timestamp,
     nextAttemptAt: timestamp.nullable(),
-    payload: webhookPayloadSchema,
+    payload: z.union([webhookPayloadSchema, recordingWebhookPayloadSchema]),
   })
   .meta({ id: 'Delivery' });
 

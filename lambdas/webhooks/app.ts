@@ -2,6 +2,7 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { dynamoClient, kmsClient } from '../../core/aws';
 import { ConfigError, type ControlPlaneConfig } from '../../core/config';
 import { createLogger, type Logger } from '../../core/log';
+import { DynamoRecordingStore } from '../../core/recordings/store';
 import { SecretBox } from '../../core/secret-box';
 import { DynamoRoomStore } from '../../core/room-records/store';
 import { DeliveryWorker } from '../../core/webhooks/delivery';
@@ -18,7 +19,7 @@ export interface DeliveryDependencies {
 
 /**
  * Builds the delivery worker once per process; it needs the queue, the dead-letter queue, the signing key, the
- * secrets key to open each webhook's Standard Webhooks secret, and the webhooks and rooms deliveries go to.
+ * secrets key to open each webhook's Standard Webhooks secret, and the webhooks, rooms and recordings deliveries go to.
  */
 export function deliveryDependencies(config: ControlPlaneConfig, log = createLogger(config.logLevel, { service: 'webhooks' })): DeliveryDependencies {
   const queue = webhookQueue(config);
@@ -29,7 +30,7 @@ export function deliveryDependencies(config: ControlPlaneConfig, log = createLog
   const { webhooks, deliveries } = webhookStores(config, dynamo);
   return {
     worker: new DeliveryWorker({
-      receivers: new DeliveryReceivers(webhooks, new DynamoRoomStore(dynamo, config.tableName)),
+      receivers: new DeliveryReceivers(webhooks, new DynamoRoomStore(dynamo, config.tableName), new DynamoRecordingStore(dynamo, config.tableName)),
       deliveries,
       queue,
       signer: new WebhookSigner(kms, config.webhookSigningKeyId),

@@ -458,6 +458,20 @@ describe('claims', () => {
     expect(taken.filter((x) => x === 'used')).toHaveLength(1);
     expect(await claims.take('us002', 'not-a-ref', 'server-a')).toBe('unknown');
   });
+
+  it("carry `record: true` to the media server when the call's routing rule records its calls, and no `record` otherwise", async () => {
+    const tenant = await t.token('recorded-calls-tenant');
+    const c = await connector({ region: 'us002' }, tenant);
+    await rule({ name: 'recorded', phoneNumbers: ['+14155550177'], recording: true, room: { type: 'static', id: 'recorded-room' } }, tenant);
+    await rule({ name: 'unrecorded', phoneNumbers: ['+14155550178'], room: { type: 'static', id: 'plain-room' } }, tenant);
+    const claims = new ClaimStore(() => ({ dynamo: dynamoClient({ region: 'us-east-1', dynamodbEndpoint: t.stack.aws.dynamodbEndpoint }), tableName: LOCAL_TABLE_NAME }));
+    const claimOf = async (to: string) => {
+      const ref = streamOf(await answer(c.webhookUrl, answerFields(newCall({ to })))).url.searchParams.get('ref')!;
+      return claims.peek('us002', ref);
+    };
+    expect(await claimOf('+14155550177')).toMatchObject({ roomId: 'recorded-room', record: true });
+    expect(await claimOf('+14155550178')).not.toHaveProperty('record');
+  });
 });
 
 describe('a retry after the first attempt died between its writes', () => {

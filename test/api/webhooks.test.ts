@@ -40,7 +40,7 @@ interface Listed {
 }
 
 describe('webhooks API', () => {
-  it('creates (all 15 events by default), fetches, lists, updates (PATCH and PUT) and deletes a webhook, each answering the object itself', async () => {
+  it('creates (all 18 events by default), fetches, lists, updates (PATCH and PUT) and deletes a webhook, each answering the object itself', async () => {
     const token = await t.token('crud');
     const res = await t.api('POST', '/v2/sip/webhooks', { token, body: { url: 'https://hooks.example.com/plivo' } });
     expect(res.status).toBe(201);

@@ -119,6 +119,27 @@ it("sends an outbound rule's headers as the <Stream>'s extraHeaders: the callee'
   await receiver.close();
 }, 30_000);
 
+it('carries `recordAudio` and an outbound rule\'s `recording` to the media server: the callee joins with `phone.record: true`, a call with neither without it', async () => {
+  const { receiver } = await placingConnector();
+  const rule = await api('POST', '/v2/sip/routing-rule', { name: 'recorded', type: 'outbound', room: { type: 'static', id: 'outbound-recorded' }, recording: true });
+  expect(rule.status).toBe(201);
+  const peer = await RoomPeer.join(local.stack.info.mediaUrl, 'outbound-recorded', { token: local.stack.info.token });
+  const phoneOf = async (callId: string) => {
+    const joined = await peer.next('participant-joined', (m) => (m.participant as { phone?: { callId: string } }).phone?.callId === callId, 10_000);
+    return (joined.participant as { phone: object }).phone;
+  };
+  const asked = await place({ sipCallTo: ANSWERS, destinationRoomId: 'outbound-recorded', recordAudio: true, waitUntilAnswered: true });
+  expect(asked.status).toBe(201);
+  expect(await phoneOf(asked.call.id)).toMatchObject({ record: true });
+  const byRule = await place({ sipCallTo: ANSWERS, routingRuleId: rule.body.id, waitUntilAnswered: true });
+  expect(await phoneOf(byRule.call.id)).toMatchObject({ record: true });
+  const plain = await place({ sipCallTo: ANSWERS, destinationRoomId: 'outbound-recorded', recordAudio: false, waitUntilAnswered: true });
+  expect(await phoneOf(plain.call.id)).not.toHaveProperty('record');
+  for (const call of [asked.call, byRule.call, plain.call]) expect((await api('POST', '/v2/sip/call/end', { callId: call.id })).status).toBe(200);
+  await peer.close();
+  await receiver.close();
+}, 30_000);
+
 it("hangs a call up from the room as the API does: Plivo's Hang up once, the record ended `kicked`, one call-hangup", async () => {
   const { receiver, authId } = await placingConnector();
   const peer = await RoomPeer.join(local.stack.info.mediaUrl, 'outbound-room-hangup', { token: local.stack.info.token });

@@ -1,6 +1,8 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { dynamoClient } from '../../core/aws';
 import { startLocalAws } from '../../local/aws';
 import { javaAvailable, startDynamoDbLocal } from './dynamodb-local';
 
@@ -32,3 +34,19 @@ export const storeBackends: [string, () => Promise<Backend>][] = [
 ];
 if (javaAvailable()) storeBackends.push(['DynamoDB Local', startDynamoDbLocal]);
 else if (process.env.CI) throw new Error('CI must run the store tests against DynamoDB Local: install Java 17');
+
+/**
+ * A client of `endpoint` whose conditional deletes fail as throttled (every other request goes through): what a
+ * store's best-effort removal of a pointer or a lock meets when the table is busy.
+ */
+export function clientFailingConditionalDeletes(endpoint: string): DynamoDBClient {
+  const client = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: endpoint });
+  client.middlewareStack.add(
+    (next) => (args) => {
+      if ('ConditionExpression' in args.input && !('UpdateExpression' in args.input) && !('Item' in args.input)) throw Object.assign(new Error('throttled'), { name: 'ThrottlingException' });
+      return next(args);
+    },
+    { step: 'initialize' },
+  );
+  return client;
+}

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOM_TIMELOG_EVENTS, STREAM_TIMELOG_EVENTS } from '../../core/calls/model';
-import { WEBHOOK_EVENTS } from '../../core/events';
+import { CALL_EVENT_TYPES, WEBHOOK_EVENTS } from '../../core/events';
 import { STREAM_STATUS_EVENTS } from '../../core/plivo/stream-status';
+import { RECORDING_EVENTS } from '../../core/recordings/model';
 import { ROOM_WEBHOOK_EVENTS } from '../../core/room-records/schema';
 
 describe('webhook events', () => {
@@ -16,8 +17,8 @@ describe('webhook events', () => {
     expect(rows).toEqual(Object.entries(WEBHOOK_EVENTS));
   });
 
-  it('are the 15 VideoSDK SIP event names, exactly', () => {
-    expect(Object.keys(WEBHOOK_EVENTS)).toEqual([
+  it("are the 15 VideoSDK SIP event names, exactly, a call's, then the recording events", () => {
+    expect(CALL_EVENT_TYPES).toEqual([
       'call-started',
       'call-ringing',
       'call-answered',
@@ -34,6 +35,8 @@ describe('webhook events', () => {
       'switch-room-completed',
       'switch-room-failed',
     ]);
+    expect(Object.keys(WEBHOOK_EVENTS)).toEqual([...CALL_EVENT_TYPES, ...RECORDING_EVENTS]);
+    expect(Object.values(WEBHOOK_EVENTS).filter(({ firedBy }) => firedBy === 'recordings')).toHaveLength(RECORDING_EVENTS.length);
   });
 
   it("docs/webhooks.md's stream status table lists exactly Plivo's STREAM_STATUS_EVENTS, in order, with what each records", () => {

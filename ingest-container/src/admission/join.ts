@@ -34,6 +34,7 @@ export const joinSchema = z.discriminatedUnion('type', [
       // An entry server from before claims named them relays none: every event is then outboxed.
       events: z.array(z.enum(CALL_EVENT_TYPES)).max(CALL_EVENT_TYPES.length).readonly().default(CALL_EVENT_TYPES),
       participant: z.strictObject({ id: z.string().max(64).optional(), name: z.string().max(128).optional() }).optional(),
+      record: z.literal(true).optional(),
     }),
   }),
   z.strictObject({

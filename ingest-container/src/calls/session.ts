@@ -8,8 +8,8 @@ import type { RoomSocket } from '../room/socket';
 import { dialAgent, type DialOptions } from './agent';
 import type { CallLifecycle, EndReason } from './lifecycle';
 
-/** The call as the room and its agent see it: the caller's number masked if its rule says so, its header attributes. */
-export function phoneInfoOf({ from, to, callUuid, callId, hidePhoneNumber, attributes, participant }: Claim): PhoneInfo {
+/** The call as the room and its agent see it: the caller's number masked if its rule says so, its header attributes, whether it is recorded. */
+export function phoneInfoOf({ from, to, callUuid, callId, hidePhoneNumber, attributes, participant, record }: Claim): PhoneInfo {
   return {
     from: hidePhoneNumber ? maskNumber(from) : from,
     to,
@@ -17,6 +17,7 @@ export function phoneInfoOf({ from, to, callUuid, callId, hidePhoneNumber, attri
     callId,
     ...(participant?.name !== undefined && { name: participant.name }),
     ...(Object.keys(attributes).length > 0 && { attributes }),
+    ...(record && { record }),
   };
 }
 

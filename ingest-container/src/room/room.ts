@@ -19,6 +19,8 @@ export interface PhoneInfo {
   readonly name?: string;
   /** From the call's SIP headers, as its rule maps them (`includeHeaders`, `headersToAttributes`); absent when none. */
   readonly attributes?: Readonly<Record<string, string>>;
+  /** The call is to be recorded (its rule's `recording`, an outbound call's `recordAudio`): the room records it as it joins. */
+  readonly record?: true;
 }
 
 /** What other participants learn about a participant. */

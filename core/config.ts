@@ -45,6 +45,11 @@ export interface ControlPlaneConfig {
    * 100-20000): never retried, so at most this long is added to a call-control request.
    */
   readonly plivoApiTimeoutMs: number;
+  /**
+   * How long a recording's presigned download URL (`file.fileUrl`) works (`RECORDING_URL_SECONDS`, 60-604800, S3's
+   * limit of 7 days). In AWS it also ends when the signing role's session does (a Lambda's lasts hours at most).
+   */
+  readonly recordingUrlSeconds: number;
   readonly logLevel: LogLevel;
   readonly webhooks: WebhookConfig;
   readonly aws: AwsClientConfig;
@@ -181,6 +186,7 @@ export function loadControlPlaneConfig(env: Env, options: { publicUrl: boolean }
     plivoApiUrl: readEnv(env, 'PLIVO_API_URL', HTTP_URL, DEFAULT_PLIVO_API_URL),
     // At most 20 s: a Make Call that times out must still answer inside API Gateway's 29 s.
     plivoApiTimeoutMs: readEnv(env, 'PLIVO_API_TIMEOUT_MS', envValue.integer(100, 20_000), DEFAULT_PLIVO_API_TIMEOUT_MS),
+    recordingUrlSeconds: readEnv(env, 'RECORDING_URL_SECONDS', envValue.integer(60, 604_800), 900),
     logLevel: readEnv(env, 'LOG_LEVEL', envValue.logLevel(), 'info'),
     webhooks: {
       queueUrl: readEnv(env, 'WEBHOOK_QUEUE_URL', HTTP_URL, null),

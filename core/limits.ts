@@ -13,4 +13,6 @@ export const LIMIT_DEFAULTS = {
   maxConnections: 2000,
   /** `MAX_CONNECTIONS_PER_TENANT`: one tenant's connections on one media server (the stacks set half of the above). */
   maxConnectionsPerTenant: 1000,
+  /** `MAX_RECORDINGS`: recordings one media server writes at once (room and call recordings alike). */
+  maxRecordings: 200,
 } as const;

@@ -2,6 +2,7 @@ import type { Node } from 'constructs';
 import { parseSourceRanges } from '../core/plivo/source-ranges';
 import { EDGE_RATE_LIMIT_DEFAULTS, EDGE_RATE_LIMIT_RANGE, EDGE_RATE_WINDOW_SECONDS, type EdgeRateLimits } from '../lambdas/edge';
 import { DEFAULT_PLIVO_API_URL } from '../core/plivo/voice-api';
+import { RECORDING_RETENTION_DAYS } from './constructs/recordings-bucket';
 
 /** A media region: our own id (as Plivo-facing configuration names it) mapped to an AWS region. */
 export interface MediaRegion {
@@ -67,6 +68,11 @@ export interface DeploymentConfig {
    * `ApiUrl` output once deployed. @default - `https://<apiDomainName>` with a custom API domain, else none
    */
   readonly consoleApiUrl?: string;
+  /**
+   * Days each media region's recordings bucket keeps a recording (context `recordingRetentionDays`, 1-3650): the
+   * bucket's lifecycle rule deletes it then. @default 90
+   */
+  readonly recordingRetentionDays: number;
 }
 
 const REGION_ID = /^[a-z]{2}\d{3}$/;
@@ -103,6 +109,7 @@ export function readDeploymentConfig(node: Node): DeploymentConfig {
   const plivoSourceRanges = readSourceRanges(contextValue(node, 'plivoSourceRanges'));
   const plivoApiUrl = readHttpsOrigin('plivoApiUrl', contextValue(node, 'plivoApiUrl'), DEFAULT_PLIVO_API_URL) ?? DEFAULT_PLIVO_API_URL;
   const consoleApiUrl = readHttpsOrigin('consoleApiUrl', contextValue(node, 'consoleApiUrl'), 'https://api.example.com') ?? (apiDomain && `https://${apiDomain.domainName}`);
+  const recordingRetentionDays = readRecordingRetentionDays(contextValue(node, 'recordingRetentionDays'));
   return {
     mediaRegions,
     homeMediaRegion,
@@ -112,6 +119,7 @@ export function readDeploymentConfig(node: Node): DeploymentConfig {
     plivoSourceRanges,
     plivoApiUrl,
     apiEdge,
+    recordingRetentionDays,
     ...(apiDomain && { apiDomain }),
     ...(consoleApiUrl && { consoleApiUrl }),
   };
@@ -222,6 +230,20 @@ function readLimits(value: unknown): TenantLimits {
     limits[key] = number;
   }
   return limits;
+}
+
+/** A whole number of days, also as a string (`-c recordingRetentionDays=30` yields one). */
+function readRecordingRetentionDays(value: unknown): number {
+  if (value === undefined) return RECORDING_RETENTION_DAYS.default;
+  const { min, max } = RECORDING_RETENTION_DAYS;
+  const days = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value;
+  if (typeof days !== 'number' || !Number.isInteger(days) || days < min || days > max) {
+    throw new Error(
+      `Context "recordingRetentionDays" must be a whole number of days from ${min} to ${max}, after which recordings are ` +
+        `deleted; got ${JSON.stringify(value)}. Example: "recordingRetentionDays": ${RECORDING_RETENTION_DAYS.default}.`,
+    );
+  }
+  return days;
 }
 
 /** `apiEdge`: true (the default) or false, also as `-c apiEdge=false`; `edgeRateLimits` only with the edge on. */

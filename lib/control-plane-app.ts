@@ -1,8 +1,9 @@
-import { Stack, Validations, type App } from 'aws-cdk-lib';
+import { Aws, Stack, Validations, type App } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { readDeploymentConfig } from './config';
 import { ControlPlaneStack } from './control-plane-stack';
 import { EdgeFirewall } from './constructs/edge-firewall';
+import { RecordingsBucket } from './constructs/recordings-bucket';
 import { RegionTable } from './constructs/region-table';
 import { MediaRegionStack, mediaRegionStackName } from './media-region-stack';
 import type { MediaRouting } from './media-routing';
@@ -34,7 +35,8 @@ export function buildControlPlaneApp(app: App): ConnectorStacks {
       id: region.id,
       awsRegion: region.awsRegion,
       claimsTableName: RegionTable.tableNameFor(region.id),
-      recordingsBucketName: `plivo-connector-recordings-${region.id}`,
+      // Offline the account is the AWS::AccountId token, as the media stacks' own `account` is: it resolves alike in each.
+      recordingsBucketName: RecordingsBucket.bucketNameFor(region.id, account ?? Aws.ACCOUNT_ID),
       domainName: region.domainName,
     })),
     homeMediaRegionId: config.homeMediaRegion.id,
@@ -63,12 +65,13 @@ export function buildControlPlaneApp(app: App): ConnectorStacks {
   const mediaRegions = config.mediaRegions.map((region) => {
     const stack = new MediaRegionStack(app, mediaRegionStackName(region.id), {
       env: { account, region: region.awsRegion },
-      description: `Plivo connector media region ${region.id}: media service, load balancer, claims and placements`,
+      description: `Plivo connector media region ${region.id}: media service, load balancer, claims and placements, recordings`,
       regionId: region.id,
       routing,
       controlPlaneAwsRegion: config.homeMediaRegion.awsRegion,
       certificateArn: region.certificateArn,
       scaling: config.mediaScaling,
+      recordingRetentionDays: config.recordingRetentionDays,
       limits: { maxRoomsPerTenant: config.limits.maxRoomsPerTenant, maxParticipantsPerRoom: config.limits.maxParticipantsPerRoom },
       // A name known at synth: the edge's or the API's own name is a token of another region's stack.
       consoleApiUrl: config.consoleApiUrl,

@@ -4,6 +4,7 @@ import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Construct } from 'constructs';
 import { ApiEdge } from './constructs/api-edge';
 import { DataTable } from './constructs/data-table';
+import { RecordingsBucket } from './constructs/recordings-bucket';
 import { Keys } from './constructs/keys';
 import { ServiceFunction } from './constructs/service-function';
 import { ServiceHttpApi } from './constructs/service-http-api';
@@ -160,6 +161,9 @@ export class ControlPlaneStack extends Stack {
         return [name, fn];
       }),
     ) as Record<HttpFunctionName, ServiceFunction>;
+    // Each region's recordings: the API signs their download URLs (S3 checks its role's rights when one is used) and
+    // deletes them; the answer handler never touches them.
+    RecordingsBucket.grantByName(this.functions.api.role, props.mediaRegions, 'read');
     // Only the REST API counts tenants' requests; Plivo, not the tenant, calls the Answer URL.
     this.functions.api.function.addEnvironment('TENANT_RATE_LIMIT', String(tenantRateLimit));
     // Behind the edge the function sees CloudFront's address, never Plivo's: the web ACL checks the ranges there.
@@ -186,6 +190,8 @@ export class ControlPlaneStack extends Stack {
       .useKey(this.keys.dataKey, 'none')
       .useWebhookQueue(this.webhookQueue)
       .useTablesByArn(this.regionTableArns(props.mediaRegions), ['dynamodb:Query', 'dynamodb:DeleteItem']);
+    // It assembles the segments a dead media server left into its recordings, as that server would have.
+    RecordingsBucket.grantByName(this.sweeper.worker.role, props.mediaRegions, 'write');
 
     this.api = new ServiceHttpApi(this, 'Api', {
       routes: names.map((name) => ({

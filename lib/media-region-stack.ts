@@ -6,6 +6,7 @@ import type { MediaScaling, TenantLimits } from './config';
 import { MediaLoadBalancer } from './constructs/media-load-balancer';
 import { MediaNetwork } from './constructs/media-network';
 import { MediaService } from './constructs/media-service';
+import { RecordingsBucket } from './constructs/recordings-bucket';
 import { RegionTable } from './constructs/region-table';
 import { controlPlaneReferences } from './control-plane-names';
 import { validateMediaRouting, type MediaRouting } from './media-routing';
@@ -26,6 +27,8 @@ export interface MediaRegionStackProps extends StackProps {
   readonly scaling?: MediaScaling;
   /** Rooms per tenant per task, seats per room. @default - MediaService's defaults */
   readonly limits?: Pick<TenantLimits, 'maxRoomsPerTenant' | 'maxParticipantsPerRoom'>;
+  /** Days a recording is kept in this region's bucket. @default 90 (`RECORDING_RETENTION_DAYS`) */
+  readonly recordingRetentionDays?: number;
   /** The media container image. @default - built from ingest-container/Dockerfile */
   readonly image?: ContainerImage;
   /** The management API's public URL, which the web console calls. @default - none: the console asks for it */
@@ -46,6 +49,7 @@ export class MediaRegionStack extends Stack {
   public readonly network: MediaNetwork;
   public readonly loadBalancer: MediaLoadBalancer;
   public readonly mediaService: MediaService;
+  public readonly recordings: RecordingsBucket;
 
   constructor(scope: Construct, id: string, props: MediaRegionStackProps) {
     super(scope, id, props);
@@ -71,6 +75,19 @@ export class MediaRegionStack extends Stack {
       domainName: region.domainName,
       certificateArn: props.certificateArn,
     });
+    // Its server access logs share the load balancer's access-log bucket (SSE-S3, which S3's log delivery requires).
+    this.recordings = new RecordingsBucket(this, 'Recordings', {
+      regionId: props.regionId,
+      retentionDays: props.recordingRetentionDays,
+      accessLogsBucket: this.loadBalancer.accessLogBucket,
+    });
+    if (region.recordingsBucketName !== this.recordings.bucketName) {
+      throw new Error(
+        `MediaRegionStack ${id}: the routing names ${props.regionId}'s recordings bucket "${region.recordingsBucketName}", ` +
+          `but this stack's is "${this.recordings.bucketName}": build the routing with RecordingsBucket.bucketNameFor ` +
+          "and this stack's account.",
+      );
+    }
     this.mediaService = new MediaService(this, 'Media', {
       vpc: this.network.vpc,
       loadBalancer: this.loadBalancer,
@@ -84,6 +101,8 @@ export class MediaRegionStack extends Stack {
       ...props.limits,
     });
 
+    this.recordings.grantWrite(this.mediaService.taskDefinition.taskRole);
+
     if (!this.loadBalancer.tls) {
       Annotations.of(this).addWarningV2(
         'plivo-connector:media-tls',
@@ -93,6 +112,10 @@ export class MediaRegionStack extends Stack {
     }
 
     new CfnOutput(this, 'TableName', { value: this.regionTable.tableName });
+    new CfnOutput(this, 'RecordingsBucketName', {
+      value: this.recordings.bucket.bucketName,
+      description: `Recordings of ${props.regionId} (retained when the stack is deleted, as is its KMS key)`,
+    });
     new CfnOutput(this, 'IngestUrl', {
       value: this.loadBalancer.url,
       description: `Base URL of the ${props.regionId} media service (Plivo streams, rooms, /console)`,

@@ -7,16 +7,17 @@ import type { IConstruct } from 'constructs';
  * (`Ref` -> `<Id>`, `Fn::GetAtt` -> `<Id.Attr>`, `Fn::Join` joined).
  */
 export function wildcardResourceFinding(scope: IConstruct, resource: string): string {
-  return `AwsSolutions-IAM5[Resource::${flatten(Stack.of(scope).resolve(resource))}]`;
+  return `AwsSolutions-IAM5[Resource::${flattenReferences(Stack.of(scope).resolve(resource))}]`;
 }
 
-function flatten(node: unknown): string {
+/** A resolved template value as one string, cdk-nag's way: `Ref` -> `<Id>`, `Fn::GetAtt` -> `<Id.Attr>`, `Fn::Join` joined. */
+export function flattenReferences(node: unknown): string {
   if (typeof node === 'string') return node;
   if (typeof node === 'object' && node !== null) {
     const value = node as Record<string, unknown>;
     if (Array.isArray(value['Fn::Join'])) {
       const [delimiter, items] = value['Fn::Join'] as [string, unknown[]];
-      return items.map(flatten).join(delimiter);
+      return items.map(flattenReferences).join(delimiter);
     }
     if (Array.isArray(value['Fn::GetAtt'])) {
       const [id, attribute] = value['Fn::GetAtt'] as [string, string];

@@ -11,8 +11,10 @@ import { spawn } from 'node:child_process';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createSqsServer } from 'local-aws-sqs';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import S3rver from 's3rver';
 import { TABLE_KEYS } from '../core/dynamo';
 import { startKmsEmulator } from './kms-emulator';
 
@@ -64,6 +66,7 @@ export interface LocalAws {
   readonly dynamodbEndpoint: string;
   readonly kmsEndpoint: string;
   readonly sqsEndpoint: string;
+  readonly s3Endpoint: string;
   close(): Promise<void>;
 }
 
@@ -76,25 +79,54 @@ export const LOCAL_WEBHOOK_SIGNING_KEY_ID = 'alias/plivo-connector-webhooks';
 
 /**
  * Starts dynalite (persisted under `dataDir/dynamodb`, or in memory when `dataDir` is undefined), the
- * KMS emulator and the SQS emulator (in memory, in this process: deliveries are recorded in DynamoDB,
- * and the sweeper queues again what a restart lost), all on loopback ports chosen by the OS.
+ * KMS emulator, the SQS emulator (in memory, in this process: deliveries are recorded in DynamoDB,
+ * and the sweeper queues again what a restart lost) and the S3 emulator (`startS3rver`), all on loopback ports
+ * chosen by the OS.
  */
 export async function startLocalAws(dataDir: string | undefined, kmsDir: string): Promise<LocalAws> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   const dynamodb = await startDynalite(dataDir && join(dataDir, 'dynamodb'));
   const kms = await startKmsEmulator(kmsDir);
   const sqs: Server = await createSqsServer({ port: 0, hostname: '127.0.0.1', emulateQueueCreationLifecycle: false });
+  const s3 = await startS3rver(dataDir && join(dataDir, 's3'));
   return {
     dynamodbEndpoint: dynamodb.endpoint,
     kmsEndpoint: kms.endpoint,
     sqsEndpoint: `http://127.0.0.1:${(sqs.address() as AddressInfo).port}`,
+    s3Endpoint: s3.endpoint,
     close: async () => {
       await new Promise<void>((resolve) => {
         sqs.close(() => resolve());
         sqs.closeAllConnections();
       });
+      await s3.close();
       await kms.close();
       await dynamodb.close();
+    },
+  };
+}
+
+/**
+ * s3rver, in this process, on a loopback port: the recordings bucket (`LOCAL_RECORDINGS_BUCKET`) as files under
+ * `directory`, or under a temporary directory removed on close. It speaks S3's REST protocol (path-style), so the
+ * same @aws-sdk/client-s3 code (with its access key, core/aws.ts) and presigned URLs work against it. It refuses an
+ * expired presigned URL but checks no SigV4 signature, so one that was tampered with still downloads here (README,
+ * "Run it locally").
+ */
+export async function startS3rver(directory: string | undefined): Promise<{ endpoint: string; directory: string; close(): Promise<void> }> {
+  const dir = directory ?? mkdtempSync(join(tmpdir(), 'plivo-connector-s3-'));
+  mkdirSync(dir, { recursive: true });
+  const server = new S3rver({ address: '127.0.0.1', port: 0, directory: dir, silent: true, configureBuckets: [{ name: LOCAL_RECORDINGS_BUCKET }] });
+  const { port } = await server.run();
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    directory: dir,
+    close: async () => {
+      const closed = server.close();
+      // Keep-alive connections (the SDK's, a download's) would otherwise hold close() open.
+      server.httpServer?.closeAllConnections();
+      await closed;
+      if (directory === undefined) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

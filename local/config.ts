@@ -89,7 +89,7 @@ export function loadLocalConfig(env: Env): LocalConfig {
  */
 export function localControlPlaneEnv(
   env: Env,
-  endpoints: { dynamodbEndpoint: string; kmsEndpoint: string; sqsEndpoint: string },
+  endpoints: { dynamodbEndpoint: string; kmsEndpoint: string; sqsEndpoint: string; s3Endpoint: string },
   queues: { queueUrl: string; deadLetterQueueUrl: string },
   apiUrl: string,
   /** The Plivo emulator's URL, used unless the environment sets `PLIVO_API_URL`. */
@@ -114,6 +114,7 @@ export function localControlPlaneEnv(
     // The media servers get it too: their environment is this one.
     PLIVO_API_URL: env.PLIVO_API_URL?.trim() || plivoEmulatorUrl,
     PLIVO_API_TIMEOUT_MS: env.PLIVO_API_TIMEOUT_MS,
+    RECORDING_URL_SECONDS: env.RECORDING_URL_SECONDS,
     // Behind the edge the function sees the edge's address, not Plivo's: the edge checks the ranges instead.
     PLIVO_SOURCE_RANGES: edgeOff(env) ? env.PLIVO_SOURCE_RANGES : undefined,
     LOG_LEVEL: env.LOG_LEVEL ?? LOCAL_DEFAULTS.LOG_LEVEL,
@@ -127,6 +128,7 @@ export function localControlPlaneEnv(
     DYNAMODB_ENDPOINT: endpoints.dynamodbEndpoint,
     KMS_ENDPOINT: endpoints.kmsEndpoint,
     SQS_ENDPOINT: endpoints.sqsEndpoint,
+    S3_ENDPOINT: endpoints.s3Endpoint,
   };
   return Object.fromEntries(Object.entries(settings).filter((entry): entry is [string, string] => entry[1] !== undefined));
 }
@@ -149,6 +151,7 @@ const MEDIA_SETTINGS = [
   'MAX_QUEUED_AUDIO_MB',
   'MAX_CONNECTIONS',
   'MAX_CONNECTIONS_PER_TENANT',
+  'MAX_RECORDINGS',
   'STREAM_START_TIMEOUT_SECONDS',
 ] as const;
 

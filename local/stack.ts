@@ -38,7 +38,7 @@ export interface LocalStackInfo {
   readonly token: string;
   readonly connector: { readonly id: string; readonly webhookUrl: string };
   /** Endpoints of the local AWS stand-ins, for tools such as `npm run token` while the stack runs. */
-  readonly aws: { readonly dynamodbEndpoint: string; readonly kmsEndpoint: string; readonly sqsEndpoint: string };
+  readonly aws: { readonly dynamodbEndpoint: string; readonly kmsEndpoint: string; readonly sqsEndpoint: string; readonly s3Endpoint: string };
   /** The media servers behind `mediaUrl`, each its own process (`MEDIA_SERVERS`). */
   readonly mediaServers: readonly LocalMediaServer[];
   /** Plivo's Voice API as the API and the media servers call it: the emulator's, or `PLIVO_API_URL` when set. */
@@ -189,7 +189,7 @@ export async function startLocalStack(env: Env, log: Logger = createLogger('info
       consoleUrl: `${base}/console?room=${DEMO_ROOM}#token=${token}`,
       token,
       connector: { id: connector.id, webhookUrl: connector.webhookUrl },
-      aws: { dynamodbEndpoint: aws.dynamodbEndpoint, kmsEndpoint: aws.kmsEndpoint, sqsEndpoint: aws.sqsEndpoint },
+      aws: { dynamodbEndpoint: aws.dynamodbEndpoint, kmsEndpoint: aws.kmsEndpoint, sqsEndpoint: aws.sqsEndpoint, s3Endpoint: aws.s3Endpoint },
       mediaServers: fleet.servers,
       plivoApiUrl: config.plivoApiUrl,
       calleesUrl: plivo?.calleesUrl ?? null,

@@ -26,7 +26,8 @@ export interface MediaConfig {
   /**
    * `MAX_ROOMS_PER_TENANT` (1000, per media server), `MAX_PARTICIPANTS_PER_ROOM` (100), the audio queued ahead
    * per room and per server (`MAX_QUEUED_AUDIO_MB_PER_ROOM`, 8; `MAX_QUEUED_AUDIO_MB`, 256), and the connections on
-   * this server (`MAX_CONNECTIONS`, 2000; `MAX_CONNECTIONS_PER_TENANT`, 1000).
+   * this server (`MAX_CONNECTIONS`, 2000; `MAX_CONNECTIONS_PER_TENANT`, 1000), and the recordings it writes at once
+   * (`MAX_RECORDINGS`, 200).
    */
   readonly limits: RoomLimits;
   /**
@@ -79,6 +80,7 @@ export function loadMediaConfig(env: Env): MediaConfig {
       maxQueuedAudioBytes: readEnv(env, 'MAX_QUEUED_AUDIO_MB', envValue.integer(1, 16_384), 256) * MB,
       maxConnections: readEnv(env, 'MAX_CONNECTIONS', envValue.integer(1, 1_000_000), LIMIT_DEFAULTS.maxConnections),
       maxConnectionsPerTenant: readEnv(env, 'MAX_CONNECTIONS_PER_TENANT', envValue.integer(1, 1_000_000), LIMIT_DEFAULTS.maxConnectionsPerTenant),
+      maxRecordings: readEnv(env, 'MAX_RECORDINGS', envValue.integer(0, 10_000), LIMIT_DEFAULTS.maxRecordings),
     },
     allowPrivateTargets: readEnv(env, 'ALLOW_PRIVATE_TARGETS', envValue.boolean(), false),
     consoleApiUrl: readEnv(env, 'CONSOLE_API_URL', envValue.url(['https:', 'http:']), null),

@@ -45,7 +45,7 @@ export interface MediaLoadBalancerProps {
  *
  * Plivo publishes no fixed set of source addresses, so the listener is open to the whole internet; the tasks accept
  * only this load balancer's security group. Access logs (written by ELB for TLS connections only) go to a bucket of
- * their own.
+ * their own, which the region's recordings bucket also sends its server access logs to (RecordingsBucket).
  */
 export class MediaLoadBalancer extends Construct {
   public readonly loadBalancer: NetworkLoadBalancer;
@@ -117,8 +117,8 @@ export class MediaLoadBalancer extends Construct {
     Validations.of(this.accessLogBucket).acknowledge({
       id: 'AwsSolutions-S1',
       reason:
-        "This bucket holds only the load balancer's access logs; logging access to a log bucket would need yet " +
-        'another log bucket. Access to it is recorded by CloudTrail.',
+        "This bucket holds only access logs (the load balancer's, and the region's recordings bucket's server access " +
+        'logs); logging access to a log bucket would need yet another log bucket. Access to it is recorded by CloudTrail.',
     });
 
     this.loadBalancer = new NetworkLoadBalancer(this, 'LoadBalancer', {

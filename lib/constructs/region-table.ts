@@ -10,6 +10,13 @@ export interface RegionTableProps {
 
 const REGION_ID = /^[a-z]{2}\d{3}$/;
 
+/** Throws, naming `owner`, unless `regionId` is a media region id such as `us002`: it goes into physical names. */
+export function checkRegionId(owner: string, regionId: string): void {
+  if (!REGION_ID.test(regionId)) {
+    throw new Error(`${owner}: regionId must be two lowercase letters and three digits, like "us002"; got ${JSON.stringify(regionId)}.`);
+  }
+}
+
 /**
  * A media region's own table: call claims (written by the control plane's answer handler, taken by the region's
  * ingest) and room placement leases (written by the region's media tasks). Same `pk`/`sk`/`expiresAt` shape as the control table, on-demand,
@@ -34,12 +41,7 @@ export class RegionTable extends Construct {
 
   constructor(scope: Construct, id: string, props: RegionTableProps) {
     super(scope, id);
-    if (!REGION_ID.test(props.regionId)) {
-      throw new Error(
-        `RegionTable ${id}: regionId must be two lowercase letters and three digits, like "us002"; ` +
-          `got ${JSON.stringify(props.regionId)}.`,
-      );
-    }
+    checkRegionId(`RegionTable ${id}`, props.regionId);
     this.tableName = RegionTable.tableNameFor(props.regionId);
     this.table = new Table(this, 'Table', {
       ...TABLE_SHAPE,

@@ -23,7 +23,19 @@ describe('valid context', () => {
       plivoApiUrl: 'https://api.plivo.com',
       limits: {},
       apiEdge: { rateLimits: { hooks: 3000, api: 3000 } },
+      recordingRetentionDays: 90,
     });
+  });
+
+  test('reads recordingRetentionDays as a number, or a string of digits as -c gives it; refuses anything else', () => {
+    const base = { mediaRegions: REGIONS, homeMediaRegion: 'us002' };
+    expect(read({ ...base, recordingRetentionDays: 7 }).recordingRetentionDays).toBe(7);
+    expect(read({ ...base, recordingRetentionDays: '3650' }).recordingRetentionDays).toBe(3650);
+    for (const days of [0, 3651, 1.5, '30 days', '', true, -1]) {
+      expect(() => read({ ...base, recordingRetentionDays: days })).toThrow(
+        `Context "recordingRetentionDays" must be a whole number of days from 1 to 3650, after which recordings are deleted; got ${JSON.stringify(days)}.`,
+      );
+    }
   });
 
   test("reads the console's API URL, else the custom API domain's; refuses one with a path or not https", () => {

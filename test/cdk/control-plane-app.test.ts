@@ -3,13 +3,14 @@ import { promisify } from 'node:util';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { App, Validations, type CfnElement } from 'aws-cdk-lib';
+import { App, Validations, type CfnElement, type Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { buildControlPlaneApp, CONTROL_PLANE_STACK_NAME } from '../../lib/control-plane-app';
 import { CONTROL_PLANE_NAMES } from '../../lib/control-plane-names';
+import { flattenReferences } from '../../lib/nag-findings';
 import { LOCAL_KMS_KEY_ID, LOCAL_TABLE_NAME } from '../../local/aws';
 import { startTestStack } from '../support/stack';
 import { capturingReport, CDK_JSON_CONTEXT, testApp } from './helpers';
@@ -40,6 +41,15 @@ function unacknowledgedFindings(app: App): { findings: string[]; report: string 
       v.violatingResources.map((r) => `${v.severity} ${v.ruleName} at ${r.constructPath}: ${v.description}`),
     );
   return { findings, report };
+}
+
+/** The media stack's recordings bucket, found in its template by its lifecycle rule. */
+function recordingsBucketOf(stack: Stack) {
+  const buckets = Object.values(
+    Template.fromStack(stack).findResources('AWS::S3::Bucket', { Properties: { LifecycleConfiguration: { Rules: [{ Id: 'recording-retention' }] } } }),
+  ) as { Properties: { BucketName: unknown; LifecycleConfiguration: { Rules: { ExpirationInDays: number }[] } } }[];
+  expect(buckets).toHaveLength(1);
+  return buckets[0]!;
 }
 
 describe('stack placement', () => {
@@ -113,7 +123,10 @@ describe('stack placement', () => {
     expect(functions).toHaveLength(controlPlane.allFunctions.length);
     const [expected] = functions;
     expect(functions).toEqual(functions.map(() => expected));
-    expect(JSON.parse(expected!.MEDIA_REGIONS as string)).toHaveProperty('in002.ingestUrl', 'wss://media-in.example.com');
+    // Synth without an account: the recordings buckets' names hold each stack's own AWS::AccountId.
+    expect(JSON.parse(flattenReferences(expected!.MEDIA_REGIONS))).toMatchObject({
+      in002: { ingestUrl: 'wss://media-in.example.com', recordingsBucket: 'plivo-connector-recordings-in002-<AWS::AccountId>' },
+    });
     for (const stack of mediaRegions) {
       const [task] = Object.values(Template.fromStack(stack).findResources('AWS::ECS::TaskDefinition')) as TaskDefinition[];
       const variables = Object.fromEntries(
@@ -270,13 +283,61 @@ describe('stack placement', () => {
     });
   });
 
+  test("the functions' recordings buckets are the media region stacks' buckets, named with the account when it is known", () => {
+    const names = (built: ReturnType<typeof buildControlPlaneApp>) => {
+      const [answer] = Object.values(
+        Template.fromStack(built.controlPlane).findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('Answer URL') } }),
+      ) as LambdaFunction[];
+      const regions = JSON.parse(flattenReferences(answer!.Properties.Environment.Variables.MEDIA_REGIONS)) as Record<string, { recordingsBucket: string }>;
+      const buckets = built.mediaRegions.map((stack) => flattenReferences(recordingsBucketOf(stack).Properties.BucketName));
+      return { functions: Object.values(regions).map((r) => r.recordingsBucket), buckets };
+    };
+    const offline = names(buildControlPlaneApp(testApp()));
+    expect(offline.functions).toEqual(['plivo-connector-recordings-us002-<AWS::AccountId>', 'plivo-connector-recordings-in002-<AWS::AccountId>']);
+    expect(offline.buckets).toEqual(offline.functions);
+
+    const previous = process.env.CDK_DEFAULT_ACCOUNT;
+    process.env.CDK_DEFAULT_ACCOUNT = '123456789012';
+    try {
+      const known = names(buildControlPlaneApp(testApp()));
+      expect(known.functions).toEqual(['plivo-connector-recordings-us002-123456789012', 'plivo-connector-recordings-in002-123456789012']);
+      expect(known.buckets).toEqual(known.functions);
+    } finally {
+      if (previous === undefined) delete process.env.CDK_DEFAULT_ACCOUNT;
+      else process.env.CDK_DEFAULT_ACCOUNT = previous;
+    }
+  });
+
+  test('recordingRetentionDays sets every region\'s recordings lifecycle (90 days without it)', () => {
+    const expiry = (context: Record<string, unknown>) =>
+      buildControlPlaneApp(testApp(context)).mediaRegions.map((stack) => recordingsBucketOf(stack).Properties.LifecycleConfiguration.Rules[0]!.ExpirationInDays);
+    expect(expiry({})).toEqual([90, 90]);
+    expect(expiry({ recordingRetentionDays: '30' })).toEqual([30, 30]);
+  });
+
+  test('the API may read and delete recordings, the sweeper also write them; the answer function not at all', () => {
+    const { controlPlane } = buildControlPlaneApp(testApp());
+    const template = Template.fromStack(controlPlane);
+    const s3Actions = (fn: { role: IConstruct }) => {
+      const roleId = controlPlane.getLogicalId(fn.role.node.defaultChild as CfnElement);
+      const policies = Object.values(template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: roleId }] } })) as {
+        Properties: { PolicyDocument: { Statement: { Action: string | string[] }[] } };
+      }[];
+      const actions = policies.flatMap((p) => p.Properties.PolicyDocument.Statement.flatMap((s) => s.Action));
+      return [...new Set(actions.filter((action) => action.startsWith('s3:')))].sort();
+    };
+    expect(s3Actions(controlPlane.apiFunction)).toEqual(['s3:DeleteObject', 's3:GetObject']);
+    expect(s3Actions(controlPlane.sweeper.worker)).toEqual(['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:ListMultipartUploadParts', 's3:PutObject']);
+    expect(s3Actions(controlPlane.answerFunction)).toEqual([]);
+  });
+
   test("the answer function's claims tables are the media region stacks' tables", () => {
     const { controlPlane, mediaRegions } = buildControlPlaneApp(testApp({ mediaRegions: REGIONS_WITH_DOMAINS }));
     const answerFunctions = Template.fromStack(controlPlane).findResources('AWS::Lambda::Function', {
       Properties: { Description: Match.stringLikeRegexp('Answer URL') },
     });
     const [answer] = Object.values(answerFunctions) as LambdaFunction[];
-    const regions = JSON.parse(answer!.Properties.Environment.Variables.MEDIA_REGIONS!) as Record<
+    const regions = JSON.parse(flattenReferences(answer!.Properties.Environment.Variables.MEDIA_REGIONS)) as Record<
       string,
       { claimsTable: string }
     >;
@@ -350,7 +411,15 @@ describe('cdk-nag AwsSolutions', () => {
         `${at}/Media/Task/TaskRole AwsSolutions-IAM5[Resource::arn:aws:dynamodb:us-east-1:<AWS::AccountId>:table/plivo-connector-data/index/*]`,
         `${at}/Media/Task/TaskRole AwsSolutions-IAM5[Resource::arn:aws:ecs:${awsRegion}:<AWS::AccountId>:task/<MediaClusterC38A5FBC>/*]`,
         `${at}/Media/Task/TaskRole AwsSolutions-IAM5[Resource::arn:aws:kms:us-east-1:<AWS::AccountId>:key/*]`,
+        `${at}/Media/Task/TaskRole AwsSolutions-IAM5[Resource::<RecordingsBucketB0C8199F.Arn>/*]`,
       ];
+    };
+    const recordings = (fn: string) => {
+      const buckets = ['us002', 'in002'].map(
+        (id) => `${stack}/${fn} AwsSolutions-IAM5[Resource::arn:aws:s3:::plivo-connector-recordings-${id}-<AWS::AccountId>/*]`,
+      );
+      const keys = ['us-east-1', 'ap-south-1'].map((awsRegion) => `${stack}/${fn} AwsSolutions-IAM5[Resource::arn:aws:kms:${awsRegion}:<AWS::AccountId>:key/*]`);
+      return [...buckets, ...keys];
     };
     expect(acknowledged.map(({ at, id }) => `${at} ${id}`).sort()).toEqual([
       `${stack}/AnswerFunction/Function AwsSolutions-L1`,
@@ -363,6 +432,7 @@ describe('cdk-nag AwsSolutions', () => {
       `${stack}/ApiFunction/Role AwsSolutions-IAM5[Action::kms:ReEncrypt*]`,
       `${stack}/ApiFunction/Role AwsSolutions-IAM5[Resource::*]`,
       `${stack}/ApiFunction/Role AwsSolutions-IAM5[Resource::<DataTableFDBAD0F2.Arn>/index/*]`,
+      ...recordings('ApiFunction/Role'),
       `${stack}/Edge/Distribution AwsSolutions-CFR1`,
       `${stack}/Edge/Distribution AwsSolutions-CFR3`,
       `${stack}/Edge/Distribution AwsSolutions-CFR4`,
@@ -372,6 +442,7 @@ describe('cdk-nag AwsSolutions', () => {
       `${stack}/Sweeper/Worker/Role AwsSolutions-IAM5[Action::kms:ReEncrypt*]`,
       `${stack}/Sweeper/Worker/Role AwsSolutions-IAM5[Resource::*]`,
       `${stack}/Sweeper/Worker/Role AwsSolutions-IAM5[Resource::<DataTableFDBAD0F2.Arn>/index/*]`,
+      ...recordings('Sweeper/Worker/Role'),
       `${stack}/WebhookDelivery/Worker/Function AwsSolutions-L1`,
       `${stack}/WebhookDelivery/Worker/Role AwsSolutions-IAM5[Action::kms:GenerateDataKey*]`,
       `${stack}/WebhookDelivery/Worker/Role AwsSolutions-IAM5[Action::kms:ReEncrypt*]`,
@@ -379,7 +450,7 @@ describe('cdk-nag AwsSolutions', () => {
       `${stack}/WebhookDelivery/Worker/Role AwsSolutions-IAM5[Resource::<DataTableFDBAD0F2.Arn>/index/*]`,
       ...media('in002', 'ap-south-1'),
       ...media('us002', 'us-east-1'),
-    ]);
+    ].sort());
     for (const { reason } of acknowledged) expect(reason.length).toBeGreaterThan(80);
   });
 });

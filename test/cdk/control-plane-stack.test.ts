@@ -246,17 +246,19 @@ describe.each(ALL_FUNCTION_NAMES)('%s function environment', (name) => {
     });
   });
 
-  test("MEDIA_REGIONS names each region's table, AWS region and wss:// ingest on its domainName", () => {
+  test("MEDIA_REGIONS names each region's table, recordings bucket, AWS region and wss:// ingest on its domainName", () => {
     const { stack, template } = build();
     expect(JSON.parse(variables(stack, template, fnOf(stack, name)).MEDIA_REGIONS as string)).toEqual({
       us002: {
         ingestUrl: 'wss://media-us.example.com',
         claimsTable: 'plivo-connector-us002-media',
+        recordingsBucket: 'plivo-connector-recordings-us002',
         awsRegion: 'us-east-1',
       },
       in002: {
         ingestUrl: 'wss://media-in.example.com',
         claimsTable: 'plivo-connector-in002-media',
+        recordingsBucket: 'plivo-connector-recordings-in002',
         awsRegion: 'ap-south-1',
       },
     });
@@ -269,11 +271,13 @@ describe.each(ALL_FUNCTION_NAMES)('%s function environment', (name) => {
       us002: {
         ingestUrl: 'wss://media-us.example.com',
         claimsTable: 'plivo-connector-us002-media',
+        recordingsBucket: 'plivo-connector-recordings-us002',
         awsRegion: 'us-east-1',
       },
       in002: {
         ingestUrl: 'wss://ingest-in002.invalid',
         claimsTable: 'plivo-connector-in002-media',
+        recordingsBucket: 'plivo-connector-recordings-in002',
         awsRegion: 'ap-south-1',
       },
     });

@@ -1,7 +1,8 @@
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { ContainerImage } from 'aws-cdk-lib/aws-ecs';
-import type { CfnElement } from 'aws-cdk-lib';
+import { Aws, type CfnElement } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
+import { RecordingsBucket } from '../../lib/constructs/recordings-bucket';
 import { MediaRegionStack, mediaRegionStackName, type MediaRegionStackProps } from '../../lib/media-region-stack';
 import type { MediaRouting } from '../../lib/media-routing';
 import { capturingReport, testApp } from './helpers';
@@ -9,8 +10,8 @@ import { capturingReport, testApp } from './helpers';
 const CERTIFICATE_ARN = 'arn:aws:acm:ap-south-1:123456789012:certificate/11111111-2222-3333-4444-555555555555';
 const routingWith = (inDomain?: string): MediaRouting => ({
   mediaRegions: [
-    { id: 'us002', awsRegion: 'us-east-1', claimsTableName: 'plivo-connector-us002-media', recordingsBucketName: 'plivo-connector-recordings-us002' },
-    { id: 'in002', awsRegion: 'ap-south-1', claimsTableName: 'plivo-connector-in002-media', recordingsBucketName: 'plivo-connector-recordings-in002', domainName: inDomain },
+    { id: 'us002', awsRegion: 'us-east-1', claimsTableName: 'plivo-connector-us002-media', recordingsBucketName: RecordingsBucket.bucketNameFor('us002', Aws.ACCOUNT_ID) },
+    { id: 'in002', awsRegion: 'ap-south-1', claimsTableName: 'plivo-connector-in002-media', recordingsBucketName: RecordingsBucket.bucketNameFor('in002', Aws.ACCOUNT_ID), domainName: inDomain },
   ],
   homeMediaRegionId: 'us002',
   countryRegions: { IN: 'in002' },
@@ -51,7 +52,7 @@ test('holds the region table, one VPC, one load balancer and one ECS service', (
   template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
 });
 
-test("the service's task role may use this region's table", () => {
+test("the service's task role may use this region's table, write its recordings and use their key through S3", () => {
   const { stack, template } = build();
   template.hasResourceProperties('AWS::IAM::Policy', {
     Roles: [{ Ref: idOf(stack, stack.mediaService.taskDefinition.taskRole) }],
@@ -61,8 +62,35 @@ test("the service's task role may use this region's table", () => {
           Action: Match.arrayWith(['dynamodb:DeleteItem']),
           Resource: { 'Fn::GetAtt': [idOf(stack, stack.regionTable.table), 'Arn'] },
         }),
+        Match.objectLike({
+          Action: Match.arrayWith(['s3:AbortMultipartUpload', 's3:PutObject']),
+          Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [idOf(stack, stack.recordings.bucket), 'Arn'] }, '/*']] },
+        }),
+        Match.objectLike({
+          Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+          Resource: { 'Fn::GetAtt': [idOf(stack, stack.recordings.key), 'Arn'] },
+          Condition: { StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['s3.ap-south-1.', { Ref: 'AWS::URLSuffix' }]] } } },
+        }),
       ]),
     },
+  });
+});
+
+describe('recordings', () => {
+  test("holds the region's recordings bucket, named as the routing names it, logging to the load balancer's log bucket", () => {
+    const { stack, template } = build({ recordingRetentionDays: 30 });
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketName: { 'Fn::Join': ['', ['plivo-connector-recordings-in002-', { Ref: 'AWS::AccountId' }]] },
+      LoggingConfiguration: { DestinationBucketName: { Ref: idOf(stack, stack.loadBalancer.accessLogBucket) }, LogFilePrefix: 'recordings/' },
+      LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 30 })] },
+    });
+    template.hasOutput('RecordingsBucketName', { Value: { Ref: idOf(stack, stack.recordings.bucket) } });
+  });
+
+  test('refuses a routing that names another bucket for this region', () => {
+    const routing = routingWith();
+    const wrong = { ...routing, mediaRegions: routing.mediaRegions.map((r) => ({ ...r, recordingsBucketName: `recordings-${r.id}` })) };
+    expect(() => build({ routing: wrong })).toThrow(/names in002's recordings bucket "recordings-in002", but this stack's is .*RecordingsBucket.bucketNameFor/);
   });
 });
 

@@ -223,8 +223,8 @@ describe('environment', () => {
   test('MEDIA_REGIONS names every region, this one and the others, as the control plane has them', () => {
     const env = environmentOf(build().template);
     expect(JSON.parse(env.MEDIA_REGIONS as string)).toEqual({
-      us002: { ingestUrl: 'wss://media-us.example.com', claimsTable: 'plivo-connector-us002-media', awsRegion: 'us-east-1' },
-      in002: { ingestUrl: 'wss://ingest-in002.invalid', claimsTable: 'plivo-connector-in002-media', awsRegion: 'ap-south-1' },
+      us002: { ingestUrl: 'wss://media-us.example.com', claimsTable: 'plivo-connector-us002-media', recordingsBucket: 'plivo-connector-recordings-us002', awsRegion: 'us-east-1' },
+      in002: { ingestUrl: 'wss://ingest-in002.invalid', claimsTable: 'plivo-connector-in002-media', recordingsBucket: 'plivo-connector-recordings-in002', awsRegion: 'ap-south-1' },
     });
     expect(env.HOME_MEDIA_REGION).toBe('us002');
     expect(env.COUNTRY_REGIONS).toBe('IN=in002');

@@ -1,3 +1,5 @@
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
@@ -5,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tone } from '../../tools/audio';
 import { SimulatedCall } from '../../tools/plivo-simulator';
+import { s3Client } from '../../core/aws';
+import { LOCAL_RECORDINGS_BUCKET } from '../../local/aws';
 import type { LocalStackInfo } from '../../local/stack';
 import { apiRequest, NODE_TSX, ROOT, startLocalProcess, waitFor, type LocalProcess } from '../support/local-process';
 import { flatCalls } from '../support/calls';
@@ -99,6 +103,11 @@ it('serves the seed curl flow, stops on Ctrl-C and keeps its data across restart
     body: { data: [], pageInfo: { limit: 20, nextCursor: null } },
   });
 
+  // The recordings bucket (the S3 emulator) is under DATA_DIR too.
+  const s3 = s3Client({ region: 'us-east-1', s3Endpoint: info.aws.s3Endpoint }, 'us-east-1');
+  await s3.send(new PutObjectCommand({ Bucket: LOCAL_RECORDINGS_BUCKET, Key: 'demo/kept.wav', Body: 'RIFF kept' }));
+  s3.destroy();
+
   expect(await stop()).toBe(0);
 
   // `npm run token` also works while the stack is down, on the same data.
@@ -112,6 +121,12 @@ it('serves the seed curl flow, stops on Ctrl-C and keeps its data across restart
     expect(res).toEqual({ status: 200, body: { data: expect.objectContaining({ id, webhookUrl: expect.any(String) }) } });
     expect((res.body as { data: { webhookUrl: string } }).data.webhookUrl.split('/').pop()).toBe(webhookUrl.split('/').pop());
   }
+
+  // Its objects too, and a presigned URL downloads from another process (curl), as a tenant's client would.
+  const s3Again = s3Client({ region: 'us-east-1', s3Endpoint: again.aws.s3Endpoint }, 'us-east-1');
+  const url = await getSignedUrl(s3Again, new GetObjectCommand({ Bucket: LOCAL_RECORDINGS_BUCKET, Key: 'demo/kept.wav' }), { expiresIn: 60 });
+  s3Again.destroy();
+  expect(spawnSync('curl', ['-sSf', url], { encoding: 'utf8' }).stdout).toBe('RIFF kept');
 
   const deleted = curl('-X', 'DELETE', `${again.apiUrl}/v2/connectors/${id}`, '-H', `Authorization: Bearer ${again.token}`);
   expect(deleted.status).toBe(200);

@@ -25,6 +25,7 @@ describe('loadControlPlaneConfig', () => {
       originSecret: null,
       plivoApiUrl: 'https://api.plivo.com',
       plivoApiTimeoutMs: 10_000,
+      recordingUrlSeconds: 900,
       logLevel: 'info',
       webhooks: { queueUrl: null, deadLetterQueueUrl: null, retryDelaysSeconds: [60, 120, 240], redriveAfterSeconds: 300, cacheSeconds: 10, allowPrivateTargets: false },
       aws: { region: 'us-east-1', dynamodbEndpoint: undefined, kmsEndpoint: undefined, sqsEndpoint: undefined },
@@ -78,6 +79,13 @@ describe('loadControlPlaneConfig', () => {
     expect(() => loadControlPlaneConfig({ ...valid, PLIVO_API_TIMEOUT_MS: '1.5' })).toThrow('PLIVO_API_TIMEOUT_MS must be a whole number 100-20000, got "1.5"');
   });
 
+  it("reads how long a recording's download URL works: 15 min by default, 1 min to S3's 7 days", () => {
+    expect(loadControlPlaneConfig({ ...valid, RECORDING_URL_SECONDS: ' 60 ' }).recordingUrlSeconds).toBe(60);
+    expect(loadControlPlaneConfig({ ...valid, RECORDING_URL_SECONDS: '604800' }).recordingUrlSeconds).toBe(604_800);
+    expect(() => loadControlPlaneConfig({ ...valid, RECORDING_URL_SECONDS: '59' })).toThrow(new ConfigError('RECORDING_URL_SECONDS must be a whole number 60-604800, got "59"'));
+    expect(() => loadControlPlaneConfig({ ...valid, RECORDING_URL_SECONDS: '604801' })).toThrow(new ConfigError('RECORDING_URL_SECONDS must be a whole number 60-604800, got "604801"'));
+  });
+
   it('reads the origin secret the edge sends: none by default (no edge), else the value as it is', () => {
     expect(loadControlPlaneConfig({ ...valid, ORIGIN_SECRET: '' }).originSecret).toBeNull();
     expect(loadControlPlaneConfig({ ...valid, ORIGIN_SECRET: 'kQ7vXo2lT9bRzW4n' }).originSecret).toBe('kQ7vXo2lT9bRzW4n');
@@ -119,9 +127,15 @@ describe('loadControlPlaneConfig', () => {
 });
 
 describe("npm start's Plivo Voice API", () => {
-  const endpoints = { dynamodbEndpoint: 'http://127.0.0.1:1', kmsEndpoint: 'http://127.0.0.1:2', sqsEndpoint: 'http://127.0.0.1:3' };
+  const endpoints = { dynamodbEndpoint: 'http://127.0.0.1:1', kmsEndpoint: 'http://127.0.0.1:2', sqsEndpoint: 'http://127.0.0.1:3', s3Endpoint: 'http://127.0.0.1:5' };
   const queues = { queueUrl: 'http://127.0.0.1:3/q', deadLetterQueueUrl: 'http://127.0.0.1:3/dlq' };
   const emulator = 'http://127.0.0.1:4010';
+
+  it('passes RECORDING_URL_SECONDS to the API and MAX_RECORDINGS to the media servers when set', () => {
+    const control = localControlPlaneEnv({ RECORDING_URL_SECONDS: '120' }, endpoints, queues, 'http://127.0.0.1:8080');
+    expect(localControlPlaneConfig(control).recordingUrlSeconds).toBe(120);
+    expect(localMediaEnv({ MAX_RECORDINGS: '3' }, control, 'us002').MAX_RECORDINGS).toBe('3');
+  });
 
   it('is the emulator for the API and the media servers, unless the environment sets PLIVO_API_URL', () => {
     const emulated = localControlPlaneEnv({}, endpoints, queues, 'http://127.0.0.1:8080', emulator);

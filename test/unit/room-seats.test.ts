@@ -2,7 +2,7 @@ import { ConnectionSlots, RoomSeats } from '../../ingest-container/src/cluster/c
 import { loadMediaConfig } from '../../ingest-container/src/config';
 
 /** Small limits, so each is reached in a few steps. */
-const LIMITS = { maxRoomsPerTenant: 2, maxParticipantsPerRoom: 3, maxQueuedAudioBytesPerRoom: 8e6, maxQueuedAudioBytes: 256e6, maxConnections: 4, maxConnectionsPerTenant: 2 };
+const LIMITS = { maxRoomsPerTenant: 2, maxParticipantsPerRoom: 3, maxQueuedAudioBytesPerRoom: 8e6, maxQueuedAudioBytes: 256e6, maxConnections: 4, maxConnectionsPerTenant: 2, maxRecordings: 2 };
 
 describe('RoomSeats', () => {
   const seats = () => new RoomSeats(LIMITS);
@@ -61,13 +61,13 @@ describe('loadMediaConfig limits', () => {
     RELAY_HOST: '10.0.0.1',
   };
 
-  it('defaults to 1000 rooms per tenant per server, 100 participants per room, 2000 connections (1000 a tenant) and a 10 s wait for start', () => {
-    expect(loadMediaConfig(env)).toMatchObject({ limits: { maxRoomsPerTenant: 1000, maxParticipantsPerRoom: 100, maxConnections: 2000, maxConnectionsPerTenant: 1000 }, startTimeoutSeconds: 10 });
+  it('defaults to 1000 rooms per tenant per server, 100 participants per room, 2000 connections (1000 a tenant), 200 recordings and a 10 s wait for start', () => {
+    expect(loadMediaConfig(env)).toMatchObject({ limits: { maxRoomsPerTenant: 1000, maxParticipantsPerRoom: 100, maxConnections: 2000, maxConnectionsPerTenant: 1000, maxRecordings: 200 }, startTimeoutSeconds: 10 });
   });
 
-  it('reads MAX_ROOMS_PER_TENANT, MAX_PARTICIPANTS_PER_ROOM, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_TENANT and STREAM_START_TIMEOUT_SECONDS', () => {
-    const config = loadMediaConfig({ ...env, MAX_ROOMS_PER_TENANT: '5', MAX_PARTICIPANTS_PER_ROOM: '2', MAX_CONNECTIONS: '9', MAX_CONNECTIONS_PER_TENANT: '4', STREAM_START_TIMEOUT_SECONDS: '3' });
-    expect(config).toMatchObject({ limits: { maxRoomsPerTenant: 5, maxParticipantsPerRoom: 2, maxConnections: 9, maxConnectionsPerTenant: 4 }, startTimeoutSeconds: 3 });
+  it('reads MAX_ROOMS_PER_TENANT, MAX_PARTICIPANTS_PER_ROOM, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_TENANT, MAX_RECORDINGS (0: none) and STREAM_START_TIMEOUT_SECONDS', () => {
+    const config = loadMediaConfig({ ...env, MAX_ROOMS_PER_TENANT: '5', MAX_PARTICIPANTS_PER_ROOM: '2', MAX_CONNECTIONS: '9', MAX_CONNECTIONS_PER_TENANT: '4', MAX_RECORDINGS: '0', STREAM_START_TIMEOUT_SECONDS: '3' });
+    expect(config).toMatchObject({ limits: { maxRoomsPerTenant: 5, maxParticipantsPerRoom: 2, maxConnections: 9, maxConnectionsPerTenant: 4, maxRecordings: 0 }, startTimeoutSeconds: 3 });
   });
 
   it.each([
@@ -76,6 +76,7 @@ describe('loadMediaConfig limits', () => {
     [{ MAX_PARTICIPANTS_PER_ROOM: 'many' }, 'MAX_PARTICIPANTS_PER_ROOM must be a whole number 2-10000'],
     [{ MAX_CONNECTIONS: '0' }, 'MAX_CONNECTIONS must be a whole number 1-1000000, got "0"'],
     [{ STREAM_START_TIMEOUT_SECONDS: '30' }, 'STREAM_START_TIMEOUT_SECONDS must be a whole number 1-10, got "30"'],
+    [{ MAX_RECORDINGS: '10001' }, 'MAX_RECORDINGS must be a whole number 0-10000, got "10001"'],
   ])('refuses %j', (override, message) => {
     expect(() => loadMediaConfig({ ...env, ...override })).toThrow(message);
   });

@@ -23,6 +23,11 @@ export interface RoomLimits {
   readonly maxConnections: number;
   /** Of those, one tenant's (`MAX_CONNECTIONS_PER_TENANT`, 1000; the stacks set half of `MAX_CONNECTIONS`). */
   readonly maxConnectionsPerTenant: number;
+  /**
+   * Recordings this media server writes at once, room and call recordings alike (`MAX_RECORDINGS`, 200; 0: none). Each
+   * holds up to a segment of audio in memory and uploads one every RECORDING_SEGMENT_SECONDS.
+   */
+  readonly maxRecordings: number;
 }
 
 /**

@@ -124,7 +124,7 @@ describe('recorders on a real room', () => {
   });
 });
 
-test('a writer whose uploads back up fails rather than hold more audio, and says why', async () => {
+test('a writer whose uploads back up fails rather than hold more audio, and says why', () => {
   const stuck = { putSegment: () => new Promise<void>(() => undefined) };
   const failures: Error[] = [];
   const format: RecordingFormat = { format: 'wav', channels: 1, sampleRate: 8000 };

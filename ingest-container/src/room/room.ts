@@ -100,6 +100,20 @@ export interface RoomWatchers {
   watch(tenant: string, roomId: string): RoomWatcher;
 }
 
+/** Several watchers of each room (its session record, its recordings), each told in the order given. */
+export function everyWatcher(...all: readonly RoomWatchers[]): RoomWatchers {
+  return {
+    watch: (tenant, roomId) => {
+      const watchers = all.map((w) => w.watch(tenant, roomId));
+      return {
+        joined: (participant) => watchers.forEach((w) => w.joined(participant)),
+        left: (participantId) => watchers.forEach((w) => w.left(participantId)),
+        closed: (abandoned) => watchers.forEach((w) => w.closed(abandoned)),
+      };
+    },
+  };
+}
+
 /** A member's audio in one tick, as a recorder is given it. */
 export interface TappedMember {
   readonly participant: Participant;

@@ -74,6 +74,7 @@ export type MediaCommand = z.output<typeof mediaCommandSchema>;
 export type SwitchRoomCommand = z.output<typeof switchRoomCommandSchema>;
 export type CloseRoomCommand = z.output<typeof closeRoomCommandSchema>;
 export type DispatchAgentCommand = z.output<typeof dispatchAgentCommandSchema>;
+export type RecordingCommand = z.output<typeof startRecordingCommandSchema> | z.output<typeof stopRecordingCommandSchema>;
 /**
  * A command about a room as a whole or one of its members, run by the server holding the room (a dispatch is not one:
  * for a room live nowhere it goes to a server that will place it).

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Authenticator } from '../../core/auth';
-import { dynamoClient, kmsClient } from '../../core/aws';
+import { dynamoClient, kmsClient, s3Client } from '../../core/aws';
 import { CallHangup } from '../../core/calls/hangup';
 import { DynamoCallStore } from '../../core/calls/store';
 import { claimStoreFor } from '../../core/claims';
@@ -22,6 +22,9 @@ import { RoomNames, RoomService } from '../../core/room-records/service';
 import { DynamoRoomStore } from '../../core/room-records/store';
 import { roomWebhookPublisher } from '../../core/room-records/webhooks';
 import { DynamoSessionStore } from '../../core/sessions/store';
+import { recordingWebhookPublisher } from '../../core/recordings/events';
+import { RecordingObjects } from '../../core/recordings/objects';
+import { DynamoRecordingStore } from '../../core/recordings/store';
 import { webhookPublisher } from '../../core/webhooks/publisher';
 import { RoomGate } from './admission/room-gate';
 import { DynamoDispatchJobStore } from '../../core/agents/dispatch';
@@ -37,6 +40,8 @@ import { TaskProtection } from './cluster/task-protection';
 import type { MediaConfig } from './config';
 import { ConsoleFiles } from './console';
 import { Ingress } from './ingress';
+import { RecordingManager } from './recording/manager';
+import { everyWatcher } from './room/room';
 import { SessionRecorder } from './room/sessions';
 import { Connections } from './server';
 import type { RoomEnding } from './transport/close-codes';
@@ -144,12 +149,32 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
     deactivate: (tenant, name) => roomService.deactivate(tenant, name),
     log,
   });
+  const awsRegion = region.awsRegion ?? control.aws.region;
+  const s3 = s3Client(control.aws, awsRegion);
+  const recordingEvents = recordingWebhookPublisher(control, dynamo, log);
+  const recordings = new RecordingManager({
+    store: new DynamoRecordingStore(dynamo, control.tableName),
+    objects: new RecordingObjects(s3, region.recordingsBucket),
+    events: recordingEvents,
+    calls,
+    // The registry is made by the connections below, which are given this manager to watch their rooms.
+    rooms: { find: (tenant, roomId) => media.rooms.find(tenant, roomId) },
+    sessions,
+    region: config.region,
+    awsRegion,
+    bucket: region.recordingsBucket,
+    serverId,
+    maxRecordings: config.limits.maxRecordings,
+    retentionDays: control.callRetentionDays,
+    log,
+  });
   const dial = { ...DIAL_DEFAULTS, publicOnly: !config.allowPrivateTargets };
   const media: Connections = new Connections({
     serverId,
     lifecycle,
     cluster,
-    sessions,
+    // The session watcher first: a recording started by a join finds the session that join started.
+    sessions: everyWatcher(sessions, recordings),
     limits: config.limits,
     dial,
     startTimeoutMs: config.startTimeoutSeconds * 1000,
@@ -196,6 +221,7 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
     closeRoom,
     removeParticipant: (tenant, roomId, participantId) => media.removeParticipant(tenant, roomId, participantId),
     dispatchAgent: (command) => dispatcher.dispatch(command),
+    recording: (command) => recordings.command(command),
     log,
   });
   const ingress = new Ingress({
@@ -259,10 +285,11 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
   const metrics = setInterval(guard(log, 'metrics report', () => undefined)(report), METRICS_INTERVAL_MS).unref();
   log.info('media server started', { region: config.region, port, relayUrl, leaseSeconds: config.leaseSeconds, limits: config.limits });
 
-  /** Settles the session writes begun so far, then the events they fired. */
+  /** Settles the session writes begun so far, then the events they fired; the recordings' ends and their events too. */
   const recorded = async () => {
     await sessions.settled();
     await sessionEvents.settled();
+    await recordings.settled();
   };
   let closing: Promise<void> | undefined;
   const stop = (ending: () => Promise<void>) =>
@@ -270,6 +297,9 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
       await switcher.stop();
       await dispatcher.stop();
       await ending();
+      // Its rooms are closed: every recording still here is finished (assembled, completed) while the table and the
+      // bucket clients are still there.
+      await recordings.stopAll();
       clearInterval(metrics);
       report();
       // The sessions its rooms' last leaves ended, and their events, are recorded while this server still counts as
@@ -294,6 +324,7 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
       // A connection only the servers' close ended is recorded too before the table's client goes.
       await recorded();
       dynamo.destroy();
+      s3.destroy();
       log.info('media server stopped', {});
     })());
   return {

@@ -94,6 +94,7 @@ describe.each(storeBackends)('media commands on %s', (name, start) => {
       },
       removeParticipant: (tenant, roomId, participantId) => ran.push(`removed ${tenant}/${roomId}/${participantId}`) > 0,
       dispatchAgent: () => undefined,
+      recording: () => undefined,
       log: log.logger,
       pollMs: 10,
     });

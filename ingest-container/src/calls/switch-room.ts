@@ -1,7 +1,7 @@
 import type { CallRoomEntry, SwitchFailure } from '../../../core/calls/model';
 import type { Logger } from '../../../core/log';
 import type { Placement } from '../../../core/placement';
-import type { DispatchAgentCommand, MediaCommand, MediaCommandStore, SwitchRoomCommand } from '../../../core/media-commands';
+import type { DispatchAgentCommand, MediaCommand, MediaCommandStore, RecordingCommand, SwitchRoomCommand } from '../../../core/media-commands';
 import { Relay } from '../cluster/relay';
 import type { RelayAuth } from '../cluster/relay-auth';
 import { LOST, type RoomHold, type Seating } from '../cluster/seating';
@@ -37,6 +37,8 @@ export interface RoomSwitcherDeps {
   readonly removeParticipant: (tenant: string, roomId: string, participantId: string) => boolean;
   /** Dials an agent dispatched into a room (a `dispatch-agent` command: calls/dispatch.ts). */
   readonly dispatchAgent: (command: DispatchAgentCommand) => void;
+  /** Starts or stops a recording (`start-recording`, `stop-recording`: recording/manager.ts). */
+  readonly recording: (command: RecordingCommand) => void;
   readonly log: Logger;
   /** @default COMMAND_POLL_MS */
   readonly pollMs?: number;
@@ -44,7 +46,8 @@ export interface RoomSwitcherDeps {
 
 /**
  * Runs the commands addressed to this server (core/media-commands.ts): polls them once a second; hands `close-room` and
- * `end-session` to `closeRoom`, `remove-participant` to `removeParticipant`, `dispatch-agent` to `dispatchAgent`, and
+ * `end-session` to `closeRoom`, `remove-participant` to `removeParticipant`, `dispatch-agent` to `dispatchAgent`, `start-recording` and
+ * `stop-recording` to `recording`, and
  * moves each call a `switch-room` names, whose stream is here, into its new room in place, or records why it could not.
  * The command names the tenant and the room the API saw the call in: a call of another tenant, or one that moved
  * meanwhile, is not moved. Seat limits of the new room apply; a refused call stays where it was.
@@ -102,6 +105,11 @@ export class RoomSwitcher {
       // Dialled beside the poll (it may take seconds), its outcome recorded on its job.
       case 'dispatch-agent':
         this.deps.dispatchAgent(command);
+        break;
+      // Set up or finished beside the poll (S3 and table writes), each outcome on the recording's record.
+      case 'start-recording':
+      case 'stop-recording':
+        this.deps.recording(command);
         break;
       case 'switch-room':
         await this.run(command);

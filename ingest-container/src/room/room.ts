@@ -100,6 +100,37 @@ export interface RoomWatchers {
   watch(tenant: string, roomId: string): RoomWatcher;
 }
 
+/** Several watchers of each room (its session record, its recordings), each told in the order given. */
+export function everyWatcher(...all: readonly RoomWatchers[]): RoomWatchers {
+  return {
+    watch: (tenant, roomId) => {
+      const watchers = all.map((w) => w.watch(tenant, roomId));
+      return {
+        joined: (participant) => watchers.forEach((w) => w.joined(participant)),
+        left: (participantId) => watchers.forEach((w) => w.left(participantId)),
+        closed: (abandoned) => watchers.forEach((w) => w.closed(abandoned)),
+      };
+    },
+  };
+}
+
+/** A member's audio in one tick, as a recorder is given it. */
+export interface TappedMember {
+  readonly participant: Participant;
+  /** What it said this tick (not muted, not silence), null when silent. */
+  readonly speech: Frame | null;
+}
+
+/**
+ * Taps a room's audio (recording/): given, once per room tick (the room's one clock: no timer of its own), every
+ * member's audio of that tick, silent ticks included. Called inline, as a member's deliver is; a throw is reported as a
+ * listener error and the room goes on.
+ */
+export interface RoomRecorder {
+  /** `members`: the room's members this tick, by participant id; read during the call only, never kept. */
+  tick(members: ReadonlyMap<string, TappedMember>): void;
+}
+
 /** A member's deliver or notify threw: reported with the ids, the room and its other members go on (mediasoup's `safeEmit`). */
 export type ListenerError = (err: unknown, ids: { readonly tenant: string; readonly roomId: string; readonly participantId: string }) => void;
 
@@ -155,6 +186,8 @@ export class Room {
   /** The last `levels` event had nobody in it: silence is sent once, not every 100 ms. */
   private levelsQuiet = false;
   private ticks = 0;
+  /** Its recorders (`record`); a room without any checks this once per tick and pays nothing more. */
+  private readonly recorders = new Set<RoomRecorder>();
 
   constructor(
     readonly tenant: string,
@@ -215,6 +248,19 @@ export class Room {
     this.watcher?.closed(this.abandoned);
   }
 
+  /** The rate the room mixes at now: its members' highest. */
+  get rate(): SampleRate {
+    return this.mixRate;
+  }
+
+  /** Taps the room's audio from its next tick on, until the returned detach is called. */
+  record(recorder: RoomRecorder): () => void {
+    this.recorders.add(recorder);
+    return () => {
+      this.recorders.delete(recorder);
+    };
+  }
+
   /** This server gives the room up (it stops, or the room moved away): its members are about to be closed. */
   abandon(): void {
     this.abandoned = true;
@@ -238,6 +284,8 @@ export class Room {
       if (++speakers === 1) first = member;
       else if (speakers === 2) second = member;
     }
+    // Recorders get every tick, silent ones too, before the early return below.
+    if (this.recorders.size > 0) this.tap();
     // Nobody speaking: nothing to do.
     if (!first) return;
     if (speakers === 1) {
@@ -282,6 +330,16 @@ export class Room {
         if (!member.fromMix || member.fromMix.fromRate !== this.mixRate) member.fromMix = new Resampler(this.mixRate, rate);
         this.deliver(member.participant, Frame.fromPcm(rate, member.fromMix.process(out)));
       } else this.deliver(member.participant, Frame.fromPcm(rate, out));
+    }
+  }
+
+  private tap(): void {
+    for (const recorder of this.recorders) {
+      try {
+        recorder.tick(this.members);
+      } catch (err) {
+        this.onListenerError(err, { tenant: this.tenant, roomId: this.id, participantId: 'recorder' });
+      }
     }
   }
 

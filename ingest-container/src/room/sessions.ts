@@ -5,6 +5,7 @@ import type { RoomNames } from '../../../core/room-records/service';
 import { participantEvent, sessionEvent, type SessionEventSink } from '../../../core/sessions/events';
 import type { Session } from '../../../core/sessions/model';
 import type { Joiner, SessionStore } from '../../../core/sessions/store';
+import { roomKey } from './key';
 import type { ParticipantInfo, RoomWatcher, RoomWatchers } from './room';
 
 export interface SessionRecorderDeps {
@@ -50,14 +51,35 @@ function joinerOf({ id, kind, phone }: ParticipantInfo): Joiner {
 export class SessionRecorder implements RoomWatchers {
   /** Each room's writes still to settle: `settled` waits on them. */
   private readonly writing = new Set<Promise<void>>();
+  /** Each live room's session here, by room key: `live` answers from it. */
+  private readonly rooms = new Map<string, RoomSession>();
 
   constructor(private readonly deps: SessionRecorderDeps) {}
 
   watch(tenant: string, roomId: string): RoomWatcher {
-    return new RoomSession(tenant, roomId, this.deps, (work) => {
-      this.writing.add(work);
-      void work.finally(() => this.writing.delete(work));
-    });
+    const key = roomKey(tenant, roomId);
+    const session = new RoomSession(
+      tenant,
+      roomId,
+      this.deps,
+      (work) => {
+        this.writing.add(work);
+        void work.finally(() => this.writing.delete(work));
+      },
+      () => {
+        if (this.rooms.get(key) === session) this.rooms.delete(key);
+      },
+    );
+    this.rooms.set(key, session);
+    return session;
+  }
+
+  /**
+   * The live session of room `roomId` here once the writes queued so far are done (a join just made has started it),
+   * null when the room is not live here or its session could not be recorded. What a recording belongs to.
+   */
+  async live(tenant: string, roomId: string): Promise<Session | null> {
+    return (await this.rooms.get(roomKey(tenant, roomId))?.current()) ?? null;
   }
 
   /** Settles once every write begun so far has: the server waits on it before it lets its table client go. */
@@ -87,7 +109,15 @@ class RoomSession implements RoomWatcher {
     private readonly roomName: string,
     private readonly deps: SessionRecorderDeps,
     private readonly track: (work: Promise<void>) => void,
+    /** The room closed: it is no longer live. */
+    private readonly onClosed: () => void,
   ) {}
+
+  /** Its session once the writes queued so far are done (each catches its own failure). */
+  async current(): Promise<Session | null> {
+    await this.queue;
+    return this.over ? null : this.session;
+  }
 
   joined(participant: ParticipantInfo): void {
     const at = new Date().toISOString();
@@ -118,6 +148,7 @@ class RoomSession implements RoomWatcher {
   closed(abandoned: boolean): void {
     const at = new Date().toISOString();
     this.over = true;
+    this.onClosed();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.enqueue('record a session ending', async () => {

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
-import { AgentSession } from './session';
+import { AgentSession, sessionOptions } from './session';
 import { AgentKitError, type SampleRate, type SessionOptions } from './types';
 
 /** The server sends 20 ms frames (1,920 bytes at 48 kHz) and small JSON events: anything near this is not the bridge. */
@@ -42,6 +42,8 @@ export class AgentServer extends EventEmitter<AgentServerEvents> {
   }
 
   static async listen(options: AgentServerOptions = {}): Promise<AgentServer> {
+    // Checked here, not at each dial: a session's constructor must not throw inside ws's upgrade callback.
+    sessionOptions(options);
     const http = createServer((_req, res) => res.writeHead(426, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'This is an agent: connect with a WebSocket', code: 'upgrade_required' })));
     const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAYLOAD });
     const server = new AgentServer(http, wss);

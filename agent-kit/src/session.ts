@@ -10,6 +10,14 @@ type Outgoing = { readonly frame: Buffer } | { readonly text: string } | { reado
 
 const asBuffer = (data: RawData): Buffer => (Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data));
 
+/** The options with their defaults; throws a RangeError naming a bad one. */
+export function sessionOptions(options: SessionOptions): Required<SessionOptions> {
+  const { maxAheadMs = 1000, highWaterMark = 64 * 1024 } = options;
+  if (!(maxAheadMs >= FRAME_MS && maxAheadMs <= MAX_AHEAD_MS)) throw new RangeError(`maxAheadMs must be ${FRAME_MS}-${MAX_AHEAD_MS}, not ${maxAheadMs}`);
+  if (!(highWaterMark > 0)) throw new RangeError(`highWaterMark must be over 0, not ${highWaterMark}`);
+  return { maxAheadMs, highWaterMark };
+}
+
 /**
  * One agent in one room over the room protocol (docs/room-protocol.md): the socket the bridge dialled, or one that
  * joined a room. Events are typed (`SessionEvents`); a bad server message or a listener that throws becomes an
@@ -39,10 +47,7 @@ export class AgentSession extends EventEmitter<SessionEvents> {
     options: SessionOptions = {},
   ) {
     super();
-    this.maxAheadMs = options.maxAheadMs ?? 1000;
-    this.highWaterMark = options.highWaterMark ?? 64 * 1024;
-    if (!(this.maxAheadMs >= FRAME_MS && this.maxAheadMs <= MAX_AHEAD_MS)) throw new RangeError(`maxAheadMs must be ${FRAME_MS}-${MAX_AHEAD_MS}`);
-    if (!(this.highWaterMark > 0)) throw new RangeError('highWaterMark must be over 0');
+    ({ maxAheadMs: this.maxAheadMs, highWaterMark: this.highWaterMark } = sessionOptions(options));
     this.ready = new Promise<Joined>((resolve, reject) => {
       this.once('joined', resolve);
       ws.once('close', () => reject(new AgentKitError('not_joined', 'the socket closed before "joined" came')));
@@ -73,12 +78,16 @@ export class AgentSession extends EventEmitter<SessionEvents> {
   /**
    * Sends PCM at the session's rate, cut into 20 ms frames (a remainder under a frame waits for the next `send`, or is
    * padded with silence by `checkpoint`). Resolves true once all of it went out, false when `clear()` or the socket's
-   * close dropped some first; await it to pace your producer.
+   * close dropped some first (or before `joined`: a `not_joined` error event); await it to pace your producer. Never rejects.
    */
   send(pcm: Int16Array): Promise<boolean> {
     const rate = this.sampleRate;
-    if (rate === undefined) return Promise.reject(new AgentKitError('not_joined', 'send() before "joined": the rate is not known yet'));
     if (!this.open) return Promise.resolve(false);
+    // Never a rejection: `void session.send(pcm)` in a listener must not become an unhandled one.
+    if (rate === undefined) {
+      this.report(new AgentKitError('not_joined', 'send() before "joined": the rate is not known yet'));
+      return Promise.resolve(false);
+    }
     const size = frameSamples(rate);
     let samples = pcm;
     if (this.partial.length > 0) {
@@ -201,7 +210,8 @@ export class AgentSession extends EventEmitter<SessionEvents> {
     }
     switch (message.type) {
       case 'joined': {
-        const { type: _type, ...joined } = message;
+        const { participantId, roomId, sampleRate, participants, call, dispatch, metadata } = message;
+        const joined: Joined = { participantId, roomId, sampleRate, participants, ...(call && { call }), ...(dispatch && { dispatch }), ...(metadata && { metadata }) };
         this.joined = joined;
         this.participants.clear();
         for (const p of joined.participants) this.participants.set(p.id, p);

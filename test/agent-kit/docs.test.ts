@@ -5,10 +5,10 @@ import { parseServerMessage } from '../../agent-kit/src/messages';
 
 const doc = (path: string) => readFileSync(join(__dirname, '..', '..', path), 'utf8');
 
-/** The first column's `code` cells of the table after `heading`. */
+/** The first column's `code` cells of the body of the table after `heading` (its header row left out). */
 function firstColumn(text: string, heading: string): string[] {
-  const rows = text.slice(text.indexOf(heading)).split('\n\n').find((block) => block.startsWith('|')) ?? '';
-  return [...rows.matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1] as string);
+  const table = text.slice(text.indexOf(heading)).split('\n\n').find((block) => block.startsWith('|')) ?? '';
+  return [...table.split('\n').slice(2).join('\n').matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1] as string);
 }
 
 it("docs/agents.md lists exactly the kit's error codes, each with the table's words", () => {

@@ -29,7 +29,7 @@ const examples: Example[] = [];
 afterAll(async () => {
   await Promise.all(
     examples.map(({ child }) =>
-      child.exitCode === null ? new Promise((resolve) => child.once('exit', resolve).kill('SIGINT')) : undefined,
+      child.exitCode === null ? new Promise((resolve) => child.once('exit', resolve).kill('SIGINT')) : Promise.resolve(),
     ),
   );
 });
@@ -113,11 +113,11 @@ it('dtmf menu: the first prompt plays, a key stops it (clear), the chosen prompt
       expect(await menu.logged('barge-in')).toMatchObject({ stopped: 'menu' });
       expect(await menu.logged('checkpoint-played', (l) => l.name === 'option-2', 5000)).toBeDefined();
       const frames = call.receivedFrames();
-      // The menu stopped within a few frames of the key (those already on their way), the option played after it.
-      const menuAfter = frames.slice(pressedAt + 10).filter((f) => toneLevel(f.pcm, 500) > 2000);
+      // The menu stopped within a frame of the key (one may be on its way), the option played after it.
+      const menuAfter = frames.slice(pressedAt + 1).filter((f) => toneLevel(f.pcm, 500) > 2000);
       expect(menuAfter).toEqual([]);
       const option = firstHeard(frames, 1500, pressedAt);
-      expect(option).toBeGreaterThan(pressedAt);
+      expect(option).toBeGreaterThanOrEqual(pressedAt);
       expect(toneLevel(call.receivedPcm().subarray((option + 5) * 160, (option + 40) * 160), 1500)).toBeGreaterThan(4000);
       // Plivo was told to drop what it held, and the cut menu's checkpoint never reached it.
       const events = call.controls.map((c) => (c.event === 'checkpoint' ? `checkpoint ${String(c.name)}` : c.event));

@@ -18,22 +18,5 @@ export const MEDIA_CONTAINER = {
   stopTimeoutSeconds: 120,
 } as const;
 
-/**
- * Metrics the container emits as CloudWatch Embedded Metric Format log lines (CloudWatch Logs extracts them from the
- * task's log group), all in one namespace with the dimension `MediaRegion` = the region id.
- */
-export const MEDIA_METRICS = {
-  namespace: 'PlivoConnector/Media',
-  dimension: 'MediaRegion',
-  /**
-   * Gauge: each task emits its current number of calls every 15 s, 0 included, so the Average over all tasks'
-   * datapoints is the calls per task that autoscaling tracks.
-   */
-  activeCalls: 'ActiveCalls',
-  /** Count since the task's last report (every 15 s, 0 included): relays between tasks that failed or broke. */
-  relayErrors: 'RelayErrors',
-  /** Count since the last report: streams refused for an unknown, used or expired claim or a bad Plivo signature. */
-  claimFailures: 'ClaimFailures',
-  /** Count since the last report: connections refused at `MAX_CONNECTIONS` or a tenant's `MAX_CONNECTIONS_PER_TENANT`. */
-  connectionsRefused: 'ConnectionsRefused',
-} as const;
+/** The metrics the container emits, defined beside the code that emits them (the image holds core/, not lib/). */
+export { MEDIA_METRICS } from '../core/metrics';

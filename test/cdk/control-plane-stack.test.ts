@@ -689,14 +689,12 @@ describe('answer function access', () => {
     expect(onRegionTables[0]!.Resource).toHaveLength(2);
   });
 
-  test('has no wildcard resource but X-Ray', () => {
+  test('has no wildcard resource', () => {
     const { stack, template } = build();
     const wildcard = statements(stack, template, stack.answerFunction).filter((s) =>
       JSON.stringify(s.Resource).includes('*'),
     );
-    expect(wildcard).toEqual([
-      { Effect: 'Allow', Action: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], Resource: '*' },
-    ]);
+    expect(wildcard).toEqual([]);
   });
 });
 

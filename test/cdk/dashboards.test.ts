@@ -63,7 +63,7 @@ function graphedMetrics(widgets: readonly Widget[]): MetricRef[] {
       .filter((row) => typeof row[0] === 'string')
       .map((row) => {
         const options = (typeof row.at(-1) === 'object' ? row.at(-1) : {}) as { region?: string };
-        const names = row.filter((cell) => typeof cell === 'string') as string[];
+        const names = row.filter((cell): cell is string => typeof cell === 'string');
         const [namespace, name, ...pairs] = names;
         const dimensions: Record<string, string> = {};
         for (let i = 0; i + 1 < pairs.length; i += 2) dimensions[pairs[i]!] = pairs[i + 1]!;

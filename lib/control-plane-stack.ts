@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { Annotations, ArnFormat, CfnOutput, Duration, Fn, Stack, Validations, type StackProps } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Construct } from 'constructs';
 import { ApiEdge } from './constructs/api-edge';
 import { ControlPlaneDashboard } from './constructs/control-plane-dashboard';
@@ -12,6 +12,7 @@ import { Sweeper } from './constructs/sweeper';
 import { WebhookDelivery } from './constructs/webhook-delivery';
 import { WebhookQueue } from './constructs/webhook-queue';
 import { CONTROL_PLANE_NAMES } from './control-plane-names';
+import { MEDIA_METRICS, mediaMetric } from './media-container';
 import {
   consoleOrigins,
   mediaRoutingEnvironment,
@@ -21,7 +22,6 @@ import {
 } from './media-routing';
 import { HTTP_FUNCTIONS, type HttpFunctionName } from '../lambdas/routes';
 import { CLAIM_PARTITION_PREFIX } from '../core/claims';
-import { MEDIA_METRICS } from '../core/metrics';
 import { LIMIT_DEFAULTS } from '../core/limits';
 import { COMMAND_PARTITION_PREFIX } from '../core/media-commands';
 import { PLACEMENT_PARTITION_PREFIX, SERVERS_PK } from '../core/placement';
@@ -234,13 +234,7 @@ export class ControlPlaneStack extends Stack {
             `Plivo reported ${STREAMS_DEGRADED_THRESHOLD} or more streams of media region ${region.id} degraded within ` +
             "5 minutes: the region's tasks read those calls' audio too slowly. See its dashboard: LateTicks and CPU " +
             '(tasks short of CPU: lower callsPerTask or cpuTargetPercent), DroppedFramesOut, unhealthy tasks.',
-          metric: new Metric({
-            namespace: MEDIA_METRICS.namespace,
-            metricName: MEDIA_METRICS.streamsDegraded,
-            dimensionsMap: { [MEDIA_METRICS.dimension]: region.id },
-            statistic: 'Sum',
-            period: Duration.minutes(5),
-          }),
+          metric: mediaMetric(region.id, MEDIA_METRICS.streamsDegraded, { statistic: 'Sum', period: Duration.minutes(5) }),
           threshold: STREAMS_DEGRADED_THRESHOLD,
           comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
           evaluationPeriods: 1,

@@ -1,3 +1,7 @@
+import type { Duration } from 'aws-cdk-lib';
+import { Metric } from 'aws-cdk-lib/aws-cloudwatch';
+import { MEDIA_METRICS } from '../core/metrics';
+
 /**
  * What the media container (ingest-container/) and its infrastructure agree on: ports, health check, drain times and
  * the metrics it emits. The constructs take these from here, so a change is made once.
@@ -19,4 +23,12 @@ export const MEDIA_CONTAINER = {
 } as const;
 
 /** The metrics the container emits, defined beside the code that emits them (the image holds core/, not lib/). */
-export { MEDIA_METRICS } from '../core/metrics';
+export { MEDIA_METRICS };
+
+/**
+ * One media metric of region `regionId`, all its tasks' datapoints together. `region`: the AWS region it is reported
+ * in, when not the stack's own (`StreamsDegraded` is the control plane's).
+ */
+export function mediaMetric(regionId: string, metricName: string, options: { statistic: string; period: Duration; region?: string; label?: string }): Metric {
+  return new Metric({ namespace: MEDIA_METRICS.namespace, metricName, dimensionsMap: { [MEDIA_METRICS.dimension]: regionId }, ...options });
+}

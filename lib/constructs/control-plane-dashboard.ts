@@ -1,7 +1,8 @@
-import { Duration, Stack } from 'aws-cdk-lib';
-import { AlarmStatusWidget, Dashboard, GraphWidget, Metric, type Alarm, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
+import { Metric, type Alarm, type Dashboard } from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
-import { DELIVERY_METRICS, MEDIA_METRICS } from '../../core/metrics';
+import { DELIVERY_METRICS } from '../../core/metrics';
+import { MEDIA_METRICS, mediaMetric } from '../media-container';
+import { DASHBOARD_PERIOD as PERIOD, graph, stackDashboard } from './dashboards';
 import type { ServiceFunction } from './service-function';
 import type { ServiceHttpApi } from './service-http-api';
 import type { Sweeper } from './sweeper';
@@ -22,8 +23,6 @@ export interface ControlPlaneDashboardProps {
   readonly alarms: readonly Alarm[];
 }
 
-const PERIOD = Duration.minutes(1);
-
 /**
  * The control plane's CloudWatch dashboard, named after its stack: the Answer URL's latency and errors, the API's
  * 4xx, 5xx and throttles, webhook deliveries and their failures, the sweeper, and the streams Plivo reported degraded
@@ -34,19 +33,13 @@ export class ControlPlaneDashboard extends Construct {
 
   constructor(scope: Construct, id: string, props: ControlPlaneDashboardProps) {
     super(scope, id);
-    const graph = (title: string, left: IMetric[], right: IMetric[] = []) =>
-      new GraphWidget({ title, left, right, width: 12, height: 6 });
     const answer = props.answer.function;
     const api = props.api.function;
     const httpApi = props.httpApi.httpApi;
     const delivery = (metricName: string, statistic: string, label: string) =>
       new Metric({ namespace: DELIVERY_METRICS.namespace, metricName, statistic, period: PERIOD, label });
 
-    this.dashboard = new Dashboard(this, 'Dashboard', {
-      dashboardName: Stack.of(this).stackName,
-      defaultInterval: Duration.hours(3),
-    });
-    this.dashboard.addWidgets(new AlarmStatusWidget({ title: 'Alarms of the control plane', alarms: [...props.alarms], width: 24 }));
+    this.dashboard = stackDashboard(this, 'Alarms of the control plane', props.alarms);
     this.dashboard.addWidgets(
       graph('Answer URL: latency (ms)', [
         answer.metricDuration({ period: PERIOD, statistic: 'p50', label: 'Answer function p50' }),
@@ -99,17 +92,7 @@ export class ControlPlaneDashboard extends Construct {
       ),
       graph(
         'Streams Plivo reported degraded, per media region',
-        props.mediaRegionIds.map(
-          (regionId) =>
-            new Metric({
-              namespace: MEDIA_METRICS.namespace,
-              metricName: MEDIA_METRICS.streamsDegraded,
-              dimensionsMap: { [MEDIA_METRICS.dimension]: regionId },
-              statistic: 'Sum',
-              period: PERIOD,
-              label: regionId,
-            }),
-        ),
+        props.mediaRegionIds.map((regionId) => mediaMetric(regionId, MEDIA_METRICS.streamsDegraded, { statistic: 'Sum', period: PERIOD, label: regionId })),
       ),
     );
   }

@@ -1,15 +1,7 @@
-import { Duration, Stack } from 'aws-cdk-lib';
-import {
-  AlarmStatusWidget,
-  Dashboard,
-  GraphWidget,
-  MathExpression,
-  Metric,
-  type Alarm,
-  type IMetric,
-} from 'aws-cdk-lib/aws-cloudwatch';
+import { MathExpression, type Alarm, type Dashboard } from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
-import { MEDIA_METRICS } from '../media-container';
+import { MEDIA_METRICS, mediaMetric } from '../media-container';
+import { DASHBOARD_PERIOD as PERIOD, graph, stackDashboard } from './dashboards';
 import type { MediaLoadBalancer } from './media-load-balancer';
 import type { MediaService } from './media-service';
 
@@ -24,9 +16,6 @@ export interface MediaDashboardProps {
   readonly alarms: readonly Alarm[];
 }
 
-/** Graphs show one datapoint a minute: the tasks report every 15 s, so a minute's Sum of a count is every task's. */
-const PERIOD = Duration.minutes(1);
-
 /**
  * One CloudWatch dashboard per media region, named after its stack: calls, refusals and relay errors, the audio
  * quality the tasks count (underruns, trimmed, dropped and late frames), agents' failed dials, failed recordings,
@@ -39,15 +28,9 @@ export class MediaDashboard extends Construct {
     super(scope, id);
     const media = props.mediaService;
     const count = (metricName: string, label: string) => media.metric(metricName, 'Sum', PERIOD).with({ label });
-    const graph = (title: string, left: IMetric[], right: IMetric[] = []) =>
-      new GraphWidget({ title, left, right, width: 12, height: 6 });
     const reportsPerMinute = 60 / MEDIA_METRICS.reportSeconds;
 
-    this.dashboard = new Dashboard(this, 'Dashboard', {
-      dashboardName: Stack.of(this).stackName,
-      defaultInterval: Duration.hours(3),
-    });
-    this.dashboard.addWidgets(new AlarmStatusWidget({ title: `Alarms of media region ${props.regionId}`, alarms: [...props.alarms], width: 24 }));
+    this.dashboard = stackDashboard(this, `Alarms of media region ${props.regionId}`, props.alarms);
     this.dashboard.addWidgets(
       graph(
         'Active calls',
@@ -87,16 +70,8 @@ export class MediaDashboard extends Construct {
       graph('Agents, recordings, degraded streams', [
         count(MEDIA_METRICS.agentDialsFailed, 'Agent dials failed'),
         count(MEDIA_METRICS.recordingsFailed, 'Recordings failed'),
-        new Metric({
-          namespace: MEDIA_METRICS.namespace,
-          metricName: MEDIA_METRICS.streamsDegraded,
-          dimensionsMap: { [MEDIA_METRICS.dimension]: props.regionId },
-          // The answer function reports them, in the control plane's region.
-          region: props.controlPlaneAwsRegion,
-          statistic: 'Sum',
-          period: PERIOD,
-          label: 'Streams degraded (Plivo)',
-        }),
+        // The answer function reports them, in the control plane's region.
+        mediaMetric(props.regionId, MEDIA_METRICS.streamsDegraded, { statistic: 'Sum', period: PERIOD, region: props.controlPlaneAwsRegion, label: 'Streams degraded (Plivo)' }),
       ]),
       graph('Load balancer: tasks', [
         props.loadBalancer.targetGroup.metrics.healthyHostCount({ period: PERIOD, statistic: 'Minimum', label: 'Healthy' }),

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { ArnFormat, Duration, Size, Stack, Validations } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, MathExpression, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, ComparisonOperator, MathExpression, TreatMissingData, type Metric } from 'aws-cdk-lib/aws-cloudwatch';
 import { Port, SecurityGroup, SubnetType, type IVpc } from 'aws-cdk-lib/aws-ec2';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import {
@@ -22,7 +22,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { ControlPlaneReferences } from '../control-plane-names';
 import { LIMIT_DEFAULTS } from '../../core/limits';
-import { MEDIA_CONTAINER, MEDIA_METRICS } from '../media-container';
+import { MEDIA_CONTAINER, MEDIA_METRICS, mediaMetric } from '../media-container';
 import { mediaRoutingEnvironment, validateMediaRouting, type MediaRouting } from '../media-routing';
 import { wildcardResourceFinding } from '../nag-findings';
 import type { MediaLoadBalancer } from './media-load-balancer';
@@ -335,13 +335,7 @@ export class MediaService extends Construct {
 
   /** One of the container's metrics for this region (all tasks' datapoints together). */
   public metric(metricName: string, statistic: string, period: Duration): Metric {
-    return new Metric({
-      namespace: MEDIA_METRICS.namespace,
-      metricName,
-      dimensionsMap: { [MEDIA_METRICS.dimension]: this.regionId },
-      statistic,
-      period,
-    });
+    return mediaMetric(this.regionId, metricName, { statistic, period });
   }
 
   /**

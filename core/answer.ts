@@ -10,6 +10,7 @@ import { PlivoAuthTokens } from './connectors/plivo-tokens';
 import { ROOM_ID } from './connectors/schema';
 import { holdsWebhookKey, type ConnectorStore, type KeyOwner } from './connectors/store';
 import type { Logger } from './log';
+import { streamDegradedMetric } from './metrics';
 import { SIGNATURE_REFUSALS, type Params } from './plivo/signature';
 import { streamReportKind } from './plivo/stream-status';
 import { dialXml, EMPTY_RESPONSE_XML, HANGUP_REJECTED_XML, HANGUP_XML, streamXml } from './plivo/xml';
@@ -451,7 +452,8 @@ export class AnswerService {
       log.info('stream status not recorded: a retry, or the call has MAX_STREAM_REPORTS', { event: kind, streamId });
       return { status: 200, xml: EMPTY_RESPONSE_XML };
     }
-    log.info('stream status recorded', { event: kind, streamId });
+    // A degradation is also a data point of its media region's StreamsDegraded metric (the call streams there).
+    log.info('stream status recorded', { event: kind, streamId, ...(kind === 'degraded' && call.region !== null && streamDegradedMetric(call.region)) });
     if (updated.stream && (kind === 'degraded' || kind === 'dropped')) await publishCallEvent(this.deps.events, 'call-update', updated, webhooks);
     return { status: 200, xml: EMPTY_RESPONSE_XML };
   }

@@ -1,8 +1,9 @@
 import * as path from 'node:path';
-import { Annotations, ArnFormat, CfnOutput, Fn, Stack, Validations, type StackProps } from 'aws-cdk-lib';
-import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
+import { Annotations, ArnFormat, CfnOutput, Duration, Fn, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Construct } from 'constructs';
 import { ApiEdge } from './constructs/api-edge';
+import { ControlPlaneDashboard } from './constructs/control-plane-dashboard';
 import { DataTable } from './constructs/data-table';
 import { RecordingsBucket } from './constructs/recordings-bucket';
 import { Keys } from './constructs/keys';
@@ -12,6 +13,7 @@ import { Sweeper } from './constructs/sweeper';
 import { WebhookDelivery } from './constructs/webhook-delivery';
 import { WebhookQueue } from './constructs/webhook-queue';
 import { CONTROL_PLANE_NAMES } from './control-plane-names';
+import { MEDIA_METRICS, mediaMetric } from './media-container';
 import {
   consoleOrigins,
   mediaRoutingEnvironment,
@@ -64,6 +66,9 @@ export interface ControlPlaneStackProps extends StackProps, MediaRouting {
 /** The only control-table actions the answer handler uses: look up connector, rules and a rule's agent, record and end the call. */
 const ANSWER_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'] as const;
 
+/** `DegradedStream` reports of one media region's calls within 5 minutes at or above which its alarm fires. */
+const STREAMS_DEGRADED_THRESHOLD = 10;
+
 /** Handlers of the functions no HTTP route reaches. */
 const DELIVERY_WORKER_ENTRY = path.join(__dirname, '..', 'lambdas', 'webhooks', 'handler.ts');
 const SWEEPER_ENTRY = path.join(__dirname, '..', 'lambdas', 'sweeper', 'handler.ts');
@@ -82,6 +87,9 @@ export class ControlPlaneStack extends Stack {
   public readonly publicUrl: string;
   public readonly webhookDelivery: WebhookDelivery;
   public readonly sweeper: Sweeper;
+  /** One per media region: Plivo keeps reporting that region's streams degraded (the answer function counts them here). */
+  public readonly streamsDegradedAlarms: readonly Alarm[];
+  public readonly dashboard: ControlPlaneDashboard;
 
   constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
     super(scope, id, props);
@@ -225,12 +233,37 @@ export class ControlPlaneStack extends Stack {
         "Answer URL is authenticated by its secret webhook key and Plivo's request signature.",
     });
 
+    this.streamsDegradedAlarms = props.mediaRegions.map(
+      (region) =>
+        new Alarm(this, `StreamsDegradedAlarm-${region.id}`, {
+          alarmDescription:
+            `Plivo reported ${STREAMS_DEGRADED_THRESHOLD} or more streams of media region ${region.id} degraded within ` +
+            "5 minutes: the region's tasks read those calls' audio too slowly. See its dashboard: LateTicks and CPU " +
+            '(tasks short of CPU: lower callsPerTask or cpuTargetPercent), DroppedFramesOut, unhealthy tasks.',
+          metric: mediaMetric(region.id, MEDIA_METRICS.streamsDegraded, { statistic: 'Sum', period: Duration.minutes(5) }),
+          threshold: STREAMS_DEGRADED_THRESHOLD,
+          comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          evaluationPeriods: 1,
+          // Emitted only when Plivo reports one: no datapoints is the healthy case.
+          treatMissingData: TreatMissingData.NOT_BREACHING,
+        }),
+    );
+    this.dashboard = new ControlPlaneDashboard(this, 'Dashboard', {
+      answer: this.functions.answer,
+      api: this.functions.api,
+      httpApi: this.api,
+      webhookQueue: this.webhookQueue,
+      sweeper: this.sweeper,
+      mediaRegionIds: props.mediaRegions.map((region) => region.id),
+      alarms: this.alarms,
+    });
+
     new CfnOutput(this, 'ApiUrl', { value: this.publicUrl, description: 'Base URL of the REST API and the Answer URL' });
     new CfnOutput(this, 'TableName', { value: this.dataTable.table.tableName });
     new CfnOutput(this, 'WebhookQueueUrl', { value: this.webhookQueue.queue.queueUrl });
     new CfnOutput(this, 'AlarmNames', {
       value: Fn.join(',', this.alarms.map((alarm) => alarm.alarmName)),
-      description: 'CloudWatch alarms of webhook delivery and the sweeper; none has an action, subscribe to them',
+      description: 'CloudWatch alarms of webhook delivery, the sweeper and degraded streams; none has an action, subscribe to them',
     });
     const domainTarget = this.edge?.distribution.distributionDomainName ?? this.api.domainName?.regionalDomainName;
     if (props.apiDomainName !== undefined && domainTarget !== undefined) {
@@ -254,9 +287,12 @@ export class ControlPlaneStack extends Stack {
     return [...Object.values(this.functions), this.webhookDelivery.worker, this.sweeper.worker];
   }
 
-  /** Webhook delivery's alarms and the sweeper's; named in the `AlarmNames` output, none has an action. */
+  /**
+   * Webhook delivery's alarms, the sweeper's and each media region's degraded streams; named in the `AlarmNames`
+   * output, none has an action.
+   */
   public get alarms(): readonly Alarm[] {
-    return [...this.webhookDelivery.alarms, this.sweeper.errorsAlarm];
+    return [...this.webhookDelivery.alarms, this.sweeper.errorsAlarm, ...this.streamsDegradedAlarms];
   }
 
   /** Calls placed in a region without a public name cannot stream: say so at synth (see `ingestUrlOf`). */

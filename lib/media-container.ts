@@ -1,3 +1,7 @@
+import type { Duration } from 'aws-cdk-lib';
+import { Metric } from 'aws-cdk-lib/aws-cloudwatch';
+import { MEDIA_METRICS } from '../core/metrics';
+
 /**
  * What the media container (ingest-container/) and its infrastructure agree on: ports, health check, drain times and
  * the metrics it emits. The constructs take these from here, so a change is made once.
@@ -18,22 +22,13 @@ export const MEDIA_CONTAINER = {
   stopTimeoutSeconds: 120,
 } as const;
 
+/** The metrics the container emits, defined beside the code that emits them (the image holds core/, not lib/). */
+export { MEDIA_METRICS };
+
 /**
- * Metrics the container emits as CloudWatch Embedded Metric Format log lines (CloudWatch Logs extracts them from the
- * task's log group), all in one namespace with the dimension `MediaRegion` = the region id.
+ * One media metric of region `regionId`, all its tasks' datapoints together. `region`: the AWS region it is reported
+ * in, when not the stack's own (`StreamsDegraded` is the control plane's).
  */
-export const MEDIA_METRICS = {
-  namespace: 'PlivoConnector/Media',
-  dimension: 'MediaRegion',
-  /**
-   * Gauge: each task emits its current number of calls every 15 s, 0 included, so the Average over all tasks'
-   * datapoints is the calls per task that autoscaling tracks.
-   */
-  activeCalls: 'ActiveCalls',
-  /** Count since the task's last report (every 15 s, 0 included): relays between tasks that failed or broke. */
-  relayErrors: 'RelayErrors',
-  /** Count since the last report: streams refused for an unknown, used or expired claim or a bad Plivo signature. */
-  claimFailures: 'ClaimFailures',
-  /** Count since the last report: connections refused at `MAX_CONNECTIONS` or a tenant's `MAX_CONNECTIONS_PER_TENANT`. */
-  connectionsRefused: 'ConnectionsRefused',
-} as const;
+export function mediaMetric(regionId: string, metricName: string, options: { statistic: string; period: Duration; region?: string; label?: string }): Metric {
+  return new Metric({ namespace: MEDIA_METRICS.namespace, metricName, dimensionsMap: { [MEDIA_METRICS.dimension]: regionId }, ...options });
+}

@@ -3,6 +3,7 @@ import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import type { ContainerImage } from 'aws-cdk-lib/aws-ecs';
 import type { Construct } from 'constructs';
 import type { MediaScaling, TenantLimits } from './config';
+import { MediaDashboard } from './constructs/media-dashboard';
 import { MediaLoadBalancer } from './constructs/media-load-balancer';
 import { MediaNetwork } from './constructs/media-network';
 import { MediaService } from './constructs/media-service';
@@ -50,6 +51,7 @@ export class MediaRegionStack extends Stack {
   public readonly loadBalancer: MediaLoadBalancer;
   public readonly mediaService: MediaService;
   public readonly recordings: RecordingsBucket;
+  public readonly dashboard: MediaDashboard;
 
   constructor(scope: Construct, id: string, props: MediaRegionStackProps) {
     super(scope, id, props);
@@ -102,6 +104,13 @@ export class MediaRegionStack extends Stack {
     });
 
     this.recordings.grantWrite(this.mediaService.taskDefinition.taskRole);
+    this.dashboard = new MediaDashboard(this, 'Dashboard', {
+      regionId: props.regionId,
+      mediaService: this.mediaService,
+      loadBalancer: this.loadBalancer,
+      controlPlaneAwsRegion: props.controlPlaneAwsRegion,
+      alarms: this.alarms,
+    });
 
     if (!this.loadBalancer.tls) {
       Annotations.of(this).addWarningV2(
@@ -133,7 +142,10 @@ export class MediaRegionStack extends Stack {
     });
   }
 
-  /** Unhealthy tasks, relay errors and claim failures; named in the `AlarmNames` output, none has an action. */
+  /**
+   * Unhealthy tasks, relay errors, claim failures, refused connections, failed agent dials and recordings, sustained
+   * underruns; named in the `AlarmNames` output, none has an action.
+   */
   public get alarms(): readonly Alarm[] {
     return [this.loadBalancer.unhealthyHostsAlarm, ...this.mediaService.alarms];
   }

@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
 import type { Logger } from '../log';
-import { emf } from '../metrics';
+import { deliveryMetrics } from '../metrics';
 import type { SecretBox } from '../secret-box';
 import { webhookSecretContext, type Delivery, type DeliveryAttempt, type DeliveryPayload, type DeliveryReceiver, type DeliveryRef } from './model';
 import type { DeliveryQueue } from './queue';
@@ -85,7 +85,7 @@ export class DeliveryWorker {
       durationMs: attempt.durationMs,
       ...(ok && { latencyMs }),
       ...(delay !== undefined && { retryInSeconds: delay }),
-      ...metrics(ok, latencyMs),
+      ...deliveryMetrics(ok, latencyMs),
     });
     return delay ?? null;
   }
@@ -134,13 +134,4 @@ export class DeliveryWorker {
     });
     return { started, ...outcome };
   }
-}
-
-/** One data point of each delivery metric (CloudWatch Embedded Metric Format). */
-function metrics(ok: boolean, latencyMs: number): Record<string, unknown> {
-  return emf('PlivoConnector', {}, {
-    WebhookDeliveryAttempts: { value: 1, unit: 'Count' },
-    WebhookDeliveryFailures: { value: ok ? 0 : 1, unit: 'Count' },
-    ...(ok && { WebhookDeliveryLatency: { value: latencyMs, unit: 'Milliseconds' } }),
-  });
 }

@@ -9,7 +9,7 @@ import { DynamoCallStore } from '../../core/calls/store';
 import { claimStoreFor } from '../../core/claims';
 import { DynamoConnectorStore } from '../../core/connectors/store';
 import { inAws, type Logger } from '../../core/log';
-import { emf } from '../../core/metrics';
+import { MEDIA_METRICS } from '../../core/metrics';
 import { MediaCommandStore } from '../../core/media-commands';
 import { PlacementStore } from '../../core/placement';
 import { regionTables } from '../../core/region-tables';
@@ -43,6 +43,7 @@ import { Ingress } from './ingress';
 import { RecordingManager } from './recording/manager';
 import { everyWatcher } from './room/room';
 import { SessionRecorder } from './room/sessions';
+import { anyCounted, mediaMetrics, takeCounts } from './metrics';
 import { Connections } from './server';
 import type { RoomEnding } from './transport/close-codes';
 import { guard, streamGuard } from './transport/guard';
@@ -63,7 +64,7 @@ export interface MediaServer {
 }
 
 /** Each task reports its load this often: the autoscaling metric's data points. */
-const METRICS_INTERVAL_MS = 15_000;
+const METRICS_INTERVAL_MS = MEDIA_METRICS.reportSeconds * 1000;
 const notFound = JSON.stringify({ message: 'Not found', code: 'not_found' });
 /**
  * A connection that has not sent its request's headers within 10 s (or a whole request within 15 s: no request here
@@ -266,19 +267,10 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
   const everyReport = inAws();
   let reportedCalls = 0;
   const report = () => {
-    const { relayErrors, claimFailures, connectionsRefused } = media.counters;
-    media.counters.relayErrors = media.counters.claimFailures = media.counters.connectionsRefused = 0;
-    const news = media.activeCalls !== reportedCalls || relayErrors > 0 || claimFailures > 0 || connectionsRefused > 0;
+    const counts = takeCounts(media.counters);
+    const news = media.activeCalls !== reportedCalls || anyCounted(counts);
     reportedCalls = media.activeCalls;
-    if (everyReport || news) log.info(
-      'media metrics',
-      emf('PlivoConnector/Media', { MediaRegion: config.region }, {
-        ActiveCalls: { value: media.activeCalls, unit: 'Count' },
-        RelayErrors: { value: relayErrors, unit: 'Count' },
-        ClaimFailures: { value: claimFailures, unit: 'Count' },
-        ConnectionsRefused: { value: connectionsRefused, unit: 'Count' },
-      }),
-    );
+    if (everyReport || news) log.info('media metrics', mediaMetrics(config.region, media.activeCalls, counts));
     protection.update(media.busy);
   };
   // A report that throws is logged; the next one still runs.

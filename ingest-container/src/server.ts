@@ -9,6 +9,7 @@ import type { DialOptions } from './calls/agent';
 import type { CallLifecycle, EndReason } from './calls/lifecycle';
 import type { HeldCalls } from './calls/switch-room';
 import { LIMITS } from './cluster/capacity';
+import { newMediaCounters, type MediaCounters } from './metrics';
 import type { ClusterMember } from './cluster/member';
 import { RELAY_MAX_PAYLOAD, type Relay } from './cluster/relay';
 import type { RoomHold, Seated } from './cluster/seating';
@@ -44,16 +45,6 @@ export interface ConnectionsDeps {
   readonly log: Logger;
 }
 
-/** Counters since the last metrics report. */
-export interface MediaCounters {
-  /** Relays that could not be opened, or lost their room's server mid-connection. */
-  relayErrors: number;
-  /** Plivo streams refused: unknown, used or expired claim, or a bad or missing Plivo signature. */
-  claimFailures: number;
-  /** Connections refused at the server's or a tenant's connection limit. */
-  connectionsRefused: number;
-}
-
 /** One Plivo message is 20 ms of audio, a few hundred bytes; 64 KB is Plivo's own limit. */
 const MAX_PAYLOAD = 64 * 1024;
 const HEARTBEAT_MS = 30_000;
@@ -67,7 +58,8 @@ const MOVED_REASON = 'room moved to another server: reconnect';
 export class Connections implements HeldCalls {
   readonly rooms: RoomRegistry;
   readonly clock: MediaClock;
-  readonly counters: MediaCounters = { relayErrors: 0, claimFailures: 0, connectionsRefused: 0 };
+  /** What this server counted since its last metrics report: its rooms, clock and connections count into it. */
+  readonly counters: MediaCounters = newMediaCounters();
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAYLOAD, perMessageDeflate: false });
   private readonly relayWss = new WebSocketServer({ noServer: true, maxPayload: RELAY_MAX_PAYLOAD, perMessageDeflate: false });
   /** The calls whose stream is here, with the hold each has on its room (null: held where the stream was seated, until it closes). */
@@ -83,8 +75,8 @@ export class Connections implements HeldCalls {
   private readonly heartbeat: NodeJS.Timeout;
 
   constructor(private readonly deps: ConnectionsDeps) {
-    this.clock = new MediaClock((err) => deps.log.error('room tick failed', { err }));
-    this.rooms = new RoomRegistry(this.clock, deps.limits, (err, ids) => deps.log.error('room participant failed: the room goes on', { err, ...ids }), deps.sessions);
+    this.clock = new MediaClock((err) => deps.log.error('room tick failed', { err }), this.counters);
+    this.rooms = new RoomRegistry(this.clock, deps.limits, this.counters, (err, ids) => deps.log.error('room participant failed: the room goes on', { err, ...ids }), deps.sessions);
     // Each connection's beat is guarded on its own: one that throws is ended, the others still beat.
     const beat = (connection: { heartbeat(): void; close(code: number, reason: string, why: 'error'): void }) =>
       guard(deps.log, 'heartbeat', () => connection.close(INTERNAL_ERROR.code, INTERNAL_ERROR.reason, 'error')).run(() => connection.heartbeat());

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { ArnFormat, Duration, Size, Stack, Validations } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, ComparisonOperator, MathExpression, TreatMissingData, type Metric } from 'aws-cdk-lib/aws-cloudwatch';
 import { Port, SecurityGroup, SubnetType, type IVpc } from 'aws-cdk-lib/aws-ec2';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import {
@@ -22,7 +22,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { ControlPlaneReferences } from '../control-plane-names';
 import { LIMIT_DEFAULTS } from '../../core/limits';
-import { MEDIA_CONTAINER, MEDIA_METRICS } from '../media-container';
+import { MEDIA_CONTAINER, MEDIA_METRICS, mediaMetric } from '../media-container';
 import { mediaRoutingEnvironment, validateMediaRouting, type MediaRouting } from '../media-routing';
 import { wildcardResourceFinding } from '../nag-findings';
 import type { MediaLoadBalancer } from './media-load-balancer';
@@ -58,6 +58,18 @@ const TABLE_KEY_ACTIONS = ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms
 const RELAY_ERRORS_THRESHOLD = 5;
 const CLAIM_FAILURES_THRESHOLD = 10;
 const CONNECTIONS_REFUSED_THRESHOLD = 10;
+const AGENT_DIALS_FAILED_THRESHOLD = 5;
+/** Every failed recording is audio a tenant asked to keep and lost. */
+const RECORDINGS_FAILED_THRESHOLD = 1;
+/**
+ * Underruns per call-minute of steady sources (callers, browsers) at which the underruns alarm fires, when they last
+ * `UNDERRUNS_PERIODS` periods of 5 minutes over at least `UNDERRUNS_MIN_CALL_MINUTES` call-minutes each. A jittery
+ * network gives a few a minute while the buffer adapts; one every 6 s or more on average, for 15 minutes, is callers
+ * hearing gaps. A first estimate: tune it to what a healthy region shows.
+ */
+const UNDERRUNS_PER_CALL_MINUTE = 10;
+const UNDERRUNS_PERIODS = 3;
+const UNDERRUNS_MIN_CALL_MINUTES = 10;
 
 export interface MediaServiceProps {
   readonly vpc: IVpc;
@@ -137,6 +149,12 @@ export class MediaService extends Construct {
   public readonly claimFailuresAlarm: Alarm;
   /** Connections refused at a task's connection limits: tasks full, or one tenant at its share. */
   public readonly connectionsRefusedAlarm: Alarm;
+  /** Agents (rules', dispatched) keep not answering their dials: calls go on without them. */
+  public readonly agentDialsFailedAlarm: Alarm;
+  /** A recording failed: its audio is lost. */
+  public readonly recordingsFailedAlarm: Alarm;
+  /** Callers' and browsers' audio keeps arriving late at the rooms, for 15 minutes: people hear gaps. */
+  public readonly underrunsAlarm: Alarm;
   private readonly regionId: string;
 
   constructor(scope: Construct, id: string, props: MediaServiceProps) {
@@ -275,10 +293,66 @@ export class MediaService extends Construct {
         "task's MAX_CONNECTIONS (tasks full faster than autoscaling adds them: raise minTasks or memory) or a tenant's " +
         'MAX_CONNECTIONS_PER_TENANT (one tenant at its share of a task; the log names it).',
     );
+    this.agentDialsFailedAlarm = this.countAlarm(
+      'AgentDialsFailedAlarm',
+      MEDIA_METRICS.agentDialsFailed,
+      AGENT_DIALS_FAILED_THRESHOLD,
+      `${AGENT_DIALS_FAILED_THRESHOLD} or more agent dials failed in ${props.regionId} within 5 minutes (three ` +
+        'attempts each): the calls went on without their agent. The log (`agent connect failed`) names the agent and ' +
+        'why: the agent is down, its URL or TLS is wrong, or it is not at a public address.',
+    );
+    this.recordingsFailedAlarm = this.countAlarm(
+      'RecordingsFailedAlarm',
+      MEDIA_METRICS.recordingsFailed,
+      RECORDINGS_FAILED_THRESHOLD,
+      `A recording failed in ${props.regionId}: its audio could not be written to the region's bucket. The log ` +
+        'names the recording and the error (permissions, the bucket, S3 throttling).',
+    );
+    this.underrunsAlarm = new Alarm(this, 'UnderrunsAlarm', {
+      alarmDescription:
+        `Callers' and browsers' audio ran dry in ${props.regionId}'s rooms over ${UNDERRUNS_PER_CALL_MINUTE} times ` +
+        `per call-minute for ${UNDERRUNS_PERIODS * 5} minutes: their audio reaches the tasks late. Check LateTicks ` +
+        '(tasks short of CPU: lower callsPerTask or cpuTargetPercent) and the network between Plivo and the region.',
+      metric: this.underrunsPerCallMinute(Duration.minutes(5), UNDERRUNS_MIN_CALL_MINUTES),
+      threshold: UNDERRUNS_PER_CALL_MINUTE,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: UNDERRUNS_PERIODS,
+      // No calls reported, no datapoints: nothing ran dry.
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
   }
 
   public get alarms(): readonly Alarm[] {
-    return [this.relayErrorsAlarm, this.claimFailuresAlarm, this.connectionsRefusedAlarm];
+    return [
+      this.relayErrorsAlarm,
+      this.claimFailuresAlarm,
+      this.connectionsRefusedAlarm,
+      this.agentDialsFailedAlarm,
+      this.recordingsFailedAlarm,
+      this.underrunsAlarm,
+    ];
+  }
+
+  /** One of the container's metrics for this region (all tasks' datapoints together). */
+  public metric(metricName: string, statistic: string, period: Duration): Metric {
+    return mediaMetric(this.regionId, metricName, { statistic, period });
+  }
+
+  /**
+   * Underruns per call-minute over the region: each task reports its calls every `reportSeconds`, so the Sum of
+   * `ActiveCalls` over a period, times `reportSeconds / 60`, is the call-minutes in it. 0 below `minCallMinutes`.
+   */
+  public underrunsPerCallMinute(period: Duration, minCallMinutes: number): MathExpression {
+    const perMinute = 60 / MEDIA_METRICS.reportSeconds;
+    return new MathExpression({
+      expression: `IF(calls >= ${minCallMinutes * perMinute}, ${perMinute} * FILL(underruns, 0) / calls, 0)`,
+      usingMetrics: {
+        underruns: this.metric(MEDIA_METRICS.underruns, 'Sum', period),
+        calls: this.metric(MEDIA_METRICS.activeCalls, 'Sum', period),
+      },
+      label: 'Underruns per call-minute',
+      period,
+    });
   }
 
   private grantTaskRole(props: MediaServiceProps): void {
@@ -343,17 +417,6 @@ export class MediaService extends Construct {
       'Task scale-in protection is set by each task on itself, and task ids are only known at run time: the ' +
         "wildcard covers this service's cluster's tasks only.",
     );
-  }
-
-  /** One of the container's metrics for this region (all tasks' datapoints together). */
-  private metric(metricName: string, statistic: string, period: Duration): Metric {
-    return new Metric({
-      namespace: MEDIA_METRICS.namespace,
-      metricName,
-      dimensionsMap: { [MEDIA_METRICS.dimension]: this.regionId },
-      statistic,
-      period,
-    });
   }
 
   private countAlarm(id: string, metricName: string, threshold: number, description: string): Alarm {

@@ -3,16 +3,7 @@ import { Alarm, ComparisonOperator, MathExpression, Metric, TreatMissingData } f
 import { Construct } from 'constructs';
 import { ServiceFunction } from './service-function';
 import type { WebhookQueue } from './webhook-queue';
-
-/**
- * What the delivery worker reports in CloudWatch Embedded Metric Format: one namespace, no dimensions, a count of 1
- * per POST attempt and 1 per failed attempt.
- */
-export const DELIVERY_METRICS = {
-  namespace: 'PlivoConnector',
-  attempts: 'WebhookDeliveryAttempts',
-  failures: 'WebhookDeliveryFailures',
-} as const;
+import { DELIVERY_METRICS } from '../../core/metrics';
 
 export interface WebhookDeliveryProps {
   /** The queue the worker consumes; the worker's timeout is the queue's `consumerTimeout`. */

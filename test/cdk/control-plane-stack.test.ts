@@ -93,7 +93,7 @@ function regionTableArn(awsRegion: string, name: string): unknown {
 }
 
 describe('resources', () => {
-  test('creates three keys, one table, two queues, four functions, one HTTP API, one schedule, five alarms', () => {
+  test("creates three keys, one table, two queues, four functions, one HTTP API, one schedule, seven alarms (two for the media regions' degraded streams), one dashboard", () => {
     const { template } = build();
     template.resourceCountIs('AWS::KMS::Key', 3);
     template.resourceCountIs('AWS::DynamoDB::Table', 1);
@@ -102,7 +102,8 @@ describe('resources', () => {
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
     template.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
     template.resourceCountIs('AWS::Events::Rule', 1);
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 5);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 7);
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
   });
 
   test('has one function per HTTP_FUNCTIONS entry, each with its own role', () => {
@@ -533,7 +534,7 @@ describe('alarms', () => {
 
   test('are named in the AlarmNames output', () => {
     const { stack, template } = build();
-    expect(stack.alarms).toHaveLength(5);
+    expect(stack.alarms).toHaveLength(7);
     template.hasOutput('AlarmNames', {
       Value: {
         'Fn::Join': [',', stack.alarms.map((alarm) => ({ Ref: logicalId(stack, alarm) }))],
@@ -693,14 +694,12 @@ describe('answer function access', () => {
     expect(onRegionTables[0]!.Resource).toHaveLength(2);
   });
 
-  test('has no wildcard resource but X-Ray', () => {
+  test('has no wildcard resource', () => {
     const { stack, template } = build();
     const wildcard = statements(stack, template, stack.answerFunction).filter((s) =>
       JSON.stringify(s.Resource).includes('*'),
     );
-    expect(wildcard).toEqual([
-      { Effect: 'Allow', Action: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], Resource: '*' },
-    ]);
+    expect(wildcard).toEqual([]);
   });
 });
 

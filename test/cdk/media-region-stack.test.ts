@@ -41,7 +41,7 @@ test('is named after its region and lives in its AWS region', () => {
   expect(stack.region).toBe('ap-south-1');
 });
 
-test('holds the region table, one VPC, one load balancer and one ECS service', () => {
+test('holds the region table, one VPC, one load balancer, one ECS service and its dashboard', () => {
   const { template } = build();
   template.resourceCountIs('AWS::DynamoDB::Table', 1);
   template.hasResourceProperties('AWS::DynamoDB::Table', { TableName: 'plivo-connector-in002-media' });
@@ -49,7 +49,8 @@ test('holds the region table, one VPC, one load balancer and one ECS service', (
   template.resourceCountIs('AWS::ElasticLoadBalancingV2::LoadBalancer', 1);
   template.resourceCountIs('AWS::ECS::Cluster', 1);
   template.resourceCountIs('AWS::ECS::Service', 1);
-  template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
+  template.resourceCountIs('AWS::CloudWatch::Alarm', 7);
+  template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
 });
 
 test("the service's task role may use this region's table, write its recordings and use their key through S3", () => {
@@ -111,7 +112,7 @@ describe('outputs', () => {
       Value: { 'Fn::GetAtt': [lbId, 'DNSName'] },
       Description: 'DNS name of the media load balancer',
     });
-    expect(stack.alarms).toHaveLength(4);
+    expect(stack.alarms).toHaveLength(7);
     template.hasOutput('AlarmNames', {
       Value: { 'Fn::Join': [',', stack.alarms.map((alarm) => ({ Ref: idOf(stack, alarm) }))] },
     });

@@ -506,6 +506,8 @@ describe('alarms', () => {
     ['relay errors', 'RelayErrors', 5],
     ['claim failures', 'ClaimFailures', 10],
     ['connections refused', 'ConnectionsRefused', 10],
+    ['failed agent dials', 'AgentDialsFailed', 5],
+    ['failed recordings', 'RecordingsFailed', 1],
   ] as const)('on %s: a 5-minute sum at or above its threshold, missing data not breaching', (_name, metric, threshold) => {
     build().template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'PlivoConnector/Media',
@@ -523,7 +525,17 @@ describe('alarms', () => {
 
   test('are listed', () => {
     const { service } = build();
-    expect(service.alarms).toEqual([service.relayErrorsAlarm, service.claimFailuresAlarm, service.connectionsRefusedAlarm]);
+    // Compared by identity: the alarms themselves do not print.
+    const expected = [
+      service.relayErrorsAlarm,
+      service.claimFailuresAlarm,
+      service.connectionsRefusedAlarm,
+      service.agentDialsFailedAlarm,
+      service.recordingsFailedAlarm,
+      service.underrunsAlarm,
+    ];
+    expect(service.alarms.length).toBe(expected.length);
+    expect(service.alarms.every((alarm, i) => alarm === expected[i])).toBe(true);
   });
 });
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CallView } from '../../core/calls/model';
 import { createLogger } from '../../core/log';
+import { MEDIA_METRICS } from '../../core/metrics';
 import { PlivoVoiceApi, type PlivoCredentials } from '../../core/plivo/voice-api';
 import { PlivoEmulator } from '../../local/plivo/emulator';
 import { apiRequest, startLocalProcess, waitFor, type LocalProcess } from '../support/local-process';
@@ -69,6 +70,19 @@ it('a degraded stream fires call-update per report; its start and stop land in t
     expect(ended.additionalDetails.stream).toMatchObject({ status: 'degraded', streamId, degradedCount: 3 });
     // Every callback the emulator made was accepted: none refused for its signature, none for its call.
     expect(stack.output()).not.toMatch(/stream status refused|answer refused/);
+    // Each degradation is one data point of its media region's StreamsDegraded (CloudWatch EMF), the start and stop none.
+    const recorded = stack
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('"msg":"stream status recorded"') && line.includes(callUuid))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const metrics = recorded.filter((line) => '_aws' in line);
+    expect(metrics.map((line) => line.event)).toEqual(['degraded', 'degraded', 'degraded']);
+    expect(recorded.find((line) => line.event === 'stream-started')).not.toHaveProperty('_aws');
+    for (const line of metrics) {
+      expect(line).toMatchObject({ [MEDIA_METRICS.dimension]: call.region, [MEDIA_METRICS.streamsDegraded]: 1 });
+      expect(line._aws).toMatchObject({ CloudWatchMetrics: [{ Namespace: MEDIA_METRICS.namespace, Dimensions: [[MEDIA_METRICS.dimension]], Metrics: [{ Name: MEDIA_METRICS.streamsDegraded, Unit: 'Count' }] }] });
+    }
     expect(receiver.received).toHaveLength(3);
   } finally {
     await receiver.close();

@@ -7,6 +7,7 @@ import { createLogger } from '../../core/log';
 import { dialAgent, type DialOptions } from '../../ingest-container/src/calls/agent';
 import { MediaClock } from '../../ingest-container/src/room/clock';
 import { RoomRegistry } from '../../ingest-container/src/room/registry';
+import { newMediaCounters } from '../../ingest-container/src/metrics';
 
 /**
  * Dialling an agent against a server that answers anything at all: random bytes, any HTTP status with any headers,
@@ -124,8 +125,8 @@ it('any agent server behaviour: the dial settles in bounded time, at most three 
   const uncaught: unknown[] = [];
   const onUncaught = (err: unknown) => uncaught.push(err);
   process.on('uncaughtException', onUncaught);
-  const clock = new MediaClock(() => undefined);
-  const rooms = new RoomRegistry(clock, { maxQueuedAudioBytes: 64 * 1024 * 1024, maxQueuedAudioBytesPerRoom: 8 * 1024 * 1024 }, (err) => {
+  const clock = new MediaClock(() => undefined, newMediaCounters());
+  const rooms = new RoomRegistry(clock, { maxQueuedAudioBytes: 64 * 1024 * 1024, maxQueuedAudioBytesPerRoom: 8 * 1024 * 1024 }, newMediaCounters(), (err) => {
     throw err;
   });
   const log = createLogger('error', {}, () => undefined);

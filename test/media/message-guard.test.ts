@@ -7,6 +7,7 @@ import { Room, type Participant } from '../../ingest-container/src/room/room';
 import { RoomSocket } from '../../ingest-container/src/room/socket';
 import { newStats } from '../../ingest-container/src/transport/endpoint';
 import { memoryLog } from '../support/stack';
+import { newMediaCounters } from '../../ingest-container/src/metrics';
 
 /**
  * A room participant's message handling that throws (here: a fellow member whose control does, as a bug of ours
@@ -21,8 +22,8 @@ const clients: WebSocket[] = [];
 beforeEach(async () => {
   wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
   await new Promise((resolve) => wss.once('listening', resolve));
-  clock = new MediaClock(() => undefined);
-  room = new Room('acme', 'guarded', clock, () => undefined, new AudioBudget(1024 * 1024), (err) => {
+  clock = new MediaClock(() => undefined, newMediaCounters());
+  room = new Room('acme', 'guarded', clock, () => undefined, new AudioBudget(1024 * 1024), newMediaCounters(), (err) => {
     throw err;
   });
 });
@@ -50,7 +51,7 @@ it('ends only the connection whose message handling threw, with 1011, and logs i
     id: 'ph_broken',
     kind: 'phone',
     rate: 8000,
-    input: new JitterBuffer({ startFrames: 1, maxTarget: 1, capacity: 10, adaptive: false }),
+    input: new JitterBuffer({ startFrames: 1, maxTarget: 1, capacity: 10, adaptive: false, counters: newMediaCounters() }),
     stats: newStats(),
     muted: false,
     deliver: () => undefined,

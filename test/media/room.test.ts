@@ -6,6 +6,7 @@ import { JitterBuffer } from '../../ingest-container/src/room/jitter-buffer';
 import { Room, type Participant, type RoomEvent } from '../../ingest-container/src/room/room';
 import { newStats } from '../../ingest-container/src/transport/endpoint';
 import type { SampleRate } from '../../core/rooms';
+import { newMediaCounters } from '../../ingest-container/src/metrics';
 
 /**
  * A room member that records what it hears and the events it gets; its input is a real jitter buffer fed by the test,
@@ -19,7 +20,7 @@ function member(id: string, rate: SampleRate = 8000, wantsLevels = false): Parti
     id,
     kind: rate === 8000 ? 'phone' : 'web',
     rate,
-    input: new JitterBuffer({ startFrames: 1, maxTarget: 1, capacity: 10, adaptive: false }),
+    input: new JitterBuffer({ startFrames: 1, maxTarget: 1, capacity: 10, adaptive: false, counters: newMediaCounters() }),
     stats,
     wantsLevels,
     muted: false,
@@ -40,9 +41,9 @@ describe('a room tick', () => {
   let room: Room;
   const failures: Record<string, string>[] = [];
   beforeEach(() => {
-    clock = new MediaClock(() => undefined);
+    clock = new MediaClock(() => undefined, newMediaCounters());
     failures.length = 0;
-    room = new Room('acme', 'r1', clock, () => undefined, new AudioBudget(1024 * 1024), (err, ids) => failures.push({ what: String(err), ...ids }));
+    room = new Room('acme', 'r1', clock, () => undefined, new AudioBudget(1024 * 1024), newMediaCounters(), (err, ids) => failures.push({ what: String(err), ...ids }));
   });
   afterEach(() => room.close());
 

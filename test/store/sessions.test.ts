@@ -19,12 +19,13 @@ import { ensureControlTable } from '../../local/aws';
 import { capacityMeter } from '../support/capacity';
 import { memoryLog } from '../support/stack';
 import { clientFailingConditionalDeletes, storeBackends, type Backend } from '../support/store-backends';
+import { newMediaCounters } from '../../ingest-container/src/metrics';
 
 const TABLE = 'sessions';
 const LIMITS = { maxQueuedAudioBytes: 1 << 20, maxQueuedAudioBytesPerRoom: 1 << 20 };
 
 function member(id: string, kind: Participant['kind'], phone?: PhoneInfo): Participant {
-  return { id, kind, rate: 8000, input: new JitterBuffer({ startFrames: 1, maxTarget: 1, capacity: 10, adaptive: false }), stats: newStats(), muted: false, deliver: () => undefined, notify: () => undefined, ...(phone && { phone }) };
+  return { id, kind, rate: 8000, input: new JitterBuffer({ startFrames: 1, maxTarget: 1, capacity: 10, adaptive: false, counters: newMediaCounters() }), stats: newStats(), muted: false, deliver: () => undefined, notify: () => undefined, ...(phone && { phone }) };
 }
 
 /**
@@ -38,7 +39,7 @@ describe.each(storeBackends)('room sessions on %s', (name, start) => {
   let store: DynamoSessionStore;
   let roomStore: DynamoRoomStore;
   let rooms: RoomNames;
-  const clock = new MediaClock(() => undefined);
+  const clock = new MediaClock(() => undefined, newMediaCounters());
 
   beforeAll(async () => {
     backend = await start();
@@ -75,7 +76,7 @@ describe.each(storeBackends)('room sessions on %s', (name, start) => {
       ...(minuteMs !== undefined && { minuteMs }),
       log,
     });
-    const registry = new RoomRegistry(clock, LIMITS, () => undefined, recorder);
+    const registry = new RoomRegistry(clock, LIMITS, newMediaCounters(), () => undefined, recorder);
     return { recorder, registry };
   }
 
@@ -197,7 +198,7 @@ describe.each(storeBackends)('room sessions on %s', (name, start) => {
       const meteredRooms = new RoomNames(new DynamoRoomStore(metered, TABLE), createLogger('error'));
       await meteredRooms.create('acme', { roomId: 'cost-cost-0001', customRoomId: 'costed' });
       const recorder = new SessionRecorder({ store: new DynamoSessionStore(metered, TABLE), rooms: meteredRooms, events: { publish: () => undefined }, region: 'us002', serverId: 'media-cost', retentionDays: 30, endSession: () => undefined, deactivate: () => Promise.resolve(), log: createLogger('error') });
-      const live = new RoomRegistry(clock, LIMITS, () => undefined, recorder).get('acme', 'costed');
+      const live = new RoomRegistry(clock, LIMITS, newMediaCounters(), () => undefined, recorder).get('acme', 'costed');
       const step = async (act: () => void) => {
         const { requests, rcu: units } = await measured(async () => {
           act();

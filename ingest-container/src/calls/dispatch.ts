@@ -106,7 +106,9 @@ export class AgentDispatcher {
     const agent = await dialAgent(command.agent, () => this.deps.rooms.get(tenant, roomId), welcome, log, this.stopping.signal, this.deps.dial);
     if (!agent) {
       hold.release();
-      return void (await fail(this.stopping.signal.aborted ? 'unavailable' : 'unreachable'));
+      if (this.stopping.signal.aborted) return void (await fail('unavailable'));
+      this.deps.rooms.counters.agentDialsFailed++;
+      return void (await fail('unreachable'));
     }
     this.deps.agents.adopt(agent, hold);
     const settled = await settleJob(this.deps.jobs, tenant, command.jobId, { status: 'dispatched', participantId: agent.id }, log);

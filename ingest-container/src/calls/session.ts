@@ -83,7 +83,10 @@ export class CallSession {
     const socket = await dialAgent(agent, room, welcome, this.deps.log, this.agentDial.signal, this.deps.dial);
     // The call ended while dialling, before the agent answered: nothing to record.
     if (this.agentDial.signal.aborted && !socket) return null;
-    if (!socket) this.deps.log.error('agent unreachable: the call goes on without it', {});
+    if (!socket) {
+      room.counters.agentDialsFailed++;
+      this.deps.log.error('agent unreachable: the call goes on without it', {});
+    }
     const status = socket ? 'connected' : 'unreachable';
     await this.deps.lifecycle.agentStatus(tenant, callId, status).catch((err: unknown) => this.deps.log.error('could not record the agent status', { err }));
     return socket;

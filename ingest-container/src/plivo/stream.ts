@@ -59,7 +59,7 @@ export class PlivoStream implements Participant {
   id: string;
   /** What the room sees of the call: its claim's, with its `start`'s extra headers once that came. */
   phone: PhoneInfo;
-  readonly input = new JitterBuffer({ startFrames: 1, maxTarget: 8, capacity: 50, adaptive: true });
+  readonly input: JitterBuffer;
   readonly stats: EndpointStats = newStats();
   muted = false;
   /** Settles once the stream has left its room and its call record is ended. */
@@ -95,7 +95,9 @@ export class PlivoStream implements Participant {
   ) {
     this.id = claim.participant?.id ?? `ph_${claim.callId.slice('call_'.length)}`;
     this.phone = phoneInfoOf(claim);
-    this.endpoint = new Endpoint(ws, { stats: this.stats });
+    const { counters } = deps.rooms;
+    this.input = new JitterBuffer({ startFrames: 1, maxTarget: 8, capacity: 50, adaptive: true, counters });
+    this.endpoint = new Endpoint(ws, { stats: this.stats, counters });
     this.call = new CallSession(claim, deps);
     const startTimeoutMs = deps.startTimeoutMs ?? START_TIMEOUT_MS;
     this.startTimer = setTimeout(

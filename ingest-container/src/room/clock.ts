@@ -1,4 +1,5 @@
 import { FRAME_MS } from '../audio/frame';
+import type { MediaCounters } from '../metrics';
 
 export interface Ticking {
   tick(): void;
@@ -16,7 +17,11 @@ export class MediaClock {
   private timer: NodeJS.Timeout | null = null;
   private next = 0;
 
-  constructor(private readonly onError: (err: unknown) => void) {}
+  constructor(
+    private readonly onError: (err: unknown) => void,
+    /** Where the ticks run at least a frame late (or skipped) are counted: the event loop was busy past a frame. */
+    private readonly counters: Pick<MediaCounters, 'lateTicks'>,
+  ) {}
 
   add(member: Ticking): void {
     this.members.add(member);
@@ -40,8 +45,14 @@ export class MediaClock {
 
   private run(): void {
     const behind = Math.floor((performance.now() - this.next) / FRAME_MS);
-    if (behind > MAX_CATCH_UP_TICKS) this.next += behind * FRAME_MS;
-    while (this.next <= performance.now() && this.timer) {
+    if (behind > MAX_CATCH_UP_TICKS) {
+      // Skipped: those frames go out later still, or never.
+      this.counters.lateTicks += behind;
+      this.next += behind * FRAME_MS;
+    }
+    for (let now = performance.now(); this.next <= now && this.timer; now = performance.now()) {
+      // A tick (or one a slow tick held up) that runs a whole frame after its time.
+      if (now - this.next >= FRAME_MS) this.counters.lateTicks++;
       for (const member of this.members) {
         try {
           member.tick();

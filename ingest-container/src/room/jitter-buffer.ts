@@ -1,4 +1,5 @@
 import type { Frame } from '../audio/frame';
+import type { MediaCounters } from '../metrics';
 import type { AudioBudget } from './audio-budget';
 
 export interface JitterBufferOptions {
@@ -18,6 +19,11 @@ export interface JitterBufferOptions {
    * `from` (the room's budget), given back as they play out or are dropped. A frame the budget refuses is not queued.
    */
   readonly budget?: { readonly from: AudioBudget; readonly frameBytes: number; readonly free: number };
+  /**
+   * The server's counts, besides the buffer's own: frames dropped over capacity or trimmed, and the underruns of an
+   * adaptive (steady) source; a source that sends ahead on purpose runs dry whenever it stops speaking, which is no fault.
+   */
+  readonly counters: Pick<MediaCounters, 'underruns' | 'trimmedFrames' | 'droppedFramesIn'>;
 }
 
 export interface JitterStats {
@@ -59,7 +65,7 @@ export class JitterBuffer {
 
   /** Queues `frame`; false (and not queued) when the budget it would draw on is spent. */
   push(frame: Frame): boolean {
-    if (this.frames >= this.options.capacity) this.dropOldestFrame();
+    if (this.frames >= this.options.capacity) this.dropOldestFrame('droppedFramesIn');
     const budget = this.options.budget;
     if (budget && this.frames >= budget.free && !budget.from.take(budget.frameBytes)) return false;
     this.entries.push(frame);
@@ -95,7 +101,10 @@ export class JitterBuffer {
     if (this.frames === 0) {
       this.playing = false;
       this.underruns++;
-      if (this.options.adaptive && this.target < this.options.maxTarget) this.target++;
+      if (this.options.adaptive) {
+        this.options.counters.underruns++;
+        if (this.target < this.options.maxTarget) this.target++;
+      }
       this.steadyTicks = 0;
       return null;
     }
@@ -112,7 +121,7 @@ export class JitterBuffer {
   private adapt(): void {
     this.fullTicks = this.frames > this.target + 1 ? this.fullTicks + 1 : 0;
     if (this.fullTicks >= TRIM_AFTER_TICKS) {
-      this.dropOldestFrame();
+      this.dropOldestFrame('trimmedFrames');
       this.fullTicks = 0;
     }
     if (++this.steadyTicks >= SHRINK_AFTER_TICKS && this.target > this.options.startFrames) {
@@ -137,12 +146,14 @@ export class JitterBuffer {
     return frame;
   }
 
-  private dropOldestFrame(): void {
+  /** Drops the oldest frame, counted for the server as `why`. */
+  private dropOldestFrame(why: 'trimmedFrames' | 'droppedFramesIn'): void {
     const index = this.entries.findIndex((entry, i) => i >= this.head && !('checkpoint' in entry));
     if (index < 0) return;
     this.entries.splice(index, 1);
     this.removed(1);
     this.dropped++;
+    this.options.counters[why]++;
   }
 
   /** `count` frames left the queue: what those beyond the free ones drew goes back to the budget. */

@@ -1,5 +1,6 @@
 import type { RoomLimits } from '../cluster/capacity';
 import { AudioBudget } from './audio-budget';
+import type { MediaCounters } from '../metrics';
 import type { MediaClock } from './clock';
 import { roomKey } from './key';
 import { Room, type ListenerError, type RoomWatchers } from './room';
@@ -13,6 +14,8 @@ export class RoomRegistry {
   constructor(
     private readonly clock: MediaClock,
     private readonly limits: Pick<RoomLimits, 'maxQueuedAudioBytes' | 'maxQueuedAudioBytesPerRoom'>,
+    /** The server's counts, which every room's members count their audio's trouble into. */
+    readonly counters: MediaCounters,
     private readonly onListenerError: ListenerError,
     /** Each room's session record (core/sessions); none: rooms are not recorded. */
     private readonly watchers?: RoomWatchers,
@@ -25,7 +28,7 @@ export class RoomRegistry {
     const key = roomKey(tenant, roomId);
     let room = this.rooms.get(key);
     if (!room) {
-      room = new Room(tenant, roomId, this.clock, () => this.rooms.delete(key), new AudioBudget(this.limits.maxQueuedAudioBytesPerRoom, this.audioBudget), this.onListenerError, this.watchers?.watch(tenant, roomId));
+      room = new Room(tenant, roomId, this.clock, () => this.rooms.delete(key), new AudioBudget(this.limits.maxQueuedAudioBytesPerRoom, this.audioBudget), this.counters, this.onListenerError, this.watchers?.watch(tenant, roomId));
       this.rooms.set(key, room);
     }
     return room;

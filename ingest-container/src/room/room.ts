@@ -5,6 +5,7 @@ import type { AudioBudget } from './audio-budget';
 import type { MediaClock } from './clock';
 import type { EndpointStats } from '../transport/endpoint';
 import type { JitterBuffer } from './jitter-buffer';
+import type { MediaCounters } from '../metrics';
 import type { RoomHangupReason } from '../calls/lifecycle';
 
 export type ParticipantKind = 'phone' | 'agent' | 'web';
@@ -196,6 +197,8 @@ export class Room {
     private readonly onEmpty: (room: Room) => void,
     /** What its members' queues may hold beyond their own second each (audio sent ahead). */
     readonly audioBudget: AudioBudget,
+    /** The server's counts: its members count the trouble with their audio (underruns, drops) into them. */
+    readonly counters: MediaCounters,
     private readonly onListenerError: ListenerError,
     private readonly watcher?: RoomWatcher,
   ) {

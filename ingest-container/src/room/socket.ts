@@ -97,7 +97,7 @@ export class RoomSocket implements Participant {
     this.wantsLevels = options.wantsLevels ?? false;
     this.frameBytes = samplesPerFrame(rate) * 2;
     this.cutter = new FrameCutter(this.frameBytes);
-    this.endpoint = new Endpoint(ws, { stats: this.stats });
+    this.endpoint = new Endpoint(ws, { stats: this.stats, counters: room.counters });
     this.audioFlood = new FloodMeter(rate * 2, kind === 'agent' ? AGENT_FLOOD_FACTOR : undefined);
     this.input =
       kind === 'agent'
@@ -107,8 +107,9 @@ export class RoomSocket implements Participant {
             capacity: AGENT_AHEAD_FRAMES,
             adaptive: false,
             budget: { from: room.audioBudget, frameBytes: this.frameBytes, free: OWN_QUEUE_FRAMES },
+            counters: room.counters,
           })
-        : new JitterBuffer({ startFrames: 2, maxTarget: 10, capacity: 50, adaptive: true });
+        : new JitterBuffer({ startFrames: 2, maxTarget: 10, capacity: 50, adaptive: true, counters: room.counters });
     this.guard = new MessageGuard(ws, log, { label: 'room socket', messagesPerSecond: MESSAGES_PER_SECOND[kind], stats: this.stats, close: (code, reason) => this.close(code, reason) });
     this.guard.listen((data, isBinary) => (isBinary ? this.onAudio(data) : this.onControl(data)));
     this.closed = new Promise((resolve) =>

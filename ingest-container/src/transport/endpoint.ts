@@ -1,4 +1,5 @@
 import type { WebSocket } from 'ws';
+import type { MediaCounters } from '../metrics';
 import { OutputLag } from './output-lag';
 
 /** What each connection counts, and logs as it ends. */
@@ -34,16 +35,19 @@ export class Endpoint {
   private alive = true;
   private readonly lag: OutputLag | null;
   private readonly stats: EndpointStats | null;
+  private readonly counters: Pick<MediaCounters, 'droppedFramesOut'> | null;
 
   /**
-   * `stats`: where audio sent and dropped is counted. `measureLag` (default true): probe how far the peer is behind on
-   * reading audio; not for a peer this server reads promptly (a relay's inner socket).
+   * `stats`: where audio sent and dropped is counted; `counters`: the server's, where dropped audio is counted too.
+   * `measureLag` (default true): probe how far the peer is behind on reading audio; not for a peer this server reads
+   * promptly (a relay's inner socket).
    */
   constructor(
     readonly ws: WebSocket,
-    options: { readonly stats?: EndpointStats; readonly measureLag?: boolean } = {},
+    options: { readonly stats?: EndpointStats; readonly counters?: Pick<MediaCounters, 'droppedFramesOut'>; readonly measureLag?: boolean } = {},
   ) {
     this.stats = options.stats ?? null;
+    this.counters = options.counters ?? null;
     this.lag = options.measureLag === false ? null : new OutputLag(ws);
     ws.on('pong', () => (this.alive = true));
   }
@@ -67,6 +71,7 @@ export class Endpoint {
   sendAudio(data: string | Buffer, binary: boolean): boolean {
     if (!this.open || this.ws.bufferedAmount > MAX_BUFFERED_AUDIO || this.lag?.behind()) {
       if (this.stats) this.stats.droppedOut++;
+      if (this.counters) this.counters.droppedFramesOut++;
       return false;
     }
     if (this.stats) this.stats.framesOut++;

@@ -24,10 +24,12 @@ export interface MediaRouting {
   readonly countryRegions?: Readonly<Record<string, string>>;
   /** Plivo's Voice API, which call control calls from the functions and the media services. @default https://api.plivo.com (left unset) */
   readonly plivoApiUrl?: string;
+  /** Days the regions' buckets keep a recording, and its record the control plane's table. @default 90 (left unset) */
+  readonly recordingRetentionDays?: number;
 }
 
 /** The environment variables `mediaRoutingEnvironment` sets. */
-export type MediaRoutingVariable = 'MEDIA_REGIONS' | 'HOME_MEDIA_REGION' | 'COUNTRY_REGIONS' | 'PLIVO_API_URL';
+export type MediaRoutingVariable = 'MEDIA_REGIONS' | 'HOME_MEDIA_REGION' | 'COUNTRY_REGIONS' | 'PLIVO_API_URL' | 'RECORDING_RETENTION_DAYS';
 
 /**
  * The public base URL Plivo streams a region's calls to: `wss://<domainName>`. Without a domainName no public name is
@@ -47,10 +49,10 @@ export function consoleOrigins(regions: readonly MediaRegionTarget[]): string[] 
 }
 
 /**
- * `MEDIA_REGIONS`, `HOME_MEDIA_REGION`, `COUNTRY_REGIONS` and `PLIVO_API_URL` as core/config.ts parses them. The
+ * `MEDIA_REGIONS`, `HOME_MEDIA_REGION`, `COUNTRY_REGIONS`, `PLIVO_API_URL` and `RECORDING_RETENTION_DAYS` as core/config.ts parses them. The
  * control plane's functions and every region's media service get exactly these, from this one function, so an answer
  * handler and an ingest never disagree on a region's table or URL, nor on where Plivo is. `COUNTRY_REGIONS` is left
- * out when no country is pinned, `PLIVO_API_URL` when it is Plivo's own.
+ * out when no country is pinned, `PLIVO_API_URL` when it is Plivo's own, `RECORDING_RETENTION_DAYS` when it is the default.
  */
 export function mediaRoutingEnvironment(routing: MediaRouting): Partial<Record<MediaRoutingVariable, string>> {
   const environment: Partial<Record<MediaRoutingVariable, string>> = {
@@ -69,6 +71,7 @@ export function mediaRoutingEnvironment(routing: MediaRouting): Partial<Record<M
     environment.COUNTRY_REGIONS = countryRegions.map(([country, region]) => `${country}=${region}`).join(',');
   }
   if (routing.plivoApiUrl !== undefined) environment.PLIVO_API_URL = routing.plivoApiUrl;
+  if (routing.recordingRetentionDays !== undefined) environment.RECORDING_RETENTION_DAYS = String(routing.recordingRetentionDays);
   return environment;
 }
 

@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import { deploymentContext, parseDeploymentConfig, type DeploymentContext } from './config';
 import { ControlPlaneStack } from './control-plane-stack';
 import { EdgeFirewall } from './constructs/edge-firewall';
-import { RecordingsBucket } from './constructs/recordings-bucket';
+import { RECORDING_RETENTION_DAYS, RecordingsBucket } from './constructs/recordings-bucket';
 import { RegionTable } from './constructs/region-table';
 import { MediaRegionStack, mediaRegionStackName } from './media-region-stack';
 import type { MediaRouting } from './media-routing';
@@ -65,6 +65,7 @@ export class PlivoConnector extends Construct {
       homeMediaRegionId: config.homeMediaRegion.id,
       countryRegions: config.countryRegions,
       ...(config.plivoApiUrl !== DEFAULT_PLIVO_API_URL && { plivoApiUrl: config.plivoApiUrl }),
+      ...(config.recordingRetentionDays !== RECORDING_RETENTION_DAYS.default && { recordingRetentionDays: config.recordingRetentionDays }),
     };
     // The web ACL alone lives in us-east-1; the distribution stays with the API, whose functions need its URL. The
     // control plane reads the ACL's ARN from this stack's outputs (a weak reference, cdk.json), across regions if need be.

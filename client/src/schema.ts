@@ -2206,6 +2206,7 @@ export interface paths {
                         metadata?: {
                             [key: string]: string;
                         };
+                        /** @description Record the call once answered: its two sides, and its room (as a routing rule’s `recording: true` does) */
                         recordAudio?: boolean;
                         /**
                          * @description Answer once the call is answered or has failed (at most 25 s), not at once
@@ -5512,6 +5513,544 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v2/recordings/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Record a room’s live session (its mix, mono WAV) until `/v2/recordings/end` or the session’s end: 409 with no live session or a room recording already going */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["RecordingStart"];
+                };
+            };
+            responses: {
+                /** @description Success */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["RecordingStarted"];
+                    };
+                };
+                /** @description Invalid request: a malformed body, an invalid field (`errors` lists them) or query parameter */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A missing, invalid or expired token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The token lacks `allow_mod`, or the request did not come through the edge */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such resource (or another tenant’s) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The path takes other methods (`Allow` lists them) */
+                405: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Changed concurrently, in use, or at a limit (the message says which); call control: the call is not live, has been transferred 10 times (`transfer_limit`), or the connector lacks Plivo credentials */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A body over 64 KB */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A body that is not `application/json` */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Over the tenant's API rate (`Retry-After`) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The database or KMS is unavailable, or a feature is not configured (retry) */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/recordings/end": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Stop the room’s room recording, or its recording `id` (a call’s too); answers it, ended once its media server wrote it (up to 3 s) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["RecordingEnd"];
+                };
+            };
+            responses: {
+                /** @description Success */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Recording"];
+                    };
+                };
+                /** @description Invalid request: a malformed body, an invalid field (`errors` lists them) or query parameter */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A missing, invalid or expired token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The token lacks `allow_mod`, or the request did not come through the edge */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such resource (or another tenant’s) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The path takes other methods (`Allow` lists them) */
+                405: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Changed concurrently, in use, or at a limit (the message says which); call control: the call is not live, has been transferred 10 times (`transfer_limit`), or the connector lacks Plivo credentials */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A body over 64 KB */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A body that is not `application/json` */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Over the tenant's API rate (`Retry-After`) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The database or KMS is unavailable, or a feature is not configured (retry) */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/recordings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List recordings by page, newest first, of a room or session (at most the newest 1,000: beyond them `pageInfo.totalIsLowerBound`) */
+        get: {
+            parameters: {
+                query?: {
+                    page?: number;
+                    perPage?: number;
+                    /** @description The room (`roomId` or `customRoomId`) */
+                    roomId?: string;
+                    sessionId?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Success */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["Recording"][];
+                            pageInfo: components["schemas"]["PageInfo"];
+                        };
+                    };
+                };
+                /** @description Invalid request: a malformed body, an invalid field (`errors` lists them) or query parameter */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A missing, invalid or expired token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The token lacks `allow_mod`, or the request did not come through the edge */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The path takes other methods (`Allow` lists them) */
+                405: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Over the tenant's API rate (`Retry-After`) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The database or KMS is unavailable, or a feature is not configured (retry) */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/recordings/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Fetch a recording: `file.fileUrl` is a presigned GET of its WAV once written, expiring (`RECORDING_URL_SECONDS`, 15 min) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The resource id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Success */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Recording"];
+                    };
+                };
+                /** @description A missing, invalid or expired token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The token lacks `allow_mod`, or the request did not come through the edge */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such resource (or another tenant’s) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The path takes other methods (`Allow` lists them) */
+                405: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Over the tenant's API rate (`Retry-After`) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The database or KMS is unavailable, or a feature is not configured (retry) */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete an ended recording: its audio, then its record (409 while recording) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The resource id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Success */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Message"];
+                    };
+                };
+                /** @description A missing, invalid or expired token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The token lacks `allow_mod`, or the request did not come through the edge */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such resource (or another tenant’s) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The path takes other methods (`Allow` lists them) */
+                405: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Changed concurrently, in use, or at a limit (the message says which); call control: the call is not live, has been transferred 10 times (`transfer_limit`), or the connector lacks Plivo credentials */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Over the tenant's API rate (`Retry-After`) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The database or KMS is unavailable, or a feature is not configured (retry) */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v2/public/rsa-public-key": {
         parameters: {
             query?: never;
@@ -5760,11 +6299,11 @@ export interface components {
         };
         WebhookCreate: {
             url: string;
-            events?: ("call-started" | "call-ringing" | "call-answered" | "call-update" | "call-hangup" | "call-missed" | "call-transfer-initiated" | "call-transferring" | "call-transfer-ringing" | "call-transfer-accepted" | "call-transferred" | "call-transfer-failed" | "switch-room-initiated" | "switch-room-completed" | "switch-room-failed")[];
+            events?: ("call-started" | "call-ringing" | "call-answered" | "call-update" | "call-hangup" | "call-missed" | "call-transfer-initiated" | "call-transferring" | "call-transfer-ringing" | "call-transfer-accepted" | "call-transferred" | "call-transfer-failed" | "switch-room-initiated" | "switch-room-completed" | "switch-room-failed" | "recording-started" | "recording-stopped" | "recording-failed")[];
         };
         WebhookUpdate: {
             url?: string;
-            events?: ("call-started" | "call-ringing" | "call-answered" | "call-update" | "call-hangup" | "call-missed" | "call-transfer-initiated" | "call-transferring" | "call-transfer-ringing" | "call-transfer-accepted" | "call-transferred" | "call-transfer-failed" | "switch-room-initiated" | "switch-room-completed" | "switch-room-failed")[];
+            events?: ("call-started" | "call-ringing" | "call-answered" | "call-update" | "call-hangup" | "call-missed" | "call-transfer-initiated" | "call-transferring" | "call-transfer-ringing" | "call-transfer-accepted" | "call-transferred" | "call-transfer-failed" | "switch-room-initiated" | "switch-room-completed" | "switch-room-failed" | "recording-started" | "recording-stopped" | "recording-failed")[];
         };
         RoomCreate: {
             customRoomId?: string;
@@ -5789,6 +6328,20 @@ export interface components {
             roomId?: string;
             sessionId?: string;
             participantId: string;
+        };
+        RecordingStart: {
+            /** @description The room (`roomId` or `customRoomId`): it must have a live session */
+            roomId: string;
+            /** @description Also told this recording’s events (public https, as webhook URLs) */
+            webhookUrl?: string;
+            /** @description A key prefix under the tenant’s in the recordings bucket */
+            awsDirPath?: string;
+        };
+        RecordingEnd: {
+            /** @description The room (`roomId` or `customRoomId`) */
+            roomId: string;
+            /** @description One of the room’s recordings in progress (a call’s too); by default its room recording */
+            id?: string;
         };
         Connector: {
             id: string;
@@ -6027,12 +6580,14 @@ export interface components {
                     /** @description Why the transfer failed: Plivo's `DialStatus` (`busy`, `no-answer`, `timeout`, `failed`), `plivo-error` or `plivo-timeout`; null unless it failed */
                     outcome: string | null;
                 } | null;
+                /** @description Its call recordings (`GET /v2/recordings/{id}`), oldest first: a routing rule with `recording: true` or `recordAudio` records it */
+                recordings: string[];
             };
         };
         CreatedWebhook: {
             id: string;
             url: string;
-            events: ("call-started" | "call-ringing" | "call-answered" | "call-update" | "call-hangup" | "call-missed" | "call-transfer-initiated" | "call-transferring" | "call-transfer-ringing" | "call-transfer-accepted" | "call-transferred" | "call-transfer-failed" | "switch-room-initiated" | "switch-room-completed" | "switch-room-failed")[];
+            events: ("call-started" | "call-ringing" | "call-answered" | "call-update" | "call-hangup" | "call-missed" | "call-transfer-initiated" | "call-transferring" | "call-transfer-ringing" | "call-transfer-accepted" | "call-transferred" | "call-transfer-failed" | "switch-room-initiated" | "switch-room-completed" | "switch-room-failed" | "recording-started" | "recording-stopped" | "recording-failed")[];
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
@@ -6043,7 +6598,7 @@ export interface components {
         ListedWebhook: {
             id: string;
             url: string;
-            events: ("call-started" | "call-ringing" | "call-answered" | "call-update" | "call-hangup" | "call-missed" | "call-transfer-initiated" | "call-transferring" | "call-transfer-ringing" | "call-transfer-accepted" | "call-transferred" | "call-transfer-failed" | "switch-room-initiated" | "switch-room-completed" | "switch-room-failed")[];
+            events: ("call-started" | "call-ringing" | "call-answered" | "call-update" | "call-hangup" | "call-missed" | "call-transfer-initiated" | "call-transferring" | "call-transfer-ringing" | "call-transfer-accepted" | "call-transferred" | "call-transfer-failed" | "switch-room-initiated" | "switch-room-completed" | "switch-room-failed" | "recording-started" | "recording-stopped" | "recording-failed")[];
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
@@ -6053,7 +6608,7 @@ export interface components {
         Webhook: {
             id: string;
             url: string;
-            events: ("call-started" | "call-ringing" | "call-answered" | "call-update" | "call-hangup" | "call-missed" | "call-transfer-initiated" | "call-transferring" | "call-transfer-ringing" | "call-transfer-accepted" | "call-transferred" | "call-transfer-failed" | "switch-room-initiated" | "switch-room-completed" | "switch-room-failed")[];
+            events: ("call-started" | "call-ringing" | "call-answered" | "call-update" | "call-hangup" | "call-missed" | "call-transfer-initiated" | "call-transferring" | "call-transfer-ringing" | "call-transfer-accepted" | "call-transferred" | "call-transfer-failed" | "switch-room-initiated" | "switch-room-completed" | "switch-room-failed" | "recording-started" | "recording-stopped" | "recording-failed")[];
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
@@ -6063,8 +6618,9 @@ export interface components {
             id: string;
             webhookId: string;
             /** @enum {string} */
-            event: "call-started" | "call-ringing" | "call-answered" | "call-update" | "call-hangup" | "call-missed" | "call-transfer-initiated" | "call-transferring" | "call-transfer-ringing" | "call-transfer-accepted" | "call-transferred" | "call-transfer-failed" | "switch-room-initiated" | "switch-room-completed" | "switch-room-failed";
-            callId: string;
+            event: "call-started" | "call-ringing" | "call-answered" | "call-update" | "call-hangup" | "call-missed" | "call-transfer-initiated" | "call-transferring" | "call-transfer-ringing" | "call-transfer-accepted" | "call-transferred" | "call-transfer-failed" | "switch-room-initiated" | "switch-room-completed" | "switch-room-failed" | "recording-started" | "recording-stopped" | "recording-failed";
+            /** @description The call the event is about; null for a room recording’s events */
+            callId: string | null;
             /** @enum {string} */
             status: "pending" | "delivered" | "failed";
             attempts: {
@@ -6080,15 +6636,59 @@ export interface components {
             /** Format: date-time */
             updatedAt: string;
             nextAttemptAt: string | null;
-            payload: components["schemas"]["WebhookPayload"];
+            payload: components["schemas"]["WebhookPayload"] | components["schemas"]["RecordingWebhookPayload"];
         };
-        /** @description The body of every delivery */
+        /** @description The body of a call event’s delivery: the call as `data` */
         WebhookPayload: {
             /** @enum {string} */
             webhookType: "call-started" | "call-ringing" | "call-answered" | "call-update" | "call-hangup" | "call-missed" | "call-transfer-initiated" | "call-transferring" | "call-transfer-ringing" | "call-transfer-accepted" | "call-transferred" | "call-transfer-failed" | "switch-room-initiated" | "switch-room-completed" | "switch-room-failed";
             data: components["schemas"]["Call"];
             /** Format: date-time */
             timestamp: string;
+        };
+        /** @description The body of a recording event’s delivery: the recording as `data`, its `file.fileUrl` null (`GET /v2/recordings/{id}` gives one) */
+        RecordingWebhookPayload: {
+            /** @enum {string} */
+            webhookType: "recording-started" | "recording-stopped" | "recording-failed";
+            data: components["schemas"]["Recording"];
+            /** Format: date-time */
+            timestamp: string;
+        };
+        Recording: {
+            id: string;
+            roomId: string;
+            customRoomId: string | null;
+            sessionId: string;
+            /** @description The call (`GET /v2/sip/call/{id}`) of a call recording; null for a room’s */
+            callId: string | null;
+            /**
+             * @description `room`: the room’s mix, mono; `call`: one call, left what the caller said, right what it heard
+             * @enum {string}
+             */
+            kind: "room" | "call";
+            /** @enum {string} */
+            status: "recording" | "completed" | "partial" | "failed";
+            /**
+             * Format: date-time
+             * @description When its audio begins (the file’s first sample)
+             */
+            start: string;
+            /** @description Null while recording */
+            end: string | null;
+            /** @description Why it is `partial` or `failed`; null otherwise */
+            reason: string | null;
+            file: {
+                /** @description A presigned GET of the WAV, expiring (15 minutes by default); null until the file is written, and in webhook events */
+                fileUrl: string | null;
+                /** @description Bytes */
+                size: number | null;
+                /** @description Seconds of audio */
+                duration: number | null;
+                /** @constant */
+                format: "wav";
+                channels: 1 | 2;
+                sampleRate: number;
+            };
         };
         Room: {
             id: string;
@@ -6179,6 +6779,13 @@ export interface components {
                 start: string;
                 end: string | null;
             }[];
+        };
+        RecordingStarted: {
+            recordingId: string;
+            roomId: string;
+            sessionId: string;
+            /** @constant */
+            status: "recording";
         };
     };
     responses: never;

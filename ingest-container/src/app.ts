@@ -166,7 +166,8 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
     bucket: region.recordingsBucket,
     serverId,
     maxRecordings: config.limits.maxRecordings,
-    retentionDays: control.callRetentionDays,
+    retentionDays: control.recordingRetentionDays,
+    onFailed: () => media.counters.recordingsFailed++,
     log,
   });
   const dial = { ...DIAL_DEFAULTS, publicOnly: !config.allowPrivateTargets };

@@ -10,8 +10,8 @@ import { capturingReport, testApp } from './helpers';
 
 const ROUTING: MediaRouting = {
   mediaRegions: [
-    { id: 'us002', awsRegion: 'us-east-1', claimsTableName: 'plivo-connector-us002-media', domainName: 'media-us.example.com' },
-    { id: 'in002', awsRegion: 'ap-south-1', claimsTableName: 'plivo-connector-in002-media', domainName: 'media-in.example.com' },
+    { id: 'us002', awsRegion: 'us-east-1', claimsTableName: 'plivo-connector-us002-media', recordingsBucketName: 'plivo-connector-recordings-us002', domainName: 'media-us.example.com' },
+    { id: 'in002', awsRegion: 'ap-south-1', claimsTableName: 'plivo-connector-in002-media', recordingsBucketName: 'plivo-connector-recordings-in002', domainName: 'media-in.example.com' },
   ],
   homeMediaRegionId: 'us002',
   countryRegions: { IN: 'in002' },

@@ -4,6 +4,7 @@ import { mulawEncode } from '../../ingest-container/src/audio/mulaw';
 import { RecordingManager } from '../../ingest-container/src/recording/manager';
 import { AudioBudget } from '../../ingest-container/src/room/audio-budget';
 import type { MediaClock } from '../../ingest-container/src/room/clock';
+import { newMediaCounters } from '../../ingest-container/src/metrics';
 import { JitterBuffer } from '../../ingest-container/src/room/jitter-buffer';
 import { Room, type Participant, type PhoneInfo } from '../../ingest-container/src/room/room';
 import { newStats } from '../../ingest-container/src/transport/endpoint';
@@ -47,7 +48,7 @@ function member(id: string, rate: SampleRate, phone?: PhoneInfo): Participant {
     kind: phone ? 'phone' : 'web',
     rate,
     ...(phone && { phone }),
-    input: new JitterBuffer({ startFrames: 1, maxTarget: 1, capacity: 10, adaptive: false }),
+    input: new JitterBuffer({ startFrames: 1, maxTarget: 1, capacity: 10, adaptive: false, counters: newMediaCounters() }),
     stats: newStats(),
     muted: false,
     deliver: () => undefined,
@@ -61,6 +62,7 @@ function setup(maxRecordings = 10) {
   const rooms = new Map<string, Room>();
   const events: [RecordingEventType, Recording][] = [];
   const links: string[] = [];
+  const failed = { count: 0 };
   const log = memoryLog();
   const manager = new RecordingManager({
     store,
@@ -75,16 +77,17 @@ function setup(maxRecordings = 10) {
     serverId: 'media-test',
     maxRecordings,
     retentionDays: 1,
+    onFailed: () => failed.count++,
     log: log.logger,
   });
   const open = (name: string) => {
-    const room: Room = new Room('acme', name, testClock, () => rooms.delete(`acme/${name}`), new AudioBudget(1 << 20), (err) => {
+    const room: Room = new Room('acme', name, testClock, () => rooms.delete(`acme/${name}`), new AudioBudget(1 << 20), newMediaCounters(), (err) => {
       throw err;
     }, manager.watch('acme', name));
     rooms.set(`acme/${name}`, room);
     return room;
   };
-  return { manager, events, links, open, log };
+  return { manager, events, links, open, log, failed };
 }
 
 /** The test ticks its rooms itself: a clock that runs none (a MediaClock's timer would tick them while the test awaits). */
@@ -165,11 +168,12 @@ test('start-recording for a room not live here ends the recording failed, with i
 });
 
 test('over MAX_RECORDINGS a recording is refused: it ends failed and says why', async () => {
-  const { manager, events, open } = setup(1);
+  const { manager, events, open, failed } = setup(1);
   const room = open('busy');
   room.join(member('phone_1', 8000, { from: '+1', to: '+2', callUuid: 'u1', callId: 'call_2', record: true }));
   await waitFor(() => (events.length === 2 ? true : undefined));
   expect(events.map(([type, r]) => `${type} ${r.kind} ${r.reason}`).sort()).toEqual(['recording-failed room recording limit reached: at most 1 on one media server', 'recording-started call null']);
+  expect(failed.count).toBe(1);
   room.leave('phone_1', 'hangup');
   await manager.settled();
 });

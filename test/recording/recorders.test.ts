@@ -2,6 +2,7 @@ import { Frame } from '../../ingest-container/src/audio/frame';
 import { mulawEncode } from '../../ingest-container/src/audio/mulaw';
 import { AudioBudget } from '../../ingest-container/src/room/audio-budget';
 import { MediaClock } from '../../ingest-container/src/room/clock';
+import { newMediaCounters } from '../../ingest-container/src/metrics';
 import { JitterBuffer } from '../../ingest-container/src/room/jitter-buffer';
 import { Room, type Participant } from '../../ingest-container/src/room/room';
 import { CallRecorder, RoomMixRecorder } from '../../ingest-container/src/recording/recorders';
@@ -26,7 +27,7 @@ function member(id: string, rate: SampleRate): Participant {
     id,
     kind: rate === 8000 ? 'phone' : 'web',
     rate,
-    input: new JitterBuffer({ startFrames: 1, maxTarget: 1, capacity: 10, adaptive: false }),
+    input: new JitterBuffer({ startFrames: 1, maxTarget: 1, capacity: 10, adaptive: false, counters: newMediaCounters() }),
     stats: newStats(),
     muted: false,
     deliver: () => undefined,
@@ -58,7 +59,7 @@ const loud = (samples: Int16Array, from: number, to: number) => Math.max(...samp
 describe('recorders on a real room', () => {
   let room: Room;
   beforeEach(() => {
-    room = new Room('acme', 'r1', new MediaClock(() => undefined), () => undefined, new AudioBudget(1024 * 1024), (err) => {
+    room = new Room('acme', 'r1', new MediaClock(() => undefined, newMediaCounters()), () => undefined, new AudioBudget(1024 * 1024), newMediaCounters(), (err) => {
       throw err;
     });
   });

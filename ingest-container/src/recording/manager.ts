@@ -28,6 +28,8 @@ export interface RecordingManagerDeps {
   /** MAX_RECORDINGS: recordings written here at once; more are refused (`failed`). */
   readonly maxRecordings: number;
   readonly retentionDays: number;
+  /** A recording ended `failed` (the RecordingsFailed metric). */
+  readonly onFailed: () => void;
   readonly log: Logger;
 }
 
@@ -225,6 +227,7 @@ export class RecordingManager implements RoomWatchers {
       size: assembled?.size ?? null,
       duration: assembled?.duration ?? null,
     });
+    if (ended?.status === 'failed') this.deps.onFailed();
     if (ended) await this.deps.events.publish(endEvent(ended), ended);
     this.deps.log.info('recording ended', { tenant: recording.tenant, roomId: recording.roomId, recordingId: recording.id, status: ended?.status, duration: assembled?.duration });
   }

@@ -1,0 +1,178 @@
+import { tone, toneLevel } from '../../tools/audio';
+import { RoomPeer } from '../../tools/room-peer';
+import { localProcessPerFile, tenantToken, waitFor } from '../support/local-process';
+import { mediaServers } from '../support/media-servers';
+
+/**
+ * Recordings through `npm start` with two media servers: a call its routing rule records (two channels: the caller
+ * left, what it heard right, on the room's clock) with its room's mix; a room recorded by API, with the start/stop
+ * edges; and a recording whose media server is killed, ended `partial` by the sweeper with the segments that reached
+ * the bucket. The files are downloaded from their presigned URLs and decoded here.
+ */
+const local = localProcessPerFile('e2e-recordings-', { MEDIA_SERVERS: '2', PLACEMENT_LEASE_SECONDS: '3', SWEEP_INTERVAL_SECONDS: '1' });
+const { api, server, callOn } = mediaServers(() => local.stack);
+
+interface Recording {
+  id: string;
+  kind: 'room' | 'call';
+  status: string;
+  callId: string | null;
+  sessionId: string;
+  start: string;
+  end: string | null;
+  reason: string | null;
+  file: { fileUrl: string | null; size: number | null; duration: number | null; format: string; channels: number; sampleRate: number };
+}
+
+const FRAME = 160;
+const join = (i: number, roomId: string) => RoomPeer.join(server(i).url, roomId, { token: local.stack.info.token, sampleRate: 8000 });
+const recordingsOf = async (roomId: string) => (await api('GET', `/v2/recordings?roomId=${roomId}&perPage=100`)).body.data as Recording[];
+const recording = async (id: string) => (await api('GET', `/v2/recordings/${id}`)).body as unknown as Recording;
+/** The recording once it has ended (any status but `recording`). */
+const ended = (id: string, timeoutMs = 10_000) => waitFor(async () => ((await recording(id)).status !== 'recording' ? recording(id) : undefined), timeoutMs);
+
+/** A WAV this connector wrote (the canonical 44-byte header), downloaded by its presigned URL: one Int16Array per channel. */
+async function download(view: Recording): Promise<{ channels: Int16Array[]; rate: number }> {
+  expect(view.file.fileUrl).toEqual(expect.any(String));
+  const response = await fetch(view.file.fileUrl as string);
+  expect(response.status).toBe(200);
+  const wav = Buffer.from(await response.arrayBuffer());
+  expect(wav.length).toBe(view.file.size);
+  expect(wav.toString('ascii', 0, 4) + wav.toString('ascii', 8, 12)).toBe('RIFFWAVE');
+  const count = wav.readUInt16LE(22);
+  const samples = (wav.length - 44) / 2 / count;
+  const channels = Array.from({ length: count }, () => new Int16Array(samples));
+  for (let i = 0; i < samples; i++) for (let c = 0; c < count; c++) (channels[c] as Int16Array)[i] = wav.readInt16LE(44 + (i * count + c) * 2);
+  return { channels, rate: wav.readUInt32LE(24) };
+}
+
+/** The 20 ms frames (from the start) in which `hz` is clearly present. */
+function framesWith(pcm: Int16Array, hz: number): number[] {
+  const found: number[] = [];
+  for (let f = 0; (f + 1) * FRAME <= pcm.length; f++) if (toneLevel(pcm.subarray(f * FRAME, (f + 1) * FRAME), hz) > 2000) found.push(f);
+  return found;
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+it("records a call its rule records, caller left and what it heard right at the same frames, with the room's mix; ends each as it leaves", async () => {
+  const rule = await api('POST', '/v2/sip/routing-rule', { name: 'recorded', type: 'inbound', room: { type: 'static', id: 'rec-call-room' }, recording: true });
+  expect(rule.status).toBe(200);
+  const connector = await api('POST', '/v2/connectors', { provider: 'plivo', defaultRuleId: rule.body.id });
+  // The room is placed on server 0 by its first member; the caller reaches it through server 1 (relayed).
+  const peer = await join(0, 'rec-call-room');
+  const call = await callOn(connector.data.webhookUrl as string, 1, '14155550177');
+  const [callRec, roomRec] = await waitFor(async () => {
+    const found = await recordingsOf('rec-call-room');
+    const byKind = (kind: string) => found.find((r) => r.kind === kind && r.status === 'recording');
+    return byKind('call') && byKind('room') ? [byKind('call') as Recording, byKind('room') as Recording] : undefined;
+  });
+  expect(callRec.file).toMatchObject({ format: 'wav', channels: 2, sampleRate: 8000, fileUrl: null });
+  expect(roomRec.file).toMatchObject({ format: 'wav', channels: 1, sampleRate: 8000 });
+
+  // Both talk at once for a second; after a pause the room alone, half a second.
+  await Promise.all([call.play(tone(600, 1)), peer.play(tone(1400, 1))]);
+  await pause(400);
+  await peer.play(tone(1000, 0.5));
+  await pause(300);
+  await call.hangup();
+  const callView = await ended(callRec.id);
+  expect(callView).toMatchObject({ status: 'completed', callId: expect.stringMatching(/^call_/), end: expect.any(String) });
+  const { channels: [left, right], rate } = await download(callView);
+  expect(rate).toBe(8000);
+  // Duration: the WAV's length, and its record's start to end (one frame of slack each way).
+  expect(callView.file.duration).toBeCloseTo((left as Int16Array).length / 8000, 3);
+  expect(Math.abs((callView.file.duration as number) * 1000 - (Date.parse(callView.end as string) - Date.parse(callView.start)))).toBeLessThanOrEqual(100);
+  const said = framesWith(left as Int16Array, 600);
+  const heard = framesWith(right as Int16Array, 1400);
+  const later = framesWith(right as Int16Array, 1000);
+  // Each tone is there a second (half), whole: 50 frames (25), a frame either way for the tone's edges.
+  expect(said.length).toBeGreaterThanOrEqual(48);
+  expect(said.length).toBeLessThanOrEqual(51);
+  expect(heard.length).toBeGreaterThanOrEqual(48);
+  expect(later.length).toBeGreaterThanOrEqual(23);
+  // Played at the same moment, recorded at the same frame (within one), on the room's clock; never in the other channel.
+  expect(Math.abs((said[0] as number) - (heard[0] as number))).toBeLessThanOrEqual(1);
+  expect(later[0] as number).toBeGreaterThan((heard.at(-1) as number) + 10);
+  expect(framesWith(left as Int16Array, 1400)).toEqual([]);
+  expect(framesWith(right as Int16Array, 600)).toEqual([]);
+  // The call names its recordings.
+  const { body: callBody } = await api('GET', `/v2/sip/call/${callView.callId}`);
+  expect(((callBody.data as { additionalDetails: { recordings?: string[] } }).additionalDetails.recordings ?? []).includes(callRec.id)).toBe(true);
+
+  // The room's recording goes on while the peer stays, and ends with the room.
+  expect((await recording(roomRec.id)).status).toBe('recording');
+  await peer.close();
+  const roomView = await ended(roomRec.id);
+  expect(roomView.status).toBe('completed');
+  const { channels: [mix] } = await download(roomView);
+  for (const hz of [600, 1400, 1000]) expect(framesWith(mix as Int16Array, hz).length).toBeGreaterThanOrEqual(23);
+  // The two recordings started on the same clock: the caller's tone sits as far into each as their starts differ.
+  const offsetFrames = Math.round((Date.parse(callView.start) - Date.parse(roomView.start)) / 20);
+  expect(Math.abs((framesWith(mix as Int16Array, 600)[0] as number) - ((said[0] as number) + offsetFrames))).toBeLessThanOrEqual(2);
+}, 40_000);
+
+it('records a room by API: 409 with no live session and while recording, ends by API, starts again; deleted, gone; other tenants see nothing', async () => {
+  expect((await api('POST', '/v2/rooms', { customRoomId: 'rec-api-room' })).status).toBe(201);
+  expect((await api('POST', '/v2/recordings/start', { roomId: 'rec-api-room' })).status).toBe(409);
+  const peer = await join(1, 'rec-api-room');
+  const started = await waitFor(async () => {
+    const res = await api('POST', '/v2/recordings/start', { roomId: 'rec-api-room' });
+    return res.status === 200 ? res.body : undefined;
+  });
+  expect(started).toEqual({ recordingId: expect.stringMatching(/^rec_/), roomId: expect.any(String), sessionId: expect.stringMatching(/^ss_/), status: 'recording' });
+  expect((await api('POST', '/v2/recordings/start', { roomId: 'rec-api-room' })).status).toBe(409);
+  await waitFor(async () => ((await recording(started.recordingId as string)).start ? true : undefined));
+  await peer.play(tone(800, 1));
+  const stopped = await api('POST', '/v2/recordings/end', { roomId: 'rec-api-room' });
+  expect(stopped.status).toBe(200);
+  const view = await ended(started.recordingId as string);
+  expect(view).toMatchObject({ kind: 'room', status: 'completed', callId: null });
+  const { channels: [mix] } = await download(view);
+  expect(framesWith(mix as Int16Array, 800).length).toBeGreaterThanOrEqual(48);
+  expect((await api('POST', '/v2/recordings/end', { roomId: 'rec-api-room' })).status).toBe(404);
+
+  // Another tenant's token: nothing of this tenant's exists for it.
+  const other = await tenantToken(local.dataDir, 'rec-other');
+  expect((await api('GET', `/v2/recordings/${view.id}`, undefined, other)).status).toBe(404);
+  expect((await api('DELETE', `/v2/recordings/${view.id}`, undefined, other)).status).toBe(404);
+  expect((await api('GET', '/v2/recordings?perPage=100', undefined, other)).body.data).toEqual([]);
+
+  // While the room is live a new recording may start; the ended one is deleted with its file.
+  const again = await api('POST', '/v2/recordings/start', { roomId: 'rec-api-room' });
+  expect(again.status).toBe(200);
+  expect((await api('DELETE', `/v2/recordings/${again.body.recordingId as string}`)).status).toBe(409);
+  expect((await api('DELETE', `/v2/recordings/${view.id}`)).status).toBe(200);
+  expect((await api('GET', `/v2/recordings/${view.id}`)).status).toBe(404);
+  expect((await fetch(view.file.fileUrl as string)).status).toBe(404);
+  await peer.close();
+  expect((await ended(again.body.recordingId as string)).status).toBe('completed');
+}, 40_000);
+
+it('ends a recording whose media server was killed as partial, holding the audio its segments carried', async () => {
+  expect((await api('POST', '/v2/rooms', { customRoomId: 'rec-dead-room' })).status).toBe(201);
+  const holder = await join(0, 'rec-dead-room');
+  const speaker = await join(1, 'rec-dead-room');
+  const started = await waitFor(async () => {
+    const res = await api('POST', '/v2/recordings/start', { roomId: 'rec-dead-room' });
+    return res.status === 200 ? res.body : undefined;
+  });
+  const begun = await waitFor(async () => {
+    const view = await recording(started.recordingId as string);
+    return view.file.sampleRate ? view : undefined;
+  });
+  // Over one segment (10 s) of tone, then the server holding the room dies without a word.
+  await speaker.play(tone(700, 11.5));
+  const killedAt = Date.now();
+  process.kill(server(0).pid, 'SIGKILL');
+  const view = await ended(started.recordingId as string, 20_000);
+  expect(view).toMatchObject({ status: 'partial', reason: 'media server stopped' });
+  const { channels: [mix] } = await download(view);
+  const seconds = (mix as Int16Array).length / 8000;
+  // What reached the bucket: at least its first segment, nothing after the kill, at most 30 s lost.
+  expect(seconds).toBeGreaterThanOrEqual(10);
+  expect(seconds).toBeLessThanOrEqual((killedAt - Date.parse(begun.start)) / 1000 + 0.1);
+  expect((killedAt - Date.parse(begun.start)) / 1000 - seconds).toBeLessThanOrEqual(30);
+  expect(framesWith(mix as Int16Array, 700).length).toBeGreaterThanOrEqual(400);
+  await Promise.all([holder.close(), speaker.close()]);
+}, 60_000);

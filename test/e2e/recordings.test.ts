@@ -1,7 +1,8 @@
 import { tone, toneLevel } from '../../tools/audio';
 import { RoomPeer } from '../../tools/room-peer';
-import { localProcessPerFile, tenantToken, waitFor } from '../support/local-process';
+import { apiRequest, localProcessPerFile, tenantToken, waitFor } from '../support/local-process';
 import { mediaServers } from '../support/media-servers';
+import { startReceiver } from '../support/webhook-receiver';
 
 /**
  * Recordings through `npm start` with two media servers: a call its routing rule records (two channels: the caller
@@ -55,13 +56,29 @@ function framesWith(pcm: Int16Array, hz: number): number[] {
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Starts recording the room by API with a webhook of its own, and waits for its `recording-started`: the media server
+ * holding the room takes the command within its poll (a second), and only then does its audio begin.
+ */
+async function startRecording(roomId: string): Promise<{ started: Record<string, unknown>; events: () => { webhookType: string; data: Recording }[]; close(): Promise<void> }> {
+  const hook = await startReceiver();
+  const started = await waitFor(async () => {
+    const res = await api('POST', '/v2/recordings/start', { roomId, webhookUrl: hook.url });
+    return res.status === 200 ? res.body : undefined;
+  });
+  const events = () => hook.received.map((r) => r.payload as unknown as { webhookType: string; data: Recording });
+  await waitFor(() => (events().some((e) => e.webhookType === 'recording-started') ? true : undefined));
+  return { started, events, close: () => hook.close() };
+}
+
 it("records a call its rule records, caller left and what it heard right at the same frames, with the room's mix; ends each as it leaves", async () => {
   const rule = await api('POST', '/v2/sip/routing-rule', { name: 'recorded', type: 'inbound', room: { type: 'static', id: 'rec-call-room' }, recording: true });
-  expect(rule.status).toBe(200);
+  expect(rule.status).toBe(201);
   const connector = await api('POST', '/v2/connectors', { provider: 'plivo', defaultRuleId: rule.body.id });
-  // The room is placed on server 0 by its first member; the caller reaches it through server 1 (relayed).
+  // Both on the server holding the room, so that audio sent at one moment reaches the room at one tick (a relayed
+  // member's arrives a hop later: the killed-server test below records one).
   const peer = await join(0, 'rec-call-room');
-  const call = await callOn(connector.data.webhookUrl as string, 1, '14155550177');
+  const call = await callOn(connector.data.webhookUrl as string, 0, '14155550177');
   const [callRec, roomRec] = await waitFor(async () => {
     const found = await recordingsOf('rec-call-room');
     const byKind = (kind: string) => found.find((r) => r.kind === kind && r.status === 'recording');
@@ -71,6 +88,7 @@ it("records a call its rule records, caller left and what it heard right at the 
   expect(roomRec.file).toMatchObject({ format: 'wav', channels: 1, sampleRate: 8000 });
 
   // Both talk at once for a second; after a pause the room alone, half a second.
+  const playedAt = Date.now();
   await Promise.all([call.play(tone(600, 1)), peer.play(tone(1400, 1))]);
   await pause(400);
   await peer.play(tone(1000, 0.5));
@@ -91,9 +109,13 @@ it("records a call its rule records, caller left and what it heard right at the 
   expect(said.length).toBeLessThanOrEqual(51);
   expect(heard.length).toBeGreaterThanOrEqual(48);
   expect(later.length).toBeGreaterThanOrEqual(23);
-  // Played at the same moment, recorded at the same frame (within one), on the room's clock; never in the other channel.
-  expect(Math.abs((said[0] as number) - (heard[0] as number))).toBeLessThanOrEqual(1);
+  // Played at the same moment, recorded a frame apart (within one), on the room's clock: a web member's jitter buffer
+  // starts a frame deeper than a caller's (2 frames, 1). Never in the other channel.
+  expect(Math.abs((heard[0] as number) - (said[0] as number) - 1)).toBeLessThanOrEqual(1);
   expect(later[0] as number).toBeGreaterThan((heard.at(-1) as number) + 10);
+  // And where the recording's clock says: its start plus the caller's jitter buffer, give or take a loaded machine.
+  const expected = (playedAt - Date.parse(callView.start)) / 20 + 1;
+  expect(Math.abs((said[0] as number) - expected)).toBeLessThanOrEqual(10);
   expect(framesWith(left as Int16Array, 1400)).toEqual([]);
   expect(framesWith(right as Int16Array, 600)).toEqual([]);
   // The call names its recordings.
@@ -116,13 +138,9 @@ it('records a room by API: 409 with no live session and while recording, ends by
   expect((await api('POST', '/v2/rooms', { customRoomId: 'rec-api-room' })).status).toBe(201);
   expect((await api('POST', '/v2/recordings/start', { roomId: 'rec-api-room' })).status).toBe(409);
   const peer = await join(1, 'rec-api-room');
-  const started = await waitFor(async () => {
-    const res = await api('POST', '/v2/recordings/start', { roomId: 'rec-api-room' });
-    return res.status === 200 ? res.body : undefined;
-  });
+  const { started, events, close } = await startRecording('rec-api-room');
   expect(started).toEqual({ recordingId: expect.stringMatching(/^rec_/), roomId: expect.any(String), sessionId: expect.stringMatching(/^ss_/), status: 'recording' });
   expect((await api('POST', '/v2/recordings/start', { roomId: 'rec-api-room' })).status).toBe(409);
-  await waitFor(async () => ((await recording(started.recordingId as string)).start ? true : undefined));
   await peer.play(tone(800, 1));
   const stopped = await api('POST', '/v2/recordings/end', { roomId: 'rec-api-room' });
   expect(stopped.status).toBe(200);
@@ -131,36 +149,37 @@ it('records a room by API: 409 with no live session and while recording, ends by
   const { channels: [mix] } = await download(view);
   expect(framesWith(mix as Int16Array, 800).length).toBeGreaterThanOrEqual(48);
   expect((await api('POST', '/v2/recordings/end', { roomId: 'rec-api-room' })).status).toBe(404);
+  // Its own webhook was told both ends, in order, the recording as the API shows it but for the URL.
+  await waitFor(() => (events().length === 2 ? true : undefined));
+  expect(events().map((e) => e.webhookType)).toEqual(['recording-started', 'recording-stopped']);
+  expect(events()[1]?.data).toEqual({ ...view, file: { ...view.file, fileUrl: null } });
+  await close();
 
   // Another tenant's token: nothing of this tenant's exists for it.
   const other = await tenantToken(local.dataDir, 'rec-other');
-  expect((await api('GET', `/v2/recordings/${view.id}`, undefined, other)).status).toBe(404);
-  expect((await api('DELETE', `/v2/recordings/${view.id}`, undefined, other)).status).toBe(404);
-  expect((await api('GET', '/v2/recordings?perPage=100', undefined, other)).body.data).toEqual([]);
+  expect((await apiRequest(local.stack, 'GET', `/v2/recordings/${view.id}`, undefined, other)).status).toBe(404);
+  expect((await apiRequest(local.stack, 'DELETE', `/v2/recordings/${view.id}`, undefined, other)).status).toBe(404);
+  expect((await apiRequest(local.stack, 'GET', '/v2/recordings?perPage=100', undefined, other)).body.data).toEqual([]);
 
   // While the room is live a new recording may start; the ended one is deleted with its file.
-  const again = await api('POST', '/v2/recordings/start', { roomId: 'rec-api-room' });
-  expect(again.status).toBe(200);
-  expect((await api('DELETE', `/v2/recordings/${again.body.recordingId as string}`)).status).toBe(409);
+  const again = await startRecording('rec-api-room');
+  const againId = again.started.recordingId as string;
+  expect((await api('DELETE', `/v2/recordings/${againId}`)).status).toBe(409);
   expect((await api('DELETE', `/v2/recordings/${view.id}`)).status).toBe(200);
   expect((await api('GET', `/v2/recordings/${view.id}`)).status).toBe(404);
   expect((await fetch(view.file.fileUrl as string)).status).toBe(404);
+  // The session's end ends it.
   await peer.close();
-  expect((await ended(again.body.recordingId as string)).status).toBe('completed');
+  expect((await ended(againId)).status).toBe('completed');
+  await again.close();
 }, 40_000);
 
 it('ends a recording whose media server was killed as partial, holding the audio its segments carried', async () => {
   expect((await api('POST', '/v2/rooms', { customRoomId: 'rec-dead-room' })).status).toBe(201);
   const holder = await join(0, 'rec-dead-room');
   const speaker = await join(1, 'rec-dead-room');
-  const started = await waitFor(async () => {
-    const res = await api('POST', '/v2/recordings/start', { roomId: 'rec-dead-room' });
-    return res.status === 200 ? res.body : undefined;
-  });
-  const begun = await waitFor(async () => {
-    const view = await recording(started.recordingId as string);
-    return view.file.sampleRate ? view : undefined;
-  });
+  const { started, close } = await startRecording('rec-dead-room');
+  const begun = await recording(started.recordingId as string);
   // Over one segment (10 s) of tone, then the server holding the room dies without a word.
   await speaker.play(tone(700, 11.5));
   const killedAt = Date.now();
@@ -174,5 +193,5 @@ it('ends a recording whose media server was killed as partial, holding the audio
   expect(seconds).toBeLessThanOrEqual((killedAt - Date.parse(begun.start)) / 1000 + 0.1);
   expect((killedAt - Date.parse(begun.start)) / 1000 - seconds).toBeLessThanOrEqual(30);
   expect(framesWith(mix as Int16Array, 700).length).toBeGreaterThanOrEqual(400);
-  await Promise.all([holder.close(), speaker.close()]);
+  await Promise.all([holder.close(), speaker.close(), close()]);
 }, 60_000);

@@ -191,6 +191,8 @@ export class RecordingManager implements RoomWatchers {
       if (!match(active)) continue;
       this.active.delete(active.recording.id);
       active.detach();
+      // Its audio ends now, whenever its upload and assembly are done.
+      const at = new Date().toISOString();
       const { tenant, id } = active.recording;
       const work = active.work
         .catch(() => undefined)
@@ -201,7 +203,7 @@ export class RecordingManager implements RoomWatchers {
           } catch (err) {
             failure ??= err instanceof Error ? err.message : String(err);
           }
-          await this.end(active.recording, failure ? 'partial' : 'completed', failure, active.format);
+          await this.end(active.recording, failure ? 'partial' : 'completed', failure, active.format, at);
         });
       this.track(work, { tenant, roomId: active.recording.roomId, recordingId: id });
     }
@@ -211,7 +213,7 @@ export class RecordingManager implements RoomWatchers {
    * Assembles what was uploaded (one assembly at a time here) and ends the record with its event. With nothing
    * uploaded, or `format` null (it never began), it ends `failed`.
    */
-  private async end(recording: Recording, status: RecordingEnd['status'], reason: string | null, format: RecordingFormat | null): Promise<void> {
+  private async end(recording: Recording, status: RecordingEnd['status'], reason: string | null, format: RecordingFormat | null, at = new Date().toISOString()): Promise<void> {
     let assembled: Assembled | null = null;
     try {
       assembled = format ? await this.assemble(recording.key, format) : null;
@@ -222,7 +224,7 @@ export class RecordingManager implements RoomWatchers {
     }
     const ended = await this.deps.store.finish(recording.tenant, recording.id, {
       status: assembled ? status : 'failed',
-      end: new Date().toISOString(),
+      end: at,
       reason: assembled ? reason : (reason ?? 'no audio was recorded'),
       size: assembled?.size ?? null,
       duration: assembled?.duration ?? null,

@@ -38,7 +38,7 @@ it('closes every participant and ends every call of the room, on its server and 
   // Later participants are refused on either server, calls are hung up and recorded rejected.
   for (const i of [0, 1]) await expect(join(i, 'deactivate-me')).rejects.toMatchObject({ status: 403, message: expect.stringContaining('"code":"room_deactivated"') });
   const late = new SimulatedCall({ answerUrl, from: '14155550123' });
-  await expect(late.answer()).rejects.toThrow(/Hangup/);
+  await expect(late.answer()).rejects.toThrow(/hangs up \(reason rejected\)/);
   expect(await callRecord(late, 'rejected')).toMatchObject({ hangupReason: 'room-deactivated' });
 }, 40_000);
 

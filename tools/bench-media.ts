@@ -10,6 +10,7 @@ import { concat, snrDb, tone } from './audio';
 import { benchConnector, calibrationMs, cpuMs, machine, quantile, ROOT, round, rssKiB, startStack, writeReport } from './bench-support';
 import { inBatches, LoadCall, Pacer, stampedPayload, type OnReceive } from './load-calls';
 import { SimulatedCall } from './plivo-simulator';
+import type { LocalStackInfo } from '../local/stack';
 
 /**
  * `npm run bench:media`: what one media server process costs per call, and what it does to the audio,
@@ -30,6 +31,11 @@ import { SimulatedCall } from './plivo-simulator';
  * - `tree`: as `duplex`, but every stream goes through `npm start`'s own port (its load balancer), as the
  *   Answer URL says, and CPU and RSS are summed over the whole `npm start` process tree: the API process,
  *   dynalite and every media server. Run with `--media-servers 1` to keep each room on one server.
+ *
+ * `--record`: every call is recorded as a routing rule's `recording: true` records it (the real path: each room is an
+ * inbound rule's static room, reached by its own called number, not `?roomId`), a call recording per call and a room
+ * recording per room, uploaded every 10 s to `npm start`'s S3 emulator. s3rver runs in `npm start`'s API process, not
+ * in a media server, so the media server's CPU figure holds none of the emulator's work (`tree` rows do).
  *
  * `--pin`: every server process (the pump, the whole `npm start` tree) on CPU 0 and this load generator on CPU 1
  * (`taskset`, every thread of each process), so the generator's own work does not delay the server's: the figures
@@ -67,6 +73,9 @@ interface Step {
   readonly serverUnderruns: number | null;
   /** This process's CPU share while talking, to show when the load generator itself is the limit. */
   readonly loadGeneratorCpuPercent: number;
+  /** `--record`: recordings the media servers started, and those that ended `completed` (logs); null when not recording. */
+  readonly recordingsStarted: number | null;
+  readonly recordingsCompleted: number | null;
 }
 
 /** A frame heard more than this after it was sent is late: past a phone's own playout buffer. */
@@ -76,10 +85,15 @@ const LATE_MS = 60;
 let closedStreams: { droppedOut: number; droppedIn: number; underruns: number }[] = [];
 /** Audio a relaying server dropped for a lagging reader, from its `relayed connection closed` lines. */
 let relayDropped = 0;
+/** The current step's `recording started` lines, and its `recording ended` lines by status. */
+let recordingsStarted = 0;
+let recordingsEnded: string[] = [];
 function onLogLine(line: string): void {
   try {
     if (line.includes('"plivo stream closed"')) closedStreams.push(JSON.parse(line) as { droppedOut: number; droppedIn: number; underruns: number });
     else if (line.includes('"relayed connection closed"')) relayDropped += (JSON.parse(line) as { dropped?: number }).dropped ?? 0;
+    else if (line.includes('"recording started"')) recordingsStarted++;
+    else if (line.includes('"recording ended"')) recordingsEnded.push((JSON.parse(line) as { status?: string }).status ?? 'unknown');
   } catch {
     // not a JSON log line
   }
@@ -90,10 +104,16 @@ interface Target {
   open(index: number, room: number, record: OnReceive): Promise<LoadCall>;
   /** The server processes whose CPU and RSS are reported. */
   readonly pids: readonly number[];
+  /** Whether its calls are recorded (`--record`). */
+  readonly recorded: boolean;
+  /** Removes what the target made for its step (`--record`'s rules). */
+  close(): Promise<void>;
 }
 
+const perRoomOf = (mode: Mode): number => (mode === 'conference' ? 3 : mode === 'pump' ? 1 : 2);
+
 async function step(target: Target, mode: Mode, calls: number, seconds: number): Promise<Step> {
-  const perRoom = mode === 'conference' ? 3 : mode === 'pump' ? 1 : 2;
+  const perRoom = perRoomOf(mode);
   const frames = seconds * (1000 / FRAME_MS);
   const sentAt = new Float64Array(calls * frames + 1);
   let nextSequence = 1;
@@ -111,6 +131,8 @@ async function step(target: Target, mode: Mode, calls: number, seconds: number):
   };
   const rss = () => target.pids.reduce((sum, pid) => sum + rssKiB(pid), 0);
   const rssIdle = rss();
+  recordingsStarted = 0;
+  recordingsEnded = [];
   const opened = await inBatches(Array.from({ length: calls }, (_, i) => i), 32, (i) => target.open(i, Math.floor(i / perRoom), record));
   await new Promise((resolve) => setTimeout(resolve, 500));
   received = 0;
@@ -146,6 +168,8 @@ async function step(target: Target, mode: Mode, calls: number, seconds: number):
   relayDropped = 0;
   await inBatches(opened, 64, (call) => call.stop());
   await new Promise((resolve) => setTimeout(resolve, 1000));
+  // Recordings end as their taps come off, once their last segments are up and assembled.
+  for (let waited = 0; target.recorded && recordingsEnded.length < recordingsStarted && waited < 30; waited++) await new Promise((resolve) => setTimeout(resolve, 1000));
   latencies.sort((a, b) => a - b);
   gaps.sort((a, b) => a - b);
   const stamped = mode !== 'conference';
@@ -173,8 +197,33 @@ async function step(target: Target, mode: Mode, calls: number, seconds: number):
     // Every talker's buffer also runs dry once when its stream stops: not a mid-call underrun.
     serverUnderruns: fromLogs ? Math.max(0, closedStreams.reduce((n, s) => n + s.underruns, 0) - closedStreams.length) : null,
     loadGeneratorCpuPercent: Math.round((self.user + self.system) / 1e4 / elapsed),
+    recordingsStarted: target.recorded ? recordingsStarted : null,
+    recordingsCompleted: target.recorded ? recordingsEnded.filter((status) => status === 'completed').length : null,
   };
 }
+
+/**
+ * `count` inbound rules with `recording: true`, each routing its own called number to its own static room
+ * `bench-<run>-<i>`: the numbers, and how to delete the rules again (a tenant holds at most 500).
+ */
+async function recordingRules(info: LocalStackInfo, run: string, count: number): Promise<{ numbers: string[]; remove(): Promise<void> }> {
+  const api = (method: string, path: string, body?: object) =>
+    fetch(info.apiUrl + path, { method, headers: { authorization: `Bearer ${info.token}`, 'content-type': 'application/json' }, body: body && JSON.stringify(body) });
+  const created = await inBatches(Array.from({ length: count }, (_, i) => i), 16, async (i) => {
+    const number = `1555${String(nextNumber++).padStart(7, '0')}`;
+    const res = await api('POST', '/v2/sip/routing-rule', { name: `bench ${run} ${i}`, type: 'inbound', phoneNumbers: [`+${number}`], room: { type: 'static', id: `bench-${run}-${i}` }, recording: true });
+    if (res.status !== 201) throw new Error(`creating a recording rule: ${res.status} ${await res.text()}`);
+    return { number, id: ((await res.json()) as { id: string }).id };
+  });
+  return {
+    numbers: created.map((rule) => rule.number),
+    remove: async () => {
+      await inBatches(created, 16, async (rule) => void (await api('DELETE', `/v2/sip/routing-rule/${rule.id}`)));
+    },
+  };
+}
+/** Called numbers of recording rules: each new, as an inbound number is one rule's. */
+let nextNumber = 0;
 
 /** SNR (dB) of a 1 kHz tone through `from -> to`, after the filter's first 10 frames. */
 function resamplerSnr(from: SampleRate, to: SampleRate): number {
@@ -220,6 +269,7 @@ async function main(): Promise<void> {
       /** Writes the stack's and media servers' CPU profiles (--cpu-prof) into this directory. */
       profile: { type: 'string' },
       pin: { type: 'boolean', default: false },
+      record: { type: 'boolean', default: false },
     },
   });
   const list = (s: string) => s.split(',').filter(Boolean).map(Number);
@@ -242,21 +292,28 @@ async function main(): Promise<void> {
   try {
     const answerUrl = await benchConnector(stack.info, 'bench');
     const servers = stack.info.mediaServers;
-    const media = (mode: Mode): Target => {
+    const media = async (mode: Mode, calls: number): Promise<Target> => {
       const run = `${mode}-${Date.now()}`;
       const onServer = (index: number) => (mode === 'relayed' && index % 2 === 1 ? 1 : 0);
+      // --record: room `room` is a recording rule's, called at its own number; otherwise named by `?roomId`.
+      const rules = values.record ? await recordingRules(stack.info, run, Math.ceil(calls / perRoomOf(mode))) : null;
+      const numbers = rules?.numbers ?? null;
       return {
+        close: () => rules?.remove() ?? Promise.resolve(),
         pids: mode === 'tree' ? stack.pids.tree : mode === 'relayed' ? servers.map((s) => s.pid) : [(servers[0] as { pid: number }).pid],
+        recorded: numbers !== null,
         open: async (index, room, record) => {
-          const call = new SimulatedCall({ answerUrl: `${answerUrl}?roomId=bench-${run}-${room}` });
+          const call = new SimulatedCall(numbers ? { answerUrl, to: numbers[room] } : { answerUrl: `${answerUrl}?roomId=bench-${run}-${room}` });
           const answered = await call.answer();
           const url = mode === 'tree' ? answered : answered.replace(/^ws:\/\/[^/]+/, (servers[onServer(index)] as { url: string }).url);
           return LoadCall.open(url, call.callUuid, record);
         },
       };
     };
-    const pumpTarget: Target = { pids: [pump.pid], open: (_i, _room, record) => LoadCall.open(`ws://127.0.0.1:${pump.port}/`, 'bench', record) };
-    await step(media('duplex'), 'duplex', 10, 2); // warm-up
+    const pumpTarget: Target = { pids: [pump.pid], recorded: false, close: () => Promise.resolve(), open: (_i, _room, record) => LoadCall.open(`ws://127.0.0.1:${pump.port}/`, 'bench', record) };
+    const warmUp = await media('duplex', 10);
+    await step(warmUp, 'duplex', 10, 2);
+    await warmUp.close();
     await step(pumpTarget, 'pump', 10, 2);
     if (modes.includes('tree')) {
       const cpu = () => stack.pids.tree.reduce((sum, pid) => sum + cpuMs(pid), 0);
@@ -268,12 +325,16 @@ async function main(): Promise<void> {
     for (const mode of modes) {
       for (const calls of callsFor(mode)) {
         process.stderr.write(`bench:media ${mode}, ${calls} calls for ${seconds} s\n`);
-        const result = await step(mode === 'pump' ? pumpTarget : media(mode), mode, calls, seconds);
+        const target = mode === 'pump' ? pumpTarget : await media(mode, calls);
+        const result = await step(target, mode, calls, seconds);
+        await target.close();
         results.push(result);
         process.stderr.write(
           `  CPU ${result.serverCpuMsPerCallSecond} ms/call-s (${result.projectedCallsPerCore} calls/core), RSS ${result.rssKiBPerCall} KiB/call, ` +
             `lost ${cell(result.framesLost)}, late ${cell(result.lateFrames)}, p50 ${cell(result.latencyP50Ms)} / p99 ${cell(result.latencyP99Ms)} ms, ` +
-            `pacing jitter p99 ${result.pacingJitterP99Ms} ms, generator CPU ${result.loadGeneratorCpuPercent} %\n`,
+            `pacing jitter p99 ${result.pacingJitterP99Ms} ms, generator CPU ${result.loadGeneratorCpuPercent} %` +
+            (result.recordingsStarted === null ? '' : `, recordings started ${result.recordingsStarted}, completed ${result.recordingsCompleted}`) +
+            '\n',
         );
       }
     }
@@ -288,14 +349,14 @@ async function main(): Promise<void> {
       const base = results.find((p) => p.mode === 'pump' && p.calls === r.calls);
       return base ? [{ mode: r.mode, calls: r.calls, cpuRatioToPump: round(r.serverCpuMsPerCallSecond / base.serverCpuMsPerCallSecond) }] : [];
     });
-  const command = `npm run bench:media -- --calls ${values.calls} --seconds ${seconds} --modes ${values.modes} --conference-calls ${values['conference-calls']} --relayed-calls ${values['relayed-calls']} --media-servers ${values['media-servers']}${values.pin ? ' --pin' : ''}`;
-  writeReport('media', {
+  const command = `npm run bench:media -- --calls ${values.calls} --seconds ${seconds} --modes ${values.modes} --conference-calls ${values['conference-calls']} --relayed-calls ${values['relayed-calls']} --media-servers ${values['media-servers']}${values.pin ? ' --pin' : ''}${values.record ? ' --record' : ''}`;
+  writeReport(values.record ? 'media-recorded' : 'media', {
     benchmark: 'media',
     date: new Date().toISOString(),
     machine: machine(calibration),
     command,
     setup:
-      `local stack (npm start, MEDIA_SERVERS=${values['media-servers']}) in its own processes; load generator in this process; N simulated Plivo streams, each sending a stamped 20 ms mu-law frame every 20 ms; latency = playAudio arrival - media send on one clock; CPU and RSS of the media server process from /proc (tree: of every process of npm start, streams through its own port); pump = tools/bare-pump.ts; ${values.pin ? 'pinned: servers on CPU 0, load generator on CPU 1 (taskset)' : 'not pinned: servers and load generator share the CPUs'}`,
+      `local stack (npm start, MEDIA_SERVERS=${values['media-servers']}) in its own processes; load generator in this process; N simulated Plivo streams, each sending a stamped 20 ms mu-law frame every 20 ms; latency = playAudio arrival - media send on one clock; CPU and RSS of the media server process from /proc (tree: of every process of npm start, streams through its own port); pump = tools/bare-pump.ts; ${values.pin ? 'pinned: servers on CPU 0, load generator on CPU 1 (taskset)' : 'not pinned: servers and load generator share the CPUs'}${values.record ? "; recorded: every call by its inbound rule's `recording: true` (a call recording per call, a room recording per room), segments uploaded to npm start's s3rver (in its API process, outside the media server's CPU figure)" : ''}`,
     pinned: values.pin,
     lateMs: LATE_MS,
     steps: results,

@@ -21,6 +21,11 @@ export class SegmentWriter {
   failure: Error | null = null;
   /** Samples taken so far (all channels). */
   private samples = 0;
+  /**
+   * Samples the segment being filled holds when full: the first a random 50-100% of a segment, so that recordings
+   * begun together (every call of a busy moment) do not all upload in the same tick; then whole segments.
+   */
+  private limit: number;
 
   constructor(
     private readonly objects: Pick<RecordingObjects, 'putSegment'>,
@@ -30,6 +35,8 @@ export class SegmentWriter {
     private readonly onFailure: (err: Error) => void,
   ) {
     this.buffer = new Int16Array(RECORDING_SEGMENT_SECONDS * format.sampleRate * format.channels);
+    const half = this.buffer.length / 2 / format.channels;
+    this.limit = (half + Math.floor(Math.random() * half)) * format.channels;
   }
 
   /** Seconds of audio taken so far. */
@@ -42,15 +49,16 @@ export class SegmentWriter {
     this.samples += pcm.length;
     let from = 0;
     while (from < pcm.length) {
-      const n = Math.min(pcm.length - from, this.buffer.length - this.filled);
+      const n = Math.min(pcm.length - from, this.limit - this.filled);
       this.buffer.set(from === 0 && n === pcm.length ? pcm : pcm.subarray(from, from + n), this.filled);
       this.filled += n;
       from += n;
-      if (this.filled === this.buffer.length) {
-        this.upload(this.buffer);
+      if (this.filled === this.limit) {
+        this.upload(this.buffer.subarray(0, this.limit));
         if (this.failure) return;
         this.buffer = new Int16Array(this.buffer.length);
         this.filled = 0;
+        this.limit = this.buffer.length;
       }
     }
   }

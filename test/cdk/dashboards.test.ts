@@ -1,7 +1,9 @@
+import { Aws } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { ContainerImage } from 'aws-cdk-lib/aws-ecs';
 import { DELIVERY_METRICS, MEDIA_COUNTS, MEDIA_METRICS, deliveryMetrics, streamDegradedMetric } from '../../core/metrics';
 import { ControlPlaneStack } from '../../lib/control-plane-stack';
+import { RecordingsBucket } from '../../lib/constructs/recordings-bucket';
 import { MediaRegionStack, mediaRegionStackName } from '../../lib/media-region-stack';
 import type { MediaRouting } from '../../lib/media-routing';
 import { mediaMetrics } from '../../ingest-container/src/metrics';
@@ -10,8 +12,8 @@ import { capturingReport, testApp } from './helpers';
 
 const ROUTING: MediaRouting = {
   mediaRegions: [
-    { id: 'us002', awsRegion: 'us-east-1', claimsTableName: 'plivo-connector-us002-media', recordingsBucketName: 'plivo-connector-recordings-us002', domainName: 'media-us.example.com' },
-    { id: 'in002', awsRegion: 'ap-south-1', claimsTableName: 'plivo-connector-in002-media', recordingsBucketName: 'plivo-connector-recordings-in002', domainName: 'media-in.example.com' },
+    { id: 'us002', awsRegion: 'us-east-1', claimsTableName: 'plivo-connector-us002-media', recordingsBucketName: RecordingsBucket.bucketNameFor('us002', Aws.ACCOUNT_ID), domainName: 'media-us.example.com' },
+    { id: 'in002', awsRegion: 'ap-south-1', claimsTableName: 'plivo-connector-in002-media', recordingsBucketName: RecordingsBucket.bucketNameFor('in002', Aws.ACCOUNT_ID), domainName: 'media-in.example.com' },
   ],
   homeMediaRegionId: 'us002',
   countryRegions: { IN: 'in002' },

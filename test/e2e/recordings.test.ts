@@ -98,20 +98,22 @@ it("records a call its rule records, caller left and what it heard right at the 
   expect(callView).toMatchObject({ status: 'completed', callId: expect.stringMatching(/^call_/), end: expect.any(String) });
   const { channels: [left, right], rate } = await download(callView);
   expect(rate).toBe(8000);
-  // Duration: the WAV's length, and its record's start to end (one frame of slack each way).
+  // Duration: the WAV's length, and its record's start to end (the room's clock skips ticks it falls over 100 ms behind).
   expect(callView.file.duration).toBeCloseTo((left as Int16Array).length / 8000, 3);
-  expect(Math.abs((callView.file.duration as number) * 1000 - (Date.parse(callView.end as string) - Date.parse(callView.start)))).toBeLessThanOrEqual(100);
+  expect(Math.abs((callView.file.duration as number) * 1000 - (Date.parse(callView.end as string) - Date.parse(callView.start)))).toBeLessThanOrEqual(200);
   const said = framesWith(left as Int16Array, 600);
   const heard = framesWith(right as Int16Array, 1400);
   const later = framesWith(right as Int16Array, 1000);
-  // Each tone is there a second (half), whole: 50 frames (25), a frame either way for the tone's edges.
-  expect(said.length).toBeGreaterThanOrEqual(48);
+  // Each tone is there a second (half), whole: 50 frames (25), a frame either way for the tone's edges, and on a loaded
+  // machine a frame or two a jitter buffer trims to stay in time.
+  expect(said.length).toBeGreaterThanOrEqual(46);
   expect(said.length).toBeLessThanOrEqual(51);
-  expect(heard.length).toBeGreaterThanOrEqual(48);
+  expect(heard.length).toBeGreaterThanOrEqual(46);
   expect(later.length).toBeGreaterThanOrEqual(23);
   // Played at the same moment, recorded a frame apart (within one), on the room's clock: a web member's jitter buffer
-  // starts a frame deeper than a caller's (2 frames, 1). Never in the other channel.
-  expect(Math.abs((heard[0] as number) - (said[0] as number) - 1)).toBeLessThanOrEqual(1);
+  // starts a frame deeper than a caller's (2 frames, 1); one more when a loaded machine makes either buffer grow a
+  // frame. Never in the other channel.
+  expect(Math.abs((heard[0] as number) - (said[0] as number) - 1)).toBeLessThanOrEqual(2);
   expect(later[0] as number).toBeGreaterThan((heard.at(-1) as number) + 10);
   // And where the recording's clock says: its start plus the caller's jitter buffer, give or take a loaded machine.
   const expected = (playedAt - Date.parse(callView.start)) / 20 + 1;
@@ -188,10 +190,12 @@ it('ends a recording whose media server was killed as partial, holding the audio
   expect(view).toMatchObject({ status: 'partial', reason: 'media server stopped' });
   const { channels: [mix] } = await download(view);
   const seconds = (mix as Int16Array).length / 8000;
-  // What reached the bucket: at least its first segment, nothing after the kill, at most 30 s lost.
-  expect(seconds).toBeGreaterThanOrEqual(10);
-  expect(seconds).toBeLessThanOrEqual((killedAt - Date.parse(begun.start)) / 1000 + 0.1);
-  expect((killedAt - Date.parse(begun.start)) / 1000 - seconds).toBeLessThanOrEqual(30);
-  expect(framesWith(mix as Int16Array, 700).length).toBeGreaterThanOrEqual(400);
+  // What reached the bucket: its first segment (5-10 s: a random 50-100 % of a segment), nothing after the kill; lost,
+  // at most the segment in progress (10 s) and its upload, far under the 30 s bound.
+  const recordedFor = (killedAt - Date.parse(begun.start)) / 1000;
+  expect(seconds).toBeGreaterThanOrEqual(5);
+  expect(seconds).toBeLessThanOrEqual(recordedFor + 0.1);
+  expect(recordedFor - seconds).toBeLessThanOrEqual(11);
+  expect(framesWith(mix as Int16Array, 700).length).toBeGreaterThanOrEqual(Math.floor(seconds * 50) - 10);
   await Promise.all([holder.close(), speaker.close(), close()]);
 }, 60_000);

@@ -196,6 +196,7 @@ it('ends a recording whose media server was killed as partial, holding the audio
   expect(seconds).toBeGreaterThanOrEqual(5);
   expect(seconds).toBeLessThanOrEqual(recordedFor + 0.1);
   expect(recordedFor - seconds).toBeLessThanOrEqual(11);
-  expect(framesWith(mix as Int16Array, 700).length).toBeGreaterThanOrEqual(Math.floor(seconds * 50) - 10);
+  // The tone from when its `recording-started` reached this test (its delivery takes a moment) to the end of the file.
+  expect(framesWith(mix as Int16Array, 700).length).toBeGreaterThanOrEqual(Math.floor(seconds * 50) - 50);
   await Promise.all([holder.close(), speaker.close(), close()]);
 }, 60_000);

@@ -37,9 +37,10 @@ import type { LocalStackInfo } from '../local/stack';
  * recording per room, uploaded every 10 s to `npm start`'s S3 emulator. s3rver runs in `npm start`'s API process, not
  * in a media server, so the media server's CPU figure holds none of the emulator's work (`tree` rows do).
  *
- * `--pin`: every server process (the pump, the whole `npm start` tree) on CPU 0 and this load generator on CPU 1
- * (`taskset`, every thread of each process), so the generator's own work does not delay the server's: the figures
- * then show the server's latency and loss, not the shared cores'. Needs two CPUs.
+ * `--pin`: the measured servers (the pump, every media server) on CPU 0 and this load generator with the rest of
+ * `npm start`'s tree (the API and its S3 emulator, dynalite) on CPU 1 (`taskset`, every thread of each process), so
+ * the generator's own work does not delay the servers': the figures then show the server's latency and loss, not the
+ * shared cores'. Needs two CPUs. (`tree` rows then span both CPUs.)
  */
 type Mode = 'pump' | 'duplex' | 'conference' | 'relayed' | 'tree';
 
@@ -283,7 +284,10 @@ async function main(): Promise<void> {
   const stack = await startStack(dataDir, { onLogLine, profileDir: values.profile, env: { MEDIA_SERVERS: values['media-servers'], LOG_LEVEL: 'info' } });
   const pump = await startPump();
   if (values.pin) {
-    for (const pid of [pump.pid, ...stack.pids.tree]) pin(pid, 0);
+    // The measured servers alone on CPU 0; the rest of npm start's tree (the API with its S3 emulator, dynalite) with
+    // the generator on CPU 1: call setup and uploads cost the media servers' core nothing.
+    for (const pid of stack.pids.tree) pin(pid, stack.pids.media.includes(pid) ? 0 : 1);
+    pin(pump.pid, 0);
     pin(process.pid, 1);
   }
   const results: Step[] = [];
@@ -356,7 +360,7 @@ async function main(): Promise<void> {
     machine: machine(calibration),
     command,
     setup:
-      `local stack (npm start, MEDIA_SERVERS=${values['media-servers']}) in its own processes; load generator in this process; N simulated Plivo streams, each sending a stamped 20 ms mu-law frame every 20 ms; latency = playAudio arrival - media send on one clock; CPU and RSS of the media server process from /proc (tree: of every process of npm start, streams through its own port); pump = tools/bare-pump.ts; ${values.pin ? 'pinned: servers on CPU 0, load generator on CPU 1 (taskset)' : 'not pinned: servers and load generator share the CPUs'}${values.record ? "; recorded: every call by its inbound rule's `recording: true` (a call recording per call, a room recording per room), segments uploaded to npm start's s3rver (in its API process, outside the media server's CPU figure)" : ''}`,
+      `local stack (npm start, MEDIA_SERVERS=${values['media-servers']}) in its own processes; load generator in this process; N simulated Plivo streams, each sending a stamped 20 ms mu-law frame every 20 ms; latency = playAudio arrival - media send on one clock; CPU and RSS of the media server process from /proc (tree: of every process of npm start, streams through its own port); pump = tools/bare-pump.ts; ${values.pin ? 'pinned (taskset): the pump and media servers on CPU 0; the load generator, the API (and its S3 emulator) and dynalite on CPU 1' : 'not pinned: servers and load generator share the CPUs'}${values.record ? "; recorded: every call by its inbound rule's `recording: true` (a call recording per call, a room recording per room), segments uploaded to npm start's s3rver (in its API process, outside the media server's CPU figure)" : ''}`,
     pinned: values.pin,
     lateMs: LATE_MS,
     steps: results,

@@ -204,6 +204,19 @@ describe('jitter buffer', () => {
       expect(counters).toMatchObject({ underruns: 1, skippedQuietFrames: 0, trimmedFrames: 1 });
     });
 
+    it('late frames that recur (one every 3 s for 30 s): catching up twice ends in underruns, so it looks longer and keeps the frame until they stop', () => {
+      const jb = adaptive();
+      const frames = Array.from({ length: 3000 }, (_, i) => phoneFrame(i % 25 === 0 ? 0 : 3000));
+      const { played } = playThrough(jb, clock, frames, (i) => 20 * i + (i % 150 === 100 && i < 1500 ? 25 : 0), 3000);
+      // Without looking longer, each late frame would be an underrun: 10 in the 30 s.
+      expect(jb.stats.underruns).toBe(3);
+      expect(counters).toMatchObject({ underruns: 3, trimmedFrames: 0 });
+      // Then it ran a frame later, hearing everything, until a long window (4 s) after the last late frame.
+      expect(played.slice(1400, 1500)).toEqual(Array.from({ length: 100 }, (_, k) => 1400 + k - 1));
+      expect(jb.stats.skipped).toBe(3);
+      expect(played.slice(-100)).toEqual(Array.from({ length: 100 }, (_, k) => 2900 + k));
+    });
+
     it('a jittery source (arrivals scattered +-15 ms and more, normal, sigma 9 ms): its target rises to 2 and stays; few underruns', () => {
       const jb = adaptive();
       let seed = 42;

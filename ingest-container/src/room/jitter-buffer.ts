@@ -11,7 +11,7 @@ export interface JitterBufferOptions {
   /**
    * For steady sources (a phone stream, a browser): measure the jitter of their arrivals (call `arrived()` once per
    * message) and set the target from it after each underrun; and when the buffer has run a frame fuller than its
-   * target for a whole second, skip the next quiet frame (or, if none comes within 10 s, trim one anyway), so latency
+   * target for a whole second (longer while catching up keeps ending in underruns), skip the next quiet frame (or, if none comes within 10 s, trim one anyway), so latency
    * comes back down after a late frame. Sources that send ahead on purpose (an agent's speech) keep what they sent.
    */
   readonly adaptive: boolean;
@@ -48,6 +48,12 @@ type Entry = Frame | { readonly checkpoint: string };
 export const MAX_PENDING_CHECKPOINTS = 64;
 /** A steady source's low-water mark is taken over this many ticks (1 s): a whole window above target is a surplus. */
 const WINDOW_TICKS = 50;
+/**
+ * An underrun within this many ticks (10 s) of letting a frame of surplus go says the stream needed it (late frames
+ * that recur): the window doubles, up to `MAX_WINDOW_TICKS` (16 s); as long without one, it halves again.
+ */
+const REGRET_TICKS = 500;
+const MAX_WINDOW_TICKS = 800;
 /** A surplus frame that met no quiet frame to skip within this many ticks (10 s: music on hold) is trimmed anyway. */
 const SKIP_WITHIN_TICKS = 500;
 /**
@@ -81,7 +87,10 @@ export class JitterBuffer {
   private framesSinceArrival = 0;
   // Its low-water mark: the fewest frames held at a pull in this window, and a surplus frame waiting for a quiet one.
   private lowWater = Infinity;
+  private window = WINDOW_TICKS;
   private windowTicks = 0;
+  /** Ticks played since a frame of surplus last went; Infinity when none went or an underrun answered it. */
+  private sinceCatchUp = Infinity;
   /** Ticks a surplus frame has waited for a quiet frame to skip; -1 when there is none. */
   private surplusTicks = -1;
 
@@ -147,6 +156,8 @@ export class JitterBuffer {
       this.underruns++;
       if (this.options.adaptive) {
         this.options.counters.underruns++;
+        if (this.sinceCatchUp < REGRET_TICKS) this.window = Math.min(2 * this.window, MAX_WINDOW_TICKS);
+        this.sinceCatchUp = Infinity;
         const { startFrames, maxTarget } = this.options;
         this.target = Math.min(maxTarget, startFrames + Math.floor((JITTER_HEADROOM * this.jitterMs) / FRAME_MS));
       }
@@ -166,12 +177,15 @@ export class JitterBuffer {
   /**
    * A steady source, about to play: keeps the window's low-water mark, lets a surplus frame go (the frame about to
    * play, if quiet, else after SKIP_WITHIN_TICKS any), and at the window's end finds a surplus if the buffer never
-   * held fewer than target + 1 frames: the stream runs a frame later than its jitter needs.
+   * held fewer than target + 1 frames: the stream runs a frame later than its jitter needs. The window is 1 s, longer
+   * while catching up keeps ending in underruns: J sees no lateness that comes seldom, or that comes just as the tick
+   * does (a stream whose frames arrive at the tick's moment runs dry on a 1 ms slip).
    */
   private adapt(onCheckpoint: (name: string) => void): void {
     if (this.frames < this.lowWater) this.lowWater = this.frames;
     if (this.surplusTicks >= 0) this.letSurplusGo(onCheckpoint);
-    if (++this.windowTicks === WINDOW_TICKS) {
+    if (++this.sinceCatchUp === REGRET_TICKS && this.window > WINDOW_TICKS) this.window /= 2;
+    if (++this.windowTicks >= this.window) {
       if (this.lowWater > this.target && this.surplusTicks < 0) this.surplusTicks = 0;
       this.lowWater = Infinity;
       this.windowTicks = 0;
@@ -195,6 +209,7 @@ export class JitterBuffer {
       this.options.counters.trimmedFrames++;
     }
     this.surplusTicks = -1;
+    this.sinceCatchUp = 0;
     this.fireCheckpoints(onCheckpoint);
   }
 

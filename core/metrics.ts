@@ -38,8 +38,13 @@ export const MEDIA_COUNTS = {
   connectionsRefused: 'ConnectionsRefused',
   /** Times a steady source's (a call's, a browser's) jitter buffer ran dry while playing: its audio came late or not at all. */
   underruns: 'Underruns',
-  /** Frames a jitter buffer dropped to bring latency back down after it ran fuller than needed for a second. */
+  /**
+   * Frames a jitter buffer dropped to bring latency back down: it had run a frame fuller than its jitter needs, and no
+   * quiet frame came to skip within 10 s (audio that is never quiet, such as music on hold).
+   */
   trimmedFrames: 'TrimmedFrames',
+  /** Quiet frames (silence, or below -45 dBFS) a jitter buffer skipped to bring latency back down, unheard. */
+  skippedQuietFrames: 'SkippedQuietFrames',
   /** Frames a participant sent that its jitter buffer had no room for: it sent faster than real time (an agent far ahead). */
   droppedFramesIn: 'DroppedFramesIn',
   /** Frames not sent to a participant: its peer was over a second behind reading, or its socket backed up. */

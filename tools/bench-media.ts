@@ -8,7 +8,7 @@ import { FRAME_MS, samplesPerFrame } from '../ingest-container/src/audio/frame';
 import { Resampler } from '../ingest-container/src/audio/resampler';
 import { concat, snrDb, tone } from './audio';
 import { benchConnector, calibrationMs, cpuMs, machine, quantile, ROOT, round, rssKiB, startStack, writeReport } from './bench-support';
-import { inBatches, LoadCall, Pacer, stampedPayload, type OnReceive } from './load-calls';
+import { inBatches, LoadCall, Pacer, SILENT_PAYLOAD, stampedPayload, TalkPattern, type OnReceive } from './load-calls';
 import { SimulatedCall } from './plivo-simulator';
 import type { LocalStackInfo } from '../local/stack';
 
@@ -41,6 +41,12 @@ import type { LocalStackInfo } from '../local/stack';
  * `npm start`'s tree (the API and its S3 emulator, dynalite) on CPU 1 (`taskset`, every thread of each process), so
  * the generator's own work does not delay the servers': the figures then show the server's latency and loss, not the
  * shared cores'. Needs two CPUs. (`tree` rows then span both CPUs.)
+ *
+ * `--talk ON,OFF` (seconds, such as `1.5,0.5`): each call alternates ON seconds of its stamped tone with OFF seconds of
+ * digital silence (0xff, unstamped), each from its own random phase, as callers taking turns do; the jitter buffers
+ * then meet quiet frames they may skip. Frames of silence are not counted as sent: loss and latency are over stamped
+ * frames only, and pacing jitter leaves out gaps longer than half the pause (the pauses themselves). Without it, every
+ * call talks all the time, as in the earlier figures.
  */
 type Mode = 'pump' | 'duplex' | 'conference' | 'relayed' | 'tree';
 
@@ -67,10 +73,12 @@ interface Step {
   readonly pacingJitterP99Ms: number;
   /**
    * Server-side, from the `plivo stream closed` log lines: output frames dropped on backed-up sockets,
-   * input frames the jitter buffers dropped to bring latency back down, and their mid-call underruns.
+   * input frames the jitter buffers dropped (over capacity, or trimmed to bring latency back down), the quiet ones
+   * they skipped to bring it down unheard, and their mid-call underruns.
    */
   readonly serverDroppedOut: number | null;
   readonly serverTrimmedIn: number | null;
+  readonly serverSkippedQuietIn: number | null;
   readonly serverUnderruns: number | null;
   /** This process's CPU share while talking, to show when the load generator itself is the limit. */
   readonly loadGeneratorCpuPercent: number;
@@ -79,11 +87,19 @@ interface Step {
   readonly recordingsCompleted: number | null;
 }
 
+/** What the bench reads of a `plivo stream closed` log line. */
+interface ClosedStream {
+  readonly droppedOut: number;
+  readonly droppedIn: number;
+  readonly skippedQuietIn: number;
+  readonly underruns: number;
+}
+
 /** A frame heard more than this after it was sent is late: past a phone's own playout buffer. */
 const LATE_MS = 60;
 
 /** The server's `plivo stream closed` log lines of the current step. */
-let closedStreams: { droppedOut: number; droppedIn: number; underruns: number }[] = [];
+let closedStreams: ClosedStream[] = [];
 /** Audio a relaying server dropped for a lagging reader, from its `relayed connection closed` lines. */
 let relayDropped = 0;
 /** The current step's `recording started` lines, and its `recording ended` lines by status. */
@@ -91,7 +107,7 @@ let recordingsStarted = 0;
 let recordingsEnded: string[] = [];
 function onLogLine(line: string): void {
   try {
-    if (line.includes('"plivo stream closed"')) closedStreams.push(JSON.parse(line) as { droppedOut: number; droppedIn: number; underruns: number });
+    if (line.includes('"plivo stream closed"')) closedStreams.push(JSON.parse(line) as ClosedStream);
     else if (line.includes('"relayed connection closed"')) relayDropped += (JSON.parse(line) as { dropped?: number }).dropped ?? 0;
     else if (line.includes('"recording started"')) recordingsStarted++;
     else if (line.includes('"recording ended"')) recordingsEnded.push((JSON.parse(line) as { status?: string }).status ?? 'unknown');
@@ -113,7 +129,7 @@ interface Target {
 
 const perRoomOf = (mode: Mode): number => (mode === 'conference' ? 3 : mode === 'pump' ? 1 : 2);
 
-async function step(target: Target, mode: Mode, calls: number, seconds: number): Promise<Step> {
+async function step(target: Target, mode: Mode, calls: number, seconds: number, talk: TalkPattern | null): Promise<Step> {
   const perRoom = perRoomOf(mode);
   const frames = seconds * (1000 / FRAME_MS);
   const sentAt = new Float64Array(calls * frames + 1);
@@ -123,7 +139,7 @@ async function step(target: Target, mode: Mode, calls: number, seconds: number):
   let received = 0;
   const record = (sequence: number, at: number, gapMs: number) => {
     received++;
-    if (gapMs > 0) gaps.push(Math.abs(gapMs - FRAME_MS));
+    if (gapMs > 0 && (talk === null || gapMs < (talk.offSeconds * 1000) / 2)) gaps.push(Math.abs(gapMs - FRAME_MS));
     const sent = sequence > 0 && sequence < sentAt.length ? (sentAt[sequence] as number) : 0;
     if (sent > 0) {
       latencies.push(at - sent);
@@ -148,7 +164,8 @@ async function step(target: Target, mode: Mode, calls: number, seconds: number):
     rssPeak = Math.max(rssPeak, rss());
     process.stderr.write(`  ${Math.round((performance.now() - started) / 1000)} s: sent ${nextSequence - 1}, received ${received}\n`);
   }, 5000);
-  const pacer = new Pacer((_call, frame) => {
+  const pacer = new Pacer((call, frame) => {
+    if (talk && !talk.talking(call, frame)) return SILENT_PAYLOAD;
     const sequence = nextSequence++;
     sentAt[sequence] = performance.now();
     return stampedPayload(frame, sequence);
@@ -195,6 +212,7 @@ async function step(target: Target, mode: Mode, calls: number, seconds: number):
     pacingJitterP99Ms: round(quantile(gaps, 0.99)),
     serverDroppedOut: fromLogs ? closedStreams.reduce((n, s) => n + s.droppedOut, 0) + relayDropped : null,
     serverTrimmedIn: fromLogs ? closedStreams.reduce((n, s) => n + s.droppedIn, 0) : null,
+    serverSkippedQuietIn: fromLogs ? closedStreams.reduce((n, s) => n + s.skippedQuietIn, 0) : null,
     // Every talker's buffer also runs dry once when its stream stops: not a mid-call underrun.
     serverUnderruns: fromLogs ? Math.max(0, closedStreams.reduce((n, s) => n + s.underruns, 0) - closedStreams.length) : null,
     loadGeneratorCpuPercent: Math.round((self.user + self.system) / 1e4 / elapsed),
@@ -250,13 +268,13 @@ async function startPump(): Promise<{ port: number; pid: number; child: ChildPro
 }
 
 const TABLE_HEADER = [
-  '| mode | calls | server CPU ms per call-second | projected calls per core | RSS KiB per call | frames sent | frames received | lost | late (>60 ms) | latency p50 ms | p99 ms | max ms | pacing jitter p50 ms | p99 ms | server dropped out | trimmed in | underruns | generator CPU % |',
-  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  '| mode | calls | server CPU ms per call-second | projected calls per core | RSS KiB per call | frames sent | frames received | lost | late (>60 ms) | latency p50 ms | p99 ms | max ms | pacing jitter p50 ms | p99 ms | server dropped out | trimmed in | skipped quiet in | underruns | generator CPU % |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
 ];
 
 const cell = (v: number | null) => (v === null ? 'n/a' : String(v));
 const tableRow = (r: Step) =>
-  `| ${r.mode} | ${r.calls} | ${r.serverCpuMsPerCallSecond} | ${r.projectedCallsPerCore} | ${r.rssKiBPerCall} | ${r.framesSent} | ${r.framesReceived} | ${cell(r.framesLost)} | ${cell(r.lateFrames)} | ${cell(r.latencyP50Ms)} | ${cell(r.latencyP99Ms)} | ${cell(r.latencyMaxMs)} | ${r.pacingJitterP50Ms} | ${r.pacingJitterP99Ms} | ${cell(r.serverDroppedOut)} | ${cell(r.serverTrimmedIn)} | ${cell(r.serverUnderruns)} | ${r.loadGeneratorCpuPercent} |`;
+  `| ${r.mode} | ${r.calls} | ${r.serverCpuMsPerCallSecond} | ${r.projectedCallsPerCore} | ${r.rssKiBPerCall} | ${r.framesSent} | ${r.framesReceived} | ${cell(r.framesLost)} | ${cell(r.lateFrames)} | ${cell(r.latencyP50Ms)} | ${cell(r.latencyP99Ms)} | ${cell(r.latencyMaxMs)} | ${r.pacingJitterP50Ms} | ${r.pacingJitterP99Ms} | ${cell(r.serverDroppedOut)} | ${cell(r.serverTrimmedIn)} | ${cell(r.serverSkippedQuietIn)} | ${cell(r.serverUnderruns)} | ${r.loadGeneratorCpuPercent} |`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -271,10 +289,13 @@ async function main(): Promise<void> {
       profile: { type: 'string' },
       pin: { type: 'boolean', default: false },
       record: { type: 'boolean', default: false },
+      /** ON,OFF seconds: talk spurts and pauses of digital silence instead of talking all the time. */
+      talk: { type: 'string' },
     },
   });
   const list = (s: string) => s.split(',').filter(Boolean).map(Number);
   const seconds = Number(values.seconds);
+  const talk = values.talk === undefined ? null : new TalkPattern(...(list(values.talk) as [number, number]));
   const modes = values.modes.split(',') as Mode[];
   const callsFor = (mode: Mode) => list(mode === 'relayed' ? values['relayed-calls'] : mode === 'conference' ? values['conference-calls'] : values.calls);
   const calibration = calibrationMs();
@@ -316,9 +337,9 @@ async function main(): Promise<void> {
     };
     const pumpTarget: Target = { pids: [pump.pid], recorded: false, close: () => Promise.resolve(), open: (_i, _room, record) => LoadCall.open(`ws://127.0.0.1:${pump.port}/`, 'bench', record) };
     const warmUp = await media('duplex', 10);
-    await step(warmUp, 'duplex', 10, 2);
+    await step(warmUp, 'duplex', 10, 2, talk);
     await warmUp.close();
-    await step(pumpTarget, 'pump', 10, 2);
+    await step(pumpTarget, 'pump', 10, 2, talk);
     if (modes.includes('tree')) {
       const cpu = () => stack.pids.tree.reduce((sum, pid) => sum + cpuMs(pid), 0);
       const before = cpu();
@@ -330,7 +351,7 @@ async function main(): Promise<void> {
       for (const calls of callsFor(mode)) {
         process.stderr.write(`bench:media ${mode}, ${calls} calls for ${seconds} s\n`);
         const target = mode === 'pump' ? pumpTarget : await media(mode, calls);
-        const result = await step(target, mode, calls, seconds);
+        const result = await step(target, mode, calls, seconds, talk);
         await target.close();
         results.push(result);
         process.stderr.write(
@@ -353,7 +374,7 @@ async function main(): Promise<void> {
       const base = results.find((p) => p.mode === 'pump' && p.calls === r.calls);
       return base ? [{ mode: r.mode, calls: r.calls, cpuRatioToPump: round(r.serverCpuMsPerCallSecond / base.serverCpuMsPerCallSecond) }] : [];
     });
-  const command = `npm run bench:media -- --calls ${values.calls} --seconds ${seconds} --modes ${values.modes} --conference-calls ${values['conference-calls']} --relayed-calls ${values['relayed-calls']} --media-servers ${values['media-servers']}${values.pin ? ' --pin' : ''}${values.record ? ' --record' : ''}`;
+  const command = `npm run bench:media -- --calls ${values.calls} --seconds ${seconds} --modes ${values.modes} --conference-calls ${values['conference-calls']} --relayed-calls ${values['relayed-calls']} --media-servers ${values['media-servers']}${values.pin ? ' --pin' : ''}${values.record ? ' --record' : ''}${values.talk ? ` --talk ${values.talk}` : ''}`;
   writeReport(values.record ? 'media-recorded' : 'media', {
     benchmark: 'media',
     date: new Date().toISOString(),
@@ -361,6 +382,9 @@ async function main(): Promise<void> {
     command,
     setup:
       `local stack (npm start, MEDIA_SERVERS=${values['media-servers']}) in its own processes; load generator in this process; N simulated Plivo streams, each sending a stamped 20 ms mu-law frame every 20 ms; latency = playAudio arrival - media send on one clock; CPU and RSS of the media server process from /proc (tree: of every process of npm start, streams through its own port); pump = tools/bare-pump.ts; ${values.pin ? 'pinned (taskset): the pump and media servers on CPU 0; the load generator, the API (and its S3 emulator) and dynalite on CPU 1' : 'not pinned: servers and load generator share the CPUs'}${values.record ? "; recorded: every call by its inbound rule's `recording: true` (a call recording per call, a room recording per room), segments uploaded to npm start's s3rver (in its API process, outside the media server's CPU figure)" : ''}`,
+    conditions: talk
+      ? `talk spurts: each call alternates ${talk.onSeconds} s of its stamped tone with ${talk.offSeconds} s of digital silence (0xff, unstamped), from a random phase; frames of silence are not counted as sent (loss and latency are over stamped frames only); pacing jitter leaves out gaps over half the pause`
+      : 'continuous: every call sends its stamped tone all the time',
     pinned: values.pin,
     lateMs: LATE_MS,
     steps: results,

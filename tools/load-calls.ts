@@ -30,6 +30,35 @@ export function stampedPayload(frame: number, sequence: number): string {
   return head.toString('base64') + (tails[frame % 50] as string);
 }
 
+/** A frame of digital silence (160 x 0xff), unstamped: what a phone sends between talk spurts. */
+export const SILENT_PAYLOAD = Buffer.alloc(FRAME_BYTES, 0xff).toString('base64');
+
+/**
+ * Talk spurts (`bench:media --talk ON,OFF`): each call talks `onSeconds`, then is silent `offSeconds`, over and over,
+ * from its own random phase, as callers taking turns would.
+ */
+export class TalkPattern {
+  private readonly onFrames: number;
+  private readonly periodFrames: number;
+  private readonly phases = new WeakMap<LoadCall, number>();
+
+  constructor(
+    readonly onSeconds: number,
+    readonly offSeconds: number,
+  ) {
+    if (!(onSeconds > 0 && offSeconds > 0)) throw new Error('--talk takes ON,OFF: two numbers of seconds above 0, such as 1.5,0.5');
+    this.onFrames = Math.round((onSeconds * 1000) / FRAME_MS);
+    this.periodFrames = this.onFrames + Math.round((offSeconds * 1000) / FRAME_MS);
+  }
+
+  /** Whether `call`'s frame `frame` is in a talk spurt. */
+  talking(call: LoadCall, frame: number): boolean {
+    let phase = this.phases.get(call);
+    if (phase === undefined) this.phases.set(call, (phase = Math.floor(Math.random() * this.periodFrames)));
+    return (frame + phase) % this.periodFrames < this.onFrames;
+  }
+}
+
 /** The sequence number stamped in a `playAudio` message; 0 when it has no payload. */
 function sequenceIn(data: Buffer): number {
   const at = data.indexOf(PAYLOAD_KEY);

@@ -53,9 +53,10 @@ export class MediaDashboard extends Construct {
     );
     this.dashboard.addWidgets(
       graph(
-        'Audio in: underruns, trimmed and dropped frames',
+        'Audio in: underruns, skipped, trimmed and dropped frames',
         [
           count(MEDIA_METRICS.underruns, 'Underruns'),
+          count(MEDIA_METRICS.skippedQuietFrames, 'Quiet frames skipped'),
           count(MEDIA_METRICS.trimmedFrames, 'Trimmed frames'),
           count(MEDIA_METRICS.droppedFramesIn, 'Dropped frames in'),
         ],

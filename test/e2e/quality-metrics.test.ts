@@ -1,6 +1,6 @@
 import { MEDIA_COUNTS, MEDIA_METRICS } from '../../core/metrics';
 import { mulawEncode } from '../../ingest-container/src/audio/mulaw';
-import { tone } from '../../tools/audio';
+import { concat, tone } from '../../tools/audio';
 import { SimulatedCall } from '../../tools/plivo-simulator';
 import { closedPort } from '../support/agents';
 import { flatCalls } from '../support/calls';
@@ -8,7 +8,7 @@ import { apiRequest, localProcessPerFile, waitFor } from '../support/local-proce
 
 /**
  * The media-quality metrics through `npm start`'s real media server: a simulated call whose audio comes in a burst,
- * then too full, then not at all, routed to an agent nobody answers. The server's `media metrics` lines (CloudWatch
+ * then too full (speech, then silence), then not at all, routed to an agent nobody answers. The server's `media metrics` lines (CloudWatch
  * EMF, one per report, never per call or frame) carry exactly what the call's own close line counted.
  */
 const local = localProcessPerFile('e2e-quality-');
@@ -22,7 +22,7 @@ const lines = (): Line[] =>
     .filter((line) => line.startsWith('{'))
     .map((line) => JSON.parse(line) as Line);
 
-it('counts underruns, dropped and trimmed frames and failed agent dials into the EMF reports, by region', async () => {
+it('counts underruns, dropped frames, skipped quiet frames and failed agent dials into the EMF reports, by region', async () => {
   const agent = await api('POST', '/v2/agents', { name: 'nobody home', url: `ws://127.0.0.1:${await closedPort()}/agent`, sampleRate: 16000 });
   expect(agent.status).toBe(201);
   const rule = await api('POST', '/v2/sip/routing-rule', { name: 'quality', type: 'inbound', phoneNumbers: ['+14155550177'], room: { type: 'dynamic' }, agentId: agent.body.id });
@@ -33,8 +33,9 @@ it('counts underruns, dropped and trimmed frames and failed agent dials into the
   // 80 frames in one message: the stream's jitter buffer holds 50, the 30 oldest are dropped.
   const burst = mulawEncode(tone(700, 1.6));
   call.send({ event: 'media', sequenceNumber: 1, streamId: call.streamId, media: { track: 'inbound', timestamp: '0', chunk: 1, payload: Buffer.from(burst).toString('base64') } });
-  // Then real time on top of a full buffer: trimmed, a frame a second, back towards its target.
-  await call.play(tone(700, 2.5));
+  // Then real time on top of a full buffer: far over its target, so its first quiet frame (the silence after the tone)
+  // is skipped, back towards its target.
+  await call.play(concat([tone(700, 2.5), new Int16Array(8000)]));
   // Then nothing: the buffer runs dry.
   await new Promise((resolve) => setTimeout(resolve, 1500));
   await waitFor(async () => {
@@ -43,7 +44,8 @@ it('counts underruns, dropped and trimmed frames and failed agent dials into the
   }, 10_000);
   await call.hangup();
   const closed = await waitFor(() => lines().find((line) => line.msg === 'plivo stream closed' && line.callUuid === call.callUuid));
-  expect(closed.droppedIn).toBeGreaterThanOrEqual(30 + 1);
+  expect(closed.droppedIn).toBeGreaterThanOrEqual(30);
+  expect(closed.skippedQuietIn).toBeGreaterThanOrEqual(1);
   expect(closed.underruns).toBeGreaterThanOrEqual(1);
 
   // Stopping the media server flushes its last counts.
@@ -60,6 +62,7 @@ it('counts underruns, dropped and trimmed frames and failed agent dials into the
   // The burst's 30 at least: on a loaded machine a late tick can leave a real-time frame to find the buffer full too.
   expect(sum(MEDIA_COUNTS.droppedFramesIn)).toBeGreaterThanOrEqual(30);
   expect(sum(MEDIA_COUNTS.droppedFramesIn) + sum(MEDIA_COUNTS.trimmedFrames)).toBe(closed.droppedIn);
+  expect(sum(MEDIA_COUNTS.skippedQuietFrames)).toBe(closed.skippedQuietIn);
   expect(sum(MEDIA_COUNTS.underruns)).toBe(closed.underruns);
   expect(sum(MEDIA_COUNTS.agentDialsFailed)).toBe(1);
   expect(sum(MEDIA_COUNTS.droppedFramesOut)).toBe(closed.droppedOut);

@@ -8,6 +8,10 @@ export const samplesPerFrame = (rate: number): number => (rate * FRAME_MS) / 100
 const PHONE_FRAME_BYTES = samplesPerFrame(8000);
 /** 160 bytes of mu-law silence (0xff), as Plivo's base64. */
 const SILENT_MULAW_BASE64 = Buffer.alloc(PHONE_FRAME_BYTES, 0xff).toString('base64');
+/** A frame whose every sample is below this (-45 dBFS) is quiet: a caller misses nothing if it is skipped. */
+const QUIET_PEAK = Math.round(32768 * 10 ** (-45 / 20));
+/** 1 for each mu-law code at or above `QUIET_PEAK`: a quiet check is one lookup per code, no decode. */
+const LOUD_MULAW = Uint8Array.from(mulawDecode(Uint8Array.from({ length: 256 }, (_, code) => code)), (sample) => (Math.abs(sample) >= QUIET_PEAK ? 1 : 0));
 
 /**
  * One 20 ms frame of audio at `rate`, in whichever forms it has been needed so far. Phone audio keeps
@@ -38,6 +42,17 @@ export class Frame {
   /** Digital silence costs nothing downstream: the room skips it like a missing frame. */
   get silent(): boolean {
     return this.base64 === SILENT_MULAW_BASE64;
+  }
+
+  /** Digital silence, or no sample at -45 dBFS or above: a frame the jitter buffer may skip to catch up. */
+  get quiet(): boolean {
+    if (this.silent) return true;
+    if (this.samples) {
+      for (const sample of this.samples) if (sample >= QUIET_PEAK || sample <= -QUIET_PEAK) return false;
+      return true;
+    }
+    for (const code of this.mulaw) if (LOUD_MULAW[code] === 1) return false;
+    return true;
   }
 
   get pcm(): Int16Array {

@@ -301,13 +301,14 @@ export class PlivoStream implements Participant {
     if (media.bytes === PHONE_FRAME_BYTES && this.cutter.empty) {
       this.stats.framesIn++;
       this.input.push(Frame.fromMulawBase64(media.base64));
-      return;
+    } else {
+      // Any other length: re-cut into 20 ms frames.
+      this.cutter.cut(Buffer.from(media.base64, 'base64'), (bytes) => {
+        this.stats.framesIn++;
+        this.input.push(Frame.fromMulaw(Uint8Array.prototype.slice.call(bytes)));
+      });
     }
-    // Any other length: re-cut into 20 ms frames.
-    this.cutter.cut(Buffer.from(media.base64, 'base64'), (bytes) => {
-      this.stats.framesIn++;
-      this.input.push(Frame.fromMulaw(Uint8Array.prototype.slice.call(bytes)));
-    });
+    this.input.arrived();
   }
 
   /** Hangs the call up through Plivo, whose `stop` and close then end the stream; else closes the stream now. */
@@ -338,7 +339,7 @@ export class PlivoStream implements Participant {
     this.room?.leave(this.id, this.leftFor ?? this.endReason);
     this.remote?.relay.release(CLOSE.ended, 'call ended');
     const jitter = this.input.stats;
-    this.deps.log.info('plivo stream closed', { reason: this.endReason, ...this.stats, underruns: jitter.underruns, jitterTarget: jitter.target, droppedIn: jitter.dropped });
+    this.deps.log.info('plivo stream closed', { reason: this.endReason, ...this.stats, underruns: jitter.underruns, jitterTarget: jitter.target, jitterMs: jitter.jitterMs, droppedIn: jitter.dropped, skippedQuietIn: jitter.skipped });
     if (!this.deps.switchedLeg) await this.call.ended(this.endReason);
   }
 }

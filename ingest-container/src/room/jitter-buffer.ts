@@ -1,17 +1,18 @@
-import type { Frame } from '../audio/frame';
+import { FRAME_MS, type Frame } from '../audio/frame';
 import type { MediaCounters } from '../metrics';
 import type { AudioBudget } from './audio-budget';
 
 export interface JitterBufferOptions {
-  /** Frames to hold before playing out; grows on underruns up to `maxTarget`. */
+  /** Frames to hold before playing out; a steady source's target after an underrun adds what its jitter needs, up to `maxTarget`. */
   readonly startFrames: number;
   readonly maxTarget: number;
   /** Hard bound on frames held; beyond it the oldest frame is dropped and counted. */
   readonly capacity: number;
   /**
-   * For steady sources (a phone stream): adapt the target to the jitter seen, and drop a frame when the
-   * buffer has run fuller than needed for a second, so latency shrinks back after a burst. Sources that
-   * send ahead on purpose (an agent's speech) keep what they sent.
+   * For steady sources (a phone stream, a browser): measure the jitter of their arrivals (call `arrived()` once per
+   * message) and set the target from it after each underrun; and when the buffer has run a frame fuller than its
+   * target for a whole second (longer while catching up keeps ending in underruns), skip the next quiet frame (or, if none comes within 10 s, trim one anyway), so latency
+   * comes back down after a late frame. Sources that send ahead on purpose (an agent's speech) keep what they sent.
    */
   readonly adaptive: boolean;
   /**
@@ -23,7 +24,9 @@ export interface JitterBufferOptions {
    * The server's counts, besides the buffer's own: frames dropped over capacity or trimmed, and the underruns of an
    * adaptive (steady) source; a source that sends ahead on purpose runs dry whenever it stops speaking, which is no fault.
    */
-  readonly counters: Pick<MediaCounters, 'underruns' | 'trimmedFrames' | 'droppedFramesIn'>;
+  readonly counters: Pick<MediaCounters, 'underruns' | 'trimmedFrames' | 'skippedQuietFrames' | 'droppedFramesIn'>;
+  /** The monotonic clock (ms) a steady source's arrivals are timed on. @default performance.now */
+  readonly now?: () => number;
 }
 
 export interface JitterStats {
@@ -33,14 +36,33 @@ export interface JitterStats {
   readonly underruns: number;
   /** Frames dropped: over capacity, or trimmed to bring latency back down. */
   readonly dropped: number;
+  /** Quiet frames skipped, unheard, to bring latency back down. */
+  readonly skipped: number;
+  /** A steady source's interarrival jitter (RFC 3550's J, ms, to 0.1); 0 for others. */
+  readonly jitterMs: number;
 }
 
 type Entry = Frame | { readonly checkpoint: string };
 
-const TRIM_AFTER_TICKS = 50;
 /** Checkpoints waiting for their audio to play out; a sender that needs more is not waiting for audio. */
 export const MAX_PENDING_CHECKPOINTS = 64;
-const SHRINK_AFTER_TICKS = 500;
+/** A steady source's low-water mark is taken over this many ticks (1 s): a whole window above target is a surplus. */
+const WINDOW_TICKS = 50;
+/**
+ * An underrun within this many ticks (10 s) of letting a frame of surplus go says the stream needed it (late frames
+ * that recur): the window doubles, up to `MAX_WINDOW_TICKS` (16 s); as long without one, it halves again.
+ */
+const REGRET_TICKS = 500;
+const MAX_WINDOW_TICKS = 800;
+/** A surplus frame that met no quiet frame to skip within this many ticks (10 s: music on hold) is trimmed anyway. */
+const SKIP_WITHIN_TICKS = 500;
+/**
+ * Frames of headroom per frame time of jitter: target = startFrames + floor(JITTER_HEADROOM * J / 20 ms). Arrivals
+ * scattered evenly over +-a give J = 2a/3, so 3J is their whole spread (2a): +-15 ms (J 10 ms) gets one frame more.
+ * One late frame (late by L, J rises about L/8) raises nothing unless L is over 50 ms and another underrun follows
+ * while J is still up (it decays by 1/16 a message).
+ */
+const JITTER_HEADROOM = 3;
 
 /**
  * A participant's inbound audio between arrival and the room's 20 ms tick. It starts playing once
@@ -54,23 +76,54 @@ export class JitterBuffer {
   private checkpoints = 0;
   private playing = false;
   private target: number;
-  private fullTicks = 0;
-  private steadyTicks = 0;
   private underruns = 0;
   private dropped = 0;
+  private skipped = 0;
+  // A steady source's jitter statistic (RFC 3550, 6.4.1): when its last message came, with how many frames.
+  private readonly now: () => number;
+  private jitterMs = 0;
+  private lastArrival = NaN;
+  private lastArrivalFrames = 0;
+  private framesSinceArrival = 0;
+  // Its low-water mark: the fewest frames held at a pull in this window, and a surplus frame waiting for a quiet one.
+  private lowWater = Infinity;
+  private window = WINDOW_TICKS;
+  private windowTicks = 0;
+  /** Ticks played since a frame of surplus last went; Infinity when none went or an underrun answered it. */
+  private sinceCatchUp = Infinity;
+  /** Ticks a surplus frame has waited for a quiet frame to skip; -1 when there is none. */
+  private surplusTicks = -1;
 
   constructor(private readonly options: JitterBufferOptions) {
     this.target = options.startFrames;
+    this.now = options.now ?? (() => performance.now());
   }
 
   /** Queues `frame`; false (and not queued) when the budget it would draw on is spent. */
   push(frame: Frame): boolean {
-    if (this.frames >= this.options.capacity) this.dropOldestFrame('droppedFramesIn');
+    if (this.frames >= this.options.capacity) this.dropOldestFrame();
     const budget = this.options.budget;
     if (budget && this.frames >= budget.free && !budget.from.take(budget.frameBytes)) return false;
     this.entries.push(frame);
     this.frames++;
+    if (this.options.adaptive) this.framesSinceArrival++;
     return true;
+  }
+
+  /**
+   * The frames pushed since the last call came in one message, now: a steady source's jitter J moves 1/16 of the way
+   * to |D|, D = the gap since the previous message - 20 ms for each frame that one carried. A gap longer than the
+   * deepest target could cover is a pause in sending or an outage, not jitter: it only restarts the timing.
+   */
+  arrived(): void {
+    if (this.framesSinceArrival === 0) return;
+    const now = this.now();
+    const d = now - this.lastArrival - FRAME_MS * this.lastArrivalFrames;
+    // NaN (no message before this one) is not <= anything.
+    if (d <= FRAME_MS * this.options.maxTarget) this.jitterMs += (Math.abs(d) - this.jitterMs) / 16;
+    this.lastArrival = now;
+    this.lastArrivalFrames = this.framesSinceArrival;
+    this.framesSinceArrival = 0;
   }
 
   /** Queues a checkpoint behind the audio queued so far; false (and not queued) when too many wait already. */
@@ -87,7 +140,7 @@ export class JitterBuffer {
     this.entries = this.entries.slice(this.head).filter((entry) => 'checkpoint' in entry);
     this.head = 0;
     this.removed(cleared);
-    this.playing = false;
+    this.stopPlaying();
     return cleared;
   }
 
@@ -99,35 +152,73 @@ export class JitterBuffer {
       this.playing = true;
     }
     if (this.frames === 0) {
-      this.playing = false;
+      this.stopPlaying();
       this.underruns++;
       if (this.options.adaptive) {
         this.options.counters.underruns++;
-        if (this.target < this.options.maxTarget) this.target++;
+        if (this.sinceCatchUp < REGRET_TICKS) this.window = Math.min(2 * this.window, MAX_WINDOW_TICKS);
+        this.sinceCatchUp = Infinity;
+        const { startFrames, maxTarget } = this.options;
+        this.target = Math.min(maxTarget, startFrames + Math.floor((JITTER_HEADROOM * this.jitterMs) / FRAME_MS));
       }
-      this.steadyTicks = 0;
       return null;
     }
-    if (this.options.adaptive) this.adapt();
+    if (this.options.adaptive) this.adapt(onCheckpoint);
     const frame = this.shift();
     this.fireCheckpoints(onCheckpoint);
     return frame;
   }
 
   get stats(): JitterStats {
-    return { depth: this.frames, target: this.target, underruns: this.underruns, dropped: this.dropped };
+    const { frames: depth, target, underruns, dropped, skipped } = this;
+    return { depth, target, underruns, dropped, skipped, jitterMs: Math.round(this.jitterMs * 10) / 10 };
   }
 
-  private adapt(): void {
-    this.fullTicks = this.frames > this.target + 1 ? this.fullTicks + 1 : 0;
-    if (this.fullTicks >= TRIM_AFTER_TICKS) {
-      this.dropOldestFrame('trimmedFrames');
-      this.fullTicks = 0;
+  /**
+   * A steady source, about to play: keeps the window's low-water mark, lets a surplus frame go (the frame about to
+   * play, if quiet, else after SKIP_WITHIN_TICKS any), and at the window's end finds a surplus if the buffer never
+   * held fewer than target + 1 frames: the stream runs a frame later than its jitter needs. The window is 1 s, longer
+   * while catching up keeps ending in underruns: J sees no lateness that comes seldom, or that comes just as the tick
+   * does (a stream whose frames arrive at the tick's moment runs dry on a 1 ms slip).
+   */
+  private adapt(onCheckpoint: (name: string) => void): void {
+    if (this.frames < this.lowWater) this.lowWater = this.frames;
+    if (this.surplusTicks >= 0) this.letSurplusGo(onCheckpoint);
+    if (++this.sinceCatchUp === REGRET_TICKS && this.window > WINDOW_TICKS) this.window /= 2;
+    if (++this.windowTicks >= this.window) {
+      if (this.lowWater > this.target && this.surplusTicks < 0) this.surplusTicks = 0;
+      this.lowWater = Infinity;
+      this.windowTicks = 0;
     }
-    if (++this.steadyTicks >= SHRINK_AFTER_TICKS && this.target > this.options.startFrames) {
-      this.target--;
-      this.steadyTicks = 0;
+  }
+
+  private letSurplusGo(onCheckpoint: (name: string) => void): void {
+    // A late frame since took the surplus back.
+    if (this.frames <= this.target) {
+      this.surplusTicks = -1;
+      return;
     }
+    const quiet = (this.entries[this.head] as Frame).quiet;
+    if (!quiet && ++this.surplusTicks < SKIP_WITHIN_TICKS) return;
+    this.shift();
+    if (quiet) {
+      this.skipped++;
+      this.options.counters.skippedQuietFrames++;
+    } else {
+      this.dropped++;
+      this.options.counters.trimmedFrames++;
+    }
+    this.surplusTicks = -1;
+    this.sinceCatchUp = 0;
+    this.fireCheckpoints(onCheckpoint);
+  }
+
+  /** Waits for `target` frames again; a steady source's window starts over once it plays. */
+  private stopPlaying(): void {
+    this.playing = false;
+    this.lowWater = Infinity;
+    this.windowTicks = 0;
+    this.surplusTicks = -1;
   }
 
   private fireCheckpoints(onCheckpoint: (name: string) => void): void {
@@ -146,14 +237,14 @@ export class JitterBuffer {
     return frame;
   }
 
-  /** Drops the oldest frame, counted for the server as `why`. */
-  private dropOldestFrame(why: 'trimmedFrames' | 'droppedFramesIn'): void {
+  /** Drops the oldest frame to make room, counted for the server. */
+  private dropOldestFrame(): void {
     const index = this.entries.findIndex((entry, i) => i >= this.head && !('checkpoint' in entry));
     if (index < 0) return;
     this.entries.splice(index, 1);
     this.removed(1);
     this.dropped++;
-    this.options.counters[why]++;
+    this.options.counters.droppedFramesIn++;
   }
 
   /** `count` frames left the queue: what those beyond the free ones drew goes back to the budget. */

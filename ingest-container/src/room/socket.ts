@@ -118,7 +118,7 @@ export class RoomSocket implements Participant {
         guard(log, 'leaving the room', () => undefined).run(() => {
           room.leave(id, this.leaveReason);
           const jitter = this.input.stats;
-          log.info('room participant left', { code, reason: this.leaveReason, ...this.stats, underruns: jitter.underruns, droppedIn: jitter.dropped });
+          log.info('room participant left', { code, reason: this.leaveReason, ...this.stats, underruns: jitter.underruns, jitterTarget: jitter.target, jitterMs: jitter.jitterMs, droppedIn: jitter.dropped, skippedQuietIn: jitter.skipped });
         });
         resolve();
       }),
@@ -170,6 +170,7 @@ export class RoomSocket implements Participant {
       }
       this.stats.framesIn++;
     });
+    this.input.arrived();
   }
 
   private onControl(data: Buffer): void {

@@ -33,6 +33,15 @@ function childrenOf(pid: number): number[] {
   }
 }
 
+/** A process's command line, its arguments joined by spaces ('' once it has gone). */
+function commandLine(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  } catch {
+    return '';
+  }
+}
+
 /** `pid` and every process below it. */
 function processTree(pid: number): number[] {
   return [pid, ...childrenOf(pid).flatMap(processTree)];
@@ -77,7 +86,7 @@ export async function startStack(
   const media = info.mediaServers.map((server) => server.pid);
   return {
     info,
-    pids: { api, dynalite: childrenOf(api).find((pid) => !media.includes(pid)) ?? api, media, tree: processTree(api) },
+    pids: { api, dynalite: childrenOf(api).find((pid) => commandLine(pid).includes('dynalite')) ?? api, media, tree: processTree(api) },
     stop: () =>
       new Promise<void>((resolve) => {
         child.once('exit', () => resolve());

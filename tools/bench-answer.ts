@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { createLogger } from '../core/log';
 import { answerDependencies, createAnswerHandler } from '../lambdas/answer/app';
+import { HTTP_FUNCTIONS } from '../lambdas/routes';
 import { localControlPlaneConfig, localControlPlaneEnv } from '../local/config';
 import type { LocalStackInfo } from '../local/stack';
 import { answerRequest, calibrationMs, cpuMs, machine, quantile, round, signedAnswer, startStack, writeReport, type StackPids } from './bench-support';
@@ -61,16 +62,17 @@ async function handlerStep(info: LocalStackInfo, url: string, answers: number): 
   const logs = openSync('/dev/null', 'w');
   try {
     const handler = createAnswerHandler(answerDependencies(localControlPlaneConfig(env), createLogger('info', { service: 'answer' }, (line) => void writeSync(logs, line + '\n'))));
-    const { pathname } = new URL(url);
+    const { pathname, host } = new URL(url);
+    const [routeKey] = HTTP_FUNCTIONS.answer.routes;
     const event = (): APIGatewayProxyEventV2 => {
       const { body, headers } = answerRequest(url, AUTH_TOKEN);
       const now = new Date();
       return {
         version: '2.0',
-        routeKey: 'ANY /v2/hooks/plivo/{key}',
+        routeKey,
         rawPath: pathname,
         rawQueryString: '',
-        headers: { host: new URL(url).host, ...headers },
+        headers: { host, ...headers },
         requestContext: {
           accountId: 'local',
           apiId: 'local',
@@ -78,7 +80,7 @@ async function handlerStep(info: LocalStackInfo, url: string, answers: number): 
           domainPrefix: 'localhost',
           http: { method: 'POST', path: pathname, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'bench:answer' },
           requestId: randomUUID(),
-          routeKey: 'ANY /v2/hooks/plivo/{key}',
+          routeKey,
           stage: '$default',
           time: now.toISOString(),
           timeEpoch: now.getTime(),
@@ -161,6 +163,8 @@ async function main(): Promise<void> {
     },
   });
   const rates = values.rates.split(',').map(Number);
+  const handlerAnswers = Number(values['handler-answers']);
+  if (!Number.isInteger(handlerAnswers) || handlerAnswers < 0) throw new Error(`--handler-answers takes a whole number of answers (0: none), not ${values['handler-answers']}`);
   const seconds = Number(values.seconds);
   const calibration = calibrationMs();
   process.stderr.write(`bench:answer CPU calibration (1e8 additions): ${calibration} ms\n`);
@@ -178,7 +182,6 @@ async function main(): Promise<void> {
       const cpu = result.cpuMsPerRequest;
       process.stderr.write(`p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, errors ${result.errors}, CPU ms/request api ${cpu.api} dynalite ${cpu.dynalite} generator ${cpu.loadGenerator}\n`);
     }
-    const handlerAnswers = Number(values['handler-answers']);
     if (handlerAnswers > 0) {
       process.stderr.write(`bench:answer ${handlerAnswers} answers through the handler in this process ... `);
       handler = await handlerStep(stack.info, url, handlerAnswers);

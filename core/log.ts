@@ -15,6 +15,8 @@ const SECRET_KEY = /token|secret|authorization|password|webhookkey|signature|^re
 /** Secrets inside strings: a bearer token, a secret-named query parameter (`?token=`, `&ref=`) of a logged URL. */
 const BEARER = /\b(Bearer\s+)[^\s,;"]+/gi;
 const QUERY_PARAM = /([?&])([^=&\s#]+)=([^&\s#"]*)/g;
+/** What a string must hold for either of those to match: most logged strings (ids, names, messages) hold neither. */
+const MAY_HOLD_SECRET = /[?&][^=&\s#]+=|bearer/i;
 /** Deeper than any record this code logs: only a pathological value gets this far. */
 const MAX_DEPTH = 10;
 
@@ -45,6 +47,7 @@ export function streamSink(out: NodeJS.WritableStream & { readonly isTTY?: boole
 }
 
 function scrub(text: string): string {
+  if (!MAY_HOLD_SECRET.test(text)) return text;
   return text.replace(BEARER, '$1[redacted]').replace(QUERY_PARAM, (whole, sep: string, name: string) => (SECRET_KEY.test(name) ? `${sep}${name}=[redacted]` : whole));
 }
 

@@ -1,9 +1,15 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { createLogger } from '../core/log';
+import { answerDependencies, createAnswerHandler } from '../lambdas/answer/app';
+import { HTTP_FUNCTIONS } from '../lambdas/routes';
+import { localControlPlaneConfig, localControlPlaneEnv } from '../local/config';
 import type { LocalStackInfo } from '../local/stack';
-import { calibrationMs, cpuMs, machine, quantile, round, signedAnswer, startStack, writeReport, type StackPids } from './bench-support';
+import { answerRequest, calibrationMs, cpuMs, machine, quantile, round, signedAnswer, startStack, writeReport, type StackPids } from './bench-support';
 
 /**
  * `npm run bench:answer`: signed Answer URL requests against the local stack (its own process, as
@@ -36,6 +42,70 @@ async function setUp(info: LocalStackInfo): Promise<string> {
 }
 
 const answerOnce = (url: string): Promise<boolean> => signedAnswer(url, AUTH_TOKEN);
+
+/** The Answer URL's handler alone, called in this process as a Lambda instance would: one request at a time. */
+interface HandlerStep {
+  readonly answers: number;
+  /** This process's CPU per answer: the handler, its SDK calls over loopback and its log lines (to /dev/null). */
+  readonly cpuMsPerAnswer: number;
+  readonly wallMsPerAnswer: number;
+}
+
+/**
+ * `answers` signed Answer URL events through the answer Lambda's handler, built as `npm start` builds it but in this
+ * process, against the stack's dynalite and KMS emulator: what carries over to Lambda, without the gateway stand-in,
+ * Node's HTTP server or queueing behind other requests. The events are built before the clock starts.
+ */
+async function handlerStep(info: LocalStackInfo, url: string, answers: number): Promise<HandlerStep> {
+  // No webhook is registered, so nothing is queued: the queue URLs are never called.
+  const env = localControlPlaneEnv({}, info.aws, { queueUrl: `${info.aws.sqsEndpoint}/queue/unused`, deadLetterQueueUrl: `${info.aws.sqsEndpoint}/queue/unused-dlq` }, info.apiUrl);
+  const logs = openSync('/dev/null', 'w');
+  try {
+    const handler = createAnswerHandler(answerDependencies(localControlPlaneConfig(env), createLogger('info', { service: 'answer' }, (line) => void writeSync(logs, line + '\n'))));
+    const { pathname, host } = new URL(url);
+    const [routeKey] = HTTP_FUNCTIONS.answer.routes;
+    const event = (): APIGatewayProxyEventV2 => {
+      const { body, headers } = answerRequest(url, AUTH_TOKEN);
+      const now = new Date();
+      return {
+        version: '2.0',
+        routeKey,
+        rawPath: pathname,
+        rawQueryString: '',
+        headers: { host, ...headers },
+        requestContext: {
+          accountId: 'local',
+          apiId: 'local',
+          domainName: 'localhost',
+          domainPrefix: 'localhost',
+          http: { method: 'POST', path: pathname, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'bench:answer' },
+          requestId: randomUUID(),
+          routeKey,
+          stage: '$default',
+          time: now.toISOString(),
+          timeEpoch: now.getTime(),
+        },
+        body,
+        isBase64Encoded: false,
+      };
+    };
+    const run = async (n: number): Promise<HandlerStep> => {
+      const events = Array.from({ length: n }, event);
+      const before = process.cpuUsage();
+      const started = performance.now();
+      for (const e of events) {
+        const result = await handler(e);
+        if (result.statusCode !== 200 || !result.body?.includes('<Stream')) throw new Error(`the handler answered ${result.statusCode}: ${result.body}`);
+      }
+      const used = process.cpuUsage(before);
+      return { answers: n, cpuMsPerAnswer: round((used.user + used.system) / 1000 / n), wallMsPerAnswer: round((performance.now() - started) / n) };
+    };
+    await run(Math.min(300, answers)); // warm-up: JIT, connections, the token's decryption
+    return await run(answers);
+  } finally {
+    closeSync(logs);
+  }
+}
 
 async function step(url: string, rps: number, seconds: number, pids: StackPids): Promise<Step> {
   const total = rps * seconds;
@@ -88,15 +158,20 @@ async function main(): Promise<void> {
       seconds: { type: 'string', default: '10' },
       /** Writes the server's CPU profile (--cpu-prof) into this directory. */
       profile: { type: 'string' },
+      /** Sequential answers through the handler in this process, after the rates (0: none). */
+      'handler-answers': { type: 'string', default: '2000' },
     },
   });
   const rates = values.rates.split(',').map(Number);
+  const handlerAnswers = Number(values['handler-answers']);
+  if (!Number.isInteger(handlerAnswers) || handlerAnswers < 0) throw new Error(`--handler-answers takes a whole number of answers (0: none), not ${values['handler-answers']}`);
   const seconds = Number(values.seconds);
   const calibration = calibrationMs();
   process.stderr.write(`bench:answer CPU calibration (1e8 additions): ${calibration} ms\n`);
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-answer-'));
   const stack = await startStack(dataDir, { profileDir: values.profile });
   const results: Step[] = [];
+  let handler: HandlerStep | null = null;
   try {
     const url = await setUp(stack.info);
     await step(url, 50, 2, stack.pids); // warm-up: JIT, connections
@@ -107,6 +182,11 @@ async function main(): Promise<void> {
       const cpu = result.cpuMsPerRequest;
       process.stderr.write(`p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, errors ${result.errors}, CPU ms/request api ${cpu.api} dynalite ${cpu.dynalite} generator ${cpu.loadGenerator}\n`);
     }
+    if (handlerAnswers > 0) {
+      process.stderr.write(`bench:answer ${handlerAnswers} answers through the handler in this process ... `);
+      handler = await handlerStep(stack.info, url, handlerAnswers);
+      process.stderr.write(`CPU ${handler.cpuMsPerAnswer} ms/answer, ${handler.wallMsPerAnswer} ms each\n`);
+    }
   } finally {
     await stack.stop();
     rmSync(dataDir, { recursive: true, force: true });
@@ -116,9 +196,11 @@ async function main(): Promise<void> {
     benchmark: 'answer',
     date: new Date().toISOString(),
     machine: machine(calibration),
-    command: `npm run bench:answer -- --rates ${values.rates} --seconds ${seconds}`,
+    command: `npm run bench:answer -- --rates ${values.rates} --seconds ${seconds} --handler-answers ${values['handler-answers']}`,
     setup: 'local stack (npm start: dynalite + KMS emulator + API Gateway stand-in) in its own process; V3-signed POSTs, 10 non-matching rules, unique CallUUIDs',
     steps: results,
+    /** The handler alone, one answer at a time (`handlerStep`): the figure that carries over to Lambda. */
+    handler,
     maxSustainableRps: sustainable.length ? Math.max(...sustainable) : 0,
   };
   writeReport('answer', report);
@@ -132,6 +214,7 @@ async function main(): Promise<void> {
       ),
       '',
       `Max sustainable rate (no errors, p99 <= 15 ms, >= 95% achieved): ${report.maxSustainableRps} req/s; CPU calibration ${calibration} ms`,
+      ...(handler ? [`The handler alone, ${handler.answers} answers one at a time in the bench's process: ${handler.cpuMsPerAnswer} ms CPU, ${handler.wallMsPerAnswer} ms each`] : []),
     ].join('\n') + '\n',
   );
 }

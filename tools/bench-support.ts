@@ -33,6 +33,15 @@ function childrenOf(pid: number): number[] {
   }
 }
 
+/** A process's command line, its arguments joined by spaces ('' once it has gone). */
+function commandLine(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  } catch {
+    return '';
+  }
+}
+
 /** `pid` and every process below it. */
 function processTree(pid: number): number[] {
   return [pid, ...childrenOf(pid).flatMap(processTree)];
@@ -77,7 +86,7 @@ export async function startStack(
   const media = info.mediaServers.map((server) => server.pid);
   return {
     info,
-    pids: { api, dynalite: childrenOf(api).find((pid) => !media.includes(pid)) ?? api, media, tree: processTree(api) },
+    pids: { api, dynalite: childrenOf(api).find((pid) => commandLine(pid).includes('dynalite')) ?? api, media, tree: processTree(api) },
     stop: () =>
       new Promise<void>((resolve) => {
         child.once('exit', () => resolve());
@@ -135,15 +144,20 @@ function post(url: string, headers: Record<string, string>, body: string): Promi
   });
 }
 
-/** One V3-signed Answer URL POST for a new call, as Plivo sends it; true when it was answered with a `<Stream>`. */
-export async function signedAnswer(url: string, authToken: string): Promise<boolean> {
+/** A new call's Answer URL POST as Plivo sends it, V3-signed by `authToken`: its form body and headers. */
+export function answerRequest(url: string, authToken: string): { readonly body: string; readonly headers: Record<string, string> } {
   const fields = { CallUUID: randomUUID(), From: '919812345678', To: '14155550199', Direction: 'inbound', CallStatus: 'ringing', Event: 'StartApp' };
   const nonce = randomBytes(8).toString('hex');
   const signature = signV3(authToken, 'POST', url, new Map(Object.entries(fields).map(([k, v]) => [k, [v]])), nonce);
-  const res = await post(
-    url,
-    { 'content-type': 'application/x-www-form-urlencoded', 'x-plivo-signature-v3': signature, 'x-plivo-signature-v3-nonce': nonce },
-    new URLSearchParams(fields).toString(),
-  );
+  return {
+    body: new URLSearchParams(fields).toString(),
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-plivo-signature-v3': signature, 'x-plivo-signature-v3-nonce': nonce },
+  };
+}
+
+/** One V3-signed Answer URL POST for a new call (`answerRequest`); true when it was answered with a `<Stream>`. */
+export async function signedAnswer(url: string, authToken: string): Promise<boolean> {
+  const { body, headers } = answerRequest(url, authToken);
+  const res = await post(url, headers, body);
   return res.status === 200 && res.body.includes('<Stream');
 }

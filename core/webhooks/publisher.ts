@@ -41,23 +41,26 @@ export class WebhookPublisher implements WebhookEventSink, EventSubscriptions {
   }
 
   async publish(event: CallEvent, outboxed: boolean, webhooks?: readonly Webhook[]): Promise<void> {
-    const log = this.deps.log.child({ tenant: event.tenant, callId: event.call.id, roomId: event.call.roomId, event: event.type });
+    // Built only when something goes wrong: most events of most tenants (every answered call of a tenant without
+    // webhooks) are logged and done.
+    const log = () => this.deps.log.child({ tenant: event.tenant, callId: event.call.id, roomId: event.call.roomId, event: event.type });
     logEvent(this.deps.log, event);
     try {
       const hooks = (webhooks ?? (await this.cachedWebhooks(event, outboxed))).filter((hook) => hook.events.includes(event.type));
-      const payload: WebhookPayload = { webhookType: event.type, data: event.call, timestamp: event.timestamp };
-      const body = JSON.stringify(payload);
-      const of = { tenant: event.tenant, event: event.type, subject: event.call.id, callId: event.call.id, body, timestamp: event.timestamp };
-      await recordAndQueue(this.deps, hooks.map((hook) => newDelivery({ ...of, webhookId: hook.id })), log);
+      if (hooks.length) {
+        const payload: WebhookPayload = { webhookType: event.type, data: event.call, timestamp: event.timestamp };
+        const of = { tenant: event.tenant, event: event.type, subject: event.call.id, callId: event.call.id, body: JSON.stringify(payload), timestamp: event.timestamp };
+        await recordAndQueue(this.deps, hooks.map((hook) => newDelivery({ ...of, webhookId: hook.id })), log());
+      }
     } catch (err) {
-      log.error(outboxed ? 'call event not recorded for webhooks yet; the sweeper publishes it again' : 'call event not recorded for webhooks', { error: err });
+      log().error(outboxed ? 'call event not recorded for webhooks yet; the sweeper publishes it again' : 'call event not recorded for webhooks', { error: err });
       return;
     }
     if (!outboxed) return;
     try {
       await this.deps.calls.eventRecorded(event.tenant, event.call.id, { type: event.type, at: event.timestamp });
     } catch (err) {
-      log.warn('call event recorded, but the call still waits for it; the sweeper clears it', { error: err });
+      log().warn('call event recorded, but the call still waits for it; the sweeper clears it', { error: err });
     }
   }
 

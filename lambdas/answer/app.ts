@@ -73,19 +73,20 @@ const HOOK_PATH = /^\/v2\/hooks\/plivo\/([^/]+)$/;
 export function createAnswerHandler(deps: AnswerDependencies) {
   return async (event: APIGatewayProxyEventV2): Promise<HttpResult> => {
     const method = event.requestContext.http.method;
-    const log = deps.log.child({ requestId: event.requestContext.requestId });
+    // Only refusals and failures are logged here: the child is made for them alone.
+    const log = () => deps.log.child({ requestId: event.requestContext.requestId });
     // First of all: a request that went around the edge (straight to execute-api) escaped its per-source limits.
     // Logged at debug only: API Gateway's access log has each one (403, source address), and a line per refusal here
     // would let a flood at execute-api double the log bill.
     if (deps.fromEdge && !deps.fromEdge(event)) {
-      log.debug('answer refused: request did not come through the edge', { status: 403, sourceIp: event.requestContext.http.sourceIp });
+      log().debug('answer refused: request did not come through the edge', { status: 403, sourceIp: event.requestContext.http.sourceIp });
       return xml(403, HANGUP_REJECTED_XML);
     }
     const key = HOOK_PATH.exec(event.rawPath)?.[1];
     if (!key) return xml(404, HANGUP_REJECTED_XML);
     // Before anything is read: a flood from outside Plivo's ranges costs a comparison.
     if (deps.fromPlivo && !deps.fromPlivo(event.requestContext.http.sourceIp)) {
-      log.warn('answer refused: source outside PLIVO_SOURCE_RANGES', { status: 403, sourceIp: event.requestContext.http.sourceIp });
+      log().warn('answer refused: source outside PLIVO_SOURCE_RANGES', { status: 403, sourceIp: event.requestContext.http.sourceIp });
       return xml(403, HANGUP_REJECTED_XML);
     }
     if (method !== 'POST' && method !== 'GET') return xml(405, HANGUP_REJECTED_XML, { allow: 'POST, GET' });
@@ -107,7 +108,7 @@ export function createAnswerHandler(deps: AnswerDependencies) {
     } catch (err) {
       // The database or KMS is down (503: Plivo may try the application's fallback URL), or a bug.
       const status = err instanceof ApiError ? err.status : 500;
-      log[status >= 500 && !(err instanceof ApiError) ? 'error' : 'warn']('answer failed', { err, status });
+      log()[status >= 500 && !(err instanceof ApiError) ? 'error' : 'warn']('answer failed', { err, status });
       return xml(status, HANGUP_REJECTED_XML);
     }
   };

@@ -22,6 +22,11 @@ export function testApp(context: Record<string, unknown> = {}): App {
   return new App({ context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [], ...context }, builtinCloudFormationValidation: false });
 }
 
+/** `testApp` that bundles code and stages assets into `outdir`, as `cdk synth` does. */
+export function bundlingApp(outdir: string): App {
+  return new App({ outdir, context: CDK_JSON_CONTEXT, builtinCloudFormationValidation: false });
+}
+
 /** `testApp` with the built-in CloudFormation validation, as `cdk synth` runs it: cdk.json makes its errors fail synth. */
 export function validatedApp(context: Record<string, unknown> = {}): App {
   return new App({ context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [], ...context } });

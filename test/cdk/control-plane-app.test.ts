@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { App, Validations, type CfnElement, type Stack } from 'aws-cdk-lib';
+import { App, CfnResource, Validations, type CfnElement, type Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -456,6 +456,12 @@ describe('cdk-nag AwsSolutions', () => {
     ].sort());
     for (const { reason } of acknowledged) expect(reason.length).toBeGreaterThan(80);
   });
+});
+
+test("CloudFormation's rules run at synth too (the tests' deployable apps are validated as `cdk synth` validates), and fail it on an error", () => {
+  const { controlPlane } = buildControlPlaneApp(validatedApp());
+  new CfnResource(controlPlane, 'NotAQueue', { type: 'AWS::SQS::Queue', properties: { Nonsense: 1 } });
+  expect(() => capturingReport(() => Template.fromStack(controlPlane))).toThrow(/Nonsense.*\(CloudFormation Validate\)/);
 });
 
 test('synth bundles the API handler with the local esbuild, and the bundle serves requests', async () => {

@@ -5,7 +5,7 @@ import { buildControlPlaneApp } from '../../lib/control-plane-app';
 import { EDGE_STACK_NAME } from '../../lib/plivo-connector';
 import { ControlPlaneStack } from '../../lib/control-plane-stack';
 import { EDGE_REFUSALS, ORIGIN_SECRET_HEADER } from '../../lambdas/edge';
-import { testApp } from './helpers';
+import { testApp, validatedApp } from './helpers';
 
 const CERTIFICATE_ARN = 'arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555';
 const RANGES = ['18.214.109.128/25', '2600:1f18::/32'];
@@ -146,7 +146,7 @@ function functions(template: Template): { description: string; variables: Record
 
 describe('the app with the edge (the default)', () => {
   test("puts the web ACL in us-east-1 and the distribution in front of the API, whose URL every function gets as PUBLIC_URL", () => {
-    const { controlPlane, edge } = buildControlPlaneApp(testApp({ plivoSourceRanges: RANGES }));
+    const { controlPlane, edge } = buildControlPlaneApp(validatedApp({ plivoSourceRanges: RANGES }));
     expect(edge?.stackName).toBe(EDGE_STACK_NAME);
     expect(edge?.region).toBe('us-east-1');
     Template.fromStack(edge!).resourceCountIs('AWS::WAFv2::WebACL', 1);
@@ -194,13 +194,13 @@ describe('the app with the edge (the default)', () => {
   });
 
   test('the plivoSourceRanges and edgeRateLimits context reach the web ACL', () => {
-    const { edge } = buildControlPlaneApp(testApp({ plivoSourceRanges: RANGES.join(','), edgeRateLimits: { hooks: 600, api: 1200 } }));
+    const { edge } = buildControlPlaneApp(validatedApp({ plivoSourceRanges: RANGES.join(','), edgeRateLimits: { hooks: 600, api: 1200 } }));
     const template = Template.fromStack(edge!);
     template.hasResourceProperties('AWS::WAFv2::IPSet', { IPAddressVersion: 'IPV4', Addresses: [RANGES[0]] });
     template.hasResourceProperties('AWS::WAFv2::IPSet', { IPAddressVersion: 'IPV6', Addresses: [RANGES[1]] });
     expect(rulesOf(template).map((rule) => rule.Name)).toEqual(['HooksFromPlivoOnly', 'ApiPerSource']);
     expect(rulesOf(template)[1]!.Statement).toEqual(perSource(1200, { NotStatement: { Statement: HOOKS } }));
-    const { edge: unlisted } = buildControlPlaneApp(testApp({ edgeRateLimits: { hooks: 600 } }));
+    const { edge: unlisted } = buildControlPlaneApp(validatedApp({ edgeRateLimits: { hooks: 600 } }));
     expect(rulesOf(Template.fromStack(unlisted!))[0]).toMatchObject({ Name: 'HooksPerSource', Statement: perSource(600, HOOKS) });
   });
 
@@ -220,7 +220,7 @@ describe('the app with the edge (the default)', () => {
   });
 
   test("with the control plane in another region, still reads the us-east-1 web ACL", () => {
-    const { controlPlane } = buildControlPlaneApp(testApp({ homeMediaRegion: 'in002' }));
+    const { controlPlane } = buildControlPlaneApp(validatedApp({ homeMediaRegion: 'in002' }));
     expect(controlPlane.region).toBe('ap-south-1');
     const template = Template.fromStack(controlPlane);
     const distribution = Object.values(template.findResources('AWS::CloudFront::Distribution'))[0] as { Properties: { DistributionConfig: { WebACLId: unknown } } };
@@ -231,7 +231,7 @@ describe('the app with the edge (the default)', () => {
   });
 
   test('a custom API domain goes on the distribution, with TLS 1.2, and the DNS target is the distribution', () => {
-    const { controlPlane } = buildControlPlaneApp(testApp({ apiDomainName: 'api.example.com', apiCertificateArn: CERTIFICATE_ARN }));
+    const { controlPlane } = buildControlPlaneApp(validatedApp({ apiDomainName: 'api.example.com', apiCertificateArn: CERTIFICATE_ARN }));
     const template = Template.fromStack(controlPlane);
     template.hasResourceProperties('AWS::CloudFront::Distribution', {
       DistributionConfig: Match.objectLike({
@@ -247,7 +247,7 @@ describe('the app with the edge (the default)', () => {
 });
 
 test('apiEdge: false builds none of it: no edge stack, distribution or secret; the execute-api URL; the answer function checks the ranges', () => {
-  const { controlPlane, edge } = buildControlPlaneApp(testApp({ apiEdge: false, plivoSourceRanges: RANGES }));
+  const { controlPlane, edge } = buildControlPlaneApp(validatedApp({ apiEdge: false, plivoSourceRanges: RANGES }));
   expect(edge).toBeUndefined();
   const template = Template.fromStack(controlPlane);
   template.resourceCountIs('AWS::CloudFront::Distribution', 0);

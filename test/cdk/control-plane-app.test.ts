@@ -3,18 +3,18 @@ import { promisify } from 'node:util';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { App, Validations, type CfnElement, type Stack } from 'aws-cdk-lib';
+import { App, CfnResource, Validations, type CfnElement, type Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { buildControlPlaneApp } from '../../lib/control-plane-app';
-import { CONTROL_PLANE_STACK_NAME } from '../../lib/plivo-connector';
+import { CONTROL_PLANE_STACK_NAME, type PlivoConnector } from '../../lib/plivo-connector';
 import { CONTROL_PLANE_NAMES } from '../../lib/control-plane-names';
 import { flattenReferences } from '../../lib/nag-findings';
 import { LOCAL_KMS_KEY_ID, LOCAL_TABLE_NAME } from '../../local/aws';
 import { startTestStack } from '../support/stack';
-import { capturingReport, CDK_JSON_CONTEXT, testApp } from './helpers';
+import { capturingReport, CDK_JSON_CONTEXT, validatedApp } from './helpers';
 
 const CERTIFICATE_ARN = 'arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555';
 const certificateIn = (awsRegion: string) => CERTIFICATE_ARN.replace('us-east-1', awsRegion);
@@ -44,6 +44,18 @@ function unacknowledgedFindings(app: App): { findings: string[]; report: string 
   return { findings, report };
 }
 
+const deployables = new Map<string, PlivoConnector>();
+/**
+ * The app `cdk synth` builds from this context, validated as it is there (CloudFormation's rules, cdk-nag), built once
+ * per file: a build with its synth takes a second, and the tests that take it only read its stacks and templates.
+ */
+function deployable(context: Record<string, unknown> = {}): PlivoConnector {
+  const key = JSON.stringify(context);
+  const connector = deployables.get(key) ?? buildControlPlaneApp(validatedApp(context));
+  deployables.set(key, connector);
+  return connector;
+}
+
 /** The media stack's recordings bucket, found in its template by its lifecycle rule. */
 function recordingsBucketOf(stack: Stack) {
   const buckets = Object.values(
@@ -55,18 +67,18 @@ function recordingsBucketOf(stack: Stack) {
 
 describe('stack placement', () => {
   test('puts the control plane in the home media region', () => {
-    const { controlPlane } = buildControlPlaneApp(testApp());
+    const { controlPlane } = deployable();
     expect(controlPlane.stackName).toBe(CONTROL_PLANE_STACK_NAME);
     expect(controlPlane.region).toBe('us-east-1');
   });
 
   test('follows homeMediaRegion to another AWS region', () => {
-    const { controlPlane } = buildControlPlaneApp(testApp({ homeMediaRegion: 'in002' }));
+    const { controlPlane } = deployable({ homeMediaRegion: 'in002' });
     expect(controlPlane.region).toBe('ap-south-1');
   });
 
   test("adds one stack per media region, named after it, in that region's AWS region", () => {
-    const { mediaRegions } = buildControlPlaneApp(testApp());
+    const { mediaRegions } = deployable();
     expect(mediaRegions.map((stack) => [stack.stackName, stack.region])).toEqual([
       ['PlivoConnector-Media-us002', 'us-east-1'],
       ['PlivoConnector-Media-in002', 'ap-south-1'],
@@ -74,7 +86,7 @@ describe('stack placement', () => {
   });
 
   test('each media region stack holds its deterministically named table', () => {
-    const { mediaRegions } = buildControlPlaneApp(testApp({ mediaRegions: REGIONS_WITH_DOMAINS }));
+    const { mediaRegions } = deployable({ mediaRegions: REGIONS_WITH_DOMAINS });
     for (const [stack, id] of [
       [mediaRegions[0]!, 'us002'],
       [mediaRegions[1]!, 'in002'],
@@ -91,20 +103,18 @@ describe('stack placement', () => {
   });
 
   test('follows the mediaRegions context, one stack for each region', () => {
-    const { mediaRegions } = buildControlPlaneApp(
-      testApp({
-        mediaRegions: { eu001: { awsRegion: 'eu-west-1' } },
-        homeMediaRegion: 'eu001',
-        countryRegions: {},
-      }),
-    );
+    const { mediaRegions } = deployable({
+      mediaRegions: { eu001: { awsRegion: 'eu-west-1' } },
+      homeMediaRegion: 'eu001',
+      countryRegions: {},
+    });
     expect(mediaRegions.map((stack) => [stack.stackName, stack.region])).toEqual([
       ['PlivoConnector-Media-eu001', 'eu-west-1'],
     ]);
   });
 
   test('the media regions deploy after the control plane, without referring into it', () => {
-    const { controlPlane, mediaRegions } = buildControlPlaneApp(testApp());
+    const { controlPlane, mediaRegions } = deployable();
     expect(controlPlane.dependencies).toEqual([]);
     for (const stack of mediaRegions) expect(stack.dependencies).toEqual([controlPlane]);
     // A reference across regions would fail at synth; none exists, so every media template stands alone.
@@ -114,7 +124,7 @@ describe('stack placement', () => {
   });
 
   test('each media stack gets the same MEDIA_REGIONS, HOME_MEDIA_REGION and COUNTRY_REGIONS as the functions', () => {
-    const { controlPlane, mediaRegions } = buildControlPlaneApp(testApp({ mediaRegions: REGIONS_WITH_DOMAINS }));
+    const { controlPlane, mediaRegions } = deployable({ mediaRegions: REGIONS_WITH_DOMAINS });
     const routing = ['MEDIA_REGIONS', 'HOME_MEDIA_REGION', 'COUNTRY_REGIONS'];
     const pick = (variables: Record<string, unknown>) =>
       Object.fromEntries(routing.map((name) => [name, variables[name]]));
@@ -140,9 +150,7 @@ describe('stack placement', () => {
   });
 
   test("the API allows the media regions' names cross-origin, where the console is served, and the console calls the API by its custom name", () => {
-    const withDomains = buildControlPlaneApp(
-      testApp({ mediaRegions: REGIONS_WITH_DOMAINS, apiDomainName: 'api.example.com', apiCertificateArn: CERTIFICATE_ARN }),
-    );
+    const withDomains = deployable({ mediaRegions: REGIONS_WITH_DOMAINS, apiDomainName: 'api.example.com', apiCertificateArn: CERTIFICATE_ARN });
     Template.fromStack(withDomains.controlPlane).hasResourceProperties('AWS::ApiGatewayV2::Api', {
       CorsConfiguration: Match.objectLike({ AllowOrigins: ['https://media-us.example.com', 'https://media-in.example.com'] }),
     });
@@ -152,14 +160,14 @@ describe('stack placement', () => {
       });
     }
     // No region with a name, no custom API name: no CORS, and the console asks for the API's URL.
-    const bare = buildControlPlaneApp(testApp());
+    const bare = deployable();
     Template.fromStack(bare.controlPlane).hasResourceProperties('AWS::ApiGatewayV2::Api', { CorsConfiguration: Match.absent() });
     const [task] = Object.values(Template.fromStack(bare.mediaRegions[0]!).findResources('AWS::ECS::TaskDefinition')) as TaskDefinition[];
     expect(task!.Properties.ContainerDefinitions[0]!.Environment.map(({ Name }) => Name)).not.toContain('CONSOLE_API_URL');
   });
 
   test("the media stacks name the control plane's table, keys and queue by the names it gives them", () => {
-    const { controlPlane, mediaRegions } = buildControlPlaneApp(testApp());
+    const { controlPlane, mediaRegions } = deployable();
     const home = Template.fromStack(controlPlane);
     home.hasResourceProperties('AWS::DynamoDB::Table', { TableName: CONTROL_PLANE_NAMES.dataTable });
     home.hasResourceProperties('AWS::SQS::Queue', { QueueName: CONTROL_PLANE_NAMES.webhookQueue });
@@ -190,7 +198,7 @@ describe('stack placement', () => {
   });
 
   test('media regions with a domain get a TLS listener with their own certificate', () => {
-    const { mediaRegions } = buildControlPlaneApp(testApp({ mediaRegions: REGIONS_WITH_DOMAINS }));
+    const { mediaRegions } = deployable({ mediaRegions: REGIONS_WITH_DOMAINS });
     for (const [stack, awsRegion] of [
       [mediaRegions[0]!, 'us-east-1'],
       [mediaRegions[1]!, 'ap-south-1'],
@@ -204,7 +212,7 @@ describe('stack placement', () => {
   });
 
   test('the mediaScaling context reaches every media service', () => {
-    const { mediaRegions } = buildControlPlaneApp(testApp({ mediaScaling: { maxTasks: 5, callsPerTask: 90 } }));
+    const { mediaRegions } = deployable({ mediaScaling: { maxTasks: 5, callsPerTask: 90 } });
     for (const stack of mediaRegions) {
       const template = Template.fromStack(stack);
       template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 2, MaxCapacity: 5 });
@@ -215,9 +223,7 @@ describe('stack placement', () => {
   });
 
   test('the limits context reaches the API function (tenantRateLimit) and every media service (rooms, seats)', () => {
-    const { controlPlane, mediaRegions } = buildControlPlaneApp(
-      testApp({ limits: { tenantRateLimit: 20, maxRoomsPerTenant: 300, maxParticipantsPerRoom: 40 } }),
-    );
+    const { controlPlane, mediaRegions } = deployable({ limits: { tenantRateLimit: 20, maxRoomsPerTenant: 300, maxParticipantsPerRoom: 40 } });
     Template.fromStack(controlPlane).hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('REST API'),
       Environment: { Variables: Match.objectLike({ TENANT_RATE_LIMIT: '20' }) },
@@ -238,19 +244,19 @@ describe('stack placement', () => {
 
   test('the plivoSourceRanges context (a list, or a comma-separated -c string) reaches the answer function without the edge; a bad range fails synth', () => {
     for (const plivoSourceRanges of [['18.214.109.128/25', '2600:1f18::/32'], '18.214.109.128/25,2600:1f18::/32']) {
-      const { controlPlane } = buildControlPlaneApp(testApp({ plivoSourceRanges, apiEdge: false }));
+      const { controlPlane } = deployable({ plivoSourceRanges, apiEdge: false });
       Template.fromStack(controlPlane).hasResourceProperties('AWS::Lambda::Function', {
         Description: Match.stringLikeRegexp('Answer URL'),
         Environment: { Variables: Match.objectLike({ PLIVO_SOURCE_RANGES: '18.214.109.128/25,2600:1f18::/32' }) },
       });
     }
-    expect(() => buildControlPlaneApp(testApp({ plivoSourceRanges: ['18.214.109.128'] }))).toThrow(/Context "plivoSourceRanges": "18.214.109.128" is not a CIDR range/);
-    expect(() => buildControlPlaneApp(testApp({ plivoSourceRanges: 7 }))).toThrow(/Context "plivoSourceRanges" must be a list of CIDR ranges/);
+    expect(() => deployable({ plivoSourceRanges: ['18.214.109.128'] })).toThrow(/Context "plivoSourceRanges": "18.214.109.128" is not a CIDR range/);
+    expect(() => deployable({ plivoSourceRanges: 7 })).toThrow(/Context "plivoSourceRanges" must be a list of CIDR ranges/);
   });
 
   test('the plivoApiUrl context reaches every function and media service as PLIVO_API_URL (Plivo\'s own when unset); a non-https one fails synth', () => {
     const variablesOf = (apiUrl?: string) => {
-      const { controlPlane, mediaRegions } = buildControlPlaneApp(testApp(apiUrl === undefined ? {} : { plivoApiUrl: apiUrl }));
+      const { controlPlane, mediaRegions } = deployable(apiUrl === undefined ? {} : { plivoApiUrl: apiUrl });
       const functions = Object.values(Template.fromStack(controlPlane).findResources('AWS::Lambda::Function')).map((r) => (r as LambdaFunction).Properties.Environment.Variables);
       const tasks = mediaRegions.map((stack) => {
         const [task] = Object.values(Template.fromStack(stack).findResources('AWS::ECS::TaskDefinition')) as TaskDefinition[];
@@ -262,12 +268,12 @@ describe('stack placement', () => {
     expect(pinned.length).toBeGreaterThan(2);
     expect(new Set(pinned)).toEqual(new Set(['https://plivo-proxy.example.com']));
     expect(new Set(variablesOf())).toEqual(new Set([undefined]));
-    expect(() => buildControlPlaneApp(testApp({ plivoApiUrl: 'http://127.0.0.1:9000' }))).toThrow(/Context "plivoApiUrl" must be an https URL without a path/);
-    expect(() => buildControlPlaneApp(testApp({ plivoApiUrl: 'https://api.plivo.com/v1' }))).toThrow(/Context "plivoApiUrl" must be an https URL without a path/);
+    expect(() => deployable({ plivoApiUrl: 'http://127.0.0.1:9000' })).toThrow(/Context "plivoApiUrl" must be an https URL without a path/);
+    expect(() => deployable({ plivoApiUrl: 'https://api.plivo.com/v1' })).toThrow(/Context "plivoApiUrl" must be an https URL without a path/);
   });
 
   test('without the limits context, the defaults: 50 requests/s, 1000 rooms per tenant per task, 100 seats per room', () => {
-    const { controlPlane, mediaRegions } = buildControlPlaneApp(testApp());
+    const { controlPlane, mediaRegions } = deployable();
     Template.fromStack(controlPlane).hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('REST API'),
       Environment: { Variables: Match.objectLike({ TENANT_RATE_LIMIT: '50' }) },
@@ -293,14 +299,14 @@ describe('stack placement', () => {
       const buckets = built.mediaRegions.map((stack) => flattenReferences(recordingsBucketOf(stack).Properties.BucketName));
       return { functions: Object.values(regions).map((r) => r.recordingsBucket), buckets };
     };
-    const offline = names(buildControlPlaneApp(testApp()));
+    const offline = names(deployable());
     expect(offline.functions).toEqual(['plivo-connector-recordings-us002-<AWS::AccountId>', 'plivo-connector-recordings-in002-<AWS::AccountId>']);
     expect(offline.buckets).toEqual(offline.functions);
 
     const previous = process.env.CDK_DEFAULT_ACCOUNT;
     process.env.CDK_DEFAULT_ACCOUNT = '123456789012';
     try {
-      const known = names(buildControlPlaneApp(testApp()));
+      const known = names(buildControlPlaneApp(validatedApp()));
       expect(known.functions).toEqual(['plivo-connector-recordings-us002-123456789012', 'plivo-connector-recordings-in002-123456789012']);
       expect(known.buckets).toEqual(known.functions);
     } finally {
@@ -311,13 +317,13 @@ describe('stack placement', () => {
 
   test('recordingRetentionDays sets every region\'s recordings lifecycle (90 days without it)', () => {
     const expiry = (context: Record<string, unknown>) =>
-      buildControlPlaneApp(testApp(context)).mediaRegions.map((stack) => recordingsBucketOf(stack).Properties.LifecycleConfiguration.Rules[0]!.ExpirationInDays);
+      deployable(context).mediaRegions.map((stack) => recordingsBucketOf(stack).Properties.LifecycleConfiguration.Rules[0]!.ExpirationInDays);
     expect(expiry({})).toEqual([90, 90]);
     expect(expiry({ recordingRetentionDays: '30' })).toEqual([30, 30]);
   });
 
   test('the API may read and delete recordings, the sweeper also write them; the answer function not at all', () => {
-    const { controlPlane } = buildControlPlaneApp(testApp());
+    const { controlPlane } = deployable();
     const template = Template.fromStack(controlPlane);
     const s3Actions = (fn: { role: IConstruct }) => {
       const roleId = controlPlane.getLogicalId(fn.role.node.defaultChild as CfnElement);
@@ -333,7 +339,7 @@ describe('stack placement', () => {
   });
 
   test("the answer function's claims tables are the media region stacks' tables", () => {
-    const { controlPlane, mediaRegions } = buildControlPlaneApp(testApp({ mediaRegions: REGIONS_WITH_DOMAINS }));
+    const { controlPlane, mediaRegions } = deployable({ mediaRegions: REGIONS_WITH_DOMAINS });
     const answerFunctions = Template.fromStack(controlPlane).findResources('AWS::Lambda::Function', {
       Properties: { Description: Match.stringLikeRegexp('Answer URL') },
     });
@@ -348,13 +354,13 @@ describe('stack placement', () => {
   });
 
   test('fails on invalid context before building anything', () => {
-    const app = testApp({ homeMediaRegion: 'xx999' });
+    const app = validatedApp({ homeMediaRegion: 'xx999' });
     expect(() => buildControlPlaneApp(app)).toThrow(/"homeMediaRegion" must name one of the mediaRegions/);
     expect(app.node.children).toHaveLength(0);
   });
 
   test('fails on invalid countryRegions before building anything', () => {
-    const app = testApp({ countryRegions: { IN: 'in001' } });
+    const app = validatedApp({ countryRegions: { IN: 'in001' } });
     expect(() => buildControlPlaneApp(app)).toThrow(/"countryRegions.IN" must name one of the mediaRegions/);
     expect(app.node.children).toHaveLength(0);
   });
@@ -362,7 +368,7 @@ describe('stack placement', () => {
 
 describe('cdk-nag AwsSolutions', () => {
   test('no unacknowledged error or warning, with the ingest URL warnings of cdk.json (no domains)', () => {
-    const app = testApp();
+    const app = validatedApp();
     buildControlPlaneApp(app);
     const { findings, report } = unacknowledgedFindings(app);
     expect(findings).toEqual([]);
@@ -371,7 +377,7 @@ describe('cdk-nag AwsSolutions', () => {
   });
 
   test('no unacknowledged error or warning with media region domains and a custom API domain', () => {
-    const app = testApp({
+    const app = validatedApp({
       mediaRegions: REGIONS_WITH_DOMAINS,
       apiDomainName: 'api.example.com',
       apiCertificateArn: CERTIFICATE_ARN,
@@ -383,13 +389,13 @@ describe('cdk-nag AwsSolutions', () => {
   });
 
   test('runs at synth and fails it on an error', () => {
-    const app = testApp({ mediaRegions: REGIONS_WITH_DOMAINS });
+    const app = validatedApp({ mediaRegions: REGIONS_WITH_DOMAINS });
     new Queue(buildControlPlaneApp(app).controlPlane, 'QueueWithoutTls', { enforceSSL: false });
     expect(() => app.synth()).toThrow(/AwsSolutions-SQS4/);
   });
 
   test('acknowledges only these findings, each on the construct it concerns and with its reason', () => {
-    const app = testApp();
+    const app = validatedApp();
     buildControlPlaneApp(app);
     const acknowledged = app.node.findAll().flatMap((construct) =>
       construct.node.metadata
@@ -450,6 +456,12 @@ describe('cdk-nag AwsSolutions', () => {
     ].sort());
     for (const { reason } of acknowledged) expect(reason.length).toBeGreaterThan(80);
   });
+});
+
+test("CloudFormation's rules run at synth too (the tests' deployable apps are validated as `cdk synth` validates), and fail it on an error", () => {
+  const { controlPlane } = buildControlPlaneApp(validatedApp());
+  new CfnResource(controlPlane, 'NotAQueue', { type: 'AWS::SQS::Queue', properties: { Nonsense: 1 } });
+  expect(() => capturingReport(() => Template.fromStack(controlPlane))).toThrow(/Nonsense.*\(CloudFormation Validate\)/);
 });
 
 test('synth bundles the API handler with the local esbuild, and the bundle serves requests', async () => {

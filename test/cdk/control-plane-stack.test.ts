@@ -37,6 +37,18 @@ function build(props: Partial<ControlPlaneStackProps> = {}): { stack: ControlPla
   return { stack, template: Template.fromStack(stack) };
 }
 
+const builds = new Map<string, ReturnType<typeof build>>();
+/**
+ * The stack for `props`, built once per file (a build with its synth takes a tenth of a second or more, and
+ * `describe.each` asks for the same ones again): the tests that take it only read its constructs and template.
+ */
+function built(props: Partial<ControlPlaneStackProps> = {}): ReturnType<typeof build> {
+  const key = JSON.stringify(props);
+  const cached = builds.get(key) ?? build(props);
+  builds.set(key, cached);
+  return cached;
+}
+
 /** Builds with a media region lacking a domainName: synth prints a warning report, returned here. */
 function buildQuietly(props: Partial<ControlPlaneStackProps>): ReturnType<typeof build> & { report: string } {
   const { result, report } = capturingReport(() => build(props));
@@ -94,7 +106,7 @@ function regionTableArn(awsRegion: string, name: string): unknown {
 
 describe('resources', () => {
   test("creates three keys, one table, two queues, four functions, one HTTP API, one schedule, seven alarms (two for the media regions' degraded streams), one dashboard", () => {
-    const { template } = build();
+    const { template } = built();
     template.resourceCountIs('AWS::KMS::Key', 3);
     template.resourceCountIs('AWS::DynamoDB::Table', 1);
     template.resourceCountIs('AWS::SQS::Queue', 2);
@@ -107,7 +119,7 @@ describe('resources', () => {
   });
 
   test('has one function per HTTP_FUNCTIONS entry, each with its own role', () => {
-    const { stack } = build();
+    const { stack } = built();
     expect(Object.keys(stack.functions).sort()).toEqual([...FUNCTION_NAMES].sort());
     expect(stack.apiFunction).toBe(stack.functions.api);
     expect(stack.answerFunction).toBe(stack.functions.answer);
@@ -115,14 +127,14 @@ describe('resources', () => {
   });
 
   test('every function, the delivery worker and the sweeper included, has a role of its own', () => {
-    const { stack } = build();
+    const { stack } = built();
     expect(stack.allFunctions).toHaveLength(4);
     expect(new Set(stack.allFunctions.map((fn) => fn.role)).size).toBe(4);
     expect(stack.allFunctions).toEqual(expect.arrayContaining(ALL_FUNCTION_NAMES.map((name) => fnOf(stack, name))));
   });
 
   test('the table has the due index the sweeper queries', () => {
-    const { template } = build();
+    const { template } = built();
     template.hasResourceProperties('AWS::DynamoDB::Table', {
       GlobalSecondaryIndexes: Match.arrayWith([
         Match.objectLike({ IndexName: 'due', Projection: { ProjectionType: 'KEYS_ONLY' } }),
@@ -131,7 +143,7 @@ describe('resources', () => {
   });
 
   test('encrypts the table with the table key, not the secrets key', () => {
-    const { stack, template } = build();
+    const { stack, template } = built();
     template.hasResourceProperties('AWS::DynamoDB::Table', {
       SSESpecification: Match.objectLike({
         KMSMasterKeyId: { 'Fn::GetAtt': [logicalId(stack, stack.keys.tableKey), 'Arn'] },
@@ -140,7 +152,7 @@ describe('resources', () => {
   });
 
   test('names the table, the data and table keys (by alias) and both queues by CONTROL_PLANE_NAMES', () => {
-    const { stack, template } = build();
+    const { stack, template } = built();
     template.hasResourceProperties('AWS::DynamoDB::Table', { TableName: 'plivo-connector-data' });
     template.resourceCountIs('AWS::KMS::Alias', 2);
     template.hasResourceProperties('AWS::KMS::Alias', {
@@ -159,21 +171,21 @@ describe('resources', () => {
   });
 
   test('holds no secret: no Secrets Manager secret or SSM parameter', () => {
-    const { template } = build();
+    const { template } = built();
     template.resourceCountIs('AWS::SecretsManager::Secret', 0);
     template.resourceCountIs('AWS::SSM::Parameter', 0);
   });
 
   test('has no circular references (PUBLIC_URL reads the API id), with or without a custom domain', () => {
     // Template.fromStack refuses a template whose resources depend on each other in a loop.
-    expect(() => build()).not.toThrow();
-    expect(() => build(withDomain)).not.toThrow();
+    expect(() => built()).not.toThrow();
+    expect(() => built(withDomain)).not.toThrow();
   });
 });
 
 describe('API throttles', () => {
   test('every route has its own budget from HTTP_FUNCTIONS: the Answer URL never shares the REST API\'s', () => {
-    const stage = Object.values(build().template.findResources('AWS::ApiGatewayV2::Stage'))[0] as {
+    const stage = Object.values(built().template.findResources('AWS::ApiGatewayV2::Stage'))[0] as {
       Properties: { RouteSettings: Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }> };
     };
     const expected = Object.fromEntries(
@@ -225,7 +237,7 @@ describe('invalid props', () => {
 
 describe.each(ALL_FUNCTION_NAMES)('%s function environment', (name) => {
   test('is exactly the control-plane configuration, with no secret', () => {
-    const { stack, template } = build();
+    const { stack, template } = built();
     expect(variables(stack, template, fnOf(stack, name))).toEqual({
       NODE_OPTIONS: '--enable-source-maps',
       TABLE_NAME: { Ref: logicalId(stack, stack.dataTable.table) },
@@ -248,7 +260,7 @@ describe.each(ALL_FUNCTION_NAMES)('%s function environment', (name) => {
   });
 
   test("MEDIA_REGIONS names each region's table, recordings bucket, AWS region and wss:// ingest on its domainName", () => {
-    const { stack, template } = build();
+    const { stack, template } = built();
     expect(JSON.parse(variables(stack, template, fnOf(stack, name)).MEDIA_REGIONS as string)).toEqual({
       us002: {
         ingestUrl: 'wss://media-us.example.com',
@@ -267,7 +279,7 @@ describe.each(ALL_FUNCTION_NAMES)('%s function environment', (name) => {
 
   test('MEDIA_REGIONS has a never-resolving placeholder ingest for a region without a domainName', () => {
     const mediaRegions = [REGIONS[0]!, REGIONS_WITHOUT_DOMAINS[1]!];
-    const { stack, template } = buildQuietly({ mediaRegions });
+    const { stack, template } = capturingReport(() => built({ mediaRegions })).result;
     expect(JSON.parse(variables(stack, template, fnOf(stack, name)).MEDIA_REGIONS as string)).toEqual({
       us002: {
         ingestUrl: 'wss://media-us.example.com',
@@ -285,7 +297,7 @@ describe.each(ALL_FUNCTION_NAMES)('%s function environment', (name) => {
   });
 
   test('is accepted by loadControlPlaneConfig, as the handler reads it at start', () => {
-    const { stack, template } = build();
+    const { stack, template } = built();
     // Tokens resolve at deploy time; URLs (the API's, the queues') stand in as URLs.
     const env = Object.fromEntries(
       Object.entries(variables(stack, template, fnOf(stack, name))).map(([key, value]) => [
@@ -308,14 +320,14 @@ describe.each(ALL_FUNCTION_NAMES)('%s function environment', (name) => {
   });
 
   test('HOME_MEDIA_REGION follows homeMediaRegionId; no COUNTRY_REGIONS without countryRegions', () => {
-    const { stack, template } = build({ homeMediaRegionId: 'in002', countryRegions: {} });
+    const { stack, template } = built({ homeMediaRegionId: 'in002', countryRegions: {} });
     const env = variables(stack, template, fnOf(stack, name));
     expect(env.HOME_MEDIA_REGION).toBe('in002');
     expect(env).not.toHaveProperty('COUNTRY_REGIONS');
   });
 
   test('PUBLIC_URL is the custom domain when set', () => {
-    const { stack, template } = build(withDomain);
+    const { stack, template } = built(withDomain);
     expect(variables(stack, template, fnOf(stack, name)).PUBLIC_URL).toBe('https://api.example.com');
   });
 
@@ -323,7 +335,7 @@ describe.each(ALL_FUNCTION_NAMES)('%s function environment', (name) => {
 
 describe('webhook signing', () => {
   test("only the delivery worker's role may sign with any key, anywhere in the template", () => {
-    const { stack, template } = build();
+    const { stack, template } = built();
     const policies = template.findResources('AWS::IAM::Policy') as Record<
       string,
       { Properties: { Roles: unknown[]; PolicyDocument: unknown } }
@@ -339,7 +351,7 @@ describe('webhook signing', () => {
   });
 
   test('the delivery worker may sign with the webhook key and read its public half, and nothing more of it', () => {
-    const { stack, template } = build();
+    const { stack, template } = built();
     const signingKeyArn = { 'Fn::GetAtt': [logicalId(stack, stack.keys.webhookSigningKey), 'Arn'] };
     expect(onResource(statements(stack, template, stack.webhookDelivery.worker), signingKeyArn)).toEqual([
       { Effect: 'Allow', Action: ['kms:GetPublicKey', 'kms:Sign'], Resource: signingKeyArn },
@@ -347,7 +359,7 @@ describe('webhook signing', () => {
   });
 
   test('the sweeper may not use the webhook signing key', () => {
-    const { stack, template } = build();
+    const { stack, template } = built();
     const signingKeyArn = { 'Fn::GetAtt': [logicalId(stack, stack.keys.webhookSigningKey), 'Arn'] };
     expect(onResource(statements(stack, template, stack.sweeper.worker), signingKeyArn)).toEqual([]);
   });
@@ -361,14 +373,14 @@ describe('webhook queues access', () => {
   test.each(['api', 'answer', 'sweeper'] as const)(
     'the %s function may send to the webhook queue, and nothing else of either queue',
     (name) => {
-      const { stack, template } = build();
+      const { stack, template } = built();
       const queueArn = { 'Fn::GetAtt': [logicalId(stack, stack.webhookQueue.queue), 'Arn'] };
       expect(sqsStatements(stack, template, name)).toEqual([{ Effect: 'Allow', Action: SEND, Resource: queueArn }]);
     },
   );
 
   test('the delivery worker consumes the webhook queue, changing visibility itself, but does not send to it', () => {
-    const { stack, template } = build();
+    const { stack, template } = built();
     const queueArn = { 'Fn::GetAtt': [logicalId(stack, stack.webhookQueue.queue), 'Arn'] };
     const onQueue = onResource(sqsStatements(stack, template, 'delivery'), queueArn);
     expect(onQueue).toHaveLength(1);
@@ -379,7 +391,7 @@ describe('webhook queues access', () => {
   });
 
   test('the delivery worker, alone, may send to the dead-letter queue', () => {
-    const { stack, template } = build();
+    const { stack, template } = built();
     const dlqArn = { 'Fn::GetAtt': [logicalId(stack, stack.webhookQueue.deadLetterQueue), 'Arn'] };
     expect(onResource(sqsStatements(stack, template, 'delivery'), dlqArn)).toEqual([
       { Effect: 'Allow', Action: SEND, Resource: dlqArn },
@@ -390,7 +402,7 @@ describe('webhook queues access', () => {
   });
 
   test('the delivery worker takes batches of 10 from the webhook queue and reports failed items one by one', () => {
-    const { stack, template } = build();
+    const { stack, template } = built();
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       EventSourceArn: { 'Fn::GetAtt': [logicalId(stack, stack.webhookQueue.queue), 'Arn'] },
       FunctionName: { Ref: logicalId(stack, stack.webhookDelivery.worker.function) },
@@ -401,7 +413,7 @@ describe('webhook queues access', () => {
   });
 
   test('the delivery worker runs 30 s, the queue hides a received message for six times that', () => {
-    const { stack, template } = build();
+    const { stack, template } = built();
     const resources = template.findResources('AWS::Lambda::Function');
     expect(resources[logicalId(stack, stack.webhookDelivery.worker.function)]).toMatchObject({
       Properties: { Timeout: 30 },
@@ -417,7 +429,7 @@ describe('delivery worker and sweeper access', () => {
   test.each(['delivery', 'sweeper'] as const)(
     'the %s function may read and write the table and query its indexes',
     (name) => {
-      const { stack, template } = build();
+      const { stack, template } = built();
       const tableArn = { 'Fn::GetAtt': [logicalId(stack, stack.dataTable.table), 'Arn'] };
       expect(statements(stack, template, fnOf(stack, name))).toContainEqual(
         expect.objectContaining({
@@ -434,13 +446,13 @@ describe('delivery worker and sweeper access', () => {
   );
 
   test('the sweeper function is told the secrets key but may not use it', () => {
-    const { stack, template } = build();
+    const { stack, template } = built();
     const dataKeyArn = { 'Fn::GetAtt': [logicalId(stack, stack.keys.dataKey), 'Arn'] };
     expect(onResource(statements(stack, template, fnOf(stack, 'sweeper')), dataKeyArn)).toEqual([]);
   });
 
   test("the delivery function may only decrypt with the secrets key (webhooks' signing secrets), never encrypt", () => {
-    const { stack, template } = build();
+    const { stack, template } = built();
     const dataKeyArn = { 'Fn::GetAtt': [logicalId(stack, stack.keys.dataKey), 'Arn'] };
     expect(onResource(statements(stack, template, fnOf(stack, 'delivery')), dataKeyArn)).toEqual([
       { Effect: 'Allow', Action: 'kms:Decrypt', Resource: dataKeyArn },
@@ -448,12 +460,12 @@ describe('delivery worker and sweeper access', () => {
   });
 
   test("the delivery function does not touch any media region's table", () => {
-    const { stack, template } = build();
+    const { stack, template } = built();
     expect(JSON.stringify(statements(stack, template, fnOf(stack, 'delivery')))).not.toContain(':table/');
   });
 
   test("the sweeper may only query and delete items of each media region's table (media-server records)", () => {
-    const { stack, template } = build();
+    const { stack, template } = built();
     const onRegionTables = statements(stack, template, fnOf(stack, 'sweeper')).filter((s) => JSON.stringify(s.Resource).includes(':table/'));
     expect(onRegionTables).toEqual([
       {
@@ -468,7 +480,7 @@ describe('delivery worker and sweeper access', () => {
 
 describe('sweeper schedule', () => {
   test('runs the sweeper every minute, for at most 60 s', () => {
-    const { stack, template } = build();
+    const { stack, template } = built();
     const sweeperArn = { 'Fn::GetAtt': [logicalId(stack, stack.sweeper.worker.function), 'Arn'] };
     template.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(1 minute)',
@@ -492,7 +504,7 @@ describe('alarms', () => {
     );
 
   test('on the depth of the dead-letter queue', () => {
-    const { stack, template } = build();
+    const { stack, template } = built();
     expect(alarms(template)).toContainEqual(
       expect.objectContaining({
         MetricName: 'ApproximateNumberOfMessagesVisible',
@@ -510,7 +522,7 @@ describe('alarms', () => {
   });
 
   test("on the delivery failure rate, from the worker's attempt and failure counts", () => {
-    const { template } = build();
+    const { template } = built();
     const rate = alarms(template).filter((a) => a.Metrics !== undefined);
     expect(rate).toHaveLength(1);
     expect(rate[0]).toMatchObject({ Threshold: 0.25, ComparisonOperator: 'GreaterThanThreshold' });
@@ -521,7 +533,7 @@ describe('alarms', () => {
   });
 
   test.each(['delivery', 'sweeper'] as const)('on errors of the %s function', (name) => {
-    const { stack, template } = build();
+    const { stack, template } = built();
     expect(alarms(template)).toContainEqual(
       expect.objectContaining({
         Namespace: 'AWS/Lambda',
@@ -533,7 +545,7 @@ describe('alarms', () => {
   });
 
   test('are named in the AlarmNames output', () => {
-    const { stack, template } = build();
+    const { stack, template } = built();
     expect(stack.alarms).toHaveLength(7);
     template.hasOutput('AlarmNames', {
       Value: {
@@ -572,7 +584,7 @@ describe('ingest URL warning', () => {
 
 describe('API function access', () => {
   test('may use the secrets key for kms:Encrypt and kms:Decrypt only', () => {
-    const { stack, template } = build();
+    const { stack, template } = built();
     const dataKeyArn = { 'Fn::GetAtt': [logicalId(stack, stack.keys.dataKey), 'Arn'] };
     expect(onResource(statements(stack, template, stack.apiFunction), dataKeyArn)).toEqual([
       { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:Encrypt'], Resource: dataKeyArn },
@@ -580,7 +592,7 @@ describe('API function access', () => {
   });
 
   test('may read the webhook signing key\'s public half, never sign with it, and is told its ARN', () => {
-    const { stack, template } = build();
+    const { stack, template } = built();
     const signingKeyArn = { 'Fn::GetAtt': [logicalId(stack, stack.keys.webhookSigningKey), 'Arn'] };
     expect(onResource(statements(stack, template, stack.apiFunction), signingKeyArn)).toEqual([
       { Effect: 'Allow', Action: 'kms:GetPublicKey', Resource: signingKeyArn },
@@ -591,7 +603,7 @@ describe('API function access', () => {
   });
 
   test('may read and write the table and query its index', () => {
-    const { stack, template } = build();
+    const { stack, template } = built();
     const tableArn = { 'Fn::GetAtt': [logicalId(stack, stack.dataTable.table), 'Arn'] };
     expect(statements(stack, template, stack.apiFunction)).toContainEqual(
       expect.objectContaining({
@@ -609,7 +621,7 @@ describe('API function access', () => {
 
   test('is told the per-tenant rate limit: 50 by default, the prop when set, 0 to turn it off', () => {
     for (const [tenantRateLimit, expected] of [[undefined, '50'], [200, '200'], [0, '0']] as const) {
-      const { stack, template } = build(tenantRateLimit === undefined ? {} : { tenantRateLimit });
+      const { stack, template } = built(tenantRateLimit === undefined ? {} : { tenantRateLimit });
       expect(variables(stack, template, stack.apiFunction).TENANT_RATE_LIMIT).toBe(expected);
       expect(variables(stack, template, stack.answerFunction)).not.toHaveProperty('TENANT_RATE_LIMIT');
     }
@@ -619,12 +631,12 @@ describe('API function access', () => {
     const { stack, template } = build({ plivoSourceRanges: ['18.214.109.128/25', '2600:1f18::/32'] });
     expect(variables(stack, template, stack.answerFunction).PLIVO_SOURCE_RANGES).toBe('18.214.109.128/25,2600:1f18::/32');
     expect(variables(stack, template, stack.apiFunction)).not.toHaveProperty('PLIVO_SOURCE_RANGES');
-    const none = build();
+    const none = built();
     expect(variables(none.stack, none.template, none.stack.answerFunction)).not.toHaveProperty('PLIVO_SOURCE_RANGES');
   });
 
   test("may only put commands into each media region's table, get placements and query the servers' records there: items whose partition key is a command's, a placement's or the servers'", () => {
-    const { stack, template } = build();
+    const { stack, template } = built();
     const regional = statements(stack, template, stack.apiFunction).filter((statement) => JSON.stringify(statement).includes('-media'));
     expect(regional).toEqual([
       {
@@ -652,7 +664,7 @@ describe('API function access', () => {
 
 describe('answer function access', () => {
   test('may only decrypt with the secrets key, never encrypt', () => {
-    const { stack, template } = build();
+    const { stack, template } = built();
     const dataKeyArn = { 'Fn::GetAtt': [logicalId(stack, stack.keys.dataKey), 'Arn'] };
     expect(onResource(statements(stack, template, stack.answerFunction), dataKeyArn)).toEqual([
       { Effect: 'Allow', Action: 'kms:Decrypt', Resource: dataKeyArn },
@@ -660,7 +672,7 @@ describe('answer function access', () => {
   });
 
   test('may get, query, put and update items of the control table, and nothing else there', () => {
-    const { stack, template } = build();
+    const { stack, template } = built();
     const tableArn = { 'Fn::GetAtt': [logicalId(stack, stack.dataTable.table), 'Arn'] };
     const onTable = statements(stack, template, stack.answerFunction).filter((s) =>
       JSON.stringify(s.Resource).includes(logicalId(stack, stack.dataTable.table)),
@@ -675,7 +687,7 @@ describe('answer function access', () => {
   });
 
   test("may only put claims into each media region's table, by its deterministic ARN", () => {
-    const { stack, template } = build();
+    const { stack, template } = built();
     const onRegionTables = statements(stack, template, stack.answerFunction).filter((s) =>
       JSON.stringify(s.Resource).includes(':table/'),
     );
@@ -695,7 +707,7 @@ describe('answer function access', () => {
   });
 
   test('has no wildcard resource', () => {
-    const { stack, template } = build();
+    const { stack, template } = built();
     const wildcard = statements(stack, template, stack.answerFunction).filter((s) =>
       JSON.stringify(s.Resource).includes('*'),
     );
@@ -705,7 +717,7 @@ describe('answer function access', () => {
 
 describe('routes', () => {
   test('serves exactly the route keys of HTTP_FUNCTIONS', () => {
-    const { template } = build();
+    const { template } = built();
     const keys = Object.values(template.findResources('AWS::ApiGatewayV2::Route')).map(
       (r) => (r as { Properties: { RouteKey: string } }).Properties.RouteKey,
     );
@@ -717,7 +729,7 @@ describe('routes', () => {
   });
 
   test.each(FUNCTION_NAMES)("routes the %s function's keys to it", (name) => {
-    const { stack, template } = build();
+    const { stack, template } = built();
     const fnArn = { 'Fn::GetAtt': [logicalId(stack, stack.functions[name].function), 'Arn'] };
     const [integrationId] = Object.keys(
       template.findResources('AWS::ApiGatewayV2::Integration', { Properties: { IntegrationUri: fnArn } }),
@@ -734,7 +746,7 @@ describe('routes', () => {
 
 describe('outputs', () => {
   test('ApiUrl, TableName and WebhookQueueUrl', () => {
-    const { stack, template } = build();
+    const { stack, template } = built();
     template.hasOutput('ApiUrl', { Value: { 'Fn::GetAtt': [logicalId(stack, stack.api.httpApi), 'ApiEndpoint'] } });
     template.hasOutput('TableName', { Value: { Ref: logicalId(stack, stack.dataTable.table) } });
     template.hasOutput('WebhookQueueUrl', { Value: { Ref: logicalId(stack, stack.webhookQueue.queue) } });
@@ -742,7 +754,7 @@ describe('outputs', () => {
   });
 
   test('with a custom domain: ApiUrl on it, and the DNS target for it', () => {
-    const { stack, template } = build(withDomain);
+    const { stack, template } = built(withDomain);
     template.hasOutput('ApiUrl', { Value: 'https://api.example.com' });
     template.hasOutput('ApiDomainTarget', {
       Value: { 'Fn::GetAtt': [logicalId(stack, stack.api.domainName!), 'RegionalDomainName'] },

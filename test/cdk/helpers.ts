@@ -12,8 +12,23 @@ export const CDK_JSON_CONTEXT = (
   }
 ).context;
 
-/** An app with cdk.json's context that skips esbuild bundling: template tests need the resources, not the code. */
+/**
+ * An app with cdk.json's context that skips esbuild bundling: template tests need the resources, not the code. And
+ * without CDK's built-in CloudFormation validation, whose engine takes seconds to load in each test file and a few
+ * hundred milliseconds each synth: construct tests read their templates, and the deployable app, every construct in
+ * it, is validated against those rules by the tests that build it (`validatedApp`), as `cdk synth` does.
+ */
 export function testApp(context: Record<string, unknown> = {}): App {
+  return new App({ context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [], ...context }, builtinCloudFormationValidation: false });
+}
+
+/** `testApp` that bundles code and stages assets into `outdir`, as `cdk synth` does. */
+export function bundlingApp(outdir: string): App {
+  return new App({ outdir, context: CDK_JSON_CONTEXT, builtinCloudFormationValidation: false });
+}
+
+/** `testApp` with the built-in CloudFormation validation, as `cdk synth` runs it: cdk.json makes its errors fail synth. */
+export function validatedApp(context: Record<string, unknown> = {}): App {
   return new App({ context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [], ...context } });
 }
 

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { App, Stack, type CfnElement } from 'aws-cdk-lib';
+import { Stack, type App, type CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { ContainerImage } from 'aws-cdk-lib/aws-ecs';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -13,7 +13,7 @@ import { RegionTable } from '../../lib/constructs/region-table';
 import { controlPlaneReferences } from '../../lib/control-plane-names';
 import { mediaRoutingEnvironment, type MediaRouting } from '../../lib/media-routing';
 import { loadMediaConfig } from '../../ingest-container/src/config';
-import { CDK_JSON_CONTEXT, testApp } from './helpers';
+import { bundlingApp, testApp } from './helpers';
 
 const ROUTING: MediaRouting = {
   mediaRegions: [
@@ -56,6 +56,10 @@ function build(
   return { stack, service, lb, table, template: Template.fromStack(stack) };
 }
 
+let defaultBuild: Built | undefined;
+/** `build()` with its defaults, once per file: the tests that take it only read its constructs and template. */
+const shared = (): Built => (defaultBuild ??= build());
+
 const idOf = (stack: Stack, construct: IConstruct) => stack.getLogicalId(construct.node.defaultChild as CfnElement);
 const accountJoin = (before: string, after: string) => ({
   'Fn::Join': ['', [before, { Ref: 'AWS::AccountId' }, after]],
@@ -95,13 +99,13 @@ const withAction = (statements: Statement[], action: string) =>
 
 describe('cluster and task', () => {
   test('the cluster has Container Insights', () => {
-    build().template.hasResourceProperties('AWS::ECS::Cluster', {
+    shared().template.hasResourceProperties('AWS::ECS::Cluster', {
       ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }],
     });
   });
 
   test('a Fargate task of 1 vCPU and 2 GiB on linux/x86_64 by default', () => {
-    build().template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+    shared().template.hasResourceProperties('AWS::ECS::TaskDefinition', {
       RequiresCompatibilities: ['FARGATE'],
       NetworkMode: 'awsvpc',
       Cpu: '1024',
@@ -118,7 +122,7 @@ describe('cluster and task', () => {
   });
 
   test('one essential container: public and relay ports, 120 s to stop, non-blocking logs to its log group', () => {
-    const { stack, service, template } = build();
+    const { stack, service, template } = shared();
     expect(containerOf(template)).toMatchObject({
       Image: TEST_IMAGE,
       Essential: true,
@@ -144,7 +148,7 @@ describe('cluster and task', () => {
   test('by default the image is built from ingest-container/Dockerfile for linux/amd64, from a small context', () => {
     const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'media-image-'));
     try {
-      const { stack, template } = build({}, new App({ outdir, context: CDK_JSON_CONTEXT }), null);
+      const { stack, template } = build({}, bundlingApp(outdir), null);
       expect(JSON.stringify(containerOf(template).Image)).toContain('container-assets');
       const assets = JSON.parse(fs.readFileSync(path.join(outdir, `${stack.artifactId}.assets.json`), 'utf8')) as {
         dockerImages: Record<string, { source: { directory: string; dockerFile: string; platform: string } }>;
@@ -183,7 +187,7 @@ describe('cluster and task', () => {
 
 describe('environment', () => {
   test('is exactly what the container reads: routing, its region, the control plane by name, ports, drain', () => {
-    const { template } = build();
+    const { template } = shared();
     expect(environmentOf(template)).toEqual({
       ...mediaRoutingEnvironment(ROUTING),
       MEDIA_REGION: 'in002',
@@ -221,7 +225,7 @@ describe('environment', () => {
   });
 
   test('MEDIA_REGIONS names every region, this one and the others, as the control plane has them', () => {
-    const env = environmentOf(build().template);
+    const env = environmentOf(shared().template);
     expect(JSON.parse(env.MEDIA_REGIONS as string)).toEqual({
       us002: { ingestUrl: 'wss://media-us.example.com', claimsTable: 'plivo-connector-us002-media', recordingsBucket: 'plivo-connector-recordings-us002', awsRegion: 'us-east-1' },
       in002: { ingestUrl: 'wss://ingest-in002.invalid', claimsTable: 'plivo-connector-in002-media', recordingsBucket: 'plivo-connector-recordings-in002', awsRegion: 'ap-south-1' },
@@ -231,7 +235,7 @@ describe('environment', () => {
   });
 
   test('has no PUBLIC_URL and nothing secret-looking', () => {
-    const env = environmentOf(build().template);
+    const env = environmentOf(shared().template);
     expect(env).not.toHaveProperty('PUBLIC_URL');
     expect(Object.keys(env).filter((name) => /SECRET|TOKEN|PASSWORD/.test(name))).toEqual([]);
   });
@@ -239,7 +243,7 @@ describe('environment', () => {
 
 describe('service', () => {
   test('runs in the private subnets without public IPs, on its own security group', () => {
-    const { stack, service, template } = build();
+    const { stack, service, template } = shared();
     template.hasResourceProperties('AWS::ECS::Service', {
       LaunchType: 'FARGATE',
       PlatformVersion: 'LATEST',
@@ -254,7 +258,7 @@ describe('service', () => {
   });
 
   test('deploys new tasks before old ones go, and rolls back a deployment that never turns healthy', () => {
-    build().template.hasResourceProperties('AWS::ECS::Service', {
+    shared().template.hasResourceProperties('AWS::ECS::Service', {
       DeploymentConfiguration: {
         MinimumHealthyPercent: 100,
         MaximumPercent: 200,
@@ -266,14 +270,14 @@ describe('service', () => {
   });
 
   test("registers the container's public port with the load balancer's target group", () => {
-    const { stack, lb, template } = build();
+    const { stack, lb, template } = shared();
     template.hasResourceProperties('AWS::ECS::Service', {
       LoadBalancers: [{ ContainerName: 'Media', ContainerPort: 8080, TargetGroupArn: { Ref: idOf(stack, lb.targetGroup) } }],
     });
   });
 
   test('accepts 8080 from the load balancer and 8081 from its own tasks, nothing else', () => {
-    const { stack, service, lb, template } = build();
+    const { stack, service, lb, template } = shared();
     const sg = { 'Fn::GetAtt': [idOf(stack, service.securityGroup), 'GroupId'] };
     const ingress = Object.values(template.findResources('AWS::EC2::SecurityGroupIngress')).map(
       (r) => (r as { Properties: Record<string, unknown> }).Properties,
@@ -294,7 +298,7 @@ describe('service', () => {
   });
 
   test('the load balancer may reach the tasks on 8080 only', () => {
-    const { stack, service, lb, template } = build();
+    const { stack, service, lb, template } = shared();
     template.resourcePropertiesCountIs(
       'AWS::EC2::SecurityGroupEgress',
       { GroupId: { 'Fn::GetAtt': [idOf(stack, lb.securityGroup), 'GroupId'] } },
@@ -311,7 +315,7 @@ describe('service', () => {
 
 describe('task role', () => {
   test('has exactly these seven statements and no managed policy', () => {
-    const built = build();
+    const built = shared();
     expect(taskRoleStatements(built)).toHaveLength(7);
     built.template.hasResourceProperties('AWS::IAM::Role', {
       AssumeRolePolicyDocument: Match.objectLike({
@@ -322,7 +326,7 @@ describe('task role', () => {
   });
 
   test("may get, put, update, delete and query items of its region's table, and not its indexes", () => {
-    const built = build();
+    const built = shared();
     expect(withAction(taskRoleStatements(built), 'dynamodb:DeleteItem')).toEqual([
       {
         Effect: 'Allow',
@@ -333,7 +337,7 @@ describe('task role', () => {
   });
 
   test("may get, query, put and update items of the control plane's table, and query its indexes", () => {
-    const statements = taskRoleStatements(build());
+    const statements = taskRoleStatements(shared());
     expect(withAction(statements, 'dynamodb:GetItem')).toContainEqual({
       Effect: 'Allow',
       Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
@@ -348,7 +352,7 @@ describe('task role', () => {
   });
 
   test('may only decrypt with the secrets key, found by its alias', () => {
-    const statements = taskRoleStatements(build()).filter((s) =>
+    const statements = taskRoleStatements(shared()).filter((s) =>
       JSON.stringify(s.Condition ?? {}).includes('alias/plivo-connector-data'),
     );
     expect(statements).toEqual([
@@ -362,7 +366,7 @@ describe('task role', () => {
   });
 
   test("may use the table key as DynamoDB does for a customer managed key, only through DynamoDB", () => {
-    const statements = taskRoleStatements(build()).filter((s) =>
+    const statements = taskRoleStatements(shared()).filter((s) =>
       JSON.stringify(s.Condition ?? {}).includes('alias/plivo-connector-table'),
     );
     expect(statements).toEqual([
@@ -396,14 +400,14 @@ describe('task role', () => {
   });
 
   test('every KMS statement is narrowed to one alias; none signs or generates data keys directly', () => {
-    const kms = taskRoleStatements(build()).filter((s) => JSON.stringify(s.Action).includes('kms:'));
+    const kms = taskRoleStatements(shared()).filter((s) => JSON.stringify(s.Action).includes('kms:'));
     expect(kms).toHaveLength(2);
     for (const statement of kms) expect(JSON.stringify(statement.Condition)).toContain('kms:ResourceAliases');
     expect(JSON.stringify(kms)).not.toContain('kms:Sign');
   });
 
   test('may send to the webhook queue, and nothing else in SQS', () => {
-    const sqs = taskRoleStatements(build()).filter((s) => JSON.stringify(s.Action).includes('sqs:'));
+    const sqs = taskRoleStatements(shared()).filter((s) => JSON.stringify(s.Action).includes('sqs:'));
     expect(sqs).toEqual([
       {
         Effect: 'Allow',
@@ -414,7 +418,7 @@ describe('task role', () => {
   });
 
   test("may get and set scale-in protection of its own cluster's tasks", () => {
-    const built = build();
+    const built = shared();
     expect(withAction(taskRoleStatements(built), 'ecs:UpdateTaskProtection')).toEqual([
       {
         Effect: 'Allow',
@@ -463,7 +467,7 @@ describe('autoscaling', () => {
     );
 
   test('from 2 to 20 tasks by default', () => {
-    build().template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+    shared().template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
       MinCapacity: 2,
       MaxCapacity: 20,
       ScalableDimension: 'ecs:service:DesiredCount',
@@ -471,7 +475,7 @@ describe('autoscaling', () => {
   });
 
   test('tracks an average of 200 active calls per task, from the region\'s ActiveCalls metric', () => {
-    expect(policies(build().template).map((p) => p.TargetTrackingScalingPolicyConfiguration)).toContainEqual({
+    expect(policies(shared().template).map((p) => p.TargetTrackingScalingPolicyConfiguration)).toContainEqual({
       CustomizedMetricSpecification: {
         Namespace: 'PlivoConnector/Media',
         MetricName: 'ActiveCalls',
@@ -485,7 +489,7 @@ describe('autoscaling', () => {
   });
 
   test('tracks 60% average CPU', () => {
-    expect(policies(build().template).map((p) => p.TargetTrackingScalingPolicyConfiguration)).toContainEqual({
+    expect(policies(shared().template).map((p) => p.TargetTrackingScalingPolicyConfiguration)).toContainEqual({
       PredefinedMetricSpecification: { PredefinedMetricType: 'ECSServiceAverageCPUUtilization' },
       TargetValue: 60,
       ScaleOutCooldown: 60,
@@ -509,7 +513,7 @@ describe('alarms', () => {
     ['failed agent dials', 'AgentDialsFailed', 5],
     ['failed recordings', 'RecordingsFailed', 1],
   ] as const)('on %s: a 5-minute sum at or above its threshold, missing data not breaching', (_name, metric, threshold) => {
-    build().template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+    shared().template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'PlivoConnector/Media',
       MetricName: metric,
       Dimensions: [{ Name: 'MediaRegion', Value: 'in002' }],
@@ -524,7 +528,7 @@ describe('alarms', () => {
   });
 
   test('are listed', () => {
-    const { service } = build();
+    const { service } = shared();
     // Compared by identity: the alarms themselves do not print.
     const expected = [
       service.relayErrorsAlarm,
@@ -567,7 +571,7 @@ describe('invalid props', () => {
 });
 
 test('cdk-nag AwsSolutions: nothing unacknowledged', () => {
-  const { stack } = build();
+  const { stack } = shared();
   const findings = new AwsSolutionsChecks()
     .validateScope(stack)
     .violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} at ${r.constructPath}`));

@@ -1,14 +1,14 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { App, Duration, Stack, type CfnElement } from 'aws-cdk-lib';
+import { Duration, Stack, type CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AttributeType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { ServiceFunction, type ServiceFunctionProps } from '../../lib/constructs/service-function';
 import { WebhookQueue } from '../../lib/constructs/webhook-queue';
-import { CDK_JSON_CONTEXT, FIXTURE_ENTRY, testStack } from './helpers';
+import { bundlingApp, FIXTURE_ENTRY, testStack } from './helpers';
 
 function build(props: Partial<ServiceFunctionProps> = {}): { stack: Stack; fn: ServiceFunction } {
   const stack = testStack();
@@ -453,7 +453,7 @@ describe('invalid props', () => {
 test('bundles with the local esbuild: minified, with a source map', () => {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'service-function-'));
   try {
-    const app = new App({ outdir, context: CDK_JSON_CONTEXT });
+    const app = bundlingApp(outdir);
     new ServiceFunction(new Stack(app, 'Bundled'), 'Fn', { entry: FIXTURE_ENTRY });
     app.synth();
     const assets = fs.readdirSync(outdir).filter((name) => name.startsWith('asset.'));

@@ -10,7 +10,7 @@ import { SimulatedCall } from '../../tools/plivo-simulator';
 import { s3Client } from '../../core/aws';
 import { LOCAL_RECORDINGS_BUCKET } from '../../local/aws';
 import type { LocalStackInfo } from '../../local/stack';
-import { apiRequest, NODE_TSX, ROOT, startLocalProcess, waitFor, type LocalProcess } from '../support/local-process';
+import { apiRequest, localProcessPerFile, NODE_TSX, ROOT, startLocalProcess, waitFor, type LocalProcess } from '../support/local-process';
 import { flatCalls } from '../support/calls';
 import { PlivoVoiceApi, type PlivoCredentials } from '../../core/plivo/voice-api';
 
@@ -63,7 +63,7 @@ function token(args: string[], env: Record<string, string> = {}): string {
   return out.stdout.trim();
 }
 
-it('serves the seed curl flow, stops on Ctrl-C and keeps its data across restarts', async () => {
+it('serves the seed curl flow, stops on Ctrl-C (ending a live call as server-shutdown with its true duration, before the store stops) and keeps its data across restarts', async () => {
   const info = await start();
   const auth = `Authorization: Bearer ${info.token}`;
 
@@ -108,7 +108,18 @@ it('serves the seed curl flow, stops on Ctrl-C and keeps its data across restart
   await s3.send(new PutObjectCommand({ Bucket: LOCAL_RECORDINGS_BUCKET, Key: 'demo/kept.wav', Body: 'RIFF kept' }));
   s3.destroy();
 
+  // A call live at Ctrl-C (one start and stop serves both checks: each costs seconds).
+  const { data: shutdownConnector } = await apiRequest(proc!, 'POST', '/v2/connectors', { provider: 'plivo', defaultRoomId: 'shutdown-room' });
+  const call = new SimulatedCall({ answerUrl: shutdownConnector.webhookUrl as string });
+  await call.start();
+  const connectedAt = Date.now();
+  await call.play(tone(700, 2.5));
+  const live = await apiRequest(proc!, 'GET', '/v2/sip/call?roomId=shutdown-room');
+  expect(flatCalls(live)).toMatchObject([{ callUuid: call.callUuid, status: 'answered' }]);
+
+  const interruptedAt = Date.now();
   expect(await stop()).toBe(0);
+  const trueSeconds = (interruptedAt - connectedAt) / 1000;
 
   // `npm run token` also works while the stack is down, on the same data.
   const offline = token(['--apikey', 'demo']);
@@ -128,24 +139,16 @@ it('serves the seed curl flow, stops on Ctrl-C and keeps its data across restart
   s3Again.destroy();
   expect(spawnSync('curl', ['-sSf', url], { encoding: 'utf8' }).stdout).toBe('RIFF kept');
 
+  // The call live at Ctrl-C ended as server-shutdown, with its true duration.
+  const [record] = flatCalls(await apiRequest(proc!, 'GET', '/v2/sip/call?roomId=shutdown-room'));
+  expect(record).toMatchObject({ callUuid: call.callUuid, status: 'ended', hangupReason: 'server-shutdown' });
+  expect(Math.abs((record?.durationSeconds ?? NaN) - trueSeconds)).toBeLessThanOrEqual(2);
+
   const deleted = curl('-X', 'DELETE', `${again.apiUrl}/v2/connectors/${id}`, '-H', `Authorization: Bearer ${again.token}`);
   expect(deleted.status).toBe(200);
   expect(curl(`${again.apiUrl}/v2/connectors/${id}`, '-H', `Authorization: Bearer ${again.token}`).status).toBe(404);
   expect(await stop()).toBe(0);
 }, 90_000);
-
-it('is quiet while idle: a media server that served nothing reports no metrics, not even on Ctrl-C; in AWS it still reports', async () => {
-  await start();
-  const idle = proc!.output;
-  expect(await stop()).toBe(0);
-  expect(idle()).toContain('"msg":"media server stopped"');
-  expect(idle()).not.toContain('media metrics');
-  // In AWS each report is a data point of the autoscaling metric (CloudWatch EMF), idle or not.
-  proc = await startLocalProcess(dataDir, { AWS_EXECUTION_ENV: 'AWS_ECS_FARGATE' });
-  const inAws = proc.output;
-  expect(await stop()).toBe(0);
-  expect(inAws()).toMatch(/"msg":"media metrics"[^\n]*"ActiveCalls":0,"RelayErrors":0,"ClaimFailures":0/);
-}, 60_000);
 
 it("prints readable log lines on a terminal, its media servers' included, and stops on Ctrl-C typed there", async () => {
   // `script` runs it on a pseudo-terminal, as a person's shell does; what is typed into script reaches that terminal.
@@ -162,24 +165,6 @@ it("prints readable log lines on a terminal, its media servers' included, and st
   expect(await exited).toBe(0);
   expect(plain()).toMatch(/INFO.*local: stopping/);
 }, 60_000);
-
-it("authenticates its Plivo emulator against connectors' credentials, as set and cleared through the API", async () => {
-  const info = await start();
-  const plivo = new PlivoVoiceApi({ baseUrl: info.plivoApiUrl, allowPrivateTargets: true });
-  const credentials: PlivoCredentials = { authId: 'SANPMSTART0000000001', authToken: 'npm-start-plivo-auth-token-01' };
-  const refused = { status: 502, code: 'plivo_error', message: expect.stringMatching(/Authentication failed/) };
-  await expect(plivo.hangup(credentials, 'no-such-call')).rejects.toMatchObject(refused);
-  const created = await apiRequest(proc!, 'POST', '/v2/connectors', { provider: 'plivo', plivoAuthId: credentials.authId, plivoAuthToken: credentials.authToken });
-  expect(created.status).toBe(201);
-  expect(created.data).toMatchObject({ plivoAuthIdSet: true, plivoAuthTokenSet: true });
-  // Plivo's 404 for a call it does not know: the Basic auth passed.
-  expect(await plivo.hangup(credentials, 'no-such-call')).toBe('already-ended');
-  await expect(plivo.hangup({ ...credentials, authToken: 'another-plivo-auth-token-02' }, 'no-such-call')).rejects.toMatchObject(refused);
-  const cleared = await apiRequest(proc!, 'PATCH', `/v2/connectors/${created.data.id as string}`, { plivoAuthToken: null });
-  expect(cleared.status).toBe(200);
-  await expect(plivo.hangup(credentials, 'no-such-call')).rejects.toMatchObject(refused);
-  expect(await stop()).toBe(0);
-});
 
 it('refuses a bad configuration with a clear message', () => {
   const out = spawnSync(NODE_TSX[0], [...NODE_TSX.slice(1), 'local/start.ts'], { cwd: ROOT, env: { ...process.env, PORT: 'seventy', DATA_DIR: dataDir }, encoding: 'utf8' });
@@ -237,37 +222,48 @@ it('answers from the first moment: 503 with Retry-After until everything serves,
   expect((await fetch(`${base}/console`)).status).toBe(200);
 }, 60_000);
 
-it('Ctrl-C during a live call ends it as server-shutdown with its true duration, before the store stops', async () => {
-  const info = await start();
-  const { data } = await apiRequest(proc!, 'POST', '/v2/connectors', { provider: 'plivo', defaultRoomId: 'shutdown-room' });
-  const call = new SimulatedCall({ answerUrl: data.webhookUrl as string });
-  await call.start();
-  const connectedAt = Date.now();
-  await call.play(tone(700, 2.5));
-  const live = await apiRequest(proc!, 'GET', '/v2/sip/call?roomId=shutdown-room');
-  expect(flatCalls(live)).toMatchObject([{ callUuid: call.callUuid, status: 'answered' }]);
+describe('one stack, its media servers left idle', () => {
+  // One start for these (each start costs seconds): none of them calls, which the last one relies on.
+  const local = localProcessPerFile('npm-start-');
 
-  const interruptedAt = Date.now();
-  expect(await stop()).toBe(0);
-  const trueSeconds = (interruptedAt - connectedAt) / 1000;
+  it("authenticates its Plivo emulator against connectors' credentials, as set and cleared through the API", async () => {
+    const plivo = new PlivoVoiceApi({ baseUrl: local.stack.info.plivoApiUrl, allowPrivateTargets: true });
+    const credentials: PlivoCredentials = { authId: 'SANPMSTART0000000001', authToken: 'npm-start-plivo-auth-token-01' };
+    const refused = { status: 502, code: 'plivo_error', message: expect.stringMatching(/Authentication failed/) };
+    await expect(plivo.hangup(credentials, 'no-such-call')).rejects.toMatchObject(refused);
+    const created = await apiRequest(local.stack, 'POST', '/v2/connectors', { provider: 'plivo', plivoAuthId: credentials.authId, plivoAuthToken: credentials.authToken });
+    expect(created.status).toBe(201);
+    expect(created.data).toMatchObject({ plivoAuthIdSet: true, plivoAuthTokenSet: true });
+    // Plivo's 404 for a call it does not know: the Basic auth passed.
+    expect(await plivo.hangup(credentials, 'no-such-call')).toBe('already-ended');
+    await expect(plivo.hangup({ ...credentials, authToken: 'another-plivo-auth-token-02' }, 'no-such-call')).rejects.toMatchObject(refused);
+    const cleared = await apiRequest(local.stack, 'PATCH', `/v2/connectors/${created.data.id as string}`, { plivoAuthToken: null });
+    expect(cleared.status).toBe(200);
+    await expect(plivo.hangup(credentials, 'no-such-call')).rejects.toMatchObject(refused);
+  });
 
-  const again = await start();
-  expect(again.connector.id).toBe(info.connector.id);
-  const ended = await apiRequest(proc!, 'GET', '/v2/sip/call?roomId=shutdown-room');
-  const [record] = flatCalls(ended);
-  expect(record).toMatchObject({ callUuid: call.callUuid, status: 'ended', hangupReason: 'server-shutdown' });
-  expect(Math.abs((record?.durationSeconds ?? NaN) - trueSeconds)).toBeLessThanOrEqual(2);
-  expect(await stop()).toBe(0);
-}, 90_000);
+  it('refuses a second npm start on the same DATA_DIR, naming the lock and the process holding it', async () => {
+    const { dataDir: held, stack } = local;
+    const out = spawnSync(NODE_TSX[0], [...NODE_TSX.slice(1), 'local/start.ts'], { cwd: ROOT, env: { ...process.env, PORT: '0', DATA_DIR: held }, encoding: 'utf8', timeout: 30_000 });
+    expect(out.status).toBe(1);
+    const said = out.stdout + out.stderr;
+    expect(said).toContain(`DATA_DIR ${held} is in use by another npm start (pid ${stack.child.pid}, lock ${join(held, 'local-stack.lock')})`);
+    expect(said).not.toMatch(/dynalite|LOCK|\n\s+at /);
+    // The first one is untouched.
+    expect((await fetch(`${stack.info.apiUrl}/health`)).status).toBe(200);
+  }, 60_000);
 
-it('refuses a second npm start on the same DATA_DIR, naming the lock and the process holding it', async () => {
-  const first = await start();
-  const out = spawnSync(NODE_TSX[0], [...NODE_TSX.slice(1), 'local/start.ts'], { cwd: ROOT, env: { ...process.env, PORT: '0', DATA_DIR: dataDir }, encoding: 'utf8', timeout: 30_000 });
-  expect(out.status).toBe(1);
-  const said = out.stdout + out.stderr;
-  expect(said).toContain(`DATA_DIR ${dataDir} is in use by another npm start (pid ${proc!.child.pid}, lock ${join(dataDir, 'local-stack.lock')})`);
-  expect(said).not.toMatch(/dynalite|LOCK|\n\s+at /);
-  // The first one is untouched.
-  expect((await fetch(`${first.apiUrl}/health`)).status).toBe(200);
+  it('is quiet while idle: a media server that served nothing reports no metrics, not even on Ctrl-C', async () => {
+    expect(await local.stack.stop()).toBe(0);
+    expect(local.stack.output()).toContain('"msg":"media server stopped"');
+    expect(local.stack.output()).not.toContain('media metrics');
+  });
+});
+
+it('in AWS an idle media server still reports its metrics, on Ctrl-C too', async () => {
+  // In AWS each report is a data point of the autoscaling metric (CloudWatch EMF), idle or not.
+  proc = await startLocalProcess(dataDir, { AWS_EXECUTION_ENV: 'AWS_ECS_FARGATE' });
+  const inAws = proc.output;
   expect(await stop()).toBe(0);
+  expect(inAws()).toMatch(/"msg":"media metrics"[^\n]*"ActiveCalls":0,"RelayErrors":0,"ClaimFailures":0/);
 }, 60_000);

@@ -18,6 +18,8 @@ export interface PhoneInfo {
   readonly callId: string;
   readonly name?: string;
   readonly attributes?: Readonly<Record<string, string>>;
+  /** The call is recorded (its rule's `recording`, an outbound call's `recordAudio`). */
+  readonly record?: true;
 }
 
 export interface Participant {

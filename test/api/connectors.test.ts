@@ -1,18 +1,8 @@
+import type { components } from '../../client/src/schema';
 import { startTestStack, type TestStack } from '../support/stack';
 
-interface ConnectorBody {
-  id: string;
-  provider: string;
-  name: string | null;
-  webhookUrl: string;
-  defaultRoomId: string | null;
-  defaultRuleId: string | null;
-  region: string | null;
-  plivoAuthIdSet: boolean;
-  plivoAuthTokenSet: boolean;
-  createdAt: string;
-  updatedAt: string;
-}
+/** A connector as the API's schema has it (the typed client's, generated from docs/openapi.json). */
+type ConnectorBody = components['schemas']['Connector'];
 
 let t: TestStack;
 let acme: string;

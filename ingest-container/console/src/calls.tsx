@@ -201,9 +201,8 @@ function CallDetail({ credentials, callId, changed }: { credentials: Credentials
           <ol class="mono">
             {value.timelog.map((entry, i) => (
               <li key={i}>
-                {time(entry.at)} {entry.status ?? entry.event}
-                {entry.from && ` ${entry.from} → ${entry.to}`}
-                {entry.reason && ` (${entry.reason})`}
+                {time(entry.at)} {'status' in entry ? entry.status : entry.event}
+                {'from' in entry && ` ${entry.from} → ${entry.to}${entry.reason ? ` (${entry.reason})` : ''}`}
               </li>
             ))}
           </ol>

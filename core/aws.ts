@@ -55,19 +55,19 @@ export function sqsClient(config: AwsClientConfig, requestTimeoutMs = requestHan
   );
 }
 
-/**
- * The recordings bucket of a media region (`awsRegion`: the bucket's, not the control plane's). Longer request timeout:
- * a segment or an assembled part is up to a few megabytes. Path-style against the local emulator.
- */
 /** The S3 requests whose bodies are audio (recordings' segments, WAVs, parts): signed without hashing them. */
 const AUDIO_UPLOADS = new Set(['PutObjectCommand', 'UploadPartCommand']);
 
 /**
- * The recordings buckets' client. Neither a CRC32 nor a SHA-256 of the body is computed in JavaScript on the media
- * server's one thread (every segment is 160-320 KB, 15 a second at 100 recorded calls): S3 requires no checksum for
- * these requests, and an upload is signed with SigV4's `UNSIGNED-PAYLOAD`, so the signature covers the method, bucket,
- * key, content type and length but not the body, which TLS protects in transit (the buckets refuse plain HTTP:
- * `enforceSSL`, lib/constructs/recordings-bucket.ts). Set as a header before signing, which the signer then uses.
+ * The recordings bucket of a media region (`awsRegion`: the bucket's, not the control plane's). Longer request timeout:
+ * a segment or an assembled part is up to a few megabytes. Path-style against the local emulator.
+ *
+ * Neither a CRC32 nor a SHA-256 of an upload's body is computed in JavaScript on the media server's one thread (every
+ * segment is 160-320 KB, 15 a second at 100 recorded calls): S3 requires no checksum for these requests, and an
+ * upload is signed with SigV4's `UNSIGNED-PAYLOAD`, so the signature covers the method, bucket, key, content type and
+ * length but not the body, which TLS protects in transit (the buckets refuse plain HTTP: `enforceSSL`,
+ * lib/constructs/recordings-bucket.ts). Set on the client's stack as a header before signing, which the signer then
+ * uses (a command's own middleware would be ignored: `cacheMiddleware`).
  */
 export function s3Client(config: AwsClientConfig, awsRegion: string): S3Client {
   const client = withoutSdkLogging(

@@ -55,21 +55,37 @@ export function sqsClient(config: AwsClientConfig, requestTimeoutMs = requestHan
   );
 }
 
+/** The S3 requests whose bodies are audio (recordings' segments, WAVs, parts): signed without hashing them. */
+const AUDIO_UPLOADS = new Set(['PutObjectCommand', 'UploadPartCommand']);
+
 /**
  * The recordings bucket of a media region (`awsRegion`: the bucket's, not the control plane's). Longer request timeout:
  * a segment or an assembled part is up to a few megabytes. Path-style against the local emulator.
+ *
+ * Neither a CRC32 nor a SHA-256 of an upload's body is computed in JavaScript on the media server's one thread (every
+ * segment is 160-320 KB, 15 a second at 100 recorded calls): S3 requires no checksum for these requests, and an
+ * upload is signed with SigV4's `UNSIGNED-PAYLOAD`, so the signature covers the method, bucket, key, content type and
+ * length but not the body, which TLS protects in transit (the buckets refuse plain HTTP: `enforceSSL`,
+ * lib/constructs/recordings-bucket.ts). Set on the client's stack as a header before signing, which the signer then
+ * uses (a command's own middleware would be ignored: `cacheMiddleware`).
  */
 export function s3Client(config: AwsClientConfig, awsRegion: string): S3Client {
-  return withoutSdkLogging(
+  const client = withoutSdkLogging(
     new S3Client({
       region: awsRegion,
       ...fast,
       requestHandler: { ...requestHandler, requestTimeout: 30_000 },
-      // No CRC32 of every segment in JavaScript on the media server's one thread: S3 does not require it for these
-      // requests, and SigV4 already covers the body's SHA-256.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       ...(config.s3Endpoint && { endpoint: config.s3Endpoint, forcePathStyle: true, credentials: s3rverCredentials }),
     }),
   );
+  client.middlewareStack.add(
+    (next, context) => (args) => {
+      if (AUDIO_UPLOADS.has(context.commandName ?? '')) (args.request as { headers: Record<string, string> }).headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+      return next(args);
+    },
+    { step: 'build', name: 'unsignedAudioPayload' },
+  );
+  return client;
 }

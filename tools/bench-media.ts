@@ -102,14 +102,16 @@ const LATE_MS = 60;
 let closedStreams: ClosedStream[] = [];
 /** Audio a relaying server dropped for a lagging reader, from its `relayed connection closed` lines. */
 let relayDropped = 0;
-/** The current step's `recording started` lines, and its `recording ended` lines by status. */
+/** The current step's `recording started` lines, its `recording-started` events recorded, and its `recording ended` lines by status. */
 let recordingsStarted = 0;
+let recordingsAnnounced = 0;
 let recordingsEnded: string[] = [];
 function onLogLine(line: string): void {
   try {
     if (line.includes('"plivo stream closed"')) closedStreams.push(JSON.parse(line) as ClosedStream);
     else if (line.includes('"relayed connection closed"')) relayDropped += (JSON.parse(line) as { dropped?: number }).dropped ?? 0;
     else if (line.includes('"recording started"')) recordingsStarted++;
+    else if (line.includes('"recording event"') && line.includes('"recording-started"')) recordingsAnnounced++;
     else if (line.includes('"recording ended"')) recordingsEnded.push((JSON.parse(line) as { status?: string }).status ?? 'unknown');
   } catch {
     // not a JSON log line
@@ -149,8 +151,14 @@ async function step(target: Target, mode: Mode, calls: number, seconds: number, 
   const rss = () => target.pids.reduce((sum, pid) => sum + rssKiB(pid), 0);
   const rssIdle = rss();
   recordingsStarted = 0;
+  recordingsAnnounced = 0;
   recordingsEnded = [];
   const opened = await inBatches(Array.from({ length: calls }, (_, i) => i), 32, (i) => target.open(i, Math.floor(i / perRoom), record));
+  // --record: every recording's set-up (its record's writes, its `recording-started` event: a few DynamoDB requests
+  // once per recording, as a call's own set-up is once per call) is over before the window opens; the window measures
+  // talking, recorded or not.
+  const recordings = calls + Math.ceil(calls / perRoom);
+  for (let waited = 0; target.recorded && (recordingsStarted < recordings || recordingsAnnounced < recordingsStarted) && waited < 120; waited++) await new Promise((resolve) => setTimeout(resolve, 250));
   await new Promise((resolve) => setTimeout(resolve, 500));
   received = 0;
   latencies.length = 0;

@@ -125,15 +125,51 @@ describe('recorders on a real room', () => {
   });
 });
 
+/** `seconds` of frames taken from `writer`, each written by `fill(buffer, offset, frame)`. */
+function take(writer: SegmentWriter, seconds: number, fill: (buffer: Int16Array, at: number, frame: number) => void = () => undefined, from = 0): void {
+  for (let f = from; f < from + seconds * 50; f++) {
+    const at = writer.next();
+    fill(writer.buffer, at, f);
+  }
+}
+
 test('a writer whose uploads back up fails rather than hold more audio, and says why', () => {
   const stuck = { putSegment: () => new Promise<void>(() => undefined) };
   const failures: Error[] = [];
   const format: RecordingFormat = { format: 'wav', channels: 1, sampleRate: 8000 };
   const writer = new SegmentWriter(stuck, 'k', format, (err) => failures.push(err));
-  const second = new Int16Array(8000);
-  for (let s = 0; s < 10 * (MAX_WAITING_SEGMENTS + 1); s++) writer.write(second);
+  take(writer, 10 * (MAX_WAITING_SEGMENTS + 1));
   expect(failures).toHaveLength(0);
-  writer.write(second.subarray(0, 160));
-  for (let s = 0; s < 10; s++) writer.write(second);
+  take(writer, 10.02);
   expect(failures.map((e) => e.message)).toEqual([expect.stringContaining('segments waiting to upload')]);
+  // It holds nothing more than a frame's scratch, and takes no more audio.
+  const seconds = writer.seconds;
+  take(writer, 1);
+  expect(writer.seconds).toBe(seconds);
+  expect(writer.buffer.length).toBe(160);
+});
+
+test('a writer whose uploads keep up fills its two buffers in turn, and every segment goes up whole', async () => {
+  const format: RecordingFormat = { format: 'wav', channels: 2, sampleRate: 8000 };
+  const writer = new SegmentWriter(objects, 't/r1/ss/long.wav', format, (err) => {
+    throw err;
+  });
+  // Every sample says where it is: frame, channel, index.
+  const valueAt = (frame: number, i: number) => ((frame * 320 + i) % 65536) - 32768;
+  const buffers = new Set<Int16Array>();
+  for (let second = 0; second < 35; second++) {
+    take(writer, 1, (buffer, at, frame) => {
+      buffers.add(buffer);
+      for (let i = 0; i < 320; i++) buffer[at + i] = valueAt(frame, i);
+    }, second * 50);
+    // A second of audio takes a second: the upload of a full segment is done long before the next one fills.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await writer.finish();
+  expect(buffers.size).toBe(2);
+  expect(await objects.assemble('t/r1/ss/long.wav', format)).toEqual({ size: 44 + 35 * 8000 * 4, duration: 35 });
+  const wav = await download('t/r1/ss/long.wav');
+  const samples = new Int16Array(wav.buffer.slice(wav.byteOffset + 44, wav.byteOffset + wav.length));
+  const wrong = samples.findIndex((v, k) => v !== valueAt(Math.floor(k / 320), k % 320));
+  expect(wrong).toBe(-1);
 });

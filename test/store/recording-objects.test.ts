@@ -1,4 +1,5 @@
 import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { s3Client } from '../../core/aws';
 import { segmentPrefix, type RecordingFormat } from '../../core/recordings/model';
 import { PART_BYTES, RecordingObjects } from '../../core/recordings/objects';
 import { startTestS3, type TestS3 } from '../support/s3';
@@ -92,4 +93,32 @@ test('delete removes the WAV and any segment left', async () => {
   await objects.delete(key);
   await expect(s3.client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }))).rejects.toMatchObject({ name: 'NotFound' });
   expect(await keysUnder('tenant-b/')).toEqual([]);
+});
+
+test('audio uploads are signed without a hash of their body; the signature covers their key, type and length', async () => {
+  // What the signer put on each request, read at the last step before it is sent (the SDK's own middleware stack).
+  const sent: { command: string; sha256: string; signed: string; path: string }[] = [];
+  const client = s3Client({ region: 'us-east-1', s3Endpoint: s3.endpoint }, 'us-east-1');
+  client.middlewareStack.add(
+    (next, context) => (args) => {
+      const { headers, path } = args.request as { headers: Record<string, string>; path: string };
+      sent.push({ command: context.commandName ?? '', sha256: headers['x-amz-content-sha256'] ?? '', signed: /SignedHeaders=([^,]+)/.exec(headers.authorization ?? '')?.[1] ?? '', path });
+      return next(args);
+    },
+    { step: 'finalizeRequest', priority: 'low', name: 'readSigned' },
+  );
+  const signed = new RecordingObjects(client, BUCKET);
+  const key = 'tenant-a/room-1/ss_1/rec_unsigned.wav';
+  await signed.putSegment(key, 1, pcm(3200, 5));
+  await signed.assemble(key, CALL);
+  client.destroy();
+  const uploads = sent.filter((s) => s.command === 'PutObjectCommand');
+  expect(uploads.map((s) => s.path)).toEqual([expect.stringContaining(`${segmentPrefix(key)}`), `/${BUCKET}/${key}`]);
+  for (const upload of uploads) {
+    expect(upload.sha256).toBe('UNSIGNED-PAYLOAD');
+    expect(upload.signed.split(';')).toEqual(expect.arrayContaining(['host', 'content-length', 'content-type', 'x-amz-content-sha256', 'x-amz-date']));
+  }
+  // Requests without audio keep the body's hash (an empty body's here).
+  expect(sent.find((s) => s.command === 'ListObjectsV2Command')?.sha256).toMatch(/^[0-9a-f]{64}$/);
+  expect((await download(key)).subarray(44)).toEqual(pcm(3200, 5));
 });

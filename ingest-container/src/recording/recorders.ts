@@ -24,11 +24,34 @@ class Converter {
 
 const saturate = (value: number): number => (value > 32767 ? 32767 : value < -32768 ? -32768 : value);
 
+/**
+ * Sums the speech of this tick's members (all but `except`) at a converter's rate, for a recorder: the one speaker's
+ * frame as it is (a two-party room's other side, a lone speaker: no sum), or several summed and saturated into `into`;
+ * null when nobody spoke. `sum` and `into` are the recorder's, a frame long.
+ */
+function speechOf(members: ReadonlyMap<string, TappedMember>, converter: Converter, except: string | null, sum: Int32Array, into: Int16Array): Int16Array | null {
+  let one: Int16Array | null = null;
+  let count = 0;
+  for (const { participant, speech } of members.values()) {
+    if (!speech || participant.id === except) continue;
+    const pcm = converter.pcm(participant, speech);
+    if (++count === 1) {
+      one = pcm;
+      continue;
+    }
+    if (count === 2) sum.set(one as Int16Array);
+    for (let i = 0; i < sum.length; i++) sum[i] = (sum[i] as number) + (pcm[i] as number);
+  }
+  if (count < 2) return one;
+  for (let i = 0; i < into.length; i++) into[i] = saturate(sum[i] as number);
+  return into;
+}
+
 /** A room recording: mono at the room's mix rate as it started, the sum of every member's speech, saturated. */
 export class RoomMixRecorder implements RoomRecorder {
   private readonly converter: Converter;
   private readonly sum: Int32Array;
-  private readonly out: Int16Array;
+  private readonly mixed: Int16Array;
 
   constructor(
     rate: SampleRate,
@@ -36,19 +59,15 @@ export class RoomMixRecorder implements RoomRecorder {
   ) {
     this.converter = new Converter(rate);
     this.sum = new Int32Array(samplesPerFrame(rate));
-    this.out = new Int16Array(this.sum.length);
+    this.mixed = new Int16Array(this.sum.length);
   }
 
   tick(members: ReadonlyMap<string, TappedMember>): void {
-    const { sum, out } = this;
-    sum.fill(0);
-    for (const { participant, speech } of members.values()) {
-      if (!speech) continue;
-      const pcm = this.converter.pcm(participant, speech);
-      for (let i = 0; i < sum.length; i++) sum[i] = (sum[i] as number) + (pcm[i] as number);
-    }
-    for (let i = 0; i < out.length; i++) out[i] = saturate(sum[i] as number);
-    this.writer.write(out);
+    const speech = speechOf(members, this.converter, null, this.sum, this.mixed);
+    const { writer } = this;
+    const at = writer.next();
+    if (speech) writer.buffer.set(speech, at);
+    else writer.buffer.fill(0, at, at + writer.frameSamples);
   }
 }
 
@@ -59,8 +78,10 @@ export class RoomMixRecorder implements RoomRecorder {
  */
 export class CallRecorder implements RoomRecorder {
   private readonly converter: Converter;
-  private readonly heard: Int32Array;
-  private readonly out: Int16Array;
+  private readonly sum: Int32Array;
+  private readonly mixed: Int16Array;
+  /** A frame of silence, for a side that said nothing. */
+  private readonly quiet: Int16Array;
 
   constructor(
     private readonly participantId: string,
@@ -68,24 +89,21 @@ export class CallRecorder implements RoomRecorder {
     private readonly writer: SegmentWriter,
   ) {
     this.converter = new Converter(rate);
-    this.heard = new Int32Array(samplesPerFrame(rate));
-    this.out = new Int16Array(this.heard.length * 2);
+    this.sum = new Int32Array(samplesPerFrame(rate));
+    this.mixed = new Int16Array(this.sum.length);
+    this.quiet = new Int16Array(this.sum.length);
   }
 
   tick(members: ReadonlyMap<string, TappedMember>): void {
-    const { heard, out } = this;
-    heard.fill(0);
-    let own: Int16Array | null = null;
-    for (const { participant, speech } of members.values()) {
-      if (!speech) continue;
-      const pcm = this.converter.pcm(participant, speech);
-      if (participant.id === this.participantId) own = pcm;
-      else for (let i = 0; i < heard.length; i++) heard[i] = (heard[i] as number) + (pcm[i] as number);
+    const phone = members.get(this.participantId);
+    const own = phone?.speech ? this.converter.pcm(phone.participant, phone.speech) : this.quiet;
+    const heard = speechOf(members, this.converter, this.participantId, this.sum, this.mixed) ?? this.quiet;
+    const { writer } = this;
+    const at = writer.next();
+    const out = writer.buffer;
+    for (let i = 0, o = at; i < own.length; i++, o += 2) {
+      out[o] = own[i] as number;
+      out[o + 1] = heard[i] as number;
     }
-    for (let i = 0; i < heard.length; i++) {
-      out[2 * i] = own ? (own[i] as number) : 0;
-      out[2 * i + 1] = saturate(heard[i] as number);
-    }
-    this.writer.write(out);
   }
 }

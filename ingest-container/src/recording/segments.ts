@@ -1,3 +1,4 @@
+import { samplesPerFrame } from '../audio/frame';
 import { RECORDING_SEGMENT_SECONDS, type RecordingFormat } from '../../../core/recordings/model';
 import type { RecordingObjects } from '../../../core/recordings/objects';
 
@@ -5,14 +6,20 @@ import type { RecordingObjects } from '../../../core/recordings/objects';
 export const MAX_WAITING_SEGMENTS = 3;
 
 /**
- * A recording's audio on its way to its bucket: PCM16 samples (interleaved) buffered, and every
- * RECORDING_SEGMENT_SECONDS of audio handed as one segment to an upload chain (one upload at a time, never awaited by
- * the room's tick). Memory is bounded: with more than MAX_WAITING_SEGMENTS waiting behind the one uploading, or an upload failed, it fails
- * (`failure`), drops what it holds and takes nothing more. Samples go up as the machine holds them: little-endian on
- * every platform Node's AWS targets run on.
+ * A recording's audio on its way to its bucket: one 20 ms frame of PCM16 samples (interleaved) a tick, written by its
+ * recorder straight into the segment being filled (`next`), and every RECORDING_SEGMENT_SECONDS of audio handed as one
+ * segment to an upload chain (one upload at a time, never awaited by the room's tick). A segment's buffer is used again
+ * once its upload is done: a recording whose uploads keep up holds two, allocated once. Memory is bounded: with more
+ * than MAX_WAITING_SEGMENTS waiting behind the one uploading, or an upload failed, it fails (`failure`), drops what it
+ * holds and keeps nothing more. Samples go up as the machine holds them: little-endian on every platform Node's AWS
+ * targets run on.
  */
 export class SegmentWriter {
-  private buffer: Int16Array;
+  /** Samples (all channels) of one frame: what the recorder writes from `next()`'s offset each tick. */
+  readonly frameSamples: number;
+  private current: Int16Array;
+  /** Buffers whose uploads are done, to fill again. */
+  private readonly spare: Int16Array[] = [];
   private filled = 0;
   private seq = 0;
   private waiting = 0;
@@ -22,8 +29,8 @@ export class SegmentWriter {
   /** Samples taken so far (all channels). */
   private samples = 0;
   /**
-   * Samples the segment being filled holds when full: the first a random 50-100% of a segment, so that recordings
-   * begun together (every call of a busy moment) do not all upload in the same tick; then whole segments.
+   * Samples the segment being filled holds when full, whole frames: the first a random 50-100% of a segment, so that
+   * recordings begun together (every call of a busy moment) do not all upload in the same tick; then whole segments.
    */
   private limit: number;
 
@@ -34,9 +41,10 @@ export class SegmentWriter {
     /** Told once, as it fails (the recording then ends without waiting for its stop). */
     private readonly onFailure: (err: Error) => void,
   ) {
-    this.buffer = new Int16Array(RECORDING_SEGMENT_SECONDS * format.sampleRate * format.channels);
-    const half = this.buffer.length / 2 / format.channels;
-    this.limit = (half + Math.floor(Math.random() * half)) * format.channels;
+    this.frameSamples = samplesPerFrame(format.sampleRate) * format.channels;
+    const frames = (RECORDING_SEGMENT_SECONDS * format.sampleRate * format.channels) / this.frameSamples;
+    this.current = new Int16Array(frames * this.frameSamples);
+    this.limit = (frames / 2 + Math.floor((Math.random() * frames) / 2)) * this.frameSamples;
   }
 
   /** Seconds of audio taken so far. */
@@ -44,42 +52,52 @@ export class SegmentWriter {
     return this.samples / (this.format.sampleRate * this.format.channels);
   }
 
-  write(pcm: Int16Array): void {
-    if (this.failure) return;
-    this.samples += pcm.length;
-    let from = 0;
-    while (from < pcm.length) {
-      const n = Math.min(pcm.length - from, this.limit - this.filled);
-      this.buffer.set(from === 0 && n === pcm.length ? pcm : pcm.subarray(from, from + n), this.filled);
-      this.filled += n;
-      from += n;
-      if (this.filled === this.limit) {
-        this.upload(this.buffer.subarray(0, this.limit));
-        if (this.failure) return;
-        this.buffer = new Int16Array(this.buffer.length);
-        this.filled = 0;
-        this.limit = this.buffer.length;
-      }
-    }
+  /** What the frame `next()` placed is written into, from its offset (read after `next()`: a full segment swaps it). */
+  get buffer(): Int16Array {
+    return this.current;
+  }
+
+  /**
+   * Takes this tick's frame: the offset in `buffer` its `frameSamples` samples are to be written at, before the next
+   * call. Once failed, a scratch frame that is never uploaded.
+   */
+  next(): number {
+    if (this.filled === this.limit) this.rollOver();
+    if (this.failure) return 0;
+    const at = this.filled;
+    this.filled += this.frameSamples;
+    this.samples += this.frameSamples;
+    return at;
   }
 
   /** The rest uploaded and every upload done; throws why it failed, if it did. */
   async finish(): Promise<void> {
-    if (!this.failure && this.filled > 0) this.upload(this.buffer.subarray(0, this.filled));
+    if (!this.failure && this.filled > 0) this.upload(this.current, this.filled);
     this.filled = 0;
     await this.chain;
     if (this.failure) throw this.failure;
   }
 
-  private upload(samples: Int16Array): void {
+  /** The full segment goes up; the next is filled in a spare buffer, or a new one while every other is uploading. */
+  private rollOver(): void {
+    const [full, samples] = [this.current, this.filled];
+    this.current = this.spare.pop() ?? new Int16Array(full.length);
+    this.filled = 0;
+    this.limit = full.length;
+    this.upload(full, samples);
+  }
+
+  private upload(buffer: Int16Array, samples: number): void {
     // The one uploading, and those waiting behind it.
     if (++this.waiting > MAX_WAITING_SEGMENTS + 1) return this.fail(new Error(`over ${MAX_WAITING_SEGMENTS} segments waiting to upload: the bucket is unreachable or too slow`));
     const seq = ++this.seq;
-    const bytes = new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength);
+    // Read by the upload until it settles; the buffer is filled again only after.
+    const bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, samples * 2);
     this.chain = this.chain.then(async () => {
       if (this.failure) return;
       try {
         await this.objects.putSegment(this.key, seq, bytes);
+        if (!this.failure) this.spare.push(buffer);
       } catch (err) {
         this.fail(err instanceof Error ? err : new Error(String(err)));
       } finally {
@@ -91,6 +109,11 @@ export class SegmentWriter {
   private fail(err: Error): void {
     if (this.failure) return;
     this.failure = err;
+    // What it holds is dropped: a frame's scratch is all it keeps.
+    this.current = new Int16Array(this.frameSamples);
+    this.spare.length = 0;
+    this.filled = 0;
+    this.limit = this.frameSamples;
     this.onFailure(err);
   }
 }

@@ -142,7 +142,7 @@ describe('jitter buffer', () => {
     it('times its arrivals as RFC 3550 says: J moves 1/16 of the way to |D|; a pause no target covers is not jitter', () => {
       const jb = adaptive();
       // [arrival ms, frames in the message]; D = the gap - 20 ms a frame of the message before.
-      const messages: [number, number][] = [[0, 1], [20, 1], [56, 1], [76, 2], [116, 1], [2000, 1], [2036, 1]];
+      const messages: [number, number][] = [[0, 1], [20, 1], [56, 1], [76, 2], [116, 1], [2000, 1], [2036, 1], [2056, 10], [2076, 1]];
       const j: number[] = [];
       for (const [at, count] of messages) {
         clock.ms = at;
@@ -150,8 +150,9 @@ describe('jitter buffer', () => {
         jb.arrived();
         j.push(jb.stats.jitterMs);
       }
-      // D: none, 0, +16 (J 1), 0 (J 0.9375), 0 (two frames, 40 ms: J 0.879), a 1.9 s pause (ignored), +16 (J 1.824).
-      expect(j).toEqual([0, 0, 1, 0.9, 0.9, 0.9, 1.8]);
+      // D: none, 0, +16 (J 1), 0 (J 0.9375), 0 (two frames, 40 ms: J 0.879), a 1.9 s pause (ignored), +16 (J 1.824),
+      // 0 (J 1.71), then ten frames' worth early, 180 ms (a burst: ignored, as the pause was).
+      expect(j).toEqual([0, 0, 1, 0.9, 0.9, 0.9, 1.8, 1.7, 1.7]);
       // A buffer that is not adaptive (an agent's) measures nothing.
       const agent = new JitterBuffer({ startFrames: 1, maxTarget: 1, capacity: 10, adaptive: false, counters, now: () => clock.ms });
       for (const [at] of messages) {
@@ -215,6 +216,18 @@ describe('jitter buffer', () => {
       expect(played.slice(1400, 1500)).toEqual(Array.from({ length: 100 }, (_, k) => 1400 + k - 1));
       expect(jb.stats.skipped).toBe(3);
       expect(played.slice(-100)).toEqual(Array.from({ length: 100 }, (_, k) => 2900 + k));
+    });
+
+    it('frames that come just before the tick (1 ms; every 3 s, 1 ms after): the frame the first underrun left is kept, not skipped, so it does not run dry again', () => {
+      const jb = adaptive();
+      // Ticks at 20k + 10 ms; frame i comes at 20i + 9, every 150th at 20i + 11: just after its tick. J stays near 0.
+      const frames = Array.from({ length: 3000 }, (_, i) => phoneFrame(i % 25 === 0 ? 0 : 3000));
+      const { played } = playThrough(jb, clock, frames, (i) => 20 * i + (i % 150 === 100 ? 11 : 9), 3000);
+      // Seconds pass with a frame more than needed, but letting it go in a pause (every 25th frame is quiet) would leave
+      // the stream to run dry at the next slip: 1 ms of slack is no surplus.
+      expect(jb.stats).toMatchObject({ underruns: 1, target: 1, skipped: 0, dropped: 0 });
+      expect(counters).toMatchObject({ underruns: 1, skippedQuietFrames: 0, trimmedFrames: 0 });
+      expect(played.slice(-100)).toEqual(Array.from({ length: 100 }, (_, k) => 2900 + k - 1));
     });
 
     it('a jittery source (arrivals scattered +-15 ms and more, normal, sigma 9 ms): its target rises to 2 and stays; few underruns', () => {

@@ -63,6 +63,13 @@ const SKIP_WITHIN_TICKS = 500;
  * while J is still up (it decays by 1/16 a message).
  */
 const JITTER_HEADROOM = 3;
+/**
+ * A single frame of surplus goes only if the newest frame always came at least this long (plus 2 J) before the tick
+ * that pulled: a frame shallower, that frame would have been the one played, so a stream whose frames come just before
+ * the tick (its phase, which J cannot see) keeps the frame that stops it running dry on a 1 ms slip. (With two or more
+ * frames over, one can go whatever the phase.)
+ */
+const MIN_SLACK_MS = 4;
 
 /**
  * A participant's inbound audio between arrival and the room's 20 ms tick. It starts playing once
@@ -87,6 +94,8 @@ export class JitterBuffer {
   private framesSinceArrival = 0;
   // Its low-water mark: the fewest frames held at a pull in this window, and a surplus frame waiting for a quiet one.
   private lowWater = Infinity;
+  /** The least time, in this window, between the newest frame's arrival and a pull. */
+  private minSlack = Infinity;
   private window = WINDOW_TICKS;
   private windowTicks = 0;
   /** Ticks played since a frame of surplus last went; Infinity when none went or an underrun answered it. */
@@ -113,14 +122,16 @@ export class JitterBuffer {
   /**
    * The frames pushed since the last call came in one message, now: a steady source's jitter J moves 1/16 of the way
    * to |D|, D = the gap since the previous message - 20 ms for each frame that one carried. A gap longer than the
-   * deepest target could cover is a pause in sending or an outage, not jitter: it only restarts the timing.
+   * deepest target could cover is a pause in sending or an outage, not jitter, and so is a burst that far early: they
+   * only restart the timing.
    */
   arrived(): void {
     if (this.framesSinceArrival === 0) return;
     const now = this.now();
     const d = now - this.lastArrival - FRAME_MS * this.lastArrivalFrames;
-    // NaN (no message before this one) is not <= anything.
-    if (d <= FRAME_MS * this.options.maxTarget) this.jitterMs += (Math.abs(d) - this.jitterMs) / 16;
+    // NaN (no message before this one) is not <= anything. A burst after a stall (many frames at once, far early) is
+    // no more jitter than the stall was.
+    if (Math.abs(d) <= FRAME_MS * this.options.maxTarget) this.jitterMs += (Math.abs(d) - this.jitterMs) / 16;
     this.lastArrival = now;
     this.lastArrivalFrames = this.framesSinceArrival;
     this.framesSinceArrival = 0;
@@ -177,17 +188,20 @@ export class JitterBuffer {
   /**
    * A steady source, about to play: keeps the window's low-water mark, lets a surplus frame go (the frame about to
    * play, if quiet, else after SKIP_WITHIN_TICKS any), and at the window's end finds a surplus if the buffer never
-   * held fewer than target + 1 frames: the stream runs a frame later than its jitter needs. The window is 1 s, longer
+   * held fewer than target + 1 frames and its newest frame always came well before the pull (MIN_SLACK_MS + 2 J): the
+   * stream runs a frame later than its jitter and its phase against the tick need. The window is 1 s, longer
    * while catching up keeps ending in underruns: J sees no lateness that comes seldom, or that comes just as the tick
    * does (a stream whose frames arrive at the tick's moment runs dry on a 1 ms slip).
    */
   private adapt(onCheckpoint: (name: string) => void): void {
     if (this.frames < this.lowWater) this.lowWater = this.frames;
+    const slack = this.now() - this.lastArrival;
+    if (slack < this.minSlack) this.minSlack = slack;
     if (this.surplusTicks >= 0) this.letSurplusGo(onCheckpoint);
     if (++this.sinceCatchUp === REGRET_TICKS && this.window > WINDOW_TICKS) this.window /= 2;
     if (++this.windowTicks >= this.window) {
-      if (this.lowWater > this.target && this.surplusTicks < 0) this.surplusTicks = 0;
-      this.lowWater = Infinity;
+      if (this.surplusTicks < 0 && (this.lowWater > this.target + 1 || (this.lowWater > this.target && this.minSlack >= MIN_SLACK_MS + 2 * this.jitterMs))) this.surplusTicks = 0;
+      this.lowWater = this.minSlack = Infinity;
       this.windowTicks = 0;
     }
   }
@@ -216,7 +230,7 @@ export class JitterBuffer {
   /** Waits for `target` frames again; a steady source's window starts over once it plays. */
   private stopPlaying(): void {
     this.playing = false;
-    this.lowWater = Infinity;
+    this.lowWater = this.minSlack = Infinity;
     this.windowTicks = 0;
     this.surplusTicks = -1;
   }

@@ -9,18 +9,11 @@ import { CallRecorder, RoomMixRecorder } from '../../ingest-container/src/record
 import { MAX_WAITING_SEGMENTS, SegmentWriter } from '../../ingest-container/src/recording/segments';
 import { newStats } from '../../ingest-container/src/transport/endpoint';
 import type { RecordingFormat } from '../../core/recordings/model';
-import { RecordingObjects } from '../../core/recordings/objects';
 import type { SampleRate } from '../../core/rooms';
-import { startTestS3, type TestS3 } from '../support/s3';
+import { useRecordingBucket } from '../support/s3';
 
 const BUCKET = 'recordings-test';
-let s3: TestS3;
-let objects: RecordingObjects;
-beforeAll(async () => {
-  s3 = await startTestS3(BUCKET);
-  objects = new RecordingObjects(s3.client, BUCKET);
-});
-afterAll(() => s3.close());
+const s3 = useRecordingBucket(BUCKET);
 
 function member(id: string, rate: SampleRate): Participant {
   return {
@@ -43,7 +36,7 @@ function tone(rate: SampleRate, hz: number, n: number): Int16Array {
 const phoneTone = (n: number) => Frame.fromMulawBase64(Buffer.from(mulawEncode(tone(8000, 440, n))).toString('base64'));
 
 async function download(key: string): Promise<Buffer> {
-  const response = await fetch(await objects.presign(key, 60));
+  const response = await fetch(await s3.objects.presign(key, 60));
   return Buffer.from(await response.arrayBuffer());
 }
 
@@ -75,10 +68,10 @@ describe('recorders on a real room', () => {
     room.join(web);
     const callFormat: RecordingFormat = { format: 'wav', channels: 2, sampleRate: 8000 };
     const mixFormat: RecordingFormat = { format: 'wav', channels: 1, sampleRate: room.rate };
-    const callWriter = new SegmentWriter(objects, 't/r1/ss/call.wav', callFormat, (err) => {
+    const callWriter = new SegmentWriter(s3.objects, 't/r1/ss/call.wav', callFormat, (err) => {
       throw err;
     });
-    const mixWriter = new SegmentWriter(objects, 't/r1/ss/mix.wav', mixFormat, (err) => {
+    const mixWriter = new SegmentWriter(s3.objects, 't/r1/ss/mix.wav', mixFormat, (err) => {
       throw err;
     });
     const detach = [room.record(new CallRecorder('phone', 8000, callWriter)), room.record(new RoomMixRecorder(room.rate, mixWriter))];
@@ -91,8 +84,8 @@ describe('recorders on a real room', () => {
     room.tick();
     await Promise.all([callWriter.finish(), mixWriter.finish()]);
     const callSeconds = callWriter.seconds;
-    expect(await objects.assemble('t/r1/ss/call.wav', callFormat)).toEqual({ size: 44 + 12 * 8000 * 4, duration: 12 });
-    expect(await objects.assemble('t/r1/ss/mix.wav', mixFormat)).toEqual({ size: 44 + 12 * 16000 * 2, duration: 12 });
+    expect(await s3.objects.assemble('t/r1/ss/call.wav', callFormat)).toEqual({ size: 44 + 12 * 8000 * 4, duration: 12 });
+    expect(await s3.objects.assemble('t/r1/ss/mix.wav', mixFormat)).toEqual({ size: 44 + 12 * 16000 * 2, duration: 12 });
     return { call: await download('t/r1/ss/call.wav'), mix: await download('t/r1/ss/mix.wav'), callSeconds };
   }
 
@@ -151,7 +144,7 @@ test('a writer whose uploads back up fails rather than hold more audio, and says
 
 test('a writer whose uploads keep up fills its two buffers in turn, and every segment goes up whole', async () => {
   const format: RecordingFormat = { format: 'wav', channels: 2, sampleRate: 8000 };
-  const writer = new SegmentWriter(objects, 't/r1/ss/long.wav', format, (err) => {
+  const writer = new SegmentWriter(s3.objects, 't/r1/ss/long.wav', format, (err) => {
     throw err;
   });
   // Every sample says where it is: frame, channel, index.
@@ -167,7 +160,7 @@ test('a writer whose uploads keep up fills its two buffers in turn, and every se
   }
   await writer.finish();
   expect(buffers.size).toBe(2);
-  expect(await objects.assemble('t/r1/ss/long.wav', format)).toEqual({ size: 44 + 35 * 8000 * 4, duration: 35 });
+  expect(await s3.objects.assemble('t/r1/ss/long.wav', format)).toEqual({ size: 44 + 35 * 8000 * 4, duration: 35 });
   const wav = await download('t/r1/ss/long.wav');
   const samples = new Int16Array(wav.buffer.slice(wav.byteOffset + 44, wav.byteOffset + wav.length));
   const wrong = samples.findIndex((v, k) => v !== valueAt(Math.floor(k / 320), k % 320));

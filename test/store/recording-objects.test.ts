@@ -2,19 +2,13 @@ import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { s3Client } from '../../core/aws';
 import { segmentPrefix, type RecordingFormat } from '../../core/recordings/model';
 import { PART_BYTES, RecordingObjects } from '../../core/recordings/objects';
-import { startTestS3, type TestS3 } from '../support/s3';
+import { useRecordingBucket } from '../support/s3';
 
 const BUCKET = 'recordings-test';
 const CALL: RecordingFormat = { format: 'wav', channels: 2, sampleRate: 8000 };
 const ROOM: RecordingFormat = { format: 'wav', channels: 1, sampleRate: 16000 };
 
-let s3: TestS3;
-let objects: RecordingObjects;
-beforeAll(async () => {
-  s3 = await startTestS3(BUCKET);
-  objects = new RecordingObjects(s3.client, BUCKET);
-});
-afterAll(() => s3.close());
+const s3 = useRecordingBucket(BUCKET);
 
 /** `bytes` of PCM whose every 16-bit sample is `value`. */
 const pcm = (bytes: number, value: number) => {
@@ -24,7 +18,7 @@ const pcm = (bytes: number, value: number) => {
 };
 
 async function download(key: string): Promise<Buffer> {
-  const response = await fetch(await objects.presign(key, 60));
+  const response = await fetch(await s3.objects.presign(key, 60));
   expect(response.status).toBe(200);
   return Buffer.from(await response.arrayBuffer());
 }
@@ -37,10 +31,10 @@ async function keysUnder(prefix: string): Promise<string[]> {
 test('assembles the segments in order into one WAV with the right header, and deletes them', async () => {
   const key = 'tenant-a/room-1/ss_1/rec_small.wav';
   // Out of order on purpose: the sequence numbers order them, not the upload.
-  await objects.putSegment(key, 2, pcm(3200, 2));
-  await objects.putSegment(key, 1, pcm(3200, 1));
-  await objects.putSegment(key, 3, pcm(1600, 3));
-  expect(await objects.assemble(key, CALL)).toEqual({ size: 44 + 8000, duration: 8000 / 32000 });
+  await s3.objects.putSegment(key, 2, pcm(3200, 2));
+  await s3.objects.putSegment(key, 1, pcm(3200, 1));
+  await s3.objects.putSegment(key, 3, pcm(1600, 3));
+  expect(await s3.objects.assemble(key, CALL)).toEqual({ size: 44 + 8000, duration: 8000 / 32000 });
   const wav = await download(key);
   expect(wav.length).toBe(44 + 8000);
   expect(wav.toString('ascii', 0, 4)).toBe('RIFF');
@@ -58,8 +52,8 @@ test('a recording over a part is uploaded in parts of S3 minimum size, bytes in 
   const key = 'tenant-a/room-1/ss_1/rec_large.wav';
   const segment = 960_000; // 30 s of a call
   const count = Math.ceil((PART_BYTES * 2) / segment);
-  for (let seq = 1; seq <= count; seq++) await objects.putSegment(key, seq, pcm(segment, seq));
-  const assembled = await objects.assemble(key, CALL);
+  for (let seq = 1; seq <= count; seq++) await s3.objects.putSegment(key, seq, pcm(segment, seq));
+  const assembled = await s3.objects.assemble(key, CALL);
   expect(assembled).toEqual({ size: 44 + segment * count, duration: (segment * count) / 32000 });
   const wav = await download(key);
   expect(wav.length).toBe(44 + segment * count);
@@ -72,25 +66,25 @@ test('a recording over a part is uploaded in parts of S3 minimum size, bytes in 
 
 test('assembling again finds the WAV already written; nothing at all is null', async () => {
   const key = 'tenant-a/room-1/ss_1/rec_again.wav';
-  await objects.putSegment(key, 1, pcm(640, 7));
-  const first = await objects.assemble(key, ROOM);
+  await s3.objects.putSegment(key, 1, pcm(640, 7));
+  const first = await s3.objects.assemble(key, ROOM);
   expect(first).toEqual({ size: 44 + 640, duration: 640 / 32000 });
-  expect(await objects.assemble(key, ROOM)).toEqual(first);
-  expect(await objects.assemble('tenant-a/room-1/ss_1/rec_none.wav', ROOM)).toBeNull();
+  expect(await s3.objects.assemble(key, ROOM)).toEqual(first);
+  expect(await s3.objects.assemble('tenant-a/room-1/ss_1/rec_none.wav', ROOM)).toBeNull();
 });
 
 test('a torn last sample frame is left out, never a misaligned channel', async () => {
   const key = 'tenant-a/room-1/ss_1/rec_torn.wav';
-  await objects.putSegment(key, 1, pcm(402, 5));
-  expect(await objects.assemble(key, CALL)).toEqual({ size: 44 + 400, duration: 400 / 32000 });
+  await s3.objects.putSegment(key, 1, pcm(402, 5));
+  expect(await s3.objects.assemble(key, CALL)).toEqual({ size: 44 + 400, duration: 400 / 32000 });
 });
 
 test('delete removes the WAV and any segment left', async () => {
   const key = 'tenant-b/room-2/ss_2/rec_gone.wav';
-  await objects.putSegment(key, 1, pcm(320, 1));
-  await objects.assemble(key, ROOM);
-  await objects.putSegment(key, 2, pcm(320, 1));
-  await objects.delete(key);
+  await s3.objects.putSegment(key, 1, pcm(320, 1));
+  await s3.objects.assemble(key, ROOM);
+  await s3.objects.putSegment(key, 2, pcm(320, 1));
+  await s3.objects.delete(key);
   await expect(s3.client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }))).rejects.toMatchObject({ name: 'NotFound' });
   expect(await keysUnder('tenant-b/')).toEqual([]);
 });

@@ -1,5 +1,6 @@
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { s3Client } from '../../core/aws';
+import { RecordingObjects } from '../../core/recordings/objects';
 import { startS3rver } from '../../local/aws';
 
 export interface TestS3 {
@@ -24,4 +25,18 @@ export async function startTestS3(...buckets: string[]): Promise<TestS3> {
     throw err;
   }
   return { endpoint: s3.endpoint, client, close };
+}
+
+/**
+ * For a test file: the S3 emulator with `bucket`, and the recordings' objects in it, started before the file's tests
+ * and closed after them (its fields are there from the first test on).
+ */
+export function useRecordingBucket(bucket: string): TestS3 & { readonly objects: RecordingObjects } {
+  const used = {} as TestS3 & { objects: RecordingObjects };
+  beforeAll(async () => {
+    const s3 = await startTestS3(bucket);
+    Object.assign(used, s3, { objects: new RecordingObjects(s3.client, bucket) });
+  });
+  afterAll(() => used.close());
+  return used;
 }

@@ -1,9 +1,7 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createAgentSchema } from '../../core/agents/schema';
 import { AgentService } from '../../core/agents/service';
 import { DynamoAgentStore } from '../../core/agents/store';
-import { dynamoClient } from '../../core/aws';
 import { DynamoConnectorStore } from '../../core/connectors/store';
 import { createLogger } from '../../core/log';
 import { createRuleSchema } from '../../core/routing/schema';
@@ -11,8 +9,7 @@ import { RoutingRuleService } from '../../core/routing/service';
 import { RoomService } from '../../core/room-records/service';
 import { DynamoRoomStore } from '../../core/room-records/store';
 import { DynamoRoutingRuleStore, InboundNumberStore } from '../../core/routing/store';
-import { ensureControlTable } from '../../local/aws';
-import { storeBackends, type Backend } from '../support/store-backends';
+import { storeBackends, useStoreTable } from '../support/store-backends';
 
 /**
  * A rule's `agentId` against the agent's delete (core/agents/store.ts `DynamoAgentStore`): raced on the real store,
@@ -20,20 +17,19 @@ import { storeBackends, type Backend } from '../support/store-backends';
  */
 describe.each(storeBackends)('agent references on %s', (name, start) => {
   const TABLE = 'agent-refs';
-  let backend: Backend;
-  let dynamo: DynamoDBClient;
+  const db = useStoreTable(start, TABLE);
   const log = createLogger('error');
   const services = (settleMs = 60_000) => {
-    const agents = new DynamoAgentStore(dynamo, TABLE, settleMs);
-    const rules = new DynamoRoutingRuleStore(dynamo, TABLE);
+    const agents = new DynamoAgentStore(db.dynamo, TABLE, settleMs);
+    const rules = new DynamoRoutingRuleStore(db.dynamo, TABLE);
     return {
       agents: new AgentService({ agents, rules, allowPrivateTargets: true, log }),
       rules: new RoutingRuleService({
         rules,
-        numbers: new InboundNumberStore(dynamo, TABLE),
-        connectors: new DynamoConnectorStore(dynamo, TABLE),
+        numbers: new InboundNumberStore(db.dynamo, TABLE),
+        connectors: new DynamoConnectorStore(db.dynamo, TABLE),
         agents,
-        rooms: new RoomService({ rooms: new DynamoRoomStore(dynamo, TABLE), closer: { close: () => Promise.resolve() }, allowPrivateTargets: true, log }),
+        rooms: new RoomService({ rooms: new DynamoRoomStore(db.dynamo, TABLE), closer: { close: () => Promise.resolve() }, allowPrivateTargets: true, log }),
         log,
       }),
       ruleStore: rules,
@@ -47,16 +43,6 @@ describe.each(storeBackends)('agent references on %s', (name, start) => {
     () => 'ok' as const,
     (err: { status?: number }) => err.status ?? err,
   );
-
-  beforeAll(async () => {
-    backend = await start();
-    dynamo = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: backend.endpoint });
-    await ensureControlTable(dynamo, TABLE);
-  }, 60_000);
-  afterAll(async () => {
-    dynamo.destroy();
-    await backend.stop();
-  });
 
   /** Every rule of `tenant` names an agent that exists. */
   async function expectNoDangling(tenant: string): Promise<void> {

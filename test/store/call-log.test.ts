@@ -1,11 +1,8 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { dynamoClient } from '../../core/aws';
 import { callIdFor, type CallRecord } from '../../core/calls/model';
 import { CALL_LOG_READ_LIMIT, DynamoCallStore } from '../../core/calls/store';
-import { ensureControlTable } from '../../local/aws';
 import { CALLS_FROM, callUuid, endedCall } from '../support/calls';
 import { capacityMeter } from '../support/capacity';
-import { storeBackends, type Backend } from '../support/store-backends';
+import { storeBackends, useStoreTable } from '../support/store-backends';
 
 /** When the `i`th call of a tenant starts: one a minute. */
 const minute = (i: number) => new Date(Date.parse(CALLS_FROM) + i * 60_000).toISOString();
@@ -22,24 +19,16 @@ async function seed(store: DynamoCallStore, tenant: string, calls: number): Prom
  * that bound whatever the window holds, and `total` beyond it is a lower bound.
  */
 describe.each(storeBackends)('the call log on %s', (name, start) => {
-  let backend: Backend;
-  let dynamo: DynamoDBClient;
+  const db = useStoreTable(start, 'calls');
   let measured: ReturnType<typeof capacityMeter>;
 
-  beforeAll(async () => {
-    backend = await start();
-    dynamo = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: backend.endpoint });
-    measured = capacityMeter(dynamo);
-    await ensureControlTable(dynamo, 'calls');
-  }, 60_000);
-  afterAll(async () => {
-    dynamo.destroy();
-    await backend.stop();
+  beforeAll(() => {
+    measured = capacityMeter(db.dynamo);
   });
 
   it('counts a window it reads whole exactly, and one it does not as a lower bound, with pages up to what it read', async () => {
     // 50 calls, read 30 at most.
-    const store = new DynamoCallStore(dynamo, 'calls', 30);
+    const store = new DynamoCallStore(db.dynamo, 'calls', 30);
     await seed(store, 'capped', 50);
     const uuids = (calls: readonly CallRecord[]) => calls.map((c) => c.callUuid);
     const newest = (from: number, count: number) => Array.from({ length: count }, (_, k) => callUuid(from - k));
@@ -81,7 +70,7 @@ describe.each(storeBackends)('the call log on %s', (name, start) => {
   }, 60_000);
 
   it('shows each call whole and current, as GET shows it, though the index holds only the filter fields', async () => {
-    const store = new DynamoCallStore(dynamo, 'calls');
+    const store = new DynamoCallStore(db.dynamo, 'calls');
     const call = { ...endedCall('fresh', 0), status: 'answered' as const, endedAt: null, durationSeconds: null, hangupReason: null };
     await store.create(call, 30);
     await store.end('fresh', call.id, { endedAt: minute(1), durationSeconds: 60, hangupReason: 'caller-hangup' }, 30);
@@ -94,7 +83,7 @@ describe.each(storeBackends)('the call log on %s', (name, start) => {
   const CALLS = Number(process.env.CALL_LOG_CALLS ?? CALL_LOG_READ_LIMIT + 500);
 
   it(`costs at most the read limit, whatever the window holds (${CALLS} calls)`, async () => {
-    const store = new DynamoCallStore(dynamo, 'calls');
+    const store = new DynamoCallStore(db.dynamo, 'calls');
     await seed(store, 'cost', CALLS);
     const first = await measured(() => store.page('cost', {}, { page: 1, perPage: 10 }));
     const deep = await measured(() => store.page('cost', {}, { page: CALL_LOG_READ_LIMIT / 10, perPage: 10 }));

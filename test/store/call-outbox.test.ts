@@ -1,12 +1,10 @@
-import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { dynamoClient } from '../../core/aws';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import type { CallRecord } from '../../core/calls/model';
 import { DynamoCallStore, type PendingEvent } from '../../core/calls/store';
 import { TABLE_KEYS } from '../../core/dynamo';
 import { callEvent, type CallEventType } from '../../core/events';
-import { ensureControlTable } from '../../local/aws';
 import { endedCall } from '../support/calls';
-import { storeBackends, type Backend } from '../support/store-backends';
+import { storeBackends, useStoreTable } from '../support/store-backends';
 
 const TENANT = 'outbox';
 const T0 = Date.parse('2026-03-01T10:00:00.000Z');
@@ -75,24 +73,16 @@ const SAME_TYPE_TWICE: [string, CallEventType, readonly [string, string], (store
  * one takes out that one alone: a crash (or a failed publish) between them loses neither (docs/webhooks.md).
  */
 describe.each(storeBackends)('the call outbox on %s', (_name, start) => {
-  let backend: Backend;
-  let dynamo: DynamoDBClient;
+  const db = useStoreTable(start, 'calls');
   let store: DynamoCallStore;
 
-  beforeAll(async () => {
-    backend = await start();
-    dynamo = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: backend.endpoint });
-    await ensureControlTable(dynamo, 'calls');
-    store = new DynamoCallStore(dynamo, 'calls');
-  }, 60_000);
-  afterAll(async () => {
-    dynamo.destroy();
-    await backend.stop();
+  beforeAll(() => {
+    store = new DynamoCallStore(db.dynamo, 'calls');
   });
 
   const pending = async (id: string) => (await store.pendingEvents(TENANT, id))?.events;
   const inOutboxIndex = async (id: string) =>
-    (await dynamo.send(new GetItemCommand({ TableName: 'calls', Key: { pk: { S: `T#${TENANT}` }, sk: { S: `CALL#${id}` } }, ConsistentRead: true }))).Item?.[TABLE_KEYS.outbox.partitionKey] !== undefined;
+    (await db.dynamo.send(new GetItemCommand({ TableName: 'calls', Key: { pk: { S: `T#${TENANT}` }, sk: { S: `CALL#${id}` } }, ConsistentRead: true }))).Item?.[TABLE_KEYS.outbox.partitionKey] !== undefined;
 
   it('names a created call\'s change by its first timelog entry, which its published event records', async () => {
     const call = await incomingCall(store, 0, true);

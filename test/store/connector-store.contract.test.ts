@@ -1,6 +1,5 @@
-import { PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { createHash } from 'node:crypto';
-import { dynamoClient } from '../../core/aws';
 import type { Connector } from '../../core/connectors/model';
 import { DynamoCallStore } from '../../core/calls/store';
 import { DynamoConnectorStore, holdsWebhookKey } from '../../core/connectors/store';
@@ -11,9 +10,8 @@ import { createRuleSchema } from '../../core/routing/schema';
 import { DynamoRoutingRuleStore } from '../../core/routing/store';
 import type { Webhook } from '../../core/webhooks/model';
 import { DeliveryStore, DynamoWebhookStore } from '../../core/webhooks/store';
-import { ensureControlTable } from '../../local/aws';
 import { capacityMeter } from '../support/capacity';
-import { storeBackends, type Backend } from '../support/store-backends';
+import { storeBackends, useStoreTable } from '../support/store-backends';
 
 function connector(tenant: string, fields: Partial<Connector> = {}): Connector {
   const now = new Date().toISOString();
@@ -39,21 +37,13 @@ function connector(tenant: string, fields: Partial<Connector> = {}): Connector {
  * embedded default) and Amazon's DynamoDB Local (closest to the real service) when Java is present.
  */
 describe.each(storeBackends)('ConnectorStore on %s', (_name, start) => {
-  let backend: Backend;
-  let dynamo: DynamoDBClient;
+  const db = useStoreTable(start, 'contract');
   let store: DynamoConnectorStore;
   let measured: ReturnType<typeof capacityMeter>;
 
-  beforeAll(async () => {
-    backend = await start();
-    dynamo = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: backend.endpoint });
-    await ensureControlTable(dynamo, 'contract');
-    store = new DynamoConnectorStore(dynamo, 'contract');
-    measured = capacityMeter(dynamo);
-  }, 60_000);
-  afterAll(async () => {
-    dynamo.destroy();
-    await backend.stop();
+  beforeAll(() => {
+    store = new DynamoConnectorStore(db.dynamo, 'contract');
+    measured = capacityMeter(db.dynamo);
   });
 
   /**
@@ -62,7 +52,7 @@ describe.each(storeBackends)('ConnectorStore on %s', (_name, start) => {
    */
   async function resolve(key: string): Promise<Connector | null> {
     const owner = await store.webhookKeyOwner(key);
-    const found = owner && (await new DynamoRoutingRuleStore(dynamo, 'contract').withConnector(owner.tenant, owner.connectorId)).connector;
+    const found = owner && (await new DynamoRoutingRuleStore(db.dynamo, 'contract').withConnector(owner.tenant, owner.connectorId)).connector;
     return found && holdsWebhookKey(found, key) ? found : null;
   }
 
@@ -179,7 +169,7 @@ describe.each(storeBackends)('ConnectorStore on %s', (_name, start) => {
     const rotated = await store.rotateKey('t9', c.id, newWebhookKey(), c.updatedAt);
     // As if the process died before deleting the old key's index entry.
     const digest = createHash('sha256').update(c.webhookKey).digest('hex');
-    await dynamo.send(
+    await db.dynamo.send(
       new PutItemCommand({
         TableName: 'contract',
         Item: { pk: { S: `WHK#${digest}` }, sk: { S: 'WHK' }, tenant: { S: 't9' }, connectorId: { S: c.id } },
@@ -202,9 +192,9 @@ describe.each(storeBackends)('ConnectorStore on %s', (_name, start) => {
   });
 
   it("reads a connector with its tenant's rules and webhooks, whatever else the tenant holds, at a cost its other connectors do not change", async () => {
-    const rules = new DynamoRoutingRuleStore(dynamo, 'contract');
-    const webhookStore = new DynamoWebhookStore(dynamo, 'contract');
-    const calls = new DynamoCallStore(dynamo, 'contract');
+    const rules = new DynamoRoutingRuleStore(db.dynamo, 'contract');
+    const webhookStore = new DynamoWebhookStore(db.dynamo, 'contract');
+    const calls = new DynamoCallStore(db.dynamo, 'contract');
     const now = new Date().toISOString();
     const rule = (tenant: string, n: number): RoutingRule => {
       const body = createRuleSchema.parse({ name: `rule ${n}`, type: 'inbound', phoneNumbers: [`+1415555000${n}`], room: { type: 'static', id: `r${n}` } });
@@ -223,7 +213,7 @@ describe.each(storeBackends)('ConnectorStore on %s', (_name, start) => {
     const webhook = (tenant: string): Webhook => ({ id: newWebhookId(), tenant, url: 'https://hooks.example.com/x', events: ['call-started'], sealedSecret: null, createdAt: now, updatedAt: now });
     const hooks = [webhook('t9'), webhook('t9')];
     for (const w of [...hooks, webhook('t10')]) await webhookStore.create(w);
-    await new DeliveryStore(dynamo, 'contract', { retentionDays: 1, redriveAfterSeconds: 60 }).createAll([
+    await new DeliveryStore(db.dynamo, 'contract', { retentionDays: 1, redriveAfterSeconds: 60 }).createAll([
       { id: deliveryIdFor('call_contract', 'call-started', (hooks[0] as Webhook).id, Date.now()), tenant: 't9', webhookId: (hooks[0] as Webhook).id, event: 'call-started', callId: 'call_contract', status: 'pending', body: '{}', attempts: [], cycleAttempts: 0, createdAt: now, updatedAt: now, nextAttemptAt: null },
     ]);
     const byId = <T extends { id: string }>(list: T[]) => [...list].sort((a, b) => a.id.localeCompare(b.id));

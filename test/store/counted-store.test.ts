@@ -1,11 +1,9 @@
-import { DeleteItemCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { dynamoClient } from '../../core/aws';
+import { DeleteItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { CountedDynamoDocumentStore, type TenantDocument } from '../../core/documents';
 import { ConflictError } from '../../core/errors';
 import { timeOrderedId } from '../../core/ids';
-import { ensureControlTable } from '../../local/aws';
 import { capacityMeter } from '../support/capacity';
-import { storeBackends, type Backend } from '../support/store-backends';
+import { storeBackends, useStoreTable } from '../support/store-backends';
 
 interface Thing extends TenantDocument {
   readonly label: string;
@@ -17,23 +15,15 @@ interface Thing extends TenantDocument {
  * docs/BENCHMARKS.md cites, "Page numbers").
  */
 describe.each(storeBackends)('counted documents on %s', (name, start) => {
-  let backend: Backend;
-  let dynamo: DynamoDBClient;
+  const db = useStoreTable(start, 'counted');
   let measured: ReturnType<typeof capacityMeter>;
 
-  beforeAll(async () => {
-    backend = await start();
-    dynamo = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: backend.endpoint });
-    measured = capacityMeter(dynamo);
-    await ensureControlTable(dynamo, 'counted');
-  }, 60_000);
-  afterAll(async () => {
-    dynamo.destroy();
-    await backend.stop();
+  beforeAll(() => {
+    measured = capacityMeter(db.dynamo);
   });
 
   const store = (settleMs?: number, cap?: number) =>
-    new CountedDynamoDocumentStore<Thing>(dynamo, 'counted', {
+    new CountedDynamoDocumentStore<Thing>(db.dynamo, 'counted', {
       prefix: 'TH#',
       type: 'thing',
       ...(cap !== undefined && { cap: { max: cap, message: 'full' } }),
@@ -88,7 +78,7 @@ describe.each(storeBackends)('counted documents on %s', (name, start) => {
   it('corrects a count left high by a create that died between its writes, once it has settled', async () => {
     // The counter taken, the document never written: as a crash between the two writes leaves it.
     const bump = () =>
-      dynamo.send(
+      db.dynamo.send(
         new UpdateItemCommand({
           TableName: 'counted',
           Key: { pk: { S: 'COUNT#crash' }, sk: { S: 'thing' } },
@@ -111,11 +101,11 @@ describe.each(storeBackends)('counted documents on %s', (name, start) => {
     // The put lands, its answer is lost, the SDK's retry is refused as already there: the create stands, counted.
     const doc = thing('retried', 0);
     await things.create(doc);
-    await dynamo.send(new DeleteItemCommand({ TableName: 'counted', Key: { pk: { S: 'COUNT#retried' }, sk: { S: 'thing' } } }));
+    await db.dynamo.send(new DeleteItemCommand({ TableName: 'counted', Key: { pk: { S: 'COUNT#retried' }, sk: { S: 'thing' } } }));
     await things.create(thing('retried', 1));
     await expect(things.create(doc)).resolves.toBeUndefined();
     // Two documents, counted 2. A count one low (as a retried create used to leave it, giving its count back):
-    await dynamo.send(
+    await db.dynamo.send(
       new UpdateItemCommand({
         TableName: 'counted',
         Key: { pk: { S: 'COUNT#retried' }, sk: { S: 'thing' } },
@@ -135,7 +125,7 @@ describe.each(storeBackends)('counted documents on %s', (name, start) => {
     expect(results.filter((r) => r.status === 'rejected').every((r) => r.reason instanceof ConflictError)).toBe(true);
     const [oldest] = await capped.all('capped');
     // Deleted behind the counter's back: the count stays 3 with 2 documents.
-    await new CountedDynamoDocumentStore<Thing>(dynamo, 'counted', { prefix: 'TH#', type: 'uncounted' }).delete('capped', oldest?.id as string);
+    await new CountedDynamoDocumentStore<Thing>(db.dynamo, 'counted', { prefix: 'TH#', type: 'uncounted' }).delete('capped', oldest?.id as string);
     await expect(capped.create(thing('capped', 20))).rejects.toBeInstanceOf(ConflictError);
     await store(0, 3).create(thing('capped', 21));
     expect((await capped.page('capped', { page: 1, perPage: 10 })).pageInfo.total).toBe(3);

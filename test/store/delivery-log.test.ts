@@ -1,13 +1,10 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { dynamoClient } from '../../core/aws';
 import { toCallView } from '../../core/calls/model';
 import { deliveryIdFor } from '../../core/ids';
 import type { Delivery, DeliveryStatus } from '../../core/webhooks/model';
 import { DELIVERY_LIST_READ_LIMIT, DeliveryStore } from '../../core/webhooks/store';
-import { ensureControlTable } from '../../local/aws';
 import { CALLS_FROM, endedCall } from '../support/calls';
 import { capacityMeter } from '../support/capacity';
-import { storeBackends, type Backend } from '../support/store-backends';
+import { storeBackends, useStoreTable } from '../support/store-backends';
 
 const BASE = Date.parse(CALLS_FROM);
 const WEBHOOK = 'wh_1m7zrqp6tevwckb3';
@@ -40,25 +37,17 @@ async function seed(store: DeliveryStore, tenant: string, count: number): Promis
 
 /** What a page of a webhook's deliveries costs and shows (docs/BENCHMARKS.md, "Webhook deliveries"). */
 describe.each(storeBackends)("a webhook's deliveries on %s", (name, start) => {
-  let backend: Backend;
-  let dynamo: DynamoDBClient;
+  const db = useStoreTable(start, 'deliveries');
   let measured: ReturnType<typeof capacityMeter>;
   // Long enough that the fixtures, dated from CALLS_FROM, are all within it.
   const options = { retentionDays: 3650, redriveAfterSeconds: 900 };
 
-  beforeAll(async () => {
-    backend = await start();
-    dynamo = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: backend.endpoint });
-    measured = capacityMeter(dynamo);
-    await ensureControlTable(dynamo, 'deliveries');
-  }, 60_000);
-  afterAll(async () => {
-    dynamo.destroy();
-    await backend.stop();
+  beforeAll(() => {
+    measured = capacityMeter(db.dynamo);
   });
 
   it('reads a delivery past its retention as gone, before TTL has removed it', async () => {
-    const store = new DeliveryStore(dynamo, 'deliveries', { ...options, retentionDays: 1 });
+    const store = new DeliveryStore(db.dynamo, 'deliveries', { ...options, retentionDays: 1 });
     const old = delivery('expired', 0);
     const now = new Date().toISOString();
     const fresh = { ...delivery('expired', 1), createdAt: now, updatedAt: now };
@@ -72,7 +61,7 @@ describe.each(storeBackends)("a webhook's deliveries on %s", (name, start) => {
   it('pages by number, exactly while it reads them all, as a lower bound past its read limit', async () => {
     const ids = (page: { data: readonly Delivery[] }) => page.data.map((d) => d.id);
     const newest = (tenant: string, from: number, count: number, step = 1) => Array.from({ length: count }, (_, k) => delivery(tenant, from - k * step).id);
-    const all = new DeliveryStore(dynamo, 'deliveries', options);
+    const all = new DeliveryStore(db.dynamo, 'deliveries', options);
     await seed(all, 'small', 12);
     expect(await all.page('small', WEBHOOK, undefined, { page: 2, perPage: 5 })).toEqual({
       data: [5, 4, 3, 2, 1].map((k) => delivery('small', k + 1)),
@@ -85,7 +74,7 @@ describe.each(storeBackends)("a webhook's deliveries on %s", (name, start) => {
     expect((await all.page('small', WEBHOOK, undefined, { page: 4, perPage: 5 })).data).toEqual([]);
     expect((await all.page('small', 'wh_0000000000000000', undefined, { page: 1, perPage: 5 })).pageInfo.total).toBe(0);
 
-    const capped = new DeliveryStore(dynamo, 'deliveries', { ...options, readLimit: 20 });
+    const capped = new DeliveryStore(db.dynamo, 'deliveries', { ...options, readLimit: 20 });
     await seed(capped, 'large', 30);
     const first = await capped.page('large', WEBHOOK, undefined, { page: 2, perPage: 10 });
     expect(first.pageInfo).toEqual({ currentPage: 2, perPage: 10, lastPage: 2, total: 20, totalIsLowerBound: true });
@@ -98,7 +87,7 @@ describe.each(storeBackends)("a webhook's deliveries on %s", (name, start) => {
   });
 
   it(`costs at most the read limit, whatever the webhook delivered (${DELIVERY_LIST_READ_LIMIT + 100} deliveries)`, async () => {
-    const store = new DeliveryStore(dynamo, 'deliveries', options);
+    const store = new DeliveryStore(db.dynamo, 'deliveries', options);
     await seed(store, 'cost', DELIVERY_LIST_READ_LIMIT + 100);
     const first = await measured(() => store.page('cost', WEBHOOK, undefined, { page: 1, perPage: 10 }));
     const failed = await measured(() => store.page('cost', WEBHOOK, 'failed', { page: 3, perPage: 10 }));

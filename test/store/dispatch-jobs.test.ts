@@ -1,16 +1,14 @@
-import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { DISPATCH_TIMEOUT_MS, DynamoDispatchJobStore, toDispatchJobView, type DispatchJob } from '../../core/agents/dispatch';
 import { dynamoClient } from '../../core/aws';
 import { newDispatchJobId } from '../../core/ids';
 import { SETTLE_ATTEMPTS, settleJob } from '../../ingest-container/src/calls/dispatch';
-import { ensureControlTable } from '../../local/aws';
 import { memoryLog } from '../support/stack';
-import { storeBackends, type Backend } from '../support/store-backends';
+import { storeBackends, useStoreTable } from '../support/store-backends';
 
 /** Agent dispatch jobs (core/agents/dispatch.ts): one outcome each, never after their deadline; a lapsed pending job reads as failed. */
 describe.each(storeBackends)('dispatch jobs on %s', (name, start) => {
-  let backend: Backend;
-  let dynamo: DynamoDBClient;
+  const db = useStoreTable(start, 'jobs');
   let store: DynamoDispatchJobStore;
 
   const job = (deadlineMs = Date.now() + DISPATCH_TIMEOUT_MS): DispatchJob => {
@@ -18,15 +16,8 @@ describe.each(storeBackends)('dispatch jobs on %s', (name, start) => {
     return { id: newDispatchJobId(), tenant: 't1', agentId: 'ag_0000000000000000', roomId: 'r1', status: 'pending', deadlineMs, createdAt: now, updatedAt: now };
   };
 
-  beforeAll(async () => {
-    backend = await start();
-    dynamo = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: backend.endpoint });
-    await ensureControlTable(dynamo, 'jobs');
-    store = new DynamoDispatchJobStore(dynamo, 'jobs', 30);
-  }, 60_000);
-  afterAll(async () => {
-    dynamo.destroy();
-    await backend.stop();
+  beforeAll(() => {
+    store = new DynamoDispatchJobStore(db.dynamo, 'jobs', 30);
   });
 
   it(`${name}: takes one outcome, the first; expires with the call records`, async () => {
@@ -37,7 +28,7 @@ describe.each(storeBackends)('dispatch jobs on %s', (name, start) => {
     const settled = await store.get('t1', pending.id);
     expect(settled).toMatchObject({ status: 'dispatched', participantId: 'ag_abc' });
     expect(toDispatchJobView(settled as DispatchJob)).not.toHaveProperty('reason');
-    const { Item } = await dynamo.send(new GetItemCommand({ TableName: 'jobs', Key: { pk: { S: 'T#t1' }, sk: { S: `DISPATCH#${pending.id}` } } }));
+    const { Item } = await db.dynamo.send(new GetItemCommand({ TableName: 'jobs', Key: { pk: { S: 'T#t1' }, sk: { S: `DISPATCH#${pending.id}` } } }));
     expect(Number(Item?.expiresAt?.N)).toBe(Math.ceil(Date.parse(pending.createdAt) / 1000) + 30 * 86400);
   });
 
@@ -52,7 +43,7 @@ describe.each(storeBackends)('dispatch jobs on %s', (name, start) => {
   });
 
   it(`${name}: a dispatch's outcome is retried while DynamoDB fails its write, told apart from a job that refuses it`, async () => {
-    const flaky = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: backend.endpoint });
+    const flaky = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: db.endpoint });
     try {
       // Fails the next `failing` writes: before sending them, or (`landed`) after the write landed, its answer lost.
       const fault = { failing: 0, landed: false };

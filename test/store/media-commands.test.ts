@@ -1,22 +1,19 @@
-import { PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { dynamoClient } from '../../core/aws';
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { callIdFor, type CallRecord, type CallRoomEntry } from '../../core/calls/model';
 import { callEnd, DynamoCallStore, SWITCH_ROOM_TIMEOUT_MS } from '../../core/calls/store';
 import { overdue } from '../../core/dynamo';
 import { COMMAND_TTL_MS, MediaCommandStore, newCommandId, type SwitchRoomCommand } from '../../core/media-commands';
 import { RoomSwitcher } from '../../ingest-container/src/calls/switch-room';
-import { ensureControlTable } from '../../local/aws';
 import { waitFor } from '../support/local-process';
 import { memoryLog } from '../support/stack';
-import { storeBackends, type Backend } from '../support/store-backends';
+import { storeBackends, useStoreTable } from '../support/store-backends';
 
 /**
  * The control plane's commands to media servers (core/media-commands.ts): each taken once, by its server alone; and the
  * switch of rooms a command carries, whose outcome the call record takes once.
  */
 describe.each(storeBackends)('media commands on %s', (name, start) => {
-  let backend: Backend;
-  let dynamo: DynamoDBClient;
+  const db = useStoreTable(start, 'commands');
   const command = (callId: string): SwitchRoomCommand => {
     const at = Date.now();
     return { type: 'switch-room', id: newCommandId(at), tenant: 't1', callId, fromRoomId: 'a', roomId: 'b', at, expiresAtMs: at + COMMAND_TTL_MS };
@@ -25,18 +22,8 @@ describe.each(storeBackends)('media commands on %s', (name, start) => {
   /** The call each switch-room command names. */
   const callIds = (commands: readonly { type: string; callId?: string }[]) => commands.map((c) => c.callId);
 
-  beforeAll(async () => {
-    backend = await start();
-    dynamo = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: backend.endpoint });
-    await ensureControlTable(dynamo, 'commands');
-  }, 60_000);
-  afterAll(async () => {
-    dynamo.destroy();
-    await backend.stop();
-  });
-
   it(`${name}: a server takes its own commands, oldest first, each once however many polls race`, async () => {
-    const store = new MediaCommandStore(dynamo, 'commands');
+    const store = new MediaCommandStore(db.dynamo, 'commands');
     const first = command('call_1');
     const second = { ...command('call_2'), id: newCommandId(first.at + 1) };
     await store.send('media-1', second);
@@ -53,7 +40,7 @@ describe.each(storeBackends)('media commands on %s', (name, start) => {
   });
 
   it(`${name}: a close-room command goes to its server as written`, async () => {
-    const store = new MediaCommandStore(dynamo, 'commands');
+    const store = new MediaCommandStore(db.dynamo, 'commands');
     const at = Date.now();
     const close = { type: 'close-room', id: newCommandId(at), tenant: 't1', roomId: 'sales', at, expiresAtMs: at + COMMAND_TTL_MS } as const;
     await store.send('media-4', close);
@@ -61,8 +48,8 @@ describe.each(storeBackends)('media commands on %s', (name, start) => {
   });
 
   it(`${name}: a malformed command is taken and dropped, never run`, async () => {
-    const store = new MediaCommandStore(dynamo, 'commands');
-    await dynamo.send(new PutItemCommand({ TableName: 'commands', Item: { pk: { S: 'CMD#media-3' }, sk: { S: 'cmd_bad' }, command: { S: '{"type":"rm -rf"}' } } }));
+    const store = new MediaCommandStore(db.dynamo, 'commands');
+    await db.dynamo.send(new PutItemCommand({ TableName: 'commands', Item: { pk: { S: 'CMD#media-3' }, sk: { S: 'cmd_bad' }, command: { S: '{"type":"rm -rf"}' } } }));
     const bad: string[] = [];
     expect(await store.take('media-3', (id) => bad.push(id))).toEqual([]);
     expect(bad).toEqual(['cmd_bad']);
@@ -70,7 +57,7 @@ describe.each(storeBackends)('media commands on %s', (name, start) => {
   });
 
   it(`${name}: a command whose handling throws is logged with its id and tenant, and the rest of its batch still runs`, async () => {
-    const store = new MediaCommandStore(dynamo, 'commands');
+    const store = new MediaCommandStore(db.dynamo, 'commands');
     const at = Date.now();
     const [failing, next, last] = [0, 1, 2].map((i) => newCommandId(at + i)) as [string, string, string];
     await store.send('media-5', { type: 'close-room', id: failing, tenant: 't1', roomId: 'boom', at, expiresAtMs: at + COMMAND_TTL_MS });
@@ -111,7 +98,7 @@ describe.each(storeBackends)('media commands on %s', (name, start) => {
   });
 
   it(`${name}: a switch of rooms gets one outcome, its completion or its timeout, whichever lands first; the call is due under its server again`, async () => {
-    const calls = new DynamoCallStore(dynamo, 'commands');
+    const calls = new DynamoCallStore(db.dynamo, 'commands');
     const t0 = Date.now();
     const startedAt = new Date(t0).toISOString();
     const id = callIdFor('switch-once');
@@ -122,7 +109,7 @@ describe.each(storeBackends)('media commands on %s', (name, start) => {
     };
     await calls.create(record, 1);
     await calls.answer('t1', id, startedAt, 'media-1');
-    const due = async (kind: 'switch' | 'server#media-1', atMs: number) => (await overdue(dynamo, 'commands', kind, new Date(atMs), 10)).keys.some((key) => key.sk?.S === `CALL#${id}`);
+    const due = async (kind: 'switch' | 'server#media-1', atMs: number) => (await overdue(db.dynamo, 'commands', kind, new Date(atMs), 10)).keys.some((key) => key.sk?.S === `CALL#${id}`);
     const move = (event: CallRoomEntry['event'], from: string, to: string, switchId: string, reason?: CallRoomEntry['reason']) =>
       calls.switchRoom('t1', id, { event, from, to, at: new Date().toISOString(), ...(reason && { reason }) }, switchId);
     const far = t0 + 3_600_000;

@@ -1,14 +1,12 @@
-import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { dynamoClient } from '../../core/aws';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { toCallView, type CallRecord } from '../../core/calls/model';
 import { DynamoCallStore, MAX_CALL_RECORDINGS } from '../../core/calls/store';
 import { overdue } from '../../core/dynamo';
 import { newRecordingId } from '../../core/ids';
 import { recordingKey, type Recording } from '../../core/recordings/model';
 import { DynamoRecordingStore, recordingsOf, type RecordingEnd } from '../../core/recordings/store';
-import { ensureControlTable } from '../../local/aws';
 import { endedCall } from '../support/calls';
-import { clientFailingConditionalDeletes, storeBackends, type Backend } from '../support/store-backends';
+import { clientFailingConditionalDeletes, storeBackends, useStoreTable } from '../support/store-backends';
 
 const TABLE = 'recordings';
 let startMs = Date.now();
@@ -49,19 +47,11 @@ const completed = (end: string): RecordingEnd => ({ status: 'completed', end, re
  * for the end, the records a dead server left, each tenant seeing only its own.
  */
 describe.each(storeBackends)('recordings on %s', (name, start) => {
-  let backend: Backend;
-  let dynamo: DynamoDBClient;
+  const db = useStoreTable(start, TABLE);
   let store: DynamoRecordingStore;
 
-  beforeAll(async () => {
-    backend = await start();
-    dynamo = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: backend.endpoint });
-    await ensureControlTable(dynamo, TABLE);
-    store = new DynamoRecordingStore(dynamo, TABLE);
-  }, 60_000);
-  afterAll(async () => {
-    dynamo.destroy();
-    await backend.stop();
+  beforeAll(() => {
+    store = new DynamoRecordingStore(db.dynamo, TABLE);
   });
 
   it(`${name}: one room recording per room at a time, a call recording beside it; the lock is free again once it finishes, once`, async () => {
@@ -107,7 +97,7 @@ describe.each(storeBackends)('recordings on %s', (name, start) => {
   it(`${name}: a lock its recording's finish could not remove is taken over by the room's next recording`, async () => {
     const stale = recording({ tenant: 'acme', roomId: 'lock-stal-0001' });
     await store.create(stale, 30);
-    const failing = clientFailingConditionalDeletes(backend.endpoint);
+    const failing = clientFailingConditionalDeletes(db.endpoint);
     try {
       expect(await new DynamoRecordingStore(failing, TABLE).finish('acme', stale.id, completed(new Date().toISOString()))).toMatchObject({ status: 'completed' });
     } finally {
@@ -138,7 +128,7 @@ describe.each(storeBackends)('recordings on %s', (name, start) => {
     expect((await store.page('someone-else', {}, { page: 1, perPage: 10 })).data).toEqual([]);
     expect(await store.get('someone-else', made[0]?.id ?? '')).toBeNull();
     // At most `readLimit` are read: the total beyond is a lower bound.
-    const capped = await new DynamoRecordingStore(dynamo, TABLE, 2).page('lister', {}, { page: 1, perPage: 10 });
+    const capped = await new DynamoRecordingStore(db.dynamo, TABLE, 2).page('lister', {}, { page: 1, perPage: 10 });
     expect(capped.pageInfo).toEqual({ currentPage: 1, perPage: 10, lastPage: 1, total: 2, totalIsLowerBound: true });
   });
 
@@ -155,7 +145,7 @@ describe.each(storeBackends)('recordings on %s', (name, start) => {
   });
 
   it(`${name}: a call names its recordings (additionalDetails.recordings), oldest first, at most MAX_CALL_RECORDINGS; another tenant's call none`, async () => {
-    const calls = new DynamoCallStore(dynamo, TABLE);
+    const calls = new DynamoCallStore(db.dynamo, TABLE);
     const call = endedCall('acme', 1);
     await calls.create(call, 30);
     expect(toCallView(call).additionalDetails.recordings).toEqual([]);
@@ -179,9 +169,9 @@ describe.each(storeBackends)('recordings on %s', (name, start) => {
     expect((await store.leftBehind(server)).map((r) => r.id).sort()).toEqual([room.id, call.id].sort());
     await store.finish('acme', room.id, { status: 'partial', end: new Date().toISOString(), reason: 'media server stopped', size: 16_044, duration: 0.5 });
     expect(await store.leftBehind(server)).toEqual([call]);
-    expect((await overdue(dynamo, TABLE, recordingsOf(server), new Date('9999-01-01'), 10)).keys).toHaveLength(1);
+    expect((await overdue(db.dynamo, TABLE, recordingsOf(server), new Date('9999-01-01'), 10)).keys).toHaveLength(1);
     expect(await store.leftBehind('media-nobody')).toEqual([]);
-    const { Item } = await dynamo.send(new GetItemCommand({ TableName: TABLE, Key: { pk: { S: 'T#globex' }, sk: { S: `REC#${call.id}` } } }));
+    const { Item } = await db.dynamo.send(new GetItemCommand({ TableName: TABLE, Key: { pk: { S: 'T#globex' }, sk: { S: `REC#${call.id}` } } }));
     expect(Number(Item?.expiresAt?.N)).toBe(Math.floor(Date.parse(call.start) / 1000) + 7 * 86400);
   });
 });

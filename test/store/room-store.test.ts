@@ -1,16 +1,13 @@
-import { PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { dynamoClient } from '../../core/aws';
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { createLogger } from '../../core/log';
 import type { Room } from '../../core/room-records/model';
 import { RoomNames } from '../../core/room-records/service';
 import { DynamoRoomStore } from '../../core/room-records/store';
-import { ensureControlTable } from '../../local/aws';
-import { storeBackends, type Backend } from '../support/store-backends';
+import { storeBackends, useStoreTable } from '../support/store-backends';
 
 /** Room records and the names they are found by (core/room-records/store.ts), on every store backend. */
 describe.each(storeBackends)('room records on %s', (name, start) => {
-  let backend: Backend;
-  let dynamo: DynamoDBClient;
+  const db = useStoreTable(start, 'rooms');
   let store: DynamoRoomStore;
   const room = (tenant: string, id: string, fields: Partial<Room> = {}): Room => ({
     id,
@@ -23,15 +20,8 @@ describe.each(storeBackends)('room records on %s', (name, start) => {
     ...fields,
   });
 
-  beforeAll(async () => {
-    backend = await start();
-    dynamo = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: backend.endpoint });
-    await ensureControlTable(dynamo, 'rooms');
-    store = new DynamoRoomStore(dynamo, 'rooms');
-  }, 60_000);
-  afterAll(async () => {
-    dynamo.destroy();
-    await backend.stop();
+  beforeAll(() => {
+    store = new DynamoRoomStore(db.dynamo, 'rooms');
   });
 
   it(`${name}: one room per name however many first uses race; found by either name, counted once`, async () => {
@@ -49,7 +39,7 @@ describe.each(storeBackends)('room records on %s', (name, start) => {
   it(`${name}: a create that died after taking the name is finished by the next lookup of it`, async () => {
     const orphan = room('crash', 'rm_0000000000000001', { roomId: 'wxyz-0000-1111', customRoomId: 'half-made' });
     // What a create leaves when it dies between its first write (the name) and the record.
-    await dynamo.send(
+    await db.dynamo.send(
       new PutItemCommand({
         TableName: 'rooms',
         Item: {

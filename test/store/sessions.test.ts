@@ -1,4 +1,3 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { dynamoClient } from '../../core/aws';
 import { overdue } from '../../core/dynamo';
 import { newSessionId } from '../../core/ids';
@@ -15,10 +14,9 @@ import { RoomRegistry } from '../../ingest-container/src/room/registry';
 import type { Participant, PhoneInfo } from '../../ingest-container/src/room/room';
 import { SessionRecorder } from '../../ingest-container/src/room/sessions';
 import { newStats } from '../../ingest-container/src/transport/endpoint';
-import { ensureControlTable } from '../../local/aws';
 import { capacityMeter } from '../support/capacity';
 import { memoryLog } from '../support/stack';
-import { clientFailingConditionalDeletes, storeBackends, type Backend } from '../support/store-backends';
+import { clientFailingConditionalDeletes, storeBackends, useStoreTable } from '../support/store-backends';
 import { newMediaCounters } from '../../ingest-container/src/metrics';
 
 const TABLE = 'sessions';
@@ -34,24 +32,16 @@ function member(id: string, kind: Participant['kind'], phone?: PhoneInfo): Parti
  * events in order with the records' data, and the sweeper's end of a session a dead server left ongoing.
  */
 describe.each(storeBackends)('room sessions on %s', (name, start) => {
-  let backend: Backend;
-  let dynamo: DynamoDBClient;
+  const db = useStoreTable(start, TABLE);
   let store: DynamoSessionStore;
   let roomStore: DynamoRoomStore;
   let rooms: RoomNames;
   const clock = new MediaClock(() => undefined, newMediaCounters());
 
-  beforeAll(async () => {
-    backend = await start();
-    dynamo = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: backend.endpoint });
-    await ensureControlTable(dynamo, TABLE);
-    store = new DynamoSessionStore(dynamo, TABLE);
-    roomStore = new DynamoRoomStore(dynamo, TABLE);
+  beforeAll(() => {
+    store = new DynamoSessionStore(db.dynamo, TABLE);
+    roomStore = new DynamoRoomStore(db.dynamo, TABLE);
     rooms = new RoomNames(roomStore, createLogger('error'));
-  }, 60_000);
-  afterAll(async () => {
-    dynamo.destroy();
-    await backend.stop();
   });
 
   /**
@@ -109,7 +99,7 @@ describe.each(storeBackends)('room sessions on %s', (name, start) => {
     expect(await store.participant('acme', id, 'web_1')).toMatchObject({ name: null, kind: 'web', callId: null, timelog: [{ end: expect.any(String) }] });
     expect((await store.participants('acme', id, true, { page: 1, perPage: 10 })).data).toEqual([]);
     // Nobody left in the due index: a dead server's sweep has nothing of this session to end.
-    expect((await overdue(dynamo, TABLE, sessionsOf('media-test'), new Date('9999-01-01'), 10)).keys).toEqual([]);
+    expect((await overdue(db.dynamo, TABLE, sessionsOf('media-test'), new Date('9999-01-01'), 10)).keys).toEqual([]);
 
     expect(events.map((e) => [e.type, e.eventId])).toEqual([
       ['session-started', id],
@@ -192,7 +182,7 @@ describe.each(storeBackends)('room sessions on %s', (name, start) => {
   });
 
   it(`${name}: costs a session's first join 1 read and 3 writes, each later join or leave 1 write, its last leave 2 more`, async () => {
-    const metered = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: backend.endpoint });
+    const metered = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: db.endpoint });
     try {
       const measured = capacityMeter(metered);
       const meteredRooms = new RoomNames(new DynamoRoomStore(metered, TABLE), createLogger('error'));
@@ -221,7 +211,7 @@ describe.each(storeBackends)('room sessions on %s', (name, start) => {
   it(`${name}: a join is never held up or failed by its record: a write that fails is logged`, async () => {
     const log = memoryLog();
     const events: SessionEvent[] = [];
-    const { recorder, registry } = recorded(events, new DynamoSessionStore(dynamo, 'no-such-table'), log.logger);
+    const { recorder, registry } = recorded(events, new DynamoSessionStore(db.dynamo, 'no-such-table'), log.logger);
     const live = registry.get('acme', 'no-records');
     live.join(member('web_1', 'web'));
     expect(live.participants()).toEqual([{ id: 'web_1', kind: 'web' }]);
@@ -272,7 +262,7 @@ describe.each(storeBackends)('room sessions on %s', (name, start) => {
     live.join(member('web_3', 'web'));
     await recorder.settled();
     // The server dies here: nothing more is written. The sweeper finds the session under the server.
-    const listed = async () => (await overdue(dynamo, TABLE, sessionsOf('media-test'), new Date('9999-01-01'), 10)).keys;
+    const listed = async () => (await overdue(db.dynamo, TABLE, sessionsOf('media-test'), new Date('9999-01-01'), 10)).keys;
     expect(await listed()).toHaveLength(1);
     const [session] = (await store.page('acme', { customRoomId: 'orphaned' }, { page: 1, perPage: 1 })).data;
     const id = session?.id ?? '';
@@ -303,7 +293,7 @@ describe.each(storeBackends)('room sessions on %s', (name, start) => {
 
   it(`${name}: finds a room's live session past the listing's read limit, and only while it is live`, async () => {
     // A listing reads at most `readLimit` of the tenant's newest sessions before it filters: 3 here, as 1,000 in service.
-    const capped = new DynamoSessionStore(dynamo, TABLE, 3);
+    const capped = new DynamoSessionStore(db.dynamo, TABLE, 3);
     const startMs = Date.now();
     const session = (roomId: string, i: number) => {
       const start = new Date(startMs + i).toISOString();
@@ -326,7 +316,7 @@ describe.each(storeBackends)('room sessions on %s', (name, start) => {
     await capped.endLeftBehind('busy', older.id, new Date().toISOString());
     expect(await capped.live('busy', newer.roomId)).toEqual(newer);
     // A pointer whose removal fails is let be: the session still ends (its event fires), and the room reads as not live.
-    const failing = clientFailingConditionalDeletes(backend.endpoint);
+    const failing = clientFailingConditionalDeletes(db.endpoint);
     try {
       expect(await new DynamoSessionStore(failing, TABLE).end('busy', newer.id, new Date().toISOString())).toMatchObject({ id: newer.id, status: 'ended' });
       expect(await capped.live('busy', newer.roomId)).toBeNull();
@@ -336,11 +326,11 @@ describe.each(storeBackends)('room sessions on %s', (name, start) => {
   });
 
   it(`${name}: removing a participant of a room no media server holds answers 404, as nothing would remove it`, async () => {
-    const roomStore = new DynamoRoomStore(dynamo, TABLE);
+    const roomStore = new DynamoRoomStore(db.dynamo, TABLE);
     const room = await rooms.create('acme', { roomId: 'dead-serv-0001', customRoomId: null });
     const log = memoryLog();
     // The room's region table (here the same one) holds no placement of it: its server died before the sweep.
-    const commands = roomCommandSender({ mediaRegions: [{ id: 'us002', ingestUrl: 'ws://127.0.0.1:1', claimsTable: TABLE, recordingsBucket: 'recordings' }], aws: { region: 'us-east-1', dynamodbEndpoint: backend.endpoint } }, dynamo, log.logger);
+    const commands = roomCommandSender({ mediaRegions: [{ id: 'us002', ingestUrl: 'ws://127.0.0.1:1', claimsTable: TABLE, recordingsBucket: 'recordings' }], aws: { region: 'us-east-1', dynamodbEndpoint: db.endpoint } }, db.dynamo, log.logger);
     const service = new SessionService({ sessions: store, rooms: roomStore, commands, log: log.logger });
     const start = new Date().toISOString();
     const session = { tenant: 'acme', id: newSessionId(Date.parse(start)), roomId: room.roomId, customRoomId: null, start, end: null, status: 'ongoing' as const, region: 'us002' };

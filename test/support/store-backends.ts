@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dynamoClient } from '../../core/aws';
-import { startLocalAws } from '../../local/aws';
+import { ensureControlTable, startLocalAws } from '../../local/aws';
 import { dynamoDbLocalProblem, startDynamoDbLocal } from './dynamodb-local';
 
 /** A DynamoDB to run a store's tests against. */
@@ -12,26 +12,24 @@ export interface Backend {
   stop(): Promise<void>;
 }
 
+/** dynalite as npm start runs it, beside the other local emulators (KMS keys in a temp dir, removed on stop). */
+export async function startDynaliteBackend(): Promise<Backend> {
+  const dir = mkdtempSync(join(tmpdir(), 'kms-'));
+  const aws = await startLocalAws(undefined, dir);
+  return {
+    endpoint: aws.dynamodbEndpoint,
+    stop: async () => {
+      await aws.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 /**
  * Every DynamoDB this project meets: dynalite (the embedded default) and Amazon's DynamoDB Local (closest to the
  * real service) when it can run here (the optional package, Java 17), as `describe.each` takes them.
  */
-export const storeBackends: [string, () => Promise<Backend>][] = [
-  [
-    'dynalite',
-    async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'kms-'));
-      const aws = await startLocalAws(undefined, dir);
-      return {
-        endpoint: aws.dynamodbEndpoint,
-        stop: async () => {
-          await aws.close();
-          rmSync(dir, { recursive: true, force: true });
-        },
-      };
-    },
-  ],
-];
+export const storeBackends: [string, () => Promise<Backend>][] = [['dynalite', startDynaliteBackend]];
 if (!dynamoDbLocalProblem()) storeBackends.push(['DynamoDB Local', startDynamoDbLocal]);
 else if (process.env.CI) throw new Error(`CI must run the store tests against DynamoDB Local: ${dynamoDbLocalProblem()}`);
 else process.stderr.write(`store tests against dynalite only, DynamoDB Local's skipped: ${dynamoDbLocalProblem()}\n`);
@@ -50,4 +48,30 @@ export function clientFailingConditionalDeletes(endpoint: string): DynamoDBClien
     { step: 'initialize' },
   );
   return client;
+}
+
+/** A backend with the control table in it, and a client of it. */
+export interface StoreTable {
+  readonly endpoint: string;
+  readonly dynamo: DynamoDBClient;
+}
+
+/**
+ * For a test file or a `describe.each(storeBackends)` block: the backend `start` gives, with the control table `table`
+ * in it, started before the block's tests and stopped after them (its fields are there in the hooks registered after
+ * this call, and in the tests).
+ */
+export function useStoreTable(start: () => Promise<Backend>, table: string): StoreTable {
+  const used = {} as StoreTable;
+  let backend: Backend;
+  beforeAll(async () => {
+    backend = await start();
+    Object.assign(used, { endpoint: backend.endpoint, dynamo: dynamoClient({ region: 'us-east-1', dynamodbEndpoint: backend.endpoint }) });
+    await ensureControlTable(used.dynamo, table);
+  }, 60_000);
+  afterAll(async () => {
+    used.dynamo.destroy();
+    await backend.stop();
+  });
+  return used;
 }

@@ -1,4 +1,3 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Frame } from '../../ingest-container/src/audio/frame';
 import { mulawEncode } from '../../ingest-container/src/audio/mulaw';
 import { RecordingManager } from '../../ingest-container/src/recording/manager';
@@ -8,38 +7,25 @@ import { newMediaCounters } from '../../ingest-container/src/metrics';
 import { JitterBuffer } from '../../ingest-container/src/room/jitter-buffer';
 import { Room, type Participant, type PhoneInfo } from '../../ingest-container/src/room/room';
 import { newStats } from '../../ingest-container/src/transport/endpoint';
-import { dynamoClient } from '../../core/aws';
 import { newRecordingId } from '../../core/ids';
 import { recordingKey, type Recording, type RecordingEventType } from '../../core/recordings/model';
-import { RecordingObjects } from '../../core/recordings/objects';
 import { DynamoRecordingStore } from '../../core/recordings/store';
 import type { Session } from '../../core/sessions/model';
 import type { SampleRate } from '../../core/rooms';
-import { ensureControlTable } from '../../local/aws';
 import { waitFor } from '../support/local-process';
-import { startTestS3, type TestS3 } from '../support/s3';
+import { useRecordingBucket } from '../support/s3';
 import { memoryLog } from '../support/stack';
-import { storeBackends, type Backend } from '../support/store-backends';
+import { startDynaliteBackend, useStoreTable } from '../support/store-backends';
 
 const BUCKET = 'recordings-test';
 const TABLE = 'recordings';
 const SESSION: Session = { tenant: 'acme', id: 'ss_live', roomId: 'rm_1', customRoomId: 'front-desk', start: new Date().toISOString(), end: null, status: 'ongoing', region: 'us002' };
 
-let s3: TestS3;
-let backend: Backend;
-let dynamo: DynamoDBClient;
+const s3 = useRecordingBucket(BUCKET);
+const db = useStoreTable(startDynaliteBackend, TABLE);
 let store: DynamoRecordingStore;
-beforeAll(async () => {
-  s3 = await startTestS3(BUCKET);
-  backend = await (storeBackends[0] as [string, () => Promise<Backend>])[1]();
-  dynamo = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: backend.endpoint });
-  await ensureControlTable(dynamo, TABLE);
-  store = new DynamoRecordingStore(dynamo, TABLE);
-}, 60_000);
-afterAll(async () => {
-  dynamo.destroy();
-  await backend.stop();
-  await s3.close();
+beforeAll(() => {
+  store = new DynamoRecordingStore(db.dynamo, TABLE);
 });
 
 function member(id: string, rate: SampleRate, phone?: PhoneInfo): Participant {
@@ -66,7 +52,7 @@ function setup(maxRecordings = 10) {
   const log = memoryLog();
   const manager = new RecordingManager({
     store,
-    objects: new RecordingObjects(s3.client, BUCKET),
+    objects: s3.objects,
     events: { publish: (type, recording) => Promise.resolve(void events.push([type, recording])) },
     calls: { addRecording: (tenant, callId, id) => Promise.resolve(links.push(`${tenant}/${callId}/${id}`) > 0) },
     rooms: { find: (tenant, roomId) => rooms.get(`${tenant}/${roomId}`) },

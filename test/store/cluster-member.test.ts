@@ -1,32 +1,15 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { dynamoClient } from '../../core/aws';
 import { createLogger } from '../../core/log';
 import { PlacementStore } from '../../core/placement';
 import { ClusterMember } from '../../ingest-container/src/cluster/member';
-import { ensureControlTable, startLocalAws } from '../../local/aws';
+import { startDynaliteBackend, useStoreTable } from '../support/store-backends';
 
 /** A media server's hold on its rooms, against the embedded DynamoDB (dynalite). */
-let aws: Awaited<ReturnType<typeof startLocalAws>>;
-let dir: string;
-let dynamo: DynamoDBClient;
+const db = useStoreTable(startDynaliteBackend, 'members');
 let store: PlacementStore;
 const lost: string[] = [];
 
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'member-'));
-  aws = await startLocalAws(undefined, dir);
-  dynamo = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: aws.dynamodbEndpoint });
-  await ensureControlTable(dynamo, 'members');
-  store = new PlacementStore(dynamo, 'members');
-}, 60_000);
-
-afterAll(async () => {
-  dynamo.destroy();
-  await aws.close();
-  rmSync(dir, { recursive: true, force: true });
+beforeAll(() => {
+  store = new PlacementStore(db.dynamo, 'members');
 });
 
 function member(id: string, onLost = (_t: string, room: string) => void lost.push(`${id}:${room}`), log = createLogger('error', {}, () => undefined)): ClusterMember {

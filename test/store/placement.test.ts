@@ -1,29 +1,12 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { dynamoClient } from '../../core/aws';
 import { PlacementStore, type MediaServerRecord } from '../../core/placement';
-import { ensureControlTable, startLocalAws } from '../../local/aws';
+import { startDynaliteBackend, useStoreTable } from '../support/store-backends';
 
 /** Room placement leases and media-server records, against the embedded DynamoDB (dynalite). */
-let aws: Awaited<ReturnType<typeof startLocalAws>>;
-let dir: string;
-let dynamo: DynamoDBClient;
+const db = useStoreTable(startDynaliteBackend, 'placement');
 let store: PlacementStore;
 
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'placement-'));
-  aws = await startLocalAws(undefined, dir);
-  dynamo = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: aws.dynamodbEndpoint });
-  await ensureControlTable(dynamo, 'placement');
-  store = new PlacementStore(dynamo, 'placement');
-}, 60_000);
-
-afterAll(async () => {
-  dynamo.destroy();
-  await aws.close();
-  rmSync(dir, { recursive: true, force: true });
+beforeAll(() => {
+  store = new PlacementStore(db.dynamo, 'placement');
 });
 
 const NOW = Date.now();

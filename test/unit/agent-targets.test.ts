@@ -1,16 +1,11 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { WebSocketServer } from 'ws';
-import { dynamoClient } from '../../core/aws';
 import { AgentService } from '../../core/agents/service';
 import { DynamoAgentStore } from '../../core/agents/store';
 import { createLogger } from '../../core/log';
 import { DynamoRoutingRuleStore } from '../../core/routing/store';
 import { AGENT_SCHEMES, targetProblem } from '../../core/webhooks/targets';
 import { AddressRefused, openSocket } from '../../ingest-container/src/transport/open-socket';
-import { ensureControlTable, startLocalAws } from '../../local/aws';
+import { startDynaliteBackend, useStoreTable } from '../support/store-backends';
 
 /** Agents the bridge dials follow the webhooks' public-address policy: at registration and again at dial time. */
 describe('agent URLs', () => {
@@ -29,22 +24,10 @@ describe('agent URLs', () => {
   });
 
   describe('at registration (agents, AWS policy)', () => {
-    let dir: string;
-    let stopAws: () => Promise<void>;
-    let dynamo: DynamoDBClient;
+    const db = useStoreTable(startDynaliteBackend, 'rules');
     let service: AgentService;
-    beforeAll(async () => {
-      dir = mkdtempSync(join(tmpdir(), 'agent-targets-'));
-      const aws = await startLocalAws(undefined, dir);
-      stopAws = aws.close;
-      dynamo = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: aws.dynamodbEndpoint });
-      await ensureControlTable(dynamo, 'rules');
-      service = new AgentService({ agents: new DynamoAgentStore(dynamo, 'rules'), rules: new DynamoRoutingRuleStore(dynamo, 'rules'), allowPrivateTargets: false, log: createLogger('error') });
-    }, 60_000);
-    afterAll(async () => {
-      dynamo.destroy();
-      await stopAws();
-      rmSync(dir, { recursive: true, force: true });
+    beforeAll(() => {
+      service = new AgentService({ agents: new DynamoAgentStore(db.dynamo, 'rules'), rules: new DynamoRoutingRuleStore(db.dynamo, 'rules'), allowPrivateTargets: false, log: createLogger('error') });
     });
     const agent = (url: string) => ({ name: 'agent', url, sampleRate: 16000 as const, metadata: {} });
 

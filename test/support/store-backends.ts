@@ -1,9 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { dynamoClient } from '../../core/aws';
-import { ensureControlTable, startLocalAws } from '../../local/aws';
+import { ensureControlTable, startDynalite } from '../../local/aws';
 import { dynamoDbLocalProblem, startDynamoDbLocal } from './dynamodb-local';
 
 /** A DynamoDB to run a store's tests against. */
@@ -12,17 +9,10 @@ export interface Backend {
   stop(): Promise<void>;
 }
 
-/** dynalite as npm start runs it, beside the other local emulators (KMS keys in a temp dir, removed on stop). */
+/** dynalite as npm start runs it (its own process, in memory). */
 export async function startDynaliteBackend(): Promise<Backend> {
-  const dir = mkdtempSync(join(tmpdir(), 'kms-'));
-  const aws = await startLocalAws(undefined, dir);
-  return {
-    endpoint: aws.dynamodbEndpoint,
-    stop: async () => {
-      await aws.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  const { endpoint, close } = await startDynalite(undefined);
+  return { endpoint, stop: close };
 }
 
 /**

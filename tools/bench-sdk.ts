@@ -14,8 +14,9 @@ import { calibrationMs, cpuMs, round } from './bench-support';
  *
  * Each variant runs in a child process of its own (V8 then never sees two shapes of client), sends `--warm-up` and then
  * `--requests` sequential GetItem, PutItem and Query requests; the children take turns, `--rounds` times, and the table
- * gives each variant's median and range. CPU is `process.cpuUsage()` (every thread, user + system) per request, and the main
- * thread's share of it (/proc/thread-self, 10 ms ticks); the rest is V8's helper threads (GC marking, compilation).
+ * gives each variant's median and range. CPU is `process.cpuUsage()` (every thread, user + system) per request, and
+ * the main thread's share of it (/proc/thread-self, 10 ms ticks); the rest is V8's helper threads (GC marking,
+ * compilation).
  */
 const TABLE = 'bench-sdk';
 const PARTITION = { S: 'TENANT#bench' };
@@ -110,7 +111,7 @@ const VARIANTS: Record<string, (client: DynamoDBClient, endpoint: string) => voi
   // Replaced in place by a pass-through (the signer is placed relative to it): one attempt, no token bucket, no headers.
   'no retry middleware': (client) =>
     client.middlewareStack.add((next) => next, { step: 'finalizeRequest', priority: 'high', name: 'retryMiddleware', override: true }),
-  'all four cuts above': (client, endpoint) => {
+  'all cuts but the retry': (client, endpoint) => {
     withoutMiddleware('getUserAgentMiddleware', 'recursionDetectionMiddleware')(client);
     fixedEndpoint(client, endpoint);
     noSocketTimeout(client);

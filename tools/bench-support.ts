@@ -13,8 +13,8 @@ export const ROOT = join(__dirname, '..');
 export const quantile = (sorted: number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
 export const round = (n: number): number => Math.round(n * 100) / 100;
 
-/** CPU milliseconds a process has used so far (utime + stime from /proc; clock ticks are 10 ms). */
-export function cpuMs(pid: number): number {
+/** CPU milliseconds a process (or the calling thread) has used so far (utime + stime from /proc; clock ticks are 10 ms). */
+export function cpuMs(pid: number | 'thread-self'): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }

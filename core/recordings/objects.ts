@@ -57,9 +57,10 @@ interface Segment {
  * A media region's recordings bucket. Audio goes up as it is recorded, one object per segment (`putSegment`: raw
  * samples in the format's `segmentCodec`, interleaved: mu-law bytes at 8 kHz, else PCM16LE), so a process that dies
  * loses only what it had not yet sent; `assemble` then writes the PCM16 WAV at the recording's key from whatever
- * segments there are, mu-law expanded to PCM16 (one PUT, or a multipart upload of PART_BYTES parts) and deletes them. The same assembly finishes a recording that stopped (the media server) and one whose server died (the
- * sweeper). It may be run again after it failed or died midway: the segments are deleted only once the WAV is whole,
- * and with no segment left it answers the WAV already there.
+ * segments there are, mu-law expanded to PCM16 (one PUT, or a multipart upload of PART_BYTES parts) and deletes them.
+ * The same assembly finishes a recording that stopped (the media server) and one whose server died (the sweeper). It
+ * may be run again after it failed or died midway: the segments are deleted only once the WAV is whole, and with no
+ * segment left it answers the WAV already there.
  */
 export class RecordingObjects {
   constructor(

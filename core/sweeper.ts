@@ -240,9 +240,10 @@ export class Sweeper {
 
   /**
    * Finishes the recordings a server that is gone left `recording`: the segments it uploaded are assembled into the WAV
-   * (the audio up to its last upload: at most RECORDING_SEGMENT_SECONDS before it died), and the recording ends
-   * `partial` at the end of that audio, or `failed` when nothing survived, with its event. Assembly may run again after
-   * a sweep died midway (core/recordings/objects.ts). Whether none is left.
+   * (the audio up to its last upload: at most its RECORDING_SEGMENT_SECONDS, 20 s by default and 25 at most, before it
+   * died; an 8 kHz recording's mu-law segments expanded to PCM16), and the recording ends `partial` at the end of that
+   * audio, or `failed` when nothing survived, with its event. Assembly may run again after a sweep died midway
+   * (core/recordings/objects.ts). Whether none is left.
    */
   private async finishRecordingsOf(server: MediaServerRecord, now: Date): Promise<boolean> {
     const { store, objects, events } = this.deps.recordings;

@@ -34,8 +34,9 @@ import type { LocalStackInfo } from '../local/stack';
  *
  * `--record`: every call is recorded as a routing rule's `recording: true` records it (the real path: each room is an
  * inbound rule's static room, reached by its own called number, not `?roomId`), a call recording per call and a room
- * recording per room, uploaded every 10 s to `npm start`'s S3 emulator. s3rver runs in `npm start`'s API process, not
- * in a media server, so the media server's CPU figure holds none of the emulator's work (`tree` rows do).
+ * recording per room, uploaded every RECORDING_SEGMENT_SECONDS (20 s; mu-law at 8 kHz) to `npm start`'s S3 emulator.
+ * s3rver runs in `npm start`'s API process, not in a media server, so the media server's CPU figure holds none of the
+ * emulator's work (`tree` rows do).
  *
  * `--pin`: the measured servers (the pump, every media server) on CPU 0 and this load generator with the rest of
  * `npm start`'s tree (the API and its S3 emulator, dynalite) on CPU 1 (`taskset`, every thread of each process), so

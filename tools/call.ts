@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { WaveFile } from 'wavefile';
 import { WebSocket } from 'ws';
 import { FRAME_MS } from '../ingest-container/src/audio/frame';
-import { mulawDecode, mulawEncode } from '../ingest-container/src/audio/mulaw';
+import { mulawDecode, mulawEncode } from '../core/mulaw';
 import type { FromCallee, ToCallee } from '../local/plivo/answerers';
 import { callIdFor, type CallView } from '../core/calls/model';
 import type { LocalStackInfo } from '../local/stack';

@@ -1,5 +1,5 @@
 import { WebSocket } from 'ws';
-import { mulawEncode } from '../ingest-container/src/audio/mulaw';
+import { mulawEncode } from '../core/mulaw';
 import { FRAME_MS } from '../ingest-container/src/audio/frame';
 import { tone } from './audio';
 

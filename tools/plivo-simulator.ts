@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { WebSocket } from 'ws';
-import { mulawDecode, mulawEncode } from '../ingest-container/src/audio/mulaw';
+import { mulawDecode, mulawEncode } from '../core/mulaw';
 import { plivoSignatureHeaders } from '../core/plivo/signature';
 import { paced } from './audio';
 

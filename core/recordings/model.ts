@@ -1,9 +1,10 @@
 /**
  * Recordings (issue 20): a room's mix, or one phone call's two sides, written by the media server holding the room as
- * WAV PCM16 to its media region's bucket. Audio goes up as it is recorded, in segments of at most
- * RECORDING_SEGMENT_SECONDS (objects under `segmentPrefix(key)`), so a task that dies loses at most one segment; when
- * the recording stops the segments are assembled into one WAV object at `key` and deleted (core/recordings/objects.ts),
- * by the media server, or by the sweeper for a server that died (then the recording ends `partial`).
+ * WAV PCM16 to its media region's bucket. Audio goes up as it is recorded, in segments of at most the media server's
+ * RECORDING_SEGMENT_SECONDS (objects under `segmentPrefix(key)`, in `segmentCodec(format)`), so a task that dies loses
+ * at most one segment; when the recording stops the segments are assembled into one WAV object at `key` and deleted
+ * (core/recordings/objects.ts), by the media server, or by the sweeper for a server that died (then the recording ends
+ * `partial`).
  */
 export const RECORDING_STATUSES = ['recording', 'completed', 'partial', 'failed'] as const;
 export type RecordingStatus = (typeof RECORDING_STATUSES)[number];
@@ -12,8 +13,12 @@ export type RecordingStatus = (typeof RECORDING_STATUSES)[number];
 export const RECORDING_KINDS = ['room', 'call'] as const;
 export type RecordingKind = (typeof RECORDING_KINDS)[number];
 
-/** Segments are uploaded at least this often (seconds of audio), so a crash loses at most this much. */
-export const RECORDING_SEGMENT_SECONDS = 10;
+/**
+ * Segments are uploaded at least this often (seconds of audio: the media server's RECORDING_SEGMENT_SECONDS, 1-25), so
+ * a crash loses at most this much, under the 30 s recordings promise. 20 s: a call's 8 kHz stereo segment is 320 KB of
+ * mu-law, a request to S3 per 20 s of each recording.
+ */
+export const SEGMENT_SECONDS = { default: 20, min: 1, max: 25 } as const;
 
 export interface RecordingFormat {
   readonly format: 'wav';
@@ -92,6 +97,15 @@ export function recordingKey(tenant: string, roomId: string, sessionId: string, 
 /** Where a recording's segments wait until they are assembled: `{key}.segments/{000001…}`. */
 export const segmentPrefix = (key: string): string => `${key}.segments/`;
 export const segmentKey = (key: string, seq: number): string => `${segmentPrefix(key)}${String(seq).padStart(6, '0')}`;
+
+/**
+ * How a recording's segments hold its samples (interleaved), a pure function of its format so that the media server
+ * writing them and the sweeper assembling a dead server's agree: at 8 kHz G.711 mu-law, one byte a sample (phone audio
+ * as it came, copied, never decoded; half the bytes to upload); at any other rate PCM16LE, as mu-law would degrade
+ * wideband audio. Either way the assembled WAV is PCM16.
+ */
+export type SegmentCodec = 'mulaw' | 'pcm16';
+export const segmentCodec = ({ sampleRate }: RecordingFormat): SegmentCodec => (sampleRate === 8000 ? 'mulaw' : 'pcm16');
 
 /** Bytes of WAV PCM16 per second of audio. */
 export const bytesPerSecond = ({ channels, sampleRate }: RecordingFormat): number => channels * sampleRate * 2;

@@ -11,9 +11,13 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { bytesPerSecond, segmentKey, segmentPrefix, type RecordingFormat } from './model';
+import { mulawDecode } from '../mulaw';
+import { bytesPerSecond, segmentCodec, segmentKey, segmentPrefix, type RecordingFormat, type SegmentCodec } from './model';
 
-/** S3's smallest part of a multipart upload (but the last): an assembly holds at most this much (plus one segment). */
+/**
+ * S3's smallest part of a multipart upload (but the last), in bytes of the WAV: an assembly holds at most this much
+ * (plus one segment, as PCM16).
+ */
 export const PART_BYTES = 5 * 1024 * 1024;
 const WAV_HEADER_BYTES = 44;
 
@@ -51,11 +55,12 @@ interface Segment {
 
 /**
  * A media region's recordings bucket. Audio goes up as it is recorded, one object per segment (`putSegment`: raw
- * PCM16LE, interleaved), so a process that dies loses only what it had not yet sent; `assemble` then writes the WAV
- * at the recording's key from whatever segments there are (one PUT, or a multipart upload of PART_BYTES parts) and
- * deletes them. The same assembly finishes a recording that stopped (the media server) and one whose server died (the
- * sweeper). It may be run again after it failed or died midway: the segments are deleted only once the WAV is whole,
- * and with no segment left it answers the WAV already there.
+ * samples in the format's `segmentCodec`, interleaved: mu-law bytes at 8 kHz, else PCM16LE), so a process that dies
+ * loses only what it had not yet sent; `assemble` then writes the PCM16 WAV at the recording's key from whatever
+ * segments there are, mu-law expanded to PCM16 (one PUT, or a multipart upload of PART_BYTES parts) and deletes them.
+ * The same assembly finishes a recording that stopped (the media server) and one whose server died (the sweeper). It
+ * may be run again after it failed or died midway: the segments are deleted only once the WAV is whole, and with no
+ * segment left it answers the WAV already there.
  */
 export class RecordingObjects {
   constructor(
@@ -63,23 +68,26 @@ export class RecordingObjects {
     readonly bucket: string,
   ) {}
 
-  async putSegment(key: string, seq: number, pcm: Uint8Array): Promise<void> {
-    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: segmentKey(key, seq), Body: pcm, ContentType: 'application/octet-stream' }));
+  async putSegment(key: string, seq: number, samples: Uint8Array): Promise<void> {
+    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: segmentKey(key, seq), Body: samples, ContentType: 'application/octet-stream' }));
   }
 
   /** Writes the WAV from the segments and deletes them; null when there is neither segment nor WAV (nothing survived). */
   async assemble(key: string, format: RecordingFormat): Promise<Assembled | null> {
     const segments = await this.segments(key);
     if (segments.length === 0) return this.existing(key, format);
+    const codec = segmentCodec(format);
+    // A mu-law byte is a PCM16 sample: two bytes of the WAV.
+    const widening = codec === 'mulaw' ? 2 : 1;
     // Whole sample frames only: a segment is always made of them, so this drops nothing but a torn write.
     const frameBytes = format.channels * 2;
-    let dataBytes = segments.reduce((sum, s) => sum + s.size, 0);
+    let dataBytes = segments.reduce((sum, s) => sum + s.size * widening, 0);
     dataBytes -= dataBytes % frameBytes;
     const header = wavHeader(format, dataBytes);
     if (WAV_HEADER_BYTES + dataBytes <= PART_BYTES) {
-      const body = Buffer.concat([header, ...(await Promise.all(segments.map((s) => this.read(s.key))))]).subarray(0, WAV_HEADER_BYTES + dataBytes);
+      const body = Buffer.concat([header, ...(await Promise.all(segments.map((s) => this.readPcm(s.key, codec))))]).subarray(0, WAV_HEADER_BYTES + dataBytes);
       await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: 'audio/wav' }));
-    } else await this.multipart(key, header, segments, WAV_HEADER_BYTES + dataBytes);
+    } else await this.multipart(key, header, segments, codec, WAV_HEADER_BYTES + dataBytes);
     await this.deleteKeys(segments.map((s) => s.key));
     return { size: WAV_HEADER_BYTES + dataBytes, duration: dataBytes / bytesPerSecond(format) };
   }
@@ -95,7 +103,7 @@ export class RecordingObjects {
     return getSignedUrl(this.s3, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn: seconds });
   }
 
-  private async multipart(key: string, header: Buffer, segments: readonly Segment[], total: number): Promise<void> {
+  private async multipart(key: string, header: Buffer, segments: readonly Segment[], codec: SegmentCodec, total: number): Promise<void> {
     const { UploadId } = await this.s3.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ContentType: 'audio/wav' }));
     const parts: { PartNumber: number; ETag: string | undefined }[] = [];
     try {
@@ -109,7 +117,7 @@ export class RecordingObjects {
       };
       for (const segment of segments) {
         if (remaining <= 0) break;
-        const bytes = (await this.read(segment.key)).subarray(0, remaining);
+        const bytes = (await this.readPcm(segment.key, codec)).subarray(0, remaining);
         remaining -= bytes.length;
         pending.push(bytes);
         pendingBytes += bytes.length;
@@ -151,6 +159,16 @@ export class RecordingObjects {
       if ((err as { name?: string }).name === 'NotFound') return null;
       throw err;
     }
+  }
+
+  /** A segment's samples as PCM16 (as the machine holds them: little-endian where Node's AWS targets run). */
+  private async readPcm(key: string, codec: SegmentCodec): Promise<Buffer> {
+    const bytes = await this.read(key);
+    if (codec === 'pcm16') return bytes;
+    // Buffer.alloc never cuts from the shared pool: its own ArrayBuffer, aligned for the samples.
+    const pcm = Buffer.alloc(bytes.length * 2);
+    mulawDecode(bytes, new Int16Array(pcm.buffer, pcm.byteOffset, bytes.length));
+    return pcm;
   }
 
   private async read(key: string): Promise<Buffer> {

@@ -166,6 +166,7 @@ export async function startMediaServer(config: MediaConfig, baseLog: Logger, ecs
     bucket: region.recordingsBucket,
     serverId,
     maxRecordings: config.limits.maxRecordings,
+    segmentSeconds: config.recordingSegmentSeconds,
     retentionDays: control.recordingRetentionDays,
     onFailed: () => media.counters.recordingsFailed++,
     log,

@@ -2,6 +2,7 @@ import { networkInterfaces } from 'node:os';
 import { loadControlPlaneConfig, type ControlPlaneConfig } from '../../core/config';
 import { ConfigError, envValue, readEnv, type Env } from '../../core/env';
 import { LIMIT_DEFAULTS } from '../../core/limits';
+import { SEGMENT_SECONDS } from '../../core/recordings/model';
 import type { RoomLimits } from './cluster/capacity';
 
 /** The media server's settings: the control plane's (its table, key, queue) plus its own. */
@@ -30,6 +31,11 @@ export interface MediaConfig {
    * (`MAX_RECORDINGS`, 200).
    */
   readonly limits: RoomLimits;
+  /**
+   * Seconds of audio in each recording segment uploaded (`RECORDING_SEGMENT_SECONDS`, 20, 1-25): what a recording loses
+   * when its server dies, at most.
+   */
+  readonly recordingSegmentSeconds: number;
   /**
    * Agents may be dialled at ws://localhost and private addresses (`ALLOW_PRIVATE_TARGETS=true`): set by `npm start`
    * alone, as its webhooks may go to localhost; never by the CDK stacks, where agents must be public wss:// endpoints.
@@ -82,6 +88,7 @@ export function loadMediaConfig(env: Env): MediaConfig {
       maxConnectionsPerTenant: readEnv(env, 'MAX_CONNECTIONS_PER_TENANT', envValue.integer(1, 1_000_000), LIMIT_DEFAULTS.maxConnectionsPerTenant),
       maxRecordings: readEnv(env, 'MAX_RECORDINGS', envValue.integer(0, 10_000), LIMIT_DEFAULTS.maxRecordings),
     },
+    recordingSegmentSeconds: readEnv(env, 'RECORDING_SEGMENT_SECONDS', envValue.integer(SEGMENT_SECONDS.min, SEGMENT_SECONDS.max), SEGMENT_SECONDS.default),
     allowPrivateTargets: readEnv(env, 'ALLOW_PRIVATE_TARGETS', envValue.boolean(), false),
     consoleApiUrl: readEnv(env, 'CONSOLE_API_URL', envValue.url(['https:', 'http:']), null),
   };

@@ -22,6 +22,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { ControlPlaneReferences } from '../control-plane-names';
 import { LIMIT_DEFAULTS } from '../../core/limits';
+import { SEGMENT_SECONDS } from '../../core/recordings/model';
 import { MEDIA_CONTAINER, MEDIA_METRICS, mediaMetric } from '../media-container';
 import { mediaRoutingEnvironment, validateMediaRouting, type MediaRouting } from '../media-routing';
 import { wildcardResourceFinding } from '../nag-findings';
@@ -120,6 +121,12 @@ export interface MediaServiceProps {
    */
   readonly maxParticipantsPerRoom?: number;
   /**
+   * Seconds of audio in each recording segment a task uploads (`RECORDING_SEGMENT_SECONDS`), 1-25: what a recording
+   * loses at most when its task dies (under 30 s). Shorter: more S3 requests per recorded second.
+   * @default 20 (`SEGMENT_SECONDS.default`: a call's 8 kHz stereo segment is 320 KB of mu-law)
+   */
+  readonly recordingSegmentSeconds?: number;
+  /**
    * The management API's public URL (`CONSOLE_API_URL`): the web console calls it, and its content security policy
    * allows it. Cross-region, the control plane's URL is known at synth only as a name given in the context.
    * @default - none: the console asks for the API's URL, and its policy allows only its own origin
@@ -200,6 +207,7 @@ export class MediaService extends Construct {
         // About 1 MiB of the task's memory per connection, and half of them for one tenant (`docs/operations.md`, "Limits").
         MAX_CONNECTIONS: String(settings.memoryLimitMiB),
         MAX_CONNECTIONS_PER_TENANT: String(Math.floor(settings.memoryLimitMiB / 2)),
+        RECORDING_SEGMENT_SECONDS: String(settings.recordingSegmentSeconds),
         ...(props.consoleApiUrl !== undefined && { CONSOLE_API_URL: props.consoleApiUrl }),
       },
       stopTimeout: Duration.seconds(MEDIA_CONTAINER.stopTimeoutSeconds),
@@ -442,6 +450,7 @@ interface Settings {
   readonly maxTasks: number;
   readonly maxRoomsPerTenant: number;
   readonly maxParticipantsPerRoom: number;
+  readonly recordingSegmentSeconds: number;
 }
 
 function validate(id: string, props: MediaServiceProps): Settings {
@@ -462,6 +471,7 @@ function validate(id: string, props: MediaServiceProps): Settings {
     maxTasks: props.maxTasks ?? 20,
     maxRoomsPerTenant: props.maxRoomsPerTenant ?? LIMIT_DEFAULTS.maxRoomsPerTenant,
     maxParticipantsPerRoom: props.maxParticipantsPerRoom ?? LIMIT_DEFAULTS.maxParticipantsPerRoom,
+    recordingSegmentSeconds: props.recordingSegmentSeconds ?? SEGMENT_SECONDS.default,
   };
   if (!Number.isInteger(settings.callsPerTask) || settings.callsPerTask < 1) {
     throw new Error(`${owner}: callsPerTask must be a positive integer, got ${settings.callsPerTask}.`);
@@ -486,6 +496,13 @@ function validate(id: string, props: MediaServiceProps): Settings {
     throw new Error(
       `${owner}: maxParticipantsPerRoom must be a whole number from 2 to 10000 (a call routed to an agent takes two ` +
         `seats), got ${seats}.`,
+    );
+  }
+  const segment = settings.recordingSegmentSeconds;
+  if (!Number.isInteger(segment) || segment < SEGMENT_SECONDS.min || segment > SEGMENT_SECONDS.max) {
+    throw new Error(
+      `${owner}: recordingSegmentSeconds must be a whole number from ${SEGMENT_SECONDS.min} to ${SEGMENT_SECONDS.max} ` +
+        `(a dead task loses at most one segment, under 30 s), got ${segment}.`,
     );
   }
   return settings;

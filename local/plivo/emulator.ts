@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BoundedMap } from '../../core/bounded-map';
 import type { Logger } from '../../core/log';
-import { mulawEncode } from '../../ingest-container/src/audio/mulaw';
+import { mulawEncode } from '../../core/mulaw';
 import { tone } from '../../tools/audio';
 import { plivoCallback, SimulatedCall } from '../../tools/plivo-simulator';
 import { BodyTooLarge, readBody } from '../http-body';

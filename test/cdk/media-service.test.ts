@@ -208,12 +208,13 @@ describe('environment', () => {
       MAX_PARTICIPANTS_PER_ROOM: '100',
       MAX_CONNECTIONS: '2048',
       MAX_CONNECTIONS_PER_TENANT: '1024',
+      RECORDING_SEGMENT_SECONDS: '20',
     });
   });
 
-  test('MAX_ROOMS_PER_TENANT and MAX_PARTICIPANTS_PER_ROOM follow the props, MAX_CONNECTIONS the task memory, and the container reads them', () => {
-    const env = environmentOf(build({ maxRoomsPerTenant: 20, maxParticipantsPerRoom: 8, memoryLimitMiB: 4096 }).template);
-    expect(env).toMatchObject({ MAX_ROOMS_PER_TENANT: '20', MAX_PARTICIPANTS_PER_ROOM: '8', MAX_CONNECTIONS: '4096', MAX_CONNECTIONS_PER_TENANT: '2048' });
+  test('MAX_ROOMS_PER_TENANT, MAX_PARTICIPANTS_PER_ROOM and RECORDING_SEGMENT_SECONDS follow the props, MAX_CONNECTIONS the task memory, and the container reads them', () => {
+    const env = environmentOf(build({ maxRoomsPerTenant: 20, maxParticipantsPerRoom: 8, memoryLimitMiB: 4096, recordingSegmentSeconds: 12 }).template);
+    expect(env).toMatchObject({ MAX_ROOMS_PER_TENANT: '20', MAX_PARTICIPANTS_PER_ROOM: '8', MAX_CONNECTIONS: '4096', MAX_CONNECTIONS_PER_TENANT: '2048', RECORDING_SEGMENT_SECONDS: '12' });
     const config = loadMediaConfig({
       ...(Object.fromEntries(Object.entries(env).filter(([, value]) => typeof value === 'string')) as Record<string, string>),
       TABLE_NAME: 't',
@@ -222,6 +223,7 @@ describe('environment', () => {
       RELAY_HOST: '10.0.0.1',
     });
     expect(config.limits).toMatchObject({ maxRoomsPerTenant: 20, maxParticipantsPerRoom: 8, maxConnections: 4096, maxConnectionsPerTenant: 2048 });
+    expect(config.recordingSegmentSeconds).toBe(12);
   });
 
   test('MEDIA_REGIONS names every region, this one and the others, as the control plane has them', () => {
@@ -565,6 +567,8 @@ describe('invalid props', () => {
     [{ maxRoomsPerTenant: 1.5 }, /maxRoomsPerTenant must be a whole number from 1 to 1000000/],
     [{ maxParticipantsPerRoom: 1 }, /maxParticipantsPerRoom must be a whole number from 2 to 10000 \(a call routed to an agent takes two seats\), got 1/],
     [{ maxParticipantsPerRoom: 10_001 }, /maxParticipantsPerRoom must be a whole number from 2 to 10000/],
+    [{ recordingSegmentSeconds: 26 }, /recordingSegmentSeconds must be a whole number from 1 to 25 \(a dead task loses at most one segment, under 30 s\), got 26/],
+    [{ recordingSegmentSeconds: 0.5 }, /recordingSegmentSeconds must be a whole number from 1 to 25/],
   ] as const)('rejects %p', (props, message) => {
     expect(() => build(props)).toThrow(message);
   });

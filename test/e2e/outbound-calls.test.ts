@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mulawDecode } from '../../ingest-container/src/audio/mulaw';
+import { mulawDecode } from '../../core/mulaw';
 import type { CallView } from '../../core/calls/model';
 import { createLogger } from '../../core/log';
 import { CALLEE_TONE_HZ, PlivoEmulator } from '../../local/plivo/emulator';

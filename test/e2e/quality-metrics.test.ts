@@ -1,5 +1,5 @@
 import { MEDIA_COUNTS, MEDIA_METRICS } from '../../core/metrics';
-import { mulawEncode } from '../../ingest-container/src/audio/mulaw';
+import { mulawEncode } from '../../core/mulaw';
 import { concat, tone } from '../../tools/audio';
 import { SimulatedCall } from '../../tools/plivo-simulator';
 import { closedPort } from '../support/agents';

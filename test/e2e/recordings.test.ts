@@ -8,9 +8,12 @@ import { startReceiver } from '../support/webhook-receiver';
  * Recordings through `npm start` with two media servers: a call its routing rule records (two channels: the caller
  * left, what it heard right, on the room's clock) with its room's mix; a room recorded by API, with the start/stop
  * edges; and a recording whose media server is killed, ended `partial` by the sweeper with the segments that reached
- * the bucket. The files are downloaded from their presigned URLs and decoded here.
+ * the bucket. The files are downloaded from their presigned URLs and decoded here. Segments of SEGMENT_SECONDS (not
+ * the default 20): each recording here spans several (mu-law at 8 kHz, assembled into PCM16), and the killed server's
+ * loses a short one.
  */
-const local = localProcessPerFile('e2e-recordings-', { MEDIA_SERVERS: '2', PLACEMENT_LEASE_SECONDS: '3', SWEEP_INTERVAL_SECONDS: '1' });
+const SEGMENT_SECONDS = 4;
+const local = localProcessPerFile('e2e-recordings-', { MEDIA_SERVERS: '2', PLACEMENT_LEASE_SECONDS: '3', SWEEP_INTERVAL_SECONDS: '1', RECORDING_SEGMENT_SECONDS: String(SEGMENT_SECONDS) });
 const { api, server, callOn } = mediaServers(() => local.stack);
 
 interface Recording {
@@ -182,20 +185,21 @@ it('ends a recording whose media server was killed as partial, holding the audio
   const speaker = await join(1, 'rec-dead-room');
   const { started, close } = await startRecording('rec-dead-room');
   const begun = await recording(started.recordingId as string);
-  // Over one segment (10 s) of tone, then the server holding the room dies without a word.
-  await speaker.play(tone(700, 11.5));
+  // 9 s of tone: its first two segments (2-4 s, a random 50-100 % of a segment, then 4 s) are up, the third not; then the
+  // server holding the room dies without a word.
+  await speaker.play(tone(700, 9));
   const killedAt = Date.now();
   process.kill(server(0).pid, 'SIGKILL');
   const view = await ended(started.recordingId as string, 20_000);
   expect(view).toMatchObject({ status: 'partial', reason: 'media server stopped' });
   const { channels: [mix] } = await download(view);
   const seconds = (mix as Int16Array).length / 8000;
-  // What reached the bucket: its first segment (5-10 s: a random 50-100 % of a segment), nothing after the kill; lost,
-  // at most the segment in progress (10 s) and its upload, far under the 30 s bound.
+  // What reached the bucket: its segments up to one before the kill, nothing after it; lost, at most the segment in
+  // progress and its upload (under the 30 s bound whatever RECORDING_SEGMENT_SECONDS, 25 at most, says).
   const recordedFor = (killedAt - Date.parse(begun.start)) / 1000;
-  expect(seconds).toBeGreaterThanOrEqual(5);
+  expect(seconds).toBeGreaterThanOrEqual(SEGMENT_SECONDS * 1.5);
   expect(seconds).toBeLessThanOrEqual(recordedFor + 0.1);
-  expect(recordedFor - seconds).toBeLessThanOrEqual(11);
+  expect(recordedFor - seconds).toBeLessThanOrEqual(SEGMENT_SECONDS + 1);
   // The tone from when its `recording-started` reached this test (its delivery takes a moment) to the end of the file.
   expect(framesWith(mix as Int16Array, 700).length).toBeGreaterThanOrEqual(Math.floor(seconds * 50) - 50);
   await Promise.all([holder.close(), speaker.close(), close()]);

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WebSocket } from 'ws';
-import { mulawDecode } from '../../ingest-container/src/audio/mulaw';
+import { mulawDecode } from '../../core/mulaw';
 import { tone, toneLevel } from '../../tools/audio';
 import { SimulatedCall, type ReceivedFrame } from '../../tools/plivo-simulator';
 import { RoomPeer } from '../../tools/room-peer';

@@ -298,17 +298,18 @@ describe('the recordings of a server that died', () => {
     const kept = recording('rec_kept0000000000000000000000000', 'call');
     const lost = recording('rec_lost0000000000000000000000000', 'room');
     for (const r of [kept, lost]) expect(await store.create(r, 30)).toBe(true);
-    // Two segments of 0.5 s of a call (32,000 bytes a second) reached the bucket before the server died.
+    // Two segments of 0.5 s of an 8 kHz call reached the bucket before the server died: mu-law, 16,000 bytes a second
+    // (0x80 and 0x00: +32124 and -32124), assembled into PCM16 (32,000 bytes a second).
     const objects = recordingBuckets(config.aws)('us-east-1', LOCAL_RECORDINGS_BUCKET);
-    await objects.putSegment(kept.key, 1, Buffer.alloc(16_000, 1));
-    await objects.putSegment(kept.key, 2, Buffer.alloc(16_000, 2));
+    await objects.putSegment(kept.key, 1, Buffer.alloc(8_000, 0x80));
+    await objects.putSegment(kept.key, 2, Buffer.alloc(8_000, 0x00));
     await servers.heartbeat(server('recording-holder', t0 - 1, 'stopped'));
 
     await sweeper.sweep(at(t0));
     expect(await store.get('acme', kept.id)).toMatchObject({ status: 'partial', reason: 'media server stopped', size: 44 + 32_000, duration: 1, end: new Date(Date.parse(start) + 1000).toISOString() });
     expect(await store.get('acme', lost.id)).toMatchObject({ status: 'failed', reason: 'media server stopped', size: null, end: at(t0).toISOString() });
     const wav = Buffer.from(await (await fetch(await objects.presign(kept.key, 60))).arrayBuffer());
-    expect([wav.length, wav.readUInt16LE(22), wav[44], wav[44 + 16_000]]).toEqual([44 + 32_000, 2, 1, 2]);
+    expect([wav.length, wav.readUInt16LE(22), wav.readInt16LE(44), wav.readInt16LE(44 + 15_998), wav.readInt16LE(44 + 16_000), wav.readInt16LE(44 + 31_998)]).toEqual([44 + 32_000, 2, 32124, 32124, -32124, -32124]);
     const deliveries = async (id: string) => (await webhookStores(config, dynamo).deliveries.page('acme', id, undefined, { page: 1, perPage: 10 })).data.map((d) => d.event);
     expect(await deliveries(kept.id)).toEqual(['recording-stopped']);
     expect(await deliveries(lost.id)).toEqual(['recording-failed']);

@@ -1,5 +1,5 @@
 import { Frame } from '../../ingest-container/src/audio/frame';
-import { mulawDecode } from '../../ingest-container/src/audio/mulaw';
+import { mulawDecode } from '../../core/mulaw';
 
 test('decoded frames share blocks of samples, yet each keeps its own: none overlaps another, across many blocks', () => {
   // 200 frames of different codes (32,000 samples: several 4,096-sample blocks), all kept, then checked.

@@ -1,5 +1,5 @@
 import { Frame } from '../../ingest-container/src/audio/frame';
-import { mulawEncode } from '../../ingest-container/src/audio/mulaw';
+import { mulawEncode } from '../../core/mulaw';
 import { AudioBudget } from '../../ingest-container/src/room/audio-budget';
 import { JitterBuffer } from '../../ingest-container/src/room/jitter-buffer';
 import { newMediaCounters } from '../../ingest-container/src/metrics';

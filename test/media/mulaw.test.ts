@@ -1,5 +1,5 @@
 import { mulaw } from 'alawmulaw';
-import { MULAW_SILENCE, mulawDecode, mulawEncode } from '../../ingest-container/src/audio/mulaw';
+import { MULAW_SILENCE, mulawDecode, mulawEncode } from '../../core/mulaw';
 
 describe('G.711 mu-law', () => {
   it('decodes all 256 codes bit-exactly as the alawmulaw package does', () => {

@@ -1,5 +1,5 @@
 import { Frame } from '../../ingest-container/src/audio/frame';
-import { mulawEncode } from '../../ingest-container/src/audio/mulaw';
+import { mulawEncode } from '../../core/mulaw';
 import { AudioBudget } from '../../ingest-container/src/room/audio-budget';
 import { MediaClock } from '../../ingest-container/src/room/clock';
 import { JitterBuffer } from '../../ingest-container/src/room/jitter-buffer';

@@ -7,7 +7,7 @@ import { createLogger } from '../../core/log';
 import { PlivoVoiceApi, type MakeCallRequest, type PlivoCredentials } from '../../core/plivo/voice-api';
 import { streamXml } from '../../core/plivo/xml';
 import { CALLEE_BEHAVIOURS } from '../../local/plivo/callee';
-import { mulawDecode, mulawEncode } from '../../ingest-container/src/audio/mulaw';
+import { mulawDecode, mulawEncode } from '../../core/mulaw';
 import { CALLEE_TONE_HZ, PlivoEmulator } from '../../local/plivo/emulator';
 import { tone, toneLevel } from '../../tools/audio';
 import { waitFor } from '../support/local-process';

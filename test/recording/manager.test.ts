@@ -1,5 +1,5 @@
 import { Frame } from '../../ingest-container/src/audio/frame';
-import { mulawEncode } from '../../ingest-container/src/audio/mulaw';
+import { mulawEncode } from '../../core/mulaw';
 import { RecordingManager } from '../../ingest-container/src/recording/manager';
 import { AudioBudget } from '../../ingest-container/src/room/audio-budget';
 import type { MediaClock } from '../../ingest-container/src/room/clock';
@@ -62,6 +62,7 @@ function setup(maxRecordings = 10) {
     bucket: BUCKET,
     serverId: 'media-test',
     maxRecordings,
+    segmentSeconds: 20,
     retentionDays: 1,
     onFailed: () => failed.count++,
     log: log.logger,

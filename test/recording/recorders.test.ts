@@ -1,19 +1,22 @@
 import { Frame } from '../../ingest-container/src/audio/frame';
-import { mulawEncode } from '../../ingest-container/src/audio/mulaw';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { mulawDecode, mulawEncode } from '../../core/mulaw';
 import { AudioBudget } from '../../ingest-container/src/room/audio-budget';
 import { MediaClock } from '../../ingest-container/src/room/clock';
 import { newMediaCounters } from '../../ingest-container/src/metrics';
 import { JitterBuffer } from '../../ingest-container/src/room/jitter-buffer';
 import { Room, type Participant } from '../../ingest-container/src/room/room';
 import { CallRecorder, RoomMixRecorder } from '../../ingest-container/src/recording/recorders';
-import { MAX_WAITING_SEGMENTS, SegmentWriter } from '../../ingest-container/src/recording/segments';
+import { MAX_WAITING_SEGMENTS, SegmentWriter, type SegmentSamples } from '../../ingest-container/src/recording/segments';
 import { newStats } from '../../ingest-container/src/transport/endpoint';
-import type { RecordingFormat } from '../../core/recordings/model';
+import { segmentKey, type RecordingFormat } from '../../core/recordings/model';
 import type { SampleRate } from '../../core/rooms';
 import { useRecordingBucket } from '../support/s3';
 
 const BUCKET = 'recordings-test';
 const s3 = useRecordingBucket(BUCKET);
+/** Segments of 10 s here: two in the 12 s runs below. */
+const SEGMENT_SECONDS = 10;
 
 function member(id: string, rate: SampleRate): Participant {
   return {
@@ -68,10 +71,10 @@ describe('recorders on a real room', () => {
     room.join(web);
     const callFormat: RecordingFormat = { format: 'wav', channels: 2, sampleRate: 8000 };
     const mixFormat: RecordingFormat = { format: 'wav', channels: 1, sampleRate: room.rate };
-    const callWriter = new SegmentWriter(s3.objects, 't/r1/ss/call.wav', callFormat, (err) => {
+    const callWriter = new SegmentWriter(s3.objects, 't/r1/ss/call.wav', callFormat, SEGMENT_SECONDS, (err) => {
       throw err;
     });
-    const mixWriter = new SegmentWriter(s3.objects, 't/r1/ss/mix.wav', mixFormat, (err) => {
+    const mixWriter = new SegmentWriter(s3.objects, 't/r1/ss/mix.wav', mixFormat, SEGMENT_SECONDS, (err) => {
       throw err;
     });
     const detach = [room.record(new CallRecorder('phone', 8000, callWriter)), room.record(new RoomMixRecorder(room.rate, mixWriter))];
@@ -89,7 +92,7 @@ describe('recorders on a real room', () => {
     return { call: await download('t/r1/ss/call.wav'), mix: await download('t/r1/ss/mix.wav'), callSeconds };
   }
 
-  it('a call recording: left the caller, right what it heard, each from its own frame on; silent ticks are silence', async () => {
+  it('a call recording (mu-law segments): left the caller, right what it heard (a 16 kHz member resampled), each from its own frame on; silent ticks are silence', async () => {
     const { call, callSeconds } = await run();
     expect(callSeconds).toBe(12);
     expect(call.readUInt16LE(22)).toBe(2);
@@ -119,7 +122,7 @@ describe('recorders on a real room', () => {
 });
 
 /** `seconds` of frames taken from `writer`, each written by `fill(buffer, offset, frame)`. */
-function take(writer: SegmentWriter, seconds: number, fill: (buffer: Int16Array, at: number, frame: number) => void = () => undefined, from = 0): void {
+function take(writer: SegmentWriter, seconds: number, fill: (buffer: SegmentSamples, at: number, frame: number) => void = () => undefined, from = 0): void {
   for (let f = from; f < from + seconds * 50; f++) {
     const at = writer.next();
     fill(writer.buffer, at, f);
@@ -130,10 +133,10 @@ test('a writer whose uploads back up fails rather than hold more audio, and says
   const stuck = { putSegment: () => new Promise<void>(() => undefined) };
   const failures: Error[] = [];
   const format: RecordingFormat = { format: 'wav', channels: 1, sampleRate: 8000 };
-  const writer = new SegmentWriter(stuck, 'k', format, (err) => failures.push(err));
-  take(writer, 10 * (MAX_WAITING_SEGMENTS + 1));
+  const writer = new SegmentWriter(stuck, 'k', format, SEGMENT_SECONDS, (err) => failures.push(err));
+  take(writer, SEGMENT_SECONDS * (MAX_WAITING_SEGMENTS + 1));
   expect(failures).toHaveLength(0);
-  take(writer, 10.02);
+  take(writer, SEGMENT_SECONDS + 0.02);
   expect(failures.map((e) => e.message)).toEqual([expect.stringContaining('segments waiting to upload')]);
   // It holds nothing more than a frame's scratch, and takes no more audio.
   const seconds = writer.seconds;
@@ -142,27 +145,110 @@ test('a writer whose uploads back up fails rather than hold more audio, and says
   expect(writer.buffer.length).toBe(160);
 });
 
-test('a writer whose uploads keep up fills its two buffers in turn, and every segment goes up whole', async () => {
-  const format: RecordingFormat = { format: 'wav', channels: 2, sampleRate: 8000 };
-  const writer = new SegmentWriter(s3.objects, 't/r1/ss/long.wav', format, (err) => {
+// 8 kHz stereo: mu-law codes, a byte each; 16 kHz mono: PCM16. Both 320 samples a frame.
+const PHONE_CALL: RecordingFormat = { format: 'wav', channels: 2, sampleRate: 8000 };
+const WIDE_ROOM: RecordingFormat = { format: 'wav', channels: 1, sampleRate: 16000 };
+test.each([
+  ['mu-law', PHONE_CALL, 1, (k: number) => k % 256, (v: number) => mulawDecode(Uint8Array.of(v))[0] as number],
+  ['PCM16', WIDE_ROOM, 2, (k: number) => (k % 65536) - 32768, (v: number) => v],
+])('a %s writer whose uploads keep up fills its two buffers in turn, and every segment goes up whole', async (_, format, bytesPerSample, valueAt, asPcm) => {
+  const key = `t/r1/ss/long_${format.sampleRate}.wav`;
+  const uploaded: number[] = [];
+  const objects = { putSegment: (k: string, seq: number, bytes: Uint8Array) => (uploaded.push(bytes.length), s3.objects.putSegment(k, seq, bytes)) };
+  const writer = new SegmentWriter(objects, key, format, 20, (err) => {
     throw err;
   });
+  expect(writer.codec).toBe(bytesPerSample === 1 ? 'mulaw' : 'pcm16');
   // Every sample says where it is: frame, channel, index.
-  const valueAt = (frame: number, i: number) => ((frame * 320 + i) % 65536) - 32768;
-  const buffers = new Set<Int16Array>();
-  for (let second = 0; second < 35; second++) {
+  const buffers = new Set<SegmentSamples>();
+  for (let second = 0; second < 45; second++) {
     take(writer, 1, (buffer, at, frame) => {
       buffers.add(buffer);
-      for (let i = 0; i < 320; i++) buffer[at + i] = valueAt(frame, i);
+      for (let i = 0; i < 320; i++) buffer[at + i] = valueAt(frame * 320 + i);
     }, second * 50);
     // A second of audio takes a second: the upload of a full segment is done long before the next one fills.
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   await writer.finish();
   expect(buffers.size).toBe(2);
-  expect(await s3.objects.assemble('t/r1/ss/long.wav', format)).toEqual({ size: 44 + 35 * 8000 * 4, duration: 35 });
-  const wav = await download('t/r1/ss/long.wav');
+  // 20 s segments after a first of 10-20 s: three in 45 s, in the codec's bytes.
+  expect(uploaded).toHaveLength(3);
+  expect(uploaded.slice(1, -1)).toEqual(uploaded.slice(1, -1).map(() => 20 * 16000 * bytesPerSample));
+  expect(uploaded.reduce((a, b) => a + b, 0)).toBe(45 * 16000 * bytesPerSample);
+  expect(await s3.objects.assemble(key, format)).toEqual({ size: 44 + 45 * 32000, duration: 45 });
+  const wav = await download(key);
   const samples = new Int16Array(wav.buffer.slice(wav.byteOffset + 44, wav.byteOffset + wav.length));
-  const wrong = samples.findIndex((v, k) => v !== valueAt(Math.floor(k / 320), k % 320));
+  const wrong = samples.findIndex((v, k) => v !== asPcm(valueAt(k)));
   expect(wrong).toBe(-1);
+});
+
+describe('recorders at 8 kHz write mu-law: the phones\' bytes as they came, a sum encoded', () => {
+  let room: Room;
+  beforeEach(() => {
+    room = new Room('acme', 'r2', new MediaClock(() => undefined, newMediaCounters()), () => undefined, new AudioBudget(1024 * 1024), newMediaCounters(), (err) => {
+      throw err;
+    });
+  });
+  afterEach(() => room.close());
+
+  /** Frame `n` of phone `p`: 160 codes, none of them silence (0xff), different for every phone and frame. */
+  const codesOf = (p: number, n: number) => Uint8Array.from({ length: 160 }, (_, i) => (p * 61 + n * 7 + i * 3) % 255);
+  const saturate = (v: number) => Math.max(-32768, Math.min(32767, v));
+  /** What several phones' frames sum to, in mu-law. */
+  const sumOf = (...frames: Uint8Array[]) => mulawEncode(Int16Array.from({ length: 160 }, (_, i) => saturate(frames.reduce((sum, f) => sum + (mulawDecode(f)[i] as number), 0))));
+
+  /** `phones` (8 kHz) speak for 5 ticks, recorded by `recorders`; the one segment each wrote, as uploaded. */
+  async function record(phones: number, recorders: Record<string, (writer: SegmentWriter) => Parameters<Room['record']>[0]>, channels: Record<string, 1 | 2>): Promise<Record<string, Buffer>> {
+    for (let p = 0; p < phones; p++) room.join(member(`phone${p}`, 8000));
+    const writers = Object.entries(recorders).map(([name, make]) => {
+      const writer = new SegmentWriter(s3.objects, `t/r2/ss/${name}-${phones}.wav`, { format: 'wav', channels: channels[name] ?? 1, sampleRate: 8000 }, SEGMENT_SECONDS, (err) => {
+        throw err;
+      });
+      return [name, writer, room.record(make(writer))] as const;
+    });
+    for (let n = 0; n < 5; n++) {
+      for (let p = 0; p < phones; p++) room.get(`phone${p}`)?.input.push(Frame.fromMulawBase64(Buffer.from(codesOf(p, n)).toString('base64')));
+      room.tick();
+    }
+    // Off before the first await: the room's clock would tick it meanwhile.
+    for (const [, , detach] of writers) detach();
+    const segments: Record<string, Buffer> = {};
+    for (const [name, writer] of writers) {
+      await writer.finish();
+      const { Body } = await s3.client.send(new GetObjectCommand({ Bucket: BUCKET, Key: segmentKey(`t/r2/ss/${name}-${phones}.wav`, 1) }));
+      segments[name] = Buffer.from((await Body?.transformToByteArray()) ?? []);
+    }
+    return segments;
+  }
+
+  /** Stereo `segment`'s channel `c`, frame `n`. */
+  const channel = (segment: Buffer, c: number, n: number) => Uint8Array.from({ length: 160 }, (_, i) => segment[(n * 160 + i) * 2 + c] as number);
+
+  it('two parties: the call recording is the caller\'s codes left and the other\'s right, byte for byte; the room recording sums them', async () => {
+    const { call, mix } = await record(2, { call: (w) => new CallRecorder('phone0', 8000, w), mix: (w) => new RoomMixRecorder(8000, w) }, { call: 2, mix: 1 });
+    expect(call?.length).toBe(5 * 320);
+    expect(mix?.length).toBe(5 * 160);
+    for (let n = 0; n < 5; n++) {
+      expect(channel(call as Buffer, 0, n)).toEqual(codesOf(0, n));
+      expect(channel(call as Buffer, 1, n)).toEqual(codesOf(1, n));
+      expect(Uint8Array.from((mix as Buffer).subarray(n * 160, (n + 1) * 160))).toEqual(sumOf(codesOf(0, n), codesOf(1, n)));
+    }
+  });
+
+  it('a lone speaker\'s codes are the room recording as they came; a call with nobody else hears mu-law silence', async () => {
+    const { call, mix } = await record(1, { call: (w) => new CallRecorder('phone0', 8000, w), mix: (w) => new RoomMixRecorder(8000, w) }, { call: 2, mix: 1 });
+    for (let n = 0; n < 5; n++) {
+      expect(Uint8Array.from((mix as Buffer).subarray(n * 160, (n + 1) * 160))).toEqual(codesOf(0, n));
+      expect(channel(call as Buffer, 0, n)).toEqual(codesOf(0, n));
+      expect(channel(call as Buffer, 1, n)).toEqual(new Uint8Array(160).fill(0xff));
+    }
+  });
+
+  it('three parties: the right channel is the other two summed (the mix-minus), encoded', async () => {
+    const { call } = await record(3, { call: (w) => new CallRecorder('phone1', 8000, w) }, { call: 2 });
+    for (let n = 0; n < 5; n++) {
+      expect(channel(call as Buffer, 0, n)).toEqual(codesOf(1, n));
+      expect(channel(call as Buffer, 1, n)).toEqual(sumOf(codesOf(0, n), codesOf(2, n)));
+    }
+  });
 });

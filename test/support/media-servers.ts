@@ -1,4 +1,4 @@
-import { mulawEncode } from '../../ingest-container/src/audio/mulaw';
+import { mulawEncode } from '../../core/mulaw';
 import { tone, toneLevel } from '../../tools/audio';
 import { SimulatedCall } from '../../tools/plivo-simulator';
 import { apiRequest, waitFor, type LocalProcess } from './local-process';

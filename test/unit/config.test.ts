@@ -132,10 +132,11 @@ describe("npm start's Plivo Voice API", () => {
   const queues = { queueUrl: 'http://127.0.0.1:3/q', deadLetterQueueUrl: 'http://127.0.0.1:3/dlq' };
   const emulator = 'http://127.0.0.1:4010';
 
-  it('passes RECORDING_URL_SECONDS to the API and MAX_RECORDINGS to the media servers when set', () => {
+  it('passes RECORDING_URL_SECONDS to the API, MAX_RECORDINGS and RECORDING_SEGMENT_SECONDS to the media servers when set', () => {
     const control = localControlPlaneEnv({ RECORDING_URL_SECONDS: '120' }, endpoints, queues, 'http://127.0.0.1:8080');
     expect(localControlPlaneConfig(control).recordingUrlSeconds).toBe(120);
-    expect(localMediaEnv({ MAX_RECORDINGS: '3' }, control, 'us002').MAX_RECORDINGS).toBe('3');
+    expect(localMediaEnv({ MAX_RECORDINGS: '3', RECORDING_SEGMENT_SECONDS: '4' }, control, 'us002')).toMatchObject({ MAX_RECORDINGS: '3', RECORDING_SEGMENT_SECONDS: '4' });
+    expect(localMediaEnv({}, control, 'us002').RECORDING_SEGMENT_SECONDS).toBeUndefined();
   });
 
   it('is the emulator for the API and the media servers, unless the environment sets PLIVO_API_URL', () => {
@@ -163,6 +164,15 @@ describe('one environment parser for the Lambdas, the media server and npm start
       [() => loadMediaConfig({ ...media, RELAY_PORT: '-1' }), 'RELAY_PORT must be 0-65535 (0: any free port), got "-1"'],
     ] as const) {
       expect(load).toThrow(new ConfigError(message));
+    }
+  });
+
+  it("reads a recording segment's seconds (RECORDING_SEGMENT_SECONDS), 20 by default, 1-25: a crash loses less than 30 s", () => {
+    expect(loadMediaConfig(media).recordingSegmentSeconds).toBe(20);
+    expect(loadMediaConfig({ ...media, RECORDING_SEGMENT_SECONDS: ' 4 ' }).recordingSegmentSeconds).toBe(4);
+    expect(loadMediaConfig({ ...media, RECORDING_SEGMENT_SECONDS: '25' }).recordingSegmentSeconds).toBe(25);
+    for (const bad of ['0', '26', '1.5', 'ten']) {
+      expect(() => loadMediaConfig({ ...media, RECORDING_SEGMENT_SECONDS: bad })).toThrow(new ConfigError(`RECORDING_SEGMENT_SECONDS must be a whole number 1-25, got "${bad}"`));
     }
   });
 

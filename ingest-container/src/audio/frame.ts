@@ -1,4 +1,4 @@
-import { mulawDecode, mulawEncode } from './mulaw';
+import { mulawDecode, mulawEncode } from '../../../core/mulaw';
 import type { SampleRate } from '../../../core/rooms';
 
 /** Every frame of audio the media server moves is this long: the room clock ticks once a frame. */

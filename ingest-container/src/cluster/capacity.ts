@@ -25,7 +25,8 @@ export interface RoomLimits {
   readonly maxConnectionsPerTenant: number;
   /**
    * Recordings this media server writes at once, room and call recordings alike (`MAX_RECORDINGS`, 200; 0: none). Each
-   * holds up to a segment of audio in memory and uploads one every RECORDING_SEGMENT_SECONDS.
+   * holds two segments of audio in memory (the one filling, the one uploading; up to five while uploads lag) and uploads
+   * one every RECORDING_SEGMENT_SECONDS (20 s): a call's 8 kHz stereo segment is 320 KB of mu-law.
    */
   readonly maxRecordings: number;
 }

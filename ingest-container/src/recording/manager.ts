@@ -27,6 +27,8 @@ export interface RecordingManagerDeps {
   readonly serverId: string;
   /** MAX_RECORDINGS: recordings written here at once; more are refused (`failed`). */
   readonly maxRecordings: number;
+  /** RECORDING_SEGMENT_SECONDS: audio in each segment uploaded, what a recording loses at most if this server dies. */
+  readonly segmentSeconds: number;
   readonly retentionDays: number;
   /** A recording ended `failed` (the RecordingsFailed metric). */
   readonly onFailed: () => void;
@@ -170,7 +172,7 @@ export class RecordingManager implements RoomWatchers {
       return this.end(recording, 'failed', refusal, null);
     }
     const format: RecordingFormat = phone ? { format: 'wav', channels: 2, sampleRate: phone.rate } : { format: 'wav', channels: 1, sampleRate: room.rate };
-    const writer = new SegmentWriter(this.deps.objects, recording.key, format, (err) => {
+    const writer = new SegmentWriter(this.deps.objects, recording.key, format, this.deps.segmentSeconds, (err) => {
       this.deps.log.error('recording upload failed: it stops', { ...ids, err });
       this.stopWhere((a) => a.recording.id === recording.id, err.message);
     });

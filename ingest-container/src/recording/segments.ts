@@ -1,25 +1,30 @@
 import { samplesPerFrame } from '../audio/frame';
-import { RECORDING_SEGMENT_SECONDS, type RecordingFormat } from '../../../core/recordings/model';
+import { segmentCodec, type RecordingFormat, type SegmentCodec } from '../../../core/recordings/model';
 import type { RecordingObjects } from '../../../core/recordings/objects';
+
+/** A segment's samples in its codec: mu-law codes (one byte each) or PCM16. */
+export type SegmentSamples = Uint8Array | Int16Array;
+const samplesIn = (codec: SegmentCodec, length: number): SegmentSamples => (codec === 'mulaw' ? new Uint8Array(length) : new Int16Array(length));
 
 /** Segments waiting behind the one uploading beyond which a recording fails (S3 unreachable) rather than hold ever more audio. */
 export const MAX_WAITING_SEGMENTS = 3;
 
 /**
- * A recording's audio on its way to its bucket: one 20 ms frame of PCM16 samples (interleaved) a tick, written by its
- * recorder straight into the segment being filled (`next`), and every RECORDING_SEGMENT_SECONDS of audio handed as one
- * segment to an upload chain (one upload at a time, never awaited by the room's tick). A segment's buffer is used again
- * once its upload is done: a recording whose uploads keep up holds two, allocated once. Memory is bounded: with more
- * than MAX_WAITING_SEGMENTS waiting behind the one uploading, or an upload failed, it fails (`failure`), drops what it
- * holds and keeps nothing more. Samples go up as the machine holds them: little-endian on every platform Node's AWS
- * targets run on.
+ * A recording's audio on its way to its bucket: one 20 ms frame of samples (interleaved, in the format's `codec`: mu-law
+ * at 8 kHz, else PCM16) a tick, written by its recorder straight into the segment being filled (`next`), and every
+ * `segmentSeconds` of audio (RECORDING_SEGMENT_SECONDS) handed as one segment to an upload chain (one upload at a time,
+ * never awaited by the room's tick). A segment's buffer is used again once its upload is done: a recording whose
+ * uploads keep up holds two, allocated once. Memory is bounded: with more than MAX_WAITING_SEGMENTS waiting behind the
+ * one uploading, or an upload failed, it fails (`failure`), drops what it holds and keeps nothing more. PCM16 samples
+ * go up as the machine holds them: little-endian on every platform Node's AWS targets run on.
  */
 export class SegmentWriter {
   /** Samples (all channels) of one frame: what the recorder writes from `next()`'s offset each tick. */
   readonly frameSamples: number;
-  private current: Int16Array;
+  readonly codec: SegmentCodec;
+  private current: SegmentSamples;
   /** Buffers whose uploads are done, to fill again. */
-  private readonly spare: Int16Array[] = [];
+  private readonly spare: SegmentSamples[] = [];
   private filled = 0;
   private seq = 0;
   private waiting = 0;
@@ -38,12 +43,14 @@ export class SegmentWriter {
     private readonly objects: Pick<RecordingObjects, 'putSegment'>,
     private readonly key: string,
     private readonly format: RecordingFormat,
+    segmentSeconds: number,
     /** Told once, as it fails (the recording then ends without waiting for its stop). */
     private readonly onFailure: (err: Error) => void,
   ) {
     this.frameSamples = samplesPerFrame(format.sampleRate) * format.channels;
-    const frames = (RECORDING_SEGMENT_SECONDS * format.sampleRate * format.channels) / this.frameSamples;
-    this.current = new Int16Array(frames * this.frameSamples);
+    this.codec = segmentCodec(format);
+    const frames = (segmentSeconds * format.sampleRate * format.channels) / this.frameSamples;
+    this.current = samplesIn(this.codec, frames * this.frameSamples);
     this.limit = (frames / 2 + Math.floor((Math.random() * frames) / 2)) * this.frameSamples;
   }
 
@@ -53,7 +60,7 @@ export class SegmentWriter {
   }
 
   /** What the frame `next()` placed is written into, from its offset (read after `next()`: a full segment swaps it). */
-  get buffer(): Int16Array {
+  get buffer(): SegmentSamples {
     return this.current;
   }
 
@@ -81,18 +88,18 @@ export class SegmentWriter {
   /** The full segment goes up; the next is filled in a spare buffer, or a new one while every other is uploading. */
   private rollOver(): void {
     const [full, samples] = [this.current, this.filled];
-    this.current = this.spare.pop() ?? new Int16Array(full.length);
+    this.current = this.spare.pop() ?? samplesIn(this.codec, full.length);
     this.filled = 0;
     this.limit = full.length;
     this.upload(full, samples);
   }
 
-  private upload(buffer: Int16Array, samples: number): void {
+  private upload(buffer: SegmentSamples, samples: number): void {
     // The one uploading, and those waiting behind it.
     if (++this.waiting > MAX_WAITING_SEGMENTS + 1) return this.fail(new Error(`over ${MAX_WAITING_SEGMENTS} segments waiting to upload: the bucket is unreachable or too slow`));
     const seq = ++this.seq;
     // Read by the upload until it settles; the buffer is filled again only after.
-    const bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, samples * 2);
+    const bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, samples * buffer.BYTES_PER_ELEMENT);
     this.chain = this.chain.then(async () => {
       if (this.failure) return;
       try {
@@ -110,7 +117,7 @@ export class SegmentWriter {
     if (this.failure) return;
     this.failure = err;
     // What it holds is dropped: a frame's scratch is all it keeps.
-    this.current = new Int16Array(this.frameSamples);
+    this.current = samplesIn(this.codec, this.frameSamples);
     this.spare.length = 0;
     this.filled = 0;
     this.limit = this.frameSamples;

@@ -52,20 +52,27 @@ const firstSound = (samples: Int16Array, from = 0) => samples.findIndex((v, i) =
 const silent = (samples: Int16Array, from: number, to: number) => samples.subarray(from, to).every((v) => v === 0);
 const loud = (samples: Int16Array, from: number, to: number) => Math.max(...samples.subarray(from, to).map(Math.abs)) > 4000;
 
-describe('recorders on a real room', () => {
-  let room: Room;
+/** A room of its own for each test of the block (closed after it); a listener's throw fails the test. */
+function useRoom(id: string): { readonly room: Room } {
+  const held = {} as { room: Room };
   beforeEach(() => {
-    room = new Room('acme', 'r1', new MediaClock(() => undefined, newMediaCounters()), () => undefined, new AudioBudget(1024 * 1024), newMediaCounters(), (err) => {
+    held.room = new Room('acme', id, new MediaClock(() => undefined, newMediaCounters()), () => undefined, new AudioBudget(1024 * 1024), newMediaCounters(), (err) => {
       throw err;
     });
   });
-  afterEach(() => room.close());
+  afterEach(() => held.room.close());
+  return held;
+}
+
+describe('recorders on a real room', () => {
+  const rooms = useRoom('r1');
 
   /**
    * 600 ticks (12 s: two segments): the caller (8 kHz) speaks for ticks 0..299, a web member (16 kHz) from tick 250 to
    * the end; nobody but them. Each recorder's WAV is assembled from the bucket.
    */
   async function run(): Promise<{ call: Buffer; mix: Buffer; callSeconds: number }> {
+    const { room } = rooms;
     const [phone, web] = [member('phone', 8000), member('web', 16000)];
     room.join(phone);
     room.join(web);
@@ -183,13 +190,7 @@ test.each([
 });
 
 describe('recorders at 8 kHz write mu-law: the phones\' bytes as they came, a sum encoded', () => {
-  let room: Room;
-  beforeEach(() => {
-    room = new Room('acme', 'r2', new MediaClock(() => undefined, newMediaCounters()), () => undefined, new AudioBudget(1024 * 1024), newMediaCounters(), (err) => {
-      throw err;
-    });
-  });
-  afterEach(() => room.close());
+  const rooms = useRoom('r2');
 
   /** Frame `n` of phone `p`: 160 codes, none of them silence (0xff), different for every phone and frame. */
   const codesOf = (p: number, n: number) => Uint8Array.from({ length: 160 }, (_, i) => (p * 61 + n * 7 + i * 3) % 255);
@@ -199,6 +200,7 @@ describe('recorders at 8 kHz write mu-law: the phones\' bytes as they came, a su
 
   /** `phones` (8 kHz) speak for 5 ticks, recorded by `recorders`; the one segment each wrote, as uploaded. */
   async function record(phones: number, recorders: Record<string, (writer: SegmentWriter) => Parameters<Room['record']>[0]>, channels: Record<string, 1 | 2>): Promise<Record<string, Buffer>> {
+    const { room } = rooms;
     for (let p = 0; p < phones; p++) room.join(member(`phone${p}`, 8000));
     const writers = Object.entries(recorders).map(([name, make]) => {
       const writer = new SegmentWriter(s3.objects, `t/r2/ss/${name}-${phones}.wav`, { format: 'wav', channels: channels[name] ?? 1, sampleRate: 8000 }, SEGMENT_SECONDS, (err) => {

@@ -5,18 +5,18 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type { AwsClientConfig } from './config';
 
 /**
- * Clients tuned for a request path that must answer fast: short connect and request timeouts, and
+ * Clients tuned for a request path that must answer fast: a short connect timeout, and
  * the SDK's own retries. Local emulators get fixed dummy credentials; in AWS the default chain applies.
  *
  * Per-request CPU, measured (GetItem, client side): `cacheMiddleware` resolves each command's
  * middleware once instead of on every send, and without a logger the SDK no longer walks every input
  * and output to redact it for a logger that discards it. Together 0.76 -> 0.57 ms per request.
  *
- * `throwOnRequestTimeout`: without it the SDK's HTTP handler (@smithy/node-http-handler 4.x) only logs a warning when
- * `requestTimeout` passes and goes on waiting, up to its 300 s socket timeout: an Answer URL whose DynamoDB stopped
- * answering would hang past Plivo's own timeout. With it the request fails as a `TimeoutError` and is retried.
+ * `requestTimeout` only warns in this SDK (@smithy/node-http-handler 4.x) unless `throwOnRequestTimeout` is set; it is
+ * not set yet: a timed-out attempt that the service did carry out is retried, and the stores' conditional creates
+ * (`attribute_not_exists`) would then fail their own retry (docs/BENCHMARKS.md, "The AWS SDK's CPU per DynamoDB request").
  */
-const requestHandler = { connectionTimeout: 1_000, requestTimeout: 3_000, throwOnRequestTimeout: true };
+const requestHandler = { connectionTimeout: 1_000, requestTimeout: 3_000 };
 const fast = { maxAttempts: 3, requestHandler, cacheMiddleware: true } as const;
 
 function withoutSdkLogging<C extends DynamoDBClient | KMSClient | SQSClient | S3Client>(client: C): C {

@@ -3,6 +3,7 @@ import { parseSourceRanges } from '../core/plivo/source-ranges';
 import { EDGE_RATE_LIMIT_DEFAULTS, EDGE_RATE_LIMIT_RANGE, EDGE_RATE_WINDOW_SECONDS, type EdgeRateLimits } from '../lambdas/edge';
 import { DEFAULT_PLIVO_API_URL } from '../core/plivo/voice-api';
 import { RECORDING_RETENTION_DAYS } from './constructs/recordings-bucket';
+import { SEGMENT_SECONDS } from '../core/recordings/model';
 
 /** A media region: our own id (as Plivo-facing configuration names it) mapped to an AWS region. */
 export interface MediaRegion {
@@ -73,6 +74,11 @@ export interface DeploymentConfig {
    * bucket's lifecycle rule deletes it then. @default 90
    */
   readonly recordingRetentionDays: number;
+  /**
+   * Seconds of audio in each segment a media task uploads while recording (context `recordingSegmentSeconds`, 1-25):
+   * what a recording loses at most when its task dies. @default 20
+   */
+  readonly recordingSegmentSeconds: number;
 }
 
 const REGION_ID = /^[a-z]{2}\d{3}$/;
@@ -113,6 +119,8 @@ export interface DeploymentContext {
   readonly consoleApiUrl?: string;
   /** Days each media region's recordings bucket keeps a recording (1-3650). @default 90 */
   readonly recordingRetentionDays?: number;
+  /** Seconds of audio in each recording segment a media task uploads (1-25). @default 20 */
+  readonly recordingSegmentSeconds?: number;
 }
 
 /** Every context key the deployment reads (a `Record` so that a key added to `DeploymentContext` must be listed). */
@@ -130,6 +138,7 @@ const CONTEXT_KEYS: Readonly<Record<keyof DeploymentContext, true>> = {
   plivoApiUrl: true,
   consoleApiUrl: true,
   recordingRetentionDays: true,
+  recordingSegmentSeconds: true,
 };
 export const DEPLOYMENT_CONTEXT_KEYS = Object.keys(CONTEXT_KEYS) as (keyof DeploymentContext)[];
 
@@ -171,7 +180,8 @@ export function parseDeploymentConfig(values: { readonly [K in keyof DeploymentC
   const plivoSourceRanges = readSourceRanges(values.plivoSourceRanges);
   const plivoApiUrl = readHttpsOrigin('plivoApiUrl', values.plivoApiUrl, DEFAULT_PLIVO_API_URL) ?? DEFAULT_PLIVO_API_URL;
   const consoleApiUrl = readHttpsOrigin('consoleApiUrl', values.consoleApiUrl, 'https://api.example.com') ?? (apiDomain && `https://${apiDomain.domainName}`);
-  const recordingRetentionDays = readRecordingRetentionDays(values.recordingRetentionDays);
+  const recordingRetentionDays = readWholeNumber('recordingRetentionDays', values.recordingRetentionDays, RECORDING_RETENTION_DAYS, 'days', 'after which recordings are deleted');
+  const recordingSegmentSeconds = readWholeNumber('recordingSegmentSeconds', values.recordingSegmentSeconds, SEGMENT_SECONDS, 'seconds', 'of audio in each recording segment, what a dead task loses at most');
   return {
     mediaRegions,
     homeMediaRegion,
@@ -182,6 +192,7 @@ export function parseDeploymentConfig(values: { readonly [K in keyof DeploymentC
     plivoApiUrl,
     apiEdge,
     recordingRetentionDays,
+    recordingSegmentSeconds,
     ...(apiDomain && { apiDomain }),
     ...(consoleApiUrl && { consoleApiUrl }),
   };
@@ -294,18 +305,17 @@ function readLimits(value: unknown): TenantLimits {
   return limits;
 }
 
-/** A whole number of days, also as a string (`-c recordingRetentionDays=30` yields one). */
-function readRecordingRetentionDays(value: unknown): number {
-  if (value === undefined) return RECORDING_RETENTION_DAYS.default;
-  const { min, max } = RECORDING_RETENTION_DAYS;
-  const days = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value;
-  if (typeof days !== 'number' || !Number.isInteger(days) || days < min || days > max) {
+/** Context `key`: a whole number of `unit` within `range`, also as a string (`-c key=30` yields one); its default when unset. */
+function readWholeNumber(key: string, value: unknown, range: { readonly min: number; readonly max: number; readonly default: number }, unit: string, meaning: string): number {
+  if (value === undefined) return range.default;
+  const number = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value;
+  if (typeof number !== 'number' || !Number.isInteger(number) || number < range.min || number > range.max) {
     throw new Error(
-      `Context "recordingRetentionDays" must be a whole number of days from ${min} to ${max}, after which recordings are ` +
-        `deleted; got ${JSON.stringify(value)}. Example: "recordingRetentionDays": ${RECORDING_RETENTION_DAYS.default}.`,
+      `Context "${key}" must be a whole number of ${unit} from ${range.min} to ${range.max}, ${meaning}; ` +
+        `got ${JSON.stringify(value)}. Example: "${key}": ${range.default}.`,
     );
   }
-  return days;
+  return number;
 }
 
 /** `apiEdge`: true (the default) or false, also as `-c apiEdge=false`; `edgeRateLimits` only with the edge on. */

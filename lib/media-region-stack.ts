@@ -30,6 +30,8 @@ export interface MediaRegionStackProps extends StackProps {
   readonly limits?: Pick<TenantLimits, 'maxRoomsPerTenant' | 'maxParticipantsPerRoom'>;
   /** Days a recording is kept in this region's bucket. @default 90 (`RECORDING_RETENTION_DAYS`) */
   readonly recordingRetentionDays?: number;
+  /** Seconds of audio in each recording segment its tasks upload. @default 20 (MediaService's `recordingSegmentSeconds`) */
+  readonly recordingSegmentSeconds?: number;
   /** The media container image. @default - built from ingest-container/Dockerfile */
   readonly image?: ContainerImage;
   /** The management API's public URL, which the web console calls. @default - none: the console asks for it */
@@ -99,6 +101,7 @@ export class MediaRegionStack extends Stack {
       controlPlane: controlPlaneReferences(this, props.controlPlaneAwsRegion),
       image: props.image,
       consoleApiUrl: props.consoleApiUrl,
+      recordingSegmentSeconds: props.recordingSegmentSeconds,
       ...props.scaling,
       ...props.limits,
     });

@@ -96,6 +96,7 @@ export class PlivoConnector extends Construct {
         certificateArn: region.certificateArn,
         scaling: config.mediaScaling,
         recordingRetentionDays: config.recordingRetentionDays,
+        recordingSegmentSeconds: config.recordingSegmentSeconds,
         limits: { maxRoomsPerTenant: config.limits.maxRoomsPerTenant, maxParticipantsPerRoom: config.limits.maxParticipantsPerRoom },
         // A name known at synth: the edge's or the API's own name is a token of another region's stack.
         consoleApiUrl: config.consoleApiUrl,

@@ -24,6 +24,7 @@ describe('valid context', () => {
       limits: {},
       apiEdge: { rateLimits: { hooks: 3000, api: 3000 } },
       recordingRetentionDays: 90,
+      recordingSegmentSeconds: 20,
     });
   });
 
@@ -34,6 +35,17 @@ describe('valid context', () => {
     for (const days of [0, 3651, 1.5, '30 days', '', true, -1]) {
       expect(() => read({ ...base, recordingRetentionDays: days })).toThrow(
         `Context "recordingRetentionDays" must be a whole number of days from 1 to 3650, after which recordings are deleted; got ${JSON.stringify(days)}.`,
+      );
+    }
+  });
+
+  test('reads recordingSegmentSeconds as recordingRetentionDays is read, from 1 to 25', () => {
+    const base = { mediaRegions: REGIONS, homeMediaRegion: 'us002' };
+    expect(read({ ...base, recordingSegmentSeconds: 1 }).recordingSegmentSeconds).toBe(1);
+    expect(read({ ...base, recordingSegmentSeconds: '25' }).recordingSegmentSeconds).toBe(25);
+    for (const seconds of [0, 26, 2.5, '20s', true]) {
+      expect(() => read({ ...base, recordingSegmentSeconds: seconds })).toThrow(
+        `Context "recordingSegmentSeconds" must be a whole number of seconds from 1 to 25, of audio in each recording segment, what a dead task loses at most; got ${JSON.stringify(seconds)}.`,
       );
     }
   });

@@ -322,6 +322,16 @@ describe('stack placement', () => {
     expect(expiry({ recordingRetentionDays: '30' })).toEqual([30, 30]);
   });
 
+  test("recordingSegmentSeconds reaches every region's media tasks (20 without it)", () => {
+    const segmentSeconds = (context: Record<string, unknown>) =>
+      deployable(context).mediaRegions.map((stack) => {
+        const [task] = Object.values(Template.fromStack(stack).findResources('AWS::ECS::TaskDefinition')) as { Properties: { ContainerDefinitions: { Environment: { Name: string; Value: string }[] }[] } }[];
+        return task?.Properties.ContainerDefinitions[0]?.Environment.find((variable) => variable.Name === 'RECORDING_SEGMENT_SECONDS')?.Value;
+      });
+    expect(segmentSeconds({})).toEqual(['20', '20']);
+    expect(segmentSeconds({ recordingSegmentSeconds: '8' })).toEqual(['8', '8']);
+  });
+
   test('the API may read and delete recordings, the sweeper also write them; the answer function not at all', () => {
     const { controlPlane } = deployable();
     const template = Template.fromStack(controlPlane);

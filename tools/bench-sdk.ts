@@ -1,10 +1,10 @@
-import { CreateTableCommand, GetItemCommand, PutItemCommand, QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, PutItemCommand, QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { fork } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { parseArgs } from 'node:util';
 import { dynamoClient } from '../core/aws';
-import { startDynalite } from '../local/aws';
-import { calibrationMs, cpuMs, round } from './bench-support';
+import { ensureControlTable, startDynalite } from '../local/aws';
+import { calibrationMs, cpuMs, quantile, round } from './bench-support';
 
 /**
  * `npm run bench:sdk`: the CPU one DynamoDB request costs the process that sends it, through `dynamoClient()`
@@ -147,7 +147,7 @@ function runChild(variant: string, endpoint: string, warmUp: number, requests: n
   });
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const median = (xs: number[]): number => quantile([...xs].sort((a, b) => a - b), 0.5);
 const ms = (n: number): string => (Math.round(n * 1000) / 1000).toFixed(3);
 
 async function main(): Promise<void> {
@@ -172,20 +172,7 @@ async function main(): Promise<void> {
   const calibration = calibrationMs();
   const dynalite = await startDynalite(undefined);
   const setup = dynamoClient({ region: 'us-east-1', dynamodbEndpoint: dynalite.endpoint });
-  await setup.send(
-    new CreateTableCommand({
-      TableName: TABLE,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-    }),
-  );
+  await ensureControlTable(setup, TABLE);
   for (let i = 0; i < 20; i++) await REQUESTS.PutItem(setup, i);
   setup.destroy();
   const runs = new Map<string, Measured[]>(variants.map((v) => [v, []]));
